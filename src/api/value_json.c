@@ -1,0 +1,162 @@
+/* value_json: JSON <-> field values, records and subjects (see value_json.h). */
+#include "api/value_json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+
+void value_json_holder_fini(struct value_json_holder *h)
+{
+	for (size_t i = 0; i < h->nowned; i++)
+		free(h->owned[i]);
+	free(h->owned);
+	free(h->fields);
+	free(h->events);
+	memset(h, 0, sizeof *h);
+}
+
+static const char *own(struct value_json_holder *h, char *s)
+{
+	if (h->nowned == h->alloc) {
+		h->alloc = h->alloc ? h->alloc * 2 : 8;
+		h->owned = xrealloc(h->owned, h->alloc * sizeof *h->owned);
+	}
+	h->owned[h->nowned++] = s;
+	return s;
+}
+
+enum rc value_from_json(json_t *j, struct field_value *out, struct value_json_holder *h)
+{
+	switch (json_typeof(j)) {
+	case JSON_NULL:
+		*out = (struct field_value){VAL_NULL, "", 0};
+		return RC_OK;
+	case JSON_TRUE:
+		*out = (struct field_value){VAL_BOOL, "true", 4};
+		return RC_OK;
+	case JSON_FALSE:
+		*out = (struct field_value){VAL_BOOL, "false", 5};
+		return RC_OK;
+	case JSON_STRING:
+		*out = (struct field_value){VAL_STRING, json_string_value(j), json_string_length(j)};
+		return RC_OK;
+	case JSON_INTEGER:
+	case JSON_REAL:
+	case JSON_OBJECT:
+	case JSON_ARRAY: {
+		char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+		if (!s)
+			return RC_INVALID;
+		own(h, s);
+		bool num = json_is_number(j);
+		*out = (struct field_value){num ? VAL_NUMBER : VAL_JSON, s, strlen(s)};
+		return RC_OK;
+	}
+	}
+	return RC_INVALID;
+}
+
+enum rc record_input_from_json(json_t *obj, bool kind_required, struct record_input *out,
+                               struct value_json_holder *h, struct errbuf *eb)
+{
+	memset(out, 0, sizeof *out);
+	if (!json_is_object(obj))
+		return err_set(eb, RC_UNPROCESSABLE, "a record must be an object");
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v) {
+		if (!strcmp(key, "kind") && kind_required) {
+			if (!json_is_string(v))
+				return err_set(eb, RC_UNPROCESSABLE, "kind must be a string");
+			out->kind = json_string_value(v);
+		} else if (!strcmp(key, "created_at") && kind_required) {
+			if (!json_is_string(v))
+				return err_set(eb, RC_UNPROCESSABLE, "created_at must be an ISO 8601 string");
+			out->created_at = json_string_value(v);
+		} else if (!strcmp(key, "fields")) {
+			if (!json_is_object(v))
+				return err_set(eb, RC_UNPROCESSABLE, "fields must be an object");
+			size_t n = json_object_size(v);
+			if (n > RECORD_MAX_FIELDS)
+				return err_set(eb, RC_TOO_LARGE, "more than %d fields", RECORD_MAX_FIELDS);
+			free(h->fields);
+			h->fields = xcalloc(n ? n : 1, sizeof *h->fields);
+			const char *fk;
+			json_t *fv;
+			json_object_foreach(v, fk, fv) {
+				struct field_input *fi = &h->fields[out->nfields++];
+				fi->name = fk;
+				enum rc rc = value_from_json(fv, &fi->value, h);
+				if (rc)
+					return err_set(eb, RC_UNPROCESSABLE, "field '%.64s' has an unusable value", fk);
+			}
+			out->fields = h->fields;
+		} else if (!strcmp(key, "events")) {
+			if (!json_is_object(v))
+				return err_set(eb, RC_UNPROCESSABLE, "events must be an object of name: date");
+			size_t n = json_object_size(v);
+			if (n > RECORD_MAX_EVENTS)
+				return err_set(eb, RC_TOO_LARGE, "more than %d events", RECORD_MAX_EVENTS);
+			free(h->events);
+			h->events = xcalloc(n ? n : 1, sizeof *h->events);
+			const char *ek;
+			json_t *ev;
+			json_object_foreach(v, ek, ev) {
+				if (!json_is_string(ev))
+					return err_set(eb, RC_UNPROCESSABLE, "event '%.64s' must be an ISO 8601 string", ek);
+				h->events[out->nevents++] = (struct event_input){ek, json_string_value(ev)};
+			}
+			out->events = h->events;
+		} else {
+			return err_set(eb, RC_UNPROCESSABLE, "unknown key '%.64s' in a record", key);
+		}
+	}
+	if (kind_required && !out->kind)
+		return err_set(eb, RC_UNPROCESSABLE, "a record needs a kind");
+	return RC_OK;
+}
+
+json_t *value_to_json(const struct field_output *f)
+{
+	enum field_type t = f->field ? f->field->type : FT_TEXT;
+	switch (t) {
+	case FT_INTEGER:
+		return json_integer(strtoll(f->value, NULL, 10));
+	case FT_BOOL:
+		return json_boolean(!strcmp(f->value, "true"));
+	case FT_JSON: {
+		json_t *j = json_loadb(f->value, f->len, JSON_DECODE_ANY, NULL);
+		return j ? j : json_stringn(f->value, f->len);
+	}
+	default:
+		return json_stringn(f->value, f->len);
+	}
+}
+
+static json_t *instant(int64_t t)
+{
+	char s[TIMEUTIL_DATETIME_LEN];
+	timeutil_format_datetime(t, s);
+	return json_string(s);
+}
+
+json_t *record_view_to_json(const struct record_view *v)
+{
+	json_t *fields = json_object(), *events = json_object();
+	for (size_t i = 0; i < v->nfields; i++)
+		json_object_set_new(fields, v->fields[i].name, value_to_json(&v->fields[i]));
+	for (size_t i = 0; i < v->nevents; i++)
+		json_object_set_new(events, v->events[i].name, instant(v->events[i].at));
+	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:s}", "id", v->id, "kind", v->kind,
+	                 "fields", fields, "events", events, "created_at", instant(v->created_at),
+	                 "updated_at", instant(v->updated_at), "state", v->state);
+}
+
+json_t *subject_view_to_json(const struct subject_view *v)
+{
+	json_t *recs = json_array();
+	for (size_t i = 0; i < v->nrecords; i++)
+		json_array_append_new(recs, record_view_to_json(&v->records[i]));
+	return json_pack("{s:s, s:o, s:o}", "id", v->id, "created_at", instant(v->created_at), "records", recs);
+}

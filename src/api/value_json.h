@@ -1,0 +1,39 @@
+/*
+ * value_json: the JSON shape of field values, records and subjects, shared
+ * by the HTTP API and the CLI (import, subject get). It is the one place where
+ * jansson values meet core's library-neutral `struct field_value`.
+ *
+ * Output types follow the policy: integer -> number, bool -> true/false,
+ * json -> the stored JSON, everything else (decimal included, so 12.50 keeps
+ * its digits) -> string.
+ */
+#ifndef PRIVREG_VALUE_JSON_H
+#define PRIVREG_VALUE_JSON_H
+
+#include <jansson.h>
+
+#include "core/subject.h"
+
+/* Parsed request parts point into the JSON document and into `owned`
+ * strings; free them together with value_json_holder_fini. */
+struct value_json_holder {
+	char **owned;
+	size_t nowned, alloc;
+	struct field_input *fields;
+	struct event_input *events;
+};
+
+void value_json_holder_fini(struct value_json_holder *h);
+
+/* One JSON value as a field_value. */
+enum rc value_from_json(json_t *j, struct field_value *out, struct value_json_holder *h) WUR;
+/* {"kind", "fields", "created_at"?, "events"?} -> record_input.
+ * kind_required: false for a rectification ({"fields"?, "events"?}). */
+enum rc record_input_from_json(json_t *obj, bool kind_required, struct record_input *out,
+                               struct value_json_holder *h, struct errbuf *eb) WUR;
+
+json_t *value_to_json(const struct field_output *f);
+json_t *record_view_to_json(const struct record_view *v);
+json_t *subject_view_to_json(const struct subject_view *v);
+
+#endif

@@ -1,0 +1,83 @@
+/* cli: shared helpers of the command-line front end (see cli.h). */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store.h"
+
+int cli_fail(const char *what, enum rc rc, const struct errbuf *eb)
+{
+	fprintf(stderr, "privreg: %s: %s\n", what, err_msg(eb, rc));
+	int status = rc_http_status(rc);
+	return status >= 500 ? CLI_FAILED : CLI_REFUSED;
+}
+
+void cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "privreg %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'privreg %s --help')\n", cmd);
+}
+
+int cli_register_open(struct cli_register *r, const char *dir)
+{
+	char path[4200];
+	memset(r, 0, sizeof *r);
+	if (snprintf(r->dir, sizeof r->dir, "%s", dir) >= (int)sizeof r->dir ||
+	    snprintf(r->keydir, sizeof r->keydir, "%s/keys", dir) >= (int)sizeof r->keydir ||
+	    snprintf(path, sizeof path, "%s/%s", dir, CLI_CONF) >= (int)sizeof path) {
+		fprintf(stderr, "privreg: the directory path is too long\n");
+		return CLI_FAILED;
+	}
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "privreg: %s is not a register (no %s: run 'privreg init --dir %s --policy FILE')\n",
+		        dir, CLI_CONF, dir);
+		return CLI_FAILED;
+	}
+	char line[4400];
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!strncmp(line, "store = ", 8) &&
+		    snprintf(r->store_url, sizeof r->store_url, "%s", line + 8) >= (int)sizeof r->store_url)
+			r->store_url[0] = '\0';
+	}
+	fclose(f);
+	/* A relative sqlite path is relative to the register directory. */
+	if (!strncmp(r->store_url, "sqlite:", 7) && r->store_url[7] != '/') {
+		char abs[sizeof r->store_url];
+		if (snprintf(abs, sizeof abs, "sqlite:%s/%s", dir, r->store_url + 7) >= (int)sizeof abs)
+			abs[0] = '\0';
+		memcpy(r->store_url, abs, sizeof abs);
+	}
+	if (!r->store_url[0]) {
+		fprintf(stderr, "privreg: %s names no store\n", path);
+		return CLI_FAILED;
+	}
+	struct errbuf eb = {""};
+	enum rc rc = store_open(r->store_url, &r->store, &eb);
+	if (rc) {
+		cli_fail("cannot open the store", rc, &eb);
+		return CLI_FAILED;
+	}
+	return CLI_OK;
+}
+
+void cli_register_close(struct cli_register *r)
+{
+	store_close(r->store);
+	r->store = NULL;
+}
+
+int cli_tenant_open(struct cli_register *r, const char *name, struct tenant **out)
+{
+	struct errbuf eb = {""};
+	enum rc rc = tenant_open(r->store, r->keydir, name, out, &eb);
+	return rc ? cli_fail("cannot open the tenant", rc, &eb) : CLI_OK;
+}

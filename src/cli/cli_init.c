@@ -1,0 +1,182 @@
+/* cli_init: `privreg init` and `privreg tenant add|list`. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/cli_policy.h"
+#include "store/store.h"
+
+static const char init_help[] =
+	"usage: privreg init [--dir D] --policy FILE [--store URL] [--tenant NAME]\n\n"
+	"Creates a register in directory D (default: .): the database, the key\n"
+	"directory D/keys with the tenant's master key (mode 0600), and the tenant\n"
+	"NAME (default: default) running under the policy FILE, after checking it.\n"
+	"--store is sqlite:PATH (default: sqlite:privreg.db inside D).\n\n"
+	"Back up D/keys: without its key file a tenant's data cannot be read.\n";
+
+static int mkdir_private(const char *path)
+{
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	fprintf(stderr, "privreg: cannot create directory %s: %s\n", path, strerror(errno));
+	return -1;
+}
+
+static int write_conf(const char *dir, const char *store_url)
+{
+	char path[4200], tmp[4300];
+	snprintf(path, sizeof path, "%s/%s", dir, CLI_CONF);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "# privreg register configuration\nstore = %s\n", store_url);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		fclose(f);
+		unlink(tmp);
+		return -1;
+	}
+	fclose(f);
+	return rename(tmp, path);
+}
+
+int cli_init(int argc, char **argv)
+{
+	const char *dir = CLI_DEFAULT_DIR, *policy_path = NULL, *store_url = "sqlite:privreg.db";
+	const char *tenant = CLI_DEFAULT_TENANT;
+	static const struct option opts[] = {
+		{"dir", required_argument, NULL, 'd'}, {"policy", required_argument, NULL, 'p'},
+		{"store", required_argument, NULL, 's'}, {"tenant", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'}, {0},
+	};
+	int o;
+	optind = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd': dir = optarg; break;
+		case 'p': policy_path = optarg; break;
+		case 's': store_url = optarg; break;
+		case 't': tenant = optarg; break;
+		case 'h': fputs(init_help, stdout); return CLI_OK;
+		default: cli_usage_error("init", "unknown option"); return CLI_USAGE;
+		}
+	}
+	if (!policy_path || optind != argc) {
+		cli_usage_error("init", "needs --policy FILE and no other arguments");
+		return CLI_USAGE;
+	}
+	if (strncmp(store_url, "sqlite:", 7)) {
+		cli_usage_error("init", "--store must be sqlite:PATH (PostgreSQL comes with a later release)");
+		return CLI_USAGE;
+	}
+	char *source = NULL;
+	int ret = cli_policy_check_file(policy_path, &source);
+	if (ret)
+		return ret;
+	char conf[4200];
+	snprintf(conf, sizeof conf, "%s/%s", dir, CLI_CONF);
+	if (access(conf, F_OK) == 0) {
+		fprintf(stderr, "privreg: %s is a register already (%s exists)\n", dir, conf);
+		free(source);
+		return CLI_REFUSED;
+	}
+	struct cli_register r = {0};
+	snprintf(r.dir, sizeof r.dir, "%s", dir);
+	snprintf(r.keydir, sizeof r.keydir, "%s/keys", dir);
+	if (mkdir_private(dir) || mkdir_private(r.keydir)) {
+		free(source);
+		return CLI_FAILED;
+	}
+	char url[4400];
+	if (store_url[7] != '/')
+		snprintf(url, sizeof url, "sqlite:%s/%s", dir, store_url + 7);
+	else
+		snprintf(url, sizeof url, "%s", store_url);
+	struct errbuf eb = {""};
+	enum rc rc = store_open(url, &r.store, &eb);
+	if (rc) {
+		free(source);
+		return cli_fail("cannot create the store", rc, &eb);
+	}
+	int64_t id;
+	rc = tenant_create(r.store, r.keydir, tenant, source, &id, &eb);
+	free(source);
+	cli_register_close(&r);
+	if (rc)
+		return cli_fail("init", rc, &eb);
+	if (write_conf(dir, store_url) != 0) {
+		fprintf(stderr, "privreg: cannot write %s: %s\n", conf, strerror(errno));
+		return CLI_FAILED;
+	}
+	printf("initialised register %s: tenant '%s' under policy %s, store %s\n", dir, tenant, policy_path, store_url);
+	printf("keep a backup of %s/keys/%s.key: without it the data cannot be read\n", dir, tenant);
+	return CLI_OK;
+}
+
+static const char tenant_help[] =
+	"usage: privreg tenant add NAME --policy FILE [--dir D]\n"
+	"       privreg tenant list [--dir D]\n\n"
+	"A tenant is one controller's register with its own policy and master key.\n";
+
+int cli_tenant(int argc, char **argv)
+{
+	const char *dir = CLI_DEFAULT_DIR, *policy_path = NULL;
+	static const struct option opts[] = {
+		{"dir", required_argument, NULL, 'd'}, {"policy", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'}, {0},
+	};
+	int o;
+	optind = 0;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd': dir = optarg; break;
+		case 'p': policy_path = optarg; break;
+		case 'h': fputs(tenant_help, stdout); return CLI_OK;
+		default: cli_usage_error("tenant", "unknown option"); return CLI_USAGE;
+		}
+	}
+	const char *sub = optind < argc ? argv[optind] : NULL;
+	if (sub && !strcmp(sub, "list") && optind + 1 == argc) {
+		struct cli_register r;
+		int ret = cli_register_open(&r, dir);
+		if (ret)
+			return ret;
+		struct store_tenant *v = NULL;
+		size_t n = 0;
+		enum rc rc = store_tenant_list(r.store, &v, &n);
+		for (size_t i = 0; !rc && i < n; i++)
+			printf("%s\n", v[i].name);
+		store_tenants_free(v, n);
+		cli_register_close(&r);
+		return rc ? cli_fail("tenant list", rc, NULL) : CLI_OK;
+	}
+	if (!sub || strcmp(sub, "add") || optind + 2 != argc || !policy_path) {
+		cli_usage_error("tenant", "expected 'tenant add NAME --policy FILE' or 'tenant list'");
+		return CLI_USAGE;
+	}
+	const char *name = argv[optind + 1];
+	char *source = NULL;
+	int ret = cli_policy_check_file(policy_path, &source);
+	if (ret)
+		return ret;
+	struct cli_register r;
+	ret = cli_register_open(&r, dir);
+	if (ret) {
+		free(source);
+		return ret;
+	}
+	struct errbuf eb = {""};
+	int64_t id;
+	enum rc rc = tenant_create(r.store, r.keydir, name, source, &id, &eb);
+	free(source);
+	cli_register_close(&r);
+	if (rc)
+		return cli_fail("tenant add", rc, &eb);
+	printf("added tenant '%s' under policy %s; its key file is %s/keys/%s.key\n", name, policy_path, dir, name);
+	return CLI_OK;
+}

@@ -1,0 +1,191 @@
+/*
+ * policy: the parsed policy file (see docs/policy.md), as plain C structs.
+ *
+ * A policy is immutable once parsed and owned by one arena: every string and
+ * array in it lives until policy_free. References between sections (a record
+ * kind's fields, a recipient's purposes) are pointers into the same policy, so
+ * a parsed policy is always internally consistent: parsing fails rather than
+ * leave a dangling name. Diagnostics name the 1-based line of each mistake.
+ */
+#ifndef PRIVREG_POLICY_H
+#define PRIVREG_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/arena.h"
+#include "base/err.h"
+#include "base/timeutil.h"
+
+enum field_type {
+	FT_TEXT, FT_EMAIL, FT_PHONE, FT_DATE, FT_DATETIME, FT_ENUM, FT_DECIMAL,
+	FT_INTEGER, FT_BOOL, FT_IP, FT_COUNTRY, FT_JSON,
+};
+
+enum legal_basis {
+	BASIS_CONSENT, BASIS_CONTRACT, BASIS_LEGAL_OBLIGATION,
+	BASIS_LEGITIMATE_INTEREST, BASIS_VITAL_INTEREST, BASIS_PUBLIC_TASK,
+};
+
+enum channel { CHANNEL_NONE, CHANNEL_EMAIL, CHANNEL_SMS, CHANNEL_PHONE, CHANNEL_POST, CHANNEL_PUSH };
+enum recipient_role { RECIPIENT_PROCESSOR, RECIPIENT_CONTROLLER, RECIPIENT_AUTHORITY };
+enum transfer_basis { TRANSFER_NONE, TRANSFER_ADEQUACY, TRANSFER_SCC, TRANSFER_BCR };
+enum keep_rule { KEEP_AFTER_EVENT, KEEP_WHILE_ACTIVE };
+enum then_action { THEN_DELETE, THEN_ANONYMIZE };
+
+/* Default cap of a `text` field that names no `max`, in characters. */
+#define POLICY_TEXT_DEFAULT_MAX 1000
+#define POLICY_TEXT_MAX_MAX 1000000
+/* A policy file larger than this is refused unread. */
+#define POLICY_FILE_MAX (1024 * 1024)
+
+struct policy_text {          /* one translation of a title */
+	const char *lang;
+	const char *text;
+};
+
+struct policy_title {
+	struct policy_text *v;
+	size_t n;
+};
+
+struct policy_keep {
+	enum keep_rule rule;
+	struct duration period;   /* KEEP_AFTER_EVENT: N unit; WHILE_ACTIVE: grace */
+	const char *event;        /* KEEP_AFTER_EVENT: "created", "fulfilled"... */
+};
+
+struct policy_field {
+	const char *name;
+	enum field_type type;
+	int max;                  /* text: characters */
+	const char **values;      /* enum */
+	size_t nvalues;
+	bool lookup;
+	bool has_truncate;        /* ip */
+	struct duration truncate_after;
+	struct policy_title title;
+	int line;
+};
+
+struct policy_purpose {
+	const char *name;
+	enum legal_basis basis;
+	enum channel channel;     /* a purpose with a channel is direct marketing */
+	bool double_opt_in;
+	bool objectable;          /* explicit, or implied by direct marketing */
+	struct policy_title title;
+	int line;
+};
+
+struct policy_record {
+	const char *name;
+	const struct policy_field **fields;
+	size_t nfields;
+	const struct policy_field **required;
+	size_t nrequired;
+	const struct policy_purpose **purposes;
+	size_t npurposes;
+	struct policy_keep keep;
+	enum then_action then;
+	const struct policy_field **keep_fields;
+	size_t nkeep_fields;
+	bool erasable;
+	struct policy_title title;
+	int line;
+};
+
+struct policy_recipient {
+	const char *name;
+	enum recipient_role role;
+	const struct policy_purpose **purposes;
+	size_t npurposes;
+	const struct policy_field **fields;
+	size_t nfields;
+	char country[3];
+	enum transfer_basis transfer;
+	const char *contract;     /* may be NULL */
+	int line;
+};
+
+struct policy_cookie {
+	const char *name;
+	const struct policy_purpose **purposes;
+	size_t npurposes;
+	bool consent;
+	struct policy_title title;
+	int line;
+};
+
+struct policy_controller {
+	const char *name, *code, *address, *email, *dpo; /* code, address, dpo may be NULL */
+	const char *authority_name, *authority_email, *authority_url;
+};
+
+struct policy_requests {
+	struct duration answer_within;
+	struct duration extend_up_to;
+	bool has_target;
+	struct duration target;
+	bool has_keep;
+	struct policy_keep keep;
+};
+
+struct policy {
+	struct arena arena;
+	const char *version;
+	struct policy_controller controller;
+	const char **languages;   /* first is the default */
+	size_t nlanguages;
+	int min_age;              /* 0: none */
+	struct policy_requests requests;
+	struct policy_field *fields;
+	size_t nfields;
+	struct policy_purpose *purposes;
+	size_t npurposes;
+	struct policy_record *records;
+	size_t nrecords;
+	struct policy_recipient *recipients;
+	size_t nrecipients;
+	struct policy_cookie *cookies;
+	size_t ncookies;
+};
+
+struct policy_diag {
+	int line;                 /* 1-based; 0 when the file as a whole is meant */
+	char msg[240];
+};
+
+struct policy_diags {
+	struct policy_diag *v;
+	size_t n, alloc;
+};
+
+void policy_diags_fini(struct policy_diags *d);
+
+/* Parses and validates. On any mistake returns RC_POLICY, *out stays NULL and
+ * diags (if given) lists every mistake found, in file order. */
+enum rc policy_parse(const char *text, size_t len, struct policy **out,
+                     struct policy_diags *diags) WUR;
+/* Reads FILE (at most POLICY_FILE_MAX bytes) and parses it; *source gets the
+ * file's text (free() it) when source is not NULL. */
+enum rc policy_load(const char *path, struct policy **out, char **source,
+                    struct policy_diags *diags) WUR;
+void policy_free(struct policy *p);
+
+const struct policy_field *policy_field(const struct policy *p, const char *name);
+const struct policy_purpose *policy_purpose(const struct policy *p, const char *name);
+const struct policy_record *policy_record(const struct policy *p, const char *name);
+const struct policy_recipient *policy_recipient(const struct policy *p, const char *name);
+bool policy_record_has_field(const struct policy_record *r, const struct policy_field *f);
+
+const char *policy_field_type_name(enum field_type t);
+const char *policy_basis_name(enum legal_basis b);
+const char *policy_channel_name(enum channel c);
+const char *policy_role_name(enum recipient_role r);
+const char *policy_transfer_name(enum transfer_basis t);
+const char *policy_then_name(enum then_action t);
+/* "3 years after created", "while active", "while active + 30 days". */
+void policy_keep_format(const struct policy_keep *k, char *out, size_t size);
+
+#endif

@@ -1,0 +1,492 @@
+/*
+ * record: validation, sealing and rectification of records (see record.h).
+ *
+ * Plaintext layout inside the ciphertext (version 1):
+ *   0x01, then per field: u8 name length, name, u32 LE value length, value.
+ * Names rather than positions are stored so a record stays readable when a
+ * later policy version reorders or adds fields.
+ */
+#include "core/record.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "store/store.h"
+
+#define PLAIN_VERSION 1
+#define PLAIN_MAX (2 * 1024 * 1024)
+
+/* One validated field, canonical value in `val`. */
+struct norm_field {
+	const struct policy_field *field;
+	struct buf val;
+};
+
+struct norm_record {
+	const struct policy_record *kind;
+	struct norm_field *v;
+	size_t n, cap;
+};
+
+static void norm_init(struct norm_record *r, const struct policy_record *kind, size_t cap)
+{
+	r->kind = kind;
+	r->cap = cap;
+	r->n = 0;
+	r->v = xcalloc(cap ? cap : 1, sizeof *r->v);
+}
+
+static void norm_fini(struct norm_record *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		buf_fini(&r->v[i].val);
+	free(r->v);
+	r->v = NULL;
+	r->n = 0;
+}
+
+static struct norm_field *norm_find(struct norm_record *r, const struct policy_field *f)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i].field == f)
+			return &r->v[i];
+	return NULL;
+}
+
+/* Validates one field value and sets it in r (replacing an earlier value). */
+static enum rc norm_set(struct norm_record *r, const struct policy *p, const struct field_input *in,
+                        bool allow_null, struct errbuf *eb)
+{
+	const struct policy_field *f = policy_field(p, in->name);
+	if (!f)
+		return err_set(eb, RC_UNPROCESSABLE, "unknown field '%.64s': the policy does not declare it", in->name);
+	if (!policy_record_has_field(r->kind, f))
+		return err_set(eb, RC_UNPROCESSABLE, "field '%s' is not kept in '%s' records", f->name, r->kind->name);
+	struct norm_field *slot = norm_find(r, f);
+	if (in->value.kind == VAL_NULL) {
+		if (!allow_null)
+			return err_set(eb, RC_UNPROCESSABLE, "field %s: null is not a value", f->name);
+		if (slot) {
+			buf_fini(&slot->val);
+			*slot = r->v[--r->n];
+		}
+		return RC_OK;
+	}
+	struct buf val;
+	buf_init(&val, FIELD_VALUE_MAX);
+	enum rc rc = field_normalize(f, &in->value, &val, eb);
+	if (rc) {
+		buf_fini(&val);
+		return rc;
+	}
+	if (slot) {
+		buf_fini(&slot->val);
+	} else {
+		if (r->n == r->cap) {
+			buf_fini(&val);
+			return err_set(eb, RC_TOO_LARGE, "more than %d fields", RECORD_MAX_FIELDS);
+		}
+		slot = &r->v[r->n++];
+		slot->field = f;
+	}
+	slot->val = val;
+	return RC_OK;
+}
+
+/* Rules that concern the record as a whole. */
+static enum rc norm_check(const struct core_ctx *c, struct norm_record *r, struct errbuf *eb)
+{
+	const struct policy *p = c->tenant->policy;
+	for (size_t i = 0; i < r->kind->nrequired; i++)
+		if (!norm_find(r, r->kind->required[i]))
+			return err_set(eb, RC_UNPROCESSABLE, "field '%s' is required in '%s' records",
+			               r->kind->required[i]->name, r->kind->name);
+	const struct policy_field *bf = policy_field(p, "birth_date");
+	struct norm_field *birth = bf ? norm_find(r, bf) : NULL;
+	if (birth && bf->type == FT_DATE) {
+		int64_t b;
+		if (timeutil_parse_date(birth->val.data, &b))
+			return err_set(eb, RC_UNPROCESSABLE, "field birth_date: not a date");
+		if (b > core_now(c))
+			return err_set(eb, RC_UNPROCESSABLE, "field birth_date: in the future");
+		if (p->min_age && field_age_years(b, core_now(c)) < p->min_age)
+			return err_set(eb, RC_UNPROCESSABLE,
+			               "the subject is younger than %d, the policy's min_age", p->min_age);
+	}
+	return RC_OK;
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Serialises, seals and hashes r into row (data, lookups). */
+static enum rc norm_seal(const struct core_ctx *c, const struct subject_key *key,
+                         struct norm_record *r, struct store_record *row)
+{
+	struct buf plain, form;
+	buf_init(&plain, PLAIN_MAX);
+	buf_init(&form, FIELD_VALUE_MAX);
+	unsigned char version = PLAIN_VERSION;
+	enum rc rc = buf_append(&plain, &version, 1);
+	size_t nlook = 0;
+	row->lookups = xmalloc((r->n ? r->n : 1) * VAULT_HASH_LEN);
+	for (size_t i = 0; !rc && i < r->n; i++) {
+		const struct policy_field *f = r->v[i].field;
+		unsigned char nl = (unsigned char)strlen(f->name), vl[4];
+		put_u32(vl, (uint32_t)r->v[i].val.len);
+		rc = buf_append(&plain, &nl, 1);
+		if (!rc)
+			rc = buf_append(&plain, f->name, nl);
+		if (!rc)
+			rc = buf_append(&plain, vl, 4);
+		if (!rc)
+			rc = buf_append(&plain, r->v[i].val.data, r->v[i].val.len);
+		if (!rc && f->lookup) {
+			rc = field_lookup_form(f, r->v[i].val.data, r->v[i].val.len, &form);
+			if (!rc)
+				vault_lookup_hash(&c->tenant->vault, f->name, form.data, form.len,
+				                  row->lookups + nlook++ * VAULT_HASH_LEN);
+		}
+	}
+	row->nlookups = nlook;
+	if (!rc) {
+		row->data_len = plain.len + VAULT_SEAL_OVERHEAD;
+		row->data = xmalloc(row->data_len);
+		vault_seal(key, row->id, plain.data, plain.len, row->data);
+	}
+	buf_fini(&plain);
+	buf_fini(&form);
+	return rc;
+}
+
+static bool event_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n > RECORD_EVENT_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return false;
+	return strcmp(s, "created") != 0;
+}
+
+/* An instant given by the caller: ISO 8601, not in the future. */
+static enum rc parse_past(const struct core_ctx *c, const char *what, const char *s, int64_t *out,
+                          struct errbuf *eb)
+{
+	if (strlen(s) > 40 || timeutil_parse_instant(s, out))
+		return err_set(eb, RC_UNPROCESSABLE, "%s: not an ISO 8601 date or datetime", what);
+	if (*out > core_now(c) + 300)
+		return err_set(eb, RC_UNPROCESSABLE, "%s: in the future", what);
+	return RC_OK;
+}
+
+static enum rc parse_events(const struct core_ctx *c, const struct event_input *in, size_t n,
+                            struct store_event *out, struct errbuf *eb)
+{
+	if (n > RECORD_MAX_EVENTS)
+		return err_set(eb, RC_TOO_LARGE, "more than %d events", RECORD_MAX_EVENTS);
+	for (size_t i = 0; i < n; i++) {
+		if (!event_name_ok(in[i].name))
+			return err_set(eb, RC_UNPROCESSABLE,
+			               "event name '%.64s' is not valid (a-z, 0-9, _; 'created' is created_at)", in[i].name);
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(in[i].name, in[j].name))
+				return err_set(eb, RC_UNPROCESSABLE, "event '%s' is given twice", in[i].name);
+		enum rc rc = parse_past(c, in[i].name, in[i].at, &out[i].at, eb);
+		if (rc)
+			return rc;
+		out[i].name = (char *)in[i].name;
+	}
+	return RC_OK;
+}
+
+enum rc record_insert_with_key(const struct core_ctx *c, const char *subject_id,
+                               const struct subject_key *key, const struct record_input *rec,
+                               char id[TOKEN_ID_MAX], struct errbuf *eb)
+{
+	const struct policy *p = c->tenant->policy;
+	struct norm_record nr, *r = &nr;
+	struct store_event events[RECORD_MAX_EVENTS];
+	struct store_record row = {0};
+	enum rc rc = RC_OK;
+	norm_init(r, rec->kind ? policy_record(p, rec->kind) : NULL, rec->nfields);
+	if (!r->kind) {
+		rc = err_set(eb, RC_UNPROCESSABLE, "unknown record kind '%.64s'", rec->kind ? rec->kind : "");
+		goto out;
+	}
+	if (rec->nfields > RECORD_MAX_FIELDS) {
+		rc = err_set(eb, RC_TOO_LARGE, "more than %d fields", RECORD_MAX_FIELDS);
+		goto out;
+	}
+	for (size_t i = 0; i < rec->nfields && !rc; i++) {
+		for (size_t j = 0; j < i && !rc; j++)
+			if (!strcmp(rec->fields[i].name, rec->fields[j].name))
+				rc = err_set(eb, RC_UNPROCESSABLE, "field '%.64s' is given twice", rec->fields[i].name);
+		if (!rc && rec->fields[i].value.kind != VAL_NULL)
+			rc = norm_set(r, p, &rec->fields[i], false, eb);
+	}
+	if (!rc)
+		rc = norm_check(c, r, eb);
+	int64_t created = core_now(c);
+	if (!rc && rec->created_at)
+		rc = parse_past(c, "created_at", rec->created_at, &created, eb);
+	if (!rc)
+		rc = parse_events(c, rec->events, rec->nevents, events, eb);
+	if (rc)
+		goto out;
+	token_id_new("rec_", row.id);
+	snprintf(row.subject_id, sizeof row.subject_id, "%s", subject_id);
+	row.kind = (char *)r->kind->name;
+	row.state = (char *)"active";
+	row.created_at = created;
+	row.updated_at = core_now(c);
+	row.events = events;
+	row.nevents = rec->nevents;
+	rc = norm_seal(c, key, r, &row);
+	if (!rc)
+		rc = store_record_insert(c->store, c->tenant->id, &row);
+	if (!rc)
+		memcpy(id, row.id, TOKEN_ID_MAX);
+out:
+	free(row.data);
+	free(row.lookups);
+	norm_fini(r);
+	return rc;
+}
+
+/* Reads a subject's key; RC_GONE once it has been destroyed. */
+static enum rc unwrap(const struct core_ctx *c, const char *subject_id, struct subject_key *key,
+                      struct errbuf *eb)
+{
+	struct store_subject s;
+	enum rc rc = store_subject_get(c->store, c->tenant->id, subject_id, &s);
+	if (rc == RC_NOT_FOUND)
+		return err_set(eb, rc, "no such subject");
+	if (!rc) {
+		rc = vault_subject_key_unwrap(&c->tenant->vault, subject_id, s.wrapped_key, s.wrapped_len, key);
+		if (rc == RC_CRYPTO)
+			log_error("subject key does not unwrap tenant=%lld subject=%s", (long long)c->tenant->id, subject_id);
+	}
+	store_subject_fini(&s);
+	return rc;
+}
+
+enum rc record_add(const struct core_ctx *c, const char *subject_id, const struct record_input *rec,
+                   char id[TOKEN_ID_MAX], struct errbuf *eb)
+{
+	struct subject_key key;
+	enum rc rc = store_begin(c->store);
+	if (rc)
+		return rc;
+	rc = unwrap(c, subject_id, &key, eb);
+	if (!rc)
+		rc = record_insert_with_key(c, subject_id, &key, rec, id, eb);
+	subject_key_wipe(&key);
+	if (!rc)
+		return store_commit(c->store);
+	store_rollback(c->store);
+	return rc;
+}
+
+/* Splits decrypted plaintext into fields; the strings are copied into
+ * v->plain as NUL-terminated C strings so callers can use them directly. */
+static enum rc split_fields(const struct core_ctx *c, const struct buf *plain, struct record_view *v)
+{
+	const unsigned char *p = (const unsigned char *)plain->data, *end = p + plain->len;
+	if (p == end || *p++ != PLAIN_VERSION)
+		return RC_CRYPTO;
+	size_t n = 0, total = 0;
+	for (const unsigned char *q = p; q < end; n++) {
+		size_t nl = *q++;
+		if ((size_t)(end - q) < nl + 4 || (size_t)(end - q - nl - 4) < get_u32(q + nl))
+			return RC_CRYPTO;
+		total += nl + 1 + get_u32(q + nl) + 1;
+		q += nl + 4 + get_u32(q + nl);
+	}
+	char *at;
+	enum rc rc = buf_extend(&v->plain, total, &at);
+	if (rc)
+		return rc;
+	v->fields = xcalloc(n ? n : 1, sizeof *v->fields);
+	for (; p < end; v->nfields++) {
+		struct field_output *fo = &v->fields[v->nfields];
+		size_t nl = *p++;
+		memcpy(at, p, nl);
+		at[nl] = '\0';
+		fo->name = at;
+		at += nl + 1;
+		fo->len = get_u32(p + nl);
+		p += nl + 4;
+		memcpy(at, p, fo->len);
+		at[fo->len] = '\0';
+		fo->value = at;
+		at += fo->len + 1;
+		p += fo->len;
+		fo->field = policy_field(c->tenant->policy, fo->name);
+	}
+	return RC_OK;
+}
+
+enum rc record_view_take(const struct core_ctx *c, const struct subject_key *key,
+                         struct store_record *row, struct record_view *v)
+{
+	memset(v, 0, sizeof *v);
+	buf_init(&v->plain, PLAIN_MAX * 2);
+	memcpy(v->id, row->id, TOKEN_ID_MAX);
+	memcpy(v->subject_id, row->subject_id, TOKEN_ID_MAX);
+	v->created_at = row->created_at;
+	v->updated_at = row->updated_at;
+	v->kind = row->kind;
+	v->state = row->state;
+	row->kind = row->state = NULL;
+	v->events = xcalloc(row->nevents ? row->nevents : 1, sizeof *v->events);
+	for (size_t i = 0; i < row->nevents; i++) {
+		v->events[i].name = row->events[i].name;
+		v->events[i].at = row->events[i].at;
+		row->events[i].name = NULL;
+	}
+	v->nevents = row->nevents;
+	struct buf plain;
+	buf_init(&plain, PLAIN_MAX);
+	enum rc rc = vault_open(key, row->id, row->data, row->data_len, &plain);
+	if (!rc)
+		rc = split_fields(c, &plain, v);
+	if (rc)
+		log_error("record does not decrypt tenant=%lld record=%s", (long long)c->tenant->id, row->id);
+	buf_fini(&plain);
+	return rc;
+}
+
+void record_view_fini(struct record_view *v)
+{
+	if (!v)
+		return;
+	free(v->kind);
+	free(v->state);
+	free(v->fields);
+	for (size_t i = 0; i < v->nevents; i++)
+		free(v->events[i].name);
+	free(v->events);
+	buf_fini(&v->plain);
+	memset(v, 0, sizeof *v);
+}
+
+void record_view_free(struct record_view *v)
+{
+	record_view_fini(v);
+	free(v);
+}
+
+enum rc record_read(const struct core_ctx *c, const char *record_id, struct record_view **out,
+                    struct errbuf *eb)
+{
+	struct store_record row;
+	struct subject_key key;
+	*out = NULL;
+	enum rc rc = store_record_get(c->store, c->tenant->id, record_id, &row);
+	if (rc)
+		return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such record") : rc;
+	rc = unwrap(c, row.subject_id, &key, eb);
+	struct record_view *v = xcalloc(1, sizeof *v);
+	if (!rc)
+		rc = record_view_take(c, &key, &row, v);
+	subject_key_wipe(&key);
+	store_record_fini(&row);
+	if (rc) {
+		record_view_free(v);
+		return rc;
+	}
+	*out = v;
+	return RC_OK;
+}
+
+enum rc record_rectify(const struct core_ctx *c, const char *record_id,
+                       const struct field_input *changes, size_t nchanges,
+                       const struct event_input *events, size_t nevents, struct errbuf *eb)
+{
+	struct store_record row;
+	struct subject_key key;
+	struct record_view view = {0};
+	struct store_event ev[RECORD_MAX_EVENTS];
+	struct norm_record nr = {0}, *r = &nr;
+	bool have_key = false;
+	if (nchanges > RECORD_MAX_FIELDS)
+		return err_set(eb, RC_TOO_LARGE, "more than %d fields", RECORD_MAX_FIELDS);
+	enum rc rc = store_begin(c->store);
+	if (rc)
+		return rc;
+	rc = store_record_get(c->store, c->tenant->id, record_id, &row);
+	if (rc) {
+		if (rc == RC_NOT_FOUND)
+			err_set(eb, rc, "no such record");
+		store_rollback(c->store);
+		return rc;
+	}
+	norm_init(r, policy_record(c->tenant->policy, row.kind), RECORD_MAX_FIELDS);
+	if (!r->kind) {
+		rc = err_set(eb, RC_CONFLICT, "the policy no longer has record kind '%s'", row.kind);
+		goto out;
+	}
+	rc = parse_events(c, events, nevents, ev, eb);
+	if (rc)
+		goto out;
+	if (nchanges) {
+		rc = unwrap(c, row.subject_id, &key, eb);
+		if (rc)
+			goto out;
+		have_key = true;
+		rc = record_view_take(c, &key, &row, &view);
+		/* Start from what is stored, re-validated under the policy in force. */
+		for (size_t i = 0; !rc && i < view.nfields; i++) {
+			struct field_input keep = {view.fields[i].name,
+			                           {VAL_STRING, view.fields[i].value, view.fields[i].len}};
+			const struct policy_field *f = view.fields[i].field;
+			if (!f || !policy_record_has_field(r->kind, f))
+				continue; /* dropped by a policy change: rectification drops it too */
+			struct norm_field *slot = &r->v[r->n++];
+			slot->field = f;
+			buf_init(&slot->val, FIELD_VALUE_MAX);
+			rc = buf_append(&slot->val, keep.value.text, keep.value.len);
+		}
+		for (size_t i = 0; !rc && i < nchanges; i++)
+			rc = norm_set(r, c->tenant->policy, &changes[i], true, eb);
+		if (!rc)
+			rc = norm_check(c, r, eb);
+		if (rc)
+			goto out;
+		free(row.data);
+		free(row.lookups);
+		row.data = row.lookups = NULL;
+		rc = norm_seal(c, &key, r, &row);
+		row.updated_at = core_now(c);
+		if (!rc)
+			rc = store_record_update(c->store, c->tenant->id, &row);
+	}
+	for (size_t i = 0; !rc && i < nevents; i++)
+		rc = store_event_set(c->store, c->tenant->id, record_id, ev[i].name, ev[i].at);
+out:
+	if (have_key)
+		subject_key_wipe(&key);
+	record_view_fini(&view);
+	store_record_fini(&row);
+	norm_fini(r);
+	if (rc) {
+		store_rollback(c->store);
+		return rc;
+	}
+	return store_commit(c->store);
+}

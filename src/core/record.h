@@ -1,0 +1,93 @@
+/*
+ * record: one record of a policy kind, from typed input to sealed row and back.
+ *
+ * A record's fields are validated against its kind (fields the kind does not
+ * list are refused, required ones enforced, every value normalised by type,
+ * min_age checked from birth_date), serialised, and sealed as one ciphertext
+ * under the subject's key with the record id as associated data. Lookup
+ * fields also yield keyed hashes. Nothing here touches the database except
+ * through the store interface, and every write runs in one transaction:
+ * a refused write changes nothing.
+ */
+#ifndef PRIVREG_RECORD_H
+#define PRIVREG_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/field.h"
+#include "core/tenant.h"
+#include "crypto/token.h"
+
+struct store_record;
+
+#define RECORD_MAX_FIELDS 256
+#define RECORD_MAX_EVENTS 32
+#define RECORD_EVENT_NAME_MAX 64
+
+struct field_input {
+	const char *name;
+	struct field_value value;
+};
+
+struct event_input {
+	const char *name;
+	const char *at;            /* ISO 8601 date or datetime */
+};
+
+struct record_input {
+	const char *kind;
+	const struct field_input *fields;
+	size_t nfields;
+	const char *created_at;    /* ISO 8601, or NULL for now */
+	const struct event_input *events;
+	size_t nevents;
+};
+
+struct field_output {
+	const char *name;          /* points into the record's plaintext */
+	const struct policy_field *field; /* NULL if the policy no longer has it */
+	const char *value;         /* canonical text, NUL-terminated */
+	size_t len;
+};
+
+struct record_event {
+	char *name;
+	int64_t at;
+};
+
+struct record_view {
+	char id[TOKEN_ID_MAX];
+	char subject_id[TOKEN_ID_MAX];
+	char *kind;
+	char *state;
+	int64_t created_at, updated_at;
+	struct field_output *fields;
+	size_t nfields;
+	struct record_event *events;
+	size_t nevents;
+	struct buf plain;          /* owns the decrypted bytes; wiped on free */
+};
+
+/* Adds a record of rec->kind to an existing subject; writes its id. */
+enum rc record_add(const struct core_ctx *c, const char *subject_id, const struct record_input *rec,
+                   char id[TOKEN_ID_MAX], struct errbuf *eb) WUR;
+/* Changes fields (a VAL_NULL value removes a field) and sets events. */
+enum rc record_rectify(const struct core_ctx *c, const char *record_id,
+                       const struct field_input *changes, size_t nchanges,
+                       const struct event_input *events, size_t nevents, struct errbuf *eb) WUR;
+enum rc record_read(const struct core_ctx *c, const char *record_id, struct record_view **out,
+                    struct errbuf *eb) WUR;
+void record_view_fini(struct record_view *v);
+void record_view_free(struct record_view *v);
+
+/* Used by subject.c: builds and inserts one record inside an open
+ * transaction with an already unwrapped subject key. */
+enum rc record_insert_with_key(const struct core_ctx *c, const char *subject_id,
+                               const struct subject_key *key, const struct record_input *rec,
+                               char id[TOKEN_ID_MAX], struct errbuf *eb) WUR;
+/* Decrypts a stored row into a view, taking row's kind, state and events. */
+enum rc record_view_take(const struct core_ctx *c, const struct subject_key *key,
+                         struct store_record *row, struct record_view *out) WUR;
+
+#endif

@@ -1,0 +1,121 @@
+/* subject: create, read, find and delete data subjects (see subject.h). */
+#include "core/subject.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+#include "store/store.h"
+
+enum rc subject_create(const struct core_ctx *c, const struct record_input *recs, size_t n,
+                       char id[TOKEN_ID_MAX], char (*record_ids)[TOKEN_ID_MAX], struct errbuf *eb)
+{
+	struct store_subject row = {0};
+	struct subject_key key;
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	if (n == 0)
+		return err_set(eb, RC_UNPROCESSABLE, "a subject needs at least one record");
+	if (n > SUBJECT_MAX_RECORDS_IN)
+		return err_set(eb, RC_TOO_LARGE, "more than %d records in one call", SUBJECT_MAX_RECORDS_IN);
+	token_id_new("sub_", row.id);
+	vault_subject_key_new(&c->tenant->vault, row.id, &key, wrapped);
+	row.wrapped_key = wrapped;
+	row.wrapped_len = sizeof wrapped;
+	row.created_at = core_now(c);
+	enum rc rc = store_begin(c->store);
+	if (rc)
+		goto out;
+	rc = store_subject_insert(c->store, c->tenant->id, &row);
+	for (size_t i = 0; !rc && i < n; i++) {
+		rc = record_insert_with_key(c, row.id, &key, &recs[i], record_ids[i], eb);
+		if (rc && eb && n > 1) {
+			char msg[sizeof eb->msg + 32];
+			snprintf(msg, sizeof msg, "records[%zu]: %s", i, eb->msg);
+			memcpy(eb->msg, msg, sizeof eb->msg - 1);
+			eb->msg[sizeof eb->msg - 1] = '\0';
+		}
+	}
+	if (rc) {
+		store_rollback(c->store);
+		goto out;
+	}
+	rc = store_commit(c->store);
+	if (!rc)
+		memcpy(id, row.id, TOKEN_ID_MAX);
+out:
+	subject_key_wipe(&key);
+	return rc;
+}
+
+enum rc subject_read(const struct core_ctx *c, const char *id, struct subject_view **out,
+                     struct errbuf *eb)
+{
+	struct store_subject row;
+	struct store_record *recs = NULL;
+	size_t nrecs = 0;
+	struct subject_key key;
+	*out = NULL;
+	enum rc rc = store_subject_get(c->store, c->tenant->id, id, &row);
+	if (rc)
+		return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such subject") : rc;
+	rc = vault_subject_key_unwrap(&c->tenant->vault, id, row.wrapped_key, row.wrapped_len, &key);
+	struct subject_view *v = xcalloc(1, sizeof *v);
+	memcpy(v->id, row.id, TOKEN_ID_MAX);
+	v->created_at = row.created_at;
+	store_subject_fini(&row);
+	if (!rc)
+		rc = store_records_for_subject(c->store, c->tenant->id, id, &recs, &nrecs);
+	if (!rc) {
+		v->records = xcalloc(nrecs ? nrecs : 1, sizeof *v->records);
+		for (size_t i = 0; !rc && i < nrecs; i++, v->nrecords++)
+			rc = record_view_take(c, &key, &recs[i], &v->records[i]);
+	}
+	subject_key_wipe(&key);
+	store_records_free(recs, nrecs);
+	if (rc) {
+		subject_view_free(v);
+		return rc;
+	}
+	*out = v;
+	return RC_OK;
+}
+
+void subject_view_free(struct subject_view *v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < v->nrecords; i++)
+		record_view_fini(&v->records[i]);
+	free(v->records);
+	free(v);
+}
+
+enum rc subject_delete(const struct core_ctx *c, const char *id, struct errbuf *eb)
+{
+	enum rc rc = store_subject_delete(c->store, c->tenant->id, id);
+	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such subject") : rc;
+}
+
+enum rc subject_find(const struct core_ctx *c, const char *field, const struct field_value *value,
+                     char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n, struct errbuf *eb)
+{
+	const struct policy_field *f = policy_field(c->tenant->policy, field);
+	*n = 0;
+	if (!f || !f->lookup)
+		return err_set(eb, RC_UNPROCESSABLE, "'%.64s' is not a lookup field of the policy", field);
+	struct buf canon, form;
+	buf_init(&canon, FIELD_VALUE_MAX);
+	buf_init(&form, FIELD_VALUE_MAX);
+	enum rc rc = field_normalize(f, value, &canon, eb);
+	if (!rc)
+		rc = field_lookup_form(f, canon.data, canon.len, &form);
+	if (!rc) {
+		unsigned char hash[VAULT_HASH_LEN];
+		vault_lookup_hash(&c->tenant->vault, f->name, form.data, form.len, hash);
+		rc = store_lookup_find(c->store, c->tenant->id, hash, ids, max, n);
+	}
+	buf_fini(&canon);
+	buf_fini(&form);
+	return rc;
+}

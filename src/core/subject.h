@@ -1,0 +1,35 @@
+/*
+ * subject: a data subject (a person) and everything the register holds about
+ * them. Creating a subject makes its data key; reading decrypts all its
+ * records; deleting destroys the key before the rows (crypto-shredding).
+ * Each call is one transaction (nested inside the caller's, if one is open).
+ */
+#ifndef PRIVREG_SUBJECT_H
+#define PRIVREG_SUBJECT_H
+
+#include "core/record.h"
+
+#define SUBJECT_MAX_RECORDS_IN 64   /* records in one create call */
+#define SUBJECT_FIND_MAX 100
+
+struct subject_view {
+	char id[TOKEN_ID_MAX];
+	int64_t created_at;
+	struct record_view *records;
+	size_t nrecords;
+};
+
+/* Creates a subject with its first records; record_ids gets n ids. */
+enum rc subject_create(const struct core_ctx *c, const struct record_input *recs, size_t n,
+                       char id[TOKEN_ID_MAX], char (*record_ids)[TOKEN_ID_MAX],
+                       struct errbuf *eb) WUR;
+enum rc subject_read(const struct core_ctx *c, const char *id, struct subject_view **out,
+                     struct errbuf *eb) WUR;
+void subject_view_free(struct subject_view *v);
+/* Destroys the subject's key, then deletes it and all its records. */
+enum rc subject_delete(const struct core_ctx *c, const char *id, struct errbuf *eb) WUR;
+/* Subjects having `value` in lookup field `field`. */
+enum rc subject_find(const struct core_ctx *c, const char *field, const struct field_value *value,
+                     char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n, struct errbuf *eb) WUR;
+
+#endif

@@ -1,0 +1,127 @@
+/* tenant: creating and loading a controller's register (see tenant.h). */
+#include "core/tenant.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/timeutil.h"
+#include "base/xalloc.h"
+#include "store/store.h"
+
+int64_t core_now(const struct core_ctx *c)
+{
+	return c->now ? c->now : timeutil_now();
+}
+
+bool tenant_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n < 1 || n > TENANT_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = name[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+		if (!alnum && (i == 0 || (ch != '_' && ch != '-')))
+			return false;
+	}
+	return true;
+}
+
+static void key_path(const char *keydir, const char *name, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s.key", keydir, name);
+}
+
+enum rc tenant_create(struct store *s, const char *keydir, const char *name,
+                      const char *policy_source, int64_t *id, struct errbuf *eb)
+{
+	char path[4096];
+	struct policy *p = NULL;
+	struct store_tenant existing = {0};
+	enum rc rc;
+	if (!tenant_name_valid(name))
+		return err_set(eb, RC_INVALID, "tenant name '%.64s' is not valid (a-z, 0-9, _ and -, at most 64)", name);
+	rc = policy_parse(policy_source, strlen(policy_source), &p, NULL);
+	if (rc)
+		return err_set(eb, rc, "the policy is not valid: run 'privreg policy check'");
+	rc = store_tenant_find(s, name, &existing);
+	store_tenant_fini(&existing);
+	if (rc != RC_NOT_FOUND) {
+		policy_free(p);
+		return rc ? rc : err_set(eb, RC_EXISTS, "tenant '%s' exists already", name);
+	}
+	key_path(keydir, name, path, sizeof path);
+	rc = vault_create_file(path, eb);
+	if (rc) {
+		policy_free(p);
+		return rc;
+	}
+	int64_t now = timeutil_now();
+	rc = store_begin(s);
+	if (!rc) {
+		rc = store_tenant_insert(s, name, now, id);
+		if (!rc)
+			rc = store_policy_insert(s, *id, p->version, policy_source, now);
+		if (!rc)
+			rc = store_commit(s);
+		else
+			store_rollback(s);
+	}
+	policy_free(p);
+	if (rc) {
+		unlink(path);
+		return err_set(eb, rc, "cannot create tenant '%s': %s", name, rc_str(rc));
+	}
+	return RC_OK;
+}
+
+enum rc tenant_open(struct store *s, const char *keydir, const char *name,
+                    struct tenant **out, struct errbuf *eb)
+{
+	struct store_tenant row = {0};
+	char *version = NULL, *source = NULL;
+	char path[4096];
+	*out = NULL;
+	enum rc rc = store_tenant_find(s, name, &row);
+	if (rc == RC_NOT_FOUND)
+		return err_set(eb, rc, "no tenant '%.64s'", name);
+	if (rc)
+		return err_set(eb, rc, "cannot read tenant '%.64s'", name);
+	struct tenant *t = xcalloc(1, sizeof *t);
+	t->id = row.id;
+	snprintf(t->name, sizeof t->name, "%s", row.name);
+	store_tenant_fini(&row);
+	rc = store_policy_current(s, t->id, &version, &source);
+	if (rc) {
+		err_set(eb, rc, "tenant '%s' has no policy", t->name);
+		goto out;
+	}
+	rc = policy_parse(source, strlen(source), &t->policy, NULL);
+	if (rc) {
+		err_set(eb, rc, "the stored policy of tenant '%s' does not parse", t->name);
+		goto out;
+	}
+	key_path(keydir, t->name, path, sizeof path);
+	rc = vault_load(path, t->id, &t->vault, eb);
+out:
+	free(version);
+	free(source);
+	if (rc) {
+		tenant_free(t);
+		return rc;
+	}
+	*out = t;
+	return RC_OK;
+}
+
+void tenant_free(struct tenant *t)
+{
+	if (!t)
+		return;
+	policy_free(t->policy);
+	vault_fini(&t->vault);
+	free(t);
+}

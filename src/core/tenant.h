@@ -1,0 +1,53 @@
+/*
+ * tenant: one controller's register inside a store: its id, its policy in
+ * force and its vault (keys). A loaded tenant is read-only and may be shared
+ * by all threads; the per-call state (which connection, which time) travels
+ * in `struct core_ctx`.
+ *
+ * Key files live in the register's key directory as NAME.key (0600); the
+ * directory is 0700. Losing a key file loses that tenant's data.
+ */
+#ifndef PRIVREG_TENANT_H
+#define PRIVREG_TENANT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "core/policy.h"
+#include "crypto/vault.h"
+
+struct store;
+
+#define TENANT_NAME_MAX 64
+
+struct tenant {
+	int64_t id;
+	char name[TENANT_NAME_MAX + 1];
+	struct policy *policy;
+	struct vault vault;
+};
+
+/* What one core call works with. */
+struct core_ctx {
+	struct store *store;
+	const struct tenant *tenant;
+	int64_t now;               /* 0: the clock; tests and imports may fix it */
+};
+
+int64_t core_now(const struct core_ctx *c);
+
+/* [a-z0-9_-], 1..64 characters, starting with a letter or digit. */
+bool tenant_name_valid(const char *name);
+
+/* Creates a tenant: a new key file in keydir and the policy (already checked
+ * by the caller, given as its source text) as version 1. Nothing is left
+ * behind on failure. */
+enum rc tenant_create(struct store *s, const char *keydir, const char *name,
+                      const char *policy_source, int64_t *id, struct errbuf *eb) WUR;
+/* Loads a tenant, its policy in force and its key. */
+enum rc tenant_open(struct store *s, const char *keydir, const char *name,
+                    struct tenant **out, struct errbuf *eb) WUR;
+void tenant_free(struct tenant *t);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * token: random identifiers and staff API keys.
+ *
+ * Ids are 16 bytes, the first 6 the creation time in milliseconds, the rest
+ * random, written in Crockford base32 behind a type prefix ("sub_", "rec_").
+ * The time prefix keeps B-tree inserts near the end of the index; the 80
+ * random bits keep ids unguessable. API keys are "prk_" + key id + "_" +
+ * 256 random bits; only the BLAKE2b hash of the secret part is stored, and
+ * it is compared in constant time.
+ */
+#ifndef PRIVREG_TOKEN_H
+#define PRIVREG_TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/err.h"
+
+#define TOKEN_ID_MAX 40          /* prefix + 26 chars + NUL, with room */
+#define TOKEN_KEY_ID_LEN 16      /* base32 chars of an API key id */
+#define TOKEN_APIKEY_MAX 96
+#define TOKEN_HASH_LEN 32
+
+/* Writes prefix + 26 base32 chars. */
+void token_id_new(const char *prefix, char out[TOKEN_ID_MAX]);
+/* True when s looks like an id with this prefix (no database needed). */
+bool token_id_valid(const char *prefix, const char *s);
+
+/* A new API key: writes its public id and the whole secret key text. */
+void token_apikey_new(char key_id[TOKEN_KEY_ID_LEN + 1], char key[TOKEN_APIKEY_MAX],
+                      unsigned char hash[TOKEN_HASH_LEN]);
+/* Splits a presented key into its id and the hash of its secret. */
+enum rc token_apikey_parse(const char *key, char key_id[TOKEN_KEY_ID_LEN + 1],
+                           unsigned char hash[TOKEN_HASH_LEN]) WUR;
+/* Constant-time comparison of two hashes. */
+bool token_hash_equal(const unsigned char a[TOKEN_HASH_LEN], const unsigned char b[TOKEN_HASH_LEN]);
+
+#endif

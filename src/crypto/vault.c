@@ -1,0 +1,168 @@
+/* vault: libsodium key handling (see vault.h). */
+#include "crypto/vault.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define KDF_CONTEXT "privreg_"
+
+enum { SUBKEY_WRAP = 1, SUBKEY_LOOKUP = 2, SUBKEY_TOKEN = 3 };
+
+void vault_init(struct vault *v, int64_t tenant_id, const unsigned char master[VAULT_KEY_LEN])
+{
+	v->tenant_id = tenant_id;
+	crypto_kdf_derive_from_key(v->wrap_key, sizeof v->wrap_key, SUBKEY_WRAP, KDF_CONTEXT, master);
+	crypto_kdf_derive_from_key(v->lookup_key, sizeof v->lookup_key, SUBKEY_LOOKUP, KDF_CONTEXT, master);
+	crypto_kdf_derive_from_key(v->token_key, sizeof v->token_key, SUBKEY_TOKEN, KDF_CONTEXT, master);
+}
+
+void vault_fini(struct vault *v)
+{
+	sodium_memzero(v, sizeof *v);
+}
+
+enum rc vault_create_file(const char *path, struct errbuf *eb)
+{
+	unsigned char master[VAULT_KEY_LEN];
+	char hex[VAULT_KEY_LEN * 2 + 2];
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_set(eb, errno == EEXIST ? RC_EXISTS : RC_IO, "cannot create key file %s: %s",
+		               path, strerror(errno));
+	randombytes_buf(master, sizeof master);
+	sodium_bin2hex(hex, sizeof hex, master, sizeof master);
+	size_t n = strlen(hex);
+	hex[n++] = '\n';
+	enum rc rc = RC_OK;
+	if (write(fd, hex, n) != (ssize_t)n || fsync(fd) != 0)
+		rc = err_set(eb, RC_IO, "cannot write key file %s: %s", path, strerror(errno));
+	close(fd);
+	sodium_memzero(master, sizeof master);
+	sodium_memzero(hex, sizeof hex);
+	if (rc)
+		unlink(path);
+	return rc;
+}
+
+enum rc vault_load(const char *path, int64_t tenant_id, struct vault *v, struct errbuf *eb)
+{
+	unsigned char master[VAULT_KEY_LEN];
+	char hex[VAULT_KEY_LEN * 2 + 8];
+	size_t bin_len = 0;
+	struct stat st;
+	enum rc rc = RC_OK;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(eb, RC_IO, "cannot open key file %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || (st.st_mode & 077)) {
+		close(fd);
+		return err_set(eb, RC_IO, "key file %s must be readable by its owner only (chmod 600)", path);
+	}
+	ssize_t n = read(fd, hex, sizeof hex - 1);
+	close(fd);
+	if (n < VAULT_KEY_LEN * 2) {
+		rc = err_set(eb, RC_IO, "key file %s is truncated", path);
+		goto out;
+	}
+	hex[n] = '\0';
+	if (sodium_hex2bin(master, sizeof master, hex, (size_t)n, "\n", &bin_len, NULL) != 0 ||
+	    bin_len != VAULT_KEY_LEN) {
+		rc = err_set(eb, RC_IO, "key file %s is not a privreg master key", path);
+		goto out;
+	}
+	vault_init(v, tenant_id, master);
+out:
+	sodium_memzero(master, sizeof master);
+	sodium_memzero(hex, sizeof hex);
+	return rc;
+}
+
+/* Associated data binding a wrapped key to its tenant and subject. */
+static size_t wrap_ad(const struct vault *v, const char *subject_id, char *ad, size_t size)
+{
+	int n = snprintf(ad, size, "subject-key:%lld:%s", (long long)v->tenant_id, subject_id);
+	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
+void vault_subject_key_new(const struct vault *v, const char *subject_id,
+                           struct subject_key *key, unsigned char wrapped[VAULT_WRAPPED_LEN])
+{
+	char ad[128];
+	size_t adlen = wrap_ad(v, subject_id, ad, sizeof ad);
+	crypto_aead_xchacha20poly1305_ietf_keygen(key->k);
+	randombytes_buf(wrapped, VAULT_NONCE_LEN);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(wrapped + VAULT_NONCE_LEN, NULL, key->k, VAULT_KEY_LEN,
+	                                           (const unsigned char *)ad, adlen, NULL, wrapped,
+	                                           v->wrap_key);
+}
+
+enum rc vault_subject_key_unwrap(const struct vault *v, const char *subject_id,
+                                 const unsigned char *wrapped, size_t len, struct subject_key *key)
+{
+	char ad[128];
+	size_t adlen = wrap_ad(v, subject_id, ad, sizeof ad);
+	if (!wrapped || len != VAULT_WRAPPED_LEN)
+		return RC_GONE; /* the key was destroyed */
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(key->k, NULL, NULL, wrapped + VAULT_NONCE_LEN,
+	                                               len - VAULT_NONCE_LEN, (const unsigned char *)ad,
+	                                               adlen, wrapped, v->wrap_key) != 0) {
+		sodium_memzero(key, sizeof *key);
+		return RC_CRYPTO;
+	}
+	return RC_OK;
+}
+
+void subject_key_wipe(struct subject_key *key)
+{
+	sodium_memzero(key, sizeof *key);
+}
+
+void vault_seal(const struct subject_key *key, const char *record_id,
+                const void *plain, size_t len, unsigned char *out)
+{
+	randombytes_buf(out, VAULT_NONCE_LEN);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + VAULT_NONCE_LEN, NULL, plain, len,
+	                                           (const unsigned char *)record_id, strlen(record_id),
+	                                           NULL, out, key->k);
+}
+
+enum rc vault_open(const struct subject_key *key, const char *record_id,
+                   const unsigned char *sealed, size_t len, struct buf *out)
+{
+	if (len < VAULT_SEAL_OVERHEAD)
+		return RC_CRYPTO;
+	size_t plen = len - VAULT_SEAL_OVERHEAD;
+	size_t start = out->len;
+	char *at;
+	enum rc rc = buf_extend(out, plen, &at);
+	if (rc)
+		return rc;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)at, NULL, NULL,
+	                                               sealed + VAULT_NONCE_LEN, len - VAULT_NONCE_LEN,
+	                                               (const unsigned char *)record_id, strlen(record_id),
+	                                               sealed, key->k) != 0) {
+		sodium_memzero(out->data + start, plen);
+		out->len = start;
+		out->data[start] = '\0';
+		return RC_CRYPTO;
+	}
+	return RC_OK;
+}
+
+void vault_lookup_hash(const struct vault *v, const char *field, const void *value, size_t len,
+                       unsigned char out[VAULT_HASH_LEN])
+{
+	crypto_generichash_state st;
+	unsigned char sep = 0;
+	crypto_generichash_init(&st, v->lookup_key, sizeof v->lookup_key, VAULT_HASH_LEN);
+	crypto_generichash_update(&st, (const unsigned char *)field, strlen(field));
+	crypto_generichash_update(&st, &sep, 1);
+	crypto_generichash_update(&st, value, len);
+	crypto_generichash_final(&st, out, VAULT_HASH_LEN);
+	sodium_memzero(&st, sizeof st);
+}

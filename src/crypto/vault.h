@@ -1,0 +1,69 @@
+/*
+ * vault: the keys of one tenant and what is done with them.
+ *
+ * The tenant's 256-bit master key lives in a key file outside the database
+ * (mode 0600). Subkeys are derived from it (libsodium KDF) for wrapping
+ * subject keys and for lookup hashes, so the master key itself never encrypts
+ * data. Each subject has a random data key, stored only wrapped (XChaCha20-
+ * Poly1305 under the wrapping subkey, bound to tenant and subject id). Field
+ * values are sealed under the subject's key with the record id as associated
+ * data: a ciphertext copied into another record does not open. Deleting the
+ * wrapped key makes every ciphertext of the subject unreadable, including
+ * copies in backups (crypto-shredding). All key material is wiped after use.
+ */
+#ifndef PRIVREG_VAULT_H
+#define PRIVREG_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+
+#define VAULT_KEY_LEN 32
+#define VAULT_NONCE_LEN 24
+#define VAULT_TAG_LEN 16
+#define VAULT_WRAPPED_LEN (VAULT_NONCE_LEN + VAULT_KEY_LEN + VAULT_TAG_LEN)
+#define VAULT_HASH_LEN 16
+#define VAULT_SEAL_OVERHEAD (VAULT_NONCE_LEN + VAULT_TAG_LEN)
+
+struct vault {
+	int64_t tenant_id;
+	unsigned char wrap_key[VAULT_KEY_LEN];
+	unsigned char lookup_key[VAULT_KEY_LEN];
+	unsigned char token_key[VAULT_KEY_LEN];
+};
+
+struct subject_key {
+	unsigned char k[VAULT_KEY_LEN];
+};
+
+/* Creates a new random master key file (fails if it exists). */
+enum rc vault_create_file(const char *path, struct errbuf *eb) WUR;
+/* Reads a master key file; refuses one that group or others can read. */
+enum rc vault_load(const char *path, int64_t tenant_id, struct vault *v, struct errbuf *eb) WUR;
+/* Derives the subkeys from raw master key bytes (tests and vault_load). */
+void vault_init(struct vault *v, int64_t tenant_id, const unsigned char master[VAULT_KEY_LEN]);
+void vault_fini(struct vault *v);
+
+/* A new random subject key and its wrapped form. */
+void vault_subject_key_new(const struct vault *v, const char *subject_id,
+                           struct subject_key *key, unsigned char wrapped[VAULT_WRAPPED_LEN]);
+enum rc vault_subject_key_unwrap(const struct vault *v, const char *subject_id,
+                                 const unsigned char *wrapped, size_t len,
+                                 struct subject_key *key) WUR;
+void subject_key_wipe(struct subject_key *key);
+
+/* out must hold len + VAULT_SEAL_OVERHEAD bytes. */
+void vault_seal(const struct subject_key *key, const char *record_id,
+                const void *plain, size_t len, unsigned char *out);
+/* Appends the plaintext to out; RC_CRYPTO if it was tampered with or moved. */
+enum rc vault_open(const struct subject_key *key, const char *record_id,
+                   const unsigned char *sealed, size_t len, struct buf *out) WUR;
+
+/* Keyed BLAKE2b of (field name, normalised value): equal values hash equal
+ * within one tenant and field, and nothing else can be learnt from them. */
+void vault_lookup_hash(const struct vault *v, const char *field, const void *value, size_t len,
+                       unsigned char out[VAULT_HASH_LEN]);
+
+#endif

@@ -1,0 +1,56 @@
+/* privreg: argument dispatch only; each command lives in src/cli/. */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{"init", cli_init, "create a register: database, key file, default tenant"},
+	{"policy", cli_policy, "check or render a policy file"},
+	{"tenant", cli_tenant, "add or list tenants (controllers)"},
+	{"key", cli_key, "add, list or revoke staff API keys"},
+	{"import", cli_import, "import records from a JSON-lines file"},
+	{"subject", cli_subject, "read, find or delete a data subject"},
+	{"status", cli_status, "print what a register holds"},
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: privreg COMMAND [OPTIONS]\n\n"
+	      "A personal-data register that keeps a privacy policy's promises.\n\n"
+	      "commands:\n", out);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fputs("\n'privreg COMMAND --help' describes each command.\n", out);
+}
+
+int main(int argc, char **argv)
+{
+	if (sodium_init() < 0) {
+		fputs("privreg: libsodium failed to initialise\n", stderr);
+		return CLI_FAILED;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		puts("privreg 0.1.0");
+		return CLI_OK;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "privreg: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return CLI_USAGE;
+}

@@ -1,0 +1,903 @@
+/*
+ * sqlite: the embedded backend of the store interface.
+ *
+ * One `struct sqlite_store` is one connection (opened NOMUTEX: one thread at a
+ * time uses it). Settings: WAL, synchronous=FULL (a committed change survives
+ * power loss: no data is ever lost), secure_delete=ON (deleted values are
+ * overwritten, not left in free pages), foreign_keys=ON. Statements are
+ * prepared once per connection on first use and kept. Migrations in
+ * sql/sqlite/ are applied in order at open, each in its own transaction.
+ */
+#include <fcntl.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "store/store.h"
+
+struct migration {
+	int number;
+	const char *name;
+	const char *sql;
+};
+
+#include "sql_sqlite.h"
+
+enum stmt_id {
+	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
+	S_TENANT_INSERT, S_TENANT_FIND, S_TENANT_LIST,
+	S_POLICY_INSERT, S_POLICY_CURRENT,
+	S_SUBJECT_INSERT, S_SUBJECT_GET, S_SUBJECT_SHRED, S_SUBJECT_DELETE,
+	S_RECORD_INSERT, S_RECORD_GET, S_RECORD_UPDATE, S_RECORD_DELETE, S_RECORD_LOOKUPS,
+	S_RECORDS_FOR_SUBJECT, S_EVENTS_FOR_RECORD, S_EVENT_SET,
+	S_LOOKUP_INSERT, S_LOOKUP_DELETE, S_LOOKUP_FIND,
+	S_APIKEY_INSERT, S_APIKEY_GET, S_APIKEY_LIST, S_APIKEY_REVOKE,
+	S_COUNT_SUBJECTS, S_COUNT_RECORDS,
+	S__COUNT
+};
+
+static const char *const stmt_sql[S__COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_SAVEPOINT] = "SAVEPOINT sp",
+	[S_RELEASE] = "RELEASE sp",
+	[S_ROLLBACK_TO] = "ROLLBACK TO sp",
+	[S_TENANT_INSERT] = "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)",
+	[S_TENANT_FIND] = "SELECT tenant_id, name, created_at FROM tenants WHERE name = ?1",
+	[S_TENANT_LIST] = "SELECT tenant_id, name, created_at FROM tenants ORDER BY tenant_id",
+	[S_POLICY_INSERT] =
+		"INSERT INTO policies (tenant_id, version_no, label, source, installed_at) "
+		"VALUES (?1, (SELECT COALESCE(MAX(version_no), 0) + 1 FROM policies WHERE tenant_id = ?1), ?2, ?3, ?4)",
+	[S_POLICY_CURRENT] =
+		"SELECT label, source FROM policies WHERE tenant_id = ?1 ORDER BY version_no DESC LIMIT 1",
+	[S_SUBJECT_INSERT] =
+		"INSERT INTO subjects (tenant_id, subject_id, wrapped_key, created_at) VALUES (?1, ?2, ?3, ?4)",
+	[S_SUBJECT_GET] =
+		"SELECT wrapped_key, created_at FROM subjects WHERE tenant_id = ?1 AND subject_id = ?2",
+	[S_SUBJECT_SHRED] =
+		"UPDATE subjects SET wrapped_key = NULL WHERE tenant_id = ?1 AND subject_id = ?2",
+	[S_SUBJECT_DELETE] = "DELETE FROM subjects WHERE tenant_id = ?1 AND subject_id = ?2",
+	[S_RECORD_INSERT] =
+		"INSERT INTO records (tenant_id, record_id, subject_id, kind, state, created_at, updated_at, data, lookups) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[S_RECORD_GET] =
+		"SELECT record_id, subject_id, kind, state, created_at, updated_at, data, lookups "
+		"FROM records WHERE tenant_id = ?1 AND record_id = ?2",
+	[S_RECORD_UPDATE] =
+		"UPDATE records SET state = ?3, updated_at = ?4, data = ?5, lookups = ?6 "
+		"WHERE tenant_id = ?1 AND record_id = ?2",
+	[S_RECORD_DELETE] = "DELETE FROM records WHERE tenant_id = ?1 AND record_id = ?2",
+	[S_RECORD_LOOKUPS] =
+		"SELECT record_id, lookups FROM records WHERE tenant_id = ?1 AND subject_id = ?2",
+	[S_RECORDS_FOR_SUBJECT] =
+		"SELECT record_id, subject_id, kind, state, created_at, updated_at, data, lookups "
+		"FROM records WHERE tenant_id = ?1 AND subject_id = ?2 ORDER BY record_id",
+	[S_EVENTS_FOR_RECORD] =
+		"SELECT name, at FROM record_events WHERE tenant_id = ?1 AND record_id = ?2 ORDER BY name",
+	[S_EVENT_SET] =
+		"INSERT INTO record_events (tenant_id, record_id, name, at) VALUES (?1, ?2, ?3, ?4) "
+		"ON CONFLICT (tenant_id, record_id, name) DO UPDATE SET at = excluded.at",
+	[S_LOOKUP_INSERT] =
+		"INSERT INTO lookups (tenant_id, hash, record_id, subject_id) VALUES (?1, ?2, ?3, ?4)",
+	[S_LOOKUP_DELETE] = "DELETE FROM lookups WHERE tenant_id = ?1 AND hash = ?2 AND record_id = ?3",
+	[S_LOOKUP_FIND] =
+		"SELECT DISTINCT subject_id FROM lookups WHERE tenant_id = ?1 AND hash = ?2 ORDER BY subject_id LIMIT ?3",
+	[S_APIKEY_INSERT] =
+		"INSERT INTO api_keys (tenant_id, key_id, role, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[S_APIKEY_GET] =
+		"SELECT tenant_id, key_id, role, hash, created_at, revoked_at FROM api_keys WHERE key_id = ?1",
+	[S_APIKEY_LIST] =
+		"SELECT tenant_id, key_id, role, hash, created_at, revoked_at FROM api_keys "
+		"WHERE tenant_id = ?1 ORDER BY created_at, key_id",
+	[S_APIKEY_REVOKE] =
+		"UPDATE api_keys SET revoked_at = ?3 WHERE tenant_id = ?1 AND key_id = ?2 AND revoked_at IS NULL",
+	[S_COUNT_SUBJECTS] = "SELECT count(*) FROM subjects WHERE tenant_id = ?1",
+	[S_COUNT_RECORDS] = "SELECT count(*) FROM records WHERE tenant_id = ?1",
+};
+
+struct sqlite_store {
+	struct store base;
+	sqlite3 *db;
+	sqlite3_stmt *stmts[S__COUNT];
+	int depth; /* open transaction levels */
+};
+
+static struct sqlite_store *sq(struct store *s)
+{
+	return (struct sqlite_store *)s;
+}
+
+static enum rc map_rc(struct sqlite_store *q, int src, const char *what)
+{
+	switch (src) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return RC_OK;
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+	case SQLITE_CONSTRAINT_UNIQUE:
+		return RC_EXISTS;
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		return RC_NOT_FOUND;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		log_warn("sqlite busy op=%s", what);
+		return RC_UNAVAILABLE;
+	default:
+		log_error("sqlite error op=%s code=%d msg=%s", what, src, sqlite3_errmsg(q->db));
+		return RC_DB;
+	}
+}
+
+/* The kept statement, reset and with bindings cleared. */
+static enum rc stmt(struct sqlite_store *q, enum stmt_id id, sqlite3_stmt **out)
+{
+	if (!q->stmts[id]) {
+		int src = sqlite3_prepare_v3(q->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+		                             &q->stmts[id], NULL);
+		if (src != SQLITE_OK)
+			return map_rc(q, src, "prepare");
+	}
+	*out = q->stmts[id];
+	return RC_OK;
+}
+
+static void done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+/* Runs a statement that returns no rows. */
+static enum rc run(struct sqlite_store *q, sqlite3_stmt *st, const char *what)
+{
+	int src = sqlite3_step(st);
+	enum rc rc = src == SQLITE_DONE ? RC_OK : map_rc(q, sqlite3_extended_errcode(q->db), what);
+	done(st);
+	return rc;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+static void bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
+{
+	if (p)
+		sqlite3_bind_blob64(st, i, p, n, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return xstrdup(t ? (const char *)t : "");
+}
+
+static void col_id(sqlite3_stmt *st, int i, char out[TOKEN_ID_MAX])
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	snprintf(out, TOKEN_ID_MAX, "%s", t ? (const char *)t : "");
+}
+
+static unsigned char *col_blob(sqlite3_stmt *st, int i, size_t *n)
+{
+	const void *p = sqlite3_column_blob(st, i);
+	*n = (size_t)sqlite3_column_bytes(st, i);
+	return p ? xmemdup(p, *n) : NULL;
+}
+
+/* ---- open, close, migrations ---- */
+
+static enum rc exec(struct sqlite_store *q, const char *sql, const char *what)
+{
+	char *msg = NULL;
+	int src = sqlite3_exec(q->db, sql, NULL, NULL, &msg);
+	if (src != SQLITE_OK)
+		log_error("sqlite exec op=%s msg=%s", what, msg ? msg : "?");
+	sqlite3_free(msg);
+	return src == SQLITE_OK ? RC_OK : map_rc(q, src, what);
+}
+
+static enum rc migrate(struct sqlite_store *q, struct errbuf *eb)
+{
+	enum rc rc = exec(q, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	                     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+	                  "migrate");
+	if (rc)
+		return err_set(eb, rc, "cannot create the migrations table");
+	for (size_t i = 0; i < sizeof sqlite_migrations / sizeof sqlite_migrations[0]; i++) {
+		const struct migration *m = &sqlite_migrations[i];
+		sqlite3_stmt *st = NULL;
+		rc = exec(q, "BEGIN IMMEDIATE", "migrate");
+		if (rc)
+			return err_set(eb, rc, "cannot lock the database to migrate it");
+		int have = 0;
+		if (sqlite3_prepare_v2(q->db, "SELECT 1 FROM schema_migrations WHERE version = ?1", -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int(st, 1, m->number);
+			have = sqlite3_step(st) == SQLITE_ROW;
+		}
+		sqlite3_finalize(st);
+		if (!have) {
+			rc = exec(q, m->sql, m->name);
+			if (!rc && sqlite3_prepare_v2(q->db, "INSERT INTO schema_migrations VALUES (?1, ?2, strftime('%s','now'))",
+			                              -1, &st, NULL) == SQLITE_OK) {
+				sqlite3_bind_int(st, 1, m->number);
+				sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
+				if (sqlite3_step(st) != SQLITE_DONE)
+					rc = RC_DB;
+				sqlite3_finalize(st);
+			}
+		}
+		if (rc) {
+			(void)exec(q, "ROLLBACK", "migrate");
+			return err_set(eb, rc, "migration %s failed", m->name);
+		}
+		rc = exec(q, "COMMIT", "migrate");
+		if (rc)
+			return err_set(eb, rc, "migration %s failed to commit", m->name);
+	}
+	return RC_OK;
+}
+
+static void sqlite_close(struct store *s)
+{
+	struct sqlite_store *q = sq(s);
+	for (int i = 0; i < S__COUNT; i++)
+		sqlite3_finalize(q->stmts[i]);
+	sqlite3_close(q->db);
+	free(q);
+}
+
+static enum rc sqlite_open(const char *path, struct store **out, struct errbuf *eb)
+{
+	*out = NULL;
+	if (!*path)
+		return err_set(eb, RC_INVALID, "the sqlite store needs a file path");
+	/* Create the file ourselves so it is private from its first byte. */
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_set(eb, RC_IO, "cannot open database %s", path);
+	close(fd);
+	struct sqlite_store *q = xcalloc(1, sizeof *q);
+	q->base.ops = &store_sqlite_ops;
+	int src = sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (src != SQLITE_OK) {
+		err_set(eb, RC_DB, "cannot open database %s: %s", path, q->db ? sqlite3_errmsg(q->db) : "?");
+		sqlite_close(&q->base);
+		return RC_DB;
+	}
+	sqlite3_extended_result_codes(q->db, 1);
+	sqlite3_busy_timeout(q->db, 10000);
+	enum rc rc = exec(q, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+	                     "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;", "pragma");
+	if (rc) {
+		err_set(eb, rc, "cannot configure database %s", path);
+		sqlite_close(&q->base);
+		return rc;
+	}
+	rc = migrate(q, eb);
+	if (rc) {
+		sqlite_close(&q->base);
+		return rc;
+	}
+	*out = &q->base;
+	return RC_OK;
+}
+
+/* ---- transactions ---- */
+
+static enum rc sqlite_begin(struct store *s)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, q->depth ? S_SAVEPOINT : S_BEGIN, &st);
+	if (!rc)
+		rc = run(q, st, "begin");
+	if (!rc)
+		q->depth++;
+	return rc;
+}
+
+static enum rc sqlite_commit(struct store *s)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	if (!q->depth)
+		return RC_INTERNAL;
+	enum rc rc = stmt(q, q->depth > 1 ? S_RELEASE : S_COMMIT, &st);
+	if (!rc)
+		rc = run(q, st, "commit");
+	if (rc) {
+		s->ops->rollback(s);
+		return rc;
+	}
+	q->depth--;
+	return RC_OK;
+}
+
+static void sqlite_rollback(struct store *s)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	if (!q->depth)
+		return;
+	if (q->depth > 1) {
+		/* ROLLBACK TO keeps the savepoint open; RELEASE closes it. */
+		if (!stmt(q, S_ROLLBACK_TO, &st))
+			(void)run(q, st, "rollback");
+		if (!stmt(q, S_RELEASE, &st))
+			(void)run(q, st, "rollback");
+	} else if (sqlite3_get_autocommit(q->db) == 0 && !stmt(q, S_ROLLBACK, &st)) {
+		(void)run(q, st, "rollback");
+	}
+	q->depth--;
+}
+
+/* ---- tenants and policies ---- */
+
+static enum rc sqlite_tenant_insert(struct store *s, const char *name, int64_t at, int64_t *id)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_TENANT_INSERT, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 1, name);
+	sqlite3_bind_int64(st, 2, at);
+	rc = run(q, st, "tenant_insert");
+	if (!rc)
+		*id = sqlite3_last_insert_rowid(q->db);
+	return rc;
+}
+
+static void read_tenant(sqlite3_stmt *st, struct store_tenant *t)
+{
+	t->id = sqlite3_column_int64(st, 0);
+	t->name = col_text(st, 1);
+	t->created_at = sqlite3_column_int64(st, 2);
+}
+
+static enum rc sqlite_tenant_find(struct store *s, const char *name, struct store_tenant *out)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_TENANT_FIND, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 1, name);
+	int src = sqlite3_step(st);
+	if (src == SQLITE_ROW)
+		read_tenant(st, out);
+	else
+		rc = src == SQLITE_DONE ? RC_NOT_FOUND : map_rc(q, src, "tenant_find");
+	done(st);
+	return rc;
+}
+
+static enum rc sqlite_tenant_list(struct store *s, struct store_tenant **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = stmt(q, S_TENANT_LIST, &st);
+	if (rc)
+		return rc;
+	size_t alloc = 0;
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == alloc) {
+			alloc = alloc ? alloc * 2 : 4;
+			*out = xrealloc(*out, alloc * sizeof **out);
+		}
+		read_tenant(st, &(*out)[(*n)++]);
+	}
+	rc = src == SQLITE_DONE ? RC_OK : map_rc(q, src, "tenant_list");
+	done(st);
+	return rc;
+}
+
+static enum rc sqlite_policy_insert(struct store *s, int64_t tenant, const char *version,
+                                    const char *source, int64_t at)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_POLICY_INSERT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_text(st, 2, version);
+	bind_text(st, 3, source);
+	sqlite3_bind_int64(st, 4, at);
+	return run(q, st, "policy_insert");
+}
+
+static enum rc sqlite_policy_current(struct store *s, int64_t tenant, char **version, char **source)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_POLICY_CURRENT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	int src = sqlite3_step(st);
+	if (src == SQLITE_ROW) {
+		*version = col_text(st, 0);
+		*source = col_text(st, 1);
+	} else {
+		rc = src == SQLITE_DONE ? RC_NOT_FOUND : map_rc(q, src, "policy_current");
+	}
+	done(st);
+	return rc;
+}
+
+/* ---- subjects ---- */
+
+static enum rc sqlite_subject_insert(struct store *s, int64_t tenant, const struct store_subject *x)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_SUBJECT_INSERT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_text(st, 2, x->id);
+	bind_blob(st, 3, x->wrapped_key, x->wrapped_len);
+	sqlite3_bind_int64(st, 4, x->created_at);
+	return run(q, st, "subject_insert");
+}
+
+static enum rc sqlite_subject_get(struct store *s, int64_t tenant, const char *id, struct store_subject *out)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	memset(out, 0, sizeof *out);
+	enum rc rc = stmt(q, S_SUBJECT_GET, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_text(st, 2, id);
+	int src = sqlite3_step(st);
+	if (src == SQLITE_ROW) {
+		snprintf(out->id, sizeof out->id, "%s", id);
+		out->wrapped_key = col_blob(st, 0, &out->wrapped_len);
+		out->created_at = sqlite3_column_int64(st, 1);
+	} else {
+		rc = src == SQLITE_DONE ? RC_NOT_FOUND : map_rc(q, src, "subject_get");
+	}
+	done(st);
+	return rc;
+}
+
+/* Removes the lookup rows listed in a record's lookups blob. */
+static enum rc drop_lookups(struct sqlite_store *q, int64_t tenant, const char *record_id,
+                            const unsigned char *hashes, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_LOOKUP_DELETE, &st);
+	for (size_t i = 0; !rc && i < n; i++) {
+		sqlite3_bind_int64(st, 1, tenant);
+		bind_blob(st, 2, hashes + i * VAULT_HASH_LEN, VAULT_HASH_LEN);
+		bind_text(st, 3, record_id);
+		rc = run(q, st, "lookup_delete");
+	}
+	return rc;
+}
+
+static enum rc add_lookups(struct sqlite_store *q, int64_t tenant, const struct store_record *r)
+{
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_LOOKUP_INSERT, &st);
+	for (size_t i = 0; !rc && i < r->nlookups; i++) {
+		sqlite3_bind_int64(st, 1, tenant);
+		bind_blob(st, 2, r->lookups + i * VAULT_HASH_LEN, VAULT_HASH_LEN);
+		bind_text(st, 3, r->id);
+		bind_text(st, 4, r->subject_id);
+		rc = run(q, st, "lookup_insert");
+		if (rc == RC_EXISTS)
+			rc = RC_OK; /* the same value twice in one record */
+	}
+	return rc;
+}
+
+static enum rc sqlite_subject_delete(struct store *s, int64_t tenant, const char *id)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = s->ops->begin(s);
+	if (rc)
+		return rc;
+	/* The key goes first: from here on nothing of the subject can be read. */
+	rc = stmt(q, S_SUBJECT_SHRED, &st);
+	if (!rc) {
+		sqlite3_bind_int64(st, 1, tenant);
+		bind_text(st, 2, id);
+		rc = run(q, st, "subject_shred");
+		if (!rc && sqlite3_changes(q->db) == 0)
+			rc = RC_NOT_FOUND;
+	}
+	/* Collect each record's lookup hashes, then drop them. */
+	struct store_record *recs = NULL;
+	size_t nrecs = 0, alloc = 0;
+	if (!rc)
+		rc = stmt(q, S_RECORD_LOOKUPS, &st);
+	if (!rc) {
+		sqlite3_bind_int64(st, 1, tenant);
+		bind_text(st, 2, id);
+		int src;
+		while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+			if (nrecs == alloc) {
+				alloc = alloc ? alloc * 2 : 8;
+				recs = xrealloc(recs, alloc * sizeof *recs);
+			}
+			struct store_record *r = &recs[nrecs++];
+			memset(r, 0, sizeof *r);
+			col_id(st, 0, r->id);
+			size_t len;
+			r->lookups = col_blob(st, 1, &len);
+			r->nlookups = len / VAULT_HASH_LEN;
+		}
+		rc = src == SQLITE_DONE ? RC_OK : map_rc(q, src, "subject_delete");
+		done(st);
+	}
+	for (size_t i = 0; !rc && i < nrecs; i++)
+		rc = drop_lookups(q, tenant, recs[i].id, recs[i].lookups, recs[i].nlookups);
+	store_records_free(recs, nrecs);
+	if (!rc)
+		rc = stmt(q, S_SUBJECT_DELETE, &st);
+	if (!rc) {
+		sqlite3_bind_int64(st, 1, tenant);
+		bind_text(st, 2, id);
+		rc = run(q, st, "subject_delete");
+	}
+	if (rc) {
+		s->ops->rollback(s);
+		return rc;
+	}
+	return s->ops->commit(s);
+}
+
+/* ---- records ---- */
+
+static enum rc sqlite_record_insert(struct store *s, int64_t tenant, const struct store_record *r)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_RECORD_INSERT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_text(st, 2, r->id);
+	bind_text(st, 3, r->subject_id);
+	bind_text(st, 4, r->kind);
+	bind_text(st, 5, r->state ? r->state : "active");
+	sqlite3_bind_int64(st, 6, r->created_at);
+	sqlite3_bind_int64(st, 7, r->updated_at);
+	bind_blob(st, 8, r->data, r->data_len);
+	bind_blob(st, 9, r->lookups, r->nlookups * VAULT_HASH_LEN);
+	rc = run(q, st, "record_insert");
+	if (!rc)
+		rc = add_lookups(q, tenant, r);
+	for (size_t i = 0; !rc && i < r->nevents; i++)
+		rc = s->ops->event_set(s, tenant, r->id, r->events[i].name, r->events[i].at);
+	return rc;
+}
+
+static enum rc read_events(struct sqlite_store *q, int64_t tenant, struct store_record *r)
+{
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_EVENTS_FOR_RECORD, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_text(st, 2, r->id);
+	size_t alloc = 0;
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		if (r->nevents == alloc) {
+			alloc = alloc ? alloc * 2 : 4;
+			r->events = xrealloc(r->events, alloc * sizeof *r->events);
+		}
+		r->events[r->nevents].name = col_text(st, 0);
+		r->events[r->nevents].at = sqlite3_column_int64(st, 1);
+		r->nevents++;
+	}
+	rc = src == SQLITE_DONE ? RC_OK : map_rc(q, src, "events");
+	done(st);
+	return rc;
+}
+
+static void read_record(sqlite3_stmt *st, struct store_record *r)
+{
+	memset(r, 0, sizeof *r);
+	col_id(st, 0, r->id);
+	col_id(st, 1, r->subject_id);
+	r->kind = col_text(st, 2);
+	r->state = col_text(st, 3);
+	r->created_at = sqlite3_column_int64(st, 4);
+	r->updated_at = sqlite3_column_int64(st, 5);
+	r->data = col_blob(st, 6, &r->data_len);
+	size_t len;
+	r->lookups = col_blob(st, 7, &len);
+	r->nlookups = len / VAULT_HASH_LEN;
+}
+
+static enum rc sqlite_record_get(struct store *s, int64_t tenant, const char *id, struct store_record *out)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	memset(out, 0, sizeof *out);
+	enum rc rc = stmt(q, S_RECORD_GET, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_text(st, 2, id);
+	int src = sqlite3_step(st);
+	if (src == SQLITE_ROW)
+		read_record(st, out);
+	else
+		rc = src == SQLITE_DONE ? RC_NOT_FOUND : map_rc(q, src, "record_get");
+	done(st);
+	if (!rc)
+		rc = read_events(q, tenant, out);
+	if (rc)
+		store_record_fini(out);
+	return rc;
+}
+
+static enum rc sqlite_record_update(struct store *s, int64_t tenant, const struct store_record *r)
+{
+	struct sqlite_store *q = sq(s);
+	struct store_record old;
+	enum rc rc = sqlite_record_get(s, tenant, r->id, &old);
+	if (rc)
+		return rc;
+	rc = drop_lookups(q, tenant, r->id, old.lookups, old.nlookups);
+	store_record_fini(&old);
+	sqlite3_stmt *st = NULL;
+	if (!rc)
+		rc = stmt(q, S_RECORD_UPDATE, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_text(st, 2, r->id);
+	bind_text(st, 3, r->state ? r->state : "active");
+	sqlite3_bind_int64(st, 4, r->updated_at);
+	bind_blob(st, 5, r->data, r->data_len);
+	bind_blob(st, 6, r->lookups, r->nlookups * VAULT_HASH_LEN);
+	rc = run(q, st, "record_update");
+	return rc ? rc : add_lookups(q, tenant, r);
+}
+
+static enum rc sqlite_record_delete(struct store *s, int64_t tenant, const char *id)
+{
+	struct sqlite_store *q = sq(s);
+	struct store_record old;
+	enum rc rc = sqlite_record_get(s, tenant, id, &old);
+	if (rc)
+		return rc;
+	rc = drop_lookups(q, tenant, id, old.lookups, old.nlookups);
+	store_record_fini(&old);
+	sqlite3_stmt *st = NULL;
+	if (!rc)
+		rc = stmt(q, S_RECORD_DELETE, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_text(st, 2, id);
+	return run(q, st, "record_delete");
+}
+
+static enum rc sqlite_records_for_subject(struct store *s, int64_t tenant, const char *subject_id,
+                                          struct store_record **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = stmt(q, S_RECORDS_FOR_SUBJECT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_text(st, 2, subject_id);
+	size_t alloc = 0;
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == alloc) {
+			alloc = alloc ? alloc * 2 : 4;
+			*out = xrealloc(*out, alloc * sizeof **out);
+		}
+		read_record(st, &(*out)[(*n)++]);
+	}
+	rc = src == SQLITE_DONE ? RC_OK : map_rc(q, src, "records_for_subject");
+	done(st);
+	for (size_t i = 0; !rc && i < *n; i++)
+		rc = read_events(q, tenant, &(*out)[i]);
+	if (rc) {
+		store_records_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+static enum rc sqlite_event_set(struct store *s, int64_t tenant, const char *record_id,
+                                const char *name, int64_t at)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_EVENT_SET, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_text(st, 2, record_id);
+	bind_text(st, 3, name);
+	sqlite3_bind_int64(st, 4, at);
+	return run(q, st, "event_set");
+}
+
+static enum rc sqlite_lookup_find(struct store *s, int64_t tenant, const unsigned char hash[VAULT_HASH_LEN],
+                                  char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*n = 0;
+	enum rc rc = stmt(q, S_LOOKUP_FIND, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_blob(st, 2, hash, VAULT_HASH_LEN);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+		col_id(st, 0, ids[(*n)++]);
+	rc = src == SQLITE_DONE || src == SQLITE_ROW ? RC_OK : map_rc(q, src, "lookup_find");
+	done(st);
+	return rc;
+}
+
+/* ---- API keys ---- */
+
+static enum rc sqlite_apikey_insert(struct store *s, const struct store_apikey *k)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_APIKEY_INSERT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, k->tenant_id);
+	bind_text(st, 2, k->key_id);
+	bind_text(st, 3, k->role);
+	bind_blob(st, 4, k->hash, TOKEN_HASH_LEN);
+	sqlite3_bind_int64(st, 5, k->created_at);
+	return run(q, st, "apikey_insert");
+}
+
+static void read_apikey(sqlite3_stmt *st, struct store_apikey *k)
+{
+	memset(k, 0, sizeof *k);
+	k->tenant_id = sqlite3_column_int64(st, 0);
+	const unsigned char *id = sqlite3_column_text(st, 1);
+	snprintf(k->key_id, sizeof k->key_id, "%s", id ? (const char *)id : "");
+	k->role = col_text(st, 2);
+	if (sqlite3_column_bytes(st, 3) == TOKEN_HASH_LEN)
+		memcpy(k->hash, sqlite3_column_blob(st, 3), TOKEN_HASH_LEN);
+	k->created_at = sqlite3_column_int64(st, 4);
+	k->revoked_at = sqlite3_column_int64(st, 5);
+}
+
+static enum rc sqlite_apikey_get(struct store *s, const char *key_id, struct store_apikey *out)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_APIKEY_GET, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 1, key_id);
+	int src = sqlite3_step(st);
+	if (src == SQLITE_ROW)
+		read_apikey(st, out);
+	else
+		rc = src == SQLITE_DONE ? RC_NOT_FOUND : map_rc(q, src, "apikey_get");
+	done(st);
+	return rc;
+}
+
+static enum rc sqlite_apikey_list(struct store *s, int64_t tenant, struct store_apikey **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = stmt(q, S_APIKEY_LIST, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	size_t alloc = 0;
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == alloc) {
+			alloc = alloc ? alloc * 2 : 4;
+			*out = xrealloc(*out, alloc * sizeof **out);
+		}
+		read_apikey(st, &(*out)[(*n)++]);
+	}
+	rc = src == SQLITE_DONE ? RC_OK : map_rc(q, src, "apikey_list");
+	done(st);
+	return rc;
+}
+
+static enum rc sqlite_apikey_revoke(struct store *s, int64_t tenant, const char *key_id, int64_t at)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_APIKEY_REVOKE, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_text(st, 2, key_id);
+	sqlite3_bind_int64(st, 3, at);
+	rc = run(q, st, "apikey_revoke");
+	if (!rc && sqlite3_changes(q->db) == 0)
+		rc = RC_NOT_FOUND;
+	return rc;
+}
+
+static enum rc count(struct sqlite_store *q, enum stmt_id id, int64_t tenant, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, id, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	int src = sqlite3_step(st);
+	if (src == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else
+		rc = map_rc(q, src, "count");
+	done(st);
+	return rc;
+}
+
+static enum rc sqlite_counts(struct store *s, int64_t tenant, struct store_counts *out)
+{
+	enum rc rc = count(sq(s), S_COUNT_SUBJECTS, tenant, &out->subjects);
+	return rc ? rc : count(sq(s), S_COUNT_RECORDS, tenant, &out->records);
+}
+
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.begin = sqlite_begin,
+	.commit = sqlite_commit,
+	.rollback = sqlite_rollback,
+	.tenant_insert = sqlite_tenant_insert,
+	.tenant_find = sqlite_tenant_find,
+	.tenant_list = sqlite_tenant_list,
+	.policy_insert = sqlite_policy_insert,
+	.policy_current = sqlite_policy_current,
+	.subject_insert = sqlite_subject_insert,
+	.subject_get = sqlite_subject_get,
+	.subject_delete = sqlite_subject_delete,
+	.record_insert = sqlite_record_insert,
+	.record_get = sqlite_record_get,
+	.record_update = sqlite_record_update,
+	.record_delete = sqlite_record_delete,
+	.records_for_subject = sqlite_records_for_subject,
+	.event_set = sqlite_event_set,
+	.lookup_find = sqlite_lookup_find,
+	.apikey_insert = sqlite_apikey_insert,
+	.apikey_get = sqlite_apikey_get,
+	.apikey_list = sqlite_apikey_list,
+	.apikey_revoke = sqlite_apikey_revoke,
+	.counts = sqlite_counts,
+};

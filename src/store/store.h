@@ -1,0 +1,169 @@
+/*
+ * store: the one interface between the register's rules and a database.
+ *
+ * A backend is a const table of domain operations (`struct store_ops`), not a
+ * query builder; callers go through the one-line wrappers below and never
+ * touch the table. A `struct store` is one connection, used by one thread at
+ * a time. Every operation takes the tenant id and every statement filters by
+ * it, so data of one tenant cannot reach another by construction.
+ *
+ * Transactions are explicit: store_begin / store_commit / store_rollback.
+ * They nest: an inner begin is a savepoint, and rolling it back undoes only
+ * the inner work. Nothing is committed until the outermost commit.
+ *
+ * Rows come back in caller-owned structs that are released with their _fini
+ * or _free functions. Ciphertext and hashes are opaque bytes here: the store
+ * never sees a plaintext personal value.
+ */
+#ifndef PRIVREG_STORE_H
+#define PRIVREG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "crypto/token.h"
+#include "crypto/vault.h"
+
+struct store;
+
+struct store_tenant {
+	int64_t id;
+	char *name;
+	int64_t created_at;
+};
+
+struct store_subject {
+	char id[TOKEN_ID_MAX];
+	unsigned char *wrapped_key; /* NULL once the key is destroyed */
+	size_t wrapped_len;
+	int64_t created_at;
+};
+
+struct store_event {
+	char *name;
+	int64_t at;
+};
+
+struct store_record {
+	char id[TOKEN_ID_MAX];
+	char subject_id[TOKEN_ID_MAX];
+	char *kind;
+	char *state;
+	int64_t created_at;
+	int64_t updated_at;
+	unsigned char *data;        /* sealed fields */
+	size_t data_len;
+	unsigned char *lookups;     /* n * VAULT_HASH_LEN: the record's lookup hashes */
+	size_t nlookups;
+	struct store_event *events;
+	size_t nevents;
+};
+
+struct store_apikey {
+	char key_id[TOKEN_KEY_ID_LEN + 1];
+	int64_t tenant_id;
+	char *role;
+	unsigned char hash[TOKEN_HASH_LEN];
+	int64_t created_at;
+	int64_t revoked_at;         /* 0 while valid */
+};
+
+struct store_counts {
+	int64_t subjects, records;
+};
+
+struct store_ops {
+	const char *name;           /* URL scheme: "sqlite" */
+	enum rc (*open)(const char *location, struct store **out, struct errbuf *eb);
+	void (*close)(struct store *s);
+
+	enum rc (*begin)(struct store *s);
+	enum rc (*commit)(struct store *s);
+	void (*rollback)(struct store *s);
+
+	enum rc (*tenant_insert)(struct store *s, const char *name, int64_t at, int64_t *id);
+	enum rc (*tenant_find)(struct store *s, const char *name, struct store_tenant *out);
+	enum rc (*tenant_list)(struct store *s, struct store_tenant **out, size_t *n);
+
+	enum rc (*policy_insert)(struct store *s, int64_t tenant, const char *version,
+	                         const char *source, int64_t at);
+	enum rc (*policy_current)(struct store *s, int64_t tenant, char **version, char **source);
+
+	enum rc (*subject_insert)(struct store *s, int64_t tenant, const struct store_subject *subj);
+	enum rc (*subject_get)(struct store *s, int64_t tenant, const char *id, struct store_subject *out);
+	/* Destroys the wrapped key first, then deletes the subject and all its rows. */
+	enum rc (*subject_delete)(struct store *s, int64_t tenant, const char *id);
+
+	enum rc (*record_insert)(struct store *s, int64_t tenant, const struct store_record *r);
+	enum rc (*record_get)(struct store *s, int64_t tenant, const char *id, struct store_record *out);
+	/* Replaces data and lookups of a record (rectification). */
+	enum rc (*record_update)(struct store *s, int64_t tenant, const struct store_record *r);
+	enum rc (*record_delete)(struct store *s, int64_t tenant, const char *id);
+	enum rc (*records_for_subject)(struct store *s, int64_t tenant, const char *subject_id,
+	                               struct store_record **out, size_t *n);
+	enum rc (*event_set)(struct store *s, int64_t tenant, const char *record_id,
+	                     const char *name, int64_t at);
+
+	/* Subject ids having a record with this lookup hash (distinct, at most max). */
+	enum rc (*lookup_find)(struct store *s, int64_t tenant, const unsigned char hash[VAULT_HASH_LEN],
+	                       char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n);
+
+	enum rc (*apikey_insert)(struct store *s, const struct store_apikey *k);
+	enum rc (*apikey_get)(struct store *s, const char *key_id, struct store_apikey *out);
+	enum rc (*apikey_list)(struct store *s, int64_t tenant, struct store_apikey **out, size_t *n);
+	enum rc (*apikey_revoke)(struct store *s, int64_t tenant, const char *key_id, int64_t at);
+
+	enum rc (*counts)(struct store *s, int64_t tenant, struct store_counts *out);
+};
+
+/* Every connection starts with the table of its backend. */
+struct store {
+	const struct store_ops *ops;
+};
+
+/* Opens "sqlite:PATH" (or a bare path) with the matching backend and brings
+ * the schema up to date. */
+enum rc store_open(const char *url, struct store **out, struct errbuf *eb) WUR;
+void store_close(struct store *s);
+
+void store_tenant_fini(struct store_tenant *t);
+void store_tenants_free(struct store_tenant *v, size_t n);
+void store_subject_fini(struct store_subject *s);
+void store_record_fini(struct store_record *r);
+void store_records_free(struct store_record *v, size_t n);
+void store_apikey_fini(struct store_apikey *k);
+void store_apikeys_free(struct store_apikey *v, size_t n);
+
+#define STORE_WRAP(ret, name, params, args) \
+	static inline WUR ret store_##name params { return s->ops->name args; }
+
+STORE_WRAP(enum rc, begin, (struct store *s), (s))
+STORE_WRAP(enum rc, commit, (struct store *s), (s))
+static inline void store_rollback(struct store *s) { s->ops->rollback(s); }
+STORE_WRAP(enum rc, tenant_insert, (struct store *s, const char *name, int64_t at, int64_t *id), (s, name, at, id))
+STORE_WRAP(enum rc, tenant_find, (struct store *s, const char *name, struct store_tenant *out), (s, name, out))
+STORE_WRAP(enum rc, tenant_list, (struct store *s, struct store_tenant **out, size_t *n), (s, out, n))
+STORE_WRAP(enum rc, policy_insert, (struct store *s, int64_t t, const char *v, const char *src, int64_t at), (s, t, v, src, at))
+STORE_WRAP(enum rc, policy_current, (struct store *s, int64_t t, char **v, char **src), (s, t, v, src))
+STORE_WRAP(enum rc, subject_insert, (struct store *s, int64_t t, const struct store_subject *x), (s, t, x))
+STORE_WRAP(enum rc, subject_get, (struct store *s, int64_t t, const char *id, struct store_subject *out), (s, t, id, out))
+STORE_WRAP(enum rc, subject_delete, (struct store *s, int64_t t, const char *id), (s, t, id))
+STORE_WRAP(enum rc, record_insert, (struct store *s, int64_t t, const struct store_record *r), (s, t, r))
+STORE_WRAP(enum rc, record_get, (struct store *s, int64_t t, const char *id, struct store_record *out), (s, t, id, out))
+STORE_WRAP(enum rc, record_update, (struct store *s, int64_t t, const struct store_record *r), (s, t, r))
+STORE_WRAP(enum rc, record_delete, (struct store *s, int64_t t, const char *id), (s, t, id))
+STORE_WRAP(enum rc, records_for_subject, (struct store *s, int64_t t, const char *sid, struct store_record **out, size_t *n), (s, t, sid, out, n))
+STORE_WRAP(enum rc, event_set, (struct store *s, int64_t t, const char *rid, const char *name, int64_t at), (s, t, rid, name, at))
+STORE_WRAP(enum rc, lookup_find, (struct store *s, int64_t t, const unsigned char h[VAULT_HASH_LEN], char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n), (s, t, h, ids, max, n))
+STORE_WRAP(enum rc, apikey_insert, (struct store *s, const struct store_apikey *k), (s, k))
+STORE_WRAP(enum rc, apikey_get, (struct store *s, const char *id, struct store_apikey *out), (s, id, out))
+STORE_WRAP(enum rc, apikey_list, (struct store *s, int64_t t, struct store_apikey **out, size_t *n), (s, t, out, n))
+STORE_WRAP(enum rc, apikey_revoke, (struct store *s, int64_t t, const char *id, int64_t at), (s, t, id, at))
+STORE_WRAP(enum rc, counts, (struct store *s, int64_t t, struct store_counts *out), (s, t, out))
+
+#undef STORE_WRAP
+
+extern const struct store_ops store_sqlite_ops;
+
+#endif
