@@ -647,7 +647,7 @@ static void fields_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_no
 		return;
 	p->nfields++;
 	if ((int)f->type == -2) {
-		err(c, v, "%s needs a type", what);
+		err(c, k, "%s needs a type", what);
 		return;
 	}
 	if ((int)f->type < 0)
@@ -668,20 +668,29 @@ static void fields_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_no
 
 /* ---- purposes ---- */
 
+struct purpose_arg {
+	struct policy_purpose *u;
+	yaml_node_t *double_opt_in, *objectable, *channel;
+};
+
 static void purpose_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
-	struct policy_purpose *u = arg;
+	struct purpose_arg *a = arg;
+	struct policy_purpose *u = a->u;
 	char what[120];
 	snprintf(what, sizeof what, "purpose '%s'", u->name);
 	int x;
 	if (!strcmp(key, "basis")) {
 		u->basis = want_enum(c, v, what, bases, &x) ? (enum legal_basis)x : (enum legal_basis)-1;
 	} else if (!strcmp(key, "channel")) {
+		a->channel = k;
 		if (want_enum(c, v, what, channels, &x))
 			u->channel = (enum channel)x;
 	} else if (!strcmp(key, "double_opt_in")) {
+		a->double_opt_in = k;
 		want_bool(c, v, "double_opt_in", &u->double_opt_in);
 	} else if (!strcmp(key, "objectable")) {
+		a->objectable = k;
 		want_bool(c, v, "objectable", &u->objectable);
 	} else if (!strcmp(key, "title")) {
 		read_title(c, v, what, &u->title);
@@ -699,23 +708,24 @@ static void purposes_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_
 	u->line = line_of(k);
 	u->basis = (enum legal_basis)-2;
 	char what[120];
+	struct purpose_arg a = {.u = u};
 	snprintf(what, sizeof what, "purpose '%s'", key);
-	if (!each_pair(c, v, what, keys, purpose_pair, u))
+	if (!each_pair(c, v, what, keys, purpose_pair, &a))
 		return;
 	p->npurposes++;
 	if ((int)u->basis == -2)
-		err(c, v, "%s needs a basis", what);
+		err(c, k, "%s needs a basis", what);
 	if (!u->title.v)
-		err(c, v, "%s needs a title", what);
+		err(c, k, "%s needs a title", what);
 	if ((int)u->basis < 0)
 		return;
 	if (u->double_opt_in && u->basis != BASIS_CONSENT)
-		err(c, v, "%s: double_opt_in is only for consent purposes", what);
+		err(c, a.double_opt_in, "%s: double_opt_in is only for consent purposes", what);
 	if (u->objectable && u->basis != BASIS_LEGITIMATE_INTEREST && u->basis != BASIS_PUBLIC_TASK &&
 	    u->channel == CHANNEL_NONE)
-		err(c, v, "%s: only legitimate_interest or public_task purposes are objectable (Art. 21)", what);
+		err(c, a.objectable, "%s: only legitimate_interest or public_task purposes are objectable (Art. 21)", what);
 	if (u->channel != CHANNEL_NONE && u->basis != BASIS_CONSENT && u->basis != BASIS_LEGITIMATE_INTEREST)
-		err(c, v, "%s: direct marketing (a channel) needs basis consent or legitimate_interest", what);
+		err(c, a.channel, "%s: direct marketing (a channel) needs basis consent or legitimate_interest", what);
 	if (u->channel != CHANNEL_NONE)
 		u->objectable = true; /* Art. 21(2): direct marketing is always objectable */
 }
@@ -748,7 +758,8 @@ static void record_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_no
 		if (!r->npurposes && v && v->type == YAML_SEQUENCE_NODE)
 			err(c, v, "%s: a record needs at least one purpose", what);
 	} else if (!strcmp(key, "keep")) {
-		a->has_keep = parse_keep(c, v, what, &r->keep);
+		a->has_keep = true; /* a bad rule is reported by parse_keep */
+		parse_keep(c, v, what, &r->keep);
 	} else if (!strcmp(key, "then")) {
 		if (want_enum(c, v, what, thens, &x))
 			r->then = (enum then_action)x;
@@ -799,11 +810,11 @@ static void records_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_n
 		return;
 	p->nrecords++;
 	if (!a.fields)
-		err(c, v, "%s needs fields", what);
+		err(c, k, "%s needs fields", what);
 	if (!a.has_purposes)
-		err(c, v, "%s needs purposes", what);
+		err(c, k, "%s needs purposes", what);
 	if (!a.has_keep)
-		err(c, v, "%s needs a keep rule (how long it is kept)", what);
+		err(c, k, "%s needs a keep rule (how long it is kept)", what);
 	if (a.required)
 		r->nrequired = subset(c, r, a.required, "required", &r->required);
 	if (a.keep_fields) {
@@ -818,7 +829,7 @@ static void records_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_n
 struct recipient_arg {
 	struct policy_recipient *r;
 	yaml_node_t *fields, *country;
-	bool has_role, has_transfer;
+	bool has_role, bad_transfer;
 };
 
 static void recipient_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -844,7 +855,9 @@ static void recipient_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml
 		else
 			memcpy(r->country, s, 3);
 	} else if (!strcmp(key, "transfer")) {
-		if ((a->has_transfer = want_enum(c, v, what, transfers, &x)))
+		/* A bad value is reported here, once. */
+		a->bad_transfer = !want_enum(c, v, what, transfers, &x);
+		if (!a->bad_transfer)
 			r->transfer = (enum transfer_basis)x;
 	} else if (!strcmp(key, "contract")) {
 		r->contract = want_string(c, v, what);
@@ -867,12 +880,12 @@ static void recipients_pair(struct pctx *c, const char *key, yaml_node_t *k, yam
 		return;
 	p->nrecipients++;
 	if (!a.has_role) {
-		err(c, v, "%s needs a role (processor, controller or authority)", what);
+		err(c, k, "%s needs a role (processor, controller or authority)", what);
 		return;
 	}
 	if (!a.country)
-		err(c, v, "%s needs a country", what);
-	else if (r->country[0] && !country_in_eea(r->country) && r->transfer == TRANSFER_NONE)
+		err(c, k, "%s needs a country", what);
+	else if (r->country[0] && !country_in_eea(r->country) && r->transfer == TRANSFER_NONE && !a.bad_transfer)
 		err(c, a.country, "%s is in %s, outside the EEA: it needs a transfer basis (adequacy, scc or bcr)",
 		    what, r->country);
 	if (r->role == RECIPIENT_AUTHORITY) {
@@ -881,11 +894,11 @@ static void recipients_pair(struct pctx *c, const char *key, yaml_node_t *k, yam
 		return;
 	}
 	if (!a.fields || !r->nfields)
-		err(c, v, "%s needs the fields it may receive", what);
+		err(c, k, "%s needs the fields it may receive", what);
 	if (!r->npurposes)
-		err(c, v, "%s needs the purposes it receives data for", what);
+		err(c, k, "%s needs the purposes it receives data for", what);
 	if (r->role == RECIPIENT_PROCESSOR && !r->contract)
-		err(c, v, "%s: a processor needs a contract reference (Art. 28)", what);
+		err(c, k, "%s: a processor needs a contract reference (Art. 28)", what);
 }
 
 /* ---- cookies ---- */
@@ -927,11 +940,11 @@ static void cookies_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_n
 		return;
 	p->ncookies++;
 	if (!a.has_consent)
-		err(c, v, "%s needs consent: true or false", what);
+		err(c, k, "%s needs consent: true or false", what);
 	if (!ck->title.v)
-		err(c, v, "%s needs a title", what);
+		err(c, k, "%s needs a title", what);
 	if (!ck->npurposes)
-		err(c, v, "%s needs purposes", what);
+		err(c, k, "%s needs purposes", what);
 	for (size_t i = 0; a.has_consent && !ck->consent && i < ck->npurposes; i++)
 		if (ck->purposes[i]->basis == BASIS_CONSENT)
 			err(c, a.consent, "%s serves consent purpose '%s', so it needs consent: true",
@@ -1033,9 +1046,14 @@ enum rc policy_parse(const char *text, size_t len, struct policy **out, struct p
 	if (!yaml_parser_load(&parser, &doc)) {
 		err(&c, NULL, "not valid YAML");
 		if (diags && diags->n) {
+			/* The context (an unclosed bracket, say) is where the mistake is;
+			 * the problem mark is where libyaml noticed it. */
 			struct policy_diag *g = &diags->v[diags->n - 1];
-			g->line = (int)parser.problem_mark.line + 1;
-			snprintf(g->msg, sizeof g->msg, "not valid YAML: %s", parser.problem ? parser.problem : "syntax error");
+			yaml_mark_t m = parser.context ? parser.context_mark : parser.problem_mark;
+			g->line = (int)m.line + 1;
+			snprintf(g->msg, sizeof g->msg, "not valid YAML: %s%s%s",
+			         parser.problem ? parser.problem : "syntax error",
+			         parser.context ? " " : "", parser.context ? parser.context : "");
 		}
 		yaml_parser_delete(&parser);
 		policy_free(p);
