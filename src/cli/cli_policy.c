@@ -24,7 +24,7 @@ int cli_policy_check_file(const char *path, char **source)
 	struct policy_diags d = {0};
 	enum rc rc = policy_load(path, &p, source, &d);
 	for (size_t i = 0; i < d.n; i++)
-		printf("%s:%d: %s\n", path, d.v[i].line ? d.v[i].line : 1, d.v[i].msg);
+		printf("%s:%d: %s\n", path, d.v[i].line, d.v[i].msg);
 	fflush(stdout);
 	if (rc)
 		fprintf(stderr, "privreg: %s: %zu mistake%s\n", path, d.n, d.n == 1 ? "" : "s");
@@ -39,7 +39,7 @@ static int render(const char *path)
 	struct policy_diags d = {0};
 	enum rc rc = policy_load(path, &p, NULL, &d);
 	for (size_t i = 0; i < d.n; i++)
-		fprintf(stderr, "%s:%d: %s\n", path, d.v[i].line ? d.v[i].line : 1, d.v[i].msg);
+		fprintf(stderr, "%s:%d: %s\n", path, d.v[i].line, d.v[i].msg);
 	policy_diags_fini(&d);
 	if (rc)
 		return rc == RC_IO ? CLI_FAILED : CLI_REFUSED;

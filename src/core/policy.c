@@ -49,7 +49,7 @@ static void diag_add(struct policy_diags *d, int line, const char *fmt, va_list 
 
 static int line_of(const yaml_node_t *n)
 {
-	return n ? (int)n->start_mark.line + 1 : 0;
+	return n ? (int)n->start_mark.line + 1 : 1; /* the file as a whole */
 }
 
 PRINTF(3, 4) static void err(struct pctx *c, const yaml_node_t *n, const char *fmt, ...)

@@ -152,7 +152,7 @@ struct policy {
 };
 
 struct policy_diag {
-	int line;                 /* 1-based; 0 when the file as a whole is meant */
+	int line;                 /* 1-based; 1 also when the file as a whole is meant */
 	char msg[240];
 };
 

@@ -1,0 +1,266 @@
+/* The policy parser: the example policy, the five seed registers, and broken
+ * files that must each be refused with their exact line and message. */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "api/policy_json.h"
+#include "core/policy.h"
+#include "helpers.h"
+
+static struct policy *load(const char *path)
+{
+	struct policy *p = NULL;
+	struct policy_diags d = {0};
+	enum rc rc = policy_load(path, &p, NULL, &d);
+	for (size_t i = 0; i < d.n; i++)
+		print_error("%s:%d: %s\n", path, d.v[i].line, d.v[i].msg);
+	policy_diags_fini(&d);
+	assert_int_equal(rc, RC_OK);
+	assert_non_null(p);
+	return p;
+}
+
+static const char *title(const struct policy_title *t, const char *lang)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->v[i].lang, lang))
+			return t->v[i].text;
+	return NULL;
+}
+
+static void test_example(void **state)
+{
+	(void)state;
+	struct policy *p = load("policies/webshop.yaml");
+	assert_string_equal(p->version, "2024-05");
+	assert_string_equal(p->controller.name, "SIA BAJTEL.LV");
+	assert_string_equal(p->controller.code, "40003979897");
+	assert_string_equal(p->controller.authority_url, "https://www.aki.ee");
+	assert_int_equal(p->nlanguages, 2);
+	assert_string_equal(p->languages[0], "et");
+	assert_int_equal(p->min_age, 14);
+	assert_int_equal(p->requests.answer_within.n, 1);
+	assert_int_equal(p->requests.answer_within.unit, TU_MONTHS);
+	assert_int_equal(p->requests.extend_up_to.n, 2);
+	assert_true(p->requests.has_keep);
+	assert_string_equal(p->requests.keep.event, "answered");
+	assert_int_equal(p->requests.keep.period.n, 6);
+	assert_int_equal(p->nfields, 15);
+	assert_int_equal(p->npurposes, 6);
+	assert_int_equal(p->nrecords, 5);
+	assert_int_equal(p->nrecipients, 5);
+	assert_int_equal(p->ncookies, 2);
+
+	const struct policy_field *email = policy_field(p, "email");
+	assert_int_equal(email->type, FT_EMAIL);
+	assert_true(email->lookup);
+	const struct policy_field *ip = policy_field(p, "ip");
+	assert_true(ip->has_truncate);
+	assert_int_equal(ip->truncate_after.n, 30);
+	assert_int_equal(policy_field(p, "gender")->nvalues, 3);
+	assert_int_equal(policy_field(p, "message")->max, 10000);
+
+	const struct policy_purpose *dm = policy_purpose(p, "direct_marketing");
+	assert_int_equal(dm->basis, BASIS_CONSENT);
+	assert_int_equal(dm->channel, CHANNEL_EMAIL);
+	assert_true(dm->double_opt_in);
+	assert_true(dm->objectable); /* direct marketing is always objectable */
+	assert_false(policy_purpose(p, "security")->objectable);
+	/* An unquoted comma in a flow-style title stays part of the text. */
+	assert_string_equal(title(&policy_purpose(p, "contract")->title, "et"),
+	                    "Tellimuste vastuvõtmine, haldamine ja täitmine");
+	assert_string_equal(title(&policy_purpose(p, "contract")->title, "en"),
+	                    "Taking, managing and fulfilling orders");
+
+	const struct policy_record *account = policy_record(p, "account");
+	assert_int_equal(account->keep.rule, KEEP_WHILE_ACTIVE);
+	assert_int_equal(account->nrequired, 1);
+	assert_true(account->erasable);
+	const struct policy_record *order = policy_record(p, "order");
+	assert_int_equal(order->keep.rule, KEEP_AFTER_EVENT);
+	assert_int_equal(order->keep.period.n, 3);
+	assert_int_equal(order->keep.period.unit, TU_YEARS);
+	assert_string_equal(order->keep.event, "created");
+	assert_int_equal(order->then, THEN_ANONYMIZE);
+	assert_int_equal(order->nkeep_fields, 2);
+	assert_string_equal(order->keep_fields[0]->name, "items");
+	const struct policy_record *acc = policy_record(p, "accounting_entry");
+	assert_false(acc->erasable);
+	assert_string_equal(acc->keep.event, "fulfilled");
+	assert_int_equal(acc->keep.period.n, 7);
+	assert_int_equal(policy_record(p, "complaint")->then, THEN_DELETE);
+
+	const struct policy_recipient *pay = policy_recipient(p, "payments");
+	assert_string_equal(pay->country, "US");
+	assert_int_equal(pay->transfer, TRANSFER_SCC);
+	assert_string_equal(pay->contract, "DPA-payments");
+	const struct policy_recipient *auth = policy_recipient(p, "authorities");
+	assert_int_equal(auth->role, RECIPIENT_AUTHORITY);
+	assert_int_equal(auth->nfields, 0);
+	assert_false(p->cookies[0].consent);
+	assert_true(p->cookies[1].consent);
+	policy_free(p);
+}
+
+static void test_render(void **state)
+{
+	(void)state;
+	struct policy *p = load("policies/webshop.yaml");
+	json_t *j = policy_to_json(p);
+	policy_free(p);
+	json_t *keep = json_object_get(json_object_get(json_object_get(j, "records"), "order"), "keep");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(keep, "period"), "iso")), "P3Y");
+	assert_string_equal(json_string_value(json_object_get(keep, "text")), "3 years after created");
+	json_t *acct = json_object_get(json_object_get(j, "records"), "account");
+	assert_true(json_is_true(json_object_get(acct, "account")));
+	assert_string_equal(json_string_value(json_object_get(acct, "then")), "delete");
+	/* The text default is explicit: fields without max get the default cap. */
+	json_t *req = json_object_get(j, "requests");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(req, "answer_within"), "iso")), "P1M");
+	assert_true(json_is_null(json_object_get(req, "target")));
+	json_decref(j);
+}
+
+static void test_seeds(void **state)
+{
+	(void)state;
+	struct policy *p = load("policies/backoffice.yaml");
+	assert_true(p->requests.has_target);
+	assert_int_equal(p->requests.target.n, 7);
+	assert_int_equal(p->requests.target.unit, TU_DAYS);
+	assert_int_equal(policy_purpose(p, "offers")->channel, CHANNEL_EMAIL);
+	policy_free(p);
+
+	p = load("policies/elektrum.yaml");
+	assert_int_equal(policy_record(p, "user")->keep.rule, KEEP_WHILE_ACTIVE);
+	assert_true(policy_purpose(p, "newsletter")->double_opt_in);
+	assert_int_equal(policy_recipient(p, "police")->role, RECIPIENT_AUTHORITY);
+	policy_free(p);
+
+	p = load("policies/telegroup.yaml");
+	const struct policy_record *user = policy_record(p, "user");
+	assert_int_equal(user->keep.rule, KEEP_WHILE_ACTIVE);
+	assert_int_equal(user->keep.period.n, 30);
+	assert_int_equal(policy_recipient(p, "customer")->role, RECIPIENT_CONTROLLER);
+	assert_string_equal(p->languages[0], "lv");
+	assert_false(policy_record(p, "invoice")->erasable);
+	policy_free(p);
+
+	p = load("policies/jerone.yaml");
+	assert_int_equal(p->nlanguages, 3);
+	assert_string_equal(title(&policy_purpose(p, "newsletter")->title, "fi"), "Uutiskirje");
+	assert_string_equal(policy_record(p, "order")->keep.event, "delivered");
+	assert_int_equal(policy_field(p, "country")->type, FT_COUNTRY);
+	policy_free(p);
+}
+
+static void test_broken(void **state)
+{
+	(void)state;
+	const char *dir = "tests/data/policies/broken";
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	struct dirent *e;
+	int checked = 0;
+	while ((e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		if (n < 6 || strcmp(e->d_name + n - 5, ".yaml"))
+			continue;
+		char path[512], expect_path[512];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		snprintf(expect_path, sizeof expect_path, "%s/%.*s.expect", dir, (int)(n - 5), e->d_name);
+		char *expect = test_read_file(expect_path, NULL);
+		assert_non_null(expect);
+		expect[strcspn(expect, "\n")] = '\0';
+		struct policy *p = NULL;
+		struct policy_diags diags = {0};
+		assert_int_equal(policy_load(path, &p, NULL, &diags), RC_POLICY);
+		assert_null(p);
+		assert_true(diags.n >= 1);
+		bool found = false;
+		for (size_t i = 0; i < diags.n && !found; i++) {
+			char got[400];
+			snprintf(got, sizeof got, "%d: %s", diags.v[i].line, diags.v[i].msg);
+			found = !strcmp(got, expect);
+		}
+		if (!found)
+			fail_msg("%s: expected '%s', first got '%d: %s'", path, expect, diags.v[0].line, diags.v[0].msg);
+		policy_diags_fini(&diags);
+		free(expect);
+		checked++;
+	}
+	closedir(d);
+	assert_true(checked >= 20);
+}
+
+static void test_every_mistake_reported(void **state)
+{
+	(void)state;
+	const char *text =
+		"version: \"1\"\n"
+		"controller: {name: X, email: not-an-email, authority: {name: A, url: https://a.example}}\n"
+		"languages: [en]\n"
+		"fields:\n"
+		"  a: {type: texty}\n"
+		"  b: {type: text, lookup: maybe}\n"
+		"purposes:\n"
+		"  p: {basis: consent, title: {en: P}}\n"
+		"records:\n"
+		"  r: {fields: [a, zz], purposes: [p, qq], keep: 1 decade after created}\n";
+	struct policy *p = NULL;
+	struct policy_diags d = {0};
+	assert_int_equal(policy_parse(text, strlen(text), &p, &d), RC_POLICY);
+	int lines[] = {2, 5, 6, 10, 10, 10};
+	assert_int_equal(d.n, sizeof lines / sizeof lines[0]);
+	for (size_t i = 0; i < d.n; i++)
+		assert_int_equal(d.v[i].line, lines[i]);
+	policy_diags_fini(&d);
+}
+
+static void test_limits(void **state)
+{
+	(void)state;
+	struct policy *p = NULL;
+	struct policy_diags d = {0};
+	/* An alias bomb must end in an error, not in minutes of work. */
+	const char *bomb =
+		"a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+		"b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+		"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+		"d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+		"version: \"1\"\n";
+	assert_int_equal(policy_parse(bomb, strlen(bomb), &p, &d), RC_POLICY);
+	policy_diags_fini(&d);
+	assert_int_equal(policy_parse("", 0, &p, &d), RC_POLICY);
+	assert_string_equal(d.v[0].msg, "the policy is empty");
+	policy_diags_fini(&d);
+	char *big = calloc(POLICY_FILE_MAX + 2, 1);
+	memset(big, '#', POLICY_FILE_MAX + 1);
+	assert_int_equal(policy_parse(big, POLICY_FILE_MAX + 1, &p, &d), RC_POLICY);
+	policy_diags_fini(&d);
+	free(big);
+	assert_int_equal(policy_parse("- a\n- b\n", 8, &p, &d), RC_POLICY);
+	assert_string_equal(d.v[0].msg, "the policy must be a mapping");
+	policy_diags_fini(&d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_example),
+		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_seeds),
+		cmocka_unit_test(test_broken),
+		cmocka_unit_test(test_every_mistake_reported),
+		cmocka_unit_test(test_limits),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

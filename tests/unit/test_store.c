@@ -1,0 +1,407 @@
+/*
+ * Subjects and records through core/ on a real SQLite file: create, read,
+ * find, rectify, delete; refused writes leave nothing behind; tenants cannot
+ * see each other; nothing personal reaches the disk in plaintext.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "core/subject.h"
+#include "helpers.h"
+
+#define POLICY "policies/webshop.yaml"
+
+static struct field_input S(const char *name, const char *v)
+{
+	return (struct field_input){name, {VAL_STRING, v, strlen(v)}};
+}
+
+static struct field_input J(const char *name, enum value_kind k, const char *v)
+{
+	return (struct field_input){name, {k, v, strlen(v)}};
+}
+
+static struct core_ctx ctx(struct test_register *r)
+{
+	return (struct core_ctx){.store = r->store, .tenant = r->tenant};
+}
+
+static const char *field(const struct record_view *v, const char *name)
+{
+	for (size_t i = 0; i < v->nfields; i++)
+		if (!strcmp(v->fields[i].name, name))
+			return v->fields[i].value;
+	return NULL;
+}
+
+static struct store_counts counts(struct test_register *r)
+{
+	struct store_counts c = {0};
+	assert_int_equal(store_counts(r->store, r->tenant->id, &c), RC_OK);
+	return c;
+}
+
+static size_t find(const struct core_ctx *c, const char *f, const char *v, char (*ids)[TOKEN_ID_MAX])
+{
+	size_t n = 99;
+	struct field_value fv = {VAL_STRING, v, strlen(v)};
+	assert_int_equal(subject_find(c, f, &fv, ids, SUBJECT_FIND_MAX, &n, NULL), RC_OK);
+	return n;
+}
+
+/* Alice: an account and an order. */
+static void make_alice(const struct core_ctx *c, char sid[TOKEN_ID_MAX], char rids[2][TOKEN_ID_MAX])
+{
+	struct field_input acc[] = {
+		S("email", "Alice.Tamm@Example.ee"), S("name", "Alice Tamm"), S("phone", "+372 5123 4567"),
+		S("birth_date", "1990-02-28"), S("language", "et"), S("ip", "192.0.2.44"),
+	};
+	struct field_input ord[] = {
+		S("name", "Alice Tamm"), S("delivery_address", "Pikk 1, Tallinn"),
+		J("items", VAL_JSON, "[{\"sku\":\"KB-1\",\"qty\":1}]"), J("amount", VAL_NUMBER, "49.90"),
+		S("payment_method", "card"),
+	};
+	struct event_input ev[] = {{"fulfilled", "2024-03-02"}};
+	struct record_input recs[] = {
+		{.kind = "account", .fields = acc, .nfields = 6},
+		{.kind = "order", .fields = ord, .nfields = 5, .created_at = "2024-03-01T10:00:00+02:00",
+		 .events = ev, .nevents = 1},
+	};
+	struct errbuf eb = {""};
+	enum rc rc = subject_create(c, recs, 2, sid, rids, &eb);
+	if (rc)
+		fail_msg("subject_create: %s", err_msg(&eb, rc));
+}
+
+static void test_create_read(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rids[2][TOKEN_ID_MAX];
+	make_alice(&c, sid, rids);
+	assert_true(token_id_valid("sub_", sid));
+	assert_true(token_id_valid("rec_", rids[0]));
+	assert_int_equal(counts(&r).subjects, 1);
+	assert_int_equal(counts(&r).records, 2);
+
+	struct subject_view *v = NULL;
+	assert_int_equal(subject_read(&c, sid, &v, NULL), RC_OK);
+	assert_int_equal(v->nrecords, 2);
+	const struct record_view *acc = strcmp(v->records[0].kind, "account") ? &v->records[1] : &v->records[0];
+	const struct record_view *ord = acc == &v->records[0] ? &v->records[1] : &v->records[0];
+	assert_string_equal(field(acc, "email"), "Alice.Tamm@example.ee");
+	assert_string_equal(field(acc, "phone"), "+37251234567");
+	assert_string_equal(field(acc, "name"), "Alice Tamm");
+	assert_string_equal(field(ord, "amount"), "49.90");
+	assert_string_equal(field(ord, "items"), "[{\"sku\":\"KB-1\",\"qty\":1}]");
+	assert_string_equal(ord->state, "active");
+	char when[TIMEUTIL_DATETIME_LEN];
+	timeutil_format_datetime(ord->created_at, when);
+	assert_string_equal(when, "2024-03-01T08:00:00Z");
+	assert_int_equal(ord->nevents, 1);
+	assert_string_equal(ord->events[0].name, "fulfilled");
+	subject_view_free(v);
+
+	struct record_view *rv = NULL;
+	assert_int_equal(record_read(&c, rids[0], &rv, NULL), RC_OK);
+	assert_string_equal(rv->subject_id, sid);
+	record_view_free(rv);
+
+	/* Nothing personal is in any file of the register. */
+	const char *values[] = {"Alice", "Tamm", "lice.tamm", "example.ee", "37251234567", "Pikk 1", "KB-1",
+	                        "192.0.2.44", "1990-02-28"};
+	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+		if (test_register_contains(&r, values[i], strlen(values[i])))
+			fail_msg("'%s' is on disk in plaintext", values[i]);
+	test_register_free(&r);
+}
+
+static void test_find(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rids[2][TOKEN_ID_MAX], ids[SUBJECT_FIND_MAX][TOKEN_ID_MAX];
+	make_alice(&c, sid, rids);
+	assert_int_equal(find(&c, "email", "alice.tamm@example.ee", ids), 1);
+	assert_string_equal(ids[0], sid);
+	assert_int_equal(find(&c, "email", "  ALICE.TAMM@EXAMPLE.EE", ids), 1);
+	assert_int_equal(find(&c, "phone", "00372 5123-4567", ids), 1);
+	assert_int_equal(find(&c, "email", "bob@example.ee", ids), 0);
+	size_t n;
+	struct field_value fv = {VAL_STRING, "Alice Tamm", 10};
+	assert_int_equal(subject_find(&c, "name", &fv, ids, 10, &n, NULL), RC_UNPROCESSABLE); /* not a lookup field */
+	test_register_free(&r);
+}
+
+static void test_rectify(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rids[2][TOKEN_ID_MAX], ids[SUBJECT_FIND_MAX][TOKEN_ID_MAX];
+	make_alice(&c, sid, rids);
+	struct field_input ch[] = {S("email", "alice@new.example"), J("phone", VAL_NULL, "")};
+	struct event_input ev[] = {{"closed", "2024-05-01"}};
+	struct errbuf eb = {""};
+	assert_int_equal(record_rectify(&c, rids[0], ch, 2, ev, 1, &eb), RC_OK);
+	assert_int_equal(find(&c, "email", "alice.tamm@example.ee", ids), 0);
+	assert_int_equal(find(&c, "email", "alice@new.example", ids), 1);
+	assert_int_equal(find(&c, "phone", "+37251234567", ids), 0);
+	struct record_view *rv = NULL;
+	assert_int_equal(record_read(&c, rids[0], &rv, NULL), RC_OK);
+	assert_string_equal(field(rv, "email"), "alice@new.example");
+	assert_null(field(rv, "phone"));
+	assert_string_equal(field(rv, "name"), "Alice Tamm");
+	assert_int_equal(rv->nevents, 1);
+	assert_string_equal(rv->events[0].name, "closed");
+	record_view_free(rv);
+
+	/* Refused rectifications change nothing. */
+	struct field_input rm_required[] = {J("email", VAL_NULL, "")};
+	assert_int_equal(record_rectify(&c, rids[0], rm_required, 1, NULL, 0, &eb), RC_UNPROCESSABLE);
+	assert_string_equal(eb.msg, "field 'email' is required in 'account' records");
+	struct field_input bad_mix[] = {S("name", "Alice Changed"), S("email", "not an email")};
+	assert_int_equal(record_rectify(&c, rids[0], bad_mix, 2, NULL, 0, &eb), RC_UNPROCESSABLE);
+	struct field_input young[] = {S("birth_date", "2020-01-01")};
+	assert_int_equal(record_rectify(&c, rids[0], young, 1, NULL, 0, &eb), RC_UNPROCESSABLE);
+	struct event_input future[] = {{"closed", "2999-01-01"}};
+	assert_int_equal(record_rectify(&c, rids[0], NULL, 0, future, 1, &eb), RC_UNPROCESSABLE);
+	assert_int_equal(record_read(&c, rids[0], &rv, NULL), RC_OK);
+	assert_string_equal(field(rv, "name"), "Alice Tamm");
+	assert_string_equal(field(rv, "birth_date"), "1990-02-28");
+	assert_string_equal(rv->events[0].name, "closed");
+	record_view_free(rv);
+	assert_int_equal(find(&c, "email", "alice@new.example", ids), 1);
+	assert_int_equal(record_rectify(&c, "rec_nosuch", ch, 1, NULL, 0, &eb), RC_NOT_FOUND);
+	test_register_free(&r);
+}
+
+static void test_refused_writes(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rids[3][TOKEN_ID_MAX], ids[SUBJECT_FIND_MAX][TOKEN_ID_MAX];
+	struct errbuf eb = {""};
+	struct field_input good[] = {S("email", "carol@example.ee")};
+	struct field_input cases[][2] = {
+		{S("email", "carol@example.ee"), S("iban", "EE38")},          /* unknown field */
+		{S("email", "carol@example.ee"), S("items", "x")},            /* not in the kind */
+		{S("email", "carol@example.ee"), S("birth_date", "2015-01-01")}, /* under min_age */
+		{S("email", "carol@example.ee"), S("email", "c2@example.ee")}, /* given twice */
+		{S("email", "carol@example.ee"), S("gender", "robot")},        /* not in the enum */
+		{S("name", "Carol"), S("language", "et")},                      /* email is required */
+	};
+	const char *msgs[] = {
+		"records[1]: unknown field 'iban': the policy does not declare it",
+		"records[1]: field 'items' is not kept in 'account' records",
+		"records[1]: the subject is younger than 14, the policy's min_age",
+		"records[1]: field 'email' is given twice",
+		"records[1]: field gender: not one of the allowed values",
+		"records[1]: field 'email' is required in 'account' records",
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		/* The first record is valid; the second is not: neither is kept. */
+		struct record_input recs[] = {{.kind = "account", .fields = good, .nfields = 1},
+		                              {.kind = "account", .fields = cases[i], .nfields = 2}};
+		eb.msg[0] = '\0';
+		assert_int_equal(subject_create(&c, recs, 2, sid, rids, &eb), RC_UNPROCESSABLE);
+		assert_string_equal(eb.msg, msgs[i]);
+		assert_int_equal(counts(&r).subjects, 0);
+		assert_int_equal(counts(&r).records, 0);
+		assert_int_equal(find(&c, "email", "carol@example.ee", ids), 0);
+	}
+	struct record_input unknown_kind = {.kind = "invoice", .fields = good, .nfields = 1};
+	assert_int_equal(subject_create(&c, &unknown_kind, 1, sid, rids, &eb), RC_UNPROCESSABLE);
+	assert_string_equal(eb.msg, "unknown record kind 'invoice'");
+	struct record_input future = {.kind = "account", .fields = good, .nfields = 1, .created_at = "2999-01-01"};
+	assert_int_equal(subject_create(&c, &future, 1, sid, rids, &eb), RC_UNPROCESSABLE);
+	struct event_input bad_ev[] = {{"Fulfilled!", "2024-01-01"}};
+	struct record_input badev = {.kind = "account", .fields = good, .nfields = 1, .events = bad_ev, .nevents = 1};
+	assert_int_equal(subject_create(&c, &badev, 1, sid, rids, &eb), RC_UNPROCESSABLE);
+	assert_int_equal(subject_create(&c, NULL, 0, sid, rids, &eb), RC_UNPROCESSABLE);
+	assert_int_equal(counts(&r).subjects, 0);
+
+	/* record_add to a missing subject adds nothing. */
+	struct record_input one = {.kind = "account", .fields = good, .nfields = 1};
+	assert_int_equal(record_add(&c, "sub_nosuch", &one, rids[0], &eb), RC_NOT_FOUND);
+	assert_int_equal(counts(&r).records, 0);
+	test_register_free(&r);
+}
+
+static void test_delete_shreds(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rids[2][TOKEN_ID_MAX], ids[SUBJECT_FIND_MAX][TOKEN_ID_MAX];
+	make_alice(&c, sid, rids);
+	/* Keep a copy of the sealed row, as a backup would. */
+	struct store_record backup;
+	assert_int_equal(store_record_get(r.store, r.tenant->id, rids[0], &backup), RC_OK);
+	assert_int_equal(subject_delete(&c, sid, NULL), RC_OK);
+	struct subject_view *v = NULL;
+	assert_int_equal(subject_read(&c, sid, &v, NULL), RC_NOT_FOUND);
+	assert_int_equal(counts(&r).subjects, 0);
+	assert_int_equal(counts(&r).records, 0);
+	assert_int_equal(find(&c, "email", "alice.tamm@example.ee", ids), 0);
+	assert_int_equal(subject_delete(&c, sid, NULL), RC_NOT_FOUND);
+	/* Re-inserting the backed-up row under a new subject key does not open it. */
+	struct subject_key guess;
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	vault_subject_key_new(&r.tenant->vault, sid, &guess, wrapped);
+	struct buf out;
+	buf_init(&out, 4096);
+	assert_int_equal(vault_open(&guess, backup.id, backup.data, backup.data_len, &out), RC_CRYPTO);
+	buf_fini(&out);
+	store_record_fini(&backup);
+	test_register_free(&r);
+}
+
+static void test_tenants_isolated(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "shop_a");
+	struct tenant *b = test_register_add_tenant(&r, POLICY, "shop_b");
+	struct core_ctx ca = ctx(&r), cb = {.store = r.store, .tenant = b};
+	char sid[TOKEN_ID_MAX], rids[2][TOKEN_ID_MAX], ids[SUBJECT_FIND_MAX][TOKEN_ID_MAX];
+	make_alice(&ca, sid, rids);
+	struct subject_view *v = NULL;
+	struct record_view *rv = NULL;
+	struct errbuf eb = {""};
+	assert_int_equal(subject_read(&cb, sid, &v, NULL), RC_NOT_FOUND);
+	assert_int_equal(record_read(&cb, rids[0], &rv, NULL), RC_NOT_FOUND);
+	assert_int_equal(find(&cb, "email", "alice.tamm@example.ee", ids), 0);
+	struct field_input ch[] = {S("name", "Mallory")};
+	assert_int_equal(record_rectify(&cb, rids[0], ch, 1, NULL, 0, &eb), RC_NOT_FOUND);
+	struct field_input good[] = {S("email", "x@example.ee")};
+	struct record_input one = {.kind = "account", .fields = good, .nfields = 1};
+	char rid[TOKEN_ID_MAX];
+	assert_int_equal(record_add(&cb, sid, &one, rid, &eb), RC_NOT_FOUND);
+	assert_int_equal(subject_delete(&cb, sid, NULL), RC_NOT_FOUND);
+	assert_int_equal(subject_read(&ca, sid, &v, NULL), RC_OK);
+	subject_view_free(v);
+	/* The same e-mail in B is B's own subject, hashed under B's key. */
+	char sid_b[TOKEN_ID_MAX], rid_b[1][TOKEN_ID_MAX];
+	struct field_input same[] = {S("email", "alice.tamm@example.ee")};
+	struct record_input rb = {.kind = "account", .fields = same, .nfields = 1};
+	assert_int_equal(subject_create(&cb, &rb, 1, sid_b, rid_b, &eb), RC_OK);
+	assert_int_equal(find(&ca, "email", "alice.tamm@example.ee", ids), 1);
+	assert_string_equal(ids[0], sid);
+	assert_int_equal(find(&cb, "email", "alice.tamm@example.ee", ids), 1);
+	assert_string_equal(ids[0], sid_b);
+	tenant_free(b);
+	test_register_free(&r);
+}
+
+static void test_tampered_row(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rids[2][TOKEN_ID_MAX];
+	make_alice(&c, sid, rids);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(r.db, &db), SQLITE_OK);
+	/* Swap the two records' ciphertexts: each is bound to its own id. */
+	char sql[512];
+	snprintf(sql, sizeof sql,
+	         "UPDATE records SET data = (SELECT data FROM records WHERE record_id = '%s') WHERE record_id = '%s'",
+	         rids[1], rids[0]);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct record_view *rv = NULL;
+	assert_int_equal(record_read(&c, rids[0], &rv, NULL), RC_CRYPTO);
+	struct subject_view *v = NULL;
+	assert_int_equal(subject_read(&c, sid, &v, NULL), RC_CRYPTO);
+	test_register_free(&r);
+}
+
+static void test_nested_transactions(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rids[2][TOKEN_ID_MAX], sid2[TOKEN_ID_MAX], rids2[2][TOKEN_ID_MAX];
+	assert_int_equal(store_begin(r.store), RC_OK);
+	make_alice(&c, sid, rids);
+	assert_int_equal(store_begin(r.store), RC_OK);
+	make_alice(&c, sid2, rids2);
+	store_rollback(r.store);
+	assert_int_equal(store_commit(r.store), RC_OK);
+	assert_int_equal(counts(&r).subjects, 1);
+	struct subject_view *v = NULL;
+	assert_int_equal(subject_read(&c, sid2, &v, NULL), RC_NOT_FOUND);
+	assert_int_equal(subject_read(&c, sid, &v, NULL), RC_OK);
+	subject_view_free(v);
+	/* An outer rollback undoes everything inside it. */
+	assert_int_equal(store_begin(r.store), RC_OK);
+	make_alice(&c, sid2, rids2);
+	store_rollback(r.store);
+	assert_int_equal(counts(&r).subjects, 1);
+	test_register_free(&r);
+}
+
+static void test_apikeys(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct store_apikey k = {.tenant_id = r.tenant->id, .role = "dpo", .created_at = 100};
+	char key[TOKEN_APIKEY_MAX];
+	token_apikey_new(k.key_id, key, k.hash);
+	assert_int_equal(store_apikey_insert(r.store, &k), RC_OK);
+	assert_int_equal(store_apikey_insert(r.store, &k), RC_EXISTS);
+	struct store_apikey got;
+	assert_int_equal(store_apikey_get(r.store, k.key_id, &got), RC_OK);
+	assert_string_equal(got.role, "dpo");
+	assert_true(token_hash_equal(got.hash, k.hash));
+	assert_int_equal(got.revoked_at, 0);
+	store_apikey_fini(&got);
+	assert_int_equal(store_apikey_revoke(r.store, r.tenant->id + 1, k.key_id, 200), RC_NOT_FOUND);
+	assert_int_equal(store_apikey_revoke(r.store, r.tenant->id, k.key_id, 200), RC_OK);
+	assert_int_equal(store_apikey_revoke(r.store, r.tenant->id, k.key_id, 300), RC_NOT_FOUND);
+	struct store_apikey *list = NULL;
+	size_t n = 0;
+	assert_int_equal(store_apikey_list(r.store, r.tenant->id, &list, &n), RC_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(list[0].revoked_at, 200);
+	store_apikeys_free(list, n);
+	/* The secret itself is nowhere on disk. */
+	assert_false(test_register_contains(&r, key + 4 + TOKEN_KEY_ID_LEN + 1, 20));
+	test_register_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_create_read),
+		cmocka_unit_test(test_find),
+		cmocka_unit_test(test_rectify),
+		cmocka_unit_test(test_refused_writes),
+		cmocka_unit_test(test_delete_shreds),
+		cmocka_unit_test(test_tenants_isolated),
+		cmocka_unit_test(test_tampered_row),
+		cmocka_unit_test(test_nested_transactions),
+		cmocka_unit_test(test_apikeys),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,231 @@
+/* The vault: sealing, binding to record ids, key wrapping, shredding, lookup hashes, key files. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "crypto/token.h"
+#include "crypto/vault.h"
+
+static struct vault v1, v2;
+
+static int setup(void **state)
+{
+	(void)state;
+	unsigned char m1[VAULT_KEY_LEN], m2[VAULT_KEY_LEN];
+	if (sodium_init() < 0)
+		return -1;
+	randombytes_buf(m1, sizeof m1);
+	randombytes_buf(m2, sizeof m2);
+	vault_init(&v1, 1, m1);
+	vault_init(&v2, 2, m2);
+	return 0;
+}
+
+static void seal(const struct subject_key *k, const char *rid, const char *plain, unsigned char **out, size_t *len)
+{
+	*len = strlen(plain) + VAULT_SEAL_OVERHEAD;
+	*out = malloc(*len);
+	vault_seal(k, rid, plain, strlen(plain), *out);
+}
+
+static void test_round_trip(void **state)
+{
+	(void)state;
+	struct subject_key k;
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	vault_subject_key_new(&v1, "sub_a", &k, wrapped);
+	unsigned char *ct;
+	size_t len;
+	seal(&k, "rec_1", "mari@example.ee", &ct, &len);
+	assert_null(memmem(ct, len, "mari", 4));
+	struct buf out;
+	buf_init(&out, 1024);
+	assert_int_equal(vault_open(&k, "rec_1", ct, len, &out), RC_OK);
+	assert_string_equal(out.data, "mari@example.ee");
+	/* The same plaintext seals differently every time (random nonce). */
+	unsigned char *ct2;
+	size_t len2;
+	seal(&k, "rec_1", "mari@example.ee", &ct2, &len2);
+	assert_memory_not_equal(ct, ct2, len);
+	free(ct2);
+	/* Unwrapping gives back the same key. */
+	struct subject_key k2;
+	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_a", wrapped, sizeof wrapped, &k2), RC_OK);
+	assert_memory_equal(k.k, k2.k, VAULT_KEY_LEN);
+	buf_fini(&out);
+	free(ct);
+}
+
+static void test_tampered(void **state)
+{
+	(void)state;
+	struct subject_key k;
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	vault_subject_key_new(&v1, "sub_a", &k, wrapped);
+	unsigned char *ct;
+	size_t len;
+	seal(&k, "rec_1", "Mari Tamm", &ct, &len);
+	struct buf out;
+	buf_init(&out, 1024);
+	for (size_t i = 0; i < len; i++) {
+		ct[i] ^= 0x01;
+		assert_int_equal(vault_open(&k, "rec_1", ct, len, &out), RC_CRYPTO);
+		assert_int_equal(out.len, 0);
+		ct[i] ^= 0x01;
+	}
+	assert_int_equal(vault_open(&k, "rec_1", ct, len - 1, &out), RC_CRYPTO);
+	assert_int_equal(vault_open(&k, "rec_1", ct, 3, &out), RC_CRYPTO);
+	buf_fini(&out);
+	free(ct);
+}
+
+static void test_moved_between_records(void **state)
+{
+	(void)state;
+	struct subject_key k, other;
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	vault_subject_key_new(&v1, "sub_a", &k, wrapped);
+	vault_subject_key_new(&v1, "sub_b", &other, wrapped);
+	unsigned char *ct;
+	size_t len;
+	seal(&k, "rec_1", "Mari Tamm", &ct, &len);
+	struct buf out;
+	buf_init(&out, 1024);
+	assert_int_equal(vault_open(&k, "rec_2", ct, len, &out), RC_CRYPTO);
+	assert_int_equal(vault_open(&other, "rec_1", ct, len, &out), RC_CRYPTO);
+	assert_int_equal(vault_open(&k, "rec_1", ct, len, &out), RC_OK);
+	buf_fini(&out);
+	free(ct);
+}
+
+static void test_wrapping_bound(void **state)
+{
+	(void)state;
+	struct subject_key k, got;
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	vault_subject_key_new(&v1, "sub_a", &k, wrapped);
+	/* A wrapped key copied to another subject, or read with another tenant's key, fails. */
+	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_b", wrapped, sizeof wrapped, &got), RC_CRYPTO);
+	assert_int_equal(vault_subject_key_unwrap(&v2, "sub_a", wrapped, sizeof wrapped, &got), RC_CRYPTO);
+	wrapped[30] ^= 1;
+	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_a", wrapped, sizeof wrapped, &got), RC_CRYPTO);
+}
+
+static void test_shredded(void **state)
+{
+	(void)state;
+	struct subject_key k, got;
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	vault_subject_key_new(&v1, "sub_a", &k, wrapped);
+	unsigned char *ct;
+	size_t len;
+	seal(&k, "rec_1", "Mari Tamm", &ct, &len);
+	/* The wrapped key is gone: nothing unwraps, and no other key opens the data. */
+	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_a", NULL, 0, &got), RC_GONE);
+	struct subject_key guess;
+	vault_subject_key_new(&v1, "sub_a", &guess, wrapped);
+	struct buf out;
+	buf_init(&out, 1024);
+	assert_int_equal(vault_open(&guess, "rec_1", ct, len, &out), RC_CRYPTO);
+	subject_key_wipe(&k);
+	unsigned char zero[VAULT_KEY_LEN] = {0};
+	assert_memory_equal(k.k, zero, VAULT_KEY_LEN);
+	buf_fini(&out);
+	free(ct);
+}
+
+static void test_lookup_hash(void **state)
+{
+	(void)state;
+	unsigned char a[VAULT_HASH_LEN], b[VAULT_HASH_LEN], c[VAULT_HASH_LEN], d[VAULT_HASH_LEN];
+	vault_lookup_hash(&v1, "email", "mari@example.ee", 15, a);
+	vault_lookup_hash(&v1, "email", "mari@example.ee", 15, b);
+	vault_lookup_hash(&v1, "username", "mari@example.ee", 15, c);
+	vault_lookup_hash(&v2, "email", "mari@example.ee", 15, d);
+	assert_memory_equal(a, b, VAULT_HASH_LEN);
+	assert_memory_not_equal(a, c, VAULT_HASH_LEN);
+	assert_memory_not_equal(a, d, VAULT_HASH_LEN);
+	/* Field and value are separated: ("ab","c") and ("a","bc") differ. */
+	vault_lookup_hash(&v1, "ab", "c", 1, a);
+	vault_lookup_hash(&v1, "a", "bc", 2, b);
+	assert_memory_not_equal(a, b, VAULT_HASH_LEN);
+}
+
+static void test_key_file(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/privreg-vault-XXXXXX", path[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/t.key", dir);
+	struct errbuf eb = {""};
+	assert_int_equal(vault_create_file(path, &eb), RC_OK);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(vault_create_file(path, &eb), RC_EXISTS);
+	struct vault a, b;
+	assert_int_equal(vault_load(path, 7, &a, &eb), RC_OK);
+	assert_int_equal(vault_load(path, 7, &b, &eb), RC_OK);
+	assert_memory_equal(a.wrap_key, b.wrap_key, VAULT_KEY_LEN);
+	assert_memory_not_equal(a.wrap_key, a.lookup_key, VAULT_KEY_LEN);
+	chmod(path, 0644);
+	assert_int_equal(vault_load(path, 7, &a, &eb), RC_IO);
+	assert_non_null(strstr(eb.msg, "chmod 600"));
+	chmod(path, 0600);
+	FILE *f = fopen(path, "w");
+	fputs("not a key\n", f);
+	fclose(f);
+	assert_int_equal(vault_load(path, 7, &a, &eb), RC_IO);
+	vault_fini(&b);
+	unsigned char zero[sizeof b] = {0};
+	assert_memory_equal(&b, zero, sizeof b);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_tokens(void **state)
+{
+	(void)state;
+	char id[TOKEN_ID_MAX], id2[TOKEN_ID_MAX];
+	token_id_new("sub_", id);
+	token_id_new("sub_", id2);
+	assert_true(token_id_valid("sub_", id));
+	assert_false(token_id_valid("rec_", id));
+	assert_string_not_equal(id, id2);
+	assert_false(token_id_valid("sub_", "sub_../../etc/passwd"));
+	char kid[TOKEN_KEY_ID_LEN + 1], key[TOKEN_APIKEY_MAX], kid2[TOKEN_KEY_ID_LEN + 1];
+	unsigned char h[TOKEN_HASH_LEN], h2[TOKEN_HASH_LEN];
+	token_apikey_new(kid, key, h);
+	assert_int_equal(token_apikey_parse(key, kid2, h2), RC_OK);
+	assert_string_equal(kid, kid2);
+	assert_true(token_hash_equal(h, h2));
+	key[strlen(key) - 1] = key[strlen(key) - 1] == 'a' ? 'b' : 'a';
+	assert_int_equal(token_apikey_parse(key, kid2, h2), RC_OK);
+	assert_false(token_hash_equal(h, h2));
+	assert_int_equal(token_apikey_parse("prk_short", kid2, h2), RC_UNAUTHORIZED);
+	assert_int_equal(token_apikey_parse("", kid2, h2), RC_UNAUTHORIZED);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_tampered),
+		cmocka_unit_test(test_moved_between_records),
+		cmocka_unit_test(test_wrapping_bound),
+		cmocka_unit_test(test_shredded),
+		cmocka_unit_test(test_lookup_hash),
+		cmocka_unit_test(test_key_file),
+		cmocka_unit_test(test_tokens),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
