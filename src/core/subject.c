@@ -22,7 +22,14 @@ enum rc subject_create(const struct core_ctx *c, const struct record_input *recs
 	vault_subject_key_new(&c->tenant->vault, row.id, &key, wrapped);
 	row.wrapped_key = wrapped;
 	row.wrapped_len = sizeof wrapped;
+	/* An imported subject exists since its oldest record (bad dates are
+	 * refused with the record itself below). */
 	row.created_at = core_now(c);
+	for (size_t i = 0; i < n; i++) {
+		int64_t t;
+		if (recs[i].created_at && !timeutil_parse_instant(recs[i].created_at, &t) && t < row.created_at)
+			row.created_at = t;
+	}
 	enum rc rc = store_begin(c->store);
 	if (rc)
 		goto out;
