@@ -1,9 +1,9 @@
 /* privreg: argument dispatch only; each command lives in src/cli/. */
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "crypto/vault.h"
 
 static const struct command {
 	const char *name;
@@ -31,7 +31,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	if (sodium_init() < 0) {
+	if (vault_library_init()) {
 		fputs("privreg: libsodium failed to initialise\n", stderr);
 		return CLI_FAILED;
 	}

@@ -1,7 +1,9 @@
 /*
  * cli_import: `privreg import KIND FILE.jsonl`: one new subject per line, with
- * one record of KIND. The whole file is one transaction: a refused line stops
- * the import, names its line, and nothing of the file is kept.
+ * one record of KIND. Lines go to core in batches of 1,000 (subject_import
+ * validates and seals a batch before writing it); the whole file is one
+ * transaction, so a refused line stops the import, names its line, and
+ * nothing of the file is kept.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -15,6 +17,7 @@
 #include "store/store.h"
 
 #define IMPORT_LINE_MAX (1024 * 1024)
+#define IMPORT_BATCH 1000
 
 static const char import_help[] =
 	"usage: privreg import KIND FILE.jsonl [--tenant T] [--dir D]\n\n"
@@ -23,15 +26,52 @@ static const char import_help[] =
 	"All lines are validated against the policy; the first refused line stops\n"
 	"the import and nothing of the file is kept.\n";
 
+/* One parsed line waiting in the batch. */
+struct pending {
+	json_t *json;
+	struct value_json_holder holder;
+	struct record_input rec;
+	struct subject_input subject;
+	size_t lineno;
+};
+
+static void pending_fini(struct pending *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		value_json_holder_fini(&p[i].holder);
+		json_decref(p[i].json);
+	}
+}
+
+static int flush(const struct core_ctx *c, struct pending *batch, size_t n, const char *path, size_t *count)
+{
+	struct subject_input in[IMPORT_BATCH];
+	for (size_t i = 0; i < n; i++)
+		in[i] = batch[i].subject;
+	struct errbuf eb = {""};
+	size_t failed = 0;
+	enum rc rc = n ? subject_import(c, in, n, NULL, &failed, &eb) : RC_OK;
+	if (rc) {
+		fprintf(stderr, "privreg: %s:%zu: %s\n", path, batch[failed < n ? failed : 0].lineno, err_msg(&eb, rc));
+		return rc_http_status(rc) >= 500 ? CLI_FAILED : CLI_REFUSED;
+	}
+	*count += n;
+	return CLI_OK;
+}
+
 static int import_file(const struct core_ctx *c, const char *kind, FILE *f, const char *path,
                        size_t *count)
 {
 	char *line = malloc(IMPORT_LINE_MAX + 2);
-	size_t lineno = 0;
+	struct pending *batch = calloc(IMPORT_BATCH, sizeof *batch);
+	size_t lineno = 0, n = 0;
 	int ret = CLI_OK;
-	if (!line)
+	if (!line || !batch) {
+		free(line);
+		free(batch);
 		return CLI_FAILED;
-	while (fgets(line, IMPORT_LINE_MAX + 2, f)) {
+	}
+	while (!ret && fgets(line, IMPORT_LINE_MAX + 2, f)) {
 		lineno++;
 		size_t len = strlen(line);
 		if (len > IMPORT_LINE_MAX) {
@@ -42,29 +82,36 @@ static int import_file(const struct core_ctx *c, const char *kind, FILE *f, cons
 		if (strspn(line, " \t\r\n") == len)
 			continue;
 		json_error_t jerr;
-		json_t *j = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
-		if (!j) {
+		struct pending *p = &batch[n];
+		memset(p, 0, sizeof *p);
+		p->lineno = lineno;
+		p->json = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
+		if (!p->json) {
 			fprintf(stderr, "privreg: %s:%zu: not JSON: %s\n", path, lineno, jerr.text);
 			ret = CLI_REFUSED;
 			break;
 		}
-		struct value_json_holder h = {0};
-		struct record_input rec;
+		n++;
 		struct errbuf eb = {""};
-		json_object_set_new(j, "kind", json_string(kind));
-		enum rc rc = record_input_from_json(j, true, &rec, &h, &eb);
-		char id[TOKEN_ID_MAX], rid[1][TOKEN_ID_MAX];
-		if (!rc)
-			rc = subject_create(c, &rec, 1, id, rid, &eb);
-		value_json_holder_fini(&h);
-		json_decref(j);
+		if (json_is_object(p->json))
+			json_object_set_new(p->json, "kind", json_string(kind));
+		enum rc rc = record_input_from_json(p->json, true, &p->rec, &p->holder, &eb);
 		if (rc) {
 			fprintf(stderr, "privreg: %s:%zu: %s\n", path, lineno, err_msg(&eb, rc));
-			ret = rc_http_status(rc) >= 500 ? CLI_FAILED : CLI_REFUSED;
+			ret = CLI_REFUSED;
 			break;
 		}
-		(*count)++;
+		p->subject = (struct subject_input){&p->rec, 1};
+		if (n == IMPORT_BATCH) {
+			ret = flush(c, batch, n, path, count);
+			pending_fini(batch, n);
+			n = 0;
+		}
 	}
+	if (!ret)
+		ret = flush(c, batch, n, path, count);
+	pending_fini(batch, n);
+	free(batch);
 	free(line);
 	return ret;
 }

@@ -214,15 +214,15 @@ static enum rc parse_events(const struct core_ctx *c, const struct event_input *
 	return RC_OK;
 }
 
-enum rc record_insert_with_key(const struct core_ctx *c, const char *subject_id,
-                               const struct subject_key *key, const struct record_input *rec,
-                               char id[TOKEN_ID_MAX], struct errbuf *eb)
+enum rc record_prepare(const struct core_ctx *c, const char *subject_id,
+                       const struct subject_key *key, const struct record_input *rec,
+                       struct record_prepared *out, struct errbuf *eb)
 {
 	const struct policy *p = c->tenant->policy;
 	struct norm_record nr, *r = &nr;
-	struct store_event events[RECORD_MAX_EVENTS];
-	struct store_record row = {0};
+	struct store_record *row = &out->row;
 	enum rc rc = RC_OK;
+	memset(out, 0, sizeof *out);
 	norm_init(r, rec->kind ? policy_record(p, rec->kind) : NULL, rec->nfields);
 	if (!r->kind) {
 		rc = err_set(eb, RC_UNPROCESSABLE, "unknown record kind '%.64s'", rec->kind ? rec->kind : "");
@@ -245,27 +245,32 @@ enum rc record_insert_with_key(const struct core_ctx *c, const char *subject_id,
 	if (!rc && rec->created_at)
 		rc = parse_past(c, "created_at", rec->created_at, &created, eb);
 	if (!rc)
-		rc = parse_events(c, rec->events, rec->nevents, events, eb);
+		rc = parse_events(c, rec->events, rec->nevents, out->events, eb);
 	if (rc)
 		goto out;
-	token_id_new("rec_", row.id);
-	snprintf(row.subject_id, sizeof row.subject_id, "%s", subject_id);
-	row.kind = (char *)r->kind->name;
-	row.state = (char *)"active";
-	row.created_at = created;
-	row.updated_at = core_now(c);
-	row.events = events;
-	row.nevents = rec->nevents;
-	rc = norm_seal(c, key, r, &row);
-	if (!rc)
-		rc = store_record_insert(c->store, c->tenant->id, &row);
-	if (!rc)
-		memcpy(id, row.id, TOKEN_ID_MAX);
+	token_id_new("rec_", row->id);
+	size_t sl = strnlen(subject_id, TOKEN_ID_MAX - 1);
+	memcpy(row->subject_id, subject_id, sl);
+	row->subject_id[sl] = '\0';
+	row->kind = (char *)r->kind->name;  /* borrowed from the policy */
+	row->state = (char *)"active";
+	row->created_at = created;
+	row->updated_at = core_now(c);
+	row->events = out->events;
+	row->nevents = rec->nevents;
+	rc = norm_seal(c, key, r, row);
 out:
-	free(row.data);
-	free(row.lookups);
 	norm_fini(r);
+	if (rc)
+		record_prepared_fini(out);
 	return rc;
+}
+
+void record_prepared_fini(struct record_prepared *p)
+{
+	free(p->row.data);
+	free(p->row.lookups);
+	p->row.data = p->row.lookups = NULL;
 }
 
 /* Reads a subject's key; RC_GONE once it has been destroyed. */
@@ -289,16 +294,27 @@ enum rc record_add(const struct core_ctx *c, const char *subject_id, const struc
                    char id[TOKEN_ID_MAX], struct errbuf *eb)
 {
 	struct subject_key key;
-	enum rc rc = store_begin(c->store);
+	struct record_prepared prep;
+	enum rc rc = unwrap(c, subject_id, &key, eb);
 	if (rc)
 		return rc;
-	rc = unwrap(c, subject_id, &key, eb);
-	if (!rc)
-		rc = record_insert_with_key(c, subject_id, &key, rec, id, eb);
+	rc = record_prepare(c, subject_id, &key, rec, &prep, eb);
 	subject_key_wipe(&key);
+	if (rc)
+		return rc;
+	rc = store_begin(c->store);
+	if (!rc) {
+		rc = store_record_insert(c->store, c->tenant->id, &prep.row);
+		if (rc == RC_NOT_FOUND)
+			err_set(eb, rc, "no such subject"); /* deleted meanwhile */
+		if (!rc)
+			rc = store_commit(c->store);
+		else
+			store_rollback(c->store);
+	}
 	if (!rc)
-		return store_commit(c->store);
-	store_rollback(c->store);
+		memcpy(id, prep.row.id, TOKEN_ID_MAX);
+	record_prepared_fini(&prep);
 	return rc;
 }
 

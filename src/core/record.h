@@ -18,8 +18,7 @@
 #include "core/field.h"
 #include "core/tenant.h"
 #include "crypto/token.h"
-
-struct store_record;
+#include "store/store.h"
 
 #define RECORD_MAX_FIELDS 256
 #define RECORD_MAX_EVENTS 32
@@ -81,11 +80,17 @@ enum rc record_read(const struct core_ctx *c, const char *record_id, struct reco
 void record_view_fini(struct record_view *v);
 void record_view_free(struct record_view *v);
 
-/* Used by subject.c: builds and inserts one record inside an open
- * transaction with an already unwrapped subject key. */
-enum rc record_insert_with_key(const struct core_ctx *c, const char *subject_id,
-                               const struct subject_key *key, const struct record_input *rec,
-                               char id[TOKEN_ID_MAX], struct errbuf *eb) WUR;
+/* A record validated and sealed, ready to be written: preparing touches no
+ * database, so a refused record is refused before any write begins. */
+struct record_prepared {
+	struct store_record row;   /* owns data and lookups */
+	struct store_event events[RECORD_MAX_EVENTS];
+};
+
+enum rc record_prepare(const struct core_ctx *c, const char *subject_id,
+                       const struct subject_key *key, const struct record_input *rec,
+                       struct record_prepared *out, struct errbuf *eb) WUR;
+void record_prepared_fini(struct record_prepared *p);
 /* Decrypts a stored row into a view, taking row's kind, state and events. */
 enum rc record_view_take(const struct core_ctx *c, const struct subject_key *key,
                          struct store_record *row, struct record_view *out) WUR;

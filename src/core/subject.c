@@ -6,52 +6,131 @@
 #include <string.h>
 
 #include "base/xalloc.h"
+#include "crypto/vault.h"
 #include "store/store.h"
 
-enum rc subject_create(const struct core_ctx *c, const struct record_input *recs, size_t n,
-                       char id[TOKEN_ID_MAX], char (*record_ids)[TOKEN_ID_MAX], struct errbuf *eb)
-{
-	struct store_subject row = {0};
-	struct subject_key key;
+/* A subject with its key and records, validated and sealed, not yet written. */
+struct prepared_subject {
+	struct store_subject row;
 	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	struct record_prepared *recs;
+	size_t n;
+};
+
+static void prepared_fini(struct prepared_subject *ps)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		record_prepared_fini(&ps->recs[i]);
+	free(ps->recs);
+	ps->recs = NULL;
+	ps->n = 0;
+}
+
+static enum rc prepare_subject(const struct core_ctx *c, const struct record_input *recs, size_t n,
+                               struct prepared_subject *ps, struct errbuf *eb)
+{
+	struct subject_key key;
+	memset(ps, 0, sizeof *ps);
 	if (n == 0)
 		return err_set(eb, RC_UNPROCESSABLE, "a subject needs at least one record");
 	if (n > SUBJECT_MAX_RECORDS_IN)
 		return err_set(eb, RC_TOO_LARGE, "more than %d records in one call", SUBJECT_MAX_RECORDS_IN);
-	token_id_new("sub_", row.id);
-	vault_subject_key_new(&c->tenant->vault, row.id, &key, wrapped);
-	row.wrapped_key = wrapped;
-	row.wrapped_len = sizeof wrapped;
-	/* An imported subject exists since its oldest record (bad dates are
-	 * refused with the record itself below). */
-	row.created_at = core_now(c);
-	for (size_t i = 0; i < n; i++) {
-		int64_t t;
-		if (recs[i].created_at && !timeutil_parse_instant(recs[i].created_at, &t) && t < row.created_at)
-			row.created_at = t;
-	}
-	enum rc rc = store_begin(c->store);
-	if (rc)
-		goto out;
-	rc = store_subject_insert(c->store, c->tenant->id, &row);
-	for (size_t i = 0; !rc && i < n; i++) {
-		rc = record_insert_with_key(c, row.id, &key, &recs[i], record_ids[i], eb);
-		if (rc && eb && n > 1) {
-			char msg[sizeof eb->msg + 32];
-			snprintf(msg, sizeof msg, "records[%zu]: %s", i, eb->msg);
-			memcpy(eb->msg, msg, sizeof eb->msg - 1);
-			eb->msg[sizeof eb->msg - 1] = '\0';
+	token_id_new("sub_", ps->row.id);
+	vault_subject_key_new(&c->tenant->vault, ps->row.id, &key, ps->wrapped);
+	ps->row.wrapped_key = ps->wrapped;
+	ps->row.wrapped_len = sizeof ps->wrapped;
+	ps->recs = xcalloc(n, sizeof *ps->recs);
+	enum rc rc = RC_OK;
+	for (; ps->n < n; ps->n++) {
+		rc = record_prepare(c, ps->row.id, &key, &recs[ps->n], &ps->recs[ps->n], eb);
+		if (rc) {
+			if (eb && n > 1) {
+				char msg[sizeof eb->msg + 32];
+				snprintf(msg, sizeof msg, "records[%zu]: %s", ps->n, eb->msg);
+				memcpy(eb->msg, msg, sizeof eb->msg - 1);
+				eb->msg[sizeof eb->msg - 1] = '\0';
+			}
+			break;
 		}
 	}
-	if (rc) {
-		store_rollback(c->store);
-		goto out;
-	}
-	rc = store_commit(c->store);
-	if (!rc)
-		memcpy(id, row.id, TOKEN_ID_MAX);
-out:
 	subject_key_wipe(&key);
+	if (rc) {
+		prepared_fini(ps);
+		return rc;
+	}
+	/* An imported subject exists since its oldest record. */
+	ps->row.created_at = core_now(c);
+	for (size_t i = 0; i < n; i++)
+		if (ps->recs[i].row.created_at < ps->row.created_at)
+			ps->row.created_at = ps->recs[i].row.created_at;
+	return RC_OK;
+}
+
+static enum rc write_subject(const struct core_ctx *c, const struct prepared_subject *ps)
+{
+	enum rc rc = store_subject_insert(c->store, c->tenant->id, &ps->row);
+	for (size_t i = 0; !rc && i < ps->n; i++)
+		rc = store_record_insert(c->store, c->tenant->id, &ps->recs[i].row);
+	return rc;
+}
+
+enum rc subject_create(const struct core_ctx *c, const struct record_input *recs, size_t n,
+                       char id[TOKEN_ID_MAX], char (*record_ids)[TOKEN_ID_MAX], struct errbuf *eb)
+{
+	struct prepared_subject ps;
+	enum rc rc = prepare_subject(c, recs, n, &ps, eb);
+	if (rc)
+		return rc;
+	rc = store_begin(c->store);
+	if (!rc) {
+		rc = write_subject(c, &ps);
+		if (!rc)
+			rc = store_commit(c->store);
+		else
+			store_rollback(c->store);
+	}
+	if (!rc) {
+		memcpy(id, ps.row.id, TOKEN_ID_MAX);
+		for (size_t i = 0; i < n; i++)
+			memcpy(record_ids[i], ps.recs[i].row.id, TOKEN_ID_MAX);
+	}
+	prepared_fini(&ps);
+	return rc;
+}
+
+enum rc subject_import(const struct core_ctx *c, const struct subject_input *in, size_t n,
+                       char (*ids)[TOKEN_ID_MAX], size_t *failed, struct errbuf *eb)
+{
+	struct prepared_subject *ps = xcalloc(n ? n : 1, sizeof *ps);
+	size_t ready = 0;
+	enum rc rc = RC_OK;
+	for (; ready < n; ready++) {
+		rc = prepare_subject(c, in[ready].records, in[ready].nrecords, &ps[ready], eb);
+		if (rc) {
+			if (failed)
+				*failed = ready;
+			break;
+		}
+	}
+	if (!rc)
+		rc = store_begin(c->store);
+	if (!rc) {
+		for (size_t i = 0; !rc && i < n; i++) {
+			rc = write_subject(c, &ps[i]);
+			if (rc && failed)
+				*failed = i;
+		}
+		if (!rc)
+			rc = store_commit(c->store);
+		else
+			store_rollback(c->store);
+	}
+	for (size_t i = 0; i < ready; i++) {
+		if (!rc && ids)
+			memcpy(ids[i], ps[i].row.id, TOKEN_ID_MAX);
+		prepared_fini(&ps[i]);
+	}
+	free(ps);
 	return rc;
 }
 

@@ -19,10 +19,20 @@ struct subject_view {
 	size_t nrecords;
 };
 
+struct subject_input {
+	const struct record_input *records;
+	size_t nrecords;
+};
+
 /* Creates a subject with its first records; record_ids gets n ids. */
 enum rc subject_create(const struct core_ctx *c, const struct record_input *recs, size_t n,
                        char id[TOKEN_ID_MAX], char (*record_ids)[TOKEN_ID_MAX],
                        struct errbuf *eb) WUR;
+/* Creates n subjects in one transaction: all or none. Every record is
+ * validated and sealed before the first write; on a refusal *failed is the
+ * index of the subject refused. ids (may be NULL) gets the subject ids. */
+enum rc subject_import(const struct core_ctx *c, const struct subject_input *in, size_t n,
+                       char (*ids)[TOKEN_ID_MAX], size_t *failed, struct errbuf *eb) WUR;
 enum rc subject_read(const struct core_ctx *c, const char *id, struct subject_view **out,
                      struct errbuf *eb) WUR;
 void subject_view_free(struct subject_view *v);

@@ -9,6 +9,14 @@
 
 static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
 
+/* Value of each base32 character, -1 for anything else. */
+static const signed char b32_value[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+	['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+	['g'] = 17, ['h'] = 18, ['j'] = 19, ['k'] = 20, ['m'] = 21, ['n'] = 22, ['p'] = 23, ['q'] = 24,
+	['r'] = 25, ['s'] = 26, ['t'] = 27, ['v'] = 28, ['w'] = 29, ['x'] = 30, ['y'] = 31, ['z'] = 32,
+}; /* stored +1 so that 0 means "not base32" */
+
 /* Encodes nbytes*8 bits as ceil(bits/5) base32 chars. */
 static void base32(const unsigned char *in, size_t nbytes, char *out)
 {
@@ -28,6 +36,33 @@ static void base32(const unsigned char *in, size_t nbytes, char *out)
 	out[o] = '\0';
 }
 
+void token_id_encode(const char *prefix, const unsigned char in[TOKEN_ID_BYTES], char out[TOKEN_ID_MAX])
+{
+	size_t pl = strlen(prefix);
+	memcpy(out, prefix, pl);
+	base32(in, TOKEN_ID_BYTES, out + pl);
+}
+
+bool token_id_decode(const char *prefix, const char *s, unsigned char out[TOKEN_ID_BYTES])
+{
+	if (!token_id_valid(prefix, s))
+		return false;
+	const char *p = s + strlen(prefix);
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t o = 0;
+	for (int i = 0; i < 26; i++) {
+		acc = (acc << 5) | (uint32_t)(b32_value[(unsigned char)p[i]] - 1);
+		bits += 5;
+		if (bits >= 8) {
+			out[o++] = (unsigned char)(acc >> (bits - 8));
+			bits -= 8;
+		}
+	}
+	/* 26 chars carry 130 bits: the last 2 must be the zero padding. */
+	return o == TOKEN_ID_BYTES && (acc & ((1u << bits) - 1)) == 0;
+}
+
 void token_id_new(const char *prefix, char out[TOKEN_ID_MAX])
 {
 	unsigned char raw[16];
@@ -37,20 +72,19 @@ void token_id_new(const char *prefix, char out[TOKEN_ID_MAX])
 	for (int i = 0; i < 6; i++)
 		raw[i] = (unsigned char)(ms >> (8 * (5 - i)));
 	randombytes_buf(raw + 6, 10);
-	size_t pl = strlen(prefix);
-	memcpy(out, prefix, pl);
-	base32(raw, sizeof raw, out + pl);
+	token_id_encode(prefix, raw, out);
 }
 
 bool token_id_valid(const char *prefix, const char *s)
 {
 	size_t pl = strlen(prefix);
-	if (strncmp(s, prefix, pl) || strlen(s + pl) != 26)
+	if (strncmp(s, prefix, pl))
 		return false;
-	for (const char *p = s + pl; *p; p++)
-		if (!strchr(b32, *p))
+	size_t n = 0;
+	for (const char *p = s + pl; *p; p++, n++)
+		if (n == 26 || !b32_value[(unsigned char)*p])
 			return false;
-	return true;
+	return n == 26;
 }
 
 static void hash_secret(const char *secret, unsigned char hash[TOKEN_HASH_LEN])
@@ -80,7 +114,7 @@ enum rc token_apikey_parse(const char *key, char key_id[TOKEN_KEY_ID_LEN + 1],
 	if (n != 4 + TOKEN_KEY_ID_LEN + 1 + 52 || strncmp(key, "prk_", 4) || key[4 + TOKEN_KEY_ID_LEN] != '_')
 		return RC_UNAUTHORIZED;
 	for (size_t i = 4; i < n; i++)
-		if (i != 4 + TOKEN_KEY_ID_LEN && !strchr(b32, key[i]))
+		if (i != 4 + TOKEN_KEY_ID_LEN && !b32_value[(unsigned char)key[i]])
 			return RC_UNAUTHORIZED;
 	memcpy(key_id, key + 4, TOKEN_KEY_ID_LEN);
 	key_id[TOKEN_KEY_ID_LEN] = '\0';

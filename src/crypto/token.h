@@ -26,6 +26,11 @@ void token_id_new(const char *prefix, char out[TOKEN_ID_MAX]);
 /* True when s looks like an id with this prefix (no database needed). */
 bool token_id_valid(const char *prefix, const char *s);
 
+#define TOKEN_ID_BYTES 16
+/* The 16 bytes behind an id, for compact storage; false if s is not one. */
+bool token_id_decode(const char *prefix, const char *s, unsigned char out[TOKEN_ID_BYTES]);
+void token_id_encode(const char *prefix, const unsigned char in[TOKEN_ID_BYTES], char out[TOKEN_ID_MAX]);
+
 /* A new API key: writes its public id and the whole secret key text. */
 void token_apikey_new(char key_id[TOKEN_KEY_ID_LEN + 1], char key[TOKEN_APIKEY_MAX],
                       unsigned char hash[TOKEN_HASH_LEN]);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +13,17 @@
 #define KDF_CONTEXT "privreg_"
 
 enum { SUBKEY_WRAP = 1, SUBKEY_LOOKUP = 2, SUBKEY_TOKEN = 3 };
+
+enum rc vault_library_init(void)
+{
+	static bool done; /* set once, before any thread starts */
+	if (!done) {
+		if (randombytes_set_implementation(&randombytes_internal_implementation) != 0)
+			return RC_INTERNAL;
+		done = true;
+	}
+	return sodium_init() < 0 ? RC_INTERNAL : RC_OK;
+}
 
 void vault_init(struct vault *v, int64_t tenant_id, const unsigned char master[VAULT_KEY_LEN])
 {
@@ -82,29 +94,36 @@ out:
 	return rc;
 }
 
-/* Associated data binding a wrapped key to its tenant and subject. */
-static size_t wrap_ad(const struct vault *v, const char *subject_id, char *ad, size_t size)
+/* Associated data binding a wrapped key to its tenant and subject:
+ * the tenant id (8 bytes, little-endian) followed by the subject id. */
+static size_t wrap_ad(const struct vault *v, const char *subject_id, unsigned char *ad, size_t size)
 {
-	int n = snprintf(ad, size, "subject-key:%lld:%s", (long long)v->tenant_id, subject_id);
-	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+	uint64_t t = (uint64_t)v->tenant_id;
+	for (int i = 0; i < 8; i++)
+		ad[i] = (unsigned char)(t >> (8 * i));
+	size_t n = strlen(subject_id);
+	if (n > size - 8)
+		n = size - 8;
+	memcpy(ad + 8, subject_id, n);
+	return 8 + n;
 }
 
 void vault_subject_key_new(const struct vault *v, const char *subject_id,
                            struct subject_key *key, unsigned char wrapped[VAULT_WRAPPED_LEN])
 {
-	char ad[128];
+	unsigned char ad[128];
 	size_t adlen = wrap_ad(v, subject_id, ad, sizeof ad);
 	crypto_aead_xchacha20poly1305_ietf_keygen(key->k);
 	randombytes_buf(wrapped, VAULT_NONCE_LEN);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(wrapped + VAULT_NONCE_LEN, NULL, key->k, VAULT_KEY_LEN,
-	                                           (const unsigned char *)ad, adlen, NULL, wrapped,
+	                                           ad, adlen, NULL, wrapped,
 	                                           v->wrap_key);
 }
 
 enum rc vault_subject_key_unwrap(const struct vault *v, const char *subject_id,
                                  const unsigned char *wrapped, size_t len, struct subject_key *key)
 {
-	char ad[128];
+	unsigned char ad[128];
 	size_t adlen = wrap_ad(v, subject_id, ad, sizeof ad);
 	if (!wrapped || len != VAULT_WRAPPED_LEN)
 		return RC_GONE; /* the key was destroyed */

@@ -38,6 +38,14 @@ struct subject_key {
 	unsigned char k[VAULT_KEY_LEN];
 };
 
+/*
+ * Initialises libsodium. Call once, first thing in main. It selects
+ * libsodium's user-space CSPRNG (ChaCha20, seeded from the kernel, per-thread
+ * state, reseeded after fork): the default asks the kernel for every random
+ * value, one system call each, and that dominated record inserts.
+ */
+enum rc vault_library_init(void) WUR;
+
 /* Creates a new random master key file (fails if it exists). */
 enum rc vault_create_file(const char *path, struct errbuf *eb) WUR;
 /* Reads a master key file; refuses one that group or others can read. */

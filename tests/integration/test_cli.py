@@ -220,3 +220,18 @@ def test_import_unknown_kind(privreg, register):
     src.write_text("{}\n")
     r = privreg("import", "invoice", src, "--dir", register, check=1)
     assert "no record kind 'invoice'" in r.stderr
+
+
+def test_import_in_batches_is_all_or_nothing(privreg, register):
+    src = register.parent / "many.jsonl"
+    lines = [json.dumps({"fields": {"email": f"person{i}@example.ee", "username": f"p{i}"}}) for i in range(2500)]
+    bad = list(lines)
+    bad[1399] = json.dumps({"fields": {"email": "person1399@example.ee", "gender": "robot"}})
+    src.write_text("\n".join(bad) + "\n")
+    r = privreg("import", "account", src, "--dir", register, check=1)
+    assert f"{src}:1400: field gender: not one of the allowed values" in r.stderr
+    assert count(privreg, register) == (0, 0)
+    src.write_text("\n".join(lines) + "\n")
+    privreg("import", "account", src, "--dir", register, check=0)
+    assert count(privreg, register) == (2500, 2500)
+    assert privreg("subject", "find", "username", "p2499", "--dir", register, check=0).stdout.startswith("sub_")

@@ -34,7 +34,7 @@ char *test_read_file(const char *path, size_t *len)
 
 void test_register_new(struct test_register *r, const char *policy_path, const char *name)
 {
-	assert_true(sodium_init() >= 0);
+	assert_int_equal(vault_library_init(), RC_OK);
 	memset(r, 0, sizeof *r);
 	snprintf(r->dir, sizeof r->dir, "/tmp/privreg-test-XXXXXX");
 	assert_non_null(mkdtemp(r->dir));

@@ -21,7 +21,7 @@ static int setup(void **state)
 {
 	(void)state;
 	unsigned char m1[VAULT_KEY_LEN], m2[VAULT_KEY_LEN];
-	if (sodium_init() < 0)
+	if (vault_library_init())
 		return -1;
 	randombytes_buf(m1, sizeof m1);
 	randombytes_buf(m2, sizeof m2);

@@ -23,7 +23,7 @@ CREATE TABLE policies (
 -- wrapped_key is NULL once destroyed (crypto-shredding).
 CREATE TABLE subjects (
     tenant_id   INTEGER NOT NULL REFERENCES tenants (tenant_id),
-    subject_id  TEXT    NOT NULL,
+    subject_id  BLOB    NOT NULL,
     wrapped_key BLOB,
     created_at  INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, subject_id)
@@ -34,8 +34,8 @@ CREATE TABLE subjects (
 -- can be removed without decrypting anything.
 CREATE TABLE records (
     tenant_id   INTEGER NOT NULL,
-    record_id   TEXT    NOT NULL,
-    subject_id  TEXT    NOT NULL,
+    record_id   BLOB    NOT NULL,
+    subject_id  BLOB    NOT NULL,
     kind        TEXT    NOT NULL,
     state       TEXT    NOT NULL DEFAULT 'active',
     created_at  INTEGER NOT NULL,
@@ -50,7 +50,7 @@ CREATE INDEX records_by_subject ON records (tenant_id, subject_id);
 -- Named dates of a record (fulfilled, resolved, closed...): retention counts from them.
 CREATE TABLE record_events (
     tenant_id   INTEGER NOT NULL,
-    record_id   TEXT    NOT NULL,
+    record_id   BLOB    NOT NULL,
     name        TEXT    NOT NULL,
     at          INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, record_id, name),
@@ -60,8 +60,8 @@ CREATE TABLE record_events (
 CREATE TABLE lookups (
     tenant_id   INTEGER NOT NULL,
     hash        BLOB    NOT NULL,
-    record_id   TEXT    NOT NULL,
-    subject_id  TEXT    NOT NULL,
+    record_id   BLOB    NOT NULL,
+    subject_id  BLOB    NOT NULL,
     PRIMARY KEY (tenant_id, hash, record_id)
 ) WITHOUT ROWID;
 

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs the benchmarks against a release build. Usage: bench/run.sh [BUILD_DIR]
+set -euo pipefail
+build=${1:-build}
+cd "$(dirname "$0")/.."
+echo "== insert: 100,000 account records through core/ vs raw sqlite3 ($(nproc) cores, $(uname -m))"
+"$build/bench/bench_insert" 100000 5 policies/webshop.yaml
