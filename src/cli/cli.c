@@ -2,6 +2,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -80,4 +81,56 @@ int cli_tenant_open(struct cli_register *r, const char *name, struct tenant **ou
 	struct errbuf eb = {""};
 	enum rc rc = tenant_open(r->store, r->keydir, name, out, &eb);
 	return rc ? cli_fail("cannot open the tenant", rc, &eb) : CLI_OK;
+}
+
+int cli_parse(int argc, char **argv, const char *cmd, const char *help, unsigned accept,
+              struct cli_opts *o)
+{
+	static const struct option all[] = {
+		{"dir", required_argument, NULL, CLI_OPT_DIR},
+		{"tenant", required_argument, NULL, CLI_OPT_TENANT},
+		{"policy", required_argument, NULL, CLI_OPT_POLICY},
+		{"store", required_argument, NULL, CLI_OPT_STORE},
+		{"role", required_argument, NULL, CLI_OPT_ROLE},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	*o = (struct cli_opts){.dir = CLI_DEFAULT_DIR, .tenant = CLI_DEFAULT_TENANT};
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", all, NULL)) != -1) {
+		if (c == 'h') {
+			fputs(help, stdout);
+			return CLI_OK;
+		}
+		if (c == '?' || !(accept & (unsigned)c)) {
+			cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+			return CLI_USAGE;
+		}
+		const char **slot = c == CLI_OPT_DIR ? &o->dir : c == CLI_OPT_TENANT ? &o->tenant
+		                  : c == CLI_OPT_POLICY ? &o->policy : c == CLI_OPT_STORE ? &o->store : &o->role;
+		*slot = optarg;
+	}
+	o->argc = argc - optind;
+	o->argv = argv + optind;
+	return -1;
+}
+
+int cli_open(const struct cli_opts *o, struct cli_register *r, struct tenant **t)
+{
+	*t = NULL;
+	int ret = cli_register_open(r, o->dir);
+	if (ret)
+		return ret;
+	ret = cli_tenant_open(r, o->tenant, t);
+	if (ret)
+		cli_register_close(r);
+	return ret;
+}
+
+void cli_close(struct cli_register *r, struct tenant *t)
+{
+	tenant_free(t);
+	cli_register_close(r);
 }

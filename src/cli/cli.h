@@ -30,11 +30,34 @@ struct cli_register {
 	struct store *store;
 };
 
+/* Options shared by the commands; each command says which it accepts. */
+enum cli_opt {
+	CLI_OPT_DIR = 1 << 0,
+	CLI_OPT_TENANT = 1 << 1,
+	CLI_OPT_POLICY = 1 << 2,
+	CLI_OPT_STORE = 1 << 3,
+	CLI_OPT_ROLE = 1 << 4,
+};
+
+struct cli_opts {
+	const char *dir, *tenant, *policy, *store, *role; /* defaults filled in */
+	int argc;                  /* the arguments left after the options */
+	char **argv;
+};
+
+/* Parses the options of `cmd` (a mask of enum cli_opt; --help is always
+ * accepted and prints `help`). Returns -1 to go on, else the exit code. */
+int cli_parse(int argc, char **argv, const char *cmd, const char *help, unsigned accept,
+              struct cli_opts *o);
+
 /* Reads DIR/privreg.conf and opens the store. Prints the error itself. */
 int cli_register_open(struct cli_register *r, const char *dir);
 void cli_register_close(struct cli_register *r);
 /* Opens tenant `name` of an open register. Prints the error itself. */
 int cli_tenant_open(struct cli_register *r, const char *name, struct tenant **out);
+/* Both of the above for o->dir and o->tenant; on failure nothing stays open. */
+int cli_open(const struct cli_opts *o, struct cli_register *r, struct tenant **t);
+void cli_close(struct cli_register *r, struct tenant *t);
 
 /* Prints "privreg: WHAT: message" and returns the exit code for rc. */
 int cli_fail(const char *what, enum rc rc, const struct errbuf *eb);

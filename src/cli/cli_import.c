@@ -5,7 +5,6 @@
  * transaction, so a refused line stops the import, names its line, and
  * nothing of the file is kept.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,36 +117,23 @@ static int import_file(const struct core_ctx *c, const char *kind, FILE *f, cons
 
 int cli_import(int argc, char **argv)
 {
-	const char *dir = CLI_DEFAULT_DIR, *tenant_name = CLI_DEFAULT_TENANT;
-	static const struct option opts[] = {
-		{"dir", required_argument, NULL, 'd'}, {"tenant", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'}, {0},
-	};
-	int o;
-	optind = 0;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'd': dir = optarg; break;
-		case 't': tenant_name = optarg; break;
-		case 'h': fputs(import_help, stdout); return CLI_OK;
-		default: cli_usage_error("import", "unknown option"); return CLI_USAGE;
-		}
-	}
-	if (argc - optind != 2) {
+	struct cli_opts o;
+	int ret = cli_parse(argc, argv, "import", import_help, CLI_OPT_DIR | CLI_OPT_TENANT, &o);
+	if (ret >= 0)
+		return ret;
+	if (o.argc != 2) {
 		cli_usage_error("import", "expected KIND FILE.jsonl");
 		return CLI_USAGE;
 	}
-	const char *kind = argv[optind], *path = argv[optind + 1];
+	const char *kind = o.argv[0], *path = o.argv[1];
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		fprintf(stderr, "privreg: cannot open %s\n", path);
 		return CLI_FAILED;
 	}
-	struct cli_register r;
+	struct cli_register r = {0};
 	struct tenant *t = NULL;
-	int ret = cli_register_open(&r, dir);
-	if (!ret)
-		ret = cli_tenant_open(&r, tenant_name, &t);
+	ret = cli_open(&o, &r, &t);
 	if (!ret && !policy_record(t->policy, kind)) {
 		fprintf(stderr, "privreg: the policy has no record kind '%s'\n", kind);
 		ret = CLI_REFUSED;
@@ -166,9 +152,8 @@ int cli_import(int argc, char **argv)
 			store_rollback(r.store);
 	}
 	fclose(f);
-	tenant_free(t);
 	if (r.store)
-		cli_register_close(&r);
+		cli_close(&r, t);
 	if (!ret)
 		printf("imported %zu %s records from %s\n", count, kind, path);
 	else if (count)

@@ -1,6 +1,5 @@
 /* cli_init: `privreg init` and `privreg tenant add|list`. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,26 +46,14 @@ static int write_conf(const char *dir, const char *store_url)
 
 int cli_init(int argc, char **argv)
 {
-	const char *dir = CLI_DEFAULT_DIR, *policy_path = NULL, *store_url = "sqlite:privreg.db";
-	const char *tenant = CLI_DEFAULT_TENANT;
-	static const struct option opts[] = {
-		{"dir", required_argument, NULL, 'd'}, {"policy", required_argument, NULL, 'p'},
-		{"store", required_argument, NULL, 's'}, {"tenant", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'}, {0},
-	};
-	int o;
-	optind = 0;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'd': dir = optarg; break;
-		case 'p': policy_path = optarg; break;
-		case 's': store_url = optarg; break;
-		case 't': tenant = optarg; break;
-		case 'h': fputs(init_help, stdout); return CLI_OK;
-		default: cli_usage_error("init", "unknown option"); return CLI_USAGE;
-		}
-	}
-	if (!policy_path || optind != argc) {
+	struct cli_opts o;
+	int ret = cli_parse(argc, argv, "init", init_help,
+	                    CLI_OPT_DIR | CLI_OPT_POLICY | CLI_OPT_STORE | CLI_OPT_TENANT, &o);
+	if (ret >= 0)
+		return ret;
+	const char *dir = o.dir, *policy_path = o.policy, *tenant = o.tenant;
+	const char *store_url = o.store ? o.store : "sqlite:privreg.db";
+	if (!policy_path || o.argc) {
 		cli_usage_error("init", "needs --policy FILE and no other arguments");
 		return CLI_USAGE;
 	}
@@ -75,7 +62,7 @@ int cli_init(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	char *source = NULL;
-	int ret = cli_policy_check_file(policy_path, &source);
+	ret = cli_policy_check_file(policy_path, &source);
 	if (ret)
 		return ret;
 	char conf[4200];
@@ -125,25 +112,15 @@ static const char tenant_help[] =
 
 int cli_tenant(int argc, char **argv)
 {
-	const char *dir = CLI_DEFAULT_DIR, *policy_path = NULL;
-	static const struct option opts[] = {
-		{"dir", required_argument, NULL, 'd'}, {"policy", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'}, {0},
-	};
-	int o;
-	optind = 0;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'd': dir = optarg; break;
-		case 'p': policy_path = optarg; break;
-		case 'h': fputs(tenant_help, stdout); return CLI_OK;
-		default: cli_usage_error("tenant", "unknown option"); return CLI_USAGE;
-		}
-	}
-	const char *sub = optind < argc ? argv[optind] : NULL;
-	if (sub && !strcmp(sub, "list") && optind + 1 == argc) {
+	struct cli_opts o;
+	int ret = cli_parse(argc, argv, "tenant", tenant_help, CLI_OPT_DIR | CLI_OPT_POLICY, &o);
+	if (ret >= 0)
+		return ret;
+	const char *dir = o.dir, *policy_path = o.policy;
+	const char *sub = o.argc ? o.argv[0] : NULL;
+	if (sub && !strcmp(sub, "list") && o.argc == 1) {
 		struct cli_register r;
-		int ret = cli_register_open(&r, dir);
+		ret = cli_register_open(&r, dir);
 		if (ret)
 			return ret;
 		struct store_tenant *v = NULL;
@@ -155,13 +132,13 @@ int cli_tenant(int argc, char **argv)
 		cli_register_close(&r);
 		return rc ? cli_fail("tenant list", rc, NULL) : CLI_OK;
 	}
-	if (!sub || strcmp(sub, "add") || optind + 2 != argc || !policy_path) {
+	if (!sub || strcmp(sub, "add") || o.argc != 2 || !policy_path) {
 		cli_usage_error("tenant", "expected 'tenant add NAME --policy FILE' or 'tenant list'");
 		return CLI_USAGE;
 	}
-	const char *name = argv[optind + 1];
+	const char *name = o.argv[1];
 	char *source = NULL;
-	int ret = cli_policy_check_file(policy_path, &source);
+	ret = cli_policy_check_file(policy_path, &source);
 	if (ret)
 		return ret;
 	struct cli_register r;

@@ -1,5 +1,4 @@
 /* cli_key: `privreg key add|list|revoke`: staff API keys, stored only as hashes. */
-#include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,26 +27,16 @@ static bool role_valid(const char *r)
 
 int cli_key(int argc, char **argv)
 {
-	const char *dir = CLI_DEFAULT_DIR, *tenant_name = CLI_DEFAULT_TENANT, *role = NULL;
-	static const struct option opts[] = {
-		{"dir", required_argument, NULL, 'd'}, {"tenant", required_argument, NULL, 't'},
-		{"role", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'}, {0},
-	};
-	int o;
-	optind = 0;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'd': dir = optarg; break;
-		case 't': tenant_name = optarg; break;
-		case 'r': role = optarg; break;
-		case 'h': fputs(key_help, stdout); return CLI_OK;
-		default: cli_usage_error("key", "unknown option"); return CLI_USAGE;
-		}
-	}
-	const char *sub = optind < argc ? argv[optind] : "";
-	bool add = !strcmp(sub, "add") && optind + 1 == argc;
-	bool list = !strcmp(sub, "list") && optind + 1 == argc;
-	bool revoke = !strcmp(sub, "revoke") && optind + 2 == argc;
+	struct cli_opts o;
+	int ret = cli_parse(argc, argv, "key", key_help, CLI_OPT_DIR | CLI_OPT_TENANT | CLI_OPT_ROLE, &o);
+	if (ret >= 0)
+		return ret;
+	const char *tenant_name = o.tenant, *role = o.role;
+	const char *sub = o.argc ? o.argv[0] : "";
+	const char *key_id = o.argc > 1 ? o.argv[1] : "";
+	bool add = !strcmp(sub, "add") && o.argc == 1;
+	bool list = !strcmp(sub, "list") && o.argc == 1;
+	bool revoke = !strcmp(sub, "revoke") && o.argc == 2;
 	if (!add && !list && !revoke) {
 		cli_usage_error("key", "expected 'key add --role R', 'key list' or 'key revoke KEY_ID'");
 		return CLI_USAGE;
@@ -57,13 +46,13 @@ int cli_key(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	struct cli_register r;
-	int ret = cli_register_open(&r, dir);
+	ret = cli_register_open(&r, o.dir);
 	if (ret)
 		return ret;
 	struct store_tenant t = {0};
 	enum rc rc = store_tenant_find(r.store, tenant_name, &t);
 	if (rc) {
-		fprintf(stderr, "privreg: no tenant '%s' in %s\n", tenant_name, dir);
+		fprintf(stderr, "privreg: no tenant '%s' in %s\n", tenant_name, o.dir);
 		cli_register_close(&r);
 		return CLI_REFUSED;
 	}
@@ -90,13 +79,13 @@ int cli_key(int argc, char **argv)
 		}
 		store_apikeys_free(v, n);
 	} else {
-		rc = store_apikey_revoke(r.store, t.id, argv[optind + 1], timeutil_now());
+		rc = store_apikey_revoke(r.store, t.id, key_id, timeutil_now());
 		if (!rc)
-			printf("revoked key %s\n", argv[optind + 1]);
+			printf("revoked key %s\n", key_id);
 	}
 	store_tenant_fini(&t);
 	cli_register_close(&r);
 	if (rc == RC_NOT_FOUND)
-		fprintf(stderr, "privreg: no valid key '%s' in tenant '%s'\n", argv[optind + 1], tenant_name);
+		fprintf(stderr, "privreg: no valid key '%s' in tenant '%s'\n", key_id, tenant_name);
 	return rc == RC_NOT_FOUND ? CLI_REFUSED : rc ? cli_fail("key", rc, NULL) : CLI_OK;
 }

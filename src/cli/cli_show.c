@@ -1,5 +1,4 @@
 /* cli_show: `privreg status` and `privreg subject get|find|delete`. */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,25 +16,17 @@ static const char status_help[] =
 
 int cli_status(int argc, char **argv)
 {
-	const char *dir = CLI_DEFAULT_DIR;
-	static const struct option opts[] = {
-		{"dir", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {0},
-	};
-	int o;
-	optind = 0;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'd': dir = optarg; break;
-		case 'h': fputs(status_help, stdout); return CLI_OK;
-		default: cli_usage_error("status", "unknown option"); return CLI_USAGE;
-		}
-	}
-	if (optind != argc) {
+	struct cli_opts o;
+	int ret = cli_parse(argc, argv, "status", status_help, CLI_OPT_DIR, &o);
+	if (ret >= 0)
+		return ret;
+	const char *dir = o.dir;
+	if (o.argc) {
 		cli_usage_error("status", "takes no arguments");
 		return CLI_USAGE;
 	}
 	struct cli_register r;
-	int ret = cli_register_open(&r, dir);
+	ret = cli_register_open(&r, dir);
 	if (ret)
 		return ret;
 	struct store_tenant *v = NULL;
@@ -71,23 +62,12 @@ static const char subject_help[] =
 
 int cli_subject(int argc, char **argv)
 {
-	const char *dir = CLI_DEFAULT_DIR, *tenant_name = CLI_DEFAULT_TENANT;
-	static const struct option opts[] = {
-		{"dir", required_argument, NULL, 'd'}, {"tenant", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'}, {0},
-	};
-	int o;
-	optind = 0;
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
-		case 'd': dir = optarg; break;
-		case 't': tenant_name = optarg; break;
-		case 'h': fputs(subject_help, stdout); return CLI_OK;
-		default: cli_usage_error("subject", "unknown option"); return CLI_USAGE;
-		}
-	}
-	int nargs = argc - optind;
-	const char *sub = nargs > 0 ? argv[optind] : "";
+	struct cli_opts o;
+	int ret = cli_parse(argc, argv, "subject", subject_help, CLI_OPT_DIR | CLI_OPT_TENANT, &o);
+	if (ret >= 0)
+		return ret;
+	int nargs = o.argc;
+	const char *sub = nargs > 0 ? o.argv[0] : "";
 	bool get = !strcmp(sub, "get") && nargs == 2, del = !strcmp(sub, "delete") && nargs == 2;
 	bool find = !strcmp(sub, "find") && nargs == 3;
 	if (!get && !del && !find) {
@@ -96,20 +76,15 @@ int cli_subject(int argc, char **argv)
 	}
 	struct cli_register r;
 	struct tenant *t = NULL;
-	int ret = cli_register_open(&r, dir);
+	ret = cli_open(&o, &r, &t);
 	if (ret)
 		return ret;
-	ret = cli_tenant_open(&r, tenant_name, &t);
-	if (ret) {
-		cli_register_close(&r);
-		return ret;
-	}
 	struct core_ctx c = {.store = r.store, .tenant = t};
 	struct errbuf eb = {""};
 	enum rc rc;
 	if (get) {
 		struct subject_view *v = NULL;
-		rc = subject_read(&c, argv[optind + 1], &v, &eb);
+		rc = subject_read(&c, o.argv[1], &v, &eb);
 		if (!rc) {
 			json_t *j = subject_view_to_json(v);
 			char *s = json_dumps(j, JSON_INDENT(2));
@@ -121,17 +96,16 @@ int cli_subject(int argc, char **argv)
 	} else if (find) {
 		char ids[SUBJECT_FIND_MAX][TOKEN_ID_MAX];
 		size_t n = 0;
-		const char *val = argv[optind + 2];
+		const char *val = o.argv[2];
 		struct field_value fv = {VAL_STRING, val, strlen(val)};
-		rc = subject_find(&c, argv[optind + 1], &fv, ids, SUBJECT_FIND_MAX, &n, &eb);
+		rc = subject_find(&c, o.argv[1], &fv, ids, SUBJECT_FIND_MAX, &n, &eb);
 		for (size_t i = 0; !rc && i < n; i++)
 			puts(ids[i]);
 	} else {
-		rc = subject_delete(&c, argv[optind + 1], &eb);
+		rc = subject_delete(&c, o.argv[1], &eb);
 		if (!rc)
-			printf("deleted subject %s (key destroyed, records removed)\n", argv[optind + 1]);
+			printf("deleted subject %s (key destroyed, records removed)\n", o.argv[1]);
 	}
-	tenant_free(t);
-	cli_register_close(&r);
+	cli_close(&r, t);
 	return rc ? cli_fail(sub, rc, &eb) : CLI_OK;
 }

@@ -372,6 +372,46 @@ static void sqlite_rollback(struct store *s)
 	q->depth--;
 }
 
+/* ---- reading rows ---- */
+
+typedef void row_reader(sqlite3_stmt *st, void *out);
+
+/* Steps a bound statement that returns at most one row: RC_NOT_FOUND if none. */
+static enum rc fetch_one(struct sqlite_store *q, sqlite3_stmt *st, row_reader *read, void *out,
+                         const char *what)
+{
+	int src = sqlite3_step(st);
+	enum rc rc = RC_OK;
+	if (src == SQLITE_ROW)
+		read(st, out);
+	else
+		rc = src == SQLITE_DONE ? RC_NOT_FOUND : map_rc(q, src, what);
+	done(st);
+	return rc;
+}
+
+/* Steps a bound statement, appending each row (elem bytes, zeroed before
+ * `read` fills it) to the array *v of *n elements. */
+static enum rc fetch_all(struct sqlite_store *q, sqlite3_stmt *st, row_reader *read, size_t elem,
+                         void **v, size_t *n, const char *what)
+{
+	size_t alloc = *n;
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == alloc) {
+			alloc = alloc ? alloc * 2 : 4;
+			*v = xrealloc(*v, alloc * elem);
+		}
+		void *row = (char *)*v + *n * elem;
+		memset(row, 0, elem);
+		read(st, row);
+		(*n)++;
+	}
+	enum rc rc = src == SQLITE_DONE ? RC_OK : map_rc(q, src, what);
+	done(st);
+	return rc;
+}
+
 /* ---- tenants and policies ---- */
 
 static enum rc sqlite_tenant_insert(struct store *s, const char *name, int64_t at, int64_t *id)
@@ -389,8 +429,9 @@ static enum rc sqlite_tenant_insert(struct store *s, const char *name, int64_t a
 	return rc;
 }
 
-static void read_tenant(sqlite3_stmt *st, struct store_tenant *t)
+static void read_tenant(sqlite3_stmt *st, void *out)
 {
+	struct store_tenant *t = out;
 	t->id = sqlite3_column_int64(st, 0);
 	t->name = col_text(st, 1);
 	t->created_at = sqlite3_column_int64(st, 2);
@@ -404,13 +445,7 @@ static enum rc sqlite_tenant_find(struct store *s, const char *name, struct stor
 	if (rc)
 		return rc;
 	bind_text(st, 1, name);
-	int src = sqlite3_step(st);
-	if (src == SQLITE_ROW)
-		read_tenant(st, out);
-	else
-		rc = src == SQLITE_DONE ? RC_NOT_FOUND : map_rc(q, src, "tenant_find");
-	done(st);
-	return rc;
+	return fetch_one(q, st, read_tenant, out, "tenant_find");
 }
 
 static enum rc sqlite_tenant_list(struct store *s, struct store_tenant **out, size_t *n)
@@ -420,20 +455,7 @@ static enum rc sqlite_tenant_list(struct store *s, struct store_tenant **out, si
 	*out = NULL;
 	*n = 0;
 	enum rc rc = stmt(q, S_TENANT_LIST, &st);
-	if (rc)
-		return rc;
-	size_t alloc = 0;
-	int src;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == alloc) {
-			alloc = alloc ? alloc * 2 : 4;
-			*out = xrealloc(*out, alloc * sizeof **out);
-		}
-		read_tenant(st, &(*out)[(*n)++]);
-	}
-	rc = src == SQLITE_DONE ? RC_OK : map_rc(q, src, "tenant_list");
-	done(st);
-	return rc;
+	return rc ? rc : fetch_all(q, st, read_tenant, sizeof **out, (void **)out, n, "tenant_list");
 }
 
 static enum rc sqlite_policy_insert(struct store *s, int64_t tenant, const char *version,
@@ -451,22 +473,29 @@ static enum rc sqlite_policy_insert(struct store *s, int64_t tenant, const char 
 	return run(q, st, "policy_insert");
 }
 
+struct policy_row {
+	char *version, *source;
+};
+
+static void read_policy(sqlite3_stmt *st, void *out)
+{
+	struct policy_row *p = out;
+	p->version = col_text(st, 0);
+	p->source = col_text(st, 1);
+}
+
 static enum rc sqlite_policy_current(struct store *s, int64_t tenant, char **version, char **source)
 {
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
+	struct policy_row p = {NULL, NULL};
 	enum rc rc = stmt(q, S_POLICY_CURRENT, &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, tenant);
-	int src = sqlite3_step(st);
-	if (src == SQLITE_ROW) {
-		*version = col_text(st, 0);
-		*source = col_text(st, 1);
-	} else {
-		rc = src == SQLITE_DONE ? RC_NOT_FOUND : map_rc(q, src, "policy_current");
-	}
-	done(st);
+	rc = fetch_one(q, st, read_policy, &p, "policy_current");
+	*version = p.version;
+	*source = p.source;
 	return rc;
 }
 
@@ -486,6 +515,13 @@ static enum rc sqlite_subject_insert(struct store *s, int64_t tenant, const stru
 	return run(q, st, "subject_insert");
 }
 
+static void read_subject(sqlite3_stmt *st, void *out)
+{
+	struct store_subject *x = out;
+	x->wrapped_key = col_blob(st, 0, &x->wrapped_len);
+	x->created_at = sqlite3_column_int64(st, 1);
+}
+
 static enum rc sqlite_subject_get(struct store *s, int64_t tenant, const char *id, struct store_subject *out)
 {
 	struct sqlite_store *q = sq(s);
@@ -496,15 +532,9 @@ static enum rc sqlite_subject_get(struct store *s, int64_t tenant, const char *i
 		return rc;
 	sqlite3_bind_int64(st, 1, tenant);
 	bind_id(st, 2, SUB, id);
-	int src = sqlite3_step(st);
-	if (src == SQLITE_ROW) {
+	rc = fetch_one(q, st, read_subject, out, "subject_get");
+	if (!rc)
 		snprintf(out->id, sizeof out->id, "%s", id);
-		out->wrapped_key = col_blob(st, 0, &out->wrapped_len);
-		out->created_at = sqlite3_column_int64(st, 1);
-	} else {
-		rc = src == SQLITE_DONE ? RC_NOT_FOUND : map_rc(q, src, "subject_get");
-	}
-	done(st);
 	return rc;
 }
 
@@ -542,56 +572,55 @@ static enum rc add_lookups(struct sqlite_store *q, int64_t tenant, const struct 
 	return rc;
 }
 
+/* Runs a statement whose parameters are (tenant, id). */
+static enum rc run_tenant_id(struct sqlite_store *q, enum stmt_id sid, int64_t tenant,
+                             const char *prefix, const char *id, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, sid, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, prefix, id);
+	return run(q, st, what);
+}
+
+static void read_record_lookups(sqlite3_stmt *st, void *out)
+{
+	struct store_record *r = out;
+	size_t len;
+	col_id(st, 0, REC, r->id);
+	r->lookups = col_blob(st, 1, &len);
+	r->nlookups = len / VAULT_HASH_LEN;
+}
+
 static enum rc sqlite_subject_delete(struct store *s, int64_t tenant, const char *id)
 {
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
+	struct store_record *recs = NULL;
+	size_t nrecs = 0;
 	enum rc rc = s->ops->begin(s);
 	if (rc)
 		return rc;
 	/* The key goes first: from here on nothing of the subject can be read. */
-	rc = stmt(q, S_SUBJECT_SHRED, &st);
-	if (!rc) {
-		sqlite3_bind_int64(st, 1, tenant);
-		bind_id(st, 2, SUB, id);
-		rc = run(q, st, "subject_shred");
-		if (!rc && sqlite3_changes(q->db) == 0)
-			rc = RC_NOT_FOUND;
-	}
-	/* Collect each record's lookup hashes, then drop them. */
-	struct store_record *recs = NULL;
-	size_t nrecs = 0, alloc = 0;
+	rc = run_tenant_id(q, S_SUBJECT_SHRED, tenant, SUB, id, "subject_shred");
+	if (!rc && sqlite3_changes(q->db) == 0)
+		rc = RC_NOT_FOUND;
+	/* Each record's lookup rows, found through the hashes the record lists. */
 	if (!rc)
 		rc = stmt(q, S_RECORD_LOOKUPS, &st);
 	if (!rc) {
 		sqlite3_bind_int64(st, 1, tenant);
 		bind_id(st, 2, SUB, id);
-		int src;
-		while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-			if (nrecs == alloc) {
-				alloc = alloc ? alloc * 2 : 8;
-				recs = xrealloc(recs, alloc * sizeof *recs);
-			}
-			struct store_record *r = &recs[nrecs++];
-			memset(r, 0, sizeof *r);
-			col_id(st, 0, REC, r->id);
-			size_t len;
-			r->lookups = col_blob(st, 1, &len);
-			r->nlookups = len / VAULT_HASH_LEN;
-		}
-		rc = src == SQLITE_DONE ? RC_OK : map_rc(q, src, "subject_delete");
-		done(st);
+		rc = fetch_all(q, st, read_record_lookups, sizeof *recs, (void **)&recs, &nrecs, "subject_delete");
 	}
 	for (size_t i = 0; !rc && i < nrecs; i++)
 		rc = drop_lookups(q, tenant, recs[i].id, recs[i].lookups, recs[i].nlookups);
 	store_records_free(recs, nrecs);
+	/* Records and their events go with the subject (ON DELETE CASCADE). */
 	if (!rc)
-		rc = stmt(q, S_SUBJECT_DELETE, &st);
-	if (!rc) {
-		sqlite3_bind_int64(st, 1, tenant);
-		bind_id(st, 2, SUB, id);
-		rc = run(q, st, "subject_delete");
-	}
+		rc = run_tenant_id(q, S_SUBJECT_DELETE, tenant, SUB, id, "subject_delete");
 	if (rc) {
 		s->ops->rollback(s);
 		return rc;
@@ -625,6 +654,13 @@ static enum rc sqlite_record_insert(struct store *s, int64_t tenant, const struc
 	return rc;
 }
 
+static void read_event(sqlite3_stmt *st, void *out)
+{
+	struct store_event *e = out;
+	e->name = col_text(st, 0);
+	e->at = sqlite3_column_int64(st, 1);
+}
+
 static enum rc read_events(struct sqlite_store *q, int64_t tenant, struct store_record *r)
 {
 	sqlite3_stmt *st = NULL;
@@ -633,25 +669,13 @@ static enum rc read_events(struct sqlite_store *q, int64_t tenant, struct store_
 		return rc;
 	sqlite3_bind_int64(st, 1, tenant);
 	bind_id(st, 2, REC, r->id);
-	size_t alloc = 0;
-	int src;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		if (r->nevents == alloc) {
-			alloc = alloc ? alloc * 2 : 4;
-			r->events = xrealloc(r->events, alloc * sizeof *r->events);
-		}
-		r->events[r->nevents].name = col_text(st, 0);
-		r->events[r->nevents].at = sqlite3_column_int64(st, 1);
-		r->nevents++;
-	}
-	rc = src == SQLITE_DONE ? RC_OK : map_rc(q, src, "events");
-	done(st);
-	return rc;
+	return fetch_all(q, st, read_event, sizeof *r->events, (void **)&r->events, &r->nevents, "events");
 }
 
-static void read_record(sqlite3_stmt *st, struct store_record *r)
+static void read_record(sqlite3_stmt *st, void *out)
 {
-	memset(r, 0, sizeof *r);
+	struct store_record *r = out;
+	size_t len;
 	col_id(st, 0, REC, r->id);
 	col_id(st, 1, SUB, r->subject_id);
 	r->kind = col_text(st, 2);
@@ -659,7 +683,6 @@ static void read_record(sqlite3_stmt *st, struct store_record *r)
 	r->created_at = sqlite3_column_int64(st, 4);
 	r->updated_at = sqlite3_column_int64(st, 5);
 	r->data = col_blob(st, 6, &r->data_len);
-	size_t len;
 	r->lookups = col_blob(st, 7, &len);
 	r->nlookups = len / VAULT_HASH_LEN;
 }
@@ -674,12 +697,7 @@ static enum rc sqlite_record_get(struct store *s, int64_t tenant, const char *id
 		return rc;
 	sqlite3_bind_int64(st, 1, tenant);
 	bind_id(st, 2, REC, id);
-	int src = sqlite3_step(st);
-	if (src == SQLITE_ROW)
-		read_record(st, out);
-	else
-		rc = src == SQLITE_DONE ? RC_NOT_FOUND : map_rc(q, src, "record_get");
-	done(st);
+	rc = fetch_one(q, st, read_record, out, "record_get");
 	if (!rc)
 		rc = read_events(q, tenant, out);
 	if (rc)
@@ -720,14 +738,7 @@ static enum rc sqlite_record_delete(struct store *s, int64_t tenant, const char 
 		return rc;
 	rc = drop_lookups(q, tenant, id, old.lookups, old.nlookups);
 	store_record_fini(&old);
-	sqlite3_stmt *st = NULL;
-	if (!rc)
-		rc = stmt(q, S_RECORD_DELETE, &st);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 1, tenant);
-	bind_id(st, 2, REC, id);
-	return run(q, st, "record_delete");
+	return rc ? rc : run_tenant_id(q, S_RECORD_DELETE, tenant, REC, id, "record_delete");
 }
 
 static enum rc sqlite_records_for_subject(struct store *s, int64_t tenant, const char *subject_id,
@@ -742,17 +753,7 @@ static enum rc sqlite_records_for_subject(struct store *s, int64_t tenant, const
 		return rc;
 	sqlite3_bind_int64(st, 1, tenant);
 	bind_id(st, 2, SUB, subject_id);
-	size_t alloc = 0;
-	int src;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == alloc) {
-			alloc = alloc ? alloc * 2 : 4;
-			*out = xrealloc(*out, alloc * sizeof **out);
-		}
-		read_record(st, &(*out)[(*n)++]);
-	}
-	rc = src == SQLITE_DONE ? RC_OK : map_rc(q, src, "records_for_subject");
-	done(st);
+	rc = fetch_all(q, st, read_record, sizeof **out, (void **)out, n, "records_for_subject");
 	for (size_t i = 0; !rc && i < *n; i++)
 		rc = read_events(q, tenant, &(*out)[i]);
 	if (rc) {
@@ -789,11 +790,11 @@ static enum rc sqlite_lookup_find(struct store *s, int64_t tenant, const unsigne
 		return rc;
 	sqlite3_bind_int64(st, 1, tenant);
 	bind_blob(st, 2, hash, VAULT_HASH_LEN);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max); /* LIMIT: never more than ids holds */
 	int src;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
 		col_id(st, 0, SUB, ids[(*n)++]);
-	rc = src == SQLITE_DONE || src == SQLITE_ROW ? RC_OK : map_rc(q, src, "lookup_find");
+	rc = src == SQLITE_DONE ? RC_OK : map_rc(q, src, "lookup_find");
 	done(st);
 	return rc;
 }
@@ -815,9 +816,9 @@ static enum rc sqlite_apikey_insert(struct store *s, const struct store_apikey *
 	return run(q, st, "apikey_insert");
 }
 
-static void read_apikey(sqlite3_stmt *st, struct store_apikey *k)
+static void read_apikey(sqlite3_stmt *st, void *out)
 {
-	memset(k, 0, sizeof *k);
+	struct store_apikey *k = out;
 	k->tenant_id = sqlite3_column_int64(st, 0);
 	const unsigned char *id = sqlite3_column_text(st, 1);
 	snprintf(k->key_id, sizeof k->key_id, "%s", id ? (const char *)id : "");
@@ -832,17 +833,12 @@ static enum rc sqlite_apikey_get(struct store *s, const char *key_id, struct sto
 {
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
+	memset(out, 0, sizeof *out);
 	enum rc rc = stmt(q, S_APIKEY_GET, &st);
 	if (rc)
 		return rc;
 	bind_text(st, 1, key_id);
-	int src = sqlite3_step(st);
-	if (src == SQLITE_ROW)
-		read_apikey(st, out);
-	else
-		rc = src == SQLITE_DONE ? RC_NOT_FOUND : map_rc(q, src, "apikey_get");
-	done(st);
-	return rc;
+	return fetch_one(q, st, read_apikey, out, "apikey_get");
 }
 
 static enum rc sqlite_apikey_list(struct store *s, int64_t tenant, struct store_apikey **out, size_t *n)
@@ -855,18 +851,7 @@ static enum rc sqlite_apikey_list(struct store *s, int64_t tenant, struct store_
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, tenant);
-	size_t alloc = 0;
-	int src;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == alloc) {
-			alloc = alloc ? alloc * 2 : 4;
-			*out = xrealloc(*out, alloc * sizeof **out);
-		}
-		read_apikey(st, &(*out)[(*n)++]);
-	}
-	rc = src == SQLITE_DONE ? RC_OK : map_rc(q, src, "apikey_list");
-	done(st);
-	return rc;
+	return fetch_all(q, st, read_apikey, sizeof **out, (void **)out, n, "apikey_list");
 }
 
 static enum rc sqlite_apikey_revoke(struct store *s, int64_t tenant, const char *key_id, int64_t at)
@@ -885,6 +870,11 @@ static enum rc sqlite_apikey_revoke(struct store *s, int64_t tenant, const char 
 	return rc;
 }
 
+static void read_count(sqlite3_stmt *st, void *out)
+{
+	*(int64_t *)out = sqlite3_column_int64(st, 0);
+}
+
 static enum rc count(struct sqlite_store *q, enum stmt_id id, int64_t tenant, int64_t *out)
 {
 	sqlite3_stmt *st = NULL;
@@ -892,13 +882,7 @@ static enum rc count(struct sqlite_store *q, enum stmt_id id, int64_t tenant, in
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, tenant);
-	int src = sqlite3_step(st);
-	if (src == SQLITE_ROW)
-		*out = sqlite3_column_int64(st, 0);
-	else
-		rc = map_rc(q, src, "count");
-	done(st);
-	return rc;
+	return fetch_one(q, st, read_count, out, "count");
 }
 
 static enum rc sqlite_counts(struct store *s, int64_t tenant, struct store_counts *out)
