@@ -104,8 +104,15 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *help, unsigned
 			fputs(help, stdout);
 			return CLI_OK;
 		}
-		if (c == '?' || !(accept & (unsigned)c)) {
-			cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+		if (c == '?') {
+			cli_usage_error(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
+			return CLI_USAGE;
+		}
+		if (!(accept & (unsigned)c)) {
+			const struct option *opt = all;
+			while (opt->val != c)
+				opt++;
+			cli_usage_error(cmd, "takes no --%s", opt->name);
 			return CLI_USAGE;
 		}
 		const char **slot = c == CLI_OPT_DIR ? &o->dir : c == CLI_OPT_TENANT ? &o->tenant
