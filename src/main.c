@@ -17,6 +17,7 @@ static const struct command {
 	{"import", cli_import, "import records from a JSON-lines file"},
 	{"subject", cli_subject, "read, find or delete a data subject"},
 	{"status", cli_status, "print what a register holds"},
+	{"audit", cli_audit, "verify or list the hash-chained audit log"},
 };
 
 static void usage(FILE *out)

@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "core/audit.h"
 #include "store/store.h"
 
 #define PLAIN_VERSION 1
@@ -304,9 +305,12 @@ enum rc record_add(const struct core_ctx *c, const char *subject_id, const struc
 		return rc;
 	rc = store_begin(c->store);
 	if (!rc) {
+		struct audit_event ev = {"record.create", subject_id, prep.row.id, "ok", rec->kind};
 		rc = store_record_insert(c->store, c->tenant->id, &prep.row);
 		if (rc == RC_NOT_FOUND)
 			err_set(eb, rc, "no such subject"); /* deleted meanwhile */
+		if (!rc)
+			rc = audit_append(c, &ev);
 		if (!rc)
 			rc = store_commit(c->store);
 		else
@@ -494,6 +498,21 @@ enum rc record_rectify(const struct core_ctx *c, const char *record_id,
 	}
 	for (size_t i = 0; !rc && i < nevents; i++)
 		rc = store_event_set(c->store, c->tenant->id, record_id, ev[i].name, ev[i].at);
+	if (!rc) {
+		/* Names only: which fields changed, which events were set. */
+		struct buf detail;
+		buf_init(&detail, 1024);
+		enum rc drc = buf_puts(&detail, "fields=");
+		for (size_t i = 0; !drc && i < nchanges; i++)
+			drc = buf_printf(&detail, "%s%s", i ? "," : "", changes[i].name);
+		if (!drc)
+			drc = buf_puts(&detail, " events=");
+		for (size_t i = 0; !drc && i < nevents; i++)
+			drc = buf_printf(&detail, "%s%s", i ? "," : "", events[i].name);
+		struct audit_event ae = {"record.rectify", row.subject_id, record_id, "ok", detail.data};
+		rc = audit_append(c, &ae);
+		buf_fini(&detail);
+	}
 out:
 	if (have_key)
 		subject_key_wipe(&key);

@@ -7,6 +7,7 @@
 
 #include "base/xalloc.h"
 #include "crypto/vault.h"
+#include "core/audit.h"
 #include "store/store.h"
 
 /* A subject with its key and records, validated and sealed, not yet written. */
@@ -71,7 +72,10 @@ static enum rc write_subject(const struct core_ctx *c, const struct prepared_sub
 	enum rc rc = store_subject_insert(c->store, c->tenant->id, &ps->row);
 	for (size_t i = 0; !rc && i < ps->n; i++)
 		rc = store_record_insert(c->store, c->tenant->id, &ps->recs[i].row);
-	return rc;
+	char detail[64];
+	snprintf(detail, sizeof detail, "records=%zu", ps->n);
+	struct audit_event ev = {"subject.create", ps->row.id, ps->n == 1 ? ps->recs[0].row.id : NULL, "ok", detail};
+	return rc ? rc : audit_append(c, &ev);
 }
 
 enum rc subject_create(const struct core_ctx *c, const struct record_input *recs, size_t n,
@@ -159,6 +163,14 @@ enum rc subject_read(const struct core_ctx *c, const char *id, struct subject_vi
 	}
 	subject_key_wipe(&key);
 	store_records_free(recs, nrecs);
+	/* No read without its log entry: if the entry cannot be written, the
+	 * data is not handed out. */
+	char detail[32];
+	snprintf(detail, sizeof detail, "records=%zu", v->nrecords);
+	struct audit_event ev = {"subject.read", id, NULL, rc_code(rc), detail};
+	enum rc arc = audit_access(c, &ev);
+	if (!rc)
+		rc = arc;
 	if (rc) {
 		subject_view_free(v);
 		return rc;
@@ -179,7 +191,16 @@ void subject_view_free(struct subject_view *v)
 
 enum rc subject_delete(const struct core_ctx *c, const char *id, struct errbuf *eb)
 {
-	enum rc rc = store_subject_delete(c->store, c->tenant->id, id);
+	enum rc rc = store_begin(c->store);
+	if (rc)
+		return rc;
+	rc = store_subject_delete(c->store, c->tenant->id, id);
+	struct audit_event ev = {"subject.delete", id, NULL, "ok", NULL};
+	if (!rc)
+		rc = audit_append(c, &ev);
+	if (!rc)
+		return store_commit(c->store);
+	store_rollback(c->store);
 	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such subject") : rc;
 }
 
@@ -203,5 +224,23 @@ enum rc subject_find(const struct core_ctx *c, const char *field, const struct f
 	}
 	buf_fini(&canon);
 	buf_fini(&form);
+	if (rc)
+		return rc;
+	/* One entry per subject found, so each subject's log shows the lookup. */
+	char detail[96];
+	snprintf(detail, sizeof detail, "field=%s matches=%zu", f->name, *n);
+	rc = store_begin_relaxed(c->store);
+	for (size_t i = 0; !rc && i < (*n ? *n : 1); i++) {
+		struct audit_event ev = {"subject.lookup", *n ? ids[i] : NULL, NULL, "ok", detail};
+		rc = audit_append(c, &ev);
+	}
+	if (rc) {
+		store_rollback(c->store);
+		*n = 0;
+		return rc;
+	}
+	rc = store_commit(c->store);
+	if (rc)
+		*n = 0;
 	return rc;
 }

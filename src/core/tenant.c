@@ -9,6 +9,7 @@
 
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "core/audit.h"
 #include "store/store.h"
 
 int64_t core_now(const struct core_ctx *c)
@@ -60,11 +61,25 @@ enum rc tenant_create(struct store *s, const char *keydir, const char *name,
 		return rc;
 	}
 	int64_t now = timeutil_now();
+	struct tenant t = {0};
 	rc = store_begin(s);
 	if (!rc) {
 		rc = store_tenant_insert(s, name, now, id);
 		if (!rc)
 			rc = store_policy_insert(s, *id, p->version, policy_source, now);
+		/* The tenant's log starts with its own creation. */
+		if (!rc)
+			rc = vault_load(path, *id, &t.vault, eb);
+		if (!rc) {
+			t.id = *id;
+			struct core_ctx c = {.store = s, .tenant = &t};
+			struct audit_event ev = {"tenant.create", NULL, NULL, "ok", name};
+			struct audit_event pv = {"policy.install", NULL, NULL, "ok", p->version};
+			rc = audit_append(&c, &ev);
+			if (!rc)
+				rc = audit_append(&c, &pv);
+		}
+		vault_fini(&t.vault);
 		if (!rc)
 			rc = store_commit(s);
 		else

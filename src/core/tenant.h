@@ -28,11 +28,14 @@ struct tenant {
 	struct vault vault;
 };
 
-/* What one core call works with. */
+/* What one core call works with. The actor is who the audit log names. */
 struct core_ctx {
 	struct store *store;
 	const struct tenant *tenant;
 	int64_t now;               /* 0: the clock; tests and imports may fix it */
+	const char *key_id;        /* NULL: "cli" (an operator on the server) */
+	const char *role;          /* NULL: "admin" */
+	const char *purpose;       /* the purpose the caller declared, or NULL */
 };
 
 int64_t core_now(const struct core_ctx *c);

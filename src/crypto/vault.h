@@ -32,6 +32,7 @@ struct vault {
 	unsigned char wrap_key[VAULT_KEY_LEN];
 	unsigned char lookup_key[VAULT_KEY_LEN];
 	unsigned char token_key[VAULT_KEY_LEN];
+	unsigned char audit_key[VAULT_KEY_LEN];
 };
 
 struct subject_key {

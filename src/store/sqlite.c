@@ -9,6 +9,7 @@
  * sql/sqlite/ are applied in order at open, each in its own transaction.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -38,6 +39,8 @@ enum stmt_id {
 	S_LOOKUP_DELETE, S_LOOKUP_FIND,
 	S_APIKEY_INSERT, S_APIKEY_GET, S_APIKEY_LIST, S_APIKEY_REVOKE,
 	S_COUNT_SUBJECTS, S_COUNT_RECORDS,
+	S_SYNC_NORMAL, S_SYNC_FULL, S_CHECKPOINT,
+	S_AUDIT_HEAD, S_AUDIT_INSERT, S_AUDIT_LIST,
 	S__COUNT
 };
 
@@ -109,13 +112,26 @@ static const char *const stmt_sql[S__COUNT] = {
 		"UPDATE api_keys SET revoked_at = ?3 WHERE tenant_id = ?1 AND key_id = ?2 AND revoked_at IS NULL",
 	[S_COUNT_SUBJECTS] = "SELECT count(*) FROM subjects WHERE tenant_id = ?1",
 	[S_COUNT_RECORDS] = "SELECT count(*) FROM records WHERE tenant_id = ?1",
+	[S_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+	[S_SYNC_FULL] = "PRAGMA synchronous = FULL",
+	[S_CHECKPOINT] = "PRAGMA wal_checkpoint(PASSIVE)",
+	[S_AUDIT_HEAD] = "SELECT seq, hash FROM audit WHERE tenant_id = ?1 ORDER BY seq DESC LIMIT 1",
+	[S_AUDIT_INSERT] =
+		"INSERT INTO audit (tenant_id, seq, at, key_id, role, action, subject_id, record_id, purpose, "
+		"outcome, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	/* ?2 subject (NULL: any), ?3 since, ?4 until (0: unbounded), ?5 after seq, ?6 limit */
+	[S_AUDIT_LIST] =
+		"SELECT seq, at, key_id, role, action, subject_id, record_id, purpose, outcome, detail, prev_hash, hash "
+		"FROM audit WHERE tenant_id = ?1 AND (?2 IS NULL OR subject_id = ?2) AND at >= ?3 "
+		"AND (?4 = 0 OR at <= ?4) AND seq > ?5 ORDER BY seq LIMIT ?6",
 };
 
 struct sqlite_store {
 	struct store base;
 	sqlite3 *db;
 	sqlite3_stmt *stmts[S__COUNT];
-	int depth; /* open transaction levels */
+	int depth;    /* open transaction levels */
+	bool relaxed; /* the open transaction commits with synchronous=NORMAL */
 };
 
 static struct sqlite_store *sq(struct store *s)
@@ -337,6 +353,51 @@ static enum rc sqlite_begin(struct store *s)
 	return rc;
 }
 
+static enum rc set_sync(struct sqlite_store *q, bool relaxed)
+{
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, relaxed ? S_SYNC_NORMAL : S_SYNC_FULL, &st);
+	if (!rc)
+		rc = run(q, st, "synchronous");
+	if (!rc)
+		q->relaxed = relaxed;
+	return rc;
+}
+
+static enum rc sqlite_begin_relaxed(struct store *s)
+{
+	struct sqlite_store *q = sq(s);
+	if (q->depth) /* inside a real transaction: it decides */
+		return sqlite_begin(s);
+	enum rc rc = set_sync(q, true);
+	if (!rc)
+		rc = sqlite_begin(s);
+	if (rc)
+		(void)set_sync(q, false);
+	return rc;
+}
+
+static enum rc sqlite_sync(struct store *s)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_CHECKPOINT, &st);
+	if (rc)
+		return rc;
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	done(st);
+	return src == SQLITE_DONE ? RC_OK : map_rc(q, src, "sync");
+}
+
+/* After the outermost transaction ends, commits wait for the disk again. */
+static void end_relaxed(struct sqlite_store *q)
+{
+	if (!q->depth && q->relaxed)
+		(void)set_sync(q, false);
+}
+
 static enum rc sqlite_commit(struct store *s)
 {
 	struct sqlite_store *q = sq(s);
@@ -351,6 +412,7 @@ static enum rc sqlite_commit(struct store *s)
 		return rc;
 	}
 	q->depth--;
+	end_relaxed(q);
 	return RC_OK;
 }
 
@@ -370,6 +432,7 @@ static void sqlite_rollback(struct store *s)
 		(void)run(q, st, "rollback");
 	}
 	q->depth--;
+	end_relaxed(q);
 }
 
 /* ---- reading rows ---- */
@@ -891,6 +954,108 @@ static enum rc sqlite_counts(struct store *s, int64_t tenant, struct store_count
 	return rc ? rc : count(sq(s), S_COUNT_RECORDS, tenant, &out->records);
 }
 
+/* ---- audit ---- */
+
+static void read_head(sqlite3_stmt *st, void *out)
+{
+	struct store_audit *e = out;
+	e->seq = sqlite3_column_int64(st, 0);
+	if (sqlite3_column_bytes(st, 1) == STORE_AUDIT_HASH_LEN)
+		memcpy(e->hash, sqlite3_column_blob(st, 1), STORE_AUDIT_HASH_LEN);
+}
+
+static enum rc sqlite_audit_head(struct store *s, int64_t tenant, int64_t *seq,
+                                 unsigned char hash[STORE_AUDIT_HASH_LEN])
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	struct store_audit head = {0};
+	enum rc rc = stmt(q, S_AUDIT_HEAD, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	rc = fetch_one(q, st, read_head, &head, "audit_head");
+	if (rc == RC_NOT_FOUND)
+		rc = RC_OK; /* an empty log starts from seq 0 and a zero hash */
+	*seq = head.seq;
+	memcpy(hash, head.hash, STORE_AUDIT_HASH_LEN);
+	return rc;
+}
+
+static void bind_opt_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		bind_text(st, i, s);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static enum rc sqlite_audit_insert(struct store *s, int64_t tenant, const struct store_audit *e)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_AUDIT_INSERT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	sqlite3_bind_int64(st, 2, e->seq);
+	sqlite3_bind_int64(st, 3, e->at);
+	bind_text(st, 4, e->key_id);
+	bind_text(st, 5, e->role);
+	bind_text(st, 6, e->action);
+	bind_opt_text(st, 7, e->subject_id);
+	bind_opt_text(st, 8, e->record_id);
+	bind_opt_text(st, 9, e->purpose);
+	bind_text(st, 10, e->outcome);
+	bind_opt_text(st, 11, e->detail);
+	bind_blob(st, 12, e->prev_hash, STORE_AUDIT_HASH_LEN);
+	bind_blob(st, 13, e->hash, STORE_AUDIT_HASH_LEN);
+	return run(q, st, "audit_insert");
+}
+
+static char *col_opt_text(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : col_text(st, i);
+}
+
+static void read_audit(sqlite3_stmt *st, void *out)
+{
+	struct store_audit *e = out;
+	e->seq = sqlite3_column_int64(st, 0);
+	e->at = sqlite3_column_int64(st, 1);
+	e->key_id = col_text(st, 2);
+	e->role = col_text(st, 3);
+	e->action = col_text(st, 4);
+	e->subject_id = col_opt_text(st, 5);
+	e->record_id = col_opt_text(st, 6);
+	e->purpose = col_opt_text(st, 7);
+	e->outcome = col_text(st, 8);
+	e->detail = col_opt_text(st, 9);
+	if (sqlite3_column_bytes(st, 10) == STORE_AUDIT_HASH_LEN)
+		memcpy(e->prev_hash, sqlite3_column_blob(st, 10), STORE_AUDIT_HASH_LEN);
+	if (sqlite3_column_bytes(st, 11) == STORE_AUDIT_HASH_LEN)
+		memcpy(e->hash, sqlite3_column_blob(st, 11), STORE_AUDIT_HASH_LEN);
+}
+
+static enum rc sqlite_audit_list(struct store *s, int64_t tenant, const struct store_audit_filter *f,
+                                 struct store_audit **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = stmt(q, S_AUDIT_LIST, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_opt_text(st, 2, f->subject_id);
+	sqlite3_bind_int64(st, 3, f->since);
+	sqlite3_bind_int64(st, 4, f->until);
+	sqlite3_bind_int64(st, 5, f->after_seq);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)f->limit);
+	return fetch_all(q, st, read_audit, sizeof **out, (void **)out, n, "audit_list");
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -918,4 +1083,9 @@ const struct store_ops store_sqlite_ops = {
 	.apikey_list = sqlite_apikey_list,
 	.apikey_revoke = sqlite_apikey_revoke,
 	.counts = sqlite_counts,
+	.begin_relaxed = sqlite_begin_relaxed,
+	.sync = sqlite_sync,
+	.audit_head = sqlite_audit_head,
+	.audit_insert = sqlite_audit_insert,
+	.audit_list = sqlite_audit_list,
 };

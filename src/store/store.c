@@ -93,3 +93,25 @@ void store_apikeys_free(struct store_apikey *v, size_t n)
 		store_apikey_fini(&v[i]);
 	free(v);
 }
+
+void store_audit_fini(struct store_audit *e)
+{
+	if (!e)
+		return;
+	free(e->key_id);
+	free(e->role);
+	free(e->action);
+	free(e->subject_id);
+	free(e->record_id);
+	free(e->purpose);
+	free(e->outcome);
+	free(e->detail);
+	memset(e, 0, sizeof *e);
+}
+
+void store_audits_free(struct store_audit *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		store_audit_fini(&v[i]);
+	free(v);
+}

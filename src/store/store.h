@@ -25,6 +25,8 @@
 #include "crypto/token.h"
 #include "crypto/vault.h"
 
+#define STORE_AUDIT_HASH_LEN 32
+
 struct store;
 
 struct store_tenant {
@@ -69,6 +71,21 @@ struct store_apikey {
 	int64_t revoked_at;         /* 0 while valid */
 };
 
+/* One audit log entry; strings are owned when read back (store_audit_fini). */
+struct store_audit {
+	int64_t seq, at;
+	char *key_id, *role, *action, *subject_id, *record_id, *purpose, *outcome, *detail;
+	unsigned char prev_hash[STORE_AUDIT_HASH_LEN];
+	unsigned char hash[STORE_AUDIT_HASH_LEN];
+};
+
+struct store_audit_filter {
+	const char *subject_id;     /* NULL: all */
+	int64_t since, until;       /* 0: unbounded */
+	int64_t after_seq;          /* paging */
+	size_t limit;
+};
+
 struct store_counts {
 	int64_t subjects, records;
 };
@@ -79,6 +96,12 @@ struct store_ops {
 	void (*close)(struct store *s);
 
 	enum rc (*begin)(struct store *s);
+	/* A transaction whose commit need not reach the disk before it returns:
+	 * only for access-log entries of reads, which change no data. It becomes
+	 * durable with the next commit or the next store_sync. */
+	enum rc (*begin_relaxed)(struct store *s);
+	/* Makes every committed transaction durable. */
+	enum rc (*sync)(struct store *s);
 	enum rc (*commit)(struct store *s);
 	void (*rollback)(struct store *s);
 
@@ -115,6 +138,14 @@ struct store_ops {
 	enum rc (*apikey_revoke)(struct store *s, int64_t tenant, const char *key_id, int64_t at);
 
 	enum rc (*counts)(struct store *s, int64_t tenant, struct store_counts *out);
+
+	/* The last entry's seq and hash (0 and zeros for an empty log). */
+	enum rc (*audit_head)(struct store *s, int64_t tenant, int64_t *seq,
+	                      unsigned char hash[STORE_AUDIT_HASH_LEN]);
+	enum rc (*audit_insert)(struct store *s, int64_t tenant, const struct store_audit *e);
+	/* Entries in seq order, at most f->limit. */
+	enum rc (*audit_list)(struct store *s, int64_t tenant, const struct store_audit_filter *f,
+	                      struct store_audit **out, size_t *n);
 };
 
 /* Every connection starts with the table of its backend. */
@@ -134,11 +165,15 @@ void store_record_fini(struct store_record *r);
 void store_records_free(struct store_record *v, size_t n);
 void store_apikey_fini(struct store_apikey *k);
 void store_apikeys_free(struct store_apikey *v, size_t n);
+void store_audit_fini(struct store_audit *e);
+void store_audits_free(struct store_audit *v, size_t n);
 
 #define STORE_WRAP(ret, name, params, args) \
 	static inline WUR ret store_##name params { return s->ops->name args; }
 
 STORE_WRAP(enum rc, begin, (struct store *s), (s))
+STORE_WRAP(enum rc, begin_relaxed, (struct store *s), (s))
+STORE_WRAP(enum rc, sync, (struct store *s), (s))
 STORE_WRAP(enum rc, commit, (struct store *s), (s))
 static inline void store_rollback(struct store *s) { s->ops->rollback(s); }
 STORE_WRAP(enum rc, tenant_insert, (struct store *s, const char *name, int64_t at, int64_t *id), (s, name, at, id))
@@ -161,6 +196,9 @@ STORE_WRAP(enum rc, apikey_get, (struct store *s, const char *id, struct store_a
 STORE_WRAP(enum rc, apikey_list, (struct store *s, int64_t t, struct store_apikey **out, size_t *n), (s, t, out, n))
 STORE_WRAP(enum rc, apikey_revoke, (struct store *s, int64_t t, const char *id, int64_t at), (s, t, id, at))
 STORE_WRAP(enum rc, counts, (struct store *s, int64_t t, struct store_counts *out), (s, t, out))
+STORE_WRAP(enum rc, audit_head, (struct store *s, int64_t t, int64_t *seq, unsigned char h[STORE_AUDIT_HASH_LEN]), (s, t, seq, h))
+STORE_WRAP(enum rc, audit_insert, (struct store *s, int64_t t, const struct store_audit *e), (s, t, e))
+STORE_WRAP(enum rc, audit_list, (struct store *s, int64_t t, const struct store_audit_filter *f, struct store_audit **out, size_t *n), (s, t, f, out, n))
 
 #undef STORE_WRAP
 

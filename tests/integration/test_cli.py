@@ -235,3 +235,26 @@ def test_import_in_batches_is_all_or_nothing(privreg, register):
     privreg("import", "account", src, "--dir", register, check=0)
     assert count(privreg, register) == (2500, 2500)
     assert privreg("subject", "find", "username", "p2499", "--dir", register, check=0).stdout.startswith("sub_")
+
+
+def test_audit_verify_detects_tampering(privreg, register):
+    import sqlite3
+    src = register.parent / "a.jsonl"
+    src.write_text(json.dumps(PEOPLE[0]) + "\n")
+    privreg("import", "account", src, "--dir", register, check=0)
+    sid = privreg("subject", "find", "email", "mari.tamm@example.ee", "--dir", register, check=0).stdout.strip()
+    privreg("subject", "get", sid, "--dir", register, check=0)
+    out = privreg("audit", "verify", "--dir", register, check=0).stdout
+    assert "intact, 5 entries" in out
+    listing = privreg("audit", "list", "--dir", register, check=0).stdout
+    assert "subject.read " + sid in listing
+    assert "Mari" not in listing and "example.ee" not in listing
+    db = sqlite3.connect(register / "privreg.db")
+    with pytest.raises(sqlite3.DatabaseError):
+        db.execute("UPDATE audit SET outcome = 'denied' WHERE seq = 4")
+    db.execute("DROP TRIGGER audit_no_update")
+    db.execute("UPDATE audit SET outcome = 'denied' WHERE seq = 4")
+    db.commit()
+    db.close()
+    r = privreg("audit", "verify", "--dir", register, check=1)
+    assert "BROKEN at entry 4" in r.stdout

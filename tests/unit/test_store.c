@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "core/audit.h"
 #include "core/subject.h"
 #include "helpers.h"
 
@@ -391,6 +392,99 @@ static void test_apikeys(void **state)
 	test_register_free(&r);
 }
 
+static size_t audit_all(struct test_register *r, struct store_audit **v)
+{
+	struct store_audit_filter f = {.limit = 1000};
+	size_t n = 0;
+	assert_int_equal(store_audit_list(r->store, r->tenant->id, &f, v, &n), RC_OK);
+	return n;
+}
+
+static void test_audit_chain(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	c.key_id = "k123";
+	c.role = "dpo";
+	c.purpose = "contract";
+	char sid[TOKEN_ID_MAX], rids[2][TOKEN_ID_MAX], ids[SUBJECT_FIND_MAX][TOKEN_ID_MAX];
+	make_alice(&c, sid, rids);
+	struct subject_view *v = NULL;
+	assert_int_equal(subject_read(&c, sid, &v, NULL), RC_OK);
+	subject_view_free(v);
+	assert_int_equal(find(&c, "email", "alice.tamm@example.ee", ids), 1);
+	struct field_input ch[] = {S("name", "Alice Kask")};
+	assert_int_equal(record_rectify(&c, rids[0], ch, 1, NULL, 0, NULL), RC_OK);
+	/* A refused change leaves no entry: it did not happen. */
+	struct field_input bad[] = {S("email", "nope")};
+	assert_int_equal(record_rectify(&c, rids[0], bad, 1, NULL, 0, NULL), RC_UNPROCESSABLE);
+	assert_int_equal(subject_delete(&c, sid, NULL), RC_OK);
+
+	struct store_audit *e = NULL;
+	size_t n = audit_all(&r, &e);
+	const char *actions[] = {"tenant.create", "policy.install", "subject.create", "subject.read",
+	                         "subject.lookup", "record.rectify", "subject.delete"};
+	assert_int_equal(n, 7);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(e[i].action, actions[i]);
+		assert_int_equal(e[i].seq, (int64_t)i + 1);
+	}
+	assert_string_equal(e[3].key_id, "k123");
+	assert_string_equal(e[3].role, "dpo");
+	assert_string_equal(e[3].purpose, "contract");
+	assert_string_equal(e[3].subject_id, sid);
+	assert_string_equal(e[5].record_id, rids[0]);
+	assert_string_equal(e[5].detail, "fields=name events=");
+	assert_string_equal(e[4].detail, "field=email matches=1");
+	/* No personal value in any entry. */
+	for (size_t i = 0; i < n; i++)
+		if (e[i].detail)
+			assert_null(strstr(e[i].detail, "Alice"));
+	store_audits_free(e, n);
+
+	struct audit_verify_result res;
+	assert_int_equal(audit_verify(r.store, r.tenant, &res), RC_OK);
+	assert_true(res.ok);
+	assert_int_equal(res.entries, 7);
+
+	/* The database refuses edits; someone with the file edits it anyway. */
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(r.db, &db), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE audit SET outcome = 'x' WHERE seq = 4", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit WHERE seq = 4", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER audit_no_update; UPDATE audit SET key_id = 'someone' WHERE seq = 5",
+	                              NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(audit_verify(r.store, r.tenant, &res), RC_OK);
+	assert_false(res.ok);
+	assert_int_equal(res.first_bad, 5);
+	assert_int_equal(res.entries, 4);
+	test_register_free(&r);
+}
+
+static void test_audit_deleted_row(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rids[2][TOKEN_ID_MAX];
+	make_alice(&c, sid, rids);
+	make_alice(&c, sid, rids);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(r.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 3",
+	                              NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct audit_verify_result res;
+	assert_int_equal(audit_verify(r.store, r.tenant, &res), RC_OK);
+	assert_false(res.ok);
+	assert_int_equal(res.first_bad, 3);
+	test_register_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +497,8 @@ int main(void)
 		cmocka_unit_test(test_tampered_row),
 		cmocka_unit_test(test_nested_transactions),
 		cmocka_unit_test(test_apikeys),
+		cmocka_unit_test(test_audit_chain),
+		cmocka_unit_test(test_audit_deleted_row),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,29 @@
+/*
+ * apikey: staff API keys. A key belongs to one tenant and has one role; only
+ * the hash of its secret is stored, and a presented key is compared in
+ * constant time. Creating and revoking keys is audited.
+ */
+#ifndef PRIVREG_APIKEY_H
+#define PRIVREG_APIKEY_H
+
+#include <stdbool.h>
+
+#include "core/tenant.h"
+#include "crypto/token.h"
+#include "store/store.h"
+
+enum role { ROLE_ADMIN, ROLE_DPO, ROLE_SUPPORT, ROLE_MARKETING, ROLE_AUDITOR, ROLE__COUNT };
+
+/* "admin" -> ROLE_ADMIN; -1 for an unknown name. */
+int apikey_role(const char *name);
+const char *apikey_role_name(enum role r);
+
+enum rc apikey_create(const struct core_ctx *c, const char *role, char key_id[TOKEN_KEY_ID_LEN + 1],
+                      char key[TOKEN_APIKEY_MAX], struct errbuf *eb) WUR;
+enum rc apikey_revoke(const struct core_ctx *c, const char *key_id, struct errbuf *eb) WUR;
+
+/* Checks a presented key: RC_UNAUTHORIZED when unknown, revoked or wrong.
+ * On success *out describes the key (store_apikey_fini it). */
+enum rc apikey_authenticate(struct store *s, const char *presented, struct store_apikey *out) WUR;
+
+#endif

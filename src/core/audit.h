@@ -1,0 +1,46 @@
+/*
+ * audit: the append-only log of every access to and change of personal data,
+ * and of every key and policy change.
+ *
+ * Each tenant's entries form a hash chain: an entry's hash is a keyed
+ * BLAKE2b (key derived from the tenant's master key) over the previous hash
+ * and the entry, so a row edited, inserted or deleted in the database breaks
+ * the chain from that row on, and nobody without the key file can forge a
+ * new chain. audit_append writes inside the caller's transaction, so an entry
+ * exists exactly when the change it records does. Entries carry ids, names
+ * of fields and rules, never personal values.
+ */
+#ifndef PRIVREG_AUDIT_H
+#define PRIVREG_AUDIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/tenant.h"
+#include "store/store.h"
+
+struct audit_event {
+	const char *action;        /* "subject.read", "record.rectify", ... */
+	const char *subject_id;    /* may be NULL */
+	const char *record_id;     /* may be NULL */
+	const char *outcome;       /* "ok" or an rc code */
+	const char *detail;        /* field names, counts; never values; may be NULL */
+};
+
+/* Appends one entry in the open transaction of c->store. */
+enum rc audit_append(const struct core_ctx *c, const struct audit_event *e) WUR;
+
+/* Appends an entry for a read, in its own relaxed transaction (see
+ * store_begin_relaxed): called after the read itself. */
+enum rc audit_access(const struct core_ctx *c, const struct audit_event *e) WUR;
+
+struct audit_verify_result {
+	bool ok;
+	int64_t entries;           /* entries checked */
+	int64_t first_bad;         /* seq of the first broken entry, when !ok */
+};
+
+/* Walks the whole chain of tenant t. */
+enum rc audit_verify(struct store *s, const struct tenant *t, struct audit_verify_result *out) WUR;
+
+#endif
