@@ -18,6 +18,7 @@ static const struct command {
 	{"subject", cli_subject, "read, find or delete a data subject"},
 	{"status", cli_status, "print what a register holds"},
 	{"audit", cli_audit, "verify or list the hash-chained audit log"},
+	{"serve", cli_serve, "serve the HTTP API"},
 };
 
 static void usage(FILE *out)

@@ -148,7 +148,8 @@ json_t *record_view_to_json(const struct record_view *v)
 		json_object_set_new(fields, v->fields[i].name, value_to_json(&v->fields[i]));
 	for (size_t i = 0; i < v->nevents; i++)
 		json_object_set_new(events, v->events[i].name, instant(v->events[i].at));
-	return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:s}", "id", v->id, "kind", v->kind,
+	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:s}", "id", v->id, "subject_id", v->subject_id,
+	                 "kind", v->kind,
 	                 "fields", fields, "events", events, "created_at", instant(v->created_at),
 	                 "updated_at", instant(v->updated_at), "state", v->state);
 }

@@ -83,6 +83,15 @@ enum rc audit_access(const struct core_ctx *c, const struct audit_event *e)
 	return store_commit(c->store);
 }
 
+enum rc audit_query(const struct core_ctx *c, const struct store_audit_filter *f,
+                    struct store_audit **out, size_t *n)
+{
+	struct store_audit_filter g = *f;
+	if (g.limit == 0 || g.limit > AUDIT_PAGE_MAX)
+		g.limit = AUDIT_PAGE_MAX;
+	return store_audit_list(c->store, c->tenant->id, &g, out, n);
+}
+
 enum rc audit_verify(struct store *s, const struct tenant *t, struct audit_verify_result *out)
 {
 	unsigned char prev[STORE_AUDIT_HASH_LEN] = {0}, want[STORE_AUDIT_HASH_LEN];

@@ -34,6 +34,12 @@ enum rc audit_append(const struct core_ctx *c, const struct audit_event *e) WUR;
  * store_begin_relaxed): called after the read itself. */
 enum rc audit_access(const struct core_ctx *c, const struct audit_event *e) WUR;
 
+#define AUDIT_PAGE_MAX 1000
+
+/* Entries of c's tenant matching f (limit capped at AUDIT_PAGE_MAX). */
+enum rc audit_query(const struct core_ctx *c, const struct store_audit_filter *f,
+                    struct store_audit **out, size_t *n) WUR;
+
 struct audit_verify_result {
 	bool ok;
 	int64_t entries;           /* entries checked */

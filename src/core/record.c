@@ -411,6 +411,18 @@ void record_view_free(struct record_view *v)
 	free(v);
 }
 
+enum rc record_owner(const struct core_ctx *c, const char *record_id, char subject_id[TOKEN_ID_MAX],
+                     struct errbuf *eb)
+{
+	struct store_record row;
+	enum rc rc = store_record_get(c->store, c->tenant->id, record_id, &row);
+	if (rc)
+		return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such record") : rc;
+	memcpy(subject_id, row.subject_id, TOKEN_ID_MAX);
+	store_record_fini(&row);
+	return RC_OK;
+}
+
 enum rc record_read(const struct core_ctx *c, const char *record_id, struct record_view **out,
                     struct errbuf *eb)
 {

@@ -75,6 +75,10 @@ enum rc record_add(const struct core_ctx *c, const char *subject_id, const struc
 enum rc record_rectify(const struct core_ctx *c, const char *record_id,
                        const struct field_input *changes, size_t nchanges,
                        const struct event_input *events, size_t nevents, struct errbuf *eb) WUR;
+/* The id of the subject a record belongs to (no decryption, no log entry:
+ * ids are not personal data). */
+enum rc record_owner(const struct core_ctx *c, const char *record_id, char subject_id[TOKEN_ID_MAX],
+                     struct errbuf *eb) WUR;
 enum rc record_read(const struct core_ctx *c, const char *record_id, struct record_view **out,
                     struct errbuf *eb) WUR;
 void record_view_fini(struct record_view *v);

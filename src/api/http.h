@@ -1,0 +1,85 @@
+/*
+ * http: what a request handler sees. The server (server.c) owns the
+ * libmicrohttpd side; handlers get a `struct request` with the route's path
+ * parameters, the parsed JSON body, the authenticated caller as a core_ctx,
+ * and set a status and a JSON body or return an rc for the error table.
+ * Handlers contain no SQL, no crypto and no policy logic: they parse, call
+ * one core function, and shape the answer.
+ */
+#ifndef PRIVREG_HTTP_H
+#define PRIVREG_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "core/apikey.h"
+#include "core/tenant.h"
+
+#define HTTP_BODY_MAX (1024 * 1024)
+#define HTTP_JSON_DEPTH_MAX 32
+#define HTTP_PARAM_MAX 2
+#define HTTP_PARAM_LEN 128
+
+struct server;
+struct request;
+
+typedef enum rc (*handler_fn)(struct request *rq);
+
+/* Bit per role allowed on a route. */
+#define R_ADMIN (1u << ROLE_ADMIN)
+#define R_DPO (1u << ROLE_DPO)
+#define R_SUPPORT (1u << ROLE_SUPPORT)
+#define R_MARKETING (1u << ROLE_MARKETING)
+#define R_AUDITOR (1u << ROLE_AUDITOR)
+#define R_ANY (R_ADMIN | R_DPO | R_SUPPORT | R_MARKETING | R_AUDITOR)
+#define R_PUBLIC 0u /* no key needed */
+
+struct route {
+	const char *method;
+	const char *pattern;       /* "/v1/subjects/{id}"; also the name in logs and metrics */
+	handler_fn fn;
+	unsigned roles;
+	bool body;                 /* takes a JSON body */
+};
+
+struct request {
+	struct server *srv;
+	void *conn;                /* the MHD connection, for server.c only */
+	const char *method;
+	const struct route *route;
+	int route_index;
+	char params[HTTP_PARAM_MAX][HTTP_PARAM_LEN];
+	json_t *json;              /* parsed body of routes that take one */
+	struct core_ctx ctx;       /* store, tenant, key, role, purpose */
+	enum role role;
+	char key_id[TOKEN_KEY_ID_LEN + 1];
+	struct errbuf eb;
+	int status;                /* set by the handler on success */
+	json_t *out;               /* the answer, owned by the request */
+	const char *content_type;  /* of `text`, when the answer is not JSON */
+	char *text;                /* a non-JSON answer (metrics), malloc'd */
+	char retry_after[24];      /* 429: seconds to wait, as text */
+};
+
+/* A query-string argument, or NULL. */
+const char *request_query(struct request *rq, const char *name);
+/* Calls fn(name, value) for every query-string argument; stops at an error. */
+typedef enum rc query_fn(struct request *rq, const char *name, const char *value, void *arg);
+enum rc request_each_query(struct request *rq, query_fn *fn, void *arg) WUR;
+/* Answers with status and body (which the request takes). */
+void request_reply(struct request *rq, int status, json_t *body);
+
+/* The route table (router.c). */
+extern const struct route http_routes[];
+extern const size_t http_nroutes;
+/* Finds the route for method and path, filling params. RC_NOT_FOUND, or
+ * RC_METHOD with the allowed methods written to `allow`. */
+enum rc router_match(const char *method, const char *path, int *index,
+                     char params[HTTP_PARAM_MAX][HTTP_PARAM_LEN], char *allow, size_t allow_size) WUR;
+
+/* The OpenAPI document served at /openapi.json. */
+extern const char http_openapi_json[];
+
+#endif

@@ -1,0 +1,51 @@
+/* meta: /healthz, /metrics, /openapi.json, /v1/whoami, /v1/policy. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/handlers.h"
+#include "api/policy_json.h"
+#include "api/server.h"
+
+enum rc h_healthz(struct request *rq)
+{
+	request_reply(rq, 200, json_pack("{s:s}", "status", "ok"));
+	return RC_OK;
+}
+
+enum rc h_metrics(struct request *rq)
+{
+	struct buf b;
+	buf_init(&b, 4 * 1024 * 1024);
+	enum rc rc = server_metrics(rq->srv, &b);
+	if (rc) {
+		buf_fini(&b);
+		return rc;
+	}
+	rq->status = 200;
+	rq->content_type = "text/plain; version=0.0.4";
+	rq->text = buf_take(&b, NULL);
+	return RC_OK;
+}
+
+enum rc h_openapi(struct request *rq)
+{
+	json_error_t jerr;
+	json_t *doc = json_loads(http_openapi_json, 0, &jerr);
+	if (!doc)
+		return err_set(&rq->eb, RC_INTERNAL, "the embedded OpenAPI document does not parse");
+	request_reply(rq, 200, doc);
+	return RC_OK;
+}
+
+enum rc h_whoami(struct request *rq)
+{
+	request_reply(rq, 200, json_pack("{s:s, s:s, s:s}", "key_id", rq->key_id, "role",
+	                                 apikey_role_name(rq->role), "tenant", rq->ctx.tenant->name));
+	return RC_OK;
+}
+
+enum rc h_policy(struct request *rq)
+{
+	request_reply(rq, 200, policy_to_json(rq->ctx.tenant->policy));
+	return RC_OK;
+}

@@ -1,0 +1,59 @@
+/* ratelimit: see ratelimit.h. */
+#include "api/ratelimit.h"
+
+#include <string.h>
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
+void ratelimit_init(struct ratelimit *r, unsigned limit)
+{
+	memset(r->slots, 0, sizeof r->slots);
+	r->limit = limit;
+	pthread_mutex_init(&r->lock, NULL);
+}
+
+void ratelimit_fini(struct ratelimit *r)
+{
+	pthread_mutex_destroy(&r->lock);
+}
+
+static struct ratelimit_slot *slot(struct ratelimit *r, const char *addr, int64_t now)
+{
+	uint64_t h = fnv1a(addr);
+	struct ratelimit_slot *s = &r->slots[h % RATELIMIT_SLOTS];
+	if (s->addr_hash != h || now - s->window_start >= RATELIMIT_WINDOW) {
+		if (s->addr_hash != h && s->failures >= r->limit && now - s->window_start < RATELIMIT_WINDOW)
+			return s; /* occupied by a blocked address: share its block */
+		s->addr_hash = h;
+		s->window_start = now;
+		s->failures = 0;
+	}
+	return s;
+}
+
+bool ratelimit_blocked(struct ratelimit *r, const char *addr, int64_t now, int64_t *retry_after)
+{
+	pthread_mutex_lock(&r->lock);
+	struct ratelimit_slot *s = slot(r, addr, now);
+	bool blocked = s->failures >= r->limit;
+	*retry_after = blocked ? s->window_start + RATELIMIT_WINDOW - now : 0;
+	if (blocked && *retry_after < 1)
+		*retry_after = 1;
+	pthread_mutex_unlock(&r->lock);
+	return blocked;
+}
+
+void ratelimit_fail(struct ratelimit *r, const char *addr, int64_t now)
+{
+	pthread_mutex_lock(&r->lock);
+	struct ratelimit_slot *s = slot(r, addr, now);
+	if (s->failures < r->limit)
+		s->failures++;
+	pthread_mutex_unlock(&r->lock);
+}

@@ -1,0 +1,73 @@
+/*
+ * router: the one table of every HTTP route, with the roles that may use it.
+ * A route's pattern is also its name in the access log and the metrics, so
+ * no personal value (an e-mail in a path, say) ever reaches either.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/handlers.h"
+#include "api/http.h"
+
+const struct route http_routes[] = {
+	{"GET", "/healthz", h_healthz, R_PUBLIC, false},
+	{"GET", "/metrics", h_metrics, R_PUBLIC, false},
+	{"GET", "/openapi.json", h_openapi, R_PUBLIC, false},
+	{"GET", "/v1/whoami", h_whoami, R_ANY, false},
+	{"GET", "/v1/policy", h_policy, R_ADMIN | R_DPO | R_AUDITOR, false},
+	{"POST", "/v1/subjects", h_subject_create, R_ADMIN | R_DPO, true},
+	{"GET", "/v1/subjects", h_subject_find, R_ADMIN | R_DPO | R_SUPPORT, false},
+	{"GET", "/v1/subjects/{id}", h_subject_get, R_ADMIN | R_DPO | R_SUPPORT, false},
+	{"DELETE", "/v1/subjects/{id}", h_subject_delete, R_ADMIN | R_DPO, false},
+	{"POST", "/v1/subjects/{id}/records", h_record_add, R_ADMIN | R_DPO, true},
+	{"PATCH", "/v1/subjects/{id}/records/{rid}", h_subject_record_patch, R_ADMIN | R_DPO | R_SUPPORT, true},
+	{"GET", "/v1/records/{id}", h_record_get, R_ADMIN | R_DPO | R_SUPPORT, false},
+	{"PATCH", "/v1/records/{id}", h_record_patch, R_ADMIN | R_DPO | R_SUPPORT, true},
+	{"GET", "/v1/audit", h_audit_list, R_ADMIN | R_DPO | R_AUDITOR, false},
+	{"GET", "/v1/audit/verify", h_audit_verify, R_ADMIN | R_DPO | R_AUDITOR, false},
+};
+
+const size_t http_nroutes = sizeof http_routes / sizeof http_routes[0];
+
+/* Matches one pattern against a path; {name} takes one non-empty segment. */
+static bool match(const char *pattern, const char *path, char params[HTTP_PARAM_MAX][HTTP_PARAM_LEN])
+{
+	int np = 0;
+	const char *p = pattern, *s = path;
+	while (*p && *s) {
+		if (*p == '{') {
+			const char *end = strchr(s, '/');
+			size_t len = end ? (size_t)(end - s) : strlen(s);
+			if (len == 0 || len >= HTTP_PARAM_LEN || np == HTTP_PARAM_MAX)
+				return false;
+			memcpy(params[np], s, len);
+			params[np++][len] = '\0';
+			s += len;
+			p = strchr(p, '}') + 1;
+		} else if (*p++ != *s++) {
+			return false;
+		}
+	}
+	return !*p && !*s;
+}
+
+enum rc router_match(const char *method, const char *path, int *index,
+                     char params[HTTP_PARAM_MAX][HTTP_PARAM_LEN], char *allow, size_t allow_size)
+{
+	bool path_known = false;
+	allow[0] = '\0';
+	for (size_t i = 0; i < http_nroutes; i++) {
+		char tmp[HTTP_PARAM_MAX][HTTP_PARAM_LEN];
+		if (!match(http_routes[i].pattern, path, tmp))
+			continue;
+		if (!strcmp(http_routes[i].method, method)) {
+			*index = (int)i;
+			memcpy(params, tmp, sizeof tmp);
+			return RC_OK;
+		}
+		path_known = true;
+		size_t used = strlen(allow);
+		snprintf(allow + used, allow_size - used, "%s%s", used ? ", " : "", http_routes[i].method);
+	}
+	return path_known ? RC_METHOD : RC_NOT_FOUND;
+}

@@ -1,0 +1,36 @@
+/*
+ * server: the HTTP server. libmicrohttpd runs a pool of threads, each with
+ * its own epoll loop; each thread opens its own store connection on first
+ * use. A request is authenticated (Bearer key, rate-limited on failure),
+ * checked against its route's roles, bounded (body size, JSON depth,
+ * content type), handed to its handler, and answered with JSON; every
+ * request leaves one access-log line (ids and route patterns only) and a
+ * metrics observation. Tenants are loaded once and shared read-only.
+ */
+#ifndef PRIVREG_SERVER_H
+#define PRIVREG_SERVER_H
+
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+
+struct server;
+
+struct server_config {
+	const char *keydir;        /* the register's key directory */
+	const char *store_url;
+	const char *listen;        /* "127.0.0.1:8080", "[::1]:8080"; port 0 picks one */
+	unsigned threads;          /* 0: one per core */
+	unsigned auth_fail_limit;  /* failed authentications per minute per address; 0: 10 */
+	int sync_interval_ms;      /* how often relaxed commits are made durable; 0: 1000 */
+};
+
+enum rc server_start(const struct server_config *cfg, struct server **out, struct errbuf *eb) WUR;
+/* Stops accepting, lets requests in flight finish, closes every connection. */
+void server_stop(struct server *s);
+uint16_t server_port(const struct server *s);
+/* Prometheus text for /metrics. */
+enum rc server_metrics(struct server *s, struct buf *out) WUR;
+
+#endif

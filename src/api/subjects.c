@@ -1,0 +1,186 @@
+/* subjects: /v1/subjects and /v1/records: create, find, read, rectify, delete. */
+#include <string.h>
+
+#include "api/handlers.h"
+#include "api/value_json.h"
+#include "core/subject.h"
+
+/* Refuses any top-level key but those listed. */
+static enum rc only_keys(struct request *rq, const char *const *allowed)
+{
+	const char *key;
+	json_t *v;
+	if (!json_is_object(rq->json))
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "the body must be a JSON object");
+	json_object_foreach(rq->json, key, v) {
+		bool ok = false;
+		for (const char *const *a = allowed; *a && !ok; a++)
+			ok = !strcmp(*a, key);
+		if (!ok)
+			return err_set(&rq->eb, RC_UNPROCESSABLE, "unknown key '%.64s'", key);
+	}
+	(void)v;
+	return RC_OK;
+}
+
+enum rc h_subject_create(struct request *rq)
+{
+	static const char *const keys[] = {"records", NULL};
+	enum rc rc = only_keys(rq, keys);
+	if (rc)
+		return rc;
+	json_t *recs = json_object_get(rq->json, "records");
+	size_t n = json_array_size(recs);
+	if (!json_is_array(recs) || n == 0)
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "records must be a non-empty array");
+	if (n > SUBJECT_MAX_RECORDS_IN)
+		return err_set(&rq->eb, RC_TOO_LARGE, "more than %d records", SUBJECT_MAX_RECORDS_IN);
+	struct record_input in[SUBJECT_MAX_RECORDS_IN];
+	struct value_json_holder h[SUBJECT_MAX_RECORDS_IN];
+	char sid[TOKEN_ID_MAX], rids[SUBJECT_MAX_RECORDS_IN][TOKEN_ID_MAX];
+	memset(h, 0, sizeof h);
+	for (size_t i = 0; !rc && i < n; i++) {
+		rc = record_input_from_json(json_array_get(recs, i), true, &in[i], &h[i], &rq->eb);
+		if (rc && n > 1) {
+			char msg[sizeof rq->eb.msg + 32];
+			snprintf(msg, sizeof msg, "records[%zu]: %s", i, rq->eb.msg);
+			memcpy(rq->eb.msg, msg, sizeof rq->eb.msg - 1);
+			rq->eb.msg[sizeof rq->eb.msg - 1] = '\0';
+		}
+	}
+	if (!rc)
+		rc = subject_create(&rq->ctx, in, n, sid, rids, &rq->eb);
+	for (size_t i = 0; i < n; i++)
+		value_json_holder_fini(&h[i]);
+	if (rc)
+		return rc;
+	json_t *ids = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(ids, json_pack("{s:s}", "id", rids[i]));
+	request_reply(rq, 201, json_pack("{s:s, s:o}", "id", sid, "records", ids));
+	return RC_OK;
+}
+
+struct find_arg {
+	const char *field, *value;
+	int count;
+};
+
+static enum rc find_param(struct request *rq, const char *name, const char *value, void *arg)
+{
+	struct find_arg *a = arg;
+	(void)rq;
+	a->field = name;
+	a->value = value ? value : "";
+	a->count++;
+	return RC_OK;
+}
+
+enum rc h_subject_find(struct request *rq)
+{
+	struct find_arg a = {0};
+	enum rc rc = request_each_query(rq, find_param, &a);
+	if (rc)
+		return rc;
+	if (a.count != 1)
+		return err_set(&rq->eb, RC_UNPROCESSABLE,
+		               "give exactly one lookup field as the query, e.g. ?email=mari@example.ee");
+	char ids[SUBJECT_FIND_MAX][TOKEN_ID_MAX];
+	size_t n = 0;
+	struct field_value v = {VAL_STRING, a.value, strlen(a.value)};
+	rc = subject_find(&rq->ctx, a.field, &v, ids, SUBJECT_FIND_MAX, &n, &rq->eb);
+	if (rc)
+		return rc;
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:s}", "id", ids[i]));
+	request_reply(rq, 200, json_pack("{s:o}", "subjects", arr));
+	return RC_OK;
+}
+
+enum rc h_subject_get(struct request *rq)
+{
+	struct subject_view *v = NULL;
+	enum rc rc = subject_read(&rq->ctx, rq->params[0], &v, &rq->eb);
+	if (rc)
+		return rc;
+	request_reply(rq, 200, subject_view_to_json(v));
+	subject_view_free(v);
+	return RC_OK;
+}
+
+enum rc h_subject_delete(struct request *rq)
+{
+	enum rc rc = subject_delete(&rq->ctx, rq->params[0], &rq->eb);
+	if (!rc)
+		request_reply(rq, 204, NULL);
+	return rc;
+}
+
+enum rc h_record_add(struct request *rq)
+{
+	static const char *const keys[] = {"kind", "fields", "created_at", "events", NULL};
+	struct value_json_holder h = {0};
+	struct record_input in;
+	char rid[TOKEN_ID_MAX];
+	enum rc rc = only_keys(rq, keys);
+	if (!rc)
+		rc = record_input_from_json(rq->json, true, &in, &h, &rq->eb);
+	if (!rc)
+		rc = record_add(&rq->ctx, rq->params[0], &in, rid, &rq->eb);
+	value_json_holder_fini(&h);
+	if (!rc)
+		request_reply(rq, 201, json_pack("{s:s}", "id", rid));
+	return rc;
+}
+
+/* Rectifies record_id (checked to belong to subject_id when given) and
+ * answers with the record as it now is. */
+static enum rc patch(struct request *rq, const char *subject_id, const char *record_id)
+{
+	static const char *const keys[] = {"fields", "events", NULL};
+	struct value_json_holder h = {0};
+	struct record_input in;
+	struct record_view *v = NULL;
+	enum rc rc = only_keys(rq, keys);
+	if (!rc && subject_id) {
+		/* The record must be this subject's: otherwise it does not exist here. */
+		char owner[TOKEN_ID_MAX];
+		rc = record_owner(&rq->ctx, record_id, owner, &rq->eb);
+		if (!rc && strcmp(owner, subject_id))
+			rc = err_set(&rq->eb, RC_NOT_FOUND, "no such record");
+	}
+	if (!rc)
+		rc = record_input_from_json(rq->json, false, &in, &h, &rq->eb);
+	if (!rc && !in.nfields && !in.nevents)
+		rc = err_set(&rq->eb, RC_UNPROCESSABLE, "nothing to change: give fields or events");
+	if (!rc)
+		rc = record_rectify(&rq->ctx, record_id, in.fields, in.nfields, in.events, in.nevents, &rq->eb);
+	value_json_holder_fini(&h);
+	if (!rc)
+		rc = record_read(&rq->ctx, record_id, &v, &rq->eb);
+	if (!rc)
+		request_reply(rq, 200, record_view_to_json(v));
+	record_view_free(v);
+	return rc;
+}
+
+enum rc h_subject_record_patch(struct request *rq)
+{
+	return patch(rq, rq->params[0], rq->params[1]);
+}
+
+enum rc h_record_patch(struct request *rq)
+{
+	return patch(rq, NULL, rq->params[0]);
+}
+
+enum rc h_record_get(struct request *rq)
+{
+	struct record_view *v = NULL;
+	enum rc rc = record_read(&rq->ctx, rq->params[0], &v, &rq->eb);
+	if (!rc)
+		request_reply(rq, 200, record_view_to_json(v));
+	record_view_free(v);
+	return rc;
+}

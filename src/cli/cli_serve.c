@@ -1,0 +1,94 @@
+/* cli_serve: `privreg serve`: runs the HTTP API until SIGTERM or SIGINT. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/server.h"
+#include "cli/cli.h"
+
+static const char serve_help[] =
+	"usage: privreg serve [--dir D] [--listen 127.0.0.1:8080] [--threads N] [--auth-limit N]\n\n"
+	"Serves the register's HTTP API (see /openapi.json) on --listen (port 0\n"
+	"picks a free port; the address is printed). --threads: server threads,\n"
+	"default one per core. --auth-limit: failed authentications allowed per\n"
+	"minute per client address before 429 (default 10). SIGTERM or SIGINT\n"
+	"stop it gracefully: requests in flight finish, the database is closed.\n";
+
+static bool parse_uint(const char *s, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	if (!*s || *end || v > max)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+int cli_serve(int argc, char **argv)
+{
+	struct cli_opts o;
+	/* serve-only options are taken out before the shared parser sees them */
+	const char *listen = "127.0.0.1:8080";
+	unsigned threads = 0, auth_limit = 0;
+	char *rest[64];
+	int nrest = 0;
+	for (int i = 0; i < argc; i++) {
+		bool has_value = i + 1 < argc;
+		if (!strcmp(argv[i], "--listen") && has_value) {
+			listen = argv[++i];
+		} else if (!strcmp(argv[i], "--threads") && has_value) {
+			if (!parse_uint(argv[++i], 256, &threads) || !threads) {
+				cli_usage_error("serve", "--threads takes a number from 1 to 256");
+				return CLI_USAGE;
+			}
+		} else if (!strcmp(argv[i], "--auth-limit") && has_value) {
+			if (!parse_uint(argv[++i], 1000000, &auth_limit) || !auth_limit) {
+				cli_usage_error("serve", "--auth-limit takes a positive number");
+				return CLI_USAGE;
+			}
+		} else if (nrest < 63) {
+			rest[nrest++] = argv[i];
+		}
+	}
+	rest[nrest] = NULL;
+	int ret = cli_parse(nrest, rest, "serve", serve_help, CLI_OPT_DIR, &o);
+	if (ret >= 0)
+		return ret;
+	if (o.argc) {
+		cli_usage_error("serve", "takes no arguments");
+		return CLI_USAGE;
+	}
+	struct cli_register r;
+	ret = cli_register_open(&r, o.dir);
+	if (ret)
+		return ret;
+	cli_register_close(&r); /* each server thread opens its own connection */
+
+	/* Block the stop signals before any thread starts, so that they all
+	 * inherit the mask and only sigwait below receives them. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+	struct server_config cfg = {
+		.keydir = r.keydir, .store_url = r.store_url, .listen = listen, .threads = threads,
+		.auth_fail_limit = auth_limit,
+	};
+	struct server *srv = NULL;
+	struct errbuf eb = {""};
+	enum rc rc = server_start(&cfg, &srv, &eb);
+	if (rc)
+		return cli_fail("serve", rc, &eb);
+	char host[64];
+	snprintf(host, sizeof host, "%.*s", (int)(strrchr(listen, ':') - listen), listen);
+	printf("privreg serving http://%s:%u (register %s; stop with Ctrl-C)\n", host, (unsigned)server_port(srv), o.dir);
+	fflush(stdout);
+	int sig = 0;
+	sigwait(&stop, &sig);
+	fprintf(stderr, "privreg: signal %d: stopping\n", sig);
+	server_stop(srv);
+	return CLI_OK;
+}
