@@ -8,6 +8,7 @@
  * prepared once per connection on first use and kept. Migrations in
  * sql/sqlite/ are applied in order at open, each in its own transaction.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <sodium.h>
@@ -308,11 +309,15 @@ static enum rc sqlite_open(const char *path, struct store **out, struct errbuf *
 	*out = NULL;
 	if (!*path)
 		return err_set(eb, RC_INVALID, "the sqlite store needs a file path");
-	/* Create the file ourselves so it is private from its first byte. */
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return err_set(eb, RC_IO, "cannot open database %s", path);
-	close(fd);
+	/* Create the file ourselves so it is private from its first byte. Only
+	 * when it does not exist yet: closing any descriptor of an open database
+	 * file would drop every POSIX lock this process holds on it, and with
+	 * them the other connections' protection against other processes. */
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	else if (errno != EEXIST)
+		return err_set(eb, RC_IO, "cannot create database %s: %s", path, strerror(errno));
 	struct sqlite_store *q = xcalloc(1, sizeof *q);
 	q->base.ops = &store_sqlite_ops;
 	int src = sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);

@@ -2,6 +2,7 @@
 import json
 import os
 import pathlib
+import re
 import subprocess
 
 import pytest
@@ -55,3 +56,72 @@ def files_contain(directory, needle: bytes):
         if p.is_file() and needle in p.read_bytes():
             return True
     return False
+
+
+import signal
+import subprocess as _sp
+import time
+
+import requests
+
+
+class Server:
+    """A real privreg server on a free loopback port, over a fresh register."""
+
+    def __init__(self, privreg, directory, extra=()):
+        self.privreg = privreg
+        self.dir = directory
+        # The access log goes to a file: a pipe nobody reads would fill and stall the server.
+        self.log_path = pathlib.Path(directory).parent / "server.log"
+        self.log = open(self.log_path, "w")
+        self.proc = _sp.Popen([privreg.binary, "serve", "--dir", str(directory), "--listen", "127.0.0.1:0",
+                               "--threads", "2", *extra], stdout=_sp.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        m = re.search(r"http://127\.0\.0\.1:\d+", line)
+        if not m:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError("server did not start: " + line + self.log_path.read_text())
+        self.url = m.group(0)
+
+    def request(self, method, path, key=None, **kw):
+        headers = kw.pop("headers", {})
+        if key:
+            headers["Authorization"] = "Bearer " + key
+        return requests.request(method, self.url + path, headers=headers, timeout=30, **kw)
+
+    def stop(self):
+        """SIGTERM; returns (exit code, stderr)."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.communicate(timeout=30)
+        except _sp.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
+        self.log.close()
+        return self.proc.returncode, self.log_path.read_text()
+
+
+def add_key(privreg, directory, role, tenant="default"):
+    out = privreg("key", "add", "--role", role, "--tenant", tenant, "--dir", directory, check=0).stdout
+    return out.strip().splitlines()[-1].split()[-1]
+
+
+ROLES = ["admin", "dpo", "support", "marketing", "auditor"]
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    """A server with tenant 'default' (a key per role) and tenant 'other' (an admin key)."""
+    privreg = Privreg(_bin())
+    d = tmp_path_factory.mktemp("api") / "reg"
+    privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
+    privreg("tenant", "add", "other", "--policy", WEBSHOP, "--dir", d, check=0)
+    keys = {role: add_key(privreg, d, role) for role in ROLES}
+    keys["other"] = add_key(privreg, d, "admin", "other")
+    srv = Server(privreg, d, ["--auth-limit", "100000"])
+    srv.keys = keys
+    yield srv
+    code, err = srv.stop()
+    assert code == 0, err[-3000:]
+    assert "AddressSanitizer" not in err and "runtime error" not in err, err[-3000:]
