@@ -4,6 +4,7 @@
 BUILD     ?= build
 TESTBUILD ?= build-test
 DEMO      ?= demo
+LISTEN    ?= 127.0.0.1:8080
 PYTHON    ?= /usr/bin/python3
 
 .PHONY: all deps build run test unit integration bench clean
@@ -20,7 +21,7 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 run: build
-	scripts/demo $(BUILD)/privreg $(DEMO)
+	scripts/demo $(BUILD)/privreg $(DEMO) $(LISTEN)
 
 $(TESTBUILD)/build.ninja:
 	meson setup $(TESTBUILD) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false

@@ -5,3 +5,6 @@ build=${1:-build}
 cd "$(dirname "$0")/.."
 echo "== insert: 100,000 account records through core/ vs raw sqlite3 ($(nproc) cores, $(uname -m))"
 "$build/bench/bench_insert" 100000 5 policies/webshop.yaml
+echo
+echo "== HTTP: GET /v1/subjects/{id} and GET /v1/whoami vs a bare libmicrohttpd server"
+bench/run_http.sh "$build" 100000 10 3

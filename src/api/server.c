@@ -31,6 +31,7 @@
 
 struct server {
 	char *keydir, *store_url;
+	struct store_pool *pool;   /* every connection of the server comes from it */
 	struct MHD_Daemon *mhd;
 	uint16_t port;
 	pthread_key_t store_key;   /* each server thread's own connection */
@@ -75,7 +76,7 @@ static enum rc thread_store(struct server *s, struct store **out)
 	struct store *st = pthread_getspecific(s->store_key);
 	if (!st) {
 		struct errbuf eb = {""};
-		enum rc rc = store_open(s->store_url, &st, &eb);
+		enum rc rc = store_pool_open(s->pool, &st, &eb);
 		if (rc) {
 			log_error("cannot open the store for a server thread: %s", err_msg(&eb, rc));
 			return RC_UNAVAILABLE;
@@ -394,7 +395,7 @@ static void *ticker_main(void *arg)
 	struct server *s = arg;
 	struct store *st = NULL;
 	struct errbuf eb = {""};
-	if (store_open(s->store_url, &st, &eb))
+	if (store_pool_open(s->pool, &st, &eb))
 		log_error("ticker cannot open the store: %s", eb.msg);
 	pthread_mutex_lock(&s->tick_lock);
 	while (!s->stopping) {
@@ -469,7 +470,9 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 
 	/* Open the store once here so that a bad store fails at start-up. */
 	struct store *probe = NULL;
-	rc = store_open(s->store_url, &probe, eb);
+	rc = store_pool_new(s->store_url, &s->pool, eb);
+	if (!rc)
+		rc = store_pool_open(s->pool, &probe, eb);
 	store_close(probe);
 	if (rc) {
 		server_stop(s);
@@ -532,12 +535,13 @@ void server_stop(struct server *s)
 	/* Relaxed commits of the last moments are made durable now. */
 	struct store *st = NULL;
 	struct errbuf eb = {""};
-	if (!store_open(s->store_url, &st, &eb)) {
+	if (s->pool && !store_pool_open(s->pool, &st, &eb)) {
 		if (store_sync(st))
 			log_warn("final store sync failed");
 		store_close(st);
 	}
 	pthread_key_delete(s->store_key);
+	store_pool_free(s->pool);
 	for (size_t i = 0; i < s->ntenants; i++)
 		tenant_free(s->tenants[i]);
 	ratelimit_fini(&s->ratelimit);

@@ -9,6 +9,7 @@
  * sql/sqlite/ are applied in order at open, each in its own transaction.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <sodium.h>
@@ -29,6 +30,9 @@ struct migration {
 
 #include "sql_sqlite.h"
 
+/* Two statements name their index (INDEXED BY): without ANALYZE statistics
+ * SQLite prefers a WITHOUT ROWID table's primary key whenever its first
+ * column (tenant_id) is constrained, and scans the tenant's every record. */
 enum stmt_id {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
 	S_TENANT_INSERT, S_TENANT_FIND, S_TENANT_LIST,
@@ -41,7 +45,7 @@ enum stmt_id {
 	S_APIKEY_INSERT, S_APIKEY_GET, S_APIKEY_LIST, S_APIKEY_REVOKE,
 	S_COUNT_SUBJECTS, S_COUNT_RECORDS,
 	S_SYNC_NORMAL, S_SYNC_FULL, S_CHECKPOINT,
-	S_AUDIT_HEAD, S_AUDIT_INSERT, S_AUDIT_LIST,
+	S_AUDIT_HEAD, S_AUDIT_INSERT, S_AUDIT_LIST, S_AUDIT_LIST_SUBJECT,
 	S__COUNT
 };
 
@@ -78,10 +82,11 @@ static const char *const stmt_sql[S__COUNT] = {
 		"WHERE tenant_id = ?1 AND record_id = ?2",
 	[S_RECORD_DELETE] = "DELETE FROM records WHERE tenant_id = ?1 AND record_id = ?2",
 	[S_RECORD_LOOKUPS] =
-		"SELECT record_id, lookups FROM records WHERE tenant_id = ?1 AND subject_id = ?2",
+		"SELECT record_id, lookups FROM records INDEXED BY records_by_subject "
+		"WHERE tenant_id = ?1 AND subject_id = ?2",
 	[S_RECORDS_FOR_SUBJECT] =
 		"SELECT record_id, subject_id, kind, state, created_at, updated_at, data, lookups "
-		"FROM records WHERE tenant_id = ?1 AND subject_id = ?2 ORDER BY record_id",
+		"FROM records INDEXED BY records_by_subject WHERE tenant_id = ?1 AND subject_id = ?2",
 	[S_EVENTS_FOR_RECORD] =
 		"SELECT name, at FROM record_events WHERE tenant_id = ?1 AND record_id = ?2 ORDER BY name",
 	[S_EVENT_SET] =
@@ -120,15 +125,29 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_AUDIT_INSERT] =
 		"INSERT INTO audit (tenant_id, seq, at, key_id, role, action, subject_id, record_id, purpose, "
 		"outcome, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-	/* ?2 subject (NULL: any), ?3 since, ?4 until (0: unbounded), ?5 after seq, ?6 limit */
+	/* ?3 since, ?4 until (0: unbounded), ?5 after seq, ?6 limit; ?2 subject
+	 * in the second form, which walks the audit_by_subject index. */
 	[S_AUDIT_LIST] =
 		"SELECT seq, at, key_id, role, action, subject_id, record_id, purpose, outcome, detail, prev_hash, hash "
-		"FROM audit WHERE tenant_id = ?1 AND (?2 IS NULL OR subject_id = ?2) AND at >= ?3 "
-		"AND (?4 = 0 OR at <= ?4) AND seq > ?5 ORDER BY seq LIMIT ?6",
+		"FROM audit WHERE tenant_id = ?1 AND at >= ?3 AND (?4 = 0 OR at <= ?4) AND seq > ?5 "
+		"ORDER BY seq LIMIT ?6",
+	[S_AUDIT_LIST_SUBJECT] =
+		"SELECT seq, at, key_id, role, action, subject_id, record_id, purpose, outcome, detail, prev_hash, hash "
+		"FROM audit WHERE tenant_id = ?1 AND subject_id = ?2 AND at >= ?3 AND (?4 = 0 OR at <= ?4) "
+		"AND seq > ?5 ORDER BY seq LIMIT ?6",
+};
+
+/* Shared by the connections of one pool: SQLite has one writer at a time,
+ * and threads of one process queue here for it rather than sleep in the
+ * busy handler (which waits in steps of up to 100 ms). Other processes
+ * still meet the busy timeout. */
+struct store_shared {
+	pthread_mutex_t writer;
 };
 
 struct sqlite_store {
 	struct store base;
+	struct store_shared *shared;
 	sqlite3 *db;
 	sqlite3_stmt *stmts[S__COUNT];
 	int depth;    /* open transaction levels */
@@ -295,16 +314,35 @@ static enum rc migrate(struct sqlite_store *q, struct errbuf *eb)
 	return RC_OK;
 }
 
+static struct store_shared *sqlite_shared_new(const char *location)
+{
+	struct store_shared *sh = xcalloc(1, sizeof *sh);
+	(void)location;
+	pthread_mutex_init(&sh->writer, NULL);
+	return sh;
+}
+
+static void sqlite_shared_free(struct store_shared *sh)
+{
+	if (!sh)
+		return;
+	pthread_mutex_destroy(&sh->writer);
+	free(sh);
+}
+
 static void sqlite_close(struct store *s)
 {
 	struct sqlite_store *q = sq(s);
+	/* Keeps the planner's statistics current; cheap when nothing changed. */
+	(void)exec(q, "PRAGMA optimize", "optimize");
 	for (int i = 0; i < S__COUNT; i++)
 		sqlite3_finalize(q->stmts[i]);
 	sqlite3_close(q->db);
 	free(q);
 }
 
-static enum rc sqlite_open(const char *path, struct store **out, struct errbuf *eb)
+static enum rc sqlite_open(const char *path, struct store_shared *shared, struct store **out,
+                           struct errbuf *eb)
 {
 	*out = NULL;
 	if (!*path)
@@ -320,6 +358,7 @@ static enum rc sqlite_open(const char *path, struct store **out, struct errbuf *
 		return err_set(eb, RC_IO, "cannot create database %s: %s", path, strerror(errno));
 	struct sqlite_store *q = xcalloc(1, sizeof *q);
 	q->base.ops = &store_sqlite_ops;
+	q->shared = shared;
 	int src = sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (src != SQLITE_OK) {
 		err_set(eb, RC_DB, "cannot open database %s: %s", path, q->db ? sqlite3_errmsg(q->db) : "?");
@@ -350,11 +389,15 @@ static enum rc sqlite_begin(struct store *s)
 {
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
+	if (!q->depth)
+		pthread_mutex_lock(&q->shared->writer);
 	enum rc rc = stmt(q, q->depth ? S_SAVEPOINT : S_BEGIN, &st);
 	if (!rc)
 		rc = run(q, st, "begin");
 	if (!rc)
 		q->depth++;
+	else if (!q->depth)
+		pthread_mutex_unlock(&q->shared->writer);
 	return rc;
 }
 
@@ -396,10 +439,14 @@ static enum rc sqlite_sync(struct store *s)
 	return src == SQLITE_DONE ? RC_OK : map_rc(q, src, "sync");
 }
 
-/* After the outermost transaction ends, commits wait for the disk again. */
-static void end_relaxed(struct sqlite_store *q)
+/* After the outermost transaction ends: the next writer may go, and
+ * commits wait for the disk again. */
+static void end_outermost(struct sqlite_store *q)
 {
-	if (!q->depth && q->relaxed)
+	if (q->depth)
+		return;
+	pthread_mutex_unlock(&q->shared->writer);
+	if (q->relaxed)
 		(void)set_sync(q, false);
 }
 
@@ -417,7 +464,7 @@ static enum rc sqlite_commit(struct store *s)
 		return rc;
 	}
 	q->depth--;
-	end_relaxed(q);
+	end_outermost(q);
 	return RC_OK;
 }
 
@@ -437,7 +484,7 @@ static void sqlite_rollback(struct store *s)
 		(void)run(q, st, "rollback");
 	}
 	q->depth--;
-	end_relaxed(q);
+	end_outermost(q);
 }
 
 /* ---- reading rows ---- */
@@ -809,6 +856,11 @@ static enum rc sqlite_record_delete(struct store *s, int64_t tenant, const char 
 	return rc ? rc : run_tenant_id(q, S_RECORD_DELETE, tenant, REC, id, "record_delete");
 }
 
+static int record_id_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct store_record *)a)->id, ((const struct store_record *)b)->id);
+}
+
 static enum rc sqlite_records_for_subject(struct store *s, int64_t tenant, const char *subject_id,
                                           struct store_record **out, size_t *n)
 {
@@ -822,6 +874,8 @@ static enum rc sqlite_records_for_subject(struct store *s, int64_t tenant, const
 	sqlite3_bind_int64(st, 1, tenant);
 	bind_id(st, 2, SUB, subject_id);
 	rc = fetch_all(q, st, read_record, sizeof **out, (void **)out, n, "records_for_subject");
+	if (!rc)
+		qsort(*out, *n, sizeof **out, record_id_cmp);
 	for (size_t i = 0; !rc && i < *n; i++)
 		rc = read_events(q, tenant, &(*out)[i]);
 	if (rc) {
@@ -1049,11 +1103,12 @@ static enum rc sqlite_audit_list(struct store *s, int64_t tenant, const struct s
 	sqlite3_stmt *st = NULL;
 	*out = NULL;
 	*n = 0;
-	enum rc rc = stmt(q, S_AUDIT_LIST, &st);
+	enum rc rc = stmt(q, f->subject_id ? S_AUDIT_LIST_SUBJECT : S_AUDIT_LIST, &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, tenant);
-	bind_opt_text(st, 2, f->subject_id);
+	if (f->subject_id)
+		bind_text(st, 2, f->subject_id);
 	sqlite3_bind_int64(st, 3, f->since);
 	sqlite3_bind_int64(st, 4, f->until);
 	sqlite3_bind_int64(st, 5, f->after_seq);
@@ -1063,6 +1118,8 @@ static enum rc sqlite_audit_list(struct store *s, int64_t tenant, const struct s
 
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
+	.shared_new = sqlite_shared_new,
+	.shared_free = sqlite_shared_free,
 	.open = sqlite_open,
 	.close = sqlite_close,
 	.begin = sqlite_begin,

@@ -5,32 +5,80 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/xalloc.h"
+
 static const struct store_ops *const backends[] = {
 	&store_sqlite_ops,
 };
 
-enum rc store_open(const char *url, struct store **out, struct errbuf *eb)
+struct store_pool {
+	const struct store_ops *ops;
+	char *location;
+	struct store_shared *shared;
+};
+
+enum rc store_pool_new(const char *url, struct store_pool **out, struct errbuf *eb)
+{
+	const struct store_ops *ops = NULL;
+	const char *loc = url, *colon = strchr(url, ':');
+	*out = NULL;
+	if (!colon || colon == url || (strchr(url, '/') && strchr(url, '/') < colon)) {
+		ops = &store_sqlite_ops; /* a bare path */
+	} else {
+		size_t sl = (size_t)(colon - url);
+		for (size_t i = 0; !ops && i < sizeof backends / sizeof backends[0]; i++)
+			if (strlen(backends[i]->name) == sl && !strncmp(url, backends[i]->name, sl))
+				ops = backends[i];
+		if (!ops)
+			return err_set(eb, RC_INVALID, "unknown store '%.*s' (supported: sqlite:PATH)", (int)sl, url);
+		loc = colon + 1;
+		if (!strncmp(loc, "//", 2) && ops == &store_sqlite_ops)
+			loc += 2;
+	}
+	struct store_pool *p = xcalloc(1, sizeof *p);
+	p->ops = ops;
+	p->location = xstrdup(loc);
+	p->shared = ops->shared_new(loc);
+	*out = p;
+	return RC_OK;
+}
+
+void store_pool_free(struct store_pool *p)
+{
+	if (!p)
+		return;
+	p->ops->shared_free(p->shared);
+	free(p->location);
+	free(p);
+}
+
+enum rc store_pool_open(struct store_pool *p, struct store **out, struct errbuf *eb)
 {
 	*out = NULL;
-	const char *colon = strchr(url, ':');
-	if (!colon || colon == url || strchr(url, '/') < colon) /* a bare path */
-		return store_sqlite_ops.open(url, out, eb);
-	size_t sl = (size_t)(colon - url);
-	for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
-		if (strlen(backends[i]->name) == sl && !strncmp(url, backends[i]->name, sl)) {
-			const char *loc = colon + 1;
-			if (!strncmp(loc, "//", 2) && backends[i] == &store_sqlite_ops)
-				loc += 2;
-			return backends[i]->open(loc, out, eb);
-		}
+	return p->ops->open(p->location, p->shared, out, eb);
+}
+
+enum rc store_open(const char *url, struct store **out, struct errbuf *eb)
+{
+	struct store_pool *p = NULL;
+	enum rc rc = store_pool_new(url, &p, eb);
+	if (!rc)
+		rc = store_pool_open(p, out, eb);
+	if (rc) {
+		store_pool_free(p);
+		return rc;
 	}
-	return err_set(eb, RC_INVALID, "unknown store '%.*s' (supported: sqlite:PATH)", (int)sl, url);
+	(*out)->own_pool = p;
+	return RC_OK;
 }
 
 void store_close(struct store *s)
 {
-	if (s)
-		s->ops->close(s);
+	if (!s)
+		return;
+	struct store_pool *own = s->own_pool;
+	s->ops->close(s);
+	store_pool_free(own);
 }
 
 void store_tenant_fini(struct store_tenant *t)

@@ -28,6 +28,9 @@
 #define STORE_AUDIT_HASH_LEN 32
 
 struct store;
+struct store_pool;
+/* What the connections of one pool share (a backend's own type). */
+struct store_shared;
 
 struct store_tenant {
 	int64_t id;
@@ -92,7 +95,9 @@ struct store_counts {
 
 struct store_ops {
 	const char *name;           /* URL scheme: "sqlite" */
-	enum rc (*open)(const char *location, struct store **out, struct errbuf *eb);
+	struct store_shared *(*shared_new)(const char *location);
+	void (*shared_free)(struct store_shared *sh);
+	enum rc (*open)(const char *location, struct store_shared *sh, struct store **out, struct errbuf *eb);
 	void (*close)(struct store *s);
 
 	enum rc (*begin)(struct store *s);
@@ -151,10 +156,22 @@ struct store_ops {
 /* Every connection starts with the table of its backend. */
 struct store {
 	const struct store_ops *ops;
+	struct store_pool *own_pool; /* set by store_open: freed with the connection */
 };
 
-/* Opens "sqlite:PATH" (or a bare path) with the matching backend and brings
- * the schema up to date. */
+/*
+ * A pool is the connections of one process to one store: they share what the
+ * backend needs shared (for SQLite, the queue for its single writer, so that
+ * threads wait on a mutex instead of sleeping in SQLite's busy handler).
+ * Open one pool per store per process and a connection per thread from it.
+ */
+enum rc store_pool_new(const char *url, struct store_pool **out, struct errbuf *eb) WUR;
+void store_pool_free(struct store_pool *p);
+/* A new connection; the first brings the schema up to date. */
+enum rc store_pool_open(struct store_pool *p, struct store **out, struct errbuf *eb) WUR;
+
+/* A pool of one: for programs with one connection (the CLI, tests).
+ * "sqlite:PATH" or a bare path. */
 enum rc store_open(const char *url, struct store **out, struct errbuf *eb) WUR;
 void store_close(struct store *s);
 

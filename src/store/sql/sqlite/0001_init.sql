@@ -45,7 +45,7 @@ CREATE TABLE records (
     PRIMARY KEY (tenant_id, record_id),
     FOREIGN KEY (tenant_id, subject_id) REFERENCES subjects (tenant_id, subject_id) ON DELETE CASCADE
 ) WITHOUT ROWID;
-CREATE INDEX records_by_subject ON records (tenant_id, subject_id);
+CREATE INDEX records_by_subject ON records (tenant_id, subject_id, record_id);
 
 -- Named dates of a record (fulfilled, resolved, closed...): retention counts from them.
 CREATE TABLE record_events (
