@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "crypto/vault.h"
+#include "store/store.h"
 
 static const struct command {
 	const char *name;
@@ -33,8 +34,8 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-	if (vault_library_init()) {
-		fputs("privreg: libsodium failed to initialise\n", stderr);
+	if (vault_library_init() || store_library_init()) {
+		fputs("privreg: libsodium or SQLite failed to initialise\n", stderr);
 		return CLI_FAILED;
 	}
 	if (argc < 2) {

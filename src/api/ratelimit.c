@@ -13,7 +13,11 @@ static uint64_t fnv1a(const char *s)
 
 void ratelimit_init(struct ratelimit *r, unsigned limit)
 {
-	memset(r->slots, 0, sizeof r->slots);
+	for (size_t i = 0; i < RATELIMIT_SLOTS; i++) {
+		atomic_init(&r->slots[i].addr_hash, 0);
+		atomic_init(&r->slots[i].window_start, 0);
+		atomic_init(&r->slots[i].failures, 0);
+	}
 	r->limit = limit;
 	pthread_mutex_init(&r->lock, NULL);
 }
@@ -39,13 +43,13 @@ static struct ratelimit_slot *slot(struct ratelimit *r, const char *addr, int64_
 
 bool ratelimit_blocked(struct ratelimit *r, const char *addr, int64_t now, int64_t *retry_after)
 {
-	pthread_mutex_lock(&r->lock);
-	struct ratelimit_slot *s = slot(r, addr, now);
-	bool blocked = s->failures >= r->limit;
-	*retry_after = blocked ? s->window_start + RATELIMIT_WINDOW - now : 0;
+	struct ratelimit_slot *s = &r->slots[fnv1a(addr) % RATELIMIT_SLOTS];
+	int64_t start = atomic_load_explicit(&s->window_start, memory_order_relaxed);
+	bool blocked = atomic_load_explicit(&s->failures, memory_order_relaxed) >= r->limit &&
+	               now - start < RATELIMIT_WINDOW;
+	*retry_after = blocked ? start + RATELIMIT_WINDOW - now : 0;
 	if (blocked && *retry_after < 1)
 		*retry_after = 1;
-	pthread_mutex_unlock(&r->lock);
 	return blocked;
 }
 

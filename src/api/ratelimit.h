@@ -3,12 +3,15 @@
  * failures within a minute an address gets 429 until the minute is over,
  * which makes guessing keys slow without locking out anyone else. A fixed
  * table of slots bounds memory whatever the traffic; two addresses that
- * share a slot share a budget, which errs on the side of refusing.
+ * share a slot share a budget, which errs on the side of refusing. The
+ * check on every request reads without the lock (a stale read lets one
+ * more attempt through); failures are counted under it.
  */
 #ifndef PRIVREG_RATELIMIT_H
 #define PRIVREG_RATELIMIT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -16,9 +19,9 @@
 #define RATELIMIT_WINDOW 60
 
 struct ratelimit_slot {
-	uint64_t addr_hash;
-	int64_t window_start;
-	unsigned failures;
+	_Atomic uint64_t addr_hash;
+	_Atomic int64_t window_start;
+	_Atomic unsigned failures;
 };
 
 struct ratelimit {

@@ -34,8 +34,8 @@ struct server {
 	struct store_pool *pool;   /* every connection of the server comes from it */
 	struct MHD_Daemon *mhd;
 	uint16_t port;
-	pthread_key_t store_key;   /* each server thread's own connection */
-	pthread_mutex_t tenants_lock;
+	pthread_key_t worker_key;  /* each server thread's struct worker */
+	pthread_rwlock_t tenants_lock; /* read-mostly: written when a tenant is first loaded */
 	struct tenant *tenants[MAX_TENANTS];
 	size_t ntenants;
 	struct metrics metrics;
@@ -66,39 +66,62 @@ static uint64_t now_us(void)
 
 /* ---- per-thread store, tenants ---- */
 
-static void close_store(void *p)
+/* What one server thread keeps for itself: its connection and the keys it
+ * has recently found valid. Freed when the thread ends. */
+struct worker {
+	struct store *store;
+	struct apikey_cache keys;
+};
+
+static void worker_free(void *p)
 {
-	store_close(p);
+	struct worker *w = p;
+	store_close(w->store);
+	apikey_cache_wipe(&w->keys);
+	free(w);
 }
 
-static enum rc thread_store(struct server *s, struct store **out)
+static enum rc thread_worker(struct server *s, struct worker **out)
 {
-	struct store *st = pthread_getspecific(s->store_key);
-	if (!st) {
+	struct worker *w = pthread_getspecific(s->worker_key);
+	if (!w) {
 		struct errbuf eb = {""};
+		struct store *st = NULL;
 		enum rc rc = store_pool_open(s->pool, &st, &eb);
 		if (rc) {
 			log_error("cannot open the store for a server thread: %s", err_msg(&eb, rc));
 			return RC_UNAVAILABLE;
 		}
-		pthread_setspecific(s->store_key, st);
+		w = xcalloc(1, sizeof *w);
+		w->store = st;
+		pthread_setspecific(s->worker_key, w);
 	}
-	*out = st;
+	*out = w;
 	return RC_OK;
 }
 
 /* The loaded tenant with this id; tenants created after start-up are
  * loaded on first use. */
+static const struct tenant *tenant_find(struct server *s, int64_t id)
+{
+	for (size_t i = 0; i < s->ntenants; i++)
+		if (s->tenants[i]->id == id)
+			return s->tenants[i];
+	return NULL;
+}
+
 static enum rc tenant_get(struct server *s, struct store *st, int64_t id, const struct tenant **out)
 {
 	enum rc rc = RC_OK;
-	pthread_mutex_lock(&s->tenants_lock);
-	for (size_t i = 0; i < s->ntenants; i++) {
-		if (s->tenants[i]->id == id) {
-			*out = s->tenants[i];
-			pthread_mutex_unlock(&s->tenants_lock);
-			return RC_OK;
-		}
+	pthread_rwlock_rdlock(&s->tenants_lock);
+	*out = tenant_find(s, id);
+	pthread_rwlock_unlock(&s->tenants_lock);
+	if (*out)
+		return RC_OK;
+	pthread_rwlock_wrlock(&s->tenants_lock);
+	if ((*out = tenant_find(s, id))) { /* loaded meanwhile */
+		pthread_rwlock_unlock(&s->tenants_lock);
+		return RC_OK;
 	}
 	struct store_tenant *v = NULL;
 	size_t n = 0;
@@ -121,7 +144,7 @@ static enum rc tenant_get(struct server *s, struct store *st, int64_t id, const 
 		log_error("cannot load tenant=%lld: %s", (long long)id, err_msg(&eb, rc));
 	}
 	store_tenants_free(v, n);
-	pthread_mutex_unlock(&s->tenants_lock);
+	pthread_rwlock_unlock(&s->tenants_lock);
 	return rc;
 }
 
@@ -211,7 +234,7 @@ static void client_addr(struct MHD_Connection *conn, char *out, size_t size)
 
 /* ---- the request pipeline ---- */
 
-static enum rc authenticate(struct server *s, struct pending *p, struct MHD_Connection *conn)
+static enum rc authenticate(struct server *s, struct worker *w, struct pending *p, struct MHD_Connection *conn)
 {
 	struct request *rq = &p->rq;
 	char addr[INET6_ADDRSTRLEN];
@@ -224,18 +247,17 @@ static enum rc authenticate(struct server *s, struct pending *p, struct MHD_Conn
 	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!auth || strncmp(auth, "Bearer ", 7))
 		return err_set(&rq->eb, RC_UNAUTHORIZED, "send an API key as 'Authorization: Bearer KEY'");
-	struct store_apikey key;
-	enum rc rc = apikey_authenticate(rq->ctx.store, auth + 7, &key);
+	struct apikey_identity key;
+	enum rc rc = apikey_authenticate_cached(&w->keys, rq->ctx.store, auth + 7, (int64_t)(now_us() / 1000), &key);
 	if (rc == RC_UNAUTHORIZED) {
 		ratelimit_fail(&s->ratelimit, addr, timeutil_now());
 		return err_set(&rq->eb, rc, "the API key is not valid");
 	}
 	if (rc)
 		return rc;
-	rq->role = (enum role)apikey_role(key.role);
+	rq->role = key.role;
 	memcpy(rq->key_id, key.key_id, sizeof rq->key_id);
 	rc = tenant_get(s, rq->ctx.store, key.tenant_id, &rq->ctx.tenant);
-	store_apikey_fini(&key);
 	if (rc)
 		return err_set(&rq->eb, RC_UNAUTHORIZED, "the API key's tenant is not available");
 	rq->ctx.key_id = rq->key_id;
@@ -277,9 +299,12 @@ static enum rc dispatch(struct server *s, struct pending *p, struct MHD_Connecti
 	if (p->match_rc)
 		return p->match_rc == RC_METHOD ? err_set(&rq->eb, RC_METHOD, "allowed: %s", p->allow)
 		                                : err_set(&rq->eb, RC_NOT_FOUND, "no such endpoint");
-	enum rc rc = thread_store(s, &rq->ctx.store);
+	struct worker *w = NULL;
+	enum rc rc = thread_worker(s, &w);
+	if (!rc)
+		rq->ctx.store = w->store;
 	if (!rc && rq->route->roles != R_PUBLIC)
-		rc = authenticate(s, p, conn);
+		rc = authenticate(s, w, p, conn);
 	if (!rc && rq->route->body)
 		rc = parse_body(p, conn);
 	if (!rc)
@@ -411,6 +436,7 @@ static void *ticker_main(void *arg)
 		pthread_mutex_unlock(&s->tick_lock);
 		if (st && store_sync(st))
 			log_warn("store sync failed");
+		fflush(stderr); /* the access log, buffered in between */
 		pthread_mutex_lock(&s->tick_lock);
 	}
 	pthread_mutex_unlock(&s->tick_lock);
@@ -463,10 +489,10 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	s->sync_interval_ms = cfg->sync_interval_ms > 0 ? cfg->sync_interval_ms : 1000;
 	metrics_init(&s->metrics);
 	ratelimit_init(&s->ratelimit, cfg->auth_fail_limit ? cfg->auth_fail_limit : 10);
-	pthread_mutex_init(&s->tenants_lock, NULL);
+	pthread_rwlock_init(&s->tenants_lock, NULL);
 	pthread_mutex_init(&s->tick_lock, NULL);
 	pthread_cond_init(&s->tick_cond, NULL);
-	pthread_key_create(&s->store_key, close_store);
+	pthread_key_create(&s->worker_key, worker_free);
 
 	/* Open the store once here so that a bad store fails at start-up. */
 	struct store *probe = NULL;
@@ -540,12 +566,13 @@ void server_stop(struct server *s)
 			log_warn("final store sync failed");
 		store_close(st);
 	}
-	pthread_key_delete(s->store_key);
+	pthread_key_delete(s->worker_key);
 	store_pool_free(s->pool);
+	fflush(stderr);
 	for (size_t i = 0; i < s->ntenants; i++)
 		tenant_free(s->tenants[i]);
 	ratelimit_fini(&s->ratelimit);
-	pthread_mutex_destroy(&s->tenants_lock);
+	pthread_rwlock_destroy(&s->tenants_lock);
 	pthread_mutex_destroy(&s->tick_lock);
 	pthread_cond_destroy(&s->tick_cond);
 	free(s->keydir);
@@ -556,9 +583,12 @@ void server_stop(struct server *s)
 enum rc server_metrics(struct server *s, struct buf *out)
 {
 	enum rc rc = metrics_render(&s->metrics, out);
+	struct worker *w = NULL;
 	struct store *st = NULL;
 	if (!rc)
-		rc = thread_store(s, &st);
+		rc = thread_worker(s, &w);
+	if (!rc)
+		st = w->store;
 	struct store_tenant *v = NULL;
 	size_t n = 0;
 	if (!rc)

@@ -22,4 +22,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	        tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L,
 	        level_names[level], line);
+	/* stderr may be buffered (the server's access log is); problems go out now. */
+	if (level >= LOG_WARN)
+		fflush(stderr);
 }

@@ -2,6 +2,8 @@
  * log: one line per event on stderr, `time level message key=value ...`.
  * Callers pass ids and counts only, never personal values: the log is not
  * encrypted and is kept longer than most of what the register holds.
+ * Warnings and errors are flushed at once; a program that buffers stderr
+ * (the server, for its access log) flushes the rest itself.
  */
 #ifndef PRIVREG_LOG_H
 #define PRIVREG_LOG_H

@@ -85,3 +85,41 @@ enum rc apikey_authenticate(struct store *s, const char *presented, struct store
 	}
 	return RC_OK;
 }
+
+enum rc apikey_authenticate_cached(struct apikey_cache *cache, struct store *s, const char *presented,
+                                   int64_t now_ms, struct apikey_identity *out)
+{
+	char key_id[TOKEN_KEY_ID_LEN + 1];
+	unsigned char hash[TOKEN_HASH_LEN];
+	if (token_apikey_parse(presented, key_id, hash))
+		return RC_UNAUTHORIZED;
+	for (unsigned i = 0; i < APIKEY_CACHE_SLOTS; i++) {
+		if (strcmp(cache->v[i].id.key_id, key_id) || now_ms - cache->v[i].checked_ms >= APIKEY_CACHE_MS)
+			continue;
+		if (!token_hash_equal(cache->v[i].hash, hash))
+			break; /* a wrong secret for a known id: ask the database, count the failure */
+		*out = cache->v[i].id;
+		return RC_OK;
+	}
+	struct store_apikey key;
+	enum rc rc = apikey_authenticate(s, presented, &key);
+	if (rc)
+		return rc;
+	memcpy(out->key_id, key.key_id, sizeof out->key_id);
+	out->tenant_id = key.tenant_id;
+	out->role = (enum role)apikey_role(key.role);
+	store_apikey_fini(&key);
+	unsigned slot = cache->next++ % APIKEY_CACHE_SLOTS;
+	for (unsigned i = 0; i < APIKEY_CACHE_SLOTS; i++)
+		if (!strcmp(cache->v[i].id.key_id, key_id))
+			slot = i; /* refresh the key's own entry */
+	cache->v[slot].id = *out;
+	memcpy(cache->v[slot].hash, hash, sizeof hash);
+	cache->v[slot].checked_ms = now_ms;
+	return RC_OK;
+}
+
+void apikey_cache_wipe(struct apikey_cache *cache)
+{
+	sodium_memzero(cache, sizeof *cache);
+}

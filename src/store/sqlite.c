@@ -151,7 +151,7 @@ struct sqlite_store {
 	sqlite3 *db;
 	sqlite3_stmt *stmts[S__COUNT];
 	int depth;    /* open transaction levels */
-	bool relaxed; /* the open transaction commits with synchronous=NORMAL */
+	bool durable; /* the open transaction commits with synchronous=FULL */
 };
 
 static struct sqlite_store *sq(struct store *s)
@@ -367,7 +367,10 @@ static enum rc sqlite_open(const char *path, struct store_shared *shared, struct
 	}
 	sqlite3_extended_result_codes(q->db, 1);
 	sqlite3_busy_timeout(q->db, 10000);
-	enum rc rc = exec(q, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+	/* synchronous is NORMAL between transactions; store_begin raises it to
+	 * FULL for its transaction (see sqlite_begin), so only relaxed
+	 * transactions of reads commit without waiting for the disk. */
+	enum rc rc = exec(q, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
 	                     "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768;", "pragma");
 	if (rc) {
 		err_set(eb, rc, "cannot configure database %s", path);
@@ -385,44 +388,53 @@ static enum rc sqlite_open(const char *path, struct store_shared *shared, struct
 
 /* ---- transactions ---- */
 
+static enum rc begin(struct store *s, bool durable);
+
 static enum rc sqlite_begin(struct store *s)
 {
-	struct sqlite_store *q = sq(s);
-	sqlite3_stmt *st = NULL;
-	if (!q->depth)
-		pthread_mutex_lock(&q->shared->writer);
-	enum rc rc = stmt(q, q->depth ? S_SAVEPOINT : S_BEGIN, &st);
-	if (!rc)
-		rc = run(q, st, "begin");
-	if (!rc)
-		q->depth++;
-	else if (!q->depth)
-		pthread_mutex_unlock(&q->shared->writer);
-	return rc;
+	return begin(s, true);
 }
 
-static enum rc set_sync(struct sqlite_store *q, bool relaxed)
+static enum rc set_sync(struct sqlite_store *q, bool durable)
 {
 	sqlite3_stmt *st = NULL;
-	enum rc rc = stmt(q, relaxed ? S_SYNC_NORMAL : S_SYNC_FULL, &st);
+	enum rc rc = stmt(q, durable ? S_SYNC_FULL : S_SYNC_NORMAL, &st);
 	if (!rc)
 		rc = run(q, st, "synchronous");
 	if (!rc)
-		q->relaxed = relaxed;
+		q->durable = durable;
+	return rc;
+}
+
+/* The outermost begin takes the writer queue and decides durability; an
+ * inner begin is a savepoint of the transaction already open. */
+static enum rc begin(struct store *s, bool durable)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = RC_OK;
+	if (!q->depth) {
+		pthread_mutex_lock(&q->shared->writer);
+		if (durable)
+			rc = set_sync(q, true);
+	}
+	if (!rc)
+		rc = stmt(q, q->depth ? S_SAVEPOINT : S_BEGIN, &st);
+	if (!rc)
+		rc = run(q, st, "begin");
+	if (!rc) {
+		q->depth++;
+	} else if (!q->depth) {
+		if (q->durable)
+			(void)set_sync(q, false);
+		pthread_mutex_unlock(&q->shared->writer);
+	}
 	return rc;
 }
 
 static enum rc sqlite_begin_relaxed(struct store *s)
 {
-	struct sqlite_store *q = sq(s);
-	if (q->depth) /* inside a real transaction: it decides */
-		return sqlite_begin(s);
-	enum rc rc = set_sync(q, true);
-	if (!rc)
-		rc = sqlite_begin(s);
-	if (rc)
-		(void)set_sync(q, false);
-	return rc;
+	return begin(s, false);
 }
 
 static enum rc sqlite_sync(struct store *s)
@@ -439,15 +451,14 @@ static enum rc sqlite_sync(struct store *s)
 	return src == SQLITE_DONE ? RC_OK : map_rc(q, src, "sync");
 }
 
-/* After the outermost transaction ends: the next writer may go, and
- * commits wait for the disk again. */
+/* After the outermost transaction ends the next writer may go. */
 static void end_outermost(struct sqlite_store *q)
 {
 	if (q->depth)
 		return;
-	pthread_mutex_unlock(&q->shared->writer);
-	if (q->relaxed)
+	if (q->durable)
 		(void)set_sync(q, false);
+	pthread_mutex_unlock(&q->shared->writer);
 }
 
 static enum rc sqlite_commit(struct store *s)

@@ -2,6 +2,7 @@
 #include "store/store.h"
 
 #include <sodium.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,15 @@ struct store_pool {
 	char *location;
 	struct store_shared *shared;
 };
+
+enum rc store_library_init(void)
+{
+	/* SQLite's memory statistics take a process-wide mutex on every
+	 * allocation: with one connection per thread they only add contention. */
+	if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+		return RC_INTERNAL;
+	return sqlite3_initialize() == SQLITE_OK ? RC_OK : RC_INTERNAL;
+}
 
 enum rc store_pool_new(const char *url, struct store_pool **out, struct errbuf *eb)
 {

@@ -159,6 +159,9 @@ struct store {
 	struct store_pool *own_pool; /* set by store_open: freed with the connection */
 };
 
+/* Configures the database libraries; once, in main, before any thread. */
+enum rc store_library_init(void) WUR;
+
 /*
  * A pool is the connections of one process to one store: they share what the
  * backend needs shared (for SQLite, the queue for its single writer, so that
