@@ -25,6 +25,7 @@
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "core/audit.h"
 #include "store/store.h"
 
 #define MAX_TENANTS 1024
@@ -40,6 +41,7 @@ struct server {
 	size_t ntenants;
 	struct metrics metrics;
 	struct ratelimit ratelimit;
+	struct audit_sink *sink;   /* writes access entries in batches */
 	/* The ticker makes relaxed commits durable every sync_interval_ms. */
 	pthread_t ticker;
 	pthread_mutex_t tick_lock;
@@ -53,6 +55,11 @@ struct pending {
 	struct buf body;
 	bool body_too_large;
 	enum rc match_rc;
+	/* Reads of personal data wait, suspended, until their access entries
+	 * are written: then the answer goes out (or a 500, if they were not). */
+	struct audit_waiter waiter;
+	bool parked;
+	enum rc handler_rc;
 	char allow[64];
 	uint64_t start_us;
 };
@@ -301,8 +308,11 @@ static enum rc dispatch(struct server *s, struct pending *p, struct MHD_Connecti
 		                                : err_set(&rq->eb, RC_NOT_FOUND, "no such endpoint");
 	struct worker *w = NULL;
 	enum rc rc = thread_worker(s, &w);
-	if (!rc)
+	if (!rc) {
 		rq->ctx.store = w->store;
+		rq->ctx.sink = s->sink;
+		rq->ctx.waiter = &p->waiter;
+	}
 	if (!rc && rq->route->roles != R_PUBLIC)
 		rc = authenticate(s, w, p, conn);
 	if (!rc && rq->route->body)
@@ -361,6 +371,18 @@ static enum MHD_Result respond(struct server *s, struct pending *p, struct MHD_C
 	return r;
 }
 
+static void park(void *arg)
+{
+	struct pending *p = arg;
+	MHD_suspend_connection(p->rq.conn);
+}
+
+static void wake(void *arg)
+{
+	struct pending *p = arg;
+	MHD_resume_connection(p->rq.conn);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
@@ -375,6 +397,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		p->rq.conn = conn;
 		p->rq.method = method;
 		buf_init(&p->body, HTTP_BODY_MAX);
+		audit_waiter_init(&p->waiter, wake, p);
 		p->match_rc = router_match(method, url, &p->rq.route_index, p->rq.params, p->allow, sizeof p->allow);
 		if (!p->match_rc)
 			p->rq.route = &http_routes[p->rq.route_index];
@@ -393,7 +416,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (p->parked) { /* woken: the access entries are written, or failed */
+		enum rc rc = p->handler_rc ? p->handler_rc : audit_waiter_result(&p->waiter);
+		if (rc && !p->handler_rc)
+			err_set(&p->rq.eb, rc, "the access could not be logged, so nothing is shown");
+		return respond(s, p, conn, rc);
+	}
 	enum rc rc = dispatch(s, p, conn);
+	p->handler_rc = rc;
+	if (audit_waiter_park(&p->waiter, park, p)) {
+		p->parked = true;
+		return MHD_YES;
+	}
 	return respond(s, p, conn, rc);
 }
 
@@ -409,6 +443,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	json_decref(p->rq.out);
 	free(p->rq.text);
 	buf_fini(&p->body);
+	audit_waiter_fini(&p->waiter);
 	free(p);
 	*con_cls = NULL;
 }
@@ -506,7 +541,15 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	}
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads = cfg->threads ? cfg->threads : (unsigned)(cores > 0 ? cores : 1);
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	struct store *sink_store = NULL;
+	rc = store_pool_open(s->pool, &sink_store, eb);
+	if (!rc && (rc = audit_sink_new(sink_store, &s->sink)))
+		store_close(sink_store);
+	if (rc) {
+		server_stop(s);
+		return rc;
+	}
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
@@ -551,6 +594,7 @@ void server_stop(struct server *s)
 		}
 		MHD_stop_daemon(s->mhd); /* joins the threads: their stores close */
 	}
+	audit_sink_free(s->sink); /* writes what is still queued */
 	if (s->ticker) {
 		pthread_mutex_lock(&s->tick_lock);
 		s->stopping = true;

@@ -2,9 +2,11 @@
 #include "core/audit.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
+#include "base/xalloc.h"
 
 #define VERIFY_PAGE 1000
 
@@ -48,7 +50,9 @@ static void entry_hash(const struct vault *v, const struct store_audit *e,
 	crypto_generichash_final(&st, out, STORE_AUDIT_HASH_LEN);
 }
 
-enum rc audit_append(const struct core_ctx *c, const struct audit_event *ev)
+/* Appends after the given head (seq, hash) and advances it. */
+static enum rc append_after(const struct core_ctx *c, const struct audit_event *ev, int64_t *seq,
+                            unsigned char head[STORE_AUDIT_HASH_LEN])
 {
 	struct store_audit e = {
 		.at = core_now(c),
@@ -61,16 +65,249 @@ enum rc audit_append(const struct core_ctx *c, const struct audit_event *ev)
 		.outcome = (char *)(ev->outcome ? ev->outcome : "ok"),
 		.detail = (char *)ev->detail,
 	};
-	enum rc rc = store_audit_head(c->store, c->tenant->id, &e.seq, e.prev_hash);
-	if (rc)
-		return rc;
-	e.seq++;
+	e.seq = *seq + 1;
+	memcpy(e.prev_hash, head, STORE_AUDIT_HASH_LEN);
 	entry_hash(&c->tenant->vault, &e, e.hash);
-	return store_audit_insert(c->store, c->tenant->id, &e);
+	enum rc rc = store_audit_insert(c->store, c->tenant->id, &e);
+	if (!rc) {
+		*seq = e.seq;
+		memcpy(head, e.hash, STORE_AUDIT_HASH_LEN);
+	}
+	return rc;
 }
+
+enum rc audit_append(const struct core_ctx *c, const struct audit_event *ev)
+{
+	int64_t seq;
+	unsigned char head[STORE_AUDIT_HASH_LEN];
+	enum rc rc = store_audit_head(c->store, c->tenant->id, &seq, head);
+	return rc ? rc : append_after(c, ev, &seq, head);
+}
+
+/* ---- the batch writer ---- */
+
+#define SINK_BATCH 512
+
+struct queued {
+	struct queued *next;
+	const struct tenant *tenant;
+	struct audit_waiter *waiter;
+	int64_t at;
+	char *key_id, *role, *purpose, *action, *subject_id, *record_id, *outcome, *detail;
+};
+
+struct audit_sink {
+	struct store *store;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	struct queued *head, **tail;
+	bool stopping;
+};
+
+static char *dup_opt(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void queued_free(struct queued *q)
+{
+	free(q->key_id);
+	free(q->role);
+	free(q->purpose);
+	free(q->action);
+	free(q->subject_id);
+	free(q->record_id);
+	free(q->outcome);
+	free(q->detail);
+	free(q);
+}
+
+static void complete(struct audit_waiter *w, enum rc rc)
+{
+	pthread_mutex_lock(&w->lock);
+	if (rc && !w->rc)
+		w->rc = rc;
+	bool wake = --w->pending == 0 && w->parked;
+	void (*fn)(void *) = w->wake;
+	void *arg = w->arg;
+	pthread_mutex_unlock(&w->lock);
+	/* After the unlock: waking lets the owner finish and free the waiter,
+	 * so this is the last touch. parked was set under the lock, after the
+	 * owner parked, so the wake cannot overtake the park. */
+	if (wake)
+		fn(arg);
+}
+
+/* Writes one batch in one relaxed transaction: all of it or none. Each
+ * tenant's head is read once per batch (inside the transaction, so no other
+ * writer can move it meanwhile) and then carried from entry to entry. */
+static enum rc write_batch(struct audit_sink *sink, struct queued *batch)
+{
+	struct head {
+		const struct tenant *tenant;
+		int64_t seq;
+		unsigned char hash[STORE_AUDIT_HASH_LEN];
+	} heads[8];
+	size_t nheads = 0;
+	enum rc rc = store_begin_relaxed(sink->store);
+	for (struct queued *q = batch; !rc && q; q = q->next) {
+		struct core_ctx c = {.store = sink->store, .tenant = q->tenant, .now = q->at, .key_id = q->key_id,
+		                     .role = q->role, .purpose = q->purpose};
+		struct audit_event e = {q->action, q->subject_id, q->record_id, q->outcome, q->detail};
+		struct head *h = NULL;
+		for (size_t i = 0; i < nheads && !h; i++)
+			if (heads[i].tenant == q->tenant)
+				h = &heads[i];
+		if (!h && nheads < sizeof heads / sizeof heads[0]) {
+			h = &heads[nheads];
+			h->tenant = q->tenant;
+			rc = store_audit_head(sink->store, q->tenant->id, &h->seq, h->hash);
+			if (!rc)
+				nheads++;
+		}
+		if (!rc)
+			rc = h ? append_after(&c, &e, &h->seq, h->hash) : audit_append(&c, &e);
+	}
+	if (rc) {
+		store_rollback(sink->store);
+		log_error("audit batch failed: %s", rc_code(rc));
+		return rc;
+	}
+	return store_commit(sink->store);
+}
+
+static void *sink_main(void *arg)
+{
+	struct audit_sink *sink = arg;
+	pthread_mutex_lock(&sink->lock);
+	for (;;) {
+		while (!sink->head && !sink->stopping)
+			pthread_cond_wait(&sink->more, &sink->lock);
+		if (!sink->head)
+			break; /* stopping, and everything is written */
+		/* Take up to SINK_BATCH entries; the rest waits for the next round. */
+		struct queued *batch = sink->head, *last = batch;
+		for (int n = 1; n < SINK_BATCH && last->next; n++)
+			last = last->next;
+		sink->head = last->next;
+		if (!sink->head)
+			sink->tail = &sink->head;
+		last->next = NULL;
+		pthread_mutex_unlock(&sink->lock);
+		enum rc rc = write_batch(sink, batch);
+		while (batch) {
+			struct queued *next = batch->next;
+			complete(batch->waiter, rc);
+			queued_free(batch);
+			batch = next;
+		}
+		pthread_mutex_lock(&sink->lock);
+	}
+	pthread_mutex_unlock(&sink->lock);
+	return NULL;
+}
+
+enum rc audit_sink_new(struct store *store, struct audit_sink **out)
+{
+	struct audit_sink *sink = xcalloc(1, sizeof *sink);
+	sink->store = store;
+	sink->tail = &sink->head;
+	pthread_mutex_init(&sink->lock, NULL);
+	pthread_cond_init(&sink->more, NULL);
+	if (pthread_create(&sink->thread, NULL, sink_main, sink) != 0) {
+		pthread_mutex_destroy(&sink->lock);
+		pthread_cond_destroy(&sink->more);
+		free(sink);
+		return RC_INTERNAL;
+	}
+	*out = sink;
+	return RC_OK;
+}
+
+void audit_sink_free(struct audit_sink *sink)
+{
+	if (!sink)
+		return;
+	pthread_mutex_lock(&sink->lock);
+	sink->stopping = true;
+	pthread_cond_signal(&sink->more);
+	pthread_mutex_unlock(&sink->lock);
+	pthread_join(sink->thread, NULL);
+	store_close(sink->store);
+	pthread_mutex_destroy(&sink->lock);
+	pthread_cond_destroy(&sink->more);
+	free(sink);
+}
+
+void audit_waiter_init(struct audit_waiter *w, void (*wake)(void *arg), void *arg)
+{
+	pthread_mutex_init(&w->lock, NULL);
+	w->pending = 0;
+	w->rc = RC_OK;
+	w->parked = false;
+	w->wake = wake;
+	w->arg = arg;
+}
+
+void audit_waiter_fini(struct audit_waiter *w)
+{
+	pthread_mutex_destroy(&w->lock);
+}
+
+bool audit_waiter_park(struct audit_waiter *w, void (*park)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&w->lock);
+	bool wait = w->pending > 0;
+	if (wait) {
+		w->parked = true;
+		park(arg);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return wait;
+}
+
+enum rc audit_waiter_result(struct audit_waiter *w)
+{
+	pthread_mutex_lock(&w->lock);
+	enum rc rc = w->rc;
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+static void submit(const struct core_ctx *c, const struct audit_event *e)
+{
+	struct audit_sink *sink = c->sink;
+	struct queued *q = xcalloc(1, sizeof *q);
+	q->tenant = c->tenant;
+	q->waiter = c->waiter;
+	q->at = core_now(c);
+	q->key_id = xstrdup(c->key_id ? c->key_id : "cli");
+	q->role = xstrdup(c->role ? c->role : "admin");
+	q->purpose = dup_opt(c->purpose);
+	q->action = xstrdup(e->action);
+	q->subject_id = dup_opt(e->subject_id);
+	q->record_id = dup_opt(e->record_id);
+	q->outcome = xstrdup(e->outcome ? e->outcome : "ok");
+	q->detail = dup_opt(e->detail);
+	pthread_mutex_lock(&c->waiter->lock);
+	c->waiter->pending++;
+	pthread_mutex_unlock(&c->waiter->lock);
+	pthread_mutex_lock(&sink->lock);
+	*sink->tail = q;
+	sink->tail = &q->next;
+	pthread_cond_signal(&sink->more);
+	pthread_mutex_unlock(&sink->lock);
+}
+
+/* ---- access entries ---- */
 
 enum rc audit_access(const struct core_ctx *c, const struct audit_event *e)
 {
+	if (c->sink && c->waiter) {
+		submit(c, e);
+		return RC_OK;
+	}
 	enum rc rc = store_begin_relaxed(c->store);
 	if (rc)
 		return rc;

@@ -13,6 +13,7 @@
 #ifndef PRIVREG_AUDIT_H
 #define PRIVREG_AUDIT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -30,9 +31,40 @@ struct audit_event {
 /* Appends one entry in the open transaction of c->store. */
 enum rc audit_append(const struct core_ctx *c, const struct audit_event *e) WUR;
 
-/* Appends an entry for a read, in its own relaxed transaction (see
- * store_begin_relaxed): called after the read itself. */
+/*
+ * Appends an entry for a read. Without a sink (c->sink NULL) it is written
+ * at once in its own relaxed transaction (see store_begin_relaxed). With a
+ * sink it is queued for the sink's writer, which commits queued entries in
+ * batches (group commit), and counted in c->waiter: the caller must then
+ * not hand out what it read before audit_waiter_park says every entry is
+ * written. Either way: no read without its entry.
+ */
 enum rc audit_access(const struct core_ctx *c, const struct audit_event *e) WUR;
+
+/* One request's outstanding access entries. */
+struct audit_waiter {
+	pthread_mutex_t lock;
+	unsigned pending;          /* queued, not yet written */
+	enum rc rc;                /* RC_OK, or the first failure to write one */
+	bool parked;
+	void (*wake)(void *arg);   /* called once the last one is written, if parked */
+	void *arg;
+};
+
+void audit_waiter_init(struct audit_waiter *w, void (*wake)(void *arg), void *arg);
+void audit_waiter_fini(struct audit_waiter *w);
+/* If entries are outstanding, calls park(arg) under the waiter's lock and
+ * returns true: wake(arg) follows once all are written, never before park
+ * has returned. False: nothing to wait for. */
+bool audit_waiter_park(struct audit_waiter *w, void (*park)(void *arg), void *arg);
+enum rc audit_waiter_result(struct audit_waiter *w);
+
+/* The batch writer: a thread with its own connection. */
+struct audit_sink;
+/* Takes the connection. */
+enum rc audit_sink_new(struct store *store, struct audit_sink **out) WUR;
+/* Writes everything queued, then stops the thread. */
+void audit_sink_free(struct audit_sink *sink);
 
 #define AUDIT_PAGE_MAX 1000
 

@@ -229,17 +229,10 @@ enum rc subject_find(const struct core_ctx *c, const char *field, const struct f
 	/* One entry per subject found, so each subject's log shows the lookup. */
 	char detail[96];
 	snprintf(detail, sizeof detail, "field=%s matches=%zu", f->name, *n);
-	rc = store_begin_relaxed(c->store);
 	for (size_t i = 0; !rc && i < (*n ? *n : 1); i++) {
 		struct audit_event ev = {"subject.lookup", *n ? ids[i] : NULL, NULL, "ok", detail};
-		rc = audit_append(c, &ev);
+		rc = audit_access(c, &ev);
 	}
-	if (rc) {
-		store_rollback(c->store);
-		*n = 0;
-		return rc;
-	}
-	rc = store_commit(c->store);
 	if (rc)
 		*n = 0;
 	return rc;

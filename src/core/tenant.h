@@ -28,6 +28,9 @@ struct tenant {
 	struct vault vault;
 };
 
+struct audit_sink;
+struct audit_waiter;
+
 /* What one core call works with. The actor is who the audit log names. */
 struct core_ctx {
 	struct store *store;
@@ -36,6 +39,8 @@ struct core_ctx {
 	const char *key_id;        /* NULL: "cli" (an operator on the server) */
 	const char *role;          /* NULL: "admin" */
 	const char *purpose;       /* the purpose the caller declared, or NULL */
+	struct audit_sink *sink;   /* NULL: access entries are written at once */
+	struct audit_waiter *waiter; /* with a sink: counts this caller's entries */
 };
 
 int64_t core_now(const struct core_ctx *c);

@@ -3,6 +3,7 @@
  * find, rectify, delete; refused writes leave nothing behind; tenants cannot
  * see each other; nothing personal reaches the disk in plaintext.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -485,6 +486,98 @@ static void test_audit_deleted_row(void **state)
 	test_register_free(&r);
 }
 
+struct wake_flag {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool woken;
+};
+
+static void test_park(void *arg)
+{
+	(void)arg; /* the caller is already the one waiting */
+}
+
+static void test_wake(void *arg)
+{
+	struct wake_flag *f = arg;
+	pthread_mutex_lock(&f->lock);
+	f->woken = true;
+	pthread_cond_signal(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+struct reader_arg {
+	struct test_register *r;
+	struct audit_sink *sink;
+	const char *sid;
+	int reads;
+};
+
+static void *reader(void *p)
+{
+	struct reader_arg *a = p;
+	char url[400];
+	snprintf(url, sizeof url, "sqlite:%s", a->r->db);
+	struct store *st = NULL;
+	assert_int_equal(store_open(url, &st, NULL), RC_OK);
+	for (int i = 0; i < a->reads; i++) {
+		struct wake_flag f = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+		struct audit_waiter w;
+		audit_waiter_init(&w, test_wake, &f);
+		struct core_ctx c = {.store = st, .tenant = a->r->tenant, .sink = a->sink, .waiter = &w};
+		struct subject_view *v = NULL;
+		assert_int_equal(subject_read(&c, a->sid, &v, NULL), RC_OK);
+		subject_view_free(v);
+		if (audit_waiter_park(&w, test_park, NULL)) {
+			pthread_mutex_lock(&f.lock);
+			while (!f.woken)
+				pthread_cond_wait(&f.cond, &f.lock);
+			pthread_mutex_unlock(&f.lock);
+		}
+		assert_int_equal(audit_waiter_result(&w), RC_OK);
+		audit_waiter_fini(&w);
+	}
+	store_close(st);
+	return NULL;
+}
+
+static void test_audit_sink_batches(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rids[2][TOKEN_ID_MAX];
+	make_alice(&c, sid, rids);
+	char url[400];
+	snprintf(url, sizeof url, "sqlite:%s", r.db);
+	struct store *sink_store = NULL;
+	assert_int_equal(store_open(url, &sink_store, NULL), RC_OK);
+	struct audit_sink *sink = NULL;
+	assert_int_equal(audit_sink_new(sink_store, &sink), RC_OK);
+	pthread_t th[4];
+	struct reader_arg a = {&r, sink, sid, 50};
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, reader, &a), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	audit_sink_free(sink);
+	/* Every read has its entry, and the chain is whole. */
+	struct store_audit_filter f = {.subject_id = sid, .limit = 1000};
+	struct store_audit *e = NULL;
+	size_t n = 0;
+	assert_int_equal(store_audit_list(r.store, r.tenant->id, &f, &e, &n), RC_OK);
+	size_t reads = 0;
+	for (size_t i = 0; i < n; i++)
+		reads += !strcmp(e[i].action, "subject.read");
+	assert_int_equal(reads, 200);
+	store_audits_free(e, n);
+	struct audit_verify_result res;
+	assert_int_equal(audit_verify(r.store, r.tenant, &res), RC_OK);
+	assert_true(res.ok);
+	test_register_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -499,6 +592,7 @@ int main(void)
 		cmocka_unit_test(test_apikeys),
 		cmocka_unit_test(test_audit_chain),
 		cmocka_unit_test(test_audit_deleted_row),
+		cmocka_unit_test(test_audit_sink_batches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
