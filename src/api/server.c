@@ -36,6 +36,8 @@ struct server {
 	struct MHD_Daemon *mhd;
 	uint16_t port;
 	pthread_key_t worker_key;  /* each server thread's struct worker */
+	pthread_mutex_t workers_lock;
+	struct worker *workers;
 	pthread_rwlock_t tenants_lock; /* read-mostly: written when a tenant is first loaded */
 	struct tenant *tenants[MAX_TENANTS];
 	size_t ntenants;
@@ -76,13 +78,66 @@ static uint64_t now_us(void)
 /* What one server thread keeps for itself: its connection and the keys it
  * has recently found valid. Freed when the thread ends. */
 struct worker {
+	struct server *srv;
 	struct store *store;
 	struct apikey_cache keys;
+	/* Access-log lines, written out with one write(2) when the buffer fills
+	 * or when the ticker comes by (every second): threads never wait for
+	 * each other to log. The lock is only ever contended by the ticker. */
+	pthread_mutex_t log_lock;
+	char log[16384];
+	size_t log_len;
+	struct worker *next;      /* in srv->workers */
 };
+
+static void log_flush_locked(struct worker *w)
+{
+	size_t off = 0;
+	while (off < w->log_len) {
+		ssize_t n = write(STDERR_FILENO, w->log + off, w->log_len - off);
+		if (n <= 0 && errno != EINTR)
+			break; /* nowhere to log to: drop, never block the request */
+		if (n > 0)
+			off += (size_t)n;
+	}
+	w->log_len = 0;
+}
+
+static void worker_log(struct worker *w, const char *line, size_t len)
+{
+	pthread_mutex_lock(&w->log_lock);
+	if (w->log_len + len > sizeof w->log)
+		log_flush_locked(w);
+	memcpy(w->log + w->log_len, line, len);
+	w->log_len += len;
+	pthread_mutex_unlock(&w->log_lock);
+}
+
+static void workers_flush(struct server *s)
+{
+	pthread_mutex_lock(&s->workers_lock);
+	for (struct worker *w = s->workers; w; w = w->next) {
+		pthread_mutex_lock(&w->log_lock);
+		log_flush_locked(w);
+		pthread_mutex_unlock(&w->log_lock);
+	}
+	pthread_mutex_unlock(&s->workers_lock);
+}
 
 static void worker_free(void *p)
 {
 	struct worker *w = p;
+	struct server *s = w->srv;
+	pthread_mutex_lock(&s->workers_lock);
+	for (struct worker **pp = &s->workers; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->workers_lock);
+	log_flush_locked(w);
+	pthread_mutex_destroy(&w->log_lock);
 	store_close(w->store);
 	apikey_cache_wipe(&w->keys);
 	free(w);
@@ -100,7 +155,13 @@ static enum rc thread_worker(struct server *s, struct worker **out)
 			return RC_UNAVAILABLE;
 		}
 		w = xcalloc(1, sizeof *w);
+		w->srv = s;
 		w->store = st;
+		pthread_mutex_init(&w->log_lock, NULL);
+		pthread_mutex_lock(&s->workers_lock);
+		w->next = s->workers;
+		s->workers = w;
+		pthread_mutex_unlock(&s->workers_lock);
 		pthread_setspecific(s->worker_key, w);
 	}
 	*out = w;
@@ -365,9 +426,16 @@ static enum MHD_Result respond(struct server *s, struct pending *p, struct MHD_C
 
 	uint64_t us = now_us() - p->start_us;
 	metrics_observe(&s->metrics, p->match_rc ? (int)http_nroutes : rq->route_index, status, us);
-	log_info("http method=%s route=%s status=%d us=%llu key=%s tenant=%lld", rq->method,
-	         p->match_rc ? "-" : rq->route->pattern, status, (unsigned long long)us,
-	         rq->key_id[0] ? rq->key_id : "-", rq->ctx.tenant ? (long long)rq->ctx.tenant->id : 0LL);
+	char line[512];
+	size_t line_len = log_format(line, sizeof line, LOG_INFO, "http method=%s route=%s status=%d us=%llu key=%s tenant=%lld",
+	                        rq->method, p->match_rc ? "-" : rq->route->pattern, status, (unsigned long long)us,
+	                        rq->key_id[0] ? rq->key_id : "-",
+	                        rq->ctx.tenant ? (long long)rq->ctx.tenant->id : 0LL);
+	struct worker *w = pthread_getspecific(s->worker_key);
+	if (w)
+		worker_log(w, line, line_len);
+	else
+		fputs(line, stderr);
 	return r;
 }
 
@@ -471,7 +539,7 @@ static void *ticker_main(void *arg)
 		pthread_mutex_unlock(&s->tick_lock);
 		if (st && store_sync(st))
 			log_warn("store sync failed");
-		fflush(stderr); /* the access log, buffered in between */
+		workers_flush(s);
 		pthread_mutex_lock(&s->tick_lock);
 	}
 	pthread_mutex_unlock(&s->tick_lock);
@@ -525,6 +593,7 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	metrics_init(&s->metrics);
 	ratelimit_init(&s->ratelimit, cfg->auth_fail_limit ? cfg->auth_fail_limit : 10);
 	pthread_rwlock_init(&s->tenants_lock, NULL);
+	pthread_mutex_init(&s->workers_lock, NULL);
 	pthread_mutex_init(&s->tick_lock, NULL);
 	pthread_cond_init(&s->tick_cond, NULL);
 	pthread_key_create(&s->worker_key, worker_free);
@@ -617,6 +686,7 @@ void server_stop(struct server *s)
 		tenant_free(s->tenants[i]);
 	ratelimit_fini(&s->ratelimit);
 	pthread_rwlock_destroy(&s->tenants_lock);
+	pthread_mutex_destroy(&s->workers_lock);
 	pthread_mutex_destroy(&s->tick_lock);
 	pthread_cond_destroy(&s->tick_cond);
 	free(s->keydir);

@@ -77,9 +77,6 @@ int cli_serve(int argc, char **argv)
 		.keydir = r.keydir, .store_url = r.store_url, .listen = listen, .threads = threads,
 		.auth_fail_limit = auth_limit,
 	};
-	/* One access-log line per request: buffered, flushed every second by
-	 * the server's ticker (and at once for warnings and errors). */
-	setvbuf(stderr, NULL, _IOFBF, 1 << 16);
 	struct server *srv = NULL;
 	struct errbuf eb = {""};
 	enum rc rc = server_start(&cfg, &srv, &eb);
