@@ -314,6 +314,15 @@ static enum rc migrate(struct sqlite_store *q, struct errbuf *eb)
 	return RC_OK;
 }
 
+static enum rc sqlite_library_init(void)
+{
+	/* SQLite's memory statistics take a process-wide mutex on every
+	 * allocation: with one connection per thread they only add contention. */
+	if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+		return RC_INTERNAL;
+	return sqlite3_initialize() == SQLITE_OK ? RC_OK : RC_INTERNAL;
+}
+
 static struct store_shared *sqlite_shared_new(const char *location)
 {
 	struct store_shared *sh = xcalloc(1, sizeof *sh);
@@ -1129,6 +1138,7 @@ static enum rc sqlite_audit_list(struct store *s, int64_t tenant, const struct s
 
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
+	.library_init = sqlite_library_init,
 	.shared_new = sqlite_shared_new,
 	.shared_free = sqlite_shared_free,
 	.open = sqlite_open,

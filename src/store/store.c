@@ -2,7 +2,6 @@
 #include "store/store.h"
 
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,11 +19,12 @@ struct store_pool {
 
 enum rc store_library_init(void)
 {
-	/* SQLite's memory statistics take a process-wide mutex on every
-	 * allocation: with one connection per thread they only add contention. */
-	if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
-		return RC_INTERNAL;
-	return sqlite3_initialize() == SQLITE_OK ? RC_OK : RC_INTERNAL;
+	for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++) {
+		enum rc rc = backends[i]->library_init ? backends[i]->library_init() : RC_OK;
+		if (rc)
+			return rc;
+	}
+	return RC_OK;
 }
 
 enum rc store_pool_new(const char *url, struct store_pool **out, struct errbuf *eb)

@@ -95,6 +95,7 @@ struct store_counts {
 
 struct store_ops {
 	const char *name;           /* URL scheme: "sqlite" */
+	enum rc (*library_init)(void); /* once per process, before any thread; may be NULL */
 	struct store_shared *(*shared_new)(const char *location);
 	void (*shared_free)(struct store_shared *sh);
 	enum rc (*open)(const char *location, struct store_shared *sh, struct store **out, struct errbuf *eb);
