@@ -23,4 +23,16 @@ enum rc h_record_patch(struct request *rq);
 enum rc h_audit_list(struct request *rq);
 enum rc h_audit_verify(struct request *rq);
 
+/* consents.c */
+enum rc h_consent_post(struct request *rq);
+enum rc h_consent_get(struct request *rq);
+enum rc h_consent_check(struct request *rq);
+enum rc h_audience(struct request *rq);
+/* links.c: the public pages behind e-mailed links */
+enum rc h_confirm_page(struct request *rq);
+enum rc h_confirm(struct request *rq);
+enum rc h_unsubscribe_page(struct request *rq);
+enum rc h_unsubscribe(struct request *rq);
+enum rc h_gpc(struct request *rq);
+
 #endif

@@ -36,12 +36,14 @@ typedef enum rc (*handler_fn)(struct request *rq);
 #define R_ANY (R_ADMIN | R_DPO | R_SUPPORT | R_MARKETING | R_AUDITOR)
 #define R_PUBLIC 0u /* no key needed */
 
+enum body_kind { BODY_NONE, BODY_JSON, BODY_FORM };
+
 struct route {
 	const char *method;
 	const char *pattern;       /* "/v1/subjects/{id}"; also the name in logs and metrics */
 	handler_fn fn;
 	unsigned roles;
-	bool body;                 /* takes a JSON body */
+	enum body_kind body;       /* JSON: parsed into rq->json; FORM: raw in rq->form */
 };
 
 struct request {
@@ -52,6 +54,7 @@ struct request {
 	int route_index;
 	char params[HTTP_PARAM_MAX][HTTP_PARAM_LEN];
 	json_t *json;              /* parsed body of routes that take one */
+	const char *form;          /* the raw body of BODY_FORM routes (NUL-terminated) */
 	struct core_ctx ctx;       /* store, tenant, key, role, purpose */
 	enum role role;
 	char key_id[TOKEN_KEY_ID_LEN + 1];
@@ -70,6 +73,13 @@ typedef enum rc query_fn(struct request *rq, const char *name, const char *value
 enum rc request_each_query(struct request *rq, query_fn *fn, void *arg) WUR;
 /* Answers with status and body (which the request takes). */
 void request_reply(struct request *rq, int status, json_t *body);
+/* Answers with an HTML page (taken; malloc'd). */
+void request_reply_html(struct request *rq, int status, char *html);
+const char *request_header(struct request *rq, const char *name);
+/* The client's address, as text. */
+void request_client_ip(struct request *rq, char *out, size_t size);
+/* The tenant with this id (public pages find it from a signed link). */
+enum rc request_tenant(struct request *rq, int64_t id, const struct tenant **out) WUR;
 
 /* The route table (router.c). */
 extern const struct route http_routes[];

@@ -26,12 +26,14 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "sender/sender.h"
 #include "store/store.h"
 
 #define MAX_TENANTS 1024
 
 struct server {
-	char *keydir, *store_url;
+	char *keydir, *store_url, *public_url;
+	struct sender *sender;
 	struct store_pool *pool;   /* every connection of the server comes from it */
 	struct MHD_Daemon *mhd;
 	uint16_t port;
@@ -252,6 +254,33 @@ void request_reply(struct request *rq, int status, json_t *body)
 	rq->out = body;
 }
 
+void request_reply_html(struct request *rq, int status, char *html)
+{
+	free(rq->text);
+	rq->status = status;
+	rq->text = html;
+	rq->content_type = "text/html; charset=utf-8";
+}
+
+const char *request_header(struct request *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+static void client_addr(struct MHD_Connection *conn, char *out, size_t size);
+
+void request_client_ip(struct request *rq, char *out, size_t size)
+{
+	client_addr(rq->conn, out, size);
+}
+
+static enum rc tenant_get(struct server *s, struct store *st, int64_t id, const struct tenant **out);
+
+enum rc request_tenant(struct request *rq, int64_t id, const struct tenant **out)
+{
+	return tenant_get(rq->srv, rq->ctx.store, id, out);
+}
+
 /* ---- bounds ---- */
 
 /* Deepest nesting of arrays and objects, outside strings; stops counting
@@ -347,6 +376,11 @@ static enum rc parse_body(struct pending *p, struct MHD_Connection *conn)
 	struct request *rq = &p->rq;
 	if (p->body_too_large)
 		return err_set(&rq->eb, RC_TOO_LARGE, "the body is larger than %d bytes", HTTP_BODY_MAX);
+	if (rq->route->body == BODY_FORM) {
+		/* Forms (the public pages, RFC 8058 one-click): kept raw. */
+		rq->form = p->body.data ? p->body.data : "";
+		return RC_OK;
+	}
 	if (!is_json_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return err_set(&rq->eb, RC_MEDIA_TYPE, "send the body as Content-Type: application/json");
 	if (p->body.len == 0)
@@ -373,10 +407,11 @@ static enum rc dispatch(struct server *s, struct pending *p, struct MHD_Connecti
 		rq->ctx.store = w->store;
 		rq->ctx.sink = s->sink;
 		rq->ctx.waiter = &p->waiter;
+		rq->ctx.public_url = s->public_url;
 	}
 	if (!rc && rq->route->roles != R_PUBLIC)
 		rc = authenticate(s, w, p, conn);
-	if (!rc && rq->route->body)
+	if (!rc && rq->route->body != BODY_NONE)
 		rc = parse_body(p, conn);
 	if (!rc)
 		rc = rq->route->fn(rq);
@@ -415,6 +450,13 @@ static enum MHD_Result respond(struct server *s, struct pending *p, struct MHD_C
 	/* Answers carry personal data: no cache may keep them. */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (!strncmp(ctype, "text/html", 9)) {
+		/* Pages behind e-mailed links: no scripts, no framing, and the
+		 * token in the URL is not sent on as a referrer. */
+		MHD_add_response_header(resp, "Content-Security-Policy",
+		                        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	}
 	if (rc == RC_METHOD)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, p->allow);
 	if (rc == RC_UNAUTHORIZED)
@@ -547,6 +589,11 @@ static void *ticker_main(void *arg)
 	return NULL;
 }
 
+static enum rc sender_tenant(void *arg, struct store *st, int64_t id, const struct tenant **out)
+{
+	return tenant_get(arg, st, id, out);
+}
+
 /* ---- start and stop ---- */
 
 static enum rc parse_listen(const char *listen, struct sockaddr_storage *ss, struct errbuf *eb)
@@ -634,6 +681,23 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	}
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di ? di->port : 0;
+	if (cfg->public_url)
+		s->public_url = xstrdup(cfg->public_url);
+	else
+		s->public_url = xasprintf("http://%s:%u", cfg->listen[0] == '[' ? "localhost" : "127.0.0.1", (unsigned)s->port);
+	if (cfg->smtp_url) {
+		struct store *sst = NULL;
+		char from[256];
+		snprintf(from, sizeof from, "%s", cfg->smtp_from ? cfg->smtp_from : "privreg@localhost");
+		struct sender_config sc = {.smtp_url = cfg->smtp_url, .from = from, .tenant_of = sender_tenant, .arg = s};
+		rc = store_pool_open(s->pool, &sst, eb);
+		if (!rc)
+			rc = sender_start(&sc, sst, &s->sender, eb);
+		if (rc) {
+			server_stop(s);
+			return rc;
+		}
+	}
 	if (pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {
 		server_stop(s);
 		return err_set(eb, RC_INTERNAL, "cannot start the ticker thread");
@@ -664,6 +728,7 @@ void server_stop(struct server *s)
 		MHD_stop_daemon(s->mhd); /* joins the threads: their stores close */
 	}
 	audit_sink_free(s->sink); /* writes what is still queued */
+	sender_stop(s->sender);
 	if (s->ticker) {
 		pthread_mutex_lock(&s->tick_lock);
 		s->stopping = true;
@@ -691,6 +756,7 @@ void server_stop(struct server *s)
 	pthread_cond_destroy(&s->tick_cond);
 	free(s->keydir);
 	free(s->store_url);
+	free(s->public_url);
 	free(s);
 }
 

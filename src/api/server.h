@@ -24,6 +24,9 @@ struct server_config {
 	unsigned threads;          /* 0: one per core */
 	unsigned auth_fail_limit;  /* failed authentications per minute per address; 0: 10 */
 	int sync_interval_ms;      /* how often relaxed commits are made durable; 0: 1000 */
+	const char *public_url;    /* base of links in e-mails; NULL: http://LISTEN */
+	const char *smtp_url;      /* NULL: no e-mail is sent (it waits in the outbox) */
+	const char *smtp_from;     /* NULL: privreg@localhost */
 };
 
 enum rc server_start(const struct server_config *cfg, struct server **out, struct errbuf *eb) WUR;

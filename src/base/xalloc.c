@@ -1,6 +1,7 @@
 /* xalloc: malloc wrappers that abort on exhaustion (see xalloc.h). */
 #include "base/xalloc.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,4 +27,14 @@ void *xmemdup(const void *p, size_t n)
 	if (n)
 		memcpy(q, p, n);
 	return q;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+	va_start(ap, fmt);
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	return check(n < 0 ? NULL : s);
 }

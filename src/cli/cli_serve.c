@@ -8,12 +8,16 @@
 #include "cli/cli.h"
 
 static const char serve_help[] =
-	"usage: privreg serve [--dir D] [--listen 127.0.0.1:8080] [--threads N] [--auth-limit N]\n\n"
+	"usage: privreg serve [--dir D] [--listen 127.0.0.1:8080] [--threads N] [--auth-limit N]\n"
+	"                     [--smtp smtp://HOST:PORT [--smtp-from ADDR]] [--public-url URL]\n\n"
 	"Serves the register's HTTP API (see /openapi.json) on --listen (port 0\n"
 	"picks a free port; the address is printed). --threads: server threads,\n"
 	"default one per core. --auth-limit: failed authentications allowed per\n"
 	"minute per client address before 429 (default 10). SIGTERM or SIGINT\n"
-	"stop it gracefully: requests in flight finish, the database is closed.\n";
+	"stop it gracefully: requests in flight finish, the database is closed.\n"
+	"--smtp: where e-mail (double opt-in confirmations, notices) is delivered;\n"
+	"without it, messages wait in the outbox. --public-url: the base of the\n"
+	"links in e-mails (default: the listen address).\n";
 
 static bool parse_uint(const char *s, unsigned max, unsigned *out)
 {
@@ -29,7 +33,7 @@ int cli_serve(int argc, char **argv)
 {
 	struct cli_opts o;
 	/* serve-only options are taken out before the shared parser sees them */
-	const char *listen = "127.0.0.1:8080";
+	const char *listen = "127.0.0.1:8080", *smtp = NULL, *smtp_from = NULL, *public_url = NULL;
 	unsigned threads = 0, auth_limit = 0;
 	char *rest[64];
 	int nrest = 0;
@@ -42,6 +46,12 @@ int cli_serve(int argc, char **argv)
 				cli_usage_error("serve", "--threads takes a number from 1 to 256");
 				return CLI_USAGE;
 			}
+		} else if (!strcmp(argv[i], "--smtp") && has_value) {
+			smtp = argv[++i];
+		} else if (!strcmp(argv[i], "--smtp-from") && has_value) {
+			smtp_from = argv[++i];
+		} else if (!strcmp(argv[i], "--public-url") && has_value) {
+			public_url = argv[++i];
 		} else if (!strcmp(argv[i], "--auth-limit") && has_value) {
 			if (!parse_uint(argv[++i], 1000000, &auth_limit) || !auth_limit) {
 				cli_usage_error("serve", "--auth-limit takes a positive number");
@@ -75,7 +85,7 @@ int cli_serve(int argc, char **argv)
 
 	struct server_config cfg = {
 		.keydir = r.keydir, .store_url = r.store_url, .listen = listen, .threads = threads,
-		.auth_fail_limit = auth_limit,
+		.auth_fail_limit = auth_limit, .smtp_url = smtp, .smtp_from = smtp_from, .public_url = public_url,
 	};
 	struct server *srv = NULL;
 	struct errbuf eb = {""};

@@ -274,9 +274,8 @@ void record_prepared_fini(struct record_prepared *p)
 	p->row.data = p->row.lookups = NULL;
 }
 
-/* Reads a subject's key; RC_GONE once it has been destroyed. */
-static enum rc unwrap(const struct core_ctx *c, const char *subject_id, struct subject_key *key,
-                      struct errbuf *eb)
+enum rc subject_unwrap_key(const struct core_ctx *c, const char *subject_id, struct subject_key *key,
+                           struct errbuf *eb)
 {
 	struct store_subject s;
 	enum rc rc = store_subject_get(c->store, c->tenant->id, subject_id, &s);
@@ -296,7 +295,7 @@ enum rc record_add(const struct core_ctx *c, const char *subject_id, const struc
 {
 	struct subject_key key;
 	struct record_prepared prep;
-	enum rc rc = unwrap(c, subject_id, &key, eb);
+	enum rc rc = subject_unwrap_key(c, subject_id, &key, eb);
 	if (rc)
 		return rc;
 	rc = record_prepare(c, subject_id, &key, rec, &prep, eb);
@@ -432,7 +431,7 @@ enum rc record_read(const struct core_ctx *c, const char *record_id, struct reco
 	enum rc rc = store_record_get(c->store, c->tenant->id, record_id, &row);
 	if (rc)
 		return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such record") : rc;
-	rc = unwrap(c, row.subject_id, &key, eb);
+	rc = subject_unwrap_key(c, row.subject_id, &key, eb);
 	struct record_view *v = xcalloc(1, sizeof *v);
 	if (!rc)
 		rc = record_view_take(c, &key, &row, v);
@@ -477,7 +476,7 @@ enum rc record_rectify(const struct core_ctx *c, const char *record_id,
 	if (rc)
 		goto out;
 	if (nchanges) {
-		rc = unwrap(c, row.subject_id, &key, eb);
+		rc = subject_unwrap_key(c, row.subject_id, &key, eb);
 		if (rc)
 			goto out;
 		have_key = true;

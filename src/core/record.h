@@ -95,6 +95,11 @@ enum rc record_prepare(const struct core_ctx *c, const char *subject_id,
                        const struct subject_key *key, const struct record_input *rec,
                        struct record_prepared *out, struct errbuf *eb) WUR;
 void record_prepared_fini(struct record_prepared *p);
+/* A subject's data key (wipe it after use); RC_NOT_FOUND for no such
+ * subject, RC_GONE once the key has been destroyed. */
+enum rc subject_unwrap_key(const struct core_ctx *c, const char *subject_id, struct subject_key *key,
+                           struct errbuf *eb) WUR;
+
 /* Decrypts a stored row into a view, taking row's kind, state and events. */
 enum rc record_view_take(const struct core_ctx *c, const struct subject_key *key,
                          struct store_record *row, struct record_view *out) WUR;

@@ -41,6 +41,7 @@ struct core_ctx {
 	const char *purpose;       /* the purpose the caller declared, or NULL */
 	struct audit_sink *sink;   /* NULL: access entries are written at once */
 	struct audit_waiter *waiter; /* with a sink: counts this caller's entries */
+	const char *public_url;    /* base of links in e-mails; NULL: http://127.0.0.1:8080 */
 };
 
 int64_t core_now(const struct core_ctx *c);

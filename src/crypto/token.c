@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -125,4 +126,87 @@ enum rc token_apikey_parse(const char *key, char key_id[TOKEN_KEY_ID_LEN + 1],
 bool token_hash_equal(const unsigned char a[TOKEN_HASH_LEN], const unsigned char b[TOKEN_HASH_LEN])
 {
 	return sodium_memcmp(a, b, TOKEN_HASH_LEN) == 0;
+}
+
+#define LINK_MAC 16
+
+enum rc token_link_sign(const struct token_link *l, const unsigned char key[32], char out[TOKEN_LINK_MAX])
+{
+	unsigned char raw[1 + TOKEN_ID_BYTES + 8 + 1 + TOKEN_PURPOSE_MAX + LINK_MAC];
+	size_t plen = strlen(l->purpose), n = 0;
+	if (plen > TOKEN_PURPOSE_MAX || !token_id_decode("sub_", l->subject_id, raw + 1))
+		return RC_INVALID;
+	raw[n++] = (unsigned char)l->kind;
+	n += TOKEN_ID_BYTES;
+	for (int i = 0; i < 8; i++)
+		raw[n++] = (unsigned char)((uint64_t)l->expires >> (8 * i));
+	raw[n++] = (unsigned char)plen;
+	memcpy(raw + n, l->purpose, plen);
+	n += plen;
+	unsigned char tenant[8];
+	for (int i = 0; i < 8; i++)
+		tenant[i] = (unsigned char)((uint64_t)l->tenant_id >> (8 * i));
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, key, 32, LINK_MAC);
+	crypto_generichash_update(&st, tenant, sizeof tenant);
+	crypto_generichash_update(&st, raw, n);
+	crypto_generichash_final(&st, raw + n, LINK_MAC);
+	n += LINK_MAC;
+	int w = snprintf(out, TOKEN_LINK_MAX, "%lld.", (long long)l->tenant_id);
+	if (w < 0 || (size_t)w + sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING) > TOKEN_LINK_MAX)
+		return RC_INVALID;
+	sodium_bin2base64(out + w, TOKEN_LINK_MAX - (size_t)w, raw, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return RC_OK;
+}
+
+enum rc token_link_tenant(const char *s, int64_t *tenant_id)
+{
+	char *end;
+	long long t = strtoll(s, &end, 10);
+	if (end == s || *end != '.' || t <= 0 || strlen(s) >= TOKEN_LINK_MAX)
+		return RC_NOT_FOUND;
+	*tenant_id = t;
+	return RC_OK;
+}
+
+enum rc token_link_verify(const char *s, const unsigned char key[32], int64_t now, struct token_link *out)
+{
+	unsigned char raw[1 + TOKEN_ID_BYTES + 8 + 1 + TOKEN_PURPOSE_MAX + LINK_MAC];
+	size_t n = 0;
+	int64_t tenant;
+	if (token_link_tenant(s, &tenant))
+		return RC_NOT_FOUND;
+	const char *b64 = strchr(s, '.') + 1;
+	if (sodium_base642bin(raw, sizeof raw, b64, strlen(b64), NULL, &n, NULL,
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+	    n < 1 + TOKEN_ID_BYTES + 8 + 1 + LINK_MAC)
+		return RC_NOT_FOUND;
+	size_t plen = raw[1 + TOKEN_ID_BYTES + 8];
+	if (plen > TOKEN_PURPOSE_MAX || n != 1 + TOKEN_ID_BYTES + 8 + 1 + plen + LINK_MAC)
+		return RC_NOT_FOUND;
+	unsigned char tb[8], mac[LINK_MAC];
+	for (int i = 0; i < 8; i++)
+		tb[i] = (unsigned char)((uint64_t)tenant >> (8 * i));
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, key, 32, LINK_MAC);
+	crypto_generichash_update(&st, tb, sizeof tb);
+	crypto_generichash_update(&st, raw, n - LINK_MAC);
+	crypto_generichash_final(&st, mac, LINK_MAC);
+	if (sodium_memcmp(mac, raw + n - LINK_MAC, LINK_MAC) != 0)
+		return RC_NOT_FOUND;
+	out->kind = (char)raw[0];
+	out->tenant_id = tenant;
+	token_id_encode("sub_", raw + 1, out->subject_id);
+	uint64_t e = 0;
+	for (int i = 7; i >= 0; i--)
+		e = (e << 8) | raw[1 + TOKEN_ID_BYTES + i];
+	out->expires = (int64_t)e;
+	memcpy(out->purpose, raw + 1 + TOKEN_ID_BYTES + 8 + 1, plen);
+	out->purpose[plen] = '\0';
+	return out->expires < now ? RC_GONE : RC_OK;
+}
+
+void token_link_hash(const char *s, unsigned char out[32])
+{
+	crypto_generichash(out, 32, (const unsigned char *)s, strlen(s), NULL, 0);
 }

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 
@@ -39,5 +40,31 @@ enum rc token_apikey_parse(const char *key, char key_id[TOKEN_KEY_ID_LEN + 1],
                            unsigned char hash[TOKEN_HASH_LEN]) WUR;
 /* Constant-time comparison of two hashes. */
 bool token_hash_equal(const unsigned char a[TOKEN_HASH_LEN], const unsigned char b[TOKEN_HASH_LEN]);
+
+/*
+ * Signed links (double opt-in confirmation, one-click unsubscribe): the
+ * tenant id, then base64url of kind, subject, expiry, purpose and a keyed
+ * BLAKE2b MAC over all of it under the tenant's token key. They carry no
+ * personal value, only ids; a forged, truncated or altered token fails the
+ * MAC; an expired one is refused by its expiry.
+ */
+#define TOKEN_LINK_MAX 200
+#define TOKEN_PURPOSE_MAX 64
+
+struct token_link {
+	char kind;                 /* 'c' confirm, 'u' unsubscribe */
+	int64_t tenant_id;
+	char subject_id[TOKEN_ID_MAX];
+	char purpose[TOKEN_PURPOSE_MAX + 1];
+	int64_t expires;
+};
+
+enum rc token_link_sign(const struct token_link *l, const unsigned char key[32], char out[TOKEN_LINK_MAX]) WUR;
+/* Reads the tenant id only: which key to verify with. */
+enum rc token_link_tenant(const char *s, int64_t *tenant_id) WUR;
+/* RC_NOT_FOUND for anything forged or malformed, RC_GONE when expired. */
+enum rc token_link_verify(const char *s, const unsigned char key[32], int64_t now, struct token_link *out) WUR;
+/* A stable hash of a token's text, for marking it used. */
+void token_link_hash(const char *s, unsigned char out[32]);
 
 #endif

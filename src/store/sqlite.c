@@ -46,6 +46,9 @@ enum stmt_id {
 	S_COUNT_SUBJECTS, S_COUNT_RECORDS,
 	S_SYNC_NORMAL, S_SYNC_FULL, S_CHECKPOINT,
 	S_AUDIT_HEAD, S_AUDIT_INSERT, S_AUDIT_LIST, S_AUDIT_LIST_SUBJECT,
+	S_CONSENT_EVENT_INSERT, S_CONSENT_EVENTS, S_CONSENT_STATE_SET, S_CONSENT_STATE_GET, S_CONSENT_STATES,
+	S_CONSENT_AUDIENCE, S_TOKEN_USE, S_OUTBOX_INSERT, S_OUTBOX_DUE, S_OUTBOX_SENT, S_OUTBOX_RETRY,
+	S_OUTBOX_PENDING,
 	S__COUNT
 };
 
@@ -121,6 +124,37 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
 	[S_SYNC_FULL] = "PRAGMA synchronous = FULL",
 	[S_CHECKPOINT] = "PRAGMA wal_checkpoint(PASSIVE)",
+	[S_CONSENT_EVENT_INSERT] =
+		"INSERT INTO consent_events (tenant_id, event_id, subject_id, purpose, action, at, source, channel, "
+		"policy_version, wording, evidence, actor) VALUES (?1, (SELECT COALESCE(MAX(event_id), 0) + 1 FROM "
+		"consent_events WHERE tenant_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING event_id",
+	[S_CONSENT_EVENTS] =
+		"SELECT event_id, subject_id, purpose, action, at, source, channel, policy_version, wording, evidence, actor "
+		"FROM consent_events INDEXED BY consent_events_by_subject WHERE tenant_id = ?1 AND subject_id = ?2 "
+		"ORDER BY event_id",
+	[S_CONSENT_STATE_SET] =
+		"INSERT INTO consent_state (tenant_id, subject_id, purpose, state, updated_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+		"ON CONFLICT (tenant_id, subject_id, purpose) DO UPDATE SET state = excluded.state, "
+		"updated_at = excluded.updated_at",
+	[S_CONSENT_STATE_GET] =
+		"SELECT state FROM consent_state WHERE tenant_id = ?1 AND subject_id = ?2 AND purpose = ?3",
+	[S_CONSENT_STATES] =
+		"SELECT subject_id, purpose, state, updated_at FROM consent_state WHERE tenant_id = ?1 AND subject_id = ?2 "
+		"ORDER BY purpose",
+	[S_CONSENT_AUDIENCE] =
+		"SELECT subject_id FROM consent_state INDEXED BY consent_state_by_purpose WHERE tenant_id = ?1 "
+		"AND purpose = ?2 AND state = ?3 AND subject_id > ?4 ORDER BY subject_id LIMIT ?5",
+	[S_TOKEN_USE] = "INSERT INTO used_tokens (tenant_id, hash, used_at) VALUES (?1, ?2, ?3)",
+	[S_OUTBOX_INSERT] =
+		"INSERT INTO outbox (tenant_id, message_id, subject_id, kind, created_at, next_at, sealed) VALUES "
+		"(?1, (SELECT COALESCE(MAX(message_id), 0) + 1 FROM outbox WHERE tenant_id = ?1), ?2, ?3, ?4, ?5, ?6)",
+	[S_OUTBOX_DUE] =
+		"SELECT tenant_id, message_id, subject_id, kind, created_at, next_at, attempts, sealed FROM outbox "
+		"INDEXED BY outbox_due WHERE sent_at IS NULL AND next_at <= ?1 ORDER BY next_at LIMIT ?2",
+	[S_OUTBOX_SENT] = "UPDATE outbox SET sent_at = ?3, sealed = x'' WHERE tenant_id = ?1 AND message_id = ?2",
+	[S_OUTBOX_RETRY] =
+		"UPDATE outbox SET attempts = ?3, next_at = ?4 WHERE tenant_id = ?1 AND message_id = ?2",
+	[S_OUTBOX_PENDING] = "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
 	[S_AUDIT_HEAD] = "SELECT seq, hash FROM audit WHERE tenant_id = ?1 ORDER BY seq DESC LIMIT 1",
 	[S_AUDIT_INSERT] =
 		"INSERT INTO audit (tenant_id, seq, at, key_id, role, action, subject_id, record_id, purpose, "
@@ -1136,6 +1170,242 @@ static enum rc sqlite_audit_list(struct store *s, int64_t tenant, const struct s
 	return fetch_all(q, st, read_audit, sizeof **out, (void **)out, n, "audit_list");
 }
 
+/* ---- consents ---- */
+
+static enum rc sqlite_consent_event_insert(struct store *s, int64_t tenant, const struct store_consent_event *e,
+                                           int64_t *event_id)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_CONSENT_EVENT_INSERT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, SUB, e->subject_id);
+	bind_text(st, 3, e->purpose);
+	bind_text(st, 4, e->action);
+	sqlite3_bind_int64(st, 5, e->at);
+	bind_opt_text(st, 6, e->source);
+	bind_opt_text(st, 7, e->channel);
+	bind_text(st, 8, e->policy_version);
+	bind_opt_text(st, 9, e->wording);
+	bind_blob(st, 10, e->evidence, e->evidence_len);
+	bind_text(st, 11, e->actor);
+	rc = fetch_one(q, st, read_count, event_id, "consent_event_insert");
+	return rc == RC_NOT_FOUND ? RC_DB : rc; /* RETURNING always gives a row */
+}
+
+static void read_consent_event(sqlite3_stmt *st, void *out)
+{
+	struct store_consent_event *e = out;
+	e->event_id = sqlite3_column_int64(st, 0);
+	col_id(st, 1, SUB, e->subject_id);
+	e->purpose = col_text(st, 2);
+	e->action = col_text(st, 3);
+	e->at = sqlite3_column_int64(st, 4);
+	e->source = col_opt_text(st, 5);
+	e->channel = col_opt_text(st, 6);
+	e->policy_version = col_text(st, 7);
+	e->wording = col_opt_text(st, 8);
+	e->evidence = col_blob(st, 9, &e->evidence_len);
+	e->actor = col_text(st, 10);
+}
+
+static enum rc sqlite_consent_events_for_subject(struct store *s, int64_t tenant, const char *subject_id,
+                                                 struct store_consent_event **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = stmt(q, S_CONSENT_EVENTS, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, SUB, subject_id);
+	return fetch_all(q, st, read_consent_event, sizeof **out, (void **)out, n, "consent_events");
+}
+
+static enum rc sqlite_consent_state_set(struct store *s, int64_t tenant, const char *subject_id,
+                                        const char *purpose, const char *state, int64_t at)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_CONSENT_STATE_SET, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, SUB, subject_id);
+	bind_text(st, 3, purpose);
+	bind_text(st, 4, state);
+	sqlite3_bind_int64(st, 5, at);
+	return run(q, st, "consent_state_set");
+}
+
+static void read_state_text(sqlite3_stmt *st, void *out)
+{
+	const unsigned char *t = sqlite3_column_text(st, 0);
+	snprintf(out, 16, "%s", t ? (const char *)t : "");
+}
+
+static enum rc sqlite_consent_state_get(struct store *s, int64_t tenant, const char *subject_id,
+                                        const char *purpose, char state[16])
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_CONSENT_STATE_GET, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, SUB, subject_id);
+	bind_text(st, 3, purpose);
+	return fetch_one(q, st, read_state_text, state, "consent_state_get");
+}
+
+static void read_consent_state(sqlite3_stmt *st, void *out)
+{
+	struct store_consent_state *c = out;
+	col_id(st, 0, SUB, c->subject_id);
+	c->purpose = col_text(st, 1);
+	const unsigned char *t = sqlite3_column_text(st, 2);
+	snprintf(c->state, sizeof c->state, "%s", t ? (const char *)t : "");
+	c->updated_at = sqlite3_column_int64(st, 3);
+}
+
+static enum rc sqlite_consent_states_for_subject(struct store *s, int64_t tenant, const char *subject_id,
+                                                 struct store_consent_state **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = stmt(q, S_CONSENT_STATES, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, SUB, subject_id);
+	return fetch_all(q, st, read_consent_state, sizeof **out, (void **)out, n, "consent_states");
+}
+
+static enum rc sqlite_consent_audience(struct store *s, int64_t tenant, const char *purpose, const char *state,
+                                       const char *after, char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	static const unsigned char zero[TOKEN_ID_BYTES];
+	*n = 0;
+	enum rc rc = stmt(q, S_CONSENT_AUDIENCE, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_text(st, 2, purpose);
+	bind_text(st, 3, state);
+	if (after && *after)
+		bind_id(st, 4, SUB, after);
+	else
+		sqlite3_bind_blob(st, 4, zero, 0, SQLITE_STATIC); /* an empty blob sorts before every id */
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)max);
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
+		col_id(st, 0, SUB, ids[(*n)++]);
+	rc = src == SQLITE_DONE ? RC_OK : map_rc(q, src, "consent_audience");
+	done(st);
+	return rc;
+}
+
+static enum rc sqlite_token_use(struct store *s, int64_t tenant, const unsigned char hash[32], int64_t at)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_TOKEN_USE, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_blob(st, 2, hash, 32);
+	sqlite3_bind_int64(st, 3, at);
+	return run(q, st, "token_use");
+}
+
+/* ---- outbox ---- */
+
+static enum rc sqlite_outbox_insert(struct store *s, int64_t tenant, const struct store_message *m)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_OUTBOX_INSERT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, SUB, m->subject_id);
+	bind_text(st, 3, m->kind);
+	sqlite3_bind_int64(st, 4, m->created_at);
+	sqlite3_bind_int64(st, 5, m->next_at);
+	bind_blob(st, 6, m->sealed, m->sealed_len);
+	return run(q, st, "outbox_insert");
+}
+
+static void read_message(sqlite3_stmt *st, void *out)
+{
+	struct store_message *m = out;
+	m->tenant_id = sqlite3_column_int64(st, 0);
+	m->message_id = sqlite3_column_int64(st, 1);
+	col_id(st, 2, SUB, m->subject_id);
+	m->kind = col_text(st, 3);
+	m->created_at = sqlite3_column_int64(st, 4);
+	m->next_at = sqlite3_column_int64(st, 5);
+	m->attempts = sqlite3_column_int(st, 6);
+	m->sealed = col_blob(st, 7, &m->sealed_len);
+}
+
+static enum rc sqlite_outbox_due(struct store *s, int64_t now, size_t max, struct store_message **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = stmt(q, S_OUTBOX_DUE, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	return fetch_all(q, st, read_message, sizeof **out, (void **)out, n, "outbox_due");
+}
+
+static enum rc sqlite_outbox_sent(struct store *s, int64_t tenant, int64_t message_id, int64_t at)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_OUTBOX_SENT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	sqlite3_bind_int64(st, 2, message_id);
+	sqlite3_bind_int64(st, 3, at);
+	return run(q, st, "outbox_sent");
+}
+
+static enum rc sqlite_outbox_retry(struct store *s, int64_t tenant, int64_t message_id, int attempts, int64_t next_at)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_OUTBOX_RETRY, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	sqlite3_bind_int64(st, 2, message_id);
+	sqlite3_bind_int(st, 3, attempts);
+	sqlite3_bind_int64(st, 4, next_at);
+	return run(q, st, "outbox_retry");
+}
+
+static enum rc sqlite_outbox_pending(struct store *s, int64_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_OUTBOX_PENDING, &st);
+	return rc ? rc : fetch_one(q, st, read_count, n, "outbox_pending");
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.library_init = sqlite_library_init,
@@ -1171,4 +1441,16 @@ const struct store_ops store_sqlite_ops = {
 	.audit_head = sqlite_audit_head,
 	.audit_insert = sqlite_audit_insert,
 	.audit_list = sqlite_audit_list,
+	.consent_event_insert = sqlite_consent_event_insert,
+	.consent_events_for_subject = sqlite_consent_events_for_subject,
+	.consent_state_set = sqlite_consent_state_set,
+	.consent_state_get = sqlite_consent_state_get,
+	.consent_states_for_subject = sqlite_consent_states_for_subject,
+	.consent_audience = sqlite_consent_audience,
+	.token_use = sqlite_token_use,
+	.outbox_insert = sqlite_outbox_insert,
+	.outbox_due = sqlite_outbox_due,
+	.outbox_sent = sqlite_outbox_sent,
+	.outbox_retry = sqlite_outbox_retry,
+	.outbox_pending = sqlite_outbox_pending,
 };

@@ -173,3 +173,36 @@ void store_audits_free(struct store_audit *v, size_t n)
 		store_audit_fini(&v[i]);
 	free(v);
 }
+
+void store_consent_events_free(struct store_consent_event *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].purpose);
+		free(v[i].action);
+		free(v[i].source);
+		free(v[i].channel);
+		free(v[i].policy_version);
+		free(v[i].wording);
+		free(v[i].actor);
+		free(v[i].evidence);
+	}
+	free(v);
+}
+
+void store_consent_states_free(struct store_consent_state *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].purpose);
+	free(v);
+}
+
+void store_messages_free(struct store_message *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].kind);
+		if (v[i].sealed)
+			sodium_memzero(v[i].sealed, v[i].sealed_len);
+		free(v[i].sealed);
+	}
+	free(v);
+}

@@ -89,6 +89,32 @@ struct store_audit_filter {
 	size_t limit;
 };
 
+struct store_consent_event {
+	int64_t event_id;
+	char subject_id[TOKEN_ID_MAX];
+	char *purpose, *action, *source, *channel, *policy_version, *wording, *actor;
+	int64_t at;
+	unsigned char *evidence;    /* sealed; may be NULL */
+	size_t evidence_len;
+};
+
+struct store_consent_state {
+	char subject_id[TOKEN_ID_MAX];
+	char *purpose;
+	char state[16];
+	int64_t updated_at;
+};
+
+struct store_message {
+	int64_t tenant_id, message_id;
+	char subject_id[TOKEN_ID_MAX];
+	char *kind;
+	int64_t created_at, next_at;
+	int attempts;
+	unsigned char *sealed;
+	size_t sealed_len;
+};
+
 struct store_counts {
 	int64_t subjects, records;
 };
@@ -145,6 +171,32 @@ struct store_ops {
 
 	enum rc (*counts)(struct store *s, int64_t tenant, struct store_counts *out);
 
+	/* Consents: the history (append-only) and the current state. */
+	enum rc (*consent_event_insert)(struct store *s, int64_t tenant, const struct store_consent_event *e,
+	                                int64_t *event_id);
+	enum rc (*consent_events_for_subject)(struct store *s, int64_t tenant, const char *subject_id,
+	                                      struct store_consent_event **out, size_t *n);
+	enum rc (*consent_state_set)(struct store *s, int64_t tenant, const char *subject_id, const char *purpose,
+	                             const char *state, int64_t at);
+	/* RC_NOT_FOUND when the subject never gave or refused anything for it. */
+	enum rc (*consent_state_get)(struct store *s, int64_t tenant, const char *subject_id, const char *purpose,
+	                             char state[16]);
+	enum rc (*consent_states_for_subject)(struct store *s, int64_t tenant, const char *subject_id,
+	                                      struct store_consent_state **out, size_t *n);
+	/* Subjects in `state` for `purpose`, after `after` (an id, or "" to start), at most max. */
+	enum rc (*consent_audience)(struct store *s, int64_t tenant, const char *purpose, const char *state,
+	                            const char *after, char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n);
+	/* Marks a single-use token used: RC_EXISTS if it already was. */
+	enum rc (*token_use)(struct store *s, int64_t tenant, const unsigned char hash[32], int64_t at);
+
+	/* The outbox. */
+	enum rc (*outbox_insert)(struct store *s, int64_t tenant, const struct store_message *m);
+	/* Unsent messages due by `now`, of every tenant, oldest first. */
+	enum rc (*outbox_due)(struct store *s, int64_t now, size_t max, struct store_message **out, size_t *n);
+	enum rc (*outbox_sent)(struct store *s, int64_t tenant, int64_t message_id, int64_t at);
+	enum rc (*outbox_retry)(struct store *s, int64_t tenant, int64_t message_id, int attempts, int64_t next_at);
+	enum rc (*outbox_pending)(struct store *s, int64_t *n);
+
 	/* The last entry's seq and hash (0 and zeros for an empty log). */
 	enum rc (*audit_head)(struct store *s, int64_t tenant, int64_t *seq,
 	                      unsigned char hash[STORE_AUDIT_HASH_LEN]);
@@ -187,6 +239,9 @@ void store_records_free(struct store_record *v, size_t n);
 void store_apikey_fini(struct store_apikey *k);
 void store_apikeys_free(struct store_apikey *v, size_t n);
 void store_audit_fini(struct store_audit *e);
+void store_consent_events_free(struct store_consent_event *v, size_t n);
+void store_consent_states_free(struct store_consent_state *v, size_t n);
+void store_messages_free(struct store_message *v, size_t n);
 void store_audits_free(struct store_audit *v, size_t n);
 
 #define STORE_WRAP(ret, name, params, args) \
@@ -220,6 +275,19 @@ STORE_WRAP(enum rc, counts, (struct store *s, int64_t t, struct store_counts *ou
 STORE_WRAP(enum rc, audit_head, (struct store *s, int64_t t, int64_t *seq, unsigned char h[STORE_AUDIT_HASH_LEN]), (s, t, seq, h))
 STORE_WRAP(enum rc, audit_insert, (struct store *s, int64_t t, const struct store_audit *e), (s, t, e))
 STORE_WRAP(enum rc, audit_list, (struct store *s, int64_t t, const struct store_audit_filter *f, struct store_audit **out, size_t *n), (s, t, f, out, n))
+
+STORE_WRAP(enum rc, consent_event_insert, (struct store *s, int64_t t, const struct store_consent_event *e, int64_t *id), (s, t, e, id))
+STORE_WRAP(enum rc, consent_events_for_subject, (struct store *s, int64_t t, const char *sid, struct store_consent_event **out, size_t *n), (s, t, sid, out, n))
+STORE_WRAP(enum rc, consent_state_set, (struct store *s, int64_t t, const char *sid, const char *p, const char *st, int64_t at), (s, t, sid, p, st, at))
+STORE_WRAP(enum rc, consent_state_get, (struct store *s, int64_t t, const char *sid, const char *p, char st[16]), (s, t, sid, p, st))
+STORE_WRAP(enum rc, consent_states_for_subject, (struct store *s, int64_t t, const char *sid, struct store_consent_state **out, size_t *n), (s, t, sid, out, n))
+STORE_WRAP(enum rc, consent_audience, (struct store *s, int64_t t, const char *p, const char *st, const char *after, char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n), (s, t, p, st, after, ids, max, n))
+STORE_WRAP(enum rc, token_use, (struct store *s, int64_t t, const unsigned char h[32], int64_t at), (s, t, h, at))
+STORE_WRAP(enum rc, outbox_insert, (struct store *s, int64_t t, const struct store_message *m), (s, t, m))
+STORE_WRAP(enum rc, outbox_due, (struct store *s, int64_t now, size_t max, struct store_message **out, size_t *n), (s, now, max, out, n))
+STORE_WRAP(enum rc, outbox_sent, (struct store *s, int64_t t, int64_t id, int64_t at), (s, t, id, at))
+STORE_WRAP(enum rc, outbox_retry, (struct store *s, int64_t t, int64_t id, int attempts, int64_t next_at), (s, t, id, attempts, next_at))
+STORE_WRAP(enum rc, outbox_pending, (struct store *s, int64_t *n), (s, n))
 
 #undef STORE_WRAP
 

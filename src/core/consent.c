@@ -1,0 +1,396 @@
+/* consent: the consent model (see consent.h). */
+#include "core/consent.h"
+
+#include <arpa/inet.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+#include "core/audit.h"
+#include "core/mail.h"
+#include "core/subject.h"
+#include "store/store.h"
+
+#define DAY 86400
+
+static const char *const action_names[] = {
+	[CONSENT_GRANT] = "granted", [CONSENT_WITHDRAW] = "withdrawn",
+	[CONSENT_OBJECT] = "objected", [CONSENT_CONFIRM] = "confirmed",
+};
+
+const char *consent_public_url(const struct core_ctx *c)
+{
+	return c->public_url ? c->public_url : "http://127.0.0.1:8080";
+}
+
+/* An address cut to its network (/24, /48), which is all the proof needs. */
+static bool truncate_ip(const char *ip, char out[48])
+{
+	unsigned char a[16];
+	if (inet_pton(AF_INET, ip, a) == 1) {
+		a[3] = 0;
+		return inet_ntop(AF_INET, a, out, 48) != NULL;
+	}
+	if (inet_pton(AF_INET6, ip, a) == 1) {
+		memset(a + 6, 0, 10);
+		return inet_ntop(AF_INET6, a, out, 48) != NULL;
+	}
+	return false;
+}
+
+static bool allowed(const struct policy_purpose *u, const char *state)
+{
+	if (!strcmp(state, "objected"))
+		return false;
+	if (u->basis == BASIS_CONSENT)
+		return !strcmp(state, "granted");
+	return true;
+}
+
+/* The subject's contact for a channel and their language, from their records. */
+static enum rc contact_of(const struct core_ctx *c, const char *subject_id, const struct subject_key *key,
+                          enum channel ch, char contact[256], char lang[8])
+{
+	const struct policy *p = c->tenant->policy;
+	struct store_record *recs = NULL;
+	size_t n = 0;
+	contact[0] = '\0';
+	snprintf(lang, 8, "%s", p->languages[0]);
+	enum rc rc = store_records_for_subject(c->store, c->tenant->id, subject_id, &recs, &n);
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct record_view v;
+		if (record_view_take(c, key, &recs[i], &v)) {
+			record_view_fini(&v);
+			continue;
+		}
+		for (size_t k = 0; k < v.nfields; k++) {
+			const struct field_output *f = &v.fields[k];
+			if (!f->field)
+				continue;
+			bool wanted = (ch == CHANNEL_EMAIL && f->field->type == FT_EMAIL) ||
+			              ((ch == CHANNEL_SMS || ch == CHANNEL_PHONE) && f->field->type == FT_PHONE) ||
+			              (ch == CHANNEL_POST && (!strcmp(f->name, "address") || !strcmp(f->name, "delivery_address")));
+			if (wanted && !contact[0] && f->len < 256)
+				memcpy(contact, f->value, f->len + 1);
+			if (!strcmp(f->name, "language"))
+				for (size_t l = 0; l < p->nlanguages; l++)
+					if (!strcmp(p->languages[l], f->value))
+						snprintf(lang, 8, "%s", f->value);
+		}
+		record_view_fini(&v);
+	}
+	store_records_free(recs, n);
+	return rc;
+}
+
+static enum rc queue_confirmation(const struct core_ctx *c, const char *subject_id, const struct subject_key *key,
+                                  const struct policy_purpose *u, struct errbuf *eb)
+{
+	char contact[256], lang[8], token[TOKEN_LINK_MAX], link[TOKEN_LINK_MAX + 256];
+	enum rc rc = contact_of(c, subject_id, key, CHANNEL_EMAIL, contact, lang);
+	if (rc)
+		return rc;
+	if (!contact[0])
+		return err_set(eb, RC_UNPROCESSABLE, "purpose %s needs a confirmation by e-mail, and the subject has no e-mail address",
+		               u->name);
+	struct token_link l = {.kind = 'c', .tenant_id = c->tenant->id, .expires = core_now(c) + CONSENT_CONFIRM_DAYS * DAY};
+	snprintf(l.subject_id, sizeof l.subject_id, "%s", subject_id);
+	snprintf(l.purpose, sizeof l.purpose, "%s", u->name);
+	rc = token_link_sign(&l, c->tenant->vault.token_key, token);
+	if (rc)
+		return rc;
+	snprintf(link, sizeof link, "%s/c/%s", consent_public_url(c), token);
+	struct mail_args a = {MAIL_CONFIRM, contact, lang, u->name, link};
+	return mail_queue(c, subject_id, key, &a);
+}
+
+enum rc consent_record(const struct core_ctx *c, const char *subject_id, const char *purpose,
+                       enum consent_action a, const struct consent_evidence *ev, char state[16],
+                       struct errbuf *eb)
+{
+	const struct policy_purpose *u = policy_purpose(c->tenant->policy, purpose);
+	if (!u)
+		return err_set(eb, RC_UNPROCESSABLE, "unknown purpose '%.64s'", purpose);
+	if (a == CONSENT_GRANT && u->basis != BASIS_CONSENT)
+		return err_set(eb, RC_UNPROCESSABLE, "purpose %s has basis %s: no consent is asked for it", u->name,
+		               policy_basis_name(u->basis));
+	if (a == CONSENT_WITHDRAW && u->basis != BASIS_CONSENT)
+		return err_set(eb, RC_UNPROCESSABLE, "purpose %s is not based on consent: object to it instead", u->name);
+	if (a == CONSENT_OBJECT && !u->objectable)
+		return err_set(eb, RC_UNPROCESSABLE, "purpose %s cannot be objected to (basis %s)", u->name,
+		               policy_basis_name(u->basis));
+	if (a == CONSENT_GRANT && !ev->by_subject && (!ev->source || !*ev->source))
+		return err_set(eb, RC_UNPROCESSABLE, "a grant needs its source (where and how it was given)");
+	if (ev->source && strlen(ev->source) > CONSENT_SOURCE_MAX)
+		return err_set(eb, RC_UNPROCESSABLE, "source is longer than %d characters", CONSENT_SOURCE_MAX);
+	if (ev->wording && strlen(ev->wording) > CONSENT_WORDING_MAX)
+		return err_set(eb, RC_UNPROCESSABLE, "text is longer than %d characters", CONSENT_WORDING_MAX);
+	char ip[48] = "";
+	if (ev->ip && *ev->ip && !truncate_ip(ev->ip, ip))
+		return err_set(eb, RC_UNPROCESSABLE, "ip: not an IP address");
+
+	struct subject_key key;
+	enum rc rc = subject_unwrap_key(c, subject_id, &key, eb);
+	if (rc)
+		return rc;
+	rc = store_begin(c->store);
+	if (rc) {
+		subject_key_wipe(&key);
+		return rc;
+	}
+	char current[16] = "none";
+	enum rc grc = store_consent_state_get(c->store, c->tenant->id, subject_id, u->name, current);
+	if (grc && grc != RC_NOT_FOUND)
+		rc = grc;
+	const char *next = a == CONSENT_GRANT ? (u->double_opt_in ? "pending" : "granted")
+	                 : a == CONSENT_CONFIRM ? "granted" : a == CONSENT_WITHDRAW ? "withdrawn" : "objected";
+	if (!rc && a == CONSENT_CONFIRM && strcmp(current, "pending") && strcmp(current, "granted"))
+		rc = err_set(eb, RC_CONFLICT, "there is no pending grant of %s to confirm", u->name);
+	bool repeat = a == CONSENT_CONFIRM && !strcmp(current, "granted");
+	struct store_consent_event e = {
+		.purpose = (char *)u->name, .action = (char *)action_names[a], .at = core_now(c),
+		.source = (char *)(ev->source ? ev->source : ev->by_subject ? "link" : NULL),
+		.channel = (char *)(u->channel != CHANNEL_NONE ? policy_channel_name(u->channel) : NULL),
+		.policy_version = (char *)c->tenant->policy->version, .wording = (char *)ev->wording,
+		.actor = (char *)(ev->by_subject ? "subject" : c->key_id ? c->key_id : "cli"),
+	};
+	memcpy(e.subject_id, subject_id, strnlen(subject_id, TOKEN_ID_MAX - 1) + 1);
+	unsigned char sealed[48 + VAULT_SEAL_OVERHEAD];
+	int64_t event_id = 0;
+	if (!rc && !repeat) {
+		/* The IP is sealed under the subject's key, bound to the purpose and time. */
+		if (ip[0]) {
+			char ad[128];
+			snprintf(ad, sizeof ad, "consent:%s:%s:%lld", subject_id, u->name, (long long)e.at);
+			vault_seal(&key, ad, ip, strlen(ip), sealed);
+			e.evidence = sealed;
+			e.evidence_len = strlen(ip) + VAULT_SEAL_OVERHEAD;
+		}
+		rc = store_consent_event_insert(c->store, c->tenant->id, &e, &event_id);
+		if (!rc)
+			rc = store_consent_state_set(c->store, c->tenant->id, subject_id, u->name, next, e.at);
+		if (!rc && a == CONSENT_GRANT && u->double_opt_in)
+			rc = queue_confirmation(c, subject_id, &key, u, eb);
+		if (!rc) {
+			char detail[128];
+			snprintf(detail, sizeof detail, "purpose=%s state=%s event=%lld", u->name, next, (long long)event_id);
+			char action[32];
+			snprintf(action, sizeof action, "consent.%s", action_names[a]);
+			struct audit_event ae = {action, subject_id, NULL, "ok", detail};
+			rc = audit_append(c, &ae);
+		}
+	}
+	subject_key_wipe(&key);
+	if (rc) {
+		store_rollback(c->store);
+		return rc;
+	}
+	rc = store_commit(c->store);
+	if (!rc)
+		snprintf(state, 16, "%s", repeat ? current : next);
+	return rc;
+}
+
+enum rc consent_check(const struct core_ctx *c, const char *subject_id, const char *purpose,
+                      struct consent_status *out, struct errbuf *eb)
+{
+	const struct policy_purpose *u = policy_purpose(c->tenant->policy, purpose);
+	if (!u)
+		return err_set(eb, RC_UNPROCESSABLE, "unknown purpose '%.64s'", purpose);
+	struct store_subject s;
+	enum rc rc = store_subject_get(c->store, c->tenant->id, subject_id, &s);
+	bool gone = rc == RC_NOT_FOUND || (!rc && !s.wrapped_key);
+	store_subject_fini(&s);
+	if (gone) {
+		*out = (struct consent_status){.allowed = false, .state = "unknown"};
+		return RC_OK;
+	}
+	if (rc)
+		return rc;
+	snprintf(out->state, sizeof out->state, "none");
+	rc = store_consent_state_get(c->store, c->tenant->id, subject_id, u->name, out->state);
+	if (rc && rc != RC_NOT_FOUND)
+		return rc;
+	out->allowed = allowed(u, out->state);
+	return RC_OK;
+}
+
+enum rc consent_check_lookup(const struct core_ctx *c, const char *field, const char *value,
+                             const char *purpose, struct consent_status *out, struct errbuf *eb)
+{
+	const struct policy_field *f = policy_field(c->tenant->policy, field);
+	if (!policy_purpose(c->tenant->policy, purpose))
+		return err_set(eb, RC_UNPROCESSABLE, "unknown purpose '%.64s'", purpose);
+	if (!f || !f->lookup)
+		return err_set(eb, RC_UNPROCESSABLE, "'%.64s' is not a lookup field of the policy", field);
+	struct buf canon, form;
+	buf_init(&canon, FIELD_VALUE_MAX);
+	buf_init(&form, FIELD_VALUE_MAX);
+	struct field_value v = {VAL_STRING, value, strlen(value)};
+	char ids[16][TOKEN_ID_MAX];
+	size_t n = 0;
+	enum rc rc = field_normalize(f, &v, &canon, NULL);
+	if (rc) { /* not even a valid value: nobody has it */
+		buf_fini(&canon);
+		buf_fini(&form);
+		*out = (struct consent_status){.allowed = false, .state = "unknown"};
+		return RC_OK;
+	}
+	rc = field_lookup_form(f, canon.data, canon.len, &form);
+	if (!rc) {
+		unsigned char hash[VAULT_HASH_LEN];
+		vault_lookup_hash(&c->tenant->vault, f->name, form.data, form.len, hash);
+		rc = store_lookup_find(c->store, c->tenant->id, hash, ids, 16, &n);
+	}
+	buf_fini(&canon);
+	buf_fini(&form);
+	if (rc)
+		return rc;
+	*out = (struct consent_status){.allowed = false, .state = "unknown"};
+	for (size_t i = 0; i < n; i++) {
+		struct consent_status one;
+		rc = consent_check(c, ids[i], purpose, &one, eb);
+		if (rc)
+			return rc;
+		if (i == 0 || !one.allowed)
+			*out = one;
+		if (!one.allowed)
+			break;
+	}
+	return RC_OK;
+}
+
+enum rc consent_report(const struct core_ctx *c, const char *subject_id, struct consent_report *out,
+                       struct errbuf *eb)
+{
+	struct subject_key key;
+	memset(out, 0, sizeof *out);
+	enum rc rc = subject_unwrap_key(c, subject_id, &key, eb);
+	if (rc)
+		return rc;
+	rc = store_consent_states_for_subject(c->store, c->tenant->id, subject_id, &out->states, &out->nstates);
+	if (!rc)
+		rc = store_consent_events_for_subject(c->store, c->tenant->id, subject_id, &out->events, &out->nevents);
+	if (!rc) {
+		out->ips = xcalloc(out->nevents ? out->nevents : 1, sizeof *out->ips);
+		for (size_t i = 0; i < out->nevents; i++) {
+			const struct store_consent_event *e = &out->events[i];
+			if (!e->evidence || !e->evidence_len)
+				continue;
+			char ad[128];
+			struct buf ip;
+			buf_init(&ip, 64);
+			snprintf(ad, sizeof ad, "consent:%s:%s:%lld", subject_id, e->purpose, (long long)e->at);
+			if (!vault_open(&key, ad, e->evidence, e->evidence_len, &ip) && ip.len < 48)
+				memcpy(out->ips[i], ip.data, ip.len + 1);
+			buf_fini(&ip);
+		}
+	}
+	subject_key_wipe(&key);
+	struct audit_event ae = {"consent.read", subject_id, NULL, rc_code(rc), NULL};
+	enum rc arc = audit_access(c, &ae);
+	if (!rc)
+		rc = arc;
+	if (rc)
+		consent_report_fini(out);
+	return rc;
+}
+
+void consent_report_fini(struct consent_report *r)
+{
+	store_consent_states_free(r->states, r->nstates);
+	store_consent_events_free(r->events, r->nevents);
+	free(r->ips);
+	memset(r, 0, sizeof *r);
+}
+
+enum rc consent_audience(const struct core_ctx *c, const char *purpose, const char *after,
+                         struct audience_entry *out, size_t max, size_t *n, struct errbuf *eb)
+{
+	const struct policy_purpose *u = policy_purpose(c->tenant->policy, purpose);
+	*n = 0;
+	if (!u)
+		return err_set(eb, RC_UNPROCESSABLE, "unknown purpose '%.64s'", purpose);
+	if (u->channel == CHANNEL_NONE)
+		return err_set(eb, RC_UNPROCESSABLE, "purpose %s is not direct marketing (it has no channel)", u->name);
+	if (u->basis != BASIS_CONSENT)
+		return err_set(eb, RC_UNPROCESSABLE, "audiences are for consent purposes; %s has basis %s", u->name,
+		               policy_basis_name(u->basis));
+	if (max > CONSENT_AUDIENCE_MAX)
+		max = CONSENT_AUDIENCE_MAX;
+	char (*ids)[TOKEN_ID_MAX] = xcalloc(max ? max : 1, sizeof *ids);
+	size_t found = 0;
+	enum rc rc = store_consent_audience(c->store, c->tenant->id, u->name, "granted", after ? after : "", ids, max,
+	                                    &found);
+	for (size_t i = 0; !rc && i < found; i++) {
+		struct subject_key key;
+		struct audience_entry *e = &out[*n];
+		char lang[8];
+		if (subject_unwrap_key(c, ids[i], &key, NULL))
+			continue; /* erased meanwhile */
+		rc = contact_of(c, ids[i], &key, u->channel, e->contact, lang);
+		subject_key_wipe(&key);
+		if (rc || !e->contact[0])
+			continue; /* nothing to reach them by */
+		struct token_link l = {.kind = 'u', .tenant_id = c->tenant->id,
+		                       .expires = core_now(c) + (int64_t)CONSENT_UNSUBSCRIBE_DAYS * DAY};
+		snprintf(l.subject_id, sizeof l.subject_id, "%s", ids[i]);
+		snprintf(l.purpose, sizeof l.purpose, "%s", u->name);
+		char token[TOKEN_LINK_MAX];
+		rc = token_link_sign(&l, c->tenant->vault.token_key, token);
+		if (rc)
+			break;
+		snprintf(e->subject_id, sizeof e->subject_id, "%s", ids[i]);
+		snprintf(e->unsubscribe, sizeof e->unsubscribe, "%s", token);
+		char detail[96];
+		snprintf(detail, sizeof detail, "purpose=%s recipient=mailer channel=%s", u->name,
+		         policy_channel_name(u->channel));
+		struct audit_event ae = {"consent.audience", ids[i], NULL, "ok", detail};
+		rc = audit_access(c, &ae);
+		(*n)++;
+	}
+	free(ids);
+	return rc;
+}
+
+enum rc consent_by_link(const struct core_ctx *c, const struct token_link *l, const char *token, bool gpc,
+                        const char *ip, char state[16], struct errbuf *eb)
+{
+	const struct policy_purpose *u = policy_purpose(c->tenant->policy, l->purpose);
+	if (!u)
+		return err_set(eb, RC_NOT_FOUND, "this link is no longer valid");
+	struct consent_evidence ev = {.source = l->kind == 'c' ? "confirmation link" : "unsubscribe link",
+	                              .ip = ip, .by_subject = true};
+	if (l->kind == 'u')
+		return consent_record(c, l->subject_id, u->name, u->basis == BASIS_CONSENT ? CONSENT_WITHDRAW : CONSENT_OBJECT,
+		                      &ev, state, eb);
+	/* A confirmation is used once. */
+	unsigned char hash[32];
+	token_link_hash(token, hash);
+	enum rc rc = store_begin(c->store);
+	if (rc)
+		return rc;
+	rc = store_token_use(c->store, c->tenant->id, hash, core_now(c));
+	if (rc == RC_EXISTS)
+		rc = err_set(eb, RC_GONE, "this link has been used already");
+	if (!rc) {
+		if (gpc) {
+			/* Global Privacy Control: the browser says no to direct marketing. */
+			ev.source = "confirmation link with Sec-GPC: 1";
+			for (size_t i = 0; !rc && i < c->tenant->policy->npurposes; i++) {
+				const struct policy_purpose *p = &c->tenant->policy->purposes[i];
+				if (p->channel != CHANNEL_NONE)
+					rc = consent_record(c, l->subject_id, p->name, CONSENT_OBJECT, &ev, state, eb);
+			}
+		} else {
+			rc = consent_record(c, l->subject_id, u->name, CONSENT_CONFIRM, &ev, state, eb);
+		}
+	}
+	if (rc) {
+		store_rollback(c->store);
+		return rc;
+	}
+	return store_commit(c->store);
+}

@@ -1,0 +1,89 @@
+/*
+ * consent: what a subject agreed to, refused or objected to, with proof.
+ *
+ * Every step is an event in an append-only history with its evidence (time,
+ * source, channel, the policy version in force, the wording shown, the
+ * client's IP truncated to /24 or /48 and sealed, the actor); a current-state
+ * row beside it answers "may we?" in one lookup. The rules, from the policy:
+ * a purpose with basis consent needs a grant, and a double_opt_in purpose
+ * counts only once the subject has confirmed the link e-mailed to them; an
+ * objection stops an objectable or direct-marketing purpose whatever its
+ * basis. A grant needs a source: there are no third-party lists.
+ */
+#ifndef PRIVREG_CONSENT_H
+#define PRIVREG_CONSENT_H
+
+#include <stdbool.h>
+
+#include "core/record.h"
+
+#define CONSENT_SOURCE_MAX 200
+#define CONSENT_WORDING_MAX 4000
+#define CONSENT_CONFIRM_DAYS 7
+#define CONSENT_UNSUBSCRIBE_DAYS 730
+#define CONSENT_AUDIENCE_MAX 1000
+
+enum consent_action { CONSENT_GRANT, CONSENT_WITHDRAW, CONSENT_OBJECT, CONSENT_CONFIRM };
+
+struct consent_evidence {
+	const char *source;        /* "checkout form"; required for a grant */
+	const char *wording;       /* the text shown, or NULL */
+	const char *ip;            /* the subject's address as given, or NULL */
+	bool by_subject;           /* through a link, not a staff key */
+};
+
+struct consent_status {
+	bool allowed;
+	char state[16];            /* none, pending, granted, withdrawn, objected, unknown */
+};
+
+/* Records one step; *state gets the purpose's state after it. */
+enum rc consent_record(const struct core_ctx *c, const char *subject_id, const char *purpose,
+                       enum consent_action a, const struct consent_evidence *ev, char state[16],
+                       struct errbuf *eb) WUR;
+
+/* May the controller process subject_id's data for purpose? An unknown
+ * subject simply is not allowed. Not audited: it returns one bit about an
+ * id the caller already has (the metrics count checks). */
+enum rc consent_check(const struct core_ctx *c, const char *subject_id, const char *purpose,
+                      struct consent_status *out, struct errbuf *eb) WUR;
+/* The same by a lookup field's value; with several subjects for one value
+ * every one of them must allow it. */
+enum rc consent_check_lookup(const struct core_ctx *c, const char *field, const char *value,
+                             const char *purpose, struct consent_status *out, struct errbuf *eb) WUR;
+
+/* A subject's current states and full history, evidence opened. */
+struct consent_report {
+	struct store_consent_state *states;
+	size_t nstates;
+	struct store_consent_event *events;
+	size_t nevents;
+	char (*ips)[48];           /* per event: the truncated IP, or "" */
+};
+
+enum rc consent_report(const struct core_ctx *c, const char *subject_id, struct consent_report *out,
+                       struct errbuf *eb) WUR;
+void consent_report_fini(struct consent_report *r);
+
+/* Everyone currently allowed for a direct-marketing purpose, with the
+ * contact for its channel and a one-click unsubscribe token. Each subject
+ * handed out is logged (action consent.audience). */
+struct audience_entry {
+	char subject_id[TOKEN_ID_MAX];
+	char contact[256];
+	char unsubscribe[TOKEN_LINK_MAX];
+};
+
+enum rc consent_audience(const struct core_ctx *c, const char *purpose, const char *after,
+                         struct audience_entry *out, size_t max, size_t *n, struct errbuf *eb) WUR;
+
+/* A signed link's action, for the public pages: confirm ('c' tokens, single
+ * use) or unsubscribe ('u'). gpc: the browser sent Sec-GPC: 1, which turns a
+ * confirmation into an objection to direct marketing. */
+enum rc consent_by_link(const struct core_ctx *c, const struct token_link *l, const char *token, bool gpc,
+                        const char *ip, char state[16], struct errbuf *eb) WUR;
+
+/* The base URL for links: c->public_url or the default. */
+const char *consent_public_url(const struct core_ctx *c);
+
+#endif

@@ -1,0 +1,217 @@
+/* mail: templates, rendering and the outbox (see mail.h). */
+#include "core/mail.h"
+
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/timeutil.h"
+#include "base/xalloc.h"
+#include "store/store.h"
+
+/* Placeholders, filled by render(): confirm_subject {first} = the purpose's
+ * title; confirm_body {controller}, {second} = title, {third} = link;
+ * notice_subject {first} = controller; notice_body {controller},
+ * {second} = policy version, {third} = the controller's e-mail. */
+struct template {
+	const char *lang;
+	const char *confirm_subject;
+	const char *confirm_body;
+	const char *notice_subject;
+	const char *notice_body;
+};
+
+static const struct template templates[] = {
+	{"en", "Please confirm: {first}",
+	 "Hello,\n\nyou asked {controller} for \"{second}\". Please confirm it by opening this link and\n"
+	 "pressing the button there:\n\n  {third}\n\nThe link works for 7 days. If you did not ask for this, ignore this\n"
+	 "e-mail: nothing will be sent to you.\n\n{controller}\n",
+	 "{first} has changed its privacy terms",
+	 "Hello,\n\n{controller} has a new version of its privacy terms: {second}.\n"
+	 "You can read them, and ask what we hold about you, by writing to {third}.\n\n{controller}\n"},
+	{"et", "Palun kinnitage: {first}",
+	 "Tere!\n\nTe soovisite {controller} käest: \"{second}\". Palun kinnitage see, avades lingi ja\n"
+	 "vajutades seal nuppu:\n\n  {third}\n\nLink kehtib 7 päeva. Kui Te seda ei soovinud, jätke see kiri tähelepanuta:\n"
+	 "Teile ei saadeta midagi.\n\n{controller}\n",
+	 "{first} muutis oma privaatsustingimusi",
+	 "Tere!\n\n{controller} privaatsustingimustel on uus versioon: {second}.\n"
+	 "Nendega tutvumiseks ja oma andmete kohta küsimiseks kirjutage aadressil {third}.\n\n{controller}\n"},
+	{"lv", "Lūdzu, apstipriniet: {first}",
+	 "Labdien!\n\nJūs lūdzāt {controller}: \"{second}\". Lūdzu, apstipriniet to, atverot saiti un\n"
+	 "nospiežot pogu:\n\n  {third}\n\nSaite ir derīga 7 dienas. Ja jūs to nelūdzāt, neņemiet vērā šo vēstuli:\n"
+	 "jums nekas netiks sūtīts.\n\n{controller}\n",
+	 "{first} ir mainījis privātuma noteikumus",
+	 "Labdien!\n\n{controller} privātuma noteikumiem ir jauna versija: {second}.\n"
+	 "Lai tos izlasītu vai jautātu par saviem datiem, rakstiet uz {third}.\n\n{controller}\n"},
+	{"fi", "Vahvista: {first}",
+	 "Hei,\n\npyysit yritykseltä {controller}: \"{second}\". Vahvista pyyntö avaamalla linkki ja\n"
+	 "painamalla siellä olevaa painiketta:\n\n  {third}\n\nLinkki on voimassa 7 päivää. Jos et pyytänyt tätä, voit jättää\n"
+	 "viestin huomiotta: sinulle ei lähetetä mitään.\n\n{controller}\n",
+	 "{first} on muuttanut tietosuojaehtojaan",
+	 "Hei,\n\n{controller} on julkaissut tietosuojaehdoistaan uuden version: {second}.\n"
+	 "Voit lukea ne ja kysyä tiedoistasi kirjoittamalla osoitteeseen {third}.\n\n{controller}\n"},
+	{"ru", "Пожалуйста, подтвердите: {first}",
+	 "Здравствуйте!\n\nВы попросили {controller}: «{second}». Пожалуйста, подтвердите это, открыв ссылку\n"
+	 "и нажав на кнопку:\n\n  {third}\n\nСсылка действует 7 дней. Если вы этого не просили, просто проигнорируйте\n"
+	 "это письмо: вам ничего не будет отправлено.\n\n{controller}\n",
+	 "{first} изменил условия конфиденциальности",
+	 "Здравствуйте!\n\nУ условий конфиденциальности {controller} новая версия: {second}.\n"
+	 "Прочитать их и узнать, какие ваши данные у нас хранятся, можно, написав на {third}.\n\n{controller}\n"},
+};
+
+static const struct template *template_for(const char *lang)
+{
+	for (size_t i = 0; i < sizeof templates / sizeof templates[0]; i++)
+		if (!strcmp(templates[i].lang, lang))
+			return &templates[i];
+	return &templates[0];
+}
+
+/* Appends tmpl with its {name} placeholders replaced (no format strings:
+ * nothing in a value can act as a directive). */
+static enum rc render(struct buf *b, const char *tmpl, const char *controller, const char *first,
+                      const char *second, const char *third)
+{
+	static const char *const names[] = {"{controller}", "{first}", "{second}", "{third}"};
+	const char *values[] = {controller, first, second, third};
+	enum rc rc = RC_OK;
+	for (const char *p = tmpl; *p && !rc;) {
+		bool done = false;
+		for (size_t i = 0; i < 4 && !done; i++) {
+			size_t n = strlen(names[i]);
+			if (!strncmp(p, names[i], n)) {
+				rc = buf_puts(b, values[i] ? values[i] : "");
+				p += n;
+				done = true;
+			}
+		}
+		if (!done)
+			rc = buf_append(b, p++, 1);
+	}
+	return rc;
+}
+
+static const char *title_in(const struct policy_title *t, const char *lang, const char *fallback)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->v[i].lang, lang))
+			return t->v[i].text;
+	return t->n ? t->v[0].text : fallback;
+}
+
+/* RFC 2047 encoded-word for a UTF-8 header value. */
+static enum rc header_utf8(struct buf *b, const char *name, const char *value)
+{
+	char enc[1024];
+	size_t n = strlen(value);
+	if (sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL) > sizeof enc)
+		return RC_TOO_LARGE;
+	sodium_bin2base64(enc, sizeof enc, (const unsigned char *)value, n, sodium_base64_VARIANT_ORIGINAL);
+	return buf_printf(b, "%s: =?UTF-8?B?%s?=\r\n", name, enc);
+}
+
+/* The body with bare LF turned into CRLF, as SMTP wants. */
+static enum rc body_crlf(struct buf *b, const char *text)
+{
+	enum rc rc = RC_OK;
+	for (const char *p = text; *p && !rc; p++)
+		rc = *p == '\n' ? buf_append(b, "\r\n", 2) : buf_append(b, p, 1);
+	return rc;
+}
+
+enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struct subject_key *key,
+                   const struct mail_args *a)
+{
+	const struct policy *p = c->tenant->policy;
+	const struct template *t = template_for(a->lang);
+	struct buf msg, subject, body;
+	char date[64], mid[40];
+	buf_init(&msg, 64 * 1024);
+	buf_init(&subject, 1024);
+	buf_init(&body, 16 * 1024);
+	time_t now = (time_t)core_now(c);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	unsigned char rnd[12];
+	randombytes_buf(rnd, sizeof rnd);
+	sodium_bin2hex(mid, sizeof mid, rnd, sizeof rnd);
+	enum rc rc = RC_OK;
+	if (a->kind == MAIL_CONFIRM) {
+		const struct policy_purpose *u = policy_purpose(p, a->purpose);
+		const char *title = u ? title_in(&u->title, a->lang, a->purpose) : a->purpose;
+		rc = render(&subject, t->confirm_subject, p->controller.name, title, NULL, NULL);
+		if (!rc)
+			rc = render(&body, t->confirm_body, p->controller.name, NULL, title, a->link);
+	} else {
+		rc = render(&subject, t->notice_subject, p->controller.name, p->controller.name, NULL, NULL);
+		if (!rc)
+			rc = render(&body, t->notice_body, p->controller.name, NULL, p->version, p->controller.email);
+	}
+	/* Sealed form: the envelope recipient on the first line, then the message
+	 * without From: (the sender adds it from --smtp-from). */
+	if (!rc)
+		rc = buf_printf(&msg, "%s\n", a->to);
+	if (!rc)
+		rc = buf_printf(&msg, "To: <%s>\r\n", a->to);
+	if (!rc)
+		rc = header_utf8(&msg, "Subject", subject.data);
+	if (!rc)
+		rc = buf_printf(&msg, "Date: %s\r\nMessage-ID: <%s@privreg>\r\nMIME-Version: 1.0\r\n"
+		                      "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n"
+		                      "Content-Language: %s\r\n\r\n", date, mid, a->lang);
+	if (!rc)
+		rc = body_crlf(&msg, body.data);
+	if (!rc) {
+		char ad[TOKEN_ID_MAX + 8];
+		snprintf(ad, sizeof ad, "mail:%s", subject_id);
+		struct store_message m = {.kind = a->kind == MAIL_CONFIRM ? "confirm" : "policy_notice",
+		                          .created_at = core_now(c), .next_at = core_now(c)};
+		memcpy(m.subject_id, subject_id, strnlen(subject_id, TOKEN_ID_MAX - 1) + 1);
+		m.sealed_len = msg.len + VAULT_SEAL_OVERHEAD;
+		m.sealed = xmalloc(m.sealed_len);
+		vault_seal(key, ad, msg.data, msg.len, m.sealed);
+		rc = store_outbox_insert(c->store, c->tenant->id, &m);
+		free(m.sealed);
+	}
+	buf_fini(&msg);
+	buf_fini(&subject);
+	buf_fini(&body);
+	return rc;
+}
+
+enum rc mail_open(const struct core_ctx *c, const char *subject_id, const unsigned char *sealed,
+                  size_t len, int64_t message_key, struct mail_open *out)
+{
+	struct subject_key key;
+	char ad[TOKEN_ID_MAX + 8];
+	(void)message_key;
+	memset(out->to, 0, sizeof out->to);
+	buf_init(&out->text, 64 * 1024);
+	enum rc rc = subject_unwrap_key(c, subject_id, &key, NULL);
+	if (rc)
+		return rc; /* the subject (or its key) is gone: so is the message */
+	snprintf(ad, sizeof ad, "mail:%s", subject_id);
+	struct buf plain;
+	buf_init(&plain, 64 * 1024);
+	rc = vault_open(&key, ad, sealed, len, &plain);
+	subject_key_wipe(&key);
+	const char *nl = rc ? NULL : memchr(plain.data, '\n', plain.len);
+	if (!rc && (!nl || (size_t)(nl - plain.data) >= sizeof out->to))
+		rc = RC_CRYPTO;
+	if (!rc) {
+		memcpy(out->to, plain.data, (size_t)(nl - plain.data));
+		rc = buf_append(&out->text, nl + 1, plain.len - (size_t)(nl + 1 - plain.data));
+	}
+	buf_fini(&plain);
+	return rc;
+}
+
+void mail_open_fini(struct mail_open *m)
+{
+	buf_fini(&m->text);
+	sodium_memzero(m->to, sizeof m->to);
+}

@@ -1,0 +1,38 @@
+/*
+ * mail: the e-mails the register sends on its own (double opt-in
+ * confirmations, policy change notices), rendered in the subject's language
+ * with the controller's identity, and put in the outbox in the caller's
+ * transaction: a message exists exactly when the change that causes it
+ * does. The stored message is sealed under the subject's key, so erasing
+ * the subject also erases mail not yet sent.
+ */
+#ifndef PRIVREG_MAIL_H
+#define PRIVREG_MAIL_H
+
+#include "core/record.h"
+
+enum mail_kind { MAIL_CONFIRM, MAIL_POLICY_NOTICE };
+
+struct mail_args {
+	enum mail_kind kind;
+	const char *to;            /* the subject's address */
+	const char *lang;          /* one of the policy's languages */
+	const char *purpose;       /* MAIL_CONFIRM: the purpose to confirm */
+	const char *link;          /* MAIL_CONFIRM: the confirmation URL */
+};
+
+/* Renders and queues one message (call inside a transaction). */
+enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struct subject_key *key,
+                   const struct mail_args *a) WUR;
+
+/* A queued message opened for sending: envelope recipient and RFC 5322 text. */
+struct mail_open {
+	char to[256];
+	struct buf text;
+};
+
+enum rc mail_open(const struct core_ctx *c, const char *subject_id, const unsigned char *sealed,
+                  size_t len, int64_t message_key, struct mail_open *out) WUR;
+void mail_open_fini(struct mail_open *m);
+
+#endif

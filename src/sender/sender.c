@@ -1,0 +1,211 @@
+/* sender: the outbox over SMTP (see sender.h). */
+#include "sender/sender.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/log.h"
+#include "base/timeutil.h"
+#include "base/xalloc.h"
+#include "core/mail.h"
+#include "store/store.h"
+
+#define BATCH 50
+#define BACKOFF_FIRST 5
+#define BACKOFF_MAX 3600
+
+struct sender {
+	char *smtp_url, *from;
+	int poll_ms;
+	enum rc (*tenant_of)(void *arg, struct store *st, int64_t id, const struct tenant **out);
+	void *arg;
+	struct store *store;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stopping;
+};
+
+struct upload {
+	const char *data;
+	size_t len, off;
+};
+
+static size_t read_cb(char *buf, size_t size, size_t n, void *arg)
+{
+	struct upload *u = arg;
+	size_t want = size * n, left = u->len - u->off;
+	size_t k = want < left ? want : left;
+	memcpy(buf, u->data + u->off, k);
+	u->off += k;
+	return k;
+}
+
+/* One SMTP transaction; RC_OK when the server accepted the message. */
+static enum rc smtp_send(struct sender *s, const char *to, const struct buf *text)
+{
+	struct buf msg;
+	buf_init(&msg, text->len + 512);
+	enum rc rc = buf_printf(&msg, "From: <%s>\r\n", s->from);
+	if (!rc)
+		rc = buf_append(&msg, text->data, text->len);
+	if (rc) {
+		buf_fini(&msg);
+		return rc;
+	}
+	CURL *curl = curl_easy_init();
+	struct curl_slist *rcpt = NULL;
+	char to_angle[300];
+	snprintf(to_angle, sizeof to_angle, "<%s>", to);
+	char from_angle[300];
+	snprintf(from_angle, sizeof from_angle, "<%s>", s->from);
+	rcpt = curl_slist_append(rcpt, to_angle);
+	struct upload up = {msg.data, msg.len, 0};
+	curl_easy_setopt(curl, CURLOPT_URL, s->smtp_url);
+	curl_easy_setopt(curl, CURLOPT_MAIL_FROM, from_angle);
+	curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpt);
+	curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_cb);
+	curl_easy_setopt(curl, CURLOPT_READDATA, &up);
+	curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+	/* STARTTLS when the server offers it; smtps:// is TLS from the start. */
+	curl_easy_setopt(curl, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	CURLcode cc = curl_easy_perform(curl);
+	if (cc != CURLE_OK)
+		log_warn("smtp delivery failed: %s", curl_easy_strerror(cc));
+	curl_slist_free_all(rcpt);
+	curl_easy_cleanup(curl);
+	buf_fini(&msg);
+	return cc == CURLE_OK ? RC_OK : RC_UNAVAILABLE;
+}
+
+static void deliver(struct sender *s, struct store_message *m)
+{
+	const struct tenant *t = NULL;
+	int64_t now = timeutil_now();
+	if (s->tenant_of(s->arg, s->store, m->tenant_id, &t)) {
+		log_error("outbox message=%lld: tenant=%lld cannot be loaded", (long long)m->message_id,
+		          (long long)m->tenant_id);
+		return;
+	}
+	struct core_ctx c = {.store = s->store, .tenant = t};
+	struct mail_open open;
+	enum rc rc = mail_open(&c, m->subject_id, m->sealed, m->sealed_len, m->message_id, &open);
+	if (rc == RC_NOT_FOUND || rc == RC_GONE) {
+		/* The subject was erased: the message went with them. */
+		log_info("outbox message=%lld tenant=%lld dropped: subject erased", (long long)m->message_id,
+		         (long long)m->tenant_id);
+		if (store_outbox_sent(s->store, m->tenant_id, m->message_id, now))
+			log_error("outbox message=%lld: cannot mark dropped", (long long)m->message_id);
+		mail_open_fini(&open);
+		return;
+	}
+	if (!rc)
+		rc = smtp_send(s, open.to, &open.text);
+	mail_open_fini(&open);
+	if (!rc) {
+		if (store_outbox_sent(s->store, m->tenant_id, m->message_id, timeutil_now()))
+			log_error("outbox message=%lld sent but not marked: it may go out twice", (long long)m->message_id);
+		else
+			log_info("outbox message=%lld tenant=%lld kind=%s sent", (long long)m->message_id,
+			         (long long)m->tenant_id, m->kind);
+		return;
+	}
+	int attempts = m->attempts + 1;
+	int64_t wait = BACKOFF_FIRST;
+	for (int i = 1; i < attempts && wait < BACKOFF_MAX; i++)
+		wait *= 2;
+	if (wait > BACKOFF_MAX)
+		wait = BACKOFF_MAX;
+	if (store_outbox_retry(s->store, m->tenant_id, m->message_id, attempts, now + wait))
+		log_error("outbox message=%lld: cannot schedule a retry", (long long)m->message_id);
+	else
+		log_info("outbox message=%lld retry in %llds (attempt %d)", (long long)m->message_id, (long long)wait,
+		         attempts);
+}
+
+static void *sender_main(void *arg)
+{
+	struct sender *s = arg;
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping) {
+		pthread_mutex_unlock(&s->lock);
+		struct store_message *v = NULL;
+		size_t n = 0;
+		if (store_outbox_due(s->store, timeutil_now(), BATCH, &v, &n))
+			log_warn("outbox cannot be read");
+		for (size_t i = 0; i < n; i++) {
+			pthread_mutex_lock(&s->lock);
+			bool stop = s->stopping;
+			pthread_mutex_unlock(&s->lock);
+			if (stop)
+				break;
+			deliver(s, &v[i]);
+		}
+		store_messages_free(v, n);
+		pthread_mutex_lock(&s->lock);
+		if (n == BATCH || s->stopping)
+			continue; /* more is due: no pause */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)s->poll_ms * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&s->cond, &s->lock, &until);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+enum rc sender_start(const struct sender_config *cfg, struct store *st, struct sender **out, struct errbuf *eb)
+{
+	if (strncmp(cfg->smtp_url, "smtp://", 7) && strncmp(cfg->smtp_url, "smtps://", 8)) {
+		store_close(st);
+		return err_set(eb, RC_INVALID, "--smtp must be smtp://HOST:PORT or smtps://HOST:PORT");
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		store_close(st);
+		return err_set(eb, RC_INTERNAL, "libcurl failed to initialise");
+	}
+	struct sender *s = xcalloc(1, sizeof *s);
+	s->smtp_url = xstrdup(cfg->smtp_url);
+	s->from = xstrdup(cfg->from);
+	s->poll_ms = cfg->poll_ms > 0 ? cfg->poll_ms : 200;
+	s->tenant_of = cfg->tenant_of;
+	s->arg = cfg->arg;
+	s->store = st;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	if (pthread_create(&s->thread, NULL, sender_main, s) != 0) {
+		sender_stop(s);
+		return err_set(eb, RC_INTERNAL, "cannot start the sender thread");
+	}
+	*out = s;
+	return RC_OK;
+}
+
+void sender_stop(struct sender *s)
+{
+	if (!s)
+		return;
+	if (s->thread) {
+		pthread_mutex_lock(&s->lock);
+		s->stopping = true;
+		pthread_cond_signal(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->thread, NULL);
+	}
+	store_close(s->store);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s->smtp_url);
+	free(s->from);
+	free(s);
+	curl_global_cleanup();
+}

@@ -1,0 +1,38 @@
+/*
+ * sender: delivers the outbox over SMTP (libcurl), in a thread of its own.
+ *
+ * A message is marked sent only after the SMTP server has accepted it; one
+ * that fails waits and is tried again with growing pauses (5 s, 10 s, ...,
+ * at most an hour), for ever: nothing is dropped but mail to a subject who
+ * has been erased meanwhile (their key is gone, and so is the message). A
+ * restart picks up where the outbox stands. If the process dies after the
+ * server accepted a message and before it was marked sent, that one message
+ * goes out again on restart, with the same Message-ID so that it can be
+ * recognised.
+ */
+#ifndef PRIVREG_SENDER_H
+#define PRIVREG_SENDER_H
+
+#include <stdint.h>
+
+#include "base/err.h"
+#include "core/tenant.h"
+
+struct sender;
+struct store;
+
+struct sender_config {
+	const char *smtp_url;      /* smtp://host:port, smtps://..., user:pass@ in the URL for AUTH */
+	const char *from;          /* the From: and envelope sender */
+	int poll_ms;               /* how often the outbox is looked at; 0: 200 */
+	/* How the sender finds a message's tenant (the server's loaded ones). */
+	enum rc (*tenant_of)(void *arg, struct store *st, int64_t id, const struct tenant **out);
+	void *arg;
+};
+
+/* Takes the store connection. */
+enum rc sender_start(const struct sender_config *cfg, struct store *st, struct sender **out,
+                     struct errbuf *eb) WUR;
+void sender_stop(struct sender *s);
+
+#endif
