@@ -221,11 +221,17 @@ MATRIX = [
     ("GET", "/healthz", None, {A, D, S, M, U}, 200),
     ("GET", "/metrics", None, {A, D, S, M, U}, 200),
     ("GET", "/openapi.json", None, {A, D, S, M, U}, 200),
+    ("POST", "/v1/subjects/{sid}/consents", "consent", {A, D, S}, 201),
+    ("GET", "/v1/subjects/{sid}/consents", None, {A, D, S}, 200),
+    ("GET", "/v1/consents/check?purpose=personalisation&email={email}", None, {A, D, M}, 200),
+    ("GET", "/v1/audiences/direct_marketing", None, {A, M}, 200),
+    ("GET", "/.well-known/gpc.json", None, {A, D, S, M, U}, 200),
 ]
 BODIES = {
     "new": {"records": [{"kind": "account", "fields": {"email": "matrix-new@example.ee"}}]},
     "record": {"kind": "message", "fields": {"message": "hello"}},
     "patch": {"fields": {"name": "Matrix"}},
+    "consent": {"purpose": "personalisation", "granted": False, "source": "matrix test"},
 }
 
 
