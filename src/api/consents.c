@@ -173,3 +173,31 @@ enum rc h_audience(struct request *rq)
 	request_reply(rq, 200, body);
 	return RC_OK;
 }
+
+enum rc h_acceptance_post(struct request *rq)
+{
+	static const char *const keys[] = {"version", "source", "text", NULL};
+	const char *key;
+	json_t *v;
+	if (!json_is_object(rq->json))
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "the body must be a JSON object");
+	json_object_foreach(rq->json, key, v) {
+		bool ok = false;
+		for (const char *const *k = keys; *k && !ok; k++)
+			ok = !strcmp(*k, key);
+		if (!ok)
+			return err_set(&rq->eb, RC_UNPROCESSABLE, "unknown key '%.64s'", key);
+	}
+	bool bad = false;
+	const char *version = opt_str(rq->json, "version", &bad);
+	struct consent_evidence ev = {.source = opt_str(rq->json, "source", &bad),
+	                              .wording = opt_str(rq->json, "text", &bad)};
+	if (bad)
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "version, source and text are strings");
+	enum rc rc = consent_accept_terms(&rq->ctx, rq->params[0], version, &ev, &rq->eb);
+	if (rc)
+		return rc;
+	request_reply(rq, 201, json_pack("{s:s, s:s}", "subject_id", rq->params[0], "version",
+	                                 version ? version : rq->ctx.tenant->policy->version));
+	return RC_OK;
+}

@@ -28,6 +28,7 @@ enum rc h_consent_post(struct request *rq);
 enum rc h_consent_get(struct request *rq);
 enum rc h_consent_check(struct request *rq);
 enum rc h_audience(struct request *rq);
+enum rc h_acceptance_post(struct request *rq);
 /* links.c: the public pages behind e-mailed links */
 enum rc h_confirm_page(struct request *rq);
 enum rc h_confirm(struct request *rq);

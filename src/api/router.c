@@ -27,6 +27,7 @@ const struct route http_routes[] = {
 	{"GET", "/v1/audit/verify", h_audit_verify, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE},
 	{"POST", "/v1/subjects/{id}/consents", h_consent_post, R_ADMIN | R_DPO | R_SUPPORT, BODY_JSON},
 	{"GET", "/v1/subjects/{id}/consents", h_consent_get, R_ADMIN | R_DPO | R_SUPPORT, BODY_NONE},
+	{"POST", "/v1/subjects/{id}/acceptances", h_acceptance_post, R_ADMIN | R_DPO | R_SUPPORT, BODY_JSON},
 	{"GET", "/v1/consents/check", h_consent_check, R_ADMIN | R_DPO | R_MARKETING, BODY_NONE},
 	{"GET", "/v1/audiences/{purpose}", h_audience, R_ADMIN | R_MARKETING, BODY_NONE},
 	{"GET", "/c/{token}", h_confirm_page, R_PUBLIC, BODY_NONE},

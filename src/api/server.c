@@ -43,6 +43,10 @@ struct server {
 	pthread_rwlock_t tenants_lock; /* read-mostly: written when a tenant is first loaded */
 	struct tenant *tenants[MAX_TENANTS];
 	size_t ntenants;
+	/* Tenants replaced by a newer policy version: requests in flight may
+	 * still use them, so they are freed only at stop. */
+	struct tenant *retired[MAX_TENANTS];
+	size_t nretired;
 	struct metrics metrics;
 	struct ratelimit ratelimit;
 	struct audit_sink *sink;   /* writes access entries in batches */
@@ -558,6 +562,46 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* ---- new policy versions ---- */
+
+/* Loads the policy version now in force for every tenant whose version
+ * changed (privreg tenant policy), so that no restart is needed. */
+static void reload_policies(struct server *s, struct store *st)
+{
+	pthread_rwlock_rdlock(&s->tenants_lock);
+	size_t n = s->ntenants;
+	int64_t ids[MAX_TENANTS];
+	bool changed[MAX_TENANTS] = {false};
+	for (size_t i = 0; i < n; i++) {
+		char *version = NULL, *source = NULL;
+		ids[i] = s->tenants[i]->id;
+		if (!store_policy_current(st, ids[i], &version, &source))
+			changed[i] = strcmp(version, s->tenants[i]->policy->version) != 0;
+		free(version);
+		free(source);
+	}
+	pthread_rwlock_unlock(&s->tenants_lock);
+	for (size_t i = 0; i < n; i++) {
+		if (!changed[i])
+			continue;
+		pthread_rwlock_wrlock(&s->tenants_lock);
+		for (size_t k = 0; k < s->ntenants; k++) {
+			if (s->tenants[k]->id != ids[i] || s->nretired == MAX_TENANTS)
+				continue;
+			struct tenant *fresh = NULL;
+			struct errbuf eb = {""};
+			if (tenant_open(st, s->keydir, s->tenants[k]->name, &fresh, &eb)) {
+				log_error("tenant=%lld: new policy cannot be loaded: %s", (long long)ids[i], eb.msg);
+				continue;
+			}
+			s->retired[s->nretired++] = s->tenants[k];
+			s->tenants[k] = fresh;
+			log_info("tenant=%lld now runs under policy version %s", (long long)ids[i], fresh->policy->version);
+		}
+		pthread_rwlock_unlock(&s->tenants_lock);
+	}
+}
+
 /* ---- ticker: durability of relaxed commits ---- */
 
 static void *ticker_main(void *arg)
@@ -581,6 +625,8 @@ static void *ticker_main(void *arg)
 		pthread_mutex_unlock(&s->tick_lock);
 		if (st && store_sync(st))
 			log_warn("store sync failed");
+		if (st)
+			reload_policies(s, st);
 		workers_flush(s);
 		pthread_mutex_lock(&s->tick_lock);
 	}
@@ -749,6 +795,8 @@ void server_stop(struct server *s)
 	fflush(stderr);
 	for (size_t i = 0; i < s->ntenants; i++)
 		tenant_free(s->tenants[i]);
+	for (size_t i = 0; i < s->nretired; i++)
+		tenant_free(s->retired[i]);
 	ratelimit_fini(&s->ratelimit);
 	pthread_rwlock_destroy(&s->tenants_lock);
 	pthread_mutex_destroy(&s->workers_lock);

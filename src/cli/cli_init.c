@@ -107,8 +107,13 @@ int cli_init(int argc, char **argv)
 
 static const char tenant_help[] =
 	"usage: privreg tenant add NAME --policy FILE [--dir D]\n"
+	"       privreg tenant policy NAME FILE [--dir D]\n"
 	"       privreg tenant list [--dir D]\n\n"
-	"A tenant is one controller's register with its own policy and master key.\n";
+	"A tenant is one controller's register with its own policy and master key.\n"
+	"'tenant policy' installs a new version of the tenant's policy (after\n"
+	"checking it; its version label must be new) and e-mails a notice to every\n"
+	"subject with an account. Every version stays in the register. A running\n"
+	"server picks the new version up within a second.\n";
 
 int cli_tenant(int argc, char **argv)
 {
@@ -132,8 +137,29 @@ int cli_tenant(int argc, char **argv)
 		cli_register_close(&r);
 		return rc ? cli_fail("tenant list", rc, NULL) : CLI_OK;
 	}
+	if (sub && !strcmp(sub, "policy") && o.argc == 3) {
+		char *source = NULL;
+		ret = cli_policy_check_file(o.argv[2], &source);
+		if (ret)
+			return ret;
+		struct cli_register r;
+		ret = cli_register_open(&r, dir);
+		if (ret) {
+			free(source);
+			return ret;
+		}
+		struct errbuf eb = {""};
+		size_t notices = 0;
+		enum rc rc = tenant_install_policy(r.store, r.keydir, o.argv[1], source, &notices, &eb);
+		free(source);
+		cli_register_close(&r);
+		if (rc)
+			return cli_fail("tenant policy", rc, &eb);
+		printf("installed %s as the policy of tenant '%s'; %zu notice e-mails queued\n", o.argv[2], o.argv[1], notices);
+		return CLI_OK;
+	}
 	if (!sub || strcmp(sub, "add") || o.argc != 2 || !policy_path) {
-		cli_usage_error("tenant", "expected 'tenant add NAME --policy FILE' or 'tenant list'");
+		cli_usage_error("tenant", "expected 'tenant add NAME --policy FILE', 'tenant policy NAME FILE' or 'tenant list'");
 		return CLI_USAGE;
 	}
 	const char *name = o.argv[1];

@@ -49,47 +49,11 @@ static bool allowed(const struct policy_purpose *u, const char *state)
 	return true;
 }
 
-/* The subject's contact for a channel and their language, from their records. */
-static enum rc contact_of(const struct core_ctx *c, const char *subject_id, const struct subject_key *key,
-                          enum channel ch, char contact[256], char lang[8])
-{
-	const struct policy *p = c->tenant->policy;
-	struct store_record *recs = NULL;
-	size_t n = 0;
-	contact[0] = '\0';
-	snprintf(lang, 8, "%s", p->languages[0]);
-	enum rc rc = store_records_for_subject(c->store, c->tenant->id, subject_id, &recs, &n);
-	for (size_t i = 0; !rc && i < n; i++) {
-		struct record_view v;
-		if (record_view_take(c, key, &recs[i], &v)) {
-			record_view_fini(&v);
-			continue;
-		}
-		for (size_t k = 0; k < v.nfields; k++) {
-			const struct field_output *f = &v.fields[k];
-			if (!f->field)
-				continue;
-			bool wanted = (ch == CHANNEL_EMAIL && f->field->type == FT_EMAIL) ||
-			              ((ch == CHANNEL_SMS || ch == CHANNEL_PHONE) && f->field->type == FT_PHONE) ||
-			              (ch == CHANNEL_POST && (!strcmp(f->name, "address") || !strcmp(f->name, "delivery_address")));
-			if (wanted && !contact[0] && f->len < 256)
-				memcpy(contact, f->value, f->len + 1);
-			if (!strcmp(f->name, "language"))
-				for (size_t l = 0; l < p->nlanguages; l++)
-					if (!strcmp(p->languages[l], f->value))
-						snprintf(lang, 8, "%s", f->value);
-		}
-		record_view_fini(&v);
-	}
-	store_records_free(recs, n);
-	return rc;
-}
-
 static enum rc queue_confirmation(const struct core_ctx *c, const char *subject_id, const struct subject_key *key,
                                   const struct policy_purpose *u, struct errbuf *eb)
 {
 	char contact[256], lang[8], token[TOKEN_LINK_MAX], link[TOKEN_LINK_MAX + 256];
-	enum rc rc = contact_of(c, subject_id, key, CHANNEL_EMAIL, contact, lang);
+	enum rc rc = subject_contact(c, subject_id, key, CHANNEL_EMAIL, contact, lang, NULL);
 	if (rc)
 		return rc;
 	if (!contact[0])
@@ -330,7 +294,7 @@ enum rc consent_audience(const struct core_ctx *c, const char *purpose, const ch
 		char lang[8];
 		if (subject_unwrap_key(c, ids[i], &key, NULL))
 			continue; /* erased meanwhile */
-		rc = contact_of(c, ids[i], &key, u->channel, e->contact, lang);
+		rc = subject_contact(c, ids[i], &key, u->channel, e->contact, lang, NULL);
 		subject_key_wipe(&key);
 		if (rc || !e->contact[0])
 			continue; /* nothing to reach them by */
@@ -388,6 +352,50 @@ enum rc consent_by_link(const struct core_ctx *c, const struct token_link *l, co
 			rc = consent_record(c, l->subject_id, u->name, CONSENT_CONFIRM, &ev, state, eb);
 		}
 	}
+	if (rc) {
+		store_rollback(c->store);
+		return rc;
+	}
+	return store_commit(c->store);
+}
+
+enum rc consent_accept_terms(const struct core_ctx *c, const char *subject_id, const char *version,
+                             const struct consent_evidence *ev, struct errbuf *eb)
+{
+	if (!version)
+		version = c->tenant->policy->version;
+	if (!ev->source || !*ev->source || strlen(ev->source) > CONSENT_SOURCE_MAX)
+		return err_set(eb, RC_UNPROCESSABLE, "an acceptance needs its source (at most %d characters)",
+		               CONSENT_SOURCE_MAX);
+	if (ev->wording && strlen(ev->wording) > CONSENT_WORDING_MAX)
+		return err_set(eb, RC_UNPROCESSABLE, "text is longer than %d characters", CONSENT_WORDING_MAX);
+	enum rc rc = store_policy_version_exists(c->store, c->tenant->id, version);
+	if (rc == RC_NOT_FOUND)
+		return err_set(eb, RC_UNPROCESSABLE, "version '%.64s' is not a policy version of this register", version);
+	if (rc)
+		return rc;
+	struct subject_key key;
+	rc = subject_unwrap_key(c, subject_id, &key, eb);
+	if (rc)
+		return rc;
+	subject_key_wipe(&key); /* only to know the subject exists and is not erased */
+	struct store_consent_event e = {
+		.purpose = "terms", .action = "accepted", .at = core_now(c), .source = (char *)ev->source,
+		.policy_version = (char *)version, .wording = (char *)ev->wording,
+		.actor = (char *)(c->key_id ? c->key_id : "cli"),
+	};
+	memcpy(e.subject_id, subject_id, strnlen(subject_id, TOKEN_ID_MAX - 1) + 1);
+	int64_t event_id;
+	char detail[96];
+	snprintf(detail, sizeof detail, "version=%.64s", version);
+	struct audit_event ae = {"terms.accept", subject_id, NULL, "ok", detail};
+	rc = store_begin(c->store);
+	if (!rc)
+		rc = store_consent_event_insert(c->store, c->tenant->id, &e, &event_id);
+	if (!rc)
+		rc = store_consent_state_set(c->store, c->tenant->id, subject_id, "terms", "accepted", e.at);
+	if (!rc)
+		rc = audit_append(c, &ae);
 	if (rc) {
 		store_rollback(c->store);
 		return rc;

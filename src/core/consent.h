@@ -77,6 +77,11 @@ struct audience_entry {
 enum rc consent_audience(const struct core_ctx *c, const char *purpose, const char *after,
                          struct audience_entry *out, size_t max, size_t *n, struct errbuf *eb) WUR;
 
+/* Records that the subject accepted the terms of a policy version (NULL:
+ * the one in force), as an event of the pseudo-purpose "terms". */
+enum rc consent_accept_terms(const struct core_ctx *c, const char *subject_id, const char *version,
+                             const struct consent_evidence *ev, struct errbuf *eb) WUR;
+
 /* A signed link's action, for the public pages: confirm ('c' tokens, single
  * use) or unsubscribe ('u'). gpc: the browser sent Sec-GPC: 1, which turns a
  * confirmation into an objection to direct marketing. */

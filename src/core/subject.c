@@ -237,3 +237,44 @@ enum rc subject_find(const struct core_ctx *c, const char *field, const struct f
 		*n = 0;
 	return rc;
 }
+
+enum rc subject_contact(const struct core_ctx *c, const char *subject_id, const struct subject_key *key,
+                        enum channel ch, char contact[256], char lang[8], bool *has_account)
+{
+	const struct policy *p = c->tenant->policy;
+	struct store_record *recs = NULL;
+	size_t n = 0;
+	contact[0] = '\0';
+	if (has_account)
+		*has_account = false;
+	snprintf(lang, 8, "%s", p->languages[0]);
+	enum rc rc = store_records_for_subject(c->store, c->tenant->id, subject_id, &recs, &n);
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct record_view v;
+		if (record_view_take(c, key, &recs[i], &v)) {
+			record_view_fini(&v);
+			continue;
+		}
+		const struct policy_record *kind = policy_record(p, v.kind);
+		if (has_account && kind && kind->keep.rule == KEEP_WHILE_ACTIVE)
+			*has_account = true;
+		for (size_t k = 0; k < v.nfields; k++) {
+			const struct field_output *f = &v.fields[k];
+			if (!f->field)
+				continue;
+			bool wanted = (ch == CHANNEL_EMAIL && f->field->type == FT_EMAIL) ||
+			              ((ch == CHANNEL_SMS || ch == CHANNEL_PHONE) && f->field->type == FT_PHONE) ||
+			              (ch == CHANNEL_POST && (!strcmp(f->name, "address") || !strcmp(f->name, "delivery_address")));
+			if (wanted && !contact[0] && f->len < 256)
+				memcpy(contact, f->value, f->len + 1);
+			if (!strcmp(f->name, "language"))
+				for (size_t l = 0; l < p->nlanguages; l++)
+					if (!strcmp(p->languages[l], f->value))
+						snprintf(lang, 8, "%s", f->value);
+		}
+		record_view_fini(&v);
+	}
+	store_records_free(recs, n);
+	return rc;
+}
+

@@ -42,4 +42,12 @@ enum rc subject_delete(const struct core_ctx *c, const char *id, struct errbuf *
 enum rc subject_find(const struct core_ctx *c, const char *field, const struct field_value *value,
                      char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n, struct errbuf *eb) WUR;
 
+/* The subject's contact for a channel (the first e-mail, phone or address
+ * field of their records) and their language (the `language` field when it
+ * is one of the policy's, else the policy's first). *has_account (may be
+ * NULL): whether they have a record of a kind kept `while active`. Reads
+ * without a log entry: the caller's own action is what gets logged. */
+enum rc subject_contact(const struct core_ctx *c, const char *subject_id, const struct subject_key *key,
+                        enum channel ch, char contact[256], char lang[8], bool *has_account) WUR;
+
 #endif

@@ -10,6 +10,8 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/mail.h"
+#include "core/subject.h"
 #include "store/store.h"
 
 int64_t core_now(const struct core_ctx *c)
@@ -139,4 +141,82 @@ void tenant_free(struct tenant *t)
 	policy_free(t->policy);
 	vault_fini(&t->vault);
 	free(t);
+}
+
+#define NOTICE_PAGE 200
+
+enum rc tenant_install_policy(struct store *s, const char *keydir, const char *name, const char *source,
+                              size_t *notices, struct errbuf *eb)
+{
+	struct policy *p = NULL;
+	struct tenant *t = NULL;
+	*notices = 0;
+	enum rc rc = policy_parse(source, strlen(source), &p, NULL);
+	if (rc)
+		return err_set(eb, rc, "the policy is not valid: run 'privreg policy check'");
+	rc = tenant_open(s, keydir, name, &t, eb);
+	if (!rc && store_policy_version_exists(s, t->id, p->version) == RC_OK)
+		rc = err_set(eb, RC_CONFLICT, "version '%s' is installed already: give the new policy its own version",
+		             p->version);
+	if (!rc) {
+		struct core_ctx c = {.store = s, .tenant = t};
+		struct audit_event ev = {"policy.install", NULL, NULL, "ok", p->version};
+		rc = store_begin(s);
+		if (!rc)
+			rc = store_policy_insert(s, t->id, p->version, source, timeutil_now());
+		if (!rc)
+			rc = audit_append(&c, &ev);
+		if (!rc)
+			rc = store_commit(s);
+		else
+			store_rollback(s);
+	}
+	policy_free(p);
+	tenant_free(t);
+	t = NULL;
+	/* The notices speak of the new version: load the tenant again. */
+	if (!rc)
+		rc = tenant_open(s, keydir, name, &t, eb);
+	char after[TOKEN_ID_MAX] = "", (*ids)[TOKEN_ID_MAX] = xcalloc(NOTICE_PAGE, sizeof *ids);
+	struct core_ctx c = {.store = s, .tenant = t};
+	for (size_t n = NOTICE_PAGE; !rc && n == NOTICE_PAGE;) {
+		rc = store_subjects_page(s, t->id, after, ids, NOTICE_PAGE, &n);
+		if (!rc)
+			rc = store_begin(s);
+		for (size_t i = 0; !rc && i < n; i++) {
+			struct subject_key key;
+			char contact[256], lang[8];
+			bool account = false;
+			memcpy(after, ids[i], TOKEN_ID_MAX);
+			if (subject_unwrap_key(&c, ids[i], &key, NULL))
+				continue; /* erased */
+			rc = subject_contact(&c, ids[i], &key, CHANNEL_EMAIL, contact, lang, &account);
+			if (!rc && account && contact[0]) {
+				struct mail_args a = {MAIL_POLICY_NOTICE, contact, lang, NULL, NULL};
+				rc = mail_queue(&c, ids[i], &key, &a);
+				if (!rc)
+					(*notices)++;
+			}
+			subject_key_wipe(&key);
+		}
+		if (!rc)
+			rc = store_commit(s);
+		else
+			store_rollback(s);
+	}
+	if (!rc) {
+		char detail[64];
+		snprintf(detail, sizeof detail, "queued=%zu", *notices);
+		struct audit_event ev = {"policy.notices", NULL, NULL, "ok", detail};
+		rc = store_begin(s);
+		if (!rc)
+			rc = audit_append(&c, &ev);
+		if (!rc)
+			rc = store_commit(s);
+		else
+			store_rollback(s);
+	}
+	free(ids);
+	tenant_free(t);
+	return rc;
 }

@@ -59,4 +59,12 @@ enum rc tenant_open(struct store *s, const char *keydir, const char *name,
                     struct tenant **out, struct errbuf *eb) WUR;
 void tenant_free(struct tenant *t);
 
+/* Installs a new policy version (the source, already checked) for tenant
+ * `name`, then queues a notice e-mail, in their language, to every subject
+ * with an account (a record of a kind kept `while active`) and an e-mail
+ * address. A version label already installed is refused: every version is
+ * kept, and consents and acceptances point at them by label. */
+enum rc tenant_install_policy(struct store *s, const char *keydir, const char *name, const char *source,
+                              size_t *notices, struct errbuf *eb) WUR;
+
 #endif

@@ -48,7 +48,7 @@ enum stmt_id {
 	S_AUDIT_HEAD, S_AUDIT_INSERT, S_AUDIT_LIST, S_AUDIT_LIST_SUBJECT,
 	S_CONSENT_EVENT_INSERT, S_CONSENT_EVENTS, S_CONSENT_STATE_SET, S_CONSENT_STATE_GET, S_CONSENT_STATES,
 	S_CONSENT_AUDIENCE, S_TOKEN_USE, S_OUTBOX_INSERT, S_OUTBOX_DUE, S_OUTBOX_SENT, S_OUTBOX_RETRY,
-	S_OUTBOX_PENDING,
+	S_OUTBOX_PENDING, S_POLICY_VERSION_EXISTS, S_SUBJECTS_PAGE,
 	S__COUNT
 };
 
@@ -155,6 +155,9 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_OUTBOX_RETRY] =
 		"UPDATE outbox SET attempts = ?3, next_at = ?4 WHERE tenant_id = ?1 AND message_id = ?2",
 	[S_OUTBOX_PENDING] = "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
+	[S_POLICY_VERSION_EXISTS] = "SELECT 1 FROM policies WHERE tenant_id = ?1 AND label = ?2 LIMIT 1",
+	[S_SUBJECTS_PAGE] =
+		"SELECT subject_id FROM subjects WHERE tenant_id = ?1 AND subject_id > ?2 ORDER BY subject_id LIMIT ?3",
 	[S_AUDIT_HEAD] = "SELECT seq, hash FROM audit WHERE tenant_id = ?1 ORDER BY seq DESC LIMIT 1",
 	[S_AUDIT_INSERT] =
 		"INSERT INTO audit (tenant_id, seq, at, key_id, role, action, subject_id, record_id, purpose, "
@@ -1406,6 +1409,43 @@ static enum rc sqlite_outbox_pending(struct store *s, int64_t *n)
 	return rc ? rc : fetch_one(q, st, read_count, n, "outbox_pending");
 }
 
+static enum rc sqlite_policy_version_exists(struct store *s, int64_t tenant, const char *version)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	int64_t one;
+	enum rc rc = stmt(q, S_POLICY_VERSION_EXISTS, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_text(st, 2, version);
+	return fetch_one(q, st, read_count, &one, "policy_version_exists");
+}
+
+static enum rc sqlite_subjects_page(struct store *s, int64_t tenant, const char *after, char (*ids)[TOKEN_ID_MAX],
+                                    size_t max, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	static const unsigned char zero[1];
+	*n = 0;
+	enum rc rc = stmt(q, S_SUBJECTS_PAGE, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	if (after && *after)
+		bind_id(st, 2, SUB, after);
+	else
+		sqlite3_bind_blob(st, 2, zero, 0, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
+		col_id(st, 0, SUB, ids[(*n)++]);
+	rc = src == SQLITE_DONE ? RC_OK : map_rc(q, src, "subjects_page");
+	done(st);
+	return rc;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.library_init = sqlite_library_init,
@@ -1453,4 +1493,6 @@ const struct store_ops store_sqlite_ops = {
 	.outbox_sent = sqlite_outbox_sent,
 	.outbox_retry = sqlite_outbox_retry,
 	.outbox_pending = sqlite_outbox_pending,
+	.policy_version_exists = sqlite_policy_version_exists,
+	.subjects_page = sqlite_subjects_page,
 };

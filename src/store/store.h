@@ -144,6 +144,11 @@ struct store_ops {
 	enum rc (*policy_insert)(struct store *s, int64_t tenant, const char *version,
 	                         const char *source, int64_t at);
 	enum rc (*policy_current)(struct store *s, int64_t tenant, char **version, char **source);
+	/* RC_OK if the tenant has ever run under this version label. */
+	enum rc (*policy_version_exists)(struct store *s, int64_t tenant, const char *version);
+	/* Subject ids after `after` ("" to start), in id order, at most max. */
+	enum rc (*subjects_page)(struct store *s, int64_t tenant, const char *after, char (*ids)[TOKEN_ID_MAX],
+	                         size_t max, size_t *n);
 
 	enum rc (*subject_insert)(struct store *s, int64_t tenant, const struct store_subject *subj);
 	enum rc (*subject_get)(struct store *s, int64_t tenant, const char *id, struct store_subject *out);
@@ -257,6 +262,8 @@ STORE_WRAP(enum rc, tenant_find, (struct store *s, const char *name, struct stor
 STORE_WRAP(enum rc, tenant_list, (struct store *s, struct store_tenant **out, size_t *n), (s, out, n))
 STORE_WRAP(enum rc, policy_insert, (struct store *s, int64_t t, const char *v, const char *src, int64_t at), (s, t, v, src, at))
 STORE_WRAP(enum rc, policy_current, (struct store *s, int64_t t, char **v, char **src), (s, t, v, src))
+STORE_WRAP(enum rc, policy_version_exists, (struct store *s, int64_t t, const char *v), (s, t, v))
+STORE_WRAP(enum rc, subjects_page, (struct store *s, int64_t t, const char *after, char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n), (s, t, after, ids, max, n))
 STORE_WRAP(enum rc, subject_insert, (struct store *s, int64_t t, const struct store_subject *x), (s, t, x))
 STORE_WRAP(enum rc, subject_get, (struct store *s, int64_t t, const char *id, struct store_subject *out), (s, t, id, out))
 STORE_WRAP(enum rc, subject_delete, (struct store *s, int64_t t, const char *id), (s, t, id))

@@ -319,3 +319,43 @@ def test_smtp_down_then_back(env):
     env.inbox = Inbox(env.smtp_port).start()
     msgs = env.inbox.wait(1, timeout=25)
     assert [str(m["To"]) for m in msgs] == ["later@example.ee"]
+
+
+def test_policy_versions_and_notices(env, tmp_path):
+    privreg = env.privreg
+    a = new_subject(env, "notice-et@example.ee", language="et")
+    b = new_subject(env, "notice-en@example.ee", language="en")
+    order_only = env.request("POST", "/v1/subjects", env.keys["admin"],
+                             json={"records": [{"kind": "order", "fields": {"items": [1]}}]}).json()["id"]
+    r = env.request("POST", f"/v1/subjects/{a}/acceptances", env.keys["support"],
+                    json={"source": "sign-up form", "text": "I accept the terms"})
+    assert r.status_code == 201 and r.json()["version"] == "2024-05"
+    new = tmp_path / "webshop-2025.yaml"
+    new.write_text(WEBSHOP.read_text().replace('version: "2024-05"', 'version: "2025-01"'))
+    out = privreg("tenant", "policy", "default", new, "--dir", env.dir, check=0).stdout
+    assert "2 notice e-mails queued" in out
+    # The same version again is refused, and nothing is sent for it.
+    r = privreg("tenant", "policy", "default", new, "--dir", env.dir, check=1)
+    assert "installed already" in r.stderr
+    msgs = env.inbox.wait(2)
+    by_to = {str(m["To"]): m for m in msgs}
+    assert set(by_to) == {"notice-et@example.ee", "notice-en@example.ee"}
+    assert by_to["notice-et@example.ee"]["Subject"] == "SIA BAJTEL.LV muutis oma privaatsustingimusi"
+    assert "2025-01" in by_to["notice-en@example.ee"].get_body().get_content()
+    # The running server takes the new version up.
+    end = time.time() + 5
+    while env.request("GET", "/v1/policy", env.keys["admin"]).json()["version"] != "2025-01" and time.time() < end:
+        time.sleep(0.2)
+    assert env.request("GET", "/v1/policy", env.keys["admin"]).json()["version"] == "2025-01"
+    # Acceptances name a version the register has run under.
+    assert env.request("POST", f"/v1/subjects/{b}/acceptances", env.keys["admin"],
+                       json={"source": "login", "version": "2024-05"}).status_code == 201
+    r = env.request("POST", f"/v1/subjects/{b}/acceptances", env.keys["admin"], json={"source": "login", "version": "1999"})
+    assert r.status_code == 422
+    assert env.request("POST", f"/v1/subjects/{b}/acceptances", env.keys["admin"], json={}).status_code == 422
+    r = env.request("POST", f"/v1/subjects/{a}/acceptances", env.keys["admin"], json={"source": "login"})
+    assert r.json()["version"] == "2025-01"
+    h = env.request("GET", f"/v1/subjects/{a}/consents", env.keys["admin"]).json()["history"]
+    assert [(e["purpose"], e["action"], e["policy_version"]) for e in h] == [
+        ("terms", "accepted", "2024-05"), ("terms", "accepted", "2025-01")]
+    assert order_only  # no account, no e-mail: not noticed
