@@ -8,3 +8,6 @@ echo "== insert: 100,000 account records through core/ vs raw sqlite3 ($(nproc) 
 echo
 echo "== HTTP: GET /v1/subjects/{id} and GET /v1/whoami vs a bare libmicrohttpd server"
 bench/run_http.sh "$build" 100000 10 3
+echo
+echo "== HTTP: GET /v1/consents/check on 1,000,000 subjects vs a bare libmicrohttpd server"
+bench/run_consent.sh "$build" 1000000 10 3

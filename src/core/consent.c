@@ -185,7 +185,8 @@ enum rc consent_check_lookup(const struct core_ctx *c, const char *field, const 
                              const char *purpose, struct consent_status *out, struct errbuf *eb)
 {
 	const struct policy_field *f = policy_field(c->tenant->policy, field);
-	if (!policy_purpose(c->tenant->policy, purpose))
+	const struct policy_purpose *u = policy_purpose(c->tenant->policy, purpose);
+	if (!u)
 		return err_set(eb, RC_UNPROCESSABLE, "unknown purpose '%.64s'", purpose);
 	if (!f || !f->lookup)
 		return err_set(eb, RC_UNPROCESSABLE, "'%.64s' is not a lookup field of the policy", field);
@@ -193,7 +194,7 @@ enum rc consent_check_lookup(const struct core_ctx *c, const char *field, const 
 	buf_init(&canon, FIELD_VALUE_MAX);
 	buf_init(&form, FIELD_VALUE_MAX);
 	struct field_value v = {VAL_STRING, value, strlen(value)};
-	char ids[16][TOKEN_ID_MAX];
+	struct store_consent_state found[16] = {0};
 	size_t n = 0;
 	enum rc rc = field_normalize(f, &v, &canon, NULL);
 	if (rc) { /* not even a valid value: nobody has it */
@@ -206,18 +207,22 @@ enum rc consent_check_lookup(const struct core_ctx *c, const char *field, const 
 	if (!rc) {
 		unsigned char hash[VAULT_HASH_LEN];
 		vault_lookup_hash(&c->tenant->vault, f->name, form.data, form.len, hash);
-		rc = store_lookup_find(c->store, c->tenant->id, hash, ids, 16, &n);
+		rc = store_consent_by_lookup(c->store, c->tenant->id, hash, u->name, found, 16, &n);
 	}
 	buf_fini(&canon);
 	buf_fini(&form);
 	if (rc)
 		return rc;
+	/* With several subjects for one value, every one of them must allow it. */
 	*out = (struct consent_status){.allowed = false, .state = "unknown"};
 	for (size_t i = 0; i < n; i++) {
-		struct consent_status one;
-		rc = consent_check(c, ids[i], purpose, &one, eb);
-		if (rc)
-			return rc;
+		struct consent_status one = {.allowed = false};
+		if (!strcmp(found[i].state, "erased")) {
+			snprintf(one.state, sizeof one.state, "unknown");
+		} else {
+			snprintf(one.state, sizeof one.state, "%s", found[i].state[0] ? found[i].state : "none");
+			one.allowed = allowed(u, one.state);
+		}
 		if (i == 0 || !one.allowed)
 			*out = one;
 		if (!one.allowed)

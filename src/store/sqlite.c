@@ -48,7 +48,7 @@ enum stmt_id {
 	S_AUDIT_HEAD, S_AUDIT_INSERT, S_AUDIT_LIST, S_AUDIT_LIST_SUBJECT,
 	S_CONSENT_EVENT_INSERT, S_CONSENT_EVENTS, S_CONSENT_STATE_SET, S_CONSENT_STATE_GET, S_CONSENT_STATES,
 	S_CONSENT_AUDIENCE, S_TOKEN_USE, S_OUTBOX_INSERT, S_OUTBOX_DUE, S_OUTBOX_SENT, S_OUTBOX_RETRY,
-	S_OUTBOX_PENDING, S_POLICY_VERSION_EXISTS, S_SUBJECTS_PAGE,
+	S_OUTBOX_PENDING, S_POLICY_VERSION_EXISTS, S_SUBJECTS_PAGE, S_CONSENT_BY_LOOKUP,
 	S__COUNT
 };
 
@@ -155,6 +155,13 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_OUTBOX_RETRY] =
 		"UPDATE outbox SET attempts = ?3, next_at = ?4 WHERE tenant_id = ?1 AND message_id = ?2",
 	[S_OUTBOX_PENDING] = "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
+	/* A subject whose key is destroyed counts as gone: state 'erased'. */
+	[S_CONSENT_BY_LOOKUP] =
+		"SELECT DISTINCT l.subject_id, CASE WHEN s.wrapped_key IS NULL THEN 'erased' "
+		"ELSE COALESCE(c.state, '') END FROM lookups l "
+		"JOIN subjects s ON s.tenant_id = l.tenant_id AND s.subject_id = l.subject_id "
+		"LEFT JOIN consent_state c ON c.tenant_id = l.tenant_id AND c.subject_id = l.subject_id AND c.purpose = ?3 "
+		"WHERE l.tenant_id = ?1 AND l.hash = ?2 LIMIT ?4",
 	[S_POLICY_VERSION_EXISTS] = "SELECT 1 FROM policies WHERE tenant_id = ?1 AND label = ?2 LIMIT 1",
 	[S_SUBJECTS_PAGE] =
 		"SELECT subject_id FROM subjects WHERE tenant_id = ?1 AND subject_id > ?2 ORDER BY subject_id LIMIT ?3",
@@ -1409,6 +1416,35 @@ static enum rc sqlite_outbox_pending(struct store *s, int64_t *n)
 	return rc ? rc : fetch_one(q, st, read_count, n, "outbox_pending");
 }
 
+static void read_lookup_state(sqlite3_stmt *st, void *out)
+{
+	struct store_consent_state *c = out;
+	col_id(st, 0, SUB, c->subject_id);
+	const unsigned char *t = sqlite3_column_text(st, 1);
+	snprintf(c->state, sizeof c->state, "%s", t ? (const char *)t : "");
+}
+
+static enum rc sqlite_consent_by_lookup(struct store *s, int64_t tenant, const unsigned char hash[VAULT_HASH_LEN],
+                                        const char *purpose, struct store_consent_state *out, size_t max, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*n = 0;
+	enum rc rc = stmt(q, S_CONSENT_BY_LOOKUP, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_blob(st, 2, hash, VAULT_HASH_LEN);
+	bind_text(st, 3, purpose);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+		read_lookup_state(st, &out[(*n)++]);
+	rc = src == SQLITE_DONE || src == SQLITE_ROW ? RC_OK : map_rc(q, src, "consent_by_lookup");
+	done(st);
+	return rc;
+}
+
 static enum rc sqlite_policy_version_exists(struct store *s, int64_t tenant, const char *version)
 {
 	struct sqlite_store *q = sq(s);
@@ -1495,4 +1531,5 @@ const struct store_ops store_sqlite_ops = {
 	.outbox_pending = sqlite_outbox_pending,
 	.policy_version_exists = sqlite_policy_version_exists,
 	.subjects_page = sqlite_subjects_page,
+	.consent_by_lookup = sqlite_consent_by_lookup,
 };

@@ -188,6 +188,11 @@ struct store_ops {
 	                             char state[16]);
 	enum rc (*consent_states_for_subject)(struct store *s, int64_t tenant, const char *subject_id,
 	                                      struct store_consent_state **out, size_t *n);
+	/* The hot path of consent checks, in one statement: for each subject with
+	 * this lookup hash, whether its key still exists and its state for
+	 * purpose ("" when it has none). */
+	enum rc (*consent_by_lookup)(struct store *s, int64_t tenant, const unsigned char hash[VAULT_HASH_LEN],
+	                             const char *purpose, struct store_consent_state *out, size_t max, size_t *n);
 	/* Subjects in `state` for `purpose`, after `after` (an id, or "" to start), at most max. */
 	enum rc (*consent_audience)(struct store *s, int64_t tenant, const char *purpose, const char *state,
 	                            const char *after, char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n);
@@ -288,6 +293,7 @@ STORE_WRAP(enum rc, consent_events_for_subject, (struct store *s, int64_t t, con
 STORE_WRAP(enum rc, consent_state_set, (struct store *s, int64_t t, const char *sid, const char *p, const char *st, int64_t at), (s, t, sid, p, st, at))
 STORE_WRAP(enum rc, consent_state_get, (struct store *s, int64_t t, const char *sid, const char *p, char st[16]), (s, t, sid, p, st))
 STORE_WRAP(enum rc, consent_states_for_subject, (struct store *s, int64_t t, const char *sid, struct store_consent_state **out, size_t *n), (s, t, sid, out, n))
+STORE_WRAP(enum rc, consent_by_lookup, (struct store *s, int64_t t, const unsigned char h[VAULT_HASH_LEN], const char *p, struct store_consent_state *out, size_t max, size_t *n), (s, t, h, p, out, max, n))
 STORE_WRAP(enum rc, consent_audience, (struct store *s, int64_t t, const char *p, const char *st, const char *after, char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n), (s, t, p, st, after, ids, max, n))
 STORE_WRAP(enum rc, token_use, (struct store *s, int64_t t, const unsigned char h[32], int64_t at), (s, t, h, at))
 STORE_WRAP(enum rc, outbox_insert, (struct store *s, int64_t t, const struct store_message *m), (s, t, m))
