@@ -66,7 +66,7 @@ static enum rc queue_confirmation(const struct core_ctx *c, const char *subject_
 	if (rc)
 		return rc;
 	snprintf(link, sizeof link, "%s/c/%s", consent_public_url(c), token);
-	struct mail_args a = {MAIL_CONFIRM, contact, lang, u->name, link};
+	struct mail_args a = {.kind = MAIL_CONFIRM, .to = contact, .lang = lang, .purpose = u->name, .link = link};
 	return mail_queue(c, subject_id, key, &a);
 }
 
@@ -165,10 +165,11 @@ enum rc consent_check(const struct core_ctx *c, const char *subject_id, const ch
 		return err_set(eb, RC_UNPROCESSABLE, "unknown purpose '%.64s'", purpose);
 	struct store_subject s;
 	enum rc rc = store_subject_get(c->store, c->tenant->id, subject_id, &s);
-	bool gone = rc == RC_NOT_FOUND || (!rc && !s.wrapped_key);
+	bool gone = rc == RC_NOT_FOUND || (!rc && !s.wrapped_key), restricted = !rc && s.restricted;
 	store_subject_fini(&s);
-	if (gone) {
-		*out = (struct consent_status){.allowed = false, .state = "unknown"};
+	if (gone || restricted) {
+		*out = (struct consent_status){.allowed = false};
+		snprintf(out->state, sizeof out->state, "%s", gone ? "unknown" : "restricted");
 		return RC_OK;
 	}
 	if (rc)
@@ -219,6 +220,8 @@ enum rc consent_check_lookup(const struct core_ctx *c, const char *field, const 
 		struct consent_status one = {.allowed = false};
 		if (!strcmp(found[i].state, "erased")) {
 			snprintf(one.state, sizeof one.state, "unknown");
+		} else if (!strcmp(found[i].state, "restricted")) {
+			snprintf(one.state, sizeof one.state, "restricted");
 		} else {
 			snprintf(one.state, sizeof one.state, "%s", found[i].state[0] ? found[i].state : "none");
 			one.allowed = allowed(u, one.state);
@@ -297,6 +300,11 @@ enum rc consent_audience(const struct core_ctx *c, const char *purpose, const ch
 		struct subject_key key;
 		struct audience_entry *e = &out[*n];
 		char lang[8];
+		struct store_subject s;
+		bool restricted = !store_subject_get(c->store, c->tenant->id, ids[i], &s) && s.restricted;
+		store_subject_fini(&s);
+		if (restricted)
+			continue; /* Art. 18: stored, not used */
 		if (subject_unwrap_key(c, ids[i], &key, NULL))
 			continue; /* erased meanwhile */
 		rc = subject_contact(c, ids[i], &key, u->channel, e->contact, lang, NULL);

@@ -22,6 +22,10 @@ struct template {
 	const char *confirm_body;
 	const char *notice_subject;
 	const char *notice_body;
+	const char *extended_subject;  /* {first} = request type */
+	const char *extended_body;     /* {controller}, {second} = new due date, {third} = reason */
+	const char *answered_subject;  /* {first} = request type */
+	const char *answered_body;     /* {controller}, {second} = what was done, {third} = export link or "" */
 };
 
 static const struct template templates[] = {
@@ -31,35 +35,55 @@ static const struct template templates[] = {
 	 "e-mail: nothing will be sent to you.\n\n{controller}\n",
 	 "{first} has changed its privacy terms",
 	 "Hello,\n\n{controller} has a new version of its privacy terms: {second}.\n"
-	 "You can read them, and ask what we hold about you, by writing to {third}.\n\n{controller}\n"},
+	 "You can read them, and ask what we hold about you, by writing to {third}.\n\n{controller}\n",
+	 "Your request ({first}): more time needed",
+	 "Hello,\n\nwe need more time to answer your request. The new date is {second}.\nThe reason: {third}\n\n{controller}\n",
+	 "Your request ({first}) is answered",
+	 "Hello,\n\nyour request is answered: {second}\n{third}\n\n{controller}\n"},
 	{"et", "Palun kinnitage: {first}",
 	 "Tere!\n\nTe soovisite {controller} käest: \"{second}\". Palun kinnitage see, avades lingi ja\n"
 	 "vajutades seal nuppu:\n\n  {third}\n\nLink kehtib 7 päeva. Kui Te seda ei soovinud, jätke see kiri tähelepanuta:\n"
 	 "Teile ei saadeta midagi.\n\n{controller}\n",
 	 "{first} muutis oma privaatsustingimusi",
 	 "Tere!\n\n{controller} privaatsustingimustel on uus versioon: {second}.\n"
-	 "Nendega tutvumiseks ja oma andmete kohta küsimiseks kirjutage aadressil {third}.\n\n{controller}\n"},
+	 "Nendega tutvumiseks ja oma andmete kohta küsimiseks kirjutage aadressil {third}.\n\n{controller}\n",
+	 "Teie taotlus ({first}): vajame rohkem aega",
+	 "Tere!\n\nVajame Teie taotlusele vastamiseks rohkem aega. Uus tähtaeg on {second}.\nPõhjus: {third}\n\n{controller}\n",
+	 "Teie taotlusele ({first}) on vastatud",
+	 "Tere!\n\nTeie taotlusele on vastatud: {second}\n{third}\n\n{controller}\n"},
 	{"lv", "Lūdzu, apstipriniet: {first}",
 	 "Labdien!\n\nJūs lūdzāt {controller}: \"{second}\". Lūdzu, apstipriniet to, atverot saiti un\n"
 	 "nospiežot pogu:\n\n  {third}\n\nSaite ir derīga 7 dienas. Ja jūs to nelūdzāt, neņemiet vērā šo vēstuli:\n"
 	 "jums nekas netiks sūtīts.\n\n{controller}\n",
 	 "{first} ir mainījis privātuma noteikumus",
 	 "Labdien!\n\n{controller} privātuma noteikumiem ir jauna versija: {second}.\n"
-	 "Lai tos izlasītu vai jautātu par saviem datiem, rakstiet uz {third}.\n\n{controller}\n"},
+	 "Lai tos izlasītu vai jautātu par saviem datiem, rakstiet uz {third}.\n\n{controller}\n",
+	 "Jūsu pieprasījums ({first}): vajadzīgs vairāk laika",
+	 "Labdien!\n\nMums vajag vairāk laika, lai atbildētu uz jūsu pieprasījumu. Jaunais termiņš ir {second}.\nIemesls: {third}\n\n{controller}\n",
+	 "Uz jūsu pieprasījumu ({first}) ir atbildēts",
+	 "Labdien!\n\nUz jūsu pieprasījumu ir atbildēts: {second}\n{third}\n\n{controller}\n"},
 	{"fi", "Vahvista: {first}",
 	 "Hei,\n\npyysit yritykseltä {controller}: \"{second}\". Vahvista pyyntö avaamalla linkki ja\n"
 	 "painamalla siellä olevaa painiketta:\n\n  {third}\n\nLinkki on voimassa 7 päivää. Jos et pyytänyt tätä, voit jättää\n"
 	 "viestin huomiotta: sinulle ei lähetetä mitään.\n\n{controller}\n",
 	 "{first} on muuttanut tietosuojaehtojaan",
 	 "Hei,\n\n{controller} on julkaissut tietosuojaehdoistaan uuden version: {second}.\n"
-	 "Voit lukea ne ja kysyä tiedoistasi kirjoittamalla osoitteeseen {third}.\n\n{controller}\n"},
+	 "Voit lukea ne ja kysyä tiedoistasi kirjoittamalla osoitteeseen {third}.\n\n{controller}\n",
+	 "Pyyntösi ({first}): tarvitsemme lisäaikaa",
+	 "Hei,\n\ntarvitsemme lisäaikaa pyyntöösi vastaamiseen. Uusi määräpäivä on {second}.\nSyy: {third}\n\n{controller}\n",
+	 "Pyyntöösi ({first}) on vastattu",
+	 "Hei,\n\npyyntöösi on vastattu: {second}\n{third}\n\n{controller}\n"},
 	{"ru", "Пожалуйста, подтвердите: {first}",
 	 "Здравствуйте!\n\nВы попросили {controller}: «{second}». Пожалуйста, подтвердите это, открыв ссылку\n"
 	 "и нажав на кнопку:\n\n  {third}\n\nСсылка действует 7 дней. Если вы этого не просили, просто проигнорируйте\n"
 	 "это письмо: вам ничего не будет отправлено.\n\n{controller}\n",
 	 "{first} изменил условия конфиденциальности",
 	 "Здравствуйте!\n\nУ условий конфиденциальности {controller} новая версия: {second}.\n"
-	 "Прочитать их и узнать, какие ваши данные у нас хранятся, можно, написав на {third}.\n\n{controller}\n"},
+	 "Прочитать их и узнать, какие ваши данные у нас хранятся, можно, написав на {third}.\n\n{controller}\n",
+	 "Ваш запрос ({first}): нужно больше времени",
+	 "Здравствуйте!\n\nНам нужно больше времени, чтобы ответить на ваш запрос. Новый срок: {second}.\nПричина: {third}\n\n{controller}\n",
+	 "На ваш запрос ({first}) дан ответ",
+	 "Здравствуйте!\n\nНа ваш запрос дан ответ: {second}\n{third}\n\n{controller}\n"},
 };
 
 static const struct template *template_for(const char *lang)
@@ -146,10 +170,18 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 		rc = render(&subject, t->confirm_subject, p->controller.name, title, NULL, NULL);
 		if (!rc)
 			rc = render(&body, t->confirm_body, p->controller.name, NULL, title, a->link);
-	} else {
+	} else if (a->kind == MAIL_POLICY_NOTICE) {
 		rc = render(&subject, t->notice_subject, p->controller.name, p->controller.name, NULL, NULL);
 		if (!rc)
 			rc = render(&body, t->notice_body, p->controller.name, NULL, p->version, p->controller.email);
+	} else if (a->kind == MAIL_REQUEST_EXTENDED) {
+		rc = render(&subject, t->extended_subject, p->controller.name, a->text, NULL, NULL);
+		if (!rc)
+			rc = render(&body, t->extended_body, p->controller.name, NULL, a->link, a->reason);
+	} else {
+		rc = render(&subject, t->answered_subject, p->controller.name, a->text, NULL, NULL);
+		if (!rc)
+			rc = render(&body, t->answered_body, p->controller.name, NULL, a->reason, a->link ? a->link : "");
 	}
 	/* Sealed form: the envelope recipient on the first line, then the message
 	 * without From: (the sender adds it from --smtp-from). */
@@ -168,12 +200,20 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 	if (!rc) {
 		char ad[TOKEN_ID_MAX + 8];
 		snprintf(ad, sizeof ad, "mail:%s", subject_id);
-		struct store_message m = {.kind = a->kind == MAIL_CONFIRM ? "confirm" : "policy_notice",
-		                          .created_at = core_now(c), .next_at = core_now(c)};
+		static const char *const kinds[] = {"confirm", "policy_notice", "request_extended", "request_answered"};
+		struct store_message m = {.kind = (char *)kinds[a->kind], .created_at = core_now(c), .next_at = core_now(c)};
+		struct subject_key tenant_key;
+		if (!key) { /* the tenant's own mail key (see mail.h) */
+			memcpy(tenant_key.k, c->tenant->vault.token_key, sizeof tenant_key.k);
+			key = &tenant_key;
+			snprintf(ad, sizeof ad, "mail:tenant");
+		}
 		memcpy(m.subject_id, subject_id, strnlen(subject_id, TOKEN_ID_MAX - 1) + 1);
 		m.sealed_len = msg.len + VAULT_SEAL_OVERHEAD;
 		m.sealed = xmalloc(m.sealed_len);
 		vault_seal(key, ad, msg.data, msg.len, m.sealed);
+		if (key == &tenant_key)
+			subject_key_wipe(&tenant_key);
 		rc = store_outbox_insert(c->store, c->tenant->id, &m);
 		free(m.sealed);
 	}
@@ -191,14 +231,22 @@ enum rc mail_open(const struct core_ctx *c, const char *subject_id, const unsign
 	(void)message_key;
 	memset(out->to, 0, sizeof out->to);
 	buf_init(&out->text, 64 * 1024);
-	enum rc rc = subject_unwrap_key(c, subject_id, &key, NULL);
-	if (rc)
-		return rc; /* the subject (or its key) is gone: so is the message */
-	snprintf(ad, sizeof ad, "mail:%s", subject_id);
 	struct buf plain;
 	buf_init(&plain, 64 * 1024);
-	rc = vault_open(&key, ad, sealed, len, &plain);
+	/* Sealed under the tenant's mail key, or else under the subject's. */
+	memcpy(key.k, c->tenant->vault.token_key, sizeof key.k);
+	enum rc rc = vault_open(&key, "mail:tenant", sealed, len, &plain);
 	subject_key_wipe(&key);
+	if (rc) {
+		rc = subject_unwrap_key(c, subject_id, &key, NULL);
+		if (rc) {
+			buf_fini(&plain);
+			return rc; /* the subject (or its key) is gone: so is the message */
+		}
+		snprintf(ad, sizeof ad, "mail:%s", subject_id);
+		rc = vault_open(&key, ad, sealed, len, &plain);
+		subject_key_wipe(&key);
+	}
 	const char *nl = rc ? NULL : memchr(plain.data, '\n', plain.len);
 	if (!rc && (!nl || (size_t)(nl - plain.data) >= sizeof out->to))
 		rc = RC_CRYPTO;

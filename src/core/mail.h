@@ -11,15 +11,21 @@
 
 #include "core/record.h"
 
-enum mail_kind { MAIL_CONFIRM, MAIL_POLICY_NOTICE };
+enum mail_kind { MAIL_CONFIRM, MAIL_POLICY_NOTICE, MAIL_REQUEST_EXTENDED, MAIL_REQUEST_ANSWERED };
 
 struct mail_args {
 	enum mail_kind kind;
 	const char *to;            /* the subject's address */
 	const char *lang;          /* one of the policy's languages */
 	const char *purpose;       /* MAIL_CONFIRM: the purpose to confirm */
-	const char *link;          /* MAIL_CONFIRM: the confirmation URL */
+	const char *link;          /* MAIL_CONFIRM: the confirmation URL; MAIL_REQUEST_ANSWERED: an export URL or NULL */
+	const char *text;          /* MAIL_REQUEST_*: the request type and the reason or outcome */
+	const char *reason;
 };
+
+/* With key NULL the message is sealed under the tenant's own mail key, not
+ * the subject's: for the answer to an erasure, which must still reach the
+ * subject after their key is gone. The text is wiped once sent. */
 
 /* Renders and queues one message (call inside a transaction). */
 enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struct subject_key *key,

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/subject.h"
 #include "store/store.h"
 
 #define PLAIN_VERSION 1
@@ -133,6 +134,37 @@ static uint32_t get_u32(const unsigned char *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* One field of the plaintext layout (see the top of this file). */
+static enum rc put_field(struct buf *plain, const char *name, const char *value, size_t len)
+{
+	unsigned char nl = (unsigned char)strlen(name), vl[4];
+	put_u32(vl, (uint32_t)len);
+	enum rc rc = buf_append(plain, &nl, 1);
+	if (!rc)
+		rc = buf_append(plain, name, nl);
+	if (!rc)
+		rc = buf_append(plain, vl, 4);
+	return rc ? rc : buf_append(plain, value, len);
+}
+
+enum rc record_reseal(const struct record_view *v, const struct subject_key *key, unsigned char **data,
+                      size_t *len)
+{
+	struct buf plain;
+	buf_init(&plain, PLAIN_MAX);
+	unsigned char version = PLAIN_VERSION;
+	enum rc rc = buf_append(&plain, &version, 1);
+	for (size_t i = 0; !rc && i < v->nfields; i++)
+		rc = put_field(&plain, v->fields[i].name, v->fields[i].value, v->fields[i].len);
+	if (!rc) {
+		*len = plain.len + VAULT_SEAL_OVERHEAD;
+		*data = xmalloc(*len);
+		vault_seal(key, v->id, plain.data, plain.len, *data);
+	}
+	buf_fini(&plain);
+	return rc;
+}
+
 /* Serialises, seals and hashes r into row (data, lookups). */
 static enum rc norm_seal(const struct core_ctx *c, const struct subject_key *key,
                          struct norm_record *r, struct store_record *row)
@@ -146,15 +178,7 @@ static enum rc norm_seal(const struct core_ctx *c, const struct subject_key *key
 	row->lookups = xmalloc((r->n ? r->n : 1) * VAULT_HASH_LEN);
 	for (size_t i = 0; !rc && i < r->n; i++) {
 		const struct policy_field *f = r->v[i].field;
-		unsigned char nl = (unsigned char)strlen(f->name), vl[4];
-		put_u32(vl, (uint32_t)r->v[i].val.len);
-		rc = buf_append(&plain, &nl, 1);
-		if (!rc)
-			rc = buf_append(&plain, f->name, nl);
-		if (!rc)
-			rc = buf_append(&plain, vl, 4);
-		if (!rc)
-			rc = buf_append(&plain, r->v[i].val.data, r->v[i].val.len);
+		rc = put_field(&plain, f->name, r->v[i].val.data, r->v[i].val.len);
 		if (!rc && f->lookup) {
 			rc = field_lookup_form(f, r->v[i].val.data, r->v[i].val.len, &form);
 			if (!rc)
@@ -431,7 +455,11 @@ enum rc record_read(const struct core_ctx *c, const char *record_id, struct reco
 	enum rc rc = store_record_get(c->store, c->tenant->id, record_id, &row);
 	if (rc)
 		return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such record") : rc;
-	rc = subject_unwrap_key(c, row.subject_id, &key, eb);
+	rc = subject_usable(c, row.subject_id, eb);
+	if (!rc)
+		rc = subject_unwrap_key(c, row.subject_id, &key, eb);
+	else
+		memset(&key, 0, sizeof key);
 	struct record_view *v = xcalloc(1, sizeof *v);
 	if (!rc)
 		rc = record_view_take(c, &key, &row, v);

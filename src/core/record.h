@@ -95,6 +95,10 @@ enum rc record_prepare(const struct core_ctx *c, const char *subject_id,
                        const struct subject_key *key, const struct record_input *rec,
                        struct record_prepared *out, struct errbuf *eb) WUR;
 void record_prepared_fini(struct record_prepared *p);
+/* A decrypted record sealed again (under another key): for what an erasure keeps. */
+enum rc record_reseal(const struct record_view *v, const struct subject_key *key, unsigned char **data,
+                      size_t *len) WUR;
+
 /* A subject's data key (wipe it after use); RC_NOT_FOUND for no such
  * subject, RC_GONE once the key has been destroyed. */
 enum rc subject_unwrap_key(const struct core_ctx *c, const char *subject_id, struct subject_key *key,

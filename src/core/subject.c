@@ -2,6 +2,7 @@
 #include "core/subject.h"
 
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,11 @@ enum rc subject_read(const struct core_ctx *c, const char *id, struct subject_vi
 	enum rc rc = store_subject_get(c->store, c->tenant->id, id, &row);
 	if (rc)
 		return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such subject") : rc;
+	bool legal = !c->role || !strcmp(c->role, "admin") || !strcmp(c->role, "dpo");
+	if (row.restricted && !legal) {
+		store_subject_fini(&row);
+		return err_set(eb, RC_CONFLICT, "the subject's data is restricted (Art. 18): it is only stored");
+	}
 	rc = vault_subject_key_unwrap(&c->tenant->vault, id, row.wrapped_key, row.wrapped_len, &key);
 	struct subject_view *v = xcalloc(1, sizeof *v);
 	memcpy(v->id, row.id, TOKEN_ID_MAX);
@@ -278,3 +284,136 @@ enum rc subject_contact(const struct core_ctx *c, const char *subject_id, const 
 	return rc;
 }
 
+
+void subject_suppression_hash(const struct core_ctx *c, const struct policy_field *f, const char *canonical,
+                              size_t len, unsigned char out[VAULT_HASH_LEN])
+{
+	struct buf form;
+	buf_init(&form, FIELD_VALUE_MAX);
+	const char *scope = f->type == FT_EMAIL ? "suppress:email" : "suppress:phone";
+	if (field_lookup_form(f, canonical, len, &form))
+		vault_lookup_hash(&c->tenant->vault, scope, canonical, len, out);
+	else
+		vault_lookup_hash(&c->tenant->vault, scope, form.data, form.len, out);
+	buf_fini(&form);
+}
+
+void subject_erasure_fini(struct subject_erasure *e)
+{
+	free(e->kept);
+	memset(e, 0, sizeof *e);
+}
+
+enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct subject_erasure *out,
+                      struct errbuf *eb)
+{
+	const struct policy *p = c->tenant->policy;
+	struct subject_key old, fresh;
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	struct store_record *recs = NULL;
+	size_t n = 0;
+	memset(out, 0, sizeof *out);
+	enum rc rc = subject_unwrap_key(c, subject_id, &old, eb);
+	if (rc)
+		return rc == RC_GONE ? err_set(eb, rc, "the subject has been erased already") : rc;
+	vault_subject_key_new(&c->tenant->vault, subject_id, &fresh, wrapped);
+	rc = store_begin(c->store);
+	if (!rc)
+		rc = store_records_for_subject(c->store, c->tenant->id, subject_id, &recs, &n);
+	out->kept = xcalloc(n ? n : 1, sizeof *out->kept);
+	for (size_t i = 0; !rc && i < n; i++) {
+		const struct policy_record *kind = policy_record(p, recs[i].kind);
+		bool keep = kind && !kind->erasable;
+		struct record_view v;
+		/* Decrypt: for the suppression hashes, and to re-seal what is kept. */
+		char *kind_name = xstrdup(recs[i].kind);
+		rc = record_view_take(c, &old, &recs[i], &v);
+		for (size_t k = 0; !rc && k < v.nfields; k++) {
+			const struct policy_field *f = v.fields[k].field;
+			if (f && (f->type == FT_EMAIL || f->type == FT_PHONE)) {
+				unsigned char h[VAULT_HASH_LEN];
+				subject_suppression_hash(c, f, v.fields[k].value, v.fields[k].len, h);
+				rc = store_suppression_insert(c->store, c->tenant->id, h, core_now(c));
+			}
+		}
+		if (!rc && keep) {
+			/* Sealed again under the new key, and with no lookup hash. */
+			struct store_record upd = {0};
+			memcpy(upd.id, v.id, TOKEN_ID_MAX);
+			memcpy(upd.subject_id, subject_id, strnlen(subject_id, TOKEN_ID_MAX - 1) + 1);
+			upd.state = "restricted";
+			upd.updated_at = core_now(c);
+			rc = record_reseal(&v, &fresh, &upd.data, &upd.data_len);
+			if (!rc)
+				rc = store_record_update(c->store, c->tenant->id, &upd);
+			free(upd.data);
+			if (!rc) {
+				snprintf(out->kept[out->nkept].kind, sizeof out->kept[0].kind, "%s", kind_name);
+				policy_keep_format(&kind->keep, out->kept[out->nkept].rule, sizeof out->kept[0].rule);
+				out->nkept++;
+			}
+		} else if (!rc) {
+			rc = store_record_delete(c->store, c->tenant->id, v.id);
+			if (!rc)
+				out->deleted++;
+		}
+		record_view_fini(&v);
+		free(kind_name);
+	}
+	if (!rc)
+		rc = store_consents_delete(c->store, c->tenant->id, subject_id);
+	if (!rc && out->nkept) {
+		/* The old key is overwritten (secure_delete): what was erased cannot
+		 * be opened again; what is kept opens only with the new key. */
+		rc = store_subject_rekey(c->store, c->tenant->id, subject_id, wrapped, sizeof wrapped);
+		if (!rc)
+			rc = store_subject_restrict(c->store, c->tenant->id, subject_id, true);
+	} else if (!rc) {
+		rc = store_subject_delete(c->store, c->tenant->id, subject_id);
+	}
+	if (!rc) {
+		char detail[96];
+		snprintf(detail, sizeof detail, "deleted=%zu kept=%zu", out->deleted, out->nkept);
+		struct audit_event ae = {"subject.erase", subject_id, NULL, "ok", detail};
+		rc = audit_append(c, &ae);
+	}
+	store_records_free(recs, n);
+	subject_key_wipe(&old);
+	subject_key_wipe(&fresh);
+	if (rc) {
+		store_rollback(c->store);
+		subject_erasure_fini(out);
+		return rc;
+	}
+	return store_commit(c->store);
+}
+
+enum rc subject_set_restricted(const struct core_ctx *c, const char *subject_id, bool restricted,
+                               struct errbuf *eb)
+{
+	enum rc rc = store_begin(c->store);
+	if (rc)
+		return rc;
+	rc = store_subject_restrict(c->store, c->tenant->id, subject_id, restricted);
+	struct audit_event ae = {restricted ? "subject.restrict" : "subject.unrestrict", subject_id, NULL, "ok", NULL};
+	if (!rc)
+		rc = audit_append(c, &ae);
+	if (!rc)
+		return store_commit(c->store);
+	store_rollback(c->store);
+	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such subject") : rc;
+}
+
+enum rc subject_usable(const struct core_ctx *c, const char *subject_id, struct errbuf *eb)
+{
+	struct store_subject s;
+	enum rc rc = store_subject_get(c->store, c->tenant->id, subject_id, &s);
+	bool restricted = !rc && s.restricted;
+	store_subject_fini(&s);
+	if (rc)
+		return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such subject") : rc;
+	bool legal = !c->role || !strcmp(c->role, "admin") || !strcmp(c->role, "dpo");
+	if (restricted && !legal)
+		return err_set(eb, RC_CONFLICT, "the subject's data is restricted (Art. 18): it is only stored");
+	return RC_OK;
+}

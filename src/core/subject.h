@@ -42,6 +42,35 @@ enum rc subject_delete(const struct core_ctx *c, const char *id, struct errbuf *
 enum rc subject_find(const struct core_ctx *c, const char *field, const struct field_value *value,
                      char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n, struct errbuf *eb) WUR;
 
+/* Erasure (Art. 17): everything of the subject goes, but records of kinds a
+ * law makes the controller keep (erasable: false), which are re-sealed under
+ * a new key and marked restricted; the old key is destroyed either way.
+ * Lookup hashes and consents go; keyed hashes of the subject's e-mail and
+ * phone stay as suppressions. Runs in the caller's transaction. */
+struct subject_erasure {
+	size_t deleted;
+	struct {
+		char kind[65];
+		char rule[128];
+	} *kept;
+	size_t nkept;
+};
+
+enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct subject_erasure *out,
+                      struct errbuf *eb) WUR;
+void subject_erasure_fini(struct subject_erasure *e);
+
+/* Restriction (Art. 18) on or off. */
+enum rc subject_set_restricted(const struct core_ctx *c, const char *subject_id, bool restricted,
+                               struct errbuf *eb) WUR;
+/* RC_OK, or RC_CONFLICT when the subject is restricted and the caller's
+ * role is not one that may still use the data (admin, dpo: legal claims). */
+enum rc subject_usable(const struct core_ctx *c, const char *subject_id, struct errbuf *eb) WUR;
+
+/* The keyed hash under which a contact value is suppressed after erasure. */
+void subject_suppression_hash(const struct core_ctx *c, const struct policy_field *f, const char *canonical,
+                              size_t len, unsigned char out[VAULT_HASH_LEN]);
+
 /* The subject's contact for a channel (the first e-mail, phone or address
  * field of their records) and their language (the `language` field when it
  * is one of the policy's, else the policy's first). *has_account (may be

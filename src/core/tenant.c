@@ -192,7 +192,7 @@ enum rc tenant_install_policy(struct store *s, const char *keydir, const char *n
 				continue; /* erased */
 			rc = subject_contact(&c, ids[i], &key, CHANNEL_EMAIL, contact, lang, &account);
 			if (!rc && account && contact[0]) {
-				struct mail_args a = {MAIL_POLICY_NOTICE, contact, lang, NULL, NULL};
+				struct mail_args a = {.kind = MAIL_POLICY_NOTICE, .to = contact, .lang = lang};
 				rc = mail_queue(&c, ids[i], &key, &a);
 				if (!rc)
 					(*notices)++;

@@ -49,6 +49,9 @@ enum stmt_id {
 	S_CONSENT_EVENT_INSERT, S_CONSENT_EVENTS, S_CONSENT_STATE_SET, S_CONSENT_STATE_GET, S_CONSENT_STATES,
 	S_CONSENT_AUDIENCE, S_TOKEN_USE, S_OUTBOX_INSERT, S_OUTBOX_DUE, S_OUTBOX_SENT, S_OUTBOX_RETRY,
 	S_OUTBOX_PENDING, S_POLICY_VERSION_EXISTS, S_SUBJECTS_PAGE, S_CONSENT_BY_LOOKUP,
+	S_REQUEST_INSERT, S_REQUEST_GET, S_REQUEST_UPDATE, S_REQUESTS_LIST, S_REQUEST_COUNTS,
+	S_SUBJECT_RESTRICT, S_SUBJECT_REKEY, S_CONSENTS_DELETE_EVENTS, S_CONSENTS_DELETE_STATE,
+	S_SUPPRESSION_INSERT, S_SUPPRESSION_EXISTS,
 	S__COUNT
 };
 
@@ -70,7 +73,7 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_SUBJECT_INSERT] =
 		"INSERT INTO subjects (tenant_id, subject_id, wrapped_key, created_at) VALUES (?1, ?2, ?3, ?4)",
 	[S_SUBJECT_GET] =
-		"SELECT wrapped_key, created_at FROM subjects WHERE tenant_id = ?1 AND subject_id = ?2",
+		"SELECT wrapped_key, created_at, restricted FROM subjects WHERE tenant_id = ?1 AND subject_id = ?2",
 	[S_SUBJECT_SHRED] =
 		"UPDATE subjects SET wrapped_key = NULL WHERE tenant_id = ?1 AND subject_id = ?2",
 	[S_SUBJECT_DELETE] = "DELETE FROM subjects WHERE tenant_id = ?1 AND subject_id = ?2",
@@ -155,10 +158,37 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_OUTBOX_RETRY] =
 		"UPDATE outbox SET attempts = ?3, next_at = ?4 WHERE tenant_id = ?1 AND message_id = ?2",
 	[S_OUTBOX_PENDING] = "SELECT count(*) FROM outbox WHERE sent_at IS NULL",
+	[S_REQUEST_INSERT] =
+		"INSERT INTO requests (tenant_id, request_id, subject_id, type, status, channel, received_at, due_at, "
+		"target_at, verified_by, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[S_REQUEST_GET] =
+		"SELECT request_id, subject_id, type, status, channel, received_at, due_at, target_at, extended_at, "
+		"extension_reason, answered_at, outcome, refusal_reason, verified_by, details FROM requests "
+		"WHERE tenant_id = ?1 AND request_id = ?2",
+	[S_REQUEST_UPDATE] =
+		"UPDATE requests SET status = ?3, due_at = ?4, extended_at = ?5, extension_reason = ?6, answered_at = ?7, "
+		"outcome = ?8, refusal_reason = ?9, verified_by = ?10, details = ?11 WHERE tenant_id = ?1 AND request_id = ?2",
+	/* ?2 status (NULL any), ?3 due before (0 any), ?4 open only, ?5 after id, ?6 limit */
+	[S_REQUESTS_LIST] =
+		"SELECT request_id, subject_id, type, status, channel, received_at, due_at, target_at, extended_at, "
+		"extension_reason, answered_at, outcome, refusal_reason, verified_by, NULL FROM requests "
+		"WHERE tenant_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 = 0 OR due_at < ?3) "
+		"AND (?4 = 0 OR status IN ('received', 'verifying', 'in_progress')) AND request_id > ?5 "
+		"ORDER BY request_id LIMIT ?6",
+	[S_REQUEST_COUNTS] =
+		"SELECT count(*), coalesce(sum(due_at < ?2), 0) FROM requests WHERE tenant_id = ?1 "
+		"AND status IN ('received', 'verifying', 'in_progress')",
+	[S_SUBJECT_RESTRICT] = "UPDATE subjects SET restricted = ?3 WHERE tenant_id = ?1 AND subject_id = ?2",
+	[S_SUBJECT_REKEY] = "UPDATE subjects SET wrapped_key = ?3 WHERE tenant_id = ?1 AND subject_id = ?2",
+	[S_CONSENTS_DELETE_EVENTS] = "DELETE FROM consent_events WHERE tenant_id = ?1 AND subject_id = ?2",
+	[S_CONSENTS_DELETE_STATE] = "DELETE FROM consent_state WHERE tenant_id = ?1 AND subject_id = ?2",
+	[S_SUPPRESSION_INSERT] =
+		"INSERT INTO suppressions (tenant_id, hash, at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+	[S_SUPPRESSION_EXISTS] = "SELECT 1 FROM suppressions WHERE tenant_id = ?1 AND hash = ?2",
 	/* A subject whose key is destroyed counts as gone: state 'erased'. */
 	[S_CONSENT_BY_LOOKUP] =
 		"SELECT DISTINCT l.subject_id, CASE WHEN s.wrapped_key IS NULL THEN 'erased' "
-		"ELSE COALESCE(c.state, '') END FROM lookups l "
+		"WHEN s.restricted THEN 'restricted' ELSE COALESCE(c.state, '') END FROM lookups l "
 		"JOIN subjects s ON s.tenant_id = l.tenant_id AND s.subject_id = l.subject_id "
 		"LEFT JOIN consent_state c ON c.tenant_id = l.tenant_id AND c.subject_id = l.subject_id AND c.purpose = ?3 "
 		"WHERE l.tenant_id = ?1 AND l.hash = ?2 LIMIT ?4",
@@ -699,6 +729,7 @@ static void read_subject(sqlite3_stmt *st, void *out)
 	struct store_subject *x = out;
 	x->wrapped_key = col_blob(st, 0, &x->wrapped_len);
 	x->created_at = sqlite3_column_int64(st, 1);
+	x->restricted = sqlite3_column_int(st, 2) != 0;
 }
 
 static enum rc sqlite_subject_get(struct store *s, int64_t tenant, const char *id, struct store_subject *out)
@@ -1416,6 +1447,207 @@ static enum rc sqlite_outbox_pending(struct store *s, int64_t *n)
 	return rc ? rc : fetch_one(q, st, read_count, n, "outbox_pending");
 }
 
+/* ---- requests ---- */
+
+#define REQ "req_"
+
+static void bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v)
+		sqlite3_bind_int64(st, i, v);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static enum rc sqlite_request_insert(struct store *s, int64_t tenant, const struct store_request *r)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_REQUEST_INSERT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, REQ, r->id);
+	bind_id(st, 3, SUB, r->subject_id);
+	bind_text(st, 4, r->type);
+	bind_text(st, 5, r->status);
+	bind_opt_text(st, 6, r->channel);
+	sqlite3_bind_int64(st, 7, r->received_at);
+	sqlite3_bind_int64(st, 8, r->due_at);
+	bind_opt_int(st, 9, r->target_at);
+	bind_opt_text(st, 10, r->verified_by);
+	bind_blob(st, 11, r->details, r->details_len);
+	return run(q, st, "request_insert");
+}
+
+static void read_request(sqlite3_stmt *st, void *out)
+{
+	struct store_request *r = out;
+	col_id(st, 0, REQ, r->id);
+	col_id(st, 1, SUB, r->subject_id);
+	r->type = col_text(st, 2);
+	r->status = col_text(st, 3);
+	r->channel = col_opt_text(st, 4);
+	r->received_at = sqlite3_column_int64(st, 5);
+	r->due_at = sqlite3_column_int64(st, 6);
+	r->target_at = sqlite3_column_int64(st, 7);
+	r->extended_at = sqlite3_column_int64(st, 8);
+	r->extension_reason = col_opt_text(st, 9);
+	r->answered_at = sqlite3_column_int64(st, 10);
+	r->outcome = col_opt_text(st, 11);
+	r->refusal_reason = col_opt_text(st, 12);
+	r->verified_by = col_opt_text(st, 13);
+	r->details = col_blob(st, 14, &r->details_len);
+}
+
+static enum rc sqlite_request_get(struct store *s, int64_t tenant, const char *id, struct store_request *out)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	memset(out, 0, sizeof *out);
+	enum rc rc = stmt(q, S_REQUEST_GET, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, REQ, id);
+	return fetch_one(q, st, read_request, out, "request_get");
+}
+
+static enum rc sqlite_request_update(struct store *s, int64_t tenant, const struct store_request *r)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_REQUEST_UPDATE, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, REQ, r->id);
+	bind_text(st, 3, r->status);
+	sqlite3_bind_int64(st, 4, r->due_at);
+	bind_opt_int(st, 5, r->extended_at);
+	bind_opt_text(st, 6, r->extension_reason);
+	bind_opt_int(st, 7, r->answered_at);
+	bind_opt_text(st, 8, r->outcome);
+	bind_opt_text(st, 9, r->refusal_reason);
+	bind_opt_text(st, 10, r->verified_by);
+	bind_blob(st, 11, r->details, r->details_len);
+	rc = run(q, st, "request_update");
+	return !rc && sqlite3_changes(q->db) == 0 ? RC_NOT_FOUND : rc;
+}
+
+static enum rc sqlite_requests_list(struct store *s, int64_t tenant, const struct store_request_filter *f,
+                                    struct store_request **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	static const unsigned char zero[1];
+	*out = NULL;
+	*n = 0;
+	enum rc rc = stmt(q, S_REQUESTS_LIST, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_opt_text(st, 2, f->status);
+	sqlite3_bind_int64(st, 3, f->due_before);
+	sqlite3_bind_int(st, 4, f->open_only);
+	if (f->after && *f->after)
+		bind_id(st, 5, REQ, f->after);
+	else
+		sqlite3_bind_blob(st, 5, zero, 0, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)f->limit);
+	return fetch_all(q, st, read_request, sizeof **out, (void **)out, n, "requests_list");
+}
+
+struct two_counts {
+	int64_t a, b;
+};
+
+static void read_two(sqlite3_stmt *st, void *out)
+{
+	struct two_counts *c = out;
+	c->a = sqlite3_column_int64(st, 0);
+	c->b = sqlite3_column_int64(st, 1);
+}
+
+static enum rc sqlite_request_counts(struct store *s, int64_t tenant, int64_t now, int64_t *open, int64_t *late)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	struct two_counts c = {0, 0};
+	enum rc rc = stmt(q, S_REQUEST_COUNTS, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	sqlite3_bind_int64(st, 2, now);
+	rc = fetch_one(q, st, read_two, &c, "request_counts");
+	*open = c.a;
+	*late = c.b;
+	return rc;
+}
+
+static enum rc sqlite_subject_restrict(struct store *s, int64_t tenant, const char *id, bool restricted)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_SUBJECT_RESTRICT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, SUB, id);
+	sqlite3_bind_int(st, 3, restricted);
+	rc = run(q, st, "subject_restrict");
+	return !rc && sqlite3_changes(q->db) == 0 ? RC_NOT_FOUND : rc;
+}
+
+static enum rc sqlite_subject_rekey(struct store *s, int64_t tenant, const char *id, const unsigned char *wrapped,
+                                    size_t len)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_SUBJECT_REKEY, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, SUB, id);
+	bind_blob(st, 3, wrapped, len);
+	rc = run(q, st, "subject_rekey");
+	return !rc && sqlite3_changes(q->db) == 0 ? RC_NOT_FOUND : rc;
+}
+
+static enum rc sqlite_consents_delete(struct store *s, int64_t tenant, const char *subject_id)
+{
+	struct sqlite_store *q = sq(s);
+	enum rc rc = run_tenant_id(q, S_CONSENTS_DELETE_EVENTS, tenant, SUB, subject_id, "consents_delete");
+	return rc ? rc : run_tenant_id(q, S_CONSENTS_DELETE_STATE, tenant, SUB, subject_id, "consents_delete");
+}
+
+static enum rc sqlite_suppression_insert(struct store *s, int64_t tenant, const unsigned char hash[VAULT_HASH_LEN],
+                                         int64_t at)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_SUPPRESSION_INSERT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_blob(st, 2, hash, VAULT_HASH_LEN);
+	sqlite3_bind_int64(st, 3, at);
+	return run(q, st, "suppression_insert");
+}
+
+static enum rc sqlite_suppression_exists(struct store *s, int64_t tenant, const unsigned char hash[VAULT_HASH_LEN])
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	int64_t one;
+	enum rc rc = stmt(q, S_SUPPRESSION_EXISTS, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_blob(st, 2, hash, VAULT_HASH_LEN);
+	return fetch_one(q, st, read_count, &one, "suppression_exists");
+}
+
 static void read_lookup_state(sqlite3_stmt *st, void *out)
 {
 	struct store_consent_state *c = out;
@@ -1532,4 +1764,14 @@ const struct store_ops store_sqlite_ops = {
 	.policy_version_exists = sqlite_policy_version_exists,
 	.subjects_page = sqlite_subjects_page,
 	.consent_by_lookup = sqlite_consent_by_lookup,
+	.request_insert = sqlite_request_insert,
+	.request_get = sqlite_request_get,
+	.request_update = sqlite_request_update,
+	.requests_list = sqlite_requests_list,
+	.request_counts = sqlite_request_counts,
+	.subject_restrict = sqlite_subject_restrict,
+	.subject_rekey = sqlite_subject_rekey,
+	.consents_delete = sqlite_consents_delete,
+	.suppression_insert = sqlite_suppression_insert,
+	.suppression_exists = sqlite_suppression_exists,
 };

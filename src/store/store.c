@@ -206,3 +206,25 @@ void store_messages_free(struct store_message *v, size_t n)
 	}
 	free(v);
 }
+
+void store_request_fini(struct store_request *r)
+{
+	if (!r)
+		return;
+	free(r->type);
+	free(r->status);
+	free(r->channel);
+	free(r->extension_reason);
+	free(r->outcome);
+	free(r->refusal_reason);
+	free(r->verified_by);
+	free(r->details);
+	memset(r, 0, sizeof *r);
+}
+
+void store_requests_free(struct store_request *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		store_request_fini(&v[i]);
+	free(v);
+}

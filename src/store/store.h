@@ -18,6 +18,7 @@
 #ifndef PRIVREG_STORE_H
 #define PRIVREG_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +44,24 @@ struct store_subject {
 	unsigned char *wrapped_key; /* NULL once the key is destroyed */
 	size_t wrapped_len;
 	int64_t created_at;
+	bool restricted;
+};
+
+struct store_request {
+	char id[TOKEN_ID_MAX];
+	char subject_id[TOKEN_ID_MAX];
+	char *type, *status, *channel, *extension_reason, *outcome, *refusal_reason, *verified_by;
+	int64_t received_at, due_at, target_at, extended_at, answered_at; /* 0: none */
+	unsigned char *details;
+	size_t details_len;
+};
+
+struct store_request_filter {
+	const char *status;         /* NULL: any */
+	int64_t due_before;         /* 0: any */
+	bool open_only;             /* received, verifying, in_progress */
+	const char *after;          /* paging by id; "" to start */
+	size_t limit;
 };
 
 struct store_event {
@@ -207,6 +226,22 @@ struct store_ops {
 	enum rc (*outbox_retry)(struct store *s, int64_t tenant, int64_t message_id, int attempts, int64_t next_at);
 	enum rc (*outbox_pending)(struct store *s, int64_t *n);
 
+	/* Requests. */
+	enum rc (*request_insert)(struct store *s, int64_t tenant, const struct store_request *r);
+	enum rc (*request_get)(struct store *s, int64_t tenant, const char *id, struct store_request *out);
+	enum rc (*request_update)(struct store *s, int64_t tenant, const struct store_request *r);
+	enum rc (*requests_list)(struct store *s, int64_t tenant, const struct store_request_filter *f,
+	                         struct store_request **out, size_t *n);
+	enum rc (*request_counts)(struct store *s, int64_t tenant, int64_t now, int64_t *open, int64_t *late);
+	/* Restriction, re-keying, erasure helpers. */
+	enum rc (*subject_restrict)(struct store *s, int64_t tenant, const char *id, bool restricted);
+	enum rc (*subject_rekey)(struct store *s, int64_t tenant, const char *id, const unsigned char *wrapped,
+	                         size_t len);
+	enum rc (*consents_delete)(struct store *s, int64_t tenant, const char *subject_id);
+	enum rc (*suppression_insert)(struct store *s, int64_t tenant, const unsigned char hash[VAULT_HASH_LEN],
+	                              int64_t at);
+	enum rc (*suppression_exists)(struct store *s, int64_t tenant, const unsigned char hash[VAULT_HASH_LEN]);
+
 	/* The last entry's seq and hash (0 and zeros for an empty log). */
 	enum rc (*audit_head)(struct store *s, int64_t tenant, int64_t *seq,
 	                      unsigned char hash[STORE_AUDIT_HASH_LEN]);
@@ -252,6 +287,8 @@ void store_audit_fini(struct store_audit *e);
 void store_consent_events_free(struct store_consent_event *v, size_t n);
 void store_consent_states_free(struct store_consent_state *v, size_t n);
 void store_messages_free(struct store_message *v, size_t n);
+void store_request_fini(struct store_request *r);
+void store_requests_free(struct store_request *v, size_t n);
 void store_audits_free(struct store_audit *v, size_t n);
 
 #define STORE_WRAP(ret, name, params, args) \
@@ -301,6 +338,17 @@ STORE_WRAP(enum rc, outbox_due, (struct store *s, int64_t now, size_t max, struc
 STORE_WRAP(enum rc, outbox_sent, (struct store *s, int64_t t, int64_t id, int64_t at), (s, t, id, at))
 STORE_WRAP(enum rc, outbox_retry, (struct store *s, int64_t t, int64_t id, int attempts, int64_t next_at), (s, t, id, attempts, next_at))
 STORE_WRAP(enum rc, outbox_pending, (struct store *s, int64_t *n), (s, n))
+
+STORE_WRAP(enum rc, request_insert, (struct store *s, int64_t t, const struct store_request *r), (s, t, r))
+STORE_WRAP(enum rc, request_get, (struct store *s, int64_t t, const char *id, struct store_request *out), (s, t, id, out))
+STORE_WRAP(enum rc, request_update, (struct store *s, int64_t t, const struct store_request *r), (s, t, r))
+STORE_WRAP(enum rc, requests_list, (struct store *s, int64_t t, const struct store_request_filter *f, struct store_request **out, size_t *n), (s, t, f, out, n))
+STORE_WRAP(enum rc, request_counts, (struct store *s, int64_t t, int64_t now, int64_t *open, int64_t *late), (s, t, now, open, late))
+STORE_WRAP(enum rc, subject_restrict, (struct store *s, int64_t t, const char *id, bool r), (s, t, id, r))
+STORE_WRAP(enum rc, subject_rekey, (struct store *s, int64_t t, const char *id, const unsigned char *w, size_t len), (s, t, id, w, len))
+STORE_WRAP(enum rc, consents_delete, (struct store *s, int64_t t, const char *sid), (s, t, sid))
+STORE_WRAP(enum rc, suppression_insert, (struct store *s, int64_t t, const unsigned char h[VAULT_HASH_LEN], int64_t at), (s, t, h, at))
+STORE_WRAP(enum rc, suppression_exists, (struct store *s, int64_t t, const unsigned char h[VAULT_HASH_LEN]), (s, t, h))
 
 #undef STORE_WRAP
 

@@ -1,0 +1,419 @@
+/* request: data-subject requests (see request.h). */
+#include "core/request.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "core/audit.h"
+#include "core/consent.h"
+#include "core/mail.h"
+#include "core/subject.h"
+
+static const char *const types[] = {"access", "portability", "rectification", "erasure", "restriction",
+                                    "objection", "withdraw_consent", "marketing_optout", NULL};
+
+bool request_type_valid(const char *type)
+{
+	for (const char *const *t = types; *t; t++)
+		if (!strcmp(*t, type))
+			return true;
+	return false;
+}
+
+static bool open_status(const char *s)
+{
+	return !strcmp(s, "received") || !strcmp(s, "verifying") || !strcmp(s, "in_progress");
+}
+
+/* received + a + b, in calendar units from the day of receipt. */
+static enum rc deadline(int64_t received, struct duration a, const struct duration *b, int64_t *out)
+{
+	if (b && a.unit == b->unit)
+		return timeutil_add(received, (struct duration){a.n + b->n, a.unit}, out);
+	enum rc rc = timeutil_add(received, a, out);
+	return rc || !b ? rc : timeutil_add(*out, *b, out);
+}
+
+static void details_ad(const char *request_id, char *ad, size_t size)
+{
+	snprintf(ad, size, "request:%s", request_id);
+}
+
+static enum rc audit(const struct core_ctx *c, const char *action, const struct store_request *r, const char *detail)
+{
+	char d[600];
+	snprintf(d, sizeof d, "request=%s type=%s%s%s", r->id, r->type, detail ? " " : "", detail ? detail : "");
+	struct audit_event e = {action, r->subject_id, NULL, "ok", d};
+	return audit_append(c, &e);
+}
+
+/* Tells the subject, in their language, what happened to their request.
+ * Sealed under the tenant's mail key: it must reach them even after an
+ * erasure. Without an e-mail address on record there is nothing to send. */
+static enum rc tell(const struct core_ctx *c, const struct store_request *r, enum mail_kind kind, const char *what,
+                    const char *link, const char *contact, const char *lang)
+{
+	if (!contact || !contact[0])
+		return RC_OK;
+	struct mail_args a = {.kind = kind, .to = contact, .lang = lang, .text = r->type, .reason = what, .link = link};
+	return mail_queue(c, r->subject_id, NULL, &a);
+}
+
+static enum rc contact(const struct core_ctx *c, const char *subject_id, char to[256], char lang[8])
+{
+	struct subject_key key;
+	to[0] = '\0';
+	snprintf(lang, 8, "%s", c->tenant->policy->languages[0]);
+	if (subject_unwrap_key(c, subject_id, &key, NULL))
+		return RC_OK; /* erased already: nobody to write to */
+	enum rc rc = subject_contact(c, subject_id, &key, CHANNEL_EMAIL, to, lang, NULL);
+	subject_key_wipe(&key);
+	return rc;
+}
+
+enum rc request_create(const struct core_ctx *c, const struct request_input *in, struct store_request *out,
+                       struct errbuf *eb)
+{
+	const struct policy_requests *pr = &c->tenant->policy->requests;
+	memset(out, 0, sizeof *out);
+	if (!in->type || !request_type_valid(in->type))
+		return err_set(eb, RC_UNPROCESSABLE,
+		               "type must be one of access, portability, rectification, erasure, restriction, objection, "
+		               "withdraw_consent, marketing_optout");
+	if (in->details && strlen(in->details) > REQUEST_DETAILS_MAX)
+		return err_set(eb, RC_TOO_LARGE, "details are larger than %d bytes", REQUEST_DETAILS_MAX);
+	if ((in->channel && strlen(in->channel) > 64) || (in->verified_by && strlen(in->verified_by) > 200))
+		return err_set(eb, RC_UNPROCESSABLE, "channel (64) or verified_by (200 characters) too long");
+	char sid[TOKEN_ID_MAX];
+	if (in->subject_id) {
+		snprintf(sid, sizeof sid, "%s", in->subject_id);
+	} else if (in->lookup_field) {
+		char ids[2][TOKEN_ID_MAX];
+		size_t n = 0;
+		struct field_value v = {VAL_STRING, in->lookup_value, strlen(in->lookup_value)};
+		enum rc rc = subject_find(c, in->lookup_field, &v, ids, 2, &n, eb);
+		if (rc)
+			return rc;
+		if (n == 0)
+			return err_set(eb, RC_NOT_FOUND, "no subject has that %s", in->lookup_field);
+		if (n > 1)
+			return err_set(eb, RC_CONFLICT, "more than one subject has that %s: give subject_id", in->lookup_field);
+		memcpy(sid, ids[0], sizeof sid);
+	} else {
+		return err_set(eb, RC_UNPROCESSABLE, "give subject_id or a lookup field");
+	}
+	struct subject_key key;
+	enum rc rc = subject_unwrap_key(c, sid, &key, eb);
+	if (rc)
+		return rc == RC_GONE ? err_set(eb, RC_GONE, "the subject has been erased") : rc;
+	int64_t received = core_now(c);
+	if (in->received_at && (strlen(in->received_at) > 40 || timeutil_parse_instant(in->received_at, &received)))
+		rc = err_set(eb, RC_UNPROCESSABLE, "received_at: not an ISO 8601 date or datetime");
+	if (!rc && received > core_now(c) + 300)
+		rc = err_set(eb, RC_UNPROCESSABLE, "received_at: in the future");
+	token_id_new("req_", out->id);
+	memcpy(out->subject_id, sid, sizeof sid);
+	out->type = xstrdup(in->type);
+	out->status = xstrdup(in->verified_by ? "in_progress" : "verifying");
+	out->channel = in->channel ? xstrdup(in->channel) : NULL;
+	out->verified_by = in->verified_by ? xstrdup(in->verified_by) : NULL;
+	out->received_at = received;
+	if (!rc && deadline(received, pr->answer_within, NULL, &out->due_at))
+		rc = err_set(eb, RC_UNPROCESSABLE, "received_at: out of range");
+	if (!rc && pr->has_target && deadline(received, pr->target, NULL, &out->target_at))
+		rc = err_set(eb, RC_UNPROCESSABLE, "received_at: out of range");
+	if (!rc && in->details) {
+		char ad[64];
+		details_ad(out->id, ad, sizeof ad);
+		out->details_len = strlen(in->details) + VAULT_SEAL_OVERHEAD;
+		out->details = xmalloc(out->details_len);
+		vault_seal(&key, ad, in->details, strlen(in->details), out->details);
+	}
+	subject_key_wipe(&key);
+	if (!rc)
+		rc = store_begin(c->store);
+	if (!rc) {
+		rc = store_request_insert(c->store, c->tenant->id, out);
+		if (!rc)
+			rc = audit(c, "request.create", out, out->verified_by ? "verified=yes" : "verified=no");
+		if (!rc)
+			rc = store_commit(c->store);
+		else
+			store_rollback(c->store);
+	}
+	if (rc)
+		store_request_fini(out);
+	return rc;
+}
+
+enum rc request_get(const struct core_ctx *c, const char *id, struct store_request *out, struct errbuf *eb)
+{
+	enum rc rc = store_request_get(c->store, c->tenant->id, id, out);
+	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such request") : rc;
+}
+
+enum rc request_list(const struct core_ctx *c, const struct store_request_filter *f, struct store_request **out,
+                     size_t *n)
+{
+	return store_requests_list(c->store, c->tenant->id, f, out, n);
+}
+
+/* Loads a request for a change of status: it must still be open. */
+static enum rc load_open(const struct core_ctx *c, const char *id, struct store_request *r, struct errbuf *eb)
+{
+	enum rc rc = request_get(c, id, r, eb);
+	if (!rc && !open_status(r->status)) {
+		rc = err_set(eb, RC_CONFLICT, "the request is %s already", r->status);
+		store_request_fini(r);
+	}
+	return rc;
+}
+
+static enum rc bounded_reason(const char *reason, struct errbuf *eb)
+{
+	if (!reason || !*reason)
+		return err_set(eb, RC_UNPROCESSABLE, "give the reason");
+	if (strlen(reason) > REQUEST_REASON_MAX)
+		return err_set(eb, RC_UNPROCESSABLE, "the reason is longer than %d characters", REQUEST_REASON_MAX);
+	return RC_OK;
+}
+
+static enum rc update(const struct core_ctx *c, struct store_request *r, const char *action, const char *detail)
+{
+	enum rc rc = store_request_update(c->store, c->tenant->id, r);
+	return rc ? rc : audit(c, action, r, detail);
+}
+
+enum rc request_verify(const struct core_ctx *c, const char *id, const char *verified_by, struct errbuf *eb)
+{
+	struct store_request r;
+	if (!verified_by || !*verified_by || strlen(verified_by) > 200)
+		return err_set(eb, RC_UNPROCESSABLE, "verified_by: say how the requester's identity was checked (200 characters)");
+	enum rc rc = load_open(c, id, &r, eb);
+	if (rc)
+		return rc;
+	free(r.status);
+	free(r.verified_by);
+	r.status = xstrdup("in_progress");
+	r.verified_by = xstrdup(verified_by);
+	rc = store_begin(c->store);
+	if (!rc) {
+		rc = update(c, &r, "request.verify", NULL);
+		if (!rc)
+			rc = store_commit(c->store);
+		else
+			store_rollback(c->store);
+	}
+	store_request_fini(&r);
+	return rc;
+}
+
+enum rc request_extend(const struct core_ctx *c, const char *id, const char *reason, struct errbuf *eb)
+{
+	const struct policy_requests *pr = &c->tenant->policy->requests;
+	struct store_request r;
+	enum rc rc = bounded_reason(reason, eb);
+	if (!rc)
+		rc = load_open(c, id, &r, eb);
+	if (rc)
+		return rc;
+	if (r.extended_at)
+		rc = err_set(eb, RC_CONFLICT, "the request has been extended once already: GDPR allows one extension");
+	else if (core_now(c) > r.due_at)
+		rc = err_set(eb, RC_CONFLICT, "the deadline has passed: it can no longer be extended");
+	int64_t due;
+	if (!rc && deadline(r.received_at, pr->answer_within, &pr->extend_up_to, &due))
+		rc = err_set(eb, RC_CONFLICT, "the extended deadline is out of range");
+	char to[256], lang[8], date[TIMEUTIL_DATE_LEN];
+	if (!rc)
+		rc = contact(c, r.subject_id, to, lang);
+	if (!rc) {
+		r.due_at = due;
+		r.extended_at = core_now(c);
+		r.extension_reason = xstrdup(reason);
+		timeutil_format_date(due, date);
+		rc = store_begin(c->store);
+	}
+	if (!rc) {
+		rc = update(c, &r, "request.extend", NULL);
+		if (!rc)
+			rc = tell(c, &r, MAIL_REQUEST_EXTENDED, reason, date, to, lang);
+		if (!rc)
+			rc = store_commit(c->store);
+		else
+			store_rollback(c->store);
+	}
+	store_request_fini(&r);
+	return rc;
+}
+
+enum rc request_refuse(const struct core_ctx *c, const char *id, const char *reason, struct errbuf *eb)
+{
+	struct store_request r;
+	enum rc rc = bounded_reason(reason, eb);
+	if (!rc)
+		rc = load_open(c, id, &r, eb);
+	if (rc)
+		return rc;
+	char to[256], lang[8];
+	rc = contact(c, r.subject_id, to, lang);
+	if (!rc) {
+		free(r.status);
+		r.status = xstrdup("refused");
+		r.refusal_reason = xstrdup(reason);
+		r.answered_at = core_now(c);
+		rc = store_begin(c->store);
+	}
+	if (!rc) {
+		rc = update(c, &r, "request.refuse", NULL);
+		if (!rc)
+			rc = tell(c, &r, MAIL_REQUEST_ANSWERED, reason, NULL, to, lang);
+		if (!rc)
+			rc = store_commit(c->store);
+		else
+			store_rollback(c->store);
+	}
+	store_request_fini(&r);
+	return rc;
+}
+
+enum rc request_details(const struct core_ctx *c, const struct store_request *r, struct buf *out)
+{
+	struct subject_key key;
+	buf_reset(out);
+	if (!r->details || !r->details_len)
+		return RC_OK;
+	enum rc rc = subject_unwrap_key(c, r->subject_id, &key, NULL);
+	if (rc)
+		return rc;
+	char ad[64];
+	details_ad(r->id, ad, sizeof ad);
+	rc = vault_open(&key, ad, r->details, r->details_len, out);
+	subject_key_wipe(&key);
+	return rc;
+}
+
+enum rc request_export_link(const struct core_ctx *c, const struct store_request *r, char out[TOKEN_LINK_MAX])
+{
+	struct token_link l = {.kind = 'x', .tenant_id = c->tenant->id,
+	                       .expires = core_now(c) + REQUEST_EXPORT_DAYS * 86400};
+	snprintf(l.subject_id, sizeof l.subject_id, "%s", r->subject_id);
+	snprintf(l.purpose, sizeof l.purpose, "%s", r->id);
+	return token_link_sign(&l, c->tenant->vault.token_key, out);
+}
+
+/* Carries out the request's own effect (inside the open transaction) and
+ * writes what was done, in names and counts, to `done`. */
+static enum rc execute(const struct core_ctx *c, const struct store_request *r, const struct request_exec *x,
+                       struct buf *done, struct errbuf *eb)
+{
+	const struct policy *p = c->tenant->policy;
+	const char *t = r->type;
+	struct consent_evidence ev = {.source = "data-subject request"};
+	char state[16];
+	enum rc rc = RC_OK;
+	if (!strcmp(t, "access") || !strcmp(t, "portability"))
+		return buf_puts(done, "your data is ready to download");
+	if (!strcmp(t, "rectification")) {
+		char owner[TOKEN_ID_MAX];
+		if (!x || !x->record_id || !x->nchanges)
+			return err_set(eb, RC_UNPROCESSABLE, "a rectification needs details {\"record_id\", \"fields\"}");
+		rc = record_owner(c, x->record_id, owner, eb);
+		if (!rc && strcmp(owner, r->subject_id))
+			rc = err_set(eb, RC_UNPROCESSABLE, "the record to rectify is not the subject's");
+		if (!rc)
+			rc = record_rectify(c, x->record_id, x->changes, x->nchanges, NULL, 0, eb);
+		return rc ? rc : buf_printf(done, "%zu fields corrected", x->nchanges);
+	}
+	if (!strcmp(t, "erasure")) {
+		struct subject_erasure er;
+		rc = subject_erase(c, r->subject_id, &er, eb);
+		if (!rc)
+			rc = buf_printf(done, "%zu records erased", er.deleted);
+		for (size_t i = 0; !rc && i < er.nkept; i++)
+			rc = buf_printf(done, "%s kept (%s, not erasable by law: %s)", i ? ";" : ",", er.kept[i].kind,
+			                er.kept[i].rule);
+		subject_erasure_fini(&er);
+		return rc;
+	}
+	if (!strcmp(t, "restriction")) {
+		rc = store_subject_restrict(c->store, c->tenant->id, r->subject_id, true);
+		return rc ? rc : buf_puts(done, "processing of your data is restricted: it is only stored");
+	}
+	if (!strcmp(t, "marketing_optout")) {
+		size_t n = 0;
+		for (size_t i = 0; !rc && i < p->npurposes; i++) {
+			const struct policy_purpose *u = &p->purposes[i];
+			if (u->channel == CHANNEL_NONE)
+				continue;
+			rc = consent_record(c, r->subject_id, u->name, CONSENT_OBJECT, &ev, state, eb);
+			n++;
+		}
+		return rc ? rc : buf_printf(done, "no more direct marketing (%zu purposes)", n);
+	}
+	/* objection, withdraw_consent: the purposes named in the details. */
+	if (!x || !x->npurposes)
+		return err_set(eb, RC_UNPROCESSABLE, "details must name the purposes: {\"purposes\": [...]}");
+	for (size_t i = 0; !rc && i < x->npurposes; i++)
+		rc = consent_record(c, r->subject_id, x->purposes[i],
+		                    !strcmp(t, "objection") ? CONSENT_OBJECT : CONSENT_WITHDRAW, &ev, state, eb);
+	return rc ? rc : buf_printf(done, "%s recorded for %zu purposes", t, x->npurposes);
+}
+
+enum rc request_complete(const struct core_ctx *c, const char *id, const struct request_exec *x,
+                         struct store_request *out, struct errbuf *eb)
+{
+	struct store_request r;
+	enum rc rc = load_open(c, id, &r, eb);
+	if (rc)
+		return rc;
+	if (strcmp(r.status, "in_progress")) {
+		store_request_fini(&r);
+		return err_set(eb, RC_CONFLICT, "the requester's identity is not verified yet: verify the request first");
+	}
+	char to[256], lang[8], link[TOKEN_LINK_MAX + 256] = "";
+	struct buf done;
+	buf_init(&done, 4096);
+	/* The address is read before the request is carried out: after an
+	 * erasure it is gone. */
+	rc = contact(c, r.subject_id, to, lang);
+	if (!rc && (!strcmp(r.type, "access") || !strcmp(r.type, "portability"))) {
+		char token[TOKEN_LINK_MAX];
+		rc = request_export_link(c, &r, token);
+		snprintf(link, sizeof link, "%s/x/%s", consent_public_url(c), token);
+	}
+	if (!rc)
+		rc = store_begin(c->store);
+	if (!rc) {
+		rc = execute(c, &r, x, &done, eb);
+		if (!rc) {
+			free(r.status);
+			r.status = xstrdup("completed");
+			r.answered_at = core_now(c);
+			r.outcome = xstrdup(done.data ? done.data : "");
+			free(r.details); /* done with: the details may hold values */
+			r.details = NULL;
+			r.details_len = 0;
+			rc = update(c, &r, "request.complete", NULL);
+		}
+		if (!rc)
+			rc = tell(c, &r, MAIL_REQUEST_ANSWERED, r.outcome, link[0] ? link : NULL, to, lang);
+		if (!rc)
+			rc = store_commit(c->store);
+		else
+			store_rollback(c->store);
+	}
+	buf_fini(&done);
+	/* The erased pages leave the WAL for the (overwritten) database file. */
+	if (!rc && !strcmp(r.type, "erasure") && store_sync(c->store))
+		log_warn("checkpoint after erasure failed request=%s", r.id);
+	if (rc) {
+		store_request_fini(&r);
+		return rc;
+	}
+	*out = r;
+	return RC_OK;
+}

@@ -1,0 +1,62 @@
+/*
+ * request: data-subject requests (GDPR Art. 15-22) from receipt to answer.
+ *
+ * Deadlines are calendar arithmetic from the day of receipt: due = received +
+ * requests.answer_within; one extension makes it received + answer_within +
+ * extend_up_to (31 Jan: due 28 Feb, extended 30 Apr), allowed once and only
+ * before the first deadline has passed. A request is answered by completing
+ * it, which carries it out in one transaction with its audit entry and the
+ * e-mail that tells the subject; or by refusing it, with the reason.
+ * Statuses: received -> verifying (identity to be checked) -> in_progress ->
+ * completed | refused. Staff who log a request may say who verified it.
+ */
+#ifndef PRIVREG_REQUEST_H
+#define PRIVREG_REQUEST_H
+
+#include "core/record.h"
+#include "store/store.h"
+
+#define REQUEST_DETAILS_MAX (64 * 1024)
+#define REQUEST_REASON_MAX 2000
+#define REQUEST_EXPORT_DAYS 7
+
+struct request_input {
+	const char *type;
+	const char *subject_id;    /* or: */
+	const char *lookup_field, *lookup_value;
+	const char *received_at;   /* ISO 8601, or NULL for now */
+	const char *channel;       /* "email", "post", "phone", "portal", ... */
+	const char *verified_by;   /* how staff checked who asked, or NULL */
+	const char *details;       /* opaque text (JSON from the API), sealed; may be NULL */
+};
+
+bool request_type_valid(const char *type);
+
+enum rc request_create(const struct core_ctx *c, const struct request_input *in, struct store_request *out,
+                       struct errbuf *eb) WUR;
+enum rc request_get(const struct core_ctx *c, const char *id, struct store_request *out, struct errbuf *eb) WUR;
+enum rc request_list(const struct core_ctx *c, const struct store_request_filter *f, struct store_request **out,
+                     size_t *n) WUR;
+enum rc request_verify(const struct core_ctx *c, const char *id, const char *verified_by, struct errbuf *eb) WUR;
+enum rc request_extend(const struct core_ctx *c, const char *id, const char *reason, struct errbuf *eb) WUR;
+enum rc request_refuse(const struct core_ctx *c, const char *id, const char *reason, struct errbuf *eb) WUR;
+/* The details as given (opened); out is reset first. */
+enum rc request_details(const struct core_ctx *c, const struct store_request *r, struct buf *out) WUR;
+
+/* What completing needs besides the request itself (the API parses details). */
+struct request_exec {
+	const char *record_id;            /* rectification */
+	const struct field_input *changes;
+	size_t nchanges;
+	const char *const *purposes;      /* objection, withdraw_consent */
+	size_t npurposes;
+};
+
+/* Carries the request out; *out is the request as it now stands. */
+enum rc request_complete(const struct core_ctx *c, const char *id, const struct request_exec *x,
+                         struct store_request *out, struct errbuf *eb) WUR;
+
+/* A signed link by which the subject can fetch their export (kind 'x'). */
+enum rc request_export_link(const struct core_ctx *c, const struct store_request *r, char out[TOKEN_LINK_MAX]) WUR;
+
+#endif
