@@ -20,6 +20,7 @@ static const struct command {
 	{"status", cli_status, "print what a register holds"},
 	{"audit", cli_audit, "verify or list the hash-chained audit log"},
 	{"serve", cli_serve, "serve the HTTP API"},
+	{"requests", cli_requests, "data-subject requests that are due or late"},
 };
 
 static void usage(FILE *out)

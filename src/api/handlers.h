@@ -35,5 +35,16 @@ enum rc h_confirm(struct request *rq);
 enum rc h_unsubscribe_page(struct request *rq);
 enum rc h_unsubscribe(struct request *rq);
 enum rc h_gpc(struct request *rq);
+enum rc h_export_link(struct request *rq);
+/* requests.c */
+enum rc h_request_create(struct request *rq);
+enum rc h_request_list(struct request *rq);
+enum rc h_request_get(struct request *rq);
+enum rc h_request_verify(struct request *rq);
+enum rc h_request_extend(struct request *rq);
+enum rc h_request_refuse(struct request *rq);
+enum rc h_request_complete(struct request *rq);
+enum rc h_request_export(struct request *rq);
+enum rc h_subject_unrestrict(struct request *rq);
 
 #endif

@@ -62,6 +62,7 @@ struct request {
 	int status;                /* set by the handler on success */
 	json_t *out;               /* the answer, owned by the request */
 	const char *content_type;  /* of `text`, when the answer is not JSON */
+	char content_type_buf[96]; /* for a content type made per request */
 	char *text;                /* a non-JSON answer (metrics), malloc'd */
 	char retry_after[24];      /* 429: seconds to wait, as text */
 };

@@ -10,7 +10,9 @@
 #include "api/handlers.h"
 #include "base/buf.h"
 #include "base/timeutil.h"
+#include "api/export.h"
 #include "core/consent.h"
+#include "core/request.h"
 
 /* Escapes text for HTML. */
 static enum rc esc(struct buf *b, const char *s)
@@ -174,6 +176,22 @@ enum rc h_unsubscribe(struct request *rq)
 		return rc;
 	page(rq, 200, "Unsubscribed", "You will not get these messages any more.", NULL, NULL, NULL);
 	return RC_OK;
+}
+
+enum rc h_export_link(struct request *rq)
+{
+	struct token_link l;
+	if (!open_link(rq, 'x', &l))
+		return RC_OK;
+	/* The link names the request: it must be this subject's, completed. */
+	struct store_request r;
+	enum rc rc = request_get(&rq->ctx, l.purpose, &r, &rq->eb);
+	if (!rc && (strcmp(r.subject_id, l.subject_id) || strcmp(r.status, "completed")))
+		rc = err_set(&rq->eb, RC_NOT_FOUND, "no such export");
+	if (!rc)
+		rc = export_reply(rq, l.subject_id, request_query(rq, "format"));
+	store_request_fini(&r);
+	return rc;
 }
 
 enum rc h_gpc(struct request *rq)

@@ -35,6 +35,16 @@ const struct route http_routes[] = {
 	{"GET", "/u/{token}", h_unsubscribe_page, R_PUBLIC, BODY_NONE},
 	{"POST", "/u/{token}", h_unsubscribe, R_PUBLIC, BODY_FORM},
 	{"GET", "/.well-known/gpc.json", h_gpc, R_PUBLIC, BODY_NONE},
+	{"POST", "/v1/requests", h_request_create, R_ADMIN | R_DPO | R_SUPPORT, BODY_JSON},
+	{"GET", "/v1/requests", h_request_list, R_ADMIN | R_DPO, BODY_NONE},
+	{"GET", "/v1/requests/{id}", h_request_get, R_ADMIN | R_DPO | R_SUPPORT, BODY_NONE},
+	{"POST", "/v1/requests/{id}/verify", h_request_verify, R_ADMIN | R_DPO | R_SUPPORT, BODY_JSON},
+	{"POST", "/v1/requests/{id}/extend", h_request_extend, R_ADMIN | R_DPO, BODY_JSON},
+	{"POST", "/v1/requests/{id}/refuse", h_request_refuse, R_ADMIN | R_DPO, BODY_JSON},
+	{"POST", "/v1/requests/{id}/complete", h_request_complete, R_ADMIN | R_DPO, BODY_JSON},
+	{"GET", "/v1/requests/{id}/export", h_request_export, R_ADMIN | R_DPO, BODY_NONE},
+	{"GET", "/x/{token}", h_export_link, R_PUBLIC, BODY_NONE},
+	{"DELETE", "/v1/subjects/{id}/restriction", h_subject_unrestrict, R_ADMIN | R_DPO, BODY_NONE},
 };
 
 const size_t http_nroutes = sizeof http_routes / sizeof http_routes[0];

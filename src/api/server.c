@@ -824,12 +824,22 @@ enum rc server_metrics(struct server *s, struct buf *out)
 	if (!rc)
 		rc = buf_puts(out, "# HELP privreg_subjects Data subjects held, by tenant.\n# TYPE privreg_subjects gauge\n"
 		                   "# HELP privreg_records Records held, by tenant.\n# TYPE privreg_records gauge\n");
+	if (!rc)
+		rc = buf_puts(out, "# HELP privreg_requests_open Data-subject requests not yet answered, by tenant.\n"
+		                   "# TYPE privreg_requests_open gauge\n"
+		                   "# HELP privreg_requests_late Open requests past their deadline, by tenant.\n"
+		                   "# TYPE privreg_requests_late gauge\n");
 	for (size_t i = 0; !rc && i < n; i++) {
 		struct store_counts c = {0};
+		int64_t open = 0, late = 0;
 		rc = store_counts(st, v[i].id, &c);
 		if (!rc)
-			rc = buf_printf(out, "privreg_subjects{tenant=\"%s\"} %lld\nprivreg_records{tenant=\"%s\"} %lld\n",
-			                v[i].name, (long long)c.subjects, v[i].name, (long long)c.records);
+			rc = store_request_counts(st, v[i].id, timeutil_now(), &open, &late);
+		if (!rc)
+			rc = buf_printf(out, "privreg_subjects{tenant=\"%s\"} %lld\nprivreg_records{tenant=\"%s\"} %lld\n"
+			                     "privreg_requests_open{tenant=\"%s\"} %lld\nprivreg_requests_late{tenant=\"%s\"} %lld\n",
+			                v[i].name, (long long)c.subjects, v[i].name, (long long)c.records, v[i].name,
+			                (long long)open, v[i].name, (long long)late);
 	}
 	store_tenants_free(v, n);
 	return rc;

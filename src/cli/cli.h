@@ -72,5 +72,6 @@ int cli_subject(int argc, char **argv);
 int cli_import(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_serve(int argc, char **argv);
+int cli_requests(int argc, char **argv);
 
 #endif

@@ -319,29 +319,41 @@ enum rc record_add(const struct core_ctx *c, const char *subject_id, const struc
 {
 	struct subject_key key;
 	struct record_prepared prep;
-	enum rc rc = subject_unwrap_key(c, subject_id, &key, eb);
+	struct store_subject s;
+	bool have_key = false, prepared = false;
+	/* The key is read inside the transaction: an erasure that re-keys or
+	 * deletes the subject cannot slip in between. */
+	enum rc rc = store_begin(c->store);
 	if (rc)
 		return rc;
-	rc = record_prepare(c, subject_id, &key, rec, &prep, eb);
-	subject_key_wipe(&key);
-	if (rc)
-		return rc;
-	rc = store_begin(c->store);
+	rc = store_subject_get(c->store, c->tenant->id, subject_id, &s);
+	if (rc == RC_NOT_FOUND)
+		rc = err_set(eb, rc, "no such subject");
+	else if (!rc && s.restricted)
+		rc = err_set(eb, RC_CONFLICT, "the subject's data is restricted (Art. 18): nothing new is added");
+	store_subject_fini(&s);
+	if (!rc)
+		rc = subject_unwrap_key(c, subject_id, &key, eb);
+	have_key = !rc;
+	if (!rc)
+		rc = record_prepare(c, subject_id, &key, rec, &prep, eb);
+	prepared = !rc;
 	if (!rc) {
 		struct audit_event ev = {"record.create", subject_id, prep.row.id, "ok", rec->kind};
 		rc = store_record_insert(c->store, c->tenant->id, &prep.row);
-		if (rc == RC_NOT_FOUND)
-			err_set(eb, rc, "no such subject"); /* deleted meanwhile */
 		if (!rc)
 			rc = audit_append(c, &ev);
-		if (!rc)
-			rc = store_commit(c->store);
-		else
-			store_rollback(c->store);
 	}
+	if (have_key)
+		subject_key_wipe(&key);
+	if (!rc)
+		rc = store_commit(c->store);
+	else
+		store_rollback(c->store);
 	if (!rc)
 		memcpy(id, prep.row.id, TOKEN_ID_MAX);
-	record_prepared_fini(&prep);
+	if (prepared)
+		record_prepared_fini(&prep);
 	return rc;
 }
 

@@ -150,7 +150,9 @@ enum rc subject_read(const struct core_ctx *c, const char *id, struct subject_vi
 	enum rc rc = store_subject_get(c->store, c->tenant->id, id, &row);
 	if (rc)
 		return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such subject") : rc;
-	bool legal = !c->role || !strcmp(c->role, "admin") || !strcmp(c->role, "dpo");
+	/* Who may still use restricted data: legal claims (admin, dpo), and the
+	 * subject's own access. */
+	bool legal = !c->role || !strcmp(c->role, "admin") || !strcmp(c->role, "dpo") || !strcmp(c->role, "subject");
 	if (row.restricted && !legal) {
 		store_subject_fini(&row);
 		return err_set(eb, RC_CONFLICT, "the subject's data is restricted (Art. 18): it is only stored");
@@ -412,7 +414,9 @@ enum rc subject_usable(const struct core_ctx *c, const char *subject_id, struct 
 	store_subject_fini(&s);
 	if (rc)
 		return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such subject") : rc;
-	bool legal = !c->role || !strcmp(c->role, "admin") || !strcmp(c->role, "dpo");
+	/* Who may still use restricted data: legal claims (admin, dpo), and the
+	 * subject's own access. */
+	bool legal = !c->role || !strcmp(c->role, "admin") || !strcmp(c->role, "dpo") || !strcmp(c->role, "subject");
 	if (restricted && !legal)
 		return err_set(eb, RC_CONFLICT, "the subject's data is restricted (Art. 18): it is only stored");
 	return RC_OK;

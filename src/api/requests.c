@@ -1,0 +1,274 @@
+/* requests: /v1/requests (data-subject requests) and the restriction of a subject. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/export.h"
+#include "api/handlers.h"
+#include "api/value_json.h"
+#include "base/timeutil.h"
+#include "core/consent.h"
+#include "core/request.h"
+#include "core/subject.h"
+
+static json_t *instant_or_null(int64_t t)
+{
+	if (!t)
+		return json_null();
+	char s[TIMEUTIL_DATETIME_LEN];
+	timeutil_format_datetime(t, s);
+	return json_string(s);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *request_json(const struct store_request *r, int64_t now)
+{
+	bool open = !strcmp(r->status, "received") || !strcmp(r->status, "verifying") || !strcmp(r->status, "in_progress");
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "id", r->id,
+	                 "subject_id", r->subject_id, "type", r->type, "status", r->status, "channel",
+	                 str_or_null(r->channel), "received_at", instant_or_null(r->received_at), "due_at",
+	                 instant_or_null(r->due_at), "target_at", instant_or_null(r->target_at), "extended_at",
+	                 instant_or_null(r->extended_at), "extension_reason", str_or_null(r->extension_reason),
+	                 "answered_at", instant_or_null(r->answered_at), "outcome", str_or_null(r->outcome),
+	                 "refusal_reason", str_or_null(r->refusal_reason), "verified_by", str_or_null(r->verified_by),
+	                 "overdue", open && r->due_at < now);
+}
+
+static enum rc string_member(struct request *rq, const char *key, const char **out)
+{
+	json_t *v = json_object_get(rq->json, key);
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return RC_OK;
+	if (!json_is_string(v))
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "%s must be a string", key);
+	*out = json_string_value(v);
+	return RC_OK;
+}
+
+enum rc h_request_create(struct request *rq)
+{
+	struct request_input in = {0};
+	const char *key;
+	json_t *v;
+	char *details = NULL;
+	if (!json_is_object(rq->json))
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "the body must be a JSON object");
+	enum rc rc = RC_OK;
+	json_object_foreach(rq->json, key, v) {
+		if (rc)
+			break;
+		if (!strcmp(key, "type"))
+			rc = string_member(rq, key, &in.type);
+		else if (!strcmp(key, "subject_id"))
+			rc = string_member(rq, key, &in.subject_id);
+		else if (!strcmp(key, "received_at"))
+			rc = string_member(rq, key, &in.received_at);
+		else if (!strcmp(key, "channel"))
+			rc = string_member(rq, key, &in.channel);
+		else if (!strcmp(key, "verified_by"))
+			rc = string_member(rq, key, &in.verified_by);
+		else if (!strcmp(key, "details"))
+			details = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		else if (policy_field(rq->ctx.tenant->policy, key) && json_is_string(v) && !in.lookup_field) {
+			in.lookup_field = key;
+			in.lookup_value = json_string_value(v);
+		} else
+			rc = err_set(&rq->eb, RC_UNPROCESSABLE, "unknown key '%.64s' (or a second lookup field)", key);
+	}
+	in.details = details;
+	struct store_request r;
+	if (!rc)
+		rc = request_create(&rq->ctx, &in, &r, &rq->eb);
+	free(details);
+	if (rc)
+		return rc;
+	request_reply(rq, 201, request_json(&r, timeutil_now()));
+	store_request_fini(&r);
+	return RC_OK;
+}
+
+enum rc h_request_get(struct request *rq)
+{
+	struct store_request r;
+	enum rc rc = request_get(&rq->ctx, rq->params[0], &r, &rq->eb);
+	if (rc)
+		return rc;
+	request_reply(rq, 200, request_json(&r, timeutil_now()));
+	store_request_fini(&r);
+	return RC_OK;
+}
+
+struct list_arg {
+	struct store_request_filter f;
+	bool overdue;
+	char after[TOKEN_ID_MAX];
+};
+
+static enum rc list_param(struct request *rq, const char *name, const char *value, void *arg)
+{
+	struct list_arg *a = arg;
+	value = value ? value : "";
+	if (!strcmp(name, "status")) {
+		a->f.status = value;
+	} else if (!strcmp(name, "overdue")) {
+		if (strcmp(value, "true") && strcmp(value, "false"))
+			return err_set(&rq->eb, RC_UNPROCESSABLE, "overdue: true or false");
+		a->overdue = !strcmp(value, "true");
+	} else if (!strcmp(name, "due_before")) {
+		if (strlen(value) > 40 || timeutil_parse_instant(value, &a->f.due_before))
+			return err_set(&rq->eb, RC_UNPROCESSABLE, "due_before: not an ISO 8601 date or datetime");
+	} else if (!strcmp(name, "after")) {
+		snprintf(a->after, sizeof a->after, "%s", value);
+	} else if (!strcmp(name, "limit")) {
+		char *end;
+		long v = strtol(value, &end, 10);
+		if (!*value || *end || v < 1 || v > 1000)
+			return err_set(&rq->eb, RC_UNPROCESSABLE, "limit: 1 to 1000");
+		a->f.limit = (size_t)v;
+	} else {
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "unknown query parameter '%.40s'", name);
+	}
+	return RC_OK;
+}
+
+enum rc h_request_list(struct request *rq)
+{
+	struct list_arg a = {.f = {.limit = 100}};
+	enum rc rc = request_each_query(rq, list_param, &a);
+	if (rc)
+		return rc;
+	int64_t now = timeutil_now();
+	if (a.overdue) { /* open and past its deadline */
+		a.f.open_only = true;
+		if (!a.f.due_before || a.f.due_before > now)
+			a.f.due_before = now;
+	}
+	a.f.after = a.after;
+	struct store_request *v = NULL;
+	size_t n = 0;
+	rc = request_list(&rq->ctx, &a.f, &v, &n);
+	if (rc)
+		return rc;
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, request_json(&v[i], now));
+	json_t *body = json_pack("{s:o}", "requests", arr);
+	if (n == a.f.limit)
+		json_object_set_new(body, "next_after", json_string(v[n - 1].id));
+	store_requests_free(v, n);
+	request_reply(rq, 200, body);
+	return RC_OK;
+}
+
+/* A status change with one string argument, answered with the request. */
+static enum rc change(struct request *rq, const char *member,
+                      enum rc (*fn)(const struct core_ctx *, const char *, const char *, struct errbuf *))
+{
+	const char *value = NULL;
+	if (!json_is_object(rq->json) || json_object_size(rq->json) != 1)
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "the body must be {\"%s\": \"...\"}", member);
+	enum rc rc = string_member(rq, member, &value);
+	if (!rc && !value)
+		rc = err_set(&rq->eb, RC_UNPROCESSABLE, "the body must be {\"%s\": \"...\"}", member);
+	if (!rc)
+		rc = fn(&rq->ctx, rq->params[0], value, &rq->eb);
+	return rc ? rc : h_request_get(rq);
+}
+
+enum rc h_request_verify(struct request *rq)
+{
+	return change(rq, "verified_by", request_verify);
+}
+
+enum rc h_request_extend(struct request *rq)
+{
+	return change(rq, "reason", request_extend);
+}
+
+enum rc h_request_refuse(struct request *rq)
+{
+	return change(rq, "reason", request_refuse);
+}
+
+enum rc h_request_complete(struct request *rq)
+{
+	struct store_request r, done;
+	struct buf text;
+	struct value_json_holder h = {0};
+	struct request_exec x = {0};
+	json_t *details = NULL;
+	const char **purposes = NULL;
+	enum rc rc = request_get(&rq->ctx, rq->params[0], &r, &rq->eb);
+	if (rc)
+		return rc;
+	buf_init(&text, REQUEST_DETAILS_MAX + 64);
+	rc = request_details(&rq->ctx, &r, &text);
+	if (!rc && text.len)
+		details = json_loadb(text.data, text.len, JSON_DECODE_ANY, NULL);
+	buf_fini(&text);
+	if (!rc && !strcmp(r.type, "rectification") && json_is_object(details)) {
+		struct record_input in;
+		json_t *fields = json_pack("{s:O?}", "fields", json_object_get(details, "fields"));
+		x.record_id = json_string_value(json_object_get(details, "record_id")); /* details lives on */
+		if (fields && !record_input_from_json(fields, false, &in, &h, &rq->eb)) {
+			x.changes = in.fields;
+			x.nchanges = in.nfields;
+		}
+		json_object_set_new(details, "_fields", fields); /* keeps what x points into alive */
+	}
+	json_t *list = json_object_get(details, "purposes");
+	if (!rc && json_is_array(list)) {
+		purposes = calloc(json_array_size(list) + 1, sizeof *purposes);
+		for (size_t i = 0; purposes && i < json_array_size(list); i++)
+			if (json_is_string(json_array_get(list, i)))
+				purposes[x.npurposes++] = json_string_value(json_array_get(list, i));
+		x.purposes = purposes;
+	}
+	if (!rc)
+		rc = request_complete(&rq->ctx, rq->params[0], &x, &done, &rq->eb);
+	value_json_holder_fini(&h);
+	free(purposes);
+	json_decref(details);
+	store_request_fini(&r);
+	if (rc)
+		return rc;
+	json_t *body = request_json(&done, timeutil_now());
+	if (!strcmp(done.type, "access") || !strcmp(done.type, "portability")) {
+		char token[TOKEN_LINK_MAX], url[TOKEN_LINK_MAX + 256];
+		if (!request_export_link(&rq->ctx, &done, token)) {
+			snprintf(url, sizeof url, "%s/x/%s", consent_public_url(&rq->ctx), token);
+			json_object_set_new(body, "export_url", json_string(url));
+		}
+	}
+	store_request_fini(&done);
+	request_reply(rq, 200, body);
+	return RC_OK;
+}
+
+enum rc h_request_export(struct request *rq)
+{
+	struct store_request r;
+	enum rc rc = request_get(&rq->ctx, rq->params[0], &r, &rq->eb);
+	if (rc)
+		return rc;
+	if (strcmp(r.type, "access") && strcmp(r.type, "portability"))
+		rc = err_set(&rq->eb, RC_CONFLICT, "only access and portability requests have an export");
+	else if (strcmp(r.status, "completed"))
+		rc = err_set(&rq->eb, RC_CONFLICT, "the request is not completed yet");
+	if (!rc)
+		rc = export_reply(rq, r.subject_id, request_query(rq, "format"));
+	store_request_fini(&r);
+	return rc;
+}
+
+enum rc h_subject_unrestrict(struct request *rq)
+{
+	enum rc rc = subject_set_restricted(&rq->ctx, rq->params[0], false, &rq->eb);
+	if (!rc)
+		request_reply(rq, 204, NULL);
+	return rc;
+}
