@@ -36,6 +36,8 @@ enum rc h_unsubscribe_page(struct request *rq);
 enum rc h_unsubscribe(struct request *rq);
 enum rc h_gpc(struct request *rq);
 enum rc h_export_link(struct request *rq);
+enum rc h_verify_page(struct request *rq);
+enum rc h_verify(struct request *rq);
 /* requests.c */
 enum rc h_request_create(struct request *rq);
 enum rc h_request_list(struct request *rq);

@@ -194,6 +194,34 @@ enum rc h_export_link(struct request *rq)
 	return rc;
 }
 
+enum rc h_verify_page(struct request *rq)
+{
+	struct token_link l;
+	if (!open_link(rq, 'v', &l))
+		return RC_OK;
+	char text[512];
+	snprintf(text, sizeof text, "%s has received a request about your data. Confirm that it is yours.",
+	         rq->ctx.tenant->policy->controller.name);
+	page(rq, 200, "Is this request yours?", text, "Yes, it is mine", "", "verify");
+	return RC_OK;
+}
+
+enum rc h_verify(struct request *rq)
+{
+	struct token_link l;
+	if (!open_link(rq, 'v', &l))
+		return RC_OK;
+	enum rc rc = request_verify_by_link(&rq->ctx, &l, rq->params[0], &rq->eb);
+	if (rc == RC_GONE || rc == RC_NOT_FOUND) {
+		page(rq, rc == RC_GONE ? 410 : 404, "Nothing to confirm", err_msg(&rq->eb, rc), NULL, NULL, NULL);
+		return RC_OK;
+	}
+	if (rc)
+		return rc;
+	page(rq, 200, "Thank you", "We are working on your request and will answer by e-mail.", NULL, NULL, NULL);
+	return RC_OK;
+}
+
 enum rc h_gpc(struct request *rq)
 {
 	/* https://privacycg.github.io/gpc-spec/: we honour the signal. */

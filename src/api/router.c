@@ -44,6 +44,8 @@ const struct route http_routes[] = {
 	{"POST", "/v1/requests/{id}/complete", h_request_complete, R_ADMIN | R_DPO, BODY_JSON},
 	{"GET", "/v1/requests/{id}/export", h_request_export, R_ADMIN | R_DPO, BODY_NONE},
 	{"GET", "/x/{token}", h_export_link, R_PUBLIC, BODY_NONE},
+	{"GET", "/v/{token}", h_verify_page, R_PUBLIC, BODY_NONE},
+	{"POST", "/v/{token}", h_verify, R_PUBLIC, BODY_FORM},
 	{"DELETE", "/v1/subjects/{id}/restriction", h_subject_unrestrict, R_ADMIN | R_DPO, BODY_NONE},
 };
 

@@ -26,6 +26,8 @@ struct template {
 	const char *extended_body;     /* {controller}, {second} = new due date, {third} = reason */
 	const char *answered_subject;  /* {first} = request type */
 	const char *answered_body;     /* {controller}, {second} = what was done, {third} = export link or "" */
+	const char *verify_subject;    /* {first} = request type */
+	const char *verify_body;       /* {controller}, {second} = request type, {third} = link */
 };
 
 static const struct template templates[] = {
@@ -39,7 +41,9 @@ static const struct template templates[] = {
 	 "Your request ({first}): more time needed",
 	 "Hello,\n\nwe need more time to answer your request. The new date is {second}.\nThe reason: {third}\n\n{controller}\n",
 	 "Your request ({first}) is answered",
-	 "Hello,\n\nyour request is answered: {second}\n{third}\n\n{controller}\n"},
+	 "Hello,\n\nyour request is answered: {second}\n{third}\n\n{controller}\n",
+	 "Is this request yours? ({first})",
+	 "Hello,\n\n{controller} has received a request ({second}) about your data. To make sure it\ncomes from you, open this link and press the button there:\n\n  {third}\n\nIf you did not ask, ignore this e-mail: nothing will be done.\n\n{controller}\n"},
 	{"et", "Palun kinnitage: {first}",
 	 "Tere!\n\nTe soovisite {controller} käest: \"{second}\". Palun kinnitage see, avades lingi ja\n"
 	 "vajutades seal nuppu:\n\n  {third}\n\nLink kehtib 7 päeva. Kui Te seda ei soovinud, jätke see kiri tähelepanuta:\n"
@@ -50,7 +54,9 @@ static const struct template templates[] = {
 	 "Teie taotlus ({first}): vajame rohkem aega",
 	 "Tere!\n\nVajame Teie taotlusele vastamiseks rohkem aega. Uus tähtaeg on {second}.\nPõhjus: {third}\n\n{controller}\n",
 	 "Teie taotlusele ({first}) on vastatud",
-	 "Tere!\n\nTeie taotlusele on vastatud: {second}\n{third}\n\n{controller}\n"},
+	 "Tere!\n\nTeie taotlusele on vastatud: {second}\n{third}\n\n{controller}\n",
+	 "Kas see taotlus on Teie oma? ({first})",
+	 "Tere!\n\n{controller} sai Teie andmeid puudutava taotluse ({second}). Veendumaks, et see\non Teilt, avage link ja vajutage seal nuppu:\n\n  {third}\n\nKui Te seda ei esitanud, jätke kiri tähelepanuta: midagi ei tehta.\n\n{controller}\n"},
 	{"lv", "Lūdzu, apstipriniet: {first}",
 	 "Labdien!\n\nJūs lūdzāt {controller}: \"{second}\". Lūdzu, apstipriniet to, atverot saiti un\n"
 	 "nospiežot pogu:\n\n  {third}\n\nSaite ir derīga 7 dienas. Ja jūs to nelūdzāt, neņemiet vērā šo vēstuli:\n"
@@ -61,7 +67,9 @@ static const struct template templates[] = {
 	 "Jūsu pieprasījums ({first}): vajadzīgs vairāk laika",
 	 "Labdien!\n\nMums vajag vairāk laika, lai atbildētu uz jūsu pieprasījumu. Jaunais termiņš ir {second}.\nIemesls: {third}\n\n{controller}\n",
 	 "Uz jūsu pieprasījumu ({first}) ir atbildēts",
-	 "Labdien!\n\nUz jūsu pieprasījumu ir atbildēts: {second}\n{third}\n\n{controller}\n"},
+	 "Labdien!\n\nUz jūsu pieprasījumu ir atbildēts: {second}\n{third}\n\n{controller}\n",
+	 "Vai šis pieprasījums ir jūsu? ({first})",
+	 "Labdien!\n\n{controller} saņēma pieprasījumu ({second}) par jūsu datiem. Lai pārliecinātos, ka tas\nir no jums, atveriet saiti un nospiediet pogu:\n\n  {third}\n\nJa jūs to neiesniedzāt, neņemiet vērā šo vēstuli: nekas netiks darīts.\n\n{controller}\n"},
 	{"fi", "Vahvista: {first}",
 	 "Hei,\n\npyysit yritykseltä {controller}: \"{second}\". Vahvista pyyntö avaamalla linkki ja\n"
 	 "painamalla siellä olevaa painiketta:\n\n  {third}\n\nLinkki on voimassa 7 päivää. Jos et pyytänyt tätä, voit jättää\n"
@@ -72,7 +80,9 @@ static const struct template templates[] = {
 	 "Pyyntösi ({first}): tarvitsemme lisäaikaa",
 	 "Hei,\n\ntarvitsemme lisäaikaa pyyntöösi vastaamiseen. Uusi määräpäivä on {second}.\nSyy: {third}\n\n{controller}\n",
 	 "Pyyntöösi ({first}) on vastattu",
-	 "Hei,\n\npyyntöösi on vastattu: {second}\n{third}\n\n{controller}\n"},
+	 "Hei,\n\npyyntöösi on vastattu: {second}\n{third}\n\n{controller}\n",
+	 "Onko tämä pyyntö sinun? ({first})",
+	 "Hei,\n\n{controller} on vastaanottanut tietojasi koskevan pyynnön ({second}). Varmistaaksemme,\nettä se on sinulta, avaa linkki ja paina siellä olevaa painiketta:\n\n  {third}\n\nJos et tehnyt pyyntöä, voit jättää viestin huomiotta: mitään ei tehdä.\n\n{controller}\n"},
 	{"ru", "Пожалуйста, подтвердите: {first}",
 	 "Здравствуйте!\n\nВы попросили {controller}: «{second}». Пожалуйста, подтвердите это, открыв ссылку\n"
 	 "и нажав на кнопку:\n\n  {third}\n\nСсылка действует 7 дней. Если вы этого не просили, просто проигнорируйте\n"
@@ -83,7 +93,9 @@ static const struct template templates[] = {
 	 "Ваш запрос ({first}): нужно больше времени",
 	 "Здравствуйте!\n\nНам нужно больше времени, чтобы ответить на ваш запрос. Новый срок: {second}.\nПричина: {third}\n\n{controller}\n",
 	 "На ваш запрос ({first}) дан ответ",
-	 "Здравствуйте!\n\nНа ваш запрос дан ответ: {second}\n{third}\n\n{controller}\n"},
+	 "Здравствуйте!\n\nНа ваш запрос дан ответ: {second}\n{third}\n\n{controller}\n",
+	 "Это ваш запрос? ({first})",
+	 "Здравствуйте!\n\n{controller} получил запрос ({second}) о ваших данных. Чтобы убедиться, что он\nот вас, откройте ссылку и нажмите на кнопку:\n\n  {third}\n\nЕсли вы его не отправляли, проигнорируйте это письмо: ничего сделано не будет.\n\n{controller}\n"},
 };
 
 static const struct template *template_for(const char *lang)
@@ -178,6 +190,10 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 		rc = render(&subject, t->extended_subject, p->controller.name, a->text, NULL, NULL);
 		if (!rc)
 			rc = render(&body, t->extended_body, p->controller.name, NULL, a->link, a->reason);
+	} else if (a->kind == MAIL_REQUEST_VERIFY) {
+		rc = render(&subject, t->verify_subject, p->controller.name, a->text, NULL, NULL);
+		if (!rc)
+			rc = render(&body, t->verify_body, p->controller.name, NULL, a->text, a->link);
 	} else {
 		rc = render(&subject, t->answered_subject, p->controller.name, a->text, NULL, NULL);
 		if (!rc)
@@ -200,7 +216,8 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 	if (!rc) {
 		char ad[TOKEN_ID_MAX + 8];
 		snprintf(ad, sizeof ad, "mail:%s", subject_id);
-		static const char *const kinds[] = {"confirm", "policy_notice", "request_extended", "request_answered"};
+		static const char *const kinds[] = {"confirm", "policy_notice", "request_extended", "request_answered",
+		                                    "request_verify"};
 		struct store_message m = {.kind = (char *)kinds[a->kind], .created_at = core_now(c), .next_at = core_now(c)};
 		struct subject_key tenant_key;
 		if (!key) { /* the tenant's own mail key (see mail.h) */

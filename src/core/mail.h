@@ -11,7 +11,7 @@
 
 #include "core/record.h"
 
-enum mail_kind { MAIL_CONFIRM, MAIL_POLICY_NOTICE, MAIL_REQUEST_EXTENDED, MAIL_REQUEST_ANSWERED };
+enum mail_kind { MAIL_CONFIRM, MAIL_POLICY_NOTICE, MAIL_REQUEST_EXTENDED, MAIL_REQUEST_ANSWERED, MAIL_REQUEST_VERIFY };
 
 struct mail_args {
 	enum mail_kind kind;

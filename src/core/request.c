@@ -133,12 +133,28 @@ enum rc request_create(const struct core_ctx *c, const struct request_input *in,
 		vault_seal(&key, ad, in->details, strlen(in->details), out->details);
 	}
 	subject_key_wipe(&key);
+	char to[256] = "", lang[8], link[TOKEN_LINK_MAX + 256] = "";
+	if (!rc && !out->verified_by) {
+		/* Who asked must be checked: a link to the address on record. */
+		struct token_link l = {.kind = 'v', .tenant_id = c->tenant->id, .expires = core_now(c) + 7 * 86400};
+		char token[TOKEN_LINK_MAX];
+		snprintf(l.subject_id, sizeof l.subject_id, "%s", sid);
+		snprintf(l.purpose, sizeof l.purpose, "%s", out->id);
+		rc = contact(c, sid, to, lang);
+		if (!rc)
+			rc = token_link_sign(&l, c->tenant->vault.token_key, token);
+		snprintf(link, sizeof link, "%s/v/%s", consent_public_url(c), token);
+	}
 	if (!rc)
 		rc = store_begin(c->store);
 	if (!rc) {
 		rc = store_request_insert(c->store, c->tenant->id, out);
 		if (!rc)
 			rc = audit(c, "request.create", out, out->verified_by ? "verified=yes" : "verified=no");
+		if (!rc && to[0]) {
+			struct mail_args a = {.kind = MAIL_REQUEST_VERIFY, .to = to, .lang = lang, .text = out->type, .link = link};
+			rc = mail_queue(c, sid, NULL, &a);
+		}
 		if (!rc)
 			rc = store_commit(c->store);
 		else
@@ -271,6 +287,41 @@ enum rc request_refuse(const struct core_ctx *c, const char *id, const char *rea
 		rc = update(c, &r, "request.refuse", NULL);
 		if (!rc)
 			rc = tell(c, &r, MAIL_REQUEST_ANSWERED, reason, NULL, to, lang);
+		if (!rc)
+			rc = store_commit(c->store);
+		else
+			store_rollback(c->store);
+	}
+	store_request_fini(&r);
+	return rc;
+}
+
+enum rc request_verify_by_link(const struct core_ctx *c, const struct token_link *l, const char *token,
+                               struct errbuf *eb)
+{
+	unsigned char hash[32];
+	struct store_request r;
+	enum rc rc = request_get(c, l->purpose, &r, eb);
+	if (!rc && strcmp(r.subject_id, l->subject_id))
+		rc = err_set(eb, RC_NOT_FOUND, "this link is no longer valid");
+	if (!rc && strcmp(r.status, "verifying"))
+		rc = err_set(eb, RC_GONE, "this request is %s: nothing to confirm", r.status);
+	if (rc) {
+		store_request_fini(&r);
+		return rc;
+	}
+	token_link_hash(token, hash);
+	free(r.status);
+	free(r.verified_by);
+	r.status = xstrdup("in_progress");
+	r.verified_by = xstrdup("link to the e-mail on record");
+	rc = store_begin(c->store);
+	if (!rc) {
+		rc = store_token_use(c->store, c->tenant->id, hash, core_now(c));
+		if (rc == RC_EXISTS)
+			rc = err_set(eb, RC_GONE, "this link has been used already");
+		if (!rc)
+			rc = update(c, &r, "request.verify", "by=link");
 		if (!rc)
 			rc = store_commit(c->store);
 		else

@@ -281,3 +281,38 @@ def test_erasure_racing_a_write_leaves_all_or_nothing(env):
             mid = results["add"].json()["id"]
             assert env.request("GET", f"/v1/records/{mid}", env.keys["dpo"]).status_code == 404
         assert not files_contain(env.dir, f"hello {round_}".encode())
+
+
+def test_identity_verified_by_a_link_to_the_address_on_record(env):
+    sid, _ = subject(env, email="verify.me@example.ee", language="en")
+    r = env.request("POST", "/v1/requests", env.keys["support"],
+                    json={"type": "access", "email": "verify.me@example.ee", "channel": "email"})
+    req = r.json()
+    assert req["status"] == "verifying" and req["verified_by"] is None
+    msgs = env.inbox.wait(1)
+    (msg,) = [m for m in msgs if "yours" in m["Subject"]]
+    link = link_in(msg, "v")
+    assert "(access)" in msg["Subject"]
+    assert "<form" in requests.get(link, timeout=10).text
+    assert env.request("GET", f"/v1/requests/{req['id']}", env.keys["dpo"]).json()["status"] == "verifying"
+    done = requests.post(link, data={"verify": "One-Click"}, timeout=10)
+    assert done.status_code == 200
+    now = env.request("GET", f"/v1/requests/{req['id']}", env.keys["dpo"]).json()
+    assert now["status"] == "in_progress" and now["verified_by"] == "link to the e-mail on record"
+    assert requests.post(link, data={"verify": "One-Click"}, timeout=10).status_code == 410
+    assert requests.post(link[:-3] + "xyz", data={"verify": "One-Click"}, timeout=10).status_code == 404
+
+
+def test_restricted_subjects_leave_the_audience(env):
+    sid, _ = subject(env, email="aud@example.ee")
+    assert env.request("POST", f"/v1/subjects/{sid}/consents", env.keys["admin"],
+                       json={"purpose": "direct_marketing", "granted": True, "source": "x"}).status_code == 201
+    state = env.request("GET", f"/v1/subjects/{sid}/consents", env.keys["admin"]).json()["consents"][0]["state"]
+    assert state == "pending"  # double opt-in: confirm through the e-mailed link
+    (msg,) = [m for m in env.inbox.wait(1) if str(m["To"]) == "aud@example.ee"]
+    requests.post(link_in(msg, "c"), data={"confirm": "One-Click"}, timeout=10)
+    aud = lambda: [x["subject_id"] for x in env.request("GET", "/v1/audiences/direct_marketing",
+                                                          env.keys["marketing"]).json()["recipients"]]
+    assert aud() == [sid]
+    complete(env, new_request(env, sid, "restriction")["id"])
+    assert aud() == []
