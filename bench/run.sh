@@ -11,3 +11,6 @@ bench/run_http.sh "$build" 100000 10 3
 echo
 echo "== HTTP: GET /v1/consents/check on 1,000,000 subjects vs a bare libmicrohttpd server"
 bench/run_consent.sh "$build" 1000000 10 3
+echo
+echo "== requests: access export latency and erasure throughput"
+bench/run_export.sh "$build" 100000 300
