@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "api/value_json.h"
 #include "base/timeutil.h"
 #include "core/consent.h"
 
@@ -19,17 +20,9 @@ static const char *opt_str(json_t *o, const char *key, bool *bad)
 enum rc h_consent_post(struct request *rq)
 {
 	static const char *const keys[] = {"purpose", "granted", "source", "text", "ip", NULL};
-	const char *key;
-	json_t *v;
-	if (!json_is_object(rq->json))
-		return err_set(&rq->eb, RC_UNPROCESSABLE, "the body must be a JSON object");
-	json_object_foreach(rq->json, key, v) {
-		bool ok = false;
-		for (const char *const *k = keys; *k && !ok; k++)
-			ok = !strcmp(*k, key);
-		if (!ok)
-			return err_set(&rq->eb, RC_UNPROCESSABLE, "unknown key '%.64s'", key);
-	}
+	enum rc krc = json_keys_only(rq->json, keys, &rq->eb);
+	if (krc)
+		return krc;
 	bool bad = false;
 	const char *purpose = opt_str(rq->json, "purpose", &bad);
 	json_t *granted = json_object_get(rq->json, "granted");
@@ -177,17 +170,9 @@ enum rc h_audience(struct request *rq)
 enum rc h_acceptance_post(struct request *rq)
 {
 	static const char *const keys[] = {"version", "source", "text", NULL};
-	const char *key;
-	json_t *v;
-	if (!json_is_object(rq->json))
-		return err_set(&rq->eb, RC_UNPROCESSABLE, "the body must be a JSON object");
-	json_object_foreach(rq->json, key, v) {
-		bool ok = false;
-		for (const char *const *k = keys; *k && !ok; k++)
-			ok = !strcmp(*k, key);
-		if (!ok)
-			return err_set(&rq->eb, RC_UNPROCESSABLE, "unknown key '%.64s'", key);
-	}
+	enum rc krc = json_keys_only(rq->json, keys, &rq->eb);
+	if (krc)
+		return krc;
 	bool bad = false;
 	const char *version = opt_str(rq->json, "version", &bad);
 	struct consent_evidence ev = {.source = opt_str(rq->json, "source", &bad),

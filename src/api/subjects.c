@@ -5,28 +5,10 @@
 #include "api/value_json.h"
 #include "core/subject.h"
 
-/* Refuses any top-level key but those listed. */
-static enum rc only_keys(struct request *rq, const char *const *allowed)
-{
-	const char *key;
-	json_t *v;
-	if (!json_is_object(rq->json))
-		return err_set(&rq->eb, RC_UNPROCESSABLE, "the body must be a JSON object");
-	json_object_foreach(rq->json, key, v) {
-		bool ok = false;
-		for (const char *const *a = allowed; *a && !ok; a++)
-			ok = !strcmp(*a, key);
-		if (!ok)
-			return err_set(&rq->eb, RC_UNPROCESSABLE, "unknown key '%.64s'", key);
-	}
-	(void)v;
-	return RC_OK;
-}
-
 enum rc h_subject_create(struct request *rq)
 {
 	static const char *const keys[] = {"records", NULL};
-	enum rc rc = only_keys(rq, keys);
+	enum rc rc = json_keys_only(rq->json, keys, &rq->eb);
 	if (rc)
 		return rc;
 	json_t *recs = json_object_get(rq->json, "records");
@@ -123,7 +105,7 @@ enum rc h_record_add(struct request *rq)
 	struct value_json_holder h = {0};
 	struct record_input in;
 	char rid[TOKEN_ID_MAX];
-	enum rc rc = only_keys(rq, keys);
+	enum rc rc = json_keys_only(rq->json, keys, &rq->eb);
 	if (!rc)
 		rc = record_input_from_json(rq->json, true, &in, &h, &rq->eb);
 	if (!rc)
@@ -142,7 +124,7 @@ static enum rc patch(struct request *rq, const char *subject_id, const char *rec
 	struct value_json_holder h = {0};
 	struct record_input in;
 	struct record_view *v = NULL;
-	enum rc rc = only_keys(rq, keys);
+	enum rc rc = json_keys_only(rq->json, keys, &rq->eb);
 	if (!rc && subject_id) {
 		/* The record must be this subject's: otherwise it does not exist here. */
 		char owner[TOKEN_ID_MAX];

@@ -16,6 +16,23 @@ void value_json_holder_fini(struct value_json_holder *h)
 	memset(h, 0, sizeof *h);
 }
 
+enum rc json_keys_only(json_t *obj, const char *const *allowed, struct errbuf *eb)
+{
+	const char *key;
+	json_t *v;
+	if (!json_is_object(obj))
+		return err_set(eb, RC_UNPROCESSABLE, "the body must be a JSON object");
+	json_object_foreach(obj, key, v) {
+		bool ok = false;
+		for (const char *const *a = allowed; *a && !ok; a++)
+			ok = !strcmp(*a, key);
+		if (!ok)
+			return err_set(eb, RC_UNPROCESSABLE, "unknown key '%.64s'", key);
+	}
+	(void)v;
+	return RC_OK;
+}
+
 static const char *own(struct value_json_holder *h, char *s)
 {
 	if (h->nowned == h->alloc) {

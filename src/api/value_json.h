@@ -25,6 +25,9 @@ struct value_json_holder {
 
 void value_json_holder_fini(struct value_json_holder *h);
 
+/* RC_OK when obj is an object whose every key is in `allowed` (NULL-ended). */
+enum rc json_keys_only(json_t *obj, const char *const *allowed, struct errbuf *eb) WUR;
+
 /* One JSON value as a field_value. */
 enum rc value_from_json(json_t *j, struct field_value *out, struct value_json_holder *h) WUR;
 /* {"kind", "fields", "created_at"?, "events"?} -> record_input.

@@ -203,6 +203,23 @@ static enum rc update(const struct core_ctx *c, struct store_request *r, const c
 	return rc ? rc : audit(c, action, r, detail);
 }
 
+/* Saves a change of the request, audits it and tells the subject, in one
+ * transaction. */
+static enum rc save_and_tell(const struct core_ctx *c, struct store_request *r, const char *action,
+                             enum mail_kind kind, const char *what, const char *link, const char *to, const char *lang)
+{
+	enum rc rc = store_begin(c->store);
+	if (rc)
+		return rc;
+	rc = update(c, r, action, NULL);
+	if (!rc)
+		rc = tell(c, r, kind, what, link, to, lang);
+	if (!rc)
+		return store_commit(c->store);
+	store_rollback(c->store);
+	return rc;
+}
+
 enum rc request_verify(const struct core_ctx *c, const char *id, const char *verified_by, struct errbuf *eb)
 {
 	struct store_request r;
@@ -251,16 +268,7 @@ enum rc request_extend(const struct core_ctx *c, const char *id, const char *rea
 		r.extended_at = core_now(c);
 		r.extension_reason = xstrdup(reason);
 		timeutil_format_date(due, date);
-		rc = store_begin(c->store);
-	}
-	if (!rc) {
-		rc = update(c, &r, "request.extend", NULL);
-		if (!rc)
-			rc = tell(c, &r, MAIL_REQUEST_EXTENDED, reason, date, to, lang);
-		if (!rc)
-			rc = store_commit(c->store);
-		else
-			store_rollback(c->store);
+		rc = save_and_tell(c, &r, "request.extend", MAIL_REQUEST_EXTENDED, reason, date, to, lang);
 	}
 	store_request_fini(&r);
 	return rc;
@@ -281,16 +289,7 @@ enum rc request_refuse(const struct core_ctx *c, const char *id, const char *rea
 		r.status = xstrdup("refused");
 		r.refusal_reason = xstrdup(reason);
 		r.answered_at = core_now(c);
-		rc = store_begin(c->store);
-	}
-	if (!rc) {
-		rc = update(c, &r, "request.refuse", NULL);
-		if (!rc)
-			rc = tell(c, &r, MAIL_REQUEST_ANSWERED, reason, NULL, to, lang);
-		if (!rc)
-			rc = store_commit(c->store);
-		else
-			store_rollback(c->store);
+		rc = save_and_tell(c, &r, "request.refuse", MAIL_REQUEST_ANSWERED, reason, NULL, to, lang);
 	}
 	store_request_fini(&r);
 	return rc;
