@@ -13,10 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/handlers.h"
 #include "api/value_json.h"
 #include "base/timeutil.h"
 #include "core/consent.h"
 #include "core/country.h"
+#include "core/disclosure.h"
 #include "core/subject.h"
 
 static json_t *title_json(const struct policy_title *t)
@@ -101,7 +103,8 @@ static json_t *record_export(const struct policy *p, const struct record_view *v
 	return r;
 }
 
-static json_t *export_json(struct request *rq, const struct subject_view *s, const struct consent_report *cr)
+static json_t *export_json(struct request *rq, const struct subject_view *s, const struct consent_report *cr,
+                           json_t *disclosures)
 {
 	const struct policy *p = rq->ctx.tenant->policy;
 	const struct policy_controller *ct = &p->controller;
@@ -129,7 +132,7 @@ static json_t *export_json(struct request *rq, const struct subject_view *s, con
 	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:o}", "subject_id", s->id,
 	                 "generated_at", now, "policy_version", p->version, "controller", controller,
 	                 "supervisory_authority", authority, "records", records, "consent_history", history,
-	                 "disclosures", json_array(), "rights", rights, "source",
+	                 "disclosures", disclosures, "rights", rights, "source",
 	                 "given by you, or entered by the controller in the course of its business with you",
 	                 "automated_decisions", "none: no decision about you is made by automated means alone",
 	                 "answer_deadline", json_pack("{s:s}", "text", "1 month from receipt, extendable once"));
@@ -225,7 +228,12 @@ enum rc export_reply(struct request *rq, const char *subject_id, const char *for
 			rq->content_type = rq->content_type_buf;
 		}
 	} else {
-		request_reply(rq, 200, export_json(rq, s, &cr));
+		struct store_disclosure *d = NULL;
+		size_t nd = 0;
+		rc = disclosure_list(&rq->ctx, subject_id, &d, &nd);
+		if (!rc)
+			request_reply(rq, 200, export_json(rq, s, &cr, disclosures_json(d, nd)));
+		store_disclosures_free(d, nd);
 	}
 	consent_report_fini(&cr);
 	subject_view_free(s);

@@ -3,6 +3,7 @@
 #define PRIVREG_HANDLERS_H
 
 #include "api/http.h"
+#include "store/store.h"
 
 /* meta.c */
 enum rc h_healthz(struct request *rq);
@@ -48,5 +49,13 @@ enum rc h_request_refuse(struct request *rq);
 enum rc h_request_complete(struct request *rq);
 enum rc h_request_export(struct request *rq);
 enum rc h_subject_unrestrict(struct request *rq);
+
+/* holds.c: holds and disclosures */
+enum rc h_hold_create(struct request *rq);
+enum rc h_hold_list(struct request *rq);
+enum rc h_hold_lift(struct request *rq);
+enum rc h_disclosure_create(struct request *rq);
+enum rc h_disclosure_list(struct request *rq);
+json_t *disclosures_json(const struct store_disclosure *v, size_t n);
 
 #endif

@@ -47,6 +47,11 @@ const struct route http_routes[] = {
 	{"GET", "/v/{token}", h_verify_page, R_PUBLIC, BODY_NONE},
 	{"POST", "/v/{token}", h_verify, R_PUBLIC, BODY_FORM},
 	{"DELETE", "/v1/subjects/{id}/restriction", h_subject_unrestrict, R_ADMIN | R_DPO, BODY_NONE},
+	{"POST", "/v1/holds", h_hold_create, R_ADMIN | R_DPO, BODY_JSON},
+	{"GET", "/v1/holds", h_hold_list, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE},
+	{"DELETE", "/v1/holds/{id}", h_hold_lift, R_ADMIN | R_DPO, BODY_NONE},
+	{"POST", "/v1/disclosures", h_disclosure_create, R_ADMIN | R_DPO, BODY_JSON},
+	{"GET", "/v1/subjects/{id}/disclosures", h_disclosure_list, R_ADMIN | R_DPO | R_SUPPORT, BODY_NONE},
 };
 
 const size_t http_nroutes = sizeof http_routes / sizeof http_routes[0];

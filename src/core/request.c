@@ -384,7 +384,9 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 		if (!rc)
 			rc = buf_printf(done, "%zu records erased", er.deleted);
 		for (size_t i = 0; !rc && i < er.nkept; i++)
-			rc = buf_printf(done, "; %s kept (not erasable by law: kept %s)", er.kept[i].kind, er.kept[i].rule);
+			rc = buf_printf(done, "; %s kept (%s%s)", er.kept[i].kind,
+			                strncmp(er.kept[i].rule, "a legal hold", 12) ? "not erasable by law: kept " : "",
+			                er.kept[i].rule);
 		subject_erasure_fini(&er);
 		return rc;
 	}

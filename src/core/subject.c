@@ -9,6 +9,7 @@
 #include "base/xalloc.h"
 #include "crypto/vault.h"
 #include "core/audit.h"
+#include "core/hold.h"
 #include "store/store.h"
 
 /* A subject with its key and records, validated and sealed, not yet written. */
@@ -319,13 +320,21 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
 	if (rc)
 		return rc == RC_GONE ? err_set(eb, rc, "the subject has been erased already") : rc;
 	vault_subject_key_new(&c->tenant->vault, subject_id, &fresh, wrapped);
+	struct store_hold *holds = NULL;
+	size_t nholds = 0;
 	rc = store_begin(c->store);
+	if (!rc)
+		rc = hold_active(c, subject_id, NULL, &holds, &nholds);
 	if (!rc)
 		rc = store_records_for_subject(c->store, c->tenant->id, subject_id, &recs, &n);
 	out->kept = xcalloc(n ? n : 1, sizeof *out->kept);
 	for (size_t i = 0; !rc && i < n; i++) {
 		const struct policy_record *kind = policy_record(p, recs[i].kind);
-		bool keep = kind && !kind->erasable;
+		const struct store_hold *held = NULL; /* a legal hold outranks the erasure */
+		for (size_t h = 0; h < nholds && !held; h++)
+			if (!strcmp(holds[h].subject_id, subject_id) || !strcmp(holds[h].record_id, recs[i].id))
+				held = &holds[h];
+		bool keep = held || (kind && !kind->erasable);
 		struct record_view v;
 		/* Decrypt: for the suppression hashes, and to re-seal what is kept. */
 		char *kind_name = xstrdup(recs[i].kind);
@@ -351,7 +360,11 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
 			free(upd.data);
 			if (!rc) {
 				snprintf(out->kept[out->nkept].kind, sizeof out->kept[0].kind, "%s", kind_name);
-				policy_keep_format(&kind->keep, out->kept[out->nkept].rule, sizeof out->kept[0].rule);
+				if (held)
+					snprintf(out->kept[out->nkept].rule, sizeof out->kept[0].rule, "a legal hold: %.100s",
+					         held->reason);
+				else
+					policy_keep_format(&kind->keep, out->kept[out->nkept].rule, sizeof out->kept[0].rule);
 				out->nkept++;
 			}
 		} else if (!rc) {
@@ -380,6 +393,7 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
 		rc = audit_append(c, &ae);
 	}
 	store_records_free(recs, n);
+	store_holds_free(holds, nholds);
 	subject_key_wipe(&old);
 	subject_key_wipe(&fresh);
 	if (rc) {

@@ -52,6 +52,7 @@ enum stmt_id {
 	S_REQUEST_INSERT, S_REQUEST_GET, S_REQUEST_UPDATE, S_REQUESTS_LIST, S_REQUEST_COUNTS,
 	S_SUBJECT_RESTRICT, S_SUBJECT_REKEY, S_CONSENTS_DELETE_EVENTS, S_CONSENTS_DELETE_STATE,
 	S_SUPPRESSION_INSERT, S_SUPPRESSION_EXISTS,
+	S_HOLD_INSERT, S_HOLD_LIFT, S_HOLDS_ACTIVE, S_DISCLOSURE_INSERT, S_DISCLOSURES,
 	S__COUNT
 };
 
@@ -185,6 +186,25 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_SUPPRESSION_INSERT] =
 		"INSERT INTO suppressions (tenant_id, hash, at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
 	[S_SUPPRESSION_EXISTS] = "SELECT 1 FROM suppressions WHERE tenant_id = ?1 AND hash = ?2",
+	[S_HOLD_INSERT] =
+		"INSERT INTO holds (tenant_id, hold_id, subject_id, record_id, reason, forbid_disclosure, created_at, until, "
+		"key_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[S_HOLD_LIFT] =
+		"UPDATE holds SET lifted_at = ?3 WHERE tenant_id = ?1 AND hold_id = ?2 AND lifted_at IS NULL",
+	/* ?2 subject or NULL, ?3 record or NULL (then also its subject's), ?4 now */
+	[S_HOLDS_ACTIVE] =
+		"SELECT hold_id, subject_id, record_id, reason, forbid_disclosure, created_at, until, lifted_at, key_id "
+		"FROM holds WHERE tenant_id = ?1 AND lifted_at IS NULL AND (until IS NULL OR until > ?4) AND "
+		"((?2 IS NULL AND ?3 IS NULL) OR subject_id = ?2 OR record_id = ?3 OR subject_id = "
+		"(SELECT subject_id FROM records WHERE tenant_id = ?1 AND record_id = ?3) OR record_id IN "
+		"(SELECT record_id FROM records INDEXED BY records_by_subject WHERE tenant_id = ?1 AND subject_id = ?2)) "
+		"ORDER BY created_at",
+	[S_DISCLOSURE_INSERT] =
+		"INSERT INTO disclosures (tenant_id, disclosure_id, subject_id, recipient, purpose, fields, legal_reference, "
+		"at, key_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[S_DISCLOSURES] =
+		"SELECT disclosure_id, subject_id, recipient, purpose, fields, legal_reference, at, key_id FROM disclosures "
+		"WHERE tenant_id = ?1 AND subject_id = ?2 ORDER BY at, disclosure_id",
 	/* A subject whose key is destroyed counts as gone: state 'erased'. */
 	[S_CONSENT_BY_LOOKUP] =
 		"SELECT DISTINCT l.subject_id, CASE WHEN s.wrapped_key IS NULL THEN 'erased' "
@@ -1648,6 +1668,130 @@ static enum rc sqlite_suppression_exists(struct store *s, int64_t tenant, const 
 	return fetch_one(q, st, read_count, &one, "suppression_exists");
 }
 
+/* ---- holds and disclosures ---- */
+
+#define HLD "hld_"
+#define DSC "dsc_"
+
+static void bind_opt_id(sqlite3_stmt *st, int i, const char *prefix, const char *id)
+{
+	if (id && *id)
+		bind_id(st, i, prefix, id);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static enum rc sqlite_hold_insert(struct store *s, int64_t tenant, const struct store_hold *h)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_HOLD_INSERT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, HLD, h->id);
+	bind_opt_id(st, 3, SUB, h->subject_id);
+	bind_opt_id(st, 4, REC, h->record_id);
+	bind_text(st, 5, h->reason);
+	sqlite3_bind_int(st, 6, h->forbid_disclosure);
+	sqlite3_bind_int64(st, 7, h->created_at);
+	bind_opt_int(st, 8, h->until);
+	bind_text(st, 9, h->key_id);
+	return run(q, st, "hold_insert");
+}
+
+static enum rc sqlite_hold_lift(struct store *s, int64_t tenant, const char *id, int64_t at)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_HOLD_LIFT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, HLD, id);
+	sqlite3_bind_int64(st, 3, at);
+	rc = run(q, st, "hold_lift");
+	return !rc && sqlite3_changes(q->db) == 0 ? RC_NOT_FOUND : rc;
+}
+
+static void read_hold(sqlite3_stmt *st, void *out)
+{
+	struct store_hold *h = out;
+	col_id(st, 0, HLD, h->id);
+	col_id(st, 1, SUB, h->subject_id);
+	col_id(st, 2, REC, h->record_id);
+	h->reason = col_text(st, 3);
+	h->forbid_disclosure = sqlite3_column_int(st, 4) != 0;
+	h->created_at = sqlite3_column_int64(st, 5);
+	h->until = sqlite3_column_int64(st, 6);
+	h->lifted_at = sqlite3_column_int64(st, 7);
+	h->key_id = col_text(st, 8);
+}
+
+static enum rc sqlite_holds_active(struct store *s, int64_t tenant, const char *subject_id, const char *record_id,
+                                   int64_t now, struct store_hold **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = stmt(q, S_HOLDS_ACTIVE, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_opt_id(st, 2, SUB, subject_id);
+	bind_opt_id(st, 3, REC, record_id);
+	sqlite3_bind_int64(st, 4, now);
+	return fetch_all(q, st, read_hold, sizeof **out, (void **)out, n, "holds_active");
+}
+
+static enum rc sqlite_disclosure_insert(struct store *s, int64_t tenant, const struct store_disclosure *d)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_DISCLOSURE_INSERT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, DSC, d->id);
+	bind_id(st, 3, SUB, d->subject_id);
+	bind_text(st, 4, d->recipient);
+	bind_text(st, 5, d->purpose);
+	bind_text(st, 6, d->fields);
+	bind_opt_text(st, 7, d->legal_reference);
+	sqlite3_bind_int64(st, 8, d->at);
+	bind_text(st, 9, d->key_id);
+	return run(q, st, "disclosure_insert");
+}
+
+static void read_disclosure(sqlite3_stmt *st, void *out)
+{
+	struct store_disclosure *d = out;
+	col_id(st, 0, DSC, d->id);
+	col_id(st, 1, SUB, d->subject_id);
+	d->recipient = col_text(st, 2);
+	d->purpose = col_text(st, 3);
+	d->fields = col_text(st, 4);
+	d->legal_reference = col_opt_text(st, 5);
+	d->at = sqlite3_column_int64(st, 6);
+	d->key_id = col_text(st, 7);
+}
+
+static enum rc sqlite_disclosures_for_subject(struct store *s, int64_t tenant, const char *subject_id,
+                                              struct store_disclosure **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = stmt(q, S_DISCLOSURES, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, SUB, subject_id);
+	return fetch_all(q, st, read_disclosure, sizeof **out, (void **)out, n, "disclosures");
+}
+
 static void read_lookup_state(sqlite3_stmt *st, void *out)
 {
 	struct store_consent_state *c = out;
@@ -1774,4 +1918,9 @@ const struct store_ops store_sqlite_ops = {
 	.consents_delete = sqlite_consents_delete,
 	.suppression_insert = sqlite_suppression_insert,
 	.suppression_exists = sqlite_suppression_exists,
+	.hold_insert = sqlite_hold_insert,
+	.hold_lift = sqlite_hold_lift,
+	.holds_active = sqlite_holds_active,
+	.disclosure_insert = sqlite_disclosure_insert,
+	.disclosures_for_subject = sqlite_disclosures_for_subject,
 };

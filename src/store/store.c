@@ -228,3 +228,24 @@ void store_requests_free(struct store_request *v, size_t n)
 		store_request_fini(&v[i]);
 	free(v);
 }
+
+void store_holds_free(struct store_hold *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].reason);
+		free(v[i].key_id);
+	}
+	free(v);
+}
+
+void store_disclosures_free(struct store_disclosure *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].recipient);
+		free(v[i].purpose);
+		free(v[i].fields);
+		free(v[i].legal_reference);
+		free(v[i].key_id);
+	}
+	free(v);
+}

@@ -134,6 +134,22 @@ struct store_message {
 	size_t sealed_len;
 };
 
+struct store_hold {
+	char id[TOKEN_ID_MAX];
+	char subject_id[TOKEN_ID_MAX]; /* "" when on a record */
+	char record_id[TOKEN_ID_MAX];  /* "" when on a subject */
+	char *reason, *key_id;
+	bool forbid_disclosure;
+	int64_t created_at, until, lifted_at; /* 0: none */
+};
+
+struct store_disclosure {
+	char id[TOKEN_ID_MAX];
+	char subject_id[TOKEN_ID_MAX];
+	char *recipient, *purpose, *fields, *legal_reference, *key_id;
+	int64_t at;
+};
+
 struct store_counts {
 	int64_t subjects, records;
 };
@@ -242,6 +258,17 @@ struct store_ops {
 	                              int64_t at);
 	enum rc (*suppression_exists)(struct store *s, int64_t tenant, const unsigned char hash[VAULT_HASH_LEN]);
 
+	/* Legal holds and disclosures. */
+	enum rc (*hold_insert)(struct store *s, int64_t tenant, const struct store_hold *h);
+	enum rc (*hold_lift)(struct store *s, int64_t tenant, const char *id, int64_t at);
+	/* Holds not lifted; with subject_id: those on it and on its records; with
+	 * record_id: those on it and on its subject. */
+	enum rc (*holds_active)(struct store *s, int64_t tenant, const char *subject_id, const char *record_id,
+	                        int64_t now, struct store_hold **out, size_t *n);
+	enum rc (*disclosure_insert)(struct store *s, int64_t tenant, const struct store_disclosure *d);
+	enum rc (*disclosures_for_subject)(struct store *s, int64_t tenant, const char *subject_id,
+	                                   struct store_disclosure **out, size_t *n);
+
 	/* The last entry's seq and hash (0 and zeros for an empty log). */
 	enum rc (*audit_head)(struct store *s, int64_t tenant, int64_t *seq,
 	                      unsigned char hash[STORE_AUDIT_HASH_LEN]);
@@ -288,6 +315,8 @@ void store_consent_events_free(struct store_consent_event *v, size_t n);
 void store_consent_states_free(struct store_consent_state *v, size_t n);
 void store_messages_free(struct store_message *v, size_t n);
 void store_request_fini(struct store_request *r);
+void store_holds_free(struct store_hold *v, size_t n);
+void store_disclosures_free(struct store_disclosure *v, size_t n);
 void store_requests_free(struct store_request *v, size_t n);
 void store_audits_free(struct store_audit *v, size_t n);
 
@@ -349,6 +378,12 @@ STORE_WRAP(enum rc, subject_rekey, (struct store *s, int64_t t, const char *id, 
 STORE_WRAP(enum rc, consents_delete, (struct store *s, int64_t t, const char *sid), (s, t, sid))
 STORE_WRAP(enum rc, suppression_insert, (struct store *s, int64_t t, const unsigned char h[VAULT_HASH_LEN], int64_t at), (s, t, h, at))
 STORE_WRAP(enum rc, suppression_exists, (struct store *s, int64_t t, const unsigned char h[VAULT_HASH_LEN]), (s, t, h))
+
+STORE_WRAP(enum rc, hold_insert, (struct store *s, int64_t t, const struct store_hold *h), (s, t, h))
+STORE_WRAP(enum rc, hold_lift, (struct store *s, int64_t t, const char *id, int64_t at), (s, t, id, at))
+STORE_WRAP(enum rc, holds_active, (struct store *s, int64_t t, const char *sid, const char *rid, int64_t now, struct store_hold **out, size_t *n), (s, t, sid, rid, now, out, n))
+STORE_WRAP(enum rc, disclosure_insert, (struct store *s, int64_t t, const struct store_disclosure *d), (s, t, d))
+STORE_WRAP(enum rc, disclosures_for_subject, (struct store *s, int64_t t, const char *sid, struct store_disclosure **out, size_t *n), (s, t, sid, out, n))
 
 #undef STORE_WRAP
 

@@ -1,0 +1,147 @@
+/* holds and disclosures: /v1/holds, /v1/disclosures, /v1/subjects/{id}/disclosures. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/handlers.h"
+#include "api/value_json.h"
+#include "base/timeutil.h"
+#include "core/disclosure.h"
+#include "core/hold.h"
+
+static json_t *when(int64_t t)
+{
+	if (!t)
+		return json_null();
+	char s[TIMEUTIL_DATETIME_LEN];
+	timeutil_format_datetime(t, s);
+	return json_string(s);
+}
+
+static json_t *id_or_null(const char *s)
+{
+	return s[0] ? json_string(s) : json_null();
+}
+
+static json_t *hold_json(const struct store_hold *h)
+{
+	return json_pack("{s:s, s:o, s:o, s:s, s:b, s:o, s:o, s:s}", "id", h->id, "subject_id", id_or_null(h->subject_id),
+	                 "record_id", id_or_null(h->record_id), "reason", h->reason, "forbid_disclosure",
+	                 h->forbid_disclosure, "created_at", when(h->created_at), "until", when(h->until), "key_id",
+	                 h->key_id);
+}
+
+static const char *str(json_t *o, const char *k, bool *bad)
+{
+	json_t *v = json_object_get(o, k);
+	if (v && !json_is_string(v) && !json_is_null(v))
+		*bad = true;
+	return json_string_value(v);
+}
+
+enum rc h_hold_create(struct request *rq)
+{
+	static const char *const keys[] = {"subject_id", "record_id", "reason", "until", "forbid_disclosure", NULL};
+	enum rc rc = json_keys_only(rq->json, keys, &rq->eb);
+	if (rc)
+		return rc;
+	bool bad = false;
+	json_t *fd = json_object_get(rq->json, "forbid_disclosure");
+	struct hold_input in = {str(rq->json, "subject_id", &bad), str(rq->json, "record_id", &bad),
+	                        str(rq->json, "reason", &bad), str(rq->json, "until", &bad), json_is_true(fd)};
+	if (bad || (fd && !json_is_boolean(fd)))
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "subject_id, record_id, reason and until are strings; "
+		                                          "forbid_disclosure is true or false");
+	struct store_hold h;
+	rc = hold_create(&rq->ctx, &in, &h, &rq->eb);
+	if (rc)
+		return rc;
+	request_reply(rq, 201, hold_json(&h));
+	free(h.reason);
+	free(h.key_id);
+	return RC_OK;
+}
+
+enum rc h_hold_list(struct request *rq)
+{
+	struct store_hold *v = NULL;
+	size_t n = 0;
+	enum rc rc = hold_active(&rq->ctx, request_query(rq, "subject"), request_query(rq, "record"), &v, &n);
+	if (rc)
+		return rc;
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, hold_json(&v[i]));
+	store_holds_free(v, n);
+	request_reply(rq, 200, json_pack("{s:o}", "holds", arr));
+	return RC_OK;
+}
+
+enum rc h_hold_lift(struct request *rq)
+{
+	enum rc rc = hold_lift(&rq->ctx, rq->params[0], &rq->eb);
+	if (!rc)
+		request_reply(rq, 204, NULL);
+	return rc;
+}
+
+enum rc h_disclosure_create(struct request *rq)
+{
+	static const char *const keys[] = {"subject_id", "recipient", "purpose", "fields", "legal_reference", NULL};
+	enum rc rc = json_keys_only(rq->json, keys, &rq->eb);
+	if (rc)
+		return rc;
+	bool bad = false;
+	json_t *fields = json_object_get(rq->json, "fields");
+	struct disclosure_input in = {str(rq->json, "subject_id", &bad), str(rq->json, "recipient", &bad),
+	                              str(rq->json, "purpose", &bad), NULL, 0, str(rq->json, "legal_reference", &bad)};
+	if (bad || !in.subject_id || !in.recipient || !in.purpose || !json_is_array(fields))
+		return err_set(&rq->eb, RC_UNPROCESSABLE,
+		               "give subject_id, recipient, purpose (strings), fields (a list) and legal_reference if needed");
+	size_t nf = json_array_size(fields);
+	if (nf > DISCLOSURE_FIELDS_MAX)
+		return err_set(&rq->eb, RC_TOO_LARGE, "more than %d fields", DISCLOSURE_FIELDS_MAX);
+	const char **names = calloc(nf + 1, sizeof *names);
+	for (size_t i = 0; names && i < nf && !bad; i++) {
+		names[i] = json_string_value(json_array_get(fields, i));
+		bad = !names[i];
+	}
+	in.fields = names;
+	in.nfields = nf;
+	struct disclosure_result res;
+	rc = bad ? err_set(&rq->eb, RC_UNPROCESSABLE, "fields are names (strings)")
+	         : disclosure_make(&rq->ctx, &in, &res, &rq->eb);
+	free(names);
+	if (rc)
+		return rc;
+	json_t *values = json_object();
+	for (size_t i = 0; i < res.nvalues; i++)
+		json_object_set_new(values, res.values[i].name, value_to_json(&res.values[i]));
+	request_reply(rq, 200, json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", res.id, "subject_id", in.subject_id,
+	                                 "recipient", in.recipient, "purpose", in.purpose, "values", values));
+	disclosure_result_fini(&res);
+	return RC_OK;
+}
+
+json_t *disclosures_json(const struct store_disclosure *v, size_t n)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:o, s:s, s:s, s:s, s:o, s:s}", "id", v[i].id, "at",
+		                                     when(v[i].at), "recipient", v[i].recipient, "purpose", v[i].purpose,
+		                                     "fields", v[i].fields, "legal_reference",
+		                                     v[i].legal_reference ? json_string(v[i].legal_reference) : json_null(),
+		                                     "key_id", v[i].key_id));
+	return arr;
+}
+
+enum rc h_disclosure_list(struct request *rq)
+{
+	struct store_disclosure *v = NULL;
+	size_t n = 0;
+	enum rc rc = disclosure_list(&rq->ctx, rq->params[0], &v, &n);
+	if (rc)
+		return rc;
+	request_reply(rq, 200, json_pack("{s:s, s:o}", "subject_id", rq->params[0], "disclosures", disclosures_json(v, n)));
+	store_disclosures_free(v, n);
+	return RC_OK;
+}
