@@ -21,6 +21,7 @@ static const struct command {
 	{"audit", cli_audit, "verify or list the hash-chained audit log"},
 	{"serve", cli_serve, "serve the HTTP API"},
 	{"requests", cli_requests, "data-subject requests that are due or late"},
+	{"sweep", cli_sweep, "delete or anonymise what the retention rules say is due"},
 };
 
 static void usage(FILE *out)

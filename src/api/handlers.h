@@ -56,6 +56,11 @@ enum rc h_hold_list(struct request *rq);
 enum rc h_hold_lift(struct request *rq);
 enum rc h_disclosure_create(struct request *rq);
 enum rc h_disclosure_list(struct request *rq);
+/* retention.c */
+enum rc h_retention_sweep(struct request *rq);
+enum rc h_retention_forecast(struct request *rq);
+enum rc h_retention_overdue(struct request *rq);
+
 json_t *disclosures_json(const struct store_disclosure *v, size_t n);
 
 #endif

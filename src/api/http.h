@@ -36,7 +36,8 @@ typedef enum rc (*handler_fn)(struct request *rq);
 #define R_ANY (R_ADMIN | R_DPO | R_SUPPORT | R_MARKETING | R_AUDITOR)
 #define R_PUBLIC 0u /* no key needed */
 
-enum body_kind { BODY_NONE, BODY_JSON, BODY_FORM };
+/* BODY_JSON_OPTIONAL: an empty body is fine (rq->json stays NULL). */
+enum body_kind { BODY_NONE, BODY_JSON, BODY_JSON_OPTIONAL, BODY_FORM };
 
 struct route {
 	const char *method;

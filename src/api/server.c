@@ -26,6 +26,7 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/retention.h"
 #include "sender/sender.h"
 #include "store/store.h"
 
@@ -56,6 +57,9 @@ struct server {
 	pthread_cond_t tick_cond;
 	bool stopping;
 	int sync_interval_ms;
+	/* The sweeper runs the retention sweep of every tenant every sweep_every_s. */
+	pthread_t sweeper;
+	unsigned sweep_every_s;
 };
 
 struct pending {
@@ -385,6 +389,8 @@ static enum rc parse_body(struct pending *p, struct MHD_Connection *conn)
 		rq->form = p->body.data ? p->body.data : "";
 		return RC_OK;
 	}
+	if (rq->route->body == BODY_JSON_OPTIONAL && p->body.len == 0)
+		return RC_OK;
 	if (!is_json_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return err_set(&rq->eb, RC_MEDIA_TYPE, "send the body as Content-Type: application/json");
 	if (p->body.len == 0)
@@ -635,6 +641,65 @@ static void *ticker_main(void *arg)
 	return NULL;
 }
 
+/* ---- sweeper: retention on schedule ---- */
+
+static void sweep_all(struct server *s, struct store *st)
+{
+	struct store_tenant *v = NULL;
+	size_t n = 0;
+	if (store_tenant_list(st, &v, &n)) {
+		log_warn("sweep: cannot list the tenants");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct tenant *t = NULL;
+		if (tenant_get(s, st, v[i].id, &t))
+			continue;
+		struct core_ctx c = {.store = st, .tenant = t, .key_id = "sweeper"};
+		struct retention_opts o = {0};
+		struct retention_report r;
+		struct errbuf eb = {""};
+		if (retention_sweep(&c, &o, &r, &eb)) {
+			log_warn("tenant=%lld sweep stopped: %s", (long long)v[i].id, eb.msg);
+			continue;
+		}
+		size_t gone = 0;
+		for (size_t k = 0; k < r.nkinds; k++)
+			gone += r.kinds[k].deleted + r.kinds[k].anonymized;
+		log_info("tenant=%lld sweep: records=%zu subjects=%zu requests=%zu", (long long)v[i].id, gone,
+		         r.subjects_deleted, r.requests_expired);
+		retention_report_fini(&r);
+	}
+	store_tenants_free(v, n);
+}
+
+static void *sweeper_main(void *arg)
+{
+	struct server *s = arg;
+	struct store *st = NULL;
+	struct errbuf eb = {""};
+	if (store_pool_open(s->pool, &st, &eb)) {
+		log_error("sweeper cannot open the store: %s", eb.msg);
+		return NULL;
+	}
+	pthread_mutex_lock(&s->tick_lock);
+	while (!s->stopping) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += s->sweep_every_s;
+		while (!s->stopping && pthread_cond_timedwait(&s->tick_cond, &s->tick_lock, &until) != ETIMEDOUT)
+			;
+		if (s->stopping)
+			break;
+		pthread_mutex_unlock(&s->tick_lock);
+		sweep_all(s, st);
+		pthread_mutex_lock(&s->tick_lock);
+	}
+	pthread_mutex_unlock(&s->tick_lock);
+	store_close(st);
+	return NULL;
+}
+
 static enum rc sender_tenant(void *arg, struct store *st, int64_t id, const struct tenant **out)
 {
 	return tenant_get(arg, st, id, out);
@@ -748,6 +813,11 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 		server_stop(s);
 		return err_set(eb, RC_INTERNAL, "cannot start the ticker thread");
 	}
+	s->sweep_every_s = cfg->sweep_every_s;
+	if (s->sweep_every_s && pthread_create(&s->sweeper, NULL, sweeper_main, s) != 0) {
+		server_stop(s);
+		return err_set(eb, RC_INTERNAL, "cannot start the sweeper thread");
+	}
 	log_info("listening addr=%s port=%u threads=%u", cfg->listen, (unsigned)s->port, threads);
 	*out = s;
 	return RC_OK;
@@ -778,9 +848,11 @@ void server_stop(struct server *s)
 	if (s->ticker) {
 		pthread_mutex_lock(&s->tick_lock);
 		s->stopping = true;
-		pthread_cond_signal(&s->tick_cond);
+		pthread_cond_broadcast(&s->tick_cond);
 		pthread_mutex_unlock(&s->tick_lock);
 		pthread_join(s->ticker, NULL);
+		if (s->sweeper)
+			pthread_join(s->sweeper, NULL);
 	}
 	/* Relaxed commits of the last moments are made durable now. */
 	struct store *st = NULL;

@@ -27,6 +27,7 @@ struct server_config {
 	const char *public_url;    /* base of links in e-mails; NULL: http://LISTEN */
 	const char *smtp_url;      /* NULL: no e-mail is sent (it waits in the outbox) */
 	const char *smtp_from;     /* NULL: privreg@localhost */
+	unsigned sweep_every_s;    /* the retention sweep's period; 0: never (POST /v1/retention/sweep) */
 };
 
 enum rc server_start(const struct server_config *cfg, struct server **out, struct errbuf *eb) WUR;

@@ -73,5 +73,6 @@ int cli_import(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_requests(int argc, char **argv);
+int cli_sweep(int argc, char **argv);
 
 #endif

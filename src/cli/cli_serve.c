@@ -9,7 +9,8 @@
 
 static const char serve_help[] =
 	"usage: privreg serve [--dir D] [--listen 127.0.0.1:8080] [--threads N] [--auth-limit N]\n"
-	"                     [--smtp smtp://HOST:PORT [--smtp-from ADDR]] [--public-url URL]\n\n"
+	"                     [--smtp smtp://HOST:PORT [--smtp-from ADDR]] [--public-url URL]\n"
+	"                     [--sweep-every 1h]\n\n"
 	"Serves the register's HTTP API (see /openapi.json) on --listen (port 0\n"
 	"picks a free port; the address is printed). --threads: server threads,\n"
 	"default one per core. --auth-limit: failed authentications allowed per\n"
@@ -17,7 +18,22 @@ static const char serve_help[] =
 	"stop it gracefully: requests in flight finish, the database is closed.\n"
 	"--smtp: where e-mail (double opt-in confirmations, notices) is delivered;\n"
 	"without it, messages wait in the outbox. --public-url: the base of the\n"
-	"links in e-mails (default: the listen address).\n";
+	"links in e-mails (default: the listen address). --sweep-every: how often\n"
+	"the retention sweep runs (e.g. 30m, 1h, 1d; default 1h, first one period\n"
+	"after start; 0 turns it off: POST /v1/retention/sweep runs one at will).\n";
+
+/* "90", "90s", "30m", "1h", "1d" into seconds (at most 30 days). */
+static bool parse_period(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	unsigned long mul = !*end ? 1 : !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60 : !strcmp(end, "h") ? 3600
+	                  : !strcmp(end, "d") ? 86400 : 0;
+	if (!*s || end == s || !mul || v > 30UL * 86400 / mul)
+		return false;
+	*out = (unsigned)(v * mul);
+	return true;
+}
 
 static bool parse_uint(const char *s, unsigned max, unsigned *out)
 {
@@ -34,7 +50,7 @@ int cli_serve(int argc, char **argv)
 	struct cli_opts o;
 	/* serve-only options are taken out before the shared parser sees them */
 	const char *listen = "127.0.0.1:8080", *smtp = NULL, *smtp_from = NULL, *public_url = NULL;
-	unsigned threads = 0, auth_limit = 0;
+	unsigned threads = 0, auth_limit = 0, sweep_every = 3600;
 	char *rest[64];
 	int nrest = 0;
 	for (int i = 0; i < argc; i++) {
@@ -44,6 +60,11 @@ int cli_serve(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--threads") && has_value) {
 			if (!parse_uint(argv[++i], 256, &threads) || !threads) {
 				cli_usage_error("serve", "--threads takes a number from 1 to 256");
+				return CLI_USAGE;
+			}
+		} else if (!strcmp(argv[i], "--sweep-every") && has_value) {
+			if (!parse_period(argv[++i], &sweep_every)) {
+				cli_usage_error("serve", "--sweep-every takes a period: 90s, 30m, 1h, 1d (at most 30d), or 0");
 				return CLI_USAGE;
 			}
 		} else if (!strcmp(argv[i], "--smtp") && has_value) {
@@ -86,6 +107,7 @@ int cli_serve(int argc, char **argv)
 	struct server_config cfg = {
 		.keydir = r.keydir, .store_url = r.store_url, .listen = listen, .threads = threads,
 		.auth_fail_limit = auth_limit, .smtp_url = smtp, .smtp_from = smtp_from, .public_url = public_url,
+		.sweep_every_s = sweep_every,
 	};
 	struct server *srv = NULL;
 	struct errbuf eb = {""};

@@ -7,6 +7,7 @@
  * later policy version reorders or adds fields.
  */
 #include "core/record.h"
+#include "core/retention.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,6 +284,8 @@ enum rc record_prepare(const struct core_ctx *c, const char *subject_id,
 	row->updated_at = core_now(c);
 	row->events = out->events;
 	row->nevents = rec->nevents;
+	row->due_at = retention_due(r->kind, created, out->events, rec->nevents, NULL, 0);
+	row->trim_at = retention_trim_at(r->kind, created);
 	rc = norm_seal(c, key, r, row);
 out:
 	norm_fini(r);
@@ -515,6 +518,10 @@ enum rc record_rectify(const struct core_ctx *c, const char *record_id,
 	rc = parse_events(c, events, nevents, ev, eb);
 	if (rc)
 		goto out;
+	/* An event (closed, fulfilled...) may start the record's retention clock. */
+	row.due_at = retention_due(r->kind, row.created_at, row.events, row.nevents, ev, nevents);
+	if (nchanges)
+		row.trim_at = retention_trim_at(r->kind, row.created_at);
 	if (nchanges) {
 		rc = subject_unwrap_key(c, row.subject_id, &key, eb);
 		if (rc)
@@ -549,6 +556,8 @@ enum rc record_rectify(const struct core_ctx *c, const char *record_id,
 	}
 	for (size_t i = 0; !rc && i < nevents; i++)
 		rc = store_event_set(c->store, c->tenant->id, record_id, ev[i].name, ev[i].at);
+	if (!rc && nevents)
+		rc = store_record_set_due(c->store, c->tenant->id, record_id, row.due_at, row.trim_at);
 	if (!rc) {
 		/* Names only: which fields changed, which events were set. */
 		struct buf detail;

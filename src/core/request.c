@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
 #include "core/consent.h"
@@ -197,9 +198,21 @@ static enum rc bounded_reason(const char *reason, struct errbuf *eb)
 	return RC_OK;
 }
 
+/* When an answered request goes (requests.keep, e.g. 6 months after answered). */
+static int64_t expiry(const struct core_ctx *c, const struct store_request *r)
+{
+	const struct policy_requests *pr = &c->tenant->policy->requests;
+	int64_t from = pr->has_keep && pr->keep.event && !strcmp(pr->keep.event, "received") ? r->received_at : r->answered_at, at;
+	if (!pr->has_keep || !r->answered_at || timeutil_add(from, pr->keep.period, &at))
+		return 0;
+	return at;
+}
+
 static enum rc update(const struct core_ctx *c, struct store_request *r, const char *action, const char *detail)
 {
 	enum rc rc = store_request_update(c->store, c->tenant->id, r);
+	if (!rc && r->answered_at)
+		rc = store_request_set_expiry(c->store, c->tenant->id, r->id, expiry(c, r));
 	return rc ? rc : audit(c, action, r, detail);
 }
 

@@ -338,6 +338,7 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
 		struct record_view v;
 		/* Decrypt: for the suppression hashes, and to re-seal what is kept. */
 		char *kind_name = xstrdup(recs[i].kind);
+		int64_t due_at = recs[i].due_at, trim_at = recs[i].trim_at;
 		rc = record_view_take(c, &old, &recs[i], &v);
 		for (size_t k = 0; !rc && k < v.nfields; k++) {
 			const struct policy_field *f = v.fields[k].field;
@@ -354,6 +355,8 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
 			memcpy(upd.subject_id, subject_id, strnlen(subject_id, TOKEN_ID_MAX - 1) + 1);
 			upd.state = "restricted";
 			upd.updated_at = core_now(c);
+			upd.due_at = due_at; /* kept until its own rule lets it go */
+			upd.trim_at = trim_at;
 			rc = record_reseal(&v, &fresh, &upd.data, &upd.data_len);
 			if (!rc)
 				rc = store_record_update(c->store, c->tenant->id, &upd);

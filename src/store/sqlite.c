@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -53,6 +54,8 @@ enum stmt_id {
 	S_SUBJECT_RESTRICT, S_SUBJECT_REKEY, S_CONSENTS_DELETE_EVENTS, S_CONSENTS_DELETE_STATE,
 	S_SUPPRESSION_INSERT, S_SUPPRESSION_EXISTS,
 	S_HOLD_INSERT, S_HOLD_LIFT, S_HOLDS_ACTIVE, S_DISCLOSURE_INSERT, S_DISCLOSURES,
+	S_RECORD_SET_DUE, S_RECORDS_DUE, S_RECORDS_TRIM, S_SUBJECT_RECORD_COUNT, S_FORECAST, S_REQUEST_SET_EXPIRY,
+	S_REQUESTS_EXPIRE,
 	S__COUNT
 };
 
@@ -79,20 +82,20 @@ static const char *const stmt_sql[S__COUNT] = {
 		"UPDATE subjects SET wrapped_key = NULL WHERE tenant_id = ?1 AND subject_id = ?2",
 	[S_SUBJECT_DELETE] = "DELETE FROM subjects WHERE tenant_id = ?1 AND subject_id = ?2",
 	[S_RECORD_INSERT] =
-		"INSERT INTO records (tenant_id, record_id, subject_id, kind, state, created_at, updated_at, data, lookups) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+		"INSERT INTO records (tenant_id, record_id, subject_id, kind, state, created_at, updated_at, data, lookups, "
+		"due_at, trim_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[S_RECORD_GET] =
-		"SELECT record_id, subject_id, kind, state, created_at, updated_at, data, lookups "
+		"SELECT record_id, subject_id, kind, state, created_at, updated_at, data, lookups, due_at, trim_at "
 		"FROM records WHERE tenant_id = ?1 AND record_id = ?2",
 	[S_RECORD_UPDATE] =
-		"UPDATE records SET state = ?3, updated_at = ?4, data = ?5, lookups = ?6 "
+		"UPDATE records SET state = ?3, updated_at = ?4, data = ?5, lookups = ?6, due_at = ?7, trim_at = ?8 "
 		"WHERE tenant_id = ?1 AND record_id = ?2",
 	[S_RECORD_DELETE] = "DELETE FROM records WHERE tenant_id = ?1 AND record_id = ?2",
 	[S_RECORD_LOOKUPS] =
 		"SELECT record_id, lookups FROM records INDEXED BY records_by_subject "
 		"WHERE tenant_id = ?1 AND subject_id = ?2",
 	[S_RECORDS_FOR_SUBJECT] =
-		"SELECT record_id, subject_id, kind, state, created_at, updated_at, data, lookups "
+		"SELECT record_id, subject_id, kind, state, created_at, updated_at, data, lookups, due_at, trim_at "
 		"FROM records INDEXED BY records_by_subject WHERE tenant_id = ?1 AND subject_id = ?2",
 	[S_EVENTS_FOR_RECORD] =
 		"SELECT name, at FROM record_events WHERE tenant_id = ?1 AND record_id = ?2 ORDER BY name",
@@ -205,6 +208,26 @@ static const char *const stmt_sql[S__COUNT] = {
 	[S_DISCLOSURES] =
 		"SELECT disclosure_id, subject_id, recipient, purpose, fields, legal_reference, at, key_id FROM disclosures "
 		"WHERE tenant_id = ?1 AND subject_id = ?2 ORDER BY at, disclosure_id",
+	[S_RECORD_SET_DUE] = "UPDATE records SET due_at = ?3, trim_at = ?4 WHERE tenant_id = ?1 AND record_id = ?2",
+	/* ?4, ?5: the cursor (the last due time and record id seen), so that
+	 * records left in place (held) are passed over, not met again. */
+	[S_RECORDS_DUE] =
+		"SELECT record_id, subject_id, kind, due_at FROM records INDEXED BY records_due "
+		"WHERE tenant_id = ?1 AND due_at IS NOT NULL AND due_at <= ?2 AND (due_at > ?4 OR (due_at = ?4 "
+		"AND record_id > ?5)) ORDER BY due_at, record_id LIMIT ?3",
+	[S_RECORDS_TRIM] =
+		"SELECT record_id, subject_id, kind, trim_at FROM records INDEXED BY records_trim "
+		"WHERE tenant_id = ?1 AND trim_at IS NOT NULL AND trim_at <= ?2 AND (trim_at > ?4 OR (trim_at = ?4 "
+		"AND record_id > ?5)) ORDER BY trim_at, record_id LIMIT ?3",
+	[S_SUBJECT_RECORD_COUNT] =
+		"SELECT count(*) FROM records INDEXED BY records_by_subject WHERE tenant_id = ?1 AND subject_id = ?2",
+	[S_FORECAST] =
+		"SELECT strftime('%Y-%m', due_at, 'unixepoch') AS month, kind, count(*) FROM records INDEXED BY records_due "
+		"WHERE tenant_id = ?1 AND due_at IS NOT NULL AND due_at < ?2 GROUP BY month, kind ORDER BY month, kind",
+	[S_REQUEST_SET_EXPIRY] = "UPDATE requests SET expires_at = ?3 WHERE tenant_id = ?1 AND request_id = ?2",
+	[S_REQUESTS_EXPIRE] =
+		"DELETE FROM requests WHERE tenant_id = ?1 AND request_id IN (SELECT request_id FROM requests "
+		"INDEXED BY requests_expiry WHERE tenant_id = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2 LIMIT ?3)",
 	/* A subject whose key is destroyed counts as gone: state 'erased'. */
 	[S_CONSENT_BY_LOOKUP] =
 		"SELECT DISTINCT l.subject_id, CASE WHEN s.wrapped_key IS NULL THEN 'erased' "
@@ -601,6 +624,8 @@ static void sqlite_rollback(struct store *s)
 	end_outermost(q);
 }
 
+static void bind_opt_int(sqlite3_stmt *st, int i, int64_t v);
+
 /* ---- reading rows ---- */
 
 typedef void row_reader(sqlite3_stmt *st, void *out);
@@ -876,6 +901,8 @@ static enum rc sqlite_record_insert(struct store *s, int64_t tenant, const struc
 	sqlite3_bind_int64(st, 7, r->updated_at);
 	bind_blob(st, 8, r->data, r->data_len);
 	bind_blob(st, 9, r->lookups, r->nlookups * VAULT_HASH_LEN);
+	bind_opt_int(st, 10, r->due_at);
+	bind_opt_int(st, 11, r->trim_at);
 	rc = run(q, st, "record_insert");
 	if (!rc)
 		rc = add_lookups(q, tenant, r);
@@ -915,6 +942,8 @@ static void read_record(sqlite3_stmt *st, void *out)
 	r->data = col_blob(st, 6, &r->data_len);
 	r->lookups = col_blob(st, 7, &len);
 	r->nlookups = len / VAULT_HASH_LEN;
+	r->due_at = sqlite3_column_int64(st, 8);
+	r->trim_at = sqlite3_column_int64(st, 9);
 }
 
 static enum rc sqlite_record_get(struct store *s, int64_t tenant, const char *id, struct store_record *out)
@@ -955,6 +984,8 @@ static enum rc sqlite_record_update(struct store *s, int64_t tenant, const struc
 	sqlite3_bind_int64(st, 4, r->updated_at);
 	bind_blob(st, 5, r->data, r->data_len);
 	bind_blob(st, 6, r->lookups, r->nlookups * VAULT_HASH_LEN);
+	bind_opt_int(st, 7, r->due_at);
+	bind_opt_int(st, 8, r->trim_at);
 	rc = run(q, st, "record_update");
 	return rc ? rc : add_lookups(q, tenant, r);
 }
@@ -1792,6 +1823,119 @@ static enum rc sqlite_disclosures_for_subject(struct store *s, int64_t tenant, c
 	return fetch_all(q, st, read_disclosure, sizeof **out, (void **)out, n, "disclosures");
 }
 
+/* ---- retention ---- */
+
+static enum rc sqlite_record_set_due(struct store *s, int64_t tenant, const char *record_id, int64_t due_at,
+                                     int64_t trim_at)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_RECORD_SET_DUE, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, REC, record_id);
+	bind_opt_int(st, 3, due_at);
+	bind_opt_int(st, 4, trim_at);
+	return run(q, st, "record_set_due");
+}
+
+static enum rc sqlite_records_due(struct store *s, int64_t tenant, int64_t now, bool trim,
+                                  const struct store_due *after, struct store_due *out, size_t max, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	static const unsigned char zero[1];
+	*n = 0;
+	enum rc rc = stmt(q, trim ? S_RECORDS_TRIM : S_RECORDS_DUE, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	sqlite3_bind_int64(st, 4, after ? after->at : INT64_MIN);
+	if (after)
+		bind_id(st, 5, REC, after->id);
+	else
+		sqlite3_bind_blob(st, 5, zero, 0, SQLITE_STATIC);
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		struct store_due *d = &out[(*n)++];
+		col_id(st, 0, REC, d->id);
+		col_id(st, 1, SUB, d->subject_id);
+		const unsigned char *k = sqlite3_column_text(st, 2);
+		snprintf(d->kind, sizeof d->kind, "%s", k ? (const char *)k : "");
+		d->at = sqlite3_column_int64(st, 3);
+	}
+	rc = src == SQLITE_DONE || src == SQLITE_ROW ? RC_OK : map_rc(q, src, "records_due");
+	done(st);
+	return rc;
+}
+
+static enum rc sqlite_subject_record_count(struct store *s, int64_t tenant, const char *subject_id, int64_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_SUBJECT_RECORD_COUNT, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, SUB, subject_id);
+	return fetch_one(q, st, read_count, n, "subject_record_count");
+}
+
+static void read_forecast(sqlite3_stmt *st, void *out)
+{
+	struct store_forecast_row *r = out;
+	const unsigned char *m = sqlite3_column_text(st, 0), *k = sqlite3_column_text(st, 1);
+	snprintf(r->month, sizeof r->month, "%s", m ? (const char *)m : "");
+	snprintf(r->kind, sizeof r->kind, "%s", k ? (const char *)k : "");
+	r->n = sqlite3_column_int64(st, 2);
+}
+
+static enum rc sqlite_retention_forecast(struct store *s, int64_t tenant, int64_t until,
+                                         struct store_forecast_row **out, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = stmt(q, S_FORECAST, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	sqlite3_bind_int64(st, 2, until);
+	return fetch_all(q, st, read_forecast, sizeof **out, (void **)out, n, "forecast");
+}
+
+static enum rc sqlite_request_set_expiry(struct store *s, int64_t tenant, const char *id, int64_t expires_at)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_REQUEST_SET_EXPIRY, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, REQ, id);
+	bind_opt_int(st, 3, expires_at);
+	return run(q, st, "request_set_expiry");
+}
+
+static enum rc sqlite_requests_expire(struct store *s, int64_t tenant, int64_t now, size_t max, size_t *n)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, S_REQUESTS_EXPIRE, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	rc = run(q, st, "requests_expire");
+	*n = rc ? 0 : (size_t)sqlite3_changes(q->db);
+	return rc;
+}
+
 static void read_lookup_state(sqlite3_stmt *st, void *out)
 {
 	struct store_consent_state *c = out;
@@ -1923,4 +2067,10 @@ const struct store_ops store_sqlite_ops = {
 	.holds_active = sqlite_holds_active,
 	.disclosure_insert = sqlite_disclosure_insert,
 	.disclosures_for_subject = sqlite_disclosures_for_subject,
+	.record_set_due = sqlite_record_set_due,
+	.records_due = sqlite_records_due,
+	.subject_record_count = sqlite_subject_record_count,
+	.retention_forecast = sqlite_retention_forecast,
+	.request_set_expiry = sqlite_request_set_expiry,
+	.requests_expire = sqlite_requests_expire,
 };

@@ -82,6 +82,22 @@ struct store_record {
 	size_t nlookups;
 	struct store_event *events;
 	size_t nevents;
+	int64_t due_at;             /* when the keep rule says it goes; 0: not due */
+	int64_t trim_at;            /* when its ip fields are cut; 0: never */
+};
+
+/* A record the retention sweep has to look at. */
+struct store_due {
+	char id[TOKEN_ID_MAX];
+	char subject_id[TOKEN_ID_MAX];
+	char kind[65];
+	int64_t at;
+};
+
+struct store_forecast_row {
+	char month[8];              /* "2026-11" */
+	char kind[65];
+	int64_t n;
 };
 
 struct store_apikey {
@@ -258,6 +274,22 @@ struct store_ops {
 	                              int64_t at);
 	enum rc (*suppression_exists)(struct store *s, int64_t tenant, const unsigned char hash[VAULT_HASH_LEN]);
 
+	/* Retention. */
+	/* Sets both times (0: none). */
+	enum rc (*record_set_due)(struct store *s, int64_t tenant, const char *record_id, int64_t due_at,
+	                          int64_t trim_at);
+	/* Records with due_at (trim: trim_at) <= now, oldest first, after the
+	 * cursor `after` (NULL: from the start), at most max. */
+	enum rc (*records_due)(struct store *s, int64_t tenant, int64_t now, bool trim, const struct store_due *after,
+	                       struct store_due *out, size_t max, size_t *n);
+	enum rc (*subject_record_count)(struct store *s, int64_t tenant, const char *subject_id, int64_t *n);
+	/* Records due before `until`, counted by calendar month (UTC) and kind. */
+	enum rc (*retention_forecast)(struct store *s, int64_t tenant, int64_t until, struct store_forecast_row **out,
+	                              size_t *n);
+	enum rc (*request_set_expiry)(struct store *s, int64_t tenant, const char *id, int64_t expires_at);
+	/* Deletes answered requests whose expiry has passed; *n how many. */
+	enum rc (*requests_expire)(struct store *s, int64_t tenant, int64_t now, size_t max, size_t *n);
+
 	/* Legal holds and disclosures. */
 	enum rc (*hold_insert)(struct store *s, int64_t tenant, const struct store_hold *h);
 	enum rc (*hold_lift)(struct store *s, int64_t tenant, const char *id, int64_t at);
@@ -384,6 +416,13 @@ STORE_WRAP(enum rc, hold_lift, (struct store *s, int64_t t, const char *id, int6
 STORE_WRAP(enum rc, holds_active, (struct store *s, int64_t t, const char *sid, const char *rid, int64_t now, struct store_hold **out, size_t *n), (s, t, sid, rid, now, out, n))
 STORE_WRAP(enum rc, disclosure_insert, (struct store *s, int64_t t, const struct store_disclosure *d), (s, t, d))
 STORE_WRAP(enum rc, disclosures_for_subject, (struct store *s, int64_t t, const char *sid, struct store_disclosure **out, size_t *n), (s, t, sid, out, n))
+
+STORE_WRAP(enum rc, record_set_due, (struct store *s, int64_t t, const char *rid, int64_t due, int64_t trim), (s, t, rid, due, trim))
+STORE_WRAP(enum rc, records_due, (struct store *s, int64_t t, int64_t now, bool trim, const struct store_due *after, struct store_due *out, size_t max, size_t *n), (s, t, now, trim, after, out, max, n))
+STORE_WRAP(enum rc, subject_record_count, (struct store *s, int64_t t, const char *sid, int64_t *n), (s, t, sid, n))
+STORE_WRAP(enum rc, retention_forecast, (struct store *s, int64_t t, int64_t until, struct store_forecast_row **out, size_t *n), (s, t, until, out, n))
+STORE_WRAP(enum rc, request_set_expiry, (struct store *s, int64_t t, const char *id, int64_t at), (s, t, id, at))
+STORE_WRAP(enum rc, requests_expire, (struct store *s, int64_t t, int64_t now, size_t max, size_t *n), (s, t, now, max, n))
 
 #undef STORE_WRAP
 

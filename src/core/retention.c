@@ -1,0 +1,404 @@
+/*
+ * retention: due times from `keep` rules, and the sweep.
+ *
+ * Invariants: one batch is one transaction (records deleted or anonymised,
+ * subjects left with nothing deleted, audit entries): a crash leaves a batch
+ * wholly done or not at all. An anonymised record is sealed under a fresh
+ * key of a fresh subject that has no lookups, so erasing the original subject
+ * later cannot reach it and nothing links it back; the audit entry names the
+ * original ids only.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/timeutil.h"
+#include "base/xalloc.h"
+#include "core/audit.h"
+#include "core/field.h"
+#include "core/hold.h"
+#include "core/policy.h"
+#include "core/record.h"
+#include "core/retention.h"
+#include "crypto/token.h"
+#include "crypto/vault.h"
+
+static int64_t add_or_never(int64_t t, struct duration d)
+{
+	int64_t out;
+	/* Past year 9999 is as good as never. */
+	return timeutil_add(t, d, &out) ? 0 : out;
+}
+
+static const struct store_event *find_event(const char *name, const struct store_event *ev, size_t nev,
+                                            const struct store_event *more, size_t nmore)
+{
+	for (size_t i = 0; i < nmore; i++)
+		if (!strcmp(more[i].name, name))
+			return &more[i];
+	for (size_t i = 0; i < nev; i++)
+		if (!strcmp(ev[i].name, name))
+			return &ev[i];
+	return NULL;
+}
+
+int64_t retention_due(const struct policy_record *kind, int64_t created, const struct store_event *ev, size_t nev,
+                      const struct store_event *more, size_t nmore)
+{
+	const struct policy_keep *k = &kind->keep;
+	const char *event = k->rule == KEEP_WHILE_ACTIVE ? "closed" : k->event;
+	if (!strcmp(event, "created"))
+		return add_or_never(created, k->period);
+	const struct store_event *e = find_event(event, ev, nev, more, nmore);
+	return e ? add_or_never(e->at, k->period) : 0;
+}
+
+int64_t retention_trim_at(const struct policy_record *kind, int64_t written)
+{
+	int64_t at = 0;
+	for (size_t i = 0; i < kind->nfields; i++) {
+		const struct policy_field *f = kind->fields[i];
+		if (f->type != FT_IP || !f->has_truncate)
+			continue;
+		int64_t t = add_or_never(written, f->truncate_after);
+		if (t && (!at || t < at))
+			at = t;
+	}
+	return at;
+}
+
+void retention_report_fini(struct retention_report *r)
+{
+	free(r->kinds);
+	memset(r, 0, sizeof *r);
+}
+
+static struct retention_kind_count *count_for(struct retention_report *r, const char *kind)
+{
+	for (size_t i = 0; i < r->nkinds; i++)
+		if (!strcmp(r->kinds[i].kind, kind))
+			return &r->kinds[i];
+	r->kinds = xrealloc(r->kinds, (r->nkinds + 1) * sizeof *r->kinds);
+	struct retention_kind_count *k = &r->kinds[r->nkinds++];
+	memset(k, 0, sizeof *k);
+	snprintf(k->kind, sizeof k->kind, "%s", kind);
+	return k;
+}
+
+static bool is_held(const struct store_hold *h, size_t n, const struct store_due *d)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(h[i].subject_id, d->subject_id) || !strcmp(h[i].record_id, d->id))
+			return true;
+	return false;
+}
+
+static enum rc audit_id(const struct core_ctx *c, const char *action, const char *subject, const char *record,
+                        const char *detail)
+{
+	struct audit_event ae = {action, subject, record, "ok", detail};
+	return audit_append(c, &ae);
+}
+
+/* The kept fields of a due record, moved to a new subject of their own. */
+static enum rc anonymize(const struct core_ctx *c, const struct policy_record *kind, const struct store_due *d)
+{
+	struct subject_key key, fresh;
+	struct store_record row;
+	struct record_view v = {0};
+	enum rc rc = subject_unwrap_key(c, d->subject_id, &key, NULL);
+	if (rc == RC_GONE || rc == RC_NOT_FOUND) /* nothing left to keep: it cannot be read */
+		return store_record_delete(c->store, c->tenant->id, d->id);
+	if (rc)
+		return rc;
+	rc = store_record_get(c->store, c->tenant->id, d->id, &row);
+	int64_t created = row.created_at;
+	if (!rc)
+		rc = record_view_take(c, &key, &row, &v);
+	subject_key_wipe(&key);
+	if (rc) {
+		store_record_fini(&row);
+		return rc;
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < v.nfields; i++) {
+		bool keep = false;
+		for (size_t k = 0; k < kind->nkeep_fields && !keep; k++)
+			keep = v.fields[i].field == kind->keep_fields[k];
+		if (keep)
+			v.fields[kept++] = v.fields[i];
+	}
+	v.nfields = kept;
+	struct store_subject subj = {.created_at = created};
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	token_id_new("sub_", subj.id);
+	vault_subject_key_new(&c->tenant->vault, subj.id, &fresh, wrapped);
+	subj.wrapped_key = wrapped;
+	subj.wrapped_len = sizeof wrapped;
+	struct store_record anon = {.kind = (char *)kind->name, .state = (char *)"anonymized",
+	                            .created_at = created, .updated_at = core_now(c)};
+	token_id_new("rec_", anon.id);
+	memcpy(anon.subject_id, subj.id, sizeof subj.id);
+	memcpy(v.id, anon.id, sizeof anon.id); /* the new id is the associated data */
+	rc = record_reseal(&v, &fresh, &anon.data, &anon.data_len);
+	subject_key_wipe(&fresh);
+	if (!rc)
+		rc = store_subject_insert(c->store, c->tenant->id, &subj);
+	if (!rc)
+		rc = store_record_insert(c->store, c->tenant->id, &anon);
+	if (!rc)
+		rc = store_record_delete(c->store, c->tenant->id, d->id);
+	free(anon.data);
+	record_view_fini(&v);
+	store_record_fini(&row);
+	return rc;
+}
+
+/* A subject whose last record went is deleted with its key and consents. */
+static enum rc drop_if_empty(const struct core_ctx *c, const char *subject_id, struct retention_report *out)
+{
+	int64_t n = 0;
+	enum rc rc = store_subject_record_count(c->store, c->tenant->id, subject_id, &n);
+	if (rc || n)
+		return rc;
+	struct store_subject s;
+	rc = store_subject_get(c->store, c->tenant->id, subject_id, &s);
+	store_subject_fini(&s);
+	if (rc == RC_NOT_FOUND)
+		return RC_OK; /* an earlier record of this batch took it */
+	if (!rc)
+		rc = store_consents_delete(c->store, c->tenant->id, subject_id);
+	if (!rc)
+		rc = store_subject_delete(c->store, c->tenant->id, subject_id);
+	if (!rc)
+		rc = audit_id(c, "retention.subject_delete", subject_id, NULL, "no records left");
+	if (!rc)
+		out->subjects_deleted++;
+	return rc;
+}
+
+/* IPv4 to its /24, IPv6 to its /48: the network, no longer the device. */
+static void cut_ip(const char *in, char *out, size_t size)
+{
+	unsigned char a[16];
+	int af = strchr(in, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(af, in, a) != 1) {
+		snprintf(out, size, "%s", af == AF_INET ? "0.0.0.0" : "::");
+		return;
+	}
+	if (af == AF_INET)
+		a[3] = 0;
+	else
+		memset(a + 6, 0, 10);
+	if (!inet_ntop(af, a, out, (socklen_t)size))
+		snprintf(out, size, "%s", af == AF_INET ? "0.0.0.0" : "::");
+}
+
+/* Cuts the ip fields whose time has come; the record keeps its id and key. */
+static enum rc trim(const struct core_ctx *c, const struct policy_record *kind, const struct store_due *d, bool *did)
+{
+	struct subject_key key;
+	struct store_record row;
+	struct record_view v = {0};
+	*did = false;
+	enum rc rc = subject_unwrap_key(c, d->subject_id, &key, NULL);
+	if (rc == RC_GONE || rc == RC_NOT_FOUND)
+		return RC_OK; /* unreadable for good: nothing to cut */
+	if (rc)
+		return rc;
+	rc = store_record_get(c->store, c->tenant->id, d->id, &row);
+	struct store_record upd = {0};
+	if (!rc) {
+		upd = row;
+		upd.data = NULL;
+		upd.lookups = NULL;
+		upd.nlookups = 0;
+		upd.events = NULL;
+		upd.nevents = 0;
+		rc = record_view_take(c, &key, &row, &v);
+	}
+	char cut[8][48];
+	size_t ncut = 0;
+	int64_t next = 0;
+	for (size_t i = 0; !rc && i < v.nfields; i++) {
+		const struct policy_field *f = v.fields[i].field;
+		if (!f || f->type != FT_IP || !f->has_truncate || ncut == 8)
+			continue;
+		int64_t t = add_or_never(upd.created_at, f->truncate_after);
+		if (t > core_now(c)) {
+			if (!next || t < next)
+				next = t;
+			continue;
+		}
+		cut_ip(v.fields[i].value, cut[ncut], sizeof cut[ncut]);
+		v.fields[i].value = cut[ncut];
+		v.fields[i].len = strlen(cut[ncut]);
+		ncut++;
+	}
+	if (!rc && ncut) {
+		/* Lookups stay as they were: an ip field is never a lookup. */
+		struct store_record keep;
+		rc = store_record_get(c->store, c->tenant->id, d->id, &keep);
+		if (!rc) {
+			upd.lookups = keep.lookups;
+			upd.nlookups = keep.nlookups;
+			keep.lookups = NULL;
+			store_record_fini(&keep);
+			upd.trim_at = next;
+			upd.kind = v.kind;
+			upd.state = v.state;
+			rc = record_reseal(&v, &key, &upd.data, &upd.data_len);
+		}
+		if (!rc)
+			rc = store_record_update(c->store, c->tenant->id, &upd);
+		free(upd.data);
+		free(upd.lookups);
+		*did = !rc;
+	} else if (!rc) {
+		rc = store_record_set_due(c->store, c->tenant->id, d->id, upd.due_at, next);
+	}
+	subject_key_wipe(&key);
+	record_view_fini(&v);
+	store_record_fini(&row);
+	return rc;
+}
+
+enum rc retention_due_count(const struct core_ctx *c, int64_t *n)
+{
+	struct store_forecast_row *rows = NULL;
+	size_t nrows = 0;
+	*n = 0;
+	enum rc rc = store_retention_forecast(c->store, c->tenant->id, core_now(c) + 1, &rows, &nrows);
+	for (size_t i = 0; !rc && i < nrows; i++)
+		*n += rows[i].n;
+	free(rows);
+	return rc;
+}
+
+/* One pass over what is due (trim: over ip fields to cut). */
+static enum rc pass(const struct core_ctx *c, const struct retention_opts *o, bool trimming,
+                    const struct store_hold *holds, size_t nholds, size_t total, struct retention_report *out)
+{
+	const struct policy *p = c->tenant->policy;
+	size_t batch = o->batch ? o->batch : RETENTION_BATCH_DEFAULT;
+	struct store_due *due = xcalloc(batch, sizeof *due), cursor = {0};
+	bool have_cursor = false;
+	enum rc rc = RC_OK;
+	for (;;) {
+		size_t n = 0;
+		rc = store_begin(c->store);
+		if (rc)
+			break;
+		rc = store_records_due(c->store, c->tenant->id, core_now(c), trimming, have_cursor ? &cursor : NULL, due,
+		                       batch, &n);
+		for (size_t i = 0; !rc && i < n; i++) {
+			const struct store_due *d = &due[i];
+			const struct policy_record *kind = policy_record(p, d->kind);
+			struct retention_kind_count *k = count_for(out, d->kind);
+			if (!trimming)
+				out->done++;
+			if (!kind)
+				continue; /* a kind the policy no longer has: left for the operator */
+			if (is_held(holds, nholds, d)) {
+				k->held++;
+				continue;
+			}
+			if (trimming) {
+				bool did = false;
+				if (!o->dry_run)
+					rc = trim(c, kind, d, &did);
+				else
+					did = true;
+				if (!rc && did) {
+					k->trimmed++;
+					if (!o->dry_run)
+						rc = audit_id(c, "retention.trim", d->subject_id, d->id, d->kind);
+				}
+				continue;
+			}
+			if (o->dry_run) {
+				if (kind->then == THEN_ANONYMIZE)
+					k->anonymized++;
+				else
+					k->deleted++;
+				continue;
+			}
+			if (kind->then == THEN_ANONYMIZE) {
+				rc = anonymize(c, kind, d);
+				if (!rc)
+					rc = audit_id(c, "retention.anonymize", d->subject_id, d->id, d->kind);
+				if (!rc)
+					k->anonymized++;
+			} else {
+				rc = store_record_delete(c->store, c->tenant->id, d->id);
+				if (rc == RC_NOT_FOUND)
+					rc = RC_OK;
+				else if (!rc)
+					rc = audit_id(c, "retention.delete", d->subject_id, d->id, d->kind);
+				if (!rc)
+					k->deleted++;
+			}
+			if (!rc)
+				rc = drop_if_empty(c, d->subject_id, out);
+		}
+		if (rc) {
+			store_rollback(c->store);
+			break;
+		}
+		rc = o->dry_run ? (store_rollback(c->store), RC_OK) : store_commit(c->store);
+		if (rc || n < batch)
+			break;
+		cursor = due[n - 1];
+		have_cursor = true;
+		if (o->progress && !trimming)
+			o->progress(o->arg, out->done, total);
+	}
+	free(due);
+	return rc;
+}
+
+enum rc retention_sweep(const struct core_ctx *c, const struct retention_opts *o, struct retention_report *out,
+                        struct errbuf *eb)
+{
+	struct store_hold *holds = NULL;
+	size_t nholds = 0;
+	int64_t total = 0;
+	memset(out, 0, sizeof *out);
+	enum rc rc = hold_active(c, NULL, NULL, &holds, &nholds);
+	if (!rc)
+		rc = retention_due_count(c, &total);
+	if (!rc)
+		rc = pass(c, o, false, holds, nholds, (size_t)total, out);
+	if (!rc)
+		rc = pass(c, o, true, holds, nholds, (size_t)total, out);
+	size_t batch = o->batch ? o->batch : RETENTION_BATCH_DEFAULT;
+	while (!rc && !o->dry_run) {
+		size_t n = 0;
+		rc = store_begin(c->store);
+		if (rc)
+			break;
+		rc = store_requests_expire(c->store, c->tenant->id, core_now(c), batch, &n);
+		char detail[48];
+		snprintf(detail, sizeof detail, "requests=%zu", n);
+		if (!rc && n)
+			rc = audit_id(c, "retention.requests_expire", NULL, NULL, detail);
+		if (rc) {
+			store_rollback(c->store);
+			break;
+		}
+		rc = store_commit(c->store);
+		out->requests_expired += n;
+		if (n < batch)
+			break;
+	}
+	if (!rc && o->progress)
+		o->progress(o->arg, out->done, (size_t)total);
+	store_holds_free(holds, nholds);
+	if (rc) {
+		retention_report_fini(out);
+		if (eb && !eb->msg[0])
+			err_set(eb, rc, "the sweep stopped: what was done is kept; run it again to finish");
+	}
+	return rc;
+}

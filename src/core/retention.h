@@ -1,0 +1,62 @@
+/*
+ * retention: when each record is due to go, and the sweep that carries it out.
+ *
+ * A record's due time is computed from its kind's `keep` rule whenever the
+ * record is written or given an event, and stored beside it, so that the sweep
+ * walks an index of what is due instead of every record. A record whose event
+ * has not happened is not due. The sweep works in small transactions: a crash
+ * leaves every record either before or after its change, and a rerun finishes
+ * the job. Held records (legal holds) are passed over and stay due: they are
+ * what GET /v1/retention/overdue lists.
+ */
+#ifndef PRIVREG_RETENTION_H
+#define PRIVREG_RETENTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/tenant.h"
+#include "store/store.h"
+
+#define RETENTION_BATCH_DEFAULT 500
+#define RETENTION_FORECAST_MONTHS_MAX 120
+
+/* The due time of a record of `kind` created at `created` with the events
+ * ev (and more, later ones of the same name win); 0 when not due. */
+int64_t retention_due(const struct policy_record *kind, int64_t created, const struct store_event *ev, size_t nev,
+                      const struct store_event *more, size_t nmore);
+/* When a record's ip fields are to be cut (written at `written`); 0: never. */
+int64_t retention_trim_at(const struct policy_record *kind, int64_t written);
+
+struct retention_kind_count {
+	char kind[65];
+	size_t deleted, anonymized, trimmed, held;
+};
+
+struct retention_report {
+	struct retention_kind_count *kinds;
+	size_t nkinds;
+	size_t subjects_deleted;
+	size_t requests_expired;
+	size_t done;               /* due records looked at */
+};
+
+typedef void retention_progress(void *arg, size_t done, size_t total);
+
+struct retention_opts {
+	bool dry_run;              /* count what would be done; change nothing */
+	size_t batch;              /* records per transaction; 0: the default */
+	retention_progress *progress; /* may be NULL */
+	void *arg;
+};
+
+/* Sweeps c->tenant at core_now(c). */
+enum rc retention_sweep(const struct core_ctx *c, const struct retention_opts *o, struct retention_report *out,
+                        struct errbuf *eb) WUR;
+void retention_report_fini(struct retention_report *r);
+
+/* How many records are due now (held ones included). */
+enum rc retention_due_count(const struct core_ctx *c, int64_t *n) WUR;
+
+#endif
