@@ -10,7 +10,7 @@
 #include "core/retention.h"
 
 static const char sweep_help[] =
-	"usage: privreg sweep [--dry-run] [--now ISO] [--batch N] [--tenant T] [--dir D]\n\n"
+	"usage: privreg sweep [--dry-run] [--now ISO] [--batch N] [--recompute] [--tenant T] [--dir D]\n\n"
 	"Deletes or anonymises every record whose retention time has come (the\n"
 	"policy's keep/then rules), cuts ip fields past truncate_after, deletes\n"
 	"subjects left with no records and request records past requests.keep.\n"
@@ -18,7 +18,10 @@ static const char sweep_help[] =
 	"N records (default 500): stopped at any point, it can be run again.\n"
 	"--dry-run counts what would be done and changes nothing; --now sweeps as of\n"
 	"another time (a date or datetime). On a terminal a progress bar shows\n"
-	"records done / total, rate and time left; a summary ends the run.\n";
+	"records done / total, rate and time left; a summary ends the run.\n"
+	"--recompute first computes every record's due time again from the policy\n"
+	"(done by itself when a new policy version is installed; needed once for\n"
+	"records written before privreg kept due times).\n";
 
 struct bar {
 	bool tty;
@@ -55,12 +58,15 @@ static void progress(void *arg, size_t done, size_t total)
 int cli_sweep(int argc, char **argv)
 {
 	struct retention_opts ro = {0};
+	bool recompute = false;
 	const char *now_s = NULL;
 	char *rest[64];
 	int nrest = 0;
 	for (int i = 0; i < argc && nrest < 63; i++) {
 		if (!strcmp(argv[i], "--dry-run")) {
 			ro.dry_run = true;
+		} else if (!strcmp(argv[i], "--recompute")) {
+			recompute = true;
 		} else if (!strcmp(argv[i], "--now") && i + 1 < argc) {
 			now_s = argv[++i];
 		} else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
@@ -84,6 +90,10 @@ int cli_sweep(int argc, char **argv)
 		cli_usage_error("sweep", "unexpected '%s'", o.argv[0]);
 		return CLI_USAGE;
 	}
+	if (recompute && ro.dry_run) {
+		cli_usage_error("sweep", "--recompute writes: run it without --dry-run");
+		return CLI_USAGE;
+	}
 	int64_t now = 0;
 	if (now_s && timeutil_parse_instant(now_s, &now)) {
 		cli_usage_error("sweep", "--now takes a date or datetime (ISO 8601)");
@@ -101,7 +111,12 @@ int cli_sweep(int argc, char **argv)
 	ro.arg = &b;
 	struct retention_report rep;
 	struct errbuf eb = {""};
-	enum rc rc = retention_sweep(&c, &ro, &rep, &eb);
+	size_t moved = 0;
+	enum rc rc = recompute ? retention_recompute(&c, &moved) : RC_OK;
+	if (recompute && !rc)
+		printf("%zu due times recomputed\n", moved);
+	if (!rc)
+		rc = retention_sweep(&c, &ro, &rep, &eb);
 	if (b.tty)
 		fputc('\n', stderr);
 	if (!rc) {

@@ -155,26 +155,23 @@ static enum rc anonymize(const struct core_ctx *c, const struct policy_record *k
 	return rc;
 }
 
-/* A subject whose last record went is deleted with its key and consents. */
-static enum rc drop_if_empty(const struct core_ctx *c, const char *subject_id, struct retention_report *out)
+/* A subject whose last record went is deleted with its key (its consents
+ * go with it); *dropped says whether it was. */
+static enum rc drop_if_empty(const struct core_ctx *c, const char *subject_id, bool *dropped,
+                             struct retention_report *out)
 {
 	int64_t n = 0;
+	*dropped = false;
 	enum rc rc = store_subject_record_count(c->store, c->tenant->id, subject_id, &n);
 	if (rc || n)
 		return rc;
-	struct store_subject s;
-	rc = store_subject_get(c->store, c->tenant->id, subject_id, &s);
-	store_subject_fini(&s);
+	rc = store_subject_delete(c->store, c->tenant->id, subject_id);
 	if (rc == RC_NOT_FOUND)
 		return RC_OK; /* an earlier record of this batch took it */
-	if (!rc)
-		rc = store_consents_delete(c->store, c->tenant->id, subject_id);
-	if (!rc)
-		rc = store_subject_delete(c->store, c->tenant->id, subject_id);
-	if (!rc)
-		rc = audit_id(c, "retention.subject_delete", subject_id, NULL, "no records left");
-	if (!rc)
+	if (!rc) {
 		out->subjects_deleted++;
+		*dropped = true;
+	}
 	return rc;
 }
 
@@ -264,6 +261,53 @@ static enum rc trim(const struct core_ctx *c, const struct policy_record *kind, 
 	return rc;
 }
 
+enum rc retention_recompute(const struct core_ctx *c, size_t *changed)
+{
+	const struct policy *p = c->tenant->policy;
+	char after[TOKEN_ID_MAX] = "", (*ids)[TOKEN_ID_MAX] = xcalloc(RETENTION_BATCH_DEFAULT, sizeof *ids);
+	enum rc rc = RC_OK;
+	*changed = 0;
+	for (size_t n = RETENTION_BATCH_DEFAULT; !rc && n == RETENTION_BATCH_DEFAULT;) {
+		size_t moved = 0;
+		rc = store_begin(c->store);
+		if (!rc)
+			rc = store_records_page(c->store, c->tenant->id, after, ids, RETENTION_BATCH_DEFAULT, &n);
+		for (size_t i = 0; !rc && i < n; i++) {
+			struct store_record row;
+			memcpy(after, ids[i], TOKEN_ID_MAX);
+			rc = store_record_get(c->store, c->tenant->id, ids[i], &row);
+			if (rc)
+				break;
+			const struct policy_record *kind = policy_record(p, row.kind);
+			/* Anonymised records are no one's: they stay. */
+			if (kind && strcmp(row.state, "anonymized")) {
+				int64_t due = retention_due(kind, row.created_at, row.events, row.nevents, NULL, 0);
+				/* Uncut ip fields follow the new truncate_after; cut ones stay cut. */
+				int64_t trim = row.trim_at ? retention_trim_at(kind, row.created_at) : 0;
+				if (due != row.due_at || trim != row.trim_at) {
+					rc = store_record_set_due(c->store, c->tenant->id, ids[i], due, trim);
+					moved++;
+				}
+			}
+			store_record_fini(&row);
+		}
+		if (!rc && moved) {
+			char detail[48];
+			snprintf(detail, sizeof detail, "records=%zu", moved);
+			rc = audit_id(c, "retention.recompute", NULL, NULL, detail);
+		}
+		if (rc) {
+			store_rollback(c->store);
+			break;
+		}
+		rc = store_commit(c->store);
+		if (!rc)
+			*changed += moved;
+	}
+	free(ids);
+	return rc;
+}
+
 enum rc retention_due_count(const struct core_ctx *c, int64_t *n)
 {
 	struct store_forecast_row *rows = NULL;
@@ -324,23 +368,23 @@ static enum rc pass(const struct core_ctx *c, const struct retention_opts *o, bo
 					k->deleted++;
 				continue;
 			}
-			if (kind->then == THEN_ANONYMIZE) {
-				rc = anonymize(c, kind, d);
-				if (!rc)
-					rc = audit_id(c, "retention.anonymize", d->subject_id, d->id, d->kind);
-				if (!rc)
-					k->anonymized++;
-			} else {
-				rc = store_record_delete(c->store, c->tenant->id, d->id);
-				if (rc == RC_NOT_FOUND)
-					rc = RC_OK;
-				else if (!rc)
-					rc = audit_id(c, "retention.delete", d->subject_id, d->id, d->kind);
-				if (!rc)
-					k->deleted++;
+			bool anon = kind->then == THEN_ANONYMIZE, dropped = false;
+			rc = anon ? anonymize(c, kind, d) : store_record_delete(c->store, c->tenant->id, d->id);
+			if (rc == RC_NOT_FOUND) {
+				rc = RC_OK; /* gone meanwhile */
+				continue;
 			}
 			if (!rc)
-				rc = drop_if_empty(c, d->subject_id, out);
+				rc = drop_if_empty(c, d->subject_id, &dropped, out);
+			/* One entry per record, ids only; it says when the subject went too. */
+			char detail[96];
+			snprintf(detail, sizeof detail, "%s%s", d->kind, dropped ? "; subject deleted" : "");
+			if (!rc)
+				rc = audit_id(c, anon ? "retention.anonymize" : "retention.delete", d->subject_id, d->id, detail);
+			if (!rc && anon)
+				k->anonymized++;
+			else if (!rc)
+				k->deleted++;
 		}
 		if (rc) {
 			store_rollback(c->store);

@@ -56,6 +56,12 @@ enum rc retention_sweep(const struct core_ctx *c, const struct retention_opts *o
                         struct errbuf *eb) WUR;
 void retention_report_fini(struct retention_report *r);
 
+/* Computes every record's due time again under the policy now in force
+ * (after a new policy version, or for records written before due times were
+ * kept); *changed says how many moved. Pages of `batch` records, each its
+ * own transaction. */
+enum rc retention_recompute(const struct core_ctx *c, size_t *changed) WUR;
+
 /* How many records are due now (held ones included). */
 enum rc retention_due_count(const struct core_ctx *c, int64_t *n) WUR;
 

@@ -1,5 +1,6 @@
 /* tenant: creating and loading a controller's register (see tenant.h). */
 #include "core/tenant.h"
+#include "core/retention.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -179,6 +180,10 @@ enum rc tenant_install_policy(struct store *s, const char *keydir, const char *n
 		rc = tenant_open(s, keydir, name, &t, eb);
 	char after[TOKEN_ID_MAX] = "", (*ids)[TOKEN_ID_MAX] = xcalloc(NOTICE_PAGE, sizeof *ids);
 	struct core_ctx c = {.store = s, .tenant = t};
+	/* Records written under the old keep rules go by the new ones now. */
+	size_t moved = 0;
+	if (!rc)
+		rc = retention_recompute(&c, &moved);
 	for (size_t n = NOTICE_PAGE; !rc && n == NOTICE_PAGE;) {
 		rc = store_subjects_page(s, t->id, after, ids, NOTICE_PAGE, &n);
 		if (!rc)

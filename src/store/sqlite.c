@@ -55,7 +55,7 @@ enum stmt_id {
 	S_SUPPRESSION_INSERT, S_SUPPRESSION_EXISTS,
 	S_HOLD_INSERT, S_HOLD_LIFT, S_HOLDS_ACTIVE, S_DISCLOSURE_INSERT, S_DISCLOSURES,
 	S_RECORD_SET_DUE, S_RECORDS_DUE, S_RECORDS_TRIM, S_SUBJECT_RECORD_COUNT, S_FORECAST, S_REQUEST_SET_EXPIRY,
-	S_REQUESTS_EXPIRE,
+	S_REQUESTS_EXPIRE, S_RECORDS_PAGE,
 	S__COUNT
 };
 
@@ -236,6 +236,8 @@ static const char *const stmt_sql[S__COUNT] = {
 		"LEFT JOIN consent_state c ON c.tenant_id = l.tenant_id AND c.subject_id = l.subject_id AND c.purpose = ?3 "
 		"WHERE l.tenant_id = ?1 AND l.hash = ?2 LIMIT ?4",
 	[S_POLICY_VERSION_EXISTS] = "SELECT 1 FROM policies WHERE tenant_id = ?1 AND label = ?2 LIMIT 1",
+	[S_RECORDS_PAGE] =
+		"SELECT record_id FROM records WHERE tenant_id = ?1 AND record_id > ?2 ORDER BY record_id LIMIT ?3",
 	[S_SUBJECTS_PAGE] =
 		"SELECT subject_id FROM subjects WHERE tenant_id = ?1 AND subject_id > ?2 ORDER BY subject_id LIMIT ?3",
 	[S_AUDIT_HEAD] = "SELECT seq, hash FROM audit WHERE tenant_id = ?1 ORDER BY seq DESC LIMIT 1",
@@ -1978,28 +1980,41 @@ static enum rc sqlite_policy_version_exists(struct store *s, int64_t tenant, con
 	return fetch_one(q, st, read_count, &one, "policy_version_exists");
 }
 
-static enum rc sqlite_subjects_page(struct store *s, int64_t tenant, const char *after, char (*ids)[TOKEN_ID_MAX],
-                                    size_t max, size_t *n)
+/* One page of ids in id order, after `after` ("" or NULL: from the start). */
+static enum rc ids_page(struct store *s, enum stmt_id which, const char *kind, int64_t tenant, const char *after,
+                        char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n)
 {
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	static const unsigned char zero[1];
 	*n = 0;
-	enum rc rc = stmt(q, S_SUBJECTS_PAGE, &st);
+	enum rc rc = stmt(q, which, &st);
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(st, 1, tenant);
 	if (after && *after)
-		bind_id(st, 2, SUB, after);
+		bind_id(st, 2, kind, after);
 	else
 		sqlite3_bind_blob(st, 2, zero, 0, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
 	int src;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW)
-		col_id(st, 0, SUB, ids[(*n)++]);
-	rc = src == SQLITE_DONE ? RC_OK : map_rc(q, src, "subjects_page");
+	while ((src = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+		col_id(st, 0, kind, ids[(*n)++]);
+	rc = src == SQLITE_DONE || src == SQLITE_ROW ? RC_OK : map_rc(q, src, "ids_page");
 	done(st);
 	return rc;
+}
+
+static enum rc sqlite_subjects_page(struct store *s, int64_t tenant, const char *after, char (*ids)[TOKEN_ID_MAX],
+                                    size_t max, size_t *n)
+{
+	return ids_page(s, S_SUBJECTS_PAGE, SUB, tenant, after, ids, max, n);
+}
+
+static enum rc sqlite_records_page(struct store *s, int64_t tenant, const char *after, char (*ids)[TOKEN_ID_MAX],
+                                   size_t max, size_t *n)
+{
+	return ids_page(s, S_RECORDS_PAGE, REC, tenant, after, ids, max, n);
 }
 
 const struct store_ops store_sqlite_ops = {
@@ -2073,4 +2088,5 @@ const struct store_ops store_sqlite_ops = {
 	.retention_forecast = sqlite_retention_forecast,
 	.request_set_expiry = sqlite_request_set_expiry,
 	.requests_expire = sqlite_requests_expire,
+	.records_page = sqlite_records_page,
 };

@@ -287,6 +287,9 @@ struct store_ops {
 	enum rc (*retention_forecast)(struct store *s, int64_t tenant, int64_t until, struct store_forecast_row **out,
 	                              size_t *n);
 	enum rc (*request_set_expiry)(struct store *s, int64_t tenant, const char *id, int64_t expires_at);
+	/* Record ids in id order after `after`, like subjects_page. */
+	enum rc (*records_page)(struct store *s, int64_t tenant, const char *after, char (*ids)[TOKEN_ID_MAX],
+	                        size_t max, size_t *n);
 	/* Deletes answered requests whose expiry has passed; *n how many. */
 	enum rc (*requests_expire)(struct store *s, int64_t tenant, int64_t now, size_t max, size_t *n);
 
@@ -422,6 +425,7 @@ STORE_WRAP(enum rc, records_due, (struct store *s, int64_t t, int64_t now, bool 
 STORE_WRAP(enum rc, subject_record_count, (struct store *s, int64_t t, const char *sid, int64_t *n), (s, t, sid, n))
 STORE_WRAP(enum rc, retention_forecast, (struct store *s, int64_t t, int64_t until, struct store_forecast_row **out, size_t *n), (s, t, until, out, n))
 STORE_WRAP(enum rc, request_set_expiry, (struct store *s, int64_t t, const char *id, int64_t at), (s, t, id, at))
+STORE_WRAP(enum rc, records_page, (struct store *s, int64_t t, const char *after, char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n), (s, t, after, ids, max, n))
 STORE_WRAP(enum rc, requests_expire, (struct store *s, int64_t t, int64_t now, size_t max, size_t *n), (s, t, now, max, n))
 
 #undef STORE_WRAP

@@ -306,3 +306,22 @@ def test_progress_bar_on_a_terminal(tmp_path, privreg):
     text = out.decode()
     assert "30/30 records" in text and "ETA" in text and "/s" in text, text
     assert "30 records deleted" in text
+
+
+def test_new_policy_version_moves_due_times(tmp_path, privreg):
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
+    lines = tmp_path / "m.jsonl"
+    lines.write_text(json.dumps({"fields": {"message": "m"}, "created_at": "2024-01-01"}) + "\n")
+    privreg("import", "message", lines, "--dir", d, check=0)
+    assert "0 records deleted" in privreg("sweep", "--dir", d, "--now", "2026-01-01", check=0).stdout
+    text = WEBSHOP.read_text()
+    shorter = re.sub(r"(  message:\n(?:    .*\n)*?    keep: )3 years after created", r"\g<1>1 year after created", text)
+    assert shorter != text
+    shorter = re.sub(r"^version: .*$", "version: shorter-messages", shorter, count=1, flags=re.M)
+    p = tmp_path / "p.yaml"
+    p.write_text(shorter)
+    privreg("tenant", "policy", "default", p, "--dir", d, check=0)
+    assert "0 records deleted" in privreg("sweep", "--dir", d, "--now", "2024-12-31T23:59:59Z", check=0).stdout
+    assert "1 records deleted" in privreg("sweep", "--dir", d, "--now", "2025-01-01", check=0).stdout
+    assert privreg("sweep", "--dir", d, "--recompute", "--dry-run").returncode == 2
