@@ -56,6 +56,10 @@ enum rc h_hold_list(struct request *rq);
 enum rc h_hold_lift(struct request *rq);
 enum rc h_disclosure_create(struct request *rq);
 enum rc h_disclosure_list(struct request *rq);
+/* notice.c */
+enum rc h_notice(struct request *rq);
+enum rc h_ropa(struct request *rq);
+
 /* retention.c */
 enum rc h_retention_sweep(struct request *rq);
 enum rc h_retention_forecast(struct request *rq);

@@ -52,6 +52,8 @@ const struct route http_routes[] = {
 	{"DELETE", "/v1/holds/{id}", h_hold_lift, R_ADMIN | R_DPO, BODY_NONE},
 	{"POST", "/v1/disclosures", h_disclosure_create, R_ADMIN | R_DPO, BODY_JSON},
 	{"GET", "/v1/subjects/{id}/disclosures", h_disclosure_list, R_ADMIN | R_DPO | R_SUPPORT, BODY_NONE},
+	{"GET", "/v1/notice", h_notice, R_ANY, BODY_NONE},
+	{"GET", "/v1/ropa", h_ropa, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE},
 	{"POST", "/v1/retention/sweep", h_retention_sweep, R_ADMIN | R_DPO, BODY_JSON_OPTIONAL},
 	{"GET", "/v1/retention/forecast", h_retention_forecast, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE},
 	{"GET", "/v1/retention/overdue", h_retention_overdue, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE},

@@ -8,15 +8,38 @@
 
 #include "api/policy_json.h"
 #include "cli/cli.h"
+#include "core/notice.h"
 #include "core/policy.h"
 
 static const char policy_help[] =
 	"usage: privreg policy check FILE...\n"
-	"       privreg policy render FILE\n\n"
+	"       privreg policy render FILE\n"
+	"       privreg policy render --notice [--lang L] [--format html|md] FILE\n\n"
 	"check validates each policy file: it exits 0 when all are valid, else it\n"
 	"prints every mistake as FILE:LINE: message and exits 1.\n"
 	"render prints the normalised policy as JSON (defaults explicit, durations\n"
-	"as words and ISO 8601).\n";
+	"as words and ISO 8601). With --notice it prints the privacy notice the\n"
+	"policy makes, in language L (default: the policy's first), as HTML or\n"
+	"Markdown.\n";
+
+static int render_notice(const char *path, const char *lang, enum notice_format f)
+{
+	struct policy *p = NULL;
+	enum rc rc = policy_load(path, &p, NULL, NULL);
+	if (rc) {
+		fprintf(stderr, "privreg: %s is not a valid policy (see 'privreg policy check')\n", path);
+		return rc == RC_IO ? CLI_FAILED : CLI_REFUSED;
+	}
+	struct buf b;
+	struct errbuf eb = {""};
+	buf_init(&b, 1024 * 1024);
+	rc = notice_render(p, lang ? lang : p->languages[0], f, &b, &eb);
+	if (!rc)
+		fwrite(b.data, 1, b.len, stdout);
+	buf_fini(&b);
+	policy_free(p);
+	return rc ? cli_fail("policy render", rc, &eb) : CLI_OK;
+}
 
 int cli_policy_check_file(const char *path, char **source)
 {
@@ -73,6 +96,27 @@ int cli_policy(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "render") && argc == 3)
 		return render(argv[2]);
+	if (!strcmp(argv[1], "render") && argc > 3) {
+		const char *lang = NULL, *file = NULL;
+		enum notice_format f = NOTICE_HTML;
+		bool notice = false;
+		for (int i = 2; i < argc; i++) {
+			if (!strcmp(argv[i], "--notice"))
+				notice = true;
+			else if (!strcmp(argv[i], "--lang") && i + 1 < argc)
+				lang = argv[++i];
+			else if (!strcmp(argv[i], "--format") && i + 1 < argc && !strcmp(argv[i + 1], "md") && ++i)
+				f = NOTICE_MARKDOWN;
+			else if (!strcmp(argv[i], "--format") && i + 1 < argc && !strcmp(argv[i + 1], "html") && ++i)
+				f = NOTICE_HTML;
+			else if (argv[i][0] != '-' && !file)
+				file = argv[i];
+			else
+				notice = false, i = argc; /* a usage error below */
+		}
+		if (notice && file)
+			return render_notice(file, lang, f);
+	}
 	cli_usage_error("policy", "expected 'policy check FILE...' or 'policy render FILE'");
 	return CLI_USAGE;
 }

@@ -130,14 +130,6 @@ static enum rc render(struct buf *b, const char *tmpl, const char *controller, c
 	return rc;
 }
 
-static const char *title_in(const struct policy_title *t, const char *lang, const char *fallback)
-{
-	for (size_t i = 0; i < t->n; i++)
-		if (!strcmp(t->v[i].lang, lang))
-			return t->v[i].text;
-	return t->n ? t->v[0].text : fallback;
-}
-
 /* RFC 2047 encoded-word for a UTF-8 header value. */
 static enum rc header_utf8(struct buf *b, const char *name, const char *value)
 {
@@ -178,7 +170,7 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 	enum rc rc = RC_OK;
 	if (a->kind == MAIL_CONFIRM) {
 		const struct policy_purpose *u = policy_purpose(p, a->purpose);
-		const char *title = u ? title_in(&u->title, a->lang, a->purpose) : a->purpose;
+		const char *title = u ? policy_title_in(&u->title, a->lang, a->purpose) : a->purpose;
 		rc = render(&subject, t->confirm_subject, p->controller.name, title, NULL, NULL);
 		if (!rc)
 			rc = render(&body, t->confirm_body, p->controller.name, NULL, title, a->link);

@@ -1153,3 +1153,11 @@ bool policy_record_has_field(const struct policy_record *r, const struct policy_
 			return true;
 	return false;
 }
+
+const char *policy_title_in(const struct policy_title *t, const char *lang, const char *fallback)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->v[i].lang, lang))
+			return t->v[i].text;
+	return t->n ? t->v[0].text : fallback;
+}

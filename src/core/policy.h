@@ -177,6 +177,8 @@ const struct policy_field *policy_field(const struct policy *p, const char *name
 const struct policy_purpose *policy_purpose(const struct policy *p, const char *name);
 const struct policy_record *policy_record(const struct policy *p, const char *name);
 const struct policy_recipient *policy_recipient(const struct policy *p, const char *name);
+/* The title in lang, else its first translation, else fallback. */
+const char *policy_title_in(const struct policy_title *t, const char *lang, const char *fallback);
 bool policy_record_has_field(const struct policy_record *r, const struct policy_field *f);
 
 const char *policy_field_type_name(enum field_type t);
