@@ -325,3 +325,22 @@ def test_new_policy_version_moves_due_times(tmp_path, privreg):
     assert "0 records deleted" in privreg("sweep", "--dir", d, "--now", "2024-12-31T23:59:59Z", check=0).stdout
     assert "1 records deleted" in privreg("sweep", "--dir", d, "--now", "2025-01-01", check=0).stdout
     assert privreg("sweep", "--dir", d, "--recompute", "--dry-run").returncode == 2
+
+
+def test_server_sweeps_on_its_schedule(tmp_path, privreg):
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
+    srv = Server(privreg, d, ["--sweep-every", "1s"])
+    try:
+        key = add_key(privreg, d, "admin")
+        r = srv.request("POST", "/v1/subjects", key, json={"records": [
+            {"kind": "message", "fields": {"message": "old"}, "created_at": "2020-01-01"}]})
+        rid = r.json()["records"][0]["id"]
+        deadline = time.monotonic() + 15
+        while srv.request("GET", f"/v1/records/{rid}", key).status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert srv.request("GET", f"/v1/records/{rid}", key).status_code == 404
+    finally:
+        code, log = srv.stop()
+    assert code == 0 and "sweep: records=1 subjects=1" in log, log[-2000:]
+    assert privreg("serve", "--dir", d, "--sweep-every", "5x").returncode == 2
