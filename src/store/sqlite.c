@@ -55,7 +55,7 @@ enum stmt_id {
 	S_SUPPRESSION_INSERT, S_SUPPRESSION_EXISTS,
 	S_HOLD_INSERT, S_HOLD_LIFT, S_HOLDS_ACTIVE, S_DISCLOSURE_INSERT, S_DISCLOSURES,
 	S_RECORD_SET_DUE, S_RECORDS_DUE, S_RECORDS_TRIM, S_SUBJECT_RECORD_COUNT, S_FORECAST, S_REQUEST_SET_EXPIRY,
-	S_REQUESTS_EXPIRE, S_RECORDS_PAGE,
+	S_REQUESTS_EXPIRE, S_RECORDS_PAGE, S_RECORD_LOOKUPS_ONE,
 	S__COUNT
 };
 
@@ -91,6 +91,7 @@ static const char *const stmt_sql[S__COUNT] = {
 		"UPDATE records SET state = ?3, updated_at = ?4, data = ?5, lookups = ?6, due_at = ?7, trim_at = ?8 "
 		"WHERE tenant_id = ?1 AND record_id = ?2",
 	[S_RECORD_DELETE] = "DELETE FROM records WHERE tenant_id = ?1 AND record_id = ?2",
+	[S_RECORD_LOOKUPS_ONE] = "SELECT record_id, lookups FROM records WHERE tenant_id = ?1 AND record_id = ?2",
 	[S_RECORD_LOOKUPS] =
 		"SELECT record_id, lookups FROM records INDEXED BY records_by_subject "
 		"WHERE tenant_id = ?1 AND subject_id = ?2",
@@ -995,8 +996,15 @@ static enum rc sqlite_record_update(struct store *s, int64_t tenant, const struc
 static enum rc sqlite_record_delete(struct store *s, int64_t tenant, const char *id)
 {
 	struct sqlite_store *q = sq(s);
-	struct store_record old;
-	enum rc rc = sqlite_record_get(s, tenant, id, &old);
+	struct store_record old = {0};
+	sqlite3_stmt *st = NULL;
+	/* Only the lookup hashes are needed: not the data, not the events. */
+	enum rc rc = stmt(q, S_RECORD_LOOKUPS_ONE, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, tenant);
+	bind_id(st, 2, REC, id);
+	rc = fetch_one(q, st, read_record_lookups, &old, "record_delete");
 	if (rc)
 		return rc;
 	rc = drop_lookups(q, tenant, id, old.lookups, old.nlookups);
