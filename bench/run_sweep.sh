@@ -3,7 +3,8 @@
 # 1,000,000: 70% open accounts, never due; 30% messages past their 3 years),
 # swept by `privreg sweep` while wrk measures GET /v1/consents/check on the
 # server; then the same wrk run with no sweep. Reports the sweep's due
-# records per second and the consent check's p99 idle and during the sweep.
+# records per second (alone, and beside the loaded server) and the consent
+# check's p99 idle and during the sweep.
 # Usage: bench/run_sweep.sh [BUILD_DIR] [RECORDS] [ROUNDS]
 set -euo pipefail
 build=${1:-build}
@@ -45,8 +46,16 @@ p99() { # wrk for $1 seconds; prints p99 in ms and req/s
 	awk '/Requests\/sec/ {print $2}' <<<"$out"
 }
 
-declare -a rates idle busy
+declare -a rates alone idle busy
 for r in $(seq 1 "$rounds"); do
+	# The sweep alone: no server, no load.
+	rm -rf "$work/reg" && cp -r "$work/pristine" "$work/reg"
+	start=$(date +%s.%N)
+	"$build/privreg" sweep --dir "$work/reg" > "$work/sweep.out"
+	secs=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {print e - s}')
+	a=$(awk -v n="$due" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
+	echo "round $r: sweep alone $secs s = $a due records/s"
+	alone+=("$a")
 	rm -rf "$work/reg" && cp -r "$work/pristine" "$work/reg"
 	"$build/privreg" serve --dir "$work/reg" --listen 127.0.0.1:18085 --threads "$threads" --sweep-every 0 \
 		>/dev/null 2>&1 &
@@ -68,4 +77,4 @@ for r in $(seq 1 "$rounds"); do
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 mi=$(median "${idle[@]}"); mb=$(median "${busy[@]}")
-echo "median: $(median "${rates[@]}") due records/s; p99 idle $mi ms, during sweep $mb ms (ratio $(awk -v a="$mb" -v b="$mi" 'BEGIN {printf "%.2f", a/b}'))"
+echo "median: alone $(median "${alone[@]}") due records/s; under load $(median "${rates[@]}") due records/s; p99 idle $mi ms, during sweep $mb ms (ratio $(awk -v a="$mb" -v b="$mi" 'BEGIN {printf "%.2f", a/b}'))"

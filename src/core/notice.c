@@ -18,7 +18,7 @@ struct texts {
 	const char *title, *intro, *controller, *code, *dpo, *categories, *col_data, *col_fields, *col_purposes,
 		*col_basis, *col_keep, *then_delete, *then_anon, *kept_by_law, *recipients, *col_recipient,
 		*col_country, *col_transfer, *eea, *no_recipients, *rights, *how, *extend, *authority, *cookies,
-		*needs_consent, *no_consent, *version, *min_age;
+		*needs_consent, *no_consent, *version, *min_age, *email;
 	const char *basis[6];                 /* enum legal_basis */
 	const char *role[3];                  /* enum recipient_role */
 	const char *transfer[4];              /* enum transfer_basis */
@@ -36,6 +36,7 @@ static const char *const event_names[5] = {"created", "fulfilled", "resolved", "
 static const struct texts langs[] = {
 	{
 		.lang = "et",
+		.email = "E-post",
 		.title = "Privaatsusteade",
 		.intro = "%s on sinu isikuandmete vastutav töötleja. See teade ütleb, milliseid andmeid me hoiame, miks, "
 		         "kui kaua ja kellele neid edastame.",
@@ -68,6 +69,7 @@ static const struct texts langs[] = {
 	},
 	{
 		.lang = "lv",
+		.email = "E-pasts",
 		.title = "Privātuma paziņojums",
 		.intro = "%s ir jūsu personas datu pārzinis. Šis paziņojums saka, kādus datus mēs glabājam, kāpēc, cik "
 		         "ilgi un kam tos nododam.",
@@ -99,6 +101,7 @@ static const struct texts langs[] = {
 	},
 	{
 		.lang = "en",
+		.email = "E-mail",
 		.title = "Privacy notice",
 		.intro = "%s is the controller of your personal data. This notice says what we hold, why, for how long "
 		         "and who receives it.",
@@ -129,6 +132,7 @@ static const struct texts langs[] = {
 	},
 	{
 		.lang = "fi",
+		.email = "Sähköposti",
 		.title = "Tietosuojaseloste",
 		.intro = "%s on henkilötietojesi rekisterinpitäjä. Tämä seloste kertoo, mitä tietoja säilytämme, miksi, "
 		         "kuinka kauan ja kenelle luovutamme niitä.",
@@ -162,6 +166,7 @@ static const struct texts langs[] = {
 	},
 	{
 		.lang = "ru",
+		.email = "Эл. почта",
 		.title = "Уведомление о конфиденциальности",
 		.intro = "%s является контролёром ваших персональных данных. Это уведомление говорит, какие данные мы "
 		         "храним, зачем, как долго и кому их передаём.",
@@ -387,7 +392,7 @@ enum rc notice_render(const struct policy *p, const char *lang, enum notice_form
 	snprintf(line, sizeof line, "%s%s%s%s%s, %s", c->name, c->code ? ", " : "", c->code ? t->code : "",
 	         c->code ? " " : "", c->code ? c->code : "", c->address ? c->address : "");
 	DO(para(op, line));
-	snprintf(line, sizeof line, "E-mail: %s", c->email);
+	snprintf(line, sizeof line, "%s: %s", t->email, c->email);
 	DO(para(op, line));
 	if (c->dpo) {
 		snprintf(line, sizeof line, "%s: %s", t->dpo, c->dpo);
