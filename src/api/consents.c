@@ -129,14 +129,10 @@ enum rc h_audience(struct request *rq)
 {
 	const char *after = request_query(rq, "after");
 	const char *lim = request_query(rq, "limit");
-	size_t limit = 100;
-	if (lim) {
-		char *end;
-		long v = strtol(lim, &end, 10);
-		if (!*lim || *end || v < 1 || v > CONSENT_AUDIENCE_MAX)
-			return err_set(&rq->eb, RC_UNPROCESSABLE, "limit: a number from 1 to %d", CONSENT_AUDIENCE_MAX);
-		limit = (size_t)v;
-	}
+	long lv = 100;
+	if (lim && request_number(rq, "limit", lim, 1, CONSENT_AUDIENCE_MAX, &lv))
+		return RC_UNPROCESSABLE;
+	size_t limit = (size_t)lv;
 	if (after && strlen(after) >= TOKEN_ID_MAX)
 		return err_set(&rq->eb, RC_UNPROCESSABLE, "after: not a subject id");
 	struct audience_entry *v = calloc(limit, sizeof *v);

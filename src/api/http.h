@@ -70,6 +70,8 @@ struct request {
 
 /* A query-string argument, or NULL. */
 const char *request_query(struct request *rq, const char *name);
+/* value (a query argument called name) as a number in lo..hi, else 422. */
+enum rc request_number(struct request *rq, const char *name, const char *value, long lo, long hi, long *out) WUR;
 /* Calls fn(name, value) for every query-string argument; stops at an error. */
 typedef enum rc query_fn(struct request *rq, const char *name, const char *value, void *arg);
 enum rc request_each_query(struct request *rq, query_fn *fn, void *arg) WUR;

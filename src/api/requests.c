@@ -124,10 +124,10 @@ static enum rc list_param(struct request *rq, const char *name, const char *valu
 	} else if (!strcmp(name, "after")) {
 		snprintf(a->after, sizeof a->after, "%s", value);
 	} else if (!strcmp(name, "limit")) {
-		char *end;
-		long v = strtol(value, &end, 10);
-		if (!*value || *end || v < 1 || v > 1000)
-			return err_set(&rq->eb, RC_UNPROCESSABLE, "limit: 1 to 1000");
+		long v;
+		enum rc rc = request_number(rq, name, value, 1, 1000, &v);
+		if (rc)
+			return rc;
 		a->f.limit = (size_t)v;
 	} else {
 		return err_set(&rq->eb, RC_UNPROCESSABLE, "unknown query parameter '%.40s'", name);

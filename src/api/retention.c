@@ -44,24 +44,18 @@ enum rc h_retention_sweep(struct request *rq)
 	return RC_OK;
 }
 
-static enum rc query_int(struct request *rq, const char *name, long def, long lo, long hi, long *out)
+/* An optional numeric query argument, def when absent. */
+static enum rc query_long(struct request *rq, const char *name, long def, long lo, long hi, long *out)
 {
 	const char *s = request_query(rq, name);
 	*out = def;
-	if (!s)
-		return RC_OK;
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || v < lo || v > hi)
-		return err_set(&rq->eb, RC_UNPROCESSABLE, "%s must be a number from %ld to %ld", name, lo, hi);
-	*out = v;
-	return RC_OK;
+	return s ? request_number(rq, name, s, lo, hi, out) : RC_OK;
 }
 
 enum rc h_retention_forecast(struct request *rq)
 {
 	long months;
-	enum rc rc = query_int(rq, "months", 12, 1, RETENTION_FORECAST_MONTHS_MAX, &months);
+	enum rc rc = query_long(rq, "months", 12, 1, RETENTION_FORECAST_MONTHS_MAX, &months);
 	if (rc)
 		return rc;
 	int64_t now = core_now(&rq->ctx), until;
@@ -98,7 +92,7 @@ enum rc h_retention_forecast(struct request *rq)
 enum rc h_retention_overdue(struct request *rq)
 {
 	long limit;
-	enum rc rc = query_int(rq, "limit", 100, 1, OVERDUE_LIMIT_MAX, &limit);
+	enum rc rc = query_long(rq, "limit", 100, 1, OVERDUE_LIMIT_MAX, &limit);
 	if (rc)
 		return rc;
 	struct store_hold *holds = NULL;
@@ -113,16 +107,13 @@ enum rc h_retention_overdue(struct request *rq)
 		                       (size_t)limit, &n);
 	json_t *arr = json_array();
 	for (size_t i = 0; !rc && i < n; i++) {
-		const char *hold = NULL;
-		for (size_t h = 0; h < nholds && !hold; h++)
-			if (!strcmp(holds[h].subject_id, due[i].subject_id) || !strcmp(holds[h].record_id, due[i].id))
-				hold = holds[h].id;
+		const struct store_hold *hold = hold_covering(holds, nholds, due[i].subject_id, due[i].id);
 		char at[TIMEUTIL_DATETIME_LEN];
 		timeutil_format_datetime(due[i].at, at);
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "record_id", due[i].id, "subject_id",
 		                                     due[i].subject_id, "kind", due[i].kind, "due_at", at, "action",
 		                                     action_of(&rq->ctx, due[i].kind), "held_by",
-		                                     hold ? json_string(hold) : json_null()));
+		                                     hold ? json_string(hold->id) : json_null()));
 	}
 	free(due);
 	store_holds_free(holds, nholds);

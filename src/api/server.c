@@ -233,6 +233,16 @@ const char *request_query(struct request *rq, const char *name)
 	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+enum rc request_number(struct request *rq, const char *name, const char *value, long lo, long hi, long *out)
+{
+	char *end;
+	long v = value ? strtol(value, &end, 10) : 0;
+	if (!value || !*value || *end || v < lo || v > hi)
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "%s must be a number from %ld to %ld", name, lo, hi);
+	*out = v;
+	return RC_OK;
+}
+
 struct query_iter {
 	struct request *rq;
 	query_fn *fn;

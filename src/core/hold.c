@@ -89,3 +89,12 @@ enum rc hold_active(const struct core_ctx *c, const char *subject_id, const char
 {
 	return store_holds_active(c->store, c->tenant->id, subject_id, record_id, core_now(c), out, n);
 }
+
+const struct store_hold *hold_covering(const struct store_hold *v, size_t n, const char *subject_id,
+                                       const char *record_id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].subject_id, subject_id) || !strcmp(v[i].record_id, record_id))
+			return &v[i];
+	return NULL;
+}

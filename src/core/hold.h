@@ -27,4 +27,8 @@ enum rc hold_lift(const struct core_ctx *c, const char *id, struct errbuf *eb) W
 enum rc hold_active(const struct core_ctx *c, const char *subject_id, const char *record_id,
                     struct store_hold **out, size_t *n) WUR;
 
+/* The hold among v that covers a subject or one of its records, or NULL. */
+const struct store_hold *hold_covering(const struct store_hold *v, size_t n, const char *subject_id,
+                                       const char *record_id);
+
 #endif

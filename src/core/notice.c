@@ -9,9 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Names listed per cell; a policy with more shows the first ones. */
-#define RECORD_FIELDS_IN_NOTICE 64
-
 /* The fixed texts of one language. */
 struct texts {
 	const char *lang;
@@ -231,14 +228,6 @@ static const struct texts *texts_for(const char *lang)
 	return &langs[2]; /* en */
 }
 
-bool notice_lang_supported(const char *lang)
-{
-	for (size_t i = 0; i < sizeof langs / sizeof langs[0]; i++)
-		if (!strcmp(langs[i].lang, lang))
-			return true;
-	return false;
-}
-
 static void duration_words(const struct texts *t, struct duration d, char *out, size_t size)
 {
 	int n = d.n, u = (int)d.unit;
@@ -329,6 +318,42 @@ static enum rc cell(struct out *o, const char *text, bool head)
 	return rc ? rc : raw(o, head ? "</th>" : "</td>", " |");
 }
 
+/* Cells listing the titles of fields or purposes in lang, ", " between. */
+static enum rc cell_fields(struct out *o, const struct policy_field *const *v, size_t n, const char *lang)
+{
+	enum rc rc = raw(o, "<td>", " ");
+	for (size_t i = 0; !rc && i < n; i++) {
+		rc = i ? buf_puts(o->b, ", ") : RC_OK;
+		rc = rc ? rc : esc(o, policy_title_in(&v[i]->title, lang, v[i]->name));
+	}
+	return rc ? rc : raw(o, "</td>", " |");
+}
+
+static enum rc cell_purposes(struct out *o, const struct policy_purpose *const *v, size_t n, const char *lang)
+{
+	enum rc rc = raw(o, "<td>", " ");
+	for (size_t i = 0; !rc && i < n; i++) {
+		rc = i ? buf_puts(o->b, ", ") : RC_OK;
+		rc = rc ? rc : esc(o, policy_title_in(&v[i]->title, lang, v[i]->name));
+	}
+	return rc ? rc : raw(o, "</td>", " |");
+}
+
+/* The distinct legal bases of some purposes. */
+static enum rc cell_bases(struct out *o, const struct texts *t, const struct policy_purpose *const *v, size_t n)
+{
+	bool seen[6] = {false};
+	enum rc rc = raw(o, "<td>", " ");
+	for (size_t i = 0, k = 0; !rc && i < n; i++) {
+		if (seen[v[i]->basis])
+			continue;
+		seen[v[i]->basis] = true;
+		rc = k++ ? buf_puts(o->b, ", ") : RC_OK;
+		rc = rc ? rc : esc(o, t->basis[v[i]->basis]);
+	}
+	return rc ? rc : raw(o, "</td>", " |");
+}
+
 static enum rc row_end(struct out *o, size_t cols, bool head)
 {
 	enum rc rc = raw(o, "</tr>\n", "\n");
@@ -348,15 +373,6 @@ static enum rc header_row(struct out *o, const char *const *cols, size_t n)
 	for (size_t i = 0; !rc && i < n; i++)
 		rc = cell(o, cols[i], true);
 	return rc ? rc : row_end(o, n, true);
-}
-
-/* A list of names joined by ", " into a fixed buffer (cut with "…" if long). */
-static void join(char *out, size_t size, const char *const *v, size_t n)
-{
-	size_t len = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < n && len < size; i++)
-		len += (size_t)snprintf(out + len, size - len, "%s%s", i ? ", " : "", v[i]);
 }
 
 enum rc notice_render(const struct policy *p, const char *lang, enum notice_format f, struct buf *b,
@@ -417,34 +433,14 @@ enum rc notice_render(const struct policy *p, const char *lang, enum notice_form
 	DO(header_row(op, cols, 5));
 	for (size_t i = 0; !rc && i < p->nrecords; i++) {
 		const struct policy_record *r = &p->records[i];
-		const char *names[RECORD_FIELDS_IN_NOTICE];
-		size_t n = 0;
-		for (size_t k = 0; k < r->nfields && n < RECORD_FIELDS_IN_NOTICE; k++)
-			names[n++] = policy_title_in(&r->fields[k]->title, lang, r->fields[k]->name);
-		char fields[1024], purposes[1024], bases[512];
-		join(fields, sizeof fields, names, n);
-		n = 0;
-		for (size_t k = 0; k < r->npurposes && n < RECORD_FIELDS_IN_NOTICE; k++)
-			names[n++] = policy_title_in(&r->purposes[k]->title, lang, r->purposes[k]->name);
-		join(purposes, sizeof purposes, names, n);
-		n = 0;
-		for (size_t k = 0; k < r->npurposes && n < RECORD_FIELDS_IN_NOTICE; k++) {
-			const char *bname = t->basis[r->purposes[k]->basis];
-			bool seen = false;
-			for (size_t j = 0; j < n; j++)
-				seen = seen || names[j] == bname;
-			if (!seen)
-				names[n++] = bname;
-		}
-		join(bases, sizeof bases, names, n);
 		keep_words(t, &r->keep, words, sizeof words);
 		snprintf(line, sizeof line, "%s, %s%s%s", words, r->then == THEN_ANONYMIZE ? t->then_anon : t->then_delete,
 		         r->erasable ? "" : "; ", r->erasable ? "" : t->kept_by_law);
 		DO(row_start(op));
 		DO(cell(op, policy_title_in(&r->title, lang, r->name), false));
-		DO(cell(op, fields, false));
-		DO(cell(op, purposes, false));
-		DO(cell(op, bases, false));
+		DO(cell_fields(op, r->fields, r->nfields, lang));
+		DO(cell_purposes(op, r->purposes, r->npurposes, lang));
+		DO(cell_bases(op, t, r->purposes, r->npurposes));
 		DO(cell(op, line, false));
 		DO(row_end(op, 5, false));
 	}
@@ -459,21 +455,12 @@ enum rc notice_render(const struct policy *p, const char *lang, enum notice_form
 		DO(header_row(op, rcols, 5));
 		for (size_t i = 0; !rc && i < p->nrecipients; i++) {
 			const struct policy_recipient *r = &p->recipients[i];
-			const char *names[RECORD_FIELDS_IN_NOTICE];
-			size_t n = 0;
-			char purposes[1024], fields[1024], who[256];
-			for (size_t k = 0; k < r->npurposes && n < RECORD_FIELDS_IN_NOTICE; k++)
-				names[n++] = policy_title_in(&r->purposes[k]->title, lang, r->purposes[k]->name);
-			join(purposes, sizeof purposes, names, n);
-			n = 0;
-			for (size_t k = 0; k < r->nfields && n < RECORD_FIELDS_IN_NOTICE; k++)
-				names[n++] = policy_title_in(&r->fields[k]->title, lang, r->fields[k]->name);
-			join(fields, sizeof fields, names, n);
+			char who[256];
 			snprintf(who, sizeof who, "%s (%s)", r->name, t->role[r->role]);
 			DO(row_start(op));
 			DO(cell(op, who, false));
-			DO(cell(op, purposes, false));
-			DO(cell(op, fields, false));
+			DO(cell_purposes(op, r->purposes, r->npurposes, lang));
+			DO(cell_fields(op, r->fields, r->nfields, lang));
 			DO(cell(op, r->country, false));
 			DO(cell(op, r->transfer == TRANSFER_NONE ? t->eea : t->transfer[r->transfer], false));
 			DO(row_end(op, 5, false));

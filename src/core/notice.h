@@ -18,8 +18,6 @@
 
 enum notice_format { NOTICE_HTML, NOTICE_MARKDOWN };
 
-/* Whether the fixed texts exist in lang. */
-bool notice_lang_supported(const char *lang);
 /* Renders into out (appends). lang must be one of the policy's languages
  * (RC_UNPROCESSABLE otherwise, with the reason in eb). */
 enum rc notice_render(const struct policy *p, const char *lang, enum notice_format f, struct buf *out,

@@ -86,14 +86,6 @@ static struct retention_kind_count *count_for(struct retention_report *r, const 
 	return k;
 }
 
-static bool is_held(const struct store_hold *h, size_t n, const struct store_due *d)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(h[i].subject_id, d->subject_id) || !strcmp(h[i].record_id, d->id))
-			return true;
-	return false;
-}
-
 static enum rc audit_id(const struct core_ctx *c, const char *action, const char *subject, const char *record,
                         const char *detail)
 {
@@ -207,10 +199,8 @@ static enum rc trim(const struct core_ctx *c, const struct policy_record *kind, 
 	rc = store_record_get(c->store, c->tenant->id, d->id, &row);
 	struct store_record upd = {0};
 	if (!rc) {
-		upd = row;
+		upd = row; /* borrows; only data is its own */
 		upd.data = NULL;
-		upd.lookups = NULL;
-		upd.nlookups = 0;
 		upd.events = NULL;
 		upd.nevents = 0;
 		rc = record_view_take(c, &key, &row, &v);
@@ -234,23 +224,17 @@ static enum rc trim(const struct core_ctx *c, const struct policy_record *kind, 
 		ncut++;
 	}
 	if (!rc && ncut) {
-		/* Lookups stay as they were: an ip field is never a lookup. */
-		struct store_record keep;
-		rc = store_record_get(c->store, c->tenant->id, d->id, &keep);
-		if (!rc) {
-			upd.lookups = keep.lookups;
-			upd.nlookups = keep.nlookups;
-			keep.lookups = NULL;
-			store_record_fini(&keep);
-			upd.trim_at = next;
-			upd.kind = v.kind;
-			upd.state = v.state;
-			rc = record_reseal(&v, &key, &upd.data, &upd.data_len);
-		}
+		/* Lookups stay as they were (an ip field is never a lookup): the
+		 * row read above still holds them. */
+		upd.lookups = row.lookups;
+		upd.nlookups = row.nlookups;
+		upd.trim_at = next;
+		upd.kind = v.kind;
+		upd.state = v.state;
+		rc = record_reseal(&v, &key, &upd.data, &upd.data_len);
 		if (!rc)
 			rc = store_record_update(c->store, c->tenant->id, &upd);
 		free(upd.data);
-		free(upd.lookups);
 		*did = !rc;
 	} else if (!rc) {
 		rc = store_record_set_due(c->store, c->tenant->id, d->id, upd.due_at, next);
@@ -344,7 +328,7 @@ static enum rc pass(const struct core_ctx *c, const struct retention_opts *o, bo
 				out->done++;
 			if (!kind)
 				continue; /* a kind the policy no longer has: left for the operator */
-			if (is_held(holds, nholds, d)) {
+			if (hold_covering(holds, nholds, d->subject_id, d->id)) {
 				k->held++;
 				continue;
 			}

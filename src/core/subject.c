@@ -330,10 +330,8 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
 	out->kept = xcalloc(n ? n : 1, sizeof *out->kept);
 	for (size_t i = 0; !rc && i < n; i++) {
 		const struct policy_record *kind = policy_record(p, recs[i].kind);
-		const struct store_hold *held = NULL; /* a legal hold outranks the erasure */
-		for (size_t h = 0; h < nholds && !held; h++)
-			if (!strcmp(holds[h].subject_id, subject_id) || !strcmp(holds[h].record_id, recs[i].id))
-				held = &holds[h];
+		/* a legal hold outranks the erasure */
+		const struct store_hold *held = hold_covering(holds, nholds, subject_id, recs[i].id);
 		bool keep = held || (kind && !kind->erasable);
 		struct record_view v;
 		/* Decrypt: for the suppression hashes, and to re-seal what is kept. */
