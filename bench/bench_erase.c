@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "core/subject.h"
+#include "core/tenant.h"
 #include "store/store.h"
 
 #define RECORDS 20

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/subject.h"
+#include "core/tenant.h"
 #include "store/store.h"
 
 #define BATCH 1000

@@ -144,11 +144,14 @@ enum rc h_audience(struct request *rq)
 		free(v);
 		return rc;
 	}
-	const char *base = consent_public_url(&rq->ctx);
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++) {
-		char url[TOKEN_LINK_MAX + 256], header[TOKEN_LINK_MAX + 260];
-		snprintf(url, sizeof url, "%s/u/%s", base, v[i].unsubscribe);
+		char url[CORE_LINK_MAX], header[CORE_LINK_MAX + 2];
+		if (core_link(&rq->ctx, CORE_LINK_UNSUBSCRIBE, v[i].unsubscribe, url)) {
+			json_decref(arr);
+			free(v);
+			return RC_INTERNAL;
+		}
 		snprintf(header, sizeof header, "<%s>", url);
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "subject_id", v[i].subject_id,
 		                                     "contact", v[i].contact, "unsubscribe_url", url, "headers",

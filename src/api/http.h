@@ -93,6 +93,14 @@ extern const size_t http_nroutes;
 enum rc router_match(const char *method, const char *path, int *index,
                      char params[HTTP_PARAM_MAX][HTTP_PARAM_LEN], char *allow, size_t allow_size) WUR;
 
+/* The public routes whose links e-mails carry (core/ctx.h joins them). */
+#define ROUTER_CONFIRM "/c/"
+#define ROUTER_UNSUBSCRIBE "/u/"
+#define ROUTER_VERIFY "/v/"
+#define ROUTER_EXPORT "/x/"
+/* Fills the link table core uses for e-mails, with `base` (kept, not copied). */
+void router_links(struct core_links *out, const char *base);
+
 /* The OpenAPI document served at /openapi.json. */
 extern const char http_openapi_json[];
 

@@ -238,9 +238,8 @@ enum rc h_request_complete(struct request *rq)
 		return rc;
 	json_t *body = request_json(&done, timeutil_now());
 	if (!strcmp(done.type, "access") || !strcmp(done.type, "portability")) {
-		char token[TOKEN_LINK_MAX], url[TOKEN_LINK_MAX + 256];
-		if (!request_export_link(&rq->ctx, &done, token)) {
-			snprintf(url, sizeof url, "%s/x/%s", consent_public_url(&rq->ctx), token);
+		char token[TOKEN_LINK_MAX], url[CORE_LINK_MAX];
+		if (!request_export_link(&rq->ctx, &done, token) && !core_link(&rq->ctx, CORE_LINK_EXPORT, token, url)) {
 			json_object_set_new(body, "export_url", json_string(url));
 		}
 	}

@@ -30,10 +30,10 @@ const struct route http_routes[] = {
 	{"POST", "/v1/subjects/{id}/acceptances", h_acceptance_post, R_ADMIN | R_DPO | R_SUPPORT, BODY_JSON},
 	{"GET", "/v1/consents/check", h_consent_check, R_ADMIN | R_DPO | R_MARKETING, BODY_NONE},
 	{"GET", "/v1/audiences/{purpose}", h_audience, R_ADMIN | R_MARKETING, BODY_NONE},
-	{"GET", "/c/{token}", h_confirm_page, R_PUBLIC, BODY_NONE},
-	{"POST", "/c/{token}", h_confirm, R_PUBLIC, BODY_FORM},
-	{"GET", "/u/{token}", h_unsubscribe_page, R_PUBLIC, BODY_NONE},
-	{"POST", "/u/{token}", h_unsubscribe, R_PUBLIC, BODY_FORM},
+	{"GET", ROUTER_CONFIRM "{token}", h_confirm_page, R_PUBLIC, BODY_NONE},
+	{"POST", ROUTER_CONFIRM "{token}", h_confirm, R_PUBLIC, BODY_FORM},
+	{"GET", ROUTER_UNSUBSCRIBE "{token}", h_unsubscribe_page, R_PUBLIC, BODY_NONE},
+	{"POST", ROUTER_UNSUBSCRIBE "{token}", h_unsubscribe, R_PUBLIC, BODY_FORM},
 	{"GET", "/.well-known/gpc.json", h_gpc, R_PUBLIC, BODY_NONE},
 	{"POST", "/v1/requests", h_request_create, R_ADMIN | R_DPO | R_SUPPORT, BODY_JSON},
 	{"GET", "/v1/requests", h_request_list, R_ADMIN | R_DPO, BODY_NONE},
@@ -43,9 +43,9 @@ const struct route http_routes[] = {
 	{"POST", "/v1/requests/{id}/refuse", h_request_refuse, R_ADMIN | R_DPO, BODY_JSON},
 	{"POST", "/v1/requests/{id}/complete", h_request_complete, R_ADMIN | R_DPO, BODY_JSON},
 	{"GET", "/v1/requests/{id}/export", h_request_export, R_ADMIN | R_DPO, BODY_NONE},
-	{"GET", "/x/{token}", h_export_link, R_PUBLIC, BODY_NONE},
-	{"GET", "/v/{token}", h_verify_page, R_PUBLIC, BODY_NONE},
-	{"POST", "/v/{token}", h_verify, R_PUBLIC, BODY_FORM},
+	{"GET", ROUTER_EXPORT "{token}", h_export_link, R_PUBLIC, BODY_NONE},
+	{"GET", ROUTER_VERIFY "{token}", h_verify_page, R_PUBLIC, BODY_NONE},
+	{"POST", ROUTER_VERIFY "{token}", h_verify, R_PUBLIC, BODY_FORM},
 	{"DELETE", "/v1/subjects/{id}/restriction", h_subject_unrestrict, R_ADMIN | R_DPO, BODY_NONE},
 	{"POST", "/v1/holds", h_hold_create, R_ADMIN | R_DPO, BODY_JSON},
 	{"GET", "/v1/holds", h_hold_list, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE},
@@ -102,4 +102,13 @@ enum rc router_match(const char *method, const char *path, int *index,
 		snprintf(allow + used, allow_size - used, "%s%s", used ? ", " : "", http_routes[i].method);
 	}
 	return path_known ? RC_METHOD : RC_NOT_FOUND;
+}
+
+void router_links(struct core_links *out, const char *base)
+{
+	*out = (struct core_links){
+		.base = base,
+		.prefix = {[CORE_LINK_CONFIRM] = ROUTER_CONFIRM, [CORE_LINK_UNSUBSCRIBE] = ROUTER_UNSUBSCRIBE,
+		           [CORE_LINK_VERIFY] = ROUTER_VERIFY, [CORE_LINK_EXPORT] = ROUTER_EXPORT},
+	};
 }

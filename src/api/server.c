@@ -34,6 +34,7 @@
 
 struct server {
 	char *keydir, *store_url, *public_url;
+	struct core_links links;   /* links in e-mails: public_url and the router's prefixes */
 	struct sender *sender;
 	struct store_pool *pool;   /* every connection of the server comes from it */
 	struct MHD_Daemon *mhd;
@@ -427,7 +428,7 @@ static enum rc dispatch(struct server *s, struct pending *p, struct MHD_Connecti
 		rq->ctx.store = w->store;
 		rq->ctx.sink = s->sink;
 		rq->ctx.waiter = &p->waiter;
-		rq->ctx.public_url = s->public_url;
+		rq->ctx.links = &s->links;
 	}
 	if (!rc && rq->route->roles != R_PUBLIC)
 		rc = authenticate(s, w, p, conn);
@@ -806,6 +807,7 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 		s->public_url = xstrdup(cfg->public_url);
 	else
 		s->public_url = xasprintf("http://%s:%u", cfg->listen[0] == '[' ? "localhost" : "127.0.0.1", (unsigned)s->port);
+	router_links(&s->links, s->public_url);
 	if (cfg->smtp_url) {
 		struct store *sst = NULL;
 		char from[256];

@@ -40,10 +40,7 @@ enum rc apikey_create(const struct core_ctx *c, const char *role, char key_id[TO
 		rc = store_apikey_insert(c->store, &k);
 	if (!rc)
 		rc = audit_append(c, &ev);
-	if (!rc)
-		rc = store_commit(c->store);
-	else
-		store_rollback(c->store);
+	rc = core_end(c, rc);
 	if (rc)
 		sodium_memzero(key, TOKEN_APIKEY_MAX);
 	else
@@ -61,9 +58,7 @@ enum rc apikey_revoke(const struct core_ctx *c, const char *key_id, struct errbu
 		rc = store_apikey_revoke(c->store, c->tenant->id, key_id, core_now(c));
 	if (!rc)
 		rc = audit_append(c, &ev);
-	if (!rc)
-		return store_commit(c->store);
-	store_rollback(c->store);
+	rc = core_end(c, rc);
 	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no valid key '%.20s'", key_id) : rc;
 }
 

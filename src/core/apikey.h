@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 
-#include "core/tenant.h"
+#include "core/ctx.h"
 #include "crypto/token.h"
 #include "store/store.h"
 

@@ -312,12 +312,9 @@ enum rc audit_access(const struct core_ctx *c, const struct audit_event *e)
 	if (rc)
 		return rc;
 	rc = audit_append(c, e);
-	if (rc) {
-		store_rollback(c->store);
+	if (rc)
 		log_error("audit append failed tenant=%lld action=%s", (long long)c->tenant->id, e->action);
-		return rc;
-	}
-	return store_commit(c->store);
+	return core_end(c, rc);
 }
 
 enum rc audit_query(const struct core_ctx *c, const struct store_audit_filter *f,

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/tenant.h"
+#include "core/ctx.h"
 #include "store/store.h"
 
 struct audit_event {

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/datakey.h"
 #include "core/mail.h"
 #include "core/subject.h"
 #include "store/store.h"
@@ -19,11 +21,6 @@ static const char *const action_names[] = {
 	[CONSENT_GRANT] = "granted", [CONSENT_WITHDRAW] = "withdrawn",
 	[CONSENT_OBJECT] = "objected", [CONSENT_CONFIRM] = "confirmed",
 };
-
-const char *consent_public_url(const struct core_ctx *c)
-{
-	return c->public_url ? c->public_url : "http://127.0.0.1:8080";
-}
 
 /* An address cut to its network (/24, /48), which is all the proof needs. */
 static bool truncate_ip(const char *ip, char out[48])
@@ -40,19 +37,48 @@ static bool truncate_ip(const char *ip, char out[48])
 	return false;
 }
 
+static const char *const state_names[] = {
+#define X(id, name) [CONSENT_STATE_##id] = name,
+	CONSENT_STATES(X)
+#undef X
+};
+
+const char *consent_state_name(enum consent_state st)
+{
+	return st < CONSENT_STATE__COUNT ? state_names[st] : "unknown";
+}
+
+enum consent_state consent_state_parse(const char *name)
+{
+	if (!name || !*name)
+		return CONSENT_STATE_NONE;
+	for (int i = 0; i < CONSENT_STATE__COUNT; i++)
+		if (!strcmp(state_names[i], name))
+			return (enum consent_state)i;
+	return CONSENT_STATE_UNKNOWN;
+}
+
+bool consent_allows(const struct policy_purpose *u, enum consent_state st)
+{
+	switch (st) {
+	case CONSENT_STATE_OBJECTED:
+	case CONSENT_STATE_RESTRICTED:
+	case CONSENT_STATE_UNKNOWN:
+		return false;
+	default:
+		return u->basis == BASIS_CONSENT ? st == CONSENT_STATE_GRANTED : true;
+	}
+}
+
 static bool allowed(const struct policy_purpose *u, const char *state)
 {
-	if (!strcmp(state, "objected"))
-		return false;
-	if (u->basis == BASIS_CONSENT)
-		return !strcmp(state, "granted");
-	return true;
+	return consent_allows(u, consent_state_parse(state));
 }
 
 static enum rc queue_confirmation(const struct core_ctx *c, const char *subject_id, const struct subject_key *key,
                                   const struct policy_purpose *u, struct errbuf *eb)
 {
-	char contact[256], lang[8], token[TOKEN_LINK_MAX], link[TOKEN_LINK_MAX + 256];
+	char contact[256], lang[8], token[TOKEN_LINK_MAX], link[CORE_LINK_MAX];
 	enum rc rc = subject_contact(c, subject_id, key, CHANNEL_EMAIL, contact, lang, NULL);
 	if (rc)
 		return rc;
@@ -65,7 +91,9 @@ static enum rc queue_confirmation(const struct core_ctx *c, const char *subject_
 	rc = token_link_sign(&l, c->tenant->vault.token_key, token);
 	if (rc)
 		return rc;
-	snprintf(link, sizeof link, "%s/c/%s", consent_public_url(c), token);
+	rc = core_link(c, CORE_LINK_CONFIRM, token, link);
+	if (rc)
+		return rc;
 	struct mail_args a = {.kind = MAIL_CONFIRM, .to = contact, .lang = lang, .purpose = u->name, .link = link};
 	return mail_queue(c, subject_id, key, &a);
 }
@@ -96,23 +124,26 @@ enum rc consent_record(const struct core_ctx *c, const char *subject_id, const c
 		return err_set(eb, RC_UNPROCESSABLE, "ip: not an IP address");
 
 	struct subject_key key;
-	enum rc rc = subject_unwrap_key(c, subject_id, &key, eb);
+	enum rc rc = datakey_unwrap(c, subject_id, &key, eb);
 	if (rc)
 		return rc;
 	rc = store_begin(c->store);
 	if (rc) {
-		subject_key_wipe(&key);
+		vault_subject_key_wipe(&key);
 		return rc;
 	}
 	char current[16] = "none";
 	enum rc grc = store_consent_state_get(c->store, c->tenant->id, subject_id, u->name, current);
 	if (grc && grc != RC_NOT_FOUND)
 		rc = grc;
-	const char *next = a == CONSENT_GRANT ? (u->double_opt_in ? "pending" : "granted")
-	                 : a == CONSENT_CONFIRM ? "granted" : a == CONSENT_WITHDRAW ? "withdrawn" : "objected";
-	if (!rc && a == CONSENT_CONFIRM && strcmp(current, "pending") && strcmp(current, "granted"))
+	enum consent_state now_st = consent_state_parse(current);
+	enum consent_state next_st = a == CONSENT_GRANT ? (u->double_opt_in ? CONSENT_STATE_PENDING : CONSENT_STATE_GRANTED)
+	                           : a == CONSENT_CONFIRM ? CONSENT_STATE_GRANTED
+	                           : a == CONSENT_WITHDRAW ? CONSENT_STATE_WITHDRAWN : CONSENT_STATE_OBJECTED;
+	const char *next = consent_state_name(next_st);
+	if (!rc && a == CONSENT_CONFIRM && now_st != CONSENT_STATE_PENDING && now_st != CONSENT_STATE_GRANTED)
 		rc = err_set(eb, RC_CONFLICT, "there is no pending grant of %s to confirm", u->name);
-	bool repeat = a == CONSENT_CONFIRM && !strcmp(current, "granted");
+	bool repeat = a == CONSENT_CONFIRM && now_st == CONSENT_STATE_GRANTED;
 	struct store_consent_event e = {
 		.purpose = (char *)u->name, .action = (char *)action_names[a], .at = core_now(c),
 		.source = (char *)(ev->source ? ev->source : ev->by_subject ? "link" : NULL),
@@ -146,12 +177,8 @@ enum rc consent_record(const struct core_ctx *c, const char *subject_id, const c
 			rc = audit_append(c, &ae);
 		}
 	}
-	subject_key_wipe(&key);
-	if (rc) {
-		store_rollback(c->store);
-		return rc;
-	}
-	rc = store_commit(c->store);
+	vault_subject_key_wipe(&key);
+	rc = core_end(c, rc);
 	if (!rc)
 		snprintf(state, 16, "%s", repeat ? current : next);
 	return rc;
@@ -195,7 +222,10 @@ enum rc consent_check_lookup(const struct core_ctx *c, const char *field, const 
 	buf_init(&canon, FIELD_VALUE_MAX);
 	buf_init(&form, FIELD_VALUE_MAX);
 	struct field_value v = {VAL_STRING, value, strlen(value)};
-	struct store_consent_state found[16] = {0};
+	/* Every subject sharing the value must allow it: read them all, and
+	 * refuse loudly rather than answer from a part. */
+	struct store_consent_state found[CONSENT_LOOKUP_MAX + 1];
+	memset(found, 0, sizeof found);
 	size_t n = 0;
 	enum rc rc = field_normalize(f, &v, &canon, NULL);
 	if (rc) { /* not even a valid value: nobody has it */
@@ -208,7 +238,12 @@ enum rc consent_check_lookup(const struct core_ctx *c, const char *field, const 
 	if (!rc) {
 		unsigned char hash[VAULT_HASH_LEN];
 		vault_lookup_hash(&c->tenant->vault, f->name, form.data, form.len, hash);
-		rc = store_consent_by_lookup(c->store, c->tenant->id, hash, u->name, found, 16, &n);
+		rc = store_consent_by_lookup(c->store, c->tenant->id, hash, u->name, found, CONSENT_LOOKUP_MAX + 1, &n);
+		if (!rc && n > CONSENT_LOOKUP_MAX) {
+			log_warn("consent check: more than %d subjects share one lookup value tenant=%lld", CONSENT_LOOKUP_MAX,
+			         (long long)c->tenant->id);
+			rc = err_set(eb, RC_CONFLICT, "more than %d subjects share that %s", CONSENT_LOOKUP_MAX, f->name);
+		}
 	}
 	buf_fini(&canon);
 	buf_fini(&form);
@@ -219,9 +254,9 @@ enum rc consent_check_lookup(const struct core_ctx *c, const char *field, const 
 	for (size_t i = 0; i < n; i++) {
 		struct consent_status one = {.allowed = false};
 		if (!strcmp(found[i].state, "erased")) {
-			snprintf(one.state, sizeof one.state, "unknown");
-		} else if (!strcmp(found[i].state, "restricted")) {
-			snprintf(one.state, sizeof one.state, "restricted");
+			snprintf(one.state, sizeof one.state, "%s", consent_state_name(CONSENT_STATE_UNKNOWN));
+		} else if (consent_state_parse(found[i].state) == CONSENT_STATE_RESTRICTED) {
+			snprintf(one.state, sizeof one.state, "%s", consent_state_name(CONSENT_STATE_RESTRICTED));
 		} else {
 			snprintf(one.state, sizeof one.state, "%s", found[i].state[0] ? found[i].state : "none");
 			one.allowed = allowed(u, one.state);
@@ -239,7 +274,7 @@ enum rc consent_report(const struct core_ctx *c, const char *subject_id, struct 
 {
 	struct subject_key key;
 	memset(out, 0, sizeof *out);
-	enum rc rc = subject_unwrap_key(c, subject_id, &key, eb);
+	enum rc rc = datakey_unwrap(c, subject_id, &key, eb);
 	if (rc)
 		return rc;
 	rc = store_consent_states_for_subject(c->store, c->tenant->id, subject_id, &out->states, &out->nstates);
@@ -260,7 +295,7 @@ enum rc consent_report(const struct core_ctx *c, const char *subject_id, struct 
 			buf_fini(&ip);
 		}
 	}
-	subject_key_wipe(&key);
+	vault_subject_key_wipe(&key);
 	struct audit_event ae = {"consent.read", subject_id, NULL, rc_code(rc), NULL};
 	enum rc arc = audit_access(c, &ae);
 	if (!rc)
@@ -305,10 +340,10 @@ enum rc consent_audience(const struct core_ctx *c, const char *purpose, const ch
 		store_subject_fini(&s);
 		if (restricted)
 			continue; /* Art. 18: stored, not used */
-		if (subject_unwrap_key(c, ids[i], &key, NULL))
+		if (datakey_unwrap(c, ids[i], &key, NULL))
 			continue; /* erased meanwhile */
 		rc = subject_contact(c, ids[i], &key, u->channel, e->contact, lang, NULL);
-		subject_key_wipe(&key);
+		vault_subject_key_wipe(&key);
 		if (rc || !e->contact[0])
 			continue; /* nothing to reach them by */
 		struct token_link l = {.kind = 'u', .tenant_id = c->tenant->id,
@@ -365,11 +400,7 @@ enum rc consent_by_link(const struct core_ctx *c, const struct token_link *l, co
 			rc = consent_record(c, l->subject_id, u->name, CONSENT_CONFIRM, &ev, state, eb);
 		}
 	}
-	if (rc) {
-		store_rollback(c->store);
-		return rc;
-	}
-	return store_commit(c->store);
+	return core_end(c, rc);
 }
 
 enum rc consent_accept_terms(const struct core_ctx *c, const char *subject_id, const char *version,
@@ -388,10 +419,10 @@ enum rc consent_accept_terms(const struct core_ctx *c, const char *subject_id, c
 	if (rc)
 		return rc;
 	struct subject_key key;
-	rc = subject_unwrap_key(c, subject_id, &key, eb);
+	rc = datakey_unwrap(c, subject_id, &key, eb);
 	if (rc)
 		return rc;
-	subject_key_wipe(&key); /* only to know the subject exists and is not erased */
+	vault_subject_key_wipe(&key); /* only to know the subject exists and is not erased */
 	struct store_consent_event e = {
 		.purpose = "terms", .action = "accepted", .at = core_now(c), .source = (char *)ev->source,
 		.policy_version = (char *)version, .wording = (char *)ev->wording,
@@ -409,9 +440,5 @@ enum rc consent_accept_terms(const struct core_ctx *c, const char *subject_id, c
 		rc = store_consent_state_set(c->store, c->tenant->id, subject_id, "terms", "accepted", e.at);
 	if (!rc)
 		rc = audit_append(c, &ae);
-	if (rc) {
-		store_rollback(c->store);
-		return rc;
-	}
-	return store_commit(c->store);
+	return core_end(c, rc);
 }

@@ -22,8 +22,38 @@
 #define CONSENT_CONFIRM_DAYS 7
 #define CONSENT_UNSUBSCRIBE_DAYS 730
 #define CONSENT_AUDIENCE_MAX 1000
+#define CONSENT_LOOKUP_MAX 64      /* subjects sharing one lookup value in a check */
 
 enum consent_action { CONSENT_GRANT, CONSENT_WITHDRAW, CONSENT_OBJECT, CONSENT_CONFIRM };
+
+/* The states of one purpose for one subject, declared once. The store keeps
+ * the name; "restricted" and "unknown" (no such subject, or erased) are what
+ * a check answers for a subject whose data may not be used at all. */
+#define CONSENT_STATES(X) \
+	X(NONE,       "none") \
+	X(PENDING,    "pending") \
+	X(GRANTED,    "granted") \
+	X(WITHDRAWN,  "withdrawn") \
+	X(OBJECTED,   "objected") \
+	X(EXPIRED,    "expired") \
+	X(ACCEPTED,   "accepted") \
+	X(RESTRICTED, "restricted") \
+	X(UNKNOWN,    "unknown")
+
+enum consent_state {
+#define X(id, name) CONSENT_STATE_##id,
+	CONSENT_STATES(X)
+#undef X
+	CONSENT_STATE__COUNT
+};
+
+const char *consent_state_name(enum consent_state s);
+/* The state of a name; "" is none, anything unknown is CONSENT_STATE_UNKNOWN. */
+enum consent_state consent_state_parse(const char *name);
+/* The one definition of "may we": an objection stops any purpose; a purpose
+ * with basis consent needs a grant (confirmed, for double opt-in); any other
+ * basis allows unless objected to. Restricted or unknown subjects never. */
+bool consent_allows(const struct policy_purpose *u, enum consent_state s);
 
 struct consent_evidence {
 	const char *source;        /* "checkout form"; required for a grant */
@@ -88,7 +118,5 @@ enum rc consent_accept_terms(const struct core_ctx *c, const char *subject_id, c
 enum rc consent_by_link(const struct core_ctx *c, const struct token_link *l, const char *token, bool gpc,
                         const char *ip, char state[16], struct errbuf *eb) WUR;
 
-/* The base URL for links: c->public_url or the default. */
-const char *consent_public_url(const struct core_ctx *c);
 
 #endif

@@ -79,11 +79,12 @@ enum rc disclosure_make(const struct core_ctx *c, const struct disclosure_input 
 		return rc;
 	if (!strcmp(st.state, "unknown"))
 		return err_set(eb, RC_NOT_FOUND, "no such subject");
-	if (!strcmp(st.state, "restricted"))
+	enum consent_state cs = consent_state_parse(st.state);
+	if (cs == CONSENT_STATE_RESTRICTED)
 		return err_set(eb, RC_FORBIDDEN, "the subject's data is restricted (Art. 18): it may not be disclosed");
 	if (!st.allowed && r->role != RECIPIENT_AUTHORITY)
-		return err_set(eb, RC_FORBIDDEN, "the subject has %s purpose %s", !strcmp(st.state, "objected")
-		               ? "objected to" : !strcmp(st.state, "withdrawn") ? "withdrawn consent for" : "not consented to",
+		return err_set(eb, RC_FORBIDDEN, "the subject has %s purpose %s", cs == CONSENT_STATE_OBJECTED
+		               ? "objected to" : cs == CONSENT_STATE_WITHDRAWN ? "withdrawn consent for" : "not consented to",
 		               in->purpose);
 	struct store_hold *holds = NULL;
 	size_t nholds = 0;
@@ -132,10 +133,7 @@ enum rc disclosure_make(const struct core_ctx *c, const struct disclosure_input 
 		rc = store_disclosure_insert(c->store, c->tenant->id, &d);
 		if (!rc)
 			rc = audit_append(c, &ev);
-		if (!rc)
-			rc = store_commit(c->store);
-		else
-			store_rollback(c->store);
+		rc = core_end(c, rc);
 	}
 	buf_fini(&names);
 	if (rc) {

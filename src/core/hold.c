@@ -7,7 +7,9 @@
 
 #include "base/xalloc.h"
 #include "core/audit.h"
-#include "core/record.h"
+#include "base/timeutil.h"
+#include "crypto/token.h"
+#include "store/store.h"
 
 enum rc hold_create(const struct core_ctx *c, const struct hold_input *in, struct store_hold *out,
                     struct errbuf *eb)
@@ -26,7 +28,13 @@ enum rc hold_create(const struct core_ctx *c, const struct hold_input *in, struc
 	char subject[TOKEN_ID_MAX] = "";
 	enum rc rc;
 	if (on_record) {
-		rc = record_owner(c, in->record_id, subject, eb);
+		struct store_record r = {0};
+		rc = store_record_get(c->store, c->tenant->id, in->record_id, &r);
+		if (!rc)
+			snprintf(subject, sizeof subject, "%s", r.subject_id);
+		else if (rc == RC_NOT_FOUND)
+			rc = err_set(eb, rc, "no such record");
+		store_record_fini(&r);
 	} else {
 		struct store_subject s;
 		rc = store_subject_get(c->store, c->tenant->id, in->subject_id, &s);
@@ -55,10 +63,7 @@ enum rc hold_create(const struct core_ctx *c, const struct hold_input *in, struc
 		rc = store_hold_insert(c->store, c->tenant->id, out);
 		if (!rc)
 			rc = audit_append(c, &ev);
-		if (!rc)
-			rc = store_commit(c->store);
-		else
-			store_rollback(c->store);
+		rc = core_end(c, rc);
 	}
 	if (rc) {
 		free(out->reason);
@@ -78,9 +83,7 @@ enum rc hold_lift(const struct core_ctx *c, const char *id, struct errbuf *eb)
 		rc = store_hold_lift(c->store, c->tenant->id, id, core_now(c));
 	if (!rc)
 		rc = audit_append(c, &ev);
-	if (!rc)
-		return store_commit(c->store);
-	store_rollback(c->store);
+	rc = core_end(c, rc);
 	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no active hold '%.40s'", id) : rc;
 }
 

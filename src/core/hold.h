@@ -7,7 +7,7 @@
 #ifndef PRIVREG_HOLD_H
 #define PRIVREG_HOLD_H
 
-#include "core/tenant.h"
+#include "core/ctx.h"
 #include "store/store.h"
 
 #define HOLD_REASON_MAX 1000

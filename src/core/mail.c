@@ -10,6 +10,7 @@
 
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "core/datakey.h"
 #include "store/store.h"
 
 /* Placeholders, filled by render(): confirm_subject {first} = the purpose's
@@ -222,7 +223,7 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 		m.sealed = xmalloc(m.sealed_len);
 		vault_seal(key, ad, msg.data, msg.len, m.sealed);
 		if (key == &tenant_key)
-			subject_key_wipe(&tenant_key);
+			vault_subject_key_wipe(&tenant_key);
 		rc = store_outbox_insert(c->store, c->tenant->id, &m);
 		free(m.sealed);
 	}
@@ -245,16 +246,16 @@ enum rc mail_open(const struct core_ctx *c, const char *subject_id, const unsign
 	/* Sealed under the tenant's mail key, or else under the subject's. */
 	memcpy(key.k, c->tenant->vault.token_key, sizeof key.k);
 	enum rc rc = vault_open(&key, "mail:tenant", sealed, len, &plain);
-	subject_key_wipe(&key);
+	vault_subject_key_wipe(&key);
 	if (rc) {
-		rc = subject_unwrap_key(c, subject_id, &key, NULL);
+		rc = datakey_unwrap(c, subject_id, &key, NULL);
 		if (rc) {
 			buf_fini(&plain);
 			return rc; /* the subject (or its key) is gone: so is the message */
 		}
 		snprintf(ad, sizeof ad, "mail:%s", subject_id);
 		rc = vault_open(&key, ad, sealed, len, &plain);
-		subject_key_wipe(&key);
+		vault_subject_key_wipe(&key);
 	}
 	const char *nl = rc ? NULL : memchr(plain.data, '\n', plain.len);
 	if (!rc && (!nl || (size_t)(nl - plain.data) >= sizeof out->to))

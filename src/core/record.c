@@ -7,7 +7,7 @@
  * later policy version reorders or adds fields.
  */
 #include "core/record.h"
-#include "core/retention.h"
+#include "core/keep.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
-#include "core/subject.h"
+#include "core/datakey.h"
 #include "store/store.h"
 
 #define PLAIN_VERSION 1
@@ -146,6 +146,17 @@ static enum rc put_field(struct buf *plain, const char *name, const char *value,
 	if (!rc)
 		rc = buf_append(plain, vl, 4);
 	return rc ? rc : buf_append(plain, value, len);
+}
+
+static const char *const state_names[] = {
+#define X(id, name) [RECORD_##id] = name,
+	RECORD_STATES(X)
+#undef X
+};
+
+const char *record_state_name(enum record_state st)
+{
+	return st < RECORD_STATE__COUNT ? state_names[st] : "unknown";
 }
 
 enum rc record_reseal(const struct record_view *v, const struct subject_key *key, unsigned char **data,
@@ -279,13 +290,13 @@ enum rc record_prepare(const struct core_ctx *c, const char *subject_id,
 	memcpy(row->subject_id, subject_id, sl);
 	row->subject_id[sl] = '\0';
 	row->kind = (char *)r->kind->name;  /* borrowed from the policy */
-	row->state = (char *)"active";
+	row->state = (char *)record_state_name(RECORD_ACTIVE);
 	row->created_at = created;
 	row->updated_at = core_now(c);
 	row->events = out->events;
 	row->nevents = rec->nevents;
-	row->due_at = retention_due(r->kind, created, out->events, rec->nevents, NULL, 0);
-	row->trim_at = retention_trim_at(r->kind, created);
+	row->due_at = keep_due(r->kind, created, out->events, rec->nevents, NULL, 0);
+	row->trim_at = keep_trim_at(r->kind, created);
 	rc = norm_seal(c, key, r, row);
 out:
 	norm_fini(r);
@@ -299,22 +310,6 @@ void record_prepared_fini(struct record_prepared *p)
 	free(p->row.data);
 	free(p->row.lookups);
 	p->row.data = p->row.lookups = NULL;
-}
-
-enum rc subject_unwrap_key(const struct core_ctx *c, const char *subject_id, struct subject_key *key,
-                           struct errbuf *eb)
-{
-	struct store_subject s;
-	enum rc rc = store_subject_get(c->store, c->tenant->id, subject_id, &s);
-	if (rc == RC_NOT_FOUND)
-		return err_set(eb, rc, "no such subject");
-	if (!rc) {
-		rc = vault_subject_key_unwrap(&c->tenant->vault, subject_id, s.wrapped_key, s.wrapped_len, key);
-		if (rc == RC_CRYPTO)
-			log_error("subject key does not unwrap tenant=%lld subject=%s", (long long)c->tenant->id, subject_id);
-	}
-	store_subject_fini(&s);
-	return rc;
 }
 
 enum rc record_add(const struct core_ctx *c, const char *subject_id, const struct record_input *rec,
@@ -336,7 +331,7 @@ enum rc record_add(const struct core_ctx *c, const char *subject_id, const struc
 		rc = err_set(eb, RC_CONFLICT, "the subject's data is restricted (Art. 18): nothing new is added");
 	store_subject_fini(&s);
 	if (!rc)
-		rc = subject_unwrap_key(c, subject_id, &key, eb);
+		rc = datakey_unwrap(c, subject_id, &key, eb);
 	have_key = !rc;
 	if (!rc)
 		rc = record_prepare(c, subject_id, &key, rec, &prep, eb);
@@ -348,11 +343,8 @@ enum rc record_add(const struct core_ctx *c, const char *subject_id, const struc
 			rc = audit_append(c, &ev);
 	}
 	if (have_key)
-		subject_key_wipe(&key);
-	if (!rc)
-		rc = store_commit(c->store);
-	else
-		store_rollback(c->store);
+		vault_subject_key_wipe(&key);
+	rc = core_end(c, rc);
 	if (!rc)
 		memcpy(id, prep.row.id, TOKEN_ID_MAX);
 	if (prepared)
@@ -470,15 +462,15 @@ enum rc record_read(const struct core_ctx *c, const char *record_id, struct reco
 	enum rc rc = store_record_get(c->store, c->tenant->id, record_id, &row);
 	if (rc)
 		return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such record") : rc;
-	rc = subject_usable(c, row.subject_id, eb);
+	rc = datakey_usable(c, row.subject_id, eb);
 	if (!rc)
-		rc = subject_unwrap_key(c, row.subject_id, &key, eb);
+		rc = datakey_unwrap(c, row.subject_id, &key, eb);
 	else
 		memset(&key, 0, sizeof key);
 	struct record_view *v = xcalloc(1, sizeof *v);
 	if (!rc)
 		rc = record_view_take(c, &key, &row, v);
-	subject_key_wipe(&key);
+	vault_subject_key_wipe(&key);
 	store_record_fini(&row);
 	if (rc) {
 		record_view_free(v);
@@ -519,11 +511,11 @@ enum rc record_rectify(const struct core_ctx *c, const char *record_id,
 	if (rc)
 		goto out;
 	/* An event (closed, fulfilled...) may start the record's retention clock. */
-	row.due_at = retention_due(r->kind, row.created_at, row.events, row.nevents, ev, nevents);
+	row.due_at = keep_due(r->kind, row.created_at, row.events, row.nevents, ev, nevents);
 	if (nchanges)
-		row.trim_at = retention_trim_at(r->kind, row.created_at);
+		row.trim_at = keep_trim_at(r->kind, row.created_at);
 	if (nchanges) {
-		rc = subject_unwrap_key(c, row.subject_id, &key, eb);
+		rc = datakey_unwrap(c, row.subject_id, &key, eb);
 		if (rc)
 			goto out;
 		have_key = true;
@@ -575,13 +567,9 @@ enum rc record_rectify(const struct core_ctx *c, const char *record_id,
 	}
 out:
 	if (have_key)
-		subject_key_wipe(&key);
+		vault_subject_key_wipe(&key);
 	record_view_fini(&view);
 	store_record_fini(&row);
 	norm_fini(r);
-	if (rc) {
-		store_rollback(c->store);
-		return rc;
-	}
-	return store_commit(c->store);
+	return core_end(c, rc);
 }

@@ -16,13 +16,28 @@
 #include <stdint.h>
 
 #include "core/field.h"
-#include "core/tenant.h"
+#include "core/ctx.h"
 #include "crypto/token.h"
 #include "store/store.h"
 
 #define RECORD_MAX_FIELDS 256
 #define RECORD_MAX_EVENTS 32
 #define RECORD_EVENT_NAME_MAX 64
+
+/* The states of a record, declared once: active, or restricted (kept by law
+ * after an erasure, or under Art. 18: only stored). */
+#define RECORD_STATES(X) \
+	X(ACTIVE,     "active") \
+	X(RESTRICTED, "restricted")
+
+enum record_state {
+#define X(id, name) RECORD_##id,
+	RECORD_STATES(X)
+#undef X
+	RECORD_STATE__COUNT
+};
+
+const char *record_state_name(enum record_state s);
 
 struct field_input {
 	const char *name;
@@ -98,11 +113,6 @@ void record_prepared_fini(struct record_prepared *p);
 /* A decrypted record sealed again (under another key): for what an erasure keeps. */
 enum rc record_reseal(const struct record_view *v, const struct subject_key *key, unsigned char **data,
                       size_t *len) WUR;
-
-/* A subject's data key (wipe it after use); RC_NOT_FOUND for no such
- * subject, RC_GONE once the key has been destroyed. */
-enum rc subject_unwrap_key(const struct core_ctx *c, const char *subject_id, struct subject_key *key,
-                           struct errbuf *eb) WUR;
 
 /* Decrypts a stored row into a view, taking row's kind, state and events. */
 enum rc record_view_take(const struct core_ctx *c, const struct subject_key *key,

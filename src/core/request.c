@@ -9,24 +9,101 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/datakey.h"
 #include "core/consent.h"
 #include "core/mail.h"
 #include "core/subject.h"
 
-static const char *const types[] = {"access", "portability", "rectification", "erasure", "restriction",
-                                    "objection", "withdraw_consent", "marketing_optout", NULL};
+static const char *const status_names[] = {
+#define X(id, name, open) [REQUEST_##id] = name,
+	REQUEST_STATUSES(X)
+#undef X
+};
+
+static const bool status_open[] = {
+#define X(id, name, open) [REQUEST_##id] = open,
+	REQUEST_STATUSES(X)
+#undef X
+};
+
+static const char *const open_names[] = {
+#define X(id, name, open) name,
+	REQUEST_STATUSES(X)
+#undef X
+};
+
+static const char *const type_names[] = {
+#define X(id, name) [REQUEST_TYPE_##id] = name,
+	REQUEST_TYPES(X)
+#undef X
+};
+
+const char *request_status_name(enum request_status st)
+{
+	return st < REQUEST_STATUS__COUNT ? status_names[st] : "unknown";
+}
+
+enum rc request_status_parse(const char *name, enum request_status *out)
+{
+	for (int i = 0; i < REQUEST_STATUS__COUNT; i++)
+		if (!strcmp(status_names[i], name)) {
+			*out = (enum request_status)i;
+			return RC_OK;
+		}
+	return RC_INVALID;
+}
+
+bool request_is_open(enum request_status st)
+{
+	return st < REQUEST_STATUS__COUNT && status_open[st];
+}
+
+bool request_row_open(const struct store_request *r)
+{
+	enum request_status st;
+	return r->status && !request_status_parse(r->status, &st) && request_is_open(st);
+}
+
+const char *const *request_open_names(size_t *n)
+{
+	/* The open states come first in REQUEST_STATUSES; count them. */
+	size_t k = 0;
+	while (k < REQUEST_STATUS__COUNT && status_open[k])
+		k++;
+	*n = k;
+	return open_names;
+}
+
+const char *request_type_name(enum request_type t)
+{
+	return t < REQUEST_TYPE__COUNT ? type_names[t] : "unknown";
+}
+
+enum rc request_type_parse(const char *name, enum request_type *out)
+{
+	for (int i = 0; i < REQUEST_TYPE__COUNT; i++)
+		if (!strcmp(type_names[i], name)) {
+			*out = (enum request_type)i;
+			return RC_OK;
+		}
+	return RC_INVALID;
+}
 
 bool request_type_valid(const char *type)
 {
-	for (const char *const *t = types; *t; t++)
-		if (!strcmp(*t, type))
-			return true;
-	return false;
+	enum request_type t;
+	return type && !request_type_parse(type, &t);
 }
 
-static bool open_status(const char *s)
+enum request_type request_row_type(const struct store_request *r)
 {
-	return !strcmp(s, "received") || !strcmp(s, "verifying") || !strcmp(s, "in_progress");
+	enum request_type t;
+	return r->type && !request_type_parse(r->type, &t) ? t : REQUEST_TYPE__COUNT;
+}
+
+bool request_type_exports(enum request_type t)
+{
+	return t == REQUEST_TYPE_ACCESS || t == REQUEST_TYPE_PORTABILITY;
 }
 
 /* received + a + b, in calendar units from the day of receipt. */
@@ -68,10 +145,10 @@ static enum rc contact(const struct core_ctx *c, const char *subject_id, char to
 	struct subject_key key;
 	to[0] = '\0';
 	snprintf(lang, 8, "%s", c->tenant->policy->languages[0]);
-	if (subject_unwrap_key(c, subject_id, &key, NULL))
+	if (datakey_unwrap(c, subject_id, &key, NULL))
 		return RC_OK; /* erased already: nobody to write to */
 	enum rc rc = subject_contact(c, subject_id, &key, CHANNEL_EMAIL, to, lang, NULL);
-	subject_key_wipe(&key);
+	vault_subject_key_wipe(&key);
 	return rc;
 }
 
@@ -107,7 +184,7 @@ enum rc request_create(const struct core_ctx *c, const struct request_input *in,
 		return err_set(eb, RC_UNPROCESSABLE, "give subject_id or a lookup field");
 	}
 	struct subject_key key;
-	enum rc rc = subject_unwrap_key(c, sid, &key, eb);
+	enum rc rc = datakey_unwrap(c, sid, &key, eb);
 	if (rc)
 		return rc == RC_GONE ? err_set(eb, RC_GONE, "the subject has been erased") : rc;
 	int64_t received = core_now(c);
@@ -118,7 +195,7 @@ enum rc request_create(const struct core_ctx *c, const struct request_input *in,
 	token_id_new("req_", out->id);
 	memcpy(out->subject_id, sid, sizeof sid);
 	out->type = xstrdup(in->type);
-	out->status = xstrdup(in->verified_by ? "in_progress" : "verifying");
+	out->status = xstrdup(request_status_name(in->verified_by ? REQUEST_IN_PROGRESS : REQUEST_VERIFYING));
 	out->channel = in->channel ? xstrdup(in->channel) : NULL;
 	out->verified_by = in->verified_by ? xstrdup(in->verified_by) : NULL;
 	out->received_at = received;
@@ -133,8 +210,8 @@ enum rc request_create(const struct core_ctx *c, const struct request_input *in,
 		out->details = xmalloc(out->details_len);
 		vault_seal(&key, ad, in->details, strlen(in->details), out->details);
 	}
-	subject_key_wipe(&key);
-	char to[256] = "", lang[8], link[TOKEN_LINK_MAX + 256] = "";
+	vault_subject_key_wipe(&key);
+	char to[256] = "", lang[8], link[CORE_LINK_MAX] = "";
 	if (!rc && !out->verified_by) {
 		/* Who asked must be checked: a link to the address on record. */
 		struct token_link l = {.kind = 'v', .tenant_id = c->tenant->id, .expires = core_now(c) + 7 * 86400};
@@ -144,7 +221,8 @@ enum rc request_create(const struct core_ctx *c, const struct request_input *in,
 		rc = contact(c, sid, to, lang);
 		if (!rc)
 			rc = token_link_sign(&l, c->tenant->vault.token_key, token);
-		snprintf(link, sizeof link, "%s/v/%s", consent_public_url(c), token);
+		if (!rc)
+			rc = core_link(c, CORE_LINK_VERIFY, token, link);
 	}
 	if (!rc)
 		rc = store_begin(c->store);
@@ -156,10 +234,7 @@ enum rc request_create(const struct core_ctx *c, const struct request_input *in,
 			struct mail_args a = {.kind = MAIL_REQUEST_VERIFY, .to = to, .lang = lang, .text = out->type, .link = link};
 			rc = mail_queue(c, sid, NULL, &a);
 		}
-		if (!rc)
-			rc = store_commit(c->store);
-		else
-			store_rollback(c->store);
+		rc = core_end(c, rc);
 	}
 	if (rc)
 		store_request_fini(out);
@@ -182,7 +257,7 @@ enum rc request_list(const struct core_ctx *c, const struct store_request_filter
 static enum rc load_open(const struct core_ctx *c, const char *id, struct store_request *r, struct errbuf *eb)
 {
 	enum rc rc = request_get(c, id, r, eb);
-	if (!rc && !open_status(r->status)) {
+	if (!rc && !request_row_open(r)) {
 		rc = err_set(eb, RC_CONFLICT, "the request is %s already", r->status);
 		store_request_fini(r);
 	}
@@ -227,9 +302,7 @@ static enum rc save_and_tell(const struct core_ctx *c, struct store_request *r, 
 	rc = update(c, r, action, NULL);
 	if (!rc)
 		rc = tell(c, r, kind, what, link, to, lang);
-	if (!rc)
-		return store_commit(c->store);
-	store_rollback(c->store);
+	rc = core_end(c, rc);
 	return rc;
 }
 
@@ -243,15 +316,12 @@ enum rc request_verify(const struct core_ctx *c, const char *id, const char *ver
 		return rc;
 	free(r.status);
 	free(r.verified_by);
-	r.status = xstrdup("in_progress");
+	r.status = xstrdup(request_status_name(REQUEST_IN_PROGRESS));
 	r.verified_by = xstrdup(verified_by);
 	rc = store_begin(c->store);
 	if (!rc) {
 		rc = update(c, &r, "request.verify", NULL);
-		if (!rc)
-			rc = store_commit(c->store);
-		else
-			store_rollback(c->store);
+		rc = core_end(c, rc);
 	}
 	store_request_fini(&r);
 	return rc;
@@ -299,7 +369,7 @@ enum rc request_refuse(const struct core_ctx *c, const char *id, const char *rea
 	rc = contact(c, r.subject_id, to, lang);
 	if (!rc) {
 		free(r.status);
-		r.status = xstrdup("refused");
+		r.status = xstrdup(request_status_name(REQUEST_REFUSED));
 		r.refusal_reason = xstrdup(reason);
 		r.answered_at = core_now(c);
 		rc = save_and_tell(c, &r, "request.refuse", MAIL_REQUEST_ANSWERED, reason, NULL, to, lang);
@@ -316,7 +386,7 @@ enum rc request_verify_by_link(const struct core_ctx *c, const struct token_link
 	enum rc rc = request_get(c, l->purpose, &r, eb);
 	if (!rc && strcmp(r.subject_id, l->subject_id))
 		rc = err_set(eb, RC_NOT_FOUND, "this link is no longer valid");
-	if (!rc && strcmp(r.status, "verifying"))
+	if (!rc && strcmp(r.status, request_status_name(REQUEST_VERIFYING)))
 		rc = err_set(eb, RC_GONE, "this request is %s: nothing to confirm", r.status);
 	if (rc) {
 		store_request_fini(&r);
@@ -325,7 +395,7 @@ enum rc request_verify_by_link(const struct core_ctx *c, const struct token_link
 	token_link_hash(token, hash);
 	free(r.status);
 	free(r.verified_by);
-	r.status = xstrdup("in_progress");
+	r.status = xstrdup(request_status_name(REQUEST_IN_PROGRESS));
 	r.verified_by = xstrdup("link to the e-mail on record");
 	rc = store_begin(c->store);
 	if (!rc) {
@@ -334,10 +404,7 @@ enum rc request_verify_by_link(const struct core_ctx *c, const struct token_link
 			rc = err_set(eb, RC_GONE, "this link has been used already");
 		if (!rc)
 			rc = update(c, &r, "request.verify", "by=link");
-		if (!rc)
-			rc = store_commit(c->store);
-		else
-			store_rollback(c->store);
+		rc = core_end(c, rc);
 	}
 	store_request_fini(&r);
 	return rc;
@@ -349,13 +416,13 @@ enum rc request_details(const struct core_ctx *c, const struct store_request *r,
 	buf_reset(out);
 	if (!r->details || !r->details_len)
 		return RC_OK;
-	enum rc rc = subject_unwrap_key(c, r->subject_id, &key, NULL);
+	enum rc rc = datakey_unwrap(c, r->subject_id, &key, NULL);
 	if (rc)
 		return rc;
 	char ad[64];
 	details_ad(r->id, ad, sizeof ad);
 	rc = vault_open(&key, ad, r->details, r->details_len, out);
-	subject_key_wipe(&key);
+	vault_subject_key_wipe(&key);
 	return rc;
 }
 
@@ -374,13 +441,15 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
                        struct buf *done, struct errbuf *eb)
 {
 	const struct policy *p = c->tenant->policy;
-	const char *t = r->type;
+	enum request_type t = request_row_type(r);
 	struct consent_evidence ev = {.source = "data-subject request"};
 	char state[16];
 	enum rc rc = RC_OK;
-	if (!strcmp(t, "access") || !strcmp(t, "portability"))
+	switch (t) {
+	case REQUEST_TYPE_ACCESS:
+	case REQUEST_TYPE_PORTABILITY:
 		return buf_puts(done, "your data is ready to download");
-	if (!strcmp(t, "rectification")) {
+	case REQUEST_TYPE_RECTIFICATION: {
 		char owner[TOKEN_ID_MAX];
 		if (!x || !x->record_id || !x->nchanges)
 			return err_set(eb, RC_UNPROCESSABLE, "a rectification needs details {\"record_id\", \"fields\"}");
@@ -391,23 +460,21 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 			rc = record_rectify(c, x->record_id, x->changes, x->nchanges, NULL, 0, eb);
 		return rc ? rc : buf_printf(done, "%zu fields corrected", x->nchanges);
 	}
-	if (!strcmp(t, "erasure")) {
+	case REQUEST_TYPE_ERASURE: {
 		struct subject_erasure er;
 		rc = subject_erase(c, r->subject_id, &er, eb);
 		if (!rc)
 			rc = buf_printf(done, "%zu records erased", er.deleted);
 		for (size_t i = 0; !rc && i < er.nkept; i++)
 			rc = buf_printf(done, "; %s kept (%s%s)", er.kept[i].kind,
-			                strncmp(er.kept[i].rule, "a legal hold", 12) ? "not erasable by law: kept " : "",
-			                er.kept[i].rule);
+			                er.kept[i].held ? "" : "not erasable by law: kept ", er.kept[i].rule);
 		subject_erasure_fini(&er);
 		return rc;
 	}
-	if (!strcmp(t, "restriction")) {
+	case REQUEST_TYPE_RESTRICTION:
 		rc = store_subject_restrict(c->store, c->tenant->id, r->subject_id, true);
 		return rc ? rc : buf_puts(done, "processing of your data is restricted: it is only stored");
-	}
-	if (!strcmp(t, "marketing_optout")) {
+	case REQUEST_TYPE_MARKETING_OPTOUT: {
 		size_t n = 0;
 		for (size_t i = 0; !rc && i < p->npurposes; i++) {
 			const struct policy_purpose *u = &p->purposes[i];
@@ -418,13 +485,19 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 		}
 		return rc ? rc : buf_printf(done, "no more direct marketing (%zu purposes)", n);
 	}
-	/* objection, withdraw_consent: the purposes named in the details. */
-	if (!x || !x->npurposes)
-		return err_set(eb, RC_UNPROCESSABLE, "details must name the purposes: {\"purposes\": [...]}");
-	for (size_t i = 0; !rc && i < x->npurposes; i++)
-		rc = consent_record(c, r->subject_id, x->purposes[i],
-		                    !strcmp(t, "objection") ? CONSENT_OBJECT : CONSENT_WITHDRAW, &ev, state, eb);
-	return rc ? rc : buf_printf(done, "%s recorded for %zu purposes", t, x->npurposes);
+	case REQUEST_TYPE_OBJECTION:
+	case REQUEST_TYPE_WITHDRAW_CONSENT:
+		/* the purposes named in the details */
+		if (!x || !x->npurposes)
+			return err_set(eb, RC_UNPROCESSABLE, "details must name the purposes: {\"purposes\": [...]}");
+		for (size_t i = 0; !rc && i < x->npurposes; i++)
+			rc = consent_record(c, r->subject_id, x->purposes[i],
+			                    t == REQUEST_TYPE_OBJECTION ? CONSENT_OBJECT : CONSENT_WITHDRAW, &ev, state, eb);
+		return rc ? rc : buf_printf(done, "%s recorded for %zu purposes", r->type, x->npurposes);
+	case REQUEST_TYPE__COUNT:
+		break;
+	}
+	return err_set(eb, RC_INTERNAL, "request of unknown type");
 }
 
 enum rc request_complete(const struct core_ctx *c, const char *id, const struct request_exec *x,
@@ -434,20 +507,21 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 	enum rc rc = load_open(c, id, &r, eb);
 	if (rc)
 		return rc;
-	if (strcmp(r.status, "in_progress")) {
+	if (strcmp(r.status, request_status_name(REQUEST_IN_PROGRESS))) {
 		store_request_fini(&r);
 		return err_set(eb, RC_CONFLICT, "the requester's identity is not verified yet: verify the request first");
 	}
-	char to[256], lang[8], link[TOKEN_LINK_MAX + 256] = "";
+	char to[256], lang[8], link[CORE_LINK_MAX] = "";
 	struct buf done;
 	buf_init(&done, 4096);
 	/* The address is read before the request is carried out: after an
 	 * erasure it is gone. */
 	rc = contact(c, r.subject_id, to, lang);
-	if (!rc && (!strcmp(r.type, "access") || !strcmp(r.type, "portability"))) {
+	if (!rc && request_type_exports(request_row_type(&r))) {
 		char token[TOKEN_LINK_MAX];
 		rc = request_export_link(c, &r, token);
-		snprintf(link, sizeof link, "%s/x/%s", consent_public_url(c), token);
+		if (!rc)
+			rc = core_link(c, CORE_LINK_EXPORT, token, link);
 	}
 	if (!rc)
 		rc = store_begin(c->store);
@@ -455,7 +529,7 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 		rc = execute(c, &r, x, &done, eb);
 		if (!rc) {
 			free(r.status);
-			r.status = xstrdup("completed");
+			r.status = xstrdup(request_status_name(REQUEST_COMPLETED));
 			r.answered_at = core_now(c);
 			r.outcome = xstrdup(done.data ? done.data : "");
 			free(r.details); /* done with: the details may hold values */
@@ -465,14 +539,11 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 		}
 		if (!rc)
 			rc = tell(c, &r, MAIL_REQUEST_ANSWERED, r.outcome, link[0] ? link : NULL, to, lang);
-		if (!rc)
-			rc = store_commit(c->store);
-		else
-			store_rollback(c->store);
+		rc = core_end(c, rc);
 	}
 	buf_fini(&done);
 	/* The erased pages leave the WAL for the (overwritten) database file. */
-	if (!rc && !strcmp(r.type, "erasure") && store_sync(c->store))
+	if (!rc && request_row_type(&r) == REQUEST_TYPE_ERASURE && store_sync(c->store))
 		log_warn("checkpoint after erasure failed request=%s", r.id);
 	if (rc) {
 		store_request_fini(&r);

@@ -7,8 +7,9 @@
  * before the first deadline has passed. A request is answered by completing
  * it, which carries it out in one transaction with its audit entry and the
  * e-mail that tells the subject; or by refusing it, with the reason.
- * Statuses: received -> verifying (identity to be checked) -> in_progress ->
- * completed | refused. Staff who log a request may say who verified it.
+ * Statuses (enum request_status): received -> verifying (identity to be
+ * checked) -> in_progress -> completed | refused. Staff who log a request may
+ * say who verified it.
  */
 #ifndef PRIVREG_REQUEST_H
 #define PRIVREG_REQUEST_H
@@ -30,7 +31,57 @@ struct request_input {
 	const char *details;       /* opaque text (JSON from the API), sealed; may be NULL */
 };
 
+/* The states of a request, declared once: name and whether it is open
+ * (still to be answered, so it counts against its deadline). */
+#define REQUEST_STATUSES(X) \
+	X(RECEIVED,    "received",    true) \
+	X(VERIFYING,   "verifying",   true) \
+	X(IN_PROGRESS, "in_progress", true) \
+	X(COMPLETED,   "completed",   false) \
+	X(REFUSED,     "refused",     false)
+
+enum request_status {
+#define X(id, name, open) REQUEST_##id,
+	REQUEST_STATUSES(X)
+#undef X
+	REQUEST_STATUS__COUNT
+};
+
+/* The types of request (GDPR Art. 15-22 and the marketing opt-out). */
+#define REQUEST_TYPES(X) \
+	X(ACCESS,           "access") \
+	X(PORTABILITY,      "portability") \
+	X(RECTIFICATION,    "rectification") \
+	X(ERASURE,          "erasure") \
+	X(RESTRICTION,      "restriction") \
+	X(OBJECTION,        "objection") \
+	X(WITHDRAW_CONSENT, "withdraw_consent") \
+	X(MARKETING_OPTOUT, "marketing_optout")
+
+enum request_type {
+#define X(id, name) REQUEST_TYPE_##id,
+	REQUEST_TYPES(X)
+#undef X
+	REQUEST_TYPE__COUNT
+};
+
+const char *request_status_name(enum request_status s);
+/* RC_INVALID for a name that is no status. */
+enum rc request_status_parse(const char *name, enum request_status *out) WUR;
+/* The one definition of "open": received, verifying or in progress. */
+bool request_is_open(enum request_status s);
+/* Whether a stored request (its status text) is open. */
+bool request_row_open(const struct store_request *r);
+/* The names of the open states, for the store's filters; *n of them. */
+const char *const *request_open_names(size_t *n);
+
+const char *request_type_name(enum request_type t);
+enum rc request_type_parse(const char *name, enum request_type *out) WUR;
 bool request_type_valid(const char *type);
+/* The type of a stored request; REQUEST_TYPE__COUNT if unknown. */
+enum request_type request_row_type(const struct store_request *r);
+/* Access and portability answer with an export to download. */
+bool request_type_exports(enum request_type t);
 
 enum rc request_create(const struct core_ctx *c, const struct request_input *in, struct store_request *out,
                        struct errbuf *eb) WUR;

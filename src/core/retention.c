@@ -1,5 +1,5 @@
 /*
- * retention: due times from `keep` rules, and the sweep.
+ * retention: the sweep that carries out `keep` rules (core/keep computes when).
  *
  * Invariants: one batch is one transaction (records deleted or anonymised,
  * subjects left with nothing deleted, audit entries): a crash leaves a batch
@@ -16,57 +16,15 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/datakey.h"
 #include "core/field.h"
 #include "core/hold.h"
+#include "core/keep.h"
 #include "core/policy.h"
 #include "core/record.h"
 #include "core/retention.h"
 #include "crypto/token.h"
 #include "crypto/vault.h"
-
-static int64_t add_or_never(int64_t t, struct duration d)
-{
-	int64_t out;
-	/* Past year 9999 is as good as never. */
-	return timeutil_add(t, d, &out) ? 0 : out;
-}
-
-static const struct store_event *find_event(const char *name, const struct store_event *ev, size_t nev,
-                                            const struct store_event *more, size_t nmore)
-{
-	for (size_t i = 0; i < nmore; i++)
-		if (!strcmp(more[i].name, name))
-			return &more[i];
-	for (size_t i = 0; i < nev; i++)
-		if (!strcmp(ev[i].name, name))
-			return &ev[i];
-	return NULL;
-}
-
-int64_t retention_due(const struct policy_record *kind, int64_t created, const struct store_event *ev, size_t nev,
-                      const struct store_event *more, size_t nmore)
-{
-	const struct policy_keep *k = &kind->keep;
-	const char *event = k->rule == KEEP_WHILE_ACTIVE ? "closed" : k->event;
-	if (!strcmp(event, "created"))
-		return add_or_never(created, k->period);
-	const struct store_event *e = find_event(event, ev, nev, more, nmore);
-	return e ? add_or_never(e->at, k->period) : 0;
-}
-
-int64_t retention_trim_at(const struct policy_record *kind, int64_t written)
-{
-	int64_t at = 0;
-	for (size_t i = 0; i < kind->nfields; i++) {
-		const struct policy_field *f = kind->fields[i];
-		if (f->type != FT_IP || !f->has_truncate)
-			continue;
-		int64_t t = add_or_never(written, f->truncate_after);
-		if (t && (!at || t < at))
-			at = t;
-	}
-	return at;
-}
 
 void retention_report_fini(struct retention_report *r)
 {
@@ -99,7 +57,7 @@ static enum rc anonymize(const struct core_ctx *c, const struct policy_record *k
 	struct subject_key key, fresh;
 	struct store_record row;
 	struct record_view v = {0};
-	enum rc rc = subject_unwrap_key(c, d->subject_id, &key, NULL);
+	enum rc rc = datakey_unwrap(c, d->subject_id, &key, NULL);
 	if (rc == RC_GONE || rc == RC_NOT_FOUND) /* nothing left to keep: it cannot be read */
 		return store_record_delete(c->store, c->tenant->id, d->id);
 	if (rc)
@@ -108,7 +66,7 @@ static enum rc anonymize(const struct core_ctx *c, const struct policy_record *k
 	int64_t created = row.created_at;
 	if (!rc)
 		rc = record_view_take(c, &key, &row, &v);
-	subject_key_wipe(&key);
+	vault_subject_key_wipe(&key);
 	if (rc) {
 		store_record_fini(&row);
 		return rc;
@@ -134,7 +92,7 @@ static enum rc anonymize(const struct core_ctx *c, const struct policy_record *k
 	memcpy(anon.subject_id, subj.id, sizeof subj.id);
 	memcpy(v.id, anon.id, sizeof anon.id); /* the new id is the associated data */
 	rc = record_reseal(&v, &fresh, &anon.data, &anon.data_len);
-	subject_key_wipe(&fresh);
+	vault_subject_key_wipe(&fresh);
 	if (!rc)
 		rc = store_subject_insert(c->store, c->tenant->id, &subj);
 	if (!rc)
@@ -191,7 +149,7 @@ static enum rc trim(const struct core_ctx *c, const struct policy_record *kind, 
 	struct store_record row;
 	struct record_view v = {0};
 	*did = false;
-	enum rc rc = subject_unwrap_key(c, d->subject_id, &key, NULL);
+	enum rc rc = datakey_unwrap(c, d->subject_id, &key, NULL);
 	if (rc == RC_GONE || rc == RC_NOT_FOUND)
 		return RC_OK; /* unreadable for good: nothing to cut */
 	if (rc)
@@ -205,14 +163,15 @@ static enum rc trim(const struct core_ctx *c, const struct policy_record *kind, 
 		upd.nevents = 0;
 		rc = record_view_take(c, &key, &row, &v);
 	}
-	char cut[8][48];
+	/* One cut address per ip field: as many as the record has, no cap. */
+	char (*cut)[48] = xcalloc(v.nfields ? v.nfields : 1, sizeof *cut);
 	size_t ncut = 0;
 	int64_t next = 0;
 	for (size_t i = 0; !rc && i < v.nfields; i++) {
 		const struct policy_field *f = v.fields[i].field;
-		if (!f || f->type != FT_IP || !f->has_truncate || ncut == 8)
+		if (!f || f->type != FT_IP || !f->has_truncate)
 			continue;
-		int64_t t = add_or_never(upd.created_at, f->truncate_after);
+		int64_t t = keep_after(upd.created_at, f->truncate_after);
 		if (t > core_now(c)) {
 			if (!next || t < next)
 				next = t;
@@ -239,9 +198,10 @@ static enum rc trim(const struct core_ctx *c, const struct policy_record *kind, 
 	} else if (!rc) {
 		rc = store_record_set_due(c->store, c->tenant->id, d->id, upd.due_at, next);
 	}
-	subject_key_wipe(&key);
+	vault_subject_key_wipe(&key);
 	record_view_fini(&v);
 	store_record_fini(&row);
+	free(cut);
 	return rc;
 }
 
@@ -265,9 +225,9 @@ enum rc retention_recompute(const struct core_ctx *c, size_t *changed)
 			const struct policy_record *kind = policy_record(p, row.kind);
 			/* Anonymised records are no one's: they stay. */
 			if (kind && strcmp(row.state, "anonymized")) {
-				int64_t due = retention_due(kind, row.created_at, row.events, row.nevents, NULL, 0);
+				int64_t due = keep_due(kind, row.created_at, row.events, row.nevents, NULL, 0);
 				/* Uncut ip fields follow the new truncate_after; cut ones stay cut. */
-				int64_t trim = row.trim_at ? retention_trim_at(kind, row.created_at) : 0;
+				int64_t trim = row.trim_at ? keep_trim_at(kind, row.created_at) : 0;
 				if (due != row.due_at || trim != row.trim_at) {
 					rc = store_record_set_due(c->store, c->tenant->id, ids[i], due, trim);
 					moved++;

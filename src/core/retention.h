@@ -16,18 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/tenant.h"
+#include "core/ctx.h"
 #include "store/store.h"
 
 #define RETENTION_BATCH_DEFAULT 500
 #define RETENTION_FORECAST_MONTHS_MAX 120
-
-/* The due time of a record of `kind` created at `created` with the events
- * ev (and more, later ones of the same name win); 0 when not due. */
-int64_t retention_due(const struct policy_record *kind, int64_t created, const struct store_event *ev, size_t nev,
-                      const struct store_event *more, size_t nmore);
-/* When a record's ip fields are to be cut (written at `written`); 0: never. */
-int64_t retention_trim_at(const struct policy_record *kind, int64_t written);
 
 struct retention_kind_count {
 	char kind[65];

@@ -9,6 +9,7 @@
 #include "base/xalloc.h"
 #include "crypto/vault.h"
 #include "core/audit.h"
+#include "core/datakey.h"
 #include "core/hold.h"
 #include "store/store.h"
 
@@ -56,7 +57,7 @@ static enum rc prepare_subject(const struct core_ctx *c, const struct record_inp
 			break;
 		}
 	}
-	subject_key_wipe(&key);
+	vault_subject_key_wipe(&key);
 	if (rc) {
 		prepared_fini(ps);
 		return rc;
@@ -90,10 +91,7 @@ enum rc subject_create(const struct core_ctx *c, const struct record_input *recs
 	rc = store_begin(c->store);
 	if (!rc) {
 		rc = write_subject(c, &ps);
-		if (!rc)
-			rc = store_commit(c->store);
-		else
-			store_rollback(c->store);
+		rc = core_end(c, rc);
 	}
 	if (!rc) {
 		memcpy(id, ps.row.id, TOKEN_ID_MAX);
@@ -126,10 +124,7 @@ enum rc subject_import(const struct core_ctx *c, const struct subject_input *in,
 			if (rc && failed)
 				*failed = i;
 		}
-		if (!rc)
-			rc = store_commit(c->store);
-		else
-			store_rollback(c->store);
+		rc = core_end(c, rc);
 	}
 	for (size_t i = 0; i < ready; i++) {
 		if (!rc && ids)
@@ -170,7 +165,7 @@ enum rc subject_read(const struct core_ctx *c, const char *id, struct subject_vi
 		for (size_t i = 0; !rc && i < nrecs; i++, v->nrecords++)
 			rc = record_view_take(c, &key, &recs[i], &v->records[i]);
 	}
-	subject_key_wipe(&key);
+	vault_subject_key_wipe(&key);
 	store_records_free(recs, nrecs);
 	/* No read without its log entry: if the entry cannot be written, the
 	 * data is not handed out. */
@@ -207,9 +202,7 @@ enum rc subject_delete(const struct core_ctx *c, const char *id, struct errbuf *
 	struct audit_event ev = {"subject.delete", id, NULL, "ok", NULL};
 	if (!rc)
 		rc = audit_append(c, &ev);
-	if (!rc)
-		return store_commit(c->store);
-	store_rollback(c->store);
+	rc = core_end(c, rc);
 	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such subject") : rc;
 }
 
@@ -316,7 +309,7 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
 	struct store_record *recs = NULL;
 	size_t n = 0;
 	memset(out, 0, sizeof *out);
-	enum rc rc = subject_unwrap_key(c, subject_id, &old, eb);
+	enum rc rc = datakey_unwrap(c, subject_id, &old, eb);
 	if (rc)
 		return rc == RC_GONE ? err_set(eb, rc, "the subject has been erased already") : rc;
 	vault_subject_key_new(&c->tenant->vault, subject_id, &fresh, wrapped);
@@ -351,7 +344,7 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
 			struct store_record upd = {0};
 			memcpy(upd.id, v.id, TOKEN_ID_MAX);
 			memcpy(upd.subject_id, subject_id, strnlen(subject_id, TOKEN_ID_MAX - 1) + 1);
-			upd.state = "restricted";
+			upd.state = (char *)record_state_name(RECORD_RESTRICTED);
 			upd.updated_at = core_now(c);
 			upd.due_at = due_at; /* kept until its own rule lets it go */
 			upd.trim_at = trim_at;
@@ -361,6 +354,7 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
 			free(upd.data);
 			if (!rc) {
 				snprintf(out->kept[out->nkept].kind, sizeof out->kept[0].kind, "%s", kind_name);
+				out->kept[out->nkept].held = held != NULL;
 				if (held)
 					snprintf(out->kept[out->nkept].rule, sizeof out->kept[0].rule, "a legal hold: %.100s",
 					         held->reason);
@@ -395,14 +389,11 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
 	}
 	store_records_free(recs, n);
 	store_holds_free(holds, nholds);
-	subject_key_wipe(&old);
-	subject_key_wipe(&fresh);
-	if (rc) {
-		store_rollback(c->store);
+	vault_subject_key_wipe(&old);
+	vault_subject_key_wipe(&fresh);
+	if (rc)
 		subject_erasure_fini(out);
-		return rc;
-	}
-	return store_commit(c->store);
+	return core_end(c, rc);
 }
 
 enum rc subject_set_restricted(const struct core_ctx *c, const char *subject_id, bool restricted,
@@ -415,24 +406,6 @@ enum rc subject_set_restricted(const struct core_ctx *c, const char *subject_id,
 	struct audit_event ae = {restricted ? "subject.restrict" : "subject.unrestrict", subject_id, NULL, "ok", NULL};
 	if (!rc)
 		rc = audit_append(c, &ae);
-	if (!rc)
-		return store_commit(c->store);
-	store_rollback(c->store);
+	rc = core_end(c, rc);
 	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such subject") : rc;
-}
-
-enum rc subject_usable(const struct core_ctx *c, const char *subject_id, struct errbuf *eb)
-{
-	struct store_subject s;
-	enum rc rc = store_subject_get(c->store, c->tenant->id, subject_id, &s);
-	bool restricted = !rc && s.restricted;
-	store_subject_fini(&s);
-	if (rc)
-		return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such subject") : rc;
-	/* Who may still use restricted data: legal claims (admin, dpo), and the
-	 * subject's own access. */
-	bool legal = !c->role || !strcmp(c->role, "admin") || !strcmp(c->role, "dpo") || !strcmp(c->role, "subject");
-	if (restricted && !legal)
-		return err_set(eb, RC_CONFLICT, "the subject's data is restricted (Art. 18): it is only stored");
-	return RC_OK;
 }

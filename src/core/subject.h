@@ -51,7 +51,8 @@ struct subject_erasure {
 	size_t deleted;
 	struct {
 		char kind[65];
-		char rule[128];
+		char rule[128];        /* the keep rule, or the hold's reason */
+		bool held;             /* kept by a legal hold, not by law */
 	} *kept;
 	size_t nkept;
 };
@@ -63,10 +64,6 @@ void subject_erasure_fini(struct subject_erasure *e);
 /* Restriction (Art. 18) on or off. */
 enum rc subject_set_restricted(const struct core_ctx *c, const char *subject_id, bool restricted,
                                struct errbuf *eb) WUR;
-/* RC_OK, or RC_CONFLICT when the subject is restricted and the caller's
- * role is not one that may still use the data (admin, dpo: legal claims). */
-enum rc subject_usable(const struct core_ctx *c, const char *subject_id, struct errbuf *eb) WUR;
-
 /* The keyed hash under which a contact value is suppressed after erasure. */
 void subject_suppression_hash(const struct core_ctx *c, const struct policy_field *f, const char *canonical,
                               size_t len, unsigned char out[VAULT_HASH_LEN]);

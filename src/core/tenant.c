@@ -11,14 +11,10 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/datakey.h"
 #include "core/mail.h"
 #include "core/subject.h"
 #include "store/store.h"
-
-int64_t core_now(const struct core_ctx *c)
-{
-	return c->now ? c->now : timeutil_now();
-}
 
 bool tenant_name_valid(const char *name)
 {
@@ -193,7 +189,7 @@ enum rc tenant_install_policy(struct store *s, const char *keydir, const char *n
 			char contact[256], lang[8];
 			bool account = false;
 			memcpy(after, ids[i], TOKEN_ID_MAX);
-			if (subject_unwrap_key(&c, ids[i], &key, NULL))
+			if (datakey_unwrap(&c, ids[i], &key, NULL))
 				continue; /* erased */
 			rc = subject_contact(&c, ids[i], &key, CHANNEL_EMAIL, contact, lang, &account);
 			if (!rc && account && contact[0]) {
@@ -202,7 +198,7 @@ enum rc tenant_install_policy(struct store *s, const char *keydir, const char *n
 				if (!rc)
 					(*notices)++;
 			}
-			subject_key_wipe(&key);
+			vault_subject_key_wipe(&key);
 		}
 		if (!rc)
 			rc = store_commit(s);

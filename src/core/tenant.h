@@ -14,37 +14,8 @@
 #include <stdint.h>
 
 #include "base/err.h"
-#include "core/policy.h"
-#include "crypto/vault.h"
+#include "core/ctx.h"
 
-struct store;
-
-#define TENANT_NAME_MAX 64
-
-struct tenant {
-	int64_t id;
-	char name[TENANT_NAME_MAX + 1];
-	struct policy *policy;
-	struct vault vault;
-};
-
-struct audit_sink;
-struct audit_waiter;
-
-/* What one core call works with. The actor is who the audit log names. */
-struct core_ctx {
-	struct store *store;
-	const struct tenant *tenant;
-	int64_t now;               /* 0: the clock; tests and imports may fix it */
-	const char *key_id;        /* NULL: "cli" (an operator on the server) */
-	const char *role;          /* NULL: "admin" */
-	const char *purpose;       /* the purpose the caller declared, or NULL */
-	struct audit_sink *sink;   /* NULL: access entries are written at once */
-	struct audit_waiter *waiter; /* with a sink: counts this caller's entries */
-	const char *public_url;    /* base of links in e-mails; NULL: http://127.0.0.1:8080 */
-};
-
-int64_t core_now(const struct core_ctx *c);
 
 /* [a-z0-9_-], 1..64 characters, starting with a letter or digit. */
 bool tenant_name_valid(const char *name);

@@ -137,7 +137,7 @@ enum rc vault_subject_key_unwrap(const struct vault *v, const char *subject_id,
 	return RC_OK;
 }
 
-void subject_key_wipe(struct subject_key *key)
+void vault_subject_key_wipe(struct subject_key *key)
 {
 	sodium_memzero(key, sizeof *key);
 }

@@ -61,7 +61,7 @@ void vault_subject_key_new(const struct vault *v, const char *subject_id,
 enum rc vault_subject_key_unwrap(const struct vault *v, const char *subject_id,
                                  const unsigned char *wrapped, size_t len,
                                  struct subject_key *key) WUR;
-void subject_key_wipe(struct subject_key *key);
+void vault_subject_key_wipe(struct subject_key *key);
 
 /* out must hold len + VAULT_SEAL_OVERHEAD bytes. */
 void vault_seal(const struct subject_key *key, const char *record_id,

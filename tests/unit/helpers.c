@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "core/tenant.h"
 #include <unistd.h>
 
 #include <cmocka.h>

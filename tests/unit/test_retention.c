@@ -12,6 +12,7 @@
 #include "base/timeutil.h"
 #include "core/notice.h"
 #include "core/policy.h"
+#include "core/keep.h"
 #include "core/retention.h"
 
 static int64_t at(const char *iso)
@@ -33,8 +34,8 @@ static void test_after_created_in_calendar_years(void **state)
 	(void)state;
 	struct policy *p = webshop();
 	const struct policy_record *order = policy_record(p, "order"); /* 3 years after created */
-	assert_int_equal(retention_due(order, at("2020-03-15"), NULL, 0, NULL, 0), at("2023-03-15"));
-	assert_int_equal(retention_due(order, at("2020-02-29T10:00:00Z"), NULL, 0, NULL, 0), at("2023-02-28T10:00:00Z"));
+	assert_int_equal(keep_due(order, at("2020-03-15"), NULL, 0, NULL, 0), at("2023-03-15"));
+	assert_int_equal(keep_due(order, at("2020-02-29T10:00:00Z"), NULL, 0, NULL, 0), at("2023-02-28T10:00:00Z"));
 	policy_free(p);
 }
 
@@ -46,13 +47,13 @@ static void test_after_a_named_event(void **state)
 	struct store_event ev[] = {{(char *)"shipped", 0}, {(char *)"fulfilled", 0}};
 	ev[0].at = at("2016-01-01");
 	ev[1].at = at("2016-02-29");
-	assert_int_equal(retention_due(acc, at("2015-01-01"), NULL, 0, NULL, 0), 0); /* not happened: not due */
-	assert_int_equal(retention_due(acc, at("2015-01-01"), ev, 1, NULL, 0), 0);
-	assert_int_equal(retention_due(acc, at("2015-01-01"), ev, 2, NULL, 0), at("2023-02-28"));
+	assert_int_equal(keep_due(acc, at("2015-01-01"), NULL, 0, NULL, 0), 0); /* not happened: not due */
+	assert_int_equal(keep_due(acc, at("2015-01-01"), ev, 1, NULL, 0), 0);
+	assert_int_equal(keep_due(acc, at("2015-01-01"), ev, 2, NULL, 0), at("2023-02-28"));
 	/* A newer value of the event (a rectification) wins over the stored one. */
 	struct store_event later = {(char *)"fulfilled", 0};
 	later.at = at("2017-01-31");
-	assert_int_equal(retention_due(acc, at("2015-01-01"), ev, 2, &later, 1), at("2024-01-31"));
+	assert_int_equal(keep_due(acc, at("2015-01-01"), ev, 2, &later, 1), at("2024-01-31"));
 	policy_free(p);
 }
 
@@ -63,11 +64,11 @@ static void test_while_active_and_grace(void **state)
 	const struct policy_record *account = policy_record(p, "account"); /* while active */
 	struct store_event closed = {(char *)"closed", 0};
 	closed.at = at("2024-01-31T12:00:00Z");
-	assert_int_equal(retention_due(account, at("2020-01-01"), NULL, 0, NULL, 0), 0);
-	assert_int_equal(retention_due(account, at("2020-01-01"), &closed, 1, NULL, 0), closed.at);
+	assert_int_equal(keep_due(account, at("2020-01-01"), NULL, 0, NULL, 0), 0);
+	assert_int_equal(keep_due(account, at("2020-01-01"), &closed, 1, NULL, 0), closed.at);
 	struct policy_record grace = *account;
 	grace.keep.period = (struct duration){1, TU_MONTHS};
-	assert_int_equal(retention_due(&grace, at("2020-01-01"), &closed, 1, NULL, 0), at("2024-02-29T12:00:00Z"));
+	assert_int_equal(keep_due(&grace, at("2020-01-01"), &closed, 1, NULL, 0), at("2024-02-29T12:00:00Z"));
 	policy_free(p);
 }
 
@@ -76,8 +77,8 @@ static void test_trim_at_follows_truncate_after(void **state)
 	(void)state;
 	struct policy *p = webshop();
 	/* ip: truncate_after 30 days, in account records only */
-	assert_int_equal(retention_trim_at(policy_record(p, "account"), at("2024-01-01")), at("2024-01-31"));
-	assert_int_equal(retention_trim_at(policy_record(p, "order"), at("2024-01-01")), 0);
+	assert_int_equal(keep_trim_at(policy_record(p, "account"), at("2024-01-01")), at("2024-01-31"));
+	assert_int_equal(keep_trim_at(policy_record(p, "order"), at("2024-01-01")), 0);
 	policy_free(p);
 }
 

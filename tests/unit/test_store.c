@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "core/audit.h"
+#include "core/tenant.h"
 #include "core/subject.h"
 #include "helpers.h"
 

@@ -136,7 +136,7 @@ static void test_shredded(void **state)
 	struct buf out;
 	buf_init(&out, 1024);
 	assert_int_equal(vault_open(&guess, "rec_1", ct, len, &out), RC_CRYPTO);
-	subject_key_wipe(&k);
+	vault_subject_key_wipe(&k);
 	unsigned char zero[VAULT_KEY_LEN] = {0};
 	assert_memory_equal(k.k, zero, VAULT_KEY_LEN);
 	buf_fini(&out);

@@ -1,0 +1,98 @@
+/*
+ * ctx: what one core call works with (the connection, the tenant, the clock,
+ * who acts) and the few things every core module shares: the clock, the
+ * links that e-mails carry, and the end of a transaction.
+ *
+ * core/ is a one-way chain: a module includes only modules above it in this
+ * list, never one below. scripts/check-layers enforces the order.
+ *
+ *   ctx         the context, the clock, links, core_end
+ *   country     ISO 3166 codes and the EEA
+ *   policy      the policy file as plain structs (with field.h's value types)
+ *   field       typed values: validation and normalisation by field type
+ *   keep        keep-rule arithmetic: when a record is due, when IPs are cut
+ *   notice      the privacy notice rendered from a policy
+ *   audit       the hash-chained audit log
+ *   apikey      staff API keys
+ *   datakey     a subject's data key and whether its data may be used
+ *   hold        legal holds
+ *   record      one record: typed input to sealed row and back
+ *   subject     a person and all their records; erasure
+ *   mail        the outbox: letters in the subject's language
+ *   consent     consent events, current state, audiences
+ *   disclosure  disclosures to recipients
+ *   request     data-subject requests
+ *   retention   the sweep
+ *   tenant      creating and loading a tenant; installing a policy version
+ *
+ * Above core: sender, api and cli, which reach the store only through core
+ * (opening, closing and transactions aside).
+ */
+#ifndef PRIVREG_CTX_H
+#define PRIVREG_CTX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "core/policy.h"
+#include "crypto/vault.h"
+
+struct store;
+struct audit_sink;
+struct audit_waiter;
+
+#define TENANT_NAME_MAX 64
+
+/* One controller's register: loaded once, read-only, shared by threads. */
+struct tenant {
+	int64_t id;
+	char name[TENANT_NAME_MAX + 1];
+	struct policy *policy;
+	struct vault vault;
+};
+
+/* The public routes whose links core puts in e-mails. The route table in
+ * api/ owns the paths; core only joins base URL, prefix and token. */
+enum core_link {
+	CORE_LINK_CONFIRM,         /* double opt-in confirmation */
+	CORE_LINK_UNSUBSCRIBE,     /* one-click unsubscribe (RFC 8058) */
+	CORE_LINK_VERIFY,          /* identity verification of a request */
+	CORE_LINK_EXPORT,          /* download of an access/portability export */
+	CORE_LINK__COUNT
+};
+
+struct core_links {
+	const char *base;          /* e.g. https://privacy.example.com; no trailing slash */
+	const char *prefix[CORE_LINK__COUNT]; /* e.g. "/c/" */
+};
+
+/* What one core call works with. The actor is who the audit log names. */
+struct core_ctx {
+	struct store *store;
+	const struct tenant *tenant;
+	int64_t now;               /* 0: the clock; tests and imports may fix it */
+	const char *key_id;        /* NULL: "cli" (an operator on the server) */
+	const char *role;          /* NULL: "admin" */
+	const char *purpose;       /* the purpose the caller declared, or NULL */
+	struct audit_sink *sink;   /* NULL: access entries are written at once */
+	struct audit_waiter *waiter; /* with a sink: counts this caller's entries */
+	const struct core_links *links; /* NULL: no links can be made (RC_INTERNAL) */
+};
+
+#define CORE_LINK_MAX 512
+
+int64_t core_now(const struct core_ctx *c);
+
+/* The link of route `which` for `token`, e.g. https://host/c/TOKEN. */
+enum rc core_link(const struct core_ctx *c, enum core_link which, const char *token, char out[CORE_LINK_MAX]) WUR;
+/* The base URL of links (for the caller that builds its own). */
+const char *core_link_base(const struct core_ctx *c);
+
+/* Ends the transaction the caller began with store_begin: commits when rc is
+ * RC_OK (and returns the commit's rc), rolls back otherwise (and returns rc).
+ * Every core change ends through here, so that no path forgets either. */
+enum rc core_end(const struct core_ctx *c, enum rc rc) WUR;
+
+#endif
