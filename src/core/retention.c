@@ -240,11 +240,9 @@ enum rc retention_recompute(const struct core_ctx *c, size_t *changed)
 			snprintf(detail, sizeof detail, "records=%zu", moved);
 			rc = audit_id(c, "retention.recompute", NULL, NULL, detail);
 		}
-		if (rc) {
-			store_rollback(c->store);
+		rc = core_end(c, rc);
+		if (rc)
 			break;
-		}
-		rc = store_commit(c->store);
 		if (!rc)
 			*changed += moved;
 	}
@@ -371,11 +369,9 @@ enum rc retention_sweep(const struct core_ctx *c, const struct retention_opts *o
 		snprintf(detail, sizeof detail, "requests=%zu", n);
 		if (!rc && n)
 			rc = audit_id(c, "retention.requests_expire", NULL, NULL, detail);
-		if (rc) {
-			store_rollback(c->store);
+		rc = core_end(c, rc);
+		if (rc)
 			break;
-		}
-		rc = store_commit(c->store);
 		out->requests_expired += n;
 		if (n < batch)
 			break;

@@ -61,6 +61,7 @@ enum rc tenant_create(struct store *s, const char *keydir, const char *name,
 	}
 	int64_t now = timeutil_now();
 	struct tenant t = {0};
+	struct core_ctx c = {.store = s, .tenant = &t};
 	rc = store_begin(s);
 	if (!rc) {
 		rc = store_tenant_insert(s, name, now, id);
@@ -71,7 +72,6 @@ enum rc tenant_create(struct store *s, const char *keydir, const char *name,
 			rc = vault_load(path, *id, &t.vault, eb);
 		if (!rc) {
 			t.id = *id;
-			struct core_ctx c = {.store = s, .tenant = &t};
 			struct audit_event ev = {"tenant.create", NULL, NULL, "ok", name};
 			struct audit_event pv = {"policy.install", NULL, NULL, "ok", p->version};
 			rc = audit_append(&c, &ev);
@@ -79,10 +79,7 @@ enum rc tenant_create(struct store *s, const char *keydir, const char *name,
 				rc = audit_append(&c, &pv);
 		}
 		vault_fini(&t.vault);
-		if (!rc)
-			rc = store_commit(s);
-		else
-			store_rollback(s);
+		rc = core_end(&c, rc);
 	}
 	policy_free(p);
 	if (rc) {
@@ -163,10 +160,7 @@ enum rc tenant_install_policy(struct store *s, const char *keydir, const char *n
 			rc = store_policy_insert(s, t->id, p->version, source, timeutil_now());
 		if (!rc)
 			rc = audit_append(&c, &ev);
-		if (!rc)
-			rc = store_commit(s);
-		else
-			store_rollback(s);
+		rc = core_end(&c, rc);
 	}
 	policy_free(p);
 	tenant_free(t);
@@ -200,10 +194,7 @@ enum rc tenant_install_policy(struct store *s, const char *keydir, const char *n
 			}
 			vault_subject_key_wipe(&key);
 		}
-		if (!rc)
-			rc = store_commit(s);
-		else
-			store_rollback(s);
+		rc = core_end(&c, rc);
 	}
 	if (!rc) {
 		char detail[64];
@@ -211,11 +202,7 @@ enum rc tenant_install_policy(struct store *s, const char *keydir, const char *n
 		struct audit_event ev = {"policy.notices", NULL, NULL, "ok", detail};
 		rc = store_begin(s);
 		if (!rc)
-			rc = audit_append(&c, &ev);
-		if (!rc)
-			rc = store_commit(s);
-		else
-			store_rollback(s);
+			rc = core_end(&c, audit_append(&c, &ev));
 	}
 	free(ids);
 	tenant_free(t);
