@@ -17,10 +17,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
 	static int first_call; /* address used as a marker only */
 	struct MHD_Response *resp = cls;
-	(void)url;
-	(void)method;
-	(void)version;
-	(void)upload;
 	/* Like privreg: the first call only sees the headers, the answer goes
 	 * out once the request is complete (answering on the first call makes
 	 * libmicrohttpd close the connection instead of keeping it alive). */

@@ -238,7 +238,6 @@ enum rc mail_open(const struct core_ctx *c, const char *subject_id, const unsign
 {
 	struct subject_key key;
 	char ad[TOKEN_ID_MAX + 8];
-	(void)message_key;
 	memset(out->to, 0, sizeof out->to);
 	buf_init(&out->text, 64 * 1024);
 	struct buf plain;

@@ -496,8 +496,6 @@ static void controller_pair(struct pctx *c, const char *key, yaml_node_t *k, yam
 	*dst = want_string(c, v, what);
 	if (*dst && (dst == &ct->email || dst == &ct->dpo) && !field_email_ok(*dst))
 		err(c, v, "%s is not an e-mail address", what);
-	(void)k;
-	(void)arg;
 }
 
 static void read_controller(struct pctx *c, yaml_node_t *n)
@@ -576,8 +574,6 @@ static void requests_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_
 			r->has_keep = false;
 		}
 	}
-	(void)k;
-	(void)arg;
 }
 
 static void read_requests(struct pctx *c, yaml_node_t *n)
@@ -629,7 +625,6 @@ static void field_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_nod
 	} else if (!strcmp(key, "title")) {
 		read_title(c, v, what, &f->title);
 	}
-	(void)k;
 }
 
 static void fields_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -695,7 +690,6 @@ static void purpose_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_n
 	} else if (!strcmp(key, "title")) {
 		read_title(c, v, what, &u->title);
 	}
-	(void)k;
 }
 
 static void purposes_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -768,7 +762,6 @@ static void record_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_no
 	} else if (!strcmp(key, "title")) {
 		read_title(c, v, what, &r->title);
 	}
-	(void)k;
 }
 
 /* Resolves a list of field names that must be a subset of the record's fields. */
@@ -862,7 +855,6 @@ static void recipient_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml
 	} else if (!strcmp(key, "contract")) {
 		r->contract = want_string(c, v, what);
 	}
-	(void)k;
 }
 
 static void recipients_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -922,7 +914,6 @@ static void cookie_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_no
 	} else if (!strcmp(key, "title")) {
 		read_title(c, v, what, &a->k->title);
 	}
-	(void)k;
 }
 
 static void cookies_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -967,8 +958,6 @@ static void top_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_
 	for (int i = 0; i < S__COUNT; i++)
 		if (!strcmp(key, section_names[i]))
 			sect[i] = v;
-	(void)c;
-	(void)k;
 }
 
 static void *section_array(struct pctx *c, yaml_node_t *n, size_t elem)

@@ -12,7 +12,6 @@
 
 static void test_cap(void **state)
 {
-	(void)state;
 	struct buf b;
 	buf_init(&b, 8);
 	assert_int_equal(buf_puts(&b, "12345"), RC_OK);
@@ -33,7 +32,6 @@ static void test_cap(void **state)
 
 static void test_json_string(void **state)
 {
-	(void)state;
 	struct buf b;
 	buf_init(&b, 64);
 	assert_int_equal(buf_json_string(&b, "a\"b\\c\n\x01", 7), RC_OK);

@@ -38,7 +38,6 @@ static const char *title(const struct policy_title *t, const char *lang)
 
 static void test_example(void **state)
 {
-	(void)state;
 	struct policy *p = load("policies/webshop.yaml");
 	assert_string_equal(p->version, "2024-05");
 	assert_string_equal(p->controller.name, "SIA BAJTEL.LV");
@@ -112,7 +111,6 @@ static void test_example(void **state)
 
 static void test_render(void **state)
 {
-	(void)state;
 	struct policy *p = load("policies/webshop.yaml");
 	json_t *j = policy_to_json(p);
 	policy_free(p);
@@ -131,7 +129,6 @@ static void test_render(void **state)
 
 static void test_seeds(void **state)
 {
-	(void)state;
 	struct policy *p = load("policies/backoffice.yaml");
 	assert_true(p->requests.has_target);
 	assert_int_equal(p->requests.target.n, 7);
@@ -164,7 +161,6 @@ static void test_seeds(void **state)
 
 static void test_broken(void **state)
 {
-	(void)state;
 	const char *dir = "tests/data/policies/broken";
 	DIR *d = opendir(dir);
 	assert_non_null(d);
@@ -203,7 +199,6 @@ static void test_broken(void **state)
 
 static void test_every_mistake_reported(void **state)
 {
-	(void)state;
 	const char *text =
 		"version: \"1\"\n"
 		"controller: {name: X, email: not-an-email, authority: {name: A, url: https://a.example}}\n"
@@ -227,7 +222,6 @@ static void test_every_mistake_reported(void **state)
 
 static void test_limits(void **state)
 {
-	(void)state;
 	struct policy *p = NULL;
 	struct policy_diags d = {0};
 	/* An alias bomb must end in an error, not in minutes of work. */

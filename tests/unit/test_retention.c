@@ -31,7 +31,6 @@ static struct policy *webshop(void)
 
 static void test_after_created_in_calendar_years(void **state)
 {
-	(void)state;
 	struct policy *p = webshop();
 	const struct policy_record *order = policy_record(p, "order"); /* 3 years after created */
 	assert_int_equal(keep_due(order, at("2020-03-15"), NULL, 0, NULL, 0), at("2023-03-15"));
@@ -41,7 +40,6 @@ static void test_after_created_in_calendar_years(void **state)
 
 static void test_after_a_named_event(void **state)
 {
-	(void)state;
 	struct policy *p = webshop();
 	const struct policy_record *acc = policy_record(p, "accounting_entry"); /* 7 years after fulfilled */
 	struct store_event ev[] = {{(char *)"shipped", 0}, {(char *)"fulfilled", 0}};
@@ -59,7 +57,6 @@ static void test_after_a_named_event(void **state)
 
 static void test_while_active_and_grace(void **state)
 {
-	(void)state;
 	struct policy *p = webshop();
 	const struct policy_record *account = policy_record(p, "account"); /* while active */
 	struct store_event closed = {(char *)"closed", 0};
@@ -74,7 +71,6 @@ static void test_while_active_and_grace(void **state)
 
 static void test_trim_at_follows_truncate_after(void **state)
 {
-	(void)state;
 	struct policy *p = webshop();
 	/* ip: truncate_after 30 days, in account records only */
 	assert_int_equal(keep_trim_at(policy_record(p, "account"), at("2024-01-01")), at("2024-01-31"));
@@ -84,7 +80,6 @@ static void test_trim_at_follows_truncate_after(void **state)
 
 static void test_keep_in_words(void **state)
 {
-	(void)state;
 	struct policy *p = webshop();
 	char s[256];
 	static const struct {

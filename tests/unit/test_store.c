@@ -86,7 +86,6 @@ static void make_alice(const struct core_ctx *c, char sid[TOKEN_ID_MAX], char ri
 
 static void test_create_read(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -131,7 +130,6 @@ static void test_create_read(void **state)
 
 static void test_find(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -150,7 +148,6 @@ static void test_find(void **state)
 
 static void test_rectify(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -194,7 +191,6 @@ static void test_rectify(void **state)
 
 static void test_refused_writes(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -248,7 +244,6 @@ static void test_refused_writes(void **state)
 
 static void test_delete_shreds(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -278,7 +273,6 @@ static void test_delete_shreds(void **state)
 
 static void test_tenants_isolated(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "shop_a");
 	struct tenant *b = test_register_add_tenant(&r, POLICY, "shop_b");
@@ -315,7 +309,6 @@ static void test_tenants_isolated(void **state)
 
 static void test_tampered_row(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -340,7 +333,6 @@ static void test_tampered_row(void **state)
 
 static void test_nested_transactions(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -366,7 +358,6 @@ static void test_nested_transactions(void **state)
 
 static void test_apikeys(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct store_apikey k = {.tenant_id = r.tenant->id, .role = "dpo", .created_at = 100};
@@ -404,7 +395,6 @@ static size_t audit_all(struct test_register *r, struct store_audit **v)
 
 static void test_audit_chain(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -468,7 +458,6 @@ static void test_audit_chain(void **state)
 
 static void test_audit_deleted_row(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -544,7 +533,6 @@ static void *reader(void *p)
 
 static void test_audit_sink_batches(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);

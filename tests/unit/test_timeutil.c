@@ -30,7 +30,6 @@ static void assert_add(const char *from, int n, enum time_unit u, const char *wa
 
 static void test_month_ends(void **state)
 {
-	(void)state;
 	assert_add("2023-01-31", 1, TU_MONTHS, "2023-02-28");
 	assert_add("2024-01-31", 1, TU_MONTHS, "2024-02-29");
 	assert_add("2024-01-31", 3, TU_MONTHS, "2024-04-30");   /* received 31 Jan, extended: 30 Apr */
@@ -44,7 +43,6 @@ static void test_month_ends(void **state)
 
 static void test_leap_years(void **state)
 {
-	(void)state;
 	assert_add("2024-02-29", 1, TU_YEARS, "2025-02-28");
 	assert_add("2024-02-29", 4, TU_YEARS, "2028-02-29");
 	assert_add("2020-02-29", 3, TU_YEARS, "2023-02-28");
@@ -60,7 +58,6 @@ static void test_leap_years(void **state)
 
 static void test_days_and_weeks(void **state)
 {
-	(void)state;
 	assert_add("2024-02-28", 1, TU_DAYS, "2024-02-29");
 	assert_add("2023-02-28", 1, TU_DAYS, "2023-03-01");
 	assert_add("2024-12-25", 7, TU_DAYS, "2025-01-01");
@@ -71,7 +68,6 @@ static void test_days_and_weeks(void **state)
 
 static void test_parse_strict(void **state)
 {
-	(void)state;
 	int64_t t;
 	assert_int_equal(timeutil_parse_date("1970-01-01", &t), RC_OK);
 	assert_int_equal(t, 0);
@@ -98,7 +94,6 @@ static void test_parse_strict(void **state)
 
 static void test_durations(void **state)
 {
-	(void)state;
 	struct duration d;
 	char s[32];
 	assert_int_equal(timeutil_parse_duration("3 years", &d), RC_OK);
@@ -123,7 +118,6 @@ static void test_durations(void **state)
 
 static void test_range(void **state)
 {
-	(void)state;
 	int64_t out;
 	assert_int_equal(timeutil_add(date("9999-06-01"), (struct duration){1, TU_YEARS}, &out), RC_INVALID);
 	assert_int_equal(timeutil_add(date("9999-12-01"), (struct duration){31, TU_DAYS}, &out), RC_INVALID);

@@ -19,7 +19,6 @@ static struct vault v1, v2;
 
 static int setup(void **state)
 {
-	(void)state;
 	unsigned char m1[VAULT_KEY_LEN], m2[VAULT_KEY_LEN];
 	if (vault_library_init())
 		return -1;
@@ -39,7 +38,6 @@ static void seal(const struct subject_key *k, const char *rid, const char *plain
 
 static void test_round_trip(void **state)
 {
-	(void)state;
 	struct subject_key k;
 	unsigned char wrapped[VAULT_WRAPPED_LEN];
 	vault_subject_key_new(&v1, "sub_a", &k, wrapped);
@@ -67,7 +65,6 @@ static void test_round_trip(void **state)
 
 static void test_tampered(void **state)
 {
-	(void)state;
 	struct subject_key k;
 	unsigned char wrapped[VAULT_WRAPPED_LEN];
 	vault_subject_key_new(&v1, "sub_a", &k, wrapped);
@@ -90,7 +87,6 @@ static void test_tampered(void **state)
 
 static void test_moved_between_records(void **state)
 {
-	(void)state;
 	struct subject_key k, other;
 	unsigned char wrapped[VAULT_WRAPPED_LEN];
 	vault_subject_key_new(&v1, "sub_a", &k, wrapped);
@@ -109,7 +105,6 @@ static void test_moved_between_records(void **state)
 
 static void test_wrapping_bound(void **state)
 {
-	(void)state;
 	struct subject_key k, got;
 	unsigned char wrapped[VAULT_WRAPPED_LEN];
 	vault_subject_key_new(&v1, "sub_a", &k, wrapped);
@@ -122,7 +117,6 @@ static void test_wrapping_bound(void **state)
 
 static void test_shredded(void **state)
 {
-	(void)state;
 	struct subject_key k, got;
 	unsigned char wrapped[VAULT_WRAPPED_LEN];
 	vault_subject_key_new(&v1, "sub_a", &k, wrapped);
@@ -145,7 +139,6 @@ static void test_shredded(void **state)
 
 static void test_lookup_hash(void **state)
 {
-	(void)state;
 	unsigned char a[VAULT_HASH_LEN], b[VAULT_HASH_LEN], c[VAULT_HASH_LEN], d[VAULT_HASH_LEN];
 	vault_lookup_hash(&v1, "email", "mari@example.ee", 15, a);
 	vault_lookup_hash(&v1, "email", "mari@example.ee", 15, b);
@@ -162,7 +155,6 @@ static void test_lookup_hash(void **state)
 
 static void test_key_file(void **state)
 {
-	(void)state;
 	char dir[] = "/tmp/privreg-vault-XXXXXX", path[64];
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/t.key", dir);
@@ -194,7 +186,6 @@ static void test_key_file(void **state)
 
 static void test_tokens(void **state)
 {
-	(void)state;
 	char id[TOKEN_ID_MAX], id2[TOKEN_ID_MAX];
 	token_id_new("sub_", id);
 	token_id_new("sub_", id2);
