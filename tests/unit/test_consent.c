@@ -392,10 +392,10 @@ static void test_audience(void **state)
 }
 
 /*
- * KNOWN BUG (skipped): consent_audience (src/core/consent.c, consent_audience)
- * reads `max` granted subjects and then drops the restricted, erased and
- * unreachable ones from that page, so a page can come back short while more
- * allowed subjects follow; the API (src/api/consents.c:159, h_audience) only
+ * KNOWN BUG (skipped): consent_audience (src/core/consent.c:281, the skips
+ * from line 306 on) reads `max` granted subjects and then drops the
+ * restricted, erased and unreachable ones from that page, so a page can come
+ * back short while more allowed subjects follow; the API (src/api/consents.c:159, h_audience) only
  * gives `next_after` when the page is full, so a mailer paging with it never
  * sees them. Here the first of three granted subjects is restricted: a page
  * of 2 holds one entry and the third subject is unreachable through paging.

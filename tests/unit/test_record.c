@@ -382,13 +382,14 @@ static void test_restricted_subject_gets_nothing_new(void **state)
 }
 
 /*
- * KNOWN BUG (skipped): record_rectify (src/core/record.c, record_rectify,
- * from about line 480) never asks subject_usable(), unlike record_add (line
- * ~290) and record_read (line ~430). A `support` key, a processing role that
- * may not even read a restricted subject's data, can still change it: the
- * change is committed, and only the read that follows in the API's PATCH
- * (src/api/subjects.c patch()) answers 409. README: "a restricted subject is
- * refused to processing roles". Remove the skip() once rectify checks it.
+ * KNOWN BUG (skipped): record_rectify (src/core/record.c:491) never asks
+ * subject_usable(), unlike record_add (record.c:320, which refuses any new
+ * record of a restricted subject) and record_read (record.c:473). A
+ * `support` key, a processing role that may not even read a restricted
+ * subject's data, can still change it: the change is committed, and only the
+ * read that follows in the API's PATCH (src/api/subjects.c, patch()) answers
+ * 409. README: "a restricted subject is refused to processing roles".
+ * Remove the skip() once rectify checks it.
  */
 static void test_restricted_record_cannot_be_rectified(void **state)
 {
