@@ -353,7 +353,7 @@ static void test_hold_keeps_from_the_sweep(void **state)
 /*
  * KNOWN BUG (skipped): the sweep counts a held record once per pass it is
  * due in (src/core/retention.c, pass(): the hold_covering() branch runs in
- * the trim pass too, about line 331). An account record is due for deletion
+ * the trim pass too: retention.c:331). An account record is due for deletion
  * and, because account records may hold an `ip` (truncate_after 30 days),
  * also due for trimming, so one held account is reported as "held 2" (in
  * `privreg sweep` and POST /v1/retention/sweep). Remove the skip() once a
