@@ -1,0 +1,505 @@
+/*
+ * Records through core/ on a real SQLite file, at a fixed `now`
+ * (2024-06-15T12:00:00Z), under policies/webshop.yaml: every value is checked
+ * by its field's type and a refused record leaves nothing behind; min_age is
+ * counted in whole years to the day; rectification re-seals the value and
+ * moves the lookup hash; events set due times by the kind's keep rule; a
+ * restricted subject gets nothing new; erasure destroys the key and the rows;
+ * and no value written reaches any file of the register in plaintext.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/timeutil.h"
+#include "core/subject.h"
+#include "helpers.h"
+
+#define POLICY "policies/webshop.yaml"
+#define NOW "2024-06-15T12:00:00Z"
+
+static int64_t at(const char *iso)
+{
+	int64_t t = 0;
+	assert_int_equal(timeutil_parse_instant(iso, &t), RC_OK);
+	return t;
+}
+
+static struct field_input S(const char *name, const char *v)
+{
+	return (struct field_input){name, {VAL_STRING, v, strlen(v)}};
+}
+
+static struct field_input J(const char *name, enum value_kind k, const char *v)
+{
+	return (struct field_input){name, {k, v, strlen(v)}};
+}
+
+static struct core_ctx ctx(struct test_register *r)
+{
+	return (struct core_ctx){.store = r->store, .tenant = r->tenant, .now = at(NOW)};
+}
+
+static const char *field(const struct record_view *v, const char *name)
+{
+	for (size_t i = 0; i < v->nfields; i++)
+		if (!strcmp(v->fields[i].name, name))
+			return v->fields[i].value;
+	return NULL;
+}
+
+static int64_t nrecords(struct test_register *r)
+{
+	struct store_counts n = {0};
+	assert_int_equal(store_counts(r->store, r->tenant->id, &n), RC_OK);
+	return n.records;
+}
+
+static size_t find(const struct core_ctx *c, const char *f, const char *v)
+{
+	char ids[SUBJECT_FIND_MAX][TOKEN_ID_MAX];
+	size_t n = 99;
+	struct field_value fv = {VAL_STRING, v, strlen(v)};
+	assert_int_equal(subject_find(c, f, &fv, ids, SUBJECT_FIND_MAX, &n, NULL), RC_OK);
+	return n;
+}
+
+/* How many audit entries carry `action`. */
+static size_t audited(struct test_register *r, const char *action)
+{
+	struct store_audit_filter f = {.limit = 1000};
+	struct store_audit *e = NULL;
+	size_t n = 0, hits = 0;
+	assert_int_equal(store_audit_list(r->store, r->tenant->id, &f, &e, &n), RC_OK);
+	for (size_t i = 0; i < n; i++)
+		hits += !strcmp(e[i].action, action);
+	store_audits_free(e, n);
+	return hits;
+}
+
+/* A subject with one account record (e-mail, name, phone, ip). */
+static void make_subject(const struct core_ctx *c, const char *email, char sid[TOKEN_ID_MAX], char rid[TOKEN_ID_MAX])
+{
+	struct field_input acc[] = {S("email", email), S("name", "Mari Maasikas"), S("phone", "+372 5555 0101"),
+	                            S("ip", "198.51.100.77")};
+	struct record_input rec = {.kind = "account", .fields = acc, .nfields = 4};
+	char rids[1][TOKEN_ID_MAX];
+	struct errbuf eb = {""};
+	enum rc rc = subject_create(c, &rec, 1, sid, rids, &eb);
+	if (rc)
+		fail_msg("subject_create: %s", err_msg(&eb, rc));
+	memcpy(rid, rids[0], TOKEN_ID_MAX);
+}
+
+static void test_add_normalises_by_type(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], oid[TOKEN_ID_MAX];
+	make_subject(&c, "Mari@Example.EE", sid, rid);
+	struct field_input ord[] = {
+		J("items", VAL_JSON, "[{\"sku\":\"A-1\",\"qty\":2}]"), J("amount", VAL_NUMBER, "19.90"),
+		S("payment_method", "bank_link"), S("phone", "00372 5555-0101"),
+	};
+	struct record_input rec = {.kind = "order", .fields = ord, .nfields = 4};
+	struct errbuf eb = {""};
+	assert_int_equal(record_add(&c, sid, &rec, oid, &eb), RC_OK);
+	assert_true(token_id_valid("rec_", oid));
+	struct record_view *v = NULL;
+	assert_int_equal(record_read(&c, oid, &v, NULL), RC_OK);
+	assert_string_equal(v->kind, "order");
+	assert_string_equal(v->subject_id, sid);
+	assert_string_equal(field(v, "phone"), "+37255550101");
+	assert_string_equal(field(v, "amount"), "19.90");
+	assert_string_equal(field(v, "payment_method"), "bank_link");
+	assert_int_equal(v->created_at, at(NOW));
+	record_view_free(v);
+	assert_int_equal(record_read(&c, rid, &v, NULL), RC_OK);
+	assert_string_equal(field(v, "email"), "Mari@example.ee"); /* the domain lower-cased, the local part kept */
+	record_view_free(v);
+	assert_int_equal(nrecords(&r), 2);
+	assert_int_equal(audited(&r, "record.create"), 1);
+	test_register_free(&r);
+}
+
+static void test_add_refuses_and_writes_nothing(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], nid[TOKEN_ID_MAX] = "";
+	make_subject(&c, "mari@example.ee", sid, rid);
+	char *long_name = malloc(202), *huge = malloc(70001);
+	memset(long_name, 'a', 201);
+	long_name[201] = '\0';
+	memset(huge, 'b', 70000);
+	huge[70000] = '\0';
+	static const struct {
+		const char *kind, *field, *value;
+		enum value_kind vk;
+		enum rc rc;
+		const char *msg;
+	} cases[] = {
+		{"account", "iban", "EE382200221020145685", VAL_STRING, RC_UNPROCESSABLE,
+		 "unknown field 'iban': the policy does not declare it"},
+		{"account", "items", "[]", VAL_JSON, RC_UNPROCESSABLE, "field 'items' is not kept in 'account' records"},
+		{"account", "email", "mari at example", VAL_STRING, RC_UNPROCESSABLE, "field email: not an e-mail address"},
+		{"account", "phone", "call me", VAL_STRING, RC_UNPROCESSABLE, NULL},
+		{"account", "birth_date", "1990-02-30", VAL_STRING, RC_UNPROCESSABLE, NULL},
+		{"account", "gender", "robot", VAL_STRING, RC_UNPROCESSABLE, "field gender: not one of the allowed values"},
+		{"account", "ip", "300.1.2.3", VAL_STRING, RC_UNPROCESSABLE, "field ip: not an IP address"},
+		{"order", "amount", "12.3.4", VAL_STRING, RC_UNPROCESSABLE, NULL},
+		{"account", "birth_date", "19900228", VAL_NUMBER, RC_UNPROCESSABLE, "field birth_date: expected a string, got a number"},
+		{"account", "name", NULL, VAL_STRING, RC_UNPROCESSABLE, "field name: longer than 200 characters"},
+		{"message", "message", NULL, VAL_STRING, RC_TOO_LARGE, NULL}, /* over the 64 KiB of any value: 413 */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *value = cases[i].value ? cases[i].value : !strcmp(cases[i].field, "name") ? long_name : huge;
+		/* The case's value, beside what the kind requires (unless the case is that field). */
+		struct field_input f[2] = {J(cases[i].field, cases[i].vk, value)};
+		size_t nf = 1;
+		if (!strcmp(cases[i].kind, "account") && strcmp(cases[i].field, "email"))
+			f[nf++] = S("email", "mari@example.ee");
+		if (!strcmp(cases[i].kind, "order") && strcmp(cases[i].field, "items"))
+			f[nf++] = J("items", VAL_JSON, "[{\"sku\":\"A-1\"}]");
+		struct record_input rec = {.kind = cases[i].kind, .fields = f, .nfields = nf};
+		struct errbuf eb = {""};
+		enum rc rc = record_add(&c, sid, &rec, nid, &eb);
+		if (rc != cases[i].rc)
+			fail_msg("case %zu (%s=%.20s): rc %s, want %s (%s)", i, cases[i].field, value, rc_code(rc),
+			         rc_code(cases[i].rc), eb.msg);
+		if (cases[i].msg)
+			assert_string_equal(eb.msg, cases[i].msg);
+		assert_string_equal(nid, ""); /* no id handed out */
+		assert_int_equal(nrecords(&r), 1);
+	}
+	/* The kind's required fields, and kinds the policy does not have. */
+	struct field_input no_items[] = {J("amount", VAL_NUMBER, "5")};
+	struct record_input rec = {.kind = "order", .fields = no_items, .nfields = 1};
+	struct errbuf eb = {""};
+	assert_int_equal(record_add(&c, sid, &rec, nid, &eb), RC_UNPROCESSABLE);
+	assert_string_equal(eb.msg, "field 'items' is required in 'order' records");
+	rec.kind = "invoice";
+	assert_int_equal(record_add(&c, sid, &rec, nid, &eb), RC_UNPROCESSABLE);
+	assert_string_equal(eb.msg, "unknown record kind 'invoice'");
+	assert_int_equal(nrecords(&r), 1);
+	assert_int_equal(audited(&r, "record.create"), 0);
+	free(long_name);
+	free(huge);
+	test_register_free(&r);
+}
+
+static void test_min_age_to_the_day(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r); /* 2024-06-15; the policy's min_age is 14 */
+	char sid[TOKEN_ID_MAX], rids[1][TOKEN_ID_MAX];
+	struct errbuf eb = {""};
+	static const struct {
+		const char *birth;
+		enum rc rc;
+	} cases[] = {
+		{"2010-06-15", RC_OK},            /* 14 today */
+		{"2010-06-16", RC_UNPROCESSABLE}, /* 14 tomorrow */
+		{"2010-06-14", RC_OK},
+		{"2024-06-16", RC_UNPROCESSABLE}, /* not born yet */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct field_input acc[] = {S("email", "teen@example.ee"), S("birth_date", cases[i].birth)};
+		struct record_input rec = {.kind = "account", .fields = acc, .nfields = 2};
+		eb.msg[0] = '\0';
+		enum rc rc = subject_create(&c, &rec, 1, sid, rids, &eb);
+		if (rc != cases[i].rc)
+			fail_msg("born %s: rc %s (%s)", cases[i].birth, rc_code(rc), eb.msg);
+	}
+	assert_string_equal(eb.msg, "field birth_date: in the future");
+	struct field_input acc[] = {S("email", "teen@example.ee"), S("birth_date", "2010-06-16")};
+	struct record_input rec = {.kind = "account", .fields = acc, .nfields = 2};
+	assert_int_equal(subject_create(&c, &rec, 1, sid, rids, &eb), RC_UNPROCESSABLE);
+	assert_string_equal(eb.msg, "the subject is younger than 14, the policy's min_age");
+	assert_int_equal(nrecords(&r), 2);
+	test_register_free(&r);
+}
+
+static void test_rectify_reseals_and_moves_the_lookup(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX];
+	make_subject(&c, "old.address@example.ee", sid, rid);
+	struct store_record before, after;
+	assert_int_equal(store_record_get(r.store, r.tenant->id, rid, &before), RC_OK);
+	assert_int_equal(find(&c, "email", "old.address@example.ee"), 1);
+
+	c.now = at("2024-06-20T08:00:00Z");
+	struct field_input ch[] = {S("email", "New.Address@Example.ee")};
+	struct errbuf eb = {""};
+	assert_int_equal(record_rectify(&c, rid, ch, 1, NULL, 0, &eb), RC_OK);
+	assert_int_equal(find(&c, "email", "old.address@example.ee"), 0);
+	assert_int_equal(find(&c, "email", "new.address@example.ee"), 1);
+	assert_int_equal(find(&c, "phone", "+37255550101"), 1); /* untouched lookups stay */
+
+	assert_int_equal(store_record_get(r.store, r.tenant->id, rid, &after), RC_OK);
+	assert_int_equal(after.nlookups, 2);
+	assert_int_equal(before.nlookups, 2);
+	/* A new ciphertext, and the e-mail's hash replaced, the phone's kept. */
+	assert_true(after.data_len != before.data_len || memcmp(after.data, before.data, after.data_len));
+	size_t same = 0;
+	for (size_t i = 0; i < before.nlookups; i++)
+		for (size_t k = 0; k < after.nlookups; k++)
+			same += !memcmp(before.lookups + i * VAULT_HASH_LEN, after.lookups + k * VAULT_HASH_LEN, VAULT_HASH_LEN);
+	assert_int_equal(same, 1);
+	assert_int_equal(after.created_at, before.created_at);
+	assert_int_equal(after.updated_at, at("2024-06-20T08:00:00Z"));
+	store_record_fini(&before);
+	store_record_fini(&after);
+
+	struct record_view *v = NULL;
+	assert_int_equal(record_read(&c, rid, &v, NULL), RC_OK);
+	assert_string_equal(field(v, "email"), "New.Address@example.ee");
+	assert_string_equal(field(v, "name"), "Mari Maasikas");
+	record_view_free(v);
+	/* Neither address, old or new, is on disk in plaintext. */
+	const char *values[] = {"old.address", "New.Address", "new.address", "Maasikas", "37255550101", "198.51.100.77"};
+	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+		if (test_register_contains(&r, values[i], strlen(values[i])))
+			fail_msg("'%s' is on disk in plaintext", values[i]);
+	test_register_free(&r);
+}
+
+static int64_t due_of(struct test_register *r, const char *rid, int64_t *trim)
+{
+	struct store_record row;
+	assert_int_equal(store_record_get(r->store, r->tenant->id, rid, &row), RC_OK);
+	int64_t due = row.due_at;
+	if (trim)
+		*trim = row.trim_at;
+	store_record_fini(&row);
+	return due;
+}
+
+static void test_events_set_due_times(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], oid[TOKEN_ID_MAX], eid[TOKEN_ID_MAX];
+	struct errbuf eb = {""};
+	make_subject(&c, "mari@example.ee", sid, rid);
+
+	/* account: while active: not due until it is closed; its ip cut 30 days after it was written. */
+	int64_t trim = 0;
+	assert_int_equal(due_of(&r, rid, &trim), 0);
+	assert_int_equal(trim, at("2024-07-15T12:00:00Z"));
+	struct event_input closed[] = {{"closed", "2024-05-31T09:00:00Z"}};
+	assert_int_equal(record_rectify(&c, rid, NULL, 0, closed, 1, &eb), RC_OK);
+	assert_int_equal(due_of(&r, rid, NULL), at("2024-05-31T09:00:00Z"));
+
+	/* order: 3 years after created; a 29 February gives 28 February. */
+	struct field_input ord[] = {J("items", VAL_JSON, "[1]")};
+	struct record_input o = {.kind = "order", .fields = ord, .nfields = 1, .created_at = "2024-02-29T10:00:00Z"};
+	assert_int_equal(record_add(&c, sid, &o, oid, &eb), RC_OK);
+	assert_int_equal(due_of(&r, oid, &trim), at("2027-02-28T10:00:00Z"));
+	assert_int_equal(trim, 0); /* no ip field in orders */
+
+	/* accounting_entry: 7 years after fulfilled: not due before it is. */
+	struct field_input acc[] = {J("amount", VAL_NUMBER, "19.90")};
+	struct record_input e = {.kind = "accounting_entry", .fields = acc, .nfields = 1, .created_at = "2024-01-15"};
+	assert_int_equal(record_add(&c, sid, &e, eid, &eb), RC_OK);
+	assert_int_equal(due_of(&r, eid, NULL), 0);
+	struct event_input fulfilled[] = {{"fulfilled", "2024-01-31"}};
+	assert_int_equal(record_rectify(&c, eid, NULL, 0, fulfilled, 1, &eb), RC_OK);
+	assert_int_equal(due_of(&r, eid, NULL), at("2031-01-31"));
+	/* An unrelated event moves nothing; a corrected fulfilment date does. */
+	struct event_input shipped[] = {{"shipped", "2024-02-01"}};
+	assert_int_equal(record_rectify(&c, eid, NULL, 0, shipped, 1, &eb), RC_OK);
+	assert_int_equal(due_of(&r, eid, NULL), at("2031-01-31"));
+	struct event_input fixed[] = {{"fulfilled", "2024-02-29"}};
+	assert_int_equal(record_rectify(&c, eid, NULL, 0, fixed, 1, &eb), RC_OK);
+	assert_int_equal(due_of(&r, eid, NULL), at("2031-02-28"));
+	/* Changing a field keeps the due time the events gave. */
+	struct field_input amt[] = {J("amount", VAL_NUMBER, "21.00")};
+	assert_int_equal(record_rectify(&c, eid, amt, 1, NULL, 0, &eb), RC_OK);
+	assert_int_equal(due_of(&r, eid, NULL), at("2031-02-28"));
+
+	/* Events in the future or with bad names are refused and change nothing. */
+	struct event_input future[] = {{"fulfilled", "2024-06-16"}};
+	assert_int_equal(record_rectify(&c, eid, NULL, 0, future, 1, &eb), RC_UNPROCESSABLE);
+	assert_string_equal(eb.msg, "fulfilled: in the future");
+	struct event_input created[] = {{"created", "2024-01-01"}};
+	assert_int_equal(record_rectify(&c, eid, NULL, 0, created, 1, &eb), RC_UNPROCESSABLE);
+	struct event_input twice[] = {{"fulfilled", "2024-01-01"}, {"fulfilled", "2024-01-02"}};
+	assert_int_equal(record_rectify(&c, eid, NULL, 0, twice, 2, &eb), RC_UNPROCESSABLE);
+	assert_string_equal(eb.msg, "event 'fulfilled' is given twice");
+	assert_int_equal(due_of(&r, eid, NULL), at("2031-02-28"));
+	test_register_free(&r);
+}
+
+static void test_restricted_subject_gets_nothing_new(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], nid[TOKEN_ID_MAX];
+	struct errbuf eb = {""};
+	make_subject(&c, "mari@example.ee", sid, rid);
+	assert_int_equal(subject_set_restricted(&c, sid, true, &eb), RC_OK);
+	struct field_input ord[] = {J("items", VAL_JSON, "[1]")};
+	struct record_input o = {.kind = "order", .fields = ord, .nfields = 1};
+	assert_int_equal(record_add(&c, sid, &o, nid, &eb), RC_CONFLICT);
+	assert_string_equal(eb.msg, "the subject's data is restricted (Art. 18): nothing new is added");
+	assert_int_equal(nrecords(&r), 1);
+	/* Processing roles may not read it; legal claims (dpo) may. */
+	struct core_ctx support = c, dpo = c;
+	support.role = "support";
+	dpo.role = "dpo";
+	struct record_view *v = NULL;
+	assert_int_equal(record_read(&support, rid, &v, &eb), RC_CONFLICT);
+	assert_null(v);
+	assert_int_equal(record_read(&dpo, rid, &v, &eb), RC_OK);
+	record_view_free(v);
+	/* Lifted: records may be added again. */
+	assert_int_equal(subject_set_restricted(&c, sid, false, &eb), RC_OK);
+	assert_int_equal(record_add(&c, sid, &o, nid, &eb), RC_OK);
+	assert_int_equal(nrecords(&r), 2);
+	assert_int_equal(subject_set_restricted(&c, "sub_nosuch", true, &eb), RC_NOT_FOUND);
+	test_register_free(&r);
+}
+
+/*
+ * KNOWN BUG (skipped): record_rectify (src/core/record.c:491) never asks
+ * subject_usable(), unlike record_add (record.c:320, which refuses any new
+ * record of a restricted subject) and record_read (record.c:473). A
+ * `support` key, a processing role that may not even read a restricted
+ * subject's data, can still change it: the change is committed, and only the
+ * read that follows in the API's PATCH (src/api/subjects.c, patch()) answers
+ * 409. README: "a restricted subject is refused to processing roles".
+ * Remove the skip() once rectify checks it.
+ */
+static void test_restricted_record_cannot_be_rectified(void **state)
+{
+	(void)state;
+	skip();
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX];
+	struct errbuf eb = {""};
+	make_subject(&c, "mari@example.ee", sid, rid);
+	assert_int_equal(subject_set_restricted(&c, sid, true, &eb), RC_OK);
+	struct core_ctx support = c;
+	support.role = "support";
+	struct field_input ch[] = {S("name", "Changed While Restricted")};
+	assert_int_equal(record_rectify(&support, rid, ch, 1, NULL, 0, &eb), RC_CONFLICT);
+	struct record_view *v = NULL;
+	assert_int_equal(record_read(&c, rid, &v, NULL), RC_OK);
+	assert_string_equal(field(v, "name"), "Mari Maasikas");
+	record_view_free(v);
+	test_register_free(&r);
+}
+
+static void test_erasure_destroys_key_and_rows(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], oid[TOKEN_ID_MAX], eid[TOKEN_ID_MAX];
+	struct errbuf eb = {""};
+	make_subject(&c, "mari@example.ee", sid, rid);
+	struct field_input ord[] = {J("items", VAL_JSON, "[1]"), S("name", "Mari Maasikas")};
+	struct record_input o = {.kind = "order", .fields = ord, .nfields = 2};
+	assert_int_equal(record_add(&c, sid, &o, oid, &eb), RC_OK);
+	/* A second subject, to see that only the first one goes. */
+	char sid2[TOKEN_ID_MAX], rid2[TOKEN_ID_MAX];
+	make_subject(&c, "jaan@example.ee", sid2, rid2);
+
+	/* Only erasable kinds: everything goes, the subject too. */
+	struct store_record backup;
+	assert_int_equal(store_record_get(r.store, r.tenant->id, oid, &backup), RC_OK);
+	struct subject_erasure er;
+	assert_int_equal(subject_erase(&c, sid, &er, &eb), RC_OK);
+	assert_int_equal(er.deleted, 2);
+	assert_int_equal(er.nkept, 0);
+	subject_erasure_fini(&er);
+	struct store_subject s;
+	assert_int_equal(store_subject_get(r.store, r.tenant->id, sid, &s), RC_NOT_FOUND);
+	struct record_view *v = NULL;
+	assert_int_equal(record_read(&c, rid, &v, NULL), RC_NOT_FOUND);
+	assert_int_equal(record_read(&c, oid, &v, NULL), RC_NOT_FOUND);
+	assert_int_equal(nrecords(&r), 1);
+	assert_int_equal(find(&c, "email", "mari@example.ee"), 0);
+	assert_int_equal(find(&c, "email", "jaan@example.ee"), 1);
+	assert_int_equal(subject_erase(&c, sid, &er, &eb), RC_NOT_FOUND);
+	store_record_fini(&backup);
+
+	/* A kind a law keeps (accounting_entry, erasable: false) stays, under a new key. */
+	struct field_input acc[] = {J("amount", VAL_NUMBER, "19.90"), S("name", "Jaan Tamm")};
+	struct event_input ful[] = {{"fulfilled", "2024-01-31"}};
+	struct record_input e = {.kind = "accounting_entry", .fields = acc, .nfields = 2, .events = ful, .nevents = 1};
+	assert_int_equal(record_add(&c, sid2, &e, eid, &eb), RC_OK);
+	assert_int_equal(store_record_get(r.store, r.tenant->id, eid, &backup), RC_OK);
+	struct subject_key old;
+	assert_int_equal(subject_unwrap_key(&c, sid2, &old, NULL), RC_OK);
+	assert_int_equal(subject_erase(&c, sid2, &er, &eb), RC_OK);
+	assert_int_equal(er.deleted, 1);
+	assert_int_equal(er.nkept, 1);
+	assert_string_equal(er.kept[0].kind, "accounting_entry");
+	assert_string_equal(er.kept[0].rule, "7 years after fulfilled");
+	subject_erasure_fini(&er);
+	assert_int_equal(nrecords(&r), 1);
+	assert_int_equal(find(&c, "email", "jaan@example.ee"), 0);
+	assert_int_equal(store_subject_get(r.store, r.tenant->id, sid2, &s), RC_OK);
+	assert_true(s.restricted);
+	store_subject_fini(&s);
+	/* The kept row is a new ciphertext the old key does not open. */
+	struct store_record now_row;
+	assert_int_equal(store_record_get(r.store, r.tenant->id, eid, &now_row), RC_OK);
+	assert_string_equal(now_row.state, "restricted");
+	assert_int_equal(now_row.nlookups, 0);
+	assert_int_equal(now_row.due_at, at("2031-01-31")); /* kept until its own rule lets it go */
+	struct buf out;
+	buf_init(&out, 4096);
+	assert_int_equal(vault_open(&old, now_row.id, now_row.data, now_row.data_len, &out), RC_CRYPTO);
+	buf_fini(&out);
+	subject_key_wipe(&old);
+	store_record_fini(&now_row);
+	store_record_fini(&backup);
+	/* The kept values open with the new key, for the roles of legal claims. */
+	struct core_ctx dpo = c;
+	dpo.role = "dpo";
+	assert_int_equal(record_read(&dpo, eid, &v, NULL), RC_OK);
+	assert_string_equal(field(v, "amount"), "19.90");
+	record_view_free(v);
+	test_register_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add_normalises_by_type),
+		cmocka_unit_test(test_add_refuses_and_writes_nothing),
+		cmocka_unit_test(test_min_age_to_the_day),
+		cmocka_unit_test(test_rectify_reseals_and_moves_the_lookup),
+		cmocka_unit_test(test_events_set_due_times),
+		cmocka_unit_test(test_restricted_subject_gets_nothing_new),
+		cmocka_unit_test(test_restricted_record_cannot_be_rectified),
+		cmocka_unit_test(test_erasure_destroys_key_and_rows),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
