@@ -117,3 +117,9 @@ bool test_register_contains(const struct test_register *r, const void *needle, s
 		closedir(d);
 	return found;
 }
+
+const struct core_links test_links = {
+	.base = "http://127.0.0.1:8080",
+	.prefix = {[CORE_LINK_CONFIRM] = "/c/", [CORE_LINK_UNSUBSCRIBE] = "/u/", [CORE_LINK_VERIFY] = "/v/",
+	           [CORE_LINK_EXPORT] = "/x/"},
+};

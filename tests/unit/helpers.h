@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/ctx.h"
 #include "core/tenant.h"
 #include "store/store.h"
 
@@ -26,5 +27,8 @@ struct tenant *test_register_add_tenant(struct test_register *r, const char *pol
 void test_register_free(struct test_register *r);
 /* True if the bytes occur in any file of the register's directory. */
 bool test_register_contains(const struct test_register *r, const void *needle, size_t len);
+
+/* The links core puts in e-mails, as the router defines them. */
+extern const struct core_links test_links;
 
 #endif

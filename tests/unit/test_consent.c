@@ -39,7 +39,7 @@ static int64_t at(const char *iso)
 
 static struct core_ctx ctx(struct test_register *r)
 {
-	return (struct core_ctx){.store = r->store, .tenant = r->tenant, .now = at(NOW)};
+	return (struct core_ctx){.store = r->store, .tenant = r->tenant, .now = at(NOW), .links = &test_links};
 }
 
 /* A subject with an account: its e-mail, and a name. */

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "base/timeutil.h"
+#include "core/datakey.h"
 #include "core/subject.h"
 #include "helpers.h"
 
@@ -43,7 +44,7 @@ static struct field_input J(const char *name, enum value_kind k, const char *v)
 
 static struct core_ctx ctx(struct test_register *r)
 {
-	return (struct core_ctx){.store = r->store, .tenant = r->tenant, .now = at(NOW)};
+	return (struct core_ctx){.store = r->store, .tenant = r->tenant, .now = at(NOW), .links = &test_links};
 }
 
 static const char *field(const struct record_view *v, const char *name)
@@ -455,7 +456,7 @@ static void test_erasure_destroys_key_and_rows(void **state)
 	assert_int_equal(record_add(&c, sid2, &e, eid, &eb), RC_OK);
 	assert_int_equal(store_record_get(r.store, r.tenant->id, eid, &backup), RC_OK);
 	struct subject_key old;
-	assert_int_equal(subject_unwrap_key(&c, sid2, &old, NULL), RC_OK);
+	assert_int_equal(datakey_unwrap(&c, sid2, &old, NULL), RC_OK);
 	assert_int_equal(subject_erase(&c, sid2, &er, &eb), RC_OK);
 	assert_int_equal(er.deleted, 1);
 	assert_int_equal(er.nkept, 1);
@@ -477,7 +478,7 @@ static void test_erasure_destroys_key_and_rows(void **state)
 	buf_init(&out, 4096);
 	assert_int_equal(vault_open(&old, now_row.id, now_row.data, now_row.data_len, &out), RC_CRYPTO);
 	buf_fini(&out);
-	subject_key_wipe(&old);
+	vault_subject_key_wipe(&old);
 	store_record_fini(&now_row);
 	store_record_fini(&backup);
 	/* The kept values open with the new key, for the roles of legal claims. */

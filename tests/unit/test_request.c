@@ -38,7 +38,7 @@ static int64_t at(const char *iso)
 
 static struct core_ctx ctx(struct test_register *r)
 {
-	return (struct core_ctx){.store = r->store, .tenant = r->tenant, .now = at(NOW)};
+	return (struct core_ctx){.store = r->store, .tenant = r->tenant, .now = at(NOW), .links = &test_links};
 }
 
 static struct field_input S(const char *name, const char *v)
