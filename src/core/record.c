@@ -502,6 +502,14 @@ enum rc record_rectify(const struct core_ctx *c, const char *record_id,
 		store_rollback(c->store);
 		return rc;
 	}
+	/* A refused change changes nothing: a restricted subject's records are
+	 * only stored, so the check comes before any write. */
+	rc = datakey_usable(c, row.subject_id, eb);
+	if (rc) {
+		store_record_fini(&row);
+		store_rollback(c->store);
+		return rc;
+	}
 	norm_init(r, policy_record(c->tenant->policy, row.kind), RECORD_MAX_FIELDS);
 	if (!r->kind) {
 		rc = err_set(eb, RC_CONFLICT, "the policy no longer has record kind '%s'", row.kind);

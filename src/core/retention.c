@@ -287,7 +287,10 @@ static enum rc pass(const struct core_ctx *c, const struct retention_opts *o, bo
 			if (!kind)
 				continue; /* a kind the policy no longer has: left for the operator */
 			if (hold_covering(holds, nholds, d->subject_id, d->id)) {
-				k->held++;
+				/* Counted in the deletion pass only: one held record is one,
+				 * even when its ip fields are also due to be cut. */
+				if (!trimming)
+					k->held++;
 				continue;
 			}
 			if (trimming) {

@@ -351,7 +351,7 @@ static void test_hold_keeps_from_the_sweep(void **state)
 }
 
 /*
- * KNOWN BUG (skipped): the sweep counts a held record once per pass it is
+ * Fixed bug (kept as a test): the sweep counted a held record once per pass it is
  * due in (src/core/retention.c, pass(): the hold_covering() branch runs in
  * the trim pass too: retention.c:331). An account record is due for deletion
  * and, because account records may hold an `ip` (truncate_after 30 days),
@@ -362,7 +362,6 @@ static void test_hold_keeps_from_the_sweep(void **state)
 static void test_held_counted_once(void **state)
 {
 	(void)state;
-	skip();
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);

@@ -383,7 +383,7 @@ static void test_restricted_subject_gets_nothing_new(void **state)
 }
 
 /*
- * KNOWN BUG (skipped): record_rectify (src/core/record.c:491) never asks
+ * Fixed bug (kept as a test): record_rectify (src/core/record.c:491) never asks
  * subject_usable(), unlike record_add (record.c:320, which refuses any new
  * record of a restricted subject) and record_read (record.c:473). A
  * `support` key, a processing role that may not even read a restricted
@@ -395,7 +395,6 @@ static void test_restricted_subject_gets_nothing_new(void **state)
 static void test_restricted_record_cannot_be_rectified(void **state)
 {
 	(void)state;
-	skip();
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
