@@ -328,40 +328,50 @@ enum rc consent_audience(const struct core_ctx *c, const char *purpose, const ch
 	if (max > CONSENT_AUDIENCE_MAX)
 		max = CONSENT_AUDIENCE_MAX;
 	char (*ids)[TOKEN_ID_MAX] = xcalloc(max ? max : 1, sizeof *ids);
-	size_t found = 0;
-	enum rc rc = store_consent_audience(c->store, c->tenant->id, u->name, "granted", after ? after : "", ids, max,
-	                                    &found);
-	for (size_t i = 0; !rc && i < found; i++) {
-		struct subject_key key;
-		struct audience_entry *e = &out[*n];
-		char lang[8];
-		struct store_subject s;
-		bool restricted = !store_subject_get(c->store, c->tenant->id, ids[i], &s) && s.restricted;
-		store_subject_fini(&s);
-		if (restricted)
-			continue; /* Art. 18: stored, not used */
-		if (datakey_unwrap(c, ids[i], &key, NULL))
-			continue; /* erased meanwhile */
-		rc = subject_contact(c, ids[i], &key, u->channel, e->contact, lang, NULL);
-		vault_subject_key_wipe(&key);
-		if (rc || !e->contact[0])
-			continue; /* nothing to reach them by */
-		struct token_link l = {.kind = 'u', .tenant_id = c->tenant->id,
-		                       .expires = core_now(c) + (int64_t)CONSENT_UNSUBSCRIBE_DAYS * DAY};
-		snprintf(l.subject_id, sizeof l.subject_id, "%s", ids[i]);
-		snprintf(l.purpose, sizeof l.purpose, "%s", u->name);
-		char token[TOKEN_LINK_MAX];
-		rc = token_link_sign(&l, c->tenant->vault.token_key, token);
-		if (rc)
-			break;
-		snprintf(e->subject_id, sizeof e->subject_id, "%s", ids[i]);
-		snprintf(e->unsubscribe, sizeof e->unsubscribe, "%s", token);
-		char detail[96];
-		snprintf(detail, sizeof detail, "purpose=%s recipient=mailer channel=%s", u->name,
-		         policy_channel_name(u->channel));
-		struct audit_event ae = {"consent.audience", ids[i], NULL, "ok", detail};
-		rc = audit_access(c, &ae);
-		(*n)++;
+	char cursor[TOKEN_ID_MAX];
+	snprintf(cursor, sizeof cursor, "%s", after ? after : "");
+	size_t found = max;
+	enum rc rc = RC_OK;
+	/* Subjects that cannot be reached are passed over, and the page is
+	 * filled from further on: a short page means there is no more, so a
+	 * mailer paging by the last id never misses anyone. */
+	while (!rc && *n < max && found == max) {
+		rc = store_consent_audience(c->store, c->tenant->id, u->name, consent_state_name(CONSENT_STATE_GRANTED), cursor,
+		                            ids, max, &found);
+		if (!rc && found)
+			memcpy(cursor, ids[found - 1], TOKEN_ID_MAX);
+		for (size_t i = 0; !rc && i < found && *n < max; i++) {
+			struct subject_key key;
+			struct audience_entry *e = &out[*n];
+			char lang[8];
+			struct store_subject s;
+			bool restricted = !store_subject_get(c->store, c->tenant->id, ids[i], &s) && s.restricted;
+			store_subject_fini(&s);
+			if (restricted)
+				continue; /* Art. 18: stored, not used */
+			if (datakey_unwrap(c, ids[i], &key, NULL))
+				continue; /* erased meanwhile */
+			rc = subject_contact(c, ids[i], &key, u->channel, e->contact, lang, NULL);
+			vault_subject_key_wipe(&key);
+			if (rc || !e->contact[0])
+				continue; /* nothing to reach them by */
+			struct token_link l = {.kind = 'u', .tenant_id = c->tenant->id,
+			                       .expires = core_now(c) + (int64_t)CONSENT_UNSUBSCRIBE_DAYS * DAY};
+			snprintf(l.subject_id, sizeof l.subject_id, "%s", ids[i]);
+			snprintf(l.purpose, sizeof l.purpose, "%s", u->name);
+			char token[TOKEN_LINK_MAX];
+			rc = token_link_sign(&l, c->tenant->vault.token_key, token);
+			if (rc)
+				break;
+			snprintf(e->subject_id, sizeof e->subject_id, "%s", ids[i]);
+			snprintf(e->unsubscribe, sizeof e->unsubscribe, "%s", token);
+			char detail[96];
+			snprintf(detail, sizeof detail, "purpose=%s recipient=mailer channel=%s", u->name,
+			         policy_channel_name(u->channel));
+			struct audit_event ae = {"consent.audience", ids[i], NULL, "ok", detail};
+			rc = audit_access(c, &ae);
+			(*n)++;
+		}
 	}
 	free(ids);
 	return rc;
