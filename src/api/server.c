@@ -63,7 +63,7 @@ struct server {
 };
 
 struct pending {
-	struct request rq;
+	struct http_request rq;
 	struct buf body;
 	bool body_too_large;
 	enum rc match_rc;
@@ -228,12 +228,12 @@ static enum rc tenant_get(struct server *s, struct store *st, int64_t id, const 
 
 /* ---- request helpers for handlers ---- */
 
-const char *request_query(struct request *rq, const char *name)
+const char *http_query(struct http_request *rq, const char *name)
 {
 	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-enum rc request_number(struct request *rq, const char *name, const char *value, long lo, long hi, long *out)
+enum rc http_number(struct http_request *rq, const char *name, const char *value, long lo, long hi, long *out)
 {
 	char *end;
 	long v = value ? strtol(value, &end, 10) : 0;
@@ -244,8 +244,8 @@ enum rc request_number(struct request *rq, const char *name, const char *value, 
 }
 
 struct query_iter {
-	struct request *rq;
-	query_fn *fn;
+	struct http_request *rq;
+	http_query_fn *fn;
 	void *arg;
 	enum rc rc;
 };
@@ -258,21 +258,21 @@ static enum MHD_Result query_cb(void *cls, enum MHD_ValueKind kind, const char *
 	return it->rc ? MHD_NO : MHD_YES;
 }
 
-enum rc request_each_query(struct request *rq, query_fn *fn, void *arg)
+enum rc http_each_query(struct http_request *rq, http_query_fn *fn, void *arg)
 {
 	struct query_iter it = {rq, fn, arg, RC_OK};
 	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_cb, &it);
 	return it.rc;
 }
 
-void request_reply(struct request *rq, int status, json_t *body)
+void http_reply(struct http_request *rq, int status, json_t *body)
 {
 	json_decref(rq->out);
 	rq->status = status;
 	rq->out = body;
 }
 
-void request_reply_html(struct request *rq, int status, char *html)
+void http_reply_html(struct http_request *rq, int status, char *html)
 {
 	free(rq->text);
 	rq->status = status;
@@ -280,21 +280,21 @@ void request_reply_html(struct request *rq, int status, char *html)
 	rq->content_type = "text/html; charset=utf-8";
 }
 
-const char *request_header(struct request *rq, const char *name)
+const char *http_header(struct http_request *rq, const char *name)
 {
 	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
 }
 
 static void client_addr(struct MHD_Connection *conn, char *out, size_t size);
 
-void request_client_ip(struct request *rq, char *out, size_t size)
+void http_client_ip(struct http_request *rq, char *out, size_t size)
 {
 	client_addr(rq->conn, out, size);
 }
 
 static enum rc tenant_get(struct server *s, struct store *st, int64_t id, const struct tenant **out);
 
-enum rc request_tenant(struct request *rq, int64_t id, const struct tenant **out)
+enum rc http_tenant(struct http_request *rq, int64_t id, const struct tenant **out)
 {
 	return tenant_get(rq->srv, rq->ctx.store, id, out);
 }
@@ -351,7 +351,7 @@ static void client_addr(struct MHD_Connection *conn, char *out, size_t size)
 
 static enum rc authenticate(struct server *s, struct worker *w, struct pending *p, struct MHD_Connection *conn)
 {
-	struct request *rq = &p->rq;
+	struct http_request *rq = &p->rq;
 	char addr[INET6_ADDRSTRLEN];
 	int64_t retry;
 	client_addr(conn, addr, sizeof addr);
@@ -391,7 +391,7 @@ static enum rc authenticate(struct server *s, struct worker *w, struct pending *
 
 static enum rc parse_body(struct pending *p, struct MHD_Connection *conn)
 {
-	struct request *rq = &p->rq;
+	struct http_request *rq = &p->rq;
 	if (p->body_too_large)
 		return err_set(&rq->eb, RC_TOO_LARGE, "the body is larger than %d bytes", HTTP_BODY_MAX);
 	if (rq->route->body == BODY_FORM) {
@@ -417,7 +417,7 @@ static enum rc parse_body(struct pending *p, struct MHD_Connection *conn)
 
 static enum rc dispatch(struct server *s, struct pending *p, struct MHD_Connection *conn)
 {
-	struct request *rq = &p->rq;
+	struct http_request *rq = &p->rq;
 	if (p->match_rc)
 		return p->match_rc == RC_METHOD ? err_set(&rq->eb, RC_METHOD, "allowed: %s", p->allow)
 		                                : err_set(&rq->eb, RC_NOT_FOUND, "no such endpoint");
@@ -440,7 +440,7 @@ static enum rc dispatch(struct server *s, struct pending *p, struct MHD_Connecti
 
 static enum MHD_Result respond(struct server *s, struct pending *p, struct MHD_Connection *conn, enum rc rc)
 {
-	struct request *rq = &p->rq;
+	struct http_request *rq = &p->rq;
 	char *text = NULL;
 	const char *ctype = "application/json";
 	int status;
