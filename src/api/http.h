@@ -1,11 +1,11 @@
 /*
- * http: what a request handler sees. The server (server.c) owns the
+ * http: what a request handler sees. The server (http.c, server.c) owns the
  * libmicrohttpd side; handlers get a `struct http_request` with the route's
- * path parameters, the parsed JSON body, the authenticated caller as a
- * core_ctx,
- * and set a status and a JSON body or return an rc for the error table.
- * Handlers contain no SQL, no crypto and no policy logic: they parse, call
- * one core function, and shape the answer.
+ * path parameters, the parsed JSON body and the authenticated caller as a
+ * core_ctx, and set a status and a JSON body or return an rc for the error
+ * table. Handlers contain no SQL, no crypto and no policy logic: they
+ * parse, call one core function, and shape the answer. `http_` names the
+ * HTTP request; `request_` is the data-subject request (core/request.h).
  */
 #ifndef PRIVREG_HTTP_H
 #define PRIVREG_HTTP_H
@@ -50,7 +50,7 @@ struct route {
 
 struct http_request {
 	struct server *srv;
-	void *conn;                /* the MHD connection, for server.c only */
+	void *conn;                /* the MHD connection, for the server's files only */
 	const char *method;
 	const struct route *route;
 	int route_index;

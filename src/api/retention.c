@@ -63,7 +63,7 @@ enum rc h_retention_forecast(struct http_request *rq)
 		return err_set(&rq->eb, RC_UNPROCESSABLE, "months reaches past year 9999");
 	struct store_forecast_row *rows = NULL;
 	size_t n = 0;
-	rc = store_retention_forecast(rq->ctx.store, rq->ctx.tenant->id, until, &rows, &n);
+	rc = retention_forecast(&rq->ctx, until, &rows, &n);
 	if (rc)
 		return rc;
 	char current[8];
@@ -103,8 +103,7 @@ enum rc h_retention_overdue(struct http_request *rq)
 	if (!rc && !due)
 		rc = RC_INTERNAL;
 	if (!rc)
-		rc = store_records_due(rq->ctx.store, rq->ctx.tenant->id, core_now(&rq->ctx), false, NULL, due,
-		                       (size_t)limit, &n);
+		rc = retention_overdue(&rq->ctx, due, (size_t)limit, &n);
 	json_t *arr = json_array();
 	for (size_t i = 0; !rc && i < n; i++) {
 		const struct store_hold *hold = hold_covering(holds, nholds, due[i].subject_id, due[i].id);
