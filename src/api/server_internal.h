@@ -48,7 +48,7 @@ struct server_tenants {
 	struct tenant **retired;
 	size_t nretired, cap_retired;
 	atomic_uint_fast64_t reloads;         /* new policy versions taken up */
-	atomic_uint_fast64_t reload_failures; /* new versions that did not load */
+	atomic_uint_fast64_t reload_failures; /* failed attempts: one per tick until it loads */
 	atomic_uint_fast64_t load_failures;   /* tenants that could not be loaded */
 };
 
