@@ -25,7 +25,7 @@ static json_t *entry_json(const struct store_audit *e)
 	                 "hash", hash);
 }
 
-static enum rc filter_param(struct request *rq, const char *name, const char *value, void *arg)
+static enum rc filter_param(struct http_request *rq, const char *name, const char *value, void *arg)
 {
 	struct store_audit_filter *f = arg;
 	value = value ? value : "";
@@ -60,12 +60,12 @@ static enum rc filter_param(struct request *rq, const char *name, const char *va
 	return err_set(&rq->eb, RC_UNPROCESSABLE, "unknown query parameter '%.40s'", name);
 }
 
-enum rc h_audit_list(struct request *rq)
+enum rc h_audit_list(struct http_request *rq)
 {
 	struct store_audit_filter f = {.limit = 100};
 	struct store_audit *v = NULL;
 	size_t n = 0;
-	enum rc rc = request_each_query(rq, filter_param, &f);
+	enum rc rc = http_each_query(rq, filter_param, &f);
 	if (!rc)
 		rc = audit_query(&rq->ctx, &f, &v, &n);
 	if (rc)
@@ -77,20 +77,20 @@ enum rc h_audit_list(struct request *rq)
 	if (n == f.limit)
 		json_object_set_new(body, "next_after", json_integer(v[n - 1].seq));
 	store_audits_free(v, n);
-	request_reply(rq, 200, body);
+	http_reply(rq, 200, body);
 	return RC_OK;
 }
 
-enum rc h_audit_verify(struct request *rq)
+enum rc h_audit_verify(struct http_request *rq)
 {
 	struct audit_verify_result r;
 	enum rc rc = audit_verify(rq->ctx.store, rq->ctx.tenant, &r);
 	if (rc)
 		return rc;
 	if (r.ok)
-		request_reply(rq, 200, json_pack("{s:b, s:I}", "ok", 1, "entries", (json_int_t)r.entries));
+		http_reply(rq, 200, json_pack("{s:b, s:I}", "ok", 1, "entries", (json_int_t)r.entries));
 	else
-		request_reply(rq, 200, json_pack("{s:b, s:I, s:I}", "ok", 0, "entries", (json_int_t)r.entries,
-		                                 "first_bad", (json_int_t)r.first_bad));
+		http_reply(rq, 200, json_pack("{s:b, s:I, s:I}", "ok", 0, "entries", (json_int_t)r.entries,
+		                              "first_bad", (json_int_t)r.first_bad));
 	return RC_OK;
 }

@@ -17,7 +17,7 @@ static const char *opt_str(json_t *o, const char *key, bool *bad)
 	return json_string_value(v);
 }
 
-enum rc h_consent_post(struct request *rq)
+enum rc h_consent_post(struct http_request *rq)
 {
 	static const char *const keys[] = {"purpose", "granted", "source", "text", "ip", NULL};
 	enum rc krc = json_keys_only(rq->json, keys, &rq->eb);
@@ -38,8 +38,8 @@ enum rc h_consent_post(struct request *rq)
 	enum rc rc = consent_record(&rq->ctx, rq->params[0], purpose, a, &ev, state, &rq->eb);
 	if (rc)
 		return rc;
-	request_reply(rq, 201, json_pack("{s:s, s:s, s:b}", "purpose", purpose, "state", state, "allowed",
-	                                 u && (u->basis == BASIS_CONSENT ? !strcmp(state, "granted")
+	http_reply(rq, 201, json_pack("{s:s, s:s, s:b}", "purpose", purpose, "state", state, "allowed",
+	                              u && (u->basis == BASIS_CONSENT ? !strcmp(state, "granted")
 	                                                                 : strcmp(state, "objected") != 0)));
 	return RC_OK;
 }
@@ -56,7 +56,7 @@ static json_t *opt(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-enum rc h_consent_get(struct request *rq)
+enum rc h_consent_get(struct http_request *rq)
 {
 	struct consent_report r;
 	enum rc rc = consent_report(&rq->ctx, rq->params[0], &r, &rq->eb);
@@ -81,8 +81,8 @@ enum rc h_consent_get(struct request *rq)
 		                                         "actor", e->actor));
 	}
 	consent_report_fini(&r);
-	request_reply(rq, 200, json_pack("{s:s, s:o, s:o}", "subject_id", rq->params[0], "consents", current,
-	                                 "history", history));
+	http_reply(rq, 200, json_pack("{s:s, s:o, s:o}", "subject_id", rq->params[0], "consents", current,
+	                              "history", history));
 	return RC_OK;
 }
 
@@ -91,7 +91,7 @@ struct check_arg {
 	int nkeys;
 };
 
-static enum rc check_param(struct request *rq, const char *name, const char *value, void *arg)
+static enum rc check_param(struct http_request *rq, const char *name, const char *value, void *arg)
 {
 	struct check_arg *a = arg;
 	(void)rq;
@@ -105,10 +105,10 @@ static enum rc check_param(struct request *rq, const char *name, const char *val
 	return RC_OK;
 }
 
-enum rc h_consent_check(struct request *rq)
+enum rc h_consent_check(struct http_request *rq)
 {
 	struct check_arg a = {0};
-	enum rc rc = request_each_query(rq, check_param, &a);
+	enum rc rc = http_each_query(rq, check_param, &a);
 	if (rc)
 		return rc;
 	if (!a.purpose || a.nkeys != 1)
@@ -121,16 +121,16 @@ enum rc h_consent_check(struct request *rq)
 		rc = consent_check_lookup(&rq->ctx, a.field, a.value, a.purpose, &st, &rq->eb);
 	if (rc)
 		return rc;
-	request_reply(rq, 200, json_pack("{s:b, s:s}", "allowed", st.allowed, "state", st.state));
+	http_reply(rq, 200, json_pack("{s:b, s:s}", "allowed", st.allowed, "state", st.state));
 	return RC_OK;
 }
 
-enum rc h_audience(struct request *rq)
+enum rc h_audience(struct http_request *rq)
 {
-	const char *after = request_query(rq, "after");
-	const char *lim = request_query(rq, "limit");
+	const char *after = http_query(rq, "after");
+	const char *lim = http_query(rq, "limit");
 	long lv = 100;
-	if (lim && request_number(rq, "limit", lim, 1, CONSENT_AUDIENCE_MAX, &lv))
+	if (lim && http_number(rq, "limit", lim, 1, CONSENT_AUDIENCE_MAX, &lv))
 		return RC_UNPROCESSABLE;
 	size_t limit = (size_t)lv;
 	if (after && strlen(after) >= TOKEN_ID_MAX)
@@ -162,11 +162,11 @@ enum rc h_audience(struct request *rq)
 	if (n == limit)
 		json_object_set_new(body, "next_after", json_string(v[n - 1].subject_id));
 	free(v);
-	request_reply(rq, 200, body);
+	http_reply(rq, 200, body);
 	return RC_OK;
 }
 
-enum rc h_acceptance_post(struct request *rq)
+enum rc h_acceptance_post(struct http_request *rq)
 {
 	static const char *const keys[] = {"version", "source", "text", NULL};
 	enum rc krc = json_keys_only(rq->json, keys, &rq->eb);
@@ -181,7 +181,7 @@ enum rc h_acceptance_post(struct request *rq)
 	enum rc rc = consent_accept_terms(&rq->ctx, rq->params[0], version, &ev, &rq->eb);
 	if (rc)
 		return rc;
-	request_reply(rq, 201, json_pack("{s:s, s:s}", "subject_id", rq->params[0], "version",
-	                                 version ? version : rq->ctx.tenant->policy->version));
+	http_reply(rq, 201, json_pack("{s:s, s:s}", "subject_id", rq->params[0], "version",
+	                              version ? version : rq->ctx.tenant->policy->version));
 	return RC_OK;
 }

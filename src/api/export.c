@@ -103,7 +103,7 @@ static json_t *record_export(const struct policy *p, const struct record_view *v
 	return r;
 }
 
-static json_t *export_json(struct request *rq, const struct subject_view *s, const struct consent_report *cr,
+static json_t *export_json(struct http_request *rq, const struct subject_view *s, const struct consent_report *cr,
                            json_t *disclosures)
 {
 	const struct policy *p = rq->ctx.tenant->policy;
@@ -153,7 +153,8 @@ static enum rc csv_cell(struct buf *b, const char *s, size_t n)
 
 /* multipart/mixed: one text/csv part per record kind, columns id,
  * created_at and every field of the kind. */
-static enum rc export_csv(struct request *rq, const struct subject_view *s, char **out, char *boundary, size_t bsize)
+static enum rc export_csv(struct http_request *rq, const struct subject_view *s, char **out, char *boundary,
+                          size_t bsize)
 {
 	const struct policy *p = rq->ctx.tenant->policy;
 	struct buf b;
@@ -204,7 +205,7 @@ static enum rc export_csv(struct request *rq, const struct subject_view *s, char
 	return RC_OK;
 }
 
-enum rc export_reply(struct request *rq, const char *subject_id, const char *format)
+enum rc export_reply(struct http_request *rq, const char *subject_id, const char *format)
 {
 	if (format && strcmp(format, "json") && strcmp(format, "csv"))
 		return err_set(&rq->eb, RC_UNPROCESSABLE, "format: json or csv");
@@ -232,7 +233,7 @@ enum rc export_reply(struct request *rq, const char *subject_id, const char *for
 		size_t nd = 0;
 		rc = disclosure_list(&rq->ctx, subject_id, &d, &nd);
 		if (!rc)
-			request_reply(rq, 200, export_json(rq, s, &cr, disclosures_json(d, nd)));
+			http_reply(rq, 200, export_json(rq, s, &cr, disclosures_json(d, nd)));
 		store_disclosures_free(d, nd);
 	}
 	consent_report_fini(&cr);

@@ -7,6 +7,6 @@
 /* Answers rq with the subject's export: format "json" (default: every item
  * of Art. 15(1), machine-readable for portability) or "csv" (multipart/mixed,
  * one text/csv part per record kind). */
-enum rc export_reply(struct request *rq, const char *subject_id, const char *format) WUR;
+enum rc export_reply(struct http_request *rq, const char *subject_id, const char *format) WUR;
 
 #endif

@@ -38,7 +38,7 @@ static const char *str(json_t *o, const char *k, bool *bad)
 	return json_string_value(v);
 }
 
-enum rc h_hold_create(struct request *rq)
+enum rc h_hold_create(struct http_request *rq)
 {
 	static const char *const keys[] = {"subject_id", "record_id", "reason", "until", "forbid_disclosure", NULL};
 	enum rc rc = json_keys_only(rq->json, keys, &rq->eb);
@@ -55,36 +55,36 @@ enum rc h_hold_create(struct request *rq)
 	rc = hold_create(&rq->ctx, &in, &h, &rq->eb);
 	if (rc)
 		return rc;
-	request_reply(rq, 201, hold_json(&h));
+	http_reply(rq, 201, hold_json(&h));
 	free(h.reason);
 	free(h.key_id);
 	return RC_OK;
 }
 
-enum rc h_hold_list(struct request *rq)
+enum rc h_hold_list(struct http_request *rq)
 {
 	struct store_hold *v = NULL;
 	size_t n = 0;
-	enum rc rc = hold_active(&rq->ctx, request_query(rq, "subject"), request_query(rq, "record"), &v, &n);
+	enum rc rc = hold_active(&rq->ctx, http_query(rq, "subject"), http_query(rq, "record"), &v, &n);
 	if (rc)
 		return rc;
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, hold_json(&v[i]));
 	store_holds_free(v, n);
-	request_reply(rq, 200, json_pack("{s:o}", "holds", arr));
+	http_reply(rq, 200, json_pack("{s:o}", "holds", arr));
 	return RC_OK;
 }
 
-enum rc h_hold_lift(struct request *rq)
+enum rc h_hold_lift(struct http_request *rq)
 {
 	enum rc rc = hold_lift(&rq->ctx, rq->params[0], &rq->eb);
 	if (!rc)
-		request_reply(rq, 204, NULL);
+		http_reply(rq, 204, NULL);
 	return rc;
 }
 
-enum rc h_disclosure_create(struct request *rq)
+enum rc h_disclosure_create(struct http_request *rq)
 {
 	static const char *const keys[] = {"subject_id", "recipient", "purpose", "fields", "legal_reference", NULL};
 	enum rc rc = json_keys_only(rq->json, keys, &rq->eb);
@@ -116,8 +116,8 @@ enum rc h_disclosure_create(struct request *rq)
 	json_t *values = json_object();
 	for (size_t i = 0; i < res.nvalues; i++)
 		json_object_set_new(values, res.values[i].name, value_to_json(&res.values[i]));
-	request_reply(rq, 200, json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", res.id, "subject_id", in.subject_id,
-	                                 "recipient", in.recipient, "purpose", in.purpose, "values", values));
+	http_reply(rq, 200, json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", res.id, "subject_id", in.subject_id,
+	                              "recipient", in.recipient, "purpose", in.purpose, "values", values));
 	disclosure_result_fini(&res);
 	return RC_OK;
 }
@@ -134,14 +134,14 @@ json_t *disclosures_json(const struct store_disclosure *v, size_t n)
 	return arr;
 }
 
-enum rc h_disclosure_list(struct request *rq)
+enum rc h_disclosure_list(struct http_request *rq)
 {
 	struct store_disclosure *v = NULL;
 	size_t n = 0;
 	enum rc rc = disclosure_list(&rq->ctx, rq->params[0], &v, &n);
 	if (rc)
 		return rc;
-	request_reply(rq, 200, json_pack("{s:s, s:o}", "subject_id", rq->params[0], "disclosures", disclosures_json(v, n)));
+	http_reply(rq, 200, json_pack("{s:s, s:o}", "subject_id", rq->params[0], "disclosures", disclosures_json(v, n)));
 	store_disclosures_free(v, n);
 	return RC_OK;
 }

@@ -1,10 +1,11 @@
 /*
- * http: what a request handler sees. The server (server.c) owns the
- * libmicrohttpd side; handlers get a `struct request` with the route's path
- * parameters, the parsed JSON body, the authenticated caller as a core_ctx,
- * and set a status and a JSON body or return an rc for the error table.
- * Handlers contain no SQL, no crypto and no policy logic: they parse, call
- * one core function, and shape the answer.
+ * http: what a request handler sees. The server (http.c, server.c) owns the
+ * libmicrohttpd side; handlers get a `struct http_request` with the route's
+ * path parameters, the parsed JSON body and the authenticated caller as a
+ * core_ctx, and set a status and a JSON body or return an rc for the error
+ * table. Handlers contain no SQL, no crypto and no policy logic: they
+ * parse, call one core function, and shape the answer. `http_` names the
+ * HTTP request; `request_` is the data-subject request (core/request.h).
  */
 #ifndef PRIVREG_HTTP_H
 #define PRIVREG_HTTP_H
@@ -23,9 +24,9 @@
 #define HTTP_PARAM_LEN 128
 
 struct server;
-struct request;
+struct http_request;
 
-typedef enum rc (*handler_fn)(struct request *rq);
+typedef enum rc (*handler_fn)(struct http_request *rq);
 
 /* Bit per role allowed on a route. */
 #define R_ADMIN (1u << ROLE_ADMIN)
@@ -47,9 +48,9 @@ struct route {
 	enum body_kind body;       /* JSON: parsed into rq->json; FORM: raw in rq->form */
 };
 
-struct request {
+struct http_request {
 	struct server *srv;
-	void *conn;                /* the MHD connection, for server.c only */
+	void *conn;                /* the MHD connection, for the server's files only */
 	const char *method;
 	const struct route *route;
 	int route_index;
@@ -69,21 +70,21 @@ struct request {
 };
 
 /* A query-string argument, or NULL. */
-const char *request_query(struct request *rq, const char *name);
+const char *http_query(struct http_request *rq, const char *name);
 /* value (a query argument called name) as a number in lo..hi, else 422. */
-enum rc request_number(struct request *rq, const char *name, const char *value, long lo, long hi, long *out) WUR;
+enum rc http_number(struct http_request *rq, const char *name, const char *value, long lo, long hi, long *out) WUR;
 /* Calls fn(name, value) for every query-string argument; stops at an error. */
-typedef enum rc query_fn(struct request *rq, const char *name, const char *value, void *arg);
-enum rc request_each_query(struct request *rq, query_fn *fn, void *arg) WUR;
+typedef enum rc http_query_fn(struct http_request *rq, const char *name, const char *value, void *arg);
+enum rc http_each_query(struct http_request *rq, http_query_fn *fn, void *arg) WUR;
 /* Answers with status and body (which the request takes). */
-void request_reply(struct request *rq, int status, json_t *body);
+void http_reply(struct http_request *rq, int status, json_t *body);
 /* Answers with an HTML page (taken; malloc'd). */
-void request_reply_html(struct request *rq, int status, char *html);
-const char *request_header(struct request *rq, const char *name);
+void http_reply_html(struct http_request *rq, int status, char *html);
+const char *http_header(struct http_request *rq, const char *name);
 /* The client's address, as text. */
-void request_client_ip(struct request *rq, char *out, size_t size);
+void http_client_ip(struct http_request *rq, char *out, size_t size);
 /* The tenant with this id (public pages find it from a signed link). */
-enum rc request_tenant(struct request *rq, int64_t id, const struct tenant **out) WUR;
+enum rc http_tenant(struct http_request *rq, int64_t id, const struct tenant **out) WUR;
 
 /* The route table (router.c). */
 extern const struct route http_routes[];

@@ -32,7 +32,7 @@ static enum rc esc(struct buf *b, const char *s)
 }
 
 /* A page: a title, a sentence, and optionally a form with one button. */
-static void page(struct request *rq, int status, const char *title, const char *text, const char *button,
+static void page(struct http_request *rq, int status, const char *title, const char *text, const char *button,
                  const char *action, const char *field)
 {
 	struct buf b;
@@ -69,7 +69,7 @@ static void page(struct request *rq, int status, const char *title, const char *
 	}
 	if (!rc)
 		rc = buf_puts(&b, "</body></html>\n");
-	request_reply_html(rq, status, rc ? NULL : buf_take(&b, NULL));
+	http_reply_html(rq, status, rc ? NULL : buf_take(&b, NULL));
 	buf_fini(&b);
 }
 
@@ -86,13 +86,13 @@ static const char *title_of(const struct tenant *t, const char *purpose)
 
 /* Checks the link's token: its tenant, its signature, its expiry, its kind.
  * On failure the page is already written. */
-static bool open_link(struct request *rq, char kind, struct token_link *l)
+static bool open_link(struct http_request *rq, char kind, struct token_link *l)
 {
 	int64_t tenant;
 	const char *token = rq->params[0];
 	enum rc rc = token_link_tenant(token, &tenant);
 	if (!rc)
-		rc = request_tenant(rq, tenant, &rq->ctx.tenant);
+		rc = http_tenant(rq, tenant, &rq->ctx.tenant);
 	if (!rc)
 		rc = token_link_verify(token, rq->ctx.tenant->vault.token_key, timeutil_now(), l);
 	if (!rc && l->kind != kind)
@@ -112,7 +112,7 @@ static bool open_link(struct request *rq, char kind, struct token_link *l)
 	return true;
 }
 
-enum rc h_confirm_page(struct request *rq)
+enum rc h_confirm_page(struct http_request *rq)
 {
 	struct token_link l;
 	if (!open_link(rq, 'c', &l))
@@ -124,14 +124,14 @@ enum rc h_confirm_page(struct request *rq)
 	return RC_OK;
 }
 
-enum rc h_confirm(struct request *rq)
+enum rc h_confirm(struct http_request *rq)
 {
 	struct token_link l;
 	if (!open_link(rq, 'c', &l))
 		return RC_OK;
 	char ip[64], state[16];
-	request_client_ip(rq, ip, sizeof ip);
-	const char *gpc = request_header(rq, "Sec-GPC");
+	http_client_ip(rq, ip, sizeof ip);
+	const char *gpc = http_header(rq, "Sec-GPC");
 	enum rc rc = consent_by_link(&rq->ctx, &l, rq->params[0], gpc && !strcmp(gpc, "1"), ip, state, &rq->eb);
 	if (rc == RC_GONE || rc == RC_CONFLICT) {
 		page(rq, rc == RC_GONE ? 410 : 409, "Nothing to confirm", err_msg(&rq->eb, rc), NULL, NULL, NULL);
@@ -149,7 +149,7 @@ enum rc h_confirm(struct request *rq)
 	return RC_OK;
 }
 
-enum rc h_unsubscribe_page(struct request *rq)
+enum rc h_unsubscribe_page(struct http_request *rq)
 {
 	struct token_link l;
 	if (!open_link(rq, 'u', &l))
@@ -161,7 +161,7 @@ enum rc h_unsubscribe_page(struct request *rq)
 	return RC_OK;
 }
 
-enum rc h_unsubscribe(struct request *rq)
+enum rc h_unsubscribe(struct http_request *rq)
 {
 	struct token_link l;
 	if (!open_link(rq, 'u', &l))
@@ -170,7 +170,7 @@ enum rc h_unsubscribe(struct request *rq)
 	if (strcmp(rq->form, "List-Unsubscribe=One-Click"))
 		return err_set(&rq->eb, RC_INVALID, "the body must be List-Unsubscribe=One-Click");
 	char ip[64], state[16];
-	request_client_ip(rq, ip, sizeof ip);
+	http_client_ip(rq, ip, sizeof ip);
 	enum rc rc = consent_by_link(&rq->ctx, &l, rq->params[0], false, ip, state, &rq->eb);
 	if (rc)
 		return rc;
@@ -178,7 +178,7 @@ enum rc h_unsubscribe(struct request *rq)
 	return RC_OK;
 }
 
-enum rc h_export_link(struct request *rq)
+enum rc h_export_link(struct http_request *rq)
 {
 	struct token_link l;
 	if (!open_link(rq, 'x', &l))
@@ -189,12 +189,12 @@ enum rc h_export_link(struct request *rq)
 	if (!rc && (strcmp(r.subject_id, l.subject_id) || strcmp(r.status, "completed")))
 		rc = err_set(&rq->eb, RC_NOT_FOUND, "no such export");
 	if (!rc)
-		rc = export_reply(rq, l.subject_id, request_query(rq, "format"));
+		rc = export_reply(rq, l.subject_id, http_query(rq, "format"));
 	store_request_fini(&r);
 	return rc;
 }
 
-enum rc h_verify_page(struct request *rq)
+enum rc h_verify_page(struct http_request *rq)
 {
 	struct token_link l;
 	if (!open_link(rq, 'v', &l))
@@ -206,7 +206,7 @@ enum rc h_verify_page(struct request *rq)
 	return RC_OK;
 }
 
-enum rc h_verify(struct request *rq)
+enum rc h_verify(struct http_request *rq)
 {
 	struct token_link l;
 	if (!open_link(rq, 'v', &l))
@@ -222,9 +222,9 @@ enum rc h_verify(struct request *rq)
 	return RC_OK;
 }
 
-enum rc h_gpc(struct request *rq)
+enum rc h_gpc(struct http_request *rq)
 {
 	/* https://privacycg.github.io/gpc-spec/: we honour the signal. */
-	request_reply(rq, 200, json_pack("{s:b, s:s}", "gpc", 1, "lastUpdate", "2026-11-22"));
+	http_reply(rq, 200, json_pack("{s:b, s:s}", "gpc", 1, "lastUpdate", "2026-11-22"));
 	return RC_OK;
 }

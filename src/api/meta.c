@@ -6,13 +6,13 @@
 #include "api/policy_json.h"
 #include "api/server.h"
 
-enum rc h_healthz(struct request *rq)
+enum rc h_healthz(struct http_request *rq)
 {
-	request_reply(rq, 200, json_pack("{s:s}", "status", "ok"));
+	http_reply(rq, 200, json_pack("{s:s}", "status", "ok"));
 	return RC_OK;
 }
 
-enum rc h_metrics(struct request *rq)
+enum rc h_metrics(struct http_request *rq)
 {
 	struct buf b;
 	buf_init(&b, 4 * 1024 * 1024);
@@ -27,25 +27,25 @@ enum rc h_metrics(struct request *rq)
 	return RC_OK;
 }
 
-enum rc h_openapi(struct request *rq)
+enum rc h_openapi(struct http_request *rq)
 {
 	json_error_t jerr;
 	json_t *doc = json_loads(http_openapi_json, 0, &jerr);
 	if (!doc)
 		return err_set(&rq->eb, RC_INTERNAL, "the embedded OpenAPI document does not parse");
-	request_reply(rq, 200, doc);
+	http_reply(rq, 200, doc);
 	return RC_OK;
 }
 
-enum rc h_whoami(struct request *rq)
+enum rc h_whoami(struct http_request *rq)
 {
-	request_reply(rq, 200, json_pack("{s:s, s:s, s:s}", "key_id", rq->key_id, "role",
-	                                 apikey_role_name(rq->role), "tenant", rq->ctx.tenant->name));
+	http_reply(rq, 200, json_pack("{s:s, s:s, s:s}", "key_id", rq->key_id, "role",
+	                              apikey_role_name(rq->role), "tenant", rq->ctx.tenant->name));
 	return RC_OK;
 }
 
-enum rc h_policy(struct request *rq)
+enum rc h_policy(struct http_request *rq)
 {
-	request_reply(rq, 200, policy_to_json(rq->ctx.tenant->policy));
+	http_reply(rq, 200, policy_to_json(rq->ctx.tenant->policy));
 	return RC_OK;
 }

@@ -1,7 +1,16 @@
-/* metrics: counters and histogram (see metrics.h). */
+/*
+ * metrics: counters and histogram (see metrics.h), and server_metrics: the
+ * whole /metrics page, with the server's own counters (tenants, policy
+ * reloads) and what the register holds per tenant (through core).
+ */
 #include "api/metrics.h"
 
+#include <stdlib.h>
+
 #include "api/http.h"
+#include "api/server_internal.h"
+#include "base/timeutil.h"
+#include "base/xalloc.h"
 
 static const int statuses[METRICS_STATUSES] = {200, 201, 204, 400, 401, 403, 404, 405, 409,
                                                410, 413, 415, 422, 429, 500, 503, 0};
@@ -11,15 +20,23 @@ static const uint64_t bounds_us[METRICS_BUCKETS - 1] = {250, 500, 1000, 2500, 50
 
 _Static_assert(sizeof statuses / sizeof statuses[0] == METRICS_STATUSES, "status table");
 
-void metrics_init(struct metrics *m)
+void metrics_init(struct metrics *m, size_t nroutes)
 {
-	for (int r = 0; r < METRICS_ROUTES; r++)
+	m->nroutes = nroutes + 1;
+	m->requests = xcalloc(m->nroutes, sizeof *m->requests);
+	for (size_t r = 0; r < m->nroutes; r++)
 		for (int s = 0; s < METRICS_STATUSES; s++)
 			atomic_init(&m->requests[r][s], 0);
 	for (int b = 0; b < METRICS_BUCKETS; b++)
 		atomic_init(&m->buckets[b], 0);
 	atomic_init(&m->count, 0);
 	atomic_init(&m->sum_us, 0);
+}
+
+void metrics_fini(struct metrics *m)
+{
+	free(m->requests);
+	m->requests = NULL;
 }
 
 static int status_index(int status)
@@ -32,8 +49,8 @@ static int status_index(int status)
 
 void metrics_observe(struct metrics *m, int route, int status, uint64_t micros)
 {
-	if (route < 0 || route >= METRICS_ROUTES)
-		route = METRICS_ROUTES - 1;
+	if (route < 0 || (size_t)route >= m->nroutes)
+		route = (int)m->nroutes - 1; /* not a route: counted as unmatched */
 	atomic_fetch_add_explicit(&m->requests[route][status_index(status)], 1, memory_order_relaxed);
 	int b = 0;
 	while (b < METRICS_BUCKETS - 1 && micros > bounds_us[b])
@@ -47,7 +64,7 @@ enum rc metrics_render(struct metrics *m, struct buf *out)
 {
 	enum rc rc = buf_puts(out, "# HELP privreg_http_requests_total HTTP requests by route, method and status.\n"
 	                           "# TYPE privreg_http_requests_total counter\n");
-	for (size_t r = 0; !rc && r <= http_nroutes && r < METRICS_ROUTES; r++) {
+	for (size_t r = 0; !rc && r < m->nroutes; r++) {
 		const char *route = r < http_nroutes ? http_routes[r].pattern : "unmatched";
 		const char *method = r < http_nroutes ? http_routes[r].method : "any";
 		for (int s = 0; !rc && s < METRICS_STATUSES; s++) {
@@ -74,5 +91,69 @@ enum rc metrics_render(struct metrics *m, struct buf *out)
 		rc = buf_printf(out, "privreg_http_request_duration_seconds_sum %.6f\n"
 		                     "privreg_http_request_duration_seconds_count %llu\n",
 		                (double)atomic_load(&m->sum_us) / 1e6, (unsigned long long)atomic_load(&m->count));
+	return rc;
+}
+
+/* The server's own counters: silent limits are none, failures are counted. */
+static enum rc render_server(struct server *s, struct buf *out)
+{
+	struct server_tenants *t = &s->tenants;
+	pthread_rwlock_rdlock(&t->lock);
+	size_t loaded = t->n, retired = t->nretired;
+	pthread_rwlock_unlock(&t->lock);
+	return buf_printf(out,
+	                  "# HELP privreg_tenants_loaded Tenants loaded by the server.\n"
+	                  "# TYPE privreg_tenants_loaded gauge\n"
+	                  "privreg_tenants_loaded %zu\n"
+	                  "# HELP privreg_tenants_retired Tenant loads replaced by a newer policy version, kept until stop.\n"
+	                  "# TYPE privreg_tenants_retired gauge\n"
+	                  "privreg_tenants_retired %zu\n"
+	                  "# HELP privreg_policy_reloads_total New policy versions taken up without a restart.\n"
+	                  "# TYPE privreg_policy_reloads_total counter\n"
+	                  "privreg_policy_reloads_total %llu\n"
+	                  "# HELP privreg_policy_reload_failures_total Attempts to take up a new policy version that failed.\n"
+	                  "# TYPE privreg_policy_reload_failures_total counter\n"
+	                  "privreg_policy_reload_failures_total %llu\n"
+	                  "# HELP privreg_tenant_load_failures_total Tenants that could not be loaded.\n"
+	                  "# TYPE privreg_tenant_load_failures_total counter\n"
+	                  "privreg_tenant_load_failures_total %llu\n",
+	                  loaded, retired, (unsigned long long)atomic_load(&t->reloads),
+	                  (unsigned long long)atomic_load(&t->reload_failures),
+	                  (unsigned long long)atomic_load(&t->load_failures));
+}
+
+/* What the register holds, per tenant. */
+static enum rc render_register(struct store *st, struct buf *out)
+{
+	struct tenant_status *v = NULL;
+	size_t n = 0;
+	enum rc rc = tenant_status_list(st, timeutil_now(), &v, &n);
+	if (!rc)
+		rc = buf_puts(out, "# HELP privreg_subjects Data subjects held, by tenant.\n# TYPE privreg_subjects gauge\n"
+		                   "# HELP privreg_records Records held, by tenant.\n# TYPE privreg_records gauge\n");
+	if (!rc)
+		rc = buf_puts(out, "# HELP privreg_requests_open Data-subject requests not yet answered, by tenant.\n"
+		                   "# TYPE privreg_requests_open gauge\n"
+		                   "# HELP privreg_requests_late Open requests past their deadline, by tenant.\n"
+		                   "# TYPE privreg_requests_late gauge\n");
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = buf_printf(out, "privreg_subjects{tenant=\"%s\"} %lld\nprivreg_records{tenant=\"%s\"} %lld\n"
+		                     "privreg_requests_open{tenant=\"%s\"} %lld\nprivreg_requests_late{tenant=\"%s\"} %lld\n",
+		                v[i].name, (long long)v[i].subjects, v[i].name, (long long)v[i].records, v[i].name,
+		                (long long)v[i].requests_open, v[i].name, (long long)v[i].requests_late);
+	free(v);
+	return rc;
+}
+
+enum rc server_metrics(struct server *s, struct buf *out)
+{
+	struct worker *w = NULL;
+	enum rc rc = metrics_render(&s->metrics, out);
+	if (!rc)
+		rc = render_server(s, out);
+	if (!rc)
+		rc = server_worker(s, &w);
+	if (!rc)
+		rc = render_register(w->store, out);
 	return rc;
 }

@@ -16,10 +16,10 @@
 	"per-subject encryption (XChaCha20-Poly1305, key wrapped by the tenant master key); keyed lookup hashes; " \
 	"role-based access per API key; hash-chained audit log of every access and change"
 
-enum rc h_notice(struct request *rq)
+enum rc h_notice(struct http_request *rq)
 {
 	const struct policy *p = rq->ctx.tenant->policy;
-	const char *lang = request_query(rq, "lang"), *format = request_query(rq, "format");
+	const char *lang = http_query(rq, "lang"), *format = http_query(rq, "format");
 	if (!lang)
 		lang = p->languages[0];
 	enum notice_format f = NOTICE_HTML;
@@ -252,10 +252,10 @@ static json_t *ropa_dpv(const struct policy *p)
 	                 "http://purl.org/dc/terms/", "privreg", "urn:privreg:", "@graph", graph);
 }
 
-enum rc h_ropa(struct request *rq)
+enum rc h_ropa(struct http_request *rq)
 {
 	const struct policy *p = rq->ctx.tenant->policy;
-	const char *format = request_query(rq, "format");
+	const char *format = http_query(rq, "format");
 	if (!format || !strcmp(format, "json")) {
 		json_t *acts = json_array();
 		for (size_t i = 0; i < p->npurposes; i++) {
@@ -263,11 +263,11 @@ enum rc h_ropa(struct request *rq)
 			activity_of(p, &p->purposes[i], &a);
 			json_array_append_new(acts, activity_json(p, &a));
 		}
-		request_reply(rq, 200, json_pack("{s:s, s:o}", "policy_version", p->version, "activities", acts));
+		http_reply(rq, 200, json_pack("{s:s, s:o}", "policy_version", p->version, "activities", acts));
 		return RC_OK;
 	}
 	if (!strcmp(format, "dpv")) {
-		request_reply(rq, 200, ropa_dpv(p));
+		http_reply(rq, 200, ropa_dpv(p));
 		return RC_OK;
 	}
 	if (strcmp(format, "csv"))

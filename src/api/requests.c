@@ -24,7 +24,7 @@ static json_t *str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-static json_t *request_json(const struct store_request *r, int64_t now)
+static json_t *json_of_request(const struct store_request *r, int64_t now)
 {
 	bool open = !strcmp(r->status, "received") || !strcmp(r->status, "verifying") || !strcmp(r->status, "in_progress");
 	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "id", r->id,
@@ -37,7 +37,7 @@ static json_t *request_json(const struct store_request *r, int64_t now)
 	                 "overdue", open && r->due_at < now);
 }
 
-static enum rc string_member(struct request *rq, const char *key, const char **out)
+static enum rc string_member(struct http_request *rq, const char *key, const char **out)
 {
 	json_t *v = json_object_get(rq->json, key);
 	*out = NULL;
@@ -49,7 +49,7 @@ static enum rc string_member(struct request *rq, const char *key, const char **o
 	return RC_OK;
 }
 
-enum rc h_request_create(struct request *rq)
+enum rc h_request_create(struct http_request *rq)
 {
 	struct request_input in = {0};
 	const char *key;
@@ -86,18 +86,18 @@ enum rc h_request_create(struct request *rq)
 	free(details);
 	if (rc)
 		return rc;
-	request_reply(rq, 201, request_json(&r, timeutil_now()));
+	http_reply(rq, 201, json_of_request(&r, timeutil_now()));
 	store_request_fini(&r);
 	return RC_OK;
 }
 
-enum rc h_request_get(struct request *rq)
+enum rc h_request_get(struct http_request *rq)
 {
 	struct store_request r;
 	enum rc rc = request_get(&rq->ctx, rq->params[0], &r, &rq->eb);
 	if (rc)
 		return rc;
-	request_reply(rq, 200, request_json(&r, timeutil_now()));
+	http_reply(rq, 200, json_of_request(&r, timeutil_now()));
 	store_request_fini(&r);
 	return RC_OK;
 }
@@ -108,7 +108,7 @@ struct list_arg {
 	char after[TOKEN_ID_MAX];
 };
 
-static enum rc list_param(struct request *rq, const char *name, const char *value, void *arg)
+static enum rc list_param(struct http_request *rq, const char *name, const char *value, void *arg)
 {
 	struct list_arg *a = arg;
 	value = value ? value : "";
@@ -125,7 +125,7 @@ static enum rc list_param(struct request *rq, const char *name, const char *valu
 		snprintf(a->after, sizeof a->after, "%s", value);
 	} else if (!strcmp(name, "limit")) {
 		long v;
-		enum rc rc = request_number(rq, name, value, 1, 1000, &v);
+		enum rc rc = http_number(rq, name, value, 1, 1000, &v);
 		if (rc)
 			return rc;
 		a->f.limit = (size_t)v;
@@ -135,10 +135,10 @@ static enum rc list_param(struct request *rq, const char *name, const char *valu
 	return RC_OK;
 }
 
-enum rc h_request_list(struct request *rq)
+enum rc h_request_list(struct http_request *rq)
 {
 	struct list_arg a = {.f = {.limit = 100}};
-	enum rc rc = request_each_query(rq, list_param, &a);
+	enum rc rc = http_each_query(rq, list_param, &a);
 	if (rc)
 		return rc;
 	int64_t now = timeutil_now();
@@ -155,17 +155,17 @@ enum rc h_request_list(struct request *rq)
 		return rc;
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, request_json(&v[i], now));
+		json_array_append_new(arr, json_of_request(&v[i], now));
 	json_t *body = json_pack("{s:o}", "requests", arr);
 	if (n == a.f.limit)
 		json_object_set_new(body, "next_after", json_string(v[n - 1].id));
 	store_requests_free(v, n);
-	request_reply(rq, 200, body);
+	http_reply(rq, 200, body);
 	return RC_OK;
 }
 
 /* A status change with one string argument, answered with the request. */
-static enum rc change(struct request *rq, const char *member,
+static enum rc change(struct http_request *rq, const char *member,
                       enum rc (*fn)(const struct core_ctx *, const char *, const char *, struct errbuf *))
 {
 	const char *value = NULL;
@@ -179,22 +179,22 @@ static enum rc change(struct request *rq, const char *member,
 	return rc ? rc : h_request_get(rq);
 }
 
-enum rc h_request_verify(struct request *rq)
+enum rc h_request_verify(struct http_request *rq)
 {
 	return change(rq, "verified_by", request_verify);
 }
 
-enum rc h_request_extend(struct request *rq)
+enum rc h_request_extend(struct http_request *rq)
 {
 	return change(rq, "reason", request_extend);
 }
 
-enum rc h_request_refuse(struct request *rq)
+enum rc h_request_refuse(struct http_request *rq)
 {
 	return change(rq, "reason", request_refuse);
 }
 
-enum rc h_request_complete(struct request *rq)
+enum rc h_request_complete(struct http_request *rq)
 {
 	struct store_request r, done;
 	struct buf text;
@@ -236,7 +236,7 @@ enum rc h_request_complete(struct request *rq)
 	store_request_fini(&r);
 	if (rc)
 		return rc;
-	json_t *body = request_json(&done, timeutil_now());
+	json_t *body = json_of_request(&done, timeutil_now());
 	if (!strcmp(done.type, "access") || !strcmp(done.type, "portability")) {
 		char token[TOKEN_LINK_MAX], url[CORE_LINK_MAX];
 		if (!request_export_link(&rq->ctx, &done, token) && !core_link(&rq->ctx, CORE_LINK_EXPORT, token, url)) {
@@ -244,11 +244,11 @@ enum rc h_request_complete(struct request *rq)
 		}
 	}
 	store_request_fini(&done);
-	request_reply(rq, 200, body);
+	http_reply(rq, 200, body);
 	return RC_OK;
 }
 
-enum rc h_request_export(struct request *rq)
+enum rc h_request_export(struct http_request *rq)
 {
 	struct store_request r;
 	enum rc rc = request_get(&rq->ctx, rq->params[0], &r, &rq->eb);
@@ -259,15 +259,15 @@ enum rc h_request_export(struct request *rq)
 	else if (strcmp(r.status, "completed"))
 		rc = err_set(&rq->eb, RC_CONFLICT, "the request is not completed yet");
 	if (!rc)
-		rc = export_reply(rq, r.subject_id, request_query(rq, "format"));
+		rc = export_reply(rq, r.subject_id, http_query(rq, "format"));
 	store_request_fini(&r);
 	return rc;
 }
 
-enum rc h_subject_unrestrict(struct request *rq)
+enum rc h_subject_unrestrict(struct http_request *rq)
 {
 	enum rc rc = subject_set_restricted(&rq->ctx, rq->params[0], false, &rq->eb);
 	if (!rc)
-		request_reply(rq, 204, NULL);
+		http_reply(rq, 204, NULL);
 	return rc;
 }

@@ -17,7 +17,7 @@ static const char *action_of(const struct core_ctx *c, const char *kind)
 	return !k ? "unknown" : k->then == THEN_ANONYMIZE ? "anonymize" : "delete";
 }
 
-enum rc h_retention_sweep(struct request *rq)
+enum rc h_retention_sweep(struct http_request *rq)
 {
 	static const char *const keys[] = {"dry_run", NULL};
 	enum rc rc = rq->json ? json_keys_only(rq->json, keys, &rq->eb) : RC_OK;
@@ -37,22 +37,22 @@ enum rc h_retention_sweep(struct request *rq)
 		                    json_pack("{s:I, s:I, s:I, s:I}", "deleted", (json_int_t)r.kinds[i].deleted, "anonymized",
 		                              (json_int_t)r.kinds[i].anonymized, "trimmed", (json_int_t)r.kinds[i].trimmed,
 		                              "held", (json_int_t)r.kinds[i].held));
-	request_reply(rq, 200, json_pack("{s:b, s:o, s:I, s:I}", "dry_run", o.dry_run, "kinds", kinds,
-	                                 "subjects_deleted", (json_int_t)r.subjects_deleted, "requests_expired",
-	                                 (json_int_t)r.requests_expired));
+	http_reply(rq, 200, json_pack("{s:b, s:o, s:I, s:I}", "dry_run", o.dry_run, "kinds", kinds,
+	                              "subjects_deleted", (json_int_t)r.subjects_deleted, "requests_expired",
+	                              (json_int_t)r.requests_expired));
 	retention_report_fini(&r);
 	return RC_OK;
 }
 
 /* An optional numeric query argument, def when absent. */
-static enum rc query_long(struct request *rq, const char *name, long def, long lo, long hi, long *out)
+static enum rc query_long(struct http_request *rq, const char *name, long def, long lo, long hi, long *out)
 {
-	const char *s = request_query(rq, name);
+	const char *s = http_query(rq, name);
 	*out = def;
-	return s ? request_number(rq, name, s, lo, hi, out) : RC_OK;
+	return s ? http_number(rq, name, s, lo, hi, out) : RC_OK;
 }
 
-enum rc h_retention_forecast(struct request *rq)
+enum rc h_retention_forecast(struct http_request *rq)
 {
 	long months;
 	enum rc rc = query_long(rq, "months", 12, 1, RETENTION_FORECAST_MONTHS_MAX, &months);
@@ -63,7 +63,7 @@ enum rc h_retention_forecast(struct request *rq)
 		return err_set(&rq->eb, RC_UNPROCESSABLE, "months reaches past year 9999");
 	struct store_forecast_row *rows = NULL;
 	size_t n = 0;
-	rc = store_retention_forecast(rq->ctx.store, rq->ctx.tenant->id, until, &rows, &n);
+	rc = retention_forecast(&rq->ctx, until, &rows, &n);
 	if (rc)
 		return rc;
 	char current[8];
@@ -84,12 +84,12 @@ enum rc h_retention_forecast(struct request *rq)
 		                                     (json_int_t)rows[i].n));
 	}
 	free(rows);
-	request_reply(rq, 200, json_pack("{s:I, s:I, s:o}", "months", (json_int_t)months, "overdue", overdue, "forecast",
-	                                 arr));
+	http_reply(rq, 200, json_pack("{s:I, s:I, s:o}", "months", (json_int_t)months, "overdue", overdue, "forecast",
+	                              arr));
 	return RC_OK;
 }
 
-enum rc h_retention_overdue(struct request *rq)
+enum rc h_retention_overdue(struct http_request *rq)
 {
 	long limit;
 	enum rc rc = query_long(rq, "limit", 100, 1, OVERDUE_LIMIT_MAX, &limit);
@@ -103,8 +103,7 @@ enum rc h_retention_overdue(struct request *rq)
 	if (!rc && !due)
 		rc = RC_INTERNAL;
 	if (!rc)
-		rc = store_records_due(rq->ctx.store, rq->ctx.tenant->id, core_now(&rq->ctx), false, NULL, due,
-		                       (size_t)limit, &n);
+		rc = retention_overdue(&rq->ctx, due, (size_t)limit, &n);
 	json_t *arr = json_array();
 	for (size_t i = 0; !rc && i < n; i++) {
 		const struct store_hold *hold = hold_covering(holds, nholds, due[i].subject_id, due[i].id);
@@ -121,6 +120,6 @@ enum rc h_retention_overdue(struct request *rq)
 		json_decref(arr);
 		return rc;
 	}
-	request_reply(rq, 200, json_pack("{s:o}", "overdue", arr));
+	http_reply(rq, 200, json_pack("{s:o}", "overdue", arr));
 	return RC_OK;
 }

@@ -5,7 +5,7 @@
 #include "api/value_json.h"
 #include "core/subject.h"
 
-enum rc h_subject_create(struct request *rq)
+enum rc h_subject_create(struct http_request *rq)
 {
 	static const char *const keys[] = {"records", NULL};
 	enum rc rc = json_keys_only(rq->json, keys, &rq->eb);
@@ -39,7 +39,7 @@ enum rc h_subject_create(struct request *rq)
 	json_t *ids = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(ids, json_pack("{s:s}", "id", rids[i]));
-	request_reply(rq, 201, json_pack("{s:s, s:o}", "id", sid, "records", ids));
+	http_reply(rq, 201, json_pack("{s:s, s:o}", "id", sid, "records", ids));
 	return RC_OK;
 }
 
@@ -48,7 +48,7 @@ struct find_arg {
 	int count;
 };
 
-static enum rc find_param(struct request *rq, const char *name, const char *value, void *arg)
+static enum rc find_param(struct http_request *rq, const char *name, const char *value, void *arg)
 {
 	struct find_arg *a = arg;
 	(void)rq;
@@ -58,10 +58,10 @@ static enum rc find_param(struct request *rq, const char *name, const char *valu
 	return RC_OK;
 }
 
-enum rc h_subject_find(struct request *rq)
+enum rc h_subject_find(struct http_request *rq)
 {
 	struct find_arg a = {0};
-	enum rc rc = request_each_query(rq, find_param, &a);
+	enum rc rc = http_each_query(rq, find_param, &a);
 	if (rc)
 		return rc;
 	if (a.count != 1)
@@ -76,30 +76,30 @@ enum rc h_subject_find(struct request *rq)
 	json_t *arr = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, json_pack("{s:s}", "id", ids[i]));
-	request_reply(rq, 200, json_pack("{s:o}", "subjects", arr));
+	http_reply(rq, 200, json_pack("{s:o}", "subjects", arr));
 	return RC_OK;
 }
 
-enum rc h_subject_get(struct request *rq)
+enum rc h_subject_get(struct http_request *rq)
 {
 	struct subject_view *v = NULL;
 	enum rc rc = subject_read(&rq->ctx, rq->params[0], &v, &rq->eb);
 	if (rc)
 		return rc;
-	request_reply(rq, 200, subject_view_to_json(v));
+	http_reply(rq, 200, subject_view_to_json(v));
 	subject_view_free(v);
 	return RC_OK;
 }
 
-enum rc h_subject_delete(struct request *rq)
+enum rc h_subject_delete(struct http_request *rq)
 {
 	enum rc rc = subject_delete(&rq->ctx, rq->params[0], &rq->eb);
 	if (!rc)
-		request_reply(rq, 204, NULL);
+		http_reply(rq, 204, NULL);
 	return rc;
 }
 
-enum rc h_record_add(struct request *rq)
+enum rc h_record_add(struct http_request *rq)
 {
 	static const char *const keys[] = {"kind", "fields", "created_at", "events", NULL};
 	struct value_json_holder h = {0};
@@ -112,13 +112,13 @@ enum rc h_record_add(struct request *rq)
 		rc = record_add(&rq->ctx, rq->params[0], &in, rid, &rq->eb);
 	value_json_holder_fini(&h);
 	if (!rc)
-		request_reply(rq, 201, json_pack("{s:s}", "id", rid));
+		http_reply(rq, 201, json_pack("{s:s}", "id", rid));
 	return rc;
 }
 
 /* Rectifies record_id (checked to belong to subject_id when given) and
  * answers with the record as it now is. */
-static enum rc patch(struct request *rq, const char *subject_id, const char *record_id)
+static enum rc patch(struct http_request *rq, const char *subject_id, const char *record_id)
 {
 	static const char *const keys[] = {"fields", "events", NULL};
 	struct value_json_holder h = {0};
@@ -142,27 +142,27 @@ static enum rc patch(struct request *rq, const char *subject_id, const char *rec
 	if (!rc)
 		rc = record_read(&rq->ctx, record_id, &v, &rq->eb);
 	if (!rc)
-		request_reply(rq, 200, record_view_to_json(v));
+		http_reply(rq, 200, record_view_to_json(v));
 	record_view_free(v);
 	return rc;
 }
 
-enum rc h_subject_record_patch(struct request *rq)
+enum rc h_subject_record_patch(struct http_request *rq)
 {
 	return patch(rq, rq->params[0], rq->params[1]);
 }
 
-enum rc h_record_patch(struct request *rq)
+enum rc h_record_patch(struct http_request *rq)
 {
 	return patch(rq, NULL, rq->params[0]);
 }
 
-enum rc h_record_get(struct request *rq)
+enum rc h_record_get(struct http_request *rq)
 {
 	struct record_view *v = NULL;
 	enum rc rc = record_read(&rq->ctx, rq->params[0], &v, &rq->eb);
 	if (!rc)
-		request_reply(rq, 200, record_view_to_json(v));
+		http_reply(rq, 200, record_view_to_json(v));
 	record_view_free(v);
 	return rc;
 }

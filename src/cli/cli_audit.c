@@ -42,11 +42,12 @@ int cli_audit(int argc, char **argv)
 			ret = CLI_REFUSED;
 		}
 	} else {
-		struct store_audit_filter f = {.limit = 1000};
+		struct core_ctx c = {.store = r.store, .tenant = t};
+		struct store_audit_filter f = {.limit = AUDIT_PAGE_MAX};
 		size_t n;
 		do {
 			struct store_audit *v = NULL;
-			rc = store_audit_list(r.store, t->id, &f, &v, &n);
+			rc = audit_query(&c, &f, &v, &n);
 			for (size_t i = 0; !rc && i < n; i++) {
 				char at[TIMEUTIL_DATETIME_LEN];
 				timeutil_format_datetime(v[i].at, at);

@@ -130,7 +130,7 @@ int cli_tenant(int argc, char **argv)
 			return ret;
 		struct store_tenant *v = NULL;
 		size_t n = 0;
-		enum rc rc = store_tenant_list(r.store, &v, &n);
+		enum rc rc = tenant_list(r.store, &v, &n);
 		for (size_t i = 0; !rc && i < n; i++)
 			printf("%s\n", v[i].name);
 		store_tenants_free(v, n);

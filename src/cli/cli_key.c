@@ -55,7 +55,7 @@ int cli_key(int argc, char **argv)
 	} else if (list) {
 		struct store_apikey *v = NULL;
 		size_t n = 0;
-		rc = store_apikey_list(r.store, t->id, &v, &n);
+		rc = apikey_list(&c, &v, &n);
 		for (size_t i = 0; !rc && i < n; i++) {
 			char created[TIMEUTIL_DATETIME_LEN], revoked[TIMEUTIL_DATETIME_LEN] = "-";
 			timeutil_format_datetime(v[i].created_at, created);

@@ -5,9 +5,10 @@
 #include <string.h>
 
 #include "api/value_json.h"
+#include "base/timeutil.h"
 #include "cli/cli.h"
 #include "core/subject.h"
-#include "store/store.h"
+#include "core/tenant.h"
 
 static const char status_help[] =
 	"usage: privreg status [--dir D]\n\n"
@@ -29,9 +30,9 @@ int cli_status(int argc, char **argv)
 	ret = cli_register_open(&r, dir);
 	if (ret)
 		return ret;
-	struct store_tenant *v = NULL;
+	struct tenant_status *v = NULL;
 	size_t n = 0;
-	enum rc rc = store_tenant_list(r.store, &v, &n);
+	enum rc rc = tenant_status_list(r.store, timeutil_now(), &v, &n);
 	printf("register %s (store %s)\n", dir, r.store_url);
 	for (size_t i = 0; !rc && i < n; i++) {
 		struct tenant *t = NULL;
@@ -39,15 +40,13 @@ int cli_status(int argc, char **argv)
 		if (ret)
 			break;
 		const struct policy *p = t->policy;
-		struct store_counts cnt = {0};
-		rc = store_counts(r.store, t->id, &cnt);
 		printf("tenant %s: %s, policy version %s\n", t->name, p->controller.name, p->version);
 		printf("  %zu fields, %zu purposes, %zu record kinds, %zu recipients\n", p->nfields,
 		       p->npurposes, p->nrecords, p->nrecipients);
-		printf("  %lld subjects, %lld records\n", (long long)cnt.subjects, (long long)cnt.records);
+		printf("  %lld subjects, %lld records\n", (long long)v[i].subjects, (long long)v[i].records);
 		tenant_free(t);
 	}
-	store_tenants_free(v, n);
+	free(v);
 	cli_register_close(&r);
 	return ret ? ret : rc ? cli_fail("status", rc, NULL) : CLI_OK;
 }

@@ -118,3 +118,8 @@ void apikey_cache_wipe(struct apikey_cache *cache)
 {
 	sodium_memzero(cache, sizeof *cache);
 }
+
+enum rc apikey_list(const struct core_ctx *c, struct store_apikey **out, size_t *n)
+{
+	return store_apikey_list(c->store, c->tenant->id, out, n);
+}

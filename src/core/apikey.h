@@ -56,4 +56,7 @@ enum rc apikey_authenticate_cached(struct apikey_cache *cache, struct store *s, 
                                    int64_t now_ms, struct apikey_identity *out) WUR;
 void apikey_cache_wipe(struct apikey_cache *cache);
 
+/* The tenant's keys, revoked ones included (store_apikeys_free them). */
+enum rc apikey_list(const struct core_ctx *c, struct store_apikey **out, size_t *n) WUR;
+
 #endif

@@ -272,3 +272,18 @@ void mail_open_fini(struct mail_open *m)
 	buf_fini(&m->text);
 	sodium_memzero(m->to, sizeof m->to);
 }
+
+enum rc mail_outbox_due(struct store *s, int64_t now, size_t max, struct store_message **out, size_t *n)
+{
+	return store_outbox_due(s, now, max, out, n);
+}
+
+enum rc mail_mark_sent(struct store *s, const struct store_message *m, int64_t at)
+{
+	return store_outbox_sent(s, m->tenant_id, m->message_id, at);
+}
+
+enum rc mail_retry_at(struct store *s, const struct store_message *m, int attempts, int64_t next_at)
+{
+	return store_outbox_retry(s, m->tenant_id, m->message_id, attempts, next_at);
+}

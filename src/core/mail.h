@@ -41,4 +41,14 @@ enum rc mail_open(const struct core_ctx *c, const char *subject_id, const unsign
                   size_t len, int64_t message_key, struct mail_open *out) WUR;
 void mail_open_fini(struct mail_open *m);
 
+/*
+ * The outbox as the sender walks it: messages of every tenant due at `now`,
+ * and what became of each. A message is marked sent once the SMTP server
+ * took it (or once its subject is erased: it went with them); one that
+ * failed waits until next_at.
+ */
+enum rc mail_outbox_due(struct store *s, int64_t now, size_t max, struct store_message **out, size_t *n) WUR;
+enum rc mail_mark_sent(struct store *s, const struct store_message *m, int64_t at) WUR;
+enum rc mail_retry_at(struct store *s, const struct store_message *m, int attempts, int64_t next_at) WUR;
+
 #endif

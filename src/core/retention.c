@@ -389,3 +389,13 @@ enum rc retention_sweep(const struct core_ctx *c, const struct retention_opts *o
 	}
 	return rc;
 }
+
+enum rc retention_forecast(const struct core_ctx *c, int64_t until, struct store_forecast_row **out, size_t *n)
+{
+	return store_retention_forecast(c->store, c->tenant->id, until, out, n);
+}
+
+enum rc retention_overdue(const struct core_ctx *c, struct store_due *out, size_t max, size_t *n)
+{
+	return store_records_due(c->store, c->tenant->id, core_now(c), false, NULL, out, max, n);
+}

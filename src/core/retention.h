@@ -58,4 +58,11 @@ enum rc retention_recompute(const struct core_ctx *c, size_t *changed) WUR;
 /* How many records are due now (held ones included). */
 enum rc retention_due_count(const struct core_ctx *c, int64_t *n) WUR;
 
+/* Records of c->tenant due before `until`, counted by calendar month (UTC)
+ * and kind (free(*out)). */
+enum rc retention_forecast(const struct core_ctx *c, int64_t until, struct store_forecast_row **out,
+                           size_t *n) WUR;
+/* Up to max records due at core_now(c), held ones included, oldest first. */
+enum rc retention_overdue(const struct core_ctx *c, struct store_due *out, size_t max, size_t *n) WUR;
+
 #endif

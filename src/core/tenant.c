@@ -208,3 +208,64 @@ enum rc tenant_install_policy(struct store *s, const char *keydir, const char *n
 	tenant_free(t);
 	return rc;
 }
+
+enum rc tenant_list(struct store *s, struct store_tenant **out, size_t *n)
+{
+	return store_tenant_list(s, out, n);
+}
+
+enum rc tenant_open_id(struct store *s, const char *keydir, int64_t id, struct tenant **out, struct errbuf *eb)
+{
+	struct store_tenant *v = NULL;
+	size_t n = 0;
+	const char *name = NULL;
+	*out = NULL;
+	enum rc rc = store_tenant_list(s, &v, &n);
+	for (size_t i = 0; !rc && i < n; i++)
+		if (v[i].id == id)
+			name = v[i].name;
+	if (!rc && !name)
+		rc = err_set(eb, RC_NOT_FOUND, "no tenant with id %lld", (long long)id);
+	else if (!rc)
+		rc = tenant_open(s, keydir, name, out, eb);
+	store_tenants_free(v, n);
+	return rc;
+}
+
+enum rc tenant_policy_changed(struct store *s, const struct tenant *t, bool *changed)
+{
+	char *version = NULL, *source = NULL;
+	enum rc rc = store_policy_current(s, t->id, &version, &source);
+	*changed = !rc && strcmp(version, t->policy->version) != 0;
+	free(version);
+	free(source);
+	return rc;
+}
+
+enum rc tenant_status_list(struct store *s, int64_t now, struct tenant_status **out, size_t *n)
+{
+	struct store_tenant *v = NULL;
+	size_t nv = 0;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = store_tenant_list(s, &v, &nv);
+	struct tenant_status *st = rc ? NULL : xcalloc(nv ? nv : 1, sizeof *st);
+	for (size_t i = 0; !rc && i < nv; i++) {
+		struct store_counts c = {0};
+		st[i].id = v[i].id;
+		snprintf(st[i].name, sizeof st[i].name, "%s", v[i].name);
+		rc = store_counts(s, v[i].id, &c);
+		st[i].subjects = c.subjects;
+		st[i].records = c.records;
+		if (!rc)
+			rc = store_request_counts(s, v[i].id, now, &st[i].requests_open, &st[i].requests_late);
+	}
+	store_tenants_free(v, nv);
+	if (rc) {
+		free(st);
+		return rc;
+	}
+	*out = st;
+	*n = nv;
+	return RC_OK;
+}

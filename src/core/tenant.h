@@ -38,4 +38,29 @@ void tenant_free(struct tenant *t);
 enum rc tenant_install_policy(struct store *s, const char *keydir, const char *name, const char *source,
                               size_t *notices, struct errbuf *eb) WUR;
 
+/* The door to the register's list of tenants for api/ and cli/, which never
+ * call the store beyond opening it and transactions. */
+struct store_tenant;
+
+/* Every tenant of the register (store_tenants_free them). */
+enum rc tenant_list(struct store *s, struct store_tenant **out, size_t *n) WUR;
+/* tenant_open by id. RC_NOT_FOUND when the register has no such tenant. */
+enum rc tenant_open_id(struct store *s, const char *keydir, int64_t id, struct tenant **out,
+                       struct errbuf *eb) WUR;
+/* Whether the policy version in force for t is no longer t's own (a newer
+ * one was installed since t was loaded). */
+enum rc tenant_policy_changed(struct store *s, const struct tenant *t, bool *changed) WUR;
+
+/* What the register holds, per tenant: for /metrics and privreg status. */
+struct tenant_status {
+	int64_t id;
+	char name[TENANT_NAME_MAX + 1];
+	int64_t subjects, records;
+	int64_t requests_open;     /* data-subject requests not yet answered */
+	int64_t requests_late;     /* open ones past their deadline at `now` */
+};
+
+/* One row per tenant (free(*out)). */
+enum rc tenant_status_list(struct store *s, int64_t now, struct tenant_status **out, size_t *n) WUR;
+
 #endif

@@ -101,7 +101,7 @@ static void deliver(struct sender *s, struct store_message *m)
 		/* The subject was erased: the message went with them. */
 		log_info("outbox message=%lld tenant=%lld dropped: subject erased", (long long)m->message_id,
 		         (long long)m->tenant_id);
-		if (store_outbox_sent(s->store, m->tenant_id, m->message_id, now))
+		if (mail_mark_sent(s->store, m, now))
 			log_error("outbox message=%lld: cannot mark dropped", (long long)m->message_id);
 		mail_open_fini(&open);
 		return;
@@ -110,7 +110,7 @@ static void deliver(struct sender *s, struct store_message *m)
 		rc = smtp_send(s, open.to, &open.text);
 	mail_open_fini(&open);
 	if (!rc) {
-		if (store_outbox_sent(s->store, m->tenant_id, m->message_id, timeutil_now()))
+		if (mail_mark_sent(s->store, m, timeutil_now()))
 			log_error("outbox message=%lld sent but not marked: it may go out twice", (long long)m->message_id);
 		else
 			log_info("outbox message=%lld tenant=%lld kind=%s sent", (long long)m->message_id,
@@ -123,7 +123,7 @@ static void deliver(struct sender *s, struct store_message *m)
 		wait *= 2;
 	if (wait > BACKOFF_MAX)
 		wait = BACKOFF_MAX;
-	if (store_outbox_retry(s->store, m->tenant_id, m->message_id, attempts, now + wait))
+	if (mail_retry_at(s->store, m, attempts, now + wait))
 		log_error("outbox message=%lld: cannot schedule a retry", (long long)m->message_id);
 	else
 		log_info("outbox message=%lld retry in %llds (attempt %d)", (long long)m->message_id, (long long)wait,
@@ -138,7 +138,7 @@ static void *sender_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		struct store_message *v = NULL;
 		size_t n = 0;
-		if (store_outbox_due(s->store, timeutil_now(), BATCH, &v, &n))
+		if (mail_outbox_due(s->store, timeutil_now(), BATCH, &v, &n))
 			log_warn("outbox cannot be read");
 		for (size_t i = 0; i < n; i++) {
 			pthread_mutex_lock(&s->lock);

@@ -1,0 +1,351 @@
+/*
+ * http: one request's life in the server, and the helpers handlers use to
+ * read it and answer it (see http.h). Every request's state lives in a
+ * `struct pending` that libmicrohttpd hands back on each call for the
+ * connection and that the completion callback frees, whether the request
+ * finished or was aborted.
+ *
+ * Bounds: an announced body over HTTP_BODY_MAX is refused before it is read,
+ * an unannounced one is read to the end and refused (413, never cut); JSON
+ * must say so in its Content-Type and nest at most HTTP_JSON_DEPTH_MAX deep.
+ * Every request leaves one access-log line (ids and route patterns only,
+ * never a path or a value) and one metrics observation.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "api/server_internal.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "core/audit.h"
+
+struct pending {
+	struct http_request rq;
+	struct buf body;
+	bool body_too_large;
+	enum rc match_rc;
+	/* Reads of personal data wait, suspended, until their access entries
+	 * are written: then the answer goes out (or a 500, if they were not). */
+	struct audit_waiter waiter;
+	bool parked;
+	enum rc handler_rc;
+	char allow[64];
+	uint64_t start_us;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- helpers for handlers ---- */
+
+const char *http_query(struct http_request *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+enum rc http_number(struct http_request *rq, const char *name, const char *value, long lo, long hi, long *out)
+{
+	char *end;
+	long v = value ? strtol(value, &end, 10) : 0;
+	if (!value || !*value || *end || v < lo || v > hi)
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "%s must be a number from %ld to %ld", name, lo, hi);
+	*out = v;
+	return RC_OK;
+}
+
+struct query_iter {
+	struct http_request *rq;
+	http_query_fn *fn;
+	void *arg;
+	enum rc rc;
+};
+
+static enum MHD_Result query_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct query_iter *it = cls;
+	(void)kind;
+	it->rc = it->fn(it->rq, key, value, it->arg);
+	return it->rc ? MHD_NO : MHD_YES;
+}
+
+enum rc http_each_query(struct http_request *rq, http_query_fn *fn, void *arg)
+{
+	struct query_iter it = {rq, fn, arg, RC_OK};
+	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_cb, &it);
+	return it.rc;
+}
+
+void http_reply(struct http_request *rq, int status, json_t *body)
+{
+	json_decref(rq->out);
+	rq->status = status;
+	rq->out = body;
+}
+
+void http_reply_html(struct http_request *rq, int status, char *html)
+{
+	free(rq->text);
+	rq->status = status;
+	rq->text = html;
+	rq->content_type = "text/html; charset=utf-8";
+}
+
+const char *http_header(struct http_request *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+void http_client_ip(struct http_request *rq, char *out, size_t size)
+{
+	server_client_addr(rq->conn, out, size);
+}
+
+enum rc http_tenant(struct http_request *rq, int64_t id, const struct tenant **out)
+{
+	return server_tenant(rq->srv, rq->ctx.store, id, out);
+}
+
+/* ---- bounds and body ---- */
+
+/* Deepest nesting of arrays and objects, outside strings; stops counting
+ * past the limit, so a deep document costs no more than a shallow one. */
+static int json_depth(const char *s, size_t n)
+{
+	int depth = 0, max = 0;
+	bool in_string = false;
+	for (size_t i = 0; i < n && max <= HTTP_JSON_DEPTH_MAX; i++) {
+		char c = s[i];
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		} else if (c == '"') {
+			in_string = true;
+		} else if (c == '[' || c == '{') {
+			if (++depth > max)
+				max = depth;
+		} else if (c == ']' || c == '}') {
+			depth--;
+		}
+	}
+	return max;
+}
+
+static bool is_json_type(const char *ct)
+{
+	if (!ct)
+		return false;
+	size_t n = strlen("application/json");
+	return !strncasecmp(ct, "application/json", n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static enum rc parse_body(struct pending *p, struct MHD_Connection *conn)
+{
+	struct http_request *rq = &p->rq;
+	if (p->body_too_large)
+		return err_set(&rq->eb, RC_TOO_LARGE, "the body is larger than %d bytes", HTTP_BODY_MAX);
+	if (rq->route->body == BODY_FORM) {
+		/* Forms (the public pages, RFC 8058 one-click): kept raw. */
+		rq->form = p->body.data ? p->body.data : "";
+		return RC_OK;
+	}
+	if (rq->route->body == BODY_JSON_OPTIONAL && p->body.len == 0)
+		return RC_OK;
+	if (!is_json_type(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
+		return err_set(&rq->eb, RC_MEDIA_TYPE, "send the body as Content-Type: application/json");
+	if (p->body.len == 0)
+		return err_set(&rq->eb, RC_INVALID, "a JSON body is required");
+	if (json_depth(p->body.data, p->body.len) > HTTP_JSON_DEPTH_MAX)
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "the JSON is nested deeper than %d levels", HTTP_JSON_DEPTH_MAX);
+	json_error_t jerr;
+	rq->json = json_loadb(p->body.data, p->body.len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!rq->json)
+		return err_set(&rq->eb, RC_INVALID, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
+		               jerr.text);
+	return RC_OK;
+}
+
+void server_client_addr(struct MHD_Connection *conn, char *out, size_t size)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(out, size, "?");
+	if (!ci || !ci->client_addr)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)size);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)size);
+}
+
+/* ---- the request pipeline ---- */
+
+static enum rc dispatch(struct server *s, struct pending *p, struct MHD_Connection *conn)
+{
+	struct http_request *rq = &p->rq;
+	if (p->match_rc)
+		return p->match_rc == RC_METHOD ? err_set(&rq->eb, RC_METHOD, "allowed: %s", p->allow)
+		                                : err_set(&rq->eb, RC_NOT_FOUND, "no such endpoint");
+	struct worker *w = NULL;
+	enum rc rc = server_worker(s, &w);
+	if (!rc) {
+		rq->ctx.store = w->store;
+		rq->ctx.sink = s->sink;
+		rq->ctx.waiter = &p->waiter;
+		rq->ctx.links = &s->links;
+	}
+	if (!rc && rq->route->roles != R_PUBLIC)
+		rc = server_authenticate(s, w, rq);
+	if (!rc && rq->route->body != BODY_NONE)
+		rc = parse_body(p, conn);
+	if (!rc)
+		rc = rq->route->fn(rq);
+	return rc;
+}
+
+static enum MHD_Result respond(struct server *s, struct pending *p, struct MHD_Connection *conn, enum rc rc)
+{
+	struct http_request *rq = &p->rq;
+	char *text = NULL;
+	const char *ctype = "application/json";
+	int status;
+	if (rc) {
+		status = rc_http_status(rc);
+		json_t *err = json_pack("{s:{s:s, s:s}}", "error", "code", rc_code(rc), "message", err_msg(&rq->eb, rc));
+		text = json_dumps(err, JSON_COMPACT);
+		json_decref(err);
+		if (status >= 500)
+			log_error("request failed route=%s rc=%s msg=%s", rq->route ? rq->route->pattern : "-", rc_code(rc),
+			          err_msg(&rq->eb, rc));
+	} else {
+		status = rq->status ? rq->status : 200;
+		if (rq->text) {
+			text = rq->text;
+			rq->text = NULL;
+			ctype = rq->content_type;
+		} else if (rq->out) {
+			text = json_dumps(rq->out, JSON_COMPACT);
+		}
+	}
+	size_t len = text ? strlen(text) : 0;
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, text ? text : (char *)"",
+	                                                            text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (len || status != 204)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	/* Answers carry personal data: no cache may keep them. */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (!strncmp(ctype, "text/html", 9)) {
+		/* Pages behind e-mailed links: no scripts, no framing, and the
+		 * token in the URL is not sent on as a referrer. */
+		MHD_add_response_header(resp, "Content-Security-Policy",
+		                        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	}
+	if (rc == RC_METHOD)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, p->allow);
+	if (rc == RC_UNAUTHORIZED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	if (rc == RC_TOO_MANY && rq->retry_after[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, rq->retry_after);
+	enum MHD_Result r = MHD_queue_response(conn, (unsigned)status, resp);
+	MHD_destroy_response(resp);
+
+	uint64_t us = now_us() - p->start_us;
+	metrics_observe(&s->metrics, p->match_rc ? (int)http_nroutes : rq->route_index, status, us);
+	char line[512];
+	size_t line_len = log_format(line, sizeof line, LOG_INFO, "http method=%s route=%s status=%d us=%llu key=%s tenant=%lld",
+	                        rq->method, p->match_rc ? "-" : rq->route->pattern, status, (unsigned long long)us,
+	                        rq->key_id[0] ? rq->key_id : "-",
+	                        rq->ctx.tenant ? (long long)rq->ctx.tenant->id : 0LL);
+	server_log(s, line, line_len);
+	return r;
+}
+
+static void park(void *arg)
+{
+	struct pending *p = arg;
+	MHD_suspend_connection(p->rq.conn);
+}
+
+static void wake(void *arg)
+{
+	struct pending *p = arg;
+	MHD_resume_connection(p->rq.conn);
+}
+
+enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+	struct server *s = cls;
+	struct pending *p = *con_cls;
+	(void)version;
+	if (!p) {
+		p = xcalloc(1, sizeof *p);
+		p->start_us = now_us();
+		p->rq.srv = s;
+		p->rq.conn = conn;
+		p->rq.method = method;
+		buf_init(&p->body, HTTP_BODY_MAX);
+		audit_waiter_init(&p->waiter, wake, p);
+		p->match_rc = router_match(method, url, &p->rq.route_index, p->rq.params, p->allow, sizeof p->allow);
+		if (!p->match_rc)
+			p->rq.route = &http_routes[p->rq.route_index];
+		*con_cls = p;
+		/* An announced body over the cap is refused before it is read. */
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > HTTP_BODY_MAX) {
+			err_set(&p->rq.eb, RC_TOO_LARGE, "the body is larger than %d bytes", HTTP_BODY_MAX);
+			return respond(s, p, conn, RC_TOO_LARGE);
+		}
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!p->body_too_large && buf_append(&p->body, upload_data, *upload_data_size))
+			p->body_too_large = true; /* keep reading, answer 413 at the end */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (p->parked) { /* woken: the access entries are written, or failed */
+		enum rc rc = p->handler_rc ? p->handler_rc : audit_waiter_result(&p->waiter);
+		if (rc && !p->handler_rc)
+			err_set(&p->rq.eb, rc, "the access could not be logged, so nothing is shown");
+		return respond(s, p, conn, rc);
+	}
+	enum rc rc = dispatch(s, p, conn);
+	p->handler_rc = rc;
+	if (audit_waiter_park(&p->waiter, park, p)) {
+		p->parked = true;
+		return MHD_YES;
+	}
+	return respond(s, p, conn, rc);
+}
+
+void server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct pending *p = *con_cls;
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (!p)
+		return;
+	json_decref(p->rq.json);
+	json_decref(p->rq.out);
+	free(p->rq.text);
+	buf_fini(&p->body);
+	audit_waiter_fini(&p->waiter);
+	free(p);
+	*con_cls = NULL;
+}

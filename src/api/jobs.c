@@ -1,0 +1,189 @@
+/*
+ * jobs: the server's background work (see server_internal.h). Each job is
+ * one function; a schedule is a thread with its own store connection that
+ * runs its jobs, in order, once per period, and does nothing else:
+ *
+ *   ticker  (every sync_interval_ms): sync, reload, flush_logs
+ *   sweeper (every sweep_every_s, if set): sweep
+ *
+ * A schedule whose connection cannot be opened still runs: its jobs that
+ * need the store skip their turn (the error is logged once, at start).
+ * Stopping wakes both threads at once and waits for the job in progress.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "api/server_internal.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+#include "core/retention.h"
+#include "store/store.h"
+
+struct job {
+	const char *name;
+	void (*run)(struct server *s, struct store *st); /* st: NULL when the thread has no connection */
+};
+
+/* Relaxed commits (access entries) become durable. */
+static void job_sync(struct server *s, struct store *st)
+{
+	(void)s;
+	if (st && store_sync(st))
+		log_warn("store sync failed");
+}
+
+/* Tenants take up new policy versions without a restart. */
+static void job_reload(struct server *s, struct store *st)
+{
+	if (st)
+		server_tenants_reload(s, st);
+}
+
+/* Access-log lines buffered by the server threads reach stderr. */
+static void job_flush_logs(struct server *s, struct store *st)
+{
+	(void)st;
+	server_workers_flush(s);
+}
+
+/* Retention on schedule: the sweep of every tenant of the register. */
+static void job_sweep(struct server *s, struct store *st)
+{
+	if (!st)
+		return;
+	struct store_tenant *v = NULL;
+	size_t n = 0;
+	if (tenant_list(st, &v, &n)) {
+		log_warn("sweep: cannot list the tenants");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct tenant *t = NULL;
+		if (server_tenant(s, st, v[i].id, &t))
+			continue;
+		struct core_ctx c = {.store = st, .tenant = t, .key_id = "sweeper"};
+		struct retention_opts o = {0};
+		struct retention_report r;
+		struct errbuf eb = {""};
+		if (retention_sweep(&c, &o, &r, &eb)) {
+			log_warn("tenant=%lld sweep stopped: %s", (long long)v[i].id, eb.msg);
+			continue;
+		}
+		size_t gone = 0;
+		for (size_t k = 0; k < r.nkinds; k++)
+			gone += r.kinds[k].deleted + r.kinds[k].anonymized;
+		log_info("tenant=%lld sweep: records=%zu subjects=%zu requests=%zu", (long long)v[i].id, gone,
+		         r.subjects_deleted, r.requests_expired);
+		retention_report_fini(&r);
+	}
+	store_tenants_free(v, n);
+}
+
+static const struct job ticker_jobs[] = {
+	{"sync", job_sync},
+	{"reload", job_reload},
+	{"flush_logs", job_flush_logs},
+};
+
+static const struct job sweeper_jobs[] = {
+	{"sweep", job_sweep},
+};
+
+struct schedule {
+	struct jobs *owner;
+	const char *name;
+	const struct job *jobs;
+	size_t njobs;
+	int64_t period_ms;
+	pthread_t thread;
+	bool started;
+};
+
+struct jobs {
+	struct server *srv;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;       /* signalled at stop */
+	bool stopping;
+	struct schedule ticker, sweeper;
+};
+
+static struct timespec deadline(int64_t period_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += (time_t)(period_ms / 1000);
+	until.tv_nsec += (long)(period_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	return until;
+}
+
+static void *schedule_main(void *arg)
+{
+	struct schedule *sc = arg;
+	struct jobs *j = sc->owner;
+	struct store *st = NULL;
+	struct errbuf eb = {""};
+	if (store_pool_open(j->srv->pool, &st, &eb))
+		log_error("%s cannot open the store: %s", sc->name, eb.msg);
+	pthread_mutex_lock(&j->lock);
+	while (!j->stopping) {
+		struct timespec until = deadline(sc->period_ms);
+		while (!j->stopping && pthread_cond_timedwait(&j->cond, &j->lock, &until) != ETIMEDOUT)
+			;
+		if (j->stopping)
+			break;
+		pthread_mutex_unlock(&j->lock);
+		for (size_t i = 0; i < sc->njobs; i++)
+			sc->jobs[i].run(j->srv, st);
+		pthread_mutex_lock(&j->lock);
+	}
+	pthread_mutex_unlock(&j->lock);
+	store_close(st);
+	return NULL;
+}
+
+static enum rc schedule_start(struct jobs *j, struct schedule *sc, const char *name, const struct job *jobs,
+                              size_t njobs, int64_t period_ms, struct errbuf *eb)
+{
+	*sc = (struct schedule){.owner = j, .name = name, .jobs = jobs, .njobs = njobs, .period_ms = period_ms};
+	if (pthread_create(&sc->thread, NULL, schedule_main, sc) != 0)
+		return err_set(eb, RC_INTERNAL, "cannot start the %s thread", name);
+	sc->started = true;
+	return RC_OK;
+}
+
+enum rc server_jobs_start(struct server *s, int sync_interval_ms, unsigned sweep_every_s, struct errbuf *eb)
+{
+	struct jobs *j = xcalloc(1, sizeof *j);
+	j->srv = s;
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->cond, NULL);
+	s->jobs = j;
+	enum rc rc = schedule_start(j, &j->ticker, "ticker", ticker_jobs, sizeof ticker_jobs / sizeof ticker_jobs[0],
+	                            sync_interval_ms > 0 ? sync_interval_ms : 1000, eb);
+	if (!rc && sweep_every_s)
+		rc = schedule_start(j, &j->sweeper, "sweeper", sweeper_jobs, sizeof sweeper_jobs / sizeof sweeper_jobs[0],
+		                    (int64_t)sweep_every_s * 1000, eb);
+	return rc;
+}
+
+void server_jobs_stop(struct jobs *j)
+{
+	if (!j)
+		return;
+	pthread_mutex_lock(&j->lock);
+	j->stopping = true;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	if (j->ticker.started)
+		pthread_join(j->ticker.thread, NULL);
+	if (j->sweeper.started)
+		pthread_join(j->sweeper.thread, NULL);
+	pthread_mutex_destroy(&j->lock);
+	pthread_cond_destroy(&j->cond);
+	free(j);
+}

@@ -1,0 +1,132 @@
+/*
+ * server_internal: the server's own state, shared by the files that make it
+ * up and by nothing else:
+ *
+ *   server.c   the daemon: start, stop, libmicrohttpd set-up, --listen
+ *   http.c     one request's life: bounds, body, dispatch, reply, access log
+ *   auth.c     API keys (with each thread's key cache), roles, X-Purpose
+ *   worker.c   what each server thread keeps: its store, keys, log buffer
+ *   reload.c   the loaded tenants, and new policy versions taken up
+ *   jobs.c     background jobs (sync, reload, log flush, retention sweep)
+ *              and the threads that schedule them
+ *   metrics.c  /metrics: request counters and what the register holds
+ *
+ * Invariants: a loaded tenant is never freed before server_stop (requests
+ * in flight may hold it); each server thread has its own store connection;
+ * handlers see struct http_request only, never this struct.
+ */
+#ifndef PRIVREG_SERVER_INTERNAL_H
+#define PRIVREG_SERVER_INTERNAL_H
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api/http.h"
+#include "api/metrics.h"
+#include "api/ratelimit.h"
+#include "api/server.h"
+#include "core/apikey.h"
+#include "core/tenant.h"
+
+struct audit_sink;
+struct jobs;
+struct sender;
+struct store;
+struct store_pool;
+
+/* The loaded tenants (reload.c). Read-mostly: written when a tenant is first
+ * used or takes up a new policy version. Both arrays grow as needed. */
+struct server_tenants {
+	pthread_rwlock_t lock;
+	struct tenant **v;
+	size_t n, cap;
+	/* Tenants replaced by a newer policy version: requests in flight may
+	 * still use them, so they are freed only at stop. */
+	struct tenant **retired;
+	size_t nretired, cap_retired;
+	atomic_uint_fast64_t reloads;         /* new policy versions taken up */
+	atomic_uint_fast64_t reload_failures; /* failed attempts: one per tick until it loads */
+	atomic_uint_fast64_t load_failures;   /* tenants that could not be loaded */
+};
+
+struct server {
+	char *keydir, *store_url, *public_url;
+	struct core_links links;   /* links in e-mails: public_url and the router's prefixes */
+	struct sender *sender;
+	struct store_pool *pool;   /* every connection of the server comes from it */
+	struct MHD_Daemon *mhd;
+	uint16_t port;
+	pthread_key_t worker_key;  /* each server thread's struct worker */
+	pthread_mutex_t workers_lock;
+	struct worker *workers;
+	struct server_tenants tenants;
+	struct metrics metrics;
+	struct ratelimit ratelimit;
+	struct audit_sink *sink;   /* writes access entries in batches */
+	struct jobs *jobs;
+};
+
+/* What one server thread keeps for itself (worker.c): its connection and the
+ * keys it has recently found valid. Freed when the thread ends. */
+struct worker {
+	struct server *srv;
+	struct store *store;
+	struct apikey_cache keys;
+	/* Access-log lines, written out with one write(2) when the buffer fills
+	 * or when the ticker comes by: threads never wait for each other to
+	 * log. The lock is only ever contended by the ticker. */
+	pthread_mutex_t log_lock;
+	char log[16384];
+	size_t log_len;
+	struct worker *next;       /* in srv->workers */
+};
+
+/* worker.c */
+/* The calling thread's worker, made (with its own connection) on first use. */
+enum rc server_worker(struct server *s, struct worker **out) WUR;
+/* The pthread key destructor of server.worker_key. */
+void server_worker_free(void *w);
+/* Appends one access-log line (the calling thread's buffer, or stderr). */
+void server_log(struct server *s, const char *line, size_t len);
+/* Writes out every thread's buffered log lines. */
+void server_workers_flush(struct server *s);
+
+/* reload.c */
+void server_tenants_init(struct server_tenants *t);
+void server_tenants_fini(struct server_tenants *t);
+/* The loaded tenant with this id, loaded on first use. RC_UNAUTHORIZED:
+ * no such tenant. */
+enum rc server_tenant(struct server *s, struct store *st, int64_t id, const struct tenant **out) WUR;
+/* Takes up the policy version now in force of every loaded tenant whose
+ * version changed (privreg tenant policy), so that no restart is needed. */
+void server_tenants_reload(struct server *s, struct store *st);
+
+/* auth.c */
+/* Checks the Bearer key (rate-limited per address on failure), loads the
+ * key's tenant into rq->ctx, checks the route's roles and X-Purpose. */
+enum rc server_authenticate(struct server *s, struct worker *w, struct http_request *rq) WUR;
+
+/* http.c: the libmicrohttpd callbacks. */
+enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                   const char *version, const char *upload_data, size_t *upload_data_size,
+                                   void **con_cls);
+void server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe);
+/* The client's address as text ("?" when unknown). */
+void server_client_addr(struct MHD_Connection *conn, char *out, size_t size);
+
+/* jobs.c */
+/* Starts the ticker (every sync_interval_ms: make relaxed commits durable,
+ * take up new policy versions, flush the access log) and, when
+ * sweep_every_s is not 0, the sweeper (the retention sweep of every
+ * tenant). */
+enum rc server_jobs_start(struct server *s, int sync_interval_ms, unsigned sweep_every_s, struct errbuf *eb) WUR;
+/* Stops and joins the job threads; NULL is fine. */
+void server_jobs_stop(struct jobs *j);
+
+/* metrics.c: server_metrics (server.h). */
+
+#endif

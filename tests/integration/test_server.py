@@ -1,0 +1,57 @@
+"""The running server takes up new policy versions without a limit, and one
+that does not load is logged and counted, not skipped in silence."""
+import re
+import sqlite3
+import time
+
+from conftest import WEBSHOP, Privreg, Server, _bin, add_key
+
+
+def metric(srv, name):
+    text = srv.request("GET", "/metrics").text
+    m = re.search(rf"^{name} (\d+)$", text, re.M)
+    assert m, f"{name} not in /metrics"
+    return int(m.group(1))
+
+
+def wait_for(cond, timeout=10):
+    end = time.time() + timeout
+    while not cond() and time.time() < end:
+        time.sleep(0.2)
+    return cond()
+
+
+def test_policy_reloads_are_counted_and_failures_loud(tmp_path):
+    privreg = Privreg(_bin())
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
+    key = add_key(privreg, d, "admin")
+    srv = Server(privreg, d)
+    try:
+        assert srv.request("GET", "/v1/whoami", key).status_code == 200
+        assert metric(srv, "privreg_tenants_loaded") == 1
+        versions = ["2025-01", "2025-02", "2025-03"]
+        for v in versions:
+            p = tmp_path / f"webshop-{v}.yaml"
+            p.write_text(WEBSHOP.read_text().replace('version: "2024-05"', f'version: "{v}"'))
+            privreg("tenant", "policy", "default", p, "--dir", d, check=0)
+            assert wait_for(lambda: srv.request("GET", "/v1/policy", key).json()["version"] == v)
+        assert metric(srv, "privreg_policy_reloads_total") == 3
+        assert metric(srv, "privreg_tenants_retired") == 3
+        assert metric(srv, "privreg_policy_reload_failures_total") == 0
+
+        # A version that does not parse (written behind the CLI's back).
+        with sqlite3.connect(d / "privreg.db") as db:
+            tenant, no = db.execute("SELECT tenant_id, max(version_no) FROM policies GROUP BY tenant_id").fetchone()
+            db.execute("INSERT INTO policies (tenant_id, version_no, label, source, installed_at) VALUES (?, ?, ?, ?, ?)",
+                       (tenant, no + 1, "broken", "version: [", int(time.time())))
+        db.close()
+        assert wait_for(lambda: metric(srv, "privreg_policy_reload_failures_total") >= 1)
+        # The tenant keeps running under the last version that loaded.
+        assert srv.request("GET", "/v1/policy", key).json()["version"] == "2025-03"
+    finally:
+        code, log = srv.stop()
+    assert code == 0, log[-2000:]
+    assert "AddressSanitizer" not in log and "runtime error" not in log, log[-3000:]
+    assert re.search(r"tenant=\d+: new policy cannot be loaded", log), log[-2000:]
+    assert log.count("now runs under policy version") == 3
