@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/policy.h"
 #include "api/server_internal.h"
 #include "base/timeutil.h"
 

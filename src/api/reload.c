@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/policy.h"
 #include "api/server_internal.h"
 #include "base/log.h"
 #include "base/xalloc.h"

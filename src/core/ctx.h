@@ -4,12 +4,14 @@
  * links that e-mails carry, and the end of a transaction.
  *
  * core/ is a one-way chain: a module includes only modules above it in this
- * list, never one below. scripts/check-layers enforces the order.
+ * list, never one below. scripts/check-layers reads this list and enforces
+ * it (one module per line: name, two spaces, what it is for).
  *
  *   ctx         the context, the clock, links, core_end
  *   country     ISO 3166 codes and the EEA
- *   policy      the policy file as plain structs (with field.h's value types)
- *   field       typed values: validation and normalisation by field type
+ *   policy+field  the policy file as plain structs, and typed values by
+ *               field type (one unit: the parser checks contact e-mails
+ *               with field's rule, field's types are the policy's)
  *   keep        keep-rule arithmetic: when a record is due, when IPs are cut
  *   notice      the privacy notice rendered from a policy
  *   audit       the hash-chained audit log
@@ -36,10 +38,10 @@
 #include <stdint.h>
 
 #include "base/err.h"
-#include "core/policy.h"
 #include "crypto/vault.h"
 
 struct store;
+struct policy;
 struct audit_sink;
 struct audit_waiter;
 

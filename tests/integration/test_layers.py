@@ -57,3 +57,24 @@ def test_a_library_outside_its_layer_is_named(tmp_path):
     p = run(src)
     assert p.returncode == 1
     assert p.stdout.strip() == f"{src / 'core' / 'consent.c'}:{line}: core includes <jansson.h>, which only api, cli may use"
+
+
+def test_an_include_against_the_order_inside_core_is_named(tmp_path):
+    """core's modules form a chain, written at the top of core/ctx.h: record
+    is listed above subject, so record may not include subject."""
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "src", src)
+    line = inject(src / "core" / "record.c", '#include "core/subject.h"', r"^#include ")
+    p = run(src)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert p.stdout.strip() == (f"{src / 'core' / 'record.c'}:{line}: upward include inside core: record may not "
+                                f'include "core/subject.h" (listed below it in src/core/ctx.h)')
+
+
+def test_a_core_module_missing_from_the_order_is_named(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "src", src)
+    (src / "core" / "extra.c").write_text('/* extra */\n#include "core/audit.h"\n')
+    p = run(src)
+    assert p.returncode == 1
+    assert "core module extra is not in the order" in p.stdout
