@@ -10,9 +10,9 @@
  * unguessable. Only the canonical spelling is accepted (no upper case, no
  * I/L/O for 1/1/0): ids are compared as text in the audit log and bound
  * into ciphertexts, so one id must have one spelling.
- * API keys are "prk_" + key id + "_" +
- * 256 random bits; only the BLAKE2b hash of the secret part is stored, and
- * it is compared in constant time.
+ *
+ * API keys are "prk_" + key id + "_" + 256 random bits; only the BLAKE2b
+ * hash of the secret part is stored, and it is compared in constant time.
  */
 #ifndef PRIVREG_TOKEN_H
 #define PRIVREG_TOKEN_H
