@@ -139,26 +139,24 @@ static size_t id_at(const char *start, const char *s)
 	return 0;
 }
 
-/* Rotates the 130 bits of 26 base32 characters by `by` bits to the right
- * (by = 2: the legacy form's 2 trailing padding bits move to the front;
- * by = 128: back). A rotation is a bijection of all 26-character strings,
- * so rewriting one way and back gives every text back exactly, id or not. */
-static void rotate(char *s, unsigned by)
+/* Rotates the 130 bits of 26 base32 characters by 2 bits: to the right
+ * (the legacy form's 2 trailing padding bits move to the front) or back to
+ * the left. A rotation is a bijection of all 26-character strings, so
+ * rewriting one way and back gives every text back exactly, id or not.
+ * Each output character takes 3 bits of one input character and 2 of its
+ * neighbour. */
+static void rotate(char *s, bool right)
 {
-	unsigned char in[TOKEN_ID_CHARS * 5], v[TOKEN_ID_CHARS];
+	unsigned char v[TOKEN_ID_CHARS];
 	for (int i = 0; i < TOKEN_ID_CHARS; i++)
-		for (int b = 0; b < 5; b++)
-			in[i * 5 + b] = (unsigned char)(((b32_value[(unsigned char)s[i]] - 1) >> (4 - b)) & 1);
-	memset(v, 0, sizeof v);
-	for (unsigned i = 0; i < sizeof in; i++) {
-		unsigned j = (i + by) % sizeof in;
-		v[j / 5] = (unsigned char)(v[j / 5] | in[i] << (4 - j % 5));
+		v[i] = (unsigned char)(b32_value[(unsigned char)s[i]] - 1);
+	for (int i = 0; i < TOKEN_ID_CHARS; i++) {
+		unsigned prev = v[(i + TOKEN_ID_CHARS - 1) % TOKEN_ID_CHARS], next = v[(i + 1) % TOKEN_ID_CHARS];
+		s[i] = b32[right ? ((prev & 3u) << 3) | (v[i] >> 2u) : ((v[i] & 7u) << 2) | (next >> 3u)];
 	}
-	for (int i = 0; i < TOKEN_ID_CHARS; i++)
-		s[i] = b32[v[i]];
 }
 
-static void rewrite(char *s, unsigned by)
+static void rewrite(char *s, bool right)
 {
 	for (char *p = s; *p;) {
 		size_t pl = id_at(s, p);
@@ -166,19 +164,19 @@ static void rewrite(char *s, unsigned by)
 			p++;
 			continue;
 		}
-		rotate(p + pl, by);
+		rotate(p + pl, right);
 		p += pl + TOKEN_ID_CHARS;
 	}
 }
 
 void token_ids_to_legacy(char *s)
 {
-	rewrite(s, TOKEN_ID_CHARS * 5 - 2);
+	rewrite(s, false);
 }
 
 void token_ids_from_legacy(char *s)
 {
-	rewrite(s, 2);
+	rewrite(s, true);
 }
 
 static void hash_secret(const char *secret, unsigned char hash[TOKEN_HASH_LEN])
