@@ -161,7 +161,7 @@ static double run_raw(const struct row *rows, int n)
 		must(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), db, "begin");
 		for (int i = b; i < b + BATCH && i < n; i++) {
 			char id[TOKEN_ID_MAX];
-			token_id_new("sub_", id);
+			token_id_new(TOKEN_PREFIX_SUBJECT, id);
 			sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
 			for (int k = 0; k < NFIELDS; k++)
 				sqlite3_bind_text(st, 2 + k, rows[i].v[k], -1, SQLITE_STATIC);

@@ -94,7 +94,6 @@ struct check_arg {
 static enum rc check_param(struct http_request *rq, const char *name, const char *value, void *arg)
 {
 	struct check_arg *a = arg;
-	(void)rq;
 	if (!strcmp(name, "purpose")) {
 		a->purpose = value ? value : "";
 	} else {

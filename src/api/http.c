@@ -73,7 +73,6 @@ struct query_iter {
 static enum MHD_Result query_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	struct query_iter *it = cls;
-	(void)kind;
 	it->rc = it->fn(it->rq, key, value, it->arg);
 	return it->rc ? MHD_NO : MHD_YES;
 }
@@ -291,7 +290,6 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const 
 {
 	struct server *s = cls;
 	struct pending *p = *con_cls;
-	(void)version;
 	if (!p) {
 		p = xcalloc(1, sizeof *p);
 		p->start_us = now_us();
@@ -336,9 +334,6 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const 
 void server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	struct pending *p = *con_cls;
-	(void)cls;
-	(void)conn;
-	(void)toe;
 	if (!p)
 		return;
 	json_decref(p->rq.json);

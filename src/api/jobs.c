@@ -28,7 +28,6 @@ struct job {
 /* Relaxed commits (access entries) become durable. */
 static void job_sync(struct server *s, struct store *st)
 {
-	(void)s;
 	if (st && store_sync(st))
 		log_warn("store sync failed");
 }
@@ -43,7 +42,6 @@ static void job_reload(struct server *s, struct store *st)
 /* Access-log lines buffered by the server threads reach stderr. */
 static void job_flush_logs(struct server *s, struct store *st)
 {
-	(void)st;
 	server_workers_flush(s);
 }
 

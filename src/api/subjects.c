@@ -51,7 +51,6 @@ struct find_arg {
 static enum rc find_param(struct http_request *rq, const char *name, const char *value, void *arg)
 {
 	struct find_arg *a = arg;
-	(void)rq;
 	a->field = name;
 	a->value = value ? value : "";
 	a->count++;

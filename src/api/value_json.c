@@ -29,7 +29,6 @@ enum rc json_keys_only(json_t *obj, const char *const *allowed, struct errbuf *e
 		if (!ok)
 			return err_set(eb, RC_UNPROCESSABLE, "unknown key '%.64s'", key);
 	}
-	(void)v;
 	return RC_OK;
 }
 

@@ -26,6 +26,68 @@ void cli_usage_error(const char *cmd, const char *fmt, ...)
 	fprintf(stderr, " (see 'privreg %s --help')\n", cmd);
 }
 
+/*
+ * privreg.conf: "key = value" lines, blank lines and "#" comments. The one
+ * key is `store`. Anything else (an unknown or repeated key, a line without
+ * "=", an empty value, a line over the limit) is refused with FILE:LINE
+ * before anything is opened: a misspelt key silently ignored would run the
+ * register with a setting its operator did not choose.
+ */
+static int conf_error(const char *path, int line, const char *msg)
+{
+	fprintf(stderr, "%s:%d: %s\n", path, line, msg);
+	return CLI_FAILED;
+}
+
+static char *trim(char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	size_t n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		s[--n] = '\0';
+	return s;
+}
+
+static int read_conf(FILE *f, const char *path, struct cli_register *r)
+{
+	char line[4400];
+	int no = 0, store_line = 0;
+	while (fgets(line, sizeof line, f)) {
+		no++;
+		size_t len = strcspn(line, "\r\n");
+		if (!line[len] && !feof(f))
+			return conf_error(path, no, "line too long (4398 characters at most)");
+		line[len] = '\0';
+		char *t = trim(line);
+		if (!*t || *t == '#')
+			continue;
+		char *eq = strchr(t, '=');
+		if (!eq)
+			return conf_error(path, no, "expected 'key = value'");
+		*eq = '\0';
+		char *key = trim(t), *value = trim(eq + 1);
+		if (strcmp(key, "store")) {
+			fprintf(stderr, "%s:%d: unknown key '%.64s' (the known key is: store)\n", path, no, key);
+			return CLI_FAILED;
+		}
+		if (store_line) {
+			fprintf(stderr, "%s:%d: store is given twice (first on line %d)\n", path, no, store_line);
+			return CLI_FAILED;
+		}
+		if (!*value)
+			return conf_error(path, no, "store: empty value");
+		if (snprintf(r->store_url, sizeof r->store_url, "%s", value) >= (int)sizeof r->store_url)
+			return conf_error(path, no, "store: too long");
+		store_line = no;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "privreg: cannot read %s\n", path);
+		return CLI_FAILED;
+	}
+	return CLI_OK;
+}
+
 int cli_register_open(struct cli_register *r, const char *dir)
 {
 	char path[4200];
@@ -42,14 +104,10 @@ int cli_register_open(struct cli_register *r, const char *dir)
 		        dir, CLI_CONF, dir);
 		return CLI_FAILED;
 	}
-	char line[4400];
-	while (fgets(line, sizeof line, f)) {
-		line[strcspn(line, "\r\n")] = '\0';
-		if (!strncmp(line, "store = ", 8) &&
-		    snprintf(r->store_url, sizeof r->store_url, "%s", line + 8) >= (int)sizeof r->store_url)
-			r->store_url[0] = '\0';
-	}
+	int ret = read_conf(f, path, r);
 	fclose(f);
+	if (ret)
+		return ret;
 	/* A relative sqlite path is relative to the register directory. */
 	if (!strncmp(r->store_url, "sqlite:", 7) && r->store_url[7] != '/') {
 		char abs[sizeof r->store_url];

@@ -50,7 +50,8 @@ struct cli_opts {
 int cli_parse(int argc, char **argv, const char *cmd, const char *help, unsigned accept,
               struct cli_opts *o);
 
-/* Reads DIR/privreg.conf and opens the store. Prints the error itself. */
+/* Reads DIR/privreg.conf (an unknown key or a malformed line is refused,
+ * as FILE:LINE: message) and opens the store. Prints the error itself. */
 int cli_register_open(struct cli_register *r, const char *dir);
 void cli_register_close(struct cli_register *r);
 /* Opens tenant `name` of an open register. Prints the error itself. */

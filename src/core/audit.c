@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "crypto/token.h"
 
 #define VERIFY_PAGE 1000
 
@@ -48,6 +49,30 @@ static void entry_hash(const struct vault *v, const struct store_audit *e,
 	put_field(&st, e->outcome);
 	put_field(&st, e->detail);
 	crypto_generichash_final(&st, out, STORE_AUDIT_HASH_LEN);
+}
+
+static char *legacy_copy(const char *s)
+{
+	if (!s)
+		return NULL;
+	char *c = xstrdup(s);
+	token_ids_to_legacy(c);
+	return c;
+}
+
+/* The hash of an entry written before the ULID ids (schema 7): computed
+ * over its text as it was then, with the ids in their old form. */
+static void legacy_entry_hash(const struct vault *v, const struct store_audit *e,
+                              unsigned char out[STORE_AUDIT_HASH_LEN])
+{
+	struct store_audit old = *e;
+	char **fields[] = {&old.key_id, &old.role, &old.action, &old.subject_id, &old.record_id,
+	                   &old.purpose, &old.outcome, &old.detail};
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		*fields[i] = legacy_copy(*fields[i]);
+	entry_hash(v, &old, out);
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		free(*fields[i]);
 }
 
 /* Appends after the given head (seq, hash) and advances it. */
@@ -338,7 +363,7 @@ enum rc audit_verify(struct store *s, const struct tenant *t, struct audit_verif
 		if (rc)
 			return rc;
 		for (size_t i = 0; i < n && out->ok; i++) {
-			entry_hash(&t->vault, &v[i], want);
+			(v[i].legacy_ids ? legacy_entry_hash : entry_hash)(&t->vault, &v[i], want);
 			/* A gap in seq, a wrong link or a wrong hash: the chain is broken here. */
 			if (v[i].seq != out->entries + 1 || sodium_memcmp(v[i].prev_hash, prev, sizeof prev) ||
 			    sodium_memcmp(v[i].hash, want, sizeof want)) {

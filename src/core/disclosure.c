@@ -121,7 +121,7 @@ enum rc disclosure_make(const struct core_ctx *c, const struct disclosure_input 
 	struct store_disclosure d = {.recipient = (char *)r->name, .purpose = (char *)in->purpose, .fields = names.data,
 	                             .legal_reference = (char *)in->legal_reference, .at = core_now(c),
 	                             .key_id = (char *)(c->key_id ? c->key_id : "cli")};
-	token_id_new("dsc_", d.id);
+	token_id_new(TOKEN_PREFIX_DISCLOSURE, d.id);
 	memcpy(d.subject_id, in->subject_id, strnlen(in->subject_id, TOKEN_ID_MAX - 1) + 1);
 	char detail[600];
 	snprintf(detail, sizeof detail, "disclosure=%s recipient=%s purpose=%s fields=%s", d.id, r->name, in->purpose,

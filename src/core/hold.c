@@ -45,7 +45,7 @@ enum rc hold_create(const struct core_ctx *c, const struct hold_input *in, struc
 	}
 	if (rc)
 		return rc;
-	token_id_new("hld_", out->id);
+	token_id_new(TOKEN_PREFIX_HOLD, out->id);
 	if (on_subject)
 		memcpy(out->subject_id, subject, sizeof subject);
 	else

@@ -285,7 +285,7 @@ enum rc record_prepare(const struct core_ctx *c, const char *subject_id,
 		rc = parse_events(c, rec->events, rec->nevents, out->events, eb);
 	if (rc)
 		goto out;
-	token_id_new("rec_", row->id);
+	token_id_new(TOKEN_PREFIX_RECORD, row->id);
 	size_t sl = strnlen(subject_id, TOKEN_ID_MAX - 1);
 	memcpy(row->subject_id, subject_id, sl);
 	row->subject_id[sl] = '\0';

@@ -192,7 +192,7 @@ enum rc request_create(const struct core_ctx *c, const struct request_input *in,
 		rc = err_set(eb, RC_UNPROCESSABLE, "received_at: not an ISO 8601 date or datetime");
 	if (!rc && received > core_now(c) + 300)
 		rc = err_set(eb, RC_UNPROCESSABLE, "received_at: in the future");
-	token_id_new("req_", out->id);
+	token_id_new(TOKEN_PREFIX_REQUEST, out->id);
 	memcpy(out->subject_id, sid, sizeof sid);
 	out->type = xstrdup(in->type);
 	out->status = xstrdup(request_status_name(in->verified_by ? REQUEST_IN_PROGRESS : REQUEST_VERIFYING));

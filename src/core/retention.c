@@ -82,13 +82,13 @@ static enum rc anonymize(const struct core_ctx *c, const struct policy_record *k
 	v.nfields = kept;
 	struct store_subject subj = {.created_at = created};
 	unsigned char wrapped[VAULT_WRAPPED_LEN];
-	token_id_new("sub_", subj.id);
+	token_id_new(TOKEN_PREFIX_SUBJECT, subj.id);
 	vault_subject_key_new(&c->tenant->vault, subj.id, &fresh, wrapped);
 	subj.wrapped_key = wrapped;
 	subj.wrapped_len = sizeof wrapped;
 	struct store_record anon = {.kind = (char *)kind->name, .state = (char *)"anonymized",
 	                            .created_at = created, .updated_at = core_now(c)};
-	token_id_new("rec_", anon.id);
+	token_id_new(TOKEN_PREFIX_RECORD, anon.id);
 	memcpy(anon.subject_id, subj.id, sizeof subj.id);
 	memcpy(v.id, anon.id, sizeof anon.id); /* the new id is the associated data */
 	rc = record_reseal(&v, &fresh, &anon.data, &anon.data_len);

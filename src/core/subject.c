@@ -39,7 +39,7 @@ static enum rc prepare_subject(const struct core_ctx *c, const struct record_inp
 		return err_set(eb, RC_UNPROCESSABLE, "a subject needs at least one record");
 	if (n > SUBJECT_MAX_RECORDS_IN)
 		return err_set(eb, RC_TOO_LARGE, "more than %d records in one call", SUBJECT_MAX_RECORDS_IN);
-	token_id_new("sub_", ps->row.id);
+	token_id_new(TOKEN_PREFIX_SUBJECT, ps->row.id);
 	vault_subject_key_new(&c->tenant->vault, ps->row.id, &key, ps->wrapped);
 	ps->row.wrapped_key = ps->wrapped;
 	ps->row.wrapped_len = sizeof ps->wrapped;

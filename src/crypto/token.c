@@ -37,11 +37,26 @@ static void base32(const unsigned char *in, size_t nbytes, char *out)
 	out[o] = '\0';
 }
 
+/* An id is the 16 bytes read as one 128-bit big-endian number, written in
+ * 26 base32 characters (130 bits): the 2 spare bits are zero padding at the
+ * front, as in a ULID, so the first character is 0-7 and the first 10 are
+ * the creation time. */
 void token_id_encode(const char *prefix, const unsigned char in[TOKEN_ID_BYTES], char out[TOKEN_ID_MAX])
 {
 	size_t pl = strlen(prefix);
 	memcpy(out, prefix, pl);
-	base32(in, TOKEN_ID_BYTES, out + pl);
+	char *o = out + pl;
+	uint32_t acc = 0;
+	int bits = 2; /* the padding, already "read" */
+	for (size_t i = 0; i < TOKEN_ID_BYTES; i++) {
+		acc = (acc << 8) | in[i];
+		bits += 8;
+		while (bits >= 5) {
+			*o++ = b32[(acc >> (bits - 5)) & 31];
+			bits -= 5;
+		}
+	}
+	*o = '\0';
 }
 
 bool token_id_decode(const char *prefix, const char *s, unsigned char out[TOKEN_ID_BYTES])
@@ -49,10 +64,12 @@ bool token_id_decode(const char *prefix, const char *s, unsigned char out[TOKEN_
 	if (!token_id_valid(prefix, s))
 		return false;
 	const char *p = s + strlen(prefix);
-	uint32_t acc = 0;
-	int bits = 0;
+	/* The first character carries the 2 padding bits (checked zero by
+	 * token_id_valid) and 3 bits of the number. */
+	uint32_t acc = (uint32_t)(b32_value[(unsigned char)p[0]] - 1);
+	int bits = 3;
 	size_t o = 0;
-	for (int i = 0; i < 26; i++) {
+	for (int i = 1; i < TOKEN_ID_CHARS; i++) {
 		acc = (acc << 5) | (uint32_t)(b32_value[(unsigned char)p[i]] - 1);
 		bits += 5;
 		if (bits >= 8) {
@@ -60,8 +77,7 @@ bool token_id_decode(const char *prefix, const char *s, unsigned char out[TOKEN_
 			bits -= 8;
 		}
 	}
-	/* 26 chars carry 130 bits: the last 2 must be the zero padding. */
-	return o == TOKEN_ID_BYTES && (acc & ((1u << bits) - 1)) == 0;
+	return o == TOKEN_ID_BYTES;
 }
 
 void token_id_new(const char *prefix, char out[TOKEN_ID_MAX])
@@ -81,11 +97,86 @@ bool token_id_valid(const char *prefix, const char *s)
 	size_t pl = strlen(prefix);
 	if (strncmp(s, prefix, pl))
 		return false;
+	s += pl;
 	size_t n = 0;
-	for (const char *p = s + pl; *p; p++, n++)
-		if (n == 26 || !b32_value[(unsigned char)*p])
+	for (; s[n]; n++)
+		if (n == TOKEN_ID_CHARS || !b32_value[(unsigned char)s[n]])
 			return false;
-	return n == 26;
+	/* Above 7, the first character would need a 129th bit. */
+	return n == TOKEN_ID_CHARS && s[0] <= '7';
+}
+
+/* ---- ids written before the ULID layout ---- */
+
+static const char *const id_prefixes[] = {
+	TOKEN_PREFIX_SUBJECT, TOKEN_PREFIX_RECORD, TOKEN_PREFIX_REQUEST, TOKEN_PREFIX_HOLD, TOKEN_PREFIX_DISCLOSURE,
+};
+
+static bool word_char(char c)
+{
+	return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Length of the id prefix at s (after a non-word character or the start),
+ * when 26 base32 characters and then a non-word character or the end
+ * follow it; else 0. The test looks only at characters that a rewrite
+ * keeps as they are or keeps base32, so a text and its rewrite have their
+ * ids in the same places. */
+static size_t id_at(const char *start, const char *s)
+{
+	if (s > start && word_char(s[-1]))
+		return 0;
+	for (size_t k = 0; k < sizeof id_prefixes / sizeof id_prefixes[0]; k++) {
+		size_t pl = strlen(id_prefixes[k]);
+		if (strncmp(s, id_prefixes[k], pl))
+			continue;
+		size_t n = 0;
+		while (n < TOKEN_ID_CHARS && s[pl + n] && b32_value[(unsigned char)s[pl + n]])
+			n++;
+		if (n == TOKEN_ID_CHARS && !word_char(s[pl + n]))
+			return pl;
+	}
+	return 0;
+}
+
+/* Rotates the 130 bits of 26 base32 characters by 2 bits: to the right
+ * (the legacy form's 2 trailing padding bits move to the front) or back to
+ * the left. A rotation is a bijection of all 26-character strings, so
+ * rewriting one way and back gives every text back exactly, id or not.
+ * Each output character takes 3 bits of one input character and 2 of its
+ * neighbour. */
+static void rotate(char *s, bool right)
+{
+	unsigned char v[TOKEN_ID_CHARS];
+	for (int i = 0; i < TOKEN_ID_CHARS; i++)
+		v[i] = (unsigned char)(b32_value[(unsigned char)s[i]] - 1);
+	for (int i = 0; i < TOKEN_ID_CHARS; i++) {
+		unsigned prev = v[(i + TOKEN_ID_CHARS - 1) % TOKEN_ID_CHARS], next = v[(i + 1) % TOKEN_ID_CHARS];
+		s[i] = b32[right ? ((prev & 3u) << 3) | (v[i] >> 2u) : ((v[i] & 7u) << 2) | (next >> 3u)];
+	}
+}
+
+static void rewrite(char *s, bool right)
+{
+	for (char *p = s; *p;) {
+		size_t pl = id_at(s, p);
+		if (!pl) {
+			p++;
+			continue;
+		}
+		rotate(p + pl, right);
+		p += pl + TOKEN_ID_CHARS;
+	}
+}
+
+void token_ids_to_legacy(char *s)
+{
+	rewrite(s, false);
+}
+
+void token_ids_from_legacy(char *s)
+{
+	rewrite(s, true);
 }
 
 static void hash_secret(const char *secret, unsigned char hash[TOKEN_HASH_LEN])
@@ -102,7 +193,7 @@ void token_apikey_new(char key_id[TOKEN_KEY_ID_LEN + 1], char key[TOKEN_APIKEY_M
 	randombytes_buf(secret_raw, sizeof secret_raw);
 	base32(id_raw, sizeof id_raw, key_id);
 	base32(secret_raw, sizeof secret_raw, secret);
-	snprintf(key, TOKEN_APIKEY_MAX, "prk_%s_%s", key_id, secret);
+	snprintf(key, TOKEN_APIKEY_MAX, TOKEN_PREFIX_APIKEY "%s_%s", key_id, secret);
 	hash_secret(secret, hash);
 	sodium_memzero(secret_raw, sizeof secret_raw);
 	sodium_memzero(secret, sizeof secret);
@@ -112,7 +203,7 @@ enum rc token_apikey_parse(const char *key, char key_id[TOKEN_KEY_ID_LEN + 1],
                            unsigned char hash[TOKEN_HASH_LEN])
 {
 	size_t n = strlen(key);
-	if (n != 4 + TOKEN_KEY_ID_LEN + 1 + 52 || strncmp(key, "prk_", 4) || key[4 + TOKEN_KEY_ID_LEN] != '_')
+	if (n != 4 + TOKEN_KEY_ID_LEN + 1 + 52 || strncmp(key, TOKEN_PREFIX_APIKEY, 4) || key[4 + TOKEN_KEY_ID_LEN] != '_')
 		return RC_UNAUTHORIZED;
 	for (size_t i = 4; i < n; i++)
 		if (i != 4 + TOKEN_KEY_ID_LEN && !b32_value[(unsigned char)key[i]])
@@ -134,7 +225,7 @@ enum rc token_link_sign(const struct token_link *l, const unsigned char key[32],
 {
 	unsigned char raw[1 + TOKEN_ID_BYTES + 8 + 1 + TOKEN_PURPOSE_MAX + LINK_MAC];
 	size_t plen = strlen(l->purpose), n = 0;
-	if (plen > TOKEN_PURPOSE_MAX || !token_id_decode("sub_", l->subject_id, raw + 1))
+	if (plen > TOKEN_PURPOSE_MAX || !token_id_decode(TOKEN_PREFIX_SUBJECT, l->subject_id, raw + 1))
 		return RC_INVALID;
 	raw[n++] = (unsigned char)l->kind;
 	n += TOKEN_ID_BYTES;
@@ -196,7 +287,7 @@ enum rc token_link_verify(const char *s, const unsigned char key[32], int64_t no
 		return RC_NOT_FOUND;
 	out->kind = (char)raw[0];
 	out->tenant_id = tenant;
-	token_id_encode("sub_", raw + 1, out->subject_id);
+	token_id_encode(TOKEN_PREFIX_SUBJECT, raw + 1, out->subject_id);
 	uint64_t e = 0;
 	for (int i = 7; i >= 0; i--)
 		e = (e << 8) | raw[1 + TOKEN_ID_BYTES + i];

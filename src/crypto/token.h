@@ -1,12 +1,18 @@
 /*
  * token: random identifiers and staff API keys.
  *
- * Ids are 16 bytes, the first 6 the creation time in milliseconds, the rest
- * random, written in Crockford base32 behind a type prefix ("sub_", "rec_").
- * The time prefix keeps B-tree inserts near the end of the index; the 80
- * random bits keep ids unguessable. API keys are "prk_" + key id + "_" +
- * 256 random bits; only the BLAKE2b hash of the secret part is stored, and
- * it is compared in constant time.
+ * Ids are ULIDs behind a type prefix ("sub_", "rec_"): 16 bytes, the first 6
+ * the creation time in milliseconds (big-endian), the rest random, read as
+ * one 128-bit number and written in 26 lower-case Crockford base32
+ * characters, the 2 padding bits at the front (so the first character is
+ * 0-7 and any ULID library reads the time). The time prefix keeps B-tree
+ * inserts near the end of the index; the 80 random bits keep ids
+ * unguessable. Only the canonical spelling is accepted (no upper case, no
+ * I/L/O for 1/1/0): ids are compared as text in the audit log and bound
+ * into ciphertexts, so one id must have one spelling.
+ *
+ * API keys are "prk_" + key id + "_" + 256 random bits; only the BLAKE2b
+ * hash of the secret part is stored, and it is compared in constant time.
  */
 #ifndef PRIVREG_TOKEN_H
 #define PRIVREG_TOKEN_H
@@ -18,6 +24,15 @@
 #include "base/err.h"
 
 #define TOKEN_ID_MAX 40          /* prefix + 26 chars + NUL, with room */
+#define TOKEN_ID_CHARS 26
+
+/* The prefix of each kind of id: the one place they are spelled. */
+#define TOKEN_PREFIX_SUBJECT "sub_"
+#define TOKEN_PREFIX_RECORD "rec_"
+#define TOKEN_PREFIX_REQUEST "req_"
+#define TOKEN_PREFIX_HOLD "hld_"
+#define TOKEN_PREFIX_DISCLOSURE "dsc_"
+#define TOKEN_PREFIX_APIKEY "prk_"   /* not an id: the start of a staff API key */
 #define TOKEN_KEY_ID_LEN 16      /* base32 chars of an API key id */
 #define TOKEN_APIKEY_MAX 96
 #define TOKEN_HASH_LEN 32
@@ -31,6 +46,20 @@ bool token_id_valid(const char *prefix, const char *s);
 /* The 16 bytes behind an id, for compact storage; false if s is not one. */
 bool token_id_decode(const char *prefix, const char *s, unsigned char out[TOKEN_ID_BYTES]);
 void token_id_encode(const char *prefix, const unsigned char in[TOKEN_ID_BYTES], char out[TOKEN_ID_MAX]);
+
+/*
+ * Before schema 7, ids were the same 16 bytes written with the 2 padding
+ * bits at the end, and text written then keeps that form in two places:
+ * the audit entries hashed before the upgrade (the verifier rewrites them
+ * back), and the associated data of ciphertexts (vault writes ids in it in
+ * this form, always, so old and new ciphertexts open alike). These rewrite,
+ * in place and at the same length, every id in a text (an id prefix after
+ * the start or a non-word character, 26 base32 characters, then the end or
+ * a non-word character) into the other form; each undoes the other exactly,
+ * on any text.
+ */
+void token_ids_to_legacy(char *s);
+void token_ids_from_legacy(char *s);
 
 /* A new API key: writes its public id and the whole secret key text. */
 void token_apikey_new(char key_id[TOKEN_KEY_ID_LEN + 1], char key[TOKEN_APIKEY_MAX],

@@ -6,9 +6,13 @@
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "base/xalloc.h"
+#include "crypto/token.h"
 
 #define KDF_CONTEXT "privreg_"
 
@@ -95,6 +99,26 @@ out:
 	return rc;
 }
 
+/* Ids inside associated data are written in their pre-ULID form (see
+ * token_ids_to_legacy), always: ciphertexts sealed before the ULID layout
+ * bound them so, and associated data cannot change under a ciphertext.
+ * Returns the text to bind: `stack`, or a heap copy for ad_done to free. */
+#define AD_STACK 256
+static char *ad_text(const char *text, char stack[AD_STACK])
+{
+	size_t n = strlen(text);
+	char *s = n < AD_STACK ? stack : xmalloc(n + 1);
+	memcpy(s, text, n + 1);
+	token_ids_to_legacy(s);
+	return s;
+}
+
+static void ad_done(char *s, const char stack[AD_STACK])
+{
+	if (s != stack)
+		free(s);
+}
+
 /* Associated data binding a wrapped key to its tenant and subject:
  * the tenant id (8 bytes, little-endian) followed by the subject id. */
 static size_t wrap_ad(const struct vault *v, const char *subject_id, unsigned char *ad, size_t size)
@@ -102,10 +126,12 @@ static size_t wrap_ad(const struct vault *v, const char *subject_id, unsigned ch
 	uint64_t t = (uint64_t)v->tenant_id;
 	for (int i = 0; i < 8; i++)
 		ad[i] = (unsigned char)(t >> (8 * i));
-	size_t n = strlen(subject_id);
+	char stack[AD_STACK], *id = ad_text(subject_id, stack);
+	size_t n = strlen(id);
 	if (n > size - 8)
 		n = size - 8;
-	memcpy(ad + 8, subject_id, n);
+	memcpy(ad + 8, id, n);
+	ad_done(id, stack);
 	return 8 + n;
 }
 
@@ -145,10 +171,11 @@ void vault_subject_key_wipe(struct subject_key *key)
 void vault_seal(const struct subject_key *key, const char *record_id,
                 const void *plain, size_t len, unsigned char *out)
 {
+	char stack[AD_STACK], *ad = ad_text(record_id, stack);
 	randombytes_buf(out, VAULT_NONCE_LEN);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + VAULT_NONCE_LEN, NULL, plain, len,
-	                                           (const unsigned char *)record_id, strlen(record_id),
-	                                           NULL, out, key->k);
+	                                           (const unsigned char *)ad, strlen(ad), NULL, out, key->k);
+	ad_done(ad, stack);
 }
 
 enum rc vault_open(const struct subject_key *key, const char *record_id,
@@ -162,10 +189,13 @@ enum rc vault_open(const struct subject_key *key, const char *record_id,
 	enum rc rc = buf_extend(out, plen, &at);
 	if (rc)
 		return rc;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)at, NULL, NULL,
-	                                               sealed + VAULT_NONCE_LEN, len - VAULT_NONCE_LEN,
-	                                               (const unsigned char *)record_id, strlen(record_id),
-	                                               sealed, key->k) != 0) {
+	char stack[AD_STACK], *ad = ad_text(record_id, stack);
+	int bad = crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)at, NULL, NULL,
+	                                                     sealed + VAULT_NONCE_LEN, len - VAULT_NONCE_LEN,
+	                                                     (const unsigned char *)ad, strlen(ad), sealed,
+	                                                     key->k);
+	ad_done(ad, stack);
+	if (bad) {
 		sodium_memzero(out->data + start, plen);
 		out->len = start;
 		out->data[start] = '\0';

@@ -10,6 +10,8 @@
  * data: a ciphertext copied into another record does not open. Deleting the
  * wrapped key makes every ciphertext of the subject unreadable, including
  * copies in backups (crypto-shredding). All key material is wiped after use.
+ * Ids inside associated data are bound in their pre-ULID text form (see
+ * token_ids_to_legacy), so ciphertexts from before the ULID ids still open.
  */
 #ifndef PRIVREG_VAULT_H
 #define PRIVREG_VAULT_H

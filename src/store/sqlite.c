@@ -59,6 +59,9 @@ enum stmt_id {
 	S__COUNT
 };
 
+/* ULID migration (schema 7): whether an audit entry was hashed with pre-ULID ids. */
+#define AUDIT_LEGACY_IDS "seq <= COALESCE((SELECT audit_seq FROM id_legacy WHERE tenant_id = ?1), 0)"
+
 static const char *const stmt_sql[S__COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
@@ -248,12 +251,12 @@ static const char *const stmt_sql[S__COUNT] = {
 	/* ?3 since, ?4 until (0: unbounded), ?5 after seq, ?6 limit; ?2 subject
 	 * in the second form, which walks the audit_by_subject index. */
 	[S_AUDIT_LIST] =
-		"SELECT seq, at, key_id, role, action, subject_id, record_id, purpose, outcome, detail, prev_hash, hash "
-		"FROM audit WHERE tenant_id = ?1 AND at >= ?3 AND (?4 = 0 OR at <= ?4) AND seq > ?5 "
+		"SELECT seq, at, key_id, role, action, subject_id, record_id, purpose, outcome, detail, prev_hash, hash, "
+		AUDIT_LEGACY_IDS " FROM audit WHERE tenant_id = ?1 AND at >= ?3 AND (?4 = 0 OR at <= ?4) AND seq > ?5 "
 		"ORDER BY seq LIMIT ?6",
 	[S_AUDIT_LIST_SUBJECT] =
-		"SELECT seq, at, key_id, role, action, subject_id, record_id, purpose, outcome, detail, prev_hash, hash "
-		"FROM audit WHERE tenant_id = ?1 AND subject_id = ?2 AND at >= ?3 AND (?4 = 0 OR at <= ?4) "
+		"SELECT seq, at, key_id, role, action, subject_id, record_id, purpose, outcome, detail, prev_hash, hash, "
+		AUDIT_LEGACY_IDS " FROM audit WHERE tenant_id = ?1 AND subject_id = ?2 AND at >= ?3 AND (?4 = 0 OR at <= ?4) "
 		"AND seq > ?5 ORDER BY seq LIMIT ?6",
 };
 
@@ -393,6 +396,32 @@ static enum rc exec(struct sqlite_store *q, const char *sql, const char *what)
 	return src == SQLITE_OK ? RC_OK : map_rc(q, src, what);
 }
 
+/* ---- ULID migration (schema 7): privreg_ids_from_legacy(text) ---- */
+
+/* Rewrites the pre-ULID ids in a text to the ULID form (see
+ * token_ids_from_legacy); NULL stays NULL. Migration 0007 calls it. */
+static void sql_ids_from_legacy(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const unsigned char *t = sqlite3_value_text(argv[0]);
+	if (!t) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	char *s = xstrdup((const char *)t);
+	token_ids_from_legacy(s);
+	sqlite3_result_text(ctx, s, -1, free);
+}
+
+static enum rc register_functions(struct sqlite_store *q)
+{
+	int src = sqlite3_create_function(q->db, "privreg_ids_from_legacy", 1,
+	                                  SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+	                                  sql_ids_from_legacy, NULL, NULL);
+	return src == SQLITE_OK ? RC_OK : map_rc(q, src, "create_function");
+}
+
+/* ---- end of ULID migration ---- */
+
 static enum rc migrate(struct sqlite_store *q, struct errbuf *eb)
 {
 	enum rc rc = exec(q, "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -446,7 +475,6 @@ static enum rc sqlite_library_init(void)
 static struct store_shared *sqlite_shared_new(const char *location)
 {
 	struct store_shared *sh = xcalloc(1, sizeof *sh);
-	(void)location;
 	pthread_mutex_init(&sh->writer, NULL);
 	return sh;
 }
@@ -506,7 +534,9 @@ static enum rc sqlite_open(const char *path, struct store_shared *shared, struct
 		sqlite_close(&q->base);
 		return rc;
 	}
-	rc = migrate(q, eb);
+	rc = register_functions(q); /* ULID migration: before migrate() */
+	if (!rc)
+		rc = migrate(q, eb);
 	if (rc) {
 		sqlite_close(&q->base);
 		return rc;
@@ -1250,6 +1280,7 @@ static void read_audit(sqlite3_stmt *st, void *out)
 		memcpy(e->prev_hash, sqlite3_column_blob(st, 10), STORE_AUDIT_HASH_LEN);
 	if (sqlite3_column_bytes(st, 11) == STORE_AUDIT_HASH_LEN)
 		memcpy(e->hash, sqlite3_column_blob(st, 11), STORE_AUDIT_HASH_LEN);
+	e->legacy_ids = sqlite3_column_int(st, 12) != 0; /* ULID migration */
 }
 
 static enum rc sqlite_audit_list(struct store *s, int64_t tenant, const struct store_audit_filter *f,

@@ -115,6 +115,7 @@ struct store_audit {
 	char *key_id, *role, *action, *subject_id, *record_id, *purpose, *outcome, *detail;
 	unsigned char prev_hash[STORE_AUDIT_HASH_LEN];
 	unsigned char hash[STORE_AUDIT_HASH_LEN];
+	bool legacy_ids;            /* hashed with pre-ULID id text (schema 7); read only */
 };
 
 struct store_audit_filter {

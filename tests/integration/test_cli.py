@@ -258,3 +258,31 @@ def test_audit_verify_detects_tampering(privreg, register):
     db.close()
     r = privreg("audit", "verify", "--dir", register, check=1)
     assert "BROKEN at entry 4" in r.stdout
+
+
+def test_conf_refuses_unknown_keys_and_malformed_lines(privreg, register):
+    conf = register / "privreg.conf"
+    good = conf.read_text()
+    db = (register / "privreg.db").read_bytes()
+    cases = [
+        ("# privreg register configuration\nstore = sqlite:privreg.db\nlisten = 0.0.0.0:80\n",
+         3, "unknown key 'listen' (the known key is: store)"),
+        ("stroe = sqlite:privreg.db\n", 1, "unknown key 'stroe'"),
+        ("store = sqlite:privreg.db\n\njust words\n", 3, "expected 'key = value'"),
+        ("store = sqlite:privreg.db\nstore = sqlite:other.db\n", 2, "store is given twice (first on line 1)"),
+        ("# nothing\nstore =   \n", 2, "store: empty value"),
+        ("store = sqlite:privreg.db\n# " + "x" * 5000 + "\n", 2, "line too long"),
+    ]
+    for text, line, msg in cases:
+        conf.write_text(text)
+        r = privreg("status", "--dir", register, check=3)
+        assert f"{conf}:{line}: {msg}" in r.stderr, (text[:80], r.stderr)
+        assert r.stdout == ""
+        assert not (register / "other.db").exists()
+    # Refused, and nothing was changed or opened.
+    assert (register / "privreg.db").read_bytes() == db
+    # Comments, blank lines and spaces around '=' are fine.
+    conf.write_text("  # a comment\n\n\tstore=sqlite:privreg.db  \n")
+    assert count(privreg, register) == (0, 0)
+    conf.write_text(good)
+    assert count(privreg, register) == (0, 0)

@@ -233,7 +233,7 @@ def sign_link(master_hex, tenant, kind, sid, purpose, expires):
     master = bytes.fromhex(master_hex)
     subkey = hashlib.blake2b(b"", digest_size=32, key=master, salt=struct.pack("<Q", 3) + bytes(8),
                              person=b"privreg_" + bytes(8)).digest()
-    bits = "".join(format(B32.index(c), "05b") for c in sid[4:])[:128]
+    bits = "".join(format(B32.index(c), "05b") for c in sid[4:])[2:]  # a ULID: 2 padding bits first
     raw = kind.encode() + int(bits, 2).to_bytes(16, "big") + struct.pack("<q", expires) + bytes([len(purpose)]) + purpose.encode()
     mac = hashlib.blake2b(struct.pack("<q", tenant) + raw, digest_size=16, key=subkey).digest()
     return f"{tenant}." + base64.urlsafe_b64encode(raw + mac).decode().rstrip("=")

@@ -17,7 +17,7 @@ B32 = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
 def token(prefix, blob):
-    n = int.from_bytes(blob, "big") << 2  # 128 bits + 2 zero bits = 26 characters
+    n = int.from_bytes(blob, "big")  # a ULID: 2 zero bits, then the 128, in 26 characters
     return prefix + "".join(B32[(n >> (5 * (25 - i))) & 31] for i in range(26))
 
 

@@ -97,7 +97,6 @@ static size_t nevents(const struct core_ctx *c, const char *sid)
 
 static void test_consent_basis(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, MINIMAL, "default");
 	struct core_ctx c = ctx(&r);
@@ -143,7 +142,6 @@ static void test_consent_basis(void **state)
 
 static void test_legitimate_interest(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, WEBSHOP, "default");
 	struct core_ctx c = ctx(&r);
@@ -179,7 +177,6 @@ static void sign(struct test_register *r, char kind, const char *sid, const char
 
 static void test_double_opt_in(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, WEBSHOP, "default");
 	struct core_ctx c = ctx(&r);
@@ -236,7 +233,6 @@ static void test_double_opt_in(void **state)
 
 static void test_history_only_grows(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, WEBSHOP, "default");
 	struct core_ctx c = ctx(&r);
@@ -332,7 +328,6 @@ static void granted_three(const struct core_ctx *c, char ids[3][TOKEN_ID_MAX])
 
 static void test_audience(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, WEBSHOP, "default");
 	struct core_ctx c = ctx(&r);
@@ -403,7 +398,6 @@ static void test_audience(void **state)
  */
 static void test_audience_page_is_full(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, WEBSHOP, "default");
 	struct core_ctx c = ctx(&r);
@@ -421,7 +415,6 @@ static void test_audience_page_is_full(void **state)
 
 static void test_after_erasure(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, WEBSHOP, "default");
 	struct core_ctx c = ctx(&r);

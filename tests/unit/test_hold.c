@@ -102,7 +102,6 @@ static size_t audited(struct test_register *r, const char *action, const char *d
 
 static void test_create_validates(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -174,7 +173,6 @@ static void test_create_validates(void **state)
 
 static void test_listing_and_lifting(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -219,7 +217,6 @@ static void test_listing_and_lifting(void **state)
 
 static void test_hold_keeps_from_erasure_until_lifted(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -294,7 +291,6 @@ static void sweep(const struct core_ctx *c, struct retention_report *rep)
 
 static void test_hold_keeps_from_the_sweep(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -361,7 +357,6 @@ static void test_hold_keeps_from_the_sweep(void **state)
  */
 static void test_held_counted_once(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -378,7 +373,6 @@ static void test_held_counted_once(void **state)
 
 static void test_forbid_disclosure(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);

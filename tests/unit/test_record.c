@@ -100,7 +100,6 @@ static void make_subject(const struct core_ctx *c, const char *email, char sid[T
 
 static void test_add_normalises_by_type(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -133,7 +132,6 @@ static void test_add_normalises_by_type(void **state)
 
 static void test_add_refuses_and_writes_nothing(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -201,7 +199,6 @@ static void test_add_refuses_and_writes_nothing(void **state)
 
 static void test_min_age_to_the_day(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r); /* 2024-06-15; the policy's min_age is 14 */
@@ -235,7 +232,6 @@ static void test_min_age_to_the_day(void **state)
 
 static void test_rectify_reseals_and_moves_the_lookup(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -294,7 +290,6 @@ static int64_t due_of(struct test_register *r, const char *rid, int64_t *trim)
 
 static void test_events_set_due_times(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -352,7 +347,6 @@ static void test_events_set_due_times(void **state)
 
 static void test_restricted_subject_gets_nothing_new(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -394,7 +388,6 @@ static void test_restricted_subject_gets_nothing_new(void **state)
  */
 static void test_restricted_record_cannot_be_rectified(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -415,7 +408,6 @@ static void test_restricted_record_cannot_be_rectified(void **state)
 
 static void test_erasure_destroys_key_and_rows(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);

@@ -95,7 +95,6 @@ static int64_t outbox(struct test_register *r)
 
 static void test_deadlines_in_calendar_months(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -173,7 +172,6 @@ static void test_deadlines_in_calendar_months(void **state)
 
 static void test_one_extension_with_reason_before_the_deadline(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -221,7 +219,6 @@ static void test_one_extension_with_reason_before_the_deadline(void **state)
 
 static void test_status_transitions(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -288,7 +285,6 @@ static void test_status_transitions(void **state)
 
 static void test_verify_by_link(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -321,7 +317,6 @@ static void test_verify_by_link(void **state)
 
 static void test_open_and_late_counts(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -406,7 +401,6 @@ static void complete(const struct core_ctx *c, const char *sid, const char *type
 
 static void test_what_completing_does(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -483,7 +477,6 @@ static void test_what_completing_does(void **state)
 
 static void test_by_lookup(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
@@ -505,7 +498,6 @@ static void test_by_lookup(void **state)
 
 static void test_erasure_partial_under_hold_or_law(void **state)
 {
-	(void)state;
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
 	struct core_ctx c = ctx(&r);
