@@ -9,7 +9,7 @@
  *
  *   ctx         the context, the clock, links, core_end
  *   country     ISO 3166 codes and the EEA
- *   policy+field  the policy file as plain structs, and typed values by
+ *   policy+policy_read+field  the policy file as plain structs, and typed values by
  *               field type (one unit: the parser checks contact e-mails
  *               with field's rule, field's types are the policy's)
  *   keep        keep-rule arithmetic: when a record is due, when IPs are cut

@@ -1,0 +1,506 @@
+/*
+ * policy_read: the sections of a policy file, each read into its structs
+ * with every mistake named by line (see policy_read.h; the framework and the
+ * top level are in policy.c). Sections that name others (records,
+ * recipients, cookies) are read after fields and purposes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+#include "core/country.h"
+#include "core/field.h"
+#include "core/policy_read.h"
+
+/* ---- controller ---- */
+
+static void controller_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct policy_controller *ct = &c->p->controller;
+	if (!strcmp(key, "authority")) {
+		struct { const char *key; const char **dst; } const slots[] = {
+			{"name", &ct->authority_name}, {"email", &ct->authority_email}, {"url", &ct->authority_url},
+		};
+		if (!v || v->type != YAML_MAPPING_NODE) {
+			policy_err(c, v, "controller.authority must be a mapping");
+			return;
+		}
+		for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top; pr++) {
+			yaml_node_t *ak = policy_node(c, pr->key), *av = policy_node(c, pr->value);
+			const char *akey = policy_scalar(ak);
+			bool found = false;
+			for (size_t i = 0; akey && i < 3; i++) {
+				if (strcmp(akey, slots[i].key))
+					continue;
+				found = true;
+				if (*slots[i].dst)
+					policy_err(c, ak, "controller.authority: duplicate key '%s'", akey);
+				else
+					*slots[i].dst = policy_want_string(c, av, "controller.authority value");
+			}
+			if (!found)
+				policy_err(c, ak, "unknown key '%.60s' in controller.authority", akey ? akey : "");
+		}
+		if (!ct->authority_name)
+			policy_err(c, v, "controller.authority needs a name");
+		if (!ct->authority_email && !ct->authority_url)
+			policy_err(c, v, "controller.authority needs an email or a url");
+		if (ct->authority_email && !field_email_ok(ct->authority_email))
+			policy_err(c, v, "controller.authority.email is not an e-mail address");
+		return;
+	}
+	const char **dst = !strcmp(key, "name") ? &ct->name : !strcmp(key, "code") ? &ct->code
+	                 : !strcmp(key, "address") ? &ct->address : !strcmp(key, "email") ? &ct->email
+	                 : &ct->dpo;
+	char what[40];
+	snprintf(what, sizeof what, "controller.%s", key);
+	*dst = policy_want_string(c, v, what);
+	if (*dst && (dst == &ct->email || dst == &ct->dpo) && !field_email_ok(*dst))
+		policy_err(c, v, "%s is not an e-mail address", what);
+}
+
+void policy_read_controller(struct pctx *c, yaml_node_t *n)
+{
+	static const char *const keys[] = {"name", "code", "address", "email", "dpo", "authority", NULL};
+	if (!policy_each_pair(c, n, "controller", keys, controller_pair, NULL))
+		return;
+	if (!c->p->controller.name)
+		policy_err(c, n, "controller needs a name");
+	if (!c->p->controller.email)
+		policy_err(c, n, "controller needs an email");
+	if (!c->p->controller.authority_name)
+		policy_err(c, n, "controller needs an authority (the supervisory authority)");
+}
+
+/* ---- languages ---- */
+
+void policy_read_languages(struct pctx *c, yaml_node_t *n)
+{
+	struct policy *p = c->p;
+	if (!n || n->type != YAML_SEQUENCE_NODE || n->data.sequence.items.top == n->data.sequence.items.start) {
+		policy_err(c, n, "languages must be a non-empty list, e.g. [et, en]");
+		return;
+	}
+	size_t cap = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	p->languages = arena_alloc(&p->arena, cap * sizeof *p->languages);
+	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+		yaml_node_t *e = policy_node(c, *it);
+		const char *s = policy_scalar(e);
+		if (!s || strlen(s) != 2 || s[0] < 'a' || s[0] > 'z' || s[1] < 'a' || s[1] > 'z') {
+			policy_err(c, e, "languages: '%.20s' is not a two-letter ISO 639-1 code", s ? s : "");
+			continue;
+		}
+		bool dup = false;
+		for (size_t i = 0; i < p->nlanguages && !dup; i++)
+			dup = !strcmp(p->languages[i], s);
+		if (dup) {
+			policy_err(c, e, "languages: '%s' is listed twice", s);
+			continue;
+		}
+		p->languages[p->nlanguages++] = arena_strdup(&p->arena, s);
+	}
+}
+
+/* ---- requests ---- */
+
+/* True when d can be longer than `months` calendar months. */
+bool policy_longer_than_months(struct duration d, int months)
+{
+	switch (d.unit) {
+	case TU_DAYS: return d.n > months * 28;
+	case TU_WEEKS: return d.n * 7 > months * 28;
+	case TU_MONTHS: return d.n > months;
+	case TU_YEARS: return d.n * 12 > months;
+	}
+	return true;
+}
+
+static void requests_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct policy_requests *r = &c->p->requests;
+	if (!strcmp(key, "answer_within")) {
+		if (policy_want_duration(c, v, "requests.answer_within", &r->answer_within) &&
+		    policy_longer_than_months(r->answer_within, 1))
+			policy_err(c, v, "requests.answer_within may be at most 1 month (GDPR Art. 12(3))");
+	} else if (!strcmp(key, "extend_up_to")) {
+		if (policy_want_duration(c, v, "requests.extend_up_to", &r->extend_up_to) &&
+		    policy_longer_than_months(r->extend_up_to, 2))
+			policy_err(c, v, "requests.extend_up_to may be at most 2 months (GDPR Art. 12(3))");
+	} else if (!strcmp(key, "target")) {
+		r->has_target = policy_want_duration(c, v, "requests.target", &r->target);
+	} else {
+		r->has_keep = policy_parse_keep(c, v, "requests.keep", &r->keep);
+		if (r->has_keep && r->keep.rule != KEEP_AFTER_EVENT) {
+			policy_err(c, v, "requests.keep must be 'N unit after EVENT'");
+			r->has_keep = false;
+		}
+	}
+}
+
+void policy_read_requests(struct pctx *c, yaml_node_t *n)
+{
+	static const char *const keys[] = {"answer_within", "extend_up_to", "target", "keep", NULL};
+	if (n) /* else the GDPR defaults stand */
+		policy_each_pair(c, n, "requests", keys, requests_pair, NULL);
+}
+
+/* ---- fields ---- */
+
+static void field_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct policy_field *f = arg;
+	char what[120];
+	snprintf(what, sizeof what, "field '%s'", f->name);
+	if (!strcmp(key, "type")) {
+		int t;
+		if (policy_want_enum(c, v, what, policy_field_types, &t))
+			f->type = (enum field_type)t;
+		else
+			f->type = (enum field_type)-1;
+	} else if (!strcmp(key, "max")) {
+		policy_want_int(c, v, "max", 1, POLICY_TEXT_MAX_MAX, &f->max);
+	} else if (!strcmp(key, "values")) {
+		if (!v || v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start) {
+			policy_err(c, v, "%s: values must be a non-empty list", what);
+			return;
+		}
+		size_t cap = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+		f->values = arena_alloc(&c->p->arena, cap * sizeof *f->values);
+		for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+			yaml_node_t *e = policy_node(c, *it);
+			const char *s = policy_want_string(c, e, "an enum value");
+			if (!s)
+				continue;
+			bool dup = false;
+			for (size_t i = 0; i < f->nvalues && !dup; i++)
+				dup = !strcmp(f->values[i], s);
+			if (dup)
+				policy_err(c, e, "%s: value '%.40s' is listed twice", what, s);
+			else
+				f->values[f->nvalues++] = s;
+		}
+	} else if (!strcmp(key, "lookup")) {
+		policy_want_bool(c, v, "lookup", &f->lookup);
+	} else if (!strcmp(key, "truncate_after")) {
+		f->has_truncate = policy_want_duration(c, v, "truncate_after", &f->truncate_after);
+	} else if (!strcmp(key, "title")) {
+		policy_read_title(c, v, what, &f->title);
+	}
+}
+
+void policy_fields_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	static const char *const keys[] = {"type", "max", "values", "lookup", "truncate_after", "title", NULL};
+	struct policy *p = c->p;
+	struct policy_field *f = &p->fields[p->nfields];
+	memset(f, 0, sizeof *f);
+	f->name = arena_strdup(&p->arena, key);
+	f->line = policy_line_of(k);
+	f->type = (enum field_type)-2; /* not given */
+	char what[120];
+	snprintf(what, sizeof what, "field '%s'", key);
+	if (!policy_each_pair(c, v, what, keys, field_pair, f))
+		return;
+	p->nfields++;
+	if ((int)f->type == -2) {
+		policy_err(c, k, "%s needs a type", what);
+		return;
+	}
+	if ((int)f->type < 0)
+		return;
+	if (f->max && f->type != FT_TEXT)
+		policy_err(c, v, "%s: max is only for text fields", what);
+	if (f->type == FT_TEXT && !f->max)
+		f->max = POLICY_TEXT_DEFAULT_MAX;
+	if (f->type == FT_ENUM && !f->nvalues)
+		policy_err(c, v, "%s: an enum needs values", what);
+	if (f->type != FT_ENUM && f->values)
+		policy_err(c, v, "%s: values are only for enum fields", what);
+	if (f->has_truncate && f->type != FT_IP)
+		policy_err(c, v, "%s: truncate_after is only for ip fields", what);
+	if (f->lookup && (f->type == FT_JSON || f->type == FT_BOOL))
+		policy_err(c, v, "%s: a %s field cannot be a lookup field", what, policy_field_type_name(f->type));
+}
+
+/* ---- purposes ---- */
+
+struct purpose_arg {
+	struct policy_purpose *u;
+	yaml_node_t *double_opt_in, *objectable, *channel;
+};
+
+static void purpose_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct purpose_arg *a = arg;
+	struct policy_purpose *u = a->u;
+	char what[120];
+	snprintf(what, sizeof what, "purpose '%s'", u->name);
+	int x;
+	if (!strcmp(key, "basis")) {
+		u->basis = policy_want_enum(c, v, what, policy_bases, &x) ? (enum legal_basis)x : (enum legal_basis)-1;
+	} else if (!strcmp(key, "channel")) {
+		a->channel = k;
+		if (policy_want_enum(c, v, what, policy_channels, &x))
+			u->channel = (enum channel)x;
+	} else if (!strcmp(key, "double_opt_in")) {
+		a->double_opt_in = k;
+		policy_want_bool(c, v, "double_opt_in", &u->double_opt_in);
+	} else if (!strcmp(key, "objectable")) {
+		a->objectable = k;
+		policy_want_bool(c, v, "objectable", &u->objectable);
+	} else if (!strcmp(key, "title")) {
+		policy_read_title(c, v, what, &u->title);
+	}
+}
+
+void policy_purposes_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	static const char *const keys[] = {"basis", "channel", "double_opt_in", "objectable", "title", NULL};
+	struct policy *p = c->p;
+	struct policy_purpose *u = &p->purposes[p->npurposes];
+	memset(u, 0, sizeof *u);
+	u->name = arena_strdup(&p->arena, key);
+	u->line = policy_line_of(k);
+	u->basis = (enum legal_basis)-2;
+	char what[120];
+	struct purpose_arg a = {.u = u};
+	snprintf(what, sizeof what, "purpose '%s'", key);
+	if (!policy_each_pair(c, v, what, keys, purpose_pair, &a))
+		return;
+	p->npurposes++;
+	if ((int)u->basis == -2)
+		policy_err(c, k, "%s needs a basis", what);
+	if (!u->title.v)
+		policy_err(c, k, "%s needs a title", what);
+	if ((int)u->basis < 0)
+		return;
+	if (u->double_opt_in && u->basis != BASIS_CONSENT)
+		policy_err(c, a.double_opt_in, "%s: double_opt_in is only for consent purposes", what);
+	if (u->objectable && u->basis != BASIS_LEGITIMATE_INTEREST && u->basis != BASIS_PUBLIC_TASK &&
+	    u->channel == CHANNEL_NONE)
+		policy_err(c, a.objectable, "%s: only legitimate_interest or public_task purposes are objectable (Art. 21)", what);
+	if (u->channel != CHANNEL_NONE && u->basis != BASIS_CONSENT && u->basis != BASIS_LEGITIMATE_INTEREST)
+		policy_err(c, a.channel, "%s: direct marketing (a channel) needs basis consent or legitimate_interest", what);
+	if (u->channel != CHANNEL_NONE)
+		u->objectable = true; /* Art. 21(2): direct marketing is always objectable */
+}
+
+/* ---- records ---- */
+
+struct record_arg {
+	struct policy_record *r;
+	yaml_node_t *required, *keep_fields, *fields;
+	bool has_keep, has_purposes;
+};
+
+static void record_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct record_arg *a = arg;
+	struct policy_record *r = a->r;
+	char what[120];
+	int x;
+	snprintf(what, sizeof what, "record '%s' %s", r->name, key);
+	if (!strcmp(key, "fields")) {
+		a->fields = v;
+		r->nfields = policy_name_list(c, v, what, "field", policy_find_field, (const void ***)&r->fields);
+	} else if (!strcmp(key, "required")) {
+		a->required = v;
+	} else if (!strcmp(key, "keep_fields")) {
+		a->keep_fields = v;
+	} else if (!strcmp(key, "purposes")) {
+		a->has_purposes = true;
+		r->npurposes = policy_name_list(c, v, what, "purpose", policy_find_purpose, (const void ***)&r->purposes);
+		if (!r->npurposes && v && v->type == YAML_SEQUENCE_NODE)
+			policy_err(c, v, "%s: a record needs at least one purpose", what);
+	} else if (!strcmp(key, "keep")) {
+		a->has_keep = true; /* a bad rule is reported by parse_keep */
+		policy_parse_keep(c, v, what, &r->keep);
+	} else if (!strcmp(key, "then")) {
+		if (policy_want_enum(c, v, what, policy_thens, &x))
+			r->then = (enum then_action)x;
+	} else if (!strcmp(key, "erasable")) {
+		policy_want_bool(c, v, what, &r->erasable);
+	} else if (!strcmp(key, "title")) {
+		policy_read_title(c, v, what, &r->title);
+	}
+}
+
+/* Resolves a list of field names that must be a subset of the record's fields. */
+static size_t subset(struct pctx *c, struct policy_record *r, yaml_node_t *n, const char *key,
+                     const struct policy_field ***out)
+{
+	char what[120];
+	snprintf(what, sizeof what, "record '%s' %s", r->name, key);
+	size_t cnt = policy_name_list(c, n, what, "field", policy_find_field, (const void ***)out);
+	for (size_t i = 0; i < cnt; i++) {
+		if (!policy_record_has_field(r, (*out)[i])) {
+			yaml_node_t *e = policy_node(c, n->data.sequence.items.start[i]);
+			for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+				const char *s = policy_scalar(policy_node(c, *it));
+				if (s && !strcmp(s, (*out)[i]->name))
+					e = policy_node(c, *it);
+			}
+			policy_err(c, e, "%s: '%s' is not one of the record's fields", what, (*out)[i]->name);
+		}
+	}
+	return cnt;
+}
+
+void policy_records_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	static const char *const keys[] = {"fields", "required", "purposes", "keep", "then",
+	                                   "keep_fields", "erasable", "title", NULL};
+	struct policy *p = c->p;
+	struct policy_record *r = &p->records[p->nrecords];
+	memset(r, 0, sizeof *r);
+	r->name = arena_strdup(&p->arena, key);
+	r->line = policy_line_of(k);
+	r->erasable = true;
+	r->then = THEN_DELETE;
+	struct record_arg a = {.r = r};
+	char what[120];
+	snprintf(what, sizeof what, "record '%s'", key);
+	if (!policy_each_pair(c, v, what, keys, record_pair, &a))
+		return;
+	p->nrecords++;
+	if (!a.fields)
+		policy_err(c, k, "%s needs fields", what);
+	if (!a.has_purposes)
+		policy_err(c, k, "%s needs purposes", what);
+	if (!a.has_keep)
+		policy_err(c, k, "%s needs a keep rule (how long it is kept)", what);
+	if (a.required)
+		r->nrequired = subset(c, r, a.required, "required", &r->required);
+	if (a.keep_fields) {
+		r->nkeep_fields = subset(c, r, a.keep_fields, "keep_fields", &r->keep_fields);
+		if (r->then != THEN_ANONYMIZE)
+			policy_err(c, a.keep_fields, "%s: keep_fields needs 'then: anonymize'", what);
+	}
+}
+
+/* ---- recipients ---- */
+
+struct recipient_arg {
+	struct policy_recipient *r;
+	yaml_node_t *fields, *country;
+	bool has_role, bad_transfer;
+};
+
+static void recipient_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct recipient_arg *a = arg;
+	struct policy_recipient *r = a->r;
+	char what[120];
+	int x;
+	snprintf(what, sizeof what, "recipient '%s' %s", r->name, key);
+	if (!strcmp(key, "role")) {
+		if ((a->has_role = policy_want_enum(c, v, what, policy_roles, &x)))
+			r->role = (enum recipient_role)x;
+	} else if (!strcmp(key, "purposes")) {
+		r->npurposes = policy_name_list(c, v, what, "purpose", policy_find_purpose, (const void ***)&r->purposes);
+	} else if (!strcmp(key, "fields")) {
+		a->fields = v;
+		r->nfields = policy_name_list(c, v, what, "field", policy_find_field, (const void ***)&r->fields);
+	} else if (!strcmp(key, "country")) {
+		a->country = v;
+		const char *s = policy_scalar(v);
+		if (!s || !country_valid(s))
+			policy_err(c, v, "%s: '%.20s' is not an ISO 3166-1 alpha-2 code (e.g. EE)", what, s ? s : "");
+		else
+			memcpy(r->country, s, 3);
+	} else if (!strcmp(key, "transfer")) {
+		/* A bad value is reported here, once. */
+		a->bad_transfer = !policy_want_enum(c, v, what, policy_transfers, &x);
+		if (!a->bad_transfer)
+			r->transfer = (enum transfer_basis)x;
+	} else if (!strcmp(key, "contract")) {
+		r->contract = policy_want_string(c, v, what);
+	}
+}
+
+void policy_recipients_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	static const char *const keys[] = {"role", "purposes", "fields", "country", "transfer", "contract", NULL};
+	struct policy *p = c->p;
+	struct policy_recipient *r = &p->recipients[p->nrecipients];
+	memset(r, 0, sizeof *r);
+	r->name = arena_strdup(&p->arena, key);
+	r->line = policy_line_of(k);
+	struct recipient_arg a = {.r = r};
+	char what[120];
+	snprintf(what, sizeof what, "recipient '%s'", key);
+	if (!policy_each_pair(c, v, what, keys, recipient_pair, &a))
+		return;
+	p->nrecipients++;
+	if (!a.has_role) {
+		policy_err(c, k, "%s needs a role (processor, controller or authority)", what);
+		return;
+	}
+	if (!a.country)
+		policy_err(c, k, "%s needs a country", what);
+	else if (r->country[0] && !country_in_eea(r->country) && r->transfer == TRANSFER_NONE && !a.bad_transfer)
+		policy_err(c, a.country, "%s is in %s, outside the EEA: it needs a transfer basis (adequacy, scc or bcr)",
+		    what, r->country);
+	if (r->role == RECIPIENT_AUTHORITY) {
+		if (a.fields)
+			policy_err(c, a.fields, "%s: an authority takes no fields; it receives what each disclosure's legal reference names", what);
+		return;
+	}
+	if (!a.fields || !r->nfields)
+		policy_err(c, k, "%s needs the fields it may receive", what);
+	if (!r->npurposes)
+		policy_err(c, k, "%s needs the purposes it receives data for", what);
+	if (r->role == RECIPIENT_PROCESSOR && !r->contract)
+		policy_err(c, k, "%s: a processor needs a contract reference (Art. 28)", what);
+}
+
+/* ---- cookies ---- */
+
+struct cookie_arg {
+	struct policy_cookie *k;
+	bool has_consent;
+	yaml_node_t *consent;
+};
+
+static void cookie_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct cookie_arg *a = arg;
+	char what[120];
+	snprintf(what, sizeof what, "cookie '%s' %s", a->k->name, key);
+	if (!strcmp(key, "purposes")) {
+		a->k->npurposes = policy_name_list(c, v, what, "purpose", policy_find_purpose, (const void ***)&a->k->purposes);
+	} else if (!strcmp(key, "consent")) {
+		a->consent = v;
+		a->has_consent = policy_want_bool(c, v, what, &a->k->consent);
+	} else if (!strcmp(key, "title")) {
+		policy_read_title(c, v, what, &a->k->title);
+	}
+}
+
+void policy_cookies_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	static const char *const keys[] = {"purposes", "consent", "title", NULL};
+	struct policy *p = c->p;
+	struct policy_cookie *ck = &p->cookies[p->ncookies];
+	memset(ck, 0, sizeof *ck);
+	ck->name = arena_strdup(&p->arena, key);
+	ck->line = policy_line_of(k);
+	struct cookie_arg a = {.k = ck};
+	char what[120];
+	snprintf(what, sizeof what, "cookie '%s'", key);
+	if (!policy_each_pair(c, v, what, keys, cookie_pair, &a))
+		return;
+	p->ncookies++;
+	if (!a.has_consent)
+		policy_err(c, k, "%s needs consent: true or false", what);
+	if (!ck->title.v)
+		policy_err(c, k, "%s needs a title", what);
+	if (!ck->npurposes)
+		policy_err(c, k, "%s needs purposes", what);
+	for (size_t i = 0; a.has_consent && !ck->consent && i < ck->npurposes; i++)
+		if (ck->purposes[i]->basis == BASIS_CONSENT)
+			policy_err(c, a.consent, "%s serves consent purpose '%s', so it needs consent: true",
+			    what, ck->purposes[i]->name);
+}
+
