@@ -39,8 +39,7 @@ enum rc h_consent_post(struct http_request *rq)
 	if (rc)
 		return rc;
 	http_reply(rq, 201, json_pack("{s:s, s:s, s:b}", "purpose", purpose, "state", state, "allowed",
-	                              u && (u->basis == BASIS_CONSENT ? !strcmp(state, "granted")
-	                                                                 : strcmp(state, "objected") != 0)));
+	                              u && consent_allows(u, consent_state_parse(state))));
 	return RC_OK;
 }
 

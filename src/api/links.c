@@ -139,7 +139,7 @@ enum rc h_confirm(struct http_request *rq)
 	}
 	if (rc)
 		return rc;
-	if (!strcmp(state, "objected"))
+	if (consent_state_parse(state) == CONSENT_STATE_OBJECTED)
 		page(rq, 200, "Noted: no marketing",
 		     "Your browser asks sites not to use your data for marketing (Global Privacy Control), so we have "
 		     "recorded exactly that.", NULL, NULL, NULL);
@@ -186,7 +186,7 @@ enum rc h_export_link(struct http_request *rq)
 	/* The link names the request: it must be this subject's, completed. */
 	struct store_request r;
 	enum rc rc = request_get(&rq->ctx, l.purpose, &r, &rq->eb);
-	if (!rc && (strcmp(r.subject_id, l.subject_id) || strcmp(r.status, "completed")))
+	if (!rc && (strcmp(r.subject_id, l.subject_id) || request_row_status(&r) != REQUEST_COMPLETED))
 		rc = err_set(&rq->eb, RC_NOT_FOUND, "no such export");
 	if (!rc)
 		rc = export_reply(rq, l.subject_id, http_query(rq, "format"));

@@ -26,7 +26,7 @@ static json_t *str_or_null(const char *s)
 
 static json_t *json_of_request(const struct store_request *r, int64_t now)
 {
-	bool open = !strcmp(r->status, "received") || !strcmp(r->status, "verifying") || !strcmp(r->status, "in_progress");
+	bool open = request_row_open(r);
 	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "id", r->id,
 	                 "subject_id", r->subject_id, "type", r->type, "status", r->status, "channel",
 	                 str_or_null(r->channel), "received_at", instant_or_null(r->received_at), "due_at",
@@ -237,7 +237,7 @@ enum rc h_request_complete(struct http_request *rq)
 	if (rc)
 		return rc;
 	json_t *body = json_of_request(&done, timeutil_now());
-	if (!strcmp(done.type, "access") || !strcmp(done.type, "portability")) {
+	if (request_type_exports(request_row_type(&done))) {
 		char token[TOKEN_LINK_MAX], url[CORE_LINK_MAX];
 		if (!request_export_link(&rq->ctx, &done, token) && !core_link(&rq->ctx, CORE_LINK_EXPORT, token, url)) {
 			json_object_set_new(body, "export_url", json_string(url));
@@ -254,9 +254,9 @@ enum rc h_request_export(struct http_request *rq)
 	enum rc rc = request_get(&rq->ctx, rq->params[0], &r, &rq->eb);
 	if (rc)
 		return rc;
-	if (strcmp(r.type, "access") && strcmp(r.type, "portability"))
+	if (!request_type_exports(request_row_type(&r)))
 		rc = err_set(&rq->eb, RC_CONFLICT, "only access and portability requests have an export");
-	else if (strcmp(r.status, "completed"))
+	else if (request_row_status(&r) != REQUEST_COMPLETED)
 		rc = err_set(&rq->eb, RC_CONFLICT, "the request is not completed yet");
 	if (!rc)
 		rc = export_reply(rq, r.subject_id, http_query(rq, "format"));

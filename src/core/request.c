@@ -64,6 +64,12 @@ bool request_row_open(const struct store_request *r)
 	return r->status && !request_status_parse(r->status, &st) && request_is_open(st);
 }
 
+enum request_status request_row_status(const struct store_request *r)
+{
+	enum request_status st;
+	return r->status && !request_status_parse(r->status, &st) ? st : REQUEST_STATUS__COUNT;
+}
+
 const char *const *request_open_names(size_t *n)
 {
 	/* The open states come first in REQUEST_STATUSES; count them. */

@@ -72,6 +72,8 @@ enum rc request_status_parse(const char *name, enum request_status *out) WUR;
 bool request_is_open(enum request_status s);
 /* Whether a stored request (its status text) is open. */
 bool request_row_open(const struct store_request *r);
+/* The status of a stored request; REQUEST_STATUS__COUNT if unknown. */
+enum request_status request_row_status(const struct store_request *r);
 /* The names of the open states, for the store's filters; *n of them. */
 const char *const *request_open_names(size_t *n);
 
