@@ -143,7 +143,8 @@ enum rc h_request_list(struct request *rq)
 		return rc;
 	int64_t now = timeutil_now();
 	if (a.overdue) { /* open and past its deadline */
-		a.f.open_only = true;
+		a.f.statuses = request_open_statuses;
+		a.f.nstatuses = REQUEST_NOPEN;
 		if (!a.f.due_before || a.f.due_before > now)
 			a.f.due_before = now;
 	}

@@ -26,6 +26,7 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/request.h"
 #include "core/retention.h"
 #include "sender/sender.h"
 #include "store/store.h"
@@ -916,7 +917,8 @@ enum rc server_metrics(struct server *s, struct buf *out)
 		int64_t open = 0, late = 0;
 		rc = store_counts(st, v[i].id, &c);
 		if (!rc)
-			rc = store_request_counts(st, v[i].id, timeutil_now(), &open, &late);
+			rc = store_request_counts(st, v[i].id, request_open_statuses, REQUEST_NOPEN, timeutil_now(), &open,
+			                          &late);
 		if (!rc)
 			rc = buf_printf(out, "privreg_subjects{tenant=\"%s\"} %lld\nprivreg_records{tenant=\"%s\"} %lld\n"
 			                     "privreg_requests_open{tenant=\"%s\"} %lld\nprivreg_requests_late{tenant=\"%s\"} %lld\n",

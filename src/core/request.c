@@ -24,6 +24,8 @@ bool request_type_valid(const char *type)
 	return false;
 }
 
+const char *const request_open_statuses[REQUEST_NOPEN] = {"received", "verifying", "in_progress"};
+
 static bool open_status(const char *s)
 {
 	return !strcmp(s, "received") || !strcmp(s, "verifying") || !strcmp(s, "in_progress");

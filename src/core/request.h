@@ -32,6 +32,10 @@ struct request_input {
 
 bool request_type_valid(const char *type);
 
+/* The statuses of a request not yet answered, for store filters and counts. */
+#define REQUEST_NOPEN 3
+extern const char *const request_open_statuses[REQUEST_NOPEN];
+
 enum rc request_create(const struct core_ctx *c, const struct request_input *in, struct store_request *out,
                        struct errbuf *eb) WUR;
 enum rc request_get(const struct core_ctx *c, const char *id, struct store_request *out, struct errbuf *eb) WUR;
