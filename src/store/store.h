@@ -3,9 +3,11 @@
  *
  * A backend is a const table of domain operations (`struct store_ops`), not a
  * query builder; callers go through the one-line wrappers below and never
- * touch the table. A `struct store` is one connection, used by one thread at
- * a time. Every operation takes the tenant id and every statement filters by
- * it, so data of one tenant cannot reach another by construction.
+ * touch the table. Both, and each backend's functions, are generated from
+ * the one list of operations in store/ops.def. A `struct store` is one
+ * connection, used by one thread at a time. Every operation takes the tenant
+ * id and every statement filters by it, so data of one tenant cannot reach
+ * another by construction.
  *
  * Transactions are explicit: store_begin / store_commit / store_rollback.
  * They nest: an inner begin is a savepoint, and rolling it back undoes only
