@@ -143,7 +143,7 @@ enum rc h_request_list(struct http_request *rq)
 		return rc;
 	int64_t now = timeutil_now();
 	if (a.overdue) { /* open and past its deadline */
-		a.f.open_only = true;
+		a.f.statuses = request_open_names(&a.f.nstatuses);
 		if (!a.f.due_before || a.f.due_before > now)
 			a.f.due_before = now;
 	}

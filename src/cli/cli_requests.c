@@ -52,7 +52,8 @@ int cli_requests(int argc, char **argv)
 		return ret;
 	struct core_ctx c = {.store = r.store, .tenant = t};
 	int64_t now = timeutil_now();
-	struct store_request_filter f = {.open_only = true, .due_before = now + days * 86400 + 1, .limit = 1000};
+	struct store_request_filter f = {.due_before = now + days * 86400 + 1, .limit = 1000};
+	f.statuses = request_open_names(&f.nstatuses);
 	struct store_request *all = NULL;
 	size_t n = 0, total = 0;
 	char after[TOKEN_ID_MAX] = "";

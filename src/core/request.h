@@ -32,7 +32,8 @@ struct request_input {
 };
 
 /* The states of a request, declared once: name and whether it is open
- * (still to be answered, so it counts against its deadline). */
+ * (still to be answered, so it counts against its deadline). The open ones
+ * come first: request_open_names() hands the store that leading run. */
 #define REQUEST_STATUSES(X) \
 	X(RECEIVED,    "received",    true) \
 	X(VERIFYING,   "verifying",   true) \

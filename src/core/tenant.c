@@ -13,6 +13,7 @@
 #include "core/audit.h"
 #include "core/datakey.h"
 #include "core/mail.h"
+#include "core/request.h"
 #include "core/subject.h"
 #include "store/store.h"
 
@@ -248,6 +249,8 @@ enum rc tenant_status_list(struct store *s, int64_t now, struct tenant_status **
 	size_t nv = 0;
 	*out = NULL;
 	*n = 0;
+	size_t nopen;
+	const char *const *open = request_open_names(&nopen);
 	enum rc rc = store_tenant_list(s, &v, &nv);
 	struct tenant_status *st = rc ? NULL : xcalloc(nv ? nv : 1, sizeof *st);
 	for (size_t i = 0; !rc && i < nv; i++) {
@@ -258,7 +261,7 @@ enum rc tenant_status_list(struct store *s, int64_t now, struct tenant_status **
 		st[i].subjects = c.subjects;
 		st[i].records = c.records;
 		if (!rc)
-			rc = store_request_counts(s, v[i].id, now, &st[i].requests_open, &st[i].requests_late);
+			rc = store_request_counts(s, v[i].id, open, nopen, now, &st[i].requests_open, &st[i].requests_late);
 	}
 	store_tenants_free(v, nv);
 	if (rc) {

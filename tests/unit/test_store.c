@@ -385,6 +385,70 @@ static void test_apikeys(void **state)
 	test_register_free(&r);
 }
 
+/* The statuses a request filter or count takes are the caller's set, bound
+ * as parameters: NULL/0 is any status, more than the slots is refused. */
+static void test_request_statuses(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	static const char *const statuses[] = {"received", "verifying", "in_progress", "completed", "refused"};
+	char sid[TOKEN_ID_MAX];
+	token_id_new("sub_", sid);
+	for (int i = 0; i < 5; i++) {
+		struct store_request q = {.type = "access", .status = (char *)statuses[i], .received_at = 100,
+		                          .due_at = 1000 + 1000 * i};
+		token_id_new("req_", q.id);
+		memcpy(q.subject_id, sid, TOKEN_ID_MAX);
+		assert_int_equal(store_request_insert(r.store, r.tenant->id, &q), RC_OK);
+	}
+	struct store_request *v = NULL;
+	size_t n = 0;
+	struct store_request_filter f = {.limit = 100};
+	assert_int_equal(store_requests_list(r.store, r.tenant->id, &f, &v, &n), RC_OK);
+	assert_int_equal(n, 5);
+	store_requests_free(v, n);
+	f.statuses = statuses;
+	f.nstatuses = 3;
+	assert_int_equal(store_requests_list(r.store, r.tenant->id, &f, &v, &n), RC_OK);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++)
+		assert_true(strcmp(v[i].status, "completed") && strcmp(v[i].status, "refused"));
+	store_requests_free(v, n);
+	f.status = "completed"; /* and-ed with the set: not in it */
+	assert_int_equal(store_requests_list(r.store, r.tenant->id, &f, &v, &n), RC_OK);
+	assert_int_equal(n, 0);
+	store_requests_free(v, n);
+	f.status = "verifying";
+	f.due_before = 2500;
+	assert_int_equal(store_requests_list(r.store, r.tenant->id, &f, &v, &n), RC_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].status, "verifying");
+	store_requests_free(v, n);
+
+	int64_t open = -1, late = -1;
+	assert_int_equal(store_request_counts(r.store, r.tenant->id, statuses, 3, 2500, &open, &late), RC_OK);
+	assert_int_equal(open, 3);
+	assert_int_equal(late, 2);
+	assert_int_equal(store_request_counts(r.store, r.tenant->id, statuses + 3, 2, 2500, &open, &late), RC_OK);
+	assert_int_equal(open, 2);
+	assert_int_equal(late, 0);
+	assert_int_equal(store_request_counts(r.store, r.tenant->id, NULL, 0, 2500, &open, &late), RC_OK);
+	assert_int_equal(open, 5);
+	assert_int_equal(late, 2);
+
+	const char *const many[STORE_STATUSES_MAX + 1] = {"received", "a", "b", "c", "d", "e", "f", "g", "h"};
+	assert_int_equal(store_request_counts(r.store, r.tenant->id, many, STORE_STATUSES_MAX, 2500, &open, &late),
+	                 RC_OK);
+	assert_int_equal(open, 1);
+	assert_int_equal(store_request_counts(r.store, r.tenant->id, many, STORE_STATUSES_MAX + 1, 2500, &open, &late),
+	                 RC_INVALID);
+	f = (struct store_request_filter){.statuses = many, .nstatuses = STORE_STATUSES_MAX + 1, .limit = 100};
+	assert_int_equal(store_requests_list(r.store, r.tenant->id, &f, &v, &n), RC_INVALID);
+	assert_int_equal(n, 0);
+	test_register_free(&r);
+}
+
 static size_t audit_all(struct test_register *r, struct store_audit **v)
 {
 	struct store_audit_filter f = {.limit = 1000};
@@ -579,6 +643,7 @@ int main(void)
 		cmocka_unit_test(test_tampered_row),
 		cmocka_unit_test(test_nested_transactions),
 		cmocka_unit_test(test_apikeys),
+		cmocka_unit_test(test_request_statuses),
 		cmocka_unit_test(test_audit_chain),
 		cmocka_unit_test(test_audit_deleted_row),
 		cmocka_unit_test(test_audit_sink_batches),

@@ -1,0 +1,445 @@
+/*
+ * sqlite/conn.c: the SQLite backend's connections: library set-up, open and
+ * close, migrations, transactions, the statement cache and the helpers that
+ * step statements, and the `store_sqlite_ops` table.
+ *
+ * One `struct sqlite_store` is one connection (opened NOMUTEX: one thread at
+ * a time uses it). Settings: WAL, synchronous=FULL (a committed change
+ * survives power loss: no data is ever lost), secure_delete=ON (deleted
+ * values are overwritten, not left in free pages), foreign_keys=ON.
+ * Statements are prepared once per connection on first use and kept (see
+ * internal.h). Migrations in sql/sqlite/ are applied in order at open, each
+ * in its own transaction.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "store/sqlite/internal.h"
+
+struct migration {
+	int number;
+	const char *name;
+	const char *sql;
+};
+
+#include "sql_sqlite.h"
+
+/* Room for the backend's statements without growing (about 90 today). */
+#define SLOTS_INITIAL 256
+
+/* Shared by the connections of one pool: SQLite has one writer at a time,
+ * and threads of one process queue here for it rather than sleep in the
+ * busy handler (which waits in steps of up to 100 ms). Other processes
+ * still meet the busy timeout. */
+struct store_shared {
+	pthread_mutex_t writer;
+};
+
+enum rc sq_map_rc(struct sqlite_store *q, int src, const char *what)
+{
+	switch (src) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return RC_OK;
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+	case SQLITE_CONSTRAINT_UNIQUE:
+		return RC_EXISTS;
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		return RC_NOT_FOUND;
+	case SQLITE_CONSTRAINT_NOTNULL:
+		return RC_INVALID;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		log_warn("sqlite busy op=%s", what);
+		return RC_UNAVAILABLE;
+	default:
+		log_error("sqlite error op=%s code=%d msg=%s", what, src, sqlite3_errmsg(q->db));
+		return RC_DB;
+	}
+}
+
+/* ---- the statement cache ---- */
+
+static void slot_put(struct sq_slot *slots, size_t nslots, const char *sql, sqlite3_stmt *st)
+{
+	size_t i = sq_hash(sql) & (nslots - 1);
+	while (slots[i].sql)
+		i = (i + 1) & (nslots - 1);
+	slots[i] = (struct sq_slot){sql, st};
+}
+
+/* Doubles the table once it is half full, so that probes stay short. */
+static void slots_grow(struct sqlite_store *q)
+{
+	size_t n = q->nslots * 2;
+	struct sq_slot *v = xcalloc(n, sizeof *v);
+	for (size_t i = 0; i < q->nslots; i++)
+		if (q->slots[i].sql)
+			slot_put(v, n, q->slots[i].sql, q->slots[i].st);
+	free(q->slots);
+	q->slots = v;
+	q->nslots = n;
+}
+
+enum rc sq_prepare(struct sqlite_store *q, const char *sql, sqlite3_stmt **out)
+{
+	sqlite3_stmt *st = NULL;
+	int src = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+	if (src != SQLITE_OK)
+		return sq_map_rc(q, src, "prepare");
+	if (2 * (q->nused + 1) > q->nslots)
+		slots_grow(q);
+	slot_put(q->slots, q->nslots, sql, st);
+	q->nused++;
+	*out = st;
+	return RC_OK;
+}
+
+/* ---- stepping ---- */
+
+enum rc sq_run(struct sqlite_store *q, sqlite3_stmt *st, const char *what)
+{
+	int src = sqlite3_step(st);
+	enum rc rc = src == SQLITE_DONE ? RC_OK : sq_map_rc(q, sqlite3_extended_errcode(q->db), what);
+	done(st);
+	return rc;
+}
+
+enum rc sq_run_tenant_id(struct sqlite_store *q, const char *sql, int64_t tenant, const char *prefix,
+                         const char *id, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_id(st, 2, prefix, id);
+	return sq_run(q, st, what);
+}
+
+enum rc sq_fetch_one(struct sqlite_store *q, sqlite3_stmt *st, row_reader *read, void *out, const char *what)
+{
+	int src = sqlite3_step(st);
+	enum rc rc = RC_OK;
+	if (src == SQLITE_ROW)
+		read(st, out);
+	else
+		rc = src == SQLITE_DONE ? RC_NOT_FOUND : sq_map_rc(q, src, what);
+	done(st);
+	return rc;
+}
+
+enum rc sq_fetch_all(struct sqlite_store *q, sqlite3_stmt *st, row_reader *read, size_t elem, void **v, size_t *n,
+                     const char *what)
+{
+	size_t alloc = *n;
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == alloc) {
+			alloc = alloc ? alloc * 2 : 4;
+			*v = xrealloc(*v, alloc * elem);
+		}
+		void *row = (char *)*v + *n * elem;
+		memset(row, 0, elem);
+		read(st, row);
+		(*n)++;
+	}
+	enum rc rc = src == SQLITE_DONE ? RC_OK : sq_map_rc(q, src, what);
+	done(st);
+	return rc;
+}
+
+/* ---- open, close, migrations ---- */
+
+static enum rc exec(struct sqlite_store *q, const char *sql, const char *what)
+{
+	char *msg = NULL;
+	int src = sqlite3_exec(q->db, sql, NULL, NULL, &msg);
+	if (src != SQLITE_OK)
+		log_error("sqlite exec op=%s msg=%s", what, msg ? msg : "?");
+	sqlite3_free(msg);
+	return src == SQLITE_OK ? RC_OK : sq_map_rc(q, src, what);
+}
+
+/* privreg_ids_from_legacy(text): the pre-ULID ids in a text rewritten to
+ * the ULID form (token_ids_from_legacy); NULL stays NULL. Migration 0007
+ * calls it to convert the audit log's id columns. */
+static void sql_ids_from_legacy(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const unsigned char *t = sqlite3_value_text(argv[0]);
+	if (!t) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	char *s = xstrdup((const char *)t);
+	token_ids_from_legacy(s);
+	sqlite3_result_text(ctx, s, -1, free);
+}
+
+/* The functions migrations use; before migrate(). */
+static enum rc register_functions(struct sqlite_store *q)
+{
+	int src = sqlite3_create_function(q->db, "privreg_ids_from_legacy", 1,
+	                                  SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL,
+	                                  sql_ids_from_legacy, NULL, NULL);
+	return src == SQLITE_OK ? RC_OK : sq_map_rc(q, src, "create_function");
+}
+
+static enum rc migrate(struct sqlite_store *q, struct errbuf *eb)
+{
+	enum rc rc = exec(q, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	                     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+	                  "migrate");
+	if (rc)
+		return err_set(eb, rc, "cannot create the migrations table");
+	for (size_t i = 0; i < sizeof sqlite_migrations / sizeof sqlite_migrations[0]; i++) {
+		const struct migration *m = &sqlite_migrations[i];
+		sqlite3_stmt *st = NULL;
+		rc = exec(q, "BEGIN IMMEDIATE", "migrate");
+		if (rc)
+			return err_set(eb, rc, "cannot lock the database to migrate it");
+		int have = 0;
+		if (sqlite3_prepare_v2(q->db, "SELECT 1 FROM schema_migrations WHERE version = ?1", -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int(st, 1, m->number);
+			have = sqlite3_step(st) == SQLITE_ROW;
+		}
+		sqlite3_finalize(st);
+		if (!have) {
+			rc = exec(q, m->sql, m->name);
+			if (!rc && sqlite3_prepare_v2(q->db, "INSERT INTO schema_migrations VALUES (?1, ?2, strftime('%s','now'))",
+			                              -1, &st, NULL) == SQLITE_OK) {
+				sqlite3_bind_int(st, 1, m->number);
+				sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
+				if (sqlite3_step(st) != SQLITE_DONE)
+					rc = RC_DB;
+				sqlite3_finalize(st);
+			}
+		}
+		if (rc) {
+			(void)exec(q, "ROLLBACK", "migrate");
+			return err_set(eb, rc, "migration %s failed", m->name);
+		}
+		rc = exec(q, "COMMIT", "migrate");
+		if (rc)
+			return err_set(eb, rc, "migration %s failed to commit", m->name);
+	}
+	return RC_OK;
+}
+
+static enum rc sqlite_library_init(void)
+{
+	/* SQLite's memory statistics take a process-wide mutex on every
+	 * allocation: with one connection per thread they only add contention. */
+	if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+		return RC_INTERNAL;
+	return sqlite3_initialize() == SQLITE_OK ? RC_OK : RC_INTERNAL;
+}
+
+static struct store_shared *sqlite_shared_new(const char *location)
+{
+	struct store_shared *sh = xcalloc(1, sizeof *sh);
+	(void)location;
+	pthread_mutex_init(&sh->writer, NULL);
+	return sh;
+}
+
+static void sqlite_shared_free(struct store_shared *sh)
+{
+	if (!sh)
+		return;
+	pthread_mutex_destroy(&sh->writer);
+	free(sh);
+}
+
+static void sqlite_close(struct store *s)
+{
+	struct sqlite_store *q = sq(s);
+	/* Keeps the planner's statistics current; cheap when nothing changed. */
+	if (q->db)
+		(void)exec(q, "PRAGMA optimize", "optimize");
+	for (size_t i = 0; i < q->nslots; i++)
+		sqlite3_finalize(q->slots[i].st);
+	free(q->slots);
+	sqlite3_close(q->db);
+	free(q);
+}
+
+static enum rc sqlite_open(const char *path, struct store_shared *shared, struct store **out, struct errbuf *eb)
+{
+	*out = NULL;
+	if (!*path)
+		return err_set(eb, RC_INVALID, "the sqlite store needs a file path");
+	/* Create the file ourselves so it is private from its first byte. Only
+	 * when it does not exist yet: closing any descriptor of an open database
+	 * file would drop every POSIX lock this process holds on it, and with
+	 * them the other connections' protection against other processes. */
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+	else if (errno != EEXIST)
+		return err_set(eb, RC_IO, "cannot create database %s: %s", path, strerror(errno));
+	struct sqlite_store *q = xcalloc(1, sizeof *q);
+	q->base.ops = &store_sqlite_ops;
+	q->shared = shared;
+	q->nslots = SLOTS_INITIAL;
+	q->slots = xcalloc(q->nslots, sizeof *q->slots);
+	int src = sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (src != SQLITE_OK) {
+		err_set(eb, RC_DB, "cannot open database %s: %s", path, q->db ? sqlite3_errmsg(q->db) : "?");
+		sqlite_close(&q->base);
+		return RC_DB;
+	}
+	sqlite3_extended_result_codes(q->db, 1);
+	sqlite3_busy_timeout(q->db, 10000);
+	/* synchronous is NORMAL between transactions; store_begin raises it to
+	 * FULL for its transaction (see begin), so only relaxed transactions of
+	 * reads commit without waiting for the disk. */
+	enum rc rc = exec(q, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+	                     "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768;", "pragma");
+	if (rc) {
+		err_set(eb, rc, "cannot configure database %s", path);
+		sqlite_close(&q->base);
+		return rc;
+	}
+	rc = register_functions(q);
+	if (!rc)
+		rc = migrate(q, eb);
+	if (rc) {
+		sqlite_close(&q->base);
+		return rc;
+	}
+	*out = &q->base;
+	return RC_OK;
+}
+
+/* ---- transactions ---- */
+
+static enum rc run_sql(struct sqlite_store *q, const char *sql, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_stmt(q, sql, &st);
+	return rc ? rc : sq_run(q, st, what);
+}
+
+static enum rc set_sync(struct sqlite_store *q, bool durable)
+{
+	static const char full[] = "PRAGMA synchronous = FULL";
+	static const char normal[] = "PRAGMA synchronous = NORMAL";
+	enum rc rc = run_sql(q, durable ? full : normal, "synchronous");
+	if (!rc)
+		q->durable = durable;
+	return rc;
+}
+
+static const char savepoint_sql[] = "SAVEPOINT sp";
+static const char release_sql[] = "RELEASE sp";
+
+/* The outermost begin takes the writer queue and decides durability; an
+ * inner begin is a savepoint of the transaction already open. */
+static enum rc begin(struct store *s, bool durable)
+{
+	static const char begin_sql[] = "BEGIN IMMEDIATE";
+	struct sqlite_store *q = sq(s);
+	enum rc rc = RC_OK;
+	if (!q->depth) {
+		pthread_mutex_lock(&q->shared->writer);
+		if (durable)
+			rc = set_sync(q, true);
+	}
+	if (!rc)
+		rc = run_sql(q, q->depth ? savepoint_sql : begin_sql, "begin");
+	if (!rc) {
+		q->depth++;
+	} else if (!q->depth) {
+		if (q->durable)
+			(void)set_sync(q, false);
+		pthread_mutex_unlock(&q->shared->writer);
+	}
+	return rc;
+}
+
+enum rc sqlite_begin(struct store *s)
+{
+	return begin(s, true);
+}
+
+enum rc sqlite_begin_relaxed(struct store *s)
+{
+	return begin(s, false);
+}
+
+enum rc sqlite_sync(struct store *s)
+{
+	static const char sql[] = "PRAGMA wal_checkpoint(PASSIVE)";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_stmt(q, sql, &st);
+	if (rc)
+		return rc;
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	done(st);
+	return src == SQLITE_DONE ? RC_OK : sq_map_rc(q, src, "sync");
+}
+
+/* After the outermost transaction ends the next writer may go. */
+static void end_outermost(struct sqlite_store *q)
+{
+	if (q->depth)
+		return;
+	if (q->durable)
+		(void)set_sync(q, false);
+	pthread_mutex_unlock(&q->shared->writer);
+}
+
+enum rc sqlite_commit(struct store *s)
+{
+	static const char commit_sql[] = "COMMIT";
+	struct sqlite_store *q = sq(s);
+	if (!q->depth)
+		return RC_INTERNAL;
+	enum rc rc = run_sql(q, q->depth > 1 ? release_sql : commit_sql, "commit");
+	if (rc) {
+		sqlite_rollback(s);
+		return rc;
+	}
+	q->depth--;
+	end_outermost(q);
+	return RC_OK;
+}
+
+void sqlite_rollback(struct store *s)
+{
+	static const char rollback_sql[] = "ROLLBACK";
+	static const char rollback_to_sql[] = "ROLLBACK TO sp";
+	struct sqlite_store *q = sq(s);
+	if (!q->depth)
+		return;
+	if (q->depth > 1) {
+		/* ROLLBACK TO keeps the savepoint open; RELEASE closes it. */
+		(void)run_sql(q, rollback_to_sql, "rollback");
+		(void)run_sql(q, release_sql, "rollback");
+	} else if (sqlite3_get_autocommit(q->db) == 0) {
+		(void)run_sql(q, rollback_sql, "rollback");
+	}
+	q->depth--;
+	end_outermost(q);
+}
+
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.library_init = sqlite_library_init,
+	.shared_new = sqlite_shared_new,
+	.shared_free = sqlite_shared_free,
+	.open = sqlite_open,
+	.close = sqlite_close,
+	.rollback = sqlite_rollback,
+#define STORE_OP(ret, name, params, args) .name = sqlite_##name,
+#include "store/ops.def"
+#undef STORE_OP
+};

@@ -1,0 +1,90 @@
+/*
+ * sqlite/outbox.c: messages (e-mail, webhooks) written in the transaction
+ * of the change they announce and sent afterwards by the sender, which reads
+ * the due ones of every tenant. A sent message keeps its row, not its body.
+ */
+#include "store/sqlite/internal.h"
+
+enum rc sqlite_outbox_insert(struct store *s, int64_t tenant, const struct store_message *m)
+{
+	static const char sql[] =
+		"INSERT INTO outbox (tenant_id, message_id, subject_id, kind, created_at, next_at, sealed) VALUES "
+		"(?1, (SELECT COALESCE(MAX(message_id), 0) + 1 FROM outbox WHERE tenant_id = ?1), ?2, ?3, ?4, ?5, ?6)";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_id(st, 2, TOKEN_PREFIX_SUBJECT, m->subject_id);
+	bind_text(st, 3, m->kind);
+	sqlite3_bind_int64(st, 4, m->created_at);
+	sqlite3_bind_int64(st, 5, m->next_at);
+	bind_blob(st, 6, m->sealed, m->sealed_len);
+	return sq_run(q, st, "outbox_insert");
+}
+
+static void read_message(sqlite3_stmt *st, void *out)
+{
+	struct store_message *m = out;
+	m->tenant_id = sqlite3_column_int64(st, 0);
+	m->message_id = sqlite3_column_int64(st, 1);
+	col_id(st, 2, TOKEN_PREFIX_SUBJECT, m->subject_id);
+	m->kind = col_text(st, 3);
+	m->created_at = sqlite3_column_int64(st, 4);
+	m->next_at = sqlite3_column_int64(st, 5);
+	m->attempts = sqlite3_column_int(st, 6);
+	m->sealed = col_blob(st, 7, &m->sealed_len);
+}
+
+enum rc sqlite_outbox_due(struct store *s, int64_t now, size_t max, struct store_message **out, size_t *n)
+{
+	static const char sql[] =
+		"SELECT tenant_id, message_id, subject_id, kind, created_at, next_at, attempts, sealed FROM outbox "
+		"INDEXED BY outbox_due WHERE sent_at IS NULL AND next_at <= ?1 ORDER BY next_at LIMIT ?2";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = sq_stmt(q, sql, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	return sq_fetch_all(q, st, read_message, sizeof **out, (void **)out, n, "outbox_due");
+}
+
+enum rc sqlite_outbox_sent(struct store *s, int64_t tenant, int64_t message_id, int64_t at)
+{
+	static const char sql[] = "UPDATE outbox SET sent_at = ?3, sealed = x'' WHERE tenant_id = ?1 AND message_id = ?2";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 2, message_id);
+	sqlite3_bind_int64(st, 3, at);
+	return sq_run(q, st, "outbox_sent");
+}
+
+enum rc sqlite_outbox_retry(struct store *s, int64_t tenant, int64_t message_id, int attempts, int64_t next_at)
+{
+	static const char sql[] = "UPDATE outbox SET attempts = ?3, next_at = ?4 WHERE tenant_id = ?1 AND message_id = ?2";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 2, message_id);
+	sqlite3_bind_int(st, 3, attempts);
+	sqlite3_bind_int64(st, 4, next_at);
+	return sq_run(q, st, "outbox_retry");
+}
+
+enum rc sqlite_outbox_pending(struct store *s, int64_t *n)
+{
+	static const char sql[] = "SELECT count(*) FROM outbox WHERE sent_at IS NULL";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_stmt(q, sql, &st);
+	return rc ? rc : sq_fetch_one(q, st, read_count, n, "outbox_pending");
+}

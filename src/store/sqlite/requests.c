@@ -1,0 +1,171 @@
+/*
+ * sqlite/requests.c: data-subject requests: insert, read, update, list by
+ * filter, and the counts of open and late ones.
+ *
+ * Which statuses count as open is the caller's (core's) to say: the set is
+ * bound as parameters, STORE_STATUSES_MAX slots, unused ones NULL (which
+ * matches nothing). A larger set is RC_INVALID, never cut short.
+ */
+#include "store/sqlite/internal.h"
+
+/* Binds v[0..n) to the slots from `first` and NULL to the rest. */
+static void bind_statuses(sqlite3_stmt *st, int first, const char *const *v, size_t n)
+{
+	for (size_t i = 0; i < STORE_STATUSES_MAX; i++)
+		bind_opt_text(st, first + (int)i, i < n ? v[i] : NULL);
+}
+
+enum rc sqlite_request_insert(struct store *s, int64_t tenant, const struct store_request *r)
+{
+	static const char sql[] =
+		"INSERT INTO requests (tenant_id, request_id, subject_id, type, status, channel, received_at, due_at, "
+		"target_at, verified_by, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_id(st, 2, TOKEN_PREFIX_REQUEST, r->id);
+	bind_id(st, 3, TOKEN_PREFIX_SUBJECT, r->subject_id);
+	bind_text(st, 4, r->type);
+	bind_text(st, 5, r->status);
+	bind_opt_text(st, 6, r->channel);
+	sqlite3_bind_int64(st, 7, r->received_at);
+	sqlite3_bind_int64(st, 8, r->due_at);
+	bind_opt_int(st, 9, r->target_at);
+	bind_opt_text(st, 10, r->verified_by);
+	bind_blob(st, 11, r->details, r->details_len);
+	return sq_run(q, st, "request_insert");
+}
+
+static void read_request(sqlite3_stmt *st, void *out)
+{
+	struct store_request *r = out;
+	col_id(st, 0, TOKEN_PREFIX_REQUEST, r->id);
+	col_id(st, 1, TOKEN_PREFIX_SUBJECT, r->subject_id);
+	r->type = col_text(st, 2);
+	r->status = col_text(st, 3);
+	r->channel = col_opt_text(st, 4);
+	r->received_at = sqlite3_column_int64(st, 5);
+	r->due_at = sqlite3_column_int64(st, 6);
+	r->target_at = sqlite3_column_int64(st, 7);
+	r->extended_at = sqlite3_column_int64(st, 8);
+	r->extension_reason = col_opt_text(st, 9);
+	r->answered_at = sqlite3_column_int64(st, 10);
+	r->outcome = col_opt_text(st, 11);
+	r->refusal_reason = col_opt_text(st, 12);
+	r->verified_by = col_opt_text(st, 13);
+	r->details = col_blob(st, 14, &r->details_len);
+}
+
+#define REQUEST_COLUMNS                                                                                   \
+	"request_id, subject_id, type, status, channel, received_at, due_at, target_at, extended_at, " \
+	"extension_reason, answered_at, outcome, refusal_reason, verified_by"
+
+enum rc sqlite_request_get(struct store *s, int64_t tenant, const char *id, struct store_request *out)
+{
+	static const char sql[] =
+		"SELECT " REQUEST_COLUMNS ", details FROM requests WHERE tenant_id = ?1 AND request_id = ?2";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	memset(out, 0, sizeof *out);
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_id(st, 2, TOKEN_PREFIX_REQUEST, id);
+	return sq_fetch_one(q, st, read_request, out, "request_get");
+}
+
+enum rc sqlite_request_update(struct store *s, int64_t tenant, const struct store_request *r)
+{
+	static const char sql[] =
+		"UPDATE requests SET status = ?3, due_at = ?4, extended_at = ?5, extension_reason = ?6, answered_at = ?7, "
+		"outcome = ?8, refusal_reason = ?9, verified_by = ?10, details = ?11 WHERE tenant_id = ?1 AND request_id = ?2";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_id(st, 2, TOKEN_PREFIX_REQUEST, r->id);
+	bind_text(st, 3, r->status);
+	sqlite3_bind_int64(st, 4, r->due_at);
+	bind_opt_int(st, 5, r->extended_at);
+	bind_opt_text(st, 6, r->extension_reason);
+	bind_opt_int(st, 7, r->answered_at);
+	bind_opt_text(st, 8, r->outcome);
+	bind_opt_text(st, 9, r->refusal_reason);
+	bind_opt_text(st, 10, r->verified_by);
+	bind_blob(st, 11, r->details, r->details_len);
+	rc = sq_run(q, st, "request_update");
+	return !rc && sqlite3_changes(q->db) == 0 ? RC_NOT_FOUND : rc;
+}
+
+enum rc sqlite_requests_list(struct store *s, int64_t tenant, const struct store_request_filter *f,
+                             struct store_request **out, size_t *n)
+{
+	/* ?2 status (NULL any), ?3 due before (0 any), ?4 how many statuses
+	 * (0 any) in ?7..?14, ?5 after id, ?6 limit. No details in a list. */
+	static const char sql[] =
+		"SELECT " REQUEST_COLUMNS ", NULL FROM requests "
+		"WHERE tenant_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 = 0 OR due_at < ?3) "
+		"AND (?4 = 0 OR status IN (?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)) AND request_id > ?5 "
+		"ORDER BY request_id LIMIT ?6";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	size_t nstatuses = f->statuses ? f->nstatuses : 0;
+	if (nstatuses > STORE_STATUSES_MAX)
+		return RC_INVALID;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_opt_text(st, 2, f->status);
+	sqlite3_bind_int64(st, 3, f->due_before);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)nstatuses);
+	bind_after(st, 5, TOKEN_PREFIX_REQUEST, f->after);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)f->limit);
+	bind_statuses(st, 7, f->statuses, nstatuses);
+	return sq_fetch_all(q, st, read_request, sizeof **out, (void **)out, n, "requests_list");
+}
+
+struct two_counts {
+	int64_t a, b;
+};
+
+static void read_two(sqlite3_stmt *st, void *out)
+{
+	struct two_counts *c = out;
+	c->a = sqlite3_column_int64(st, 0);
+	c->b = sqlite3_column_int64(st, 1);
+}
+
+enum rc sqlite_request_counts(struct store *s, int64_t tenant, const char *const *open, size_t nopen, int64_t now,
+                              int64_t *n, int64_t *late)
+{
+	/* Two texts rather than an "any" flag: with the flag in an OR the
+	 * statuses could not seek in requests_by_due (tenant_id, status, due_at). */
+	static const char in_sql[] =
+		"SELECT count(*), coalesce(sum(due_at < ?2), 0) FROM requests WHERE tenant_id = ?1 "
+		"AND status IN (?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+	static const char any_sql[] =
+		"SELECT count(*), coalesce(sum(due_at < ?2), 0) FROM requests WHERE tenant_id = ?1";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	struct two_counts c = {0, 0};
+	*n = *late = 0;
+	if (!open)
+		nopen = 0;
+	if (nopen > STORE_STATUSES_MAX)
+		return RC_INVALID;
+	enum rc rc = sq_tenant(q, nopen ? in_sql : any_sql, tenant, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 2, now);
+	if (nopen)
+		bind_statuses(st, 3, open, nopen);
+	rc = sq_fetch_one(q, st, read_two, &c, "request_counts");
+	*n = c.a;
+	*late = c.b;
+	return rc;
+}

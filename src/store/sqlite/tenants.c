@@ -1,0 +1,199 @@
+/*
+ * sqlite/tenants.c: tenants, their policy versions, API keys and the counts
+ * of what a tenant holds. Tenants and keys found by key id are the only
+ * reads not scoped by a tenant: they are how a request finds its tenant.
+ */
+#include "store/sqlite/internal.h"
+
+enum rc sqlite_tenant_insert(struct store *s, const char *name, int64_t at, int64_t *id)
+{
+	static const char sql[] = "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_stmt(q, sql, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 1, name);
+	sqlite3_bind_int64(st, 2, at);
+	rc = sq_run(q, st, "tenant_insert");
+	if (!rc)
+		*id = sqlite3_last_insert_rowid(q->db);
+	return rc;
+}
+
+static void read_tenant(sqlite3_stmt *st, void *out)
+{
+	struct store_tenant *t = out;
+	t->id = sqlite3_column_int64(st, 0);
+	t->name = col_text(st, 1);
+	t->created_at = sqlite3_column_int64(st, 2);
+}
+
+enum rc sqlite_tenant_find(struct store *s, const char *name, struct store_tenant *out)
+{
+	static const char sql[] = "SELECT tenant_id, name, created_at FROM tenants WHERE name = ?1";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_stmt(q, sql, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 1, name);
+	return sq_fetch_one(q, st, read_tenant, out, "tenant_find");
+}
+
+enum rc sqlite_tenant_list(struct store *s, struct store_tenant **out, size_t *n)
+{
+	static const char sql[] = "SELECT tenant_id, name, created_at FROM tenants ORDER BY tenant_id";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = sq_stmt(q, sql, &st);
+	return rc ? rc : sq_fetch_all(q, st, read_tenant, sizeof **out, (void **)out, n, "tenant_list");
+}
+
+/* ---- policies ---- */
+
+enum rc sqlite_policy_insert(struct store *s, int64_t tenant, const char *version, const char *source, int64_t at)
+{
+	static const char sql[] =
+		"INSERT INTO policies (tenant_id, version_no, label, source, installed_at) "
+		"VALUES (?1, (SELECT COALESCE(MAX(version_no), 0) + 1 FROM policies WHERE tenant_id = ?1), ?2, ?3, ?4)";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 2, version);
+	bind_text(st, 3, source);
+	sqlite3_bind_int64(st, 4, at);
+	return sq_run(q, st, "policy_insert");
+}
+
+struct policy_row {
+	char *version, *source;
+};
+
+static void read_policy(sqlite3_stmt *st, void *out)
+{
+	struct policy_row *p = out;
+	p->version = col_text(st, 0);
+	p->source = col_text(st, 1);
+}
+
+enum rc sqlite_policy_current(struct store *s, int64_t tenant, char **version, char **source)
+{
+	static const char sql[] =
+		"SELECT label, source FROM policies WHERE tenant_id = ?1 ORDER BY version_no DESC LIMIT 1";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	struct policy_row p = {NULL, NULL};
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	rc = sq_fetch_one(q, st, read_policy, &p, "policy_current");
+	*version = p.version;
+	*source = p.source;
+	return rc;
+}
+
+enum rc sqlite_policy_version_exists(struct store *s, int64_t tenant, const char *version)
+{
+	static const char sql[] = "SELECT 1 FROM policies WHERE tenant_id = ?1 AND label = ?2 LIMIT 1";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	int64_t one;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 2, version);
+	return sq_fetch_one(q, st, read_count, &one, "policy_version_exists");
+}
+
+/* ---- API keys ---- */
+
+enum rc sqlite_apikey_insert(struct store *s, const struct store_apikey *k)
+{
+	static const char sql[] =
+		"INSERT INTO api_keys (tenant_id, key_id, role, hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, k->tenant_id, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 2, k->key_id);
+	bind_text(st, 3, k->role);
+	bind_blob(st, 4, k->hash, TOKEN_HASH_LEN);
+	sqlite3_bind_int64(st, 5, k->created_at);
+	return sq_run(q, st, "apikey_insert");
+}
+
+static void read_apikey(sqlite3_stmt *st, void *out)
+{
+	struct store_apikey *k = out;
+	k->tenant_id = sqlite3_column_int64(st, 0);
+	col_copy(st, 1, k->key_id, sizeof k->key_id);
+	k->role = col_text(st, 2);
+	col_fixed(st, 3, k->hash, TOKEN_HASH_LEN);
+	k->created_at = sqlite3_column_int64(st, 4);
+	k->revoked_at = sqlite3_column_int64(st, 5);
+}
+
+enum rc sqlite_apikey_get(struct store *s, const char *key_id, struct store_apikey *out)
+{
+	static const char sql[] =
+		"SELECT tenant_id, key_id, role, hash, created_at, revoked_at FROM api_keys WHERE key_id = ?1";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	memset(out, 0, sizeof *out);
+	enum rc rc = sq_stmt(q, sql, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 1, key_id);
+	return sq_fetch_one(q, st, read_apikey, out, "apikey_get");
+}
+
+enum rc sqlite_apikey_list(struct store *s, int64_t tenant, struct store_apikey **out, size_t *n)
+{
+	static const char sql[] =
+		"SELECT tenant_id, key_id, role, hash, created_at, revoked_at FROM api_keys "
+		"WHERE tenant_id = ?1 ORDER BY created_at, key_id";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	return rc ? rc : sq_fetch_all(q, st, read_apikey, sizeof **out, (void **)out, n, "apikey_list");
+}
+
+enum rc sqlite_apikey_revoke(struct store *s, int64_t tenant, const char *key_id, int64_t at)
+{
+	static const char sql[] =
+		"UPDATE api_keys SET revoked_at = ?3 WHERE tenant_id = ?1 AND key_id = ?2 AND revoked_at IS NULL";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 2, key_id);
+	sqlite3_bind_int64(st, 3, at);
+	rc = sq_run(q, st, "apikey_revoke");
+	return !rc && sqlite3_changes(q->db) == 0 ? RC_NOT_FOUND : rc;
+}
+
+/* ---- counts ---- */
+
+static enum rc count(struct sqlite_store *q, const char *sql, int64_t tenant, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	return rc ? rc : sq_fetch_one(q, st, read_count, out, "count");
+}
+
+enum rc sqlite_counts(struct store *s, int64_t tenant, struct store_counts *out)
+{
+	static const char subjects[] = "SELECT count(*) FROM subjects WHERE tenant_id = ?1";
+	static const char records[] = "SELECT count(*) FROM records WHERE tenant_id = ?1";
+	enum rc rc = count(sq(s), subjects, tenant, &out->subjects);
+	return rc ? rc : count(sq(s), records, tenant, &out->records);
+}
