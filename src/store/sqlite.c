@@ -35,7 +35,7 @@ struct migration {
  * SQLite prefers a WITHOUT ROWID table's primary key whenever its first
  * column (tenant_id) is constrained, and scans the tenant's every record. */
 enum stmt_id {
-	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
+	S_BEGIN, S_BEGIN_READ, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
 	S_TENANT_INSERT, S_TENANT_FIND, S_TENANT_LIST,
 	S_POLICY_INSERT, S_POLICY_CURRENT,
 	S_SUBJECT_INSERT, S_SUBJECT_GET, S_SUBJECT_SHRED, S_SUBJECT_DELETE,
@@ -61,6 +61,7 @@ enum stmt_id {
 
 static const char *const stmt_sql[S__COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_BEGIN_READ] = "BEGIN DEFERRED",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_SAVEPOINT] = "SAVEPOINT sp",
@@ -272,6 +273,7 @@ struct sqlite_store {
 	sqlite3_stmt *stmts[S__COUNT];
 	int depth;    /* open transaction levels */
 	bool durable; /* the open transaction commits with synchronous=FULL */
+	bool reading; /* the outermost transaction is a read snapshot (no writer slot) */
 };
 
 static struct sqlite_store *sq(struct store *s)
@@ -542,6 +544,8 @@ static enum rc begin(struct store *s, bool durable)
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	enum rc rc = RC_OK;
+	if (q->reading)
+		return RC_INTERNAL; /* a write inside a read snapshot could not commit */
 	if (!q->depth) {
 		pthread_mutex_lock(&q->shared->writer);
 		if (durable)
@@ -566,6 +570,22 @@ static enum rc sqlite_begin_relaxed(struct store *s)
 	return begin(s, false);
 }
 
+/* BEGIN DEFERRED takes no lock and no writer slot: the snapshot starts with
+ * the first read and lasts until commit or rollback. */
+static enum rc sqlite_begin_read(struct store *s)
+{
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = stmt(q, q->depth ? S_SAVEPOINT : S_BEGIN_READ, &st);
+	if (!rc)
+		rc = run(q, st, "begin_read");
+	if (!rc) {
+		q->reading = q->reading || !q->depth;
+		q->depth++;
+	}
+	return rc;
+}
+
 static enum rc sqlite_sync(struct store *s)
 {
 	struct sqlite_store *q = sq(s);
@@ -585,6 +605,10 @@ static void end_outermost(struct sqlite_store *q)
 {
 	if (q->depth)
 		return;
+	if (q->reading) {
+		q->reading = false;
+		return;
+	}
 	if (q->durable)
 		(void)set_sync(q, false);
 	pthread_mutex_unlock(&q->shared->writer);
@@ -2056,6 +2080,7 @@ const struct store_ops store_sqlite_ops = {
 	.apikey_revoke = sqlite_apikey_revoke,
 	.counts = sqlite_counts,
 	.begin_relaxed = sqlite_begin_relaxed,
+	.begin_read = sqlite_begin_read,
 	.sync = sqlite_sync,
 	.audit_head = sqlite_audit_head,
 	.audit_insert = sqlite_audit_insert,

@@ -183,6 +183,14 @@ struct store_ops {
 	 * only for access-log entries of reads, which change no data. It becomes
 	 * durable with the next commit or the next store_sync. */
 	enum rc (*begin_relaxed)(struct store *s);
+	/* A read-only snapshot for several reads: one read transaction instead
+	 * of one per statement. In SQLite each new read transaction that finds
+	 * the database changed (any commit by another connection, e.g. the
+	 * access-log writer) drops the connection's whole page cache, so reads
+	 * that share a snapshot read their B-tree pages once. Ends with commit
+	 * or rollback; no write may begin inside it (RC_INTERNAL). Inside an
+	 * open transaction it is a savepoint of that transaction. */
+	enum rc (*begin_read)(struct store *s);
 	/* Makes every committed transaction durable. */
 	enum rc (*sync)(struct store *s);
 	enum rc (*commit)(struct store *s);
@@ -360,6 +368,7 @@ void store_audits_free(struct store_audit *v, size_t n);
 
 STORE_WRAP(enum rc, begin, (struct store *s), (s))
 STORE_WRAP(enum rc, begin_relaxed, (struct store *s), (s))
+STORE_WRAP(enum rc, begin_read, (struct store *s), (s))
 STORE_WRAP(enum rc, sync, (struct store *s), (s))
 STORE_WRAP(enum rc, commit, (struct store *s), (s))
 static inline void store_rollback(struct store *s) { s->ops->rollback(s); }
