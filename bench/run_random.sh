@@ -11,6 +11,9 @@
 #            key; decrypts the record; audited)
 #   consent: GET /v1/consents/check?purpose=direct_marketing&email=E
 #            (marketing key; not audited, counted)
+# With BASE_BUILD set (a build of another commit), its server runs too, on
+# its own copy, and each round measures the three reads on both: before and
+# after in the same minutes of a shared machine.
 # Usage: bench/run_random.sh [BUILD_DIR] [N] [SECONDS] [ROUNDS] [CACHE_DIR]
 set -euo pipefail
 build=${1:-build}
@@ -34,6 +37,10 @@ bench/ids.py "$work/reg/privreg.db" "$id_subjects" > "$work/ids.txt"
 
 "$build/privreg" serve --dir "$work/reg" --listen 127.0.0.1:18085 --threads "$threads" >/dev/null 2>&1 &
 "$build/bench/bare_server" 18086 "$threads" >/dev/null &
+if [ -n "${BASE_BUILD:-}" ]; then
+	cp -r "$work/reg" "$work/base"
+	"$BASE_BUILD/privreg" serve --dir "$work/base" --listen 127.0.0.1:18088 --threads "$threads" >/dev/null 2>&1 &
+fi
 sleep 1
 e=$(head -1 "$cache/emails.txt")
 curl -sf "http://127.0.0.1:18085/v1/subjects?email=$e" -H "Authorization: Bearer $support" >/dev/null ||
@@ -54,7 +61,7 @@ rate() { # URL AUTH LUA-ARGS...: req/s, p99 and non-2xx of one wrk run
 }
 
 echo "== $rounds rounds of ${secs}s each, wrk -t1 -c32, random keys, $n subjects, server threads $threads, $(nproc) cores"
-declare -a bare email byid cons
+declare -a bare email byid cons bemail bbyid bcons
 for r in $(seq 1 "$rounds"); do
 	b=$(rate http://127.0.0.1:18086/ "" "$cache/emails.txt" "/?e=")
 	m=$(rate http://127.0.0.1:18085/ "$support" "$cache/emails.txt" "/v1/subjects?email=")
@@ -62,10 +69,21 @@ for r in $(seq 1 "$rounds"); do
 	c=$(rate http://127.0.0.1:18085/ "$marketing" "$cache/emails.txt" "/v1/consents/check?purpose=direct_marketing&email=")
 	echo "round $r: bare $b | read by email $m | read by id $i | consent check $c   (req/s p99 non-2xx)"
 	bare+=("${b%% *}"); email+=("${m%% *}"); byid+=("${i%% *}"); cons+=("${c%% *}")
+	if [ -n "${BASE_BUILD:-}" ]; then
+		m=$(rate http://127.0.0.1:18088/ "$support" "$cache/emails.txt" "/v1/subjects?email=")
+		i=$(rate http://127.0.0.1:18088/ "$support" "$work/ids.txt" "/v1/subjects/")
+		c=$(rate http://127.0.0.1:18088/ "$marketing" "$cache/emails.txt" "/v1/consents/check?purpose=direct_marketing&email=")
+		echo "round $r: BASE_BUILD  read by email $m | read by id $i | consent check $c"
+		bemail+=("${m%% *}"); bbyid+=("${i%% *}"); bcons+=("${c%% *}")
+	fi
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 mb=$(median "${bare[@]}"); mm=$(median "${email[@]}"); mi=$(median "${byid[@]}"); mc=$(median "${cons[@]}")
 echo "median: bare $mb req/s, read by email $mm ($(ratio "$mm" "$mb")), read by id $mi ($(ratio "$mi" "$mb")), consent check $mc ($(ratio "$mc" "$mb"))"
+if [ -n "${BASE_BUILD:-}" ]; then
+	mm=$(median "${bemail[@]}"); mi=$(median "${bbyid[@]}"); mc=$(median "${bcons[@]}")
+	echo "median BASE_BUILD: read by email $mm ($(ratio "$mm" "$mb")), read by id $mi ($(ratio "$mi" "$mb")), consent check $mc ($(ratio "$mc" "$mb"))"
+fi
 kill %1 2>/dev/null; wait %1 2>/dev/null || true
 "$build/privreg" audit verify --dir "$work/reg" || true
