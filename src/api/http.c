@@ -328,6 +328,10 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const 
 		p->parked = true;
 		return MHD_YES;
 	}
+	/* Not parked: the entries were already written, or failed, before the
+	 * park; a failed entry refuses the read here too. */
+	if (!rc && (rc = audit_waiter_result(&p->waiter)))
+		err_set(&p->rq.eb, rc, "the access could not be logged, so nothing is shown");
 	return respond(s, p, conn, rc);
 }
 

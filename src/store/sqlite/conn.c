@@ -345,6 +345,8 @@ static enum rc begin(struct store *s, bool durable)
 	static const char begin_sql[] = "BEGIN IMMEDIATE";
 	struct sqlite_store *q = sq(s);
 	enum rc rc = RC_OK;
+	if (q->reading)
+		return RC_INTERNAL; /* a write inside a read snapshot could not commit */
 	if (!q->depth) {
 		pthread_mutex_lock(&q->shared->writer);
 		if (durable)
@@ -372,6 +374,20 @@ enum rc sqlite_begin_relaxed(struct store *s)
 	return begin(s, false);
 }
 
+/* BEGIN DEFERRED takes no lock and no writer slot: the snapshot starts with
+ * the first read and lasts until commit or rollback. */
+enum rc sqlite_begin_read(struct store *s)
+{
+	static const char begin_read_sql[] = "BEGIN DEFERRED";
+	struct sqlite_store *q = sq(s);
+	enum rc rc = run_sql(q, q->depth ? savepoint_sql : begin_read_sql, "begin_read");
+	if (!rc) {
+		q->reading = q->reading || !q->depth;
+		q->depth++;
+	}
+	return rc;
+}
+
 enum rc sqlite_sync(struct store *s)
 {
 	static const char sql[] = "PRAGMA wal_checkpoint(PASSIVE)";
@@ -392,6 +408,10 @@ static void end_outermost(struct sqlite_store *q)
 {
 	if (q->depth)
 		return;
+	if (q->reading) {
+		q->reading = false; /* it never took the writer queue */
+		return;
+	}
 	if (q->durable)
 		(void)set_sync(q, false);
 	pthread_mutex_unlock(&q->shared->writer);

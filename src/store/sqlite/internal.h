@@ -52,6 +52,7 @@ struct sqlite_store {
 	size_t nslots, nused;  /* nused <= nslots / 2, so a probe meets an empty slot soon */
 	int depth;             /* open transaction levels */
 	bool durable;          /* the open transaction commits with synchronous=FULL */
+	bool reading;          /* the outermost transaction is a read snapshot (no writer slot) */
 };
 
 static inline struct sqlite_store *sq(struct store *s)
