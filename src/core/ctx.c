@@ -12,7 +12,7 @@ int64_t core_now(const struct core_ctx *c)
 	return c->now ? c->now : timeutil_now();
 }
 
-const char *core_link_base(const struct core_ctx *c)
+static const char *link_base(const struct core_ctx *c)
 {
 	return c->links && c->links->base ? c->links->base : "http://127.0.0.1:8080";
 }
@@ -24,7 +24,7 @@ enum rc core_link(const struct core_ctx *c, enum core_link which, const char *to
 		log_error("core_link: no route for link %d", (int)which);
 		return RC_INTERNAL;
 	}
-	int n = snprintf(out, CORE_LINK_MAX, "%s%s%s", core_link_base(c), c->links->prefix[which], token);
+	int n = snprintf(out, CORE_LINK_MAX, "%s%s%s", link_base(c), c->links->prefix[which], token);
 	if (n < 0 || n >= CORE_LINK_MAX) {
 		/* A cut link would lead nowhere: refuse it loudly. */
 		log_error("core_link: link longer than %d bytes", CORE_LINK_MAX);

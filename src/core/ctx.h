@@ -89,8 +89,6 @@ int64_t core_now(const struct core_ctx *c);
 
 /* The link of route `which` for `token`, e.g. https://host/c/TOKEN. */
 enum rc core_link(const struct core_ctx *c, enum core_link which, const char *token, char out[CORE_LINK_MAX]) WUR;
-/* The base URL of links (for the caller that builds its own). */
-const char *core_link_base(const struct core_ctx *c);
 
 /* Ends the transaction the caller began with store_begin: commits when rc is
  * RC_OK (and returns the commit's rc), rolls back otherwise (and returns rc).

@@ -247,9 +247,25 @@ enum rc request_create(const struct core_ctx *c, const struct request_input *in,
 	return rc;
 }
 
+/* The ULID form of an id written before ids were ULIDs (schema 7): signed
+ * links e-mailed before the upgrade carry the request id as text, and sealed
+ * request details their record ids; the migration could rewrite neither.
+ * False when the text reads the same either way. */
+static bool id_from_legacy(const char *id, char out[TOKEN_ID_MAX])
+{
+	if (strlen(id) >= TOKEN_ID_MAX)
+		return false;
+	memcpy(out, id, strlen(id) + 1);
+	token_ids_from_legacy(out);
+	return strcmp(out, id) != 0;
+}
+
 enum rc request_get(const struct core_ctx *c, const char *id, struct store_request *out, struct errbuf *eb)
 {
+	char upgraded[TOKEN_ID_MAX];
 	enum rc rc = store_request_get(c->store, c->tenant->id, id, out);
+	if (rc == RC_NOT_FOUND && id_from_legacy(id, upgraded))
+		rc = store_request_get(c->store, c->tenant->id, upgraded, out);
 	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such request") : rc;
 }
 
@@ -459,11 +475,17 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 		char owner[TOKEN_ID_MAX];
 		if (!x || !x->record_id || !x->nchanges)
 			return err_set(eb, RC_UNPROCESSABLE, "a rectification needs details {\"record_id\", \"fields\"}");
-		rc = record_owner(c, x->record_id, owner, eb);
+		char upgraded[TOKEN_ID_MAX];
+		const char *rid = x->record_id;
+		rc = record_owner(c, rid, owner, eb);
+		if (rc == RC_NOT_FOUND && id_from_legacy(rid, upgraded)) {
+			rid = upgraded; /* details sealed before the upgrade to ULIDs */
+			rc = record_owner(c, rid, owner, eb);
+		}
 		if (!rc && strcmp(owner, r->subject_id))
 			rc = err_set(eb, RC_UNPROCESSABLE, "the record to rectify is not the subject's");
 		if (!rc)
-			rc = record_rectify(c, x->record_id, x->changes, x->nchanges, NULL, 0, eb);
+			rc = record_rectify(c, rid, x->changes, x->nchanges, NULL, 0, eb);
 		return rc ? rc : buf_printf(done, "%zu fields corrected", x->nchanges);
 	}
 	case REQUEST_TYPE_ERASURE: {

@@ -327,8 +327,14 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
 	struct store_hold *holds = NULL;
 	size_t nholds = 0;
 	rc = store_begin(c->store);
-	if (!rc)
-		rc = hold_active(c, subject_id, NULL, &holds, &nholds);
+	if (rc) {
+		/* Nothing began: nothing to end (core_end would roll back the
+		 * caller's transaction instead). */
+		vault_subject_key_wipe(&old);
+		vault_subject_key_wipe(&fresh);
+		return rc;
+	}
+	rc = hold_active(c, subject_id, NULL, &holds, &nholds);
 	if (!rc)
 		rc = store_records_for_subject(c->store, c->tenant->id, subject_id, &recs, &n);
 	out->kept = xcalloc(n ? n : 1, sizeof *out->kept);

@@ -286,3 +286,24 @@ def test_conf_refuses_unknown_keys_and_malformed_lines(privreg, register):
     assert count(privreg, register) == (0, 0)
     conf.write_text(good)
     assert count(privreg, register) == (0, 0)
+
+
+def test_a_register_from_a_newer_privreg_is_refused(privreg, tmp_path):
+    """A schema this binary does not know is not written to: it would write
+    what the newer schema no longer means."""
+    import sqlite3
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
+    before = count(privreg, d)
+    db = sqlite3.connect(d / "privreg.db")
+    db.execute("INSERT INTO schema_migrations VALUES (999, '0999_future.sql', 0)")
+    db.commit()
+    db.close()
+    r = privreg("status", "--dir", d)
+    assert r.returncode != 0
+    assert "schema 999, newer than this privreg knows" in r.stderr, r.stderr
+    db = sqlite3.connect(d / "privreg.db")
+    db.execute("DELETE FROM schema_migrations WHERE version = 999")
+    db.commit()
+    db.close()
+    assert count(privreg, d) == before

@@ -202,3 +202,50 @@ def test_register_with_old_ids_upgrades(tmp_path):
     db.close()
     r = privreg("audit", "verify", "--dir", d, check=1)
     assert "BROKEN at entry 3" in r.stdout
+
+
+def sign_link(master_hex, tenant, kind, sid, purpose, expires):
+    """A signed link as crypto/token.c makes it (what an old server e-mailed)."""
+    import base64
+    master = bytes.fromhex(master_hex)
+    subkey = hashlib.blake2b(b"", digest_size=32, key=master, salt=struct.pack("<Q", 3) + bytes(8),
+                             person=b"privreg_" + bytes(8)).digest()
+    raw = kind.encode() + ulid_bytes(sid[4:]) + struct.pack("<q", expires) + bytes([len(purpose)]) + purpose.encode()
+    mac = hashlib.blake2b(struct.pack("<q", tenant) + raw, digest_size=16, key=subkey).digest()
+    return f"{tenant}." + base64.urlsafe_b64encode(raw + mac).decode().rstrip("=")
+
+
+def test_texts_written_before_the_upgrade_still_resolve(privreg, tmp_path):
+    """Links e-mailed before the upgrade carry the request id as old text, and
+    sealed request details their record ids: the migration cannot rewrite
+    either, so they are read in both forms."""
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
+    admin = add_key(privreg, d, "admin")
+    srv = Server(privreg, d)
+    try:
+        r = srv.request("POST", "/v1/subjects", admin, json={"records": [ACCOUNT]})
+        assert r.status_code == 201, r.text
+        sid, rid = r.json()["id"], r.json()["records"][0]["id"]
+        # A verification link for a request in 'verifying', as the old server signed it.
+        r = srv.request("POST", "/v1/requests", admin, json={"type": "access", "subject_id": sid})
+        assert r.status_code == 201 and r.json()["status"] == "verifying", r.text
+        qid = r.json()["id"]
+        master = (d / "keys" / "default.key").read_text().strip()
+        old = sign_link(master, 1, "v", sid, "req_" + legacy_text(ulid_bytes(qid[4:])), int(time.time()) + 3600)
+        r = srv.request("POST", "/v/" + old, data={"confirm": "1"})
+        assert r.status_code == 200, r.text
+        assert srv.request("GET", f"/v1/requests/{qid}", admin).json()["status"] == "in_progress"
+        # A rectification whose details name the record in the old text.
+        old_rid = "rec_" + legacy_text(ulid_bytes(rid[4:]))
+        r = srv.request("POST", "/v1/requests", admin, json={
+            "type": "rectification", "subject_id": sid, "verified_by": "ID card",
+            "details": {"record_id": old_rid, "fields": {"name": "Mari Kask"}}})
+        assert r.status_code == 201, r.text
+        r = srv.request("POST", f"/v1/requests/{r.json()['id']}/complete", admin, json={})
+        assert r.status_code == 200, r.text
+        rec = srv.request("GET", f"/v1/records/{rid}", admin).json()
+        assert rec["fields"]["name"] == "Mari Kask", rec
+    finally:
+        code, err = srv.stop()
+    assert code == 0, err[-3000:]

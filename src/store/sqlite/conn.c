@@ -196,7 +196,21 @@ static enum rc migrate(struct sqlite_store *q, struct errbuf *eb)
 	                  "migrate");
 	if (rc)
 		return err_set(eb, rc, "cannot create the migrations table");
-	for (size_t i = 0; i < sizeof sqlite_migrations / sizeof sqlite_migrations[0]; i++) {
+	/* A register a newer privreg has migrated is refused, not written: this
+	 * binary would write what the newer schema no longer means (ids in the
+	 * old form, say) and could not tell. */
+	size_t known = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
+	int newest = 0;
+	sqlite3_stmt *vs = NULL;
+	if (sqlite3_prepare_v2(q->db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &vs, NULL) ==
+	        SQLITE_OK &&
+	    sqlite3_step(vs) == SQLITE_ROW)
+		newest = sqlite3_column_int(vs, 0);
+	sqlite3_finalize(vs);
+	if (newest > sqlite_migrations[known - 1].number)
+		return err_set(eb, RC_CONFLICT, "the register has schema %d, newer than this privreg knows (%d): use a newer "
+		               "privreg", newest, sqlite_migrations[known - 1].number);
+	for (size_t i = 0; i < known; i++) {
 		const struct migration *m = &sqlite_migrations[i];
 		sqlite3_stmt *st = NULL;
 		rc = exec(q, "BEGIN IMMEDIATE", "migrate");
