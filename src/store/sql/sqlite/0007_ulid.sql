@@ -8,7 +8,9 @@
 -- registered on the connection by the store (token_ids_from_legacy).
 -- Not rewritten: other text columns hold no ids (request outcomes are
 -- counts and names, consent actors are key ids) or text people typed (hold
--- reasons, verified_by), which stays as they typed it.
+-- reasons, verified_by), which stays as they typed it. Ids inside sealed
+-- request details and inside signed links already e-mailed cannot be
+-- rewritten here: core/request.c reads those in either form.
 
 CREATE TABLE id_legacy (
     tenant_id   INTEGER NOT NULL,
