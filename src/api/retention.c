@@ -34,9 +34,10 @@ enum rc h_retention_sweep(struct http_request *rq)
 	json_t *kinds = json_object();
 	for (size_t i = 0; i < r.nkinds; i++)
 		json_object_set_new(kinds, r.kinds[i].kind,
-		                    json_pack("{s:I, s:I, s:I, s:I}", "deleted", (json_int_t)r.kinds[i].deleted, "anonymized",
-		                              (json_int_t)r.kinds[i].anonymized, "trimmed", (json_int_t)r.kinds[i].trimmed,
-		                              "held", (json_int_t)r.kinds[i].held));
+		                    json_pack("{s:I, s:I, s:I, s:I, s:I}", "deleted", (json_int_t)r.kinds[i].deleted,
+		                              "anonymized", (json_int_t)r.kinds[i].anonymized, "trimmed",
+		                              (json_int_t)r.kinds[i].trimmed, "held", (json_int_t)r.kinds[i].held,
+		                              "restricted", (json_int_t)r.kinds[i].restricted));
 	http_reply(rq, 200, json_pack("{s:b, s:o, s:I, s:I}", "dry_run", o.dry_run, "kinds", kinds,
 	                              "subjects_deleted", (json_int_t)r.subjects_deleted, "requests_expired",
 	                              (json_int_t)r.requests_expired));

@@ -14,11 +14,14 @@ static const char sweep_help[] =
 	"Deletes or anonymises every record whose retention time has come (the\n"
 	"policy's keep/then rules), cuts ip fields past truncate_after, deletes\n"
 	"subjects left with no records and request records past requests.keep.\n"
-	"Held records (legal holds) are left and counted. Works in transactions of\n"
+	"Held records (legal holds) and the records of a restricted subject\n"
+	"(Art. 18: only stored) are left and counted. Works in transactions of\n"
 	"N records (default 500): stopped at any point, it can be run again.\n"
 	"--dry-run counts what would be done and changes nothing; --now sweeps as of\n"
-	"another time (a date or datetime). On a terminal a progress bar shows\n"
-	"records done / total, rate and time left; a summary ends the run.\n"
+	"another time (a date or datetime): an earlier one, or a later one only\n"
+	"with --dry-run. The audit log always records the real time. On a terminal\n"
+	"a progress bar shows records done / total, rate and time left; a summary\n"
+	"ends the run.\n"
 	"--recompute first computes every record's due time again from the policy\n"
 	"(done by itself when a new policy version is installed; needed once for\n"
 	"records written before privreg kept due times).\n";
@@ -99,6 +102,14 @@ int cli_sweep(int argc, char **argv)
 		cli_usage_error("sweep", "--now takes a date or datetime (ISO 8601)");
 		return CLI_USAGE;
 	}
+	/* A later time would delete for real what is not yet due (a typo such
+	 * as 2040 would destroy records kept by law years early): only a dry
+	 * run may look ahead. An earlier time does less than a sweep now. */
+	if (now > timeutil_now() && !ro.dry_run) {
+		cli_usage_error("sweep", "--now %s is later than the clock: a sweep may not run ahead of time; "
+		                "add --dry-run to see what that time would bring", now_s);
+		return CLI_USAGE;
+	}
 	struct cli_register r;
 	struct tenant *t = NULL;
 	ret = cli_open(&o, &r, &t);
@@ -120,21 +131,22 @@ int cli_sweep(int argc, char **argv)
 	if (b.tty)
 		fputc('\n', stderr);
 	if (!rc) {
-		size_t del = 0, anon = 0, trim = 0, held = 0;
+		size_t del = 0, anon = 0, trim = 0, held = 0, restricted = 0;
 		for (size_t i = 0; i < rep.nkinds; i++) {
 			const struct retention_kind_count *k = &rep.kinds[i];
-			printf("%-20s deleted %zu anonymized %zu trimmed %zu held %zu\n", k->kind, k->deleted, k->anonymized,
-			       k->trimmed, k->held);
+			printf("%-20s deleted %zu anonymized %zu trimmed %zu held %zu restricted %zu\n", k->kind, k->deleted,
+			       k->anonymized, k->trimmed, k->held, k->restricted);
 			del += k->deleted;
 			anon += k->anonymized;
 			trim += k->trimmed;
 			held += k->held;
+			restricted += k->restricted;
 		}
 		double secs = since(&b.start);
-		printf("%s%zu records deleted, %zu anonymized, %zu trimmed, %zu held; %zu subjects and %zu requests "
-		       "deleted; %.1f s\n",
-		       ro.dry_run ? "dry run (nothing changed): " : "", del, anon, trim, held, rep.subjects_deleted,
-		       rep.requests_expired, secs);
+		printf("%s%zu records deleted, %zu anonymized, %zu trimmed, %zu held, %zu restricted; %zu subjects and "
+		       "%zu requests deleted; %.1f s\n",
+		       ro.dry_run ? "dry run (nothing changed): " : "", del, anon, trim, held, restricted,
+		       rep.subjects_deleted, rep.requests_expired, secs);
 		retention_report_fini(&rep);
 	}
 	cli_close(&r, t);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "crypto/token.h"
 
@@ -75,12 +76,15 @@ static void legacy_entry_hash(const struct vault *v, const struct store_audit *e
 		free(*fields[i]);
 }
 
-/* Appends after the given head (seq, hash) and advances it. */
-static enum rc append_after(const struct core_ctx *c, const struct audit_event *ev, int64_t *seq,
+/* Appends after the given head (seq, hash) and advances it. `at` is when
+ * the entry was made by the real clock, never c->now: a sweep run "as of"
+ * another time (c->now) must not write that time into the log, or the log
+ * would run backwards and tell a false history. */
+static enum rc append_after(const struct core_ctx *c, const struct audit_event *ev, int64_t at, int64_t *seq,
                             unsigned char head[STORE_AUDIT_HASH_LEN])
 {
 	struct store_audit e = {
-		.at = core_now(c),
+		.at = at,
 		.key_id = (char *)(c->key_id ? c->key_id : "cli"),
 		.role = (char *)(c->role ? c->role : "admin"),
 		.action = (char *)ev->action,
@@ -101,12 +105,17 @@ static enum rc append_after(const struct core_ctx *c, const struct audit_event *
 	return rc;
 }
 
-enum rc audit_append(const struct core_ctx *c, const struct audit_event *ev)
+static enum rc append_at(const struct core_ctx *c, const struct audit_event *ev, int64_t at)
 {
 	int64_t seq;
 	unsigned char head[STORE_AUDIT_HASH_LEN];
 	enum rc rc = store_audit_head(c->store, c->tenant->id, &seq, head);
-	return rc ? rc : append_after(c, ev, &seq, head);
+	return rc ? rc : append_after(c, ev, at, &seq, head);
+}
+
+enum rc audit_append(const struct core_ctx *c, const struct audit_event *ev)
+{
+	return append_at(c, ev, timeutil_now());
 }
 
 /* ---- the batch writer ---- */
@@ -177,8 +186,8 @@ static enum rc write_batch(struct audit_sink *sink, struct queued *batch)
 	size_t nheads = 0;
 	enum rc rc = store_begin_relaxed(sink->store);
 	for (struct queued *q = batch; !rc && q; q = q->next) {
-		struct core_ctx c = {.store = sink->store, .tenant = q->tenant, .now = q->at, .key_id = q->key_id,
-		                     .role = q->role, .purpose = q->purpose};
+		struct core_ctx c = {.store = sink->store, .tenant = q->tenant, .key_id = q->key_id, .role = q->role,
+		                     .purpose = q->purpose};
 		struct audit_event e = {q->action, q->subject_id, q->record_id, q->outcome, q->detail};
 		struct head *h = NULL;
 		for (size_t i = 0; i < nheads && !h; i++)
@@ -192,7 +201,7 @@ static enum rc write_batch(struct audit_sink *sink, struct queued *batch)
 				nheads++;
 		}
 		if (!rc)
-			rc = h ? append_after(&c, &e, &h->seq, h->hash) : audit_append(&c, &e);
+			rc = h ? append_after(&c, &e, q->at, &h->seq, h->hash) : append_at(&c, &e, q->at);
 	}
 	if (rc) {
 		store_rollback(sink->store);
@@ -306,7 +315,7 @@ static void submit(const struct core_ctx *c, const struct audit_event *e)
 	struct queued *q = xcalloc(1, sizeof *q);
 	q->tenant = c->tenant;
 	q->waiter = c->waiter;
-	q->at = core_now(c);
+	q->at = timeutil_now(); /* the real clock: see append_after */
 	q->key_id = xstrdup(c->key_id ? c->key_id : "cli");
 	q->role = xstrdup(c->role ? c->role : "admin");
 	q->purpose = dup_opt(c->purpose);

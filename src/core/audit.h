@@ -8,7 +8,9 @@
  * the chain from that row on, and nobody without the key file can forge a
  * new chain. audit_append writes inside the caller's transaction, so an entry
  * exists exactly when the change it records does. Entries carry ids, names
- * of fields and rules, never personal values.
+ * of fields and rules, never personal values. An entry's time is the real
+ * clock's, even when c->now is fixed to evaluate rules as of another time
+ * (`privreg sweep --now`, tests): the log only ever moves forward.
  */
 #ifndef PRIVREG_AUDIT_H
 #define PRIVREG_AUDIT_H

@@ -28,6 +28,39 @@ static bool has_field(const struct policy_recipient *r, const struct policy_fiel
 	return false;
 }
 
+/* The length of s without the whitespace, control characters and invisible
+ * Unicode spaces (no-break, zero-width, ideographic, ...) around it: a legal
+ * reference of nothing but those names no law. */
+static size_t visible_len(const char *s)
+{
+	static const char *const invisible[] = {
+		"\xc2\xa0", "\xe1\x9a\x80", "\xe2\x80\x80", "\xe2\x80\x81", "\xe2\x80\x82", "\xe2\x80\x83",
+		"\xe2\x80\x84", "\xe2\x80\x85", "\xe2\x80\x86", "\xe2\x80\x87", "\xe2\x80\x88", "\xe2\x80\x89",
+		"\xe2\x80\x8a", "\xe2\x80\x8b", "\xe2\x80\x8c", "\xe2\x80\x8d", "\xe2\x80\xa8", "\xe2\x80\xa9",
+		"\xe2\x80\xaf", "\xe2\x81\x9f", "\xe2\x81\xa0", "\xe3\x80\x80", "\xef\xbb\xbf",
+	};
+	const char *b = s, *e = s + strlen(s);
+	for (bool cut = true; cut && b < e;) {
+		cut = (unsigned char)*b <= 0x20 || *b == 0x7f;
+		size_t n = cut ? 1 : 0;
+		for (size_t i = 0; !cut && i < sizeof invisible / sizeof invisible[0]; i++)
+			if ((size_t)(e - b) >= (n = strlen(invisible[i])) && !memcmp(b, invisible[i], n))
+				cut = true;
+		if (cut)
+			b += n;
+	}
+	for (bool cut = true; cut && e > b;) {
+		cut = (unsigned char)e[-1] <= 0x20 || e[-1] == 0x7f;
+		size_t n = cut ? 1 : 0;
+		for (size_t i = 0; !cut && i < sizeof invisible / sizeof invisible[0]; i++)
+			if ((size_t)(e - b) >= (n = strlen(invisible[i])) && !memcmp(e - n, invisible[i], n))
+				cut = true;
+		if (cut)
+			e -= n;
+	}
+	return (size_t)(e - b);
+}
+
 /* The policy's rules, before anything is read: 403 with the exact reason. */
 static enum rc allowed_by_policy(const struct policy *p, const struct disclosure_input *in,
                                  const struct policy_recipient **rcpt, struct errbuf *eb)
@@ -49,9 +82,16 @@ static enum rc allowed_by_policy(const struct policy *p, const struct disclosure
 	if (r->role == RECIPIENT_AUTHORITY) {
 		if (!in->legal_reference || !*in->legal_reference)
 			return err_set(eb, RC_FORBIDDEN, "%s is an authority: a disclosure to it needs its legal reference", r->name);
-	} else if (!has_purpose(r, u)) {
-		return err_set(eb, RC_FORBIDDEN, "%s does not receive data for purpose %s", r->name, u->name);
+		if (!visible_len(in->legal_reference))
+			return err_set(eb, RC_UNPROCESSABLE, "legal_reference is blank: name the law and the case");
+		/* An authority receives data only for what the policy says it does,
+		 * like any recipient; the reference does not widen that. */
+		if (!r->npurposes)
+			return err_set(eb, RC_FORBIDDEN, "%s receives data for no purpose in the policy (give it purposes: "
+			               "under recipients)", r->name);
 	}
+	if (!has_purpose(r, u))
+		return err_set(eb, RC_FORBIDDEN, "%s does not receive data for purpose %s", r->name, u->name);
 	for (size_t i = 0; i < in->nfields; i++) {
 		const struct policy_field *f = policy_field(p, in->fields[i]);
 		if (!f)
@@ -82,7 +122,9 @@ enum rc disclosure_make(const struct core_ctx *c, const struct disclosure_input 
 	enum consent_state cs = consent_state_parse(st.state);
 	if (cs == CONSENT_STATE_RESTRICTED)
 		return err_set(eb, RC_FORBIDDEN, "the subject's data is restricted (Art. 18): it may not be disclosed");
-	if (!st.allowed && r->role != RECIPIENT_AUTHORITY)
+	/* Authorities too: a withdrawn consent or an objection is no basis for
+	 * any recipient, and an authority's basis is its own purpose's. */
+	if (!st.allowed)
 		return err_set(eb, RC_FORBIDDEN, "the subject has %s purpose %s", cs == CONSENT_STATE_OBJECTED
 		               ? "objected to" : cs == CONSENT_STATE_WITHDRAWN ? "withdrawn consent for" : "not consented to",
 		               in->purpose);

@@ -2,7 +2,8 @@
  * disclosure: handing a subject's data to a recipient of the policy, only as
  * the policy allows it: that recipient, those fields, that purpose, a country
  * in the EEA or with a transfer basis, an authority only with a legal
- * reference, never a restricted subject, never against an objection or a
+ * reference (visible text) and for a purpose the policy gives it, never a
+ * restricted subject, never against an objection or a
  * withdrawn consent, never under a hold that forbids it. A refusal names
  * its exact reason. Every disclosure is logged and audited.
  */

@@ -6,7 +6,9 @@
  * wholly done or not at all. An anonymised record is sealed under a fresh
  * key of a fresh subject that has no lookups, so erasing the original subject
  * later cannot reach it and nothing links it back; the audit entry names the
- * original ids only.
+ * original ids only. A dry run walks the same records through the same
+ * decisions (fate_of, trim) and only leaves out the writes, so that it
+ * counts what the real run then does.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -142,8 +144,10 @@ static void cut_ip(const char *in, char *out, size_t size)
 		snprintf(out, size, "%s", af == AF_INET ? "0.0.0.0" : "::");
 }
 
-/* Cuts the ip fields whose time has come; the record keeps its id and key. */
-static enum rc trim(const struct core_ctx *c, const struct policy_record *kind, const struct store_due *d, bool *did)
+/* Cuts the ip fields whose time has come; the record keeps its id and key.
+ * dry: decides the same (*did: whether it would cut) and writes nothing. */
+static enum rc trim(const struct core_ctx *c, const struct policy_record *kind, const struct store_due *d, bool dry,
+                    bool *did)
 {
 	struct subject_key key;
 	struct store_record row;
@@ -161,6 +165,14 @@ static enum rc trim(const struct core_ctx *c, const struct policy_record *kind, 
 		upd.data = NULL;
 		upd.events = NULL;
 		upd.nevents = 0;
+		/* A dry run leaves in place what the real run's first pass removes
+		 * (due, neither held nor restricted: see pass), and the real run
+		 * finds nothing of it left to cut. */
+		if (dry && row.due_at && row.due_at <= core_now(c)) {
+			vault_subject_key_wipe(&key);
+			store_record_fini(&row);
+			return RC_OK;
+		}
 		rc = record_view_take(c, &key, &row, &v);
 	}
 	/* One cut address per ip field: as many as the record has, no cap. */
@@ -182,7 +194,9 @@ static enum rc trim(const struct core_ctx *c, const struct policy_record *kind, 
 		v.fields[i].len = strlen(cut[ncut]);
 		ncut++;
 	}
-	if (!rc && ncut) {
+	if (!rc && ncut && dry) {
+		*did = true;
+	} else if (!rc && ncut) {
 		/* Lookups stay as they were (an ip field is never a lookup): the
 		 * row read above still holds them. */
 		upd.lookups = row.lookups;
@@ -195,7 +209,7 @@ static enum rc trim(const struct core_ctx *c, const struct policy_record *kind, 
 			rc = store_record_update(c->store, c->tenant->id, &upd);
 		free(upd.data);
 		*did = !rc;
-	} else if (!rc) {
+	} else if (!rc && !dry) {
 		rc = store_record_set_due(c->store, c->tenant->id, d->id, upd.due_at, next);
 	}
 	vault_subject_key_wipe(&key);
@@ -262,9 +276,141 @@ enum rc retention_due_count(const struct core_ctx *c, int64_t *n)
 	return rc;
 }
 
+/* What the sweep does with one due record. Both passes, real or dry,
+ * decide through here. */
+enum fate {
+	FATE_UNKNOWN,              /* a kind the policy no longer has: left for the operator */
+	FATE_HELD,                 /* a legal hold covers it */
+	FATE_RESTRICTED,           /* its subject's data is restricted (Art. 18) */
+	FATE_GO,                   /* deleted or anonymised (trimming: cut) */
+};
+
+/* Art. 18: a restricted subject's data is only stored. Its records stay as
+ * they are (not deleted, not anonymised, not cut) until the restriction is
+ * lifted: the subject may need them for legal claims, or contest their
+ * accuracy. Records kept by law after an erasure are marked restricted too,
+ * in their own state, but their keep rule is why they are kept at all: they
+ * go when it says so. */
+static enum rc under_restriction(const struct core_ctx *c, const struct store_due *d, bool *out)
+{
+	struct store_subject subj;
+	struct store_record row;
+	*out = false;
+	enum rc rc = store_subject_get(c->store, c->tenant->id, d->subject_id, &subj);
+	bool restricted = !rc && subj.restricted;
+	store_subject_fini(&subj);
+	if (rc == RC_NOT_FOUND)
+		return RC_OK;
+	if (rc || !restricted)
+		return rc;
+	rc = store_record_get(c->store, c->tenant->id, d->id, &row);
+	if (!rc)
+		*out = !strcmp(row.state, record_state_name(RECORD_ACTIVE));
+	store_record_fini(&row);
+	return rc == RC_NOT_FOUND ? RC_OK : rc;
+}
+
+static enum rc fate_of(const struct core_ctx *c, const struct policy_record *kind, const struct store_hold *holds,
+                       size_t nholds, const struct store_due *d, enum fate *out)
+{
+	bool restricted = false;
+	enum rc rc = RC_OK;
+	if (!kind)
+		*out = FATE_UNKNOWN;
+	else if (hold_covering(holds, nholds, d->subject_id, d->id))
+		*out = FATE_HELD;
+	else if (!(rc = under_restriction(c, d, &restricted)))
+		*out = restricted ? FATE_RESTRICTED : FATE_GO;
+	return rc;
+}
+
+/* A dry run's memory of what the real run would have changed by now: for
+ * each subject met, how many of its records would be left. The real run
+ * deletes a subject when its last record goes (drop_if_empty); this is how
+ * a dry run knows when that would happen. Open addressing, grown at half. */
+struct tally {
+	struct tally_slot {
+		char id[TOKEN_ID_MAX];
+		int64_t left;
+	} *slots;
+	size_t cap, n;
+};
+
+static size_t tally_hash(const char *id)
+{
+	size_t h = 14695981039346656037u;
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211u;
+	return h;
+}
+
+static struct tally_slot *tally_find(struct tally *t, const char *id, bool *fresh)
+{
+	if (2 * (t->n + 1) > t->cap) {
+		struct tally old = *t;
+		t->cap = t->cap ? 2 * t->cap : 64;
+		t->slots = xcalloc(t->cap, sizeof *t->slots);
+		t->n = 0;
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.slots[i].id[0]) {
+				bool f;
+				*tally_find(t, old.slots[i].id, &f) = old.slots[i];
+			}
+		free(old.slots);
+	}
+	size_t i = tally_hash(id) & (t->cap - 1);
+	while (t->slots[i].id[0] && strcmp(t->slots[i].id, id))
+		i = (i + 1) & (t->cap - 1);
+	*fresh = !t->slots[i].id[0];
+	if (*fresh) {
+		snprintf(t->slots[i].id, sizeof t->slots[i].id, "%s", id);
+		t->n++;
+	}
+	return &t->slots[i];
+}
+
+/* The dry run's drop_if_empty: one record of the subject would go. */
+static enum rc tally_remove(const struct core_ctx *c, struct tally *t, const char *subject_id,
+                            struct retention_report *out)
+{
+	bool fresh;
+	struct tally_slot *s = tally_find(t, subject_id, &fresh);
+	if (fresh) {
+		enum rc rc = store_subject_record_count(c->store, c->tenant->id, subject_id, &s->left);
+		if (rc)
+			return rc;
+	}
+	if (s->left > 0 && --s->left == 0)
+		out->subjects_deleted++;
+	return RC_OK;
+}
+
+/* One due record of the first pass, really: deleted or anonymised. */
+static enum rc remove_one(const struct core_ctx *c, const struct policy_record *kind, const struct store_due *d,
+                          struct retention_kind_count *k, struct retention_report *out)
+{
+	bool anon = kind->then == THEN_ANONYMIZE, dropped = false;
+	enum rc rc = anon ? anonymize(c, kind, d) : store_record_delete(c->store, c->tenant->id, d->id);
+	if (rc == RC_NOT_FOUND)
+		return RC_OK; /* gone meanwhile */
+	if (!rc)
+		rc = drop_if_empty(c, d->subject_id, &dropped, out);
+	/* One entry per record, ids only; it says when the subject went too. */
+	char detail[96];
+	snprintf(detail, sizeof detail, "%s%s", d->kind, dropped ? "; subject deleted" : "");
+	if (!rc)
+		rc = audit_id(c, anon ? "retention.anonymize" : "retention.delete", d->subject_id, d->id, detail);
+	if (!rc && anon)
+		k->anonymized++;
+	else if (!rc)
+		k->deleted++;
+	return rc;
+}
+
 /* One pass over what is due (trim: over ip fields to cut). */
 static enum rc pass(const struct core_ctx *c, const struct retention_opts *o, bool trimming,
-                    const struct store_hold *holds, size_t nholds, size_t total, struct retention_report *out)
+                    const struct store_hold *holds, size_t nholds, size_t total, struct tally *gone,
+                    struct retention_report *out)
 {
 	const struct policy *p = c->tenant->policy;
 	size_t batch = o->batch ? o->batch : RETENTION_BATCH_DEFAULT;
@@ -273,7 +419,7 @@ static enum rc pass(const struct core_ctx *c, const struct retention_opts *o, bo
 	enum rc rc = RC_OK;
 	for (;;) {
 		size_t n = 0;
-		rc = store_begin(c->store);
+		rc = o->dry_run ? store_begin_read(c->store) : store_begin(c->store);
 		if (rc)
 			break;
 		rc = store_records_due(c->store, c->tenant->id, core_now(c), trimming, have_cursor ? &cursor : NULL, due,
@@ -282,54 +428,38 @@ static enum rc pass(const struct core_ctx *c, const struct retention_opts *o, bo
 			const struct store_due *d = &due[i];
 			const struct policy_record *kind = policy_record(p, d->kind);
 			struct retention_kind_count *k = count_for(out, d->kind);
+			enum fate f = FATE_UNKNOWN;
 			if (!trimming)
 				out->done++;
-			if (!kind)
-				continue; /* a kind the policy no longer has: left for the operator */
-			if (hold_covering(holds, nholds, d->subject_id, d->id)) {
+			rc = fate_of(c, kind, holds, nholds, d, &f);
+			if (rc || f == FATE_UNKNOWN)
+				continue;
+			if (f != FATE_GO) {
 				/* Counted in the deletion pass only: one held record is one,
 				 * even when its ip fields are also due to be cut. */
-				if (!trimming)
+				if (!trimming && f == FATE_HELD)
 					k->held++;
+				else if (!trimming)
+					k->restricted++;
 				continue;
 			}
 			if (trimming) {
 				bool did = false;
-				if (!o->dry_run)
-					rc = trim(c, kind, d, &did);
-				else
-					did = true;
+				rc = trim(c, kind, d, o->dry_run, &did);
 				if (!rc && did) {
 					k->trimmed++;
 					if (!o->dry_run)
 						rc = audit_id(c, "retention.trim", d->subject_id, d->id, d->kind);
 				}
-				continue;
-			}
-			if (o->dry_run) {
-				if (kind->then == THEN_ANONYMIZE)
+			} else if (o->dry_run) {
+				rc = tally_remove(c, gone, d->subject_id, out);
+				if (!rc && kind->then == THEN_ANONYMIZE)
 					k->anonymized++;
-				else
+				else if (!rc)
 					k->deleted++;
-				continue;
+			} else {
+				rc = remove_one(c, kind, d, k, out);
 			}
-			bool anon = kind->then == THEN_ANONYMIZE, dropped = false;
-			rc = anon ? anonymize(c, kind, d) : store_record_delete(c->store, c->tenant->id, d->id);
-			if (rc == RC_NOT_FOUND) {
-				rc = RC_OK; /* gone meanwhile */
-				continue;
-			}
-			if (!rc)
-				rc = drop_if_empty(c, d->subject_id, &dropped, out);
-			/* One entry per record, ids only; it says when the subject went too. */
-			char detail[96];
-			snprintf(detail, sizeof detail, "%s%s", d->kind, dropped ? "; subject deleted" : "");
-			if (!rc)
-				rc = audit_id(c, anon ? "retention.anonymize" : "retention.delete", d->subject_id, d->id, detail);
-			if (!rc && anon)
-				k->anonymized++;
-			else if (!rc)
-				k->deleted++;
 		}
 		if (rc) {
 			store_rollback(c->store);
@@ -347,40 +477,59 @@ static enum rc pass(const struct core_ctx *c, const struct retention_opts *o, bo
 	return rc;
 }
 
-enum rc retention_sweep(const struct core_ctx *c, const struct retention_opts *o, struct retention_report *out,
-                        struct errbuf *eb)
+/* Deletes answered requests past their expiry. A dry run deletes them in
+ * one transaction and rolls it back: the same statement decides. */
+static enum rc expire_requests(const struct core_ctx *c, const struct retention_opts *o,
+                               struct retention_report *out)
 {
-	struct store_hold *holds = NULL;
-	size_t nholds = 0;
-	int64_t total = 0;
-	memset(out, 0, sizeof *out);
-	enum rc rc = hold_active(c, NULL, NULL, &holds, &nholds);
-	if (!rc)
-		rc = retention_due_count(c, &total);
-	if (!rc)
-		rc = pass(c, o, false, holds, nholds, (size_t)total, out);
-	if (!rc)
-		rc = pass(c, o, true, holds, nholds, (size_t)total, out);
 	size_t batch = o->batch ? o->batch : RETENTION_BATCH_DEFAULT;
-	while (!rc && !o->dry_run) {
+	enum rc rc = o->dry_run ? store_begin(c->store) : RC_OK;
+	bool rollback = o->dry_run && !rc;
+	while (!rc) {
 		size_t n = 0;
-		rc = store_begin(c->store);
+		if (!o->dry_run)
+			rc = store_begin(c->store);
 		if (rc)
 			break;
 		rc = store_requests_expire(c->store, c->tenant->id, core_now(c), batch, &n);
-		char detail[48];
-		snprintf(detail, sizeof detail, "requests=%zu", n);
-		if (!rc && n)
-			rc = audit_id(c, "retention.requests_expire", NULL, NULL, detail);
-		rc = core_end(c, rc);
+		if (!o->dry_run) {
+			char detail[48];
+			snprintf(detail, sizeof detail, "requests=%zu", n);
+			if (!rc && n)
+				rc = audit_id(c, "retention.requests_expire", NULL, NULL, detail);
+			rc = core_end(c, rc);
+		}
 		if (rc)
 			break;
 		out->requests_expired += n;
 		if (n < batch)
 			break;
 	}
+	if (rollback)
+		store_rollback(c->store);
+	return rc;
+}
+
+enum rc retention_sweep(const struct core_ctx *c, const struct retention_opts *o, struct retention_report *out,
+                        struct errbuf *eb)
+{
+	struct store_hold *holds = NULL;
+	size_t nholds = 0;
+	int64_t total = 0;
+	struct tally gone = {0};
+	memset(out, 0, sizeof *out);
+	enum rc rc = hold_active(c, NULL, NULL, &holds, &nholds);
+	if (!rc)
+		rc = retention_due_count(c, &total);
+	if (!rc)
+		rc = pass(c, o, false, holds, nholds, (size_t)total, &gone, out);
+	if (!rc)
+		rc = pass(c, o, true, holds, nholds, (size_t)total, &gone, out);
+	if (!rc)
+		rc = expire_requests(c, o, out);
 	if (!rc && o->progress)
 		o->progress(o->arg, out->done, (size_t)total);
+	free(gone.slots);
 	store_holds_free(holds, nholds);
 	if (rc) {
 		retention_report_fini(out);

@@ -6,8 +6,9 @@
  * walks an index of what is due instead of every record. A record whose event
  * has not happened is not due. The sweep works in small transactions: a crash
  * leaves every record either before or after its change, and a rerun finishes
- * the job. Held records (legal holds) are passed over and stay due: they are
- * what GET /v1/retention/overdue lists.
+ * the job. Held records (legal holds) and the records of a restricted subject
+ * (Art. 18; not those kept by law after an erasure) are passed over and stay
+ * due: they are what GET /v1/retention/overdue lists.
  */
 #ifndef PRIVREG_RETENTION_H
 #define PRIVREG_RETENTION_H
@@ -25,6 +26,7 @@
 struct retention_kind_count {
 	char kind[65];
 	size_t deleted, anonymized, trimmed, held;
+	size_t restricted;         /* due, but the subject's data is restricted (Art. 18): left as it is */
 };
 
 struct retention_report {
@@ -38,7 +40,7 @@ struct retention_report {
 typedef void retention_progress(void *arg, size_t done, size_t total);
 
 struct retention_opts {
-	bool dry_run;              /* count what would be done; change nothing */
+	bool dry_run;              /* count exactly what a real run would do; change nothing */
 	size_t batch;              /* records per transaction; 0: the default */
 	retention_progress *progress; /* may be NULL */
 	void *arg;

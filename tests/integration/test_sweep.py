@@ -49,7 +49,7 @@ def sweep(env, now, *extra):
     """privreg sweep --now NOW; the kinds it did anything to, with their counts."""
     out = env.privreg("sweep", "--dir", env.dir, "--now", now, *extra, check=0).stdout
     counts = {}
-    for m in re.finditer(r"^(\S+) +deleted (\d+) anonymized (\d+) trimmed (\d+) held (\d+)$", out, re.M):
+    for m in re.finditer(r"^(\S+) +deleted (\d+) anonymized (\d+) trimmed (\d+) held (\d+) restricted \d+$", out, re.M):
         c = dict(zip(["deleted", "anonymized", "trimmed", "held"], map(int, m.groups()[1:])))
         if any(c.values()):
             counts[m.group(1)] = c
@@ -115,7 +115,7 @@ def test_while_active_plus_grace(tmp_path, privreg):
 
 def test_event_not_happened_is_not_due(env):
     _, (rid,) = add(env, {"kind": "complaint", "fields": {"message": "x"}, "created_at": "2001-01-01"})
-    assert sweep(env, "2099-01-01") == {}
+    assert sweep(env, "2099-01-01", "--dry-run") == {}  # a later time: only as a dry run
     assert record(env, rid).status_code == 200
     # Given its event later, it becomes due from that date.
     r = env.request("PATCH", f"/v1/records/{rid}", env.keys["admin"], json={"events": {"resolved": "2002-05-01"}})
@@ -159,7 +159,7 @@ def test_holds_stop_the_sweep_and_overdue_lists_them(env):
     sid, (rid,) = add(env, {"kind": "message", "fields": {"message": "evidence"}, "created_at": "2020-01-01"})
     h = env.request("POST", "/v1/holds", env.keys["dpo"], json={"subject_id": sid, "reason": "dispute D-7"}).json()
     r = env.request("POST", "/v1/retention/sweep", env.keys["admin"], json={})
-    assert r.json()["kinds"]["message"] == {"deleted": 0, "anonymized": 0, "trimmed": 0, "held": 1}
+    assert r.json()["kinds"]["message"] == {"deleted": 0, "anonymized": 0, "trimmed": 0, "held": 1, "restricted": 0}
     assert record(env, rid).status_code == 200
     over = env.request("GET", "/v1/retention/overdue", env.keys["auditor"]).json()["overdue"]
     assert [(o["record_id"], o["held_by"], o["due_at"]) for o in over] == [(rid, h["id"], "2023-01-01T00:00:00Z")]
@@ -230,7 +230,17 @@ def test_answered_requests_expire_per_requests_keep(env):
     m += 6
     y, m = y + (m - 1) // 12, (m - 1) % 12 + 1
     kept_until = f"{y}-{m:02d}-{answered[8:10]}T{answered[11:19]}Z"
-    out = env.privreg("sweep", "--dir", env.dir, "--now", kept_until, check=0).stdout
+    # That time is ahead of the clock: a dry run shows when it goes, ...
+    last = time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                         time.gmtime(calendar.timegm(time.strptime(kept_until, "%Y-%m-%dT%H:%M:%SZ")) - 1))
+    out = env.privreg("sweep", "--dir", env.dir, "--now", last, "--dry-run", check=0).stdout
+    assert "0 requests deleted" in out, out
+    out = env.privreg("sweep", "--dir", env.dir, "--now", kept_until, "--dry-run", check=0).stdout
+    assert "1 requests deleted" in out, out
+    # ... and once that time has come (moved back here), the sweep deletes it.
+    with db(env) as c:
+        c.execute("update requests set expires_at = expires_at - 200 * 86400 where expires_at is not null")
+    out = env.privreg("sweep", "--dir", env.dir, check=0).stdout
     assert "1 requests deleted" in out, out
     assert env.request("GET", f"/v1/requests/{rid}", env.keys["dpo"]).status_code == 404
     assert env.request("GET", f"/v1/requests/{open_}", env.keys["dpo"]).status_code == 200  # open: kept
