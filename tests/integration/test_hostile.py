@@ -93,3 +93,23 @@ def test_numbers_that_a_double_cannot_hold_are_refused(api, amount, items):
                     headers={"Content-Type": "application/json"})
     assert r.status_code == 201, r.text
     assert api.request("DELETE", f"/v1/subjects/{sid}", admin).status_code == 204
+
+
+def test_files_are_private_whatever_the_umask(tmp_path):
+    """privreg.conf, the database and the key files are created owner-only
+    even under umask 000."""
+    import os
+    import stat
+    import subprocess
+
+    from conftest import _bin
+    d = tmp_path / "reg"
+    run = lambda *a: subprocess.run([_bin(), *map(str, a)], capture_output=True, text=True, umask=0, timeout=120)
+    assert run("init", "--dir", d, "--policy", WEBSHOP).returncode == 0
+    assert run("tenant", "add", "other", "--policy", WEBSHOP, "--dir", d).returncode == 0
+    assert run("key", "add", "--role", "admin", "--dir", d).returncode == 0
+    files = [p for p in d.rglob("*")]
+    assert {p.name for p in files} >= {"privreg.conf", "privreg.db", "default.key", "other.key"}
+    for p in files:
+        mode = stat.S_IMODE(os.stat(p).st_mode)
+        assert mode & 0o077 == 0, (p.name, oct(mode))
