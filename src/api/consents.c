@@ -93,8 +93,12 @@ struct check_arg {
 static enum rc check_param(struct http_request *rq, const char *name, const char *value, void *arg)
 {
 	struct check_arg *a = arg;
+	const struct policy_field *f = policy_field(rq->ctx.tenant->policy, name);
 	if (!strcmp(name, "purpose")) {
 		a->purpose = value ? value : "";
+	} else if (strcmp(name, "subject") && (!f || !f->lookup)) {
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "unknown query parameter '%.40s': give purpose and subject or a lookup field",
+		               name);
 	} else {
 		a->field = name;
 		a->value = value ? value : "";

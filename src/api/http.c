@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "api/server_internal.h"
+#include "api/value_json.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
@@ -116,6 +117,53 @@ enum rc http_tenant(struct http_request *rq, int64_t id, const struct tenant **o
 
 /* ---- bounds and body ---- */
 
+struct query_names {
+	const char *allowed;
+	const char *seen[HTTP_QUERY_MAX];
+	size_t n;
+	struct errbuf *eb;
+	enum rc rc;
+};
+
+static bool word_in(const char *list, const char *w)
+{
+	size_t n = strlen(w);
+	for (const char *p = list; n && (p = strstr(p, w)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+static enum MHD_Result query_name_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	(void)value;
+	struct query_names *q = cls;
+	if (q->n == HTTP_QUERY_MAX) {
+		q->rc = err_set(q->eb, RC_UNPROCESSABLE, "more than %d query parameters", HTTP_QUERY_MAX);
+		return MHD_NO;
+	}
+	for (size_t i = 0; i < q->n; i++)
+		if (!strcmp(q->seen[i], key)) {
+			q->rc = err_set(q->eb, RC_UNPROCESSABLE, "query parameter '%.40s' is given more than once", key);
+			return MHD_NO;
+		}
+	if (!q->allowed || (strcmp(q->allowed, "*") && !word_in(q->allowed, key))) {
+		q->rc = err_set(q->eb, RC_UNPROCESSABLE, "unknown query parameter '%.40s'", key);
+		return MHD_NO;
+	}
+	q->seen[q->n++] = key;
+	return MHD_YES;
+}
+
+/* One rule for every route: only the names the route declares, each once. */
+static enum rc check_query(struct http_request *rq)
+{
+	struct query_names q = {.allowed = rq->route->query, .eb = &rq->eb};
+	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_name_cb, &q);
+	return q.rc;
+}
+
 /* Deepest nesting of arrays and objects, outside strings; stops counting
  * past the limit, so a deep document costs no more than a shallow one. */
 static int json_depth(const char *s, size_t n)
@@ -167,6 +215,9 @@ static enum rc parse_body(struct pending *p, struct MHD_Connection *conn)
 		return err_set(&rq->eb, RC_INVALID, "a JSON body is required");
 	if (json_depth(p->body.data, p->body.len) > HTTP_JSON_DEPTH_MAX)
 		return err_set(&rq->eb, RC_UNPROCESSABLE, "the JSON is nested deeper than %d levels", HTTP_JSON_DEPTH_MAX);
+	enum rc rc = value_json_check_numbers(p->body.data, p->body.len, &rq->eb);
+	if (rc)
+		return rc;
 	json_error_t jerr;
 	rq->json = json_loadb(p->body.data, p->body.len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!rq->json)
@@ -190,6 +241,43 @@ void server_client_addr(struct MHD_Connection *conn, char *out, size_t size)
 
 /* ---- the request pipeline ---- */
 
+/* Length of the well-formed UTF-8 sequence at s (as jansson accepts it: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), 0 if there is none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	if (s[0] < 0x80)
+		return 1;
+	size_t n = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+	if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) || (s[0] == 0xF0 && s[1] < 0x90) ||
+	    (s[0] == 0xF4 && s[1] > 0x8F))
+		return 0;
+	return n;
+}
+
+/* An error message can quote what the client sent (a query name, a path
+ * segment), which need not be UTF-8, and jansson refuses such a string:
+ * every byte outside a well-formed sequence becomes U+FFFD, so the answer
+ * always has its JSON body. */
+static void utf8_clean(const char *in, char *out, size_t size)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t o = 0;
+	while (*s) {
+		size_t n = utf8_len(s);
+		const char *from = n ? (const char *)s : "\xEF\xBF\xBD";
+		size_t w = n ? n : 3;
+		if (o + w >= size)
+			break;
+		memcpy(out + o, from, w);
+		o += w;
+		s += n ? n : 1;
+	}
+	out[o] = '\0';
+}
+
 static enum rc dispatch(struct server *s, struct pending *p, struct MHD_Connection *conn)
 {
 	struct http_request *rq = &p->rq;
@@ -206,6 +294,8 @@ static enum rc dispatch(struct server *s, struct pending *p, struct MHD_Connecti
 	}
 	if (!rc && rq->route->roles != R_PUBLIC)
 		rc = server_authenticate(s, w, rq);
+	if (!rc)
+		rc = check_query(rq);
 	if (!rc && rq->route->body != BODY_NONE)
 		rc = parse_body(p, conn);
 	if (!rc)
@@ -221,7 +311,9 @@ static enum MHD_Result respond(struct server *s, struct pending *p, struct MHD_C
 	int status;
 	if (rc) {
 		status = rc_http_status(rc);
-		json_t *err = json_pack("{s:{s:s, s:s}}", "error", "code", rc_code(rc), "message", err_msg(&rq->eb, rc));
+		char msg[3 * sizeof rq->eb.msg];
+		utf8_clean(err_msg(&rq->eb, rc), msg, sizeof msg);
+		json_t *err = json_pack("{s:{s:s, s:s}}", "error", "code", rc_code(rc), "message", msg);
 		text = json_dumps(err, JSON_COMPACT);
 		json_decref(err);
 		if (status >= 500)

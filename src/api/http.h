@@ -22,6 +22,7 @@
 #define HTTP_JSON_DEPTH_MAX 32
 #define HTTP_PARAM_MAX 2
 #define HTTP_PARAM_LEN 128
+#define HTTP_QUERY_MAX 16         /* query parameters in one request */
 
 struct server;
 struct http_request;
@@ -46,6 +47,9 @@ struct route {
 	handler_fn fn;
 	unsigned roles;
 	enum body_kind body;       /* JSON: parsed into rq->json; FORM: raw in rq->form */
+	const char *query;         /* the query parameters it reads, space-separated; "*" any
+	                            * names (the handler checks them); NULL none. Others, and
+	                            * a name given twice, are refused before the handler runs */
 };
 
 struct http_request {

@@ -1,6 +1,8 @@
 /* value_json: JSON <-> field values, records and subjects (see value_json.h). */
 #include "api/value_json.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +42,44 @@ static const char *own(struct value_json_holder *h, char *s)
 	}
 	h->owned[h->nowned++] = s;
 	return s;
+}
+
+enum rc value_json_check_numbers(const char *text, size_t len, struct errbuf *eb)
+{
+	bool in_string = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == '"') {
+			in_string = true;
+			continue;
+		}
+		if (c != '-' && (c < '0' || c > '9'))
+			continue;
+		size_t n = 0;
+		while (i + n < len && text[i + n] && strchr("+-.0123456789eE", text[i + n]))
+			n++;
+		char small[64], *num = n < sizeof small ? small : xmalloc(n + 1);
+		memcpy(num, text + i, n);
+		num[n] = '\0';
+		errno = 0;
+		(void)strtod(num, NULL);
+		bool range = errno == ERANGE;
+		if (num != small)
+			free(num);
+		if (range)
+			return err_set(eb, RC_UNPROCESSABLE,
+			               "a number at byte %zu is too large or too close to zero to be kept exactly; send it as a string",
+			               i + 1);
+		i += n - 1;
+	}
+	return RC_OK;
 }
 
 enum rc value_from_json(json_t *j, struct field_value *out, struct value_json_holder *h)

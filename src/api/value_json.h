@@ -28,6 +28,12 @@ void value_json_holder_fini(struct value_json_holder *h);
 /* RC_OK when obj is an object whose every key is in `allowed` (NULL-ended). */
 enum rc json_keys_only(json_t *obj, const char *const *allowed, struct errbuf *eb) WUR;
 
+/* Refuses (422) a JSON text holding a number that a double cannot hold,
+ * one whose magnitude overflows or underflows (1e999, -1e-999999): jansson
+ * would read it as infinity or as (-)0, and what is stored would not be
+ * what was sent. Run on the text before json_loadb. */
+enum rc value_json_check_numbers(const char *text, size_t len, struct errbuf *eb) WUR;
+
 /* One JSON value as a field_value. */
 enum rc value_from_json(json_t *j, struct field_value *out, struct value_json_holder *h) WUR;
 /* {"kind", "fields", "created_at"?, "events"?} -> record_input.

@@ -84,6 +84,12 @@ static int import_file(const struct core_ctx *c, const char *kind, FILE *f, cons
 		struct pending *p = &batch[n];
 		memset(p, 0, sizeof *p);
 		p->lineno = lineno;
+		struct errbuf neb = {""};
+		if (value_json_check_numbers(line, len, &neb)) {
+			fprintf(stderr, "privreg: %s:%zu: %s\n", path, lineno, neb.msg);
+			ret = CLI_REFUSED;
+			break;
+		}
 		p->json = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
 		if (!p->json) {
 			fprintf(stderr, "privreg: %s:%zu: not JSON: %s\n", path, lineno, jerr.text);

@@ -1,5 +1,6 @@
 /* cli_init: `privreg init` and `privreg tenant add|list`. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,17 @@ static int write_conf(const char *dir, const char *store_url)
 	char path[4200], tmp[4300];
 	snprintf(path, sizeof path, "%s/%s", dir, CLI_CONF);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-	if (!f)
+	/* 0600 whatever the umask: it names the store. An old temporary file
+	 * keeps the mode it was made with, so the mode is set again. */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
 		return -1;
+	FILE *f = fchmod(fd, 0600) == 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
 	fprintf(f, "# privreg register configuration\nstore = %s\n", store_url);
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		fclose(f);

@@ -75,8 +75,9 @@ static bool allowed(const struct policy_purpose *u, const char *state)
 	return consent_allows(u, consent_state_parse(state));
 }
 
+/* The link names the grant event it confirms (see consent_by_link). */
 static enum rc queue_confirmation(const struct core_ctx *c, const char *subject_id, const struct subject_key *key,
-                                  const struct policy_purpose *u, struct errbuf *eb)
+                                  const struct policy_purpose *u, int64_t grant_event, struct errbuf *eb)
 {
 	char contact[256], lang[8], token[TOKEN_LINK_MAX], link[CORE_LINK_MAX];
 	enum rc rc = subject_contact(c, subject_id, key, CHANNEL_EMAIL, contact, lang, NULL);
@@ -85,7 +86,8 @@ static enum rc queue_confirmation(const struct core_ctx *c, const char *subject_
 	if (!contact[0])
 		return err_set(eb, RC_UNPROCESSABLE, "purpose %s needs a confirmation by e-mail, and the subject has no e-mail address",
 		               u->name);
-	struct token_link l = {.kind = 'c', .tenant_id = c->tenant->id, .expires = core_now(c) + CONSENT_CONFIRM_DAYS * DAY};
+	struct token_link l = {.kind = 'c', .tenant_id = c->tenant->id, .expires = core_now(c) + CONSENT_CONFIRM_DAYS * DAY,
+	                       .event = grant_event};
 	snprintf(l.subject_id, sizeof l.subject_id, "%s", subject_id);
 	snprintf(l.purpose, sizeof l.purpose, "%s", u->name);
 	rc = token_link_sign(&l, c->tenant->vault.token_key, token);
@@ -167,7 +169,7 @@ enum rc consent_record(const struct core_ctx *c, const char *subject_id, const c
 		if (!rc)
 			rc = store_consent_state_set(c->store, c->tenant->id, subject_id, u->name, next, e.at);
 		if (!rc && a == CONSENT_GRANT && u->double_opt_in)
-			rc = queue_confirmation(c, subject_id, &key, u, eb);
+			rc = queue_confirmation(c, subject_id, &key, u, event_id, eb);
 		if (!rc) {
 			char detail[128];
 			snprintf(detail, sizeof detail, "purpose=%s state=%s event=%lld", u->name, next, (long long)event_id);
@@ -377,8 +379,32 @@ enum rc consent_audience(const struct core_ctx *c, const char *purpose, const ch
 	return rc;
 }
 
-enum rc consent_by_link(const struct core_ctx *c, const struct token_link *l, const char *token, bool gpc,
-                        const char *ip, char state[16], struct errbuf *eb)
+/* Whether a confirmation link is for the subject's latest grant of the
+ * purpose, which is the only one it may confirm: a link sent for an earlier
+ * grant (withdrawn, then granted again) must not confirm the later one,
+ * which has its own link. Links signed before they named their grant event
+ * stand for the grant made when they were signed: one made no later than
+ * their expiry less their lifetime. */
+static enum rc link_grant(const struct core_ctx *c, const struct token_link *l, const char *purpose,
+                          struct errbuf *eb)
+{
+	struct store_consent_event *v = NULL;
+	size_t n = 0;
+	enum rc rc = store_consent_events_for_subject(c->store, c->tenant->id, l->subject_id, &v, &n);
+	const struct store_consent_event *grant = NULL;
+	for (size_t i = 0; !rc && i < n; i++)
+		if (!strcmp(v[i].purpose, purpose) && !strcmp(v[i].action, action_names[CONSENT_GRANT]))
+			grant = &v[i];
+	bool ok = grant && (l->event ? grant->event_id == l->event
+	                             : grant->at <= l->expires - (int64_t)CONSENT_CONFIRM_DAYS * DAY);
+	if (!rc && !ok)
+		rc = err_set(eb, RC_GONE, "this link was for an earlier request; use the link in the latest e-mail");
+	store_consent_events_free(v, n);
+	return rc;
+}
+
+enum rc consent_by_link(const struct core_ctx *c, const struct token_link *l, bool gpc, const char *ip,
+                        char state[16], struct errbuf *eb)
 {
 	const struct policy_purpose *u = policy_purpose(c->tenant->policy, l->purpose);
 	if (!u)
@@ -388,15 +414,16 @@ enum rc consent_by_link(const struct core_ctx *c, const struct token_link *l, co
 	if (l->kind == 'u')
 		return consent_record(c, l->subject_id, u->name, u->basis == BASIS_CONSENT ? CONSENT_WITHDRAW : CONSENT_OBJECT,
 		                      &ev, state, eb);
-	/* A confirmation is used once. */
-	unsigned char hash[32];
-	token_link_hash(token, hash);
+	/* A confirmation is used once (marked by its bytes, not its text), and
+	 * only for the grant it was sent for. */
 	enum rc rc = store_begin(c->store);
 	if (rc)
 		return rc;
-	rc = store_token_use(c->store, c->tenant->id, hash, core_now(c));
+	rc = store_token_use(c->store, c->tenant->id, l->used, core_now(c));
 	if (rc == RC_EXISTS)
 		rc = err_set(eb, RC_GONE, "this link has been used already");
+	if (!rc)
+		rc = link_grant(c, l, u->name, eb);
 	if (!rc) {
 		if (gpc) {
 			/* Global Privacy Control: the browser says no to direct marketing. */

@@ -113,10 +113,12 @@ enum rc consent_accept_terms(const struct core_ctx *c, const char *subject_id, c
                              const struct consent_evidence *ev, struct errbuf *eb) WUR;
 
 /* A signed link's action, for the public pages: confirm ('c' tokens, single
- * use) or unsubscribe ('u'). gpc: the browser sent Sec-GPC: 1, which turns a
- * confirmation into an objection to direct marketing. */
-enum rc consent_by_link(const struct core_ctx *c, const struct token_link *l, const char *token, bool gpc,
-                        const char *ip, char state[16], struct errbuf *eb) WUR;
+ * use) or unsubscribe ('u'). A confirmation confirms only the grant it was
+ * sent for, while that grant is the latest one: RC_GONE for a link used
+ * already or sent for an earlier grant. gpc: the browser sent Sec-GPC: 1,
+ * which turns a confirmation into an objection to direct marketing. */
+enum rc consent_by_link(const struct core_ctx *c, const struct token_link *l, bool gpc, const char *ip,
+                        char state[16], struct errbuf *eb) WUR;
 
 
 #endif

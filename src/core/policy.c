@@ -509,6 +509,37 @@ static void read_policy(struct pctx *c, yaml_node_t *root)
 		policy_err(c, NULL, "the policy is too large or too deeply aliased");
 }
 
+/* libyaml has no nesting limit of its own, and its scanner does work in
+ * proportion to the depth for every token, so a file of 400,000 '[' keeps
+ * it busy for minutes. Its event parser reads the nesting as the loader
+ * will, one token at a time: counting the open collections and stopping at
+ * the first one too deep costs a few thousand tokens at most. A malformed
+ * file is left for the loader to report. */
+static bool too_deep(struct pctx *c, const char *text, size_t len)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0;
+	bool deep = false, done = false;
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while (!done && !deep && yaml_parser_parse(&parser, &ev)) {
+		if (ev.type == YAML_SEQUENCE_START_EVENT || ev.type == YAML_MAPPING_START_EVENT)
+			deep = ++depth > POLICY_DEPTH_MAX;
+		else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT)
+			depth--;
+		done = ev.type == YAML_STREAM_END_EVENT;
+		if (deep) {
+			policy_err(c, NULL, "the policy nests deeper than %d levels", POLICY_DEPTH_MAX);
+			if (c->diags)
+				c->diags->v[c->diags->n - 1].line = (int)ev.start_mark.line + 1;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return deep;
+}
+
 enum rc policy_parse(const char *text, size_t len, struct policy **out, struct policy_diags *diags)
 {
 	*out = NULL;
@@ -517,6 +548,9 @@ enum rc policy_parse(const char *text, size_t len, struct policy **out, struct p
 		policy_err(&c0, NULL, "the policy is larger than %d bytes", POLICY_FILE_MAX);
 		return RC_POLICY;
 	}
+	struct pctx c0 = {.diags = diags};
+	if (too_deep(&c0, text, len))
+		return RC_POLICY;
 	struct policy *p = xcalloc(1, sizeof *p);
 	arena_init(&p->arena);
 	struct pctx c = {.p = p, .diags = diags};

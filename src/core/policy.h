@@ -38,6 +38,7 @@ enum then_action { THEN_DELETE, THEN_ANONYMIZE };
 #define POLICY_TEXT_MAX_MAX 1000000
 /* A policy file larger than this is refused unread. */
 #define POLICY_FILE_MAX (1024 * 1024)
+#define POLICY_DEPTH_MAX 64   /* nested mappings and sequences, counted before parsing */
 
 struct policy_text {          /* one translation of a title */
 	const char *lang;

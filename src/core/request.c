@@ -400,10 +400,8 @@ enum rc request_refuse(const struct core_ctx *c, const char *id, const char *rea
 	return rc;
 }
 
-enum rc request_verify_by_link(const struct core_ctx *c, const struct token_link *l, const char *token,
-                               struct errbuf *eb)
+enum rc request_verify_by_link(const struct core_ctx *c, const struct token_link *l, struct errbuf *eb)
 {
-	unsigned char hash[32];
 	struct store_request r;
 	enum rc rc = request_get(c, l->purpose, &r, eb);
 	if (!rc && strcmp(r.subject_id, l->subject_id))
@@ -414,14 +412,13 @@ enum rc request_verify_by_link(const struct core_ctx *c, const struct token_link
 		store_request_fini(&r);
 		return rc;
 	}
-	token_link_hash(token, hash);
 	free(r.status);
 	free(r.verified_by);
 	r.status = xstrdup(request_status_name(REQUEST_IN_PROGRESS));
 	r.verified_by = xstrdup("link to the e-mail on record");
 	rc = store_begin(c->store);
 	if (!rc) {
-		rc = store_token_use(c->store, c->tenant->id, hash, core_now(c));
+		rc = store_token_use(c->store, c->tenant->id, l->used, core_now(c));
 		if (rc == RC_EXISTS)
 			rc = err_set(eb, RC_GONE, "this link has been used already");
 		if (!rc)

@@ -100,8 +100,7 @@ enum rc request_details(const struct core_ctx *c, const struct store_request *r,
 /* Verification by the subject: requests logged without verified_by e-mail
  * the subject a signed, single-use link ('v', 7 days); following it marks
  * the request verified ("link to the e-mail on record"). */
-enum rc request_verify_by_link(const struct core_ctx *c, const struct token_link *l, const char *token,
-                               struct errbuf *eb) WUR;
+enum rc request_verify_by_link(const struct core_ctx *c, const struct token_link *l, struct errbuf *eb) WUR;
 
 /* What completing needs besides the request itself (the API parses details). */
 struct request_exec {

@@ -220,41 +220,80 @@ bool token_hash_equal(const unsigned char a[TOKEN_HASH_LEN], const unsigned char
 }
 
 #define LINK_MAC 16
+#define LINK_FIXED (1 + TOKEN_ID_BYTES + 8 + 1)       /* kind, subject, expiry, purpose length */
+#define LINK_RAW_MAX (LINK_FIXED + TOKEN_PURPOSE_MAX + 8 + LINK_MAC)
 
-enum rc token_link_sign(const struct token_link *l, const unsigned char key[32], char out[TOKEN_LINK_MAX])
+static void put64(unsigned char *p, int64_t v)
 {
-	unsigned char raw[1 + TOKEN_ID_BYTES + 8 + 1 + TOKEN_PURPOSE_MAX + LINK_MAC];
-	size_t plen = strlen(l->purpose), n = 0;
-	if (plen > TOKEN_PURPOSE_MAX || !token_id_decode(TOKEN_PREFIX_SUBJECT, l->subject_id, raw + 1))
-		return RC_INVALID;
-	raw[n++] = (unsigned char)l->kind;
-	n += TOKEN_ID_BYTES;
 	for (int i = 0; i < 8; i++)
-		raw[n++] = (unsigned char)((uint64_t)l->expires >> (8 * i));
-	raw[n++] = (unsigned char)plen;
-	memcpy(raw + n, l->purpose, plen);
-	n += plen;
-	unsigned char tenant[8];
-	for (int i = 0; i < 8; i++)
-		tenant[i] = (unsigned char)((uint64_t)l->tenant_id >> (8 * i));
+		p[i] = (unsigned char)((uint64_t)v >> (8 * i));
+}
+
+static int64_t get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return (int64_t)v;
+}
+
+static void link_mac(int64_t tenant, const unsigned char *raw, size_t n, const unsigned char key[32],
+                     unsigned char mac[LINK_MAC])
+{
+	unsigned char tb[8];
+	put64(tb, tenant);
 	crypto_generichash_state st;
 	crypto_generichash_init(&st, key, 32, LINK_MAC);
-	crypto_generichash_update(&st, tenant, sizeof tenant);
+	crypto_generichash_update(&st, tb, sizeof tb);
 	crypto_generichash_update(&st, raw, n);
-	crypto_generichash_final(&st, raw + n, LINK_MAC);
-	n += LINK_MAC;
-	int w = snprintf(out, TOKEN_LINK_MAX, "%lld.", (long long)l->tenant_id);
+	crypto_generichash_final(&st, mac, LINK_MAC);
+}
+
+/* The one spelling of a link's bytes. */
+static enum rc link_text(int64_t tenant, const unsigned char *raw, size_t n, char out[TOKEN_LINK_MAX])
+{
+	int w = snprintf(out, TOKEN_LINK_MAX, "%lld.", (long long)tenant);
 	if (w < 0 || (size_t)w + sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING) > TOKEN_LINK_MAX)
 		return RC_INVALID;
 	sodium_bin2base64(out + w, TOKEN_LINK_MAX - (size_t)w, raw, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	return RC_OK;
 }
 
+enum rc token_link_sign(const struct token_link *l, const unsigned char key[32], char out[TOKEN_LINK_MAX])
+{
+	unsigned char raw[LINK_RAW_MAX];
+	size_t plen = strlen(l->purpose), n = 0;
+	if (plen > TOKEN_PURPOSE_MAX || l->tenant_id <= 0 || l->event < 0 ||
+	    !token_id_decode(TOKEN_PREFIX_SUBJECT, l->subject_id, raw + 1))
+		return RC_INVALID;
+	raw[n++] = (unsigned char)l->kind;
+	n += TOKEN_ID_BYTES;
+	put64(raw + n, l->expires);
+	n += 8;
+	raw[n++] = (unsigned char)plen;
+	memcpy(raw + n, l->purpose, plen);
+	n += plen;
+	if (l->event) { /* absent when 0: links without one keep their old bytes */
+		put64(raw + n, l->event);
+		n += 8;
+	}
+	link_mac(l->tenant_id, raw, n, key, raw + n);
+	return link_text(l->tenant_id, raw, n + LINK_MAC, out);
+}
+
 enum rc token_link_tenant(const char *s, int64_t *tenant_id)
 {
-	char *end;
-	long long t = strtoll(s, &end, 10);
-	if (end == s || *end != '.' || t <= 0 || strlen(s) >= TOKEN_LINK_MAX)
+	/* [1-9][0-9]* then '.': strtoll would take "+1", " 1" and "0001" too. */
+	int64_t t = 0;
+	size_t i = 0;
+	if (strnlen(s, TOKEN_LINK_MAX) >= TOKEN_LINK_MAX || s[0] < '1' || s[0] > '9')
+		return RC_NOT_FOUND;
+	for (; s[i] >= '0' && s[i] <= '9'; i++) {
+		if (t > (INT64_MAX - (s[i] - '0')) / 10)
+			return RC_NOT_FOUND;
+		t = t * 10 + (s[i] - '0');
+	}
+	if (s[i] != '.')
 		return RC_NOT_FOUND;
 	*tenant_id = t;
 	return RC_OK;
@@ -262,7 +301,8 @@ enum rc token_link_tenant(const char *s, int64_t *tenant_id)
 
 enum rc token_link_verify(const char *s, const unsigned char key[32], int64_t now, struct token_link *out)
 {
-	unsigned char raw[1 + TOKEN_ID_BYTES + 8 + 1 + TOKEN_PURPOSE_MAX + LINK_MAC];
+	unsigned char raw[LINK_RAW_MAX], mac[LINK_MAC];
+	char canon[TOKEN_LINK_MAX];
 	size_t n = 0;
 	int64_t tenant;
 	if (token_link_tenant(s, &tenant))
@@ -270,34 +310,30 @@ enum rc token_link_verify(const char *s, const unsigned char key[32], int64_t no
 	const char *b64 = strchr(s, '.') + 1;
 	if (sodium_base642bin(raw, sizeof raw, b64, strlen(b64), NULL, &n, NULL,
 	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-	    n < 1 + TOKEN_ID_BYTES + 8 + 1 + LINK_MAC)
+	    n < LINK_FIXED + LINK_MAC)
 		return RC_NOT_FOUND;
-	size_t plen = raw[1 + TOKEN_ID_BYTES + 8];
-	if (plen > TOKEN_PURPOSE_MAX || n != 1 + TOKEN_ID_BYTES + 8 + 1 + plen + LINK_MAC)
+	size_t plen = raw[LINK_FIXED - 1], body = n - LINK_MAC;
+	bool has_event = body == LINK_FIXED + plen + 8;
+	if (plen > TOKEN_PURPOSE_MAX || (body != LINK_FIXED + plen && !has_event))
 		return RC_NOT_FOUND;
-	unsigned char tb[8], mac[LINK_MAC];
-	for (int i = 0; i < 8; i++)
-		tb[i] = (unsigned char)((uint64_t)tenant >> (8 * i));
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, key, 32, LINK_MAC);
-	crypto_generichash_update(&st, tb, sizeof tb);
-	crypto_generichash_update(&st, raw, n - LINK_MAC);
-	crypto_generichash_final(&st, mac, LINK_MAC);
-	if (sodium_memcmp(mac, raw + n - LINK_MAC, LINK_MAC) != 0)
+	link_mac(tenant, raw, body, key, mac);
+	if (sodium_memcmp(mac, raw + body, LINK_MAC) != 0)
+		return RC_NOT_FOUND;
+	/* The MAC holds for these bytes; the text must also be their one
+	 * spelling, or the same link would have many. */
+	if (link_text(tenant, raw, n, canon) || strcmp(canon, s))
 		return RC_NOT_FOUND;
 	out->kind = (char)raw[0];
 	out->tenant_id = tenant;
 	token_id_encode(TOKEN_PREFIX_SUBJECT, raw + 1, out->subject_id);
-	uint64_t e = 0;
-	for (int i = 7; i >= 0; i--)
-		e = (e << 8) | raw[1 + TOKEN_ID_BYTES + i];
-	out->expires = (int64_t)e;
-	memcpy(out->purpose, raw + 1 + TOKEN_ID_BYTES + 8 + 1, plen);
+	out->expires = get64(raw + 1 + TOKEN_ID_BYTES);
+	memcpy(out->purpose, raw + LINK_FIXED, plen);
 	out->purpose[plen] = '\0';
+	out->event = has_event ? get64(raw + LINK_FIXED + plen) : 0;
+	if (has_event && out->event <= 0)
+		return RC_NOT_FOUND;
+	/* The hash of the canonical text, as marks were written before links
+	 * were held to one spelling: links used then stay used. */
+	crypto_generichash(out->used, sizeof out->used, (const unsigned char *)canon, strlen(canon), NULL, 0);
 	return out->expires < now ? RC_GONE : RC_OK;
-}
-
-void token_link_hash(const char *s, unsigned char out[32])
-{
-	crypto_generichash(out, 32, (const unsigned char *)s, strlen(s), NULL, 0);
 }

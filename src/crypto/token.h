@@ -71,29 +71,40 @@ enum rc token_apikey_parse(const char *key, char key_id[TOKEN_KEY_ID_LEN + 1],
 bool token_hash_equal(const unsigned char a[TOKEN_HASH_LEN], const unsigned char b[TOKEN_HASH_LEN]);
 
 /*
- * Signed links (double opt-in confirmation, one-click unsubscribe): the
- * tenant id, then base64url of kind, subject, expiry, purpose and a keyed
- * BLAKE2b MAC over all of it under the tenant's token key. They carry no
- * personal value, only ids; a forged, truncated or altered token fails the
- * MAC; an expired one is refused by its expiry.
+ * Signed links (double opt-in confirmation, one-click unsubscribe, request
+ * verification, export): the tenant id, then base64url of kind, subject,
+ * expiry, purpose, the event a confirmation confirms (absent in links signed
+ * before it was added, and in other kinds) and a keyed BLAKE2b MAC over all
+ * of it under the tenant's token key. They carry no personal value, only
+ * ids; a forged, truncated or altered token fails the MAC; an expired one is
+ * refused by its expiry.
+ *
+ * A link has one spelling: the tenant in plain decimal (no sign, no leading
+ * zero, no space), base64url without padding, with zero spare bits and
+ * nothing after it. Any other spelling of the same bytes ("01.", "+1.",
+ * "1.xxx=", ...) is refused as malformed, so a single-use link cannot be
+ * used again under another spelling.
  */
 #define TOKEN_LINK_MAX 200
 #define TOKEN_PURPOSE_MAX 64
 
 struct token_link {
-	char kind;                 /* 'c' confirm, 'u' unsubscribe */
+	char kind;                 /* 'c' confirm, 'u' unsubscribe, 'v' verify, 'x' export */
 	int64_t tenant_id;
 	char subject_id[TOKEN_ID_MAX];
 	char purpose[TOKEN_PURPOSE_MAX + 1];
 	int64_t expires;
+	int64_t event;             /* 'c': the consent event (the grant) it confirms; 0: none
+	                            * (confirmation links signed before it was bound) */
+	unsigned char used[32];    /* set by token_link_verify: the same for every spelling
+	                            * of the link, what marks a single-use link used */
 };
 
 enum rc token_link_sign(const struct token_link *l, const unsigned char key[32], char out[TOKEN_LINK_MAX]) WUR;
 /* Reads the tenant id only: which key to verify with. */
 enum rc token_link_tenant(const char *s, int64_t *tenant_id) WUR;
-/* RC_NOT_FOUND for anything forged or malformed, RC_GONE when expired. */
+/* RC_NOT_FOUND for anything forged, malformed or not canonically spelled,
+ * RC_GONE when expired. */
 enum rc token_link_verify(const char *s, const unsigned char key[32], int64_t now, struct token_link *out) WUR;
-/* A stable hash of a token's text, for marking it used. */
-void token_link_hash(const char *s, unsigned char out[32]);
 
 #endif

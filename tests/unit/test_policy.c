@@ -246,6 +246,39 @@ static void test_limits(void **state)
 	policy_diags_fini(&d);
 }
 
+/* Nesting 200,000 to 800,000 deep (flow or block) is refused at once, not after
+ * minutes inside libyaml; 63 levels below the top are still read. */
+static void test_depth(void **state)
+{
+	(void)state;
+	struct policy *p = NULL;
+	struct policy_diags d = {0};
+	static const char *const unit[] = {"[", "- ", "{a: "};
+	for (size_t form = 0; form < 3; form++) {
+		size_t w = strlen(unit[form]), levels = 800000 / w; /* within POLICY_FILE_MAX */
+		char *deep = calloc(levels * w + 1, 1);
+		for (size_t i = 0; i < levels; i++)
+			memcpy(deep + i * w, unit[form], w);
+		assert_int_equal(policy_parse(deep, levels * w, &p, &d), RC_POLICY);
+		assert_int_equal(d.n, 1);
+		assert_int_equal(d.v[0].line, 1);
+		assert_string_equal(d.v[0].msg, "the policy nests deeper than 64 levels");
+		policy_diags_fini(&d);
+		free(deep);
+	}
+	char ok[200];
+	size_t k = (size_t)snprintf(ok, sizeof ok, "x: ");
+	for (int i = 0; i < 63; i++)
+		ok[k++] = '[';
+	for (int i = 0; i < 63; i++)
+		ok[k++] = ']';
+	ok[k] = '\0';
+	assert_int_equal(policy_parse(ok, k, &p, &d), RC_POLICY); /* x is not a key of a policy */
+	for (size_t i = 0; i < d.n; i++)
+		assert_string_not_equal(d.v[i].msg, "the policy nests deeper than 64 levels");
+	policy_diags_fini(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_broken),
 		cmocka_unit_test(test_every_mistake_reported),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_depth),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

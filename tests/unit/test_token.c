@@ -334,10 +334,58 @@ static void test_links(void **state)
 	strcpy(bad.subject_id, "rec_01arz3ndektsv4rrffq69g5fav");
 	assert_int_equal(token_link_sign(&bad, key, s), RC_INVALID);
 
-	unsigned char h1[32], h2[32];
-	token_link_hash("42.abc", h1);
-	token_link_hash("42.abd", h2);
-	assert_memory_not_equal(h1, h2, sizeof h1);
+	/* A confirmation binds its grant; links without one keep their old bytes. */
+	assert_int_equal(token_link_sign(&l, key, s), RC_OK);
+	struct token_link c = l;
+	c.kind = 'c';
+	c.event = 7;
+	char cs[TOKEN_LINK_MAX];
+	assert_int_equal(token_link_sign(&c, key, cs), RC_OK);
+	assert_int_equal(token_link_verify(cs, key, 0, &got), RC_OK);
+	assert_int_equal(got.event, 7);
+	assert_true(strlen(cs) > strlen(s));
+	assert_int_equal(token_link_verify(s, key, 0, &got), RC_OK);
+	assert_int_equal(got.event, 0);
+}
+
+/* One link, one spelling: every other way of writing the same bytes is
+ * refused, and the used-mark is the same however it was decoded. */
+static void test_link_spelling(void **state)
+{
+	(void)state;
+	unsigned char key[32];
+	randombytes_buf(key, sizeof key);
+	struct token_link l = {.kind = 'c', .tenant_id = 42, .purpose = "newsletters", .expires = 2000000000, .event = 9};
+	token_id_new(TOKEN_PREFIX_SUBJECT, l.subject_id);
+	char s[TOKEN_LINK_MAX], t[TOKEN_LINK_MAX + 8];
+	struct token_link got, again;
+	assert_int_equal(token_link_sign(&l, key, s), RC_OK);
+	assert_int_equal(token_link_verify(s, key, 0, &got), RC_OK);
+	assert_int_equal(token_link_verify(s, key, 0, &again), RC_OK);
+	assert_memory_equal(got.used, again.used, sizeof got.used);
+	const char *body = strchr(s, '.') + 1;
+	/* before and after the base64 text */
+	const char *forms[][2] = {{"042.", ""}, {"0042.", ""}, {"+42.", ""}, {" 42.", ""}, {"42 .", ""}, {"42.", "="},
+	                          {"42.", "=="}, {"42.", " "}, {"42.", "\n"}, {"42. ", ""}, {"42.", "A"}, {"42.", "."}};
+	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+		snprintf(t, sizeof t, "%s%s%s", forms[i][0], body, forms[i][1]);
+		assert_int_equal(token_link_verify(t, key, 0, &got), RC_NOT_FOUND);
+	}
+	/* The last character with its spare bits set: the same bytes to a lax
+	 * decoder, another text. */
+	size_t n = strlen(s);
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	int spare = (int)((n - 3) * 6 % 8);
+	assert_true(spare > 0);
+	for (int bit = 1; bit < (1 << spare); bit++) {
+		strcpy(t, s);
+		t[n - 1] = b64[(strchr(b64, s[n - 1]) - b64) | bit];
+		assert_int_equal(token_link_verify(t, key, 0, &got), RC_NOT_FOUND);
+	}
+	int64_t tenant;
+	assert_int_equal(token_link_tenant("9223372036854775807.x", &tenant), RC_OK);
+	assert_int_equal(token_link_tenant("9223372036854775808.x", &tenant), RC_NOT_FOUND);
+	assert_int_equal(token_link_tenant("99999999999999999999.x", &tenant), RC_NOT_FOUND);
 }
 
 int main(void)
@@ -350,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_legacy_ciphertext),
 		cmocka_unit_test(test_apikeys),
 		cmocka_unit_test(test_links),
+		cmocka_unit_test(test_link_spelling),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -1,0 +1,115 @@
+"""Hostile probes (issue #15): what a client can send that the server must
+refuse cleanly, each answer a JSON error with its code and message."""
+import re
+
+import pytest
+
+from conftest import WEBSHOP, Privreg, Server, add_key  # noqa: F401
+
+
+def error_body(r):
+    """Every 4xx of the API carries {"error": {"code", "message"}}."""
+    assert r.headers.get("Content-Type", "").startswith("application/json"), (r.status_code, r.text)
+    e = r.json()["error"]
+    assert isinstance(e["code"], str) and e["code"]
+    assert isinstance(e["message"], str) and e["message"]
+    return e
+
+
+def get_routes(api):
+    spec = api.request("GET", "/openapi.json").json()
+    for path, ops in spec["paths"].items():
+        if "get" not in ops:
+            continue
+        params = ops["get"].get("parameters", []) + ops.get("parameters", [])
+        query = [p["name"] for p in params if isinstance(p, dict) and p.get("in") == "query"]
+        concrete = re.sub(r"\{token\}", "1.AAAA", path)
+        concrete = re.sub(r"\{purpose\}", "newsletter", concrete)
+        concrete = re.sub(r"\{[a-z]+\}", "sub_01hzzzzzzzzzzzzzzzzzzzzzzz", concrete)
+        yield path, concrete, query
+
+
+def test_invalid_utf8_in_a_path_has_an_error_body(api):
+    r = api.request("GET", "/v1/audiences/%ff%fe", api.keys["admin"])
+    assert r.status_code == 422
+    assert "\ufffd" in error_body(r)["message"]
+
+
+def test_invalid_utf8_in_a_query_name_has_an_error_body(api):
+    r = api.request("GET", "/v1/audit?%ff%fe=1", api.keys["admin"])
+    assert r.status_code == 422
+    error_body(r)
+
+
+def test_unknown_and_repeated_query_parameters_refused_on_every_get_route(api):
+    admin = api.keys["admin"]
+    checked = 0
+    for pattern, path, query in get_routes(api):
+        r = api.request("GET", path + "?colour=red", admin)
+        assert r.status_code == 422, (pattern, r.status_code, r.text)
+        assert "colour" in error_body(r)["message"], pattern
+        for name in query:
+            r = api.request("GET", f"{path}?{name}=1&{name}=2", admin)
+            assert r.status_code == 422, (pattern, name, r.status_code, r.text)
+            assert f"'{name}'" in error_body(r)["message"], (pattern, name)
+        checked += 1
+    assert checked >= 25
+    # The two routes that take a lookup field by its name refuse it twice too.
+    r = api.request("GET", "/v1/subjects?email=a@example.ee&email=b@example.ee", admin)
+    assert r.status_code == 422 and "'email'" in error_body(r)["message"]
+    r = api.request("GET", "/v1/consents/check?purpose=newsletter&purpose=newsletter&subject=x", admin)
+    assert r.status_code == 422 and "'purpose'" in error_body(r)["message"]
+
+
+def test_declared_query_parameters_still_work(api):
+    admin = api.keys["admin"]
+    assert api.request("GET", "/v1/audit", admin, params={"limit": 2}).status_code == 200
+    assert api.request("GET", "/v1/holds", admin, params={"subject": "sub_01hzzzzzzzzzzzzzzzzzzzzzzz"}).status_code == 200
+    assert api.request("GET", "/v1/retention/forecast", admin, params={"months": 3}).status_code == 200
+    assert api.request("GET", "/v1/notice", admin, params={"lang": "en", "format": "md"}).status_code == 200
+
+
+ORDER_TEXT = ('{"kind": "order", "fields": {"name": "N", "delivery_address": "A", "items": %s, '
+              '"amount": %s, "payment_method": "card"}, "created_at": "2024-03-01T10:00:00Z"}')
+
+
+@pytest.mark.parametrize("amount,items", [
+    ("-1e-999999", "[]"), ("1e-400", "[]"), ("1e999", "[]"), ("-1e999", "[]"),
+    ("\"1.50\"", "[{\"qty\": 1e-999}]"), ("\"1.50\"", "[{\"qty\": 2.5e-320}]")])
+def test_numbers_that_a_double_cannot_hold_are_refused(api, amount, items):
+    admin = api.keys["admin"]
+    r = api.request("POST", "/v1/subjects", admin,
+                    json={"records": [{"kind": "account", "fields": {"email": "numbers@example.ee", "name": "N"}}]})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    r = api.request("POST", f"/v1/subjects/{sid}/records", admin, data=ORDER_TEXT % (items, amount),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, (amount, items, r.status_code, r.text)
+    assert "too large or too close to zero" in error_body(r)["message"]
+    kinds = [x["kind"] for x in api.request("GET", f"/v1/subjects/{sid}", admin).json()["records"]]
+    assert kinds == ["account"]
+    # What a double holds goes through as before.
+    r = api.request("POST", f"/v1/subjects/{sid}/records", admin, data=ORDER_TEXT % ("[{\"qty\": 1e-300}]", "12.50"),
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    assert api.request("DELETE", f"/v1/subjects/{sid}", admin).status_code == 204
+
+
+def test_files_are_private_whatever_the_umask(tmp_path):
+    """privreg.conf, the database and the key files are created owner-only
+    even under umask 000."""
+    import os
+    import stat
+    import subprocess
+
+    from conftest import _bin
+    d = tmp_path / "reg"
+    run = lambda *a: subprocess.run([_bin(), *map(str, a)], capture_output=True, text=True, umask=0, timeout=120)
+    assert run("init", "--dir", d, "--policy", WEBSHOP).returncode == 0
+    assert run("tenant", "add", "other", "--policy", WEBSHOP, "--dir", d).returncode == 0
+    assert run("key", "add", "--role", "admin", "--dir", d).returncode == 0
+    files = [p for p in d.rglob("*")]
+    assert {p.name for p in files} >= {"privreg.conf", "privreg.db", "default.key", "other.key"}
+    for p in files:
+        mode = stat.S_IMODE(os.stat(p).st_mode)
+        assert mode & 0o077 == 0, (p.name, oct(mode))
