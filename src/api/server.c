@@ -130,7 +130,7 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 			return rc;
 		}
 	}
-	rc = server_jobs_start(s, cfg->sync_interval_ms, cfg->sweep_every_s, eb);
+	rc = server_jobs_start(s, cfg, eb);
 	if (rc) {
 		server_stop(s);
 		return rc;

@@ -28,6 +28,8 @@ struct server_config {
 	const char *smtp_url;      /* NULL: no e-mail is sent (it waits in the outbox) */
 	const char *smtp_from;     /* NULL: privreg@localhost */
 	unsigned sweep_every_s;    /* the retention sweep's period; 0: never (POST /v1/retention/sweep) */
+	unsigned checkpoint_every_s; /* how often each tenant's audit head is checkpointed; 0: never */
+	const char *checkpoint_file; /* where checkpoints are appended; NULL: never */
 };
 
 enum rc server_start(const struct server_config *cfg, struct server **out, struct errbuf *eb) WUR;

@@ -7,8 +7,8 @@
  *   auth.c     API keys (with each thread's key cache), roles, X-Purpose
  *   worker.c   what each server thread keeps: its store, keys, log buffer
  *   reload.c   the loaded tenants, and new policy versions taken up
- *   jobs.c     background jobs (sync, reload, log flush, retention sweep)
- *              and the threads that schedule them
+ *   jobs.c     background jobs (sync, reload, log flush, retention sweep,
+ *              audit checkpoints) and the threads that schedule them
  *   metrics.c  /metrics: request counters and what the register holds
  *
  * Invariants: a loaded tenant is never freed before server_stop (requests
@@ -119,11 +119,13 @@ void server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 void server_client_addr(struct MHD_Connection *conn, char *out, size_t size);
 
 /* jobs.c */
-/* Starts the ticker (every sync_interval_ms: make relaxed commits durable,
- * take up new policy versions, flush the access log) and, when
- * sweep_every_s is not 0, the sweeper (the retention sweep of every
- * tenant). */
-enum rc server_jobs_start(struct server *s, int sync_interval_ms, unsigned sweep_every_s, struct errbuf *eb) WUR;
+/* Starts the ticker (every cfg->sync_interval_ms: make relaxed commits
+ * durable, take up new policy versions, flush the access log); when
+ * cfg->sweep_every_s is not 0, the sweeper (the retention sweep of every
+ * tenant); when cfg->checkpoint_every_s is not 0 and cfg->checkpoint_file
+ * is set, the checkpointer (each tenant's audit head appended to the file,
+ * which must be writable at start). */
+enum rc server_jobs_start(struct server *s, const struct server_config *cfg, struct errbuf *eb) WUR;
 /* Stops and joins the job threads; NULL is fine. */
 void server_jobs_stop(struct jobs *j);
 

@@ -22,6 +22,9 @@
 #define CLI_DEFAULT_DIR "."
 #define CLI_DEFAULT_TENANT "default"
 #define CLI_CONF "privreg.conf"
+/* The audit checkpoints' default file in the register directory (copy it
+ * off the machine: see core/audit.h). */
+#define CLI_CHECKPOINT_FILE "audit-checkpoints.jsonl"
 
 struct cli_register {
 	char dir[4096];

@@ -10,7 +10,7 @@
 static const char serve_help[] =
 	"usage: privreg serve [--dir D] [--listen 127.0.0.1:8080] [--threads N] [--auth-limit N]\n"
 	"                     [--smtp smtp://HOST:PORT [--smtp-from ADDR]] [--public-url URL]\n"
-	"                     [--sweep-every 1h]\n\n"
+	"                     [--sweep-every 1h] [--checkpoint-every 1h] [--checkpoint-file FILE]\n\n"
 	"Serves the register's HTTP API (see /openapi.json) on --listen (port 0\n"
 	"picks a free port; the address is printed). --threads: server threads,\n"
 	"default one per core. --auth-limit: failed authentications allowed per\n"
@@ -20,7 +20,11 @@ static const char serve_help[] =
 	"without it, messages wait in the outbox. --public-url: the base of the\n"
 	"links in e-mails (default: the listen address). --sweep-every: how often\n"
 	"the retention sweep runs (e.g. 30m, 1h, 1d; default 1h, first one period\n"
-	"after start; 0 turns it off: POST /v1/retention/sweep runs one at will).\n";
+	"after start; 0 turns it off: POST /v1/retention/sweep runs one at will).\n"
+	"--checkpoint-every: how often each tenant's audit log head is appended,\n"
+	"signed, to --checkpoint-file (default 1h and DIR/" CLI_CHECKPOINT_FILE ";\n"
+	"0 turns it off); copy that file off the machine, and check the log\n"
+	"against it with 'privreg audit verify --checkpoint FILE'.\n";
 
 /* "90", "90s", "30m", "1h", "1d" into seconds (at most 30 days). */
 static bool parse_period(const char *s, unsigned *out)
@@ -50,7 +54,8 @@ int cli_serve(int argc, char **argv)
 	struct cli_opts o;
 	/* serve-only options are taken out before the shared parser sees them */
 	const char *listen = "127.0.0.1:8080", *smtp = NULL, *smtp_from = NULL, *public_url = NULL;
-	unsigned threads = 0, auth_limit = 0, sweep_every = 3600;
+	const char *checkpoint_file = NULL;
+	unsigned threads = 0, auth_limit = 0, sweep_every = 3600, checkpoint_every = 3600;
 	char *rest[64];
 	int nrest = 0;
 	for (int i = 0; i < argc; i++) {
@@ -67,6 +72,13 @@ int cli_serve(int argc, char **argv)
 				cli_usage_error("serve", "--sweep-every takes a period: 90s, 30m, 1h, 1d (at most 30d), or 0");
 				return CLI_USAGE;
 			}
+		} else if (!strcmp(argv[i], "--checkpoint-every") && has_value) {
+			if (!parse_period(argv[++i], &checkpoint_every)) {
+				cli_usage_error("serve", "--checkpoint-every takes a period: 90s, 30m, 1h, 1d (at most 30d), or 0");
+				return CLI_USAGE;
+			}
+		} else if (!strcmp(argv[i], "--checkpoint-file") && has_value) {
+			checkpoint_file = argv[++i];
 		} else if (!strcmp(argv[i], "--smtp") && has_value) {
 			smtp = argv[++i];
 		} else if (!strcmp(argv[i], "--smtp-from") && has_value) {
@@ -95,6 +107,15 @@ int cli_serve(int argc, char **argv)
 	if (ret)
 		return ret;
 	cli_register_close(&r); /* each server thread opens its own connection */
+	char default_checkpoints[4300];
+	if (!checkpoint_file) {
+		if (snprintf(default_checkpoints, sizeof default_checkpoints, "%s/%s", o.dir, CLI_CHECKPOINT_FILE) >=
+		    (int)sizeof default_checkpoints) {
+			cli_usage_error("serve", "the directory path is too long");
+			return CLI_USAGE;
+		}
+		checkpoint_file = default_checkpoints;
+	}
 
 	/* Block the stop signals before any thread starts, so that they all
 	 * inherit the mask and only sigwait below receives them. */
@@ -107,7 +128,7 @@ int cli_serve(int argc, char **argv)
 	struct server_config cfg = {
 		.keydir = r.keydir, .store_url = r.store_url, .listen = listen, .threads = threads,
 		.auth_fail_limit = auth_limit, .smtp_url = smtp, .smtp_from = smtp_from, .public_url = public_url,
-		.sweep_every_s = sweep_every,
+		.sweep_every_s = sweep_every, .checkpoint_every_s = checkpoint_every, .checkpoint_file = checkpoint_file,
 	};
 	struct server *srv = NULL;
 	struct errbuf eb = {""};

@@ -1,9 +1,13 @@
 /* audit: hash-chained, append-only log (see audit.h). */
 #include "core/audit.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/timeutil.h"
@@ -388,4 +392,236 @@ enum rc audit_verify(struct store *s, const struct tenant *t, struct audit_verif
 		if (!out->ok || n < VERIFY_PAGE)
 			return RC_OK;
 	}
+}
+
+/* ---- checkpoints ---- */
+
+/* The MAC binds every field the line shows, behind a label of its own. */
+static void checkpoint_mac(const struct vault *v, const struct audit_checkpoint *cp,
+                           unsigned char out[AUDIT_MAC_LEN])
+{
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, v->checkpoint_key, sizeof v->checkpoint_key, AUDIT_MAC_LEN);
+	put_field(&st, "privreg audit checkpoint 1");
+	put_field(&st, cp->tenant);
+	put_int(&st, cp->seq);
+	crypto_generichash_update(&st, cp->hash, sizeof cp->hash);
+	put_int(&st, cp->at);
+	crypto_generichash_final(&st, out, AUDIT_MAC_LEN);
+}
+
+static void to_hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static void checkpoint_line(const struct audit_checkpoint *cp, char line[AUDIT_CHECKPOINT_LINE_MAX])
+{
+	char hash[STORE_AUDIT_HASH_LEN * 2 + 1], mac[AUDIT_MAC_LEN * 2 + 1], at[TIMEUTIL_DATETIME_LEN];
+	to_hex(cp->hash, sizeof cp->hash, hash);
+	to_hex(cp->mac, sizeof cp->mac, mac);
+	timeutil_format_datetime(cp->at, at);
+	snprintf(line, AUDIT_CHECKPOINT_LINE_MAX, "{\"tenant\":\"%s\",\"seq\":%lld,\"hash\":\"%s\",\"at\":\"%s\",\"mac\":\"%s\"}\n",
+	         cp->tenant, (long long)cp->seq, hash, at, mac);
+}
+
+enum rc audit_checkpoint_make(struct store *s, const struct tenant *t, struct audit_checkpoint *cp,
+                              char line[AUDIT_CHECKPOINT_LINE_MAX])
+{
+	*cp = (struct audit_checkpoint){.at = timeutil_now()};
+	enum rc rc = store_audit_head(s, t->id, &cp->seq, cp->hash);
+	/* Access entries are committed relaxed (see audit_access): make the head
+	 * durable before anchoring it, or a crash could lose an entry that a
+	 * checkpoint then misses. */
+	if (!rc)
+		rc = store_sync(s);
+	if (rc)
+		return rc;
+	snprintf(cp->tenant, sizeof cp->tenant, "%s", t->name);
+	checkpoint_mac(&t->vault, cp, cp->mac);
+	checkpoint_line(cp, line);
+	return RC_OK;
+}
+
+enum rc audit_checkpoint_append(const char *path, const char *line, struct errbuf *eb)
+{
+	size_t len = strlen(line);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_set(eb, RC_IO, "cannot open %s: %s", path, strerror(errno));
+	enum rc rc = RC_OK;
+	ssize_t n = write(fd, line, len);
+	if (n != (ssize_t)len || fsync(fd) != 0)
+		rc = err_set(eb, RC_IO, "cannot append to %s: %s", path, n < 0 || n == (ssize_t)len ? strerror(errno)
+		                                                                                    : "short write");
+	if (close(fd) != 0 && !rc)
+		rc = err_set(eb, RC_IO, "cannot close %s: %s", path, strerror(errno));
+	return rc;
+}
+
+static bool take(const char **p, const char *lit)
+{
+	size_t n = strlen(lit);
+	if (strncmp(*p, lit, n))
+		return false;
+	*p += n;
+	return true;
+}
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static bool take_hex(const char **p, unsigned char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = hex_digit((*p)[2 * i]), lo = hi < 0 ? -1 : hex_digit((*p)[2 * i + 1]);
+		if (lo < 0)
+			return false;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	*p += 2 * n;
+	return true;
+}
+
+/* The line exactly as checkpoint_line writes it (without its "\n"):
+ * anything else is not a checkpoint. */
+static bool checkpoint_parse(const char *line, struct audit_checkpoint *cp)
+{
+	const char *p = line;
+	*cp = (struct audit_checkpoint){0};
+	if (!take(&p, "{\"tenant\":\""))
+		return false;
+	size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_-");
+	if (n < 1 || n > TENANT_NAME_MAX)
+		return false;
+	memcpy(cp->tenant, p, n);
+	p += n;
+	if (!take(&p, "\",\"seq\":"))
+		return false;
+	n = strspn(p, "0123456789");
+	if (n < 1 || n > 18 || (n > 1 && *p == '0'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		cp->seq = cp->seq * 10 + (p[i] - '0');
+	p += n;
+	char at[TIMEUTIL_DATETIME_LEN], again[TIMEUTIL_DATETIME_LEN];
+	if (!take(&p, ",\"hash\":\"") || !take_hex(&p, cp->hash, sizeof cp->hash) || !take(&p, "\",\"at\":\""))
+		return false;
+	n = strcspn(p, "\"");
+	if (n != TIMEUTIL_DATETIME_LEN - 1)
+		return false;
+	memcpy(at, p, n);
+	at[n] = '\0';
+	p += n;
+	if (timeutil_parse_datetime(at, &cp->at))
+		return false;
+	timeutil_format_datetime(cp->at, again);
+	return !strcmp(at, again) && take(&p, "\",\"mac\":\"") && take_hex(&p, cp->mac, sizeof cp->mac) &&
+	       take(&p, "\"}") && !*p;
+}
+
+/* Whether the log holds checkpoint cp; if not, why, in msg. */
+static enum rc checkpoint_held(struct store *s, const struct tenant *t, const struct audit_checkpoint *cp,
+                               int64_t head_seq, bool *held, char *msg, size_t size)
+{
+	char at[TIMEUTIL_DATETIME_LEN];
+	timeutil_format_datetime(cp->at, at);
+	*held = true;
+	if (cp->seq == 0)
+		return RC_OK; /* an empty log is the start of every log */
+	struct store_audit_filter f = {.after_seq = cp->seq - 1, .limit = 1};
+	struct store_audit *v = NULL;
+	size_t n = 0;
+	enum rc rc = store_audit_list(s, t->id, &f, &v, &n);
+	if (rc)
+		return rc;
+	*held = n == 1 && v[0].seq == cp->seq && !sodium_memcmp(v[0].hash, cp->hash, sizeof cp->hash);
+	if (n == 0)
+		snprintf(msg, size, "checkpoint seq %lld of %s: the log ends at seq %lld, before it: entries were deleted "
+		         "from its end", (long long)cp->seq, at, (long long)head_seq);
+	else if (v[0].seq != cp->seq)
+		snprintf(msg, size, "checkpoint seq %lld of %s: the log has no entry %lld: it was deleted",
+		         (long long)cp->seq, at, (long long)cp->seq);
+	else if (!*held)
+		snprintf(msg, size, "checkpoint seq %lld of %s: entry %lld differs from the one checkpointed: the log "
+		         "was rewritten", (long long)cp->seq, at, (long long)cp->seq);
+	store_audits_free(v, n);
+	return RC_OK;
+}
+
+enum rc audit_verify_checkpoints(struct store *s, const struct tenant *t, const char *path,
+                                 void (*report)(void *arg, const char *msg), void *arg,
+                                 struct audit_checkpoint_result *out, struct errbuf *eb)
+{
+	*out = (struct audit_checkpoint_result){0};
+	int64_t head_seq;
+	unsigned char head[STORE_AUDIT_HASH_LEN];
+	enum rc rc = store_audit_head(s, t->id, &head_seq, head);
+	if (rc)
+		return rc;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return err_set(eb, RC_IO, "cannot read %s: %s", path, strerror(errno));
+	char line[AUDIT_CHECKPOINT_LINE_MAX], msg[512];
+	size_t no = 0, mine = 0;
+	while (!rc && fgets(line, sizeof line, f)) {
+		no++;
+		size_t len = strcspn(line, "\n");
+		bool whole = line[len] || feof(f);
+		line[len] = '\0';
+		if (!whole) {
+			int ch;
+			while ((ch = getc(f)) != EOF && ch != '\n')
+				; /* the rest of the over-long line */
+		}
+		struct audit_checkpoint cp;
+		unsigned char want[AUDIT_MAC_LEN];
+		bool held = false;
+		if (!whole || !checkpoint_parse(line, &cp)) {
+			if (!whole || len) {
+				snprintf(msg, sizeof msg, "%s:%zu: not a checkpoint line", path, no);
+				report(arg, msg);
+				out->failed++;
+			}
+			continue; /* blank lines are fine */
+		}
+		if (strcmp(cp.tenant, t->name)) {
+			out->others++;
+			continue;
+		}
+		mine++;
+		checkpoint_mac(&t->vault, &cp, want);
+		if (sodium_memcmp(want, cp.mac, sizeof want)) {
+			char at[TIMEUTIL_DATETIME_LEN];
+			timeutil_format_datetime(cp.at, at);
+			snprintf(msg, sizeof msg, "%s:%zu: checkpoint seq %lld of %s is FORGED: its MAC is wrong (or it was "
+			         "made with another key)", path, no, (long long)cp.seq, at);
+			report(arg, msg);
+			out->failed++;
+			continue;
+		}
+		rc = checkpoint_held(s, t, &cp, head_seq, &held, msg, sizeof msg);
+		if (!rc && held) {
+			out->held++;
+		} else if (!rc) {
+			report(arg, msg);
+			out->failed++;
+		}
+	}
+	if (!rc && ferror(f))
+		rc = err_set(eb, RC_IO, "cannot read %s: %s", path, strerror(errno));
+	fclose(f);
+	if (!rc && !mine) {
+		snprintf(msg, sizeof msg, "%s holds no checkpoint of tenant %s", path, t->name);
+		report(arg, msg);
+		out->failed++;
+	}
+	return rc;
 }

@@ -11,6 +11,15 @@
  * of fields and rules, never personal values. An entry's time is the real
  * clock's, even when c->now is fixed to evaluate rules as of another time
  * (`privreg sweep --now`, tests): the log only ever moves forward.
+ *
+ * The chain alone cannot tell a log whose tail was deleted (or all of it)
+ * from a log that is simply shorter: what is left is still a valid chain.
+ * Checkpoints anchor the head: a line of text naming the tenant, the last
+ * entry's seq and hash and the time, under a MAC keyed from the tenant's
+ * master key (vault.checkpoint_key), appended to a file outside the database
+ * on a schedule. Kept where whoever holds the database cannot rewrite it
+ * (copied off the machine), it lets audit_verify_checkpoints refuse a log
+ * that is shorter than, or diverges from, any checkpoint in it.
  */
 #ifndef PRIVREG_AUDIT_H
 #define PRIVREG_AUDIT_H
@@ -82,5 +91,52 @@ struct audit_verify_result {
 
 /* Walks the whole chain of tenant t. */
 enum rc audit_verify(struct store *s, const struct tenant *t, struct audit_verify_result *out) WUR;
+
+/* ---- checkpoints ---- */
+
+#define AUDIT_MAC_LEN 32
+/* A checkpoint line, "\n" and NUL included; a longer line is refused. */
+#define AUDIT_CHECKPOINT_LINE_MAX 320
+
+struct audit_checkpoint {
+	char tenant[TENANT_NAME_MAX + 1];
+	int64_t seq;                          /* 0 for an empty log */
+	unsigned char hash[STORE_AUDIT_HASH_LEN]; /* entry seq's hash (zeros for an empty log) */
+	int64_t at;                           /* when it was made, by the real clock */
+	unsigned char mac[AUDIT_MAC_LEN];
+};
+
+/*
+ * The head of t's log now, as a checkpoint and as its line: one line of
+ * JSON ending in "\n",
+ * {"tenant":"T","seq":N,"hash":"HEX","at":"2024-03-01T12:00:00Z","mac":"HEX"}.
+ */
+enum rc audit_checkpoint_make(struct store *s, const struct tenant *t, struct audit_checkpoint *cp,
+                              char line[AUDIT_CHECKPOINT_LINE_MAX]) WUR;
+
+/* Appends a line to path (created 0600) with one write(2) under O_APPEND,
+ * then fsync: concurrent writers never interleave, and a line is on disk
+ * once this returns. */
+enum rc audit_checkpoint_append(const char *path, const char *line, struct errbuf *eb) WUR;
+
+struct audit_checkpoint_result {
+	size_t held;               /* t's checkpoints the log holds */
+	size_t failed;             /* problems reported (each through report()) */
+	size_t others;             /* lines of other tenants, skipped */
+};
+
+/*
+ * Checks t's log against every checkpoint of t in the file at path: the
+ * log must hold an entry with the checkpoint's seq and hash. Each problem
+ * is handed to report() as one line of text naming the checkpoint's seq
+ * and time (or the file's line): the log ends before it (its tail was
+ * deleted), the entry is missing or differs (the log was rewritten), a
+ * line's MAC is wrong (forged, or made with another key), a line is not a
+ * checkpoint, or the file holds no checkpoint of t. RC_OK means the file
+ * was read; the verdict is out->failed == 0.
+ */
+enum rc audit_verify_checkpoints(struct store *s, const struct tenant *t, const char *path,
+                                 void (*report)(void *arg, const char *msg), void *arg,
+                                 struct audit_checkpoint_result *out, struct errbuf *eb) WUR;
 
 #endif

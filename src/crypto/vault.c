@@ -16,7 +16,7 @@
 
 #define KDF_CONTEXT "privreg_"
 
-enum { SUBKEY_WRAP = 1, SUBKEY_LOOKUP = 2, SUBKEY_TOKEN = 3, SUBKEY_AUDIT = 4 };
+enum { SUBKEY_WRAP = 1, SUBKEY_LOOKUP = 2, SUBKEY_TOKEN = 3, SUBKEY_AUDIT = 4, SUBKEY_CHECKPOINT = 5 };
 
 enum rc vault_library_init(void)
 {
@@ -36,6 +36,8 @@ void vault_init(struct vault *v, int64_t tenant_id, const unsigned char master[V
 	crypto_kdf_derive_from_key(v->lookup_key, sizeof v->lookup_key, SUBKEY_LOOKUP, KDF_CONTEXT, master);
 	crypto_kdf_derive_from_key(v->token_key, sizeof v->token_key, SUBKEY_TOKEN, KDF_CONTEXT, master);
 	crypto_kdf_derive_from_key(v->audit_key, sizeof v->audit_key, SUBKEY_AUDIT, KDF_CONTEXT, master);
+	crypto_kdf_derive_from_key(v->checkpoint_key, sizeof v->checkpoint_key, SUBKEY_CHECKPOINT, KDF_CONTEXT,
+	                           master);
 }
 
 void vault_fini(struct vault *v)

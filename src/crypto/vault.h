@@ -35,6 +35,9 @@ struct vault {
 	unsigned char lookup_key[VAULT_KEY_LEN];
 	unsigned char token_key[VAULT_KEY_LEN];
 	unsigned char audit_key[VAULT_KEY_LEN];
+	/* MACs the audit log's checkpoints: distinct from audit_key, so that a
+	 * checkpoint can never pass for a chain hash or the other way round. */
+	unsigned char checkpoint_key[VAULT_KEY_LEN];
 };
 
 struct subject_key {
