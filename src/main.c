@@ -18,7 +18,7 @@ static const struct command {
 	{"import", cli_import, "import records from a JSON-lines file"},
 	{"subject", cli_subject, "read, find or delete a data subject"},
 	{"status", cli_status, "print what a register holds"},
-	{"audit", cli_audit, "verify or list the hash-chained audit log"},
+	{"audit", cli_audit, "verify, list or checkpoint the hash-chained audit log"},
 	{"serve", cli_serve, "serve the HTTP API"},
 	{"requests", cli_requests, "data-subject requests that are due or late"},
 	{"sweep", cli_sweep, "delete or anonymise what the retention rules say is due"},
