@@ -10,9 +10,11 @@
 
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/http.h"
 #include "api/server_internal.h"
+#include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "sender/sender.h"
@@ -244,4 +246,53 @@ enum rc server_metrics(struct server *s, struct store *st, const struct tenant *
 	if (v != &one)
 		free(v);
 	return rc;
+}
+
+/* The operator's address answers at once, from the request line alone: a
+ * body is never read (the connection closes after the answer), so there
+ * is nothing to bound. No key: the address is the protection. */
+enum MHD_Result server_on_metrics(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)con_cls;
+	struct server *s = cls;
+	int status = 200;
+	char *text = NULL;
+	size_t len = 0;
+	if (strcmp(url, "/metrics") != 0) {
+		status = 404;
+	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		status = 405;
+	} else {
+		struct worker *w = NULL;
+		struct buf b;
+		buf_init(&b, 4 * 1024 * 1024);
+		enum rc rc = server_worker(s, &w);
+		if (!rc)
+			rc = server_metrics(s, w->store, NULL, &b);
+		if (rc) {
+			log_error("metrics-listen: the page failed: %s", rc_str(rc));
+			buf_fini(&b);
+			status = 500;
+		} else {
+			text = buf_take(&b, &len);
+		}
+	}
+	if (!text) {
+		const char *msg = status == 404 ? "not found: only /metrics is served here\n"
+		                : status == 405 ? "method not allowed\n" : "internal error\n";
+		text = xstrdup(msg);
+		len = strlen(msg);
+	}
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, "Content-Type", status == 200 ? "text/plain; version=0.0.4" : "text/plain");
+	if (status == 405)
+		MHD_add_response_header(r, "Allow", "GET, HEAD");
+	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ret;
 }

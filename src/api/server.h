@@ -30,6 +30,9 @@ struct server_config {
 	const char *smtp_url;      /* NULL: no e-mail is sent (it waits in the outbox) */
 	const char *smtp_from;     /* NULL: privreg@localhost */
 	unsigned sweep_every_s;    /* the retention sweep's period; 0: never (POST /v1/retention/sweep) */
+	/* NULL, or a second address serving GET /metrics of every tenant
+	 * without a key (and nothing else): for loopback or an operator network. */
+	const char *metrics_listen;
 };
 
 enum rc server_start(const struct server_config *cfg, struct server **out, struct errbuf *eb) WUR;

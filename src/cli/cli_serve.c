@@ -10,7 +10,7 @@
 static const char serve_help[] =
 	"usage: privreg serve [--dir D] [--listen 127.0.0.1:8080] [--threads N] [--auth-limit N]\n"
 	"                     [--smtp smtp://HOST:PORT [--smtp-from ADDR]] [--public-url URL]\n"
-	"                     [--sweep-every 1h]\n\n"
+	"                     [--sweep-every 1h] [--metrics-listen 127.0.0.1:9100]\n\n"
 	"Serves the register's HTTP API (see /openapi.json) on --listen (port 0\n"
 	"picks a free port; the address is printed). --threads: server threads,\n"
 	"default one per core. --auth-limit: failed authentications allowed per\n"
@@ -20,7 +20,10 @@ static const char serve_help[] =
 	"without it, messages wait in the outbox. --public-url: the base of the\n"
 	"links in e-mails (default: the listen address). --sweep-every: how often\n"
 	"the retention sweep runs (e.g. 30m, 1h, 1d; default 1h, first one period\n"
-	"after start; 0 turns it off: POST /v1/retention/sweep runs one at will).\n";
+	"after start; 0 turns it off: POST /v1/retention/sweep runs one at will).\n"
+	"--metrics-listen: a second address serving GET /metrics of every tenant\n"
+	"without a key (keep it on loopback or an operator network); /metrics on\n"
+	"--listen needs an admin or auditor key and shows the key's tenant only.\n";
 
 /* "90", "90s", "30m", "1h", "1d" into seconds (at most 30 days). */
 static bool parse_period(const char *s, unsigned *out)
@@ -50,6 +53,7 @@ int cli_serve(int argc, char **argv)
 	struct cli_opts o;
 	/* serve-only options are taken out before the shared parser sees them */
 	const char *listen = "127.0.0.1:8080", *smtp = NULL, *smtp_from = NULL, *public_url = NULL;
+	const char *metrics_listen = NULL;
 	unsigned threads = 0, auth_limit = 0, sweep_every = 3600;
 	char *rest[64];
 	int nrest = 0;
@@ -67,6 +71,8 @@ int cli_serve(int argc, char **argv)
 				cli_usage_error("serve", "--sweep-every takes a period: 90s, 30m, 1h, 1d (at most 30d), or 0");
 				return CLI_USAGE;
 			}
+		} else if (!strcmp(argv[i], "--metrics-listen") && has_value) {
+			metrics_listen = argv[++i];
 		} else if (!strcmp(argv[i], "--smtp") && has_value) {
 			smtp = argv[++i];
 		} else if (!strcmp(argv[i], "--smtp-from") && has_value) {
@@ -107,7 +113,7 @@ int cli_serve(int argc, char **argv)
 	struct server_config cfg = {
 		.keydir = r.keydir, .store_url = r.store_url, .listen = listen, .threads = threads,
 		.auth_fail_limit = auth_limit, .smtp_url = smtp, .smtp_from = smtp_from, .public_url = public_url,
-		.sweep_every_s = sweep_every,
+		.sweep_every_s = sweep_every, .metrics_listen = metrics_listen,
 	};
 	struct server *srv = NULL;
 	struct errbuf eb = {""};

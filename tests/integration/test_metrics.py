@@ -9,6 +9,7 @@ import subprocess
 import time
 
 import pytest
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import POLICIES, WEBSHOP, Privreg, Server, _bin, add_key
@@ -148,3 +149,34 @@ def test_metrics_page_parses_with_every_family_once(srv):
     if shutil.which("promtool"):
         check = subprocess.run(["promtool", "check", "metrics"], input=text, text=True, capture_output=True)
         assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_metrics_listen_serves_every_tenant_without_a_key(tmp_path):
+    privreg = Privreg(_bin())
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
+    privreg("tenant", "add", "other", "--policy", POLICIES / "jerone.yaml", "--dir", d, check=0)
+    port = free_port()
+    s = Server(privreg, d, ["--metrics-listen", f"127.0.0.1:{port}"])
+    try:
+        ops = f"http://127.0.0.1:{port}"
+        r = requests.get(ops + "/metrics", timeout=10)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        fams = families(r.text)
+        subjects = samples(fams, "privreg_subjects")
+        assert set(subjects) == {frozenset({("tenant", "default")}), frozenset({("tenant", "other")})}
+        names = [f.name for f in fams]
+        assert len(names) == len(set(names))
+        # Only /metrics is there, and only to read.
+        assert requests.get(ops + "/v1/whoami", timeout=10).status_code == 404
+        assert requests.get(ops + "/metrics/x", timeout=10).status_code == 404
+        r = requests.post(ops + "/metrics", data=b"x" * 100000, timeout=10)
+        assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD"
+        # The API's own address still wants a key.
+        assert s.request("GET", "/metrics").status_code == 401
+    finally:
+        code, log = s.stop()
+    assert code == 0, log[-2000:]
+    assert "AddressSanitizer" not in log and "runtime error" not in log, log[-3000:]
+    r = privreg("serve", "--dir", d, "--listen", "127.0.0.1:0", "--metrics-listen", "localhost:1")
+    assert r.returncode != 0 and "--metrics-listen" in r.stderr
