@@ -20,6 +20,7 @@
 
 #include "api/server_internal.h"
 #include "base/log.h"
+#include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
 #include "core/retention.h"
@@ -88,10 +89,15 @@ static void job_sweep(struct server *s, struct store *st)
 		struct retention_opts o = {0};
 		struct retention_report r;
 		struct errbuf eb = {""};
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (retention_sweep(&c, &o, &r, &eb)) {
 			log_warn("tenant=%lld sweep stopped: %s", (long long)v[i].id, eb.msg);
 			continue;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		int64_t us = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+		metrics_sweep_done(&s->metrics, v[i].id, timeutil_now(), (uint64_t)(us > 0 ? us : 0));
 		size_t gone = 0;
 		for (size_t k = 0; k < r.nkinds; k++)
 			gone += r.kinds[k].deleted + r.kinds[k].anonymized;

@@ -12,11 +12,13 @@ enum rc h_healthz(struct http_request *rq)
 	return RC_OK;
 }
 
+/* A key's page shows its own tenant only: one tenant's admin learns
+ * nothing of the others, not even their names. */
 enum rc h_metrics(struct http_request *rq)
 {
 	struct buf b;
 	buf_init(&b, 4 * 1024 * 1024);
-	enum rc rc = server_metrics(rq->srv, &b);
+	enum rc rc = server_metrics(rq->srv, rq->ctx.store, rq->ctx.tenant, &b);
 	if (rc) {
 		buf_fini(&b);
 		return rc;

@@ -1,16 +1,23 @@
 /*
- * metrics: counters and histogram (see metrics.h), and server_metrics: the
- * whole /metrics page, with the server's own counters (tenants, policy
- * reloads) and what the register holds per tenant (through core).
+ * metrics: counters, histogram and sweep times (see metrics.h), and
+ * server_metrics: the whole /metrics page, with the server's own counters
+ * (tenants, policy reloads, failed sends) and what the register holds per
+ * tenant (through core). Every family is written as HELP, TYPE, then all
+ * of its samples; the per-tenant ones loop over the tenants inside each
+ * family, never the other way round, which would split them.
  */
 #include "api/metrics.h"
 
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/http.h"
 #include "api/server_internal.h"
+#include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "sender/sender.h"
 
 static const int statuses[METRICS_STATUSES] = {200, 201, 204, 400, 401, 403, 404, 405, 409,
                                                410, 413, 415, 422, 429, 500, 503, 0};
@@ -31,12 +38,18 @@ void metrics_init(struct metrics *m, size_t nroutes)
 		atomic_init(&m->buckets[b], 0);
 	atomic_init(&m->count, 0);
 	atomic_init(&m->sum_us, 0);
+	pthread_mutex_init(&m->sweep_lock, NULL);
+	m->sweeps = NULL;
+	m->nsweeps = m->cap_sweeps = 0;
 }
 
 void metrics_fini(struct metrics *m)
 {
 	free(m->requests);
 	m->requests = NULL;
+	pthread_mutex_destroy(&m->sweep_lock);
+	free(m->sweeps);
+	m->sweeps = NULL;
 }
 
 static int status_index(int status)
@@ -58,6 +71,37 @@ void metrics_observe(struct metrics *m, int route, int status, uint64_t micros)
 	atomic_fetch_add_explicit(&m->buckets[b], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&m->sum_us, micros, memory_order_relaxed);
+}
+
+void metrics_sweep_done(struct metrics *m, int64_t tenant, int64_t at, uint64_t micros)
+{
+	pthread_mutex_lock(&m->sweep_lock);
+	size_t i = 0;
+	while (i < m->nsweeps && m->sweeps[i].tenant != tenant)
+		i++;
+	if (i == m->nsweeps) {
+		if (m->nsweeps == m->cap_sweeps) {
+			m->cap_sweeps = m->cap_sweeps ? 2 * m->cap_sweeps : 8;
+			m->sweeps = xrealloc(m->sweeps, m->cap_sweeps * sizeof *m->sweeps);
+		}
+		m->nsweeps++;
+	}
+	m->sweeps[i] = (struct metrics_sweep){.tenant = tenant, .at = at, .micros = micros};
+	pthread_mutex_unlock(&m->sweep_lock);
+}
+
+/* The last sweep of tenant; false if it was never swept since start. */
+static bool sweep_of(struct metrics *m, int64_t tenant, struct metrics_sweep *out)
+{
+	pthread_mutex_lock(&m->sweep_lock);
+	bool found = false;
+	for (size_t i = 0; !found && i < m->nsweeps; i++)
+		if (m->sweeps[i].tenant == tenant) {
+			*out = m->sweeps[i];
+			found = true;
+		}
+	pthread_mutex_unlock(&m->sweep_lock);
+	return found;
 }
 
 enum rc metrics_render(struct metrics *m, struct buf *out)
@@ -116,44 +160,139 @@ static enum rc render_server(struct server *s, struct buf *out)
 	                  "privreg_policy_reload_failures_total %llu\n"
 	                  "# HELP privreg_tenant_load_failures_total Tenants that could not be loaded.\n"
 	                  "# TYPE privreg_tenant_load_failures_total counter\n"
-	                  "privreg_tenant_load_failures_total %llu\n",
+	                  "privreg_tenant_load_failures_total %llu\n"
+	                  "# HELP privreg_mail_send_failures_total E-mail delivery attempts that failed (each is tried again later).\n"
+	                  "# TYPE privreg_mail_send_failures_total counter\n"
+	                  "privreg_mail_send_failures_total %llu\n",
 	                  loaded, retired, (unsigned long long)atomic_load(&t->reloads),
 	                  (unsigned long long)atomic_load(&t->reload_failures),
-	                  (unsigned long long)atomic_load(&t->load_failures));
+	                  (unsigned long long)atomic_load(&t->load_failures),
+	                  (unsigned long long)sender_failures(s->sender));
 }
 
-/* What the register holds, per tenant. */
-static enum rc render_register(struct store *st, struct buf *out)
+/* The per-tenant families whose value is a count of struct tenant_status. */
+static const struct {
+	const char *name, *help;
+	size_t offset;
+} tenant_gauges[] = {
+	{"privreg_subjects", "Data subjects held, by tenant.", offsetof(struct tenant_status, subjects)},
+	{"privreg_records", "Records held, by tenant.", offsetof(struct tenant_status, records)},
+	{"privreg_requests_open", "Data-subject requests not yet answered, by tenant.",
+	 offsetof(struct tenant_status, requests_open)},
+	{"privreg_requests_late", "Open requests past their deadline, by tenant.",
+	 offsetof(struct tenant_status, requests_late)},
+	{"privreg_outbox_pending", "E-mails waiting in the outbox (not yet sent), by tenant.",
+	 offsetof(struct tenant_status, outbox_pending)},
+};
+
+/* What the register holds, per tenant, and each tenant's last sweep. */
+static enum rc render_register(struct server *s, const struct tenant_status *v, size_t n, struct buf *out)
 {
-	struct tenant_status *v = NULL;
-	size_t n = 0;
-	enum rc rc = tenant_status_list(st, timeutil_now(), &v, &n);
+	enum rc rc = RC_OK;
+	for (size_t f = 0; !rc && f < sizeof tenant_gauges / sizeof tenant_gauges[0]; f++) {
+		rc = buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", tenant_gauges[f].name, tenant_gauges[f].help,
+		                tenant_gauges[f].name);
+		for (size_t i = 0; !rc && i < n; i++) {
+			const int64_t *value = (const int64_t *)((const char *)&v[i] + tenant_gauges[f].offset);
+			rc = buf_printf(out, "%s{tenant=\"%s\"} %lld\n", tenant_gauges[f].name, v[i].name, (long long)*value);
+		}
+	}
+	/* A tenant not swept since start has no sample: 0 would read as 1970. */
+	struct metrics_sweep *sw = n ? xcalloc(n, sizeof *sw) : NULL;
+	bool *swept = n ? xcalloc(n, sizeof *swept) : NULL;
+	for (size_t i = 0; i < n; i++)
+		swept[i] = sweep_of(&s->metrics, v[i].id, &sw[i]);
 	if (!rc)
-		rc = buf_puts(out, "# HELP privreg_subjects Data subjects held, by tenant.\n# TYPE privreg_subjects gauge\n"
-		                   "# HELP privreg_records Records held, by tenant.\n# TYPE privreg_records gauge\n");
-	if (!rc)
-		rc = buf_puts(out, "# HELP privreg_requests_open Data-subject requests not yet answered, by tenant.\n"
-		                   "# TYPE privreg_requests_open gauge\n"
-		                   "# HELP privreg_requests_late Open requests past their deadline, by tenant.\n"
-		                   "# TYPE privreg_requests_late gauge\n");
+		rc = buf_puts(out, "# HELP privreg_sweep_last_run_timestamp_seconds When the last retention sweep of the "
+		                   "tenant ended (since the server started).\n"
+		                   "# TYPE privreg_sweep_last_run_timestamp_seconds gauge\n");
 	for (size_t i = 0; !rc && i < n; i++)
-		rc = buf_printf(out, "privreg_subjects{tenant=\"%s\"} %lld\nprivreg_records{tenant=\"%s\"} %lld\n"
-		                     "privreg_requests_open{tenant=\"%s\"} %lld\nprivreg_requests_late{tenant=\"%s\"} %lld\n",
-		                v[i].name, (long long)v[i].subjects, v[i].name, (long long)v[i].records, v[i].name,
-		                (long long)v[i].requests_open, v[i].name, (long long)v[i].requests_late);
-	free(v);
+		if (swept[i])
+			rc = buf_printf(out, "privreg_sweep_last_run_timestamp_seconds{tenant=\"%s\"} %lld\n", v[i].name,
+			                (long long)sw[i].at);
+	if (!rc)
+		rc = buf_puts(out, "# HELP privreg_sweep_last_duration_seconds How long the last retention sweep of the "
+		                   "tenant took.\n"
+		                   "# TYPE privreg_sweep_last_duration_seconds gauge\n");
+	for (size_t i = 0; !rc && i < n; i++)
+		if (swept[i])
+			rc = buf_printf(out, "privreg_sweep_last_duration_seconds{tenant=\"%s\"} %.6f\n", v[i].name,
+			                (double)sw[i].micros / 1e6);
+	free(sw);
+	free(swept);
 	return rc;
 }
 
-enum rc server_metrics(struct server *s, struct buf *out)
+enum rc server_metrics(struct server *s, struct store *st, const struct tenant *only, struct buf *out)
 {
-	struct worker *w = NULL;
-	enum rc rc = metrics_render(&s->metrics, out);
+	struct tenant_status one, *v = NULL;
+	size_t n = 0;
+	enum rc rc = buf_puts(out, "# HELP privreg_build_info The privreg version that serves this page.\n"
+	                           "# TYPE privreg_build_info gauge\n"
+	                           "privreg_build_info{version=\"" PRIVREG_VERSION "\"} 1\n");
+	if (!rc)
+		rc = metrics_render(&s->metrics, out);
 	if (!rc)
 		rc = render_server(s, out);
+	if (!rc && only) {
+		rc = tenant_status_get(st, only, timeutil_now(), &one);
+		v = &one;
+		n = 1;
+	} else if (!rc) {
+		rc = tenant_status_list(st, timeutil_now(), &v, &n);
+	}
 	if (!rc)
-		rc = server_worker(s, &w);
-	if (!rc)
-		rc = render_register(w->store, out);
+		rc = render_register(s, v, n, out);
+	if (v != &one)
+		free(v);
 	return rc;
+}
+
+/* The operator's address answers at once, from the request line alone: a
+ * body is never read (the connection closes after the answer), so there
+ * is nothing to bound. No key: the address is the protection. */
+enum MHD_Result server_on_metrics(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)con_cls;
+	struct server *s = cls;
+	int status = 200;
+	char *text = NULL;
+	size_t len = 0;
+	if (strcmp(url, "/metrics") != 0) {
+		status = 404;
+	} else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		status = 405;
+	} else {
+		struct worker *w = NULL;
+		struct buf b;
+		buf_init(&b, 4 * 1024 * 1024);
+		enum rc rc = server_worker(s, &w);
+		if (!rc)
+			rc = server_metrics(s, w->store, NULL, &b);
+		if (rc) {
+			log_error("metrics-listen: the page failed: %s", rc_str(rc));
+			buf_fini(&b);
+			status = 500;
+		} else {
+			text = buf_take(&b, &len);
+		}
+	}
+	if (!text) {
+		const char *msg = status == 404 ? "not found: only /metrics is served here\n"
+		                : status == 405 ? "method not allowed\n" : "internal error\n";
+		text = xstrdup(msg);
+		len = strlen(msg);
+	}
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(r, "Content-Type", status == 200 ? "text/plain; version=0.0.4" : "text/plain");
+	if (status == 405)
+		MHD_add_response_header(r, "Allow", "GET, HEAD");
+	enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ret;
 }

@@ -30,18 +30,19 @@ static enum rc sender_tenant(void *arg, struct store *st, int64_t id, const stru
 	return server_tenant(arg, st, id, out);
 }
 
-static enum rc parse_listen(const char *listen, struct sockaddr_storage *ss, struct errbuf *eb)
+/* opt: the option's name, for the messages. */
+static enum rc parse_listen(const char *opt, const char *listen, struct sockaddr_storage *ss, struct errbuf *eb)
 {
 	char host[64];
 	const char *colon = strrchr(listen, ':');
 	if (!colon || colon == listen || (size_t)(colon - listen) >= sizeof host)
-		return err_set(eb, RC_INVALID, "--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
+		return err_set(eb, RC_INVALID, "%s must be HOST:PORT, e.g. 127.0.0.1:8080", opt);
 	memcpy(host, listen, (size_t)(colon - listen));
 	host[colon - listen] = '\0';
 	char *end;
 	long port = strtol(colon + 1, &end, 10);
 	if (*end || port < 0 || port > 65535 || !colon[1])
-		return err_set(eb, RC_INVALID, "--listen: bad port '%s'", colon + 1);
+		return err_set(eb, RC_INVALID, "%s: bad port '%s'", opt, colon + 1);
 	memset(ss, 0, sizeof *ss);
 	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
@@ -58,13 +59,15 @@ static enum rc parse_listen(const char *listen, struct sockaddr_storage *ss, str
 		if (inet_pton(AF_INET, host, &in4->sin_addr) == 1)
 			return RC_OK;
 	}
-	return err_set(eb, RC_INVALID, "--listen: '%s' is not an IP address", host);
+	return err_set(eb, RC_INVALID, "%s: '%s' is not an IP address", opt, host);
 }
 
 enum rc server_start(const struct server_config *cfg, struct server **out, struct errbuf *eb)
 {
-	struct sockaddr_storage ss;
-	enum rc rc = parse_listen(cfg->listen, &ss, eb);
+	struct sockaddr_storage ss, mss;
+	enum rc rc = parse_listen("--listen", cfg->listen, &ss, eb);
+	if (!rc && cfg->metrics_listen)
+		rc = parse_listen("--metrics-listen", cfg->metrics_listen, &mss, eb);
 	if (rc)
 		return rc;
 	struct server *s = xcalloc(1, sizeof *s);
@@ -110,6 +113,22 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 		server_stop(s);
 		return err_set(eb, RC_IO, "cannot listen on %s: %s", cfg->listen, strerror(errno));
 	}
+	if (cfg->metrics_listen) {
+		/* One thread: a scrape every few seconds, not the API's load. */
+		s->metrics_mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+		                                  (mss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+		                                  0, NULL, NULL, server_on_metrics, s,
+		                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&mss,
+		                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+		                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
+		                                  MHD_OPTION_END);
+		if (!s->metrics_mhd) {
+			rc = err_set(eb, RC_IO, "cannot listen on --metrics-listen %s: %s", cfg->metrics_listen,
+			             strerror(errno));
+			server_stop(s);
+			return rc;
+		}
+	}
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di ? di->port : 0;
 	if (cfg->public_url)
@@ -149,6 +168,8 @@ void server_stop(struct server *s)
 {
 	if (!s)
 		return;
+	if (s->metrics_mhd)
+		MHD_stop_daemon(s->metrics_mhd); /* its thread's store closes */
 	if (s->mhd) {
 		/* Stop accepting; let open connections finish their requests. */
 		MHD_quiesce_daemon(s->mhd);

@@ -16,6 +16,8 @@
 #include "base/err.h"
 
 struct server;
+struct store;
+struct tenant;
 
 struct server_config {
 	const char *keydir;        /* the register's key directory */
@@ -30,13 +32,18 @@ struct server_config {
 	unsigned sweep_every_s;    /* the retention sweep's period; 0: never (POST /v1/retention/sweep) */
 	unsigned checkpoint_every_s; /* how often each tenant's audit head is checkpointed; 0: never */
 	const char *checkpoint_file; /* where checkpoints are appended; NULL: never */
+	/* NULL, or a second address serving GET /metrics of every tenant
+	 * without a key (and nothing else): for loopback or an operator network. */
+	const char *metrics_listen;
 };
 
 enum rc server_start(const struct server_config *cfg, struct server **out, struct errbuf *eb) WUR;
 /* Stops accepting, lets requests in flight finish, closes every connection. */
 void server_stop(struct server *s);
 uint16_t server_port(const struct server *s);
-/* Prometheus text for /metrics. */
-enum rc server_metrics(struct server *s, struct buf *out) WUR;
+/* Prometheus text for /metrics, read through st: the server's counters and
+ * the per-tenant families of `only`, or of every tenant when NULL (the
+ * operator's --metrics-listen page). */
+enum rc server_metrics(struct server *s, struct store *st, const struct tenant *only, struct buf *out) WUR;
 
 #endif

@@ -58,6 +58,7 @@ struct server {
 	struct sender *sender;
 	struct store_pool *pool;   /* every connection of the server comes from it */
 	struct MHD_Daemon *mhd;
+	struct MHD_Daemon *metrics_mhd; /* --metrics-listen, or NULL */
 	uint16_t port;
 	pthread_key_t worker_key;  /* each server thread's struct worker */
 	pthread_mutex_t workers_lock;
@@ -129,6 +130,10 @@ enum rc server_jobs_start(struct server *s, const struct server_config *cfg, str
 /* Stops and joins the job threads; NULL is fine. */
 void server_jobs_stop(struct jobs *j);
 
-/* metrics.c: server_metrics (server.h). */
+/* metrics.c: server_metrics (server.h), and the libmicrohttpd callback of
+ * the --metrics-listen address: GET /metrics of every tenant, nothing else. */
+enum MHD_Result server_on_metrics(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls);
 
 #endif

@@ -10,7 +10,8 @@
 static const char serve_help[] =
 	"usage: privreg serve [--dir D] [--listen 127.0.0.1:8080] [--threads N] [--auth-limit N]\n"
 	"                     [--smtp smtp://HOST:PORT [--smtp-from ADDR]] [--public-url URL]\n"
-	"                     [--sweep-every 1h] [--checkpoint-every 1h] [--checkpoint-file FILE]\n\n"
+	"                     [--sweep-every 1h] [--checkpoint-every 1h] [--checkpoint-file FILE]\n"
+	"                     [--metrics-listen 127.0.0.1:9100]\n\n"
 	"Serves the register's HTTP API (see /openapi.json) on --listen (port 0\n"
 	"picks a free port; the address is printed). --threads: server threads,\n"
 	"default one per core. --auth-limit: failed authentications allowed per\n"
@@ -24,7 +25,10 @@ static const char serve_help[] =
 	"--checkpoint-every: how often each tenant's audit log head is appended,\n"
 	"signed, to --checkpoint-file (default 1h and DIR/" CLI_CHECKPOINT_FILE ";\n"
 	"0 turns it off); copy that file off the machine, and check the log\n"
-	"against it with 'privreg audit verify --checkpoint FILE'.\n";
+	"against it with 'privreg audit verify --checkpoint FILE'.\n"
+	"--metrics-listen: a second address serving GET /metrics of every tenant\n"
+	"without a key (keep it on loopback or an operator network); /metrics on\n"
+	"--listen needs an admin or auditor key and shows the key's tenant only.\n";
 
 /* "90", "90s", "30m", "1h", "1d" into seconds (at most 30 days). */
 static bool parse_period(const char *s, unsigned *out)
@@ -54,7 +58,7 @@ int cli_serve(int argc, char **argv)
 	struct cli_opts o;
 	/* serve-only options are taken out before the shared parser sees them */
 	const char *listen = "127.0.0.1:8080", *smtp = NULL, *smtp_from = NULL, *public_url = NULL;
-	const char *checkpoint_file = NULL;
+	const char *checkpoint_file = NULL, *metrics_listen = NULL;
 	unsigned threads = 0, auth_limit = 0, sweep_every = 3600, checkpoint_every = 3600;
 	char *rest[64];
 	int nrest = 0;
@@ -79,6 +83,8 @@ int cli_serve(int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--checkpoint-file") && has_value) {
 			checkpoint_file = argv[++i];
+		} else if (!strcmp(argv[i], "--metrics-listen") && has_value) {
+			metrics_listen = argv[++i];
 		} else if (!strcmp(argv[i], "--smtp") && has_value) {
 			smtp = argv[++i];
 		} else if (!strcmp(argv[i], "--smtp-from") && has_value) {
@@ -129,6 +135,7 @@ int cli_serve(int argc, char **argv)
 		.keydir = r.keydir, .store_url = r.store_url, .listen = listen, .threads = threads,
 		.auth_fail_limit = auth_limit, .smtp_url = smtp, .smtp_from = smtp_from, .public_url = public_url,
 		.sweep_every_s = sweep_every, .checkpoint_every_s = checkpoint_every, .checkpoint_file = checkpoint_file,
+		.metrics_listen = metrics_listen,
 	};
 	struct server *srv = NULL;
 	struct errbuf eb = {""};

@@ -243,25 +243,34 @@ enum rc tenant_policy_changed(struct store *s, const struct tenant *t, bool *cha
 	return rc;
 }
 
+/* Fills everything of st but its id and name. */
+static enum rc status_counts(struct store *s, int64_t now, struct tenant_status *st)
+{
+	size_t nopen;
+	const char *const *open = request_open_names(&nopen);
+	struct store_counts c = {0};
+	enum rc rc = store_counts(s, st->id, &c);
+	st->subjects = c.subjects;
+	st->records = c.records;
+	if (!rc)
+		rc = store_request_counts(s, st->id, open, nopen, now, &st->requests_open, &st->requests_late);
+	if (!rc)
+		rc = store_outbox_backlog(s, st->id, &st->outbox_pending);
+	return rc;
+}
+
 enum rc tenant_status_list(struct store *s, int64_t now, struct tenant_status **out, size_t *n)
 {
 	struct store_tenant *v = NULL;
 	size_t nv = 0;
 	*out = NULL;
 	*n = 0;
-	size_t nopen;
-	const char *const *open = request_open_names(&nopen);
 	enum rc rc = store_tenant_list(s, &v, &nv);
 	struct tenant_status *st = rc ? NULL : xcalloc(nv ? nv : 1, sizeof *st);
 	for (size_t i = 0; !rc && i < nv; i++) {
-		struct store_counts c = {0};
 		st[i].id = v[i].id;
 		snprintf(st[i].name, sizeof st[i].name, "%s", v[i].name);
-		rc = store_counts(s, v[i].id, &c);
-		st[i].subjects = c.subjects;
-		st[i].records = c.records;
-		if (!rc)
-			rc = store_request_counts(s, v[i].id, open, nopen, now, &st[i].requests_open, &st[i].requests_late);
+		rc = status_counts(s, now, &st[i]);
 	}
 	store_tenants_free(v, nv);
 	if (rc) {
@@ -271,4 +280,11 @@ enum rc tenant_status_list(struct store *s, int64_t now, struct tenant_status **
 	*out = st;
 	*n = nv;
 	return RC_OK;
+}
+
+enum rc tenant_status_get(struct store *s, const struct tenant *t, int64_t now, struct tenant_status *out)
+{
+	*out = (struct tenant_status){.id = t->id};
+	snprintf(out->name, sizeof out->name, "%s", t->name);
+	return status_counts(s, now, out);
 }

@@ -58,9 +58,12 @@ struct tenant_status {
 	int64_t subjects, records;
 	int64_t requests_open;     /* data-subject requests not yet answered */
 	int64_t requests_late;     /* open ones past their deadline at `now` */
+	int64_t outbox_pending;    /* e-mails not yet sent (nor dropped) */
 };
 
 /* One row per tenant (free(*out)). */
 enum rc tenant_status_list(struct store *s, int64_t now, struct tenant_status **out, size_t *n) WUR;
+/* The row of one loaded tenant. */
+enum rc tenant_status_get(struct store *s, const struct tenant *t, int64_t now, struct tenant_status *out) WUR;
 
 #endif

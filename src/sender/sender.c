@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ struct sender {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stopping;
+	atomic_uint_fast64_t failures; /* delivery attempts that failed: read by /metrics */
 };
 
 struct upload {
@@ -90,6 +92,7 @@ static void deliver(struct sender *s, struct store_message *m)
 	const struct tenant *t = NULL;
 	int64_t now = timeutil_now();
 	if (s->tenant_of(s->arg, s->store, m->tenant_id, &t)) {
+		atomic_fetch_add_explicit(&s->failures, 1, memory_order_relaxed);
 		log_error("outbox message=%lld: tenant=%lld cannot be loaded", (long long)m->message_id,
 		          (long long)m->tenant_id);
 		return;
@@ -117,6 +120,7 @@ static void deliver(struct sender *s, struct store_message *m)
 			         (long long)m->tenant_id, m->kind);
 		return;
 	}
+	atomic_fetch_add_explicit(&s->failures, 1, memory_order_relaxed);
 	int attempts = m->attempts + 1;
 	int64_t wait = BACKOFF_FIRST;
 	for (int i = 1; i < attempts && wait < BACKOFF_MAX; i++)
@@ -180,6 +184,7 @@ enum rc sender_start(const struct sender_config *cfg, struct store *st, struct s
 	s->tenant_of = cfg->tenant_of;
 	s->arg = cfg->arg;
 	s->store = st;
+	atomic_init(&s->failures, 0);
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	if (pthread_create(&s->thread, NULL, sender_main, s) != 0) {
@@ -208,4 +213,9 @@ void sender_stop(struct sender *s)
 	free(s->from);
 	free(s);
 	curl_global_cleanup();
+}
+
+uint64_t sender_failures(struct sender *s)
+{
+	return s ? atomic_load_explicit(&s->failures, memory_order_relaxed) : 0;
 }

@@ -34,5 +34,8 @@ struct sender_config {
 enum rc sender_start(const struct sender_config *cfg, struct store *st, struct sender **out,
                      struct errbuf *eb) WUR;
 void sender_stop(struct sender *s);
+/* Delivery attempts that failed since start (each one waits and is tried
+ * again); 0 for NULL (no sender). Any thread may ask. */
+uint64_t sender_failures(struct sender *s);
 
 #endif

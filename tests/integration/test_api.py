@@ -28,7 +28,7 @@ def create(api, records, key=None, email=None):
 
 
 def subject_count(api, tenant="default"):
-    text = api.request("GET", "/metrics").text
+    text = api.request("GET", "/metrics", api.keys["auditor" if tenant == "default" else tenant]).text
     m = re.search(rf'privreg_subjects{{tenant="{tenant}"}} (\d+)', text)
     return int(m.group(1))
 
@@ -219,7 +219,7 @@ MATRIX = [
     ("GET", "/v1/audit", None, {A, D, U}, 200),
     ("GET", "/v1/audit/verify", None, {A, D, U}, 200),
     ("GET", "/healthz", None, {A, D, S, M, U}, 200),
-    ("GET", "/metrics", None, {A, D, S, M, U}, 200),
+    ("GET", "/metrics", None, {A, U}, 200),
     ("GET", "/openapi.json", None, {A, D, S, M, U}, 200),
     ("POST", "/v1/subjects/{sid}/consents", "consent", {A, D, S}, 201),
     ("GET", "/v1/subjects/{sid}/consents", None, {A, D, S}, 200),
@@ -314,10 +314,12 @@ def test_audit_log_records_every_access(api):
 
 def test_metrics(api):
     api.request("GET", "/v1/whoami", api.keys["admin"])
-    text = api.request("GET", "/metrics").text
+    text = api.request("GET", "/metrics", api.keys["auditor"]).text
     assert re.search(r'privreg_http_requests_total\{route="/v1/whoami",method="GET",status="200"\} \d+', text)
     assert 'privreg_http_request_duration_seconds_bucket{le="+Inf"}' in text
     assert re.search(r'privreg_subjects\{tenant="default"\} \d+', text)
+    assert 'tenant="other"' not in text  # a key sees its own tenant only
+    text = api.request("GET", "/metrics", api.keys["other"]).text
     assert re.search(r'privreg_records\{tenant="other"\} \d+', text)
     assert "@" not in text
 

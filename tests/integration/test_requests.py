@@ -114,7 +114,7 @@ def test_requests_are_listed_and_watched(env, tmp_path):
     assert r.status_code == 409
     assert env.request("POST", f"/v1/requests/{unverified['id']}/verify", env.keys["support"],
                        json={"verified_by": "code sent to the e-mail on record"}).json()["status"] == "in_progress"
-    metrics = env.request("GET", "/metrics").text
+    metrics = env.request("GET", "/metrics", env.keys["admin"]).text
     assert 'privreg_requests_open{tenant="default"} 3' in metrics
     assert 'privreg_requests_late{tenant="default"} 1' in metrics
     r = env.privreg("requests", "due", "--days", "40", "--dir", env.dir, check=1)

@@ -8,7 +8,7 @@ from conftest import WEBSHOP, Privreg, Server, _bin, add_key
 
 
 def metric(srv, name):
-    text = srv.request("GET", "/metrics").text
+    text = srv.request("GET", "/metrics", srv.key).text
     m = re.search(rf"^{name} (\d+)$", text, re.M)
     assert m, f"{name} not in /metrics"
     return int(m.group(1))
@@ -27,6 +27,7 @@ def test_policy_reloads_are_counted_and_failures_loud(tmp_path):
     privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
     key = add_key(privreg, d, "admin")
     srv = Server(privreg, d)
+    srv.key = key
     try:
         assert srv.request("GET", "/v1/whoami", key).status_code == 200
         assert metric(srv, "privreg_tenants_loaded") == 1

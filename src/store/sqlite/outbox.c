@@ -88,3 +88,12 @@ enum rc sqlite_outbox_pending(struct store *s, int64_t *n)
 	enum rc rc = sq_stmt(q, sql, &st);
 	return rc ? rc : sq_fetch_one(q, st, read_count, n, "outbox_pending");
 }
+
+enum rc sqlite_outbox_backlog(struct store *s, int64_t tenant, int64_t *n)
+{
+	static const char sql[] = "SELECT count(*) FROM outbox WHERE tenant_id = ?1 AND sent_at IS NULL";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	return rc ? rc : sq_fetch_one(q, st, read_count, n, "outbox_backlog");
+}
