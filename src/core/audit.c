@@ -36,7 +36,7 @@ static void entry_hash(const struct vault *v, const struct store_audit *e,
                        unsigned char out[STORE_AUDIT_HASH_LEN])
 {
 	crypto_generichash_state st;
-	crypto_generichash_init(&st, v->audit_key, sizeof v->audit_key, STORE_AUDIT_HASH_LEN);
+	crypto_generichash_init(&st, v->audit_key, VAULT_KEY_LEN, STORE_AUDIT_HASH_LEN);
 	crypto_generichash_update(&st, e->prev_hash, STORE_AUDIT_HASH_LEN);
 	put_int(&st, v->tenant_id);
 	put_int(&st, e->seq);
