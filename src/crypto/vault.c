@@ -106,6 +106,14 @@ static enum rc check_private(const char *path, const struct stat *st, bool dir, 
 	return RC_OK;
 }
 
+enum rc vault_check_dir(const char *dir, struct errbuf *eb)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0)
+		return err_set(eb, RC_IO, "cannot open key directory %s: %s", dir, strerror(errno));
+	return check_private(dir, &st, true, eb);
+}
+
 enum rc vault_load(const char *path, int64_t tenant_id, struct vault *v, struct errbuf *eb)
 {
 	unsigned char master[VAULT_KEY_LEN];
@@ -119,9 +127,7 @@ enum rc vault_load(const char *path, int64_t tenant_id, struct vault *v, struct 
 		snprintf(dir, sizeof dir, ".");
 	else
 		snprintf(dir, sizeof dir, "%.*s", (int)(slash == path ? 1 : slash - path), path);
-	if (stat(dir, &st) != 0)
-		return err_set(eb, RC_IO, "cannot open key directory %s: %s", dir, strerror(errno));
-	if ((rc = check_private(dir, &st, true, eb)))
+	if ((rc = vault_check_dir(dir, eb)))
 		return rc;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

@@ -63,6 +63,9 @@ enum rc vault_process_harden(struct errbuf *eb) WUR;
 
 /* Creates a new random master key file (fails if it exists). */
 enum rc vault_create_file(const char *path, struct errbuf *eb) WUR;
+/* Refuses a key directory that group or others can enter or that another
+ * user owns, with the fix (chmod 700 / chown) in the message. */
+enum rc vault_check_dir(const char *dir, struct errbuf *eb) WUR;
 /* Reads a master key file; refuses one that group or others can read or
  * that another user owns, and one in a directory that group or others can
  * enter or that another user owns (the message says the fix: chmod/chown). */
