@@ -81,6 +81,8 @@ static enum rc listen_socket(const struct sockaddr_storage *ss, const char *list
 	if (fd < 0)
 		return err_set(eb, RC_IO, "cannot open a socket for %s: %s", listen_text, strerror(errno));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ss->ss_family == AF_INET6) /* [::] means IPv6 only, as libmicrohttpd had it */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	if (bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, 511) != 0) {
 		int e = errno;
 		close(fd);
