@@ -208,7 +208,7 @@ static void vm_flags(const void *addr, char *out, size_t size)
 		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
 			inside = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
 		else if (inside && !strncmp(line, "VmFlags:", 8)) {
-			snprintf(out, size, "%s", line + 8);
+			snprintf(out, size, "%.200s", line + 8); /* VmFlags fit: about 3 characters a flag */
 			break;
 		}
 	}
