@@ -40,6 +40,10 @@ int main(int argc, char **argv)
 		fputs("privreg: libsodium or SQLite failed to initialise\n", stderr);
 		return CLI_FAILED;
 	}
+	/* Before any command can load a key: no core dump may carry one. */
+	struct errbuf eb = {""};
+	if (vault_process_harden(&eb))
+		return cli_fail("start-up", RC_INTERNAL, &eb);
 	if (argc < 2) {
 		usage(stderr);
 		return CLI_USAGE;

@@ -408,6 +408,7 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	server_conn_received(s, conn); /* headers and body are in: the receive deadline stops */
 	if (p->parked) { /* woken: the access entries are written, or failed */
 		enum rc rc = p->handler_rc ? p->handler_rc : audit_waiter_result(&p->waiter);
 		if (rc && !p->handler_rc)
@@ -429,6 +430,7 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const 
 
 void server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+	server_conn_next(cls, conn); /* the next request on it has its own deadline */
 	struct pending *p = *con_cls;
 	if (!p)
 		return;

@@ -8,14 +8,24 @@
  * the first request. Stop lets requests in flight finish, then stops each
  * thread before what it uses is freed, and makes the last relaxed commits
  * durable.
+ *
+ * Hostile clients: the listening socket is bound here (so that a taken port
+ * is reported as such), each client address may hold at most per_ip_limit
+ * connections and all of them max_connections (libmicrohttpd refuses the
+ * rest at accept), and a request must be received, headers and body, within
+ * receive_timeout_s of its start: libmicrohttpd's own timeout counts idle
+ * time only, so the reaper thread below enforces the total.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/server_internal.h"
@@ -62,6 +72,167 @@ static enum rc parse_listen(const char *opt, const char *listen, struct sockaddr
 	return err_set(eb, RC_INVALID, "%s: '%s' is not an IP address", opt, host);
 }
 
+/* Binds and listens here rather than in libmicrohttpd, whose failure gives
+ * no usable errno: the operator is told which address and why. */
+static enum rc listen_socket(const struct sockaddr_storage *ss, const char *listen_text, int *out, struct errbuf *eb)
+{
+	int one = 1;
+	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return err_set(eb, RC_IO, "cannot open a socket for %s: %s", listen_text, strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ss->ss_family == AF_INET6) /* [::] means IPv6 only, as libmicrohttpd had it */
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, 511) != 0) {
+		int e = errno;
+		close(fd);
+		if (e == EADDRINUSE)
+			return err_set(eb, RC_IO, "address already in use: %s (another program listens there: stop it, or "
+			               "choose another --listen)", listen_text);
+		if (e == EADDRNOTAVAIL)
+			return err_set(eb, RC_IO, "address not available on this machine: %s (choose one of its addresses "
+			               "for --listen)", listen_text);
+		if (e == EACCES)
+			return err_set(eb, RC_IO, "permission denied to listen on %s (ports below 1024 need privileges: "
+			               "choose a port from 1024 up)", listen_text);
+		return err_set(eb, RC_IO, "cannot listen on %s: %s", listen_text, strerror(e));
+	}
+	*out = fd;
+	return RC_OK;
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- the receive deadline (see struct server_conn) ---- */
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+	struct server *s = cls;
+	struct server_conn *c = *socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		c = xcalloc(1, sizeof *c);
+		c->fd = ci ? ci->connect_fd : -1;
+		c->since_us = mono_us();
+		c->receiving = true;
+		pthread_mutex_lock(&s->conns_lock);
+		c->next = s->conns;
+		if (s->conns)
+			s->conns->prev = c;
+		s->conns = c;
+		pthread_mutex_unlock(&s->conns_lock);
+		*socket_context = c;
+	} else if (c) {
+		/* Called before libmicrohttpd closes the socket: once c is
+		 * unlinked, the reaper cannot shut down a reused descriptor. */
+		pthread_mutex_lock(&s->conns_lock);
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			s->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		pthread_mutex_unlock(&s->conns_lock);
+		free(c);
+		*socket_context = NULL;
+	}
+}
+
+static void conn_mark(struct server *s, struct MHD_Connection *conn, bool receiving)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct server_conn *c = ci ? ci->socket_context : NULL;
+	if (!c)
+		return;
+	pthread_mutex_lock(&s->conns_lock);
+	c->receiving = receiving;
+	if (receiving)
+		c->since_us = mono_us();
+	pthread_mutex_unlock(&s->conns_lock);
+}
+
+void server_conn_received(struct server *s, struct MHD_Connection *conn)
+{
+	conn_mark(s, conn, false);
+}
+
+void server_conn_next(struct server *s, struct MHD_Connection *conn)
+{
+	conn_mark(s, conn, true);
+}
+
+/* Every quarter of the deadline (at most every second), shuts down the
+ * connections still receiving past it: libmicrohttpd then reads the end of
+ * the stream and closes the connection as if the client had. */
+static void *reaper_main(void *arg)
+{
+	struct server *s = arg;
+	uint64_t period_us = s->receive_timeout_us / 4;
+	if (period_us > 1000000)
+		period_us = 1000000;
+	pthread_mutex_lock(&s->conns_lock);
+	while (!s->reaper_stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		uint64_t ns = (uint64_t)until.tv_nsec + period_us * 1000u;
+		until.tv_sec += (time_t)(ns / 1000000000u);
+		until.tv_nsec = (long)(ns % 1000000000u);
+		pthread_cond_timedwait(&s->conns_cond, &s->conns_lock, &until);
+		uint64_t now = mono_us(), cut = 0;
+		for (struct server_conn *c = s->conns; c; c = c->next) {
+			if (c->receiving && c->fd >= 0 && now - c->since_us > s->receive_timeout_us) {
+				shutdown(c->fd, SHUT_RDWR);
+				c->receiving = false;
+				cut++;
+			}
+		}
+		if (cut) {
+			atomic_fetch_add(&s->conns_reaped, cut);
+			log_warn("closed %llu connection(s) that did not send their request within %llus",
+			         (unsigned long long)cut, (unsigned long long)(s->receive_timeout_us / 1000000u));
+		}
+	}
+	pthread_mutex_unlock(&s->conns_lock);
+	return NULL;
+}
+
+/* The total connection limit, kept below the descriptors the process may
+ * open (the store, the log and the listening socket need some too). */
+static unsigned connection_limit(unsigned wanted)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)wanted + 64) {
+		unsigned cap = rl.rlim_cur > 128 ? (unsigned)rl.rlim_cur - 64 : 64;
+		log_warn("connection limit lowered from %u to %u: the process may open %llu files (ulimit -n)", wanted, cap,
+		         (unsigned long long)rl.rlim_cur);
+		return cap;
+	}
+	return wanted;
+}
+
+void server_reload(struct server *s)
+{
+	struct store *st = NULL;
+	struct errbuf eb = {""};
+	enum rc rc = store_pool_open(s->pool, &st, &eb);
+	if (rc) {
+		log_error("SIGHUP: policies not reloaded: %s", err_msg(&eb, rc));
+		return;
+	}
+	uint64_t before = atomic_load(&s->tenants.reloads);
+	server_tenants_reload(s, st);
+	store_close(st);
+	log_info("SIGHUP: policies reloaded new_versions=%llu",
+	         (unsigned long long)(atomic_load(&s->tenants.reloads) - before));
+}
+
 enum rc server_start(const struct server_config *cfg, struct server **out, struct errbuf *eb)
 {
 	struct sockaddr_storage ss, mss;
@@ -78,6 +249,11 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	server_tenants_init(&s->tenants);
 	pthread_mutex_init(&s->workers_lock, NULL);
 	pthread_key_create(&s->worker_key, server_worker_free);
+	pthread_mutex_init(&s->conns_lock, NULL);
+	pthread_cond_init(&s->conns_cond, NULL);
+	atomic_init(&s->conns_reaped, 0);
+	unsigned timeout_s = cfg->receive_timeout_s ? cfg->receive_timeout_s : SERVER_RECEIVE_TIMEOUT_DEFAULT;
+	s->receive_timeout_us = (uint64_t)timeout_s * 1000000u;
 
 	/* Open the store once here so that a bad store fails at start-up. */
 	struct store *probe = NULL;
@@ -99,20 +275,40 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 		server_stop(s);
 		return rc;
 	}
+	int fd = -1;
+	if ((rc = listen_socket(&ss, cfg->listen, &fd, eb))) {
+		server_stop(s);
+		return rc;
+	}
+	struct sockaddr_storage bound;
+	socklen_t bound_len = sizeof bound;
+	if (getsockname(fd, (struct sockaddr *)&bound, &bound_len) == 0)
+		s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+		                                            : ((struct sockaddr_in *)&bound)->sin_port);
+	unsigned per_ip = cfg->per_ip_limit ? cfg->per_ip_limit : SERVER_PER_IP_DEFAULT;
+	unsigned total = connection_limit(cfg->max_connections ? cfg->max_connections : SERVER_CONNECTIONS_DEFAULT);
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* The idle timeout stays as it was; the receive deadline is the reaper's. */
 	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, server_on_request, s,
-	                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	                          MHD_OPTION_LISTEN_SOCKET, fd,
 	                          MHD_OPTION_THREAD_POOL_SIZE, threads,
 	                          MHD_OPTION_NOTIFY_COMPLETED, server_on_completed, s,
+	                          MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+	                          MHD_OPTION_CONNECTION_LIMIT, total,
+	                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
 	                          MHD_OPTION_END);
-	if (!s->mhd) {
+	if (!s->mhd) { /* it has closed fd */
 		server_stop(s);
-		return err_set(eb, RC_IO, "cannot listen on %s: %s", cfg->listen, strerror(errno));
+		return err_set(eb, RC_IO, "cannot start the HTTP server on %s (see the message above)", cfg->listen);
 	}
+	if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+		server_stop(s);
+		return err_set(eb, RC_INTERNAL, "cannot start the connection reaper thread");
+	}
+	s->reaper_running = true;
 	if (cfg->metrics_listen) {
 		/* One thread: a scrape every few seconds, not the API's load. */
 		s->metrics_mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
@@ -129,8 +325,6 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 			return rc;
 		}
 	}
-	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	s->port = di ? di->port : 0;
 	if (cfg->public_url)
 		s->public_url = xstrdup(cfg->public_url);
 	else
@@ -154,7 +348,8 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 		server_stop(s);
 		return rc;
 	}
-	log_info("listening addr=%s port=%u threads=%u", cfg->listen, (unsigned)s->port, threads);
+	log_info("listening addr=%s port=%u threads=%u per_ip_limit=%u max_connections=%u receive_timeout_s=%u",
+	         cfg->listen, (unsigned)s->port, threads, per_ip, total, timeout_s);
 	*out = s;
 	return RC_OK;
 }
@@ -170,9 +365,19 @@ void server_stop(struct server *s)
 		return;
 	if (s->metrics_mhd)
 		MHD_stop_daemon(s->metrics_mhd); /* its thread's store closes */
+	if (s->reaper_running) {
+		pthread_mutex_lock(&s->conns_lock);
+		s->reaper_stop = true;
+		pthread_cond_signal(&s->conns_cond);
+		pthread_mutex_unlock(&s->conns_lock);
+		pthread_join(s->reaper, NULL);
+	}
 	if (s->mhd) {
-		/* Stop accepting; let open connections finish their requests. */
-		MHD_quiesce_daemon(s->mhd);
+		/* Stop accepting (the listening socket is ours to close); let
+		 * open connections finish their requests. */
+		MHD_socket lfd = MHD_quiesce_daemon(s->mhd);
+		if (lfd != MHD_INVALID_SOCKET)
+			close(lfd);
 		for (int i = 0; i < 100; i++) {
 			const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 			if (!di || di->num_connections == 0)
@@ -199,6 +404,8 @@ void server_stop(struct server *s)
 	ratelimit_fini(&s->ratelimit);
 	metrics_fini(&s->metrics);
 	pthread_mutex_destroy(&s->workers_lock);
+	pthread_cond_destroy(&s->conns_cond);
+	pthread_mutex_destroy(&s->conns_lock);
 	free(s->keydir);
 	free(s->store_url);
 	free(s->public_url);

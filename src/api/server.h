@@ -35,12 +35,22 @@ struct server_config {
 	/* NULL, or a second address serving GET /metrics of every tenant
 	 * without a key (and nothing else): for loopback or an operator network. */
 	const char *metrics_listen;
+	unsigned per_ip_limit;     /* open connections per client address; 0: SERVER_PER_IP_DEFAULT */
+	unsigned max_connections;  /* open connections in all; 0: SERVER_CONNECTIONS_DEFAULT */
+	unsigned receive_timeout_s; /* to receive a request's headers and body; 0: SERVER_RECEIVE_TIMEOUT_DEFAULT */
 };
+
+#define SERVER_PER_IP_DEFAULT 64
+#define SERVER_CONNECTIONS_DEFAULT 1000
+#define SERVER_RECEIVE_TIMEOUT_DEFAULT 30
 
 enum rc server_start(const struct server_config *cfg, struct server **out, struct errbuf *eb) WUR;
 /* Stops accepting, lets requests in flight finish, closes every connection. */
 void server_stop(struct server *s);
 uint16_t server_port(const struct server *s);
+/* Takes up new policy versions now (SIGHUP) rather than at the next tick;
+ * requests in flight keep the tenant they started with. */
+void server_reload(struct server *s);
 /* Prometheus text for /metrics, read through st: the server's counters and
  * the per-tenant families of `only`, or of every tenant when NULL (the
  * operator's --metrics-listen page). */

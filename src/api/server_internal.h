@@ -52,6 +52,19 @@ struct server_tenants {
 	atomic_uint_fast64_t load_failures;   /* tenants that could not be loaded */
 };
 
+/* One open connection, for the receive deadline (server.c): MHD's timeout
+ * counts idle time only, so a client that sends one header byte every few
+ * seconds would hold its connection forever. `since` is when the request
+ * now being received began (the connection's opening, or the end of the
+ * previous request on it); the reaper shuts down a connection still
+ * receiving after the deadline. Guarded by server.conns_lock. */
+struct server_conn {
+	int fd;
+	uint64_t since_us;
+	bool receiving;
+	struct server_conn *prev, *next;
+};
+
 struct server {
 	char *keydir, *store_url, *public_url;
 	struct core_links links;   /* links in e-mails: public_url and the router's prefixes */
@@ -68,6 +81,14 @@ struct server {
 	struct ratelimit ratelimit;
 	struct audit_sink *sink;   /* writes access entries in batches */
 	struct jobs *jobs;
+	/* The receive deadline (server.c): open connections and the reaper. */
+	pthread_mutex_t conns_lock;
+	pthread_cond_t conns_cond;  /* wakes the reaper at stop */
+	struct server_conn *conns;
+	uint64_t receive_timeout_us;
+	pthread_t reaper;
+	bool reaper_running, reaper_stop;
+	atomic_uint_fast64_t conns_reaped; /* connections cut at the deadline */
 };
 
 /* What one server thread keeps for itself (worker.c): its connection and the
@@ -116,6 +137,10 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const 
                                    void **con_cls);
 void server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe);
+/* server.c: the request on conn is fully received (its handler may run as
+ * long as it needs), or done (the next one on the connection begins). */
+void server_conn_received(struct server *s, struct MHD_Connection *conn);
+void server_conn_next(struct server *s, struct MHD_Connection *conn);
 /* The client's address as text ("?" when unknown). */
 void server_client_addr(struct MHD_Connection *conn, char *out, size_t size);
 

@@ -40,7 +40,7 @@ static void entry_hash(const struct vault *v, const struct store_audit *e,
                        unsigned char out[STORE_AUDIT_HASH_LEN])
 {
 	crypto_generichash_state st;
-	crypto_generichash_init(&st, v->audit_key, sizeof v->audit_key, STORE_AUDIT_HASH_LEN);
+	crypto_generichash_init(&st, v->audit_key, VAULT_KEY_LEN, STORE_AUDIT_HASH_LEN);
 	crypto_generichash_update(&st, e->prev_hash, STORE_AUDIT_HASH_LEN);
 	put_int(&st, v->tenant_id);
 	put_int(&st, e->seq);
@@ -401,7 +401,7 @@ static void checkpoint_mac(const struct vault *v, const struct audit_checkpoint 
                            unsigned char out[AUDIT_MAC_LEN])
 {
 	crypto_generichash_state st;
-	crypto_generichash_init(&st, v->checkpoint_key, sizeof v->checkpoint_key, AUDIT_MAC_LEN);
+	crypto_generichash_init(&st, v->checkpoint_key, VAULT_KEY_LEN, AUDIT_MAC_LEN);
 	put_field(&st, "privreg audit checkpoint 1");
 	put_field(&st, cp->tenant);
 	put_int(&st, cp->seq);

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,19 +31,40 @@ enum rc vault_library_init(void)
 	return sodium_init() < 0 ? RC_INTERNAL : RC_OK;
 }
 
+enum rc vault_process_harden(struct errbuf *eb)
+{
+	struct rlimit none = {0, 0};
+	if (setrlimit(RLIMIT_CORE, &none) != 0)
+		return err_set(eb, RC_INTERNAL, "cannot turn core dumps off: %s", strerror(errno));
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return err_set(eb, RC_INTERNAL, "cannot make the process non-dumpable: %s", strerror(errno));
+	return RC_OK;
+}
+
 void vault_init(struct vault *v, int64_t tenant_id, const unsigned char master[VAULT_KEY_LEN])
 {
+	/* sodium_malloc locks the block, marks it MADV_DONTDUMP and puts guard
+	 * pages around it; like xmalloc, running out of memory aborts. */
+	unsigned char *k = sodium_malloc(5 * VAULT_KEY_LEN);
+	if (!k)
+		abort();
 	v->tenant_id = tenant_id;
-	crypto_kdf_derive_from_key(v->wrap_key, sizeof v->wrap_key, SUBKEY_WRAP, KDF_CONTEXT, master);
-	crypto_kdf_derive_from_key(v->lookup_key, sizeof v->lookup_key, SUBKEY_LOOKUP, KDF_CONTEXT, master);
-	crypto_kdf_derive_from_key(v->token_key, sizeof v->token_key, SUBKEY_TOKEN, KDF_CONTEXT, master);
-	crypto_kdf_derive_from_key(v->audit_key, sizeof v->audit_key, SUBKEY_AUDIT, KDF_CONTEXT, master);
-	crypto_kdf_derive_from_key(v->checkpoint_key, sizeof v->checkpoint_key, SUBKEY_CHECKPOINT, KDF_CONTEXT,
-	                           master);
+	v->block = k;
+	v->wrap_key = k;
+	v->lookup_key = k + VAULT_KEY_LEN;
+	v->token_key = k + 2 * VAULT_KEY_LEN;
+	v->audit_key = k + 3 * VAULT_KEY_LEN;
+	v->checkpoint_key = k + 4 * VAULT_KEY_LEN;
+	crypto_kdf_derive_from_key(v->wrap_key, VAULT_KEY_LEN, SUBKEY_WRAP, KDF_CONTEXT, master);
+	crypto_kdf_derive_from_key(v->lookup_key, VAULT_KEY_LEN, SUBKEY_LOOKUP, KDF_CONTEXT, master);
+	crypto_kdf_derive_from_key(v->token_key, VAULT_KEY_LEN, SUBKEY_TOKEN, KDF_CONTEXT, master);
+	crypto_kdf_derive_from_key(v->audit_key, VAULT_KEY_LEN, SUBKEY_AUDIT, KDF_CONTEXT, master);
+	crypto_kdf_derive_from_key(v->checkpoint_key, VAULT_KEY_LEN, SUBKEY_CHECKPOINT, KDF_CONTEXT, master);
 }
 
 void vault_fini(struct vault *v)
 {
+	sodium_free(v->block); /* wipes it; NULL is fine */
 	sodium_memzero(v, sizeof *v);
 }
 
@@ -68,19 +91,56 @@ enum rc vault_create_file(const char *path, struct errbuf *eb)
 	return rc;
 }
 
+/* The fix goes in the message: an operator reading it should not need the
+ * manual. Group or others may not even enter the key directory: a key file
+ * made readable by mistake is then still out of their reach. */
+static enum rc check_private(const char *path, const struct stat *st, bool dir, struct errbuf *eb)
+{
+	uid_t me = geteuid();
+	if (st->st_uid != me)
+		return err_set(eb, RC_IO, "key %s %s belongs to uid %u, not to the user running privreg (uid %u): "
+		               "chown %u %s", dir ? "directory" : "file", path, (unsigned)st->st_uid, (unsigned)me,
+		               (unsigned)me, path);
+	if (st->st_mode & 077)
+		return err_set(eb, RC_IO, "key %s %s must be %s by its owner only (mode %03o): chmod %s %s",
+		               dir ? "directory" : "file", path, dir ? "accessible" : "readable",
+		               (unsigned)(st->st_mode & 0777), dir ? "700" : "600", path);
+	return RC_OK;
+}
+
+enum rc vault_check_dir(const char *dir, struct errbuf *eb)
+{
+	struct stat st;
+	if (stat(dir, &st) != 0)
+		return err_set(eb, RC_IO, "cannot open key directory %s: %s", dir, strerror(errno));
+	return check_private(dir, &st, true, eb);
+}
+
 enum rc vault_load(const char *path, int64_t tenant_id, struct vault *v, struct errbuf *eb)
 {
 	unsigned char master[VAULT_KEY_LEN];
 	char hex[VAULT_KEY_LEN * 2 + 8];
+	char dir[4096];
 	size_t bin_len = 0;
 	struct stat st;
 	enum rc rc = RC_OK;
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash == path ? 1 : slash - path), path);
+	if ((rc = vault_check_dir(dir, eb)))
+		return rc;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(eb, RC_IO, "cannot open key file %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) != 0 || (st.st_mode & 077)) {
+	if (fstat(fd, &st) != 0) {
 		close(fd);
-		return err_set(eb, RC_IO, "key file %s must be readable by its owner only (chmod 600)", path);
+		return err_set(eb, RC_IO, "cannot read key file %s: %s", path, strerror(errno));
+	}
+	if ((rc = check_private(path, &st, false, eb))) {
+		close(fd);
+		return rc;
 	}
 	ssize_t n = read(fd, hex, sizeof hex - 1);
 	close(fd);
@@ -211,7 +271,7 @@ void vault_lookup_hash(const struct vault *v, const char *field, const void *val
 {
 	crypto_generichash_state st;
 	unsigned char sep = 0;
-	crypto_generichash_init(&st, v->lookup_key, sizeof v->lookup_key, VAULT_HASH_LEN);
+	crypto_generichash_init(&st, v->lookup_key, VAULT_KEY_LEN, VAULT_HASH_LEN);
 	crypto_generichash_update(&st, (const unsigned char *)field, strlen(field));
 	crypto_generichash_update(&st, &sep, 1);
 	crypto_generichash_update(&st, value, len);

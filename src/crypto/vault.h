@@ -10,6 +10,10 @@
  * data: a ciphertext copied into another record does not open. Deleting the
  * wrapped key makes every ciphertext of the subject unreadable, including
  * copies in backups (crypto-shredding). All key material is wiped after use.
+ * A vault's keys live in one sodium_malloc'd block: locked in RAM (never
+ * swapped), left out of core dumps (MADV_DONTDUMP), between guard pages, and
+ * wiped when freed; the four key pointers point into it, and a vault is
+ * never copied by value (two copies would free the block twice).
  * Ids inside associated data are bound in their pre-ULID text form (see
  * token_ids_to_legacy), so ciphertexts from before the ULID ids still open.
  */
@@ -29,15 +33,18 @@
 #define VAULT_HASH_LEN 16
 #define VAULT_SEAL_OVERHEAD (VAULT_NONCE_LEN + VAULT_TAG_LEN)
 
+/* Each key is VAULT_KEY_LEN bytes (the members are pointers: never take
+ * their sizeof). NULL until vault_init or vault_load succeeds. */
 struct vault {
 	int64_t tenant_id;
-	unsigned char wrap_key[VAULT_KEY_LEN];
-	unsigned char lookup_key[VAULT_KEY_LEN];
-	unsigned char token_key[VAULT_KEY_LEN];
-	unsigned char audit_key[VAULT_KEY_LEN];
+	unsigned char *wrap_key;
+	unsigned char *lookup_key;
+	unsigned char *token_key;
+	unsigned char *audit_key;
 	/* MACs the audit log's checkpoints: distinct from audit_key, so that a
 	 * checkpoint can never pass for a chain hash or the other way round. */
-	unsigned char checkpoint_key[VAULT_KEY_LEN];
+	unsigned char *checkpoint_key;
+	void *block;               /* the sodium_malloc'd block holding all five */
 };
 
 struct subject_key {
@@ -52,12 +59,23 @@ struct subject_key {
  */
 enum rc vault_library_init(void) WUR;
 
+/* Keeps the process's memory, and so the keys in it, out of core dumps:
+ * RLIMIT_CORE 0 and PR_SET_DUMPABLE 0 (which also keeps other processes of
+ * the same user from attaching a debugger). Call before any key is loaded. */
+enum rc vault_process_harden(struct errbuf *eb) WUR;
+
 /* Creates a new random master key file (fails if it exists). */
 enum rc vault_create_file(const char *path, struct errbuf *eb) WUR;
-/* Reads a master key file; refuses one that group or others can read. */
+/* Refuses a key directory that group or others can enter or that another
+ * user owns, with the fix (chmod 700 / chown) in the message. */
+enum rc vault_check_dir(const char *dir, struct errbuf *eb) WUR;
+/* Reads a master key file; refuses one that group or others can read or
+ * that another user owns, and one in a directory that group or others can
+ * enter or that another user owns (the message says the fix: chmod/chown). */
 enum rc vault_load(const char *path, int64_t tenant_id, struct vault *v, struct errbuf *eb) WUR;
 /* Derives the subkeys from raw master key bytes (tests and vault_load). */
 void vault_init(struct vault *v, int64_t tenant_id, const unsigned char master[VAULT_KEY_LEN]);
+/* Wipes and frees the keys; a vault never initialised (all zero) is fine. */
 void vault_fini(struct vault *v);
 
 /* A new random subject key and its wrapped form. */

@@ -1,6 +1,7 @@
 /* The vault: sealing, binding to record ids, key wrapping, shredding, lookup hashes, key files. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -177,11 +178,63 @@ static void test_key_file(void **state)
 	fputs("not a key\n", f);
 	fclose(f);
 	assert_int_equal(vault_load(path, 7, &a, &eb), RC_IO);
+	vault_fini(&a);
 	vault_fini(&b);
 	unsigned char zero[sizeof b] = {0};
 	assert_memory_equal(&b, zero, sizeof b);
+	/* The directory too: group or others may not enter it. */
+	assert_int_equal(vault_create_file(path, &eb), RC_EXISTS);
+	unlink(path);
+	assert_int_equal(vault_create_file(path, &eb), RC_OK);
+	chmod(dir, 0750);
+	assert_int_equal(vault_load(path, 7, &a, &eb), RC_IO);
+	assert_non_null(strstr(eb.msg, "chmod 700"));
+	chmod(dir, 0700);
+	assert_int_equal(vault_load(path, 7, &a, &eb), RC_OK);
+	vault_fini(&a);
 	unlink(path);
 	rmdir(dir);
+}
+
+/* The VmFlags of the mapping of /proc/self/smaps that holds addr. */
+static void vm_flags(const void *addr, char *out, size_t size)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool inside = false;
+	out[0] = '\0';
+	while (f && fgets(line, sizeof line, f)) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+			inside = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+		else if (inside && !strncmp(line, "VmFlags:", 8)) {
+			snprintf(out, size, "%.200s", line + 8); /* VmFlags fit: about 3 characters a flag */
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+/* Keys stay out of core dumps and swap: their pages are marked dd
+ * (MADV_DONTDUMP) and lo (mlock'd; not under ASan, whose mlock does
+ * nothing); fini wipes and unmaps them. */
+static void test_keys_not_dumped(void **state)
+{
+	unsigned char m[VAULT_KEY_LEN] = {1};
+	struct vault v;
+	vault_init(&v, 3, m);
+	const unsigned char *keys[] = {v.wrap_key, v.lookup_key, v.token_key, v.audit_key};
+	for (size_t i = 0; i < 4; i++) {
+		char flags[256];
+		vm_flags(keys[i], flags, sizeof flags);
+		assert_non_null(strstr(flags, " dd"));
+#ifndef __SANITIZE_ADDRESS__ /* ASan turns mlock into a no-op */
+		assert_non_null(strstr(flags, " lo"));
+#endif
+	}
+	vault_fini(&v);
+	assert_null(v.token_key);
 }
 
 static void test_tokens(void **state)
@@ -216,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_shredded),
 		cmocka_unit_test(test_lookup_hash),
 		cmocka_unit_test(test_key_file),
+		cmocka_unit_test(test_keys_not_dumped),
 		cmocka_unit_test(test_tokens),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
