@@ -39,6 +39,7 @@ enum then_action { THEN_DELETE, THEN_ANONYMIZE };
 /* A policy file larger than this is refused unread. */
 #define POLICY_FILE_MAX (1024 * 1024)
 #define POLICY_DEPTH_MAX 64   /* nested mappings and sequences, counted before parsing */
+#define POLICY_EVENTS_MAX 32  /* events a record kind declares */
 
 struct policy_text {          /* one translation of a title */
 	const char *lang;

@@ -294,12 +294,15 @@ struct record_arg {
 	bool has_keep, has_purposes;
 };
 
+struct event_arg {
+	struct policy_event *e;
+	const char *what;
+};
+
 static void event_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
-	struct policy_event *e = arg;
-	char what[160];
-	snprintf(what, sizeof what, "event '%s'", e->name);
-	policy_read_title(c, v, what, &e->title); /* the only key */
+	struct event_arg *a = arg;
+	policy_read_title(c, v, a->what, &a->e->title); /* the only key */
 }
 
 /* events: { NAME: { title: { LANG: TEXT } } }: the dates a record of this
@@ -315,11 +318,15 @@ static void events_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_no
 		    r->name);
 		return;
 	}
+	if (r->nevents == POLICY_EVENTS_MAX) {
+		policy_err(c, k, "record '%s' declares more than %d events", r->name, POLICY_EVENTS_MAX);
+		return;
+	}
 	struct policy_event *e = &r->events[r->nevents];
 	memset(e, 0, sizeof *e);
 	e->name = arena_strdup(&c->p->arena, key);
 	e->line = policy_line_of(k);
-	if (!policy_each_pair(c, v, what, keys, event_pair, e))
+	if (!policy_each_pair(c, v, what, keys, event_pair, &(struct event_arg){e, what}))
 		return;
 	r->nevents++;
 	if (!e->title.v)

@@ -235,11 +235,11 @@ static enum rc parse_past(const struct core_ctx *c, const char *what, const char
  * given {"fulfiled": ...} would otherwise wait for its "fulfilled" forever. */
 static enum rc unknown_event(const struct policy_record *kind, const char *name, struct errbuf *eb)
 {
-	const char *names[RECORD_MAX_EVENTS];
-	size_t n = policy_record_events(kind, names, RECORD_MAX_EVENTS);
-	char list[400] = "";
+	const char *names[POLICY_EVENTS_MAX + 1];
+	size_t n = policy_record_events(kind, names, POLICY_EVENTS_MAX + 1);
+	char list[POLICY_EVENTS_MAX * 8] = "";
 	size_t len = 0;
-	for (size_t i = 0; i < n && i < RECORD_MAX_EVENTS && len < sizeof list; i++)
+	for (size_t i = 0; i < n && i <= POLICY_EVENTS_MAX && len < sizeof list; i++)
 		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", names[i]);
 	return err_set(eb, RC_UNPROCESSABLE, "unknown event '%s' for kind %s: allowed: %s", name, kind->name,
 	               n ? list : "none (the keep rule counts from created_at)");
