@@ -233,7 +233,7 @@ enum rc export_reply(struct http_request *rq, const char *subject_id, const char
 		size_t nd = 0;
 		rc = disclosure_list(&rq->ctx, subject_id, &d, &nd);
 		if (!rc)
-			http_reply(rq, 200, export_json(rq, s, &cr, disclosures_json(d, nd)));
+			rc = value_json_reply(rq, 200, export_json(rq, s, &cr, disclosures_json(d, nd)));
 		store_disclosures_free(d, nd);
 	}
 	consent_report_fini(&cr);

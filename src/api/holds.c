@@ -116,10 +116,11 @@ enum rc h_disclosure_create(struct http_request *rq)
 	json_t *values = json_object();
 	for (size_t i = 0; i < res.nvalues; i++)
 		json_object_set_new(values, res.values[i].name, value_to_json(&res.values[i]));
-	http_reply(rq, 200, json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", res.id, "subject_id", in.subject_id,
-	                              "recipient", in.recipient, "purpose", in.purpose, "values", values));
+	rc = value_json_reply(rq, 200, json_pack("{s:s, s:s, s:s, s:s, s:o}", "id", res.id, "subject_id",
+	                                         in.subject_id, "recipient", in.recipient, "purpose", in.purpose,
+	                                         "values", values));
 	disclosure_result_fini(&res);
-	return RC_OK;
+	return rc;
 }
 
 json_t *disclosures_json(const struct store_disclosure *v, size_t n)

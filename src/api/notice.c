@@ -87,7 +87,7 @@ static json_t *activity_json(const struct policy *p, const struct activity *a)
 	json_t *kinds = json_array(), *fields = json_array(), *recips = json_array(), *transfers = json_array();
 	for (size_t i = 0; i < a->nkinds; i++) {
 		char words[256];
-		notice_keep_words(&a->kinds[i]->keep, "en", words, sizeof words);
+		notice_keep_words(a->kinds[i], "en", words, sizeof words);
 		json_array_append_new(kinds, json_pack("{s:s, s:s, s:s}", "kind", a->kinds[i]->name, "retention", words,
 		                                       "then", policy_then_name(a->kinds[i]->then)));
 	}
@@ -137,7 +137,7 @@ static enum rc ropa_csv(const struct policy *p, struct buf *b)
 		buf_init(&keep, 65536);
 		for (size_t k = 0; !rc && k < a.nkinds; k++) {
 			char words[256];
-			notice_keep_words(&a.kinds[k]->keep, "en", words, sizeof words);
+			notice_keep_words(a.kinds[k], "en", words, sizeof words);
 			rc = buf_printf(&kinds, "%s%s", k ? "; " : "", a.kinds[k]->name);
 			rc = rc ? rc : buf_printf(&keep, "%s%s: %s, then %s", k ? "; " : "", a.kinds[k]->name, words,
 			                          policy_then_name(a.kinds[k]->then));
@@ -226,7 +226,7 @@ static json_t *ropa_dpv(const struct policy *p)
 		}
 		for (size_t k = 0; k < a.nkinds; k++) {
 			char words[256], iso[32];
-			notice_keep_words(&a.kinds[k]->keep, "en", words, sizeof words);
+			notice_keep_words(a.kinds[k], "en", words, sizeof words);
 			timeutil_format_duration_iso(a.kinds[k]->keep.period, iso, sizeof iso);
 			json_array_append_new(storage, json_pack("{s:s, s:s, s:s, s:s}", "@type", "dpv:StorageDuration",
 			                                         "dct:subject", a.kinds[k]->name, "dct:description", words,

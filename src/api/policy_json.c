@@ -114,6 +114,16 @@ json_t *policy_to_json(const struct policy *p)
 		                      "erasable", r->erasable, "account", r->keep.rule == KEEP_WHILE_ACTIVE);
 		if (r->title.n)
 			json_object_set_new(j, "title", title_json(&r->title));
+		/* Every event a record of this kind may be given, with its title when declared. */
+		const char *names[POLICY_EVENTS_MAX + 1];
+		size_t ne = policy_record_events(r, names, POLICY_EVENTS_MAX + 1);
+		json_t *events = json_object();
+		for (size_t e = 0; e < ne && e < POLICY_EVENTS_MAX + 1; e++) {
+			const struct policy_event *d = policy_record_event(r, names[e]);
+			json_object_set_new(events, names[e], d ? json_pack("{s:o}", "title", title_json(&d->title))
+			                                        : json_object());
+		}
+		json_object_set_new(j, "events", events);
 		json_object_set_new(records, r->name, j);
 	}
 

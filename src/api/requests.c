@@ -72,7 +72,7 @@ enum rc h_request_create(struct http_request *rq)
 		else if (!strcmp(key, "verified_by"))
 			rc = string_member(rq, key, &in.verified_by);
 		else if (!strcmp(key, "details"))
-			details = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+			details = value_json_dumps(v, JSON_COMPACT);
 		else if (policy_field(rq->ctx.tenant->policy, key) && json_is_string(v) && !in.lookup_field) {
 			in.lookup_field = key;
 			in.lookup_value = json_string_value(v);

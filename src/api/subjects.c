@@ -85,9 +85,9 @@ enum rc h_subject_get(struct http_request *rq)
 	enum rc rc = subject_read(&rq->ctx, rq->params[0], &v, &rq->eb);
 	if (rc)
 		return rc;
-	http_reply(rq, 200, subject_view_to_json(v));
+	rc = value_json_reply(rq, 200, subject_view_to_json(v));
 	subject_view_free(v);
-	return RC_OK;
+	return rc;
 }
 
 enum rc h_subject_delete(struct http_request *rq)
@@ -141,7 +141,7 @@ static enum rc patch(struct http_request *rq, const char *subject_id, const char
 	if (!rc)
 		rc = record_read(&rq->ctx, record_id, &v, &rq->eb);
 	if (!rc)
-		http_reply(rq, 200, record_view_to_json(v));
+		rc = value_json_reply(rq, 200, record_view_to_json(v));
 	record_view_free(v);
 	return rc;
 }
@@ -161,7 +161,7 @@ enum rc h_record_get(struct http_request *rq)
 	struct record_view *v = NULL;
 	enum rc rc = record_read(&rq->ctx, rq->params[0], &v, &rq->eb);
 	if (!rc)
-		http_reply(rq, 200, record_view_to_json(v));
+		rc = value_json_reply(rq, 200, record_view_to_json(v));
 	record_view_free(v);
 	return rc;
 }

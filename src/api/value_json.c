@@ -6,7 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/http.h"
 #include "base/xalloc.h"
+
+/* What value_json_dumps writes at most: the largest answer (an export of a
+ * subject with many records) stays far below it. */
+#define DUMP_MAX ((size_t)1 << 30)
 
 void value_json_holder_fini(struct value_json_holder *h)
 {
@@ -101,7 +106,7 @@ enum rc value_from_json(json_t *j, struct field_value *out, struct value_json_ho
 	case JSON_REAL:
 	case JSON_OBJECT:
 	case JSON_ARRAY: {
-		char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+		char *s = value_json_dumps(j, JSON_COMPACT);
 		if (!s)
 			return RC_INVALID;
 		own(h, s);
@@ -170,6 +175,138 @@ enum rc record_input_from_json(json_t *obj, bool kind_required, struct record_in
 	}
 	if (kind_required && !out->kind)
 		return err_set(eb, RC_UNPROCESSABLE, "a record needs a kind");
+	return RC_OK;
+}
+
+/* The shortest of %.15g, %.16g and %.17g that strtod reads back as d (17
+ * always does), in jansson's spelling: a real keeps a '.' or an exponent so
+ * that it reads back as a real, and the exponent has no '+' and no leading
+ * zeros (1e21, 2.5e-7). */
+static void real_text(double d, char out[40])
+{
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(out, 40, "%.*g", prec, d);
+		if (strtod(out, NULL) == d)
+			break;
+	}
+	char *e = strchr(out, 'e');
+	if (!e) {
+		if (!strchr(out, '.'))
+			strcat(out, ".0");
+		return;
+	}
+	char *from = e + 1, *to = e + 1;
+	if (*from == '+')
+		from++;
+	else if (*from == '-')
+		from++, to++;
+	while (from[0] == '0' && from[1])
+		from++;
+	memmove(to, from, strlen(from) + 1);
+}
+
+static enum rc dump_string(struct buf *b, const char *s, size_t n)
+{
+	enum rc rc = buf_append(b, "\"", 1);
+	for (size_t i = 0; !rc && i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\t' ? "\\t"
+		                : c == '\r' ? "\\r" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
+		if (esc)
+			rc = buf_puts(b, esc);
+		else if (c < 0x20)
+			rc = buf_printf(b, "\\u%04X", c);
+		else
+			rc = buf_append(b, &s[i], 1);
+	}
+	return rc ? rc : buf_append(b, "\"", 1);
+}
+
+/* A line break and the indentation of `depth`, or a space unless compact. */
+static enum rc dump_break(struct buf *b, size_t flags, int depth, bool after_comma)
+{
+	int indent = (int)(flags & 0x1F);
+	if (indent)
+		return buf_printf(b, "\n%*s", indent * depth, "");
+	return after_comma && !(flags & JSON_COMPACT) ? buf_append(b, " ", 1) : RC_OK;
+}
+
+/* Writes j as json_dumps does (the same separators and indentation), but
+ * with each real in real_text's spelling. */
+static enum rc dump(struct buf *b, const json_t *j, size_t flags, int depth)
+{
+	char num[40];
+	switch (json_typeof(j)) {
+	case JSON_NULL: return buf_puts(b, "null");
+	case JSON_TRUE: return buf_puts(b, "true");
+	case JSON_FALSE: return buf_puts(b, "false");
+	case JSON_INTEGER: return buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+	case JSON_REAL:
+		real_text(json_real_value(j), num);
+		return buf_puts(b, num);
+	case JSON_STRING: return dump_string(b, json_string_value(j), json_string_length(j));
+	case JSON_ARRAY: {
+		size_t n = json_array_size(j);
+		enum rc rc = buf_append(b, "[", 1);
+		for (size_t i = 0; !rc && i < n; i++) {
+			if (i)
+				rc = buf_append(b, ",", 1);
+			if (!rc)
+				rc = dump_break(b, flags, depth + 1, i > 0);
+			if (!rc)
+				rc = dump(b, json_array_get(j, i), flags, depth + 1);
+		}
+		if (!rc && n)
+			rc = dump_break(b, flags, depth, false);
+		return rc ? rc : buf_append(b, "]", 1);
+	}
+	case JSON_OBJECT: {
+		const char *key;
+		json_t *v;
+		bool first = true;
+		enum rc rc = buf_append(b, "{", 1);
+		json_object_foreach((json_t *)j, key, v) {
+			if (!rc && !first)
+				rc = buf_append(b, ",", 1);
+			if (!rc)
+				rc = dump_break(b, flags, depth + 1, !first);
+			if (!rc)
+				rc = dump_string(b, key, strlen(key));
+			if (!rc)
+				rc = buf_puts(b, flags & JSON_COMPACT ? ":" : ": ");
+			if (!rc)
+				rc = dump(b, v, flags, depth + 1);
+			first = false;
+		}
+		if (!rc && !first)
+			rc = dump_break(b, flags, depth, false);
+		return rc ? rc : buf_append(b, "}", 1);
+	}
+	}
+	return RC_INVALID;
+}
+
+char *value_json_dumps(const json_t *j, size_t flags)
+{
+	struct buf b;
+	buf_init(&b, DUMP_MAX);
+	if (!j || dump(&b, j, flags, 0)) {
+		buf_fini(&b);
+		return NULL;
+	}
+	return buf_take(&b, NULL);
+}
+
+enum rc value_json_reply(struct http_request *rq, int status, json_t *body)
+{
+	char *text = value_json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (!text)
+		return err_set(&rq->eb, RC_TOO_LARGE, "the answer is larger than %zu bytes", DUMP_MAX);
+	http_reply(rq, status, NULL);
+	free(rq->text);
+	rq->text = text;
+	rq->content_type = "application/json";
 	return RC_OK;
 }
 

@@ -6,6 +6,11 @@
  * Output types follow the policy: integer -> number, bool -> true/false,
  * json -> the stored JSON, everything else (decimal included, so 12.50 keeps
  * its digits) -> string.
+ *
+ * A number comes back as it went in: jansson prints every real with 17
+ * significant digits (56.9 as 56.899999999999999), so JSON that carries
+ * values is written by value_json_dumps, which prints each real with the
+ * fewest digits (15, 16 or 17) that read back as the same double.
  */
 #ifndef PRIVREG_VALUE_JSON_H
 #define PRIVREG_VALUE_JSON_H
@@ -13,6 +18,8 @@
 #include <jansson.h>
 
 #include "core/subject.h"
+
+struct http_request;
 
 /* Parsed request parts point into the JSON document and into `owned`
  * strings; free them together with value_json_holder_fini. */
@@ -40,6 +47,14 @@ enum rc value_from_json(json_t *j, struct field_value *out, struct value_json_ho
  * kind_required: false for a rectification ({"fields"?, "events"?}). */
 enum rc record_input_from_json(json_t *obj, bool kind_required, struct record_input *out,
                                struct value_json_holder *h, struct errbuf *eb) WUR;
+
+/* Like json_dumps (flags: JSON_COMPACT, JSON_INDENT(n); any value may be
+ * the root), but each real is printed with the fewest significant digits,
+ * 15 to 17, that read back as the same double. NULL when out of memory. */
+char *value_json_dumps(const json_t *j, size_t flags);
+/* http_reply for answers that carry values: body (taken) is written by
+ * value_json_dumps into the request's text. */
+enum rc value_json_reply(struct http_request *rq, int status, json_t *body) WUR;
 
 json_t *value_to_json(const struct field_output *f);
 json_t *record_view_to_json(const struct record_view *v);

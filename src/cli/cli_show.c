@@ -86,7 +86,7 @@ int cli_subject(int argc, char **argv)
 		rc = subject_read(&c, o.argv[1], &v, &eb);
 		if (!rc) {
 			json_t *j = subject_view_to_json(v);
-			char *s = json_dumps(j, JSON_INDENT(2));
+			char *s = value_json_dumps(j, JSON_INDENT(2));
 			puts(s ? s : "null");
 			free(s);
 			json_decref(j);

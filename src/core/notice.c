@@ -243,8 +243,11 @@ static void duration_words(const struct texts *t, struct duration d, char *out, 
 	snprintf(out, size, "%d %s", n, w);
 }
 
-static void keep_words(const struct texts *t, const struct policy_keep *k, char *out, size_t size)
+/* The keep rule of kind r in words; its event by the title the policy
+ * gives it, else by the word these texts have for it, else by its name. */
+static void keep_words(const struct texts *t, const struct policy_record *r, char *out, size_t size)
 {
+	const struct policy_keep *k = &r->keep;
 	char d[64];
 	duration_words(t, k->period, d, sizeof d);
 	if (k->rule == KEEP_WHILE_ACTIVE) {
@@ -258,12 +261,15 @@ static void keep_words(const struct texts *t, const struct policy_keep *k, char 
 	for (size_t i = 0; i < 5; i++)
 		if (!strcmp(k->event, event_names[i]))
 			ev = t->events[i][1];
+	const struct policy_event *declared = policy_record_event(r, k->event);
+	if (declared)
+		ev = policy_title_in(&declared->title, t->lang, ev);
 	fill(out, size, t->after, d, ev);
 }
 
-void notice_keep_words(const struct policy_keep *k, const char *lang, char *out, size_t size)
+void notice_keep_words(const struct policy_record *r, const char *lang, char *out, size_t size)
 {
-	keep_words(texts_for(lang), k, out, size);
+	keep_words(texts_for(lang), r, out, size);
 }
 
 /* ---- output in either format ---- */
@@ -433,7 +439,7 @@ enum rc notice_render(const struct policy *p, const char *lang, enum notice_form
 	DO(header_row(op, cols, 5));
 	for (size_t i = 0; !rc && i < p->nrecords; i++) {
 		const struct policy_record *r = &p->records[i];
-		keep_words(t, &r->keep, words, sizeof words);
+		keep_words(t, r, words, sizeof words);
 		snprintf(line, sizeof line, "%s, %s%s%s", words, r->then == THEN_ANONYMIZE ? t->then_anon : t->then_delete,
 		         r->erasable ? "" : "; ", r->erasable ? "" : t->kept_by_law);
 		DO(row_start(op));

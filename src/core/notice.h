@@ -22,7 +22,8 @@ enum notice_format { NOTICE_HTML, NOTICE_MARKDOWN };
  * (RC_UNPROCESSABLE otherwise, with the reason in eb). */
 enum rc notice_render(const struct policy *p, const char *lang, enum notice_format f, struct buf *out,
                       struct errbuf *eb) WUR;
-/* "7 years after fulfilment" in lang (en for a language without texts). */
-void notice_keep_words(const struct policy_keep *k, const char *lang, char *out, size_t size);
+/* Kind r's keep rule in words, "7 years after fulfilment", in lang (en for a
+ * language without texts); its event by its title when the policy gives one. */
+void notice_keep_words(const struct policy_record *r, const char *lang, char *out, size_t size);
 
 #endif

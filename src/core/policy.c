@@ -670,6 +670,44 @@ bool policy_record_has_field(const struct policy_record *r, const struct policy_
 	return false;
 }
 
+const char *policy_record_keep_event(const struct policy_record *r)
+{
+	return r->keep.rule == KEEP_WHILE_ACTIVE ? "closed" : r->keep.event;
+}
+
+const struct policy_event *policy_record_event(const struct policy_record *r, const char *name)
+{
+	for (size_t i = 0; i < r->nevents; i++)
+		if (!strcmp(r->events[i].name, name))
+			return &r->events[i];
+	return NULL;
+}
+
+size_t policy_record_events(const struct policy_record *r, const char **out, size_t max)
+{
+	size_t n = 0;
+	const char *keep = policy_record_keep_event(r);
+	if (strcmp(keep, "created")) {
+		if (n < max)
+			out[n] = keep;
+		n++;
+	}
+	for (size_t i = 0; i < r->nevents; i++) {
+		if (!strcmp(r->events[i].name, keep))
+			continue;
+		if (n < max)
+			out[n] = r->events[i].name;
+		n++;
+	}
+	return n;
+}
+
+bool policy_record_allows_event(const struct policy_record *r, const char *name)
+{
+	return strcmp(name, "created") &&
+	       (!strcmp(name, policy_record_keep_event(r)) || policy_record_event(r, name));
+}
+
 const char *policy_title_in(const struct policy_title *t, const char *lang, const char *fallback)
 {
 	for (size_t i = 0; i < t->n; i++)

@@ -39,6 +39,7 @@ enum then_action { THEN_DELETE, THEN_ANONYMIZE };
 /* A policy file larger than this is refused unread. */
 #define POLICY_FILE_MAX (1024 * 1024)
 #define POLICY_DEPTH_MAX 64   /* nested mappings and sequences, counted before parsing */
+#define POLICY_EVENTS_MAX 32  /* events a record kind declares */
 
 struct policy_text {          /* one translation of a title */
 	const char *lang;
@@ -79,6 +80,14 @@ struct policy_purpose {
 	int line;
 };
 
+/* An event a record kind declares (`events:`), beside the one its keep rule
+ * names: a date the record can be given ({"events": {NAME: DATE}}). */
+struct policy_event {
+	const char *name;
+	struct policy_title title;
+	int line;
+};
+
 struct policy_record {
 	const char *name;
 	const struct policy_field **fields;
@@ -92,6 +101,8 @@ struct policy_record {
 	const struct policy_field **keep_fields;
 	size_t nkeep_fields;
 	bool erasable;
+	struct policy_event *events;  /* declared in `events:` (may include the keep rule's) */
+	size_t nevents;
 	struct policy_title title;
 	int line;
 };
@@ -181,6 +192,17 @@ const struct policy_recipient *policy_recipient(const struct policy *p, const ch
 /* The title in lang, else its first translation, else fallback. */
 const char *policy_title_in(const struct policy_title *t, const char *lang, const char *fallback);
 bool policy_record_has_field(const struct policy_record *r, const struct policy_field *f);
+/* The event its keep rule counts from: "created", "closed" (while active)
+ * or the rule's EVENT. */
+const char *policy_record_keep_event(const struct policy_record *r);
+/* The events a record of kind r may be given: its keep rule's (not
+ * "created", which is created_at) and those it declares. Writes at most max
+ * names to out (the keep rule's first); returns how many there are. */
+size_t policy_record_events(const struct policy_record *r, const char **out, size_t max);
+bool policy_record_allows_event(const struct policy_record *r, const char *name);
+/* The declared event called name, or NULL (the keep rule's own event has
+ * one only when it is declared too, to give it a title). */
+const struct policy_event *policy_record_event(const struct policy_record *r, const char *name);
 
 const char *policy_field_type_name(enum field_type t);
 const char *policy_basis_name(enum legal_basis b);

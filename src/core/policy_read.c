@@ -294,6 +294,45 @@ struct record_arg {
 	bool has_keep, has_purposes;
 };
 
+struct event_arg {
+	struct policy_event *e;
+	const char *what;
+};
+
+static void event_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct event_arg *a = arg;
+	policy_read_title(c, v, a->what, &a->e->title); /* the only key */
+}
+
+/* events: { NAME: { title: { LANG: TEXT } } }: the dates a record of this
+ * kind may be given besides its keep rule's. */
+static void events_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	static const char *const keys[] = {"title", NULL};
+	struct policy_record *r = arg;
+	char what[160];
+	snprintf(what, sizeof what, "record '%s' event '%s'", r->name, key);
+	if (!strcmp(key, "created")) {
+		policy_err(c, k, "record '%s' events: 'created' is the record's created_at, not an event to declare",
+		    r->name);
+		return;
+	}
+	if (r->nevents == POLICY_EVENTS_MAX) {
+		policy_err(c, k, "record '%s' declares more than %d events", r->name, POLICY_EVENTS_MAX);
+		return;
+	}
+	struct policy_event *e = &r->events[r->nevents];
+	memset(e, 0, sizeof *e);
+	e->name = arena_strdup(&c->p->arena, key);
+	e->line = policy_line_of(k);
+	if (!policy_each_pair(c, v, what, keys, event_pair, &(struct event_arg){e, what}))
+		return;
+	r->nevents++;
+	if (!e->title.v)
+		policy_err(c, k, "%s needs a title", what);
+}
+
 static void record_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	struct record_arg *a = arg;
@@ -323,6 +362,11 @@ static void record_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_no
 		policy_want_bool(c, v, what, &r->erasable);
 	} else if (!strcmp(key, "title")) {
 		policy_read_title(c, v, what, &r->title);
+	} else if (!strcmp(key, "events")) {
+		size_t cap = v && v->type == YAML_MAPPING_NODE
+		             ? (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start) : 0;
+		r->events = arena_alloc(&c->p->arena, (cap ? cap : 1) * sizeof *r->events);
+		policy_each_pair(c, v, what, NULL, events_pair, r);
 	}
 }
 
@@ -350,7 +394,7 @@ static size_t subset(struct pctx *c, struct policy_record *r, yaml_node_t *n, co
 void policy_records_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	static const char *const keys[] = {"fields", "required", "purposes", "keep", "then",
-	                                   "keep_fields", "erasable", "title", NULL};
+	                                   "keep_fields", "erasable", "title", "events", NULL};
 	struct policy *p = c->p;
 	struct policy_record *r = &p->records[p->nrecords];
 	memset(r, 0, sizeof *r);

@@ -231,8 +231,24 @@ static enum rc parse_past(const struct core_ctx *c, const char *what, const char
 	return RC_OK;
 }
 
-static enum rc parse_events(const struct core_ctx *c, const struct event_input *in, size_t n,
-                            struct store_event *out, struct errbuf *eb)
+/* A name the kind does not declare is refused rather than kept: a record
+ * given {"fulfiled": ...} would otherwise wait for its "fulfilled" forever. */
+static enum rc unknown_event(const struct policy_record *kind, const char *name, struct errbuf *eb)
+{
+	const char *names[POLICY_EVENTS_MAX + 1];
+	size_t n = policy_record_events(kind, names, POLICY_EVENTS_MAX + 1);
+	char list[POLICY_EVENTS_MAX * 8] = "";
+	size_t len = 0;
+	for (size_t i = 0; i < n && i <= POLICY_EVENTS_MAX && len < sizeof list; i++)
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", names[i]);
+	return err_set(eb, RC_UNPROCESSABLE, "unknown event '%s' for kind %s: allowed: %s", name, kind->name,
+	               n ? list : "none (the keep rule counts from created_at)");
+}
+
+/* Events given to a record of `kind` created at `created`: declared for the
+ * kind, each once, not before created_at, not in the future. */
+static enum rc parse_events(const struct core_ctx *c, const struct policy_record *kind, int64_t created,
+                            const struct event_input *in, size_t n, struct store_event *out, struct errbuf *eb)
 {
 	if (n > RECORD_MAX_EVENTS)
 		return err_set(eb, RC_TOO_LARGE, "more than %d events", RECORD_MAX_EVENTS);
@@ -240,12 +256,18 @@ static enum rc parse_events(const struct core_ctx *c, const struct event_input *
 		if (!event_name_ok(in[i].name))
 			return err_set(eb, RC_UNPROCESSABLE,
 			               "event name '%.64s' is not valid (a-z, 0-9, _; 'created' is created_at)", in[i].name);
+		if (!policy_record_allows_event(kind, in[i].name))
+			return unknown_event(kind, in[i].name, eb);
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(in[i].name, in[j].name))
 				return err_set(eb, RC_UNPROCESSABLE, "event '%s' is given twice", in[i].name);
 		enum rc rc = parse_past(c, in[i].name, in[i].at, &out[i].at, eb);
 		if (rc)
 			return rc;
+		if (out[i].at < created)
+			return err_set(eb, RC_UNPROCESSABLE,
+			               "%s: before the record's created_at (give created_at when importing history)",
+			               in[i].name);
 		out[i].name = (char *)in[i].name;
 	}
 	return RC_OK;
@@ -282,7 +304,7 @@ enum rc record_prepare(const struct core_ctx *c, const char *subject_id,
 	if (!rc && rec->created_at)
 		rc = parse_past(c, "created_at", rec->created_at, &created, eb);
 	if (!rc)
-		rc = parse_events(c, rec->events, rec->nevents, out->events, eb);
+		rc = parse_events(c, r->kind, created, rec->events, rec->nevents, out->events, eb);
 	if (rc)
 		goto out;
 	token_id_new(TOKEN_PREFIX_RECORD, row->id);
@@ -488,6 +510,7 @@ enum rc record_rectify(const struct core_ctx *c, const char *record_id,
 	struct subject_key key;
 	struct record_view view = {0};
 	struct store_event ev[RECORD_MAX_EVENTS];
+	bool corrected[RECORD_MAX_EVENTS] = {0};
 	struct norm_record nr = {0}, *r = &nr;
 	bool have_key = false;
 	if (nchanges > RECORD_MAX_FIELDS)
@@ -515,9 +538,14 @@ enum rc record_rectify(const struct core_ctx *c, const char *record_id,
 		rc = err_set(eb, RC_CONFLICT, "the policy no longer has record kind '%s'", row.kind);
 		goto out;
 	}
-	rc = parse_events(c, events, nevents, ev, eb);
+	rc = parse_events(c, r->kind, row.created_at, events, nevents, ev, eb);
 	if (rc)
 		goto out;
+	/* An event set again is a correction: the audit entry says so, by
+	 * name, never by its time (the view below takes row's events). */
+	for (size_t i = 0; i < nevents; i++)
+		for (size_t j = 0; j < row.nevents; j++)
+			corrected[i] |= !strcmp(events[i].name, row.events[j].name);
 	/* An event (closed, fulfilled...) may start the record's retention clock. */
 	row.due_at = keep_due(r->kind, row.created_at, row.events, row.nevents, ev, nevents);
 	if (nchanges)
@@ -569,6 +597,10 @@ enum rc record_rectify(const struct core_ctx *c, const char *record_id,
 			drc = buf_puts(&detail, " events=");
 		for (size_t i = 0; !drc && i < nevents; i++)
 			drc = buf_printf(&detail, "%s%s", i ? "," : "", events[i].name);
+		size_t ncorrected = 0;
+		for (size_t i = 0; !drc && i < nevents; i++)
+			if (corrected[i])
+				drc = buf_printf(&detail, "%s%s", ncorrected++ ? "," : " corrected=", events[i].name);
 		struct audit_event ae = {"record.rectify", row.subject_id, record_id, "ok", detail.data};
 		rc = audit_append(c, &ae);
 		buf_fini(&detail);

@@ -90,7 +90,7 @@ def test_sweep_leaves_a_restricted_subjects_records_until_the_restriction_is_lif
     request(env, sid, "restriction")
     # Kept by law after an erasure (restricted too, in the record's state): its keep rule still ends it.
     erased, (acc, _) = add(env, {"kind": "accounting_entry", "fields": {"name": "B", "amount": "1.00"},
-                                 "events": {"fulfilled": "2019-06-01"}}, account("e@example.ee"))
+                                 "created_at": "2019-05-01", "events": {"fulfilled": "2019-06-01"}}, account("e@example.ee"))
     request(env, erased, "erasure")
     assert record(env, acc).json()["state"] == "restricted"
     dry = sweep(env, dry_run=True)
@@ -210,7 +210,7 @@ def test_dry_run_counts_exactly_what_the_real_run_does(env):
     restricted, _ = add(env, account("e@example.ee"), OLD_ORDER)
     request(env, restricted, "restriction")
     erased, _ = add(env, {"kind": "accounting_entry", "fields": {"name": "F", "amount": "1.00"},
-                          "events": {"fulfilled": "2019-06-01"}}, account("f@example.ee"))
+                          "created_at": "2019-05-01", "events": {"fulfilled": "2019-06-01"}}, account("f@example.ee"))
     request(env, erased, "erasure")
     # Answered requests past their expiry (requests.keep: 6 months after answered).
     asker, _ = add(env, {"kind": "account", "fields": {"name": "G", "email": "g@example.ee"}})

@@ -159,6 +159,37 @@ static void test_seeds(void **state)
 	policy_free(p);
 }
 
+/* A record kind's events: its keep rule's (closed for while active; never
+ * created) and those it declares, each with a title. */
+static void test_record_events(void **state)
+{
+	struct policy *p = load("policies/webshop.yaml");
+	const char *names[8];
+	const struct policy_record *order = policy_record(p, "order"), *acc = policy_record(p, "account"),
+	                           *entry = policy_record(p, "accounting_entry"), *msg = policy_record(p, "message");
+	assert_int_equal(policy_record_events(order, names, 8), 2);
+	assert_string_equal(names[0], "fulfilled");
+	assert_string_equal(names[1], "delivered");
+	assert_string_equal(title(&policy_record_event(order, "delivered")->title, "en"), "delivery");
+	assert_true(policy_record_allows_event(order, "delivered"));
+	assert_false(policy_record_allows_event(order, "created"));
+	assert_false(policy_record_allows_event(order, "fulfiled"));
+	assert_int_equal(policy_record_events(acc, names, 8), 1);
+	assert_string_equal(names[0], "closed");
+	assert_true(policy_record_allows_event(acc, "closed"));
+	assert_int_equal(policy_record_events(entry, names, 8), 1);
+	assert_string_equal(names[0], "fulfilled");
+	assert_null(policy_record_event(entry, "fulfilled")); /* allowed by its rule, not declared */
+	assert_int_equal(policy_record_events(msg, names, 8), 0);
+	assert_false(policy_record_allows_event(msg, "created"));
+	policy_free(p);
+	/* Declaring the keep rule's own event (to give it a title) lists it once. */
+	p = load("policies/jerone.yaml");
+	assert_int_equal(policy_record_events(policy_record(p, "order"), names, 8), 1);
+	assert_string_equal(names[0], "delivered");
+	policy_free(p);
+}
+
 static void test_broken(void **state)
 {
 	const char *dir = "tests/data/policies/broken";
@@ -285,6 +316,7 @@ int main(void)
 		cmocka_unit_test(test_example),
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_seeds),
+		cmocka_unit_test(test_record_events),
 		cmocka_unit_test(test_broken),
 		cmocka_unit_test(test_every_mistake_reported),
 		cmocka_unit_test(test_limits),

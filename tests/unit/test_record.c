@@ -301,9 +301,9 @@ static void test_events_set_due_times(void **state)
 	int64_t trim = 0;
 	assert_int_equal(due_of(&r, rid, &trim), 0);
 	assert_int_equal(trim, at("2024-07-15T12:00:00Z"));
-	struct event_input closed[] = {{"closed", "2024-05-31T09:00:00Z"}};
+	struct event_input closed[] = {{"closed", "2024-06-15T12:00:00Z"}};
 	assert_int_equal(record_rectify(&c, rid, NULL, 0, closed, 1, &eb), RC_OK);
-	assert_int_equal(due_of(&r, rid, NULL), at("2024-05-31T09:00:00Z"));
+	assert_int_equal(due_of(&r, rid, NULL), at("2024-06-15T12:00:00Z"));
 
 	/* order: 3 years after created; a 29 February gives 28 February. */
 	struct field_input ord[] = {J("items", VAL_JSON, "[1]")};
@@ -320,10 +320,11 @@ static void test_events_set_due_times(void **state)
 	struct event_input fulfilled[] = {{"fulfilled", "2024-01-31"}};
 	assert_int_equal(record_rectify(&c, eid, NULL, 0, fulfilled, 1, &eb), RC_OK);
 	assert_int_equal(due_of(&r, eid, NULL), at("2031-01-31"));
-	/* An unrelated event moves nothing; a corrected fulfilment date does. */
-	struct event_input shipped[] = {{"shipped", "2024-02-01"}};
-	assert_int_equal(record_rectify(&c, eid, NULL, 0, shipped, 1, &eb), RC_OK);
-	assert_int_equal(due_of(&r, eid, NULL), at("2031-01-31"));
+	/* An event the order declares but its rule does not count from moves
+	 * nothing; a corrected fulfilment date does. */
+	struct event_input delivered[] = {{"delivered", "2024-03-01T11:00:00Z"}};
+	assert_int_equal(record_rectify(&c, oid, NULL, 0, delivered, 1, &eb), RC_OK);
+	assert_int_equal(due_of(&r, oid, NULL), at("2027-02-28T10:00:00Z"));
 	struct event_input fixed[] = {{"fulfilled", "2024-02-29"}};
 	assert_int_equal(record_rectify(&c, eid, NULL, 0, fixed, 1, &eb), RC_OK);
 	assert_int_equal(due_of(&r, eid, NULL), at("2031-02-28"));
@@ -338,10 +339,87 @@ static void test_events_set_due_times(void **state)
 	assert_string_equal(eb.msg, "fulfilled: in the future");
 	struct event_input created[] = {{"created", "2024-01-01"}};
 	assert_int_equal(record_rectify(&c, eid, NULL, 0, created, 1, &eb), RC_UNPROCESSABLE);
-	struct event_input twice[] = {{"fulfilled", "2024-01-01"}, {"fulfilled", "2024-01-02"}};
+	struct event_input twice[] = {{"fulfilled", "2024-01-20"}, {"fulfilled", "2024-01-21"}};
 	assert_int_equal(record_rectify(&c, eid, NULL, 0, twice, 2, &eb), RC_UNPROCESSABLE);
 	assert_string_equal(eb.msg, "event 'fulfilled' is given twice");
 	assert_int_equal(due_of(&r, eid, NULL), at("2031-02-28"));
+	test_register_free(&r);
+}
+
+/* The detail of the latest audit entry carrying `action` (copied to out). */
+static void last_detail(struct test_register *r, const char *action, char *out, size_t size)
+{
+	struct store_audit_filter f = {.limit = 1000};
+	struct store_audit *e = NULL;
+	size_t n = 0;
+	int64_t seq = -1;
+	assert_int_equal(store_audit_list(r->store, r->tenant->id, &f, &e, &n), RC_OK);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(e[i].action, action) && e[i].seq > seq) {
+			seq = e[i].seq;
+			snprintf(out, size, "%s", e[i].detail ? e[i].detail : "");
+		}
+	store_audits_free(e, n);
+	assert_true(seq >= 0);
+}
+
+/* Issue #10: an event name the kind does not declare is refused, naming the
+ * ones it does (a typo would otherwise keep the record forever); so is an
+ * event before the record's created_at; an event set again is corrected,
+ * its due time recomputed, and the audit entry says which. */
+static void test_events_declared_by_the_kind(void **state)
+{
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = ctx(&r);
+	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], eid[TOKEN_ID_MAX], oid[TOKEN_ID_MAX], mid[TOKEN_ID_MAX];
+	struct errbuf eb = {""};
+	make_subject(&c, "mari@example.ee", sid, rid);
+	int64_t before = nrecords(&r);
+
+	struct field_input acc[] = {J("amount", VAL_NUMBER, "19.90")};
+	struct event_input typo[] = {{"fulfiled", "2024-01-31"}};
+	struct record_input e = {.kind = "accounting_entry", .fields = acc, .nfields = 1, .created_at = "2024-01-15",
+	                         .events = typo, .nevents = 1};
+	assert_int_equal(record_add(&c, sid, &e, eid, &eb), RC_UNPROCESSABLE);
+	assert_string_equal(eb.msg, "unknown event 'fulfiled' for kind accounting_entry: allowed: fulfilled");
+	struct field_input ord[] = {J("items", VAL_JSON, "[1]")};
+	struct record_input o = {.kind = "order", .fields = ord, .nfields = 1, .created_at = "2024-01-15",
+	                         .events = typo, .nevents = 1};
+	assert_int_equal(record_add(&c, sid, &o, oid, &eb), RC_UNPROCESSABLE);
+	assert_string_equal(eb.msg, "unknown event 'fulfiled' for kind order: allowed: fulfilled, delivered");
+	struct field_input msg[] = {S("message", "hello")};
+	struct record_input m = {.kind = "message", .fields = msg, .nfields = 1, .events = typo, .nevents = 1};
+	assert_int_equal(record_add(&c, sid, &m, mid, &eb), RC_UNPROCESSABLE);
+	assert_string_equal(eb.msg, "unknown event 'fulfiled' for kind message: allowed: none (the keep rule counts from created_at)");
+	struct event_input shipped[] = {{"shipped", "2024-02-01"}};
+	assert_int_equal(record_rectify(&c, rid, NULL, 0, shipped, 1, &eb), RC_UNPROCESSABLE);
+	assert_string_equal(eb.msg, "unknown event 'shipped' for kind account: allowed: closed");
+
+	/* Not before created_at: on import, and later. */
+	struct event_input early[] = {{"fulfilled", "2024-01-14T23:59:59Z"}};
+	e.events = early;
+	assert_int_equal(record_add(&c, sid, &e, eid, &eb), RC_UNPROCESSABLE);
+	assert_string_equal(eb.msg, "fulfilled: before the record's created_at (give created_at when importing history)");
+	assert_int_equal(nrecords(&r), before);
+	e.events = NULL;
+	e.nevents = 0;
+	assert_int_equal(record_add(&c, sid, &e, eid, &eb), RC_OK);
+	assert_int_equal(record_rectify(&c, eid, NULL, 0, early, 1, &eb), RC_UNPROCESSABLE);
+	assert_int_equal(due_of(&r, eid, NULL), 0);
+
+	/* Set, then corrected: the due time follows, the audit entry names it. */
+	struct event_input ful[] = {{"fulfilled", "2024-01-15"}};
+	assert_int_equal(record_rectify(&c, eid, NULL, 0, ful, 1, &eb), RC_OK);
+	assert_int_equal(due_of(&r, eid, NULL), at("2031-01-15"));
+	char detail[256];
+	last_detail(&r, "record.rectify", detail, sizeof detail);
+	assert_string_equal(detail, "fields= events=fulfilled");
+	struct event_input fixed[] = {{"fulfilled", "2024-02-29"}};
+	assert_int_equal(record_rectify(&c, eid, NULL, 0, fixed, 1, &eb), RC_OK);
+	assert_int_equal(due_of(&r, eid, NULL), at("2031-02-28"));
+	last_detail(&r, "record.rectify", detail, sizeof detail);
+	assert_string_equal(detail, "fields= events=fulfilled corrected=fulfilled");
 	test_register_free(&r);
 }
 
@@ -443,7 +521,8 @@ static void test_erasure_destroys_key_and_rows(void **state)
 	/* A kind a law keeps (accounting_entry, erasable: false) stays, under a new key. */
 	struct field_input acc[] = {J("amount", VAL_NUMBER, "19.90"), S("name", "Jaan Tamm")};
 	struct event_input ful[] = {{"fulfilled", "2024-01-31"}};
-	struct record_input e = {.kind = "accounting_entry", .fields = acc, .nfields = 2, .events = ful, .nevents = 1};
+	struct record_input e = {.kind = "accounting_entry", .fields = acc, .nfields = 2, .created_at = "2024-01-02",
+	                         .events = ful, .nevents = 1};
 	assert_int_equal(record_add(&c, sid2, &e, eid, &eb), RC_OK);
 	assert_int_equal(store_record_get(r.store, r.tenant->id, eid, &backup), RC_OK);
 	struct subject_key old;
@@ -489,6 +568,7 @@ int main(void)
 		cmocka_unit_test(test_min_age_to_the_day),
 		cmocka_unit_test(test_rectify_reseals_and_moves_the_lookup),
 		cmocka_unit_test(test_events_set_due_times),
+		cmocka_unit_test(test_events_declared_by_the_kind),
 		cmocka_unit_test(test_restricted_subject_gets_nothing_new),
 		cmocka_unit_test(test_restricted_record_cannot_be_rectified),
 		cmocka_unit_test(test_erasure_destroys_key_and_rows),

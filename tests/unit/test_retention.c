@@ -22,11 +22,16 @@ static int64_t at(const char *iso)
 	return t;
 }
 
-static struct policy *webshop(void)
+static struct policy *policy_for(const char *path)
 {
 	struct policy *p = NULL;
-	assert_int_equal(policy_load("policies/webshop.yaml", &p, NULL, NULL), RC_OK);
+	assert_int_equal(policy_load(path, &p, NULL, NULL), RC_OK);
 	return p;
+}
+
+static struct policy *webshop(void)
+{
+	return policy_for("policies/webshop.yaml");
 }
 
 static void test_after_created_in_calendar_years(void **state)
@@ -94,17 +99,30 @@ static void test_keep_in_words(void **state)
 		{"account", "en", "while the account is active"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		notice_keep_words(&policy_record(p, cases[i].kind)->keep, cases[i].lang, s, sizeof s);
+		notice_keep_words(policy_record(p, cases[i].kind), cases[i].lang, s, sizeof s);
 		assert_string_equal(s, cases[i].words);
 	}
-	struct policy_keep one = {KEEP_AFTER_EVENT, {1, TU_YEARS}, "created"}, ru21 = {KEEP_AFTER_EVENT, {21, TU_DAYS}, "closed"};
+	struct policy_record one = {.keep = {KEEP_AFTER_EVENT, {1, TU_YEARS}, "created"}},
+	                     ru21 = {.keep = {KEEP_AFTER_EVENT, {21, TU_DAYS}, "closed"}};
 	notice_keep_words(&one, "en", s, sizeof s);
 	assert_string_equal(s, "1 year after creation");
 	notice_keep_words(&ru21, "ru", s, sizeof s);
 	assert_string_equal(s, "21 день после закрытия");
-	struct policy_keep grace = {KEEP_WHILE_ACTIVE, {30, TU_DAYS}, NULL};
+	struct policy_record grace = {.keep = {KEEP_WHILE_ACTIVE, {30, TU_DAYS}, NULL}};
 	notice_keep_words(&grace, "et", s, sizeof s);
 	assert_string_equal(s, "kuni konto on aktiivne ja 30 päeva pärast sulgemist");
+	/* An event the notice has no word for goes by the title its policy gives it. */
+	struct policy *j = policy_for("policies/jerone.yaml"), *t = policy_for("policies/telegroup.yaml");
+	notice_keep_words(policy_record(j, "order"), "fi", s, sizeof s);
+	assert_string_equal(s, "2 vuotta toimituksesta");
+	notice_keep_words(policy_record(j, "order"), "et", s, sizeof s);
+	assert_string_equal(s, "2 aastat pärast kättetoimetamist");
+	notice_keep_words(policy_record(t, "invoice"), "lv", s, sizeof s);
+	assert_string_equal(s, "5 gadi pēc izrakstīšanas");
+	notice_keep_words(policy_record(t, "invoice"), "en", s, sizeof s);
+	assert_string_equal(s, "5 years after issue");
+	policy_free(j);
+	policy_free(t);
 	policy_free(p);
 }
 

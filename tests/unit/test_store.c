@@ -154,7 +154,9 @@ static void test_rectify(void **state)
 	char sid[TOKEN_ID_MAX], rids[2][TOKEN_ID_MAX], ids[SUBJECT_FIND_MAX][TOKEN_ID_MAX];
 	make_alice(&c, sid, rids);
 	struct field_input ch[] = {S("email", "alice@new.example"), J("phone", VAL_NULL, "")};
-	struct event_input ev[] = {{"closed", "2024-05-01"}};
+	char closed_at[TIMEUTIL_DATETIME_LEN]; /* not before the account was created */
+	timeutil_format_datetime(timeutil_now(), closed_at);
+	struct event_input ev[] = {{"closed", closed_at}};
 	struct errbuf eb = {""};
 	assert_int_equal(record_rectify(&c, rids[0], ch, 2, ev, 1, &eb), RC_OK);
 	assert_int_equal(find(&c, "email", "alice.tamm@example.ee", ids), 0);
