@@ -246,7 +246,10 @@ static enum rc unknown_event(const struct policy_record *kind, const char *name,
 }
 
 /* Events given to a record of `kind` created at `created`: declared for the
- * kind, each once, not before created_at, not in the future. */
+ * kind, each once, not in the future, and not before `created` unless it is
+ * INT64_MIN. That is the case for a record created without an explicit
+ * created_at: importers have long sent history as events alone, and "now" is
+ * no time to measure them by. */
 static enum rc parse_events(const struct core_ctx *c, const struct policy_record *kind, int64_t created,
                             const struct event_input *in, size_t n, struct store_event *out, struct errbuf *eb)
 {
@@ -266,7 +269,7 @@ static enum rc parse_events(const struct core_ctx *c, const struct policy_record
 			return rc;
 		if (out[i].at < created)
 			return err_set(eb, RC_UNPROCESSABLE,
-			               "%s: before the record's created_at (give created_at when importing history)",
+			               "%s: before the record's created_at",
 			               in[i].name);
 		out[i].name = (char *)in[i].name;
 	}
@@ -304,7 +307,8 @@ enum rc record_prepare(const struct core_ctx *c, const char *subject_id,
 	if (!rc && rec->created_at)
 		rc = parse_past(c, "created_at", rec->created_at, &created, eb);
 	if (!rc)
-		rc = parse_events(c, r->kind, created, rec->events, rec->nevents, out->events, eb);
+		rc = parse_events(c, r->kind, rec->created_at ? created : INT64_MIN, rec->events, rec->nevents,
+		                  out->events, eb);
 	if (rc)
 		goto out;
 	token_id_new(TOKEN_PREFIX_RECORD, row->id);

@@ -162,7 +162,7 @@ PEOPLE = [
     {"fields": {"email": "Mari.Tamm@Example.ee", "name": "Mari Tamm", "phone": "+372 5123 4567",
                 "birth_date": "1988-04-12", "language": "et"}, "created_at": "2022-05-04T09:12:00Z"},
     {"fields": {"email": "janis@example.lv", "name": "Jānis Bērziņš", "username": "janis_b"},
-     "created_at": "2021-05-01", "events": {"closed": "2024-02-29"}},
+     "events": {"closed": "2024-02-29"}},
 ]
 
 

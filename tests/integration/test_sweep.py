@@ -105,8 +105,7 @@ def test_while_active_plus_grace(tmp_path, privreg):
     d = tmp_path / "reg"
     privreg("init", "--dir", d, "--policy", p, check=0)
     lines = tmp_path / "a.jsonl"
-    lines.write_text(json.dumps({"fields": {"name": "A", "email": "a@example.ee"}, "created_at": "2023-01-01",
-                                  "events": {"closed": "2024-01-31"}}) + "\n")
+    lines.write_text(json.dumps({"fields": {"name": "A", "email": "a@example.ee"}, "events": {"closed": "2024-01-31"}}) + "\n")
     privreg("import", "account", lines, "--dir", d, check=0)
     assert "0 records deleted" in privreg("sweep", "--dir", d, "--now", "2024-02-29T23:59:59Z", check=0).stdout
     out = privreg("sweep", "--dir", d, "--now", "2024-03-01", check=0).stdout
@@ -249,7 +248,7 @@ def test_answered_requests_expire_per_requests_keep(env):
 
 def test_erasure_keeps_the_due_date_of_what_it_keeps(env):
     sid, (acc, _) = add(env, {"kind": "accounting_entry", "fields": {"name": "A", "amount": "1.00"},
-                            "created_at": "2019-04-01", "events": {"fulfilled": "2019-05-01"}}, {"kind": "message", "fields": {"message": "m"}})
+                            "events": {"fulfilled": "2019-05-01"}}, {"kind": "message", "fields": {"message": "m"}})
     r = env.request("POST", "/v1/requests", env.keys["support"],
                     json={"type": "erasure", "subject_id": sid, "verified_by": "ID card"})
     assert r.status_code == 201, r.text

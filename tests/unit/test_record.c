@@ -400,7 +400,7 @@ static void test_events_declared_by_the_kind(void **state)
 	struct event_input early[] = {{"fulfilled", "2024-01-14T23:59:59Z"}};
 	e.events = early;
 	assert_int_equal(record_add(&c, sid, &e, eid, &eb), RC_UNPROCESSABLE);
-	assert_string_equal(eb.msg, "fulfilled: before the record's created_at (give created_at when importing history)");
+	assert_string_equal(eb.msg, "fulfilled: before the record's created_at");
 	assert_int_equal(nrecords(&r), before);
 	e.events = NULL;
 	e.nevents = 0;
