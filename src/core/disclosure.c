@@ -195,7 +195,21 @@ void disclosure_result_fini(struct disclosure_result *r)
 	memset(r, 0, sizeof *r);
 }
 
+/* The log outlives an erased subject (it is the controller's record of what
+ * left), so a non-empty list stands on its own; an empty one is shown only
+ * for a subject of this tenant, as every other route answers an id of
+ * another tenant, or of nobody: 404. */
 enum rc disclosure_list(const struct core_ctx *c, const char *subject_id, struct store_disclosure **out, size_t *n)
 {
-	return store_disclosures_for_subject(c->store, c->tenant->id, subject_id, out, n);
+	enum rc rc = store_disclosures_for_subject(c->store, c->tenant->id, subject_id, out, n);
+	if (rc || *n)
+		return rc;
+	struct store_subject s;
+	rc = store_subject_get(c->store, c->tenant->id, subject_id, &s);
+	store_subject_fini(&s);
+	if (rc) {
+		store_disclosures_free(*out, *n);
+		*out = NULL;
+	}
+	return rc;
 }
