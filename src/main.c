@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_config.h"
 #include "crypto/vault.h"
 #include "store/store.h"
 
@@ -20,6 +21,7 @@ static const struct command {
 	{"status", cli_status, "print what a register holds"},
 	{"audit", cli_audit, "verify, list or checkpoint the hash-chained audit log"},
 	{"serve", cli_serve, "serve the HTTP API"},
+	{"config", cli_config_command, "show the configuration 'serve' would run with (secrets masked)"},
 	{"requests", cli_requests, "data-subject requests that are due or late"},
 	{"sweep", cli_sweep, "delete or anonymise what the retention rules say is due"},
 };

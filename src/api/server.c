@@ -334,7 +334,8 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 		struct store *sst = NULL;
 		char from[256];
 		snprintf(from, sizeof from, "%s", cfg->smtp_from ? cfg->smtp_from : "privreg@localhost");
-		struct sender_config sc = {.smtp_url = cfg->smtp_url, .from = from, .tenant_of = sender_tenant, .arg = s};
+		struct sender_config sc = {.smtp_url = cfg->smtp_url, .user = cfg->smtp_user, .password = cfg->smtp_password,
+		                           .from = from, .tenant_of = sender_tenant, .arg = s};
 		rc = store_pool_open(s->pool, &sst, eb);
 		if (!rc)
 			rc = sender_start(&sc, sst, &s->sender, eb);

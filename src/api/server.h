@@ -29,6 +29,8 @@ struct server_config {
 	const char *public_url;    /* base of links in e-mails; NULL: http://LISTEN */
 	const char *smtp_url;      /* NULL: no e-mail is sent (it waits in the outbox) */
 	const char *smtp_from;     /* NULL: privreg@localhost */
+	const char *smtp_user;     /* NULL: no SMTP AUTH (unless the URL names a user) */
+	const char *smtp_password; /* with smtp_user; the caller wipes it after server_start */
 	unsigned sweep_every_s;    /* the retention sweep's period; 0: never (POST /v1/retention/sweep) */
 	unsigned checkpoint_every_s; /* how often each tenant's audit head is checkpointed; 0: never */
 	const char *checkpoint_file; /* where checkpoints are appended; NULL: never */

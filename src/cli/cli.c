@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli_config.h"
 #include "store/store.h"
 
 int cli_fail(const char *what, enum rc rc, const struct errbuf *eb)
@@ -27,9 +28,11 @@ void cli_usage_error(const char *cmd, const char *fmt, ...)
 }
 
 /*
- * privreg.conf: "key = value" lines, blank lines and "#" comments. The one
- * key is `store`. Anything else (an unknown or repeated key, a line without
- * "=", an empty value, a line over the limit) is refused with FILE:LINE
+ * privreg.conf: "key = value" lines, blank lines and "#" comments. The keys
+ * are `store` and the settings of `privreg serve` (cli_config.c's table),
+ * which every command checks and only serve uses. Anything else (an unknown
+ * or repeated key, a line without "=", an empty or malformed value, a line
+ * over the limit) is refused with FILE:LINE
  * before anything is opened: a misspelt key silently ignored would run the
  * register with a setting its operator did not choose.
  */
@@ -49,7 +52,7 @@ static char *trim(char *s)
 	return s;
 }
 
-static int read_conf(FILE *f, const char *path, struct cli_register *r)
+static int read_conf(FILE *f, const char *path, struct cli_config *c, char *store_url, size_t store_size)
 {
 	char line[4400];
 	int no = 0, store_line = 0;
@@ -68,8 +71,16 @@ static int read_conf(FILE *f, const char *path, struct cli_register *r)
 		*eq = '\0';
 		char *key = trim(t), *value = trim(eq + 1);
 		if (strcmp(key, "store")) {
-			fprintf(stderr, "%s:%d: unknown key '%.64s' (the known key is: store)\n", path, no, key);
-			return CLI_FAILED;
+			int ret = cli_config_conf_key(c, path, no, key, value);
+			if (ret == 1) {
+				fprintf(stderr, "%s:%d: unknown key '%.64s' (the known keys are: store", path, no, key);
+				cli_config_print_keys(stderr);
+				fputs(")\n", stderr);
+				return CLI_FAILED;
+			}
+			if (ret)
+				return ret;
+			continue;
 		}
 		if (store_line) {
 			fprintf(stderr, "%s:%d: store is given twice (first on line %d)\n", path, no, store_line);
@@ -77,7 +88,7 @@ static int read_conf(FILE *f, const char *path, struct cli_register *r)
 		}
 		if (!*value)
 			return conf_error(path, no, "store: empty value");
-		if (snprintf(r->store_url, sizeof r->store_url, "%s", value) >= (int)sizeof r->store_url)
+		if (snprintf(store_url, store_size, "%s", value) >= (int)store_size)
 			return conf_error(path, no, "store: too long");
 		store_line = no;
 	}
@@ -88,13 +99,14 @@ static int read_conf(FILE *f, const char *path, struct cli_register *r)
 	return CLI_OK;
 }
 
-int cli_register_open(struct cli_register *r, const char *dir)
+int cli_conf_read(const char *dir, struct cli_config *c, char *store_url, size_t store_size)
 {
-	char path[4200];
-	memset(r, 0, sizeof *r);
-	if (snprintf(r->dir, sizeof r->dir, "%s", dir) >= (int)sizeof r->dir ||
-	    snprintf(r->keydir, sizeof r->keydir, "%s/keys", dir) >= (int)sizeof r->keydir ||
-	    snprintf(path, sizeof path, "%s/%s", dir, CLI_CONF) >= (int)sizeof path) {
+	char path[4200], scratch[4300] = "";
+	if (!store_url) {
+		store_url = scratch;
+		store_size = sizeof scratch;
+	}
+	if (snprintf(path, sizeof path, "%s/%s", dir, CLI_CONF) >= (int)sizeof path) {
 		fprintf(stderr, "privreg: the directory path is too long\n");
 		return CLI_FAILED;
 	}
@@ -104,20 +116,38 @@ int cli_register_open(struct cli_register *r, const char *dir)
 		        dir, CLI_CONF, dir);
 		return CLI_FAILED;
 	}
-	int ret = read_conf(f, path, r);
+	int ret = read_conf(f, path, c, store_url, store_size);
 	fclose(f);
+	if (!ret && !store_url[0]) {
+		fprintf(stderr, "privreg: %s names no store\n", path);
+		ret = CLI_FAILED;
+	}
+	return ret;
+}
+
+int cli_register_open(struct cli_register *r, const char *dir)
+{
+	memset(r, 0, sizeof *r);
+	if (snprintf(r->dir, sizeof r->dir, "%s", dir) >= (int)sizeof r->dir ||
+	    snprintf(r->keydir, sizeof r->keydir, "%s/keys", dir) >= (int)sizeof r->keydir) {
+		fprintf(stderr, "privreg: the directory path is too long\n");
+		return CLI_FAILED;
+	}
+	/* The serve settings are checked here too, and dropped. */
+	struct cli_config c;
+	cli_config_init(&c, dir);
+	int ret = cli_conf_read(dir, &c, r->store_url, sizeof r->store_url);
+	cli_config_fini(&c);
 	if (ret)
 		return ret;
 	/* A relative sqlite path is relative to the register directory. */
 	if (!strncmp(r->store_url, "sqlite:", 7) && r->store_url[7] != '/') {
 		char abs[sizeof r->store_url];
-		if (snprintf(abs, sizeof abs, "sqlite:%s/%s", dir, r->store_url + 7) >= (int)sizeof abs)
-			abs[0] = '\0';
+		if (snprintf(abs, sizeof abs, "sqlite:%s/%s", dir, r->store_url + 7) >= (int)sizeof abs) {
+			fprintf(stderr, "privreg: the directory path is too long\n");
+			return CLI_FAILED;
+		}
 		memcpy(r->store_url, abs, sizeof abs);
-	}
-	if (!r->store_url[0]) {
-		fprintf(stderr, "privreg: %s names no store\n", path);
-		return CLI_FAILED;
 	}
 	struct errbuf eb = {""};
 	enum rc rc = store_open(r->store_url, &r->store, &eb);

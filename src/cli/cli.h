@@ -10,6 +10,7 @@
 #define PRIVREG_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "base/err.h"
 #include "core/tenant.h"
@@ -53,6 +54,10 @@ struct cli_opts {
 int cli_parse(int argc, char **argv, const char *cmd, const char *help, unsigned accept,
               struct cli_opts *o);
 
+struct cli_config;
+/* Reads DIR/privreg.conf: `store` into store_url (NULL: checked only), the
+ * serve settings into c (cli_config.h). Prints the error itself. */
+int cli_conf_read(const char *dir, struct cli_config *c, char *store_url, size_t store_size);
 /* Reads DIR/privreg.conf (an unknown key or a malformed line is refused,
  * as FILE:LINE: message) and opens the store. Prints the error itself. */
 int cli_register_open(struct cli_register *r, const char *dir);

@@ -21,6 +21,7 @@
 
 struct sender {
 	char *smtp_url, *from;
+	char *user, *password;     /* NULL when the URL alone says how to log in */
 	int poll_ms;
 	enum rc (*tenant_of)(void *arg, struct store *st, int64_t id, const struct tenant **out);
 	void *arg;
@@ -68,6 +69,13 @@ static enum rc smtp_send(struct sender *s, const char *to, const struct buf *tex
 	rcpt = curl_slist_append(rcpt, to_angle);
 	struct upload up = {msg.data, msg.len, 0};
 	curl_easy_setopt(curl, CURLOPT_URL, s->smtp_url);
+	/* Apart from the URL, so that the password appears in no URL (logs,
+	 * error messages) and can be wiped. libcurl keeps its own copy until
+	 * curl_easy_cleanup, which does not wipe it: unavoidable. */
+	if (s->user)
+		curl_easy_setopt(curl, CURLOPT_USERNAME, s->user);
+	if (s->password)
+		curl_easy_setopt(curl, CURLOPT_PASSWORD, s->password);
 	curl_easy_setopt(curl, CURLOPT_MAIL_FROM, from_angle);
 	curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpt);
 	curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_cb);
@@ -180,6 +188,8 @@ enum rc sender_start(const struct sender_config *cfg, struct store *st, struct s
 	struct sender *s = xcalloc(1, sizeof *s);
 	s->smtp_url = xstrdup(cfg->smtp_url);
 	s->from = xstrdup(cfg->from);
+	s->user = cfg->user ? xstrdup(cfg->user) : NULL;
+	s->password = cfg->password ? xstrdup(cfg->password) : NULL;
 	s->poll_ms = cfg->poll_ms > 0 ? cfg->poll_ms : 200;
 	s->tenant_of = cfg->tenant_of;
 	s->arg = cfg->arg;
@@ -211,6 +221,10 @@ void sender_stop(struct sender *s)
 	pthread_cond_destroy(&s->cond);
 	free(s->smtp_url);
 	free(s->from);
+	free(s->user);
+	if (s->password)
+		explicit_bzero(s->password, strlen(s->password));
+	free(s->password);
 	free(s);
 	curl_global_cleanup();
 }

@@ -22,7 +22,9 @@ struct sender;
 struct store;
 
 struct sender_config {
-	const char *smtp_url;      /* smtp://host:port, smtps://..., user:pass@ in the URL for AUTH */
+	const char *smtp_url;      /* smtp://host:port, smtps://... (user:pass@ in it still works) */
+	const char *user;          /* NULL, or the SMTP AUTH user */
+	const char *password;      /* NULL, or its password: copied, and the copy wiped at stop */
 	const char *from;          /* the From: and envelope sender */
 	int poll_ms;               /* how often the outbox is looked at; 0: 200 */
 	/* How the sender finds a message's tenant (the server's loaded ones). */

@@ -265,8 +265,8 @@ def test_conf_refuses_unknown_keys_and_malformed_lines(privreg, register):
     good = conf.read_text()
     db = (register / "privreg.db").read_bytes()
     cases = [
-        ("# privreg register configuration\nstore = sqlite:privreg.db\nlisten = 0.0.0.0:80\n",
-         3, "unknown key 'listen' (the known key is: store)"),
+        ("# privreg register configuration\nstore = sqlite:privreg.db\nlisen = 0.0.0.0:80\n",
+         3, "unknown key 'lisen' (the known keys are: store, listen,"),
         ("stroe = sqlite:privreg.db\n", 1, "unknown key 'stroe'"),
         ("store = sqlite:privreg.db\n\njust words\n", 3, "expected 'key = value'"),
         ("store = sqlite:privreg.db\nstore = sqlite:other.db\n", 2, "store is given twice (first on line 1)"),
