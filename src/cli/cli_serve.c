@@ -23,12 +23,14 @@ static const char serve_help[] =
 	"                     [--smtp smtp://HOST:PORT [--smtp-from ADDR]] [--public-url URL]\n"
 	"                     [--sweep-every 1h] [--checkpoint-every 1h] [--checkpoint-file FILE]\n"
 	"                     [--metrics-listen 127.0.0.1:9100] [--per-ip-limit 64]\n"
-	"                     [--max-connections 1000] [--receive-timeout 30s]\n\n"
+	"                     [--max-connections 1000] [--receive-timeout 30s]\n"
+	"                     [--trusted-proxies CIDR[,CIDR...]]\n\n"
 	"Serves the register's HTTP API (see /openapi.json) on --listen (port 0\n"
 	"picks a free port; the address is printed). --threads: server threads,\n"
 	"default one per core. --auth-limit: failed authentications allowed per\n"
-	"minute per client address before 429 (default 10). SIGTERM or SIGINT\n"
-	"stop it gracefully: requests in flight finish, the database is closed.\n"
+	"minute per client address before its invalid keys get 429 (default 10).\n"
+	"SIGTERM or SIGINT stop it gracefully: requests in flight finish, the\n"
+	"database is closed.\n"
 	"SIGHUP takes up new policy versions at once (the server also looks for\n"
 	"them every second); requests in flight are not disturbed. One server per\n"
 	"register: a second 'privreg serve' on the same directory exits with an\n"
@@ -50,7 +52,11 @@ static const char serve_help[] =
 	"against it with 'privreg audit verify --checkpoint FILE'.\n"
 	"--metrics-listen: a second address serving GET /metrics of every tenant\n"
 	"without a key (keep it on loopback or an operator network); /metrics on\n"
-	"--listen needs an admin or auditor key and shows the key's tenant only.\n";
+	"--listen needs an admin or auditor key and shows the key's tenant only.\n"
+	"--trusted-proxies: the reverse proxies (e.g. 127.0.0.1/32,10.0.0.0/8)\n"
+	"whose X-Forwarded-For and Forwarded headers name the client, for consent\n"
+	"evidence and --auth-limit (default none: the socket's peer is the client;\n"
+	"see docs/deploy.md). --auth-limit never refuses a valid key.\n";
 
 /* "90", "90s", "30m", "1h", "1d" into seconds (at most 30 days). */
 static bool parse_period(const char *s, unsigned *out)
@@ -121,7 +127,7 @@ int cli_serve(int argc, char **argv)
 	struct cli_opts o;
 	/* serve-only options are taken out before the shared parser sees them */
 	const char *listen = "127.0.0.1:8080", *smtp = NULL, *smtp_from = NULL, *public_url = NULL;
-	const char *checkpoint_file = NULL, *metrics_listen = NULL;
+	const char *checkpoint_file = NULL, *metrics_listen = NULL, *trusted_proxies = NULL;
 	unsigned threads = 0, auth_limit = 0, sweep_every = 3600, checkpoint_every = 3600;
 	unsigned per_ip = 0, max_conns = 0, receive_timeout = 0;
 	char *rest[64];
@@ -149,6 +155,8 @@ int cli_serve(int argc, char **argv)
 			checkpoint_file = argv[++i];
 		} else if (!strcmp(argv[i], "--metrics-listen") && has_value) {
 			metrics_listen = argv[++i];
+		} else if (!strcmp(argv[i], "--trusted-proxies") && has_value) {
+			trusted_proxies = argv[++i];
 		} else if (!strcmp(argv[i], "--smtp") && has_value) {
 			smtp = argv[++i];
 		} else if (!strcmp(argv[i], "--smtp-from") && has_value) {
@@ -231,7 +239,7 @@ int cli_serve(int argc, char **argv)
 		.auth_fail_limit = auth_limit, .smtp_url = smtp, .smtp_from = smtp_from, .public_url = public_url,
 		.sweep_every_s = sweep_every, .checkpoint_every_s = checkpoint_every, .checkpoint_file = checkpoint_file,
 		.metrics_listen = metrics_listen, .per_ip_limit = per_ip, .max_connections = max_conns,
-		.receive_timeout_s = receive_timeout,
+		.receive_timeout_s = receive_timeout, .trusted_proxies = trusted_proxies,
 	};
 	struct server *srv = NULL;
 	rc = server_start(&cfg, &srv, &eb);
