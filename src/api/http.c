@@ -11,13 +11,10 @@
  * Every request leaves one access-log line (ids and route patterns only,
  * never a path or a value) and one metrics observation.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 
 #include "api/server_internal.h"
@@ -107,7 +104,7 @@ const char *http_header(struct http_request *rq, const char *name)
 
 void http_client_ip(struct http_request *rq, char *out, size_t size)
 {
-	server_client_addr(rq->conn, out, size);
+	snprintf(out, size, "%s", rq->client_ip);
 }
 
 enum rc http_tenant(struct http_request *rq, int64_t id, const struct tenant **out)
@@ -226,17 +223,22 @@ static enum rc parse_body(struct pending *p, struct MHD_Connection *conn)
 	return RC_OK;
 }
 
-void server_client_addr(struct MHD_Connection *conn, char *out, size_t size)
+static enum MHD_Result proxy_header_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	proxy_headers_add(cls, key, value);
+	return MHD_YES;
+}
+
+/* The forwarding headers are only collected when some proxy is trusted:
+ * otherwise nothing in them can change the answer. */
+static void client_addr(struct server *s, struct MHD_Connection *conn, char out[PROXY_ADDR_LEN])
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	snprintf(out, size, "?");
-	if (!ci || !ci->client_addr)
-		return;
-	const struct sockaddr *sa = ci->client_addr;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)size);
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)size);
+	struct proxy_headers h = {.nxff = 0};
+	if (s->proxies.n)
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, proxy_header_cb, &h);
+	proxy_client(&s->proxies, ci ? ci->client_addr : NULL, &h, out);
 }
 
 /* ---- the request pipeline ---- */
@@ -284,6 +286,7 @@ static enum rc dispatch(struct server *s, struct pending *p, struct MHD_Connecti
 	if (p->match_rc)
 		return p->match_rc == RC_METHOD ? err_set(&rq->eb, RC_METHOD, "allowed: %s", p->allow)
 		                                : err_set(&rq->eb, RC_NOT_FOUND, "no such endpoint");
+	client_addr(s, conn, rq->client_ip);
 	struct worker *w = NULL;
 	enum rc rc = server_worker(s, &w);
 	if (!rc) {

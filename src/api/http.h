@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "api/proxy.h"
 #include "base/buf.h"
 #include "core/apikey.h"
 #include "core/tenant.h"
@@ -71,6 +72,7 @@ struct http_request {
 	char content_type_buf[96]; /* for a content type made per request */
 	char *text;                /* a non-JSON answer (metrics), malloc'd */
 	char retry_after[24];      /* 429: seconds to wait, as text */
+	char client_ip[PROXY_ADDR_LEN]; /* the peer, or who a trusted proxy says it forwards */
 };
 
 /* A query-string argument, or NULL. */
@@ -85,7 +87,8 @@ void http_reply(struct http_request *rq, int status, json_t *body);
 /* Answers with an HTML page (taken; malloc'd). */
 void http_reply_html(struct http_request *rq, int status, char *html);
 const char *http_header(struct http_request *rq, const char *name);
-/* The client's address, as text. */
+/* The client's address, as text: the socket peer, or, when the peer is a
+ * trusted proxy, the client it forwards for (api/proxy.h). */
 void http_client_ip(struct http_request *rq, char *out, size_t size);
 /* The tenant with this id (public pages find it from a signed link). */
 enum rc http_tenant(struct http_request *rq, int64_t id, const struct tenant **out) WUR;

@@ -239,9 +239,13 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	enum rc rc = parse_listen("--listen", cfg->listen, &ss, eb);
 	if (!rc && cfg->metrics_listen)
 		rc = parse_listen("--metrics-listen", cfg->metrics_listen, &mss, eb);
+	struct proxy_trust proxies;
+	if (!rc)
+		rc = proxy_trust_parse(cfg->trusted_proxies, &proxies, eb);
 	if (rc)
 		return rc;
 	struct server *s = xcalloc(1, sizeof *s);
+	s->proxies = proxies;
 	s->keydir = xstrdup(cfg->keydir);
 	s->store_url = xstrdup(cfg->store_url);
 	metrics_init(&s->metrics, http_nroutes);

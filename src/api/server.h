@@ -40,6 +40,9 @@ struct server_config {
 	unsigned per_ip_limit;     /* open connections per client address; 0: SERVER_PER_IP_DEFAULT */
 	unsigned max_connections;  /* open connections in all; 0: SERVER_CONNECTIONS_DEFAULT */
 	unsigned receive_timeout_s; /* to receive a request's headers and body; 0: SERVER_RECEIVE_TIMEOUT_DEFAULT */
+	/* NULL, or the reverse proxies whose X-Forwarded-For and Forwarded are
+	 * believed, as CIDRs separated by commas (api/proxy.h). */
+	const char *trusted_proxies;
 };
 
 #define SERVER_PER_IP_DEFAULT 64

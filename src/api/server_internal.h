@@ -26,6 +26,7 @@
 
 #include "api/http.h"
 #include "api/metrics.h"
+#include "api/proxy.h"
 #include "api/ratelimit.h"
 #include "api/server.h"
 #include "core/apikey.h"
@@ -79,6 +80,7 @@ struct server {
 	struct server_tenants tenants;
 	struct metrics metrics;
 	struct ratelimit ratelimit;
+	struct proxy_trust proxies; /* --trusted-proxies: whose forwarding headers are believed */
 	struct audit_sink *sink;   /* writes access entries in batches */
 	struct jobs *jobs;
 	/* The receive deadline (server.c): open connections and the reaper. */
@@ -127,8 +129,9 @@ enum rc server_tenant(struct server *s, struct store *st, int64_t id, const stru
 void server_tenants_reload(struct server *s, struct store *st);
 
 /* auth.c */
-/* Checks the Bearer key (rate-limited per address on failure), loads the
- * key's tenant into rq->ctx, checks the route's roles and X-Purpose. */
+/* Checks the Bearer key (failures are counted per rq->client_ip, and an
+ * address over its budget gets 429 for any key that is not valid), loads
+ * the key's tenant into rq->ctx, checks the route's roles and X-Purpose. */
 enum rc server_authenticate(struct server *s, struct worker *w, struct http_request *rq) WUR;
 
 /* http.c: the libmicrohttpd callbacks. */
@@ -141,8 +144,6 @@ void server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
  * long as it needs), or done (the next one on the connection begins). */
 void server_conn_received(struct server *s, struct MHD_Connection *conn);
 void server_conn_next(struct server *s, struct MHD_Connection *conn);
-/* The client's address as text ("?" when unknown). */
-void server_client_addr(struct MHD_Connection *conn, char *out, size_t size);
 
 /* jobs.c */
 /* Starts the ticker (every cfg->sync_interval_ms: make relaxed commits

@@ -52,7 +52,8 @@ enum { FLAG = 1, CONF = 2, ENV = 4, ALL = FLAG | CONF | ENV };
 	X(METRICS_LISTEN, "metrics_listen", STRING, ALL, 0, 0, NULL, FIELD(metrics_listen), "none") \
 	X(PER_IP_LIMIT, "per_ip_limit", UINT, ALL, 1, 100000, "64", FIELD(per_ip_limit), NULL) \
 	X(MAX_CONNECTIONS, "max_connections", UINT, ALL, 1, 1000000, "1000", FIELD(max_connections), NULL) \
-	X(RECEIVE_TIMEOUT, "receive_timeout", PERIOD, ALL, 1, 3600, "30s", FIELD(receive_timeout_s), NULL)
+	X(RECEIVE_TIMEOUT, "receive_timeout", PERIOD, ALL, 1, 3600, "30s", FIELD(receive_timeout_s), NULL) \
+	X(TRUSTED_PROXIES, "trusted_proxies", STRING, ALL, 0, 0, NULL, FIELD(trusted_proxies), "none")
 
 #define AS_ID(id, ...) S_##id,
 enum setting_id { SETTINGS(AS_ID) S_COUNT };
