@@ -53,7 +53,7 @@ struct jobs {
 /* Relaxed commits (access entries) become durable. */
 static void job_sync(struct server *s, struct store *st)
 {
-	if (st && store_sync(st))
+	if (st && audit_sync(st))
 		log_warn("store sync failed");
 }
 

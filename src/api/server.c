@@ -398,7 +398,7 @@ void server_stop(struct server *s)
 	struct store *st = NULL;
 	struct errbuf eb = {""};
 	if (s->pool && !store_pool_open(s->pool, &st, &eb)) {
-		if (store_sync(st))
+		if (audit_sync(st))
 			log_warn("final store sync failed");
 		store_close(st);
 	}

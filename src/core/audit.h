@@ -74,6 +74,10 @@ enum rc audit_waiter_result(struct audit_waiter *w);
 struct audit_sink;
 /* Takes the connection. */
 enum rc audit_sink_new(struct store *store, struct audit_sink **out) WUR;
+
+/* Makes every access entry committed so far durable (the relaxed commits of
+ * reads reach the disk): on the server's tick and at stop. */
+enum rc audit_sync(struct store *s) WUR;
 /* Writes everything queued, then stops the thread. */
 void audit_sink_free(struct audit_sink *sink);
 

@@ -84,13 +84,12 @@ static enum rc allowed_by_policy(const struct policy *p, const struct disclosure
 			return err_set(eb, RC_FORBIDDEN, "%s is an authority: a disclosure to it needs its legal reference", r->name);
 		if (!visible_len(in->legal_reference))
 			return err_set(eb, RC_UNPROCESSABLE, "legal_reference is blank: name the law and the case");
-		/* An authority receives data only for what the policy says it does,
-		 * like any recipient; the reference does not widen that. */
-		if (!r->npurposes)
-			return err_set(eb, RC_FORBIDDEN, "%s receives data for no purpose in the policy (give it purposes: "
-			               "under recipients)", r->name);
 	}
-	if (!has_purpose(r, u))
+	/* An authority that lists its purposes receives data only for those, like
+	 * any recipient; one that lists none (every policy written before the list
+	 * existed) may be given data for any purpose of the policy, each
+	 * disclosure on its legal reference. */
+	if ((r->role != RECIPIENT_AUTHORITY || r->npurposes) && !has_purpose(r, u))
 		return err_set(eb, RC_FORBIDDEN, "%s does not receive data for purpose %s", r->name, u->name);
 	for (size_t i = 0; i < in->nfields; i++) {
 		const struct policy_field *f = policy_field(p, in->fields[i]);

@@ -82,7 +82,7 @@ bool token_hash_equal(const unsigned char a[TOKEN_HASH_LEN], const unsigned char
  * A link has one spelling: the tenant in plain decimal (no sign, no leading
  * zero, no space), base64url without padding, with zero spare bits and
  * nothing after it. Any other spelling of the same bytes ("01.", "+1.",
- * "1.xxx=", ...) is refused as malformed, so a single-use link cannot be
+ * a padded "1.AAAA=", ...) is refused as malformed, so a single-use link cannot be
  * used again under another spelling.
  */
 #define TOKEN_LINK_MAX 200

@@ -161,7 +161,10 @@ def test_authority_disclosure_needs_a_visible_reference_and_its_own_purpose(tmp_
         stop(env)
 
 
-def test_an_authority_the_policy_gives_no_purpose_receives_nothing(tmp_path):
+def test_an_authority_without_a_purpose_list_keeps_the_policy_it_had(tmp_path):
+    """A policy written before authorities listed their purposes stays valid
+    and works as it did: any purpose of the policy, on a legal reference;
+    a blank reference and a withdrawn consent are still refused."""
     text = WEBSHOP.read_text()
     p = tmp_path / "p.yaml"
     p.write_text(text.replace("    purposes: [accounting, security]\n    country: EE\n", "    country: EE\n"))
@@ -171,8 +174,11 @@ def test_an_authority_the_policy_gives_no_purpose_receives_nothing(tmp_path):
         r = env.request("POST", "/v1/disclosures", env.keys["dpo"], json={
             "subject_id": sid, "recipient": "authorities", "purpose": "accounting", "fields": ["name"],
             "legal_reference": "Tax Act § 1"})
-        assert r.status_code == 403, r.text
-        assert "authorities receives data for no purpose" in r.json()["error"]["message"]
+        assert r.status_code == 200, r.text
+        r = env.request("POST", "/v1/disclosures", env.keys["dpo"], json={
+            "subject_id": sid, "recipient": "authorities", "purpose": "accounting", "fields": ["name"],
+            "legal_reference": " "})
+        assert r.status_code == 422, r.text
     finally:
         stop(env)
 
