@@ -291,37 +291,19 @@ enum fate {
  * accuracy. Records kept by law after an erasure are marked restricted too,
  * in their own state, but their keep rule is why they are kept at all: they
  * go when it says so. */
-static enum rc under_restriction(const struct core_ctx *c, const struct store_due *d, bool *out)
+static bool under_restriction(const struct store_due *d)
 {
-	struct store_subject subj;
-	struct store_record row;
-	*out = false;
-	enum rc rc = store_subject_get(c->store, c->tenant->id, d->subject_id, &subj);
-	bool restricted = !rc && subj.restricted;
-	store_subject_fini(&subj);
-	if (rc == RC_NOT_FOUND)
-		return RC_OK;
-	if (rc || !restricted)
-		return rc;
-	rc = store_record_get(c->store, c->tenant->id, d->id, &row);
-	if (!rc)
-		*out = !strcmp(row.state, record_state_name(RECORD_ACTIVE));
-	store_record_fini(&row);
-	return rc == RC_NOT_FOUND ? RC_OK : rc;
+	return d->subject_restricted && !strcmp(d->state, record_state_name(RECORD_ACTIVE));
 }
 
-static enum rc fate_of(const struct core_ctx *c, const struct policy_record *kind, const struct store_hold *holds,
-                       size_t nholds, const struct store_due *d, enum fate *out)
+static enum fate fate_of(const struct policy_record *kind, const struct store_hold *holds, size_t nholds,
+                         const struct store_due *d)
 {
-	bool restricted = false;
-	enum rc rc = RC_OK;
 	if (!kind)
-		*out = FATE_UNKNOWN;
-	else if (hold_covering(holds, nholds, d->subject_id, d->id))
-		*out = FATE_HELD;
-	else if (!(rc = under_restriction(c, d, &restricted)))
-		*out = restricted ? FATE_RESTRICTED : FATE_GO;
-	return rc;
+		return FATE_UNKNOWN;
+	if (hold_covering(holds, nholds, d->subject_id, d->id))
+		return FATE_HELD;
+	return under_restriction(d) ? FATE_RESTRICTED : FATE_GO;
 }
 
 /* A dry run's memory of what the real run would have changed by now: for
@@ -428,11 +410,10 @@ static enum rc pass(const struct core_ctx *c, const struct retention_opts *o, bo
 			const struct store_due *d = &due[i];
 			const struct policy_record *kind = policy_record(p, d->kind);
 			struct retention_kind_count *k = count_for(out, d->kind);
-			enum fate f = FATE_UNKNOWN;
+			enum fate f = fate_of(kind, holds, nholds, d);
 			if (!trimming)
 				out->done++;
-			rc = fate_of(c, kind, holds, nholds, d, &f);
-			if (rc || f == FATE_UNKNOWN)
+			if (f == FATE_UNKNOWN)
 				continue;
 			if (f != FATE_GO) {
 				/* Counted in the deletion pass only: one held record is one,

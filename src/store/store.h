@@ -99,6 +99,8 @@ struct store_due {
 	char subject_id[TOKEN_ID_MAX];
 	char kind[65];
 	int64_t at;
+	char state[16];             /* the record's state */
+	bool subject_restricted;    /* its subject's restriction (Art. 18) */
 };
 
 struct store_forecast_row {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/timeutil.h"
 #include "core/tenant.h"
 #include <unistd.h>
 
@@ -123,3 +124,20 @@ const struct core_links test_links = {
 	.prefix = {[CORE_LINK_CONFIRM] = "/c/", [CORE_LINK_UNSUBSCRIBE] = "/u/", [CORE_LINK_VERIFY] = "/v/",
 	           [CORE_LINK_EXPORT] = "/x/"},
 };
+
+int64_t test_at(const char *iso)
+{
+	int64_t t = 0;
+	assert_int_equal(timeutil_parse_instant(iso, &t), RC_OK);
+	return t;
+}
+
+struct core_ctx test_ctx(int64_t now, const struct test_register *r)
+{
+	return (struct core_ctx){.store = r->store, .tenant = r->tenant, .now = now, .links = &test_links};
+}
+
+struct field_input test_text(const char *name, const char *value)
+{
+	return (struct field_input){name, {VAL_STRING, value, strlen(value)}};
+}

@@ -4,8 +4,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/ctx.h"
+#include "core/record.h"
 #include "core/tenant.h"
 #include "store/store.h"
 
@@ -27,6 +29,13 @@ struct tenant *test_register_add_tenant(struct test_register *r, const char *pol
 void test_register_free(struct test_register *r);
 /* True if the bytes occur in any file of the register's directory. */
 bool test_register_contains(const struct test_register *r, const void *needle, size_t len);
+
+/* An ISO 8601 date or datetime as Unix seconds; asserts it parses. */
+int64_t test_at(const char *iso);
+/* The context of a core call on r's tenant at `now`, with the router's links. */
+struct core_ctx test_ctx(int64_t now, const struct test_register *r);
+/* A text field value for a record input. */
+struct field_input test_text(const char *name, const char *value);
 
 /* The links core puts in e-mails, as the router defines them. */
 extern const struct core_links test_links;

@@ -30,18 +30,6 @@
 #define WEBSHOP "policies/webshop.yaml"
 #define NOW "2024-06-15T12:00:00Z"
 
-static int64_t at(const char *iso)
-{
-	int64_t t = 0;
-	assert_int_equal(timeutil_parse_instant(iso, &t), RC_OK);
-	return t;
-}
-
-static struct core_ctx ctx(struct test_register *r)
-{
-	return (struct core_ctx){.store = r->store, .tenant = r->tenant, .now = at(NOW), .links = &test_links};
-}
-
 /* A subject with an account: its e-mail, and a name. */
 static void make_subject(const struct core_ctx *c, const char *email, char sid[TOKEN_ID_MAX])
 {
@@ -99,7 +87,7 @@ static void test_consent_basis(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, MINIMAL, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], st[16];
 	struct errbuf eb = {""};
 	make_subject(&c, "mari@example.ee", sid);
@@ -144,7 +132,7 @@ static void test_legitimate_interest(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, WEBSHOP, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], st[16];
 	struct errbuf eb = {""};
 	make_subject(&c, "mari@example.ee", sid);
@@ -169,18 +157,18 @@ static void test_legitimate_interest(void **state)
 static void sign(struct test_register *r, char kind, const char *sid, const char *purpose, char token[TOKEN_LINK_MAX],
                  struct token_link *l)
 {
-	*l = (struct token_link){.kind = kind, .tenant_id = r->tenant->id, .expires = at(NOW) + 7 * 86400};
+	*l = (struct token_link){.kind = kind, .tenant_id = r->tenant->id, .expires = test_at(NOW) + 7 * 86400};
 	snprintf(l->subject_id, sizeof l->subject_id, "%s", sid);
 	snprintf(l->purpose, sizeof l->purpose, "%s", purpose);
 	assert_int_equal(token_link_sign(l, r->tenant->vault.token_key, token), RC_OK);
-	assert_int_equal(token_link_verify(token, r->tenant->vault.token_key, at(NOW), l), RC_OK); /* as the page does */
+	assert_int_equal(token_link_verify(token, r->tenant->vault.token_key, test_at(NOW), l), RC_OK); /* as the page does */
 }
 
 static void test_double_opt_in(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, WEBSHOP, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], st[16], token[TOKEN_LINK_MAX];
 	struct token_link l;
 	struct errbuf eb = {""};
@@ -236,7 +224,7 @@ static void test_history_only_grows(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, WEBSHOP, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], st[16];
 	struct errbuf eb = {""};
 	make_subject(&c, "mari@example.ee", sid);
@@ -255,7 +243,7 @@ static void test_history_only_grows(void **state)
 	};
 	size_t n = sizeof steps / sizeof steps[0];
 	for (size_t i = 0; i < n; i++) {
-		c.now = at(NOW) + (int64_t)i * 3600;
+		c.now = test_at(NOW) + (int64_t)i * 3600;
 		c.key_id = i == 2 ? "k_support1" : NULL;
 		assert_string_equal(step(&c, sid, steps[i].purpose, steps[i].a, i % 2 ? &v6 : &v4), steps[i].state);
 		assert_int_equal(nevents(&c, sid), i + 1);
@@ -283,7 +271,7 @@ static void test_history_only_grows(void **state)
 		const struct store_consent_event *e = &rep.events[i];
 		assert_string_equal(e->purpose, steps[i].purpose);
 		assert_string_equal(e->action, steps[i].action);
-		assert_int_equal(e->at, at(NOW) + (int64_t)i * 3600);
+		assert_int_equal(e->at, test_at(NOW) + (int64_t)i * 3600);
 		assert_string_equal(e->source, i % 2 ? "mobile app" : "checkout form");
 		assert_string_equal(e->policy_version, "2024-05");
 		assert_string_equal(e->actor, i == 2 ? "k_support1" : "cli");
@@ -331,7 +319,7 @@ static void test_audience(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, WEBSHOP, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char ids[3][TOKEN_ID_MAX], pending[TOKEN_ID_MAX], withdrawn[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
 	granted_three(&c, ids);
@@ -401,7 +389,7 @@ static void test_audience_page_is_full(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, WEBSHOP, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char ids[3][TOKEN_ID_MAX];
 	granted_three(&c, ids);
 	assert_int_equal(subject_set_restricted(&c, ids[0], true, NULL), RC_OK);
@@ -418,7 +406,7 @@ static void test_after_erasure(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, WEBSHOP, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], st[16];
 	struct errbuf eb = {""};
 	make_subject(&c, "Mari@Example.ee", sid);

@@ -26,31 +26,14 @@
 #define POLICY "policies/webshop.yaml"
 #define NOW "2024-06-15T12:00:00Z"
 
-static int64_t at(const char *iso)
-{
-	int64_t t = 0;
-	assert_int_equal(timeutil_parse_instant(iso, &t), RC_OK);
-	return t;
-}
-
-static struct core_ctx ctx(struct test_register *r)
-{
-	return (struct core_ctx){.store = r->store, .tenant = r->tenant, .now = at(NOW), .links = &test_links};
-}
-
-static struct field_input S(const char *name, const char *v)
-{
-	return (struct field_input){name, {VAL_STRING, v, strlen(v)}};
-}
-
 /* A subject with an account closed on 2024-01-01 (so due then) and an order
  * created on 2020-01-01 (3 years: due 2023-01-01, then anonymised). */
 static void make_subject(const struct core_ctx *c, const char *email, char sid[TOKEN_ID_MAX], char rid[TOKEN_ID_MAX],
                          char oid[TOKEN_ID_MAX])
 {
-	struct field_input acc[] = {S("email", email), S("name", "Mari Maasikas")};
-	struct field_input ord[] = {{"items", {VAL_JSON, "[1]", 3}}, S("name", "Mari Maasikas"),
-	                            S("delivery_address", "Pikk 1, Tallinn")};
+	struct field_input acc[] = {test_text("email", email), test_text("name", "Mari Maasikas")};
+	struct field_input ord[] = {{"items", {VAL_JSON, "[1]", 3}}, test_text("name", "Mari Maasikas"),
+	                            test_text("delivery_address", "Pikk 1, Tallinn")};
 	struct event_input closed[] = {{"closed", "2024-01-01"}};
 	struct record_input recs[] = {
 		{.kind = "account", .fields = acc, .nfields = 2, .created_at = "2019-06-01", .events = closed, .nevents = 1},
@@ -104,7 +87,7 @@ static void test_create_validates(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], oid[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
 	make_subject(&c, "mari@example.ee", sid, rid, oid);
@@ -159,8 +142,8 @@ static void test_create_validates(void **state)
 	assert_string_equal(v[0].reason, "court case 2-24-1234");
 	assert_string_equal(v[0].key_id, "k_legal1");
 	assert_true(v[0].forbid_disclosure);
-	assert_int_equal(v[0].created_at, at(NOW));
-	assert_int_equal(v[0].until, at("2025-06-15T12:00:01Z"));
+	assert_int_equal(v[0].created_at, test_at(NOW));
+	assert_int_equal(v[0].until, test_at("2025-06-15T12:00:01Z"));
 	assert_int_equal(v[0].lifted_at, 0);
 	store_holds_free(v, n);
 	char detail[96];
@@ -175,7 +158,7 @@ static void test_listing_and_lifting(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char a[TOKEN_ID_MAX], a_acc[TOKEN_ID_MAX], a_ord[TOKEN_ID_MAX], b[TOKEN_ID_MAX], b_acc[TOKEN_ID_MAX],
 	    b_ord[TOKEN_ID_MAX];
 	char on_a[TOKEN_ID_MAX], on_a_ord[TOKEN_ID_MAX], on_b[TOKEN_ID_MAX];
@@ -219,7 +202,7 @@ static void test_hold_keeps_from_erasure_until_lifted(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], oid[TOKEN_ID_MAX], h[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
 	struct subject_erasure er;
@@ -263,7 +246,7 @@ static void test_hold_keeps_from_erasure_until_lifted(void **state)
 	/* An expired hold keeps nothing. */
 	make_subject(&c, "kati@example.ee", sid, rid, oid);
 	hold(&c, sid, NULL, "until the end of June", "2024-07-01", false, h);
-	c.now = at("2024-07-01");
+	c.now = test_at("2024-07-01");
 	assert_int_equal(subject_erase(&c, sid, &er, &eb), RC_OK);
 	assert_int_equal(er.deleted, 2);
 	assert_int_equal(er.nkept, 0);
@@ -293,7 +276,7 @@ static void test_hold_keeps_from_the_sweep(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char a[TOKEN_ID_MAX], a_acc[TOKEN_ID_MAX], a_ord[TOKEN_ID_MAX], h_ord[TOKEN_ID_MAX];
 	char b[TOKEN_ID_MAX], b_acc[TOKEN_ID_MAX], b_ord[TOKEN_ID_MAX], h_b[TOKEN_ID_MAX];
 	struct retention_report rep;
@@ -332,11 +315,11 @@ static void test_hold_keeps_from_the_sweep(void **state)
 	assert_int_equal(store_subject_get(r.store, r.tenant->id, a, &s), RC_NOT_FOUND);
 
 	/* B's hold ends on 1 July: from then on the sweep takes B too. */
-	c.now = at("2024-06-30T23:59:59Z");
+	c.now = test_at("2024-06-30T23:59:59Z");
 	sweep(&c, &rep);
 	assert_int_equal(kind(&rep, "order")->held, 1);
 	retention_report_fini(&rep);
-	c.now = at("2024-07-01");
+	c.now = test_at("2024-07-01");
 	sweep(&c, &rep);
 	assert_int_equal(kind(&rep, "account")->deleted, 1);
 	assert_int_equal(kind(&rep, "order")->anonymized, 1);
@@ -359,7 +342,7 @@ static void test_held_counted_once(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], oid[TOKEN_ID_MAX], h[TOKEN_ID_MAX];
 	struct retention_report rep;
 	make_subject(&c, "mari@example.ee", sid, rid, oid);
@@ -375,7 +358,7 @@ static void test_forbid_disclosure(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], oid[TOKEN_ID_MAX], plain[TOKEN_ID_MAX], h[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
 	make_subject(&c, "mari@example.ee", sid, rid, oid);
@@ -396,10 +379,10 @@ static void test_forbid_disclosure(void **state)
 	char msg[160];
 	snprintf(msg, sizeof msg, "a legal hold forbids disclosing this subject's data (%s)", h);
 	assert_string_equal(eb.msg, msg);
-	c.now = at("2024-08-01");
+	c.now = test_at("2024-08-01");
 	assert_int_equal(disclosure_make(&c, &in, &res, &eb), RC_OK);
 	disclosure_result_fini(&res);
-	c.now = at(NOW);
+	c.now = test_at(NOW);
 	assert_int_equal(disclosure_make(&c, &in, &res, &eb), RC_FORBIDDEN);
 	assert_int_equal(hold_lift(&c, h, &eb), RC_OK);
 	assert_int_equal(disclosure_make(&c, &in, &res, &eb), RC_OK);

@@ -25,26 +25,9 @@
 #define POLICY "policies/webshop.yaml"
 #define NOW "2024-06-15T12:00:00Z"
 
-static int64_t at(const char *iso)
-{
-	int64_t t = 0;
-	assert_int_equal(timeutil_parse_instant(iso, &t), RC_OK);
-	return t;
-}
-
-static struct field_input S(const char *name, const char *v)
-{
-	return (struct field_input){name, {VAL_STRING, v, strlen(v)}};
-}
-
 static struct field_input J(const char *name, enum value_kind k, const char *v)
 {
 	return (struct field_input){name, {k, v, strlen(v)}};
-}
-
-static struct core_ctx ctx(struct test_register *r)
-{
-	return (struct core_ctx){.store = r->store, .tenant = r->tenant, .now = at(NOW), .links = &test_links};
 }
 
 static const char *field(const struct record_view *v, const char *name)
@@ -87,8 +70,8 @@ static size_t audited(struct test_register *r, const char *action)
 /* A subject with one account record (e-mail, name, phone, ip). */
 static void make_subject(const struct core_ctx *c, const char *email, char sid[TOKEN_ID_MAX], char rid[TOKEN_ID_MAX])
 {
-	struct field_input acc[] = {S("email", email), S("name", "Mari Maasikas"), S("phone", "+372 5555 0101"),
-	                            S("ip", "198.51.100.77")};
+	struct field_input acc[] = {test_text("email", email), test_text("name", "Mari Maasikas"), test_text("phone", "+372 5555 0101"),
+	                            test_text("ip", "198.51.100.77")};
 	struct record_input rec = {.kind = "account", .fields = acc, .nfields = 4};
 	char rids[1][TOKEN_ID_MAX];
 	struct errbuf eb = {""};
@@ -102,12 +85,12 @@ static void test_add_normalises_by_type(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], oid[TOKEN_ID_MAX];
 	make_subject(&c, "Mari@Example.EE", sid, rid);
 	struct field_input ord[] = {
 		J("items", VAL_JSON, "[{\"sku\":\"A-1\",\"qty\":2}]"), J("amount", VAL_NUMBER, "19.90"),
-		S("payment_method", "bank_link"), S("phone", "00372 5555-0101"),
+		test_text("payment_method", "bank_link"), test_text("phone", "00372 5555-0101"),
 	};
 	struct record_input rec = {.kind = "order", .fields = ord, .nfields = 4};
 	struct errbuf eb = {""};
@@ -120,7 +103,7 @@ static void test_add_normalises_by_type(void **state)
 	assert_string_equal(field(v, "phone"), "+37255550101");
 	assert_string_equal(field(v, "amount"), "19.90");
 	assert_string_equal(field(v, "payment_method"), "bank_link");
-	assert_int_equal(v->created_at, at(NOW));
+	assert_int_equal(v->created_at, test_at(NOW));
 	record_view_free(v);
 	assert_int_equal(record_read(&c, rid, &v, NULL), RC_OK);
 	assert_string_equal(field(v, "email"), "Mari@example.ee"); /* the domain lower-cased, the local part kept */
@@ -134,7 +117,7 @@ static void test_add_refuses_and_writes_nothing(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], nid[TOKEN_ID_MAX] = "";
 	make_subject(&c, "mari@example.ee", sid, rid);
 	char *long_name = malloc(202), *huge = malloc(70001);
@@ -167,7 +150,7 @@ static void test_add_refuses_and_writes_nothing(void **state)
 		struct field_input f[2] = {J(cases[i].field, cases[i].vk, value)};
 		size_t nf = 1;
 		if (!strcmp(cases[i].kind, "account") && strcmp(cases[i].field, "email"))
-			f[nf++] = S("email", "mari@example.ee");
+			f[nf++] = test_text("email", "mari@example.ee");
 		if (!strcmp(cases[i].kind, "order") && strcmp(cases[i].field, "items"))
 			f[nf++] = J("items", VAL_JSON, "[{\"sku\":\"A-1\"}]");
 		struct record_input rec = {.kind = cases[i].kind, .fields = f, .nfields = nf};
@@ -201,7 +184,7 @@ static void test_min_age_to_the_day(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r); /* 2024-06-15; the policy's min_age is 14 */
+	struct core_ctx c = test_ctx(test_at(NOW), &r); /* 2024-06-15; the policy's min_age is 14 */
 	char sid[TOKEN_ID_MAX], rids[1][TOKEN_ID_MAX];
 	struct errbuf eb = {""};
 	static const struct {
@@ -214,7 +197,7 @@ static void test_min_age_to_the_day(void **state)
 		{"2024-06-16", RC_UNPROCESSABLE}, /* not born yet */
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct field_input acc[] = {S("email", "teen@example.ee"), S("birth_date", cases[i].birth)};
+		struct field_input acc[] = {test_text("email", "teen@example.ee"), test_text("birth_date", cases[i].birth)};
 		struct record_input rec = {.kind = "account", .fields = acc, .nfields = 2};
 		eb.msg[0] = '\0';
 		enum rc rc = subject_create(&c, &rec, 1, sid, rids, &eb);
@@ -222,7 +205,7 @@ static void test_min_age_to_the_day(void **state)
 			fail_msg("born %s: rc %s (%s)", cases[i].birth, rc_code(rc), eb.msg);
 	}
 	assert_string_equal(eb.msg, "field birth_date: in the future");
-	struct field_input acc[] = {S("email", "teen@example.ee"), S("birth_date", "2010-06-16")};
+	struct field_input acc[] = {test_text("email", "teen@example.ee"), test_text("birth_date", "2010-06-16")};
 	struct record_input rec = {.kind = "account", .fields = acc, .nfields = 2};
 	assert_int_equal(subject_create(&c, &rec, 1, sid, rids, &eb), RC_UNPROCESSABLE);
 	assert_string_equal(eb.msg, "the subject is younger than 14, the policy's min_age");
@@ -234,15 +217,15 @@ static void test_rectify_reseals_and_moves_the_lookup(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX];
 	make_subject(&c, "old.address@example.ee", sid, rid);
 	struct store_record before, after;
 	assert_int_equal(store_record_get(r.store, r.tenant->id, rid, &before), RC_OK);
 	assert_int_equal(find(&c, "email", "old.address@example.ee"), 1);
 
-	c.now = at("2024-06-20T08:00:00Z");
-	struct field_input ch[] = {S("email", "New.Address@Example.ee")};
+	c.now = test_at("2024-06-20T08:00:00Z");
+	struct field_input ch[] = {test_text("email", "New.Address@Example.ee")};
 	struct errbuf eb = {""};
 	assert_int_equal(record_rectify(&c, rid, ch, 1, NULL, 0, &eb), RC_OK);
 	assert_int_equal(find(&c, "email", "old.address@example.ee"), 0);
@@ -260,7 +243,7 @@ static void test_rectify_reseals_and_moves_the_lookup(void **state)
 			same += !memcmp(before.lookups + i * VAULT_HASH_LEN, after.lookups + k * VAULT_HASH_LEN, VAULT_HASH_LEN);
 	assert_int_equal(same, 1);
 	assert_int_equal(after.created_at, before.created_at);
-	assert_int_equal(after.updated_at, at("2024-06-20T08:00:00Z"));
+	assert_int_equal(after.updated_at, test_at("2024-06-20T08:00:00Z"));
 	store_record_fini(&before);
 	store_record_fini(&after);
 
@@ -292,7 +275,7 @@ static void test_events_set_due_times(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], oid[TOKEN_ID_MAX], eid[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
 	make_subject(&c, "mari@example.ee", sid, rid);
@@ -300,16 +283,16 @@ static void test_events_set_due_times(void **state)
 	/* account: while active: not due until it is closed; its ip cut 30 days after it was written. */
 	int64_t trim = 0;
 	assert_int_equal(due_of(&r, rid, &trim), 0);
-	assert_int_equal(trim, at("2024-07-15T12:00:00Z"));
+	assert_int_equal(trim, test_at("2024-07-15T12:00:00Z"));
 	struct event_input closed[] = {{"closed", "2024-06-15T12:00:00Z"}};
 	assert_int_equal(record_rectify(&c, rid, NULL, 0, closed, 1, &eb), RC_OK);
-	assert_int_equal(due_of(&r, rid, NULL), at("2024-06-15T12:00:00Z"));
+	assert_int_equal(due_of(&r, rid, NULL), test_at("2024-06-15T12:00:00Z"));
 
 	/* order: 3 years after created; a 29 February gives 28 February. */
 	struct field_input ord[] = {J("items", VAL_JSON, "[1]")};
 	struct record_input o = {.kind = "order", .fields = ord, .nfields = 1, .created_at = "2024-02-29T10:00:00Z"};
 	assert_int_equal(record_add(&c, sid, &o, oid, &eb), RC_OK);
-	assert_int_equal(due_of(&r, oid, &trim), at("2027-02-28T10:00:00Z"));
+	assert_int_equal(due_of(&r, oid, &trim), test_at("2027-02-28T10:00:00Z"));
 	assert_int_equal(trim, 0); /* no ip field in orders */
 
 	/* accounting_entry: 7 years after fulfilled: not due before it is. */
@@ -319,19 +302,19 @@ static void test_events_set_due_times(void **state)
 	assert_int_equal(due_of(&r, eid, NULL), 0);
 	struct event_input fulfilled[] = {{"fulfilled", "2024-01-31"}};
 	assert_int_equal(record_rectify(&c, eid, NULL, 0, fulfilled, 1, &eb), RC_OK);
-	assert_int_equal(due_of(&r, eid, NULL), at("2031-01-31"));
+	assert_int_equal(due_of(&r, eid, NULL), test_at("2031-01-31"));
 	/* An event the order declares but its rule does not count from moves
 	 * nothing; a corrected fulfilment date does. */
 	struct event_input delivered[] = {{"delivered", "2024-03-01T11:00:00Z"}};
 	assert_int_equal(record_rectify(&c, oid, NULL, 0, delivered, 1, &eb), RC_OK);
-	assert_int_equal(due_of(&r, oid, NULL), at("2027-02-28T10:00:00Z"));
+	assert_int_equal(due_of(&r, oid, NULL), test_at("2027-02-28T10:00:00Z"));
 	struct event_input fixed[] = {{"fulfilled", "2024-02-29"}};
 	assert_int_equal(record_rectify(&c, eid, NULL, 0, fixed, 1, &eb), RC_OK);
-	assert_int_equal(due_of(&r, eid, NULL), at("2031-02-28"));
+	assert_int_equal(due_of(&r, eid, NULL), test_at("2031-02-28"));
 	/* Changing a field keeps the due time the events gave. */
 	struct field_input amt[] = {J("amount", VAL_NUMBER, "21.00")};
 	assert_int_equal(record_rectify(&c, eid, amt, 1, NULL, 0, &eb), RC_OK);
-	assert_int_equal(due_of(&r, eid, NULL), at("2031-02-28"));
+	assert_int_equal(due_of(&r, eid, NULL), test_at("2031-02-28"));
 
 	/* Events in the future or with bad names are refused and change nothing. */
 	struct event_input future[] = {{"fulfilled", "2024-06-16"}};
@@ -342,7 +325,7 @@ static void test_events_set_due_times(void **state)
 	struct event_input twice[] = {{"fulfilled", "2024-01-20"}, {"fulfilled", "2024-01-21"}};
 	assert_int_equal(record_rectify(&c, eid, NULL, 0, twice, 2, &eb), RC_UNPROCESSABLE);
 	assert_string_equal(eb.msg, "event 'fulfilled' is given twice");
-	assert_int_equal(due_of(&r, eid, NULL), at("2031-02-28"));
+	assert_int_equal(due_of(&r, eid, NULL), test_at("2031-02-28"));
 	test_register_free(&r);
 }
 
@@ -371,7 +354,7 @@ static void test_events_declared_by_the_kind(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], eid[TOKEN_ID_MAX], oid[TOKEN_ID_MAX], mid[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
 	make_subject(&c, "mari@example.ee", sid, rid);
@@ -388,7 +371,7 @@ static void test_events_declared_by_the_kind(void **state)
 	                         .events = typo, .nevents = 1};
 	assert_int_equal(record_add(&c, sid, &o, oid, &eb), RC_UNPROCESSABLE);
 	assert_string_equal(eb.msg, "unknown event 'fulfiled' for kind order: allowed: fulfilled, delivered");
-	struct field_input msg[] = {S("message", "hello")};
+	struct field_input msg[] = {test_text("message", "hello")};
 	struct record_input m = {.kind = "message", .fields = msg, .nfields = 1, .events = typo, .nevents = 1};
 	assert_int_equal(record_add(&c, sid, &m, mid, &eb), RC_UNPROCESSABLE);
 	assert_string_equal(eb.msg, "unknown event 'fulfiled' for kind message: allowed: none (the keep rule counts from created_at)");
@@ -411,13 +394,13 @@ static void test_events_declared_by_the_kind(void **state)
 	/* Set, then corrected: the due time follows, the audit entry names it. */
 	struct event_input ful[] = {{"fulfilled", "2024-01-15"}};
 	assert_int_equal(record_rectify(&c, eid, NULL, 0, ful, 1, &eb), RC_OK);
-	assert_int_equal(due_of(&r, eid, NULL), at("2031-01-15"));
+	assert_int_equal(due_of(&r, eid, NULL), test_at("2031-01-15"));
 	char detail[256];
 	last_detail(&r, "record.rectify", detail, sizeof detail);
 	assert_string_equal(detail, "fields= events=fulfilled");
 	struct event_input fixed[] = {{"fulfilled", "2024-02-29"}};
 	assert_int_equal(record_rectify(&c, eid, NULL, 0, fixed, 1, &eb), RC_OK);
-	assert_int_equal(due_of(&r, eid, NULL), at("2031-02-28"));
+	assert_int_equal(due_of(&r, eid, NULL), test_at("2031-02-28"));
 	last_detail(&r, "record.rectify", detail, sizeof detail);
 	assert_string_equal(detail, "fields= events=fulfilled corrected=fulfilled");
 	test_register_free(&r);
@@ -427,7 +410,7 @@ static void test_restricted_subject_gets_nothing_new(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], nid[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
 	make_subject(&c, "mari@example.ee", sid, rid);
@@ -468,14 +451,14 @@ static void test_restricted_record_cannot_be_rectified(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
 	make_subject(&c, "mari@example.ee", sid, rid);
 	assert_int_equal(subject_set_restricted(&c, sid, true, &eb), RC_OK);
 	struct core_ctx support = c;
 	support.role = "support";
-	struct field_input ch[] = {S("name", "Changed While Restricted")};
+	struct field_input ch[] = {test_text("name", "Changed While Restricted")};
 	assert_int_equal(record_rectify(&support, rid, ch, 1, NULL, 0, &eb), RC_CONFLICT);
 	struct record_view *v = NULL;
 	assert_int_equal(record_read(&c, rid, &v, NULL), RC_OK);
@@ -488,11 +471,11 @@ static void test_erasure_destroys_key_and_rows(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], oid[TOKEN_ID_MAX], eid[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
 	make_subject(&c, "mari@example.ee", sid, rid);
-	struct field_input ord[] = {J("items", VAL_JSON, "[1]"), S("name", "Mari Maasikas")};
+	struct field_input ord[] = {J("items", VAL_JSON, "[1]"), test_text("name", "Mari Maasikas")};
 	struct record_input o = {.kind = "order", .fields = ord, .nfields = 2};
 	assert_int_equal(record_add(&c, sid, &o, oid, &eb), RC_OK);
 	/* A second subject, to see that only the first one goes. */
@@ -519,7 +502,7 @@ static void test_erasure_destroys_key_and_rows(void **state)
 	store_record_fini(&backup);
 
 	/* A kind a law keeps (accounting_entry, erasable: false) stays, under a new key. */
-	struct field_input acc[] = {J("amount", VAL_NUMBER, "19.90"), S("name", "Jaan Tamm")};
+	struct field_input acc[] = {J("amount", VAL_NUMBER, "19.90"), test_text("name", "Jaan Tamm")};
 	struct event_input ful[] = {{"fulfilled", "2024-01-31"}};
 	struct record_input e = {.kind = "accounting_entry", .fields = acc, .nfields = 2, .created_at = "2024-01-02",
 	                         .events = ful, .nevents = 1};
@@ -543,7 +526,7 @@ static void test_erasure_destroys_key_and_rows(void **state)
 	assert_int_equal(store_record_get(r.store, r.tenant->id, eid, &now_row), RC_OK);
 	assert_string_equal(now_row.state, "restricted");
 	assert_int_equal(now_row.nlookups, 0);
-	assert_int_equal(now_row.due_at, at("2031-01-31")); /* kept until its own rule lets it go */
+	assert_int_equal(now_row.due_at, test_at("2031-01-31")); /* kept until its own rule lets it go */
 	struct buf out;
 	buf_init(&out, 4096);
 	assert_int_equal(vault_open(&old, now_row.id, now_row.data, now_row.data_len, &out), RC_CRYPTO);

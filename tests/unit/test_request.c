@@ -29,28 +29,11 @@
 #define POLICY "policies/webshop.yaml"
 #define NOW "2024-06-15T12:00:00Z"
 
-static int64_t at(const char *iso)
-{
-	int64_t t = 0;
-	assert_int_equal(timeutil_parse_instant(iso, &t), RC_OK);
-	return t;
-}
-
-static struct core_ctx ctx(struct test_register *r)
-{
-	return (struct core_ctx){.store = r->store, .tenant = r->tenant, .now = at(NOW), .links = &test_links};
-}
-
-static struct field_input S(const char *name, const char *v)
-{
-	return (struct field_input){name, {VAL_STRING, v, strlen(v)}};
-}
-
 /* A subject with an account (e-mail, name) and, if order_id, an order. */
 static void make_subject(const struct core_ctx *c, const char *email, char sid[TOKEN_ID_MAX], char rid[TOKEN_ID_MAX],
                          char order_id[TOKEN_ID_MAX])
 {
-	struct field_input acc[] = {S("email", email), S("name", "Mari Maasikas")};
+	struct field_input acc[] = {test_text("email", email), test_text("name", "Mari Maasikas")};
 	struct field_input ord[] = {{"items", {VAL_JSON, "[1]", 3}}};
 	struct record_input recs[] = {{.kind = "account", .fields = acc, .nfields = 2},
 	                              {.kind = "order", .fields = ord, .nfields = 1, .created_at = "2024-03-01"}};
@@ -97,10 +80,10 @@ static void test_deadlines_in_calendar_months(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
-	c.now = at("2023-01-01");
+	c.now = test_at("2023-01-01");
 	make_subject(&c, "mari@example.ee", sid, rid, NULL);
 	static const struct {
 		const char *received, *due, *extended;
@@ -113,10 +96,10 @@ static void test_deadlines_in_calendar_months(void **state)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct store_request q;
-		c.now = at(cases[i].received) + 86400;
+		c.now = test_at(cases[i].received) + 86400;
 		new_request(&c, sid, "access", cases[i].received, "id card", &q);
-		assert_int_equal(q.received_at, at(cases[i].received));
-		assert_int_equal(q.due_at, at(cases[i].due));
+		assert_int_equal(q.received_at, test_at(cases[i].received));
+		assert_int_equal(q.due_at, test_at(cases[i].due));
 		assert_int_equal(q.target_at, 0);
 		assert_int_equal(request_extend(&c, q.id, "many records in paper archives", &eb), RC_OK);
 		char id[TOKEN_ID_MAX];
@@ -125,7 +108,7 @@ static void test_deadlines_in_calendar_months(void **state)
 		assert_int_equal(request_get(&c, id, &q, NULL), RC_OK);
 		char got[TIMEUTIL_DATETIME_LEN];
 		timeutil_format_datetime(q.due_at, got);
-		if (q.due_at != at(cases[i].extended))
+		if (q.due_at != test_at(cases[i].extended))
 			fail_msg("received %s: extended to %s, want %s", cases[i].received, got, cases[i].extended);
 		assert_int_equal(q.extended_at, c.now);
 		assert_string_equal(q.extension_reason, "many records in paper archives");
@@ -134,13 +117,13 @@ static void test_deadlines_in_calendar_months(void **state)
 	/* Every type has the same deadline; other types are refused. */
 	static const char *const types[] = {"access", "portability", "rectification", "erasure", "restriction",
 	                                    "objection", "withdraw_consent", "marketing_optout"};
-	c.now = at(NOW);
+	c.now = test_at(NOW);
 	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
 		struct store_request q;
 		new_request(&c, sid, types[i], "2024-05-31", "id card", &q);
 		assert_string_equal(q.type, types[i]);
 		assert_string_equal(q.status, "in_progress");
-		assert_int_equal(q.due_at, at("2024-06-30"));
+		assert_int_equal(q.due_at, test_at("2024-06-30"));
 		store_request_fini(&q);
 	}
 	struct store_request q;
@@ -158,14 +141,14 @@ static void test_deadlines_in_calendar_months(void **state)
 
 	/* backoffice.yaml also has a target: 7 days. */
 	test_register_new(&r, "policies/backoffice.yaml", "default");
-	c = ctx(&r);
-	struct field_input inq[] = {S("message", "Where is my order?"), S("email", "mari@example.ee")};
+	c = test_ctx(test_at(NOW), &r);
+	struct field_input inq[] = {test_text("message", "Where is my order?"), test_text("email", "mari@example.ee")};
 	struct record_input rec = {.kind = "inquiry", .fields = inq, .nfields = 2};
 	char rids[1][TOKEN_ID_MAX];
 	assert_int_equal(subject_create(&c, &rec, 1, sid, rids, &eb), RC_OK);
 	new_request(&c, sid, "access", "2024-02-26", "id card", &q);
-	assert_int_equal(q.target_at, at("2024-03-04"));
-	assert_int_equal(q.due_at, at("2024-03-26"));
+	assert_int_equal(q.target_at, test_at("2024-03-04"));
+	assert_int_equal(q.due_at, test_at("2024-03-26"));
 	store_request_fini(&q);
 	test_register_free(&r);
 }
@@ -174,14 +157,14 @@ static void test_one_extension_with_reason_before_the_deadline(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
 	make_subject(&c, "mari@example.ee", sid, rid, NULL);
 	struct store_request q, late;
 	new_request(&c, sid, "access", "2024-06-01", "id card", &q);
 	new_request(&c, sid, "access", "2024-05-14T09:00:00Z", "id card", &late);
-	assert_int_equal(q.due_at, at("2024-07-01"));
+	assert_int_equal(q.due_at, test_at("2024-07-01"));
 
 	assert_int_equal(request_extend(&c, q.id, NULL, &eb), RC_UNPROCESSABLE);
 	assert_string_equal(eb.msg, "give the reason");
@@ -201,12 +184,12 @@ static void test_one_extension_with_reason_before_the_deadline(void **state)
 	memcpy(id, q.id, sizeof id);
 	store_request_fini(&q);
 	assert_int_equal(request_get(&c, id, &q, NULL), RC_OK);
-	assert_int_equal(q.due_at, at("2024-09-01"));
+	assert_int_equal(q.due_at, test_at("2024-09-01"));
 	assert_string_equal(q.extension_reason, "complex: three systems to search");
 	store_request_fini(&q);
 
 	/* Due 2024-06-14T09:00Z: on the deadline it may still be extended, after it not. */
-	assert_int_equal(late.due_at, at("2024-06-14T09:00:00Z"));
+	assert_int_equal(late.due_at, test_at("2024-06-14T09:00:00Z"));
 	c.now = late.due_at + 1;
 	assert_int_equal(request_extend(&c, late.id, "too late", &eb), RC_CONFLICT);
 	assert_string_equal(eb.msg, "the deadline has passed: it can no longer be extended");
@@ -221,7 +204,7 @@ static void test_status_transitions(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
 	make_subject(&c, "mari@example.ee", sid, rid, NULL);
@@ -287,7 +270,7 @@ static void test_verify_by_link(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], other[TOKEN_ID_MAX], rid[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
 	make_subject(&c, "mari@example.ee", sid, rid, NULL);
@@ -321,13 +304,13 @@ static void test_open_and_late_counts(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
-	c.now = at("2024-01-01");
+	c.now = test_at("2024-01-01");
 	make_subject(&c, "mari@example.ee", sid, rid, NULL);
 	struct store_request q[5], done;
-	c.now = at("2024-06-01");
+	c.now = test_at("2024-06-01");
 	new_request(&c, sid, "access", "2024-04-01", "id card", &q[0]);  /* due 05-01: late */
 	new_request(&c, sid, "access", "2024-05-20", "id card", &q[1]);  /* due 06-20 */
 	new_request(&c, sid, "access", "2024-05-01", "id card", &q[2]);  /* due 06-01, answered */
@@ -336,10 +319,10 @@ static void test_open_and_late_counts(void **state)
 	assert_int_equal(request_extend(&c, q[4].id, "archives", &eb), RC_OK);
 	assert_int_equal(request_complete(&c, q[2].id, NULL, &done, &eb), RC_OK);
 	store_request_fini(&done);
-	c.now = at("2024-06-02");
+	c.now = test_at("2024-06-02");
 	assert_int_equal(request_refuse(&c, q[3].id, "could not verify who asked", &eb), RC_OK);
 
-	c.now = at(NOW); /* 2024-06-15 */
+	c.now = test_at(NOW); /* 2024-06-15 */
 	int64_t open = 0, late = 0;
 	size_t nopen = 0;
 	const char *const *open_names = request_open_names(&nopen);
@@ -364,24 +347,24 @@ static void test_open_and_late_counts(void **state)
 	assert_string_equal(v[0].id, q[2].id);
 	store_requests_free(v, n);
 	/* A week later the second one is late too. */
-	assert_int_equal(store_request_counts(r.store, r.tenant->id, open_names, nopen, at("2024-06-22"), &open, &late), RC_OK);
+	assert_int_equal(store_request_counts(r.store, r.tenant->id, open_names, nopen, test_at("2024-06-22"), &open, &late), RC_OK);
 	assert_int_equal(open, 3);
 	assert_int_equal(late, 2);
 
 	/* Answered requests go 6 months after their answer (requests.keep). */
 	struct retention_opts o = {0};
 	struct retention_report rep;
-	c.now = at("2024-11-30T23:59:59Z");
+	c.now = test_at("2024-11-30T23:59:59Z");
 	assert_int_equal(retention_sweep(&c, &o, &rep, &eb), RC_OK);
 	assert_int_equal(rep.requests_expired, 0);
 	retention_report_fini(&rep);
-	c.now = at("2024-12-01");
+	c.now = test_at("2024-12-01");
 	assert_int_equal(retention_sweep(&c, &o, &rep, &eb), RC_OK);
 	assert_int_equal(rep.requests_expired, 1);
 	retention_report_fini(&rep);
 	assert_int_equal(request_get(&c, q[2].id, &done, &eb), RC_NOT_FOUND);
 	assert_string_equal(status(&c, q[3].id), "refused");
-	c.now = at("2024-12-02");
+	c.now = test_at("2024-12-02");
 	assert_int_equal(retention_sweep(&c, &o, &rep, &eb), RC_OK);
 	assert_int_equal(rep.requests_expired, 1);
 	retention_report_fini(&rep);
@@ -412,7 +395,7 @@ static void test_what_completing_does(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], other[TOKEN_ID_MAX], other_rid[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
 	make_subject(&c, "mari@example.ee", sid, rid, NULL);
@@ -432,7 +415,7 @@ static void test_what_completing_does(void **state)
 	buf_fini(&b);
 	/* A rectification names a record of the subject's own, and what to change. */
 	assert_int_equal(request_complete(&c, q.id, NULL, &done, &eb), RC_UNPROCESSABLE);
-	struct field_input ch[] = {S("name", "Mari Maasikas-Kask")};
+	struct field_input ch[] = {test_text("name", "Mari Maasikas-Kask")};
 	struct request_exec wrong = {.record_id = other_rid, .changes = ch, .nchanges = 1};
 	assert_int_equal(request_complete(&c, q.id, &wrong, &done, &eb), RC_UNPROCESSABLE);
 	assert_string_equal(eb.msg, "the record to rectify is not the subject's");
@@ -488,7 +471,7 @@ static void test_by_lookup(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], twin[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
 	make_subject(&c, "mari@example.ee", sid, rid, NULL);
@@ -509,7 +492,7 @@ static void test_erasure_partial_under_hold_or_law(void **state)
 {
 	struct test_register r;
 	test_register_new(&r, POLICY, "default");
-	struct core_ctx c = ctx(&r);
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
 	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], oid[TOKEN_ID_MAX];
 	struct errbuf eb = {""};
 	struct store_hold h;

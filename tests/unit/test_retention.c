@@ -14,13 +14,7 @@
 #include "core/policy.h"
 #include "core/keep.h"
 #include "core/retention.h"
-
-static int64_t at(const char *iso)
-{
-	int64_t t = 0;
-	assert_int_equal(timeutil_parse_instant(iso, &t), RC_OK);
-	return t;
-}
+#include "helpers.h"
 
 static struct policy *policy_for(const char *path)
 {
@@ -38,8 +32,8 @@ static void test_after_created_in_calendar_years(void **state)
 {
 	struct policy *p = webshop();
 	const struct policy_record *order = policy_record(p, "order"); /* 3 years after created */
-	assert_int_equal(keep_due(order, at("2020-03-15"), NULL, 0, NULL, 0), at("2023-03-15"));
-	assert_int_equal(keep_due(order, at("2020-02-29T10:00:00Z"), NULL, 0, NULL, 0), at("2023-02-28T10:00:00Z"));
+	assert_int_equal(keep_due(order, test_at("2020-03-15"), NULL, 0, NULL, 0), test_at("2023-03-15"));
+	assert_int_equal(keep_due(order, test_at("2020-02-29T10:00:00Z"), NULL, 0, NULL, 0), test_at("2023-02-28T10:00:00Z"));
 	policy_free(p);
 }
 
@@ -48,15 +42,15 @@ static void test_after_a_named_event(void **state)
 	struct policy *p = webshop();
 	const struct policy_record *acc = policy_record(p, "accounting_entry"); /* 7 years after fulfilled */
 	struct store_event ev[] = {{(char *)"shipped", 0}, {(char *)"fulfilled", 0}};
-	ev[0].at = at("2016-01-01");
-	ev[1].at = at("2016-02-29");
-	assert_int_equal(keep_due(acc, at("2015-01-01"), NULL, 0, NULL, 0), 0); /* not happened: not due */
-	assert_int_equal(keep_due(acc, at("2015-01-01"), ev, 1, NULL, 0), 0);
-	assert_int_equal(keep_due(acc, at("2015-01-01"), ev, 2, NULL, 0), at("2023-02-28"));
+	ev[0].at = test_at("2016-01-01");
+	ev[1].at = test_at("2016-02-29");
+	assert_int_equal(keep_due(acc, test_at("2015-01-01"), NULL, 0, NULL, 0), 0); /* not happened: not due */
+	assert_int_equal(keep_due(acc, test_at("2015-01-01"), ev, 1, NULL, 0), 0);
+	assert_int_equal(keep_due(acc, test_at("2015-01-01"), ev, 2, NULL, 0), test_at("2023-02-28"));
 	/* A newer value of the event (a rectification) wins over the stored one. */
 	struct store_event later = {(char *)"fulfilled", 0};
-	later.at = at("2017-01-31");
-	assert_int_equal(keep_due(acc, at("2015-01-01"), ev, 2, &later, 1), at("2024-01-31"));
+	later.at = test_at("2017-01-31");
+	assert_int_equal(keep_due(acc, test_at("2015-01-01"), ev, 2, &later, 1), test_at("2024-01-31"));
 	policy_free(p);
 }
 
@@ -65,12 +59,12 @@ static void test_while_active_and_grace(void **state)
 	struct policy *p = webshop();
 	const struct policy_record *account = policy_record(p, "account"); /* while active */
 	struct store_event closed = {(char *)"closed", 0};
-	closed.at = at("2024-01-31T12:00:00Z");
-	assert_int_equal(keep_due(account, at("2020-01-01"), NULL, 0, NULL, 0), 0);
-	assert_int_equal(keep_due(account, at("2020-01-01"), &closed, 1, NULL, 0), closed.at);
+	closed.at = test_at("2024-01-31T12:00:00Z");
+	assert_int_equal(keep_due(account, test_at("2020-01-01"), NULL, 0, NULL, 0), 0);
+	assert_int_equal(keep_due(account, test_at("2020-01-01"), &closed, 1, NULL, 0), closed.at);
 	struct policy_record grace = *account;
 	grace.keep.period = (struct duration){1, TU_MONTHS};
-	assert_int_equal(keep_due(&grace, at("2020-01-01"), &closed, 1, NULL, 0), at("2024-02-29T12:00:00Z"));
+	assert_int_equal(keep_due(&grace, test_at("2020-01-01"), &closed, 1, NULL, 0), test_at("2024-02-29T12:00:00Z"));
 	policy_free(p);
 }
 
@@ -78,8 +72,8 @@ static void test_trim_at_follows_truncate_after(void **state)
 {
 	struct policy *p = webshop();
 	/* ip: truncate_after 30 days, in account records only */
-	assert_int_equal(keep_trim_at(policy_record(p, "account"), at("2024-01-01")), at("2024-01-31"));
-	assert_int_equal(keep_trim_at(policy_record(p, "order"), at("2024-01-01")), 0);
+	assert_int_equal(keep_trim_at(policy_record(p, "account"), test_at("2024-01-01")), test_at("2024-01-31"));
+	assert_int_equal(keep_trim_at(policy_record(p, "order"), test_at("2024-01-01")), 0);
 	policy_free(p);
 }
 

@@ -153,6 +153,29 @@ enum rc sq_fetch_all(struct sqlite_store *q, sqlite3_stmt *st, row_reader *read,
 	return rc;
 }
 
+enum rc sq_fetch_one_by_id(struct sqlite_store *q, const char *sql, int64_t tenant, const char *prefix,
+                           const char *id, row_reader *read, void *out, const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_id(st, 2, prefix, id);
+	return sq_fetch_one(q, st, read, out, what);
+}
+
+enum rc sq_fetch_all_by_id(struct sqlite_store *q, const char *sql, int64_t tenant, const char *prefix,
+                           const char *id, row_reader *read, size_t elem, void **v, size_t *n,
+                           const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_id(st, 2, prefix, id);
+	return sq_fetch_all(q, st, read, elem, v, n, what);
+}
+
 /* ---- open, close, migrations ---- */
 
 static enum rc exec(struct sqlite_store *q, const char *sql, const char *what)

@@ -58,15 +58,10 @@ enum rc sqlite_consent_events_for_subject(struct store *s, int64_t tenant, const
 		"SELECT event_id, subject_id, purpose, action, at, source, channel, policy_version, wording, evidence, actor "
 		"FROM consent_events INDEXED BY consent_events_by_subject WHERE tenant_id = ?1 AND subject_id = ?2 "
 		"ORDER BY event_id";
-	struct sqlite_store *q = sq(s);
-	sqlite3_stmt *st = NULL;
 	*out = NULL;
 	*n = 0;
-	enum rc rc = sq_tenant(q, sql, tenant, &st);
-	if (rc)
-		return rc;
-	bind_id(st, 2, TOKEN_PREFIX_SUBJECT, subject_id);
-	return sq_fetch_all(q, st, read_consent_event, sizeof **out, (void **)out, n, "consent_events");
+	return sq_fetch_all_by_id(sq(s), sql, tenant, TOKEN_PREFIX_SUBJECT, subject_id, read_consent_event, sizeof **out,
+	                          (void **)out, n, "consent_events");
 }
 
 enum rc sqlite_consent_state_set(struct store *s, int64_t tenant, const char *subject_id, const char *purpose,
@@ -123,15 +118,10 @@ enum rc sqlite_consent_states_for_subject(struct store *s, int64_t tenant, const
 	static const char sql[] =
 		"SELECT subject_id, purpose, state, updated_at FROM consent_state WHERE tenant_id = ?1 AND subject_id = ?2 "
 		"ORDER BY purpose";
-	struct sqlite_store *q = sq(s);
-	sqlite3_stmt *st = NULL;
 	*out = NULL;
 	*n = 0;
-	enum rc rc = sq_tenant(q, sql, tenant, &st);
-	if (rc)
-		return rc;
-	bind_id(st, 2, TOKEN_PREFIX_SUBJECT, subject_id);
-	return sq_fetch_all(q, st, read_consent_state, sizeof **out, (void **)out, n, "consent_states");
+	return sq_fetch_all_by_id(sq(s), sql, tenant, TOKEN_PREFIX_SUBJECT, subject_id, read_consent_state, sizeof **out,
+	                          (void **)out, n, "consent_states");
 }
 
 enum rc sqlite_consent_by_lookup(struct store *s, int64_t tenant, const unsigned char hash[VAULT_HASH_LEN],

@@ -124,13 +124,8 @@ enum rc sqlite_disclosures_for_subject(struct store *s, int64_t tenant, const ch
 	static const char sql[] =
 		"SELECT disclosure_id, subject_id, recipient, purpose, fields, legal_reference, at, key_id FROM disclosures "
 		"WHERE tenant_id = ?1 AND subject_id = ?2 ORDER BY at, disclosure_id";
-	struct sqlite_store *q = sq(s);
-	sqlite3_stmt *st = NULL;
 	*out = NULL;
 	*n = 0;
-	enum rc rc = sq_tenant(q, sql, tenant, &st);
-	if (rc)
-		return rc;
-	bind_id(st, 2, TOKEN_PREFIX_SUBJECT, subject_id);
-	return sq_fetch_all(q, st, read_disclosure, sizeof **out, (void **)out, n, "disclosures");
+	return sq_fetch_all_by_id(sq(s), sql, tenant, TOKEN_PREFIX_SUBJECT, subject_id, read_disclosure, sizeof **out,
+	                          (void **)out, n, "disclosures");
 }

@@ -122,6 +122,14 @@ enum rc sq_fetch_one(struct sqlite_store *q, sqlite3_stmt *st, row_reader *read,
 enum rc sq_fetch_all(struct sqlite_store *q, sqlite3_stmt *st, row_reader *read, size_t elem, void **v,
                      size_t *n, const char *what) WUR;
 
+/* The same for sql whose parameters are (tenant, id): the one-row and the
+ * all-rows reads of one object or of one subject's rows. */
+enum rc sq_fetch_one_by_id(struct sqlite_store *q, const char *sql, int64_t tenant, const char *prefix,
+                           const char *id, row_reader *read, void *out, const char *what) WUR;
+enum rc sq_fetch_all_by_id(struct sqlite_store *q, const char *sql, int64_t tenant, const char *prefix,
+                           const char *id, row_reader *read, size_t elem, void **v, size_t *n,
+                           const char *what) WUR;
+
 /* ---- binding ---- */
 
 static inline void bind_text(sqlite3_stmt *st, int i, const char *s)

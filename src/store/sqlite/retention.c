@@ -27,15 +27,19 @@ enum rc sqlite_records_due(struct store *s, int64_t tenant, int64_t now, bool tr
                            struct store_due *out, size_t max, size_t *n)
 {
 	/* ?4, ?5: the cursor (the last due time and record id seen), so that
-	 * records left in place (held) are passed over, not met again. */
+	 * records left in place (held) are passed over, not met again. The
+	 * record's state and its subject's restriction come with it: the sweep
+	 * decides on them without another read per record. */
 	static const char due_sql[] =
-		"SELECT record_id, subject_id, kind, due_at FROM records INDEXED BY records_due "
-		"WHERE tenant_id = ?1 AND due_at IS NOT NULL AND due_at <= ?2 AND (due_at > ?4 OR (due_at = ?4 "
-		"AND record_id > ?5)) ORDER BY due_at, record_id LIMIT ?3";
+		"SELECT r.record_id, r.subject_id, r.kind, r.due_at, r.state, COALESCE(s.restricted, 0) "
+		"FROM records r INDEXED BY records_due LEFT JOIN subjects s ON s.tenant_id = r.tenant_id "
+		"AND s.subject_id = r.subject_id WHERE r.tenant_id = ?1 AND r.due_at IS NOT NULL AND r.due_at <= ?2 "
+		"AND (r.due_at > ?4 OR (r.due_at = ?4 AND r.record_id > ?5)) ORDER BY r.due_at, r.record_id LIMIT ?3";
 	static const char trim_sql[] =
-		"SELECT record_id, subject_id, kind, trim_at FROM records INDEXED BY records_trim "
-		"WHERE tenant_id = ?1 AND trim_at IS NOT NULL AND trim_at <= ?2 AND (trim_at > ?4 OR (trim_at = ?4 "
-		"AND record_id > ?5)) ORDER BY trim_at, record_id LIMIT ?3";
+		"SELECT r.record_id, r.subject_id, r.kind, r.trim_at, r.state, COALESCE(s.restricted, 0) "
+		"FROM records r INDEXED BY records_trim LEFT JOIN subjects s ON s.tenant_id = r.tenant_id "
+		"AND s.subject_id = r.subject_id WHERE r.tenant_id = ?1 AND r.trim_at IS NOT NULL AND r.trim_at <= ?2 "
+		"AND (r.trim_at > ?4 OR (r.trim_at = ?4 AND r.record_id > ?5)) ORDER BY r.trim_at, r.record_id LIMIT ?3";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	*n = 0;
@@ -56,6 +60,8 @@ enum rc sqlite_records_due(struct store *s, int64_t tenant, int64_t now, bool tr
 		col_id(st, 1, TOKEN_PREFIX_SUBJECT, d->subject_id);
 		col_copy(st, 2, d->kind, sizeof d->kind);
 		d->at = sqlite3_column_int64(st, 3);
+		col_copy(st, 4, d->state, sizeof d->state);
+		d->subject_restricted = sqlite3_column_int(st, 5) != 0;
 	}
 	rc = src == SQLITE_DONE || src == SQLITE_ROW ? RC_OK : sq_map_rc(q, src, "records_due");
 	done(st);
@@ -67,13 +73,8 @@ enum rc sqlite_subject_record_count(struct store *s, int64_t tenant, const char 
 	/* INDEXED BY: see internal.h. */
 	static const char sql[] =
 		"SELECT count(*) FROM records INDEXED BY records_by_subject WHERE tenant_id = ?1 AND subject_id = ?2";
-	struct sqlite_store *q = sq(s);
-	sqlite3_stmt *st = NULL;
-	enum rc rc = sq_tenant(q, sql, tenant, &st);
-	if (rc)
-		return rc;
-	bind_id(st, 2, TOKEN_PREFIX_SUBJECT, subject_id);
-	return sq_fetch_one(q, st, read_count, n, "subject_record_count");
+	return sq_fetch_one_by_id(sq(s), sql, tenant, TOKEN_PREFIX_SUBJECT, subject_id, read_count, n,
+	                          "subject_record_count");
 }
 
 static void read_forecast(sqlite3_stmt *st, void *out)
