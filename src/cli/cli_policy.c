@@ -52,6 +52,13 @@ int cli_policy_check_file(const char *path, char **source)
 	if (rc)
 		fprintf(stderr, "privreg: %s: %zu mistake%s\n", path, d.n, d.n == 1 ? "" : "s");
 	policy_diags_fini(&d);
+	if (!rc) { /* valid: what its notice would leave unsaid, as warnings */
+		policy_warnings(p, &d);
+		for (size_t i = 0; i < d.n; i++)
+			printf("%s:%d: warning: %s\n", path, d.v[i].line, d.v[i].msg);
+		fflush(stdout);
+		policy_diags_fini(&d);
+	}
 	policy_free(p);
 	return rc ? (rc == RC_IO ? CLI_FAILED : CLI_REFUSED) : CLI_OK;
 }

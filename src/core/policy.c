@@ -438,11 +438,11 @@ void policy_keep_format(const struct policy_keep *k, char *out, size_t size)
 /* ---- top level ---- */
 
 enum section { S_VERSION, S_CONTROLLER, S_LANGUAGES, S_MIN_AGE, S_REQUESTS, S_FIELDS,
-               S_PURPOSES, S_RECORDS, S_RECIPIENTS, S_COOKIES, S__COUNT };
+               S_PURPOSES, S_RECORDS, S_RECIPIENTS, S_COOKIES, S_DATE, S_AUTOMATED, S__COUNT };
 
 static const char *const section_names[] = {
 	"version", "controller", "languages", "min_age", "requests", "fields",
-	"purposes", "records", "recipients", "cookies", NULL,
+	"purposes", "records", "recipients", "cookies", "date", "automated_decisions", NULL,
 };
 
 static void top_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -480,6 +480,10 @@ static void read_policy(struct pctx *c, yaml_node_t *root)
 		policy_read_controller(c, sect[S_CONTROLLER]);
 	if (sect[S_MIN_AGE])
 		policy_want_int(c, sect[S_MIN_AGE], "min_age", 0, 120, &p->min_age);
+	if (sect[S_DATE])
+		policy_read_date(c, sect[S_DATE]);
+	if (sect[S_AUTOMATED] && p->nlanguages)
+		policy_read_automated(c, sect[S_AUTOMATED]);
 	p->requests.answer_within = (struct duration){1, TU_MONTHS};
 	p->requests.extend_up_to = (struct duration){2, TU_MONTHS};
 	policy_read_requests(c, sect[S_REQUESTS]);
@@ -714,4 +718,55 @@ const char *policy_title_in(const struct policy_title *t, const char *lang, cons
 		if (!strcmp(t->v[i].lang, lang))
 			return t->v[i].text;
 	return t->n ? t->v[0].text : fallback;
+}
+
+/* ---- warnings: what the notice would leave unsaid ---- */
+
+PRINTF(3, 4) static void warn(struct policy_diags *d, int line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	diag_add(d, line, fmt, ap);
+	va_end(ap);
+}
+
+/* The first of the policy's languages t has no text in, or NULL. */
+static const char *missing_lang(const struct policy *p, const struct policy_title *t)
+{
+	for (size_t i = 0; i < p->nlanguages; i++) {
+		bool have = false;
+		for (size_t j = 0; j < t->n && !have; j++)
+			have = !strcmp(t->v[j].lang, p->languages[i]);
+		if (!have)
+			return p->languages[i];
+	}
+	return NULL;
+}
+
+void policy_warnings(const struct policy *p, struct policy_diags *out)
+{
+	size_t first = out->n;
+	const char *l;
+	for (size_t i = 0; i < p->nfields; i++)
+		if ((l = missing_lang(p, &p->fields[i].title)))
+			warn(out, p->fields[i].line, "field '%s' has no title in '%s': the notice shows its name",
+			     p->fields[i].name, l);
+	for (size_t i = 0; i < p->npurposes; i++)
+		if (p->purposes[i].basis == BASIS_LEGITIMATE_INTEREST && !p->purposes[i].interest.n)
+			warn(out, p->purposes[i].line,
+			     "purpose '%s' is a legitimate interest: say which in 'interest' (Art. 13(1)(d))",
+			     p->purposes[i].name);
+	for (size_t i = 0; i < p->nrecords; i++)
+		if ((l = missing_lang(p, &p->records[i].title)))
+			warn(out, p->records[i].line, "record '%s' has no title in '%s': the notice shows its name",
+			     p->records[i].name, l);
+	for (size_t i = 0; i < p->nrecipients; i++)
+		if ((l = missing_lang(p, &p->recipients[i].title)))
+			warn(out, p->recipients[i].line, "recipient '%s' has no title in '%s': the notice shows its name",
+			     p->recipients[i].name, l);
+	if (p->automated == AUTOMATED_UNDECLARED)
+		warn(out, 1, "automated_decisions is not declared: the notice says nothing about automated "
+		             "decisions or profiling ('none', or a text per language)");
+	if (out->n > first)
+		qsort(out->v + first, out->n - first, sizeof *out->v, diag_cmp);
 }

@@ -67,6 +67,7 @@ struct policy_field {
 	bool has_truncate;        /* ip */
 	struct duration truncate_after;
 	struct policy_title title;
+	struct policy_title source;  /* where it comes from when not from the person (Art. 14(2)(f)); n 0: from them */
 	int line;
 };
 
@@ -77,6 +78,7 @@ struct policy_purpose {
 	bool double_opt_in;
 	bool objectable;          /* explicit, or implied by direct marketing */
 	struct policy_title title;
+	struct policy_title interest; /* legitimate_interest: the interest itself (Art. 13(1)(d)); n 0: not said */
 	int line;
 };
 
@@ -104,6 +106,10 @@ struct policy_record {
 	struct policy_event *events;  /* declared in `events:` (may include the keep rule's) */
 	size_t nevents;
 	struct policy_title title;
+	/* Notice texts, n 0 when not given: whether giving this data is a legal
+	 * or contractual requirement and what follows from not giving it (Art.
+	 * 13(2)(e)); where it comes from when not from the person (Art. 14). */
+	struct policy_title provision, source;
 	int line;
 };
 
@@ -117,6 +123,8 @@ struct policy_recipient {
 	char country[3];
 	enum transfer_basis transfer;
 	const char *contract;     /* may be NULL */
+	struct policy_title title;      /* a name readers understand; n 0: none given */
+	struct policy_title safeguards; /* how to get a copy of the transfer's safeguards (Art. 13(1)(f)) */
 	int line;
 };
 
@@ -126,11 +134,17 @@ struct policy_cookie {
 	size_t npurposes;
 	bool consent;
 	struct policy_title title;
+	const char **names;       /* the cookies' own names (`_ga`), as set in the browser */
+	size_t nnames;
+	enum { COOKIE_LIFE_UNSAID, COOKIE_LIFE_SESSION, COOKIE_LIFE_PERIOD } life;
+	struct duration lifetime; /* COOKIE_LIFE_PERIOD */
+	const char *third_party;  /* who sets or reads it, when not the controller; may be NULL */
 	int line;
 };
 
 struct policy_controller {
 	const char *name, *code, *address, *email, *dpo; /* code, address, dpo may be NULL */
+	const char *phone;        /* may be NULL */
 	const char *authority_name, *authority_email, *authority_url;
 };
 
@@ -143,9 +157,16 @@ struct policy_requests {
 	struct policy_keep keep;
 };
 
+/* automated_decisions: what the policy declares about automated decisions and
+ * profiling (Art. 13(2)(f)). Undeclared, the notice says nothing either way. */
+enum policy_automated { AUTOMATED_UNDECLARED, AUTOMATED_NONE, AUTOMATED_DECLARED };
+
 struct policy {
 	struct arena arena;
 	const char *version;
+	const char *date;         /* `date:` YYYY-MM-DD, the version's date; may be NULL */
+	enum policy_automated automated;
+	struct policy_title automated_text; /* AUTOMATED_DECLARED: the logic and what follows */
 	struct policy_controller controller;
 	const char **languages;   /* first is the default */
 	size_t nlanguages;
@@ -174,6 +195,13 @@ struct policy_diags {
 };
 
 void policy_diags_fini(struct policy_diags *d);
+
+/* What a valid policy leaves unsaid that its notice should say: a field,
+ * kind, purpose, event or recipient without a title in one of the
+ * languages (the notice would show its raw name), a legitimate-interest
+ * purpose without its `interest`, no `automated_decisions` declaration.
+ * Appends one diagnostic per gap, in file order; none refuses the policy. */
+void policy_warnings(const struct policy *p, struct policy_diags *out);
 
 /* Parses and validates. On any mistake returns RC_POLICY, *out stays NULL and
  * diags (if given) lists every mistake found, in file order. */

@@ -52,7 +52,7 @@ static void controller_pair(struct pctx *c, const char *key, yaml_node_t *k, yam
 	}
 	const char **dst = !strcmp(key, "name") ? &ct->name : !strcmp(key, "code") ? &ct->code
 	                 : !strcmp(key, "address") ? &ct->address : !strcmp(key, "email") ? &ct->email
-	                 : &ct->dpo;
+	                 : !strcmp(key, "phone") ? &ct->phone : &ct->dpo;
 	char what[40];
 	snprintf(what, sizeof what, "controller.%s", key);
 	*dst = policy_want_string(c, v, what);
@@ -62,7 +62,7 @@ static void controller_pair(struct pctx *c, const char *key, yaml_node_t *k, yam
 
 void policy_read_controller(struct pctx *c, yaml_node_t *n)
 {
-	static const char *const keys[] = {"name", "code", "address", "email", "dpo", "authority", NULL};
+	static const char *const keys[] = {"name", "code", "address", "email", "dpo", "phone", "authority", NULL};
 	if (!policy_each_pair(c, n, "controller", keys, controller_pair, NULL))
 		return;
 	if (!c->p->controller.name)
@@ -186,12 +186,14 @@ static void field_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_nod
 		f->has_truncate = policy_want_duration(c, v, "truncate_after", &f->truncate_after);
 	} else if (!strcmp(key, "title")) {
 		policy_read_title(c, v, what, &f->title);
+	} else {
+		policy_read_field_notice(c, key, v, f, what);
 	}
 }
 
 void policy_fields_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
-	static const char *const keys[] = {"type", "max", "values", "lookup", "truncate_after", "title", NULL};
+	static const char *const keys[] = {"type", "max", "values", "lookup", "truncate_after", "title", "source", NULL};
 	struct policy *p = c->p;
 	struct policy_field *f = &p->fields[p->nfields];
 	memset(f, 0, sizeof *f);
@@ -251,12 +253,14 @@ static void purpose_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_n
 		policy_want_bool(c, v, "objectable", &u->objectable);
 	} else if (!strcmp(key, "title")) {
 		policy_read_title(c, v, what, &u->title);
+	} else {
+		policy_read_purpose_notice(c, key, v, u, what);
 	}
 }
 
 void policy_purposes_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
-	static const char *const keys[] = {"basis", "channel", "double_opt_in", "objectable", "title", NULL};
+	static const char *const keys[] = {"basis", "channel", "double_opt_in", "objectable", "title", "interest", NULL};
 	struct policy *p = c->p;
 	struct policy_purpose *u = &p->purposes[p->npurposes];
 	memset(u, 0, sizeof *u);
@@ -284,6 +288,8 @@ void policy_purposes_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_
 		policy_err(c, a.channel, "%s: direct marketing (a channel) needs basis consent or legitimate_interest", what);
 	if (u->channel != CHANNEL_NONE)
 		u->objectable = true; /* Art. 21(2): direct marketing is always objectable */
+	if (u->interest.n && u->basis != BASIS_LEGITIMATE_INTEREST)
+		policy_err(c, k, "%s: interest is only for legitimate_interest purposes", what);
 }
 
 /* ---- records ---- */
@@ -367,6 +373,8 @@ static void record_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_no
 		             ? (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start) : 0;
 		r->events = arena_alloc(&c->p->arena, (cap ? cap : 1) * sizeof *r->events);
 		policy_each_pair(c, v, what, NULL, events_pair, r);
+	} else {
+		policy_read_record_notice(c, key, v, r, what);
 	}
 }
 
@@ -394,7 +402,7 @@ static size_t subset(struct pctx *c, struct policy_record *r, yaml_node_t *n, co
 void policy_records_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	static const char *const keys[] = {"fields", "required", "purposes", "keep", "then",
-	                                   "keep_fields", "erasable", "title", "events", NULL};
+	                                   "keep_fields", "erasable", "title", "events", "provision", "source", NULL};
 	struct policy *p = c->p;
 	struct policy_record *r = &p->records[p->nrecords];
 	memset(r, 0, sizeof *r);
@@ -460,12 +468,15 @@ static void recipient_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml
 			r->transfer = (enum transfer_basis)x;
 	} else if (!strcmp(key, "contract")) {
 		r->contract = policy_want_string(c, v, what);
+	} else {
+		policy_read_recipient_notice(c, key, v, r, what);
 	}
 }
 
 void policy_recipients_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
-	static const char *const keys[] = {"role", "purposes", "fields", "country", "transfer", "contract", NULL};
+	static const char *const keys[] = {"role", "purposes", "fields", "country", "transfer", "contract",
+	                                   "title", "safeguards", NULL};
 	struct policy *p = c->p;
 	struct policy_recipient *r = &p->recipients[p->nrecipients];
 	memset(r, 0, sizeof *r);
@@ -486,6 +497,8 @@ void policy_recipients_pair(struct pctx *c, const char *key, yaml_node_t *k, yam
 	else if (r->country[0] && !country_in_eea(r->country) && r->transfer == TRANSFER_NONE && !a.bad_transfer)
 		policy_err(c, a.country, "%s is in %s, outside the EEA: it needs a transfer basis (adequacy, scc or bcr)",
 		    what, r->country);
+	if (r->safeguards.n && r->transfer == TRANSFER_NONE)
+		policy_err(c, k, "%s: safeguards are only for a transfer outside the EEA (transfer: ...)", what);
 	if (r->role == RECIPIENT_AUTHORITY) {
 		if (a.fields)
 			policy_err(c, a.fields, "%s: an authority takes no fields; it receives what each disclosure's legal reference names", what);
@@ -519,12 +532,14 @@ static void cookie_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_no
 		a->has_consent = policy_want_bool(c, v, what, &a->k->consent);
 	} else if (!strcmp(key, "title")) {
 		policy_read_title(c, v, what, &a->k->title);
+	} else {
+		policy_read_cookie_notice(c, key, v, a->k, what);
 	}
 }
 
 void policy_cookies_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
-	static const char *const keys[] = {"purposes", "consent", "title", NULL};
+	static const char *const keys[] = {"purposes", "consent", "title", "names", "duration", "third_party", NULL};
 	struct policy *p = c->p;
 	struct policy_cookie *ck = &p->cookies[p->ncookies];
 	memset(ck, 0, sizeof *ck);
@@ -548,3 +563,108 @@ void policy_cookies_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_n
 			    what, ck->purposes[i]->name);
 }
 
+
+/* ---- what the notice says (Art. 13/14) ----
+ *
+ * Optional texts that exist only for the privacy notice: each is one text
+ * per language (read as a title is, so every language is required once the
+ * key is given), or a list of names. A policy without them stays valid;
+ * policy_warnings() names the gaps. */
+
+void policy_read_field_notice(struct pctx *c, const char *key, yaml_node_t *v, struct policy_field *f,
+                              const char *what)
+{
+	if (!strcmp(key, "source"))
+		policy_read_title(c, v, what, &f->source);
+}
+
+void policy_read_purpose_notice(struct pctx *c, const char *key, yaml_node_t *v, struct policy_purpose *u,
+                                const char *what)
+{
+	if (!strcmp(key, "interest"))
+		policy_read_title(c, v, what, &u->interest);
+}
+
+void policy_read_record_notice(struct pctx *c, const char *key, yaml_node_t *v, struct policy_record *r,
+                               const char *what)
+{
+	if (!strcmp(key, "provision"))
+		policy_read_title(c, v, what, &r->provision);
+	else if (!strcmp(key, "source"))
+		policy_read_title(c, v, what, &r->source);
+}
+
+void policy_read_recipient_notice(struct pctx *c, const char *key, yaml_node_t *v, struct policy_recipient *r,
+                                  const char *what)
+{
+	if (!strcmp(key, "title"))
+		policy_read_title(c, v, what, &r->title);
+	else if (!strcmp(key, "safeguards"))
+		policy_read_title(c, v, what, &r->safeguards);
+}
+
+#define COOKIE_NAMES_MAX 64
+
+void policy_read_cookie_notice(struct pctx *c, const char *key, yaml_node_t *v, struct policy_cookie *k,
+                               const char *what)
+{
+	if (!strcmp(key, "third_party")) {
+		k->third_party = policy_want_string(c, v, what);
+	} else if (!strcmp(key, "duration")) {
+		const char *s = policy_scalar(v);
+		if (s && !strcmp(s, "session"))
+			k->life = COOKIE_LIFE_SESSION;
+		else if (s && timeutil_parse_duration(s, &k->lifetime) == RC_OK)
+			k->life = COOKIE_LIFE_PERIOD;
+		else
+			policy_err(c, v, "%s: '%.60s' is neither 'session' nor N days|weeks|months|years", what, s ? s : "");
+	} else if (!strcmp(key, "names")) {
+		if (!v || v->type != YAML_SEQUENCE_NODE || v->data.sequence.items.top == v->data.sequence.items.start) {
+			policy_err(c, v, "%s must be a non-empty list of cookie names", what);
+			return;
+		}
+		size_t cap = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+		if (cap > COOKIE_NAMES_MAX) {
+			policy_err(c, v, "%s: at most %d names", what, COOKIE_NAMES_MAX);
+			return;
+		}
+		k->names = arena_alloc(&c->p->arena, cap * sizeof *k->names);
+		for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+			yaml_node_t *e = policy_node(c, *it);
+			const char *s = policy_want_string(c, e, what);
+			if (s && strlen(s) > 200)
+				policy_err(c, e, "%s: a cookie name is at most 200 characters", what);
+			else if (s)
+				k->names[k->nnames++] = s;
+		}
+	}
+}
+
+/* automated_decisions: `none`, or one text per language saying what is
+ * decided or profiled automatically, on what logic, and what follows. */
+void policy_read_automated(struct pctx *c, yaml_node_t *n)
+{
+	const char *s = policy_scalar(n);
+	if (s && !strcmp(s, "none")) {
+		c->p->automated = AUTOMATED_NONE;
+		return;
+	}
+	if (s) {
+		policy_err(c, n, "automated_decisions must be 'none' or a text per language");
+		return;
+	}
+	policy_read_title(c, n, "automated_decisions", &c->p->automated_text);
+	c->p->automated = AUTOMATED_DECLARED;
+}
+
+/* date: the day the version took effect, YYYY-MM-DD. */
+void policy_read_date(struct pctx *c, yaml_node_t *n)
+{
+	const char *s = policy_scalar(n);
+	int64_t t;
+	if (!s || strlen(s) != 10 || timeutil_parse_date(s, &t) != RC_OK) {
+		policy_err(c, n, "date must be a calendar date, YYYY-MM-DD");
+		return;
+	}
+	c->p->date = arena_strdup(&c->p->arena, s);
+}

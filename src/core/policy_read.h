@@ -75,4 +75,19 @@ void policy_records_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_n
 void policy_recipients_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
 void policy_cookies_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
 
+/* The notice's own texts (policy_read.c, last section): the keys of each
+ * mapping that exist for the privacy notice alone. */
+void policy_read_field_notice(struct pctx *c, const char *key, yaml_node_t *v, struct policy_field *f,
+                              const char *what);
+void policy_read_purpose_notice(struct pctx *c, const char *key, yaml_node_t *v, struct policy_purpose *u,
+                                const char *what);
+void policy_read_record_notice(struct pctx *c, const char *key, yaml_node_t *v, struct policy_record *r,
+                               const char *what);
+void policy_read_recipient_notice(struct pctx *c, const char *key, yaml_node_t *v, struct policy_recipient *r,
+                                  const char *what);
+void policy_read_cookie_notice(struct pctx *c, const char *key, yaml_node_t *v, struct policy_cookie *k,
+                               const char *what);
+void policy_read_automated(struct pctx *c, yaml_node_t *n);
+void policy_read_date(struct pctx *c, yaml_node_t *n);
+
 #endif
