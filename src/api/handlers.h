@@ -57,6 +57,7 @@ enum rc h_hold_lift(struct http_request *rq);
 enum rc h_disclosure_create(struct http_request *rq);
 enum rc h_disclosure_list(struct http_request *rq);
 /* notice.c */
+enum rc h_notice_public(struct http_request *rq);
 enum rc h_notice(struct http_request *rq);
 enum rc h_ropa(struct http_request *rq);
 

@@ -335,16 +335,21 @@ static enum MHD_Result respond(struct server *s, struct pending *p, struct MHD_C
 	size_t len = text ? strlen(text) : 0;
 	struct MHD_Response *resp = MHD_create_response_from_buffer(len, text ? text : (char *)"",
 	                                                            text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-	if (len || status != 204)
+	if (len || (status != 204 && status != 304))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	/* Answers carry personal data: no cache may keep them. */
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	/* Answers carry personal data: no cache may keep them, unless the
+	 * handler said the answer is public (the notice). */
+	bool cacheable = !rc && rq->cache_control;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cacheable ? rq->cache_control : "no-store");
+	if (cacheable && rq->etag[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, rq->etag);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	if (!strncmp(ctype, "text/html", 9)) {
+	if (!strncmp(ctype, "text/html", 9) || (!rc && rq->csp)) {
 		/* Pages behind e-mailed links: no scripts, no framing, and the
 		 * token in the URL is not sent on as a referrer. */
 		MHD_add_response_header(resp, "Content-Security-Policy",
-		                        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+		                        !rc && rq->csp ? rq->csp
+		                                       : "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
 		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	}
 	if (rc == RC_METHOD)

@@ -72,6 +72,12 @@ struct http_request {
 	char content_type_buf[96]; /* for a content type made per request */
 	char *text;                /* a non-JSON answer (metrics), malloc'd */
 	char retry_after[24];      /* 429: seconds to wait, as text */
+	/* A public answer any cache may keep (the notice): its Cache-Control
+	 * and ETag instead of no-store, and its own Content-Security-Policy
+	 * instead of the links' pages'; NULL or empty: the defaults. */
+	const char *cache_control;
+	char etag[40];
+	const char *csp;
 	char client_ip[PROXY_ADDR_LEN]; /* the peer, or who a trusted proxy says it forwards */
 };
 

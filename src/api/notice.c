@@ -1,5 +1,6 @@
 /*
- * notice: GET /v1/notice (the privacy notice) and GET /v1/ropa (the Art.
+ * notice: GET /notice/{tenant} (the public privacy notice, cacheable), GET
+ * /v1/notice (the same for staff) and GET /v1/ropa (the Art.
  * 30(1) record of processing activities as JSON, CSV or DPV JSON-LD), both
  * from the policy in force. One processing activity is one purpose.
  */
@@ -10,15 +11,16 @@
 #include "base/timeutil.h"
 #include "core/notice.h"
 #include "core/policy.h"
+#include "core/tenant.h"
 
 #define NOTICE_MAX (1024 * 1024)
 #define SECURITY_MEASURES                                                                                    \
 	"per-subject encryption (XChaCha20-Poly1305, key wrapped by the tenant master key); keyed lookup hashes; " \
 	"role-based access per API key; hash-chained audit log of every access and change"
 
-enum rc h_notice(struct http_request *rq)
+/* Renders p's notice as ?lang= and ?format= ask into rq's answer. */
+static enum rc notice_reply(struct http_request *rq, const struct policy *p)
 {
-	const struct policy *p = rq->ctx.tenant->policy;
 	const char *lang = http_query(rq, "lang"), *format = http_query(rq, "format");
 	if (!lang)
 		lang = p->languages[0];
@@ -37,6 +39,68 @@ enum rc h_notice(struct http_request *rq)
 	rq->status = 200;
 	rq->content_type = f == NOTICE_HTML ? "text/html; charset=utf-8" : "text/markdown; charset=utf-8";
 	rq->text = buf_take(&b, NULL);
+	return RC_OK;
+}
+
+enum rc h_notice(struct http_request *rq)
+{
+	return notice_reply(rq, rq->ctx.tenant->policy);
+}
+
+/* FNV-1a, 64 bits: an ETag needs to change with the text, not to resist
+ * anyone (the text is public). */
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* Whether an If-None-Match header names etag (or is "*"). */
+static bool etag_matches(const char *inm, const char *etag)
+{
+	if (!inm)
+		return false;
+	while (*inm == ' ')
+		inm++;
+	return !strcmp(inm, "*") || strstr(inm, etag) != NULL;
+}
+
+/* GET /notice/{tenant}: the notice a web site links to. No key: it is what
+ * the controller tells everyone. Any cache may keep it for a few minutes,
+ * and the ETag (the policy version, language and format, and the text
+ * itself, so an upgrade that rewords it changes it too) lets a browser
+ * revalidate for a 304. The page's one stylesheet is allowed by its hash;
+ * nothing else may load, run or frame it. */
+enum rc h_notice_public(struct http_request *rq)
+{
+	int64_t id = 0;
+	enum rc rc = tenant_id_of(rq->ctx.store, rq->params[0], &id);
+	if (!rc)
+		rc = http_tenant(rq, id, &rq->ctx.tenant);
+	if (rc == RC_NOT_FOUND || rc == RC_UNAUTHORIZED)
+		return err_set(&rq->eb, RC_NOT_FOUND, "no such notice");
+	if (rc)
+		return rc;
+	const struct policy *p = rq->ctx.tenant->policy;
+	rc = notice_reply(rq, p);
+	if (rc)
+		return rc;
+	const char *lang = http_query(rq, "lang"), *format = http_query(rq, "format");
+	uint64_t h = 0xcbf29ce484222325ull;
+	h = fnv1a(h, p->version, strlen(p->version) + 1);
+	h = fnv1a(h, lang ? lang : p->languages[0], strlen(lang ? lang : p->languages[0]) + 1);
+	h = fnv1a(h, format ? format : "html", strlen(format ? format : "html") + 1);
+	h = fnv1a(h, rq->text, strlen(rq->text));
+	snprintf(rq->etag, sizeof rq->etag, "\"n%016llx\"", (unsigned long long)h);
+	rq->cache_control = "public, max-age=300";
+	rq->csp = "default-src 'none'; style-src '" NOTICE_STYLE_HASH "'; base-uri 'none'; form-action 'none'; "
+	          "frame-ancestors 'none'";
+	if (etag_matches(http_header(rq, "If-None-Match"), rq->etag)) {
+		free(rq->text);
+		rq->text = NULL;
+		rq->status = 304;
+	}
 	return RC_OK;
 }
 

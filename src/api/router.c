@@ -54,6 +54,7 @@ const struct route http_routes[] = {
 	{"DELETE", "/v1/holds/{id}", h_hold_lift, R_ADMIN | R_DPO, BODY_NONE, NULL},
 	{"POST", "/v1/disclosures", h_disclosure_create, R_ADMIN | R_DPO, BODY_JSON, NULL},
 	{"GET", "/v1/subjects/{id}/disclosures", h_disclosure_list, R_ADMIN | R_DPO | R_SUPPORT, BODY_NONE, NULL},
+	{"GET", "/notice/{tenant}", h_notice_public, R_PUBLIC, BODY_NONE, "lang format"},
 	{"GET", "/v1/notice", h_notice, R_ANY, BODY_NONE, "lang format"},
 	{"GET", "/v1/ropa", h_ropa, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE, "format"},
 	{"POST", "/v1/retention/sweep", h_retention_sweep, R_ADMIN | R_DPO, BODY_JSON_OPTIONAL, NULL},

@@ -215,6 +215,18 @@ enum rc tenant_list(struct store *s, struct store_tenant **out, size_t *n)
 	return store_tenant_list(s, out, n);
 }
 
+enum rc tenant_id_of(struct store *s, const char *name, int64_t *id)
+{
+	struct store_tenant row = {0};
+	if (!tenant_name_valid(name))
+		return RC_NOT_FOUND;
+	enum rc rc = store_tenant_find(s, name, &row);
+	if (!rc)
+		*id = row.id;
+	store_tenant_fini(&row);
+	return rc;
+}
+
 enum rc tenant_open_id(struct store *s, const char *keydir, int64_t id, struct tenant **out, struct errbuf *eb)
 {
 	struct store_tenant *v = NULL;

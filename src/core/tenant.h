@@ -44,6 +44,9 @@ struct store_tenant;
 
 /* Every tenant of the register (store_tenants_free them). */
 enum rc tenant_list(struct store *s, struct store_tenant **out, size_t *n) WUR;
+/* The id of the tenant called name (the public notice names its tenant in
+ * its path). RC_NOT_FOUND when the register has none. */
+enum rc tenant_id_of(struct store *s, const char *name, int64_t *id) WUR;
 /* tenant_open by id. RC_NOT_FOUND when the register has no such tenant. */
 enum rc tenant_open_id(struct store *s, const char *keydir, int64_t id, struct tenant **out,
                        struct errbuf *eb) WUR;

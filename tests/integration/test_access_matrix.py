@@ -188,6 +188,7 @@ MATRIX = {
     ("GET", "/metrics"):                              ("401 401 401  200 403 403 403 200  200 200", plain("/metrics")),
     ("GET", "/v1/whoami"):                            ("401 401 401  200 200 200 200 200  200 200", plain("/v1/whoami")),
     ("GET", "/v1/policy"):                            ("401 401 401  200 200 403 403 200  200 200", plain("/v1/policy")),
+    ("GET", "/notice/{tenant}"):                      (PUBLIC, plain("/notice/{t.name}")),
     ("GET", "/v1/notice"):                            ("401 401 401  200 200 200 200 200  200 200", plain("/v1/notice")),
     ("GET", "/v1/ropa"):                              ("401 401 401  200 200 403 403 200  200 200", plain("/v1/ropa")),
     ("POST", "/v1/subjects"):                         ("401 401 401  201 201 403 403 403  201 201", new_subject),
