@@ -896,7 +896,7 @@ static enum rc s_cookies(struct notice *n)
 		rc = rc ? rc : cell(&n->o, names, false);
 		rc = rc ? rc : cell_purposes(&n->o, k->purposes, k->npurposes, n->lang);
 		rc = rc ? rc : cell(&n->o, life, false);
-		rc = rc ? rc : cell(&n->o, k->third_party ? k->third_party : t->ours, false);
+		rc = rc ? rc : cell(&n->o, policy_title_in(&k->third_party, n->lang, t->ours), false);
 		rc = rc ? rc : cell(&n->o, k->consent ? t->needs_consent : t->no_consent, false);
 		rc = rc ? rc : row_end(&n->o, 6, false);
 	}

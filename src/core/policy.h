@@ -138,7 +138,7 @@ struct policy_cookie {
 	size_t nnames;
 	enum { COOKIE_LIFE_UNSAID, COOKIE_LIFE_SESSION, COOKIE_LIFE_PERIOD } life;
 	struct duration lifetime; /* COOKIE_LIFE_PERIOD */
-	const char *third_party;  /* who sets or reads it, when not the controller; may be NULL */
+	struct policy_title third_party; /* who sets or reads it, when not the controller; n 0: the controller */
 	int line;
 };
 

@@ -609,7 +609,15 @@ void policy_read_cookie_notice(struct pctx *c, const char *key, yaml_node_t *v, 
                                const char *what)
 {
 	if (!strcmp(key, "third_party")) {
-		k->third_party = policy_want_string(c, v, what);
+		/* a company's name, the same in every language, or a text per language */
+		const char *name = policy_scalar(v) ? policy_want_string(c, v, what) : NULL;
+		if (name) {
+			k->third_party.v = arena_alloc(&c->p->arena, sizeof *k->third_party.v);
+			k->third_party.v[0] = (struct policy_text){c->p->nlanguages ? c->p->languages[0] : "en", name};
+			k->third_party.n = 1;
+		} else if (!policy_scalar(v)) {
+			policy_read_title(c, v, what, &k->third_party);
+		}
 	} else if (!strcmp(key, "duration")) {
 		const char *s = policy_scalar(v);
 		if (s && !strcmp(s, "session"))

@@ -53,9 +53,9 @@ static void test_example(void **state)
 	assert_string_equal(p->requests.keep.event, "answered");
 	assert_int_equal(p->requests.keep.period.n, 6);
 	assert_int_equal(p->nfields, 15);
-	assert_int_equal(p->npurposes, 6);
-	assert_int_equal(p->nrecords, 5);
-	assert_int_equal(p->nrecipients, 5);
+	assert_int_equal(p->npurposes, 7);
+	assert_int_equal(p->nrecords, 6);
+	assert_int_equal(p->nrecipients, 6);
 	assert_int_equal(p->ncookies, 2);
 
 	const struct policy_field *email = policy_field(p, "email");
