@@ -59,6 +59,7 @@ json_t *policy_to_json(const struct policy *p)
 	set_opt(controller, "code", c->code);
 	set_opt(controller, "address", c->address);
 	set_opt(controller, "dpo", c->dpo);
+	set_opt(controller, "phone", c->phone);
 	json_t *auth = json_pack("{s:s}", "name", c->authority_name);
 	set_opt(auth, "email", c->authority_email);
 	set_opt(auth, "url", c->authority_url);
@@ -89,6 +90,8 @@ json_t *policy_to_json(const struct policy *p)
 			json_object_set_new(j, "truncate_after", duration_json(f->truncate_after));
 		if (f->title.n)
 			json_object_set_new(j, "title", title_json(&f->title));
+		if (f->source.n)
+			json_object_set_new(j, "source", title_json(&f->source));
 		json_object_set_new(fields, f->name, j);
 	}
 
@@ -99,6 +102,8 @@ json_t *policy_to_json(const struct policy *p)
 		                      "double_opt_in", u->double_opt_in, "objectable", u->objectable,
 		                      "direct_marketing", u->channel != CHANNEL_NONE, "title", title_json(&u->title));
 		set_opt(j, "channel", u->channel != CHANNEL_NONE ? policy_channel_name(u->channel) : NULL);
+		if (u->interest.n)
+			json_object_set_new(j, "interest", title_json(&u->interest));
 		json_object_set_new(purposes, u->name, j);
 	}
 
@@ -114,6 +119,10 @@ json_t *policy_to_json(const struct policy *p)
 		                      "erasable", r->erasable, "account", r->keep.rule == KEEP_WHILE_ACTIVE);
 		if (r->title.n)
 			json_object_set_new(j, "title", title_json(&r->title));
+		if (r->provision.n)
+			json_object_set_new(j, "provision", title_json(&r->provision));
+		if (r->source.n)
+			json_object_set_new(j, "source", title_json(&r->source));
 		/* Every event a record of this kind may be given, with its title when declared. */
 		const char *names[POLICY_EVENTS_MAX + 1];
 		size_t ne = policy_record_events(r, names, POLICY_EVENTS_MAX + 1);
@@ -136,19 +145,41 @@ json_t *policy_to_json(const struct policy *p)
 		                      "eea", country_in_eea(r->country));
 		set_opt(j, "transfer", r->transfer != TRANSFER_NONE ? policy_transfer_name(r->transfer) : NULL);
 		set_opt(j, "contract", r->contract);
+		if (r->title.n)
+			json_object_set_new(j, "title", title_json(&r->title));
+		if (r->safeguards.n)
+			json_object_set_new(j, "safeguards", title_json(&r->safeguards));
 		json_object_set_new(recipients, r->name, j);
 	}
 
 	json_t *cookies = json_object();
 	for (size_t i = 0; i < p->ncookies; i++) {
 		const struct policy_cookie *k = &p->cookies[i];
-		json_object_set_new(cookies, k->name,
-		                    json_pack("{s:o, s:b, s:o}", "purposes", PURPOSE_NAMES(k->purposes, k->npurposes),
-		                              "consent", k->consent, "title", title_json(&k->title)));
+		json_t *j = json_pack("{s:o, s:b, s:o}", "purposes", PURPOSE_NAMES(k->purposes, k->npurposes), "consent",
+		                      k->consent, "title", title_json(&k->title));
+		if (k->nnames) {
+			json_t *nm = json_array();
+			for (size_t n = 0; n < k->nnames; n++)
+				json_array_append_new(nm, json_string(k->names[n]));
+			json_object_set_new(j, "names", nm);
+		}
+		if (k->life == COOKIE_LIFE_SESSION)
+			json_object_set_new(j, "duration", json_string("session"));
+		else if (k->life == COOKIE_LIFE_PERIOD)
+			json_object_set_new(j, "duration", duration_json(k->lifetime));
+		if (k->third_party.n)
+			json_object_set_new(j, "third_party", title_json(&k->third_party));
+		json_object_set_new(cookies, k->name, j);
 	}
 
-	return json_pack("{s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "version", p->version,
-	                 "controller", controller, "languages", langs, "min_age", p->min_age,
-	                 "requests", req, "fields", fields, "purposes", purposes, "records", records,
-	                 "recipients", recipients, "cookies", cookies);
+	json_t *out = json_pack("{s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "version", p->version,
+	                        "controller", controller, "languages", langs, "min_age", p->min_age,
+	                        "requests", req, "fields", fields, "purposes", purposes, "records", records,
+	                        "recipients", recipients, "cookies", cookies);
+	set_opt(out, "date", p->date);
+	json_object_set_new(out, "automated_decisions",
+	                    p->automated == AUTOMATED_NONE       ? json_string("none")
+	                    : p->automated == AUTOMATED_DECLARED ? title_json(&p->automated_text)
+	                                                         : json_null());
+	return out;
 }

@@ -497,7 +497,7 @@ void policy_recipients_pair(struct pctx *c, const char *key, yaml_node_t *k, yam
 	else if (r->country[0] && !country_in_eea(r->country) && r->transfer == TRANSFER_NONE && !a.bad_transfer)
 		policy_err(c, a.country, "%s is in %s, outside the EEA: it needs a transfer basis (adequacy, scc or bcr)",
 		    what, r->country);
-	if (r->safeguards.n && r->transfer == TRANSFER_NONE)
+	if (r->safeguards.n && r->transfer == TRANSFER_NONE && r->country[0] && country_in_eea(r->country))
 		policy_err(c, k, "%s: safeguards are only for a transfer outside the EEA (transfer: ...)", what);
 	if (r->role == RECIPIENT_AUTHORITY) {
 		if (a.fields)
