@@ -310,6 +310,60 @@ static void test_depth(void **state)
 	policy_diags_fini(&d);
 }
 
+/* The keys that exist for the notice (Art. 13/14): optional, read into the
+ * policy, and a policy without them draws warnings, never a refusal. */
+static void test_notice_keys(void **state)
+{
+	struct policy *p = load("policies/webshop.yaml");
+	assert_string_equal(p->date, "2024-05-01");
+	assert_int_equal(p->automated, AUTOMATED_DECLARED);
+	assert_non_null(strstr(title(&p->automated_text, "en"), "profiling"));
+	assert_non_null(title(&policy_purpose(p, "security")->interest, "et"));
+	assert_int_equal(policy_purpose(p, "contract")->interest.n, 0);
+	assert_non_null(title(&policy_record(p, "order")->provision, "en"));
+	assert_non_null(title(&policy_field(p, "payment_ref")->source, "et"));
+	assert_string_equal(title(&policy_recipient(p, "courier")->title, "et"), "Transpordiettevõtted");
+	assert_non_null(title(&policy_recipient(p, "payments")->safeguards, "en"));
+	assert_int_equal(p->cookies[0].life, COOKIE_LIFE_SESSION);
+	assert_int_equal(p->cookies[1].life, COOKIE_LIFE_PERIOD);
+	assert_int_equal(p->cookies[1].lifetime.n, 1);
+	assert_int_equal(p->cookies[1].lifetime.unit, TU_YEARS);
+	assert_int_equal(p->cookies[1].nnames, 1);
+	assert_string_equal(p->cookies[1].names[0], "prefs");
+	struct policy_diags w = {0};
+	policy_warnings(p, &w);
+	for (size_t i = 0; i < w.n; i++)
+		print_error("%d: %s\n", w.v[i].line, w.v[i].msg);
+	assert_int_equal(w.n, 0);
+	policy_free(p);
+
+	p = load("policies/backoffice.yaml");
+	assert_int_equal(p->automated, AUTOMATED_NONE);
+	assert_null(p->controller.phone);
+	policy_free(p);
+	p = load("policies/jerone.yaml");
+	assert_string_equal(p->controller.phone, "040 828 0202");
+	policy_free(p);
+
+	static const char old[] =
+		"version: '1'\n"
+		"controller: {name: C, email: c@example.ee, authority: {name: A, url: 'https://a.example'}}\n"
+		"languages: [et, en]\n"
+		"fields: {email: {type: email}}\n"
+		"purposes: {p: {basis: legitimate_interest, title: {et: P, en: P}}}\n"
+		"records: {r: {fields: [email], purposes: [p], keep: 1 year after created}}\n"
+		"cookies: {c: {purposes: [p], consent: false, title: {et: C, en: C}, third_party: Partner Ltd}}\n";
+	assert_int_equal(policy_parse(old, sizeof old - 1, &p, NULL), RC_OK);
+	assert_int_equal(p->automated, AUTOMATED_UNDECLARED);
+	assert_null(p->date);
+	assert_string_equal(policy_title_in(&p->cookies[0].third_party, "en", "us"), "Partner Ltd");
+	policy_warnings(p, &w);
+	assert_int_equal(w.n, 4); /* no automated_decisions, field and record untitled, no interest */
+	assert_int_equal(w.v[0].line, 1);
+	policy_diags_fini(&w);
+	policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +375,7 @@ int main(void)
 		cmocka_unit_test(test_every_mistake_reported),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_depth),
+		cmocka_unit_test(test_notice_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
