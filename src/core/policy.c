@@ -743,6 +743,17 @@ static const char *missing_lang(const struct policy *p, const struct policy_titl
 	return NULL;
 }
 
+/* The events the notice has its own words for in every language (the
+ * `events` table of core/notice.c); any other needs a title. */
+static bool event_has_words(const char *name)
+{
+	static const char *const known[] = {"created", "fulfilled", "resolved", "closed", "answered"};
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (!strcmp(name, known[i]))
+			return true;
+	return false;
+}
+
 void policy_warnings(const struct policy *p, struct policy_diags *out)
 {
 	size_t first = out->n;
@@ -760,6 +771,16 @@ void policy_warnings(const struct policy *p, struct policy_diags *out)
 		if ((l = missing_lang(p, &p->records[i].title)))
 			warn(out, p->records[i].line, "record '%s' has no title in '%s': the notice shows its name",
 			     p->records[i].name, l);
+	for (size_t i = 0; i < p->nrecords; i++) {
+		const struct policy_record *r = &p->records[i];
+		if (r->keep.rule == KEEP_AFTER_EVENT && !event_has_words(r->keep.event) &&
+		    !policy_record_event(r, r->keep.event))
+			warn(out, r->line, "record '%s' is kept after '%s', which has no title: declare it under "
+			     "events: with a title in each language, or the notice shows its name", r->name, r->keep.event);
+	}
+	if (p->requests.has_keep && !event_has_words(p->requests.keep.event))
+		warn(out, 1, "requests.keep counts from '%s', which the notice has no words for: the notice shows its name",
+		     p->requests.keep.event);
 	for (size_t i = 0; i < p->nrecipients; i++)
 		if ((l = missing_lang(p, &p->recipients[i].title)))
 			warn(out, p->recipients[i].line, "recipient '%s' has no title in '%s': the notice shows its name",

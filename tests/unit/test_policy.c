@@ -351,14 +351,16 @@ static void test_notice_keys(void **state)
 		"languages: [et, en]\n"
 		"fields: {email: {type: email}}\n"
 		"purposes: {p: {basis: legitimate_interest, title: {et: P, en: P}}}\n"
-		"records: {r: {fields: [email], purposes: [p], keep: 1 year after created}}\n"
+		"records: {r: {fields: [email], purposes: [p], keep: 1 year after created},\n"
+		"          s: {fields: [email], purposes: [p], keep: 2 years after delivered}}\n"
 		"cookies: {c: {purposes: [p], consent: false, title: {et: C, en: C}, third_party: Partner Ltd}}\n";
 	assert_int_equal(policy_parse(old, sizeof old - 1, &p, NULL), RC_OK);
 	assert_int_equal(p->automated, AUTOMATED_UNDECLARED);
 	assert_null(p->date);
 	assert_string_equal(policy_title_in(&p->cookies[0].third_party, "en", "us"), "Partner Ltd");
 	policy_warnings(p, &w);
-	assert_int_equal(w.n, 4); /* no automated_decisions, field and record untitled, no interest */
+	/* no automated_decisions, the field and both kinds untitled, no interest, s's event unsaid */
+	assert_int_equal(w.n, 6);
 	assert_int_equal(w.v[0].line, 1);
 	policy_diags_fini(&w);
 	policy_free(p);
