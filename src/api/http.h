@@ -73,6 +73,7 @@ struct http_request {
 	char *text;                /* a non-JSON answer (metrics), malloc'd */
 	char retry_after[24];      /* 429: seconds to wait, as text */
 	char client_ip[PROXY_ADDR_LEN]; /* the peer, or who a trusted proxy says it forwards */
+	bool replayed;             /* the kept answer to an earlier request with its Idempotency-Key */
 };
 
 /* A query-string argument, or NULL. */

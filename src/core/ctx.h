@@ -26,6 +26,7 @@
  *   request     data-subject requests
  *   retention   the sweep
  *   tenant      creating and loading a tenant; installing a policy version
+ *   idempotency  the first answers to writes, for their retries
  *
  * Above core: sender, api and cli, which reach the store only through core
  * (opening, closing and transactions aside).
