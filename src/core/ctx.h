@@ -24,6 +24,7 @@
  *   consent     consent events, current state, audiences
  *   disclosure  disclosures to recipients
  *   request     data-subject requests
+ *   merge       two subjects that are one person into one
  *   retention   the sweep
  *   tenant      creating and loading a tenant; installing a policy version
  *   idempotency  the first answers to writes, for their retries

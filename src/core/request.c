@@ -577,3 +577,36 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 	*out = r;
 	return RC_OK;
 }
+
+enum rc request_move_subject(const struct core_ctx *c, const char *from, const struct subject_key *from_key,
+                             const char *into, const struct subject_key *into_key, size_t *n)
+{
+	struct store_request *v = NULL;
+	size_t nv = 0;
+	*n = 0;
+	enum rc rc = store_requests_for_subject(c->store, c->tenant->id, from, &v, &nv);
+	for (size_t i = 0; !rc && i < nv; i++) {
+		unsigned char *details = NULL;
+		size_t len = 0;
+		if (v[i].details && v[i].details_len) {
+			char ad[64];
+			struct buf plain;
+			buf_init(&plain, REQUEST_DETAILS_MAX + 1);
+			details_ad(v[i].id, ad, sizeof ad);
+			rc = vault_open(from_key, ad, v[i].details, v[i].details_len, &plain);
+			if (!rc) {
+				len = plain.len + VAULT_SEAL_OVERHEAD;
+				details = xmalloc(len);
+				vault_seal(into_key, ad, plain.data, plain.len, details);
+			}
+			buf_fini(&plain);
+		}
+		if (!rc)
+			rc = store_request_move(c->store, c->tenant->id, v[i].id, into, details, len);
+		if (!rc)
+			(*n)++;
+		free(details);
+	}
+	store_requests_free(v, nv);
+	return rc;
+}

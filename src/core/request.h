@@ -118,4 +118,10 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 /* A signed link by which the subject can fetch their export (kind 'x'). */
 enum rc request_export_link(const struct core_ctx *c, const struct store_request *r, char out[TOKEN_LINK_MAX]) WUR;
 
+/* A merge (core/merge): from's requests become into's, their details
+ * opened with from_key and sealed again under into_key. In the caller's
+ * transaction; *n how many. */
+enum rc request_move_subject(const struct core_ctx *c, const char *from, const struct subject_key *from_key,
+                             const char *into, const struct subject_key *into_key, size_t *n) WUR;
+
 #endif

@@ -208,3 +208,32 @@ enum rc sqlite_requester_get(struct store *s, int64_t tenant, const char *reques
 	return sq_fetch_one_by_id(sq(s), sql, tenant, TOKEN_PREFIX_REQUEST, request_id, read_requester, out,
 	                          "requester_get");
 }
+
+enum rc sqlite_requests_for_subject(struct store *s, int64_t tenant, const char *subject_id,
+                                    struct store_request **out, size_t *n)
+{
+	static const char sql[] =
+		"SELECT " REQUEST_COLUMNS ", details FROM requests INDEXED BY requests_by_subject "
+		"WHERE tenant_id = ?1 AND subject_id = ?2 ORDER BY request_id";
+	*out = NULL;
+	*n = 0;
+	return sq_fetch_all_by_id(sq(s), sql, tenant, TOKEN_PREFIX_SUBJECT, subject_id, read_request, sizeof **out,
+	                          (void **)out, n, "requests_for_subject");
+}
+
+enum rc sqlite_request_move(struct store *s, int64_t tenant, const char *request_id, const char *to_subject,
+                            const unsigned char *details, size_t details_len)
+{
+	static const char sql[] =
+		"UPDATE requests SET subject_id = ?3, details = ?4 WHERE tenant_id = ?1 AND request_id = ?2";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_id(st, 2, TOKEN_PREFIX_REQUEST, request_id);
+	bind_id(st, 3, TOKEN_PREFIX_SUBJECT, to_subject);
+	bind_blob(st, 4, details, details_len);
+	rc = sq_run(q, st, "request_move");
+	return !rc && sqlite3_changes(q->db) == 0 ? RC_NOT_FOUND : rc;
+}

@@ -427,3 +427,41 @@ enum rc sqlite_records_page(struct store *s, int64_t tenant, const char *after, 
 		"SELECT record_id FROM records WHERE tenant_id = ?1 AND record_id > ?2 ORDER BY record_id LIMIT ?3";
 	return ids_page(s, sql, TOKEN_PREFIX_RECORD, tenant, after, ids, max, n);
 }
+
+enum rc sqlite_record_move(struct store *s, int64_t tenant, const char *record_id, const char *to_subject,
+                           const unsigned char *data, size_t data_len)
+{
+	static const char lookups[] = "SELECT record_id, lookups FROM records WHERE tenant_id = ?1 AND record_id = ?2";
+	static const char move[] =
+		"UPDATE records SET subject_id = ?3, data = ?4 WHERE tenant_id = ?1 AND record_id = ?2";
+	static const char move_lookup[] =
+		"UPDATE lookups SET subject_id = ?4 WHERE tenant_id = ?1 AND hash = ?2 AND record_id = ?3";
+	struct sqlite_store *q = sq(s);
+	struct store_record old = {0};
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, lookups, tenant, &st);
+	if (rc)
+		return rc;
+	bind_id(st, 2, TOKEN_PREFIX_RECORD, record_id);
+	rc = sq_fetch_one(q, st, read_record_lookups, &old, "record_move");
+	if (!rc)
+		rc = sq_tenant(q, move, tenant, &st);
+	if (!rc) {
+		bind_id(st, 2, TOKEN_PREFIX_RECORD, record_id);
+		bind_id(st, 3, TOKEN_PREFIX_SUBJECT, to_subject);
+		bind_blob(st, 4, data, data_len);
+		rc = sq_run(q, st, "record_move");
+	}
+	/* Its lookup rows, by primary key, through the hashes it lists. */
+	for (size_t i = 0; !rc && i < old.nlookups; i++) {
+		rc = sq_tenant(q, move_lookup, tenant, &st);
+		if (rc)
+			break;
+		bind_blob(st, 2, old.lookups + i * VAULT_HASH_LEN, VAULT_HASH_LEN);
+		bind_id(st, 3, TOKEN_PREFIX_RECORD, record_id);
+		bind_id(st, 4, TOKEN_PREFIX_SUBJECT, to_subject);
+		rc = sq_run(q, st, "record_move_lookup");
+	}
+	store_record_fini(&old);
+	return rc;
+}
