@@ -119,3 +119,24 @@ def test_patch_answer_is_kept_sealed_and_goes_with_an_erasure(srv):
     # The subject is gone, and so is the kept answer: the retry is done again, and finds nothing.
     p3 = srv.request("PATCH", f"/v1/records/{rid}", srv.keys["admin"], json=patch, headers={"Idempotency-Key": "p-1"})
     assert p3.status_code == 404, p3.text
+
+
+def test_keyed_writes_that_do_much(srv):
+    """An erasure (which checkpoints after its commit) and a sweep run inside
+    the one transaction a key gives them, and answer as without one."""
+    sid = create(srv, "erase@example.ee", "e-0").json()["id"]
+    r = srv.request("POST", "/v1/requests", srv.keys["admin"],
+                    json={"type": "erasure", "subject_id": sid, "verified_by": "passport"},
+                    headers={"Idempotency-Key": "e-1"})
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    c1 = srv.request("POST", f"/v1/requests/{rid}/complete", srv.keys["dpo"], json={},
+                     headers={"Idempotency-Key": "e-2"})
+    assert c1.status_code == 200, c1.text
+    c2 = srv.request("POST", f"/v1/requests/{rid}/complete", srv.keys["dpo"], json={},
+                     headers={"Idempotency-Key": "e-2"})
+    assert c2.content == c1.content and c2.headers["Idempotent-Replayed"] == "true"
+    assert srv.request("GET", f"/v1/subjects/{sid}", srv.keys["admin"]).status_code == 404
+    s1 = srv.request("POST", "/v1/retention/sweep", srv.keys["admin"], json={"dry_run": True},
+                     headers={"Idempotency-Key": "s-1"})
+    assert s1.status_code == 200, s1.text
