@@ -95,9 +95,8 @@ enum rc merge_subjects(const struct core_ctx *c, const char *into, const char *f
 		rc = store_disclosures_move(c->store, c->tenant->id, from, into);
 	if (!rc && frow.restricted && !irow.restricted)
 		rc = store_subject_restrict(c->store, c->tenant->id, into, true);
-	if (!rc)
-		rc = store_idempotency_forget_subject(c->store, c->tenant->id, from);
-	/* Its key first, then its row: nothing of it is left to open. */
+	/* Its key first, then its row (and any answer kept about it): nothing
+	 * of it is left to open. */
 	if (!rc)
 		rc = store_subject_delete(c->store, c->tenant->id, from);
 	if (!rc) {

@@ -356,9 +356,6 @@ enum rc subject_delete(const struct core_ctx *c, const char *id, struct errbuf *
 	if (rc)
 		return rc;
 	rc = store_subject_delete(c->store, c->tenant->id, id);
-	/* Answers kept for retries may show the subject's values: they go too. */
-	if (!rc)
-		rc = store_idempotency_forget_subject(c->store, c->tenant->id, id);
 	struct audit_event ev = {"subject.delete", id, NULL, "ok", NULL};
 	if (!rc)
 		rc = audit_append(c, &ev);
@@ -538,7 +535,9 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
 	}
 	if (!rc)
 		rc = store_consents_delete(c->store, c->tenant->id, subject_id);
-	if (!rc)
+	/* Answers kept for retries may show its values (with nothing kept, the
+	 * subject's deletion below takes them). */
+	if (!rc && out->nkept)
 		rc = store_idempotency_forget_subject(c->store, c->tenant->id, subject_id);
 	if (!rc && out->nkept) {
 		/* The old key is overwritten (secure_delete): what was erased cannot

@@ -6,7 +6,8 @@
  * rows are found through that list: deleting or rewriting a record touches
  * exactly its rows, by primary key. A subject is erased key first: once the
  * wrapped key is gone nothing of the subject can be read, even if the rest
- * of the deletion fails.
+ * of the deletion fails. Deleting a subject also deletes the answers kept
+ * for retries that are about it.
  */
 #include <stdlib.h>
 
@@ -156,6 +157,8 @@ enum rc sqlite_subject_delete(struct store *s, int64_t tenant, const char *id)
 		"SELECT record_id, lookups FROM records INDEXED BY records_by_subject "
 		"WHERE tenant_id = ?1 AND subject_id = ?2";
 	static const char del[] = "DELETE FROM subjects WHERE tenant_id = ?1 AND subject_id = ?2";
+	/* Answers kept for retries can show its values (sqlite/idempotency.c). */
+	static const char answers[] = "DELETE FROM idempotency WHERE tenant_id = ?1 AND subject_id = ?2";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	struct store_record *recs = NULL;
@@ -180,6 +183,8 @@ enum rc sqlite_subject_delete(struct store *s, int64_t tenant, const char *id)
 	/* Records and their events go with the subject (ON DELETE CASCADE). */
 	if (!rc)
 		rc = sq_run_tenant_id(q, del, tenant, TOKEN_PREFIX_SUBJECT, id, "subject_delete");
+	if (!rc)
+		rc = sq_run_tenant_id(q, answers, tenant, TOKEN_PREFIX_SUBJECT, id, "subject_delete_answers");
 	if (rc) {
 		sqlite_rollback(s);
 		return rc;
