@@ -13,6 +13,8 @@ enum rc h_whoami(struct http_request *rq);
 enum rc h_policy(struct http_request *rq);
 /* subjects.c */
 enum rc h_subject_create(struct http_request *rq);
+enum rc h_subject_put(struct http_request *rq);
+enum rc h_subject_merge(struct http_request *rq);
 enum rc h_subject_find(struct http_request *rq);
 enum rc h_subject_get(struct http_request *rq);
 enum rc h_subject_delete(struct http_request *rq);

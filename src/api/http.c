@@ -22,6 +22,9 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/idempotency.h"
+#include "core/record.h"
+#include "store/store.h"
 
 struct pending {
 	struct http_request rq;
@@ -35,6 +38,7 @@ struct pending {
 	enum rc handler_rc;
 	char allow[64];
 	uint64_t start_us;
+	char *url;                 /* the path, for an Idempotency-Key's fingerprint */
 };
 
 static uint64_t now_us(void)
@@ -280,6 +284,163 @@ static void utf8_clean(const char *in, char *out, size_t size)
 	out[o] = '\0';
 }
 
+/* The JSON body of an error answer (malloc'd): what respond() sends, and
+ * what an Idempotency-Key keeps. */
+static char *error_body(struct http_request *rq, enum rc rc)
+{
+	char msg[3 * sizeof rq->eb.msg];
+	utf8_clean(err_msg(&rq->eb, rc), msg, sizeof msg);
+	json_t *err = json_pack("{s:{s:s, s:s}}", "error", "code", rc_code(rc), "message", msg);
+	char *text = json_dumps(err, JSON_COMPACT);
+	json_decref(err);
+	return text;
+}
+
+/* ---- idempotent writes ---- */
+
+static bool is_write(const char *method)
+{
+	return !strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "PATCH");
+}
+
+static enum MHD_Result fingerprint_query_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct buf *b = cls;
+	/* Lengths first: no name or value can pass for another's. */
+	return buf_printf(b, "%zu:%s=%zu:%s&", strlen(key), key, value ? strlen(value) : 0, value ? value : "") ? MHD_NO
+	                                                                                                         : MHD_YES;
+}
+
+/* What identifies a request for its retries: method, path, query, body. */
+static enum rc request_fingerprint(struct pending *p, struct buf *out)
+{
+	enum rc rc = buf_printf(out, "%s\n%s\n", p->rq.method, p->url);
+	if (!rc)
+		MHD_get_connection_values(p->rq.conn, MHD_GET_ARGUMENT_KIND, fingerprint_query_cb, out);
+	if (!rc)
+		rc = buf_append(out, "\n", 1);
+	if (!rc && p->body.len)
+		rc = buf_append(out, p->body.data, p->body.len);
+	return rc;
+}
+
+/* The subject an answer is about, when the route says so, so that the
+ * subject's erasure takes the kept answer with it: the subject in the path,
+ * the owner of the record in the path, or the subject a create made. */
+static void answer_subject(struct http_request *rq, char out[TOKEN_ID_MAX])
+{
+	const char *pat = rq->route->pattern;
+	out[0] = '\0';
+	if (!strncmp(pat, "/v1/subjects/{id}", 17)) {
+		if (strlen(rq->params[0]) < TOKEN_ID_MAX)
+			memcpy(out, rq->params[0], strlen(rq->params[0]) + 1);
+	} else if (!strncmp(pat, "/v1/records/{id}", 16)) {
+		if (record_owner(&rq->ctx, rq->params[0], out, NULL))
+			out[0] = '\0';
+	} else if (json_is_object(rq->out)) {
+		const char *id = json_string_value(json_object_get(rq->out, "id"));
+		if (id && !strncmp(id, TOKEN_PREFIX_SUBJECT, strlen(TOKEN_PREFIX_SUBJECT)) && strlen(id) < TOKEN_ID_MAX)
+			memcpy(out, id, strlen(id) + 1);
+	}
+}
+
+/*
+ * A write with an Idempotency-Key runs inside one transaction that also
+ * keeps its answer: a retry finds the answer and gets it again, byte for
+ * byte, and nothing is done twice. The transaction holds the store's writer
+ * queue from the look-up to the commit, so a retry that arrives while the
+ * first is still running waits for it and then gets its answer. Answers of
+ * 5xx and 429 are not kept: those are worth retrying. The handler's own
+ * transactions nest inside (savepoints), so what it commits on an error
+ * answer is committed as before.
+ */
+static enum rc run_idempotent(struct pending *p, const char *key)
+{
+	struct http_request *rq = &p->rq;
+	struct idempotency_answer a = {0};
+	struct buf fp;
+	if (!idempotency_key_valid(key))
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "Idempotency-Key: 1 to %d printable ASCII characters",
+		               IDEMPOTENCY_KEY_MAX);
+	buf_init(&fp, HTTP_BODY_MAX + 4096);
+	enum rc rc = request_fingerprint(p, &fp);
+	if (rc)
+		rc = err_set(&rq->eb, RC_TOO_LARGE, "the request is too large to be kept for its retries");
+	if (!rc)
+		rc = store_begin(rq->ctx.store);
+	if (rc) {
+		buf_fini(&fp);
+		return rc;
+	}
+	rc = idempotency_find(&rq->ctx, key, fp.data, fp.len, &a, &rq->eb);
+	if (!rc) { /* a retry: the first answer again */
+		store_rollback(rq->ctx.store);
+		buf_fini(&fp);
+		free(rq->text);
+		rq->status = a.status;
+		rq->text = a.body ? a.body : xstrdup("");
+		snprintf(rq->content_type_buf, sizeof rq->content_type_buf, "%s", a.content_type);
+		rq->content_type = rq->content_type_buf;
+		rq->replayed = true;
+		return RC_OK;
+	}
+	if (rc != RC_NOT_FOUND) {
+		store_rollback(rq->ctx.store);
+		buf_fini(&fp);
+		return rc;
+	}
+	enum rc hrc = rq->route->fn(rq);
+	/* The answer as respond() will send it. */
+	if (hrc) {
+		a.status = rc_http_status(hrc);
+		a.body = error_body(rq, hrc);
+		snprintf(a.content_type, sizeof a.content_type, "application/json");
+	} else {
+		a.status = rq->status ? rq->status : 200;
+		if (rq->text) {
+			a.body = xstrdup(rq->text);
+			snprintf(a.content_type, sizeof a.content_type, "%s", rq->content_type ? rq->content_type : "text/plain");
+		} else {
+			a.body = rq->out ? json_dumps(rq->out, JSON_COMPACT) : NULL;
+			snprintf(a.content_type, sizeof a.content_type, "application/json");
+		}
+	}
+	a.len = a.body ? strlen(a.body) : 0;
+	rc = RC_OK;
+	if (a.status < 500 && a.status != 429) {
+		char subject[TOKEN_ID_MAX];
+		answer_subject(rq, subject);
+		rc = idempotency_keep(&rq->ctx, key, fp.data, fp.len, subject[0] ? subject : NULL, &a);
+	}
+	if (rc)
+		store_rollback(rq->ctx.store); /* nothing kept, nothing done: the retry will do it */
+	else
+		rc = store_commit(rq->ctx.store);
+	buf_fini(&fp);
+	if (!rc && !hrc && !rq->text) {
+		/* The text kept is the text sent. */
+		json_decref(rq->out);
+		rq->out = NULL;
+		rq->text = a.body;
+		rq->content_type = "application/json";
+		a.body = NULL;
+	}
+	idempotency_answer_fini(&a);
+	if (rc)
+		return err_set(&rq->eb, rc, "the write could not be kept for its retries, so it was not done");
+	return hrc;
+}
+
+static enum rc run_handler(struct pending *p)
+{
+	struct http_request *rq = &p->rq;
+	const char *key = http_header(rq, "Idempotency-Key");
+	if (key && is_write(rq->method) && rq->route->roles != R_PUBLIC)
+		return run_idempotent(p, key);
+	return rq->route->fn(rq);
+}
+
 static enum rc dispatch(struct server *s, struct pending *p, struct MHD_Connection *conn)
 {
 	struct http_request *rq = &p->rq;
@@ -302,7 +463,7 @@ static enum rc dispatch(struct server *s, struct pending *p, struct MHD_Connecti
 	if (!rc && rq->route->body != BODY_NONE)
 		rc = parse_body(p, conn);
 	if (!rc)
-		rc = rq->route->fn(rq);
+		rc = run_handler(p);
 	return rc;
 }
 
@@ -314,11 +475,7 @@ static enum MHD_Result respond(struct server *s, struct pending *p, struct MHD_C
 	int status;
 	if (rc) {
 		status = rc_http_status(rc);
-		char msg[3 * sizeof rq->eb.msg];
-		utf8_clean(err_msg(&rq->eb, rc), msg, sizeof msg);
-		json_t *err = json_pack("{s:{s:s, s:s}}", "error", "code", rc_code(rc), "message", msg);
-		text = json_dumps(err, JSON_COMPACT);
-		json_decref(err);
+		text = error_body(rq, rc);
 		if (status >= 500)
 			log_error("request failed route=%s rc=%s msg=%s", rq->route ? rq->route->pattern : "-", rc_code(rc),
 			          err_msg(&rq->eb, rc));
@@ -352,6 +509,8 @@ static enum MHD_Result respond(struct server *s, struct pending *p, struct MHD_C
 		                                       : "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
 		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	}
+	if (rq->replayed)
+		MHD_add_response_header(resp, "Idempotent-Replayed", "true");
 	if (rc == RC_METHOD)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, p->allow);
 	if (rc == RC_UNAUTHORIZED)
@@ -396,6 +555,7 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const 
 		p->rq.srv = s;
 		p->rq.conn = conn;
 		p->rq.method = method;
+		p->url = xstrdup(url);
 		buf_init(&p->body, HTTP_BODY_MAX);
 		audit_waiter_init(&p->waiter, wake, p);
 		p->match_rc = router_match(method, url, &p->rq.route_index, p->rq.params, p->allow, sizeof p->allow);
@@ -447,6 +607,7 @@ void server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(p->rq.text);
 	buf_fini(&p->body);
 	audit_waiter_fini(&p->waiter);
+	free(p->url);
 	free(p);
 	*con_cls = NULL;
 }

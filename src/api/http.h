@@ -79,6 +79,7 @@ struct http_request {
 	char etag[40];
 	const char *csp;
 	char client_ip[PROXY_ADDR_LEN]; /* the peer, or who a trusted proxy says it forwards */
+	bool replayed;             /* the kept answer to an earlier request with its Idempotency-Key */
 };
 
 /* A query-string argument, or NULL. */

@@ -23,6 +23,7 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/idempotency.h"
 #include "core/retention.h"
 #include "store/store.h"
 
@@ -104,6 +105,11 @@ static void job_sweep(struct server *s, struct store *st)
 		log_info("tenant=%lld sweep: records=%zu subjects=%zu requests=%zu", (long long)v[i].id, gone,
 		         r.subjects_deleted, r.requests_expired);
 		retention_report_fini(&r);
+		/* Answers kept for retries past their 24 hours (each write also
+		 * purges a few: this catches a tenant that stopped writing). */
+		size_t purged = 0;
+		if (idempotency_purge(&c, 10000, &purged))
+			log_warn("tenant=%lld sweep: expired idempotency answers not purged", (long long)v[i].id);
 	}
 	store_tenants_free(v, n);
 }

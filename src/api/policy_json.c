@@ -78,6 +78,8 @@ json_t *policy_to_json(const struct policy *p)
 	for (size_t i = 0; i < p->nfields; i++) {
 		const struct policy_field *f = &p->fields[i];
 		json_t *j = json_pack("{s:s, s:b}", "type", policy_field_type_name(f->type), "lookup", f->lookup);
+		if (f->unique)
+			json_object_set_new(j, "unique", json_true());
 		if (f->type == FT_TEXT)
 			json_object_set_new(j, "max", json_integer(f->max));
 		if (f->type == FT_ENUM) {

@@ -27,14 +27,15 @@ static json_t *str_or_null(const char *s)
 static json_t *json_of_request(const struct store_request *r, int64_t now)
 {
 	bool open = request_row_open(r);
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "id", r->id,
-	                 "subject_id", r->subject_id, "type", r->type, "status", r->status, "channel",
+	/* About nobody: the id in subject_id is no subject's, so none is shown. */
+	return json_pack("{s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b}", "id", r->id,
+	                 "subject_id", r->nobody ? json_null() : json_string(r->subject_id), "type", r->type, "status", r->status, "channel",
 	                 str_or_null(r->channel), "received_at", instant_or_null(r->received_at), "due_at",
 	                 instant_or_null(r->due_at), "target_at", instant_or_null(r->target_at), "extended_at",
 	                 instant_or_null(r->extended_at), "extension_reason", str_or_null(r->extension_reason),
 	                 "answered_at", instant_or_null(r->answered_at), "outcome", str_or_null(r->outcome),
 	                 "refusal_reason", str_or_null(r->refusal_reason), "verified_by", str_or_null(r->verified_by),
-	                 "overdue", open && r->due_at < now);
+	                 "overdue", open && r->due_at < now, "about_nobody", r->nobody);
 }
 
 static enum rc string_member(struct http_request *rq, const char *key, const char **out)
@@ -73,6 +74,10 @@ enum rc h_request_create(struct http_request *rq)
 			rc = string_member(rq, key, &in.verified_by);
 		else if (!strcmp(key, "details"))
 			details = value_json_dumps(v, JSON_COMPACT);
+		else if (!strcmp(key, "log_if_unknown") && json_is_boolean(v))
+			in.log_if_unknown = json_is_true(v);
+		else if (!strcmp(key, "language"))
+			rc = string_member(rq, key, &in.language);
 		else if (policy_field(rq->ctx.tenant->policy, key) && json_is_string(v) && !in.lookup_field) {
 			in.lookup_field = key;
 			in.lookup_value = json_string_value(v);
@@ -237,7 +242,7 @@ enum rc h_request_complete(struct http_request *rq)
 	if (rc)
 		return rc;
 	json_t *body = json_of_request(&done, timeutil_now());
-	if (request_type_exports(request_row_type(&done))) {
+	if (!done.nobody && request_type_exports(request_row_type(&done))) {
 		char token[TOKEN_LINK_MAX], url[CORE_LINK_MAX];
 		if (!request_export_link(&rq->ctx, &done, token) && !core_link(&rq->ctx, CORE_LINK_EXPORT, token, url)) {
 			json_object_set_new(body, "export_url", json_string(url));
@@ -254,7 +259,9 @@ enum rc h_request_export(struct http_request *rq)
 	enum rc rc = request_get(&rq->ctx, rq->params[0], &r, &rq->eb);
 	if (rc)
 		return rc;
-	if (!request_type_exports(request_row_type(&r)))
+	if (r.nobody)
+		rc = err_set(&rq->eb, RC_CONFLICT, "the request is about nobody the register holds: there is no export");
+	else if (!request_type_exports(request_row_type(&r)))
 		rc = err_set(&rq->eb, RC_CONFLICT, "only access and portability requests have an export");
 	else if (request_row_status(&r) != REQUEST_COMPLETED)
 		rc = err_set(&rq->eb, RC_CONFLICT, "the request is not completed yet");

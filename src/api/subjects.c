@@ -1,45 +1,134 @@
-/* subjects: /v1/subjects and /v1/records: create, find, read, rectify, delete. */
+/* subjects: /v1/subjects and /v1/records: create, create-or-update, find, read, rectify, merge, delete. */
 #include <string.h>
 
 #include "api/handlers.h"
 #include "api/value_json.h"
+#include "core/merge.h"
 #include "core/subject.h"
 
-enum rc h_subject_create(struct http_request *rq)
+/* The one query parameter of a put: its name; a second is refused. */
+static enum rc one_query(struct http_request *rq, const char *name, const char *value, void *arg)
+{
+	const char **field = arg;
+	(void)value;
+	if (*field)
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "give exactly one lookup field as the query");
+	*field = name;
+	return RC_OK;
+}
+
+/* The records of a create or put body, parsed into in[] (h[] keeps what
+ * they point into); *n of them. */
+static enum rc records_in(struct http_request *rq, struct record_input *in, struct value_json_holder *h, size_t *n)
 {
 	static const char *const keys[] = {"records", NULL};
 	enum rc rc = json_keys_only(rq->json, keys, &rq->eb);
 	if (rc)
 		return rc;
 	json_t *recs = json_object_get(rq->json, "records");
-	size_t n = json_array_size(recs);
-	if (!json_is_array(recs) || n == 0)
+	*n = json_array_size(recs);
+	if (!json_is_array(recs) || *n == 0)
 		return err_set(&rq->eb, RC_UNPROCESSABLE, "records must be a non-empty array");
-	if (n > SUBJECT_MAX_RECORDS_IN)
+	if (*n > SUBJECT_MAX_RECORDS_IN)
 		return err_set(&rq->eb, RC_TOO_LARGE, "more than %d records", SUBJECT_MAX_RECORDS_IN);
-	struct record_input in[SUBJECT_MAX_RECORDS_IN];
-	struct value_json_holder h[SUBJECT_MAX_RECORDS_IN];
-	char sid[TOKEN_ID_MAX], rids[SUBJECT_MAX_RECORDS_IN][TOKEN_ID_MAX];
-	memset(h, 0, sizeof h);
-	for (size_t i = 0; !rc && i < n; i++) {
+	for (size_t i = 0; !rc && i < *n; i++) {
 		rc = record_input_from_json(json_array_get(recs, i), true, &in[i], &h[i], &rq->eb);
-		if (rc && n > 1) {
+		if (rc && *n > 1) {
 			char msg[sizeof rq->eb.msg + 32];
 			snprintf(msg, sizeof msg, "records[%zu]: %s", i, rq->eb.msg);
 			memcpy(rq->eb.msg, msg, sizeof rq->eb.msg - 1);
 			rq->eb.msg[sizeof rq->eb.msg - 1] = '\0';
 		}
 	}
-	if (!rc)
-		rc = subject_create(&rq->ctx, in, n, sid, rids, &rq->eb);
-	for (size_t i = 0; i < n; i++)
-		value_json_holder_fini(&h[i]);
-	if (rc)
-		return rc;
+	return rc;
+}
+
+static void reply_ids(struct http_request *rq, int status, const char *sid, char (*rids)[TOKEN_ID_MAX], size_t n)
+{
 	json_t *ids = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(ids, json_pack("{s:s}", "id", rids[i]));
-	http_reply(rq, 201, json_pack("{s:s, s:o}", "id", sid, "records", ids));
+	http_reply(rq, status, json_pack("{s:s, s:o}", "id", sid, "records", ids));
+}
+
+/* One person, one subject: the 409 names the subject that holds the value. */
+static enum rc reply_exists(struct http_request *rq, const char *existing)
+{
+	http_reply(rq, 409, json_pack("{s:{s:s, s:s, s:s}}", "error", "code", rc_code(RC_EXISTS), "message", rq->eb.msg,
+	                              "subject_id", existing));
+	return RC_OK;
+}
+
+enum rc h_subject_create(struct http_request *rq)
+{
+	struct record_input in[SUBJECT_MAX_RECORDS_IN];
+	struct value_json_holder h[SUBJECT_MAX_RECORDS_IN];
+	char sid[TOKEN_ID_MAX], rids[SUBJECT_MAX_RECORDS_IN][TOKEN_ID_MAX], existing[TOKEN_ID_MAX] = "";
+	size_t n = 0;
+	memset(h, 0, sizeof h);
+	enum rc rc = records_in(rq, in, h, &n);
+	if (!rc)
+		rc = subject_create(&rq->ctx, in, n, sid, rids, &rq->eb);
+	if (rc == RC_EXISTS) {
+		struct errbuf keep = rq->eb;
+		if (!subject_unique_check(&rq->ctx, in, n, NULL, existing, &rq->eb) || !existing[0])
+			existing[0] = '\0';
+		rq->eb = keep;
+	}
+	for (size_t i = 0; i < n; i++)
+		value_json_holder_fini(&h[i]);
+	if (rc == RC_EXISTS && existing[0])
+		return reply_exists(rq, existing);
+	if (rc)
+		return rc;
+	reply_ids(rq, 201, sid, rids, n);
+	return RC_OK;
+}
+
+enum rc h_subject_put(struct http_request *rq)
+{
+	struct record_input in[SUBJECT_MAX_RECORDS_IN];
+	struct value_json_holder h[SUBJECT_MAX_RECORDS_IN];
+	char sid[TOKEN_ID_MAX], rids[SUBJECT_MAX_RECORDS_IN][TOKEN_ID_MAX], existing[TOKEN_ID_MAX] = "";
+	size_t n = 0;
+	bool created = false;
+	const char *field = NULL;
+	memset(h, 0, sizeof h);
+	enum rc rc = http_each_query(rq, one_query, &field);
+	if (!rc && !field)
+		rc = err_set(&rq->eb, RC_UNPROCESSABLE, "give one unique lookup field as the query, e.g. ?email=mari@example.ee");
+	if (!rc)
+		rc = records_in(rq, in, h, &n);
+	if (!rc) {
+		const char *value = http_query(rq, field);
+		struct field_value v = {VAL_STRING, value ? value : "", value ? strlen(value) : 0};
+		rc = subject_put(&rq->ctx, field, &v, in, n, sid, rids, &created, existing, &rq->eb);
+	}
+	for (size_t i = 0; i < n; i++)
+		value_json_holder_fini(&h[i]);
+	if (rc == RC_EXISTS && existing[0])
+		return reply_exists(rq, existing);
+	if (rc)
+		return rc;
+	reply_ids(rq, created ? 201 : 200, sid, rids, n);
+	return RC_OK;
+}
+
+enum rc h_subject_merge(struct http_request *rq)
+{
+	static const char *const keys[] = {"from", NULL};
+	const char *from = json_string_value(json_object_get(rq->json, "from"));
+	struct merge_result res;
+	enum rc rc = json_keys_only(rq->json, keys, &rq->eb);
+	if (!rc && !from)
+		rc = err_set(&rq->eb, RC_UNPROCESSABLE, "the body must be {\"from\": \"sub_...\"}");
+	if (!rc)
+		rc = merge_subjects(&rq->ctx, rq->params[0], from, &res, &rq->eb);
+	if (rc)
+		return rc;
+	http_reply(rq, 200, json_pack("{s:s, s:s, s:I, s:I, s:I}", "id", rq->params[0], "merged", from, "records",
+	                              (json_int_t)res.records, "consent_events", (json_int_t)res.consent_events,
+	                              "requests", (json_int_t)res.requests));
 	return RC_OK;
 }
 

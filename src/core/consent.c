@@ -479,3 +479,59 @@ enum rc consent_accept_terms(const struct core_ctx *c, const char *subject_id, c
 		rc = audit_append(c, &ae);
 	return core_end(c, rc);
 }
+
+enum rc consent_move(const struct core_ctx *c, const char *from, const struct subject_key *from_key, const char *into,
+                     const struct subject_key *into_key, size_t *n)
+{
+	struct store_consent_event *ev = NULL;
+	struct store_consent_state *fs = NULL, *is = NULL;
+	size_t nev = 0, nfs = 0, nis = 0;
+	*n = 0;
+	enum rc rc = store_consent_events_for_subject(c->store, c->tenant->id, from, &ev, &nev);
+	for (size_t i = 0; !rc && i < nev; i++) {
+		/* The history is copied, not rewritten: the same events, now the
+		 * survivor's, each IP sealed again under the survivor's key. */
+		struct store_consent_event e = ev[i];
+		unsigned char sealed[48 + VAULT_SEAL_OVERHEAD];
+		int64_t event_id = 0;
+		memcpy(e.subject_id, into, strnlen(into, TOKEN_ID_MAX - 1) + 1);
+		e.evidence = NULL;
+		e.evidence_len = 0;
+		if (ev[i].evidence && ev[i].evidence_len) {
+			char ad[128];
+			struct buf ip;
+			buf_init(&ip, 64);
+			snprintf(ad, sizeof ad, "consent:%s:%s:%lld", from, ev[i].purpose, (long long)ev[i].at);
+			if (!vault_open(from_key, ad, ev[i].evidence, ev[i].evidence_len, &ip) && ip.len < 48) {
+				snprintf(ad, sizeof ad, "consent:%s:%s:%lld", into, ev[i].purpose, (long long)ev[i].at);
+				vault_seal(into_key, ad, ip.data, ip.len, sealed);
+				e.evidence = sealed;
+				e.evidence_len = ip.len + VAULT_SEAL_OVERHEAD;
+			}
+			buf_fini(&ip);
+		}
+		rc = store_consent_event_insert(c->store, c->tenant->id, &e, &event_id);
+		if (!rc)
+			(*n)++;
+	}
+	if (!rc)
+		rc = store_consent_states_for_subject(c->store, c->tenant->id, from, &fs, &nfs);
+	if (!rc)
+		rc = store_consent_states_for_subject(c->store, c->tenant->id, into, &is, &nis);
+	/* Per purpose, the later word of the person stands, whichever subject
+	 * it was given to. */
+	for (size_t i = 0; !rc && i < nfs; i++) {
+		const struct store_consent_state *mine = NULL;
+		for (size_t k = 0; k < nis && !mine; k++)
+			if (!strcmp(is[k].purpose, fs[i].purpose))
+				mine = &is[k];
+		if (!mine || fs[i].updated_at > mine->updated_at)
+			rc = store_consent_state_set(c->store, c->tenant->id, into, fs[i].purpose, fs[i].state, fs[i].updated_at);
+	}
+	if (!rc)
+		rc = store_consents_delete(c->store, c->tenant->id, from);
+	store_consent_events_free(ev, nev);
+	store_consent_states_free(fs, nfs);
+	store_consent_states_free(is, nis);
+	return rc;
+}

@@ -121,4 +121,11 @@ enum rc consent_by_link(const struct core_ctx *c, const struct token_link *l, bo
                         char state[16], struct errbuf *eb) WUR;
 
 
+/* A merge (core/merge): from's consent history copied to into, each
+ * sealed IP opened with from_key and sealed again under into_key; per
+ * purpose the later current state of the two stands; from's rows go. In
+ * the caller's transaction; *n the events copied. */
+enum rc consent_move(const struct core_ctx *c, const char *from, const struct subject_key *from_key, const char *into,
+                     const struct subject_key *into_key, size_t *n) WUR;
+
 #endif

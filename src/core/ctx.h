@@ -24,8 +24,10 @@
  *   consent     consent events, current state, audiences
  *   disclosure  disclosures to recipients
  *   request     data-subject requests
+ *   merge       two subjects that are one person into one
  *   retention   the sweep
  *   tenant      creating and loading a tenant; installing a policy version
+ *   idempotency  the first answers to writes, for their retries
  *
  * Above core: sender, api and cli, which reach the store only through core
  * (opening, closing and transactions aside).

@@ -287,3 +287,25 @@ enum rc mail_retry_at(struct store *s, const struct store_message *m, int attemp
 {
 	return store_outbox_retry(s, m->tenant_id, m->message_id, attempts, next_at);
 }
+
+/* The answer to a request about a person the register does not hold, in
+ * each language of the templates above (its own table, so that the
+ * templates' rows stay as they are). */
+static const struct {
+	const char *lang;
+	const char *text;
+} nothing_held[] = {
+	{"en", "we hold no personal data about you."},
+	{"et", "meil ei ole Teie kohta isikuandmeid."},
+	{"lv", "mums nav jūsu personas datu."},
+	{"fi", "meillä ei ole sinusta henkilötietoja."},
+	{"ru", "у нас нет ваших персональных данных."},
+};
+
+const char *mail_nothing_held(const char *lang)
+{
+	for (size_t i = 0; i < sizeof nothing_held / sizeof nothing_held[0]; i++)
+		if (lang && !strcmp(nothing_held[i].lang, lang))
+			return nothing_held[i].text;
+	return nothing_held[0].text;
+}

@@ -51,4 +51,8 @@ enum rc mail_outbox_due(struct store *s, int64_t now, size_t max, struct store_m
 enum rc mail_mark_sent(struct store *s, const struct store_message *m, int64_t at) WUR;
 enum rc mail_retry_at(struct store *s, const struct store_message *m, int attempts, int64_t next_at) WUR;
 
+/* "We hold no personal data about you", in lang (English if the templates
+ * have no such language): the outcome mailed for a request about nobody. */
+const char *mail_nothing_held(const char *lang);
+
 #endif

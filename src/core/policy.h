@@ -64,6 +64,7 @@ struct policy_field {
 	const char **values;      /* enum */
 	size_t nvalues;
 	bool lookup;
+	bool unique;              /* lookup: at most one subject may hold a value (default false) */
 	bool has_truncate;        /* ip */
 	struct duration truncate_after;
 	struct policy_title title;

@@ -182,6 +182,8 @@ static void field_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_nod
 		}
 	} else if (!strcmp(key, "lookup")) {
 		policy_want_bool(c, v, "lookup", &f->lookup);
+	} else if (!strcmp(key, "unique")) {
+		policy_want_bool(c, v, "unique", &f->unique);
 	} else if (!strcmp(key, "truncate_after")) {
 		f->has_truncate = policy_want_duration(c, v, "truncate_after", &f->truncate_after);
 	} else if (!strcmp(key, "title")) {
@@ -193,7 +195,8 @@ static void field_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_nod
 
 void policy_fields_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
-	static const char *const keys[] = {"type", "max", "values", "lookup", "truncate_after", "title", "source", NULL};
+	static const char *const keys[] = {"type", "max", "values", "lookup", "unique", "truncate_after", "title",
+	                                   "source", NULL};
 	struct policy *p = c->p;
 	struct policy_field *f = &p->fields[p->nfields];
 	memset(f, 0, sizeof *f);
@@ -223,6 +226,8 @@ void policy_fields_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_no
 		policy_err(c, v, "%s: truncate_after is only for ip fields", what);
 	if (f->lookup && (f->type == FT_JSON || f->type == FT_BOOL))
 		policy_err(c, v, "%s: a %s field cannot be a lookup field", what, policy_field_type_name(f->type));
+	if (f->unique && !f->lookup)
+		policy_err(c, v, "%s: unique needs lookup: true (uniqueness is checked through the lookup hash)", what);
 }
 
 /* ---- purposes ---- */

@@ -130,7 +130,7 @@ static enum rc audit(const struct core_ctx *c, const char *action, const struct 
 {
 	char d[600];
 	snprintf(d, sizeof d, "request=%s type=%s%s%s", r->id, r->type, detail ? " " : "", detail ? detail : "");
-	struct audit_event e = {action, r->subject_id, NULL, "ok", d};
+	struct audit_event e = {action, r->nobody ? NULL : r->subject_id, NULL, "ok", d};
 	return audit_append(c, &e);
 }
 
@@ -158,10 +158,154 @@ static enum rc contact(const struct core_ctx *c, const char *subject_id, char to
 	return rc;
 }
 
+/* What every new request takes from its input: type, channel, who
+ * verified, when it was received and the deadlines that follow. */
+static enum rc fill(const struct core_ctx *c, const struct request_input *in, struct store_request *out,
+                    struct errbuf *eb)
+{
+	const struct policy_requests *pr = &c->tenant->policy->requests;
+	int64_t received = core_now(c);
+	enum rc rc = RC_OK;
+	out->type = xstrdup(in->type);
+	out->channel = in->channel ? xstrdup(in->channel) : NULL;
+	out->verified_by = in->verified_by ? xstrdup(in->verified_by) : NULL;
+	if (in->received_at && (strlen(in->received_at) > 40 || timeutil_parse_instant(in->received_at, &received)))
+		rc = err_set(eb, RC_UNPROCESSABLE, "received_at: not an ISO 8601 date or datetime");
+	if (!rc && received > core_now(c) + 300)
+		rc = err_set(eb, RC_UNPROCESSABLE, "received_at: in the future");
+	out->received_at = received;
+	if (!rc && deadline(received, pr->answer_within, NULL, &out->due_at))
+		rc = err_set(eb, RC_UNPROCESSABLE, "received_at: out of range");
+	if (!rc && pr->has_target && deadline(received, pr->target, NULL, &out->target_at))
+		rc = err_set(eb, RC_UNPROCESSABLE, "received_at: out of range");
+	return rc;
+}
+
+/* ---- requests about nobody (see request.h) ---- */
+
+static void requester_ad(const char *request_id, char *ad, size_t size)
+{
+	snprintf(ad, size, "requester:%s", request_id);
+}
+
+/* The request's own key, unwrapped from its requester row. */
+static enum rc requester_key(const struct core_ctx *c, const char *request_id, struct store_requester *row,
+                             struct subject_key *k)
+{
+	char ad[64];
+	enum rc rc = store_requester_get(c->store, c->tenant->id, request_id, row);
+	requester_ad(request_id, ad, sizeof ad);
+	if (!rc)
+		rc = vault_subject_key_unwrap(&c->tenant->vault, ad, row->wrapped_key, VAULT_WRAPPED_LEN, k);
+	return rc;
+}
+
+/* The requester's e-mail ("" when the identifier was not one) and language. */
+static enum rc requester_contact(const struct core_ctx *c, const char *request_id, char to[256], char lang[8])
+{
+	struct store_requester row;
+	struct subject_key k;
+	struct buf plain;
+	char ad[64];
+	to[0] = '\0';
+	snprintf(lang, 8, "%s", c->tenant->policy->languages[0]);
+	enum rc rc = requester_key(c, request_id, &row, &k);
+	if (rc) {
+		store_requester_fini(&row);
+		return rc == RC_NOT_FOUND ? RC_OK : rc;
+	}
+	buf_init(&plain, 300);
+	requester_ad(request_id, ad, sizeof ad);
+	rc = vault_open(&k, ad, row.contact, row.contact_len, &plain);
+	vault_subject_key_wipe(&k);
+	const char *nl = rc ? NULL : memchr(plain.data, '\n', plain.len);
+	if (!rc && (!nl || nl - plain.data >= 256 || plain.len - (size_t)(nl + 1 - plain.data) >= 8))
+		rc = RC_CRYPTO;
+	if (!rc) {
+		memcpy(to, plain.data, (size_t)(nl - plain.data));
+		to[nl - plain.data] = '\0';
+		memcpy(lang, nl + 1, plain.len - (size_t)(nl + 1 - plain.data));
+		lang[plain.len - (size_t)(nl + 1 - plain.data)] = '\0';
+	}
+	buf_fini(&plain);
+	store_requester_fini(&row);
+	return rc;
+}
+
+static enum rc create_about_nobody(const struct core_ctx *c, const struct request_input *in, struct store_request *out,
+                                   struct errbuf *eb)
+{
+	const struct policy *p = c->tenant->policy;
+	const struct policy_field *f = policy_field(p, in->lookup_field);
+	const char *lang = in->language ? in->language : p->languages[0];
+	struct store_requester row = {0};
+	struct subject_key k;
+	struct buf canon, form, contact;
+	char ad[64];
+	bool known = false;
+	for (size_t i = 0; i < p->nlanguages; i++)
+		known = known || !strcmp(p->languages[i], lang);
+	if (!known)
+		return err_set(eb, RC_UNPROCESSABLE, "language: one of the policy's languages");
+	buf_init(&canon, FIELD_VALUE_MAX);
+	buf_init(&form, FIELD_VALUE_MAX);
+	buf_init(&contact, FIELD_VALUE_MAX + 16);
+	struct field_value v = {VAL_STRING, in->lookup_value, strlen(in->lookup_value)};
+	enum rc rc = f ? field_normalize(f, &v, &canon, eb) : RC_INTERNAL;
+	if (!rc)
+		rc = field_lookup_form(f, canon.data, canon.len, &form);
+	if (!rc)
+		rc = buf_printf(&contact, "%s\n%s", f->type == FT_EMAIL && canon.len < 256 ? canon.data : "", lang);
+	token_id_new(TOKEN_PREFIX_REQUEST, out->id);
+	token_id_new(TOKEN_PREFIX_SUBJECT, out->subject_id); /* nobody's */
+	out->nobody = true;
+	/* Nothing is disclosed to whoever asks: nothing to verify first. */
+	out->status = xstrdup(request_status_name(REQUEST_IN_PROGRESS));
+	if (!rc)
+		rc = fill(c, in, out, eb);
+	if (!rc) {
+		vault_lookup_hash(&c->tenant->vault, f->name, form.data, form.len, row.lookup_hash);
+		requester_ad(out->id, ad, sizeof ad);
+		vault_subject_key_new(&c->tenant->vault, ad, &k, row.wrapped_key);
+		row.contact_len = contact.len + VAULT_SEAL_OVERHEAD;
+		row.contact = xmalloc(row.contact_len);
+		vault_seal(&k, ad, contact.data, contact.len, row.contact);
+		if (in->details) {
+			details_ad(out->id, ad, sizeof ad);
+			out->details_len = strlen(in->details) + VAULT_SEAL_OVERHEAD;
+			out->details = xmalloc(out->details_len);
+			vault_seal(&k, ad, in->details, strlen(in->details), out->details);
+		}
+		vault_subject_key_wipe(&k);
+		rc = store_begin(c->store);
+		if (!rc) {
+			rc = store_request_insert(c->store, c->tenant->id, out);
+			if (!rc)
+				rc = store_requester_insert(c->store, c->tenant->id, out->id, &row);
+			if (!rc)
+				rc = audit(c, "request.create", out, "about=nobody");
+			rc = core_end(c, rc);
+		}
+	}
+	buf_fini(&canon);
+	buf_fini(&form);
+	buf_fini(&contact);
+	store_requester_fini(&row);
+	if (rc)
+		store_request_fini(out);
+	return rc;
+}
+
+/* Who the answer goes to: the subject's address on record, or the
+ * requester's own for a request about nobody. */
+static enum rc reply_to(const struct core_ctx *c, const struct store_request *r, char to[256], char lang[8])
+{
+	return r->nobody ? requester_contact(c, r->id, to, lang) : contact(c, r->subject_id, to, lang);
+}
+
 enum rc request_create(const struct core_ctx *c, const struct request_input *in, struct store_request *out,
                        struct errbuf *eb)
 {
-	const struct policy_requests *pr = &c->tenant->policy->requests;
 	memset(out, 0, sizeof *out);
 	if (!in->type || !request_type_valid(in->type))
 		return err_set(eb, RC_UNPROCESSABLE,
@@ -181,6 +325,8 @@ enum rc request_create(const struct core_ctx *c, const struct request_input *in,
 		enum rc rc = subject_find(c, in->lookup_field, &v, ids, 2, &n, eb);
 		if (rc)
 			return rc;
+		if (n == 0 && in->log_if_unknown)
+			return create_about_nobody(c, in, out, eb);
 		if (n == 0)
 			return err_set(eb, RC_NOT_FOUND, "no subject has that %s", in->lookup_field);
 		if (n > 1)
@@ -193,22 +339,11 @@ enum rc request_create(const struct core_ctx *c, const struct request_input *in,
 	enum rc rc = datakey_unwrap(c, sid, &key, eb);
 	if (rc)
 		return rc == RC_GONE ? err_set(eb, RC_GONE, "the subject has been erased") : rc;
-	int64_t received = core_now(c);
-	if (in->received_at && (strlen(in->received_at) > 40 || timeutil_parse_instant(in->received_at, &received)))
-		rc = err_set(eb, RC_UNPROCESSABLE, "received_at: not an ISO 8601 date or datetime");
-	if (!rc && received > core_now(c) + 300)
-		rc = err_set(eb, RC_UNPROCESSABLE, "received_at: in the future");
 	token_id_new(TOKEN_PREFIX_REQUEST, out->id);
 	memcpy(out->subject_id, sid, sizeof sid);
-	out->type = xstrdup(in->type);
 	out->status = xstrdup(request_status_name(in->verified_by ? REQUEST_IN_PROGRESS : REQUEST_VERIFYING));
-	out->channel = in->channel ? xstrdup(in->channel) : NULL;
-	out->verified_by = in->verified_by ? xstrdup(in->verified_by) : NULL;
-	out->received_at = received;
-	if (!rc && deadline(received, pr->answer_within, NULL, &out->due_at))
-		rc = err_set(eb, RC_UNPROCESSABLE, "received_at: out of range");
-	if (!rc && pr->has_target && deadline(received, pr->target, NULL, &out->target_at))
-		rc = err_set(eb, RC_UNPROCESSABLE, "received_at: out of range");
+	if (!rc)
+		rc = fill(c, in, out, eb);
 	if (!rc && in->details) {
 		char ad[64];
 		details_ad(out->id, ad, sizeof ad);
@@ -367,7 +502,7 @@ enum rc request_extend(const struct core_ctx *c, const char *id, const char *rea
 		rc = err_set(eb, RC_CONFLICT, "the extended deadline is out of range");
 	char to[256], lang[8], date[TIMEUTIL_DATE_LEN];
 	if (!rc)
-		rc = contact(c, r.subject_id, to, lang);
+		rc = reply_to(c, &r, to, lang);
 	if (!rc) {
 		r.due_at = due;
 		r.extended_at = core_now(c);
@@ -388,7 +523,7 @@ enum rc request_refuse(const struct core_ctx *c, const char *id, const char *rea
 	if (rc)
 		return rc;
 	char to[256], lang[8];
-	rc = contact(c, r.subject_id, to, lang);
+	rc = reply_to(c, &r, to, lang);
 	if (!rc) {
 		free(r.status);
 		r.status = xstrdup(request_status_name(REQUEST_REFUSED));
@@ -435,7 +570,9 @@ enum rc request_details(const struct core_ctx *c, const struct store_request *r,
 	buf_reset(out);
 	if (!r->details || !r->details_len)
 		return RC_OK;
-	enum rc rc = datakey_unwrap(c, r->subject_id, &key, NULL);
+	struct store_requester row = {0};
+	enum rc rc = r->nobody ? requester_key(c, r->id, &row, &key) : datakey_unwrap(c, r->subject_id, &key, NULL);
+	store_requester_fini(&row);
 	if (rc)
 		return rc;
 	char ad[64];
@@ -541,8 +678,8 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 	buf_init(&done, 4096);
 	/* The address is read before the request is carried out: after an
 	 * erasure it is gone. */
-	rc = contact(c, r.subject_id, to, lang);
-	if (!rc && request_type_exports(request_row_type(&r))) {
+	rc = reply_to(c, &r, to, lang);
+	if (!rc && !r.nobody && request_type_exports(request_row_type(&r))) {
 		char token[TOKEN_LINK_MAX];
 		rc = request_export_link(c, &r, token);
 		if (!rc)
@@ -551,7 +688,9 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 	if (!rc)
 		rc = store_begin(c->store);
 	if (!rc) {
-		rc = execute(c, &r, x, &done, eb);
+		/* About nobody: whatever was asked, the answer is that nothing is held. */
+		rc = r.nobody ? buf_puts(&done, "nothing held: no personal data about the requester")
+		              : execute(c, &r, x, &done, eb);
 		if (!rc) {
 			free(r.status);
 			r.status = xstrdup(request_status_name(REQUEST_COMPLETED));
@@ -563,7 +702,8 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 			rc = update(c, &r, "request.complete", NULL);
 		}
 		if (!rc)
-			rc = tell(c, &r, MAIL_REQUEST_ANSWERED, r.outcome, link[0] ? link : NULL, to, lang);
+			rc = tell(c, &r, MAIL_REQUEST_ANSWERED, r.nobody ? mail_nothing_held(lang) : r.outcome,
+			          link[0] ? link : NULL, to, lang);
 		rc = core_end(c, rc);
 	}
 	buf_fini(&done);
@@ -576,4 +716,37 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 	}
 	*out = r;
 	return RC_OK;
+}
+
+enum rc request_move_subject(const struct core_ctx *c, const char *from, const struct subject_key *from_key,
+                             const char *into, const struct subject_key *into_key, size_t *n)
+{
+	struct store_request *v = NULL;
+	size_t nv = 0;
+	*n = 0;
+	enum rc rc = store_requests_for_subject(c->store, c->tenant->id, from, &v, &nv);
+	for (size_t i = 0; !rc && i < nv; i++) {
+		unsigned char *details = NULL;
+		size_t len = 0;
+		if (v[i].details && v[i].details_len) {
+			char ad[64];
+			struct buf plain;
+			buf_init(&plain, REQUEST_DETAILS_MAX + 1);
+			details_ad(v[i].id, ad, sizeof ad);
+			rc = vault_open(from_key, ad, v[i].details, v[i].details_len, &plain);
+			if (!rc) {
+				len = plain.len + VAULT_SEAL_OVERHEAD;
+				details = xmalloc(len);
+				vault_seal(into_key, ad, plain.data, plain.len, details);
+			}
+			buf_fini(&plain);
+		}
+		if (!rc)
+			rc = store_request_move(c->store, c->tenant->id, v[i].id, into, details, len);
+		if (!rc)
+			(*n)++;
+		free(details);
+	}
+	store_requests_free(v, nv);
+	return rc;
 }

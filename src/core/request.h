@@ -29,6 +29,8 @@ struct request_input {
 	const char *channel;       /* "email", "post", "phone", "portal", ... */
 	const char *verified_by;   /* how staff checked who asked, or NULL */
 	const char *details;       /* opaque text (JSON from the API), sealed; may be NULL */
+	bool log_if_unknown;       /* a lookup that finds nobody logs a request about nobody (else 404) */
+	const char *language;      /* about nobody: the answer's language (NULL: the policy's first) */
 };
 
 /* The states of a request, declared once: name and whether it is open
@@ -86,6 +88,15 @@ enum request_type request_row_type(const struct store_request *r);
 /* Access and portability answer with an export to download. */
 bool request_type_exports(enum request_type t);
 
+/* A request about a person the register does not hold (log_if_unknown,
+ * and the lookup finds nobody) is logged all the same, with the deadline of
+ * any other: its subject_id is an id no subject has (out->nobody), and the
+ * requester is kept beside it, the identifier as a keyed lookup hash and an
+ * e-mail identifier as the contact for the answer, sealed under a random
+ * key of the request's own that goes with the request (requests.keep).
+ * Nothing is disclosed to whoever asks, so it needs no verification: it is
+ * in progress at once, and completing it, whatever its type, answers "we
+ * hold no personal data about you" by mail in the language given. */
 enum rc request_create(const struct core_ctx *c, const struct request_input *in, struct store_request *out,
                        struct errbuf *eb) WUR;
 enum rc request_get(const struct core_ctx *c, const char *id, struct store_request *out, struct errbuf *eb) WUR;
@@ -117,5 +128,11 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 
 /* A signed link by which the subject can fetch their export (kind 'x'). */
 enum rc request_export_link(const struct core_ctx *c, const struct store_request *r, char out[TOKEN_LINK_MAX]) WUR;
+
+/* A merge (core/merge): from's requests become into's, their details
+ * opened with from_key and sealed again under into_key. In the caller's
+ * transaction; *n how many. */
+enum rc request_move_subject(const struct core_ctx *c, const char *from, const struct subject_key *from_key,
+                             const char *into, const struct subject_key *into_key, size_t *n) WUR;
 
 #endif

@@ -70,6 +70,52 @@ static enum rc prepare_subject(const struct core_ctx *c, const struct record_inp
 	return RC_OK;
 }
 
+/* The lookup hash of a value of lookup field f, as its records store it. */
+static enum rc value_hash(const struct core_ctx *c, const struct policy_field *f, const struct field_value *value,
+                          unsigned char out[VAULT_HASH_LEN], struct errbuf *eb)
+{
+	struct buf canon, form;
+	buf_init(&canon, FIELD_VALUE_MAX);
+	buf_init(&form, FIELD_VALUE_MAX);
+	enum rc rc = field_normalize(f, value, &canon, eb);
+	if (!rc)
+		rc = field_lookup_form(f, canon.data, canon.len, &form);
+	if (!rc)
+		vault_lookup_hash(&c->tenant->vault, f->name, form.data, form.len, out);
+	buf_fini(&canon);
+	buf_fini(&form);
+	return rc;
+}
+
+enum rc subject_unique_check(const struct core_ctx *c, const struct record_input *recs, size_t n, const char *self,
+                             char existing[TOKEN_ID_MAX], struct errbuf *eb)
+{
+	existing[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < recs[i].nfields; k++) {
+			const struct field_input *in = &recs[i].fields[k];
+			const struct policy_field *f = policy_field(c->tenant->policy, in->name);
+			unsigned char hash[VAULT_HASH_LEN];
+			char ids[2][TOKEN_ID_MAX];
+			size_t m = 0;
+			/* A value that does not normalise is refused by the record's own checks. */
+			if (!f || !f->unique || in->value.kind == VAL_NULL || value_hash(c, f, &in->value, hash, NULL))
+				continue;
+			enum rc rc = store_lookup_find(c->store, c->tenant->id, hash, ids, 2, &m);
+			if (rc)
+				return rc;
+			for (size_t j = 0; j < m; j++) {
+				if (self && !strcmp(ids[j], self))
+					continue;
+				memcpy(existing, ids[j], TOKEN_ID_MAX);
+				return err_set(eb, RC_EXISTS, "a subject with this %s exists already: %s (%s is unique)", f->name,
+				               ids[j], f->name);
+			}
+		}
+	}
+	return RC_OK;
+}
+
 static enum rc write_subject(const struct core_ctx *c, const struct prepared_subject *ps)
 {
 	enum rc rc = store_subject_insert(c->store, c->tenant->id, &ps->row);
@@ -90,7 +136,12 @@ enum rc subject_create(const struct core_ctx *c, const struct record_input *recs
 		return rc;
 	rc = store_begin(c->store);
 	if (!rc) {
-		rc = write_subject(c, &ps);
+		/* Checked in the write transaction: a concurrent create of the same
+		 * person waits for this one, then finds it. */
+		char existing[TOKEN_ID_MAX];
+		rc = subject_unique_check(c, recs, n, NULL, existing, eb);
+		if (!rc)
+			rc = write_subject(c, &ps);
 		rc = core_end(c, rc);
 	}
 	if (!rc) {
@@ -120,7 +171,10 @@ enum rc subject_import(const struct core_ctx *c, const struct subject_input *in,
 		rc = store_begin(c->store);
 	if (!rc) {
 		for (size_t i = 0; !rc && i < n; i++) {
-			rc = write_subject(c, &ps[i]);
+			char existing[TOKEN_ID_MAX];
+			rc = subject_unique_check(c, in[i].records, in[i].nrecords, NULL, existing, eb);
+			if (!rc)
+				rc = write_subject(c, &ps[i]);
 			if (rc && failed)
 				*failed = i;
 		}
@@ -133,6 +187,98 @@ enum rc subject_import(const struct core_ctx *c, const struct subject_input *in,
 	}
 	free(ps);
 	return rc;
+}
+
+/* Whether some record of recs carries `hash` in field f. */
+static bool carries(const struct core_ctx *c, const struct policy_field *f, const struct record_input *recs, size_t n,
+                    const unsigned char hash[VAULT_HASH_LEN])
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < recs[i].nfields; k++) {
+			unsigned char h[VAULT_HASH_LEN];
+			if (!strcmp(recs[i].fields[k].name, f->name) && recs[i].fields[k].value.kind != VAL_NULL &&
+			    !value_hash(c, f, &recs[i].fields[k].value, h, NULL) && !memcmp(h, hash, sizeof h))
+				return true;
+		}
+	return false;
+}
+
+/* The update half of subject_put: each record given rectifies the
+ * subject's first record of its kind, or is added when it has none. */
+static enum rc put_records(const struct core_ctx *c, const char *sid, const struct record_input *recs, size_t n,
+                           char (*record_ids)[TOKEN_ID_MAX], struct errbuf *eb)
+{
+	struct store_record *have = NULL;
+	size_t nhave = 0;
+	enum rc rc = store_records_for_subject(c->store, c->tenant->id, sid, &have, &nhave);
+	for (size_t i = 0; !rc && i < n; i++) {
+		const struct store_record *same = NULL;
+		for (size_t k = 0; k < nhave && !same; k++)
+			if (!strcmp(have[k].kind, recs[i].kind))
+				same = &have[k];
+		if (same) {
+			memcpy(record_ids[i], same->id, TOKEN_ID_MAX);
+			rc = record_rectify(c, same->id, recs[i].fields, recs[i].nfields, recs[i].events, recs[i].nevents, eb);
+		} else {
+			rc = record_add(c, sid, &recs[i], record_ids[i], eb);
+		}
+		if (rc && eb && n > 1) {
+			char msg[sizeof eb->msg + 32];
+			snprintf(msg, sizeof msg, "records[%zu]: %s", i, eb->msg);
+			memcpy(eb->msg, msg, sizeof eb->msg - 1);
+			eb->msg[sizeof eb->msg - 1] = '\0';
+		}
+	}
+	store_records_free(have, nhave);
+	return rc;
+}
+
+enum rc subject_put(const struct core_ctx *c, const char *field, const struct field_value *value,
+                    const struct record_input *recs, size_t n, char id[TOKEN_ID_MAX],
+                    char (*record_ids)[TOKEN_ID_MAX], bool *created, char existing[TOKEN_ID_MAX], struct errbuf *eb)
+{
+	const struct policy_field *f = policy_field(c->tenant->policy, field);
+	unsigned char hash[VAULT_HASH_LEN];
+	char ids[2][TOKEN_ID_MAX];
+	size_t m = 0;
+	struct prepared_subject ps = {0};
+	*created = false;
+	existing[0] = '\0';
+	if (!f || !f->lookup || !f->unique)
+		return err_set(eb, RC_UNPROCESSABLE, "'%.64s' is not a unique lookup field of the policy (lookup: true, "
+		               "unique: true)", field);
+	if (n == 0)
+		return err_set(eb, RC_UNPROCESSABLE, "a subject needs at least one record");
+	if (n > SUBJECT_MAX_RECORDS_IN)
+		return err_set(eb, RC_TOO_LARGE, "more than %d records in one call", SUBJECT_MAX_RECORDS_IN);
+	enum rc rc = value_hash(c, f, value, hash, eb);
+	if (!rc && !carries(c, f, recs, n, hash))
+		rc = err_set(eb, RC_UNPROCESSABLE, "the records must carry the %s the query names", f->name);
+	if (!rc)
+		rc = store_begin(c->store);
+	if (rc)
+		return rc;
+	rc = store_lookup_find(c->store, c->tenant->id, hash, ids, 2, &m);
+	if (!rc && m > 1)
+		rc = err_set(eb, RC_CONFLICT, "more than one subject has that %s: merge them first", f->name);
+	if (!rc)
+		rc = subject_unique_check(c, recs, n, m ? ids[0] : NULL, existing, eb);
+	if (!rc && m == 1) {
+		memcpy(id, ids[0], TOKEN_ID_MAX);
+		rc = put_records(c, id, recs, n, record_ids, eb);
+	} else if (!rc) {
+		rc = prepare_subject(c, recs, n, &ps, eb);
+		if (!rc)
+			rc = write_subject(c, &ps);
+		if (!rc) {
+			*created = true;
+			memcpy(id, ps.row.id, TOKEN_ID_MAX);
+			for (size_t i = 0; i < n; i++)
+				memcpy(record_ids[i], ps.recs[i].row.id, TOKEN_ID_MAX);
+		}
+		prepared_fini(&ps);
+	}
+	return core_end(c, rc);
 }
 
 enum rc subject_read(const struct core_ctx *c, const char *id, struct subject_view **out,
@@ -389,6 +535,10 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
 	}
 	if (!rc)
 		rc = store_consents_delete(c->store, c->tenant->id, subject_id);
+	/* Answers kept for retries may show its values (with nothing kept, the
+	 * subject's deletion below takes them). */
+	if (!rc && out->nkept)
+		rc = store_idempotency_forget_subject(c->store, c->tenant->id, subject_id);
 	if (!rc && out->nkept) {
 		/* The old key is overwritten (secure_delete): what was erased cannot
 		 * be opened again; what is kept opens only with the new key. */

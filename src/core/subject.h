@@ -33,6 +33,21 @@ enum rc subject_create(const struct core_ctx *c, const struct record_input *recs
  * index of the subject refused. ids (may be NULL) gets the subject ids. */
 enum rc subject_import(const struct core_ctx *c, const struct subject_input *in, size_t n,
                        char (*ids)[TOKEN_ID_MAX], size_t *failed, struct errbuf *eb) WUR;
+/* One person, one subject: RC_EXISTS (and that subject's id in existing)
+ * when a value recs give to a field with `unique: true` is held by a subject
+ * other than self (may be NULL). subject_create and subject_import check it
+ * inside their transaction. */
+enum rc subject_unique_check(const struct core_ctx *c, const struct record_input *recs, size_t n, const char *self,
+                             char existing[TOKEN_ID_MAX], struct errbuf *eb) WUR;
+/* Create or update by a unique lookup field (PUT /v1/subjects?email=...):
+ * with no subject holding `value` in `field`, as subject_create (*created);
+ * with one, each record given rectifies that subject's first record of its
+ * kind, or is added if it has none. The records must carry the value.
+ * record_ids gets n ids; existing as in subject_unique_check. */
+enum rc subject_put(const struct core_ctx *c, const char *field, const struct field_value *value,
+                    const struct record_input *recs, size_t n, char id[TOKEN_ID_MAX],
+                    char (*record_ids)[TOKEN_ID_MAX], bool *created, char existing[TOKEN_ID_MAX],
+                    struct errbuf *eb) WUR;
 enum rc subject_read(const struct core_ctx *c, const char *id, struct subject_view **out,
                      struct errbuf *eb) WUR;
 void subject_view_free(struct subject_view *v);

@@ -249,3 +249,19 @@ void store_disclosures_free(struct store_disclosure *v, size_t n)
 	}
 	free(v);
 }
+
+void store_requester_fini(struct store_requester *r)
+{
+	if (!r)
+		return;
+	free(r->contact);
+	sodium_memzero(r, sizeof *r);
+}
+
+void store_idempotency_fini(struct store_idempotency *e)
+{
+	if (!e)
+		return;
+	free(e->answer);
+	sodium_memzero(e, sizeof *e);
+}

@@ -56,6 +56,27 @@ struct store_request {
 	int64_t received_at, due_at, target_at, extended_at, answered_at; /* 0: none */
 	unsigned char *details;
 	size_t details_len;
+	bool nobody;               /* about a person the register does not hold (subject_id is nobody's) */
+};
+
+/* Who asked, for a request about nobody: their identifier as a lookup hash,
+ * and their contact sealed under the request's own key (wrapped). */
+struct store_requester {
+	unsigned char lookup_hash[VAULT_HASH_LEN];
+	unsigned char wrapped_key[VAULT_WRAPPED_LEN];
+	unsigned char *contact;
+	size_t contact_len;
+};
+
+/* The first answer to a write sent with an Idempotency-Key. */
+struct store_idempotency {
+	unsigned char key_hash[VAULT_HASH_LEN];
+	unsigned char fingerprint[VAULT_HASH_LEN];
+	char subject_id[TOKEN_ID_MAX]; /* "" when the answer is about no one subject */
+	int64_t created_at, expires_at;
+	unsigned char wrapped_key[VAULT_WRAPPED_LEN];
+	unsigned char *answer;     /* sealed */
+	size_t answer_len;
 };
 
 /* Most statuses a filter or count can name: they are bound as parameters,
@@ -236,6 +257,8 @@ void store_holds_free(struct store_hold *v, size_t n);
 void store_disclosures_free(struct store_disclosure *v, size_t n);
 void store_requests_free(struct store_request *v, size_t n);
 void store_audits_free(struct store_audit *v, size_t n);
+void store_requester_fini(struct store_requester *r);
+void store_idempotency_fini(struct store_idempotency *e);
 
 static inline void store_rollback(struct store *s) { s->ops->rollback(s); }
 #define STORE_OP(ret, name, params, args) \

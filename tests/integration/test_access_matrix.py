@@ -167,6 +167,18 @@ def new_subject(t):
         {"kind": "account", "fields": {"email": uniq("matrix-new") + "@example.ee"}}]}}
 
 
+def put_subject(t):
+    email = uniq("matrix-put") + "@example.ee"
+    return {"path": "/v1/subjects", "params": {"email": email},
+            "json": {"records": [{"kind": "account", "fields": {"email": email}}]}}
+
+
+def merge(t):
+    into, _, _ = t.subject()
+    other, _, _ = t.subject()
+    return {"path": f"/v1/subjects/{into}/merge", "json": {"from": other}}
+
+
 def new_hold(t):
     return {"path": "/v1/holds", "json": {"subject_id": t.hold_sid, "reason": "matrix dispute"}}
 
@@ -192,6 +204,10 @@ MATRIX = {
     ("GET", "/v1/notice"):                            ("401 401 401  200 200 200 200 200  200 200", plain("/v1/notice")),
     ("GET", "/v1/ropa"):                              ("401 401 401  200 200 403 403 200  200 200", plain("/v1/ropa")),
     ("POST", "/v1/subjects"):                         ("401 401 401  201 201 403 403 403  201 201", new_subject),
+    # webshop's email is not unique: an allowed caller reaches the handler,
+    # which refuses the field (test_unique.py covers the rest).
+    ("PUT", "/v1/subjects"):                          ("401 401 401  422 422 403 403 403  422 422", put_subject),
+    ("POST", "/v1/subjects/{id}/merge"):              ("401 401 401  200 200 403 403 403  404 404", merge),
     ("GET", "/v1/subjects"):                          ("401 401 401  200 200 200 403 403  200 200",
                                                        plain("/v1/subjects", email="{t.email}")),
     ("GET", "/v1/subjects/{id}"):                     ("401 401 401  200 200 200 403 403  404 404",

@@ -115,7 +115,7 @@ ERRORS = [
     ("GET", "/v1/subjects/sub_doesnotexist", {}, None, 404, "not_found"),
     ("GET", "/v1/subjects/' OR '1'='1", {}, None, 404, "not_found"),
     ("GET", "/v1/records/rec_00000000000000000000000000", {}, None, 404, "not_found"),
-    ("PUT", "/v1/subjects", {}, None, 405, "method_not_allowed"),
+    ("DELETE", "/v1/subjects", {}, None, 405, "method_not_allowed"),  # PUT is a route: create or update
     ("GET", "/v1/nothing", {}, None, 404, "not_found"),
     ("GET", "/v1/subjects/sub_x", {"X-Purpose": "world_domination"}, None, 422, "unprocessable"),
     ("GET", "/v1/audit?since=yesterday", {}, None, 422, "unprocessable"),

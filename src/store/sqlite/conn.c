@@ -430,6 +430,13 @@ enum rc sqlite_sync(struct store *s)
 	static const char sql[] = "PRAGMA wal_checkpoint(PASSIVE)";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
+	if (q->depth) {
+		/* A checkpoint cannot run inside a transaction (an erasure inside
+		 * the transaction of an idempotent write): it runs after the
+		 * outermost commit instead. */
+		q->sync_pending = true;
+		return RC_OK;
+	}
 	enum rc rc = sq_stmt(q, sql, &st);
 	if (rc)
 		return rc;
@@ -467,6 +474,11 @@ enum rc sqlite_commit(struct store *s)
 	}
 	q->depth--;
 	end_outermost(q);
+	if (!q->depth && q->sync_pending) {
+		q->sync_pending = false;
+		if (sqlite_sync(s))
+			log_warn("checkpoint after commit failed");
+	}
 	return RC_OK;
 }
 
@@ -485,6 +497,8 @@ void sqlite_rollback(struct store *s)
 		(void)run_sql(q, rollback_sql, "rollback");
 	}
 	q->depth--;
+	if (!q->depth)
+		q->sync_pending = false; /* nothing was committed */
 	end_outermost(q);
 }
 

@@ -129,3 +129,16 @@ enum rc sqlite_disclosures_for_subject(struct store *s, int64_t tenant, const ch
 	return sq_fetch_all_by_id(sq(s), sql, tenant, TOKEN_PREFIX_SUBJECT, subject_id, read_disclosure, sizeof **out,
 	                          (void **)out, n, "disclosures");
 }
+
+enum rc sqlite_disclosures_move(struct store *s, int64_t tenant, const char *from, const char *to)
+{
+	static const char sql[] = "UPDATE disclosures SET subject_id = ?3 WHERE tenant_id = ?1 AND subject_id = ?2";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_id(st, 2, TOKEN_PREFIX_SUBJECT, from);
+	bind_id(st, 3, TOKEN_PREFIX_SUBJECT, to);
+	return sq_run(q, st, "disclosures_move");
+}

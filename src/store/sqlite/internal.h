@@ -53,6 +53,7 @@ struct sqlite_store {
 	int depth;             /* open transaction levels */
 	bool durable;          /* the open transaction commits with synchronous=FULL */
 	bool reading;          /* the outermost transaction is a read snapshot (no writer slot) */
+	bool sync_pending;     /* a sync asked for inside a transaction: done after its commit */
 };
 
 static inline struct sqlite_store *sq(struct store *s)

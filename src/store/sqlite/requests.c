@@ -19,7 +19,7 @@ enum rc sqlite_request_insert(struct store *s, int64_t tenant, const struct stor
 {
 	static const char sql[] =
 		"INSERT INTO requests (tenant_id, request_id, subject_id, type, status, channel, received_at, due_at, "
-		"target_at, verified_by, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+		"target_at, verified_by, details, nobody) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	enum rc rc = sq_tenant(q, sql, tenant, &st);
@@ -35,6 +35,7 @@ enum rc sqlite_request_insert(struct store *s, int64_t tenant, const struct stor
 	bind_opt_int(st, 9, r->target_at);
 	bind_opt_text(st, 10, r->verified_by);
 	bind_blob(st, 11, r->details, r->details_len);
+	sqlite3_bind_int(st, 12, r->nobody);
 	return sq_run(q, st, "request_insert");
 }
 
@@ -55,12 +56,13 @@ static void read_request(sqlite3_stmt *st, void *out)
 	r->outcome = col_opt_text(st, 11);
 	r->refusal_reason = col_opt_text(st, 12);
 	r->verified_by = col_opt_text(st, 13);
-	r->details = col_blob(st, 14, &r->details_len);
+	r->nobody = sqlite3_column_int(st, 14) != 0;
+	r->details = col_blob(st, 15, &r->details_len);
 }
 
 #define REQUEST_COLUMNS                                                                                   \
 	"request_id, subject_id, type, status, channel, received_at, due_at, target_at, extended_at, " \
-	"extension_reason, answered_at, outcome, refusal_reason, verified_by"
+	"extension_reason, answered_at, outcome, refusal_reason, verified_by, nobody"
 
 enum rc sqlite_request_get(struct store *s, int64_t tenant, const char *id, struct store_request *out)
 {
@@ -168,4 +170,70 @@ enum rc sqlite_request_counts(struct store *s, int64_t tenant, const char *const
 	*n = c.a;
 	*late = c.b;
 	return rc;
+}
+
+/* ---- the requester of a request about nobody ---- */
+
+enum rc sqlite_requester_insert(struct store *s, int64_t tenant, const char *request_id,
+                                const struct store_requester *r)
+{
+	static const char sql[] =
+		"INSERT INTO request_requesters (tenant_id, request_id, lookup_hash, wrapped_key, contact) "
+		"VALUES (?1, ?2, ?3, ?4, ?5)";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_id(st, 2, TOKEN_PREFIX_REQUEST, request_id);
+	bind_blob(st, 3, r->lookup_hash, VAULT_HASH_LEN);
+	bind_blob(st, 4, r->wrapped_key, VAULT_WRAPPED_LEN);
+	bind_blob(st, 5, r->contact, r->contact_len);
+	return sq_run(q, st, "requester_insert");
+}
+
+static void read_requester(sqlite3_stmt *st, void *out)
+{
+	struct store_requester *r = out;
+	col_fixed(st, 0, r->lookup_hash, VAULT_HASH_LEN);
+	col_fixed(st, 1, r->wrapped_key, VAULT_WRAPPED_LEN);
+	r->contact = col_blob(st, 2, &r->contact_len);
+}
+
+enum rc sqlite_requester_get(struct store *s, int64_t tenant, const char *request_id, struct store_requester *out)
+{
+	static const char sql[] =
+		"SELECT lookup_hash, wrapped_key, contact FROM request_requesters WHERE tenant_id = ?1 AND request_id = ?2";
+	memset(out, 0, sizeof *out);
+	return sq_fetch_one_by_id(sq(s), sql, tenant, TOKEN_PREFIX_REQUEST, request_id, read_requester, out,
+	                          "requester_get");
+}
+
+enum rc sqlite_requests_for_subject(struct store *s, int64_t tenant, const char *subject_id,
+                                    struct store_request **out, size_t *n)
+{
+	static const char sql[] =
+		"SELECT " REQUEST_COLUMNS ", details FROM requests INDEXED BY requests_by_subject "
+		"WHERE tenant_id = ?1 AND subject_id = ?2 ORDER BY request_id";
+	*out = NULL;
+	*n = 0;
+	return sq_fetch_all_by_id(sq(s), sql, tenant, TOKEN_PREFIX_SUBJECT, subject_id, read_request, sizeof **out,
+	                          (void **)out, n, "requests_for_subject");
+}
+
+enum rc sqlite_request_move(struct store *s, int64_t tenant, const char *request_id, const char *to_subject,
+                            const unsigned char *details, size_t details_len)
+{
+	static const char sql[] =
+		"UPDATE requests SET subject_id = ?3, details = ?4 WHERE tenant_id = ?1 AND request_id = ?2";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_id(st, 2, TOKEN_PREFIX_REQUEST, request_id);
+	bind_id(st, 3, TOKEN_PREFIX_SUBJECT, to_subject);
+	bind_blob(st, 4, details, details_len);
+	rc = sq_run(q, st, "request_move");
+	return !rc && sqlite3_changes(q->db) == 0 ? RC_NOT_FOUND : rc;
 }

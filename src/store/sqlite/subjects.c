@@ -6,7 +6,8 @@
  * rows are found through that list: deleting or rewriting a record touches
  * exactly its rows, by primary key. A subject is erased key first: once the
  * wrapped key is gone nothing of the subject can be read, even if the rest
- * of the deletion fails.
+ * of the deletion fails. Deleting a subject also deletes the answers kept
+ * for retries that are about it.
  */
 #include <stdlib.h>
 
@@ -156,6 +157,8 @@ enum rc sqlite_subject_delete(struct store *s, int64_t tenant, const char *id)
 		"SELECT record_id, lookups FROM records INDEXED BY records_by_subject "
 		"WHERE tenant_id = ?1 AND subject_id = ?2";
 	static const char del[] = "DELETE FROM subjects WHERE tenant_id = ?1 AND subject_id = ?2";
+	/* Answers kept for retries can show its values (sqlite/idempotency.c). */
+	static const char answers[] = "DELETE FROM idempotency WHERE tenant_id = ?1 AND subject_id = ?2";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	struct store_record *recs = NULL;
@@ -180,6 +183,8 @@ enum rc sqlite_subject_delete(struct store *s, int64_t tenant, const char *id)
 	/* Records and their events go with the subject (ON DELETE CASCADE). */
 	if (!rc)
 		rc = sq_run_tenant_id(q, del, tenant, TOKEN_PREFIX_SUBJECT, id, "subject_delete");
+	if (!rc)
+		rc = sq_run_tenant_id(q, answers, tenant, TOKEN_PREFIX_SUBJECT, id, "subject_delete_answers");
 	if (rc) {
 		sqlite_rollback(s);
 		return rc;
@@ -426,4 +431,42 @@ enum rc sqlite_records_page(struct store *s, int64_t tenant, const char *after, 
 	static const char sql[] =
 		"SELECT record_id FROM records WHERE tenant_id = ?1 AND record_id > ?2 ORDER BY record_id LIMIT ?3";
 	return ids_page(s, sql, TOKEN_PREFIX_RECORD, tenant, after, ids, max, n);
+}
+
+enum rc sqlite_record_move(struct store *s, int64_t tenant, const char *record_id, const char *to_subject,
+                           const unsigned char *data, size_t data_len)
+{
+	static const char lookups[] = "SELECT record_id, lookups FROM records WHERE tenant_id = ?1 AND record_id = ?2";
+	static const char move[] =
+		"UPDATE records SET subject_id = ?3, data = ?4 WHERE tenant_id = ?1 AND record_id = ?2";
+	static const char move_lookup[] =
+		"UPDATE lookups SET subject_id = ?4 WHERE tenant_id = ?1 AND hash = ?2 AND record_id = ?3";
+	struct sqlite_store *q = sq(s);
+	struct store_record old = {0};
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, lookups, tenant, &st);
+	if (rc)
+		return rc;
+	bind_id(st, 2, TOKEN_PREFIX_RECORD, record_id);
+	rc = sq_fetch_one(q, st, read_record_lookups, &old, "record_move");
+	if (!rc)
+		rc = sq_tenant(q, move, tenant, &st);
+	if (!rc) {
+		bind_id(st, 2, TOKEN_PREFIX_RECORD, record_id);
+		bind_id(st, 3, TOKEN_PREFIX_SUBJECT, to_subject);
+		bind_blob(st, 4, data, data_len);
+		rc = sq_run(q, st, "record_move");
+	}
+	/* Its lookup rows, by primary key, through the hashes it lists. */
+	for (size_t i = 0; !rc && i < old.nlookups; i++) {
+		rc = sq_tenant(q, move_lookup, tenant, &st);
+		if (rc)
+			break;
+		bind_blob(st, 2, old.lookups + i * VAULT_HASH_LEN, VAULT_HASH_LEN);
+		bind_id(st, 3, TOKEN_PREFIX_RECORD, record_id);
+		bind_id(st, 4, TOKEN_PREFIX_SUBJECT, to_subject);
+		rc = sq_run(q, st, "record_move_lookup");
+	}
+	store_record_fini(&old);
+	return rc;
 }
