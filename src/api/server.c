@@ -82,7 +82,8 @@ static enum rc parse_listen(const char *opt, const char *listen, struct sockaddr
 
 /* Binds and listens here rather than in libmicrohttpd, whose failure gives
  * no usable errno: the operator is told which address and why. */
-static enum rc listen_socket(const struct sockaddr_storage *ss, const char *listen_text, int *out, struct errbuf *eb)
+static enum rc listen_socket(const char *opt, const struct sockaddr_storage *ss, const char *listen_text, int *out,
+                            struct errbuf *eb)
 {
 	int one = 1;
 	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
@@ -97,10 +98,10 @@ static enum rc listen_socket(const struct sockaddr_storage *ss, const char *list
 		close(fd);
 		if (e == EADDRINUSE)
 			return err_set(eb, RC_IO, "address already in use: %s (another program listens there: stop it, or "
-			               "choose another --listen)", listen_text);
+			               "choose another %s)", listen_text, opt);
 		if (e == EADDRNOTAVAIL)
 			return err_set(eb, RC_IO, "address not available on this machine: %s (choose one of its addresses "
-			               "for --listen)", listen_text);
+			               "for %s)", listen_text, opt);
 		if (e == EACCES)
 			return err_set(eb, RC_IO, "permission denied to listen on %s (ports below 1024 need privileges: "
 			               "choose a port from 1024 up)", listen_text);
@@ -380,7 +381,7 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 		return rc;
 	}
 	int fd = -1;
-	if ((rc = listen_socket(&ss, cfg->listen, &fd, eb))) {
+	if ((rc = listen_socket("--listen", &ss, cfg->listen, &fd, eb))) {
 		server_stop(s);
 		return rc;
 	}
@@ -423,17 +424,22 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	}
 	s->reaper_running = true;
 	if (cfg->metrics_listen) {
+		int mfd = -1;
+		if ((rc = listen_socket("--metrics-listen", &mss, cfg->metrics_listen, &mfd, eb))) {
+			server_stop(s);
+			return rc;
+		}
 		/* One thread: a scrape every few seconds, not the API's load. */
 		s->metrics_mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
 		                                  (mss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 		                                  0, NULL, NULL, server_on_metrics, s,
-		                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&mss,
+		                                  MHD_OPTION_LISTEN_SOCKET, mfd,
 		                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 		                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
 		                                  MHD_OPTION_END);
-		if (!s->metrics_mhd) {
-			rc = err_set(eb, RC_IO, "cannot listen on --metrics-listen %s: %s", cfg->metrics_listen,
-			             strerror(errno));
+		if (!s->metrics_mhd) { /* it has closed mfd */
+			rc = err_set(eb, RC_IO, "cannot start the metrics server on --metrics-listen %s (see the message "
+			             "above)", cfg->metrics_listen);
 			server_stop(s);
 			return rc;
 		}
