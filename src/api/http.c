@@ -501,6 +501,8 @@ static enum MHD_Result respond(struct server *s, struct pending *p, struct MHD_C
 	if (cacheable && rq->etag[0])
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, rq->etag);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (s->tls) /* browsers that reached us over HTTPS keep to it for a year */
+		MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
 	if (!strncmp(ctype, "text/html", 9) || (!rc && rq->csp)) {
 		/* Pages behind e-mailed links: no scripts, no framing, and the
 		 * token in the URL is not sent on as a referrer. */

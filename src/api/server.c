@@ -15,16 +15,24 @@
  * rest at accept), and a request must be received, headers and body, within
  * receive_timeout_s of its start: libmicrohttpd's own timeout counts idle
  * time only, so the reaper thread below enforces the total.
+ *
+ * HTTPS (tls_cert and tls_key) is libmicrohttpd's, over GnuTLS. The two
+ * files are read and checked against each other here, before the daemon
+ * starts, so that an unreadable file, one that is not PEM or a key that
+ * belongs to another certificate is named as such rather than as a failed
+ * start. The key's text is wiped when the server stops.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,7 +82,8 @@ static enum rc parse_listen(const char *opt, const char *listen, struct sockaddr
 
 /* Binds and listens here rather than in libmicrohttpd, whose failure gives
  * no usable errno: the operator is told which address and why. */
-static enum rc listen_socket(const struct sockaddr_storage *ss, const char *listen_text, int *out, struct errbuf *eb)
+static enum rc listen_socket(const char *opt, const struct sockaddr_storage *ss, const char *listen_text, int *out,
+                            struct errbuf *eb)
 {
 	int one = 1;
 	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
@@ -89,10 +98,10 @@ static enum rc listen_socket(const struct sockaddr_storage *ss, const char *list
 		close(fd);
 		if (e == EADDRINUSE)
 			return err_set(eb, RC_IO, "address already in use: %s (another program listens there: stop it, or "
-			               "choose another --listen)", listen_text);
+			               "choose another %s)", listen_text, opt);
 		if (e == EADDRNOTAVAIL)
 			return err_set(eb, RC_IO, "address not available on this machine: %s (choose one of its addresses "
-			               "for --listen)", listen_text);
+			               "for %s)", listen_text, opt);
 		if (e == EACCES)
 			return err_set(eb, RC_IO, "permission denied to listen on %s (ports below 1024 need privileges: "
 			               "choose a port from 1024 up)", listen_text);
@@ -203,6 +212,94 @@ static void *reaper_main(void *arg)
 	return NULL;
 }
 
+/* Reads the PEM file of setting `opt` (tls_cert or tls_key) whole, bounded
+ * by SERVER_TLS_FILE_MAX; `begin` is the PEM label it must carry. */
+static enum rc read_pem(const char *opt, const char *path, const char *begin, char **out, size_t *len,
+                        struct errbuf *eb)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		enum rc rc = err_set(eb, RC_IO, "cannot read %s %s: %s", opt, path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	enum rc rc = RC_OK;
+	char *text = NULL;
+	size_t n = 0;
+	if (!S_ISREG(st.st_mode)) {
+		rc = err_set(eb, RC_IO, "%s %s is not a regular file", opt, path);
+		goto out;
+	}
+	if (!strcmp(opt, "tls_key") && (st.st_mode & S_IROTH)) {
+		rc = err_set(eb, RC_IO, "%s %s is readable by every user of this machine (mode %03o): chmod o-r %s", opt,
+		             path, (unsigned)(st.st_mode & 0777), path);
+		goto out;
+	}
+	if (st.st_size > SERVER_TLS_FILE_MAX) {
+		rc = err_set(eb, RC_TOO_LARGE, "%s %s is over %d bytes: is it the right file?", opt, path,
+		             SERVER_TLS_FILE_MAX);
+		goto out;
+	}
+	text = xmalloc((size_t)st.st_size + 1);
+	ssize_t r = 1;
+	while (n < (size_t)st.st_size && (r = read(fd, text + n, (size_t)st.st_size - n)) > 0)
+		n += (size_t)r;
+	if (r < 0) {
+		rc = err_set(eb, RC_IO, "cannot read %s %s: %s", opt, path, strerror(errno));
+		goto out;
+	}
+	text[n] = '\0';
+	if (!strstr(text, begin) || strlen(text) != n)
+		rc = err_set(eb, RC_INVALID, "%s %s is not a PEM file holding %s", opt, path, begin);
+out:
+	close(fd);
+	if (rc && text) {
+		explicit_bzero(text, n);
+		free(text);
+		text = NULL;
+	}
+	*out = text;
+	*len = n;
+	return rc;
+}
+
+/* Reads tls_cert and tls_key into s and checks, with GnuTLS itself, that
+ * the key is the certificate's: libmicrohttpd would only fail to start. */
+static enum rc tls_load(struct server *s, const struct server_config *cfg, struct errbuf *eb)
+{
+	if (!cfg->tls_cert && !cfg->tls_key)
+		return RC_OK;
+	if (!cfg->tls_cert || !cfg->tls_key)
+		return err_set(eb, RC_INVALID, "HTTPS needs both tls_cert and tls_key (%s is not set)",
+		               cfg->tls_cert ? "tls_key" : "tls_cert");
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		return err_set(eb, RC_UNAVAILABLE, "this libmicrohttpd was built without TLS: leave tls_cert and tls_key "
+		               "unset and terminate TLS in a reverse proxy (docs/deploy.md)");
+	size_t cert_len = 0;
+	enum rc rc = read_pem("tls_cert", cfg->tls_cert, "-----BEGIN CERTIFICATE-----", &s->tls_cert, &cert_len, eb);
+	if (!rc)
+		rc = read_pem("tls_key", cfg->tls_key, "PRIVATE KEY-----", &s->tls_key, &s->tls_key_len, eb);
+	if (rc)
+		return rc;
+	gnutls_certificate_credentials_t cred = NULL;
+	if (gnutls_certificate_allocate_credentials(&cred) != GNUTLS_E_SUCCESS)
+		return err_set(eb, RC_INTERNAL, "GnuTLS cannot allocate credentials");
+	gnutls_datum_t c = {(unsigned char *)s->tls_cert, (unsigned)cert_len};
+	gnutls_datum_t k = {(unsigned char *)s->tls_key, (unsigned)s->tls_key_len};
+	int g = gnutls_certificate_set_x509_key_mem2(cred, &c, &k, GNUTLS_X509_FMT_PEM, NULL, 0);
+	gnutls_certificate_free_credentials(cred);
+	if (g == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
+		return err_set(eb, RC_INVALID, "tls_key %s is not the private key of the certificate in tls_cert %s",
+		               cfg->tls_key, cfg->tls_cert);
+	if (g < 0)
+		return err_set(eb, RC_INVALID, "tls_cert %s with tls_key %s cannot be used: %s", cfg->tls_cert,
+		               cfg->tls_key, gnutls_strerror(g));
+	s->tls = true;
+	return RC_OK;
+}
+
 /* The total connection limit, kept below the descriptors the process may
  * open (the store, the log and the listening socket need some too). */
 static unsigned connection_limit(unsigned wanted)
@@ -259,6 +356,10 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	unsigned timeout_s = cfg->receive_timeout_s ? cfg->receive_timeout_s : SERVER_RECEIVE_TIMEOUT_DEFAULT;
 	s->receive_timeout_us = (uint64_t)timeout_s * 1000000u;
 
+	if ((rc = tls_load(s, cfg, eb))) {
+		server_stop(s);
+		return rc;
+	}
 	/* Open the store once here so that a bad store fails at start-up. */
 	struct store *probe = NULL;
 	rc = store_pool_new(s->store_url, &s->pool, eb);
@@ -280,7 +381,7 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 		return rc;
 	}
 	int fd = -1;
-	if ((rc = listen_socket(&ss, cfg->listen, &fd, eb))) {
+	if ((rc = listen_socket("--listen", &ss, cfg->listen, &fd, eb))) {
 		server_stop(s);
 		return rc;
 	}
@@ -294,9 +395,18 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (s->tls)
+		flags |= MHD_USE_TLS;
+	/* The certificate and key, or (plain HTTP) an empty list. */
+	struct MHD_OptionItem tls_opts[] = {
+		{s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key},
+		{MHD_OPTION_END, 0, NULL},
+	};
 	/* The idle timeout stays as it was; the receive deadline is the reaper's. */
 	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, server_on_request, s,
 	                          MHD_OPTION_LISTEN_SOCKET, fd,
+	                          MHD_OPTION_ARRAY, tls_opts,
 	                          MHD_OPTION_THREAD_POOL_SIZE, threads,
 	                          MHD_OPTION_NOTIFY_COMPLETED, server_on_completed, s,
 	                          MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
@@ -314,17 +424,22 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	}
 	s->reaper_running = true;
 	if (cfg->metrics_listen) {
+		int mfd = -1;
+		if ((rc = listen_socket("--metrics-listen", &mss, cfg->metrics_listen, &mfd, eb))) {
+			server_stop(s);
+			return rc;
+		}
 		/* One thread: a scrape every few seconds, not the API's load. */
 		s->metrics_mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
 		                                  (mss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 		                                  0, NULL, NULL, server_on_metrics, s,
-		                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&mss,
+		                                  MHD_OPTION_LISTEN_SOCKET, mfd,
 		                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 		                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
 		                                  MHD_OPTION_END);
-		if (!s->metrics_mhd) {
-			rc = err_set(eb, RC_IO, "cannot listen on --metrics-listen %s: %s", cfg->metrics_listen,
-			             strerror(errno));
+		if (!s->metrics_mhd) { /* it has closed mfd */
+			rc = err_set(eb, RC_IO, "cannot start the metrics server on --metrics-listen %s (see the message "
+			             "above)", cfg->metrics_listen);
 			server_stop(s);
 			return rc;
 		}
@@ -332,7 +447,8 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	if (cfg->public_url)
 		s->public_url = xstrdup(cfg->public_url);
 	else
-		s->public_url = xasprintf("http://%s:%u", cfg->listen[0] == '[' ? "localhost" : "127.0.0.1", (unsigned)s->port);
+		s->public_url = xasprintf("%s://%s:%u", server_scheme(s), cfg->listen[0] == '[' ? "localhost" : "127.0.0.1",
+		                          (unsigned)s->port);
 	router_links(&s->links, s->public_url);
 	if (cfg->smtp_url) {
 		struct store *sst = NULL;
@@ -353,8 +469,8 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 		server_stop(s);
 		return rc;
 	}
-	log_info("listening addr=%s port=%u threads=%u per_ip_limit=%u max_connections=%u receive_timeout_s=%u",
-	         cfg->listen, (unsigned)s->port, threads, per_ip, total, timeout_s);
+	log_info("listening addr=%s scheme=%s port=%u threads=%u per_ip_limit=%u max_connections=%u receive_timeout_s=%u",
+	         cfg->listen, server_scheme(s), (unsigned)s->port, threads, per_ip, total, timeout_s);
 	*out = s;
 	return RC_OK;
 }
@@ -362,6 +478,11 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 uint16_t server_port(const struct server *s)
 {
 	return s->port;
+}
+
+const char *server_scheme(const struct server *s)
+{
+	return s->tls ? "https" : "http";
 }
 
 void server_stop(struct server *s)
@@ -414,5 +535,9 @@ void server_stop(struct server *s)
 	free(s->keydir);
 	free(s->store_url);
 	free(s->public_url);
+	free(s->tls_cert);
+	if (s->tls_key)
+		explicit_bzero(s->tls_key, s->tls_key_len);
+	free(s->tls_key);
 	free(s);
 }

@@ -43,16 +43,24 @@ struct server_config {
 	/* NULL, or the reverse proxies whose X-Forwarded-For and Forwarded are
 	 * believed, as CIDRs separated by commas (api/proxy.h). */
 	const char *trusted_proxies;
+	/* HTTPS on --listen when both are set (libmicrohttpd with GnuTLS): the
+	 * certificate chain and its private key, PEM files read at start. */
+	const char *tls_cert;
+	const char *tls_key;
 };
 
 #define SERVER_PER_IP_DEFAULT 64
 #define SERVER_CONNECTIONS_DEFAULT 1000
 #define SERVER_RECEIVE_TIMEOUT_DEFAULT 30
+/* The largest certificate chain or key file read (a chain is a few KiB). */
+#define SERVER_TLS_FILE_MAX (256 * 1024)
 
 enum rc server_start(const struct server_config *cfg, struct server **out, struct errbuf *eb) WUR;
 /* Stops accepting, lets requests in flight finish, closes every connection. */
 void server_stop(struct server *s);
 uint16_t server_port(const struct server *s);
+/* "https" when the server speaks TLS, else "http". */
+const char *server_scheme(const struct server *s);
 /* Takes up new policy versions now (SIGHUP) rather than at the next tick;
  * requests in flight keep the tenant they started with. */
 void server_reload(struct server *s);

@@ -73,6 +73,9 @@ struct server {
 	struct store_pool *pool;   /* every connection of the server comes from it */
 	struct MHD_Daemon *mhd;
 	struct MHD_Daemon *metrics_mhd; /* --metrics-listen, or NULL */
+	bool tls;                  /* HTTPS on --listen: answers carry Strict-Transport-Security */
+	char *tls_cert, *tls_key;  /* the PEM texts libmicrohttpd was given; the key is wiped at stop */
+	size_t tls_key_len;
 	uint16_t port;
 	pthread_key_t worker_key;  /* each server thread's struct worker */
 	pthread_mutex_t workers_lock;

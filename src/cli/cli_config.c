@@ -53,7 +53,9 @@ enum { FLAG = 1, CONF = 2, ENV = 4, ALL = FLAG | CONF | ENV };
 	X(PER_IP_LIMIT, "per_ip_limit", UINT, ALL, 1, 100000, "64", FIELD(per_ip_limit), NULL) \
 	X(MAX_CONNECTIONS, "max_connections", UINT, ALL, 1, 1000000, "1000", FIELD(max_connections), NULL) \
 	X(RECEIVE_TIMEOUT, "receive_timeout", PERIOD, ALL, 1, 3600, "30s", FIELD(receive_timeout_s), NULL) \
-	X(TRUSTED_PROXIES, "trusted_proxies", STRING, ALL, 0, 0, NULL, FIELD(trusted_proxies), "none")
+	X(TRUSTED_PROXIES, "trusted_proxies", STRING, ALL, 0, 0, NULL, FIELD(trusted_proxies), "none") \
+	X(TLS_CERT, "tls_cert", PATH, ALL, 0, 0, NULL, FIELD(tls_cert), "plain HTTP") \
+	X(TLS_KEY, "tls_key", PATH, ALL, 0, 0, NULL, FIELD(tls_key), "plain HTTP")
 
 #define AS_ID(id, ...) S_##id,
 enum setting_id { SETTINGS(AS_ID) S_COUNT };
@@ -392,6 +394,9 @@ int cli_config_finish(struct cli_config *c, const char *cmd)
 		      "smtp_password_file, not both";
 	else if (c->v[S_SMTP_PASSWORD].text && !c->v[S_SMTP_USER].text)
 		why = "an SMTP password is given without smtp_user";
+	else if (!c->v[S_TLS_CERT].text != !c->v[S_TLS_KEY].text)
+		why = c->v[S_TLS_CERT].text ? "tls_cert is set but tls_key is not: HTTPS needs both"
+		                            : "tls_key is set but tls_cert is not: HTTPS needs both";
 	if (why) {
 		fprintf(stderr, "privreg %s: %s\n", cmd, why);
 		return CLI_USAGE;

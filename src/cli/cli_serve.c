@@ -26,7 +26,8 @@ static const char serve_help[] =
 	"                     [--sweep-every 1h] [--checkpoint-every 1h] [--checkpoint-file FILE]\n"
 	"                     [--metrics-listen 127.0.0.1:9100] [--per-ip-limit 64]\n"
 	"                     [--max-connections 1000] [--receive-timeout 30s]\n"
-	"                     [--trusted-proxies CIDR[,CIDR...]]\n\n"
+	"                     [--trusted-proxies CIDR[,CIDR...]]\n"
+	"                     [--tls-cert FILE --tls-key FILE]\n\n"
 	"Serves the register's HTTP API (see /openapi.json) on --listen (port 0\n"
 	"picks a free port; the address is printed). --threads: server threads,\n"
 	"default one per core. --auth-limit: failed authentications allowed per\n"
@@ -60,7 +61,12 @@ static const char serve_help[] =
 	"--trusted-proxies: the reverse proxies (IPv4/IPv6 CIDRs or addresses)\n"
 	"whose X-Forwarded-For / Forwarded headers are believed for consent\n"
 	"evidence and rate limiting (default none: the socket peer is the client;\n"
-	"see docs/deploy.md).\n\n"
+	"see docs/deploy.md).\n"
+	"--tls-cert, --tls-key: serve HTTPS on --listen: the certificate chain and\n"
+	"its private key, PEM files (the key file must not be readable by every\n"
+	"user; its text never goes on the command line). Answers then carry\n"
+	"Strict-Transport-Security. Without them privreg speaks plain HTTP, for a\n"
+	"reverse proxy in front of it to terminate TLS.\n\n"
 	"Every setting can also be given in DIR/" CLI_CONF " (the flag's name with '_'\n"
 	"for '-': smtp_from = shop@example.ee) or in the environment (PRIVREG_ and\n"
 	"the name in capitals: PRIVREG_SMTP_FROM); the environment overrides the\n"
@@ -149,7 +155,8 @@ static int serve(const struct cli_config *c, const char *dir)
 	}
 	char host[64];
 	snprintf(host, sizeof host, "%.*s", (int)(strrchr(cfg.listen, ':') - cfg.listen), cfg.listen);
-	printf("privreg serving http://%s:%u (register %s; stop with Ctrl-C)\n", host, (unsigned)server_port(srv), dir);
+	printf("privreg serving %s://%s:%u (register %s; stop with Ctrl-C)\n", server_scheme(srv), host,
+	       (unsigned)server_port(srv), dir);
 	fflush(stdout);
 	int sig = 0;
 	while (!sigwait(&sigs, &sig) && sig == SIGHUP)

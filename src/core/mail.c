@@ -278,6 +278,11 @@ enum rc mail_outbox_due(struct store *s, int64_t now, size_t max, struct store_m
 	return store_outbox_due(s, now, max, out, n);
 }
 
+enum rc mail_claim(struct store *s, const struct store_message *m, const char *owner, int64_t now, int64_t until)
+{
+	return store_outbox_claim(s, m->tenant_id, m->message_id, owner, now, until);
+}
+
 enum rc mail_mark_sent(struct store *s, const struct store_message *m, int64_t at)
 {
 	return store_outbox_sent(s, m->tenant_id, m->message_id, at);

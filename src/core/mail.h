@@ -45,9 +45,13 @@ void mail_open_fini(struct mail_open *m);
  * The outbox as the sender walks it: messages of every tenant due at `now`,
  * and what became of each. A message is marked sent once the SMTP server
  * took it (or once its subject is erased: it went with them); one that
- * failed waits until next_at.
+ * failed waits until next_at. A sender claims a message (mail_claim) before
+ * sending it: RC_CONFLICT means another sender has it, or it is no longer
+ * due; the claim holds until `until` unless the message is marked first.
  */
 enum rc mail_outbox_due(struct store *s, int64_t now, size_t max, struct store_message **out, size_t *n) WUR;
+enum rc mail_claim(struct store *s, const struct store_message *m, const char *owner, int64_t now,
+                   int64_t until) WUR;
 enum rc mail_mark_sent(struct store *s, const struct store_message *m, int64_t at) WUR;
 enum rc mail_retry_at(struct store *s, const struct store_message *m, int attempts, int64_t next_at) WUR;
 

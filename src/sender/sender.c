@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/mail.h"
+#include "crypto/token.h"
 #include "store/store.h"
 
 #define BATCH 50
@@ -22,6 +24,7 @@
 struct sender {
 	char *smtp_url, *from;
 	char *user, *password;     /* NULL when the URL alone says how to log in */
+	char owner[TOKEN_ID_MAX + 32]; /* this sender's name in the outbox's claims: pid and a random id */
 	int poll_ms;
 	enum rc (*tenant_of)(void *arg, struct store *st, int64_t id, const struct tenant **out);
 	void *arg;
@@ -99,15 +102,24 @@ static void deliver(struct sender *s, struct store_message *m)
 {
 	const struct tenant *t = NULL;
 	int64_t now = timeutil_now();
-	if (s->tenant_of(s->arg, s->store, m->tenant_id, &t)) {
+	enum rc rc = s->tenant_of(s->arg, s->store, m->tenant_id, &t);
+	if (rc) {
 		atomic_fetch_add_explicit(&s->failures, 1, memory_order_relaxed);
 		log_error("outbox message=%lld: tenant=%lld cannot be loaded", (long long)m->message_id,
 		          (long long)m->tenant_id);
 		return;
 	}
+	rc = mail_claim(s->store, m, s->owner, now, now + SENDER_CLAIM_SECONDS);
+	if (rc) {
+		/* Another sender took it (or sent it) since the outbox was read. */
+		if (rc != RC_CONFLICT)
+			log_warn("outbox message=%lld tenant=%lld: cannot be claimed", (long long)m->message_id,
+			         (long long)m->tenant_id);
+		return;
+	}
 	struct core_ctx c = {.store = s->store, .tenant = t};
 	struct mail_open open;
-	enum rc rc = mail_open(&c, m->subject_id, m->sealed, m->sealed_len, m->message_id, &open);
+	rc = mail_open(&c, m->subject_id, m->sealed, m->sealed_len, m->message_id, &open);
 	if (rc == RC_NOT_FOUND || rc == RC_GONE) {
 		/* The subject was erased: the message went with them. */
 		log_info("outbox message=%lld tenant=%lld dropped: subject erased", (long long)m->message_id,
@@ -191,6 +203,9 @@ enum rc sender_start(const struct sender_config *cfg, struct store *st, struct s
 	s->user = cfg->user ? xstrdup(cfg->user) : NULL;
 	s->password = cfg->password ? xstrdup(cfg->password) : NULL;
 	s->poll_ms = cfg->poll_ms > 0 ? cfg->poll_ms : 200;
+	char tag[TOKEN_ID_MAX];
+	token_id_new("snd_", tag);
+	snprintf(s->owner, sizeof s->owner, "pid %ld %s", (long)getpid(), tag);
 	s->tenant_of = cfg->tenant_of;
 	s->arg = cfg->arg;
 	s->store = st;

@@ -7,8 +7,14 @@
  * has been erased meanwhile (their key is gone, and so is the message). A
  * restart picks up where the outbox stands. If the process dies after the
  * server accepted a message and before it was marked sent, that one message
- * goes out again on restart, with the same Message-ID so that it can be
- * recognised.
+ * goes out again once its claim expires, with the same Message-ID so that
+ * it can be recognised.
+ *
+ * Each message is claimed before it is sent (mail_claim, for
+ * SENDER_CLAIM_SECONDS, well over libcurl's connect and transfer timeouts):
+ * senders sharing one outbox, in one process or several, never send one
+ * message twice while they live, and a message whose sender died is taken
+ * up again when the claim runs out.
  */
 #ifndef PRIVREG_SENDER_H
 #define PRIVREG_SENDER_H
@@ -17,6 +23,9 @@
 
 #include "base/err.h"
 #include "core/tenant.h"
+
+/* How long a claim holds: libcurl gives up on one message within 35 s. */
+#define SENDER_CLAIM_SECONDS 300
 
 struct sender;
 struct store;

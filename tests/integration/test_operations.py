@@ -232,3 +232,21 @@ def test_key_access_refused_with_the_fix(privreg, register, what):
     os.chmod(keys, 0o700)
     os.chmod(keyfile, 0o600)
     privreg("key", "add", "--role", "admin", "--dir", register, check=0)
+
+
+def test_metrics_port_in_use_is_named(privreg, register):
+    """#11.8: a taken --metrics-listen port is named as such too, with its
+    flag (libmicrohttpd alone said "Failed to bind to port 0")."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        proc = subprocess.run([privreg.binary, "serve", "--dir", str(register), "--listen", "127.0.0.1:0",
+                               "--metrics-listen", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=30)
+    finally:
+        taken.close()
+    assert proc.returncode != 0
+    assert (f"address already in use: 127.0.0.1:{port} (another program listens there: stop it, or choose "
+            f"another --metrics-listen)") in proc.stderr, proc.stderr
+    assert "port 0" not in proc.stderr, proc.stderr

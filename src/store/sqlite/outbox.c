@@ -2,6 +2,12 @@
  * sqlite/outbox.c: messages (e-mail, webhooks) written in the transaction
  * of the change they announce and sent afterwards by the sender, which reads
  * the due ones of every tenant. A sent message keeps its row, not its body.
+ *
+ * Before sending, a sender claims the message (outbox_claim): one UPDATE,
+ * outside any transaction, whose WHERE holds only while the message is still
+ * due, unsent and without a live claim; changes() == 1 says this sender won
+ * it. Two senders on one database thus never both send one message, and a
+ * claim left by a sender that died expires at claimed_until.
  */
 #include "store/sqlite/internal.h"
 
@@ -40,7 +46,8 @@ enum rc sqlite_outbox_due(struct store *s, int64_t now, size_t max, struct store
 {
 	static const char sql[] =
 		"SELECT tenant_id, message_id, subject_id, kind, created_at, next_at, attempts, sealed FROM outbox "
-		"INDEXED BY outbox_due WHERE sent_at IS NULL AND next_at <= ?1 ORDER BY next_at LIMIT ?2";
+		"INDEXED BY outbox_due WHERE sent_at IS NULL AND next_at <= ?1 "
+		"AND (claimed_until IS NULL OR claimed_until < ?1) ORDER BY next_at LIMIT ?2";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	*out = NULL;
@@ -53,9 +60,29 @@ enum rc sqlite_outbox_due(struct store *s, int64_t now, size_t max, struct store
 	return sq_fetch_all(q, st, read_message, sizeof **out, (void **)out, n, "outbox_due");
 }
 
+enum rc sqlite_outbox_claim(struct store *s, int64_t tenant, int64_t message_id, const char *owner, int64_t now,
+                            int64_t until)
+{
+	static const char sql[] =
+		"UPDATE outbox SET claimed_by = ?3, claimed_until = ?5 WHERE tenant_id = ?1 AND message_id = ?2 "
+		"AND sent_at IS NULL AND next_at <= ?4 AND (claimed_until IS NULL OR claimed_until < ?4)";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 2, message_id);
+	bind_text(st, 3, owner);
+	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_int64(st, 5, until);
+	rc = sq_run(q, st, "outbox_claim");
+	return !rc && sqlite3_changes(q->db) != 1 ? RC_CONFLICT : rc;
+}
+
 enum rc sqlite_outbox_sent(struct store *s, int64_t tenant, int64_t message_id, int64_t at)
 {
-	static const char sql[] = "UPDATE outbox SET sent_at = ?3, sealed = x'' WHERE tenant_id = ?1 AND message_id = ?2";
+	static const char sql[] = "UPDATE outbox SET sent_at = ?3, sealed = x'', claimed_by = NULL, claimed_until = NULL "
+		"WHERE tenant_id = ?1 AND message_id = ?2";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	enum rc rc = sq_tenant(q, sql, tenant, &st);
@@ -68,7 +95,8 @@ enum rc sqlite_outbox_sent(struct store *s, int64_t tenant, int64_t message_id, 
 
 enum rc sqlite_outbox_retry(struct store *s, int64_t tenant, int64_t message_id, int attempts, int64_t next_at)
 {
-	static const char sql[] = "UPDATE outbox SET attempts = ?3, next_at = ?4 WHERE tenant_id = ?1 AND message_id = ?2";
+	static const char sql[] = "UPDATE outbox SET attempts = ?3, next_at = ?4, claimed_by = NULL, claimed_until = NULL "
+		"WHERE tenant_id = ?1 AND message_id = ?2";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	enum rc rc = sq_tenant(q, sql, tenant, &st);
