@@ -15,9 +15,9 @@ def srv(tmp_path_factory):
     base = tmp_path_factory.mktemp("unique")
     policy = base / "unique.yaml"
     text = WEBSHOP.read_text()
-    assert "  email:            { type: email, lookup: true }" in text
-    policy.write_text(text.replace("  email:            { type: email, lookup: true }",
-                                   "  email:            { type: email, lookup: true, unique: true }"))
+    old = "  email:            { type: email, lookup: true,"
+    assert old in text
+    policy.write_text(text.replace(old, "  email:            { type: email, lookup: true, unique: true,", 1))
     d = base / "reg"
     privreg("init", "--dir", d, "--policy", policy, check=0)
     s = Server(privreg, d)
