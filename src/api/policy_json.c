@@ -22,6 +22,8 @@ static json_t *keep_json(const struct policy_keep *k)
 	if (k->rule == KEEP_AFTER_EVENT) {
 		json_object_set_new(j, "period", duration_json(k->period));
 		json_object_set_new(j, "event", json_string(k->event));
+		if (k->financial_year)
+			json_object_set_new(j, "from", json_string("end of financial year"));
 	} else if (k->period.n) {
 		json_object_set_new(j, "grace", duration_json(k->period));
 	}
@@ -136,6 +138,8 @@ json_t *policy_to_json(const struct policy *p)
 		                      "eea", country_in_eea(r->country));
 		set_opt(j, "transfer", r->transfer != TRANSFER_NONE ? policy_transfer_name(r->transfer) : NULL);
 		set_opt(j, "contract", r->contract);
+		if (r->dpf)
+			json_object_set_new(j, "dpf", json_true());
 		json_object_set_new(recipients, r->name, j);
 	}
 

@@ -414,6 +414,13 @@ bool policy_parse_keep(struct pctx *c, yaml_node_t *n, const char *what, struct 
 		return false;
 	}
 	const char *ev = after + 7;
+	static const char fy[] = "end of financial year of ";
+	if (!strncmp(ev, fy, sizeof fy - 1)) {
+		ev += sizeof fy - 1;
+		k->financial_year = true;
+		k->fy_month = c->p->controller.fy_month;
+		k->fy_day = c->p->controller.fy_day;
+	}
 	if (!is_ident(ev)) {
 		policy_err(c, n, "%s: '%.60s' is not an event name (a-z, 0-9, _)", what, ev);
 		return false;
@@ -427,7 +434,9 @@ void policy_keep_format(const struct policy_keep *k, char *out, size_t size)
 {
 	char d[48];
 	timeutil_format_duration(k->period, d, sizeof d);
-	if (k->rule == KEEP_AFTER_EVENT)
+	if (k->rule == KEEP_AFTER_EVENT && k->financial_year)
+		snprintf(out, size, "%s after end of financial year of %s", d, k->event);
+	else if (k->rule == KEEP_AFTER_EVENT)
 		snprintf(out, size, "%s after %s", d, k->event);
 	else if (k->period.n)
 		snprintf(out, size, "while active + %s", d);
@@ -476,6 +485,8 @@ static void read_policy(struct pctx *c, yaml_node_t *root)
 	}
 	if (sect[S_LANGUAGES])
 		policy_read_languages(c, sect[S_LANGUAGES]);
+	p->controller.fy_month = 12;
+	p->controller.fy_day = 31;
 	if (sect[S_CONTROLLER])
 		policy_read_controller(c, sect[S_CONTROLLER]);
 	if (sect[S_MIN_AGE])

@@ -55,6 +55,11 @@ struct policy_keep {
 	enum keep_rule rule;
 	struct duration period;   /* KEEP_AFTER_EVENT: N unit; WHILE_ACTIVE: grace */
 	const char *event;        /* KEEP_AFTER_EVENT: "created", "fulfilled"... */
+	/* "N unit after end of financial year of EVENT": the period counts from
+	 * the end of the financial year in which EVENT fell (the day after
+	 * controller.financial_year_end, 00:00 UTC), as bookkeeping laws do. */
+	bool financial_year;
+	int fy_month, fy_day;     /* financial_year: the year's last day (copied from the controller) */
 };
 
 struct policy_field {
@@ -116,6 +121,7 @@ struct policy_recipient {
 	size_t nfields;
 	char country[3];
 	enum transfer_basis transfer;
+	bool dpf;                 /* a US recipient certified under the EU-US Data Privacy Framework */
 	const char *contract;     /* may be NULL */
 	int line;
 };
@@ -132,6 +138,7 @@ struct policy_cookie {
 struct policy_controller {
 	const char *name, *code, *address, *email, *dpo; /* code, address, dpo may be NULL */
 	const char *authority_name, *authority_email, *authority_url;
+	int fy_month, fy_day;     /* financial_year_end, default 12-31 */
 };
 
 struct policy_requests {

@@ -50,6 +50,18 @@ static void controller_pair(struct pctx *c, const char *key, yaml_node_t *k, yam
 			policy_err(c, v, "controller.authority.email is not an e-mail address");
 		return;
 	}
+	if (!strcmp(key, "financial_year_end")) {
+		/* MM-DD, a day every year has: 02-29 would end some years and not others. */
+		const char *s = policy_scalar(v);
+		int m = 0, d = 0;
+		char tail;
+		if (!s || strlen(s) != 5 || sscanf(s, "%2d-%2d%c", &m, &d, &tail) != 2 || m < 1 || m > 12 || d < 1 ||
+		    d > timeutil_days_in_month(2023, m))
+			policy_err(c, v, "controller.financial_year_end must be the year's last day as MM-DD, e.g. 12-31 or 06-30");
+		else
+			ct->fy_month = m, ct->fy_day = d;
+		return;
+	}
 	const char **dst = !strcmp(key, "name") ? &ct->name : !strcmp(key, "code") ? &ct->code
 	                 : !strcmp(key, "address") ? &ct->address : !strcmp(key, "email") ? &ct->email
 	                 : &ct->dpo;
@@ -62,7 +74,8 @@ static void controller_pair(struct pctx *c, const char *key, yaml_node_t *k, yam
 
 void policy_read_controller(struct pctx *c, yaml_node_t *n)
 {
-	static const char *const keys[] = {"name", "code", "address", "email", "dpo", "authority", NULL};
+	static const char *const keys[] = {"name", "code", "address", "email", "dpo", "authority",
+	                                   "financial_year_end", NULL};
 	if (!policy_each_pair(c, n, "controller", keys, controller_pair, NULL))
 		return;
 	if (!c->p->controller.name)
@@ -427,7 +440,7 @@ void policy_records_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_n
 
 struct recipient_arg {
 	struct policy_recipient *r;
-	yaml_node_t *fields, *country;
+	yaml_node_t *fields, *country, *transfer, *dpf;
 	bool has_role, bad_transfer;
 };
 
@@ -455,17 +468,39 @@ static void recipient_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml
 			memcpy(r->country, s, 3);
 	} else if (!strcmp(key, "transfer")) {
 		/* A bad value is reported here, once. */
+		a->transfer = v;
 		a->bad_transfer = !policy_want_enum(c, v, what, policy_transfers, &x);
 		if (!a->bad_transfer)
 			r->transfer = (enum transfer_basis)x;
 	} else if (!strcmp(key, "contract")) {
 		r->contract = policy_want_string(c, v, what);
+	} else if (!strcmp(key, "dpf")) {
+		a->dpf = k;
+		policy_want_bool(c, v, what, &r->dpf);
 	}
+}
+
+/* An adequacy decision is the Commission's, for the countries it lists
+ * (core/country), not the policy author's to claim: a notice would tell
+ * people of a decision that does not exist. */
+static void check_adequacy(struct pctx *c, const struct recipient_arg *a, const char *what)
+{
+	const struct policy_recipient *r = a->r;
+	if (r->dpf && r->country[0] && !country_adequacy_needs_dpf(r->country))
+		policy_err(c, a->dpf, "%s: dpf (the EU-US Data Privacy Framework) is only for recipients in US", what);
+	if (r->transfer != TRANSFER_ADEQUACY || !r->country[0] || country_in_eea(r->country))
+		return;
+	if (!country_adequate(r->country))
+		policy_err(c, a->transfer, "%s is in %s, for which the European Commission has no adequacy decision: "
+		           "use transfer: scc or bcr", what, r->country);
+	else if (country_adequacy_needs_dpf(r->country) && !r->dpf)
+		policy_err(c, a->transfer, "%s is in %s, where adequacy covers only Data Privacy Framework participants: "
+		           "add dpf: true if it is certified, else use transfer: scc or bcr", what, r->country);
 }
 
 void policy_recipients_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
-	static const char *const keys[] = {"role", "purposes", "fields", "country", "transfer", "contract", NULL};
+	static const char *const keys[] = {"role", "purposes", "fields", "country", "transfer", "contract", "dpf", NULL};
 	struct policy *p = c->p;
 	struct policy_recipient *r = &p->recipients[p->nrecipients];
 	memset(r, 0, sizeof *r);
@@ -486,6 +521,7 @@ void policy_recipients_pair(struct pctx *c, const char *key, yaml_node_t *k, yam
 	else if (r->country[0] && !country_in_eea(r->country) && r->transfer == TRANSFER_NONE && !a.bad_transfer)
 		policy_err(c, a.country, "%s is in %s, outside the EEA: it needs a transfer basis (adequacy, scc or bcr)",
 		    what, r->country);
+	check_adequacy(c, &a, what);
 	if (r->role == RECIPIENT_AUTHORITY) {
 		if (a.fields)
 			policy_err(c, a.fields, "%s: an authority takes no fields; it receives what each disclosure's legal reference names", what);

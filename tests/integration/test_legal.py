@@ -1,0 +1,128 @@
+"""Processing rules a lawyer found missing (issue #10): adequacy only where the
+Commission decided it, financial-year retention, holds in exports, consent
+and objections that stop processing, anonymisation that cannot be linked back,
+consent collection points, detached statistics."""
+import pathlib
+
+import pytest
+
+from conftest import POLICIES, WEBSHOP, Privreg, Server, _bin, add_key
+
+WEBSHOP_TEXT = WEBSHOP.read_text()
+
+
+def policy_with(tmp_path, text, name="p.yaml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def courier_in(country, extra=""):
+    """The web shop's policy with its courier moved to another country."""
+    old = "  courier:\n    role: processor\n"
+    assert old in WEBSHOP_TEXT
+    i = WEBSHOP_TEXT.index(old)
+    j = WEBSHOP_TEXT.index("    country:", i)
+    k = WEBSHOP_TEXT.index("\n", j)
+    return WEBSHOP_TEXT[:j] + f"    country: {country}\n    transfer: adequacy{extra}" + WEBSHOP_TEXT[k:]
+
+
+def start(tmp_path, policy=WEBSHOP, roles=("admin", "dpo", "support", "auditor")):
+    privreg = Privreg(_bin())
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", policy, check=0)
+    srv = Server(privreg, d)
+    srv.keys = {r: add_key(privreg, d, r) for r in roles}
+    return srv
+
+
+@pytest.fixture
+def env(tmp_path):
+    srv = start(tmp_path)
+    yield srv
+    stop(srv)
+
+
+def stop(srv):
+    code, log = srv.stop()
+    assert code == 0, log[-2000:]
+    assert "AddressSanitizer" not in log and "runtime error" not in log, log[-3000:]
+
+
+def export_of(env, sid):
+    req = env.request("POST", "/v1/requests", env.keys["support"],
+                      json={"type": "access", "subject_id": sid, "verified_by": "ID card"})
+    assert req.status_code == 201, req.text
+    done = env.request("POST", f"/v1/requests/{req.json()['id']}/complete", env.keys["dpo"], json={})
+    assert done.status_code == 200, done.text
+    e = env.request("GET", f"/v1/requests/{req.json()['id']}/export", env.keys["dpo"])
+    assert e.status_code == 200, e.text
+    return e.json()
+
+
+# ---- item 2: adequacy only where the Commission decided it ----
+
+@pytest.mark.parametrize("country", ["RU", "CN", "UA"])
+def test_adequacy_refused_without_a_decision(privreg, tmp_path, country):
+    r = privreg("policy", "check", policy_with(tmp_path, courier_in(country)))
+    assert r.returncode != 0
+    assert (f"recipient 'courier' is in {country}, for which the European Commission has no adequacy decision: "
+            "use transfer: scc or bcr") in r.stdout + r.stderr
+
+
+def test_adequacy_us_needs_dpf(privreg, tmp_path):
+    r = privreg("policy", "check", policy_with(tmp_path, courier_in("US")))
+    assert r.returncode != 0
+    assert "only Data Privacy Framework participants: add dpf: true" in r.stdout + r.stderr
+    privreg("policy", "check", policy_with(tmp_path, courier_in("US", "\n    dpf: true"), "dpf.yaml"), check=0)
+
+
+@pytest.mark.parametrize("country", ["CH", "GB", "JP", "KR", "CA", "NZ", "UY", "IL"])
+def test_adequacy_accepted_where_decided(privreg, tmp_path, country):
+    privreg("policy", "check", policy_with(tmp_path, courier_in(country)), check=0)
+
+
+# ---- item 18: financial-year retention ----
+
+FY_POLICY = WEBSHOP_TEXT.replace("  dpo: dpo@eleme.example\n", "  dpo: dpo@eleme.example\n  financial_year_end: 06-30\n") \
+    .replace("    keep: 7 years after fulfilled\n", "    keep: 7 years after end of financial year of fulfilled\n")
+
+
+def test_financial_year_retention(tmp_path):
+    assert FY_POLICY != WEBSHOP_TEXT
+    srv = start(tmp_path, policy_with(tmp_path, FY_POLICY))
+    try:
+        r = srv.request("POST", "/v1/subjects", srv.keys["admin"], json={"records": [
+            {"kind": "accounting_entry", "fields": {"name": "Kalle Kask", "amount": "10.00"},
+             "created_at": "2024-08-01", "events": {"fulfilled": "2024-08-15"}},
+            {"kind": "accounting_entry", "fields": {"name": "Kalle Kask", "amount": "11.00"},
+             "created_at": "2024-06-01", "events": {"fulfilled": "2024-06-30T23:00:00Z"}}]})
+        assert r.status_code == 201, r.text
+        e = export_of(srv, r.json()["id"])
+        # The year that held 15 Aug 2024 ends on 30 June 2025; seven years from its end.
+        assert sorted(x["planned_deletion"] for x in e["records"]) == ["2031-07-01", "2032-07-01"]
+        assert e["records"][0]["retention"] == "7 years after end of financial year of fulfilled"
+    finally:
+        stop(srv)
+
+
+def test_financial_year_end_must_be_a_day(privreg, tmp_path):
+    bad = FY_POLICY.replace("financial_year_end: 06-30", "financial_year_end: 02-30")
+    r = privreg("policy", "check", policy_with(tmp_path, bad))
+    assert r.returncode != 0 and "controller.financial_year_end must be the year's last day as MM-DD" in r.stdout
+
+
+# ---- item 20: holds in exports ----
+
+def test_hold_shown_in_export(env):
+    r = env.request("POST", "/v1/subjects", env.keys["admin"], json={"records": [
+        {"kind": "account", "fields": {"email": "kalle@example.ee", "name": "Kalle Kask"}},
+        {"kind": "order", "fields": {"name": "Kalle Kask", "items": [1], "amount": "10.00"}}]})
+    assert r.status_code == 201, r.text
+    sid, rids = r.json()["id"], [x["id"] for x in r.json()["records"]]
+    h = env.request("POST", "/v1/holds", env.keys["dpo"], json={"record_id": rids[1], "reason": "dispute D-7"})
+    assert h.status_code == 201, h.text
+    recs = {x["id"]: x for x in export_of(env, sid)["records"]}
+    assert recs[rids[1]]["legal_hold"] is True and "legal hold" in recs[rids[1]]["legal_hold_note"]
+    assert recs[rids[1]]["planned_deletion"]
+    assert recs[rids[0]]["legal_hold"] is False and "legal_hold_note" not in recs[rids[0]]
