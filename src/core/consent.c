@@ -37,39 +37,6 @@ static bool truncate_ip(const char *ip, char out[48])
 	return false;
 }
 
-static const char *const state_names[] = {
-#define X(id, name) [CONSENT_STATE_##id] = name,
-	CONSENT_STATES(X)
-#undef X
-};
-
-const char *consent_state_name(enum consent_state st)
-{
-	return st < CONSENT_STATE__COUNT ? state_names[st] : "unknown";
-}
-
-enum consent_state consent_state_parse(const char *name)
-{
-	if (!name || !*name)
-		return CONSENT_STATE_NONE;
-	for (int i = 0; i < CONSENT_STATE__COUNT; i++)
-		if (!strcmp(state_names[i], name))
-			return (enum consent_state)i;
-	return CONSENT_STATE_UNKNOWN;
-}
-
-bool consent_allows(const struct policy_purpose *u, enum consent_state st)
-{
-	switch (st) {
-	case CONSENT_STATE_OBJECTED:
-	case CONSENT_STATE_RESTRICTED:
-	case CONSENT_STATE_UNKNOWN:
-		return false;
-	default:
-		return u->basis == BASIS_CONSENT ? st == CONSENT_STATE_GRANTED : true;
-	}
-}
-
 static bool allowed(const struct policy_purpose *u, const char *state)
 {
 	return consent_allows(u, consent_state_parse(state));
@@ -112,7 +79,8 @@ enum rc consent_record(const struct core_ctx *c, const char *subject_id, const c
 		               policy_basis_name(u->basis));
 	if (a == CONSENT_WITHDRAW && u->basis != BASIS_CONSENT)
 		return err_set(eb, RC_UNPROCESSABLE, "purpose %s is not based on consent: object to it instead", u->name);
-	if (a == CONSENT_OBJECT && !u->objectable)
+	bool art21 = u->basis == BASIS_LEGITIMATE_INTEREST || u->basis == BASIS_PUBLIC_TASK;
+	if (a == CONSENT_OBJECT && !u->objectable && !(ev->weighed && art21))
 		return err_set(eb, RC_UNPROCESSABLE, "purpose %s cannot be objected to (basis %s)", u->name,
 		               policy_basis_name(u->basis));
 	if (a == CONSENT_GRANT && !ev->by_subject && (!ev->source || !*ev->source))

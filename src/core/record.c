@@ -338,6 +338,127 @@ void record_prepared_fini(struct record_prepared *p)
 	p->row.data = p->row.lookups = NULL;
 }
 
+/* ---- purposes: what may be stored for whom ---- */
+
+/* Whether every record kind that holds f serves only purposes based on
+ * consent: then f is stored for nothing else. */
+static bool consent_only(const struct policy *p, const struct policy_field *f)
+{
+	bool any = false;
+	for (size_t i = 0; i < p->nrecords; i++) {
+		const struct policy_record *k = &p->records[i];
+		if (!policy_record_has_field(k, f))
+			continue;
+		for (size_t j = 0; j < k->npurposes; j++) {
+			if (k->purposes[j]->basis != BASIS_CONSENT)
+				return false;
+			any = true;
+		}
+	}
+	return any;
+}
+
+/* The purposes of the kinds that hold f, comma-separated, each once. */
+static void field_purposes(const struct policy *p, const struct policy_field *f, char *out, size_t size)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < p->npurposes; i++) {
+		bool serves = false;
+		for (size_t k = 0; k < p->nrecords && !serves; k++)
+			for (size_t j = 0; j < p->records[k].npurposes && !serves; j++)
+				serves = p->records[k].purposes[j] == &p->purposes[i] &&
+				         policy_record_has_field(&p->records[k], f);
+		if (serves && len < size)
+			len += (size_t)snprintf(out + len, size - len, "%s%s", len ? ", " : "", p->purposes[i].name);
+	}
+}
+
+/* The subject's state for u; a subject not yet written (NULL) has none. */
+static enum rc state_of(const struct core_ctx *c, const char *subject_id, const struct policy_purpose *u,
+                        enum consent_state *st)
+{
+	*st = CONSENT_STATE_NONE;
+	return subject_id ? datakey_purpose_state(c, subject_id, u, st) : RC_OK;
+}
+
+/*
+ * Before a value is stored for subject_id (NULL: a subject being created,
+ * who has consented to nothing yet):
+ * - a field kept only for purposes based on consent needs the subject's
+ *   consent in force for one of them (Art. 6(1)(a)): storing is processing,
+ *   not only disclosing;
+ * - a new record of a kind whose purposes the subject all objected to is
+ *   refused (Art. 21(1): processing stops). `fresh`: a new record.
+ * names: the fields given a value.
+ */
+static enum rc may_store(const struct core_ctx *c, const char *subject_id, const struct policy_record *kind,
+                         bool fresh, const char *const *names, size_t n, struct errbuf *eb)
+{
+	const struct policy *p = c->tenant->policy;
+	enum consent_state st;
+	enum rc rc = RC_OK;
+	if (!kind)
+		return RC_OK; /* refused later, by name */
+	if (fresh && subject_id && kind->npurposes) {
+		size_t objected = 0;
+		for (size_t i = 0; !rc && i < kind->npurposes; i++) {
+			rc = state_of(c, subject_id, kind->purposes[i], &st);
+			objected += !rc && st == CONSENT_STATE_OBJECTED;
+		}
+		if (rc)
+			return rc;
+		if (objected == kind->npurposes) {
+			char list[512];
+			size_t len = 0;
+			list[0] = '\0';
+			for (size_t i = 0; i < kind->npurposes && len < sizeof list; i++)
+				len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+				                        kind->purposes[i]->name);
+			return err_set(eb, RC_CONFLICT, "the subject objected to every purpose of '%s' records (%s): "
+			               "nothing new is stored for them", kind->name, list);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct policy_field *f = policy_field(p, names[i]);
+		if (!f || !policy_record_has_field(kind, f) || !consent_only(p, f))
+			continue;
+		bool allowed = false;
+		for (size_t j = 0; !rc && !allowed && j < kind->npurposes; j++) {
+			rc = state_of(c, subject_id, kind->purposes[j], &st);
+			allowed = !rc && consent_allows(kind->purposes[j], st);
+		}
+		if (rc)
+			return rc;
+		if (!allowed) {
+			char list[512];
+			field_purposes(p, f, list, sizeof list);
+			return err_set(eb, RC_CONFLICT, "field %s is kept only on consent (purpose %s): the subject has "
+			               "not consented, so it is not stored", f->name, list);
+		}
+	}
+	return RC_OK;
+}
+
+/* The names of the fields rec gives a value (borrowed from rec). */
+static size_t given_names(const struct field_input *fields, size_t n, const char **out, size_t max)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < max; i++)
+		if (fields[i].value.kind != VAL_NULL)
+			out[k++] = fields[i].name;
+	return k;
+}
+
+enum rc record_may_store(const struct core_ctx *c, const char *subject_id, const struct record_input *rec,
+                         struct errbuf *eb)
+{
+	const char *names[RECORD_MAX_FIELDS];
+	const struct policy_record *kind = rec->kind ? policy_record(c->tenant->policy, rec->kind) : NULL;
+	size_t n = given_names(rec->fields, rec->nfields, names, RECORD_MAX_FIELDS);
+	return may_store(c, subject_id, kind, true, names, n, eb);
+}
+
 enum rc record_add(const struct core_ctx *c, const char *subject_id, const struct record_input *rec,
                    char id[TOKEN_ID_MAX], struct errbuf *eb)
 {
@@ -356,6 +477,8 @@ enum rc record_add(const struct core_ctx *c, const char *subject_id, const struc
 	else if (!rc && s.restricted)
 		rc = err_set(eb, RC_CONFLICT, "the subject's data is restricted (Art. 18): nothing new is added");
 	store_subject_fini(&s);
+	if (!rc)
+		rc = record_may_store(c, subject_id, rec, eb);
 	if (!rc)
 		rc = datakey_unwrap(c, subject_id, &key, eb);
 	have_key = !rc;
@@ -490,6 +613,8 @@ enum rc record_read(const struct core_ctx *c, const char *record_id, struct reco
 		return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such record") : rc;
 	rc = datakey_usable(c, row.subject_id, eb);
 	if (!rc)
+		rc = datakey_purpose_usable(c, row.subject_id, eb);
+	if (!rc)
 		rc = datakey_unwrap(c, row.subject_id, &key, eb);
 	else
 		memset(&key, 0, sizeof key);
@@ -543,6 +668,11 @@ enum rc record_rectify(const struct core_ctx *c, const char *record_id,
 		goto out;
 	}
 	rc = parse_events(c, r->kind, row.created_at, events, nevents, ev, eb);
+	if (!rc) {
+		const char *names[RECORD_MAX_FIELDS];
+		size_t n = given_names(changes, nchanges, names, RECORD_MAX_FIELDS);
+		rc = may_store(c, row.subject_id, r->kind, false, names, n, eb);
+	}
 	if (rc)
 		goto out;
 	/* An event set again is a correction: the audit entry says so, by

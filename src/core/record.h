@@ -86,6 +86,12 @@ struct record_view {
 /* Adds a record of rec->kind to an existing subject; writes its id. */
 enum rc record_add(const struct core_ctx *c, const char *subject_id, const struct record_input *rec,
                    char id[TOKEN_ID_MAX], struct errbuf *eb) WUR;
+/* Whether rec may be stored for subject_id (NULL: a subject being
+ * created): RC_CONFLICT, naming the purpose, for a field kept only on
+ * consent the subject has not given, or a kind whose every purpose the
+ * subject objected to. record_add and record_rectify check it themselves. */
+enum rc record_may_store(const struct core_ctx *c, const char *subject_id, const struct record_input *rec,
+                         struct errbuf *eb) WUR;
 /* Changes fields (a VAL_NULL value removes a field) and sets events. */
 enum rc record_rectify(const struct core_ctx *c, const char *record_id,
                        const struct field_input *changes, size_t nchanges,

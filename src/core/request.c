@@ -515,6 +515,9 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 		/* the purposes named in the details */
 		if (!x || !x->npurposes)
 			return err_set(eb, RC_UNPROCESSABLE, "details must name the purposes: {\"purposes\": [...]}");
+		/* Completing an objection is the DPO's decision that no compelling
+		 * grounds override it (else: refuse, with them as the reason). */
+		ev.weighed = t == REQUEST_TYPE_OBJECTION;
 		for (size_t i = 0; !rc && i < x->npurposes; i++)
 			rc = consent_record(c, r->subject_id, x->purposes[i],
 			                    t == REQUEST_TYPE_OBJECTION ? CONSENT_OBJECT : CONSENT_WITHDRAW, &ev, state, eb);

@@ -46,7 +46,10 @@ static enum rc prepare_subject(const struct core_ctx *c, const struct record_inp
 	ps->recs = xcalloc(n, sizeof *ps->recs);
 	enum rc rc = RC_OK;
 	for (; ps->n < n; ps->n++) {
-		rc = record_prepare(c, ps->row.id, &key, &recs[ps->n], &ps->recs[ps->n], eb);
+		/* A new subject has consented to nothing yet. */
+		rc = record_may_store(c, NULL, &recs[ps->n], eb);
+		if (!rc)
+			rc = record_prepare(c, ps->row.id, &key, &recs[ps->n], &ps->recs[ps->n], eb);
 		if (rc) {
 			if (eb && n > 1) {
 				char msg[sizeof eb->msg + 32];
@@ -162,6 +165,12 @@ enum rc subject_read(const struct core_ctx *c, const char *id, struct subject_vi
 		store_subject_fini(&row);
 		store_rollback(c->store);
 		return err_set(eb, RC_CONFLICT, "the subject's data is restricted (Art. 18): it is only stored");
+	}
+	rc = datakey_purpose_usable(c, id, eb);
+	if (rc) {
+		store_subject_fini(&row);
+		store_rollback(c->store);
+		return rc;
 	}
 	rc = vault_subject_key_unwrap(&c->tenant->vault, id, row.wrapped_key, row.wrapped_len, &key);
 	struct subject_view *v = xcalloc(1, sizeof *v);

@@ -126,3 +126,108 @@ def test_hold_shown_in_export(env):
     assert recs[rids[1]]["legal_hold"] is True and "legal hold" in recs[rids[1]]["legal_hold_note"]
     assert recs[rids[1]]["planned_deletion"]
     assert recs[rids[0]]["legal_hold"] is False and "legal_hold_note" not in recs[rids[0]]
+
+
+# ---- item 10: consent before storing; item 11: an objection stops processing ----
+
+TELEGROUP = POLICIES / "telegroup.yaml"
+
+
+@pytest.fixture
+def tg(tmp_path):
+    srv = start(tmp_path, TELEGROUP)
+    yield srv
+    stop(srv)
+
+
+def tg_user(tg):
+    r = tg.request("POST", "/v1/subjects", tg.keys["admin"], json={"records": [
+        {"kind": "user", "fields": {"email": "anna@example.lv", "name": "Anna"}}]})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+SHIFT = {"kind": "shift", "fields": {"shift_at": "2024-03-01T08:00:00Z", "shift_location": {"lat": 56.95, "lon": 24.1}}}
+
+
+def test_location_needs_consent_before_it_is_stored(tg):
+    sid = tg_user(tg)
+    admin = tg.keys["admin"]
+    r = tg.request("POST", f"/v1/subjects/{sid}/records", admin, json=SHIFT)
+    assert r.status_code == 409, r.text
+    assert "purpose time_tracking" in r.json()["error"]["message"]
+    assert len(tg.request("GET", f"/v1/subjects/{sid}", admin).json()["records"]) == 1
+    # Nor with a new subject, who has consented to nothing.
+    r = tg.request("POST", "/v1/subjects", admin, json={"records": [SHIFT]})
+    assert r.status_code == 409 and "time_tracking" in r.json()["error"]["message"], r.text
+    g = tg.request("POST", f"/v1/subjects/{sid}/consents", admin,
+                   json={"purpose": "time_tracking", "granted": True, "source": "app permission dialog"})
+    assert g.status_code == 201, g.text
+    r = tg.request("POST", f"/v1/subjects/{sid}/records", admin, json=SHIFT)
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    # Withdrawn: nothing new of it is stored, a change included.
+    w = tg.request("POST", f"/v1/subjects/{sid}/consents", admin,
+                   json={"purpose": "time_tracking", "granted": False, "source": "app settings"})
+    assert w.json()["state"] == "withdrawn", w.text
+    r = tg.request("PATCH", f"/v1/records/{rid}", admin, json={"fields": {"shift_location": {"lat": 1, "lon": 2}}})
+    assert r.status_code == 409 and "time_tracking" in r.json()["error"]["message"], r.text
+    # A field kept for other purposes too (device_id: analytics) is not held back.
+    r = tg.request("POST", f"/v1/subjects/{sid}/records", admin, json={"kind": "visit", "fields": {"device_id": "d-1"}})
+    assert r.status_code == 201, r.text
+
+
+def test_objection_stops_new_records_and_reads_for_the_purpose(tg):
+    sid = tg_user(tg)
+    admin = tg.keys["admin"]
+    r = tg.request("POST", f"/v1/subjects/{sid}/records", admin, json={"kind": "visit", "fields": {"device_id": "d-1"}})
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    o = tg.request("POST", f"/v1/subjects/{sid}/consents", admin,
+                   json={"purpose": "analytics", "granted": False, "source": "e-mail of 1 March"})
+    assert o.json()["state"] == "objected", o.text
+    r = tg.request("POST", f"/v1/subjects/{sid}/records", admin, json={"kind": "visit", "fields": {"device_id": "d-2"}})
+    assert r.status_code == 409, r.text
+    assert r.json()["error"]["message"].startswith("the subject objected to every purpose of 'visit' records (analytics)")
+    # A read declaring the objected purpose is refused; another purpose still reads.
+    for path in (f"/v1/records/{rid}", f"/v1/subjects/{sid}"):
+        r = tg.request("GET", path, admin, headers={"X-Purpose": "analytics"})
+        assert r.status_code == 409 and "objected to purpose analytics" in r.json()["error"]["message"], r.text
+        assert tg.request("GET", path, admin, headers={"X-Purpose": "service"}).status_code == 200
+    # So is one declaring a purpose whose consent was withdrawn.
+    tg.request("POST", f"/v1/subjects/{sid}/consents", admin,
+               json={"purpose": "product_news", "granted": True, "source": "signup form"})
+    tg.request("POST", f"/v1/subjects/{sid}/consents", admin,
+               json={"purpose": "product_news", "granted": False, "source": "unsubscribe"})
+    r = tg.request("GET", f"/v1/subjects/{sid}", admin, headers={"X-Purpose": "product_news"})
+    assert r.status_code == 409 and "withdrawn consent to purpose product_news" in r.json()["error"]["message"]
+
+
+def objection(env, sid, purposes):
+    r = env.request("POST", "/v1/requests", env.keys["support"],
+                    json={"type": "objection", "subject_id": sid, "verified_by": "ID card",
+                          "details": {"purposes": purposes}})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def test_objection_to_any_legitimate_interest_is_decided_by_the_dpo(env):
+    r = env.request("POST", "/v1/subjects", env.keys["admin"], json={"records": [
+        {"kind": "account", "fields": {"email": "kalle@example.ee", "name": "Kalle Kask"}}]})
+    sid = r.json()["id"]
+    # security rests on legitimate interest without being marked objectable: Art. 21(1) still applies.
+    rid = objection(env, sid, ["security"])
+    done = env.request("POST", f"/v1/requests/{rid}/complete", env.keys["dpo"], json={})
+    assert done.status_code == 200, done.text
+    c = env.request("GET", f"/v1/subjects/{sid}/consents", env.keys["dpo"]).json()
+    assert any(s["purpose"] == "security" and s["state"] == "objected" for s in c["consents"]), c
+    # Or refused, with the compelling grounds as the reason (required).
+    rid = objection(env, sid, ["personalisation"])
+    r = env.request("POST", f"/v1/requests/{rid}/refuse", env.keys["dpo"], json={})
+    assert r.status_code == 422, r.text
+    r = env.request("POST", f"/v1/requests/{rid}/refuse", env.keys["dpo"],
+                    json={"reason": "compelling legitimate grounds: fraud case F-1"})
+    assert r.status_code == 200, r.text
+    # A contract is no legitimate interest: no objection to it completes.
+    rid = objection(env, sid, ["contract"])
+    assert env.request("POST", f"/v1/requests/{rid}/complete", env.keys["dpo"], json={}).status_code == 422
