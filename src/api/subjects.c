@@ -165,3 +165,33 @@ enum rc h_record_get(struct http_request *rq)
 	record_view_free(v);
 	return rc;
 }
+
+#define RECORDS_PAGE_MAX 1000
+
+/* GET /v1/records?state=anonymized|detached&kind=K: the records no person is
+ * behind, for statistics; a page at a time (after, limit; next_after when
+ * there may be more), without a subject id. */
+enum rc h_records_list(struct http_request *rq)
+{
+	const char *lim = http_query(rq, "limit");
+	long limit = 100;
+	if (lim && http_number(rq, "limit", lim, 1, RECORDS_PAGE_MAX, &limit))
+		return RC_UNPROCESSABLE;
+	struct record_view *v = NULL;
+	size_t n = 0;
+	enum rc rc = record_list_unlinked(&rq->ctx, http_query(rq, "kind"), http_query(rq, "state"),
+	                                  http_query(rq, "after"), (size_t)limit, &v, &n, &rq->eb);
+	if (rc)
+		return rc;
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *j = record_view_to_json(&v[i]);
+		json_object_del(j, "subject_id");
+		json_array_append_new(arr, j);
+	}
+	json_t *body = json_pack("{s:o}", "records", arr);
+	if (n == (size_t)limit)
+		json_object_set_new(body, "next_after", json_string(v[n - 1].id));
+	record_views_free(v, n);
+	return value_json_reply(rq, 200, body);
+}

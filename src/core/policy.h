@@ -32,6 +32,11 @@ enum recipient_role { RECIPIENT_PROCESSOR, RECIPIENT_CONTROLLER, RECIPIENT_AUTHO
 enum transfer_basis { TRANSFER_NONE, TRANSFER_ADEQUACY, TRANSFER_SCC, TRANSFER_BCR };
 enum keep_rule { KEEP_AFTER_EVENT, KEEP_WHILE_ACTIVE };
 enum then_action { THEN_DELETE, THEN_ANONYMIZE };
+/* How an anonymised record keeps a value: as it was (numbers and texts
+ * unless told), or coarser, so that it cannot be matched back to a kept
+ * record of the same person (an accounting entry with the same time and
+ * amount next to the name). */
+enum generalize { GEN_KEEP, GEN_MONTH, GEN_YEAR, GEN_ROUND };
 
 /* Default cap of a `text` field that names no `max`, in characters. */
 #define POLICY_TEXT_DEFAULT_MAX 1000
@@ -85,6 +90,14 @@ struct policy_purpose {
 	int line;
 };
 
+/* `generalize:` of a record kind: one kept field (or created_at: field NULL). */
+struct policy_generalize {
+	const struct policy_field *field;
+	enum generalize how;
+	int round;                /* GEN_ROUND: to the nearest multiple of it */
+	int line;
+};
+
 /* An event a record kind declares (`events:`), beside the one its keep rule
  * names: a date the record can be given ({"events": {NAME: DATE}}). */
 struct policy_event {
@@ -105,6 +118,10 @@ struct policy_record {
 	enum then_action then;
 	const struct policy_field **keep_fields;
 	size_t nkeep_fields;
+	struct policy_generalize *generalize; /* per kept field, as declared */
+	size_t ngeneralize;
+	enum generalize created_generalize;  /* created_at of an anonymised record: GEN_MONTH unless told */
+	bool linked;              /* false: stored detached, no person behind it (statistics) */
 	bool erasable;
 	struct policy_event *events;  /* declared in `events:` (may include the keep rule's) */
 	size_t nevents;

@@ -303,7 +303,7 @@ void policy_purposes_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_
 
 struct record_arg {
 	struct policy_record *r;
-	yaml_node_t *required, *keep_fields, *fields;
+	yaml_node_t *required, *keep_fields, *fields, *generalize, *then;
 	bool has_keep, has_purposes;
 };
 
@@ -368,7 +368,12 @@ static void record_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_no
 	} else if (!strcmp(key, "keep")) {
 		a->has_keep = true; /* a bad rule is reported by parse_keep */
 		policy_parse_keep(c, v, what, &r->keep);
+	} else if (!strcmp(key, "generalize")) {
+		a->generalize = v;
+	} else if (!strcmp(key, "linked")) {
+		policy_want_bool(c, v, what, &r->linked);
 	} else if (!strcmp(key, "then")) {
+		a->then = k;
 		if (policy_want_enum(c, v, what, policy_thens, &x))
 			r->then = (enum then_action)x;
 	} else if (!strcmp(key, "erasable")) {
@@ -404,17 +409,66 @@ static size_t subset(struct pctx *c, struct policy_record *r, yaml_node_t *n, co
 	return cnt;
 }
 
+/* generalize: { FIELD|created_at: month | year | { round: N } } */
+static void generalize_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct policy_record *r = arg;
+	char what[160];
+	snprintf(what, sizeof what, "record '%s' generalize %s", r->name, key);
+	struct policy_generalize g = {.line = policy_line_of(k)};
+	enum field_type type = FT_DATETIME;
+	if (strcmp(key, "created_at")) {
+		g.field = policy_field(c->p, key);
+		bool kept = false;
+		for (size_t i = 0; g.field && i < r->nkeep_fields && !kept; i++)
+			kept = r->keep_fields[i] == g.field;
+		if (!kept) {
+			policy_err(c, k, "%s: only created_at and the keep_fields can be generalised", what);
+			return;
+		}
+		type = g.field->type;
+	}
+	const char *s = policy_scalar(v);
+	int round = 0;
+	if (s && !strcmp(s, "month")) {
+		g.how = GEN_MONTH;
+	} else if (s && !strcmp(s, "year")) {
+		g.how = GEN_YEAR;
+	} else if (v && v->type == YAML_MAPPING_NODE && v->data.mapping.pairs.top - v->data.mapping.pairs.start == 1 &&
+	           (s = policy_scalar(policy_node(c, v->data.mapping.pairs.start->key))) && !strcmp(s, "round")) {
+		if (!policy_want_int(c, policy_node(c, v->data.mapping.pairs.start->value), what, 1, 1000000000, &round))
+			return;
+		g.how = GEN_ROUND;
+		g.round = round;
+	} else {
+		policy_err(c, v, "%s: expected month, year or { round: N }", what);
+		return;
+	}
+	bool dated = type == FT_DATE || type == FT_DATETIME, number = type == FT_INTEGER || type == FT_DECIMAL;
+	if ((g.how != GEN_ROUND && !dated) || (g.how == GEN_ROUND && !number)) {
+		policy_err(c, v, "%s: %s is for %s fields", what, g.how == GEN_ROUND ? "round" : s,
+		           g.how == GEN_ROUND ? "integer and decimal" : "date and datetime");
+		return;
+	}
+	if (!g.field)
+		r->created_generalize = g.how;
+	else
+		r->generalize[r->ngeneralize++] = g;
+}
+
 void policy_records_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	static const char *const keys[] = {"fields", "required", "purposes", "keep", "then",
-	                                   "keep_fields", "erasable", "title", "events", NULL};
+	                                   "keep_fields", "generalize", "linked", "erasable", "title", "events", NULL};
 	struct policy *p = c->p;
 	struct policy_record *r = &p->records[p->nrecords];
 	memset(r, 0, sizeof *r);
 	r->name = arena_strdup(&p->arena, key);
 	r->line = policy_line_of(k);
 	r->erasable = true;
+	r->linked = true;
 	r->then = THEN_DELETE;
+	r->created_generalize = GEN_MONTH;
 	struct record_arg a = {.r = r};
 	char what[120];
 	snprintf(what, sizeof what, "record '%s'", key);
@@ -433,6 +487,22 @@ void policy_records_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_n
 		r->nkeep_fields = subset(c, r, a.keep_fields, "keep_fields", &r->keep_fields);
 		if (r->then != THEN_ANONYMIZE)
 			policy_err(c, a.keep_fields, "%s: keep_fields needs 'then: anonymize'", what);
+	}
+	/* An anonymised record that keeps no field is a deletion that leaves a
+	 * date behind: say which fields the statistics keep, or delete. */
+	if (r->then == THEN_ANONYMIZE && !r->nkeep_fields && !a.keep_fields)
+		policy_err(c, a.then, "%s: then: anonymize keeps nothing: list the keep_fields the statistics keep, "
+		           "or use then: delete", what);
+	if (a.generalize) {
+		size_t cap = a.generalize->type == YAML_MAPPING_NODE
+		             ? (size_t)(a.generalize->data.mapping.pairs.top - a.generalize->data.mapping.pairs.start) : 0;
+		r->generalize = arena_alloc(&c->p->arena, (cap ? cap : 1) * sizeof *r->generalize);
+		char gwhat[140];
+		snprintf(gwhat, sizeof gwhat, "%s generalize", what);
+		if (r->then != THEN_ANONYMIZE)
+			policy_err(c, a.generalize, "%s: generalize needs 'then: anonymize'", what);
+		else
+			policy_each_pair(c, a.generalize, gwhat, NULL, generalize_pair, r);
 	}
 }
 

@@ -9,6 +9,8 @@
 #include "core/record.h"
 #include "core/keep.h"
 
+#include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -746,4 +748,184 @@ out:
 	store_record_fini(&row);
 	norm_fini(r);
 	return core_end(c, rc);
+}
+
+/* ---- anonymisation and detached records ---- */
+
+/* created_at of an anonymised record: the first instant of its month or
+ * year (UTC). */
+static int64_t coarse_time(int64_t t, enum generalize how)
+{
+	int y, m, d;
+	if (how != GEN_MONTH && how != GEN_YEAR)
+		return t;
+	timeutil_civil_from_days(t >= 0 ? t / 86400 : (t - 86399) / 86400, &y, &m, &d);
+	return timeutil_days_from_civil(y, how == GEN_YEAR ? 1 : m, 1) * 86400;
+}
+
+/* One kept value made coarser as its kind's `generalize:` says, into out
+ * (a date or datetime keeps its form; a number is rounded to the nearest
+ * multiple, half away from zero, and written without decimals). */
+static enum rc coarse_value(const struct policy_generalize *g, const char *value, size_t len, char *out,
+                            size_t size)
+{
+	if (g->how == GEN_ROUND) {
+		char *end;
+		errno = 0;
+		long double v = strtold(value, &end);
+		if (end == value || errno || *end)
+			return RC_UNPROCESSABLE;
+		long double q = v / g->round;
+		long long n = (long long)(q < 0 ? q - 0.5L : q + 0.5L);
+		snprintf(out, size, "%lld", n * (long long)g->round);
+		return RC_OK;
+	}
+	/* YYYY-MM-DD[THH:MM:SS...Z]: the day (and time) go. */
+	if (len < 10 || size < 21)
+		return RC_UNPROCESSABLE;
+	char day[11];
+	snprintf(day, sizeof day, "%.4s-%.2s-01", value, g->how == GEN_YEAR ? "01" : value + 5);
+	if (g->field->type == FT_DATETIME)
+		snprintf(out, size, "%sT00:00:00Z", day);
+	else
+		snprintf(out, size, "%s", day);
+	return RC_OK;
+}
+
+/* An id whose time part (a ULID's first 48 bits) is t, not now: the id of an
+ * anonymised record must not tell when it was made, which is when its
+ * original became due: within a sweep of its exact created_at. */
+static void id_at(const char *prefix, int64_t t, char out[TOKEN_ID_MAX])
+{
+	unsigned char raw[TOKEN_ID_BYTES];
+	uint64_t ms = t > 0 ? (uint64_t)t * 1000 : 0;
+	for (int i = 0; i < 6; i++)
+		raw[i] = (unsigned char)(ms >> (8 * (5 - i)));
+	randombytes_buf(raw + 6, sizeof raw - 6);
+	token_id_encode(prefix, raw, out);
+}
+
+enum rc record_anonymize(const struct core_ctx *c, const struct policy_record *kind, const char *subject_id,
+                         const char *record_id)
+{
+	struct subject_key key, fresh;
+	struct store_record row;
+	struct record_view v = {0};
+	enum rc rc = datakey_unwrap(c, subject_id, &key, NULL);
+	if (rc == RC_GONE || rc == RC_NOT_FOUND) /* nothing left to keep: it cannot be read */
+		return store_record_delete(c->store, c->tenant->id, record_id);
+	if (rc)
+		return rc;
+	rc = store_record_get(c->store, c->tenant->id, record_id, &row);
+	int64_t created = coarse_time(row.created_at, kind->created_generalize);
+	if (!rc)
+		rc = record_view_take(c, &key, &row, &v);
+	vault_subject_key_wipe(&key);
+	if (rc) {
+		store_record_fini(&row);
+		return rc;
+	}
+	size_t kept = 0;
+	char (*coarse)[48] = xcalloc(v.nfields ? v.nfields : 1, sizeof *coarse);
+	for (size_t i = 0; !rc && i < v.nfields; i++) {
+		bool keep = false;
+		for (size_t k = 0; k < kind->nkeep_fields && !keep; k++)
+			keep = v.fields[i].field == kind->keep_fields[k];
+		if (!keep)
+			continue;
+		for (size_t g = 0; g < kind->ngeneralize; g++) {
+			if (kind->generalize[g].field != v.fields[i].field)
+				continue;
+			/* A value the rule cannot read is not kept as it was. */
+			if (coarse_value(&kind->generalize[g], v.fields[i].value, v.fields[i].len, coarse[i],
+			                 sizeof coarse[i])) {
+				keep = false;
+				break;
+			}
+			v.fields[i].value = coarse[i];
+			v.fields[i].len = strlen(coarse[i]);
+		}
+		if (keep)
+			v.fields[kept++] = v.fields[i];
+	}
+	v.nfields = kept;
+	struct store_subject subj = {.created_at = created};
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	id_at(TOKEN_PREFIX_SUBJECT, created, subj.id);
+	vault_subject_key_new(&c->tenant->vault, subj.id, &fresh, wrapped);
+	subj.wrapped_key = wrapped;
+	subj.wrapped_len = sizeof wrapped;
+	struct store_record anon = {.kind = (char *)kind->name, .state = (char *)record_state_name(RECORD_ANONYMIZED),
+	                            .created_at = created, .updated_at = created};
+	id_at(TOKEN_PREFIX_RECORD, created, anon.id);
+	memcpy(anon.subject_id, subj.id, sizeof subj.id);
+	memcpy(v.id, anon.id, sizeof anon.id); /* the new id is the associated data */
+	rc = record_reseal(&v, &fresh, &anon.data, &anon.data_len);
+	vault_subject_key_wipe(&fresh);
+	if (!rc)
+		rc = store_subject_insert(c->store, c->tenant->id, &subj);
+	if (!rc)
+		rc = store_record_insert(c->store, c->tenant->id, &anon);
+	if (!rc)
+		rc = store_record_delete(c->store, c->tenant->id, record_id);
+	free(anon.data);
+	free(coarse);
+	record_view_fini(&v);
+	store_record_fini(&row);
+	return rc;
+}
+
+enum rc record_list_unlinked(const struct core_ctx *c, const char *kind, const char *state, const char *after,
+                             size_t max, struct record_view **out, size_t *n, struct errbuf *eb)
+{
+	struct store_record *rows = NULL;
+	size_t nrows = 0;
+	*out = NULL;
+	*n = 0;
+	if (!kind || !policy_record(c->tenant->policy, kind))
+		return err_set(eb, RC_UNPROCESSABLE, "kind: one of the policy's record kinds");
+	if (!state || (strcmp(state, record_state_name(RECORD_ANONYMIZED)) &&
+	               strcmp(state, record_state_name(RECORD_DETACHED))))
+		return err_set(eb, RC_UNPROCESSABLE, "state: anonymized or detached (the records no person is behind)");
+	if (after && strlen(after) >= TOKEN_ID_MAX)
+		return err_set(eb, RC_UNPROCESSABLE, "after: not a record id");
+	enum rc rc = store_begin_read(c->store);
+	if (rc)
+		return rc;
+	rc = store_records_by_state(c->store, c->tenant->id, kind, state, after ? after : "", max, &rows, &nrows);
+	struct record_view *v = xcalloc(nrows ? nrows : 1, sizeof *v);
+	size_t done = 0;
+	for (; !rc && done < nrows; done++) {
+		struct subject_key key;
+		rc = datakey_unwrap(c, rows[done].subject_id, &key, eb);
+		if (!rc)
+			rc = record_view_take(c, &key, &rows[done], &v[done]);
+		vault_subject_key_wipe(&key);
+		/* The subject of an unlinked record is a key holder, no person. */
+		v[done].subject_id[0] = '\0';
+		if (rc)
+			done++;
+	}
+	store_rollback(c->store);
+	store_records_free(rows, nrows);
+	if (!rc) {
+		struct audit_event ev = {"records.list", NULL, NULL, "ok", state};
+		rc = audit_access(c, &ev);
+	}
+	if (rc) {
+		for (size_t i = 0; i < done; i++)
+			record_view_fini(&v[i]);
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = nrows;
+	return RC_OK;
+}
+
+void record_views_free(struct record_view *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		record_view_fini(&v[i]);
+	free(v);
 }

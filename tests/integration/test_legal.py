@@ -231,3 +231,65 @@ def test_objection_to_any_legitimate_interest_is_decided_by_the_dpo(env):
     # A contract is no legitimate interest: no objection to it completes.
     rid = objection(env, sid, ["contract"])
     assert env.request("POST", f"/v1/requests/{rid}/complete", env.keys["dpo"], json={}).status_code == 422
+
+
+# ---- item 7: anonymised records that cannot be linked back, readable for statistics ----
+
+B32 = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def ulid_ms(id_):
+    n = 0
+    for ch in id_.split("_", 1)[1]:
+        n = n * 32 + B32.index(ch)
+    return n >> 80
+
+
+GENERALIZED = WEBSHOP_TEXT.replace("    keep_fields: [items, amount]\n",
+                                   "    keep_fields: [items, amount]\n    generalize:\n      amount: { round: 10 }\n", 1)
+
+
+def test_anonymised_records_are_generalised_and_listed_without_a_subject(tmp_path):
+    assert GENERALIZED != WEBSHOP_TEXT
+    srv = start(tmp_path, policy_with(tmp_path, GENERALIZED))
+    try:
+        admin = srv.keys["admin"]
+        r = srv.request("POST", "/v1/subjects", admin, json={"records": [
+            {"kind": "order", "fields": {"name": "Mari Tamm", "items": [{"sku": "A1"}], "amount": "49.90"},
+             "created_at": "2019-05-17T10:11:12Z"},
+            {"kind": "order", "fields": {"name": "Mari Tamm", "items": [{"sku": "B2"}], "amount": "-14.99"},
+             "created_at": "2019-06-02T08:00:00Z"},
+            {"kind": "accounting_entry", "fields": {"name": "Mari Tamm", "amount": "49.90"},
+             "created_at": "2019-05-17T10:11:12Z"}]})
+        assert r.status_code == 201, r.text
+        sweep = srv.request("POST", "/v1/retention/sweep", srv.keys["dpo"], json={})
+        assert sweep.status_code == 200 and sweep.json()["kinds"]["order"]["anonymized"] == 2, sweep.text
+        page = srv.request("GET", "/v1/records", srv.keys["support"],
+                           params={"state": "anonymized", "kind": "order", "limit": 1})
+        assert page.status_code == 200, page.text
+        first = page.json()["records"]
+        assert len(first) == 1 and page.json()["next_after"] == first[0]["id"]
+        rest = srv.request("GET", "/v1/records", srv.keys["support"],
+                           params={"state": "anonymized", "kind": "order", "after": page.json()["next_after"]}).json()
+        assert "next_after" not in rest
+        recs = sorted(first + rest["records"], key=lambda x: x["created_at"])
+        assert [(x["fields"]["amount"], x["created_at"], x["updated_at"]) for x in recs] == [
+            ("50", "2019-05-01T00:00:00Z", "2019-05-01T00:00:00Z"),
+            ("-10", "2019-06-01T00:00:00Z", "2019-06-01T00:00:00Z")]
+        assert all("subject_id" not in x and x["state"] == "anonymized" for x in recs)
+        # Nor does its id tell when it was made (when the order fell due).
+        assert ulid_ms(recs[0]["id"]) == 1556668800000
+        # Roles as for record reads; a kind and a state are required.
+        assert srv.request("GET", "/v1/records", srv.keys["auditor"],
+                           params={"state": "anonymized", "kind": "order"}).status_code == 403
+        assert srv.request("GET", "/v1/records", admin, params={"state": "active", "kind": "order"}).status_code == 422
+        assert srv.request("GET", "/v1/records", admin, params={"state": "anonymized"}).status_code == 422
+    finally:
+        stop(srv)
+
+
+def test_anonymize_must_keep_something(privreg, tmp_path):
+    bad = WEBSHOP_TEXT.replace("    keep_fields: [items, amount]\n", "", 1)
+    r = privreg("policy", "check", policy_with(tmp_path, bad))
+    assert r.returncode != 0
+    assert "record 'order': then: anonymize keeps nothing: list the keep_fields the statistics keep" in r.stdout
