@@ -320,6 +320,39 @@ void subject_erasure_fini(struct subject_erasure *e)
 	memset(e, 0, sizeof *e);
 }
 
+enum rc subject_anonymize(const struct core_ctx *c, const char *subject_id, size_t *n, struct errbuf *eb)
+{
+	const struct policy *p = c->tenant->policy;
+	struct store_record *recs = NULL;
+	struct store_hold *holds = NULL;
+	size_t nrecs = 0, nholds = 0;
+	*n = 0;
+	enum rc rc = store_begin(c->store);
+	if (rc)
+		return rc;
+	rc = hold_active(c, subject_id, NULL, &holds, &nholds);
+	if (!rc)
+		rc = store_records_for_subject(c->store, c->tenant->id, subject_id, &recs, &nrecs);
+	for (size_t i = 0; !rc && i < nrecs; i++) {
+		const struct policy_record *kind = policy_record(p, recs[i].kind);
+		if (!kind || kind->then != THEN_ANONYMIZE || !kind->erasable ||
+		    hold_covering(holds, nholds, subject_id, recs[i].id))
+			continue;
+		rc = record_anonymize(c, kind, subject_id, recs[i].id);
+		if (!rc) {
+			struct audit_event ae = {"record.anonymize", subject_id, recs[i].id, "ok", kind->name};
+			rc = audit_append(c, &ae);
+		}
+		if (!rc)
+			(*n)++;
+	}
+	store_records_free(recs, nrecs);
+	store_holds_free(holds, nholds);
+	if (rc && eb && !eb->msg[0])
+		err_set(eb, rc, "the records could not be anonymised");
+	return core_end(c, rc);
+}
+
 enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct subject_erasure *out,
                       struct errbuf *eb)
 {

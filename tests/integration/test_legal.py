@@ -293,3 +293,32 @@ def test_anonymize_must_keep_something(privreg, tmp_path):
     r = privreg("policy", "check", policy_with(tmp_path, bad))
     assert r.returncode != 0
     assert "record 'order': then: anonymize keeps nothing: list the keep_fields the statistics keep" in r.stdout
+
+
+# ---- item 12: anonymisation on request ----
+
+def test_anonymization_request(env):
+    admin = env.keys["admin"]
+    r = env.request("POST", "/v1/subjects", admin, json={"records": [
+        {"kind": "account", "fields": {"email": "kalle@example.ee", "name": "Kalle Kask"}},
+        {"kind": "order", "fields": {"name": "Kalle Kask", "items": [{"sku": "A1"}], "amount": "10.00"},
+         "created_at": "2024-03-15T10:00:00Z"},
+        {"kind": "accounting_entry", "fields": {"name": "Kalle Kask", "amount": "10.00"}}]})
+    assert r.status_code == 201, r.text
+    sid, rids = r.json()["id"], [x["id"] for x in r.json()["records"]]
+    req = env.request("POST", "/v1/requests", env.keys["support"],
+                      json={"type": "anonymization", "subject_id": sid, "verified_by": "ID card"})
+    assert req.status_code == 201, req.text
+    done = env.request("POST", f"/v1/requests/{req.json()['id']}/complete", env.keys["dpo"], json={})
+    assert done.status_code == 200, done.text
+    assert done.json()["outcome"].startswith("1 records anonymised, 1 erased; accounting_entry kept"), done.json()
+    # The order lives on without the person; the account is gone; the accounting entry is kept by law.
+    anon = env.request("GET", "/v1/records", admin, params={"state": "anonymized", "kind": "order"}).json()["records"]
+    assert [(x["fields"], x["created_at"]) for x in anon] == [
+        ({"items": [{"sku": "A1"}], "amount": "10.00"}, "2024-03-01T00:00:00Z")]
+    assert env.request("GET", f"/v1/records/{rids[0]}", admin).status_code == 404
+    assert env.request("GET", f"/v1/records/{rids[1]}", admin).status_code == 404
+    assert env.request("GET", f"/v1/records/{rids[2]}", admin).json()["state"] == "restricted"
+    audit = env.request("GET", "/v1/audit", env.keys["auditor"], params={"subject": sid}).json()["entries"]
+    assert [e["record_id"] for e in audit if e["action"] == "record.anonymize"] == [rids[1]]
+    assert any(e["action"] == "request.complete" and "type=anonymization" in e["detail"] for e in audit)
