@@ -402,6 +402,9 @@ static enum rc may_store(const struct core_ctx *c, const char *subject_id, const
 	enum rc rc = RC_OK;
 	if (!kind)
 		return RC_OK; /* refused later, by name */
+	if (fresh && !kind->linked)
+		return err_set(eb, RC_UNPROCESSABLE, "records of kind %s are linked to nobody (linked: false): create them "
+		               "with POST /v1/records, without a subject", kind->name);
 	if (fresh && subject_id && kind->npurposes) {
 		size_t objected = 0;
 		for (size_t i = 0; !rc && i < kind->npurposes; i++) {
@@ -928,4 +931,48 @@ void record_views_free(struct record_view *v, size_t n)
 	for (size_t i = 0; v && i < n; i++)
 		record_view_fini(&v[i]);
 	free(v);
+}
+
+enum rc record_add_detached(const struct core_ctx *c, const struct record_input *rec, char id[TOKEN_ID_MAX],
+                            struct errbuf *eb)
+{
+	const struct policy_record *kind = rec->kind ? policy_record(c->tenant->policy, rec->kind) : NULL;
+	if (kind && kind->linked)
+		return err_set(eb, RC_UNPROCESSABLE, "records of kind %s are about a person: add them to a subject "
+		               "(POST /v1/subjects/{id}/records)", kind->name);
+	struct subject_key key;
+	struct record_prepared prep;
+	struct store_subject holder = {0};
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	/* A key holder of its own, which no lookup and no person leads to. */
+	token_id_new(TOKEN_PREFIX_SUBJECT, holder.id);
+	vault_subject_key_new(&c->tenant->vault, holder.id, &key, wrapped);
+	holder.wrapped_key = wrapped;
+	holder.wrapped_len = sizeof wrapped;
+	enum rc rc = record_prepare(c, holder.id, &key, rec, &prep, eb);
+	vault_subject_key_wipe(&key);
+	if (rc)
+		return rc;
+	free(prep.row.lookups);
+	prep.row.lookups = NULL;
+	prep.row.nlookups = 0;
+	prep.row.state = (char *)record_state_name(RECORD_DETACHED);
+	holder.created_at = prep.row.created_at;
+	rc = store_begin(c->store);
+	if (rc) {
+		record_prepared_fini(&prep);
+		return rc;
+	}
+	rc = store_subject_insert(c->store, c->tenant->id, &holder);
+	if (!rc)
+		rc = store_record_insert(c->store, c->tenant->id, &prep.row);
+	if (!rc) {
+		struct audit_event ev = {"record.create", NULL, prep.row.id, "ok", kind->name};
+		rc = audit_append(c, &ev);
+	}
+	rc = core_end(c, rc);
+	if (!rc)
+		memcpy(id, prep.row.id, TOKEN_ID_MAX);
+	record_prepared_fini(&prep);
+	return rc;
 }

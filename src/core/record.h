@@ -136,6 +136,11 @@ enum rc record_view_take(const struct core_ctx *c, const struct subject_key *key
  * and erasing the person later does not reach it. */
 enum rc record_anonymize(const struct core_ctx *c, const struct policy_record *kind, const char *subject_id,
                          const char *record_id) WUR;
+/* Adds a record of a kind with `linked: false` (statistics apart from the
+ * person, seed 001): stored detached, under a key holder of its own, with
+ * no lookups; no subject. RC_UNPROCESSABLE for a kind about people. */
+enum rc record_add_detached(const struct core_ctx *c, const struct record_input *rec, char id[TOKEN_ID_MAX],
+                            struct errbuf *eb) WUR;
 /* Records of `kind` in `state` (anonymized or detached), after the record
  * id `after` (NULL: from the start), at most max; subject_id is left empty
  * (a key holder, no person). One audit entry per page (records.list). */

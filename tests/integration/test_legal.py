@@ -322,3 +322,35 @@ def test_anonymization_request(env):
     audit = env.request("GET", "/v1/audit", env.keys["auditor"], params={"subject": sid}).json()["entries"]
     assert [e["record_id"] for e in audit if e["action"] == "record.anonymize"] == [rids[1]]
     assert any(e["action"] == "request.complete" and "type=anonymization" in e["detail"] for e in audit)
+
+
+# ---- item 15: statistics apart from the person ----
+
+def test_detached_records_belong_to_nobody(tmp_path):
+    srv = start(tmp_path, POLICIES / "elektrum.yaml")
+    try:
+        admin = srv.keys["admin"]
+        usage = {"kind": "usage", "fields": {"page": "/arved", "visited_at": "2024-03-01T10:00:00Z"}}
+        r = srv.request("POST", "/v1/records", admin, json=usage)
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+        got = srv.request("GET", f"/v1/records/{rid}", admin).json()
+        assert got["state"] == "detached" and "subject_id" not in got and got["fields"]["page"] == "/arved"
+        listed = srv.request("GET", "/v1/records", srv.keys["support"],
+                             params={"state": "detached", "kind": "usage"}).json()["records"]
+        assert [x["id"] for x in listed] == [rid] and "subject_id" not in listed[0]
+        # It cannot be attached to a person, neither on creation nor later.
+        s = srv.request("POST", "/v1/subjects", admin, json={"records": [
+            {"kind": "user", "fields": {"email": "tiina@example.ee"}}, usage]})
+        assert s.status_code == 422 and "linked to nobody (linked: false)" in s.json()["error"]["message"], s.text
+        s = srv.request("POST", "/v1/subjects", admin, json={"records": [
+            {"kind": "user", "fields": {"email": "tiina@example.ee"}}]})
+        sid = s.json()["id"]
+        r = srv.request("POST", f"/v1/subjects/{sid}/records", admin, json=usage)
+        assert r.status_code == 422 and "linked: false" in r.json()["error"]["message"], r.text
+        # And a kind about people is not created detached.
+        r = srv.request("POST", "/v1/records", admin, json={"kind": "user", "fields": {"email": "x@example.ee"}})
+        assert r.status_code == 422 and "add them to a subject" in r.json()["error"]["message"], r.text
+        assert srv.request("POST", "/v1/records", srv.keys["support"], json=usage).status_code == 403
+    finally:
+        stop(srv)
