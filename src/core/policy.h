@@ -152,6 +152,20 @@ struct policy_cookie {
 	int line;
 };
 
+/* A collection point of consents (`consent_sources:`): where and how a
+ * grant is given, with the wording shown there, per language, and its
+ * version. A policy that declares them accepts no other source (no
+ * third-party lists). */
+struct policy_consent_source {
+	const char *name;
+	const char *version;
+	struct policy_title wording;
+	struct policy_title title;            /* optional */
+	const struct policy_purpose **purposes; /* the consent purposes it collects; none listed: all of them */
+	size_t npurposes;
+	int line;
+};
+
 struct policy_controller {
 	const char *name, *code, *address, *email, *dpo; /* code, address, dpo may be NULL */
 	const char *authority_name, *authority_email, *authority_url;
@@ -185,6 +199,8 @@ struct policy {
 	size_t nrecipients;
 	struct policy_cookie *cookies;
 	size_t ncookies;
+	struct policy_consent_source *consent_sources; /* none: any source (as before the key existed) */
+	size_t nconsent_sources;
 };
 
 struct policy_diag {
@@ -213,6 +229,9 @@ const struct policy_field *policy_field(const struct policy *p, const char *name
 const struct policy_purpose *policy_purpose(const struct policy *p, const char *name);
 const struct policy_record *policy_record(const struct policy *p, const char *name);
 const struct policy_recipient *policy_recipient(const struct policy *p, const char *name);
+const struct policy_consent_source *policy_consent_source(const struct policy *p, const char *name);
+/* Whether the source collects consents to u. */
+bool policy_consent_source_covers(const struct policy_consent_source *s, const struct policy_purpose *u);
 /* The title in lang, else its first translation, else fallback. */
 const char *policy_title_in(const struct policy_title *t, const char *lang, const char *fallback);
 bool policy_record_has_field(const struct policy_record *r, const struct policy_field *f);

@@ -654,3 +654,47 @@ void policy_cookies_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_n
 			    what, ck->purposes[i]->name);
 }
 
+
+/* ---- consent sources ---- */
+
+static void consent_source_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct policy_consent_source *cs = arg;
+	char what[120];
+	snprintf(what, sizeof what, "consent source '%s' %s", cs->name, key);
+	if (!strcmp(key, "version")) {
+		cs->version = policy_want_string(c, v, what);
+		if (cs->version && strlen(cs->version) > 64)
+			policy_err(c, v, "%s is longer than 64 characters", what);
+	} else if (!strcmp(key, "wording")) {
+		policy_read_title(c, v, what, &cs->wording);
+	} else if (!strcmp(key, "title")) {
+		policy_read_title(c, v, what, &cs->title);
+	} else if (!strcmp(key, "purposes")) {
+		cs->npurposes = policy_name_list(c, v, what, "purpose", policy_find_purpose, (const void ***)&cs->purposes);
+		for (size_t i = 0; i < cs->npurposes; i++)
+			if (cs->purposes[i]->basis != BASIS_CONSENT)
+				policy_err(c, v, "%s: '%s' is not based on consent: nothing to collect for it", what,
+				           cs->purposes[i]->name);
+	}
+}
+
+/* consent_sources: { NAME: { version, wording: { LANG: TEXT }, title?, purposes? } } */
+void policy_consent_sources_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	static const char *const keys[] = {"version", "wording", "title", "purposes", NULL};
+	struct policy *p = c->p;
+	struct policy_consent_source *cs = &p->consent_sources[p->nconsent_sources];
+	memset(cs, 0, sizeof *cs);
+	cs->name = arena_strdup(&p->arena, key);
+	cs->line = policy_line_of(k);
+	char what[120];
+	snprintf(what, sizeof what, "consent source '%s'", key);
+	if (!policy_each_pair(c, v, what, keys, consent_source_pair, cs))
+		return;
+	p->nconsent_sources++;
+	if (!cs->version)
+		policy_err(c, k, "%s needs a version (of the wording shown)", what);
+	if (!cs->wording.v)
+		policy_err(c, k, "%s needs its wording, as shown, in every language", what);
+}

@@ -161,7 +161,7 @@ def test_location_needs_consent_before_it_is_stored(tg):
     r = tg.request("POST", "/v1/subjects", admin, json={"records": [SHIFT]})
     assert r.status_code == 409 and "time_tracking" in r.json()["error"]["message"], r.text
     g = tg.request("POST", f"/v1/subjects/{sid}/consents", admin,
-                   json={"purpose": "time_tracking", "granted": True, "source": "app permission dialog"})
+                   json={"purpose": "time_tracking", "granted": True, "source": "location_permission"})
     assert g.status_code == 201, g.text
     r = tg.request("POST", f"/v1/subjects/{sid}/records", admin, json=SHIFT)
     assert r.status_code == 201, r.text
@@ -196,7 +196,7 @@ def test_objection_stops_new_records_and_reads_for_the_purpose(tg):
         assert tg.request("GET", path, admin, headers={"X-Purpose": "service"}).status_code == 200
     # So is one declaring a purpose whose consent was withdrawn.
     tg.request("POST", f"/v1/subjects/{sid}/consents", admin,
-               json={"purpose": "product_news", "granted": True, "source": "signup form"})
+               json={"purpose": "product_news", "granted": True, "source": "signup"})
     tg.request("POST", f"/v1/subjects/{sid}/consents", admin,
                json={"purpose": "product_news", "granted": False, "source": "unsubscribe"})
     r = tg.request("GET", f"/v1/subjects/{sid}", admin, headers={"X-Purpose": "product_news"})
@@ -354,3 +354,46 @@ def test_detached_records_belong_to_nobody(tmp_path):
         assert srv.request("POST", "/v1/records", srv.keys["support"], json=usage).status_code == 403
     finally:
         stop(srv)
+
+
+# ---- item 14: no third-party lists ----
+
+def test_grant_names_a_declared_collection_point(tmp_path):
+    srv = start(tmp_path, POLICIES / "jerone.yaml")
+    try:
+        admin = srv.keys["admin"]
+        r = srv.request("POST", "/v1/subjects", admin, json={"records": [
+            {"kind": "customer", "fields": {"email": "liisa@example.fi", "first_name": "Liisa"}}]})
+        sid = r.json()["id"]
+        for source in ("bought list 2024", "partner newsletter", None):
+            body = {"purpose": "newsletter", "granted": True, "text": "Newsletter"}
+            if source:
+                body["source"] = source
+            r = srv.request("POST", f"/v1/subjects/{sid}/consents", admin, json=body)
+            assert r.status_code == 422, r.text
+            if source:
+                assert r.json()["error"]["message"] == ("source must be one of the policy's consent_sources for "
+                                                        "purpose newsletter: account_creation (no third-party lists)")
+        r = srv.request("POST", f"/v1/subjects/{sid}/consents", admin,
+                        json={"purpose": "newsletter", "granted": True, "source": "account_creation"})
+        assert r.status_code == 201 and r.json()["state"] == "granted", r.text
+        hist = srv.request("GET", f"/v1/subjects/{sid}/consents", admin).json()["history"]
+        assert [(h["source"], h["text"]) for h in hist] == [
+            ("account_creation, version 2023-05", "Haluan vastaanottaa Jeronen uutiskirjeen sähköpostiini.")]
+        # A withdrawal needs no collection point.
+        r = srv.request("POST", f"/v1/subjects/{sid}/consents", admin,
+                        json={"purpose": "newsletter", "granted": False, "source": "phone call"})
+        assert r.status_code == 201 and r.json()["state"] == "withdrawn", r.text
+    finally:
+        stop(srv)
+
+
+def test_consent_sources_are_checked(privreg, tmp_path):
+    text = (POLICIES / "jerone.yaml").read_text()
+    bad = text.replace("    purposes: [newsletter]\n    title: { fi: Asiakastilin", "    purposes: [orders]\n    title: { fi: Asiakastilin")
+    assert bad != text
+    r = privreg("policy", "check", policy_with(tmp_path, bad))
+    assert r.returncode != 0 and "consent source 'account_creation' purposes: 'orders' is not based on consent" in r.stdout
+    bad = text.replace('    version: "2023-05"\n    purposes: [newsletter]', "    purposes: [newsletter]")
+    r = privreg("policy", "check", policy_with(tmp_path, bad, "v.yaml"))
+    assert r.returncode != 0 and "consent source 'account_creation' needs a version" in r.stdout
