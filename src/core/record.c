@@ -405,7 +405,14 @@ static enum rc may_store(const struct core_ctx *c, const char *subject_id, const
 	if (fresh && !kind->linked)
 		return err_set(eb, RC_UNPROCESSABLE, "records of kind %s are linked to nobody (linked: false): create them "
 		               "with POST /v1/records, without a subject", kind->name);
-	if (fresh && subject_id && kind->npurposes) {
+	/* Only a kind whose every purpose can be objected to can be stopped by
+	 * objections: most kinds serve a contract or a law, and cost no read. */
+	bool stoppable = kind->npurposes > 0;
+	for (size_t i = 0; i < kind->npurposes && stoppable; i++) {
+		const struct policy_purpose *u = kind->purposes[i];
+		stoppable = u->objectable || u->basis == BASIS_LEGITIMATE_INTEREST || u->basis == BASIS_PUBLIC_TASK;
+	}
+	if (fresh && subject_id && stoppable) {
 		size_t objected = 0;
 		for (size_t i = 0; !rc && i < kind->npurposes; i++) {
 			rc = state_of(c, subject_id, kind->purposes[i], &st);
