@@ -785,7 +785,9 @@ static enum rc coarse_value(const struct policy_generalize *g, const char *value
 		long double v = strtold(value, &end);
 		if (end == value || errno || *end)
 			return RC_UNPROCESSABLE;
-		long double q = v / g->round;
+		long double q = v / g->round, lim = 9e18L / g->round;
+		if (!(q > -lim && q < lim)) /* out of a 64-bit integer's range (or not a number) */
+			return RC_UNPROCESSABLE;
 		long long n = (long long)(q < 0 ? q - 0.5L : q + 0.5L);
 		snprintf(out, size, "%lld", n * (long long)g->round);
 		return RC_OK;
