@@ -19,6 +19,8 @@
 #include "core/consent.h"
 #include "core/country.h"
 #include "core/disclosure.h"
+#include "core/hold.h"
+#include "core/keep.h"
 #include "core/subject.h"
 
 static json_t *title_json(const struct policy_title *t)
@@ -36,32 +38,36 @@ static json_t *date_or_null(int64_t t)
 	return json_string(s);
 }
 
-/* When the record is due to go under its kind's rule, or null with why. */
-static void planned(const struct policy_record *k, const struct record_view *v, json_t *out)
+/* When the record is due to go under its kind's rule (core/keep, which
+ * knows financial years), or null with why; a legal hold on it says so. */
+static void planned(const struct policy_record *k, const struct record_view *v, bool held, json_t *out)
 {
 	char text[128];
 	policy_keep_format(&k->keep, text, sizeof text);
 	json_object_set_new(out, "retention", json_string(text));
 	json_object_set_new(out, "then", json_string(policy_then_name(k->then)));
-	int64_t from = 0;
-	const char *event = k->keep.rule == KEEP_AFTER_EVENT ? k->keep.event : "closed";
-	if (!strcmp(event, "created"))
-		from = v->created_at;
-	for (size_t i = 0; i < v->nevents; i++)
-		if (!strcmp(v->events[i].name, event))
-			from = v->events[i].at;
-	int64_t due;
-	if (from && !timeutil_add(from, k->keep.period, &due))
-		json_object_set_new(out, "planned_deletion", date_or_null(due));
-	else
-		json_object_set_new(out, "planned_deletion", json_null());
-	if (!from) {
+	const char *event = policy_record_keep_event(k);
+	struct store_event ev[RECORD_MAX_EVENTS];
+	size_t nev = 0;
+	for (size_t i = 0; i < v->nevents && nev < RECORD_MAX_EVENTS; i++)
+		ev[nev++] = (struct store_event){.name = v->events[i].name, .at = v->events[i].at};
+	int64_t due = keep_due(k, v->created_at, ev, nev, NULL, 0);
+	json_object_set_new(out, "planned_deletion", due ? date_or_null(due) : json_null());
+	bool happened = !strcmp(event, "created");
+	for (size_t i = 0; i < v->nevents && !happened; i++)
+		happened = !strcmp(v->events[i].name, event);
+	if (!happened) {
 		snprintf(text, sizeof text, "%s has not happened yet", event);
 		json_object_set_new(out, "planned_deletion_note", json_string(text));
 	}
+	/* A hold keeps the record past its planned deletion, for as long as it lasts. */
+	json_object_set_new(out, "legal_hold", json_boolean(held));
+	if (held)
+		json_object_set_new(out, "legal_hold_note",
+		                    json_string("under a legal hold: kept past its planned deletion until the hold is lifted"));
 }
 
-static json_t *record_export(const struct policy *p, const struct record_view *v)
+static json_t *record_export(const struct policy *p, const struct record_view *v, bool held)
 {
 	json_t *r = record_view_to_json(v);
 	const struct policy_record *k = policy_record(p, v->kind);
@@ -99,18 +105,19 @@ static json_t *record_export(const struct policy *p, const struct record_view *v
 	json_object_set_new(r, "purposes", purposes);
 	json_object_set_new(r, "recipients", recipients);
 	json_object_set_new(r, "erasable", json_boolean(k->erasable));
-	planned(k, v, r);
+	planned(k, v, held, r);
 	return r;
 }
 
 static json_t *export_json(struct http_request *rq, const struct subject_view *s, const struct consent_report *cr,
-                           json_t *disclosures)
+                           json_t *disclosures, const struct store_hold *holds, size_t nholds)
 {
 	const struct policy *p = rq->ctx.tenant->policy;
 	const struct policy_controller *ct = &p->controller;
 	json_t *records = json_array(), *history = json_array();
 	for (size_t i = 0; i < s->nrecords; i++)
-		json_array_append_new(records, record_export(p, &s->records[i]));
+		json_array_append_new(records, record_export(p, &s->records[i],
+		                                             hold_covering(holds, nholds, s->id, s->records[i].id) != NULL));
 	for (size_t i = 0; i < cr->nevents; i++) {
 		const struct store_consent_event *e = &cr->events[i];
 		char at[TIMEUTIL_DATETIME_LEN];
@@ -230,10 +237,14 @@ enum rc export_reply(struct http_request *rq, const char *subject_id, const char
 		}
 	} else {
 		struct store_disclosure *d = NULL;
-		size_t nd = 0;
+		struct store_hold *holds = NULL;
+		size_t nd = 0, nholds = 0;
 		rc = disclosure_list(&rq->ctx, subject_id, &d, &nd);
 		if (!rc)
-			rc = value_json_reply(rq, 200, export_json(rq, s, &cr, disclosures_json(d, nd)));
+			rc = hold_active(&rq->ctx, subject_id, NULL, &holds, &nholds);
+		if (!rc)
+			rc = value_json_reply(rq, 200, export_json(rq, s, &cr, disclosures_json(d, nd), holds, nholds));
+		store_holds_free(holds, nholds);
 		store_disclosures_free(d, nd);
 	}
 	consent_report_fini(&cr);

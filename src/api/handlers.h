@@ -21,6 +21,8 @@ enum rc h_subject_delete(struct http_request *rq);
 enum rc h_record_add(struct http_request *rq);
 enum rc h_subject_record_patch(struct http_request *rq);
 enum rc h_record_get(struct http_request *rq);
+enum rc h_records_list(struct http_request *rq);
+enum rc h_record_add_detached(struct http_request *rq);
 enum rc h_record_patch(struct http_request *rq);
 /* audit.c */
 enum rc h_audit_list(struct http_request *rq);

@@ -22,6 +22,8 @@ static json_t *keep_json(const struct policy_keep *k)
 	if (k->rule == KEEP_AFTER_EVENT) {
 		json_object_set_new(j, "period", duration_json(k->period));
 		json_object_set_new(j, "event", json_string(k->event));
+		if (k->financial_year)
+			json_object_set_new(j, "from", json_string("end of financial year"));
 	} else if (k->period.n) {
 		json_object_set_new(j, "grace", duration_json(k->period));
 	}
@@ -64,6 +66,9 @@ json_t *policy_to_json(const struct policy *p)
 	set_opt(auth, "email", c->authority_email);
 	set_opt(auth, "url", c->authority_url);
 	json_object_set_new(controller, "authority", auth);
+	char fye[8];
+	snprintf(fye, sizeof fye, "%02d-%02d", c->fy_month, c->fy_day);
+	json_object_set_new(controller, "financial_year_end", json_string(fye));
 
 	json_t *langs = json_array();
 	for (size_t i = 0; i < p->nlanguages; i++)
@@ -125,6 +130,17 @@ json_t *policy_to_json(const struct policy *p)
 			json_object_set_new(j, "provision", title_json(&r->provision));
 		if (r->source.n)
 			json_object_set_new(j, "source", title_json(&r->source));
+		json_object_set_new(j, "linked", json_boolean(r->linked));
+		if (r->then == THEN_ANONYMIZE) {
+			static const char *const how[] = {[GEN_KEEP] = "keep", [GEN_MONTH] = "month", [GEN_YEAR] = "year"};
+			json_t *g = json_pack("{s:s}", "created_at", how[r->created_generalize]);
+			for (size_t k = 0; k < r->ngeneralize; k++) {
+				const struct policy_generalize *x = &r->generalize[k];
+				json_object_set_new(g, x->field->name, x->how == GEN_ROUND ? json_pack("{s:i}", "round", x->round)
+				                                                           : json_string(how[x->how]));
+			}
+			json_object_set_new(j, "generalize", g);
+		}
 		/* Every event a record of this kind may be given, with its title when declared. */
 		const char *names[POLICY_EVENTS_MAX + 1];
 		size_t ne = policy_record_events(r, names, POLICY_EVENTS_MAX + 1);
@@ -151,6 +167,8 @@ json_t *policy_to_json(const struct policy *p)
 			json_object_set_new(j, "title", title_json(&r->title));
 		if (r->safeguards.n)
 			json_object_set_new(j, "safeguards", title_json(&r->safeguards));
+		if (r->dpf)
+			json_object_set_new(j, "dpf", json_true());
 		json_object_set_new(recipients, r->name, j);
 	}
 
@@ -174,10 +192,20 @@ json_t *policy_to_json(const struct policy *p)
 		json_object_set_new(cookies, k->name, j);
 	}
 
-	json_t *out = json_pack("{s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "version", p->version,
+	json_t *sources = json_object();
+	for (size_t i = 0; i < p->nconsent_sources; i++) {
+		const struct policy_consent_source *x = &p->consent_sources[i];
+		json_t *j = json_pack("{s:s, s:o, s:o}", "version", x->version, "wording", title_json(&x->wording),
+		                      "purposes", PURPOSE_NAMES(x->purposes, x->npurposes));
+		if (x->title.n)
+			json_object_set_new(j, "title", title_json(&x->title));
+		json_object_set_new(sources, x->name, j);
+	}
+
+	json_t *out = json_pack("{s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "version", p->version,
 	                        "controller", controller, "languages", langs, "min_age", p->min_age,
 	                        "requests", req, "fields", fields, "purposes", purposes, "records", records,
-	                        "recipients", recipients, "cookies", cookies);
+	                        "recipients", recipients, "cookies", cookies, "consent_sources", sources);
 	set_opt(out, "date", p->date);
 	json_object_set_new(out, "automated_decisions",
 	                    p->automated == AUTOMATED_NONE       ? json_string("none")

@@ -25,6 +25,8 @@ const struct route http_routes[] = {
 	{"POST", "/v1/subjects/{id}/merge", h_subject_merge, R_ADMIN | R_DPO, BODY_JSON, NULL},
 	{"POST", "/v1/subjects/{id}/records", h_record_add, R_ADMIN | R_DPO, BODY_JSON, NULL},
 	{"PATCH", "/v1/subjects/{id}/records/{rid}", h_subject_record_patch, R_ADMIN | R_DPO | R_SUPPORT, BODY_JSON, NULL},
+	{"POST", "/v1/records", h_record_add_detached, R_ADMIN | R_DPO, BODY_JSON, NULL},
+	{"GET", "/v1/records", h_records_list, R_ADMIN | R_DPO | R_SUPPORT, BODY_NONE, "state kind after limit"},
 	{"GET", "/v1/records/{id}", h_record_get, R_ADMIN | R_DPO | R_SUPPORT, BODY_NONE, NULL},
 	{"PATCH", "/v1/records/{id}", h_record_patch, R_ADMIN | R_DPO | R_SUPPORT, BODY_JSON, NULL},
 	{"GET", "/v1/audit", h_audit_list, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE, "subject since until after limit"},

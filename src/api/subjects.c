@@ -204,6 +204,35 @@ enum rc h_record_add(struct http_request *rq)
 	return rc;
 }
 
+/* POST /v1/records: a record of a kind with `linked: false`, which belongs to
+ * nobody (statistics kept apart from the person). */
+enum rc h_record_add_detached(struct http_request *rq)
+{
+	static const char *const keys[] = {"kind", "fields", "created_at", "events", NULL};
+	struct value_json_holder h = {0};
+	struct record_input in;
+	char rid[TOKEN_ID_MAX];
+	enum rc rc = json_keys_only(rq->json, keys, &rq->eb);
+	if (!rc)
+		rc = record_input_from_json(rq->json, true, &in, &h, &rq->eb);
+	if (!rc)
+		rc = record_add_detached(&rq->ctx, &in, rid, &rq->eb);
+	value_json_holder_fini(&h);
+	if (!rc)
+		http_reply(rq, 201, json_pack("{s:s}", "id", rid));
+	return rc;
+}
+
+/* A record as JSON; one no person is behind shows no subject id (its key
+ * holder is no one). */
+static json_t *record_json(const struct record_view *v)
+{
+	json_t *j = record_view_to_json(v);
+	if (!strcmp(v->state, record_state_name(RECORD_ANONYMIZED)) || !strcmp(v->state, record_state_name(RECORD_DETACHED)))
+		json_object_del(j, "subject_id");
+	return j;
+}
+
 /* Rectifies record_id (checked to belong to subject_id when given) and
  * answers with the record as it now is. */
 static enum rc patch(struct http_request *rq, const char *subject_id, const char *record_id)
@@ -230,7 +259,7 @@ static enum rc patch(struct http_request *rq, const char *subject_id, const char
 	if (!rc)
 		rc = record_read(&rq->ctx, record_id, &v, &rq->eb);
 	if (!rc)
-		rc = value_json_reply(rq, 200, record_view_to_json(v));
+		rc = value_json_reply(rq, 200, record_json(v));
 	record_view_free(v);
 	return rc;
 }
@@ -250,7 +279,35 @@ enum rc h_record_get(struct http_request *rq)
 	struct record_view *v = NULL;
 	enum rc rc = record_read(&rq->ctx, rq->params[0], &v, &rq->eb);
 	if (!rc)
-		rc = value_json_reply(rq, 200, record_view_to_json(v));
+		rc = value_json_reply(rq, 200, record_json(v));
 	record_view_free(v);
 	return rc;
+}
+
+#define RECORDS_PAGE_MAX 1000
+
+/* GET /v1/records?state=anonymized|detached&kind=K: the records no person is
+ * behind, for statistics; a page at a time (after, limit; next_after when
+ * there may be more), without a subject id. */
+enum rc h_records_list(struct http_request *rq)
+{
+	const char *lim = http_query(rq, "limit");
+	long limit = 100;
+	if (lim && http_number(rq, "limit", lim, 1, RECORDS_PAGE_MAX, &limit))
+		return RC_UNPROCESSABLE;
+	struct record_view *v = NULL;
+	size_t n = 0;
+	enum rc rc = record_list_unlinked(&rq->ctx, http_query(rq, "kind"), http_query(rq, "state"),
+	                                  http_query(rq, "after"), (size_t)limit, &v, &n, &rq->eb);
+	if (rc)
+		return rc;
+	json_t *arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(arr, record_json(&v[i]));
+	}
+	json_t *body = json_pack("{s:o}", "records", arr);
+	if (n == (size_t)limit)
+		json_object_set_new(body, "next_after", json_string(v[n - 1].id));
+	record_views_free(v, n);
+	return value_json_reply(rq, 200, body);
 }

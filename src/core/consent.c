@@ -37,39 +37,6 @@ static bool truncate_ip(const char *ip, char out[48])
 	return false;
 }
 
-static const char *const state_names[] = {
-#define X(id, name) [CONSENT_STATE_##id] = name,
-	CONSENT_STATES(X)
-#undef X
-};
-
-const char *consent_state_name(enum consent_state st)
-{
-	return st < CONSENT_STATE__COUNT ? state_names[st] : "unknown";
-}
-
-enum consent_state consent_state_parse(const char *name)
-{
-	if (!name || !*name)
-		return CONSENT_STATE_NONE;
-	for (int i = 0; i < CONSENT_STATE__COUNT; i++)
-		if (!strcmp(state_names[i], name))
-			return (enum consent_state)i;
-	return CONSENT_STATE_UNKNOWN;
-}
-
-bool consent_allows(const struct policy_purpose *u, enum consent_state st)
-{
-	switch (st) {
-	case CONSENT_STATE_OBJECTED:
-	case CONSENT_STATE_RESTRICTED:
-	case CONSENT_STATE_UNKNOWN:
-		return false;
-	default:
-		return u->basis == BASIS_CONSENT ? st == CONSENT_STATE_GRANTED : true;
-	}
-}
-
 static bool allowed(const struct policy_purpose *u, const char *state)
 {
 	return consent_allows(u, consent_state_parse(state));
@@ -100,6 +67,19 @@ static enum rc queue_confirmation(const struct core_ctx *c, const char *subject_
 	return mail_queue(c, subject_id, key, &a);
 }
 
+/* A grant from anywhere but a collection point the policy declares (a
+ * bought list, a partner's form) is refused, naming the ones that count. */
+static enum rc bad_source(const struct policy *p, const struct policy_purpose *u, struct errbuf *eb)
+{
+	char list[512] = "";
+	size_t len = 0;
+	for (size_t i = 0; i < p->nconsent_sources && len < sizeof list; i++)
+		if (policy_consent_source_covers(&p->consent_sources[i], u))
+			len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", len ? ", " : "", p->consent_sources[i].name);
+	return err_set(eb, RC_UNPROCESSABLE, "source must be one of the policy's consent_sources for purpose %s: %s "
+	               "(no third-party lists)", u->name, len ? list : "none collects it");
+}
+
 enum rc consent_record(const struct core_ctx *c, const char *subject_id, const char *purpose,
                        enum consent_action a, const struct consent_evidence *ev, char state[16],
                        struct errbuf *eb)
@@ -112,12 +92,20 @@ enum rc consent_record(const struct core_ctx *c, const char *subject_id, const c
 		               policy_basis_name(u->basis));
 	if (a == CONSENT_WITHDRAW && u->basis != BASIS_CONSENT)
 		return err_set(eb, RC_UNPROCESSABLE, "purpose %s is not based on consent: object to it instead", u->name);
-	if (a == CONSENT_OBJECT && !u->objectable)
+	bool art21 = u->basis == BASIS_LEGITIMATE_INTEREST || u->basis == BASIS_PUBLIC_TASK;
+	if (a == CONSENT_OBJECT && !u->objectable && !(ev->weighed && art21))
 		return err_set(eb, RC_UNPROCESSABLE, "purpose %s cannot be objected to (basis %s)", u->name,
 		               policy_basis_name(u->basis));
 	if (a == CONSENT_GRANT && !ev->by_subject && (!ev->source || !*ev->source))
 		return err_set(eb, RC_UNPROCESSABLE, "a grant needs its source (where and how it was given)");
+	const struct policy_consent_source *src = NULL;
+	if (a == CONSENT_GRANT && !ev->by_subject && c->tenant->policy->nconsent_sources) {
+		src = policy_consent_source(c->tenant->policy, ev->source);
+		if (!src || !policy_consent_source_covers(src, u))
+			return bad_source(c->tenant->policy, u, eb);
+	}
 	if (ev->source && strlen(ev->source) > CONSENT_SOURCE_MAX)
+
 		return err_set(eb, RC_UNPROCESSABLE, "source is longer than %d characters", CONSENT_SOURCE_MAX);
 	if (ev->wording && strlen(ev->wording) > CONSENT_WORDING_MAX)
 		return err_set(eb, RC_UNPROCESSABLE, "text is longer than %d characters", CONSENT_WORDING_MAX);
@@ -146,11 +134,20 @@ enum rc consent_record(const struct core_ctx *c, const char *subject_id, const c
 	if (!rc && a == CONSENT_CONFIRM && now_st != CONSENT_STATE_PENDING && now_st != CONSENT_STATE_GRANTED)
 		rc = err_set(eb, RC_CONFLICT, "there is no pending grant of %s to confirm", u->name);
 	bool repeat = a == CONSENT_CONFIRM && now_st == CONSENT_STATE_GRANTED;
+	/* A declared source is recorded with its version, and the wording shown
+	 * there when the caller gives none. */
+	char source[CONSENT_SOURCE_MAX + 80];
+	const char *wording = ev->wording;
+	if (src) {
+		snprintf(source, sizeof source, "%s, version %s", src->name, src->version);
+		if (!wording)
+			wording = policy_title_in(&src->wording, c->tenant->policy->languages[0], NULL);
+	}
 	struct store_consent_event e = {
 		.purpose = (char *)u->name, .action = (char *)action_names[a], .at = core_now(c),
-		.source = (char *)(ev->source ? ev->source : ev->by_subject ? "link" : NULL),
+		.source = (char *)(src ? source : ev->source ? ev->source : ev->by_subject ? "link" : NULL),
 		.channel = (char *)(u->channel != CHANNEL_NONE ? policy_channel_name(u->channel) : NULL),
-		.policy_version = (char *)c->tenant->policy->version, .wording = (char *)ev->wording,
+		.policy_version = (char *)c->tenant->policy->version, .wording = (char *)wording,
 		.actor = (char *)(ev->by_subject ? "subject" : c->key_id ? c->key_id : "cli"),
 	};
 	memcpy(e.subject_id, subject_id, strnlen(subject_id, TOKEN_ID_MAX - 1) + 1);

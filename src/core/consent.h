@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 
+#include "core/datakey.h"
 #include "core/record.h"
 
 #define CONSENT_SOURCE_MAX 200
@@ -26,40 +27,18 @@
 
 enum consent_action { CONSENT_GRANT, CONSENT_WITHDRAW, CONSENT_OBJECT, CONSENT_CONFIRM };
 
-/* The states of one purpose for one subject, declared once. The store keeps
- * the name; "restricted" and "unknown" (no such subject, or erased) are what
- * a check answers for a subject whose data may not be used at all. */
-#define CONSENT_STATES(X) \
-	X(NONE,       "none") \
-	X(PENDING,    "pending") \
-	X(GRANTED,    "granted") \
-	X(WITHDRAWN,  "withdrawn") \
-	X(OBJECTED,   "objected") \
-	X(EXPIRED,    "expired") \
-	X(ACCEPTED,   "accepted") \
-	X(RESTRICTED, "restricted") \
-	X(UNKNOWN,    "unknown")
-
-enum consent_state {
-#define X(id, name) CONSENT_STATE_##id,
-	CONSENT_STATES(X)
-#undef X
-	CONSENT_STATE__COUNT
-};
-
-const char *consent_state_name(enum consent_state s);
-/* The state of a name; "" is none, anything unknown is CONSENT_STATE_UNKNOWN. */
-enum consent_state consent_state_parse(const char *name);
-/* The one definition of "may we": an objection stops any purpose; a purpose
- * with basis consent needs a grant (confirmed, for double opt-in); any other
- * basis allows unless objected to. Restricted or unknown subjects never. */
-bool consent_allows(const struct policy_purpose *u, enum consent_state s);
+/* The states of a purpose (CONSENT_STATES) and the rule that reads them
+ * (consent_allows) are declared in core/datakey.h: record, below consent,
+ * needs them to refuse what may not be stored or read. */
 
 struct consent_evidence {
 	const char *source;        /* "checkout form"; required for a grant */
 	const char *wording;       /* the text shown, or NULL */
 	const char *ip;            /* the subject's address as given, or NULL */
 	bool by_subject;           /* through a link, not a staff key */
+	bool weighed;              /* an objection request the DPO completed: any purpose on
+	                            * legitimate interest or public task (Art. 21(1)), not only
+	                            * those the policy marks objectable */
 };
 
 struct consent_status {

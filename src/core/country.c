@@ -1,4 +1,5 @@
-/* country: static code lists (ISO 3166-1 alpha-2 officially assigned codes; EEA = EU 27 + IS, LI, NO). */
+/* country: static code lists (ISO 3166-1 alpha-2 officially assigned codes; EEA = EU 27 + IS, LI, NO;
+ * the countries with a European Commission adequacy decision, GDPR Art. 45). */
 #include "core/country.h"
 
 #include <string.h>
@@ -16,6 +17,19 @@ static const char assigned[] =
 static const char eea[] =
 	"AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK IS LI NO";
 
+/*
+ * The European Commission's adequacy decisions (Art. 45), as its page
+ * "Adequacy decisions" listed them on 2026-12-01: Andorra, Argentina, Canada
+ * (commercial organisations under PIPEDA), Faroe Islands, Guernsey, Israel,
+ * Isle of Man, Japan, Jersey, New Zealand, Republic of Korea, Switzerland,
+ * United Kingdom, Uruguay; and the United States for the participants of
+ * the EU-US Data Privacy Framework only (country_adequacy_needs_dpf). The
+ * European Patent Organisation has one too, but is no country. A change of
+ * this list is a change of docs/policy.md too.
+ */
+static const char adequate[] = "AD AR CA FO GG IL IM JP JE NZ KR CH GB UY US";
+static const char adequate_dpf[] = "US";
+
 static bool in_list(const char *list, const char *code)
 {
 	if (strlen(code) != 2 || code[0] < 'A' || code[0] > 'Z' || code[1] < 'A' || code[1] > 'Z')
@@ -28,3 +42,5 @@ static bool in_list(const char *list, const char *code)
 
 bool country_valid(const char *code) { return in_list(assigned, code); }
 bool country_in_eea(const char *code) { return in_list(eea, code); }
+bool country_adequate(const char *code) { return in_list(adequate, code); }
+bool country_adequacy_needs_dpf(const char *code) { return in_list(adequate_dpf, code); }

@@ -10,5 +10,10 @@
 /* code is two upper-case letters. */
 bool country_valid(const char *code);
 bool country_in_eea(const char *code);
+/* Whether the European Commission has an adequacy decision for the country
+ * (the list and its date are in country.c); for some (the US) it covers only
+ * recipients that take part in a framework: country_adequacy_needs_dpf. */
+bool country_adequate(const char *code);
+bool country_adequacy_needs_dpf(const char *code);
 
 #endif

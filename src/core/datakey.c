@@ -6,6 +6,39 @@
 #include "base/log.h"
 #include "store/store.h"
 
+static const char *const state_names[] = {
+#define X(id, name) [CONSENT_STATE_##id] = name,
+	CONSENT_STATES(X)
+#undef X
+};
+
+const char *consent_state_name(enum consent_state st)
+{
+	return st < CONSENT_STATE__COUNT ? state_names[st] : "unknown";
+}
+
+enum consent_state consent_state_parse(const char *name)
+{
+	if (!name || !*name)
+		return CONSENT_STATE_NONE;
+	for (int i = 0; i < CONSENT_STATE__COUNT; i++)
+		if (!strcmp(state_names[i], name))
+			return (enum consent_state)i;
+	return CONSENT_STATE_UNKNOWN;
+}
+
+bool consent_allows(const struct policy_purpose *u, enum consent_state st)
+{
+	switch (st) {
+	case CONSENT_STATE_OBJECTED:
+	case CONSENT_STATE_RESTRICTED:
+	case CONSENT_STATE_UNKNOWN:
+		return false;
+	default:
+		return u->basis == BASIS_CONSENT ? st == CONSENT_STATE_GRANTED : true;
+	}
+}
+
 enum rc datakey_unwrap(const struct core_ctx *c, const char *subject_id, struct subject_key *key,
                        struct errbuf *eb)
 {
@@ -35,5 +68,31 @@ enum rc datakey_usable(const struct core_ctx *c, const char *subject_id, struct 
 	bool legal = !c->role || !strcmp(c->role, "admin") || !strcmp(c->role, "dpo") || !strcmp(c->role, "subject");
 	if (restricted && !legal)
 		return err_set(eb, RC_CONFLICT, "the subject's data is restricted (Art. 18): it is only stored");
+	return RC_OK;
+}
+
+enum rc datakey_purpose_state(const struct core_ctx *c, const char *subject_id, const struct policy_purpose *u,
+                              enum consent_state *out)
+{
+	char state[16] = "";
+	enum rc rc = store_consent_state_get(c->store, c->tenant->id, subject_id, u->name, state);
+	if (rc == RC_NOT_FOUND)
+		rc = RC_OK, state[0] = '\0';
+	*out = rc ? CONSENT_STATE_UNKNOWN : consent_state_parse(state);
+	return rc;
+}
+
+enum rc datakey_purpose_usable(const struct core_ctx *c, const char *subject_id, struct errbuf *eb)
+{
+	const struct policy_purpose *u = c->purpose ? policy_purpose(c->tenant->policy, c->purpose) : NULL;
+	if (!u)
+		return RC_OK;
+	enum consent_state st;
+	enum rc rc = datakey_purpose_state(c, subject_id, u, &st);
+	if (rc)
+		return rc;
+	if (st == CONSENT_STATE_OBJECTED || st == CONSENT_STATE_WITHDRAWN)
+		return err_set(eb, RC_CONFLICT, "the subject has %s purpose %s: their data is not processed for it",
+		               st == CONSENT_STATE_OBJECTED ? "objected to" : "withdrawn consent to", u->name);
 	return RC_OK;
 }

@@ -27,15 +27,33 @@ static const struct store_event *find_event(const char *name, const struct store
 	return NULL;
 }
 
+int64_t keep_financial_year_end(const struct policy_keep *k, int64_t t)
+{
+	int y, m, d;
+	timeutil_civil_from_days(t >= 0 ? t / 86400 : (t - 86399) / 86400, &y, &m, &d);
+	/* The year's last day on or after t's day; the year ends when it does. */
+	if (m > k->fy_month || (m == k->fy_month && d > k->fy_day))
+		y++;
+	return (timeutil_days_from_civil(y, k->fy_month, k->fy_day) + 1) * 86400;
+}
+
 int64_t keep_due(const struct policy_record *kind, int64_t created, const struct store_event *ev, size_t nev,
                       const struct store_event *more, size_t nmore)
 {
 	const struct policy_keep *k = &kind->keep;
 	const char *event = k->rule == KEEP_WHILE_ACTIVE ? "closed" : k->event;
-	if (!strcmp(event, "created"))
-		return keep_after(created, k->period);
-	const struct store_event *e = find_event(event, ev, nev, more, nmore);
-	return e ? keep_after(e->at, k->period) : 0;
+	int64_t from;
+	if (!strcmp(event, "created")) {
+		from = created;
+	} else {
+		const struct store_event *e = find_event(event, ev, nev, more, nmore);
+		if (!e)
+			return 0;
+		from = e->at;
+	}
+	if (k->rule == KEEP_AFTER_EVENT && k->financial_year)
+		from = keep_financial_year_end(k, from);
+	return keep_after(from, k->period);
 }
 
 int64_t keep_trim_at(const struct policy_record *kind, int64_t written)

@@ -15,6 +15,9 @@
 
 /* t + d in calendar units; 0 (never) past year 9999. */
 int64_t keep_after(int64_t t, struct duration d);
+/* The end of the financial year (k->fy_month/fy_day) in which t falls: 00:00
+ * UTC of the day after the year's last day. */
+int64_t keep_financial_year_end(const struct policy_keep *k, int64_t t);
 /* The due time of a record of `kind` created at `created` with the events
  * ev (and more, later ones of the same name win); 0 when not due. */
 int64_t keep_due(const struct policy_record *kind, int64_t created, const struct store_event *ev, size_t nev,

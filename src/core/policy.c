@@ -414,6 +414,13 @@ bool policy_parse_keep(struct pctx *c, yaml_node_t *n, const char *what, struct 
 		return false;
 	}
 	const char *ev = after + 7;
+	static const char fy[] = "end of financial year of ";
+	if (!strncmp(ev, fy, sizeof fy - 1)) {
+		ev += sizeof fy - 1;
+		k->financial_year = true;
+		k->fy_month = c->p->controller.fy_month;
+		k->fy_day = c->p->controller.fy_day;
+	}
 	if (!is_ident(ev)) {
 		policy_err(c, n, "%s: '%.60s' is not an event name (a-z, 0-9, _)", what, ev);
 		return false;
@@ -427,7 +434,9 @@ void policy_keep_format(const struct policy_keep *k, char *out, size_t size)
 {
 	char d[48];
 	timeutil_format_duration(k->period, d, sizeof d);
-	if (k->rule == KEEP_AFTER_EVENT)
+	if (k->rule == KEEP_AFTER_EVENT && k->financial_year)
+		snprintf(out, size, "%s after end of financial year of %s", d, k->event);
+	else if (k->rule == KEEP_AFTER_EVENT)
 		snprintf(out, size, "%s after %s", d, k->event);
 	else if (k->period.n)
 		snprintf(out, size, "while active + %s", d);
@@ -438,11 +447,12 @@ void policy_keep_format(const struct policy_keep *k, char *out, size_t size)
 /* ---- top level ---- */
 
 enum section { S_VERSION, S_CONTROLLER, S_LANGUAGES, S_MIN_AGE, S_REQUESTS, S_FIELDS,
-               S_PURPOSES, S_RECORDS, S_RECIPIENTS, S_COOKIES, S_DATE, S_AUTOMATED, S__COUNT };
+               S_PURPOSES, S_RECORDS, S_RECIPIENTS, S_COOKIES, S_DATE, S_AUTOMATED, S_CONSENT_SOURCES,
+               S__COUNT };
 
 static const char *const section_names[] = {
 	"version", "controller", "languages", "min_age", "requests", "fields",
-	"purposes", "records", "recipients", "cookies", "date", "automated_decisions", NULL,
+	"purposes", "records", "recipients", "cookies", "date", "automated_decisions", "consent_sources", NULL,
 };
 
 static void top_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -476,6 +486,8 @@ static void read_policy(struct pctx *c, yaml_node_t *root)
 	}
 	if (sect[S_LANGUAGES])
 		policy_read_languages(c, sect[S_LANGUAGES]);
+	p->controller.fy_month = 12;
+	p->controller.fy_day = 31;
 	if (sect[S_CONTROLLER])
 		policy_read_controller(c, sect[S_CONTROLLER]);
 	if (sect[S_MIN_AGE])
@@ -493,6 +505,7 @@ static void read_policy(struct pctx *c, yaml_node_t *root)
 	p->records = section_array(c, sect[S_RECORDS], sizeof *p->records);
 	p->recipients = section_array(c, sect[S_RECIPIENTS], sizeof *p->recipients);
 	p->cookies = section_array(c, sect[S_COOKIES], sizeof *p->cookies);
+	p->consent_sources = section_array(c, sect[S_CONSENT_SOURCES], sizeof *p->consent_sources);
 	if (sect[S_FIELDS])
 		policy_each_pair(c, sect[S_FIELDS], "fields", NULL, policy_fields_pair, NULL);
 	if (sect[S_PURPOSES])
@@ -503,6 +516,8 @@ static void read_policy(struct pctx *c, yaml_node_t *root)
 		policy_each_pair(c, sect[S_RECIPIENTS], "recipients", NULL, policy_recipients_pair, NULL);
 	if (sect[S_COOKIES])
 		policy_each_pair(c, sect[S_COOKIES], "cookies", NULL, policy_cookies_pair, NULL);
+	if (sect[S_CONSENT_SOURCES])
+		policy_each_pair(c, sect[S_CONSENT_SOURCES], "consent_sources", NULL, policy_consent_sources_pair, NULL);
 
 	if (p->min_age && policy_field(p, "birth_date") && policy_field(p, "birth_date")->type != FT_DATE)
 		policy_err(c, sect[S_MIN_AGE], "min_age needs the birth_date field to be of type date");
@@ -664,6 +679,26 @@ const struct policy_recipient *policy_recipient(const struct policy *p, const ch
 		if (!strcmp(p->recipients[i].name, name))
 			return &p->recipients[i];
 	return NULL;
+}
+
+const struct policy_consent_source *policy_consent_source(const struct policy *p, const char *name)
+{
+	for (size_t i = 0; name && i < p->nconsent_sources; i++)
+		if (!strcmp(p->consent_sources[i].name, name))
+			return &p->consent_sources[i];
+	return NULL;
+}
+
+bool policy_consent_source_covers(const struct policy_consent_source *s, const struct policy_purpose *u)
+{
+	if (u->basis != BASIS_CONSENT)
+		return false;
+	if (!s->npurposes)
+		return true;
+	for (size_t i = 0; i < s->npurposes; i++)
+		if (s->purposes[i] == u)
+			return true;
+	return false;
 }
 
 bool policy_record_has_field(const struct policy_record *r, const struct policy_field *f)

@@ -32,6 +32,11 @@ enum recipient_role { RECIPIENT_PROCESSOR, RECIPIENT_CONTROLLER, RECIPIENT_AUTHO
 enum transfer_basis { TRANSFER_NONE, TRANSFER_ADEQUACY, TRANSFER_SCC, TRANSFER_BCR };
 enum keep_rule { KEEP_AFTER_EVENT, KEEP_WHILE_ACTIVE };
 enum then_action { THEN_DELETE, THEN_ANONYMIZE };
+/* How an anonymised record keeps a value: as it was (numbers and texts
+ * unless told), or coarser, so that it cannot be matched back to a kept
+ * record of the same person (an accounting entry with the same time and
+ * amount next to the name). */
+enum generalize { GEN_KEEP, GEN_MONTH, GEN_YEAR, GEN_ROUND };
 
 /* Default cap of a `text` field that names no `max`, in characters. */
 #define POLICY_TEXT_DEFAULT_MAX 1000
@@ -55,6 +60,11 @@ struct policy_keep {
 	enum keep_rule rule;
 	struct duration period;   /* KEEP_AFTER_EVENT: N unit; WHILE_ACTIVE: grace */
 	const char *event;        /* KEEP_AFTER_EVENT: "created", "fulfilled"... */
+	/* "N unit after end of financial year of EVENT": the period counts from
+	 * the end of the financial year in which EVENT fell (the day after
+	 * controller.financial_year_end, 00:00 UTC), as bookkeeping laws do. */
+	bool financial_year;
+	int fy_month, fy_day;     /* financial_year: the year's last day (copied from the controller) */
 };
 
 struct policy_field {
@@ -83,6 +93,14 @@ struct policy_purpose {
 	int line;
 };
 
+/* `generalize:` of a record kind: one kept field (or created_at: field NULL). */
+struct policy_generalize {
+	const struct policy_field *field;
+	enum generalize how;
+	int round;                /* GEN_ROUND: to the nearest multiple of it */
+	int line;
+};
+
 /* An event a record kind declares (`events:`), beside the one its keep rule
  * names: a date the record can be given ({"events": {NAME: DATE}}). */
 struct policy_event {
@@ -103,6 +121,10 @@ struct policy_record {
 	enum then_action then;
 	const struct policy_field **keep_fields;
 	size_t nkeep_fields;
+	struct policy_generalize *generalize; /* per kept field, as declared */
+	size_t ngeneralize;
+	enum generalize created_generalize;  /* created_at of an anonymised record: GEN_MONTH unless told */
+	bool linked;              /* false: stored detached, no person behind it (statistics) */
 	bool erasable;
 	struct policy_event *events;  /* declared in `events:` (may include the keep rule's) */
 	size_t nevents;
@@ -123,6 +145,7 @@ struct policy_recipient {
 	size_t nfields;
 	char country[3];
 	enum transfer_basis transfer;
+	bool dpf;                 /* a US recipient certified under the EU-US Data Privacy Framework */
 	const char *contract;     /* may be NULL */
 	struct policy_title title;      /* a name readers understand; n 0: none given */
 	struct policy_title safeguards; /* how to get a copy of the transfer's safeguards (Art. 13(1)(f)) */
@@ -143,10 +166,25 @@ struct policy_cookie {
 	int line;
 };
 
+/* A collection point of consents (`consent_sources:`): where and how a
+ * grant is given, with the wording shown there, per language, and its
+ * version. A policy that declares them accepts no other source (no
+ * third-party lists). */
+struct policy_consent_source {
+	const char *name;
+	const char *version;
+	struct policy_title wording;
+	struct policy_title title;            /* optional */
+	const struct policy_purpose **purposes; /* the consent purposes it collects; none listed: all of them */
+	size_t npurposes;
+	int line;
+};
+
 struct policy_controller {
 	const char *name, *code, *address, *email, *dpo; /* code, address, dpo may be NULL */
 	const char *phone;        /* may be NULL */
 	const char *authority_name, *authority_email, *authority_url;
+	int fy_month, fy_day;     /* financial_year_end, default 12-31 */
 };
 
 struct policy_requests {
@@ -183,6 +221,8 @@ struct policy {
 	size_t nrecipients;
 	struct policy_cookie *cookies;
 	size_t ncookies;
+	struct policy_consent_source *consent_sources; /* none: any source (as before the key existed) */
+	size_t nconsent_sources;
 };
 
 struct policy_diag {
@@ -218,6 +258,9 @@ const struct policy_field *policy_field(const struct policy *p, const char *name
 const struct policy_purpose *policy_purpose(const struct policy *p, const char *name);
 const struct policy_record *policy_record(const struct policy *p, const char *name);
 const struct policy_recipient *policy_recipient(const struct policy *p, const char *name);
+const struct policy_consent_source *policy_consent_source(const struct policy *p, const char *name);
+/* Whether the source collects consents to u. */
+bool policy_consent_source_covers(const struct policy_consent_source *s, const struct policy_purpose *u);
 /* The title in lang, else its first translation, else fallback. */
 const char *policy_title_in(const struct policy_title *t, const char *lang, const char *fallback);
 bool policy_record_has_field(const struct policy_record *r, const struct policy_field *f);

@@ -50,6 +50,18 @@ static void controller_pair(struct pctx *c, const char *key, yaml_node_t *k, yam
 			policy_err(c, v, "controller.authority.email is not an e-mail address");
 		return;
 	}
+	if (!strcmp(key, "financial_year_end")) {
+		/* MM-DD, a day every year has: 02-29 would end some years and not others. */
+		const char *s = policy_scalar(v);
+		int m = 0, d = 0;
+		char tail;
+		if (!s || strlen(s) != 5 || sscanf(s, "%2d-%2d%c", &m, &d, &tail) != 2 || m < 1 || m > 12 || d < 1 ||
+		    d > timeutil_days_in_month(2023, m))
+			policy_err(c, v, "controller.financial_year_end must be the year's last day as MM-DD, e.g. 12-31 or 06-30");
+		else
+			ct->fy_month = m, ct->fy_day = d;
+		return;
+	}
 	const char **dst = !strcmp(key, "name") ? &ct->name : !strcmp(key, "code") ? &ct->code
 	                 : !strcmp(key, "address") ? &ct->address : !strcmp(key, "email") ? &ct->email
 	                 : !strcmp(key, "phone") ? &ct->phone : &ct->dpo;
@@ -62,7 +74,8 @@ static void controller_pair(struct pctx *c, const char *key, yaml_node_t *k, yam
 
 void policy_read_controller(struct pctx *c, yaml_node_t *n)
 {
-	static const char *const keys[] = {"name", "code", "address", "email", "dpo", "phone", "authority", NULL};
+	static const char *const keys[] = {"name", "code", "address", "email", "dpo", "phone", "authority",
+	                                   "financial_year_end", NULL};
 	if (!policy_each_pair(c, n, "controller", keys, controller_pair, NULL))
 		return;
 	if (!c->p->controller.name)
@@ -301,7 +314,7 @@ void policy_purposes_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_
 
 struct record_arg {
 	struct policy_record *r;
-	yaml_node_t *required, *keep_fields, *fields;
+	yaml_node_t *required, *keep_fields, *fields, *generalize, *then;
 	bool has_keep, has_purposes;
 };
 
@@ -366,7 +379,12 @@ static void record_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_no
 	} else if (!strcmp(key, "keep")) {
 		a->has_keep = true; /* a bad rule is reported by parse_keep */
 		policy_parse_keep(c, v, what, &r->keep);
+	} else if (!strcmp(key, "generalize")) {
+		a->generalize = v;
+	} else if (!strcmp(key, "linked")) {
+		policy_want_bool(c, v, what, &r->linked);
 	} else if (!strcmp(key, "then")) {
+		a->then = k;
 		if (policy_want_enum(c, v, what, policy_thens, &x))
 			r->then = (enum then_action)x;
 	} else if (!strcmp(key, "erasable")) {
@@ -404,17 +422,67 @@ static size_t subset(struct pctx *c, struct policy_record *r, yaml_node_t *n, co
 	return cnt;
 }
 
+/* generalize: { FIELD|created_at: month | year | { round: N } } */
+static void generalize_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct policy_record *r = arg;
+	char what[160];
+	snprintf(what, sizeof what, "record '%s' generalize %s", r->name, key);
+	struct policy_generalize g = {.line = policy_line_of(k)};
+	enum field_type type = FT_DATETIME;
+	if (strcmp(key, "created_at")) {
+		g.field = policy_field(c->p, key);
+		bool kept = false;
+		for (size_t i = 0; g.field && i < r->nkeep_fields && !kept; i++)
+			kept = r->keep_fields[i] == g.field;
+		if (!kept) {
+			policy_err(c, k, "%s: only created_at and the keep_fields can be generalised", what);
+			return;
+		}
+		type = g.field->type;
+	}
+	const char *s = policy_scalar(v);
+	int round = 0;
+	if (s && !strcmp(s, "month")) {
+		g.how = GEN_MONTH;
+	} else if (s && !strcmp(s, "year")) {
+		g.how = GEN_YEAR;
+	} else if (v && v->type == YAML_MAPPING_NODE && v->data.mapping.pairs.top - v->data.mapping.pairs.start == 1 &&
+	           (s = policy_scalar(policy_node(c, v->data.mapping.pairs.start->key))) && !strcmp(s, "round")) {
+		if (!policy_want_int(c, policy_node(c, v->data.mapping.pairs.start->value), what, 1, 1000000000, &round))
+			return;
+		g.how = GEN_ROUND;
+		g.round = round;
+	} else {
+		policy_err(c, v, "%s: expected month, year or { round: N }", what);
+		return;
+	}
+	bool dated = type == FT_DATE || type == FT_DATETIME, number = type == FT_INTEGER || type == FT_DECIMAL;
+	if ((g.how != GEN_ROUND && !dated) || (g.how == GEN_ROUND && !number)) {
+		policy_err(c, v, "%s: %s is for %s fields", what, g.how == GEN_ROUND ? "round" : s,
+		           g.how == GEN_ROUND ? "integer and decimal" : "date and datetime");
+		return;
+	}
+	if (!g.field)
+		r->created_generalize = g.how;
+	else
+		r->generalize[r->ngeneralize++] = g;
+}
+
 void policy_records_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	static const char *const keys[] = {"fields", "required", "purposes", "keep", "then",
-	                                   "keep_fields", "erasable", "title", "events", "provision", "source", NULL};
+	                                   "keep_fields", "generalize", "linked", "erasable", "title", "events",
+	                                   "provision", "source", NULL};
 	struct policy *p = c->p;
 	struct policy_record *r = &p->records[p->nrecords];
 	memset(r, 0, sizeof *r);
 	r->name = arena_strdup(&p->arena, key);
 	r->line = policy_line_of(k);
 	r->erasable = true;
+	r->linked = true;
 	r->then = THEN_DELETE;
+	r->created_generalize = GEN_MONTH;
 	struct record_arg a = {.r = r};
 	char what[120];
 	snprintf(what, sizeof what, "record '%s'", key);
@@ -434,13 +502,29 @@ void policy_records_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_n
 		if (r->then != THEN_ANONYMIZE)
 			policy_err(c, a.keep_fields, "%s: keep_fields needs 'then: anonymize'", what);
 	}
+	/* An anonymised record that keeps no field is a deletion that leaves a
+	 * date behind: say which fields the statistics keep, or delete. */
+	if (r->then == THEN_ANONYMIZE && !r->nkeep_fields && !a.keep_fields)
+		policy_err(c, a.then, "%s: then: anonymize keeps nothing: list the keep_fields the statistics keep, "
+		           "or use then: delete", what);
+	if (a.generalize) {
+		size_t cap = a.generalize->type == YAML_MAPPING_NODE
+		             ? (size_t)(a.generalize->data.mapping.pairs.top - a.generalize->data.mapping.pairs.start) : 0;
+		r->generalize = arena_alloc(&c->p->arena, (cap ? cap : 1) * sizeof *r->generalize);
+		char gwhat[140];
+		snprintf(gwhat, sizeof gwhat, "%s generalize", what);
+		if (r->then != THEN_ANONYMIZE)
+			policy_err(c, a.generalize, "%s: generalize needs 'then: anonymize'", what);
+		else
+			policy_each_pair(c, a.generalize, gwhat, NULL, generalize_pair, r);
+	}
 }
 
 /* ---- recipients ---- */
 
 struct recipient_arg {
 	struct policy_recipient *r;
-	yaml_node_t *fields, *country;
+	yaml_node_t *fields, *country, *transfer, *dpf;
 	bool has_role, bad_transfer;
 };
 
@@ -468,20 +552,42 @@ static void recipient_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml
 			memcpy(r->country, s, 3);
 	} else if (!strcmp(key, "transfer")) {
 		/* A bad value is reported here, once. */
+		a->transfer = v;
 		a->bad_transfer = !policy_want_enum(c, v, what, policy_transfers, &x);
 		if (!a->bad_transfer)
 			r->transfer = (enum transfer_basis)x;
 	} else if (!strcmp(key, "contract")) {
 		r->contract = policy_want_string(c, v, what);
+	} else if (!strcmp(key, "dpf")) {
+		a->dpf = k;
+		policy_want_bool(c, v, what, &r->dpf);
 	} else {
 		policy_read_recipient_notice(c, key, v, r, what);
 	}
 }
 
+/* An adequacy decision is the Commission's, for the countries it lists
+ * (core/country), not the policy author's to claim: a notice would tell
+ * people of a decision that does not exist. */
+static void check_adequacy(struct pctx *c, const struct recipient_arg *a, const char *what)
+{
+	const struct policy_recipient *r = a->r;
+	if (r->dpf && r->country[0] && !country_adequacy_needs_dpf(r->country))
+		policy_err(c, a->dpf, "%s: dpf (the EU-US Data Privacy Framework) is only for recipients in US", what);
+	if (r->transfer != TRANSFER_ADEQUACY || !r->country[0] || country_in_eea(r->country))
+		return;
+	if (!country_adequate(r->country))
+		policy_err(c, a->transfer, "%s is in %s, for which the European Commission has no adequacy decision: "
+		           "use transfer: scc or bcr", what, r->country);
+	else if (country_adequacy_needs_dpf(r->country) && !r->dpf)
+		policy_err(c, a->transfer, "%s is in %s, where adequacy covers only Data Privacy Framework participants: "
+		           "add dpf: true if it is certified, else use transfer: scc or bcr", what, r->country);
+}
+
 void policy_recipients_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	static const char *const keys[] = {"role", "purposes", "fields", "country", "transfer", "contract",
-	                                   "title", "safeguards", NULL};
+	                                   "dpf", "title", "safeguards", NULL};
 	struct policy *p = c->p;
 	struct policy_recipient *r = &p->recipients[p->nrecipients];
 	memset(r, 0, sizeof *r);
@@ -504,6 +610,7 @@ void policy_recipients_pair(struct pctx *c, const char *key, yaml_node_t *k, yam
 		    what, r->country);
 	if (r->safeguards.n && r->transfer == TRANSFER_NONE && r->country[0] && country_in_eea(r->country))
 		policy_err(c, k, "%s: safeguards are only for a transfer outside the EEA (transfer: ...)", what);
+	check_adequacy(c, &a, what);
 	if (r->role == RECIPIENT_AUTHORITY) {
 		if (a.fields)
 			policy_err(c, a.fields, "%s: an authority takes no fields; it receives what each disclosure's legal reference names", what);
@@ -680,4 +787,48 @@ void policy_read_date(struct pctx *c, yaml_node_t *n)
 		return;
 	}
 	c->p->date = arena_strdup(&c->p->arena, s);
+}
+
+/* ---- consent sources ---- */
+
+static void consent_source_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct policy_consent_source *cs = arg;
+	char what[120];
+	snprintf(what, sizeof what, "consent source '%s' %s", cs->name, key);
+	if (!strcmp(key, "version")) {
+		cs->version = policy_want_string(c, v, what);
+		if (cs->version && strlen(cs->version) > 64)
+			policy_err(c, v, "%s is longer than 64 characters", what);
+	} else if (!strcmp(key, "wording")) {
+		policy_read_title(c, v, what, &cs->wording);
+	} else if (!strcmp(key, "title")) {
+		policy_read_title(c, v, what, &cs->title);
+	} else if (!strcmp(key, "purposes")) {
+		cs->npurposes = policy_name_list(c, v, what, "purpose", policy_find_purpose, (const void ***)&cs->purposes);
+		for (size_t i = 0; i < cs->npurposes; i++)
+			if (cs->purposes[i]->basis != BASIS_CONSENT)
+				policy_err(c, v, "%s: '%s' is not based on consent: nothing to collect for it", what,
+				           cs->purposes[i]->name);
+	}
+}
+
+/* consent_sources: { NAME: { version, wording: { LANG: TEXT }, title?, purposes? } } */
+void policy_consent_sources_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	static const char *const keys[] = {"version", "wording", "title", "purposes", NULL};
+	struct policy *p = c->p;
+	struct policy_consent_source *cs = &p->consent_sources[p->nconsent_sources];
+	memset(cs, 0, sizeof *cs);
+	cs->name = arena_strdup(&p->arena, key);
+	cs->line = policy_line_of(k);
+	char what[120];
+	snprintf(what, sizeof what, "consent source '%s'", key);
+	if (!policy_each_pair(c, v, what, keys, consent_source_pair, cs))
+		return;
+	p->nconsent_sources++;
+	if (!cs->version)
+		policy_err(c, k, "%s needs a version (of the wording shown)", what);
+	if (!cs->wording.v)
+		policy_err(c, k, "%s needs its wording, as shown, in every language", what);
 }

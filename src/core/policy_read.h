@@ -73,6 +73,7 @@ void policy_fields_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_no
 void policy_purposes_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
 void policy_records_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
 void policy_recipients_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
+void policy_consent_sources_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
 void policy_cookies_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
 
 /* The notice's own texts (policy_read.c, last section): the keys of each

@@ -9,6 +9,8 @@
 #include "core/record.h"
 #include "core/keep.h"
 
+#include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,6 +340,137 @@ void record_prepared_fini(struct record_prepared *p)
 	p->row.data = p->row.lookups = NULL;
 }
 
+/* ---- purposes: what may be stored for whom ---- */
+
+/* Whether every record kind that holds f serves only purposes based on
+ * consent: then f is stored for nothing else. */
+static bool consent_only(const struct policy *p, const struct policy_field *f)
+{
+	bool any = false;
+	for (size_t i = 0; i < p->nrecords; i++) {
+		const struct policy_record *k = &p->records[i];
+		if (!policy_record_has_field(k, f))
+			continue;
+		for (size_t j = 0; j < k->npurposes; j++) {
+			if (k->purposes[j]->basis != BASIS_CONSENT)
+				return false;
+			any = true;
+		}
+	}
+	return any;
+}
+
+/* The purposes of the kinds that hold f, comma-separated, each once. */
+static void field_purposes(const struct policy *p, const struct policy_field *f, char *out, size_t size)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < p->npurposes; i++) {
+		bool serves = false;
+		for (size_t k = 0; k < p->nrecords && !serves; k++)
+			for (size_t j = 0; j < p->records[k].npurposes && !serves; j++)
+				serves = p->records[k].purposes[j] == &p->purposes[i] &&
+				         policy_record_has_field(&p->records[k], f);
+		if (serves && len < size)
+			len += (size_t)snprintf(out + len, size - len, "%s%s", len ? ", " : "", p->purposes[i].name);
+	}
+}
+
+/* The subject's state for u; a subject not yet written (NULL) has none. */
+static enum rc state_of(const struct core_ctx *c, const char *subject_id, const struct policy_purpose *u,
+                        enum consent_state *st)
+{
+	*st = CONSENT_STATE_NONE;
+	return subject_id ? datakey_purpose_state(c, subject_id, u, st) : RC_OK;
+}
+
+/*
+ * Before a value is stored for subject_id (NULL: a subject being created,
+ * who has consented to nothing yet):
+ * - a field kept only for purposes based on consent needs the subject's
+ *   consent in force for one of them (Art. 6(1)(a)): storing is processing,
+ *   not only disclosing;
+ * - a new record of a kind whose purposes the subject all objected to is
+ *   refused (Art. 21(1): processing stops). `fresh`: a new record.
+ * names: the fields given a value.
+ */
+static enum rc may_store(const struct core_ctx *c, const char *subject_id, const struct policy_record *kind,
+                         bool fresh, const char *const *names, size_t n, struct errbuf *eb)
+{
+	const struct policy *p = c->tenant->policy;
+	enum consent_state st;
+	enum rc rc = RC_OK;
+	if (!kind)
+		return RC_OK; /* refused later, by name */
+	if (fresh && !kind->linked)
+		return err_set(eb, RC_UNPROCESSABLE, "records of kind %s are linked to nobody (linked: false): create them "
+		               "with POST /v1/records, without a subject", kind->name);
+	/* Only a kind whose every purpose can be objected to can be stopped by
+	 * objections: most kinds serve a contract or a law, and cost no read. */
+	bool stoppable = kind->npurposes > 0;
+	for (size_t i = 0; i < kind->npurposes && stoppable; i++) {
+		const struct policy_purpose *u = kind->purposes[i];
+		stoppable = u->objectable || u->basis == BASIS_LEGITIMATE_INTEREST || u->basis == BASIS_PUBLIC_TASK;
+	}
+	if (fresh && subject_id && stoppable) {
+		size_t objected = 0;
+		for (size_t i = 0; !rc && i < kind->npurposes; i++) {
+			rc = state_of(c, subject_id, kind->purposes[i], &st);
+			objected += !rc && st == CONSENT_STATE_OBJECTED;
+		}
+		if (rc)
+			return rc;
+		if (objected == kind->npurposes) {
+			char list[512];
+			size_t len = 0;
+			list[0] = '\0';
+			for (size_t i = 0; i < kind->npurposes && len < sizeof list; i++)
+				len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "",
+				                        kind->purposes[i]->name);
+			return err_set(eb, RC_CONFLICT, "the subject objected to every purpose of '%s' records (%s): "
+			               "nothing new is stored for them", kind->name, list);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct policy_field *f = policy_field(p, names[i]);
+		if (!f || !policy_record_has_field(kind, f) || !consent_only(p, f))
+			continue;
+		bool allowed = false;
+		for (size_t j = 0; !rc && !allowed && j < kind->npurposes; j++) {
+			rc = state_of(c, subject_id, kind->purposes[j], &st);
+			allowed = !rc && consent_allows(kind->purposes[j], st);
+		}
+		if (rc)
+			return rc;
+		if (!allowed) {
+			char list[512];
+			field_purposes(p, f, list, sizeof list);
+			return err_set(eb, RC_CONFLICT, "field %s is kept only on consent (purpose %s): the subject has "
+			               "not consented, so it is not stored", f->name, list);
+		}
+	}
+	return RC_OK;
+}
+
+/* The names of the fields rec gives a value (borrowed from rec). */
+static size_t given_names(const struct field_input *fields, size_t n, const char **out, size_t max)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < max; i++)
+		if (fields[i].value.kind != VAL_NULL)
+			out[k++] = fields[i].name;
+	return k;
+}
+
+enum rc record_may_store(const struct core_ctx *c, const char *subject_id, const struct record_input *rec,
+                         struct errbuf *eb)
+{
+	const char *names[RECORD_MAX_FIELDS];
+	const struct policy_record *kind = rec->kind ? policy_record(c->tenant->policy, rec->kind) : NULL;
+	size_t n = given_names(rec->fields, rec->nfields, names, RECORD_MAX_FIELDS);
+	return may_store(c, subject_id, kind, true, names, n, eb);
+}
+
 enum rc record_add(const struct core_ctx *c, const char *subject_id, const struct record_input *rec,
                    char id[TOKEN_ID_MAX], struct errbuf *eb)
 {
@@ -356,6 +489,8 @@ enum rc record_add(const struct core_ctx *c, const char *subject_id, const struc
 	else if (!rc && s.restricted)
 		rc = err_set(eb, RC_CONFLICT, "the subject's data is restricted (Art. 18): nothing new is added");
 	store_subject_fini(&s);
+	if (!rc)
+		rc = record_may_store(c, subject_id, rec, eb);
 	if (!rc)
 		rc = datakey_unwrap(c, subject_id, &key, eb);
 	have_key = !rc;
@@ -490,6 +625,8 @@ enum rc record_read(const struct core_ctx *c, const char *record_id, struct reco
 		return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such record") : rc;
 	rc = datakey_usable(c, row.subject_id, eb);
 	if (!rc)
+		rc = datakey_purpose_usable(c, row.subject_id, eb);
+	if (!rc)
 		rc = datakey_unwrap(c, row.subject_id, &key, eb);
 	else
 		memset(&key, 0, sizeof key);
@@ -543,6 +680,11 @@ enum rc record_rectify(const struct core_ctx *c, const char *record_id,
 		goto out;
 	}
 	rc = parse_events(c, r->kind, row.created_at, events, nevents, ev, eb);
+	if (!rc) {
+		const char *names[RECORD_MAX_FIELDS];
+		size_t n = given_names(changes, nchanges, names, RECORD_MAX_FIELDS);
+		rc = may_store(c, row.subject_id, r->kind, false, names, n, eb);
+	}
 	if (rc)
 		goto out;
 	/* An event set again is a correction: the audit entry says so, by
@@ -616,4 +758,230 @@ out:
 	store_record_fini(&row);
 	norm_fini(r);
 	return core_end(c, rc);
+}
+
+/* ---- anonymisation and detached records ---- */
+
+/* created_at of an anonymised record: the first instant of its month or
+ * year (UTC). */
+static int64_t coarse_time(int64_t t, enum generalize how)
+{
+	int y, m, d;
+	if (how != GEN_MONTH && how != GEN_YEAR)
+		return t;
+	timeutil_civil_from_days(t >= 0 ? t / 86400 : (t - 86399) / 86400, &y, &m, &d);
+	return timeutil_days_from_civil(y, how == GEN_YEAR ? 1 : m, 1) * 86400;
+}
+
+/* One kept value made coarser as its kind's `generalize:` says, into out
+ * (a date or datetime keeps its form; a number is rounded to the nearest
+ * multiple, half away from zero, and written without decimals). */
+static enum rc coarse_value(const struct policy_generalize *g, const char *value, size_t len, char *out,
+                            size_t size)
+{
+	if (g->how == GEN_ROUND) {
+		char *end;
+		errno = 0;
+		long double v = strtold(value, &end);
+		if (end == value || errno || *end)
+			return RC_UNPROCESSABLE;
+		long double q = v / g->round, lim = 9e18L / g->round;
+		if (!(q > -lim && q < lim)) /* out of a 64-bit integer's range (or not a number) */
+			return RC_UNPROCESSABLE;
+		long long n = (long long)(q < 0 ? q - 0.5L : q + 0.5L);
+		snprintf(out, size, "%lld", n * (long long)g->round);
+		return RC_OK;
+	}
+	/* YYYY-MM-DD[THH:MM:SS...Z]: the day (and time) go. */
+	if (len < 10 || size < 21)
+		return RC_UNPROCESSABLE;
+	char day[11];
+	snprintf(day, sizeof day, "%.4s-%.2s-01", value, g->how == GEN_YEAR ? "01" : value + 5);
+	if (g->field->type == FT_DATETIME)
+		snprintf(out, size, "%sT00:00:00Z", day);
+	else
+		snprintf(out, size, "%s", day);
+	return RC_OK;
+}
+
+/* An id whose time part (a ULID's first 48 bits) is t, not now: the id of an
+ * anonymised record must not tell when it was made, which is when its
+ * original became due: within a sweep of its exact created_at. */
+static void id_at(const char *prefix, int64_t t, char out[TOKEN_ID_MAX])
+{
+	unsigned char raw[TOKEN_ID_BYTES];
+	uint64_t ms = t > 0 ? (uint64_t)t * 1000 : 0;
+	for (int i = 0; i < 6; i++)
+		raw[i] = (unsigned char)(ms >> (8 * (5 - i)));
+	randombytes_buf(raw + 6, sizeof raw - 6);
+	token_id_encode(prefix, raw, out);
+}
+
+enum rc record_anonymize(const struct core_ctx *c, const struct policy_record *kind, const char *subject_id,
+                         const char *record_id)
+{
+	struct subject_key key, fresh;
+	struct store_record row;
+	struct record_view v = {0};
+	enum rc rc = datakey_unwrap(c, subject_id, &key, NULL);
+	if (rc == RC_GONE || rc == RC_NOT_FOUND) /* nothing left to keep: it cannot be read */
+		return store_record_delete(c->store, c->tenant->id, record_id);
+	if (rc)
+		return rc;
+	rc = store_record_get(c->store, c->tenant->id, record_id, &row);
+	int64_t created = coarse_time(row.created_at, kind->created_generalize);
+	if (!rc)
+		rc = record_view_take(c, &key, &row, &v);
+	vault_subject_key_wipe(&key);
+	if (rc) {
+		store_record_fini(&row);
+		return rc;
+	}
+	size_t kept = 0;
+	char (*coarse)[48] = xcalloc(v.nfields ? v.nfields : 1, sizeof *coarse);
+	for (size_t i = 0; !rc && i < v.nfields; i++) {
+		bool keep = false;
+		for (size_t k = 0; k < kind->nkeep_fields && !keep; k++)
+			keep = v.fields[i].field == kind->keep_fields[k];
+		if (!keep)
+			continue;
+		for (size_t g = 0; g < kind->ngeneralize; g++) {
+			if (kind->generalize[g].field != v.fields[i].field)
+				continue;
+			/* A value the rule cannot read is not kept as it was. */
+			if (coarse_value(&kind->generalize[g], v.fields[i].value, v.fields[i].len, coarse[i],
+			                 sizeof coarse[i])) {
+				keep = false;
+				break;
+			}
+			v.fields[i].value = coarse[i];
+			v.fields[i].len = strlen(coarse[i]);
+		}
+		if (keep)
+			v.fields[kept++] = v.fields[i];
+	}
+	v.nfields = kept;
+	struct store_subject subj = {.created_at = created};
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	id_at(TOKEN_PREFIX_SUBJECT, created, subj.id);
+	vault_subject_key_new(&c->tenant->vault, subj.id, &fresh, wrapped);
+	subj.wrapped_key = wrapped;
+	subj.wrapped_len = sizeof wrapped;
+	struct store_record anon = {.kind = (char *)kind->name, .state = (char *)record_state_name(RECORD_ANONYMIZED),
+	                            .created_at = created, .updated_at = created};
+	id_at(TOKEN_PREFIX_RECORD, created, anon.id);
+	memcpy(anon.subject_id, subj.id, sizeof subj.id);
+	memcpy(v.id, anon.id, sizeof anon.id); /* the new id is the associated data */
+	rc = record_reseal(&v, &fresh, &anon.data, &anon.data_len);
+	vault_subject_key_wipe(&fresh);
+	if (!rc)
+		rc = store_subject_insert(c->store, c->tenant->id, &subj);
+	if (!rc)
+		rc = store_record_insert(c->store, c->tenant->id, &anon);
+	if (!rc)
+		rc = store_record_delete(c->store, c->tenant->id, record_id);
+	free(anon.data);
+	free(coarse);
+	record_view_fini(&v);
+	store_record_fini(&row);
+	return rc;
+}
+
+enum rc record_list_unlinked(const struct core_ctx *c, const char *kind, const char *state, const char *after,
+                             size_t max, struct record_view **out, size_t *n, struct errbuf *eb)
+{
+	struct store_record *rows = NULL;
+	size_t nrows = 0;
+	*out = NULL;
+	*n = 0;
+	if (!kind || !policy_record(c->tenant->policy, kind))
+		return err_set(eb, RC_UNPROCESSABLE, "kind: one of the policy's record kinds");
+	if (!state || (strcmp(state, record_state_name(RECORD_ANONYMIZED)) &&
+	               strcmp(state, record_state_name(RECORD_DETACHED))))
+		return err_set(eb, RC_UNPROCESSABLE, "state: anonymized or detached (the records no person is behind)");
+	if (after && strlen(after) >= TOKEN_ID_MAX)
+		return err_set(eb, RC_UNPROCESSABLE, "after: not a record id");
+	enum rc rc = store_begin_read(c->store);
+	if (rc)
+		return rc;
+	rc = store_records_by_state(c->store, c->tenant->id, kind, state, after ? after : "", max, &rows, &nrows);
+	struct record_view *v = xcalloc(nrows ? nrows : 1, sizeof *v);
+	size_t done = 0;
+	for (; !rc && done < nrows; done++) {
+		struct subject_key key;
+		rc = datakey_unwrap(c, rows[done].subject_id, &key, eb);
+		if (!rc)
+			rc = record_view_take(c, &key, &rows[done], &v[done]);
+		vault_subject_key_wipe(&key);
+		/* The subject of an unlinked record is a key holder, no person. */
+		v[done].subject_id[0] = '\0';
+		if (rc)
+			done++;
+	}
+	store_rollback(c->store);
+	store_records_free(rows, nrows);
+	if (!rc) {
+		struct audit_event ev = {"records.list", NULL, NULL, "ok", state};
+		rc = audit_access(c, &ev);
+	}
+	if (rc) {
+		for (size_t i = 0; i < done; i++)
+			record_view_fini(&v[i]);
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = nrows;
+	return RC_OK;
+}
+
+void record_views_free(struct record_view *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		record_view_fini(&v[i]);
+	free(v);
+}
+
+enum rc record_add_detached(const struct core_ctx *c, const struct record_input *rec, char id[TOKEN_ID_MAX],
+                            struct errbuf *eb)
+{
+	const struct policy_record *kind = rec->kind ? policy_record(c->tenant->policy, rec->kind) : NULL;
+	if (kind && kind->linked)
+		return err_set(eb, RC_UNPROCESSABLE, "records of kind %s are about a person: add them to a subject "
+		               "(POST /v1/subjects/{id}/records)", kind->name);
+	struct subject_key key;
+	struct record_prepared prep;
+	struct store_subject holder = {0};
+	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	/* A key holder of its own, which no lookup and no person leads to. */
+	token_id_new(TOKEN_PREFIX_SUBJECT, holder.id);
+	vault_subject_key_new(&c->tenant->vault, holder.id, &key, wrapped);
+	holder.wrapped_key = wrapped;
+	holder.wrapped_len = sizeof wrapped;
+	enum rc rc = record_prepare(c, holder.id, &key, rec, &prep, eb);
+	vault_subject_key_wipe(&key);
+	if (rc)
+		return rc;
+	free(prep.row.lookups);
+	prep.row.lookups = NULL;
+	prep.row.nlookups = 0;
+	prep.row.state = (char *)record_state_name(RECORD_DETACHED);
+	holder.created_at = prep.row.created_at;
+	rc = store_begin(c->store);
+	if (rc) {
+		record_prepared_fini(&prep);
+		return rc;
+	}
+	rc = store_subject_insert(c->store, c->tenant->id, &holder);
+	if (!rc)
+		rc = store_record_insert(c->store, c->tenant->id, &prep.row);
+	if (!rc) {
+		struct audit_event ev = {"record.create", NULL, prep.row.id, "ok", kind->name};
+		rc = audit_append(c, &ev);
+	}
+	rc = core_end(c, rc);
+	if (!rc)
+		memcpy(id, prep.row.id, TOKEN_ID_MAX);
+	record_prepared_fini(&prep);
+	return rc;
 }

@@ -25,10 +25,15 @@
 #define RECORD_EVENT_NAME_MAX 64
 
 /* The states of a record, declared once: active, or restricted (kept by law
- * after an erasure, or under Art. 18: only stored). */
+ * after an erasure, or under Art. 18: only stored); anonymized (what a
+ * kind's anonymisation keeps) and detached (a kind with `linked: false`)
+ * are records no person is behind: each under a key holder of its own,
+ * with no lookups. */
 #define RECORD_STATES(X) \
 	X(ACTIVE,     "active") \
-	X(RESTRICTED, "restricted")
+	X(RESTRICTED, "restricted") \
+	X(ANONYMIZED, "anonymized") \
+	X(DETACHED,   "detached")
 
 enum record_state {
 #define X(id, name) RECORD_##id,
@@ -86,6 +91,12 @@ struct record_view {
 /* Adds a record of rec->kind to an existing subject; writes its id. */
 enum rc record_add(const struct core_ctx *c, const char *subject_id, const struct record_input *rec,
                    char id[TOKEN_ID_MAX], struct errbuf *eb) WUR;
+/* Whether rec may be stored for subject_id (NULL: a subject being
+ * created): RC_CONFLICT, naming the purpose, for a field kept only on
+ * consent the subject has not given, or a kind whose every purpose the
+ * subject objected to. record_add and record_rectify check it themselves. */
+enum rc record_may_store(const struct core_ctx *c, const char *subject_id, const struct record_input *rec,
+                         struct errbuf *eb) WUR;
 /* Changes fields (a VAL_NULL value removes a field) and sets events. */
 enum rc record_rectify(const struct core_ctx *c, const char *record_id,
                        const struct field_input *changes, size_t nchanges,
@@ -117,5 +128,24 @@ enum rc record_reseal(const struct record_view *v, const struct subject_key *key
 /* Decrypts a stored row into a view, taking row's kind, state and events. */
 enum rc record_view_take(const struct core_ctx *c, const struct subject_key *key,
                          struct store_record *row, struct record_view *out) WUR;
+
+/* Anonymises a record of `kind` (inside the caller's transaction): its
+ * keep_fields, generalised as the kind says (created_at to the month
+ * unless told), re-sealed under a fresh key of a fresh key holder with no
+ * lookups, and the original deleted. Nothing leads back from the person,
+ * and erasing the person later does not reach it. */
+enum rc record_anonymize(const struct core_ctx *c, const struct policy_record *kind, const char *subject_id,
+                         const char *record_id) WUR;
+/* Adds a record of a kind with `linked: false` (statistics apart from the
+ * person, seed 001): stored detached, under a key holder of its own, with
+ * no lookups; no subject. RC_UNPROCESSABLE for a kind about people. */
+enum rc record_add_detached(const struct core_ctx *c, const struct record_input *rec, char id[TOKEN_ID_MAX],
+                            struct errbuf *eb) WUR;
+/* Records of `kind` in `state` (anonymized or detached), after the record
+ * id `after` (NULL: from the start), at most max; subject_id is left empty
+ * (a key holder, no person). One audit entry per page (records.list). */
+enum rc record_list_unlinked(const struct core_ctx *c, const char *kind, const char *state, const char *after,
+                             size_t max, struct record_view **out, size_t *n, struct errbuf *eb) WUR;
+void record_views_free(struct record_view *v, size_t n);
 
 #endif

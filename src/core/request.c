@@ -310,7 +310,7 @@ enum rc request_create(const struct core_ctx *c, const struct request_input *in,
 	if (!in->type || !request_type_valid(in->type))
 		return err_set(eb, RC_UNPROCESSABLE,
 		               "type must be one of access, portability, rectification, erasure, restriction, objection, "
-		               "withdraw_consent, marketing_optout");
+		               "withdraw_consent, marketing_optout, anonymization");
 	if (in->details && strlen(in->details) > REQUEST_DETAILS_MAX)
 		return err_set(eb, RC_TOO_LARGE, "details are larger than %d bytes", REQUEST_DETAILS_MAX);
 	if ((in->channel && strlen(in->channel) > 64) || (in->verified_by && strlen(in->verified_by) > 200))
@@ -633,6 +633,23 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 		subject_erasure_fini(&er);
 		return rc;
 	}
+	case REQUEST_TYPE_ANONYMIZATION: {
+		/* What the kinds anonymise is anonymised; the rest goes as in an
+		 * erasure, which keeps what a law or a hold keeps. */
+		struct subject_erasure er;
+		size_t anonymized = 0;
+		rc = subject_anonymize(c, r->subject_id, &anonymized, eb);
+		if (!rc)
+			rc = subject_erase(c, r->subject_id, &er, eb);
+		if (rc)
+			return rc;
+		rc = buf_printf(done, "%zu records anonymised, %zu erased", anonymized, er.deleted);
+		for (size_t i = 0; !rc && i < er.nkept; i++)
+			rc = buf_printf(done, "; %s kept (%s%s)", er.kept[i].kind,
+			                er.kept[i].held ? "" : "not erasable by law: kept ", er.kept[i].rule);
+		subject_erasure_fini(&er);
+		return rc;
+	}
 	case REQUEST_TYPE_RESTRICTION:
 		rc = store_subject_restrict(c->store, c->tenant->id, r->subject_id, true);
 		return rc ? rc : buf_puts(done, "processing of your data is restricted: it is only stored");
@@ -652,6 +669,9 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 		/* the purposes named in the details */
 		if (!x || !x->npurposes)
 			return err_set(eb, RC_UNPROCESSABLE, "details must name the purposes: {\"purposes\": [...]}");
+		/* Completing an objection is the DPO's decision that no compelling
+		 * grounds override it (else: refuse, with them as the reason). */
+		ev.weighed = t == REQUEST_TYPE_OBJECTION;
 		for (size_t i = 0; !rc && i < x->npurposes; i++)
 			rc = consent_record(c, r->subject_id, x->purposes[i],
 			                    t == REQUEST_TYPE_OBJECTION ? CONSENT_OBJECT : CONSENT_WITHDRAW, &ev, state, eb);
@@ -708,7 +728,8 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 	}
 	buf_fini(&done);
 	/* The erased pages leave the WAL for the (overwritten) database file. */
-	if (!rc && request_row_type(&r) == REQUEST_TYPE_ERASURE && store_sync(c->store))
+	if (!rc && (request_row_type(&r) == REQUEST_TYPE_ERASURE || request_row_type(&r) == REQUEST_TYPE_ANONYMIZATION) &&
+	    store_sync(c->store))
 		log_warn("checkpoint after erasure failed request=%s", r.id);
 	if (rc) {
 		store_request_fini(&r);

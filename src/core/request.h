@@ -50,7 +50,8 @@ enum request_status {
 	REQUEST_STATUS__COUNT
 };
 
-/* The types of request (GDPR Art. 15-22 and the marketing opt-out). */
+/* The types of request (GDPR Art. 15-22, the marketing opt-out, and
+ * anonymisation in place of erasure where a policy offers it). */
 #define REQUEST_TYPES(X) \
 	X(ACCESS,           "access") \
 	X(PORTABILITY,      "portability") \
@@ -59,7 +60,8 @@ enum request_status {
 	X(RESTRICTION,      "restriction") \
 	X(OBJECTION,        "objection") \
 	X(WITHDRAW_CONSENT, "withdraw_consent") \
-	X(MARKETING_OPTOUT, "marketing_optout")
+	X(MARKETING_OPTOUT, "marketing_optout") \
+	X(ANONYMIZATION,    "anonymization")
 
 enum request_type {
 #define X(id, name) REQUEST_TYPE_##id,

@@ -3,12 +3,11 @@
  *
  * Invariants: one batch is one transaction (records deleted or anonymised,
  * subjects left with nothing deleted, audit entries): a crash leaves a batch
- * wholly done or not at all. An anonymised record is sealed under a fresh
- * key of a fresh subject that has no lookups, so erasing the original subject
- * later cannot reach it and nothing links it back; the audit entry names the
- * original ids only. A dry run walks the same records through the same
+ * wholly done or not at all. The audit entry of an anonymised record names
+ * the original ids only. A dry run walks the same records through the same
  * decisions (fate_of, trim) and only leaves out the writes, so that it
- * counts what the real run then does.
+ * counts what the real run then does. Anonymising is record's
+ * (record_anonymize), which erasure and requests share.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -51,60 +50,6 @@ static enum rc audit_id(const struct core_ctx *c, const char *action, const char
 {
 	struct audit_event ae = {action, subject, record, "ok", detail};
 	return audit_append(c, &ae);
-}
-
-/* The kept fields of a due record, moved to a new subject of their own. */
-static enum rc anonymize(const struct core_ctx *c, const struct policy_record *kind, const struct store_due *d)
-{
-	struct subject_key key, fresh;
-	struct store_record row;
-	struct record_view v = {0};
-	enum rc rc = datakey_unwrap(c, d->subject_id, &key, NULL);
-	if (rc == RC_GONE || rc == RC_NOT_FOUND) /* nothing left to keep: it cannot be read */
-		return store_record_delete(c->store, c->tenant->id, d->id);
-	if (rc)
-		return rc;
-	rc = store_record_get(c->store, c->tenant->id, d->id, &row);
-	int64_t created = row.created_at;
-	if (!rc)
-		rc = record_view_take(c, &key, &row, &v);
-	vault_subject_key_wipe(&key);
-	if (rc) {
-		store_record_fini(&row);
-		return rc;
-	}
-	size_t kept = 0;
-	for (size_t i = 0; i < v.nfields; i++) {
-		bool keep = false;
-		for (size_t k = 0; k < kind->nkeep_fields && !keep; k++)
-			keep = v.fields[i].field == kind->keep_fields[k];
-		if (keep)
-			v.fields[kept++] = v.fields[i];
-	}
-	v.nfields = kept;
-	struct store_subject subj = {.created_at = created};
-	unsigned char wrapped[VAULT_WRAPPED_LEN];
-	token_id_new(TOKEN_PREFIX_SUBJECT, subj.id);
-	vault_subject_key_new(&c->tenant->vault, subj.id, &fresh, wrapped);
-	subj.wrapped_key = wrapped;
-	subj.wrapped_len = sizeof wrapped;
-	struct store_record anon = {.kind = (char *)kind->name, .state = (char *)"anonymized",
-	                            .created_at = created, .updated_at = core_now(c)};
-	token_id_new(TOKEN_PREFIX_RECORD, anon.id);
-	memcpy(anon.subject_id, subj.id, sizeof subj.id);
-	memcpy(v.id, anon.id, sizeof anon.id); /* the new id is the associated data */
-	rc = record_reseal(&v, &fresh, &anon.data, &anon.data_len);
-	vault_subject_key_wipe(&fresh);
-	if (!rc)
-		rc = store_subject_insert(c->store, c->tenant->id, &subj);
-	if (!rc)
-		rc = store_record_insert(c->store, c->tenant->id, &anon);
-	if (!rc)
-		rc = store_record_delete(c->store, c->tenant->id, d->id);
-	free(anon.data);
-	record_view_fini(&v);
-	store_record_fini(&row);
-	return rc;
 }
 
 /* A subject whose last record went is deleted with its key (its consents
@@ -372,7 +317,8 @@ static enum rc remove_one(const struct core_ctx *c, const struct policy_record *
                           struct retention_kind_count *k, struct retention_report *out)
 {
 	bool anon = kind->then == THEN_ANONYMIZE, dropped = false;
-	enum rc rc = anon ? anonymize(c, kind, d) : store_record_delete(c->store, c->tenant->id, d->id);
+	enum rc rc = anon ? record_anonymize(c, kind, d->subject_id, d->id)
+	                   : store_record_delete(c->store, c->tenant->id, d->id);
 	if (rc == RC_NOT_FOUND)
 		return RC_OK; /* gone meanwhile */
 	if (!rc)

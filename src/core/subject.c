@@ -46,7 +46,10 @@ static enum rc prepare_subject(const struct core_ctx *c, const struct record_inp
 	ps->recs = xcalloc(n, sizeof *ps->recs);
 	enum rc rc = RC_OK;
 	for (; ps->n < n; ps->n++) {
-		rc = record_prepare(c, ps->row.id, &key, &recs[ps->n], &ps->recs[ps->n], eb);
+		/* A new subject has consented to nothing yet. */
+		rc = record_may_store(c, NULL, &recs[ps->n], eb);
+		if (!rc)
+			rc = record_prepare(c, ps->row.id, &key, &recs[ps->n], &ps->recs[ps->n], eb);
 		if (rc) {
 			if (eb && n > 1) {
 				char msg[sizeof eb->msg + 32];
@@ -309,6 +312,12 @@ enum rc subject_read(const struct core_ctx *c, const char *id, struct subject_vi
 		store_rollback(c->store);
 		return err_set(eb, RC_CONFLICT, "the subject's data is restricted (Art. 18): it is only stored");
 	}
+	rc = datakey_purpose_usable(c, id, eb);
+	if (rc) {
+		store_subject_fini(&row);
+		store_rollback(c->store);
+		return rc;
+	}
 	rc = vault_subject_key_unwrap(&c->tenant->vault, id, row.wrapped_key, row.wrapped_len, &key);
 	struct subject_view *v = xcalloc(1, sizeof *v);
 	memcpy(v->id, row.id, TOKEN_ID_MAX);
@@ -455,6 +464,39 @@ void subject_erasure_fini(struct subject_erasure *e)
 {
 	free(e->kept);
 	memset(e, 0, sizeof *e);
+}
+
+enum rc subject_anonymize(const struct core_ctx *c, const char *subject_id, size_t *n, struct errbuf *eb)
+{
+	const struct policy *p = c->tenant->policy;
+	struct store_record *recs = NULL;
+	struct store_hold *holds = NULL;
+	size_t nrecs = 0, nholds = 0;
+	*n = 0;
+	enum rc rc = store_begin(c->store);
+	if (rc)
+		return rc;
+	rc = hold_active(c, subject_id, NULL, &holds, &nholds);
+	if (!rc)
+		rc = store_records_for_subject(c->store, c->tenant->id, subject_id, &recs, &nrecs);
+	for (size_t i = 0; !rc && i < nrecs; i++) {
+		const struct policy_record *kind = policy_record(p, recs[i].kind);
+		if (!kind || kind->then != THEN_ANONYMIZE || !kind->erasable ||
+		    hold_covering(holds, nholds, subject_id, recs[i].id))
+			continue;
+		rc = record_anonymize(c, kind, subject_id, recs[i].id);
+		if (!rc) {
+			struct audit_event ae = {"record.anonymize", subject_id, recs[i].id, "ok", kind->name};
+			rc = audit_append(c, &ae);
+		}
+		if (!rc)
+			(*n)++;
+	}
+	store_records_free(recs, nrecs);
+	store_holds_free(holds, nholds);
+	if (rc && eb && !eb->msg[0])
+		err_set(eb, rc, "the records could not be anonymised");
+	return core_end(c, rc);
 }
 
 enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct subject_erasure *out,

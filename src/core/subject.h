@@ -76,6 +76,12 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
                       struct errbuf *eb) WUR;
 void subject_erasure_fini(struct subject_erasure *e);
 
+/* Anonymisation on request: each of the subject's records whose kind says
+ * `then: anonymize`, is erasable and under no hold is anonymised now
+ * (record_anonymize), one audit entry each; *n how many. The rest is left
+ * for subject_erase, in the same transaction as the caller's. */
+enum rc subject_anonymize(const struct core_ctx *c, const char *subject_id, size_t *n, struct errbuf *eb) WUR;
+
 /* Restriction (Art. 18) on or off. */
 enum rc subject_set_restricted(const struct core_ctx *c, const char *subject_id, bool restricted,
                                struct errbuf *eb) WUR;

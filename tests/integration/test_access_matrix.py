@@ -218,6 +218,13 @@ MATRIX = {
                                                             {"kind": "message", "fields": {"message": "hello"}})),
     ("PATCH", "/v1/subjects/{id}/records/{rid}"):     ("401 401 401  200 200 200 403 403  404 404",
                                                        send("/v1/subjects/{t.sid}/records/{t.rid}", PATCH)),
+    # The example policy has no kind with linked: false: an allowed caller gets
+    # as far as the kind (422), the others are stopped before it.
+    ("POST", "/v1/records"):                          ("401 401 401  422 422 403 403 403  422 422",
+                                                       send("/v1/records", {"kind": "message",
+                                                                            "fields": {"message": "hello"}})),
+    ("GET", "/v1/records"):                           ("401 401 401  200 200 200 403 403  200 200",
+                                                       plain("/v1/records", state="anonymized", kind="order")),
     ("GET", "/v1/records/{id}"):                      ("401 401 401  200 200 200 403 403  404 404",
                                                        plain("/v1/records/{t.rid}")),
     ("PATCH", "/v1/records/{id}"):                    ("401 401 401  200 200 200 403 403  404 404",

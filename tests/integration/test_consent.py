@@ -172,7 +172,7 @@ def test_consent_without_double_opt_in_and_withdrawal(env):
     key = env.keys["jerone"]
     sid = new_subject(env, "liisa@example.fi", key=key)
     assert check(env, purpose="newsletter", key=key, email="liisa@example.fi")["allowed"] is False
-    r = grant(env, sid, purpose="newsletter", key=key)
+    r = grant(env, sid, purpose="newsletter", key=key, source="account_creation")  # jerone declares it
     assert r.json() == {"purpose": "newsletter", "state": "granted", "allowed": True}
     assert check(env, purpose="newsletter", key=key, email="liisa@example.fi")["allowed"] is True
     r = env.request("POST", f"/v1/subjects/{sid}/consents", key,

@@ -366,6 +366,59 @@ static void test_notice_keys(void **state)
 	policy_free(p);
 }
 
+/* The keys issue #10 added: adequacy (dpf), financial years, anonymisation
+ * that generalises, records linked to nobody, consent collection points;
+ * each with its safe default where a policy does not say. */
+static void test_legal_keys(void **state)
+{
+	struct policy *p = load("policies/webshop.yaml");
+	assert_int_equal(p->controller.fy_month, 12);
+	assert_int_equal(p->controller.fy_day, 31);
+	assert_int_equal(p->nconsent_sources, 0);
+	const struct policy_record *order = policy_record(p, "order");
+	assert_int_equal(order->created_generalize, GEN_MONTH);
+	assert_int_equal(order->ngeneralize, 0);
+	assert_true(order->linked);
+	assert_false(policy_recipient(p, "payments")->dpf);
+	policy_free(p);
+
+	p = load("policies/jerone.yaml");
+	const struct policy_consent_source *src = policy_consent_source(p, "account_creation");
+	assert_non_null(src);
+	assert_string_equal(src->version, "2023-05");
+	assert_true(policy_consent_source_covers(src, policy_purpose(p, "newsletter")));
+	assert_false(policy_consent_source_covers(src, policy_purpose(p, "orders")));
+	assert_null(policy_consent_source(p, "bought_list"));
+	assert_true(policy_record(p, "accounting_entry")->keep.financial_year);
+	policy_free(p);
+
+	p = load("policies/elektrum.yaml");
+	assert_false(policy_record(p, "usage")->linked);
+	policy_free(p);
+
+	static const char gen[] =
+		"version: \"1\"\ncontroller: {name: A, email: a@a.ee, financial_year_end: 06-30,\n"
+		"  authority: {name: AKI, email: info@aki.ee}}\nlanguages: [en]\n"
+		"fields: {amount: {type: decimal}, day: {type: date}}\n"
+		"purposes: {stats: {basis: legitimate_interest, title: {en: Stats}}}\n"
+		"records:\n  sale:\n    fields: [amount, day]\n    purposes: [stats]\n    keep: 1 year after created\n"
+		"    then: anonymize\n    keep_fields: [amount, day]\n"
+		"    generalize: {amount: {round: 5}, day: year, created_at: year}\n"
+		"recipients:\n  cloud: {role: processor, purposes: [stats], fields: [amount], country: US, transfer: adequacy,\n"
+		"    dpf: true, contract: DPA-1}\n";
+	assert_int_equal(policy_parse(gen, sizeof gen - 1, &p, NULL), RC_OK);
+	assert_int_equal(p->controller.fy_month, 6);
+	assert_int_equal(p->controller.fy_day, 30);
+	const struct policy_record *sale = policy_record(p, "sale");
+	assert_int_equal(sale->created_generalize, GEN_YEAR);
+	assert_int_equal(sale->ngeneralize, 2);
+	assert_int_equal(sale->generalize[0].how, GEN_ROUND);
+	assert_int_equal(sale->generalize[0].round, 5);
+	assert_int_equal(sale->generalize[1].how, GEN_YEAR);
+	assert_true(policy_recipient(p, "cloud")->dpf);
+	policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_seeds),
 		cmocka_unit_test(test_record_events),
+		cmocka_unit_test(test_legal_keys),
 		cmocka_unit_test(test_broken),
 		cmocka_unit_test(test_every_mistake_reported),
 		cmocka_unit_test(test_limits),

@@ -54,6 +54,31 @@ static void test_after_a_named_event(void **state)
 	policy_free(p);
 }
 
+/* Finnish and Estonian bookkeeping: N years from the end of the financial
+ * year in which the event fell (jerone: 6 years, calendar year). */
+static void test_after_end_of_financial_year(void **state)
+{
+	struct policy *j = policy_for("policies/jerone.yaml");
+	const struct policy_record *acc = policy_record(j, "accounting_entry");
+	assert_true(acc->keep.financial_year);
+	struct store_event ev = {(char *)"fulfilled", 0};
+	ev.at = test_at("2024-03-15T12:00:00Z");
+	assert_int_equal(keep_due(acc, test_at("2024-03-01"), &ev, 1, NULL, 0), test_at("2031-01-01"));
+	ev.at = test_at("2024-12-31T23:59:59Z");
+	assert_int_equal(keep_due(acc, test_at("2024-03-01"), &ev, 1, NULL, 0), test_at("2031-01-01"));
+	ev.at = test_at("2025-01-01");
+	assert_int_equal(keep_due(acc, test_at("2024-03-01"), &ev, 1, NULL, 0), test_at("2032-01-01"));
+	/* A year that ends on 30 June. */
+	struct policy_keep k = {KEEP_AFTER_EVENT, {7, TU_YEARS}, "fulfilled", true, 6, 30};
+	assert_int_equal(keep_financial_year_end(&k, test_at("2024-06-30T18:00:00Z")), test_at("2024-07-01"));
+	assert_int_equal(keep_financial_year_end(&k, test_at("2024-07-01")), test_at("2025-07-01"));
+	assert_int_equal(keep_financial_year_end(&k, test_at("1969-12-31T12:00:00Z")), test_at("1970-07-01"));
+	char s[128];
+	policy_keep_format(&acc->keep, s, sizeof s);
+	assert_string_equal(s, "6 years after end of financial year of fulfilled");
+	policy_free(j);
+}
+
 static void test_while_active_and_grace(void **state)
 {
 	struct policy *p = webshop();
@@ -125,6 +150,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_after_created_in_calendar_years),
 		cmocka_unit_test(test_after_a_named_event),
+		cmocka_unit_test(test_after_end_of_financial_year),
 		cmocka_unit_test(test_while_active_and_grace),
 		cmocka_unit_test(test_trim_at_follows_truncate_after),
 		cmocka_unit_test(test_keep_in_words),

@@ -470,3 +470,31 @@ enum rc sqlite_record_move(struct store *s, int64_t tenant, const char *record_i
 	store_record_fini(&old);
 	return rc;
 }
+
+enum rc sqlite_records_by_state(struct store *s, int64_t tenant, const char *kind, const char *state,
+                                const char *after, size_t max, struct store_record **out, size_t *n)
+{
+	static const char sql[] =
+		"SELECT " RECORD_COLUMNS " FROM records INDEXED BY records_by_state "
+		"WHERE tenant_id = ?1 AND kind = ?2 AND state = ?3 AND record_id > ?4 ORDER BY record_id LIMIT ?5";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 2, kind);
+	bind_text(st, 3, state);
+	bind_after(st, 4, TOKEN_PREFIX_RECORD, after);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)max);
+	rc = sq_fetch_all(q, st, read_record, sizeof **out, (void **)out, n, "records_by_state");
+	for (size_t i = 0; !rc && i < *n; i++)
+		rc = read_events(q, tenant, &(*out)[i]);
+	if (rc) {
+		store_records_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
