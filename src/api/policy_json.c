@@ -63,6 +63,13 @@ json_t *policy_to_json(const struct policy *p)
 	set_opt(auth, "email", c->authority_email);
 	set_opt(auth, "url", c->authority_url);
 	json_object_set_new(controller, "authority", auth);
+	if (c->mail_from || c->mail_reply_to) {
+		json_t *mail = json_object();
+		set_opt(mail, "from", c->mail_from);
+		set_opt(mail, "from_name", c->mail_from_name);
+		set_opt(mail, "reply_to", c->mail_reply_to);
+		json_object_set_new(controller, "mail", mail);
+	}
 
 	json_t *langs = json_array();
 	for (size_t i = 0; i < p->nlanguages; i++)
@@ -114,6 +121,11 @@ json_t *policy_to_json(const struct policy *p)
 		                      "erasable", r->erasable, "account", r->keep.rule == KEEP_WHILE_ACTIVE);
 		if (r->title.n)
 			json_object_set_new(j, "title", title_json(&r->title));
+		/* One text for every language ("" as its language), or per language. */
+		if (r->legal_reference.n == 1 && !r->legal_reference.v[0].lang[0])
+			json_object_set_new(j, "legal_reference", json_string(r->legal_reference.v[0].text));
+		else if (r->legal_reference.n)
+			json_object_set_new(j, "legal_reference", title_json(&r->legal_reference));
 		/* Every event a record of this kind may be given, with its title when declared. */
 		const char *names[POLICY_EVENTS_MAX + 1];
 		size_t ne = policy_record_events(r, names, POLICY_EVENTS_MAX + 1);

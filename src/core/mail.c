@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "base/timeutil.h"
@@ -193,7 +194,7 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 			rc = render(&body, t->answered_body, p->controller.name, NULL, a->reason, a->link ? a->link : "");
 	}
 	/* Sealed form: the envelope recipient on the first line, then the message
-	 * without From: (the sender adds it from --smtp-from). */
+	 * without From: and Reply-To: (the sender adds them: mail_sender). */
 	if (!rc)
 		rc = buf_printf(&msg, "%s\n", a->to);
 	if (!rc)
@@ -231,6 +232,42 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 	buf_fini(&subject);
 	buf_fini(&body);
 	return rc;
+}
+
+static const char *domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	return at ? at + 1 : "";
+}
+
+enum rc mail_sender(const struct tenant *t, const char *server_from, struct buf *headers, char envelope[256])
+{
+	const struct policy_controller *ct = &t->policy->controller;
+	const char *from = ct->mail_from ? ct->mail_from : server_from;
+	const char *reply_to = ct->mail_reply_to ? ct->mail_reply_to : ct->email;
+	bool own_domain = ct->mail_from && !strcasecmp(domain_of(ct->mail_from), domain_of(server_from));
+	snprintf(envelope, 256, "%s", own_domain ? ct->mail_from : server_from);
+	enum rc rc = RC_OK;
+	if (ct->mail_from_name) {
+		/* The policy parser let no quote, bracket or control character in. */
+		bool ascii = true;
+		for (const unsigned char *p = (const unsigned char *)ct->mail_from_name; *p && ascii; p++)
+			ascii = *p < 0x80;
+		if (ascii) {
+			rc = buf_printf(headers, "From: \"%s\" <%s>\r\n", ct->mail_from_name, from);
+		} else {
+			char enc[512];
+			size_t n = strlen(ct->mail_from_name);
+			if (sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL) > sizeof enc)
+				return RC_TOO_LARGE;
+			sodium_bin2base64(enc, sizeof enc, (const unsigned char *)ct->mail_from_name, n,
+			                  sodium_base64_VARIANT_ORIGINAL);
+			rc = buf_printf(headers, "From: =?UTF-8?B?%s?= <%s>\r\n", enc, from);
+		}
+	} else {
+		rc = buf_printf(headers, "From: <%s>\r\n", from);
+	}
+	return rc ? rc : buf_printf(headers, "Reply-To: <%s>\r\n", reply_to);
 }
 
 enum rc mail_open(const struct core_ctx *c, const char *subject_id, const unsigned char *sealed,

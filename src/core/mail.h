@@ -37,6 +37,17 @@ struct mail_open {
 	struct buf text;
 };
 
+/*
+ * Who a tenant's mail is from: the From and Reply-To header lines (CRLF
+ * ended) appended to `headers`, and the envelope sender. From is the
+ * policy's controller.mail.from, else the server's sender; Reply-To is
+ * controller.mail.reply_to, else the controller's e-mail. The envelope is
+ * the server's sender unless the tenant's From is in the server sender's
+ * own domain: a relay's SPF covers the domains its operator sends for, and
+ * a bounce must reach someone who can act on it (docs/deploy.md).
+ */
+enum rc mail_sender(const struct tenant *t, const char *server_from, struct buf *headers, char envelope[256]) WUR;
+
 enum rc mail_open(const struct core_ctx *c, const char *subject_id, const unsigned char *sealed,
                   size_t len, int64_t message_key, struct mail_open *out) WUR;
 void mail_open_fini(struct mail_open *m);

@@ -101,6 +101,10 @@ struct policy_record {
 	const struct policy_field **keep_fields;
 	size_t nkeep_fields;
 	bool erasable;
+	/* erasable: false: the law that makes the controller keep it, per
+	 * language or one text for all ("Raamatupidamise seadus § 12"); n 0
+	 * when not given. Told to a subject whose erasure keeps it. */
+	struct policy_title legal_reference;
 	struct policy_event *events;  /* declared in `events:` (may include the keep rule's) */
 	size_t nevents;
 	struct policy_title title;
@@ -132,6 +136,11 @@ struct policy_cookie {
 struct policy_controller {
 	const char *name, *code, *address, *email, *dpo; /* code, address, dpo may be NULL */
 	const char *authority_name, *authority_email, *authority_url;
+	/* controller.mail (optional): the From and Reply-To of the tenant's
+	 * e-mails. NULL: the server's sender, and `email` as the Reply-To. */
+	const char *mail_from_name;  /* may be NULL with mail_from set */
+	const char *mail_from;       /* the address alone */
+	const char *mail_reply_to;
 };
 
 struct policy_requests {
