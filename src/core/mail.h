@@ -11,16 +11,45 @@
 
 #include "core/record.h"
 
-enum mail_kind { MAIL_CONFIRM, MAIL_POLICY_NOTICE, MAIL_REQUEST_EXTENDED, MAIL_REQUEST_ANSWERED, MAIL_REQUEST_VERIFY };
+enum mail_kind {
+	MAIL_CONFIRM, MAIL_POLICY_NOTICE, MAIL_REQUEST_EXTENDED, MAIL_REQUEST_ANSWERED, MAIL_REQUEST_VERIFY,
+	MAIL_REQUEST_REFUSED,      /* Art. 12(4): why, and the complaint and the court */
+	MAIL_REQUEST_PARTIAL,      /* carried out in part: what was kept and why, and the same remedies */
+};
+
+/* What an answered request did, said in the subject's language (never the
+ * English outcome stored with the request). */
+enum mail_outcome {
+	MAIL_OUTCOME_DONE,         /* carried out */
+	MAIL_OUTCOME_EXPORT,       /* the data is ready to download (link) */
+	MAIL_OUTCOME_RECTIFIED,    /* count: fields corrected */
+	MAIL_OUTCOME_ERASED,       /* count: records erased */
+	MAIL_OUTCOME_RESTRICTED,
+	MAIL_OUTCOME_OPTOUT,
+	MAIL_OUTCOME_OBJECTED,     /* count: purposes */
+	MAIL_OUTCOME_WITHDRAWN,    /* count: purposes */
+};
+
+/* One kind of record an erasure kept (MAIL_REQUEST_PARTIAL). */
+struct mail_kept {
+	const char *kind;          /* the record kind's name in the policy */
+	int64_t until;             /* when it goes; 0: when its keep rule ends */
+	bool held;                 /* kept by a legal hold (Art. 17(3)(e)), not by law */
+};
 
 struct mail_args {
 	enum mail_kind kind;
 	const char *to;            /* the subject's address */
 	const char *lang;          /* one of the policy's languages */
 	const char *purpose;       /* MAIL_CONFIRM: the purpose to confirm */
-	const char *link;          /* MAIL_CONFIRM: the confirmation URL; MAIL_REQUEST_ANSWERED: an export URL or NULL */
-	const char *text;          /* MAIL_REQUEST_*: the request type and the reason or outcome */
-	const char *reason;
+	const char *link;          /* MAIL_CONFIRM: the confirmation URL; MAIL_REQUEST_ANSWERED: an export URL or NULL;
+	                            * MAIL_REQUEST_EXTENDED: the new due date */
+	const char *text;          /* MAIL_REQUEST_*: the request type's name, said in the subject's language */
+	const char *reason;        /* MAIL_REQUEST_EXTENDED, _REFUSED: staff's reason, as given */
+	enum mail_outcome outcome; /* MAIL_REQUEST_ANSWERED */
+	size_t count;              /* MAIL_REQUEST_ANSWERED, _PARTIAL: the outcome's number */
+	const struct mail_kept *kept; /* MAIL_REQUEST_PARTIAL */
+	size_t nkept;
 };
 
 /* With key NULL the message is sealed under the tenant's own mail key, not
