@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import json
 import pathlib
+import re
 
 import email
 import email.policy
@@ -156,3 +157,91 @@ def test_a_bad_sender_is_named(privreg, tmp_path, block, message):
     p.write_text(with_mail(WEBSHOP.read_text(), block))
     r = privreg("policy", "check", p, check=1)
     assert message in r.stderr + r.stdout
+
+
+def test_tenant_export_then_delete(tmp_path):
+    import sqlite3
+    privreg = Privreg(_bin())
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
+    privreg("tenant", "add", "eleme", "--policy", WEBSHOP, "--dir", d, check=0)
+    keys = {t: add_key(privreg, d, "admin", t) for t in ["default", "eleme"]}
+    srv = Server(privreg, d)
+    try:
+        mine = srv.request("POST", "/v1/subjects", keys["default"], json={"records": [
+            {"kind": "account", "fields": {"email": "stays@example.ee", "name": "Jääb"}}]}).json()["id"]
+        r = srv.request("POST", "/v1/subjects", keys["eleme"], json={"records": [
+            {"kind": "account", "fields": {"email": "mari@example.ee", "name": "Mari \"Tamm\", Jr"}},
+            {"kind": "order", "fields": {"name": "Mari", "items": [{"sku": "KB-1"}], "amount": "49.90"}}]})
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+        assert srv.request("POST", f"/v1/subjects/{sid}/consents", keys["eleme"],
+                           json={"purpose": "direct_marketing", "granted": True, "source": "checkout"}).status_code == 201
+        assert srv.request("POST", "/v1/holds", keys["eleme"],
+                           json={"subject_id": sid, "reason": "dispute D-7"}).status_code == 201
+        assert srv.request("POST", "/v1/disclosures", keys["eleme"], json={
+            "subject_id": sid, "recipient": "courier", "purpose": "contract", "fields": ["name"]}).status_code == 200
+        assert srv.request("POST", "/v1/requests", keys["eleme"], json={
+            "type": "access", "subject_id": sid, "verified_by": "ID card"}).status_code == 201
+    finally:
+        code, log = srv.stop()
+    assert code == 0 and "AddressSanitizer" not in log and "runtime error" not in log, log[-3000:]
+
+    out = tmp_path / "eleme-export"
+    r = privreg("tenant", "export", "eleme", out, "--dir", d, check=0)
+    assert "1 subjects, 2 records" in r.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tenant"] == "eleme" and manifest["counts"]["subjects"] == 1 and manifest["counts"]["records"] == 2
+    # Every file is named with its hash, and the hashes hold.
+    listed = {f["path"]: f for f in manifest["files"]}
+    assert {"README.txt", "policy.yaml", "subjects.json", "records/account.json", "records/account.csv",
+            "records/order.csv", "consents.json", "requests.json", "disclosures.json", "holds.json",
+            "audit.jsonl"} <= set(listed)
+    for path, f in listed.items():
+        data = (out / path).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == f["sha256"] and len(data) == f["bytes"], path
+    sums = dict(reversed(line.split("  ", 1)) for line in (out / "SHA256SUMS").read_text().splitlines())
+    assert sums == {path: f["sha256"] for path, f in listed.items()}
+    # Decrypted values, as JSON and as CSV (quotes and commas survive).
+    rows = list(csv.DictReader((out / "records/account.csv").open(newline="", encoding="utf-8")))
+    assert rows == [{**rows[0], "subject_id": sid, "email": "mari@example.ee", "name": 'Mari "Tamm", Jr'}]
+    subjects = json.loads((out / "subjects.json").read_text())
+    assert [s["id"] for s in subjects] == [sid]
+    assert json.loads((out / "requests.json").read_text())[0]["type"] == "access"
+    assert json.loads((out / "holds.json").read_text())[0]["reason"] == "dispute D-7"
+    assert json.loads((out / "disclosures.json").read_text())[0]["recipient"] == "courier"
+    assert json.loads((out / "consents.json").read_text())[0]["current"][0]["purpose"] == "direct_marketing"
+    audit = [json.loads(line) for line in (out / "audit.jsonl").read_text().splitlines()]
+    assert audit[0]["action"] == "tenant.create" and all(len(a["hash"]) == 64 for a in audit)
+    assert b"stays@example.ee" not in b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
+    assert oct(out.stat().st_mode & 0o777) == "0o700"
+    assert oct((out / "subjects.json").stat().st_mode & 0o777) == "0o600"
+    # An existing directory is not written into.
+    assert "must not exist" in privreg("tenant", "export", "eleme", out, "--dir", d, check=1).stderr
+
+    # Without --yes: what would go, and nothing goes.
+    r = privreg("tenant", "delete", "eleme", "--dir", d, check=1)
+    assert "1 subjects, 2 records" in r.stderr and "--yes" in r.stderr
+    assert (d / "keys" / "eleme.key").exists()
+    r = privreg("tenant", "delete", "eleme", "--yes", "--dir", d, check=0)
+    assert not (d / "keys" / "eleme.key").exists()
+    assert privreg("tenant", "list", "--dir", d, check=0).stdout.split() == ["default"]
+    log = (d / "operator.log").read_text()
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ tenant.delete tenant=2 name=eleme subjects=1 records=2 rows=\d+ "
+                    r"key=destroyed\n$", log), log
+    assert "mari" not in log
+    # No row of tenant 2 in any table; the other tenant untouched; a new
+    # tenant does not get the deleted one's id.
+    privreg("tenant", "add", "newco", "--policy", WEBSHOP, "--dir", d, check=0)
+    db = sqlite3.connect(next(p for p in d.iterdir() if p.suffix == ".db"))
+    tables = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+              if any(c[1] == "tenant_id" for c in db.execute(f"PRAGMA table_info({n})")) and n != "tenant_tombstones"]
+    assert len(tables) >= 15
+    for t in tables:
+        assert db.execute(f"SELECT count(*) FROM {t} WHERE tenant_id = 2").fetchone() == (0,), t
+    assert db.execute("SELECT tenant_id FROM tenants WHERE name = 'newco'").fetchone() == (3,)
+    db.close()
+    got = privreg.json("subject", "get", mine, "--dir", d)
+    assert got["records"][0]["fields"]["email"] == "stays@example.ee"
+    # A second delete finds nothing.
+    assert privreg("tenant", "delete", "eleme", "--yes", "--dir", d, check=1).returncode == 1
