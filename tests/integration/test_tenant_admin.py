@@ -245,3 +245,44 @@ def test_tenant_export_then_delete(tmp_path):
     assert got["records"][0]["fields"]["email"] == "stays@example.ee"
     # A second delete finds nothing.
     assert privreg("tenant", "delete", "eleme", "--yes", "--dir", d, check=1).returncode == 1
+
+
+def test_processor_record_names_each_controller_served(tmp_path):
+    privreg = Privreg(_bin())
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", POLICIES / "telegroup.yaml", check=0)   # the SaaS itself
+    privreg("tenant", "add", "eleme", "--policy", WEBSHOP, "--dir", d, check=0)
+    privreg("tenant", "add", "jerone", "--policy", POLICIES / "jerone.yaml", "--dir", d, check=0)
+    keys = {"operator": add_key(privreg, d, "auditor"), "eleme": add_key(privreg, d, "dpo", "eleme"),
+            "support": add_key(privreg, d, "support")}
+    srv = Server(privreg, d)
+    try:
+        r = srv.request("GET", "/v1/ropa", keys["operator"], params={"view": "processor"})
+        assert r.status_code == 200, r.text
+        doc = r.json()
+        assert doc["view"] == "processor" and doc["all_controllers"] is True
+        assert doc["processor"]["name"] == "TBcallSoft SIA"
+        served = {c["tenant"]: c for c in doc["controllers"]}
+        assert set(served) == {"default", "eleme", "jerone"}
+        eleme = served["eleme"]
+        assert eleme["controller"]["name"] == "SIA BAJTEL.LV" and eleme["controller"]["email"] == "info@eleme.example"
+        assert eleme["controller"]["dpo"] == "dpo@eleme.example"
+        cats = {c["purpose"]: c for c in eleme["categories_of_processing"]}
+        assert cats["accounting"]["legal_basis"] == "legal_obligation"
+        assert "accounting_entry" in cats["accounting"]["record_kinds"] and "payment_ref" in cats["accounting"]["personal_data"]
+        assert {"recipient": "payments", "country": "US", "safeguard": "scc"} in eleme["third_country_transfers"]
+        assert any(p["name"] == "courier" and p["contract"] for p in eleme["sub_processors"])
+        assert "encryption" in doc["security_measures"]
+        # A controller's own key sees its own entry, and no other controller.
+        mine = srv.request("GET", "/v1/ropa", keys["eleme"], params={"view": "processor"}).json()
+        assert mine["all_controllers"] is False and [c["tenant"] for c in mine["controllers"]] == ["eleme"]
+        assert mine["processor"] == doc["processor"]
+        assert srv.request("GET", "/v1/ropa", keys["support"], params={"view": "processor"}).status_code == 403
+        assert srv.request("GET", "/v1/ropa", keys["operator"], params={"view": "nobody"}).status_code == 422
+        assert srv.request("GET", "/v1/ropa", keys["operator"],
+                           params={"view": "processor", "format": "csv"}).status_code == 422
+        # The controller's view is as before.
+        assert "activities" in srv.request("GET", "/v1/ropa", keys["eleme"], params={"view": "controller"}).json()
+    finally:
+        code, log = srv.stop()
+    assert code == 0 and "AddressSanitizer" not in log and "runtime error" not in log, log[-3000:]
