@@ -482,6 +482,62 @@ static const char *domain_of(const char *addr)
 	return at ? at + 1 : "";
 }
 
+/* A word that may stand as itself in a phrase (RFC 5322 atext only). */
+static bool atom(const char *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)w[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+		if (!alnum && !strchr("!#$%&'*+-/=?^_`{|}~", ch))
+			return false;
+	}
+	return n > 0;
+}
+
+/* A display name as a phrase: plain words as atoms, each run of other words
+ * (with the spaces inside it) as RFC 2047 encoded words of whole UTF-8
+ * characters, 45 bytes of text at most (75 characters). Two encoded words
+ * are adjacent only inside a run longer than that: decoders differ on the
+ * space between them, and none differ on a space next to an atom. */
+static enum rc display_name(struct buf *b, const char *name)
+{
+	enum rc rc = RC_OK;
+	const char *p = name;
+	while (!rc && *p) {
+		while (*p == ' ')
+			p++;
+		size_t n = strcspn(p, " ");
+		if (!n)
+			break;
+		if (atom(p, n)) {
+			rc = buf_printf(b, " %.*s", (int)n, p);
+			p += n;
+			continue;
+		}
+		/* The run: this word and the next ones that are no atoms. */
+		const char *end = p + n;
+		while (*end == ' ') {
+			const char *w = end;
+			while (*w == ' ')
+				w++;
+			size_t k = strcspn(w, " ");
+			if (!k || atom(w, k))
+				break;
+			end = w + k;
+		}
+		while (!rc && p < end) {
+			size_t left = (size_t)(end - p), take = left < 45 ? left : 45;
+			while (take < left && take && ((unsigned char)p[take] & 0xC0) == 0x80)
+				take--;
+			char enc[64];
+			sodium_bin2base64(enc, sizeof enc, (const unsigned char *)p, take, sodium_base64_VARIANT_ORIGINAL);
+			rc = buf_printf(b, " =?UTF-8?B?%s?=", enc);
+			p += take;
+		}
+	}
+	return rc;
+}
+
 enum rc mail_sender(const struct tenant *t, const char *server_from, struct buf *headers, char envelope[256])
 {
 	const struct policy_controller *ct = &t->policy->controller;
@@ -498,13 +554,11 @@ enum rc mail_sender(const struct tenant *t, const char *server_from, struct buf 
 		if (ascii) {
 			rc = buf_printf(headers, "From: \"%s\" <%s>\r\n", ct->mail_from_name, from);
 		} else {
-			char enc[512];
-			size_t n = strlen(ct->mail_from_name);
-			if (sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL) > sizeof enc)
-				return RC_TOO_LARGE;
-			sodium_bin2base64(enc, sizeof enc, (const unsigned char *)ct->mail_from_name, n,
-			                  sodium_base64_VARIANT_ORIGINAL);
-			rc = buf_printf(headers, "From: =?UTF-8?B?%s?= <%s>\r\n", enc, from);
+			rc = buf_puts(headers, "From:");
+			if (!rc)
+				rc = display_name(headers, ct->mail_from_name);
+			if (!rc)
+				rc = buf_printf(headers, " <%s>\r\n", from);
 		}
 	} else {
 		rc = buf_printf(headers, "From: <%s>\r\n", from);

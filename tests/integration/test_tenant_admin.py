@@ -80,13 +80,14 @@ class EnvelopeInbox:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.messages = []
+        self.messages, self.raw = [], []
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
         self.controller.start()
 
     async def handle_DATA(self, server, session, envelope):
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append((envelope.mail_from, msg))
+        self.raw.append(envelope.content)
         return "250 OK"
 
     def wait(self, count, timeout=20):
@@ -94,6 +95,10 @@ class EnvelopeInbox:
         while len(self.messages) < count and time.time() < end:
             time.sleep(0.05)
         return self.messages
+
+
+# Over one RFC 2047 encoded word (45 bytes), with characters of 2 and 3 bytes.
+LONG_NAME = "Eleme OÜ — privaatsuse ja andmekaitse meeskond, Tallinna kontor"
 
 
 def with_mail(policy_text, mail_block):
@@ -107,7 +112,7 @@ def test_each_controller_its_own_sender(tmp_path):
     privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
     text = WEBSHOP.read_text()
     eleme = tmp_path / "eleme.yaml"
-    eleme.write_text(with_mail(text, '  mail:\n    from: "Eleme OÜ <privacy@eleme.example>"\n'
+    eleme.write_text(with_mail(text, f'  mail:\n    from: "{LONG_NAME} <privacy@eleme.example>"\n'
                                      '    reply_to: help@eleme.example\n'))
     pood = tmp_path / "pood.yaml"
     pood.write_text(with_mail(text, '  mail: { from: "Pood <pood@example.ee>" }\n'))
@@ -131,7 +136,10 @@ def test_each_controller_its_own_sender(tmp_path):
         # A controller's own From (a UTF-8 name) and Reply-To; the envelope
         # stays the server's: eleme.example is not the relay's domain.
         env, m = got["eleme"]
-        assert m["From"].addresses[0].display_name == "Eleme OÜ"
+        assert m["From"].addresses[0].display_name == LONG_NAME
+        (raw,) = [r for r in inbox.raw if b"privacy@eleme.example" in r]
+        words = re.findall(rb"=\?UTF-8\?B\?[^?]*\?=", raw.split(b"\r\nTo:")[0])
+        assert len(words) > 1 and all(len(w) <= 75 for w in words)
         assert m["From"].addresses[0].addr_spec == "privacy@eleme.example"
         assert m["Reply-To"].addresses[0].addr_spec == "help@eleme.example"
         assert env == "shop@example.ee"
