@@ -143,3 +143,22 @@ def test_no_mail_names_a_type_or_status_by_its_identifier(env, lang):
         for word in forbidden:
             assert word not in text, (word, msg["Subject"])
         assert "(None)" not in text and "{" not in text
+
+
+def test_kept_by_a_hold_or_until_a_date_not_yet_known(env):
+    # An accounting entry not yet fulfilled has no deletion date yet.
+    r = env.request("POST", "/v1/subjects", env.keys["admin"], json={"records": [
+        {"kind": "account", "fields": {"email": "held@example.ee", "name": "Mari", "language": "en"}},
+        {"kind": "accounting_entry", "fields": {"name": "Mari", "amount": "1.00"}}]})
+    sid, (acc, _) = r.json()["id"], [x["id"] for x in r.json()["records"]]
+    assert env.request("POST", "/v1/holds", env.keys["dpo"],
+                       json={"record_id": acc, "reason": "dispute D-7"}).status_code == 201
+    act(env, new_request(env, sid, "erasure")["id"], "complete")
+    (msg,) = mails_to(env, "held@example.ee", 1)
+    text = text_of(msg)
+    assert "Records erased: 0" in text
+    # A kind without a title is named by its first purpose's.
+    assert ("- Taking, managing and fulfilling orders: kept while it is needed for the establishment, exercise or "
+            "defence of legal claims\n  (GDPR Art. 17(3)(e))") in text
+    assert "kept until its retention period ends, because the law requires it: Accounting Act (Estonia) § 12" in text
+    assert "dispute D-7" not in text  # the hold's reason is staff's, not the subject's to read
