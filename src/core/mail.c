@@ -301,6 +301,12 @@ static enum rc kept_lines(struct buf *b, const struct words *w, const struct pol
 	enum rc rc = RC_OK;
 	for (size_t i = 0; !rc && i < a->nkept; i++) {
 		const struct mail_kept *k = &a->kept[i];
+		bool said = false; /* several records of a kind kept alike: one line */
+		for (size_t j = 0; j < i && !said; j++)
+			said = !strcmp(a->kept[j].kind, k->kind) && a->kept[j].held == k->held &&
+			       (k->held || a->kept[j].until == k->until);
+		if (said)
+			continue;
 		const char *kind = kind_words(p, k->kind, a->lang);
 		if (k->held) {
 			const struct slot s[] = {{"{kind}", kind}};

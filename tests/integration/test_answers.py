@@ -82,6 +82,10 @@ def text_of(msg):
 
 def test_partial_erasure_says_what_was_kept_and_why_in_estonian(env):
     sid, _ = subject(env, "kustuta@example.ee", "et")
+    # A second entry kept alike: one line says both.
+    assert env.request("POST", f"/v1/subjects/{sid}/records", env.keys["admin"], json={
+        "kind": "accounting_entry", "fields": {"name": "Mari Tamm", "amount": "5.00"},
+        "events": {"fulfilled": "2024-03-02"}}).status_code == 201
     req = new_request(env, sid, "erasure")
     done = act(env, req["id"], "complete")
     assert "accounting_entry kept" in done["outcome"]  # the stored outcome is unchanged
@@ -92,6 +96,7 @@ def test_partial_erasure_says_what_was_kept_and_why_in_estonian(env):
     assert "Kustutatud kirjeid: 1" in text
     # The kind, until when, and the law that keeps it (the policy's legal_reference).
     assert "Raamatupidamine: säilitame kuni 2031-03-02, sest seda nõuab seadus: Raamatupidamise seadus § 12" in text
+    assert text.count("Raamatupidamine:") == 1
     # Art. 12(4): the supervisory authority and the court.
     assert "järelevalveasutusele Andmekaitse Inspektsioon\n(https://www.aki.ee)" in text and "kohtusse" in text
     assert "Teie" in text and "sinu" not in text.lower()
