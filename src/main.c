@@ -14,7 +14,7 @@ static const struct command {
 } commands[] = {
 	{"init", cli_init, "create a register: database, key file, default tenant"},
 	{"policy", cli_policy, "check or render a policy file"},
-	{"tenant", cli_tenant, "add or list tenants (controllers)"},
+	{"tenant", cli_tenant, "add, list, export or delete tenants (controllers)"},
 	{"key", cli_key, "add, list or revoke staff API keys"},
 	{"import", cli_import, "import records from a JSON-lines file"},
 	{"subject", cli_subject, "read, find or delete a data subject"},

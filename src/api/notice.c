@@ -3,6 +3,8 @@
  * /v1/notice (the same for staff) and GET /v1/ropa (the Art.
  * 30(1) record of processing activities as JSON, CSV or DPV JSON-LD), both
  * from the policy in force. One processing activity is one purpose.
+ * GET /v1/ropa?view=processor is the processor's record (Art. 30(2)): the
+ * controllers the register serves, each from its own policy.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -316,10 +318,89 @@ static json_t *ropa_dpv(const struct policy *p)
 	                 "http://purl.org/dc/terms/", "privreg", "urn:privreg:", "@graph", graph);
 }
 
+/* ---- the processor's record (Art. 30(2)) ---- */
+
+static json_t *controller_json(const struct policy_controller *c)
+{
+	return json_pack("{s:s, s:s, s:o, s:o, s:o}", "name", c->name, "email", c->email, "code",
+	                 c->code ? json_string(c->code) : json_null(), "address",
+	                 c->address ? json_string(c->address) : json_null(), "dpo",
+	                 c->dpo ? json_string(c->dpo) : json_null());
+}
+
+/* What is done for one controller: (b) the categories of processing, one
+ * per purpose; (c) the transfers; the sub-processors it names. */
+static json_t *served_json(const struct tenant_controller *tc)
+{
+	const struct policy *p = tc->policy;
+	json_t *categories = json_array(), *transfers = json_array(), *processors = json_array();
+	for (size_t i = 0; i < p->npurposes; i++) {
+		struct activity a;
+		activity_of(p, &p->purposes[i], &a);
+		json_t *kinds = json_array(), *fields = json_array();
+		for (size_t k = 0; k < a.nkinds; k++)
+			json_array_append_new(kinds, json_string(a.kinds[k]->name));
+		for (size_t k = 0; k < a.nfields; k++)
+			json_array_append_new(fields, json_string(a.fields[k]->name));
+		json_array_append_new(categories, json_pack("{s:s, s:s, s:s, s:o, s:o}", "purpose", a.purpose->name, "title",
+		                                            policy_title_in(&a.purpose->title, "en", a.purpose->name),
+		                                            "legal_basis", policy_basis_name(a.purpose->basis),
+		                                            "record_kinds", kinds, "personal_data", fields));
+	}
+	for (size_t i = 0; i < p->nrecipients; i++) {
+		const struct policy_recipient *r = &p->recipients[i];
+		if (r->transfer != TRANSFER_NONE)
+			json_array_append_new(transfers, json_pack("{s:s, s:s, s:s}", "recipient", r->name, "country", r->country,
+			                                           "safeguard", policy_transfer_name(r->transfer)));
+		if (r->role == RECIPIENT_PROCESSOR)
+			json_array_append_new(processors, json_pack("{s:s, s:s, s:o}", "name", r->name, "country", r->country,
+			                                            "contract", r->contract ? json_string(r->contract)
+			                                                                    : json_null()));
+	}
+	json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o}", "tenant", tc->name, "policy_version", p->version,
+	                      "controller", controller_json(&p->controller), "categories_of_processing", categories,
+	                      "third_country_transfers", transfers, "sub_processors", processors);
+	return j;
+}
+
+/* The register's operator is the processor; its own tenant is the first
+ * (the one `privreg init` made). Its keys see every controller served;
+ * any other tenant's keys see the entry of their own controller. */
+static enum rc ropa_processor(struct http_request *rq)
+{
+	struct tenant_controller *v = NULL;
+	size_t n = 0;
+	enum rc rc = tenant_controllers(rq->ctx.store, &v, &n);
+	if (rc)
+		return rc;
+	size_t operator = 0;
+	for (size_t i = 1; i < n; i++)
+		if (v[i].id < v[operator].id)
+			operator = i;
+	bool all = n && v[operator].id == rq->ctx.tenant->id;
+	json_t *served = json_array();
+	for (size_t i = 0; i < n; i++)
+		if (all || v[i].id == rq->ctx.tenant->id)
+			json_array_append_new(served, served_json(&v[i]));
+	json_t *processor = n ? controller_json(&v[operator].policy->controller) : json_null();
+	tenant_controllers_free(v, n);
+	http_reply(rq, 200, json_pack("{s:s, s:o, s:b, s:o, s:s}", "view", "processor", "processor", processor,
+	                              "all_controllers", all, "controllers", served, "security_measures",
+	                              SECURITY_MEASURES));
+	return RC_OK;
+}
+
 enum rc h_ropa(struct http_request *rq)
 {
 	const struct policy *p = rq->ctx.tenant->policy;
-	const char *format = http_query(rq, "format");
+	const char *format = http_query(rq, "format"), *view = http_query(rq, "view");
+	if (view && strcmp(view, "controller") && strcmp(view, "processor"))
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "view is controller (Art. 30(1)) or processor (Art. 30(2))");
+	if (view && !strcmp(view, "processor")) {
+		if (format && strcmp(format, "json"))
+			return err_set(&rq->eb, RC_UNPROCESSABLE, "view=processor is JSON only");
+		return ropa_processor(rq);
+	}
 	if (!format || !strcmp(format, "json")) {
 		json_t *acts = json_array();
 		for (size_t i = 0; i < p->npurposes; i++) {

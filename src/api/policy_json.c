@@ -69,6 +69,13 @@ json_t *policy_to_json(const struct policy *p)
 	char fye[8];
 	snprintf(fye, sizeof fye, "%02d-%02d", c->fy_month, c->fy_day);
 	json_object_set_new(controller, "financial_year_end", json_string(fye));
+	if (c->mail_from || c->mail_reply_to) {
+		json_t *mail = json_object();
+		set_opt(mail, "from", c->mail_from);
+		set_opt(mail, "from_name", c->mail_from_name);
+		set_opt(mail, "reply_to", c->mail_reply_to);
+		json_object_set_new(controller, "mail", mail);
+	}
 
 	json_t *langs = json_array();
 	for (size_t i = 0; i < p->nlanguages; i++)
@@ -141,6 +148,11 @@ json_t *policy_to_json(const struct policy *p)
 			}
 			json_object_set_new(j, "generalize", g);
 		}
+		/* One text for every language ("" as its language), or per language. */
+		if (r->legal_reference.n == 1 && !r->legal_reference.v[0].lang[0])
+			json_object_set_new(j, "legal_reference", json_string(r->legal_reference.v[0].text));
+		else if (r->legal_reference.n)
+			json_object_set_new(j, "legal_reference", title_json(&r->legal_reference));
 		/* Every event a record of this kind may be given, with its title when declared. */
 		const char *names[POLICY_EVENTS_MAX + 1];
 		size_t ne = policy_record_events(r, names, POLICY_EVENTS_MAX + 1);

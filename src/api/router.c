@@ -60,7 +60,7 @@ const struct route http_routes[] = {
 	{"GET", "/v1/subjects/{id}/disclosures", h_disclosure_list, R_ADMIN | R_DPO | R_SUPPORT, BODY_NONE, NULL},
 	{"GET", "/notice/{tenant}", h_notice_public, R_PUBLIC, BODY_NONE, "lang format"},
 	{"GET", "/v1/notice", h_notice, R_ANY, BODY_NONE, "lang format"},
-	{"GET", "/v1/ropa", h_ropa, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE, "format"},
+	{"GET", "/v1/ropa", h_ropa, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE, "format view"},
 	{"POST", "/v1/retention/sweep", h_retention_sweep, R_ADMIN | R_DPO, BODY_JSON_OPTIONAL, NULL},
 	{"GET", "/v1/retention/forecast", h_retention_forecast, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE, "months"},
 	{"GET", "/v1/retention/overdue", h_retention_overdue, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE, "limit"},

@@ -117,21 +117,46 @@ int cli_init(int argc, char **argv)
 static const char tenant_help[] =
 	"usage: privreg tenant add NAME --policy FILE [--dir D]\n"
 	"       privreg tenant policy NAME FILE [--dir D]\n"
-	"       privreg tenant list [--dir D]\n\n"
+	"       privreg tenant list [--dir D]\n"
+	"       privreg tenant export NAME DIR [--dir D]\n"
+	"       privreg tenant delete NAME [--yes] [--dir D]\n\n"
 	"A tenant is one controller's register with its own policy and master key.\n"
 	"'tenant policy' installs a new version of the tenant's policy (after\n"
 	"checking it; its version label must be new) and e-mails a notice to every\n"
 	"subject with an account. Every version stays in the register. A running\n"
-	"server picks the new version up within a second.\n";
+	"server picks the new version up within a second.\n\n"
+	"'tenant export' writes everything of the tenant, decrypted, to the new\n"
+	"directory DIR: JSON and CSV per record kind, subjects, consents, requests,\n"
+	"disclosures, holds, the audit log, and a README and manifest with counts\n"
+	"and SHA-256 hashes. 'tenant delete' destroys the tenant's master key (the\n"
+	"key file), then deletes all its rows, and writes a line (time, id, name,\n"
+	"counts) to DIR/operator.log; without --yes it only says what it would\n"
+	"delete.\n";
 
 int cli_tenant(int argc, char **argv)
 {
 	struct cli_opts o;
-	int ret = cli_parse(argc, argv, "tenant", tenant_help, CLI_OPT_DIR | CLI_OPT_POLICY, &o);
+	char *args[64];
+	int nargs = 0;
+	bool yes = false; /* tenant delete's confirmation */
+	for (int i = 0; i < argc && nargs < 63; i++) {
+		if (!strcmp(argv[i], "--yes"))
+			yes = true;
+		else
+			args[nargs++] = argv[i];
+	}
+	args[nargs] = NULL;
+	int ret = cli_parse(nargs, args, "tenant", tenant_help, CLI_OPT_DIR | CLI_OPT_POLICY, &o);
 	if (ret >= 0)
 		return ret;
 	const char *dir = o.dir, *policy_path = o.policy;
 	const char *sub = o.argc ? o.argv[0] : NULL;
+	if (sub && (!strcmp(sub, "export") || !strcmp(sub, "delete")))
+		return cli_tenant_admin(&o, yes);
+	if (yes) {
+		cli_usage_error("tenant", "only 'tenant delete' takes --yes");
+		return CLI_USAGE;
+	}
 	if (sub && !strcmp(sub, "list") && o.argc == 1) {
 		struct cli_register r;
 		ret = cli_register_open(&r, dir);
@@ -168,7 +193,8 @@ int cli_tenant(int argc, char **argv)
 		return CLI_OK;
 	}
 	if (!sub || strcmp(sub, "add") || o.argc != 2 || !policy_path) {
-		cli_usage_error("tenant", "expected 'tenant add NAME --policy FILE', 'tenant policy NAME FILE' or 'tenant list'");
+		cli_usage_error("tenant", "expected 'tenant add NAME --policy FILE', 'tenant policy NAME FILE', 'tenant list', "
+		                           "'tenant export NAME DIR' or 'tenant delete NAME [--yes]'");
 		return CLI_USAGE;
 	}
 	const char *name = o.argv[1];

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "base/timeutil.h"
@@ -107,21 +108,168 @@ static const struct template *template_for(const char *lang)
 	return &templates[0];
 }
 
+/* The words that answers to requests are made of, per language: the request
+ * types (keys in type_keys' order), the outcomes, and the Art. 12(4) texts
+ * of refusals and partial answers. Placeholders: {type}, {reason}, {n},
+ * {kept}, {remedy}, {controller}; remedy {authority}, {contact}; kept_law
+ * {kind}, {until}, {reference}; until_date {date}; kept_hold {kind}. */
+static const char *const type_keys[] = {"access", "portability", "rectification", "erasure", "restriction",
+                                        "objection", "withdraw_consent", "marketing_optout", "anonymization"};
+#define MAIL_TYPES (sizeof type_keys / sizeof type_keys[0])
+#define MAIL_OUTCOMES (MAIL_OUTCOME_NOTHING_HELD + 1)
+
+struct words {
+	const char *lang;
+	const char *types[MAIL_TYPES];
+	const char *unknown_type;
+	const char *outcomes[MAIL_OUTCOMES];
+	const char *refused_subject, *refused_body;  /* subject {first} = type */
+	const char *partial_subject, *partial_body;
+	const char *remedy;
+	const char *kept_law, *until_date, *until_end, *law_default, *kept_hold;
+};
+
+static const struct words words[] = {
+	{"en",
+	 {"access to your data", "data portability", "rectification", "erasure", "restriction of processing",
+	  "objection", "withdrawal of consent", "no direct marketing", "anonymisation"},
+	 "data protection request",
+	 {"your request has been carried out", "your data is ready to download:", "fields corrected: {n}",
+	  "your data has been erased (records erased: {n})", "processing of your data is restricted: it is only stored",
+	  "you will receive no more direct marketing", "your objection is recorded (purposes: {n})",
+	  "your consent is withdrawn (purposes: {n})",
+	  "your data has been anonymised (other records erased: {n})", "we hold no personal data about you"},
+	 "Your request ({first}) has been refused",
+	 "Hello,\n\nwe have refused your request ({type}).\nThe reason: {reason}\n\n{remedy}\n\n{controller}\n",
+	 "Your request ({first}) has been carried out in part",
+	 "Hello,\n\nyour request ({type}) has been carried out only in part. Records erased: {n}.\n\n"
+	 "We have kept the following, for these reasons:\n{kept}\n{remedy}\n\n{controller}\n",
+	 "If you disagree, you have the right to lodge a complaint with the supervisory authority, {authority}\n"
+	 "({contact}), and to seek a judicial remedy in court.",
+	 "- {kind}: kept {until}, because the law requires it: {reference}\n", "until {date}",
+	 "until its retention period ends", "a legal obligation (GDPR Art. 17(3)(b))",
+	 "- {kind}: kept while it is needed for the establishment, exercise or defence of legal claims\n"
+	 "  (GDPR Art. 17(3)(e))\n"},
+	{"et",
+	 {"juurdepääs andmetele", "andmete ülekandmine", "andmete parandamine", "andmete kustutamine",
+	  "töötlemise piiramine", "vastuväide töötlemisele", "nõusoleku tagasivõtmine", "otseturustusest loobumine",
+	  "andmete anonüümseks muutmine"},
+	 "andmekaitsetaotlus",
+	 {"Teie taotlus on täidetud", "Teie andmed on allalaadimiseks valmis:", "parandatud välju: {n}",
+	  "Teie andmed on kustutatud (kustutatud kirjeid: {n})",
+	  "Teie andmete töötlemine on piiratud: neid ainult säilitatakse",
+	  "Teile ei saadeta enam otseturunduse pakkumisi", "Teie vastuväide on registreeritud (eesmärke: {n})",
+	  "Teie nõusolek on tagasi võetud (eesmärke: {n})",
+	  "Teie andmed on anonüümitud (muid kirjeid kustutatud: {n})", "meil ei ole Teie kohta isikuandmeid"},
+	 "Teie taotlust ({first}) ei rahuldatud",
+	 "Tere!\n\nTeie taotlust ({type}) ei rahuldatud.\nPõhjus: {reason}\n\n{remedy}\n\n{controller}\n",
+	 "Teie taotlus ({first}) on täidetud osaliselt",
+	 "Tere!\n\nTeie taotlus ({type}) on täidetud ainult osaliselt. Kustutatud kirjeid: {n}.\n\n"
+	 "Järgmised andmed jätsime alles neil põhjustel:\n{kept}\n{remedy}\n\n{controller}\n",
+	 "Kui Te ei ole otsusega nõus, on Teil õigus esitada kaebus järelevalveasutusele {authority}\n"
+	 "({contact}) ning pöörduda oma õiguste kaitseks kohtusse.",
+	 "- {kind}: säilitame {until}, sest seda nõuab seadus: {reference}\n", "kuni {date}",
+	 "säilitustähtaja lõpuni", "juriidiline kohustus (isikuandmete kaitse üldmääruse artikli 17 lõike 3 punkt b)",
+	 "- {kind}: säilitame seni, kuni see on vajalik õigusnõude koostamiseks, esitamiseks või kaitsmiseks\n"
+	 "  (isikuandmete kaitse üldmääruse artikli 17 lõike 3 punkt e)\n"},
+	{"lv",
+	 {"piekļuve datiem", "datu pārnesamība", "datu labošana", "datu dzēšana", "apstrādes ierobežošana",
+	  "iebildums pret apstrādi", "piekrišanas atsaukšana", "atteikšanās no tiešā mārketinga", "datu anonimizēšana"},
+	 "datu aizsardzības pieprasījums",
+	 {"jūsu pieprasījums ir izpildīts", "jūsu dati ir gatavi lejupielādei:", "laboto lauku skaits: {n}",
+	  "jūsu dati ir dzēsti (dzēsto ierakstu skaits: {n})", "jūsu datu apstrāde ir ierobežota: tie tiek tikai glabāti",
+	  "jums vairs netiks sūtīts tiešais mārketings", "jūsu iebildums ir reģistrēts (mērķu skaits: {n})",
+	  "jūsu piekrišana ir atsaukta (mērķu skaits: {n})",
+	  "jūsu dati ir anonimizēti (citu dzēsto ierakstu skaits: {n})", "mums nav jūsu personas datu"},
+	 "Jūsu pieprasījums ({first}) ir noraidīts",
+	 "Labdien!\n\nMēs esam noraidījuši jūsu pieprasījumu ({type}).\nIemesls: {reason}\n\n{remedy}\n\n{controller}\n",
+	 "Jūsu pieprasījums ({first}) ir izpildīts daļēji",
+	 "Labdien!\n\nJūsu pieprasījums ({type}) ir izpildīts tikai daļēji. Dzēsto ierakstu skaits: {n}.\n\n"
+	 "Šos datus mēs saglabājām šādu iemeslu dēļ:\n{kept}\n{remedy}\n\n{controller}\n",
+	 "Ja jūs nepiekrītat, jums ir tiesības iesniegt sūdzību uzraudzības iestādē {authority}\n"
+	 "({contact}) un vērsties tiesā, lai aizstāvētu savas tiesības.",
+	 "- {kind}: glabājam {until}, jo to prasa likums: {reference}\n", "līdz {date}",
+	 "līdz glabāšanas termiņa beigām", "juridisks pienākums (VDAR 17. panta 3. punkta b) apakšpunkts)",
+	 "- {kind}: glabājam, kamēr tas vajadzīgs likumīgu prasību celšanai, īstenošanai vai aizstāvēšanai\n"
+	 "  (VDAR 17. panta 3. punkta e) apakšpunkts)\n"},
+	{"fi",
+	 {"pääsy tietoihin", "tietojen siirtäminen", "tietojen oikaiseminen", "tietojen poistaminen",
+	  "käsittelyn rajoittaminen", "käsittelyn vastustaminen", "suostumuksen peruuttaminen",
+	  "suoramarkkinoinnin kieltäminen", "tietojen anonymisointi"},
+	 "tietosuojapyyntö",
+	 {"pyyntösi on toteutettu", "tietosi ovat ladattavissa:", "korjattuja kenttiä: {n}",
+	  "tietosi on poistettu (poistettuja tietueita: {n})", "tietojesi käsittelyä on rajoitettu: niitä vain säilytetään",
+	  "sinulle ei enää lähetetä suoramarkkinointia", "vastustuksesi on kirjattu (käyttötarkoituksia: {n})",
+	  "suostumuksesi on peruttu (käyttötarkoituksia: {n})",
+	  "tietosi on anonymisoitu (muita poistettuja tietueita: {n})", "meillä ei ole sinusta henkilötietoja"},
+	 "Pyyntöäsi ({first}) ei ole hyväksytty",
+	 "Hei,\n\nemme toteuta pyyntöäsi ({type}).\nSyy: {reason}\n\n{remedy}\n\n{controller}\n",
+	 "Pyyntösi ({first}) on toteutettu osittain",
+	 "Hei,\n\npyyntösi ({type}) on toteutettu vain osittain. Poistettuja tietueita: {n}.\n\n"
+	 "Säilytimme seuraavat tiedot näistä syistä:\n{kept}\n{remedy}\n\n{controller}\n",
+	 "Jos olet eri mieltä, sinulla on oikeus tehdä valitus valvontaviranomaiselle, {authority}\n"
+	 "({contact}), ja hakea muutosta tuomioistuimessa.",
+	 "- {kind}: säilytetään {until}, koska laki sitä edellyttää: {reference}\n", "{date} asti",
+	 "säilytysajan loppuun asti", "lakisääteinen velvoite (tietosuoja-asetuksen 17 artiklan 3 kohdan b alakohta)",
+	 "- {kind}: säilytetään niin kauan kuin sitä tarvitaan oikeudellisen vaateen laatimiseen, esittämiseen\n"
+	 "  tai puolustamiseen (tietosuoja-asetuksen 17 artiklan 3 kohdan e alakohta)\n"},
+	{"ru",
+	 {"доступ к данным", "переносимость данных", "исправление данных", "удаление данных", "ограничение обработки",
+	  "возражение против обработки", "отзыв согласия", "отказ от прямого маркетинга", "обезличивание данных"},
+	 "запрос о защите данных",
+	 {"ваш запрос выполнен", "ваши данные готовы к загрузке:", "исправлено полей: {n}",
+	  "ваши данные удалены (удалено записей: {n})", "обработка ваших данных ограничена: они только хранятся",
+	  "вы больше не будете получать прямой маркетинг", "ваше возражение зарегистрировано (целей: {n})",
+	  "ваше согласие отозвано (целей: {n})",
+	  "ваши данные обезличены (удалено других записей: {n})", "у нас нет ваших персональных данных"},
+	 "В вашем запросе ({first}) отказано",
+	 "Здравствуйте!\n\nМы отказали в выполнении вашего запроса ({type}).\nПричина: {reason}\n\n{remedy}\n\n"
+	 "{controller}\n",
+	 "Ваш запрос ({first}) выполнен частично",
+	 "Здравствуйте!\n\nВаш запрос ({type}) выполнен лишь частично. Удалено записей: {n}.\n\n"
+	 "Следующие данные мы сохранили по этим причинам:\n{kept}\n{remedy}\n\n{controller}\n",
+	 "Если вы не согласны, вы вправе подать жалобу в надзорный орган, {authority}\n"
+	 "({contact}), и обратиться за защитой своих прав в суд.",
+	 "- {kind}: хранятся {until}, поскольку этого требует закон: {reference}\n", "до {date}",
+	 "до окончания срока хранения", "юридическая обязанность (ст. 17(3)(b) GDPR)",
+	 "- {kind}: хранятся, пока они нужны для предъявления, исполнения или защиты правовых требований\n"
+	 "  (ст. 17(3)(e) GDPR)\n"},
+};
+
+static const struct words *words_for(const char *lang)
+{
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (!strcmp(words[i].lang, lang))
+			return &words[i];
+	return &words[0];
+}
+
+/* The request type in the subject's language; never the identifier. */
+static const char *type_words(const struct words *w, const char *type)
+{
+	for (size_t i = 0; type && i < MAIL_TYPES; i++)
+		if (!strcmp(type_keys[i], type))
+			return w->types[i];
+	return w->unknown_type;
+}
+
+struct slot {
+	const char *name;          /* "{name}" */
+	const char *value;
+};
+
 /* Appends tmpl with its {name} placeholders replaced (no format strings:
  * nothing in a value can act as a directive). */
-static enum rc render(struct buf *b, const char *tmpl, const char *controller, const char *first,
-                      const char *second, const char *third)
+static enum rc render_slots(struct buf *b, const char *tmpl, const struct slot *slots, size_t n)
 {
-	static const char *const names[] = {"{controller}", "{first}", "{second}", "{third}"};
-	const char *values[] = {controller, first, second, third};
 	enum rc rc = RC_OK;
 	for (const char *p = tmpl; *p && !rc;) {
 		bool done = false;
-		for (size_t i = 0; i < 4 && !done; i++) {
-			size_t n = strlen(names[i]);
-			if (!strncmp(p, names[i], n)) {
-				rc = buf_puts(b, values[i] ? values[i] : "");
-				p += n;
+		for (size_t i = 0; i < n && !done; i++) {
+			size_t len = strlen(slots[i].name);
+			if (!strncmp(p, slots[i].name, len)) {
+				rc = buf_puts(b, slots[i].value ? slots[i].value : "");
+				p += len;
 				done = true;
 			}
 		}
@@ -129,6 +277,112 @@ static enum rc render(struct buf *b, const char *tmpl, const char *controller, c
 			rc = buf_append(b, p++, 1);
 	}
 	return rc;
+}
+
+/* What a kept kind is called in the mail: its title, else the title of its
+ * first purpose (every purpose has one in every language), else its name. */
+static const char *kind_words(const struct policy *p, const char *kind, const char *lang)
+{
+	const struct policy_record *r = policy_record(p, kind);
+	if (!r)
+		return kind;
+	if (r->title.n)
+		return policy_title_in(&r->title, lang, kind);
+	return r->npurposes ? policy_title_in(&r->purposes[0]->title, lang, kind) : kind;
+}
+
+/* The complaint and the court (Art. 12(4)), with the policy's authority. */
+static enum rc remedy(struct buf *b, const struct words *w, const struct policy *p)
+{
+	const struct policy_controller *ct = &p->controller;
+	const char *contact = ct->authority_url ? ct->authority_url : ct->authority_email;
+	const struct slot s[] = {{"{authority}", ct->authority_name}, {"{contact}", contact}};
+	return render_slots(b, w->remedy, s, 2);
+}
+
+/* One line per kept kind: until when, and the law (or the hold). */
+static enum rc kept_lines(struct buf *b, const struct words *w, const struct policy *p, const struct mail_args *a)
+{
+	enum rc rc = RC_OK;
+	for (size_t i = 0; !rc && i < a->nkept; i++) {
+		const struct mail_kept *k = &a->kept[i];
+		bool said = false; /* several records of a kind kept alike: one line */
+		for (size_t j = 0; j < i && !said; j++)
+			said = !strcmp(a->kept[j].kind, k->kind) && a->kept[j].held == k->held &&
+			       (k->held || a->kept[j].until == k->until);
+		if (said)
+			continue;
+		const char *kind = kind_words(p, k->kind, a->lang);
+		if (k->held) {
+			const struct slot s[] = {{"{kind}", kind}};
+			rc = render_slots(b, w->kept_hold, s, 1);
+			continue;
+		}
+		const struct policy_record *r = policy_record(p, k->kind);
+		const char *reference = r && r->legal_reference.n ? policy_title_in(&r->legal_reference, a->lang, "")
+		                                                  : w->law_default;
+		char date[TIMEUTIL_DATE_LEN];
+		struct buf until;
+		buf_init(&until, 256);
+		if (k->until) {
+			timeutil_format_date(k->until, date);
+			const struct slot d[] = {{"{date}", date}};
+			rc = render_slots(&until, w->until_date, d, 1);
+		} else {
+			rc = buf_puts(&until, w->until_end);
+		}
+		const struct slot s[] = {{"{kind}", kind}, {"{until}", until.data}, {"{reference}", reference}};
+		if (!rc)
+			rc = render_slots(b, w->kept_law, s, 3);
+		buf_fini(&until);
+	}
+	return rc;
+}
+
+/* The three answers to a request that speak of what was done. */
+static enum rc render_answer(struct buf *subject, struct buf *body, const struct policy *p, const struct mail_args *a)
+{
+	const struct words *w = words_for(a->lang);
+	const char *type = type_words(w, a->text);
+	char n[24];
+	snprintf(n, sizeof n, "%zu", a->count);
+	struct buf rem, kept, outcome;
+	buf_init(&rem, 4096);
+	buf_init(&kept, 64 * 1024);
+	buf_init(&outcome, 1024);
+	enum rc rc = remedy(&rem, w, p);
+	if (!rc && a->kind == MAIL_REQUEST_PARTIAL)
+		rc = kept_lines(&kept, w, p, a);
+	if (!rc && a->kind == MAIL_REQUEST_ANSWERED) {
+		const struct slot s[] = {{"{n}", n}};
+		rc = render_slots(&outcome, w->outcomes[a->outcome < MAIL_OUTCOMES ? a->outcome : 0], s, 1);
+	}
+	const struct slot s[] = {{"{controller}", p->controller.name}, {"{first}", type}, {"{type}", type},
+	                         {"{reason}", a->reason}, {"{n}", n}, {"{kept}", kept.data}, {"{remedy}", rem.data},
+	                         {"{second}", outcome.data}, {"{third}", a->link ? a->link : ""}};
+	const size_t ns = sizeof s / sizeof s[0];
+	const struct template *t = template_for(a->lang);
+	const char *subj = a->kind == MAIL_REQUEST_REFUSED ? w->refused_subject
+	                 : a->kind == MAIL_REQUEST_PARTIAL ? w->partial_subject : t->answered_subject;
+	const char *text = a->kind == MAIL_REQUEST_REFUSED ? w->refused_body
+	                 : a->kind == MAIL_REQUEST_PARTIAL ? w->partial_body : t->answered_body;
+	if (!rc)
+		rc = render_slots(subject, subj, s, ns);
+	if (!rc)
+		rc = render_slots(body, text, s, ns);
+	buf_fini(&rem);
+	buf_fini(&kept);
+	buf_fini(&outcome);
+	return rc;
+}
+
+/* render_slots with the four placeholders of the templates above. */
+static enum rc render(struct buf *b, const char *tmpl, const char *controller, const char *first,
+                      const char *second, const char *third)
+{
+	const struct slot s[] = {{"{controller}", controller}, {"{first}", first}, {"{second}", second},
+	                         {"{third}", third}};
+	return render_slots(b, tmpl, s, 4);
 }
 
 /* RFC 2047 encoded-word for a UTF-8 header value. */
@@ -180,20 +434,20 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 		if (!rc)
 			rc = render(&body, t->notice_body, p->controller.name, NULL, p->version, p->controller.email);
 	} else if (a->kind == MAIL_REQUEST_EXTENDED) {
-		rc = render(&subject, t->extended_subject, p->controller.name, a->text, NULL, NULL);
+		const char *type = type_words(words_for(a->lang), a->text);
+		rc = render(&subject, t->extended_subject, p->controller.name, type, NULL, NULL);
 		if (!rc)
 			rc = render(&body, t->extended_body, p->controller.name, NULL, a->link, a->reason);
 	} else if (a->kind == MAIL_REQUEST_VERIFY) {
-		rc = render(&subject, t->verify_subject, p->controller.name, a->text, NULL, NULL);
+		const char *type = type_words(words_for(a->lang), a->text);
+		rc = render(&subject, t->verify_subject, p->controller.name, type, NULL, NULL);
 		if (!rc)
-			rc = render(&body, t->verify_body, p->controller.name, NULL, a->text, a->link);
+			rc = render(&body, t->verify_body, p->controller.name, NULL, type, a->link);
 	} else {
-		rc = render(&subject, t->answered_subject, p->controller.name, a->text, NULL, NULL);
-		if (!rc)
-			rc = render(&body, t->answered_body, p->controller.name, NULL, a->reason, a->link ? a->link : "");
+		rc = render_answer(&subject, &body, p, a);
 	}
 	/* Sealed form: the envelope recipient on the first line, then the message
-	 * without From: (the sender adds it from --smtp-from). */
+	 * without From: and Reply-To: (the sender adds them: mail_sender). */
 	if (!rc)
 		rc = buf_printf(&msg, "%s\n", a->to);
 	if (!rc)
@@ -210,7 +464,7 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 		char ad[TOKEN_ID_MAX + 8];
 		snprintf(ad, sizeof ad, "mail:%s", subject_id);
 		static const char *const kinds[] = {"confirm", "policy_notice", "request_extended", "request_answered",
-		                                    "request_verify"};
+		                                    "request_verify", "request_refused", "request_partial"};
 		struct store_message m = {.kind = (char *)kinds[a->kind], .created_at = core_now(c), .next_at = core_now(c)};
 		struct subject_key tenant_key;
 		if (!key) { /* the tenant's own mail key (see mail.h) */
@@ -231,6 +485,96 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 	buf_fini(&subject);
 	buf_fini(&body);
 	return rc;
+}
+
+static const char *domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	return at ? at + 1 : "";
+}
+
+/* A word that may stand as itself in a phrase (RFC 5322 atext only). */
+static bool atom(const char *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)w[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+		if (!alnum && !strchr("!#$%&'*+-/=?^_`{|}~", ch))
+			return false;
+	}
+	return n > 0;
+}
+
+/* A display name as a phrase: plain words as atoms, each run of other words
+ * (with the spaces inside it) as RFC 2047 encoded words of whole UTF-8
+ * characters, 45 bytes of text at most (75 characters). Two encoded words
+ * are adjacent only inside a run longer than that: decoders differ on the
+ * space between them, and none differ on a space next to an atom. */
+static enum rc display_name(struct buf *b, const char *name)
+{
+	enum rc rc = RC_OK;
+	const char *p = name;
+	while (!rc && *p) {
+		while (*p == ' ')
+			p++;
+		size_t n = strcspn(p, " ");
+		if (!n)
+			break;
+		if (atom(p, n)) {
+			rc = buf_printf(b, " %.*s", (int)n, p);
+			p += n;
+			continue;
+		}
+		/* The run: this word and the next ones that are no atoms. */
+		const char *end = p + n;
+		while (*end == ' ') {
+			const char *w = end;
+			while (*w == ' ')
+				w++;
+			size_t k = strcspn(w, " ");
+			if (!k || atom(w, k))
+				break;
+			end = w + k;
+		}
+		while (!rc && p < end) {
+			size_t left = (size_t)(end - p), take = left < 45 ? left : 45;
+			while (take < left && take && ((unsigned char)p[take] & 0xC0) == 0x80)
+				take--;
+			char enc[64];
+			sodium_bin2base64(enc, sizeof enc, (const unsigned char *)p, take, sodium_base64_VARIANT_ORIGINAL);
+			rc = buf_printf(b, " =?UTF-8?B?%s?=", enc);
+			p += take;
+		}
+	}
+	return rc;
+}
+
+enum rc mail_sender(const struct tenant *t, const char *server_from, struct buf *headers, char envelope[256])
+{
+	const struct policy_controller *ct = &t->policy->controller;
+	const char *from = ct->mail_from ? ct->mail_from : server_from;
+	const char *reply_to = ct->mail_reply_to ? ct->mail_reply_to : ct->email;
+	bool own_domain = ct->mail_from && !strcasecmp(domain_of(ct->mail_from), domain_of(server_from));
+	snprintf(envelope, 256, "%s", own_domain ? ct->mail_from : server_from);
+	enum rc rc = RC_OK;
+	if (ct->mail_from_name) {
+		/* The policy parser let no quote, bracket or control character in. */
+		bool ascii = true;
+		for (const unsigned char *p = (const unsigned char *)ct->mail_from_name; *p && ascii; p++)
+			ascii = *p < 0x80;
+		if (ascii) {
+			rc = buf_printf(headers, "From: \"%s\" <%s>\r\n", ct->mail_from_name, from);
+		} else {
+			rc = buf_puts(headers, "From:");
+			if (!rc)
+				rc = display_name(headers, ct->mail_from_name);
+			if (!rc)
+				rc = buf_printf(headers, " <%s>\r\n", from);
+		}
+	} else {
+		rc = buf_printf(headers, "From: <%s>\r\n", from);
+	}
+	return rc ? rc : buf_printf(headers, "Reply-To: <%s>\r\n", reply_to);
 }
 
 enum rc mail_open(const struct core_ctx *c, const char *subject_id, const unsigned char *sealed,
@@ -291,26 +635,4 @@ enum rc mail_mark_sent(struct store *s, const struct store_message *m, int64_t a
 enum rc mail_retry_at(struct store *s, const struct store_message *m, int attempts, int64_t next_at)
 {
 	return store_outbox_retry(s, m->tenant_id, m->message_id, attempts, next_at);
-}
-
-/* The answer to a request about a person the register does not hold, in
- * each language of the templates above (its own table, so that the
- * templates' rows stay as they are). */
-static const struct {
-	const char *lang;
-	const char *text;
-} nothing_held[] = {
-	{"en", "we hold no personal data about you."},
-	{"et", "meil ei ole Teie kohta isikuandmeid."},
-	{"lv", "mums nav jūsu personas datu."},
-	{"fi", "meillä ei ole sinusta henkilötietoja."},
-	{"ru", "у нас нет ваших персональных данных."},
-};
-
-const char *mail_nothing_held(const char *lang)
-{
-	for (size_t i = 0; i < sizeof nothing_held / sizeof nothing_held[0]; i++)
-		if (lang && !strcmp(nothing_held[i].lang, lang))
-			return nothing_held[i].text;
-	return nothing_held[0].text;
 }

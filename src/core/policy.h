@@ -126,6 +126,10 @@ struct policy_record {
 	enum generalize created_generalize;  /* created_at of an anonymised record: GEN_MONTH unless told */
 	bool linked;              /* false: stored detached, no person behind it (statistics) */
 	bool erasable;
+	/* erasable: false: the law that makes the controller keep it, per
+	 * language or one text for all ("Raamatupidamise seadus § 12"); n 0
+	 * when not given. Told to a subject whose erasure keeps it. */
+	struct policy_title legal_reference;
 	struct policy_event *events;  /* declared in `events:` (may include the keep rule's) */
 	size_t nevents;
 	struct policy_title title;
@@ -185,6 +189,11 @@ struct policy_controller {
 	const char *phone;        /* may be NULL */
 	const char *authority_name, *authority_email, *authority_url;
 	int fy_month, fy_day;     /* financial_year_end, default 12-31 */
+	/* controller.mail (optional): the From and Reply-To of the tenant's
+	 * e-mails. NULL: the server's sender, and `email` as the Reply-To. */
+	const char *mail_from_name;  /* may be NULL with mail_from set */
+	const char *mail_from;       /* the address alone */
+	const char *mail_reply_to;
 };
 
 struct policy_requests {

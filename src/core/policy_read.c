@@ -15,9 +15,69 @@
 
 /* ---- controller ---- */
 
+/* controller.mail.from: "Name <local@domain>" or "local@domain". The name
+ * becomes a header: no control characters, quotes, angle brackets or
+ * backslashes, so that nothing in it can end the header or the address. */
+static void mail_from(struct pctx *c, yaml_node_t *v, struct policy_controller *ct)
+{
+	const char *s = policy_want_string(c, v, "controller.mail.from");
+	if (!s)
+		return;
+	const char *lt = strchr(s, '<');
+	size_t n = strlen(s);
+	if (!lt) {
+		ct->mail_from = s;
+	} else if (n < 3 || s[n - 1] != '>' || lt == s) {
+		policy_err(c, v, "controller.mail.from must be 'Name <address>' or an address");
+		return;
+	} else {
+		size_t name_len = (size_t)(lt - s);
+		while (name_len && s[name_len - 1] == ' ')
+			name_len--;
+		char *name = arena_alloc(&c->p->arena, name_len + 1), *addr = arena_alloc(&c->p->arena, n);
+		memcpy(name, s, name_len);
+		name[name_len] = '\0';
+		memcpy(addr, lt + 1, (size_t)(s + n - 1 - (lt + 1)));
+		addr[s + n - 1 - (lt + 1)] = '\0';
+		bool ok = name_len > 0 && name_len <= 100;
+		for (const unsigned char *p = (const unsigned char *)name; ok && *p; p++)
+			ok = *p >= 0x20 && *p != 0x7f && !strchr("\"<>\\", *p);
+		if (!ok) {
+			policy_err(c, v, "controller.mail.from: the name (at most 100 characters) may not hold quotes, "
+			                 "angle brackets, backslashes or control characters");
+			return;
+		}
+		ct->mail_from_name = name;
+		ct->mail_from = addr;
+	}
+	if (!field_email_ok(ct->mail_from)) {
+		policy_err(c, v, "controller.mail.from: '%.80s' is not an e-mail address", ct->mail_from);
+		ct->mail_from = ct->mail_from_name = NULL;
+	}
+}
+
+static void mail_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct policy_controller *ct = &c->p->controller;
+	if (!strcmp(key, "from")) {
+		mail_from(c, v, ct);
+		return;
+	}
+	ct->mail_reply_to = policy_want_string(c, v, "controller.mail.reply_to");
+	if (ct->mail_reply_to && !field_email_ok(ct->mail_reply_to)) {
+		policy_err(c, v, "controller.mail.reply_to is not an e-mail address");
+		ct->mail_reply_to = NULL;
+	}
+}
+
 static void controller_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	struct policy_controller *ct = &c->p->controller;
+	if (!strcmp(key, "mail")) {
+		static const char *const keys[] = {"from", "reply_to", NULL};
+		policy_each_pair(c, v, "controller.mail", keys, mail_pair, NULL);
+		return;
+	}
 	if (!strcmp(key, "authority")) {
 		struct { const char *key; const char **dst; } const slots[] = {
 			{"name", &ct->authority_name}, {"email", &ct->authority_email}, {"url", &ct->authority_url},
@@ -75,7 +135,7 @@ static void controller_pair(struct pctx *c, const char *key, yaml_node_t *k, yam
 void policy_read_controller(struct pctx *c, yaml_node_t *n)
 {
 	static const char *const keys[] = {"name", "code", "address", "email", "dpo", "phone", "authority",
-	                                   "financial_year_end", NULL};
+	                                   "financial_year_end", "mail", NULL};
 	if (!policy_each_pair(c, n, "controller", keys, controller_pair, NULL))
 		return;
 	if (!c->p->controller.name)
@@ -314,7 +374,7 @@ void policy_purposes_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_
 
 struct record_arg {
 	struct policy_record *r;
-	yaml_node_t *required, *keep_fields, *fields, *generalize, *then;
+	yaml_node_t *required, *keep_fields, *fields, *generalize, *then, *legal_reference;
 	bool has_keep, has_purposes;
 };
 
@@ -389,6 +449,18 @@ static void record_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_no
 			r->then = (enum then_action)x;
 	} else if (!strcmp(key, "erasable")) {
 		policy_want_bool(c, v, what, &r->erasable);
+	} else if (!strcmp(key, "legal_reference")) {
+		a->legal_reference = v;
+		const char *s = v && v->type == YAML_SCALAR_NODE ? policy_scalar(v) : NULL;
+		if (s && *s && strlen(s) <= 200) { /* one text for every language */
+			r->legal_reference.v = arena_alloc(&c->p->arena, sizeof *r->legal_reference.v);
+			r->legal_reference.v[0] = (struct policy_text){"", arena_strdup(&c->p->arena, s)};
+			r->legal_reference.n = 1;
+		} else if (v && v->type == YAML_SCALAR_NODE) {
+			policy_err(c, v, "%s: give the law as text (at most 200 characters) or per language", what);
+		} else {
+			policy_read_title(c, v, what, &r->legal_reference);
+		}
 	} else if (!strcmp(key, "title")) {
 		policy_read_title(c, v, what, &r->title);
 	} else if (!strcmp(key, "events")) {
@@ -472,8 +544,8 @@ static void generalize_pair(struct pctx *c, const char *key, yaml_node_t *k, yam
 void policy_records_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	static const char *const keys[] = {"fields", "required", "purposes", "keep", "then",
-	                                   "keep_fields", "generalize", "linked", "erasable", "title", "events",
-	                                   "provision", "source", NULL};
+	                                   "keep_fields", "generalize", "linked", "erasable", "legal_reference",
+	                                   "title", "events", "provision", "source", NULL};
 	struct policy *p = c->p;
 	struct policy_record *r = &p->records[p->nrecords];
 	memset(r, 0, sizeof *r);
@@ -497,6 +569,9 @@ void policy_records_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_n
 		policy_err(c, k, "%s needs a keep rule (how long it is kept)", what);
 	if (a.required)
 		r->nrequired = subset(c, r, a.required, "required", &r->required);
+	if (a.legal_reference && r->erasable)
+		policy_err(c, a.legal_reference, "%s: legal_reference names the law that keeps a record from erasure: "
+		                                 "it needs 'erasable: false'", what);
 	if (a.keep_fields) {
 		r->nkeep_fields = subset(c, r, a.keep_fields, "keep_fields", &r->keep_fields);
 		if (r->then != THEN_ANONYMIZE)

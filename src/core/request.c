@@ -529,7 +529,7 @@ enum rc request_refuse(const struct core_ctx *c, const char *id, const char *rea
 		r.status = xstrdup(request_status_name(REQUEST_REFUSED));
 		r.refusal_reason = xstrdup(reason);
 		r.answered_at = core_now(c);
-		rc = save_and_tell(c, &r, "request.refuse", MAIL_REQUEST_ANSWERED, reason, NULL, to, lang);
+		rc = save_and_tell(c, &r, "request.refuse", MAIL_REQUEST_REFUSED, reason, NULL, to, lang);
 	}
 	store_request_fini(&r);
 	return rc;
@@ -594,7 +594,7 @@ enum rc request_export_link(const struct core_ctx *c, const struct store_request
 /* Carries out the request's own effect (inside the open transaction) and
  * writes what was done, in names and counts, to `done`. */
 static enum rc execute(const struct core_ctx *c, const struct store_request *r, const struct request_exec *x,
-                       struct buf *done, struct errbuf *eb)
+                       struct buf *done, struct subject_erasure *er, struct errbuf *eb)
 {
 	const struct policy *p = c->tenant->policy;
 	enum request_type t = request_row_type(r);
@@ -622,32 +622,26 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 			rc = record_rectify(c, rid, x->changes, x->nchanges, NULL, 0, eb);
 		return rc ? rc : buf_printf(done, "%zu fields corrected", x->nchanges);
 	}
-	case REQUEST_TYPE_ERASURE: {
-		struct subject_erasure er;
-		rc = subject_erase(c, r->subject_id, &er, eb);
+	case REQUEST_TYPE_ERASURE: /* er: what was kept, for the answer (the caller frees it) */
+		rc = subject_erase(c, r->subject_id, er, eb);
 		if (!rc)
-			rc = buf_printf(done, "%zu records erased", er.deleted);
-		for (size_t i = 0; !rc && i < er.nkept; i++)
-			rc = buf_printf(done, "; %s kept (%s%s)", er.kept[i].kind,
-			                er.kept[i].held ? "" : "not erasable by law: kept ", er.kept[i].rule);
-		subject_erasure_fini(&er);
+			rc = buf_printf(done, "%zu records erased", er->deleted);
+		for (size_t i = 0; !rc && i < er->nkept; i++)
+			rc = buf_printf(done, "; %s kept (%s%s)", er->kept[i].kind,
+			                er->kept[i].held ? "" : "not erasable by law: kept ", er->kept[i].rule);
 		return rc;
-	}
 	case REQUEST_TYPE_ANONYMIZATION: {
 		/* What the kinds anonymise is anonymised; the rest goes as in an
-		 * erasure, which keeps what a law or a hold keeps. */
-		struct subject_erasure er;
+		 * erasure, which keeps what a law or a hold keeps (er: for the answer). */
 		size_t anonymized = 0;
 		rc = subject_anonymize(c, r->subject_id, &anonymized, eb);
 		if (!rc)
-			rc = subject_erase(c, r->subject_id, &er, eb);
-		if (rc)
-			return rc;
-		rc = buf_printf(done, "%zu records anonymised, %zu erased", anonymized, er.deleted);
-		for (size_t i = 0; !rc && i < er.nkept; i++)
-			rc = buf_printf(done, "; %s kept (%s%s)", er.kept[i].kind,
-			                er.kept[i].held ? "" : "not erasable by law: kept ", er.kept[i].rule);
-		subject_erasure_fini(&er);
+			rc = subject_erase(c, r->subject_id, er, eb);
+		if (!rc)
+			rc = buf_printf(done, "%zu records anonymised, %zu erased", anonymized, er->deleted);
+		for (size_t i = 0; !rc && i < er->nkept; i++)
+			rc = buf_printf(done, "; %s kept (%s%s)", er->kept[i].kind,
+			                er->kept[i].held ? "" : "not erasable by law: kept ", er->kept[i].rule);
 		return rc;
 	}
 	case REQUEST_TYPE_RESTRICTION:
@@ -682,6 +676,63 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 	return err_set(eb, RC_INTERNAL, "request of unknown type");
 }
 
+/* The answer e-mail to a completed request (Art. 12(1), (4)), in the
+ * subject's language: what was done, and, when an erasure kept records a law
+ * or a hold keeps, which and why, with the complaint and the court. */
+static enum rc tell_answer(const struct core_ctx *c, const struct store_request *r, const struct request_exec *x,
+                           const struct subject_erasure *er, const char *link, const char *to, const char *lang)
+{
+	if (!to || !to[0])
+		return RC_OK;
+	struct mail_args a = {.kind = MAIL_REQUEST_ANSWERED, .to = to, .lang = lang, .text = r->type, .link = link};
+	/* About nobody: whatever was asked, the answer is that nothing is held. */
+	if (r->nobody)
+		a.outcome = MAIL_OUTCOME_NOTHING_HELD;
+	else switch (request_row_type(r)) {
+	case REQUEST_TYPE_ACCESS:
+	case REQUEST_TYPE_PORTABILITY:
+		a.outcome = MAIL_OUTCOME_EXPORT;
+		break;
+	case REQUEST_TYPE_RECTIFICATION:
+		a.outcome = MAIL_OUTCOME_RECTIFIED;
+		a.count = x ? x->nchanges : 0;
+		break;
+	case REQUEST_TYPE_ERASURE:
+		a.outcome = MAIL_OUTCOME_ERASED;
+		a.count = er->deleted;
+		break;
+	case REQUEST_TYPE_ANONYMIZATION:
+		a.outcome = MAIL_OUTCOME_ANONYMIZED;
+		a.count = er->deleted;
+		break;
+	case REQUEST_TYPE_RESTRICTION:
+		a.outcome = MAIL_OUTCOME_RESTRICTED;
+		break;
+	case REQUEST_TYPE_MARKETING_OPTOUT:
+		a.outcome = MAIL_OUTCOME_OPTOUT;
+		break;
+	case REQUEST_TYPE_OBJECTION:
+	case REQUEST_TYPE_WITHDRAW_CONSENT:
+		a.outcome = request_row_type(r) == REQUEST_TYPE_OBJECTION ? MAIL_OUTCOME_OBJECTED : MAIL_OUTCOME_WITHDRAWN;
+		a.count = x ? x->npurposes : 0;
+		break;
+	default:
+		a.outcome = MAIL_OUTCOME_DONE;
+		break;
+	}
+	struct mail_kept *kept = er->nkept ? xcalloc(er->nkept, sizeof *kept) : NULL;
+	for (size_t i = 0; i < er->nkept; i++)
+		kept[i] = (struct mail_kept){.kind = er->kept[i].kind, .until = er->kept[i].until, .held = er->kept[i].held};
+	if (er->nkept) {
+		a.kind = MAIL_REQUEST_PARTIAL;
+		a.kept = kept;
+		a.nkept = er->nkept;
+	}
+	enum rc rc = mail_queue(c, r->subject_id, NULL, &a);
+	free(kept);
+	return rc;
+}
+
 enum rc request_complete(const struct core_ctx *c, const char *id, const struct request_exec *x,
                          struct store_request *out, struct errbuf *eb)
 {
@@ -695,6 +746,7 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 	}
 	char to[256], lang[8], link[CORE_LINK_MAX] = "";
 	struct buf done;
+	struct subject_erasure er = {0};
 	buf_init(&done, 4096);
 	/* The address is read before the request is carried out: after an
 	 * erasure it is gone. */
@@ -710,7 +762,7 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 	if (!rc) {
 		/* About nobody: whatever was asked, the answer is that nothing is held. */
 		rc = r.nobody ? buf_puts(&done, "nothing held: no personal data about the requester")
-		              : execute(c, &r, x, &done, eb);
+		              : execute(c, &r, x, &done, &er, eb);
 		if (!rc) {
 			free(r.status);
 			r.status = xstrdup(request_status_name(REQUEST_COMPLETED));
@@ -722,11 +774,11 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 			rc = update(c, &r, "request.complete", NULL);
 		}
 		if (!rc)
-			rc = tell(c, &r, MAIL_REQUEST_ANSWERED, r.nobody ? mail_nothing_held(lang) : r.outcome,
-			          link[0] ? link : NULL, to, lang);
+			rc = tell_answer(c, &r, x, &er, link[0] ? link : NULL, to, lang);
 		rc = core_end(c, rc);
 	}
 	buf_fini(&done);
+	subject_erasure_fini(&er);
 	/* The erased pages leave the WAL for the (overwritten) database file. */
 	if (!rc && (request_row_type(&r) == REQUEST_TYPE_ERASURE || request_row_type(&r) == REQUEST_TYPE_ANONYMIZATION) &&
 	    store_sync(c->store))

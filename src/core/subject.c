@@ -560,6 +560,7 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
 			if (!rc) {
 				snprintf(out->kept[out->nkept].kind, sizeof out->kept[0].kind, "%s", kind_name);
 				out->kept[out->nkept].held = held != NULL;
+				out->kept[out->nkept].until = due_at;
 				if (held)
 					snprintf(out->kept[out->nkept].rule, sizeof out->kept[0].rule, "a legal hold: %.100s",
 					         held->reason);

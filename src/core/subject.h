@@ -68,6 +68,7 @@ struct subject_erasure {
 		char kind[65];
 		char rule[128];        /* the keep rule, or the hold's reason */
 		bool held;             /* kept by a legal hold, not by law */
+		int64_t until;         /* its due time (0: none yet), told to the subject */
 	} *kept;
 	size_t nkept;
 };

@@ -3,11 +3,14 @@
 #include "core/retention.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
@@ -299,4 +302,121 @@ enum rc tenant_status_get(struct store *s, const struct tenant *t, int64_t now, 
 	*out = (struct tenant_status){.id = t->id};
 	snprintf(out->name, sizeof out->name, "%s", t->name);
 	return status_counts(s, now, out);
+}
+
+enum rc tenant_delete_plan(struct store *s, const char *name, struct tenant_status *counts, struct errbuf *eb)
+{
+	struct store_tenant row = {0};
+	memset(counts, 0, sizeof *counts);
+	enum rc rc = store_tenant_find(s, name, &row);
+	if (rc == RC_NOT_FOUND)
+		return err_set(eb, rc, "no tenant '%.64s'", name);
+	if (rc)
+		return err_set(eb, rc, "cannot read tenant '%.64s'", name);
+	counts->id = row.id;
+	snprintf(counts->name, sizeof counts->name, "%s", row.name);
+	store_tenant_fini(&row);
+	return status_counts(s, timeutil_now(), counts);
+}
+
+/* Overwrites the key file, syncs it, unlinks it and syncs its directory:
+ * once this returns, no copy of the tenant's rows can be opened. */
+static enum rc destroy_key(const char *keydir, const char *name, struct errbuf *eb)
+{
+	char path[4096];
+	key_path(keydir, name, path, sizeof path);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? RC_OK : err_set(eb, RC_IO, "cannot open the key file of '%s': %s", name,
+		                                          strerror(errno));
+	struct stat sb;
+	bool ok = fstat(fd, &sb) == 0;
+	char zeros[512] = {0};
+	for (off_t done = 0; ok && done < sb.st_size; done += (off_t)sizeof zeros)
+		ok = write(fd, zeros, sizeof zeros) == (ssize_t)sizeof zeros;
+	ok = ok && fsync(fd) == 0;
+	close(fd);
+	if (!ok || unlink(path) != 0)
+		return err_set(eb, RC_IO, "cannot destroy the key file of '%s': %s", name, strerror(errno));
+	int dfd = open(keydir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ok = dfd >= 0 && fsync(dfd) == 0;
+	if (dfd >= 0)
+		close(dfd);
+	return ok ? RC_OK : err_set(eb, RC_IO, "cannot sync the key directory: %s", strerror(errno));
+}
+
+enum rc tenant_delete(struct store *s, const char *keydir, const char *name, struct tenant_status *counts,
+                      int64_t *rows, struct errbuf *eb)
+{
+	*rows = 0;
+	enum rc rc = tenant_delete_plan(s, name, counts, eb);
+	if (!rc)
+		rc = destroy_key(keydir, name, eb);
+	if (rc)
+		return rc;
+	log_info("tenant.delete tenant=%lld key destroyed", (long long)counts->id);
+	rc = store_begin(s);
+	if (!rc) {
+		struct core_ctx c = {.store = s};
+		rc = core_end(&c, store_tenant_delete(s, counts->id, timeutil_now(), rows));
+	}
+	if (rc)
+		return err_set(eb, rc, "the key of '%s' is destroyed, but its rows could not be deleted (%s): run the "
+		               "delete again", name, rc_str(rc));
+	/* The deleted pages leave the WAL for the database file. */
+	if (store_sync(s))
+		log_warn("checkpoint after tenant delete failed tenant=%lld", (long long)counts->id);
+	return RC_OK;
+}
+
+enum rc tenant_subjects_page(const struct core_ctx *c, const char *after, char (*ids)[TOKEN_ID_MAX], size_t max,
+                             size_t *n)
+{
+	return store_subjects_page(c->store, c->tenant->id, after, ids, max, n);
+}
+
+enum rc tenant_policy_source(const struct core_ctx *c, char **source)
+{
+	char *version = NULL;
+	enum rc rc = store_policy_current(c->store, c->tenant->id, &version, source);
+	free(version);
+	return rc;
+}
+
+enum rc tenant_controllers(struct store *s, struct tenant_controller **out, size_t *n)
+{
+	struct store_tenant *v = NULL;
+	size_t nv = 0;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = store_tenant_list(s, &v, &nv);
+	struct tenant_controller *tc = rc ? NULL : xcalloc(nv ? nv : 1, sizeof *tc);
+	size_t k = 0;
+	for (size_t i = 0; !rc && i < nv; i++) {
+		char *version = NULL, *source = NULL;
+		tc[k].id = v[i].id;
+		snprintf(tc[k].name, sizeof tc[k].name, "%s", v[i].name);
+		rc = store_policy_current(s, v[i].id, &version, &source);
+		if (!rc && policy_parse(source, strlen(source), &tc[k].policy, NULL) == RC_OK)
+			k++;
+		else if (!rc)
+			log_warn("tenant=%lld: its stored policy does not parse; left out", (long long)v[i].id);
+		free(version);
+		free(source);
+	}
+	store_tenants_free(v, nv);
+	if (rc) {
+		tenant_controllers_free(tc, k);
+		return rc;
+	}
+	*out = tc;
+	*n = k;
+	return RC_OK;
+}
+
+void tenant_controllers_free(struct tenant_controller *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		policy_free(v[i].policy);
+	free(v);
 }

@@ -15,6 +15,7 @@
 
 #include "base/err.h"
 #include "core/ctx.h"
+#include "crypto/token.h"
 
 
 /* [a-z0-9_-], 1..64 characters, starting with a letter or digit. */
@@ -68,5 +69,39 @@ struct tenant_status {
 enum rc tenant_status_list(struct store *s, int64_t now, struct tenant_status **out, size_t *n) WUR;
 /* The row of one loaded tenant. */
 enum rc tenant_status_get(struct store *s, const struct tenant *t, int64_t now, struct tenant_status *out) WUR;
+
+/*
+ * Deleting a tenant (a processor's duty at the end of the service, Art.
+ * 28(3)(g)): its master key is destroyed first (the key file overwritten,
+ * fsync'd, unlinked, and the directory fsync'd), so that no copy of its
+ * rows, a backup's included, can be opened again; then every row of the
+ * tenant goes, in one transaction, and a tombstone keeps its id from being
+ * given again. A delete that stopped between the two is finished by running
+ * it again (a missing key file is no error). `counts` gets what the tenant
+ * held (tenant_status), *rows the rows deleted.
+ */
+enum rc tenant_delete(struct store *s, const char *keydir, const char *name, struct tenant_status *counts,
+                      int64_t *rows, struct errbuf *eb) WUR;
+/* What tenant_delete would delete, without deleting anything. */
+enum rc tenant_delete_plan(struct store *s, const char *name, struct tenant_status *counts, struct errbuf *eb) WUR;
+
+/* For an export of the whole tenant (`privreg tenant export`): its subjects'
+ * ids, a page at a time after `after` ("" to start), and the policy text in
+ * force (free() *source). */
+enum rc tenant_subjects_page(const struct core_ctx *c, const char *after, char (*ids)[TOKEN_ID_MAX], size_t max,
+                             size_t *n) WUR;
+enum rc tenant_policy_source(const struct core_ctx *c, char **source) WUR;
+
+/* Every tenant with its policy in force, keys not loaded: for the
+ * processor's record of processing (Art. 30(2)), which names every
+ * controller the register serves. */
+struct tenant_controller {
+	int64_t id;
+	char name[TENANT_NAME_MAX + 1];
+	struct policy *policy;
+};
+
+enum rc tenant_controllers(struct store *s, struct tenant_controller **out, size_t *n) WUR;
+void tenant_controllers_free(struct tenant_controller *v, size_t n);
 
 #endif

@@ -51,12 +51,14 @@ static size_t read_cb(char *buf, size_t size, size_t n, void *arg)
 	return k;
 }
 
-/* One SMTP transaction; RC_OK when the server accepted the message. */
-static enum rc smtp_send(struct sender *s, const char *to, const struct buf *text)
+/* One SMTP transaction; RC_OK when the server accepted the message. From,
+ * Reply-To and the envelope sender are the tenant's (mail_sender). */
+static enum rc smtp_send(struct sender *s, const struct tenant *t, const char *to, const struct buf *text)
 {
 	struct buf msg;
-	buf_init(&msg, text->len + 512);
-	enum rc rc = buf_printf(&msg, "From: <%s>\r\n", s->from);
+	char envelope[256];
+	buf_init(&msg, text->len + 1024);
+	enum rc rc = mail_sender(t, s->from, &msg, envelope);
 	if (!rc)
 		rc = buf_append(&msg, text->data, text->len);
 	if (rc) {
@@ -68,7 +70,7 @@ static enum rc smtp_send(struct sender *s, const char *to, const struct buf *tex
 	char to_angle[300];
 	snprintf(to_angle, sizeof to_angle, "<%s>", to);
 	char from_angle[300];
-	snprintf(from_angle, sizeof from_angle, "<%s>", s->from);
+	snprintf(from_angle, sizeof from_angle, "<%s>", envelope);
 	rcpt = curl_slist_append(rcpt, to_angle);
 	struct upload up = {msg.data, msg.len, 0};
 	curl_easy_setopt(curl, CURLOPT_URL, s->smtp_url);
@@ -130,7 +132,7 @@ static void deliver(struct sender *s, struct store_message *m)
 		return;
 	}
 	if (!rc)
-		rc = smtp_send(s, open.to, &open.text);
+		rc = smtp_send(s, t, open.to, &open.text);
 	mail_open_fini(&open);
 	if (!rc) {
 		if (mail_mark_sent(s->store, m, timeutil_now()))

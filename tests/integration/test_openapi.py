@@ -364,6 +364,7 @@ def test_answers_match_the_document(api, doc):
     call("GET", "/v1/policy", "/v1/policy", status=200)
     for fmt in ("json", "dpv"):
         call("GET", "/v1/ropa", "/v1/ropa", params={"format": fmt}, status=200)
+    call("GET", "/v1/ropa", "/v1/ropa", params={"view": "processor"}, status=200)
     call("GET", "/v1/whoami", "/v1/whoami", status=200)
     call("GET", "/healthz", "/healthz", status=200)
     call("GET", "/.well-known/gpc.json", "/.well-known/gpc.json", status=200)

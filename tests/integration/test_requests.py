@@ -235,7 +235,7 @@ def test_full_erasure_and_suppression(env):
     assert env.request("GET", f"/v1/subjects/{sid}", env.keys["admin"]).status_code == 404
     assert not files_contain(env.dir, b"gone@example.ee")
     msgs = env.inbox.wait(1)
-    assert any(str(m["To"]) == "gone@example.ee" and "(erasure)" in m["Subject"] for m in msgs)
+    assert any(str(m["To"]) == "gone@example.ee" and "(andmete kustutamine)" in m["Subject"] for m in msgs)
 
 
 def test_restriction_objection_withdrawal_optout(env):
@@ -292,7 +292,7 @@ def test_identity_verified_by_a_link_to_the_address_on_record(env):
     msgs = env.inbox.wait(1)
     (msg,) = [m for m in msgs if "yours" in m["Subject"]]
     link = link_in(msg, "v")
-    assert "(access)" in msg["Subject"]
+    assert "(access to your data)" in msg["Subject"]
     assert "<form" in requests.get(link, timeout=10).text
     assert env.request("GET", f"/v1/requests/{req['id']}", env.keys["dpo"]).json()["status"] == "verifying"
     done = requests.post(link, data={"verify": "One-Click"}, timeout=10)

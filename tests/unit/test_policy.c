@@ -419,6 +419,45 @@ static void test_legal_keys(void **state)
 	policy_free(p);
 }
 
+/* controller.mail and legal_reference: optional; what a policy says is
+ * what e-mails and answers use. */
+static void test_sender_and_legal_reference(void **state)
+{
+	struct policy *p = load("policies/webshop.yaml");
+	const struct policy_record *acc = policy_record(p, "accounting_entry");
+	assert_string_equal(policy_title_in(&acc->legal_reference, "et", ""), "Raamatupidamise seadus § 12");
+	assert_string_equal(policy_title_in(&acc->legal_reference, "en", ""), "Accounting Act (Estonia) § 12");
+	assert_int_equal(policy_record(p, "order")->legal_reference.n, 0);
+	assert_null(p->controller.mail_from);
+	assert_null(p->controller.mail_reply_to);
+	policy_free(p);
+
+	char *text = test_read_file("policies/webshop.yaml", NULL);
+	assert_non_null(text);
+	const char *find = "    legal_reference: { et: \"Raamatupidamise seadus § 12\", en: \"Accounting Act (Estonia) § 12\" }\n";
+	char *at = strstr(text, find);
+	assert_non_null(at);
+	char *edited = malloc(strlen(text) + 200);
+	snprintf(edited, strlen(text) + 200, "%.*s    legal_reference: RPS § 12\n%s", (int)(at - text), text,
+	         at + strlen(find));
+	char *with_mail = malloc(strlen(edited) + 200);
+	at = strstr(edited, "controller:\n");
+	snprintf(with_mail, strlen(edited) + 200, "%.*scontroller:\n  mail: { from: \"Eleme OÜ <privacy@eleme.example>\", "
+	         "reply_to: dpo@eleme.example }\n%s", (int)(at - edited), edited, at + strlen("controller:\n"));
+	assert_int_equal(policy_parse(with_mail, strlen(with_mail), &p, NULL), RC_OK);
+	acc = policy_record(p, "accounting_entry");
+	/* One text for every language. */
+	assert_string_equal(policy_title_in(&acc->legal_reference, "et", ""), "RPS § 12");
+	assert_string_equal(policy_title_in(&acc->legal_reference, "en", ""), "RPS § 12");
+	assert_string_equal(p->controller.mail_from_name, "Eleme OÜ");
+	assert_string_equal(p->controller.mail_from, "privacy@eleme.example");
+	assert_string_equal(p->controller.mail_reply_to, "dpo@eleme.example");
+	policy_free(p);
+	free(with_mail);
+	free(edited);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_depth),
 		cmocka_unit_test(test_notice_keys),
+		cmocka_unit_test(test_sender_and_legal_reference),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

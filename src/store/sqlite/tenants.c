@@ -5,9 +5,17 @@
  */
 #include "store/sqlite/internal.h"
 
+#include <stdlib.h>
+
+#include "base/log.h"
+
 enum rc sqlite_tenant_insert(struct store *s, const char *name, int64_t at, int64_t *id)
 {
-	static const char sql[] = "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)";
+	/* Past the highest id ever given, deleted tenants' included. */
+	static const char sql[] =
+		"INSERT INTO tenants (tenant_id, name, created_at) VALUES ((SELECT max(m) + 1 FROM ("
+		"SELECT coalesce(max(tenant_id), 0) AS m FROM tenants UNION ALL "
+		"SELECT coalesce(max(tenant_id), 0) FROM tenant_tombstones)), ?1, ?2)";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	enum rc rc = sq_stmt(q, sql, &st);
@@ -50,6 +58,88 @@ enum rc sqlite_tenant_list(struct store *s, struct store_tenant **out, size_t *n
 	*n = 0;
 	enum rc rc = sq_stmt(q, sql, &st);
 	return rc ? rc : sq_fetch_all(q, st, read_tenant, sizeof **out, (void **)out, n, "tenant_list");
+}
+
+/* Every table that holds a tenant's rows, children first, the tenant's own
+ * row last. A table added by a migration must be added here: delete checks
+ * the schema and refuses to leave a table with a tenant_id behind. */
+static const char *const tenant_tables[] = {
+	"record_events", "lookups", "records", "consent_events", "consent_state", "used_tokens", "outbox",
+	"requests", "suppressions", "holds", "disclosures", "id_legacy", "audit", "api_keys", "policies",
+	"subjects",
+};
+
+static const char *const tenant_deletes[] = {
+	"DELETE FROM record_events WHERE tenant_id = ?1", "DELETE FROM lookups WHERE tenant_id = ?1",
+	"DELETE FROM records WHERE tenant_id = ?1", "DELETE FROM consent_events WHERE tenant_id = ?1",
+	"DELETE FROM consent_state WHERE tenant_id = ?1", "DELETE FROM used_tokens WHERE tenant_id = ?1",
+	"DELETE FROM outbox WHERE tenant_id = ?1", "DELETE FROM requests WHERE tenant_id = ?1",
+	"DELETE FROM suppressions WHERE tenant_id = ?1", "DELETE FROM holds WHERE tenant_id = ?1",
+	"DELETE FROM disclosures WHERE tenant_id = ?1", "DELETE FROM id_legacy WHERE tenant_id = ?1",
+	"DELETE FROM audit WHERE tenant_id = ?1", "DELETE FROM api_keys WHERE tenant_id = ?1",
+	"DELETE FROM policies WHERE tenant_id = ?1", "DELETE FROM subjects WHERE tenant_id = ?1",
+};
+
+static void read_name(sqlite3_stmt *st, void *out)
+{
+	*(char **)out = col_text(st, 0);
+}
+
+/* RC_OK when every table with a tenant_id column is in tenant_tables. */
+static enum rc tables_covered(struct sqlite_store *q)
+{
+	static const char sql[] =
+		"SELECT m.name FROM sqlite_master AS m, pragma_table_info(m.name) AS c "
+		"WHERE m.type = 'table' AND c.name = 'tenant_id' AND m.name NOT IN ('tenants', 'tenant_tombstones')";
+	sqlite3_stmt *st = NULL;
+	char **names = NULL;
+	size_t n = 0;
+	enum rc rc = sq_stmt(q, sql, &st);
+	if (!rc)
+		rc = sq_fetch_all(q, st, read_name, sizeof *names, (void **)&names, &n, "tenant_tables");
+	for (size_t i = 0; i < n; i++) {
+		bool known = false;
+		for (size_t k = 0; k < sizeof tenant_tables / sizeof tenant_tables[0] && !known; k++)
+			known = !strcmp(names[i], tenant_tables[k]);
+		if (!known && !rc) {
+			log_error("tenant_delete: table %s holds tenant rows and is not in the list to delete", names[i]);
+			rc = RC_INTERNAL;
+		}
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+enum rc sqlite_tenant_delete(struct store *s, int64_t tenant, int64_t at, int64_t *rows)
+{
+	static const char tenant_row[] = "DELETE FROM tenants WHERE tenant_id = ?1";
+	static const char tombstone[] = "INSERT OR REPLACE INTO tenant_tombstones (tenant_id, deleted_at) VALUES (?1, ?2)";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*rows = 0;
+	enum rc rc = tables_covered(q);
+	/* The tombstone first: it is what lets the audit rows go (0011). */
+	if (!rc)
+		rc = sq_tenant(q, tombstone, tenant, &st);
+	if (!rc) {
+		sqlite3_bind_int64(st, 2, at);
+		rc = sq_run(q, st, "tenant_tombstone");
+	}
+	for (size_t i = 0; !rc && i < sizeof tenant_deletes / sizeof tenant_deletes[0]; i++) {
+		rc = sq_tenant(q, tenant_deletes[i], tenant, &st);
+		if (!rc)
+			rc = sq_run(q, st, "tenant_delete");
+		if (!rc)
+			*rows += sqlite3_changes(q->db);
+	}
+	if (!rc)
+		rc = sq_tenant(q, tenant_row, tenant, &st);
+	if (!rc)
+		rc = sq_run(q, st, "tenant_delete");
+	if (!rc && sqlite3_changes(q->db) == 0)
+		rc = RC_NOT_FOUND;
+	return rc;
 }
 
 /* ---- policies ---- */
