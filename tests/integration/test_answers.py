@@ -20,7 +20,12 @@ def five_languages(text):
     """The example policy in all five languages the e-mails speak."""
     text = text.replace("languages: [et, en]", "languages: [et, en, lv, fi, ru]")
     text = text.replace("values: [et, lv, en, ru]", "values: [et, lv, en, ru, fi]")
-    return re.sub(r"((?:title|legal_reference): \{[^}]*?)( \})", r"\1, lv: L, fi: F, ru: R\2", text)
+    # Every text per language: the English one again in lv, fi and ru
+    # (flow maps "{ et: ..., en: ... }" and block maps "et: ..." / "en: ...").
+    text = re.sub(r'(\{ *et: [^{}]*?,\s*en: ("[^"]*"|[^{}\n]*?))\s*\}',
+                  lambda m: f"{m.group(1)}, lv: {m.group(2)}, fi: {m.group(2)}, ru: {m.group(2)} }}", text)
+    return re.sub(r"^( +)en: ([^{}\n]*)$", lambda m: m.group(0) + "".join(
+        f"\n{m.group(1)}{lang}: {m.group(2)}" for lang in ("lv", "fi", "ru")), text, flags=re.M)
 
 
 @pytest.fixture
