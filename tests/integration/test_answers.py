@@ -100,8 +100,8 @@ def test_partial_erasure_says_what_was_kept_and_why_in_estonian(env):
     assert msg["Subject"] == "Teie taotlus (andmete kustutamine) on täidetud osaliselt"
     assert "Kustutatud kirjeid: 1" in text
     # The kind, until when, and the law that keeps it (the policy's legal_reference).
-    assert "Raamatupidamine: säilitame kuni 2031-03-02, sest seda nõuab seadus: Raamatupidamise seadus § 12" in text
-    assert text.count("Raamatupidamine:") == 1
+    assert "Raamatupidamisandmed: säilitame kuni 2031-03-02, sest seda nõuab seadus: Raamatupidamise seadus § 12" in text
+    assert text.count("Raamatupidamisandmed:") == 1
     # Art. 12(4): the supervisory authority and the court.
     assert "järelevalveasutusele Andmekaitse Inspektsioon\n(https://www.aki.ee)" in text and "kohtusse" in text
     assert "Teie" in text and "sinu" not in text.lower()
@@ -167,8 +167,8 @@ def test_kept_by_a_hold_or_until_a_date_not_yet_known(env):
     (msg,) = mails_to(env, "held@example.ee", 1)
     text = text_of(msg)
     assert "Records erased: 0" in text
-    # A kind without a title is named by its first purpose's.
-    assert ("- Taking, managing and fulfilling orders: kept while it is needed for the establishment, exercise or "
+    # Each kind by its title in the policy.
+    assert ("- User account: kept while it is needed for the establishment, exercise or "
             "defence of legal claims\n  (GDPR Art. 17(3)(e))") in text
     assert "kept until its retention period ends, because the law requires it: Accounting Act (Estonia) § 12" in text
     assert "dispute D-7" not in text  # the hold's reason is staff's, not the subject's to read
