@@ -487,7 +487,7 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 	}
 	case REQUEST_TYPE_ERASURE: {
 		struct subject_erasure er;
-		rc = subject_erase(c, r->subject_id, &er, eb);
+		rc = subject_erase_for(c, r->subject_id, r->id, &er, eb);
 		if (!rc)
 			rc = buf_printf(done, "%zu records erased", er.deleted);
 		for (size_t i = 0; !rc && i < er.nkept; i++)
