@@ -156,14 +156,13 @@ enum rc backup_check(struct store *s, const char *keydir, struct errbuf *eb)
 		if (!rc)
 			rc = ledger_read(t, INT64_MAX, &e, &ne, &last, eb);
 		if (!rc && pos < last)
-			rc = err_set(eb, RC_CONFLICT, "tenant %s: this database is older than its erasure ledger (it reflects "
-			             "entry %" PRId64 " of %" PRId64 " in %s): it is a restored copy, or an erasure was "
-			             "cut short; run 'privreg restore --reconcile' to apply the missing erasures first",
-			             v[i].name, pos, last, t->ledger);
+			rc = err_set(eb, RC_CONFLICT, "tenant %s: the database is older than its erasure ledger (entry %" PRId64
+			             " of %" PRId64 "): run 'privreg restore --reconcile' to apply the erasures it lacks",
+			             v[i].name, pos, last);
 		else if (!rc && pos > last)
 			rc = err_set(eb, RC_CONFLICT, "tenant %s: the database has applied erasure ledger entry %" PRId64
-			             " but %s ends at entry %" PRId64 ": the ledger is missing entries or belongs to "
-			             "another register", v[i].name, pos, t->ledger, last);
+			             " but the ledger ends at entry %" PRId64 ": the ledger lost entries or is another "
+			             "register's", v[i].name, pos, last);
 		free(e);
 		tenant_free(t);
 	}

@@ -16,6 +16,7 @@ struct texts {
 		*col_basis, *col_keep, *then_delete, *then_anon, *kept_by_law, *recipients, *col_recipient,
 		*col_country, *col_transfer, *eea, *no_recipients, *rights, *how, *extend, *authority, *cookies,
 		*needs_consent, *no_consent, *version, *min_age, *email;
+	const char *backups;                  /* "%s": backups.keep in words */
 	const char *basis[6];                 /* enum legal_basis */
 	const char *role[3];                  /* enum recipient_role */
 	const char *transfer[4];              /* enum transfer_basis */
@@ -50,6 +51,7 @@ static const struct texts langs[] = {
 		.authority = "Kaebuse võid esitada järelevalveasutusele", .cookies = "Küpsised",
 		.needs_consent = "sinu nõusolekul", .no_consent = "hädavajalik, nõusolekut ei küsita",
 		.version = "Poliitika versioon", .min_age = "Teenust saab kasutada alates %s. eluaastast.",
+		.backups = "Andmebaasi varukoopiaid hoiame %s; pärast seda ei saa neist kustutatud andmeid enam lugeda.",
 		.basis = {"nõusolek", "leping", "seadusest tulenev kohustus", "õigustatud huvi", "eluliste huvide kaitse",
 		          "avalik ülesanne"},
 		.role = {"volitatud töötleja", "vastutav töötleja", "ametiasutus"},
@@ -81,6 +83,7 @@ static const struct texts langs[] = {
 		.authority = "Sūdzību varat iesniegt uzraudzības iestādei", .cookies = "Sīkdatnes",
 		.needs_consent = "ar jūsu piekrišanu", .no_consent = "nepieciešamas, piekrišana netiek prasīta",
 		.version = "Politikas versija", .min_age = "Pakalpojumu var izmantot no %s gadu vecuma.",
+		.backups = "Datubāzes rezerves kopijas glabājam %s; pēc tam dzēstos datus tajās vairs nevar nolasīt.",
 		.basis = {"piekrišana", "līgums", "juridisks pienākums", "leģitīmās intereses", "vitālās intereses",
 		          "sabiedrības interešu uzdevums"},
 		.role = {"apstrādātājs", "pārzinis", "iestāde"},
@@ -113,6 +116,7 @@ static const struct texts langs[] = {
 		.authority = "You may complain to the supervisory authority", .cookies = "Cookies",
 		.needs_consent = "with your consent", .no_consent = "strictly necessary, no consent asked",
 		.version = "Policy version", .min_age = "The service is for people aged %s and over.",
+		.backups = "We keep copies of the database (backups) for %s; after that, data erased from the register can no longer be read in them.",
 		.basis = {"consent", "contract", "legal obligation", "legitimate interest", "vital interest", "public task"},
 		.role = {"processor", "controller", "authority"},
 		.transfer = {"", "adequacy decision", "standard contractual clauses", "binding corporate rules"},
@@ -145,6 +149,7 @@ static const struct texts langs[] = {
 		.authority = "Voit tehdä valituksen valvontaviranomaiselle", .cookies = "Evästeet",
 		.needs_consent = "suostumuksellasi", .no_consent = "välttämättömät, suostumusta ei kysytä",
 		.version = "Selosteen versio", .min_age = "Palvelu on %s vuotta täyttäneille.",
+		.backups = "Säilytämme tietokannan varmuuskopioita %s; sen jälkeen poistettuja tietoja ei voi enää lukea niistä.",
 		.basis = {"suostumus", "sopimus", "lakisääteinen velvoite", "oikeutettu etu", "elintärkeä etu",
 		          "yleisen edun mukainen tehtävä"},
 		.role = {"henkilötietojen käsittelijä", "rekisterinpitäjä", "viranomainen"},
@@ -179,6 +184,7 @@ static const struct texts langs[] = {
 		.authority = "Вы можете подать жалобу в надзорный орган", .cookies = "Файлы cookie",
 		.needs_consent = "с вашего согласия", .no_consent = "строго необходимые, согласие не запрашивается",
 		.version = "Версия политики", .min_age = "Сервис предназначен для лиц с %s лет.",
+		.backups = "Резервные копии базы данных мы храним %s; после этого удалённые данные в них прочитать невозможно.",
 		.basis = {"согласие", "договор", "юридическая обязанность", "законный интерес", "жизненные интересы",
 		          "задача в общественных интересах"},
 		.role = {"обработчик", "контролёр", "государственный орган"},
@@ -495,6 +501,12 @@ enum rc notice_render(const struct policy *p, const char *lang, enum notice_form
 		char age[16];
 		snprintf(age, sizeof age, "%d", p->min_age);
 		fill(line, sizeof line, t->min_age, age, NULL);
+		DO(para(op, line));
+	}
+
+	if (p->backups.has_keep) {
+		duration_words(t, p->backups.keep, words, sizeof words);
+		fill(line, sizeof line, t->backups, words, NULL);
 		DO(para(op, line));
 	}
 
