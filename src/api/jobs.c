@@ -4,7 +4,7 @@
  * runs its jobs, in order, once per period, and does nothing else:
  *
  *   ticker       (every sync_interval_ms): sync, reload, flush_logs
- *   sweeper      (every sweep_every_s, if set): sweep
+ *   sweeper      (every sweep_every_s, if set): sweep, rotate
  *   checkpointer (every checkpoint_every_s, if set): checkpoint
  *
  * A schedule whose connection cannot be opened still runs: its jobs that
@@ -23,6 +23,7 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/backup.h"
 #include "core/retention.h"
 #include "store/store.h"
 
@@ -144,8 +145,44 @@ static const struct job ticker_jobs[] = {
 	{"flush_logs", job_flush_logs},
 };
 
+/* Key epochs on the policy's schedule (backups: in the policy; core/backup.h).
+ * The server takes up the new epoch before any key is wrapped under it:
+ * a loaded tenant that did not know it could not open those keys. */
+static void job_rotate(struct server *s, struct store *st)
+{
+	if (!st)
+		return;
+	struct store_tenant *v = NULL;
+	size_t n = 0;
+	if (tenant_list(st, &v, &n)) {
+		log_warn("rotate: cannot list the tenants");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct tenant *t = NULL;
+		if (server_tenant(s, st, v[i].id, &t) || !backup_rotation_due(t, timeutil_now()))
+			continue;
+		struct backup_rotation rot;
+		struct errbuf eb = {""};
+		uint32_t epoch = 0;
+		enum rc rc = backup_epoch_start(st, s->keydir, v[i].name, timeutil_now(), &epoch, &eb);
+		if (!rc) {
+			server_tenant_refresh(s, st, v[i].id);
+			rc = backup_rotate(st, s->keydir, v[i].name, false, 0, &rot, &eb);
+		}
+		if (rc) {
+			log_warn("tenant=%lld key rotation stopped: %s", (long long)v[i].id, err_msg(&eb, rc));
+			continue;
+		}
+		log_info("tenant=%lld key epoch %u: subjects=%zu destroyed=%zu", (long long)v[i].id, (unsigned)rot.epoch,
+		         rot.rewrapped, rot.ndestroyed);
+	}
+	store_tenants_free(v, n);
+}
+
 static const struct job sweeper_jobs[] = {
 	{"sweep", job_sweep},
+	{"rotate", job_rotate},
 };
 
 static const struct job checkpointer_jobs[] = {

@@ -257,6 +257,35 @@ static enum rc expire_epochs(const struct core_ctx *c, const char *keypath, int6
 	return rc;
 }
 
+static void key_file(const char *keydir, const char *name, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s.key", keydir, name);
+}
+
+enum rc backup_epoch_start(struct store *s, const char *keydir, const char *name, int64_t now, uint32_t *epoch,
+                           struct errbuf *eb)
+{
+	char keypath[4200];
+	struct tenant *t = NULL;
+	key_file(keydir, name, keypath, sizeof keypath);
+	/* The tenant must load (keys, policy) before a key file is made; it
+	 * signs the audit entry too. */
+	enum rc rc = tenant_open(s, keydir, name, &t, eb);
+	if (!rc)
+		rc = vault_epoch_create(keypath, now ? now : timeutil_now(), epoch, eb);
+	if (!rc) {
+		struct core_ctx c = {.store = s, .tenant = t, .now = now};
+		char detail[48];
+		snprintf(detail, sizeof detail, "epoch=%" PRIu32, *epoch);
+		struct audit_event ae = {"key.rotate", NULL, NULL, "ok", detail};
+		rc = store_begin(s);
+		if (!rc)
+			rc = core_end(&c, audit_append(&c, &ae));
+	}
+	tenant_free(t);
+	return rc;
+}
+
 enum rc backup_rotate(struct store *s, const char *keydir, const char *name, bool new_epoch, int64_t now,
                       struct backup_rotation *out, struct errbuf *eb)
 {
@@ -265,31 +294,14 @@ enum rc backup_rotate(struct store *s, const char *keydir, const char *name, boo
 	memset(out, 0, sizeof *out);
 	if (!now)
 		now = timeutil_now();
-	snprintf(keypath, sizeof keypath, "%s/%s.key", keydir, name);
-	/* The tenant must exist (and its keys load) before a key file is made. */
-	enum rc rc = tenant_open(s, keydir, name, &t, eb);
-	if (!rc && new_epoch) {
-		tenant_free(t);
-		t = NULL;
-		rc = vault_epoch_create(keypath, now, &out->epoch, eb);
-		if (!rc)
-			out->rotated = true;
-		if (!rc)
-			rc = tenant_open(s, keydir, name, &t, eb);
-	}
-	if (rc) {
-		tenant_free(t);
+	key_file(keydir, name, keypath, sizeof keypath);
+	enum rc rc = new_epoch ? backup_epoch_start(s, keydir, name, now, &out->epoch, eb) : RC_OK;
+	out->rotated = new_epoch && !rc;
+	if (!rc)
+		rc = tenant_open(s, keydir, name, &t, eb);
+	if (rc)
 		return rc;
-	}
 	struct core_ctx c = {.store = s, .tenant = t, .now = now};
-	if (out->rotated) {
-		char detail[48];
-		snprintf(detail, sizeof detail, "epoch=%" PRIu32, t->vault.epoch);
-		struct audit_event ae = {"key.rotate", NULL, NULL, "ok", detail};
-		rc = store_begin(s);
-		if (!rc)
-			rc = core_end(&c, audit_append(&c, &ae));
-	}
 	size_t left[VAULT_EPOCHS_MAX] = {0};
 	char after[TOKEN_ID_MAX] = "", (*ids)[TOKEN_ID_MAX] = xcalloc(BACKUP_REWRAP_PAGE, sizeof *ids);
 	for (size_t n = BACKUP_REWRAP_PAGE; !rc && n == BACKUP_REWRAP_PAGE;) {

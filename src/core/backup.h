@@ -69,6 +69,11 @@ struct backup_rotation {
 	size_t ndestroyed;
 };
 
+/* Starts epoch *epoch of tenant `name`'s wrapping key (a new key file). A
+ * server takes up the tenant again before backup_rotate (new_epoch false)
+ * wraps keys under it. */
+enum rc backup_epoch_start(struct store *s, const char *keydir, const char *name, int64_t now, uint32_t *epoch,
+                           struct errbuf *eb) WUR;
 /* Rotates tenant `name`'s wrapping key (new_epoch; else only finishes the
  * re-wrapping and the expiry), at core time now (0: the clock). */
 enum rc backup_rotate(struct store *s, const char *keydir, const char *name, bool new_epoch, int64_t now,

@@ -285,3 +285,31 @@ def test_notice_states_the_backup_retention(privreg, tmp_path):
     assert "We keep copies of the database (backups) for 35 days" in out
     plain = privreg("policy", "render", "--notice", "--lang", "en", "--format", "md", WEBSHOP, check=0).stdout
     assert "backups" not in plain
+
+
+def test_the_server_rotates_on_the_policys_schedule(privreg, tmp_path):
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", policy_with_backups(tmp_path), check=0)
+    admin = add_key(privreg, d, "admin")
+    srv = Server(privreg, d, ["--sweep-every", "1s"])
+    try:
+        mari = create(srv, admin, MARI)["id"]
+        epoch = d / "keys" / "default.epoch-1.key"
+        for _ in range(100):
+            if epoch.exists() and "key.rewrap" in srv.request("GET", "/v1/audit", admin).text:
+                break
+            time.sleep(0.1)
+        assert epoch.exists()
+        # Read and found through the epoch's key; new subjects wrapped under it.
+        assert srv.request("GET", f"/v1/subjects/{mari}", admin).json()["records"][0]["fields"]["name"] == "Mari Tamm"
+        assert mari in srv.request("GET", "/v1/subjects?email=mari.tamm@example.ee", admin).text
+        jaan = create(srv, admin, JAAN)["id"]
+        assert srv.request("GET", f"/v1/subjects/{jaan}", admin).status_code == 200
+        time.sleep(1.5)  # the next turns rotate nothing: the epoch is younger than 7 days
+        assert not (d / "keys" / "default.epoch-2.key").exists()
+    finally:
+        stopped(srv)
+    db = sqlite3.connect(d / "privreg.db")
+    heads = {row[0][:4] for row in db.execute("SELECT wrapped_key FROM subjects")}
+    db.close()
+    assert heads == {b"\x01\x00\x00\x01"}  # every key under epoch 1
