@@ -147,8 +147,11 @@ json_t *policy_to_json(const struct policy *p)
 		                              "consent", k->consent, "title", title_json(&k->title)));
 	}
 
-	return json_pack("{s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "version", p->version,
-	                 "controller", controller, "languages", langs, "min_age", p->min_age,
+	json_t *backups = p->backups.has_keep ? json_pack("{s:o, s:o}", "keep", duration_json(p->backups.keep),
+	                                                   "rotate_every", duration_json(p->backups.rotate_every))
+	                                      : json_null();
+	return json_pack("{s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "version", p->version,
+	                 "controller", controller, "languages", langs, "min_age", p->min_age, "backups", backups,
 	                 "requests", req, "fields", fields, "purposes", purposes, "records", records,
 	                 "recipients", recipients, "cookies", cookies);
 }

@@ -449,6 +449,7 @@ static void backups_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_n
 {
 	struct policy_backups *b = &c->p->backups;
 	if (!strcmp(key, "keep")) {
+		*(bool *)arg = true;
 		b->has_keep = policy_want_duration(c, v, "backups.keep", &b->keep);
 		if (b->has_keep && b->keep.n < 1) {
 			policy_err(c, v, "backups.keep must be at least 1 day");
@@ -463,10 +464,10 @@ static void read_backups(struct pctx *c, yaml_node_t *n)
 {
 	static const char *const keys[] = {"keep", "rotate_every", NULL};
 	c->p->backups.rotate_every = (struct duration){7, TU_DAYS};
+	bool keep = false;
 	if (!n)
 		return;
-	policy_each_pair(c, n, "backups", keys, backups_pair, NULL);
-	if (!c->p->backups.has_keep)
+	if (policy_each_pair(c, n, "backups", keys, backups_pair, &keep) && !keep)
 		policy_err(c, n, "backups needs 'keep' (how long database copies are kept, e.g. 35 days)");
 }
 
