@@ -313,3 +313,21 @@ def test_the_server_rotates_on_the_policys_schedule(privreg, tmp_path):
     heads = {row[0][:4] for row in db.execute("SELECT wrapped_key FROM subjects")}
     db.close()
     assert heads == {b"\x01\x00\x00\x01"}  # every key under epoch 1
+
+
+def test_restore_refuses_what_is_not_a_copy_and_changes_nothing(privreg, register, tmp_path):
+    admin = add_key(privreg, register, "admin")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database at all" * 100)
+    got = privreg("restore", junk, "--dir", register)
+    assert got.returncode == 1 and "is not a privreg database" in got.stderr, got
+    newer = tmp_path / "newer.db"
+    privreg("backup", newer, "--dir", register, check=0)
+    db = sqlite3.connect(newer)
+    db.execute("INSERT INTO schema_migrations VALUES (9999, '9999_future.sql', 0)")
+    db.commit()
+    db.close()
+    got = privreg("restore", newer, "--dir", register)
+    assert got.returncode == 1 and "newer than this privreg knows" in got.stderr, got
+    # The register is as it was: its key is still there.
+    assert privreg("key", "list", "--dir", register, check=0).stdout.count(" admin ") == 1

@@ -115,6 +115,18 @@ enum rc sqlite_backup_to(struct store *s, const char *path, struct errbuf *eb)
 	return rc;
 }
 
+/* The newest migration applied to db; -1 when it has none (not ours). */
+static int schema_version(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+	if (sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_migrations", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
 enum rc sqlite_restore_from(struct store *s, const char *path, struct errbuf *eb)
 {
 	struct sqlite_store *q = sq(s);
@@ -124,10 +136,15 @@ enum rc sqlite_restore_from(struct store *s, const char *path, struct errbuf *eb
 	enum rc rc = RC_OK;
 	if (sqlite3_open_v2(path, &src, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		rc = err_set(eb, RC_IO, "cannot open %s: %s", path, src ? sqlite3_errmsg(src) : "?");
-	/* A file that is not a privreg database is refused before anything is
-	 * replaced. */
-	if (!rc && sqlite3_exec(src, "SELECT 1 FROM schema_migrations LIMIT 1", NULL, NULL, NULL) != SQLITE_OK)
+	/* A file that is not a privreg database, or one a newer privreg has
+	 * migrated (this one is at the newest schema it knows: it was opened),
+	 * is refused before anything is replaced. */
+	int theirs = rc ? -1 : schema_version(src), ours = rc ? -1 : schema_version(q->db);
+	if (!rc && theirs < 1)
 		rc = err_set(eb, RC_INVALID, "%s is not a privreg database", path);
+	else if (!rc && theirs > ours)
+		rc = err_set(eb, RC_CONFLICT, "%s has schema %d, newer than this privreg knows (%d): use a newer privreg",
+		             path, theirs, ours);
 	/* The whole copy replaces this database in one write transaction of
 	 * the destination: a crash leaves the old database or the copy. */
 	if (!rc)
