@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
@@ -122,6 +123,8 @@ static enum rc reconcile_tenant(struct store *s, const char *keydir, const char 
 		if (r->replayed)
 			r->replayed(r->arg, t->name, &v[i]);
 	}
+	if (!rc)
+		ledger_pending_clear(t); /* whatever was in flight is applied now */
 	free(v);
 	tenant_free(t);
 	return rc;
@@ -155,7 +158,17 @@ enum rc backup_check(struct store *s, const char *keydir, struct errbuf *eb)
 		rc = tenant_open(s, keydir, v[i].name, &t, eb);
 		if (!rc)
 			rc = ledger_read(t, INT64_MAX, &e, &ne, &last, eb);
-		if (!rc && pos < last)
+		int64_t first = rc ? 0 : ledger_pending(t);
+		if (first && first <= pos) {
+			ledger_pending_clear(t); /* its transaction committed: stale */
+			first = 0;
+		}
+		/* Lines of a transaction that never committed (a crash between the
+		 * ledger and the commit) are not erasures this database lacks. */
+		if (!rc && pos < last && first == pos + 1)
+			log_warn("tenant=%lld: erasure ledger entries %lld..%lld never committed (a crash): applied by the next "
+			         "restore", (long long)v[i].id, (long long)first, (long long)last);
+		else if (!rc && pos < last)
 			rc = err_set(eb, RC_CONFLICT, "tenant %s: the database is older than its erasure ledger (entry %" PRId64
 			             " of %" PRId64 "): run 'privreg restore --reconcile' to apply the erasures it lacks",
 			             v[i].name, pos, last);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/xalloc.h"
 #include "store/store.h"
 
@@ -88,7 +89,7 @@ enum rc ledger_line_parse(const unsigned char key[VAULT_KEY_LEN], const unsigned
 	char version[4], kind[32], subject[64], record[64], request[64], hex[2 * LEDGER_MAC_LEN + 2];
 	long long seq, at, tenant;
 	int used = 0;
-	size_t len = strlen(line);
+	size_t len = strlen(line), bin = 0;
 	memset(e, 0, sizeof *e);
 	if (len >= LEDGER_LINE_MAX ||
 	    sscanf(line, "%3s %lld %lld %lld %31s %63s %63s %63s %65s%n", version, &seq, &at, &tenant, kind, subject,
@@ -106,7 +107,6 @@ enum rc ledger_line_parse(const unsigned char key[VAULT_KEY_LEN], const unsigned
 	    !id_word(record, TOKEN_PREFIX_RECORD, e->record) || !id_word(request, TOKEN_PREFIX_REQUEST, e->request))
 		return RC_INVALID;
 	unsigned char want[LEDGER_MAC_LEN], got[LEDGER_MAC_LEN];
-	size_t bin = 0;
 	if (sodium_hex2bin(got, sizeof got, hex, strlen(hex), NULL, &bin, NULL) != 0 || bin != sizeof got)
 		return RC_INVALID;
 	line_mac(key, prev, line, len - strlen(hex) - 1, want);
@@ -132,18 +132,23 @@ static void dir_of(const char *path, char *dir, size_t size)
 	snprintf(dir, size, "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 1, slash ? path : ".");
 }
 
-/* The ledger's first lines: a new file, whole or not at all. */
-static enum rc create_with(const char *path, const char *text, size_t len)
+/* DIR/ledger, made on the first erasure (0700), durable before any file in it. */
+static enum rc make_dir(const char *path)
 {
-	char dir[4096], parent[4096], tmp[4200];
+	char dir[4096], parent[4096];
 	dir_of(path, dir, sizeof dir);
 	if (mkdir(dir, 0700) == 0) {
 		dir_of(dir, parent, sizeof parent);
-		if (sync_dir(parent))
-			return RC_IO;
-	} else if (errno != EEXIST) {
-		return RC_IO;
+		return sync_dir(parent);
 	}
+	return errno == EEXIST ? RC_OK : RC_IO;
+}
+
+/* The ledger's first lines: a new file, whole or not at all. */
+static enum rc create_with(const char *path, const char *text, size_t len)
+{
+	char dir[4096], tmp[4200];
+	dir_of(path, dir, sizeof dir);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
@@ -192,8 +197,72 @@ static enum rc read_tail(int fd, int64_t *seq, unsigned char mac[LEDGER_MAC_LEN]
 	return RC_OK;
 }
 
+/* floor: the database's position; a ledger that ends before it lost lines
+ * (deleted, truncated, replaced) and is not appended to: numbering it anew
+ * would hide the loss. One ahead of it is an erasure whose commit failed:
+ * numbering goes on after it. */
+/* DIR/ledger/TENANT.pending beside DIR/ledger/TENANT.log. */
+static void pending_path(const char *ledger, char *out, size_t size)
+{
+	size_t n = strlen(ledger);
+	snprintf(out, size, "%.*s.pending", (int)(n > 4 ? n - 4 : n), ledger);
+}
+
+/* Written before the lines, without fsync: after a power loss that kept
+ * the lines but lost it, the database is refused until reconciled (the
+ * safe side); SIGKILL and crashes of the process keep it. */
+static enum rc write_pending(const char *ledger, int64_t first)
+{
+	char path[4200], text[32];
+	pending_path(ledger, path, sizeof path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return RC_IO;
+	int len = snprintf(text, sizeof text, "%" PRId64 "\n", first);
+	bool ok = write(fd, text, (size_t)len) == len;
+	close(fd);
+	return ok ? RC_OK : RC_IO;
+}
+
+int64_t ledger_pending(const struct tenant *t)
+{
+	char path[4200], text[32] = "";
+	if (!t->ledger)
+		return 0;
+	pending_path(t->ledger, path, sizeof path);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	long long first = 0;
+	if (!fgets(text, sizeof text, f) || sscanf(text, "%lld", &first) != 1 || first < 1)
+		first = 0;
+	fclose(f);
+	return first;
+}
+
+void ledger_pending_clear(const struct tenant *t)
+{
+	char path[4200];
+	if (!t->ledger)
+		return;
+	pending_path(t->ledger, path, sizeof path);
+	unlink(path);
+}
+
+void ledger_settle(const struct core_ctx *c, enum rc rc)
+{
+	int64_t pos = 0;
+	if (rc || c->replay || !c->tenant->ledger)
+		return;
+	int64_t first = ledger_pending(c->tenant);
+	/* Only a marker the database has passed: another transaction may have
+	 * begun and written its own since this one committed. */
+	if (first && !store_ledger_position(c->store, c->tenant->id, &pos) && first <= pos)
+		ledger_pending_clear(c->tenant);
+}
+
 static enum rc append_lines(const char *path, const unsigned char key[VAULT_KEY_LEN], struct ledger_entry *v,
-                            size_t n, int64_t *last)
+                            size_t n, int64_t floor, int64_t *last)
 {
 	unsigned char mac[LEDGER_MAC_LEN];
 	int64_t seq = 0;
@@ -208,6 +277,12 @@ static enum rc append_lines(const char *path, const unsigned char key[VAULT_KEY_
 		rc = read_tail(fd, &seq, mac, &end);
 	else
 		memset(mac, 0, sizeof mac);
+	if (!rc && seq < floor)
+		rc = RC_CONFLICT;
+	if (!rc && fd < 0)
+		rc = make_dir(path);
+	if (!rc)
+		rc = write_pending(path, seq + 1);
 	char *text = NULL;
 	size_t len = 0;
 	if (!rc) {
@@ -233,12 +308,17 @@ enum rc ledger_append(const struct core_ctx *c, struct ledger_entry *v, size_t n
 {
 	if (c->replay || !c->tenant->ledger || n == 0)
 		return RC_OK;
-	int64_t now = core_now(c), last = 0;
+	int64_t now = core_now(c), last = 0, floor = 0;
 	for (size_t i = 0; i < n; i++) {
 		v[i].at = now;
 		v[i].tenant_id = c->tenant->id;
 	}
-	enum rc rc = append_lines(c->tenant->ledger, c->tenant->vault.ledger_key, v, n, &last);
+	enum rc rc = store_ledger_position(c->store, c->tenant->id, &floor);
+	if (!rc)
+		rc = append_lines(c->tenant->ledger, c->tenant->vault.ledger_key, v, n, floor, &last);
+	if (rc == RC_CONFLICT)
+		log_error("erasure ledger tenant=%lld ends before the database's position %lld: refused",
+		          (long long)c->tenant->id, (long long)floor);
 	if (rc)
 		return rc; /* the caller rolls back: no erasure without its line */
 	return store_ledger_position_set(c->store, c->tenant->id, last, now);

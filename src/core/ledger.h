@@ -15,10 +15,18 @@
  * before its commit. It appends, fdatasyncs, and sets the database's
  * ledger position (store_ledger_position_set) to the new line's number in
  * that transaction. So an acknowledged erasure is always in the ledger (the
- * ledger reached the disk before the commit did); a crash between the two
- * leaves the ledger one erasure ahead of the database, which `privreg serve`
- * notices (the position is behind the ledger) and `privreg restore
- * --reconcile` applies: the erasure was asked for, so applying it is right.
+ * ledger reached the disk before the commit did). A crash between the two
+ * leaves the ledger one transaction ahead of the database. That must not
+ * look like an older copy of the database (which the server refuses), and
+ * nothing in the database can tell the two apart (a copy taken just before
+ * the erasure is the same database). So the append first writes an
+ * in-flight marker, DIR/ledger/TENANT.pending, holding the number of the
+ * transaction's first line, and ledger_settle removes it once the
+ * transaction has ended: lines beyond the database's position that the
+ * marker names never committed, were never acknowledged, and are not
+ * erasures the database lacks (core/backup.h lets them be; `privreg restore`
+ * applies them, since they were asked for). A marker at or below the
+ * database's position is stale (a crash after the commit) and is removed.
  * Writes to the register are serialised (SQLite BEGIN IMMEDIATE), so lines
  * are appended in commit order; an flock on the file guards it besides.
  * The file is created by writing a temporary file, fsync, rename and fsync
@@ -26,6 +34,10 @@
  * whole file per erasure would cost its size each time). A last line
  * without its newline is one whose append never returned: it is ignored
  * when read and cut before the next append.
+ *
+ * A ledger that ends before the database's position lost lines (deleted,
+ * truncated, replaced): it is not appended to (RC_CONFLICT), since numbering
+ * it anew would hide the loss; the erasure is refused until it is found.
  *
  * A copy of the database carries its position, so a restore replays exactly
  * the lines after it (core/backup.h).
@@ -84,14 +96,22 @@ enum rc ledger_line_parse(const unsigned char key[VAULT_KEY_LEN], const unsigned
                           const char *line, struct ledger_entry *e, unsigned char mac[LEDGER_MAC_LEN]) WUR;
 
 /* Appends the erasure to c->tenant's ledger (see above). Call inside the
- * erasure's transaction, after its last change and its audit entry. Does
- * nothing while the ledger is being replayed (c->replay) and for a tenant
- * loaded without a ledger (unit tests). */
+ * erasure's transaction, after its last change and its audit entry, and
+ * ledger_settle after the transaction. Does nothing while the ledger is
+ * being replayed (c->replay) and for a tenant loaded without a ledger (unit
+ * tests). */
 enum rc ledger_note(const struct core_ctx *c, enum ledger_kind kind, const char *subject, const char *record,
                     const char *request) WUR;
 /* The same for n entries (kind, ids set; seq, time and tenant are filled
  * in) with one write and one fdatasync: a retention batch. */
 enum rc ledger_append(const struct core_ctx *c, struct ledger_entry *v, size_t n) WUR;
+/* After the erasure's transaction ended with rc (core_end's): committed,
+ * its in-flight marker goes; failed, it stays (as after a crash). */
+void ledger_settle(const struct core_ctx *c, enum rc rc);
+/* The first line of a transaction that was in flight (its marker), or 0. */
+int64_t ledger_pending(const struct tenant *t);
+/* Removes the marker (its lines applied, or shown stale). */
+void ledger_pending_clear(const struct tenant *t);
 
 /* Reads and checks the whole ledger of t: the chain, the numbering and the
  * tenant. *last gets the last line's number (0: no ledger yet); the entries

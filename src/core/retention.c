@@ -463,6 +463,8 @@ static enum rc pass(const struct core_ctx *c, const struct retention_opts *o, bo
 			break;
 		}
 		rc = o->dry_run ? (store_rollback(c->store), RC_OK) : store_commit(c->store);
+		if (nnotes)
+			ledger_settle(c, rc);
 		if (rc || n < batch)
 			break;
 		cursor = due[n - 1];

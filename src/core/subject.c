@@ -217,6 +217,7 @@ enum rc subject_delete(const struct core_ctx *c, const char *id, struct errbuf *
 	if (!rc)
 		rc = ledger_note(c, LEDGER_SUBJECT_DELETE, id, NULL, NULL);
 	rc = core_end(c, rc);
+	ledger_settle(c, rc);
 	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such subject") : rc;
 }
 
@@ -419,9 +420,11 @@ enum rc subject_erase_for(const struct core_ctx *c, const char *subject_id, cons
 	store_holds_free(holds, nholds);
 	vault_subject_key_wipe(&old);
 	vault_subject_key_wipe(&fresh);
+	rc = core_end(c, rc);
+	ledger_settle(c, rc);
 	if (rc)
 		subject_erasure_fini(out);
-	return core_end(c, rc);
+	return rc;
 }
 
 enum rc subject_set_restricted(const struct core_ctx *c, const char *subject_id, bool restricted,

@@ -115,10 +115,19 @@ static void test_append_and_read(void **state)
 	                            entry(0, LEDGER_SUBJECT_ERASE)};
 	assert_int_equal(store_begin(r.store), RC_OK);
 	assert_int_equal(ledger_append(&c, v, 1), RC_OK);
+	/* In flight until its transaction has committed and settled. */
+	assert_int_equal(ledger_pending(r.tenant), 1);
 	assert_int_equal(store_commit(r.store), RC_OK);
+	ledger_settle(&c, RC_OK);
+	assert_int_equal(ledger_pending(r.tenant), 0);
 	assert_int_equal(store_begin(r.store), RC_OK);
 	assert_int_equal(ledger_append(&c, v + 1, 2), RC_OK);
+	assert_int_equal(ledger_pending(r.tenant), 2);
 	assert_int_equal(store_commit(r.store), RC_OK);
+	ledger_settle(&c, RC_CONFLICT); /* a failed end leaves the marker, as a crash would */
+	assert_int_equal(ledger_pending(r.tenant), 2);
+	ledger_settle(&c, RC_OK);
+	assert_int_equal(ledger_pending(r.tenant), 0);
 	int64_t pos = 0, last = 0;
 	assert_int_equal(store_ledger_position(r.store, r.tenant->id, &pos), RC_OK);
 	assert_int_equal(pos, 3);
@@ -153,6 +162,16 @@ static void test_append_and_read(void **state)
 	/* During a replay nothing is appended. */
 	c.replay = true;
 	assert_int_equal(ledger_append(&c, &more, 1), RC_OK);
+	assert_int_equal(ledger_read(r.tenant, 0, &got, &n, &last, NULL), RC_OK);
+	assert_int_equal(last, 4);
+	free(got);
+	/* A ledger that ends before the database's position lost lines: it is
+	 * not numbered anew, and the erasure is refused. */
+	c.replay = false;
+	assert_int_equal(store_begin(r.store), RC_OK);
+	assert_int_equal(store_ledger_position_set(r.store, r.tenant->id, 9, 0), RC_OK);
+	assert_int_equal(ledger_append(&c, &more, 1), RC_CONFLICT);
+	store_rollback(r.store);
 	assert_int_equal(ledger_read(r.tenant, 0, &got, &n, &last, NULL), RC_OK);
 	assert_int_equal(last, 4);
 	free(got);
