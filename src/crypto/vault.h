@@ -8,11 +8,13 @@
  * Poly1305 under the wrapping subkey, bound to tenant and subject id). Field
  * values are sealed under the subject's key with the record id as associated
  * data: a ciphertext copied into another record does not open. Deleting the
- * wrapped key makes every ciphertext of the subject unreadable, including
- * copies in backups (crypto-shredding). All key material is wiped after use.
+ * wrapped key makes every ciphertext of the subject unreadable in this
+ * database (crypto-shredding); a copy of the database made before still
+ * holds the wrapped key, which the erasure ledger (core/ledger.h) and the
+ * epochs below take care of. All key material is wiped after use.
  * A vault's keys live in one sodium_malloc'd block: locked in RAM (never
  * swapped), left out of core dumps (MADV_DONTDUMP), between guard pages, and
- * wiped when freed; the four key pointers point into it, and a vault is
+ * wiped when freed; the key pointers point into it, and a vault is
  * never copied by value (two copies would free the block twice).
  * Ids inside associated data are bound in their pre-ULID text form (see
  * token_ids_to_legacy), so ciphertexts from before the ULID ids still open.
