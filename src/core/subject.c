@@ -11,6 +11,7 @@
 #include "core/audit.h"
 #include "core/datakey.h"
 #include "core/hold.h"
+#include "core/ledger.h"
 #include "store/store.h"
 
 /* A subject with its key and records, validated and sealed, not yet written. */
@@ -368,7 +369,10 @@ enum rc subject_delete(const struct core_ctx *c, const char *id, struct errbuf *
 	struct audit_event ev = {"subject.delete", id, NULL, "ok", NULL};
 	if (!rc)
 		rc = audit_append(c, &ev);
+	if (!rc)
+		rc = ledger_note(c, LEDGER_SUBJECT_DELETE, id, NULL, NULL);
 	rc = core_end(c, rc);
+	ledger_settle(c, rc);
 	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such subject") : rc;
 }
 
@@ -502,6 +506,12 @@ enum rc subject_anonymize(const struct core_ctx *c, const char *subject_id, size
 enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct subject_erasure *out,
                       struct errbuf *eb)
 {
+	return subject_erase_for(c, subject_id, NULL, out, eb);
+}
+
+enum rc subject_erase_for(const struct core_ctx *c, const char *subject_id, const char *request_id,
+                          struct subject_erasure *out, struct errbuf *eb)
+{
 	const struct policy *p = c->tenant->policy;
 	struct subject_key old, fresh;
 	unsigned char wrapped[VAULT_WRAPPED_LEN];
@@ -597,13 +607,17 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
 		struct audit_event ae = {"subject.erase", subject_id, NULL, "ok", detail};
 		rc = audit_append(c, &ae);
 	}
+	if (!rc)
+		rc = ledger_note(c, LEDGER_SUBJECT_ERASE, subject_id, NULL, request_id);
 	store_records_free(recs, n);
 	store_holds_free(holds, nholds);
 	vault_subject_key_wipe(&old);
 	vault_subject_key_wipe(&fresh);
+	rc = core_end(c, rc);
+	ledger_settle(c, rc);
 	if (rc)
 		subject_erasure_fini(out);
-	return core_end(c, rc);
+	return rc;
 }
 
 enum rc subject_set_restricted(const struct core_ctx *c, const char *subject_id, bool restricted,
