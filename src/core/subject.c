@@ -483,6 +483,9 @@ enum rc subject_anonymize(const struct core_ctx *c, const char *subject_id, size
 	rc = hold_active(c, subject_id, NULL, &holds, &nholds);
 	if (!rc)
 		rc = store_records_for_subject(c->store, c->tenant->id, subject_id, &recs, &nrecs);
+	/* Each anonymised record in the erasure ledger, in one append: a
+	 * restored copy must not bring the record back linked to the person. */
+	struct ledger_entry *notes = nrecs ? xcalloc(nrecs, sizeof *notes) : NULL;
 	for (size_t i = 0; !rc && i < nrecs; i++) {
 		const struct policy_record *kind = policy_record(p, recs[i].kind);
 		if (!kind || kind->then != THEN_ANONYMIZE || !kind->erasable ||
@@ -493,14 +496,24 @@ enum rc subject_anonymize(const struct core_ctx *c, const char *subject_id, size
 			struct audit_event ae = {"record.anonymize", subject_id, recs[i].id, "ok", kind->name};
 			rc = audit_append(c, &ae);
 		}
-		if (!rc)
-			(*n)++;
+		if (!rc) {
+			struct ledger_entry *e = &notes[(*n)++];
+			e->kind = LEDGER_RECORD_ANONYMIZE;
+			snprintf(e->subject, sizeof e->subject, "%s", subject_id);
+			snprintf(e->record, sizeof e->record, "%s", recs[i].id);
+		}
 	}
+	if (!rc && *n)
+		rc = ledger_append(c, notes, *n);
+	free(notes);
 	store_records_free(recs, nrecs);
 	store_holds_free(holds, nholds);
 	if (rc && eb && !eb->msg[0])
 		err_set(eb, rc, "the records could not be anonymised");
-	return core_end(c, rc);
+	rc = core_end(c, rc);
+	if (*n)
+		ledger_settle(c, rc);
+	return rc;
 }
 
 enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct subject_erasure *out,
