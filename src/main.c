@@ -24,6 +24,8 @@ static const struct command {
 	{"config", cli_config_command, "show the configuration 'serve' would run with (secrets masked)"},
 	{"requests", cli_requests, "data-subject requests that are due or late"},
 	{"sweep", cli_sweep, "delete or anonymise what the retention rules say is due"},
+	{"backup", cli_backup, "write a consistent copy of the database, online"},
+	{"restore", cli_restore, "restore a copy and re-apply the erasures made since"},
 };
 
 static void usage(FILE *out)

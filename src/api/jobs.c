@@ -4,7 +4,7 @@
  * runs its jobs, in order, once per period, and does nothing else:
  *
  *   ticker       (every sync_interval_ms): sync, reload, flush_logs
- *   sweeper      (every sweep_every_s, if set): sweep
+ *   sweeper      (every sweep_every_s, if set): sweep, rotate
  *   checkpointer (every checkpoint_every_s, if set): checkpoint
  *
  * A schedule whose connection cannot be opened still runs: its jobs that
@@ -24,6 +24,7 @@
 #include "base/xalloc.h"
 #include "core/audit.h"
 #include "core/idempotency.h"
+#include "core/backup.h"
 #include "core/retention.h"
 #include "store/store.h"
 
@@ -48,6 +49,10 @@ struct jobs {
 	pthread_cond_t cond;       /* signalled at stop */
 	bool stopping;
 	char *checkpoint_file;     /* job_checkpoint's; NULL when it does not run */
+	/* Tenants whose key epoch started on the sweeper's last turn, re-wrapped
+	 * on its next (the sweeper's thread only). */
+	int64_t *rewrap;
+	size_t nrewrap;
 	struct schedule ticker, sweeper, checkpointer;
 };
 
@@ -150,8 +155,59 @@ static const struct job ticker_jobs[] = {
 	{"flush_logs", job_flush_logs},
 };
 
+/* Key epochs on the policy's schedule (backups: in the policy; core/backup.h),
+ * in two turns. First the new epoch starts and the server takes the tenant
+ * up again, so that new keys are wrapped under it and every key can be
+ * opened. Keys are re-wrapped (and old epochs expired) only on the next
+ * turn: a request still holding the tenant's previous load, which does not
+ * know the new epoch, has long finished by then. */
+static void job_rotate(struct server *s, struct store *st)
+{
+	struct jobs *j = s->jobs;
+	if (!st)
+		return;
+	struct store_tenant *v = NULL;
+	size_t n = 0;
+	if (tenant_list(st, &v, &n)) {
+		log_warn("rotate: cannot list the tenants");
+		return;
+	}
+	for (size_t k = 0; k < j->nrewrap; k++) {
+		for (size_t i = 0; i < n; i++) {
+			if (v[i].id != j->rewrap[k])
+				continue;
+			struct backup_rotation rot;
+			struct errbuf eb = {""};
+			if (backup_rotate(st, s->keydir, v[i].name, false, 0, &rot, &eb))
+				log_warn("tenant=%lld key re-wrapping stopped: %s", (long long)v[i].id, eb.msg);
+			else
+				log_info("tenant=%lld key epoch %u: subjects=%zu destroyed=%zu", (long long)v[i].id,
+				         (unsigned)rot.epoch, rot.rewrapped, rot.ndestroyed);
+		}
+	}
+	j->nrewrap = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct tenant *t = NULL;
+		if (server_tenant(s, st, v[i].id, &t) || !backup_rotation_due(t, timeutil_now()))
+			continue;
+		struct errbuf eb = {""};
+		uint32_t epoch = 0;
+		enum rc rc = backup_epoch_start(st, s->keydir, v[i].name, timeutil_now(), &epoch, &eb);
+		if (rc) {
+			log_warn("tenant=%lld key rotation stopped: %s", (long long)v[i].id, err_msg(&eb, rc));
+			continue;
+		}
+		server_tenant_refresh(s, st, v[i].id);
+		j->rewrap = xrealloc(j->rewrap, (j->nrewrap + 1) * sizeof *j->rewrap);
+		j->rewrap[j->nrewrap++] = v[i].id;
+		log_info("tenant=%lld key epoch %u started", (long long)v[i].id, (unsigned)epoch);
+	}
+	store_tenants_free(v, n);
+}
+
 static const struct job sweeper_jobs[] = {
 	{"sweep", job_sweep},
+	{"rotate", job_rotate},
 };
 
 static const struct job checkpointer_jobs[] = {
@@ -256,6 +312,7 @@ void server_jobs_stop(struct jobs *j)
 	if (j->checkpointer.started)
 		pthread_join(j->checkpointer.thread, NULL);
 	free(j->checkpoint_file);
+	free(j->rewrap);
 	pthread_mutex_destroy(&j->lock);
 	pthread_cond_destroy(&j->cond);
 	free(j);

@@ -214,10 +214,14 @@ json_t *policy_to_json(const struct policy *p)
 		json_object_set_new(sources, x->name, j);
 	}
 
+	json_t *backups = p->backups.has_keep ? json_pack("{s:o, s:o}", "keep", duration_json(p->backups.keep),
+	                                                   "rotate_every", duration_json(p->backups.rotate_every))
+	                                      : json_null();
 	json_t *out = json_pack("{s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "version", p->version,
 	                        "controller", controller, "languages", langs, "min_age", p->min_age,
 	                        "requests", req, "fields", fields, "purposes", purposes, "records", records,
 	                        "recipients", recipients, "cookies", cookies, "consent_sources", sources);
+	json_object_set_new(out, "backups", backups);
 	set_opt(out, "date", p->date);
 	json_object_set_new(out, "automated_decisions",
 	                    p->automated == AUTOMATED_NONE       ? json_string("none")

@@ -109,6 +109,11 @@ static void take_up(struct server *s, struct store *st, int64_t id)
 	pthread_rwlock_unlock(&ts->lock);
 }
 
+void server_tenant_refresh(struct server *s, struct store *st, int64_t id)
+{
+	take_up(s, st, id);
+}
+
 void server_tenants_reload(struct server *s, struct store *st)
 {
 	struct server_tenants *ts = &s->tenants;

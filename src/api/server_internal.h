@@ -130,6 +130,8 @@ enum rc server_tenant(struct server *s, struct store *st, int64_t id, const stru
 /* Takes up the policy version now in force of every loaded tenant whose
  * version changed (privreg tenant policy), so that no restart is needed. */
 void server_tenants_reload(struct server *s, struct store *st);
+/* Swaps in a fresh load of tenant `id` (its keys changed: a new epoch). */
+void server_tenant_refresh(struct server *s, struct store *st, int64_t id);
 
 /* auth.c */
 /* Checks the Bearer key (failures are counted per rq->client_ip, and an

@@ -2,12 +2,16 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "cli/cli_config.h"
+#include "core/backup.h"
 #include "store/store.h"
 
 int cli_fail(const char *what, enum rc rc, const struct errbuf *eb)
@@ -167,8 +171,60 @@ void cli_register_close(struct cli_register *r)
 int cli_tenant_open(struct cli_register *r, const char *name, struct tenant **out)
 {
 	struct errbuf eb = {""};
-	enum rc rc = tenant_open(r->store, r->keydir, name, out, &eb);
+	*out = NULL;
+	/* A database older than its erasure ledger (a restored copy) would show
+	 * and use data of people who were erased: not before it is reconciled. */
+	enum rc rc = backup_check(r->store, r->keydir, &eb);
+	if (rc)
+		return cli_fail("the register needs reconciling", rc, &eb);
+	rc = tenant_open(r->store, r->keydir, name, out, &eb);
 	return rc ? cli_fail("cannot open the tenant", rc, &eb) : CLI_OK;
+}
+
+int cli_register_lock(const char *dir, const char *cmd, int *fd)
+{
+	char path[4200], pid[32] = "";
+	*fd = -1;
+	if (snprintf(path, sizeof path, "%s/privreg.lock", dir) >= (int)sizeof path) {
+		fprintf(stderr, "privreg: %s: the directory path is too long\n", cmd);
+		return CLI_FAILED;
+	}
+	int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (f < 0) {
+		fprintf(stderr, "privreg: %s: cannot open the lock file %s: %s\n", cmd, path, strerror(errno));
+		return CLI_FAILED;
+	}
+	if (flock(f, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		ssize_t n = e == EWOULDBLOCK ? read(f, pid, sizeof pid - 1) : -1;
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		close(f);
+		if (e == EWOULDBLOCK)
+			fprintf(stderr, "privreg: %s: the register %s is being served by pid %s (it holds %s): stop that "
+			        "server first\n", cmd, dir, pid[0] ? pid : "?", path);
+		else
+			fprintf(stderr, "privreg: %s: cannot lock %s: %s\n", cmd, path, strerror(e));
+		return CLI_FAILED;
+	}
+	*fd = f;
+	return CLI_OK;
+}
+
+void cli_take_flags(int *argc, char **argv, const char *const *flags, bool *found)
+{
+	int out = 0;
+	for (size_t i = 0; flags[i]; i++)
+		found[i] = false;
+	for (int i = 0; i < *argc; i++) {
+		bool flag = false;
+		for (size_t k = 0; flags[k] && !flag && i > 0; k++)
+			if (!strcmp(argv[i], flags[k]))
+				flag = found[k] = true;
+		if (!flag)
+			argv[out++] = argv[i];
+	}
+	*argc = out;
 }
 
 int cli_parse(int argc, char **argv, const char *cmd, const char *help, unsigned accept,

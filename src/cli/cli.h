@@ -85,5 +85,15 @@ int cli_audit(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_requests(int argc, char **argv);
 int cli_sweep(int argc, char **argv);
+int cli_backup(int argc, char **argv);
+int cli_restore(int argc, char **argv);
+
+/* Takes DIR/privreg.lock as `privreg serve` does (exclusive, held until
+ * *fd is closed), for commands that may not run beside a server: if a
+ * server holds it, says so (naming its pid) and returns CLI_FAILED. */
+int cli_register_lock(const char *dir, const char *cmd, int *fd);
+/* Removes each of the flags (no value) from argv, setting found[i]; the
+ * rest go on to cli_parse. */
+void cli_take_flags(int *argc, char **argv, const char *const *flags, bool *found);
 
 #endif

@@ -111,6 +111,7 @@ int cli_init(int argc, char **argv)
 	}
 	printf("initialised register %s: tenant '%s' under policy %s, store %s\n", dir, tenant, policy_path, store_url);
 	printf("keep a backup of %s/keys/%s.key: without it the data cannot be read\n", dir, tenant);
+	printf("back it up (and %s/ledger) apart from copies of the database: see docs/backup.md\n", dir);
 	return CLI_OK;
 }
 

@@ -1,24 +1,70 @@
-/* cli_key: `privreg key add|list|revoke`: staff API keys, stored only as hashes. */
+/* cli_key: `privreg key add|list|revoke`: staff API keys, stored only as
+ * hashes; `privreg key rotate`: the tenant's wrapping key (core/backup.h). */
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/timeutil.h"
 #include "cli/cli.h"
 #include "core/apikey.h"
+#include "core/backup.h"
 #include "crypto/token.h"
 #include "store/store.h"
 
 static const char key_help[] =
 	"usage: privreg key add --role ROLE [--tenant T] [--dir D]\n"
 	"       privreg key list [--tenant T] [--dir D]\n"
-	"       privreg key revoke KEY_ID [--tenant T] [--dir D]\n\n"
+	"       privreg key revoke KEY_ID [--tenant T] [--dir D]\n"
+	"       privreg key rotate [--resume] [--tenant T] [--dir D]\n\n"
 	"Roles: admin, dpo, support, marketing, auditor. 'add' prints the new key\n"
-	"once, as the last word of its last line; only its hash is stored.\n";
+	"once, as the last word of its last line; only its hash is stored.\n"
+	"'rotate' starts a new epoch of the tenant's wrapping key (a new key file\n"
+	"DIR/keys/T.epoch-N.key), wraps every subject key again under it, and\n"
+	"destroys the key of each older epoch once the epoch after it is older\n"
+	"than the policy's backups.keep: database copies from that epoch can then\n"
+	"no longer be read. --resume finishes an interrupted rotation without\n"
+	"starting an epoch. The server must be stopped (it holds the keys it\n"
+	"loaded); with backups.keep in the policy the server rotates by itself.\n";
+
+static int rotate(const struct cli_opts *o, bool resume)
+{
+	int lock = -1;
+	int ret = cli_register_lock(o->dir, "key rotate", &lock);
+	if (ret)
+		return ret;
+	struct cli_register r;
+	struct tenant *t = NULL;
+	ret = cli_open(o, &r, &t); /* checks the register and the tenant first */
+	tenant_free(t);
+	if (ret) {
+		close(lock);
+		return ret;
+	}
+	struct backup_rotation rot;
+	struct errbuf eb = {""};
+	enum rc rc = backup_rotate(r.store, r.keydir, o->tenant, !resume, 0, &rot, &eb);
+	cli_register_close(&r);
+	close(lock);
+	if (rc)
+		return cli_fail("key rotate", rc, &eb);
+	printf("tenant %s: epoch %" PRIu32 "%s; %zu subject key%s wrapped again", o->tenant, rot.epoch,
+	       rot.rotated ? " started" : " is current", rot.rewrapped, rot.rewrapped == 1 ? "" : "s");
+	if (rot.unreadable)
+		printf(", %zu under an expired epoch", rot.unreadable);
+	for (size_t i = 0; i < rot.ndestroyed; i++)
+		printf("%s%" PRIu32, i ? ", " : "; destroyed the key of epoch ", rot.destroyed[i]);
+	printf("\n");
+	return CLI_OK;
+}
 
 int cli_key(int argc, char **argv)
 {
 	struct cli_opts o;
+	static const char *const flags[] = {"--resume", NULL};
+	bool resume;
+	cli_take_flags(&argc, argv, flags, &resume);
 	int ret = cli_parse(argc, argv, "key", key_help, CLI_OPT_DIR | CLI_OPT_TENANT | CLI_OPT_ROLE, &o);
 	if (ret >= 0)
 		return ret;
@@ -28,8 +74,14 @@ int cli_key(int argc, char **argv)
 	bool add = !strcmp(sub, "add") && o.argc == 1;
 	bool list = !strcmp(sub, "list") && o.argc == 1;
 	bool revoke = !strcmp(sub, "revoke") && o.argc == 2;
+	if (!strcmp(sub, "rotate") && o.argc == 1)
+		return rotate(&o, resume);
 	if (!add && !list && !revoke) {
-		cli_usage_error("key", "expected 'key add --role R', 'key list' or 'key revoke KEY_ID'");
+		cli_usage_error("key", "expected 'key add --role R', 'key list', 'key revoke KEY_ID' or 'key rotate'");
+		return CLI_USAGE;
+	}
+	if (resume) {
+		cli_usage_error("key", "--resume goes with 'key rotate'");
 		return CLI_USAGE;
 	}
 	if (add && (!role || apikey_role(role) < 0)) {

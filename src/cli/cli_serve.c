@@ -17,6 +17,7 @@
 #include "api/server.h"
 #include "cli/cli.h"
 #include "cli/cli_config.h"
+#include "core/backup.h"
 #include "crypto/vault.h"
 
 static const char serve_help[] =
@@ -126,11 +127,18 @@ static int serve(const struct cli_config *c, const char *dir)
 		close(lock_fd);
 		return ret;
 	}
+	/* A database older than its erasure ledger (a restored copy) is not
+	 * served: it would hand out data of people erased since. */
+	struct errbuf eb = {""};
+	enum rc rc = backup_check(r.store, r.keydir, &eb);
 	cli_register_close(&r); /* each server thread opens its own connection */
+	if (rc) {
+		close(lock_fd);
+		return cli_fail("serve", rc, &eb);
+	}
 	/* Tenants are loaded on first use: a key directory open to others is
 	 * refused now, not on the first request. */
-	struct errbuf eb = {""};
-	enum rc rc = vault_check_dir(r.keydir, &eb);
+	rc = vault_check_dir(r.keydir, &eb);
 	if (rc) {
 		close(lock_fd);
 		return cli_fail("serve", rc, &eb);

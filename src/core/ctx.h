@@ -15,6 +15,7 @@
  *   keep        keep-rule arithmetic: when a record is due, when IPs are cut
  *   notice      the privacy notice rendered from a policy
  *   audit       the hash-chained audit log
+ *   ledger      the erasure ledger: ids of what was erased, outside the database
  *   apikey      staff API keys
  *   datakey     a subject's data key and whether its data may be used
  *   hold        legal holds
@@ -28,6 +29,7 @@
  *   retention   the sweep
  *   tenant      creating and loading a tenant; installing a policy version
  *   idempotency  the first answers to writes, for their retries
+ *   backup      copies, the restore that replays the ledger, key rotation
  *
  * Above core: sender, api and cli, which reach the store only through core
  * (opening, closing and transactions aside).
@@ -55,6 +57,7 @@ struct tenant {
 	char name[TENANT_NAME_MAX + 1];
 	struct policy *policy;
 	struct vault vault;
+	char *ledger;              /* its erasure ledger's path (core/ledger.h); NULL: none */
 };
 
 /* The public routes whose links core puts in e-mails. The route table in
@@ -83,6 +86,7 @@ struct core_ctx {
 	struct audit_sink *sink;   /* NULL: access entries are written at once */
 	struct audit_waiter *waiter; /* with a sink: counts this caller's entries */
 	const struct core_links *links; /* NULL: no links can be made (RC_INTERNAL) */
+	bool replay;               /* re-applying the erasure ledger: nothing is appended to it */
 };
 
 #define CORE_LINK_MAX 512

@@ -36,6 +36,7 @@ struct texts {
 		*col_cookie, *col_names, *col_duration, *col_third, *col_consent, *session, *ours, *cookies_block,
 		*needs_consent, *no_consent, *version, *since, *min_age;
 	enum notice_case ip_case;             /* the duration's case in ip_trim */
+	const char *backups;                  /* "%s": backups.keep in words */
 	const char *basis[6];                 /* enum legal_basis */
 	const char *role[3];                  /* enum recipient_role */
 	const char *transfer[4];              /* enum transfer_basis */
@@ -147,6 +148,7 @@ static const struct texts langs[] = {
 		.needs_consent = "Teie nõusolekul", .no_consent = "hädavajalik, nõusolekut ei küsita",
 		.version = "Poliitika versioon", .since = "kehtib alates %s",
 		.min_age = "Teenust saab kasutada alates %s. eluaastast.",
+		.backups = "Andmebaasi varukoopiaid hoiame %s; pärast seda ei saa neist kustutatud andmeid enam lugeda.",
 		.basis = {"nõusolek", "leping", "seadusest tulenev kohustus", "õigustatud huvi", "eluliste huvide kaitse",
 		          "avalik ülesanne"},
 		.role = {"volitatud töötleja", "vastutav töötleja", "ametiasutus"},
@@ -206,6 +208,7 @@ static const struct texts langs[] = {
 		.needs_consent = "ar jūsu piekrišanu", .no_consent = "nepieciešamas, piekrišana netiek prasīta",
 		.version = "Politikas versija", .since = "spēkā no %s",
 		.min_age = "Pakalpojumu var izmantot no %s gadu vecuma.",
+		.backups = "Datubāzes rezerves kopijas glabājam %s; pēc tam dzēstos datus tajās vairs nevar nolasīt.",
 		.basis = {"piekrišana", "līgums", "juridisks pienākums", "leģitīmās intereses", "vitālās intereses",
 		          "sabiedrības interešu uzdevums"},
 		.role = {"apstrādātājs", "pārzinis", "iestāde"},
@@ -264,6 +267,7 @@ static const struct texts langs[] = {
 		.needs_consent = "with your consent", .no_consent = "strictly necessary, no consent asked",
 		.version = "Policy version", .since = "in force since %s",
 		.min_age = "The service is for people aged %s and over.",
+		.backups = "We keep copies of the database (backups) for %s; after that, data erased from the register can no longer be read in them.",
 		.basis = {"consent", "contract", "legal obligation", "legitimate interest", "vital interest", "public task"},
 		.role = {"processor", "controller", "authority"},
 		.transfer = {"", "adequacy decision", "standard contractual clauses", "binding corporate rules"},
@@ -322,6 +326,7 @@ static const struct texts langs[] = {
 		.needs_consent = "suostumuksellasi", .no_consent = "välttämättömät, suostumusta ei kysytä",
 		.version = "Selosteen versio", .since = "voimassa %s alkaen",
 		.min_age = "Palvelu on %s vuotta täyttäneille.",
+		.backups = "Säilytämme tietokannan varmuuskopioita %s; sen jälkeen poistettuja tietoja ei voi enää lukea niistä.",
 		.basis = {"suostumus", "sopimus", "lakisääteinen velvoite", "oikeutettu etu", "elintärkeä etu",
 		          "yleisen edun mukainen tehtävä"},
 		.role = {"henkilötietojen käsittelijä", "rekisterinpitäjä", "viranomainen"},
@@ -383,6 +388,7 @@ static const struct texts langs[] = {
 		.needs_consent = "с вашего согласия", .no_consent = "строго необходимые, согласие не запрашивается",
 		.version = "Версия политики", .since = "действует с %s",
 		.min_age = "Сервис предназначен для лиц с %s лет.",
+		.backups = "Резервные копии базы данных мы храним %s; после этого удалённые данные в них прочитать невозможно.",
 		.basis = {"согласие", "договор", "юридическая обязанность", "законный интерес", "жизненные интересы",
 		          "задача в общественных интересах"},
 		.role = {"обработчик", "контролёр", "государственный орган"},
@@ -719,6 +725,11 @@ static enum rc s_categories(struct notice *n)
 		rc = para(&n->o, line);
 	}
 	rc = rc ? rc : para(&n->o, t->holds);
+	if (p->backups.has_keep) {
+		duration_in(t, p->backups.keep, NOTICE_SPAN, d, sizeof d);
+		fill(line, sizeof line, t->backups, d, NULL);
+		rc = rc ? rc : para(&n->o, line);
+	}
 	return rc ? rc : para(&n->o, t->security);
 }
 

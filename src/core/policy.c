@@ -448,12 +448,39 @@ void policy_keep_format(const struct policy_keep *k, char *out, size_t size)
 
 enum section { S_VERSION, S_CONTROLLER, S_LANGUAGES, S_MIN_AGE, S_REQUESTS, S_FIELDS,
                S_PURPOSES, S_RECORDS, S_RECIPIENTS, S_COOKIES, S_DATE, S_AUTOMATED, S_CONSENT_SOURCES,
-               S__COUNT };
+               S_BACKUPS, S__COUNT };
 
 static const char *const section_names[] = {
 	"version", "controller", "languages", "min_age", "requests", "fields",
-	"purposes", "records", "recipients", "cookies", "date", "automated_decisions", "consent_sources", NULL,
+	"purposes", "records", "recipients", "cookies", "date", "automated_decisions", "consent_sources",
+	"backups", NULL,
 };
+
+static void backups_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct policy_backups *b = &c->p->backups;
+	if (!strcmp(key, "keep")) {
+		*(bool *)arg = true;
+		b->has_keep = policy_want_duration(c, v, "backups.keep", &b->keep);
+		if (b->has_keep && b->keep.n < 1) {
+			policy_err(c, v, "backups.keep must be at least 1 day");
+			b->has_keep = false;
+		}
+	} else if (policy_want_duration(c, v, "backups.rotate_every", &b->rotate_every) && b->rotate_every.n < 1) {
+		policy_err(c, v, "backups.rotate_every must be at least 1 day");
+	}
+}
+
+static void read_backups(struct pctx *c, yaml_node_t *n)
+{
+	static const char *const keys[] = {"keep", "rotate_every", NULL};
+	c->p->backups.rotate_every = (struct duration){7, TU_DAYS};
+	bool keep = false;
+	if (!n)
+		return;
+	if (policy_each_pair(c, n, "backups", keys, backups_pair, &keep) && !keep)
+		policy_err(c, n, "backups needs 'keep' (how long database copies are kept, e.g. 35 days)");
+}
 
 static void top_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
@@ -499,6 +526,7 @@ static void read_policy(struct pctx *c, yaml_node_t *root)
 	p->requests.answer_within = (struct duration){1, TU_MONTHS};
 	p->requests.extend_up_to = (struct duration){2, TU_MONTHS};
 	policy_read_requests(c, sect[S_REQUESTS]);
+	read_backups(c, sect[S_BACKUPS]);
 
 	p->fields = section_array(c, sect[S_FIELDS], sizeof *p->fields);
 	p->purposes = section_array(c, sect[S_PURPOSES], sizeof *p->purposes);

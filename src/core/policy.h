@@ -209,6 +209,17 @@ struct policy_requests {
  * profiling (Art. 13(2)(f)). Undeclared, the notice says nothing either way. */
 enum policy_automated { AUTOMATED_UNDECLARED, AUTOMATED_NONE, AUTOMATED_DECLARED };
 
+/* `backups:` (optional): how long the controller keeps database copies.
+ * With it, the wrapping key rotates every rotate_every and an old epoch's
+ * key is destroyed once the epoch after it is older than keep, so a copy
+ * cannot be read after keep + rotate_every at most (core/backup.h).
+ * Without it nothing rotates by itself and no key is destroyed. */
+struct policy_backups {
+	bool has_keep;
+	struct duration keep;
+	struct duration rotate_every; /* default 7 days */
+};
+
 struct policy {
 	struct arena arena;
 	const char *version;
@@ -220,6 +231,7 @@ struct policy {
 	size_t nlanguages;
 	int min_age;              /* 0: none */
 	struct policy_requests requests;
+	struct policy_backups backups;
 	struct policy_field *fields;
 	size_t nfields;
 	struct policy_purpose *purposes;

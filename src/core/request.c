@@ -623,7 +623,7 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 		return rc ? rc : buf_printf(done, "%zu fields corrected", x->nchanges);
 	}
 	case REQUEST_TYPE_ERASURE: /* er: what was kept, for the answer (the caller frees it) */
-		rc = subject_erase(c, r->subject_id, er, eb);
+		rc = subject_erase_for(c, r->subject_id, r->id, er, eb);
 		if (!rc)
 			rc = buf_printf(done, "%zu records erased", er->deleted);
 		for (size_t i = 0; !rc && i < er->nkept; i++)
@@ -636,7 +636,7 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 		size_t anonymized = 0;
 		rc = subject_anonymize(c, r->subject_id, &anonymized, eb);
 		if (!rc)
-			rc = subject_erase(c, r->subject_id, er, eb);
+			rc = subject_erase_for(c, r->subject_id, r->id, er, eb);
 		if (!rc)
 			rc = buf_printf(done, "%zu records anonymised, %zu erased", anonymized, er->deleted);
 		for (size_t i = 0; !rc && i < er->nkept; i++)

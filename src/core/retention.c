@@ -21,6 +21,7 @@
 #include "core/field.h"
 #include "core/hold.h"
 #include "core/keep.h"
+#include "core/ledger.h"
 #include "core/policy.h"
 #include "core/record.h"
 #include "core/retention.h"
@@ -312,15 +313,22 @@ static enum rc tally_remove(const struct core_ctx *c, struct tally *t, const cha
 	return RC_OK;
 }
 
-/* One due record of the first pass, really: deleted or anonymised. */
+/* One due record of the first pass, really: deleted or anonymised; its
+ * erasure ledger entry goes to *note (kind LEDGER_KIND__COUNT: none). */
 static enum rc remove_one(const struct core_ctx *c, const struct policy_record *kind, const struct store_due *d,
-                          struct retention_kind_count *k, struct retention_report *out)
+                          struct retention_kind_count *k, struct retention_report *out, struct ledger_entry *note)
 {
 	bool anon = kind->then == THEN_ANONYMIZE, dropped = false;
+	note->kind = LEDGER_KIND__COUNT;
 	enum rc rc = anon ? record_anonymize(c, kind, d->subject_id, d->id)
 	                   : store_record_delete(c->store, c->tenant->id, d->id);
 	if (rc == RC_NOT_FOUND)
 		return RC_OK; /* gone meanwhile */
+	if (!rc) {
+		*note = (struct ledger_entry){.kind = anon ? LEDGER_RECORD_ANONYMIZE : LEDGER_RECORD_DELETE};
+		snprintf(note->subject, sizeof note->subject, "%s", d->subject_id);
+		snprintf(note->record, sizeof note->record, "%s", d->id);
+	}
 	if (!rc)
 		rc = drop_if_empty(c, d->subject_id, &dropped, out);
 	/* One entry per record, ids only; it says when the subject went too. */
@@ -343,10 +351,13 @@ static enum rc pass(const struct core_ctx *c, const struct retention_opts *o, bo
 	const struct policy *p = c->tenant->policy;
 	size_t batch = o->batch ? o->batch : RETENTION_BATCH_DEFAULT;
 	struct store_due *due = xcalloc(batch, sizeof *due), cursor = {0};
+	struct ledger_entry *notes = xcalloc(batch, sizeof *notes);
+	size_t nnotes = 0;
 	bool have_cursor = false;
 	enum rc rc = RC_OK;
 	for (;;) {
 		size_t n = 0;
+		nnotes = 0;
 		rc = o->dry_run ? store_begin_read(c->store) : store_begin(c->store);
 		if (rc)
 			break;
@@ -385,14 +396,21 @@ static enum rc pass(const struct core_ctx *c, const struct retention_opts *o, bo
 				else if (!rc)
 					k->deleted++;
 			} else {
-				rc = remove_one(c, kind, d, k, out);
+				rc = remove_one(c, kind, d, k, out, &notes[nnotes]);
+				if (!rc && notes[nnotes].kind != LEDGER_KIND__COUNT)
+					nnotes++;
 			}
 		}
+		/* The batch's erasures reach the ledger, in one write, before it commits. */
+		if (!rc && !o->dry_run)
+			rc = ledger_append(c, notes, nnotes);
 		if (rc) {
 			store_rollback(c->store);
 			break;
 		}
 		rc = o->dry_run ? (store_rollback(c->store), RC_OK) : store_commit(c->store);
+		if (nnotes)
+			ledger_settle(c, rc);
 		if (rc || n < batch)
 			break;
 		cursor = due[n - 1];
@@ -401,7 +419,33 @@ static enum rc pass(const struct core_ctx *c, const struct retention_opts *o, bo
 			o->progress(o->arg, out->done, total);
 	}
 	free(due);
+	free(notes);
 	return rc;
+}
+
+enum rc retention_replay(const struct core_ctx *c, const char *record_id, bool anonymise)
+{
+	struct store_record row;
+	enum rc rc = store_record_get(c->store, c->tenant->id, record_id, &row);
+	if (rc == RC_NOT_FOUND)
+		return RC_OK; /* not in this copy: nothing to do */
+	if (rc)
+		return rc;
+	struct store_due d = {0};
+	memcpy(d.id, row.id, sizeof d.id);
+	memcpy(d.subject_id, row.subject_id, sizeof d.subject_id);
+	snprintf(d.kind, sizeof d.kind, "%s", row.kind);
+	store_record_fini(&row);
+	const struct policy_record *kind = policy_record(c->tenant->policy, d.kind);
+	struct policy_record deleting = {.name = d.kind, .then = THEN_DELETE};
+	/* A kind the policy no longer has, or no longer anonymises, is deleted:
+	 * the record went, and nothing of it may come back. */
+	if (!kind || !anonymise || kind->then != THEN_ANONYMIZE)
+		kind = &deleting;
+	struct retention_kind_count k = {0};
+	struct retention_report out = {0};
+	struct ledger_entry note;
+	return remove_one(c, kind, &d, &k, &out, &note);
 }
 
 /* Deletes answered requests past their expiry. A dry run deletes them in

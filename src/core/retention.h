@@ -57,6 +57,12 @@ void retention_report_fini(struct retention_report *r);
  * own transaction. */
 enum rc retention_recompute(const struct core_ctx *c, size_t *changed) WUR;
 
+/* Re-applies one retention deletion (anonymise: anonymisation) of the
+ * erasure ledger to a restored copy: the record goes as the sweep made it
+ * go, whatever its due time in the copy; a record the copy does not have is
+ * no error. In the caller's transaction. */
+enum rc retention_replay(const struct core_ctx *c, const char *record_id, bool anonymise) WUR;
+
 /* How many records are due now (held ones included). */
 enum rc retention_due_count(const struct core_ctx *c, int64_t *n) WUR;
 

@@ -11,6 +11,7 @@
 #include "core/audit.h"
 #include "core/datakey.h"
 #include "core/hold.h"
+#include "core/ledger.h"
 #include "store/store.h"
 
 /* A subject with its key and records, validated and sealed, not yet written. */
@@ -368,7 +369,10 @@ enum rc subject_delete(const struct core_ctx *c, const char *id, struct errbuf *
 	struct audit_event ev = {"subject.delete", id, NULL, "ok", NULL};
 	if (!rc)
 		rc = audit_append(c, &ev);
+	if (!rc)
+		rc = ledger_note(c, LEDGER_SUBJECT_DELETE, id, NULL, NULL);
 	rc = core_end(c, rc);
+	ledger_settle(c, rc);
 	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such subject") : rc;
 }
 
@@ -479,6 +483,9 @@ enum rc subject_anonymize(const struct core_ctx *c, const char *subject_id, size
 	rc = hold_active(c, subject_id, NULL, &holds, &nholds);
 	if (!rc)
 		rc = store_records_for_subject(c->store, c->tenant->id, subject_id, &recs, &nrecs);
+	/* Each anonymised record in the erasure ledger, in one append: a
+	 * restored copy must not bring the record back linked to the person. */
+	struct ledger_entry *notes = nrecs ? xcalloc(nrecs, sizeof *notes) : NULL;
 	for (size_t i = 0; !rc && i < nrecs; i++) {
 		const struct policy_record *kind = policy_record(p, recs[i].kind);
 		if (!kind || kind->then != THEN_ANONYMIZE || !kind->erasable ||
@@ -489,18 +496,34 @@ enum rc subject_anonymize(const struct core_ctx *c, const char *subject_id, size
 			struct audit_event ae = {"record.anonymize", subject_id, recs[i].id, "ok", kind->name};
 			rc = audit_append(c, &ae);
 		}
-		if (!rc)
-			(*n)++;
+		if (!rc) {
+			struct ledger_entry *e = &notes[(*n)++];
+			e->kind = LEDGER_RECORD_ANONYMIZE;
+			snprintf(e->subject, sizeof e->subject, "%s", subject_id);
+			snprintf(e->record, sizeof e->record, "%s", recs[i].id);
+		}
 	}
+	if (!rc && *n)
+		rc = ledger_append(c, notes, *n);
+	free(notes);
 	store_records_free(recs, nrecs);
 	store_holds_free(holds, nholds);
 	if (rc && eb && !eb->msg[0])
 		err_set(eb, rc, "the records could not be anonymised");
-	return core_end(c, rc);
+	rc = core_end(c, rc);
+	if (*n)
+		ledger_settle(c, rc);
+	return rc;
 }
 
 enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct subject_erasure *out,
                       struct errbuf *eb)
+{
+	return subject_erase_for(c, subject_id, NULL, out, eb);
+}
+
+enum rc subject_erase_for(const struct core_ctx *c, const char *subject_id, const char *request_id,
+                          struct subject_erasure *out, struct errbuf *eb)
 {
 	const struct policy *p = c->tenant->policy;
 	struct subject_key old, fresh;
@@ -597,13 +620,17 @@ enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct s
 		struct audit_event ae = {"subject.erase", subject_id, NULL, "ok", detail};
 		rc = audit_append(c, &ae);
 	}
+	if (!rc)
+		rc = ledger_note(c, LEDGER_SUBJECT_ERASE, subject_id, NULL, request_id);
 	store_records_free(recs, n);
 	store_holds_free(holds, nholds);
 	vault_subject_key_wipe(&old);
 	vault_subject_key_wipe(&fresh);
+	rc = core_end(c, rc);
+	ledger_settle(c, rc);
 	if (rc)
 		subject_erasure_fini(out);
-	return core_end(c, rc);
+	return rc;
 }
 
 enum rc subject_set_restricted(const struct core_ctx *c, const char *subject_id, bool restricted,

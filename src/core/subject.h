@@ -75,6 +75,9 @@ struct subject_erasure {
 
 enum rc subject_erase(const struct core_ctx *c, const char *subject_id, struct subject_erasure *out,
                       struct errbuf *eb) WUR;
+/* subject_erase for a data-subject request: the erasure ledger names it. */
+enum rc subject_erase_for(const struct core_ctx *c, const char *subject_id, const char *request_id,
+                          struct subject_erasure *out, struct errbuf *eb) WUR;
 void subject_erasure_fini(struct subject_erasure *e);
 
 /* Anonymisation on request: each of the subject's records whose kind says

@@ -15,6 +15,7 @@
 #include "base/xalloc.h"
 #include "core/audit.h"
 #include "core/datakey.h"
+#include "core/ledger.h"
 #include "core/mail.h"
 #include "core/request.h"
 #include "core/subject.h"
@@ -121,6 +122,10 @@ enum rc tenant_open(struct store *s, const char *keydir, const char *name,
 	}
 	key_path(keydir, t->name, path, sizeof path);
 	rc = vault_load(path, t->id, &t->vault, eb);
+	if (!rc) {
+		ledger_path(keydir, t->name, path, sizeof path);
+		t->ledger = xstrdup(path);
+	}
 out:
 	free(version);
 	free(source);
@@ -138,6 +143,7 @@ void tenant_free(struct tenant *t)
 		return;
 	policy_free(t->policy);
 	vault_fini(&t->vault);
+	free(t->ledger);
 	free(t);
 }
 

@@ -8,14 +8,32 @@
  * Poly1305 under the wrapping subkey, bound to tenant and subject id). Field
  * values are sealed under the subject's key with the record id as associated
  * data: a ciphertext copied into another record does not open. Deleting the
- * wrapped key makes every ciphertext of the subject unreadable, including
- * copies in backups (crypto-shredding). All key material is wiped after use.
+ * wrapped key makes every ciphertext of the subject unreadable in this
+ * database (crypto-shredding); a copy of the database made before still
+ * holds the wrapped key, which the erasure ledger (core/ledger.h) and the
+ * epochs below take care of. All key material is wiped after use.
  * A vault's keys live in one sodium_malloc'd block: locked in RAM (never
  * swapped), left out of core dumps (MADV_DONTDUMP), between guard pages, and
- * wiped when freed; the four key pointers point into it, and a vault is
+ * wiped when freed; the key pointers point into it, and a vault is
  * never copied by value (two copies would free the block twice).
  * Ids inside associated data are bound in their pre-ULID text form (see
  * token_ids_to_legacy), so ciphertexts from before the ULID ids still open.
+ *
+ * Epochs: a copy of the database (a backup) holds every wrapped key, so the
+ * wrapping key must not outlive the backups. Subject keys are wrapped under
+ * the tenant's current *epoch* key: epoch 0 is the master key's wrapping
+ * subkey (every register made before epochs), epoch N >= 1 a random key in
+ * NAME.epoch-N.key beside NAME.key, whose first line records its creation
+ * time. A wrapped key says its epoch in its first 4 bytes (VAULT_WRAPPED_LEN);
+ * one of VAULT_WRAPPED_LEGACY_LEN bytes is epoch 0 without the header. Once an
+ * epoch's key is destroyed (vault_epoch_destroy), what was wrapped under it
+ * reads as erased (RC_GONE) everywhere, old copies included. Destroying epoch
+ * 0 destroys the master key itself: NAME.key is rewritten to hold only the
+ * derived subkeys that must stay stable (lookup hashes, tokens, the audit
+ * chain and its checkpoints, the erasure ledger), never the master key or the
+ * epoch 0 wrapping key. Key files are written to a temporary file, fsync'd,
+ * renamed into place and the directory fsync'd: a crash leaves the old file
+ * or the new one, never half of one.
  */
 #ifndef PRIVREG_VAULT_H
 #define PRIVREG_VAULT_H
@@ -29,7 +47,16 @@
 #define VAULT_KEY_LEN 32
 #define VAULT_NONCE_LEN 24
 #define VAULT_TAG_LEN 16
-#define VAULT_WRAPPED_LEN (VAULT_NONCE_LEN + VAULT_KEY_LEN + VAULT_TAG_LEN)
+/* A wrapped key before epochs: nonce, encrypted key, tag (epoch 0). */
+#define VAULT_WRAPPED_LEGACY_LEN (VAULT_NONCE_LEN + VAULT_KEY_LEN + VAULT_TAG_LEN)
+/* A wrapped key now: a 4-byte header (format 1, then the epoch in 3 bytes,
+ * big-endian) and the legacy layout. */
+#define VAULT_WRAPPED_HEADER_LEN 4
+#define VAULT_WRAPPED_LEN (VAULT_WRAPPED_HEADER_LEN + VAULT_WRAPPED_LEGACY_LEN)
+/* Epoch keys one vault holds at most (the current one and the older ones
+ * not yet destroyed). */
+#define VAULT_EPOCHS_MAX 64
+#define VAULT_EPOCH_NUMBER_MAX 0xFFFFFF
 #define VAULT_HASH_LEN 16
 #define VAULT_SEAL_OVERHEAD (VAULT_NONCE_LEN + VAULT_TAG_LEN)
 
@@ -44,7 +71,16 @@ struct vault {
 	/* MACs the audit log's checkpoints: distinct from audit_key, so that a
 	 * checkpoint can never pass for a chain hash or the other way round. */
 	unsigned char *checkpoint_key;
-	void *block;               /* the sodium_malloc'd block holding all five */
+	/* MACs the erasure ledger's lines (core/ledger.h). */
+	unsigned char *ledger_key;
+	uint32_t epoch;            /* the epoch new subject keys are wrapped under */
+	size_t nepochs;            /* epochs whose key is present, oldest first */
+	struct vault_epoch {
+		uint32_t number;
+		int64_t created;   /* unix time; 0 for epoch 0 (not recorded) */
+		unsigned char *key;
+	} epochs[VAULT_EPOCHS_MAX];
+	void *block;               /* the sodium_malloc'd block holding all keys */
 };
 
 struct subject_key {
@@ -73,18 +109,36 @@ enum rc vault_check_dir(const char *dir, struct errbuf *eb) WUR;
  * that another user owns, and one in a directory that group or others can
  * enter or that another user owns (the message says the fix: chmod/chown). */
 enum rc vault_load(const char *path, int64_t tenant_id, struct vault *v, struct errbuf *eb) WUR;
-/* Derives the subkeys from raw master key bytes (tests and vault_load). */
+/* Derives the subkeys from raw master key bytes (tests and vault_load);
+ * epoch 0 is the only epoch. */
 void vault_init(struct vault *v, int64_t tenant_id, const unsigned char master[VAULT_KEY_LEN]);
 /* Wipes and frees the keys; a vault never initialised (all zero) is fine. */
 void vault_fini(struct vault *v);
 
-/* A new random subject key and its wrapped form. */
+/* A new random subject key and its wrapped form, under the current epoch. */
 void vault_subject_key_new(const struct vault *v, const char *subject_id,
                            struct subject_key *key, unsigned char wrapped[VAULT_WRAPPED_LEN]);
 enum rc vault_subject_key_unwrap(const struct vault *v, const char *subject_id,
                                  const unsigned char *wrapped, size_t len,
                                  struct subject_key *key) WUR;
 void vault_subject_key_wipe(struct subject_key *key);
+/* The epoch a wrapped key was wrapped under; -1 if it is not a wrapped key. */
+int64_t vault_wrapped_epoch(const unsigned char *wrapped, size_t len);
+/* Wraps the key again under the current epoch: out gets VAULT_WRAPPED_LEN
+ * bytes. RC_GONE when its epoch's key is destroyed, RC_CRYPTO if it does not
+ * unwrap. */
+enum rc vault_subject_key_rewrap(const struct vault *v, const char *subject_id, const unsigned char *wrapped,
+                                 size_t len, unsigned char out[VAULT_WRAPPED_LEN]) WUR;
+
+/* The master key file's epochs, for `privreg key rotate`. path is NAME.key;
+ * the epoch files are found beside it. */
+/* Creates epoch (current + 1), recording `now` as its creation time; *number
+ * gets its number. The vault must be loaded again to use it. */
+enum rc vault_epoch_create(const char *path, int64_t now, uint32_t *number, struct errbuf *eb) WUR;
+/* Destroys epoch `number`'s key (see the top of this file for epoch 0, which
+ * needs the loaded vault v to write the stable subkeys). The current epoch
+ * cannot be destroyed. */
+enum rc vault_epoch_destroy(const char *path, const struct vault *v, uint32_t number, struct errbuf *eb) WUR;
 
 /* out must hold len + VAULT_SEAL_OVERHEAD bytes. */
 void vault_seal(const struct subject_key *key, const char *record_id,

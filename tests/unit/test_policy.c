@@ -124,7 +124,33 @@ static void test_render(void **state)
 	json_t *req = json_object_get(j, "requests");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(req, "answer_within"), "iso")), "P1M");
 	assert_true(json_is_null(json_object_get(req, "target")));
+	assert_true(json_is_null(json_object_get(j, "backups")));
 	json_decref(j);
+}
+
+/* backups: optional; with it, copies are kept `keep` and the key rotates
+ * every rotate_every (7 days unless said). */
+static void test_backups(void **state)
+{
+	struct policy *p = load("policies/webshop.yaml");
+	assert_false(p->backups.has_keep);
+	policy_free(p);
+	char *text = test_read_file("policies/webshop.yaml", NULL);
+	size_t n = strlen(text);
+	static const char extra[] = "backups:\n  keep: 35 days\n";
+	text = realloc(text, n + sizeof extra);
+	memcpy(text + n, extra, sizeof extra);
+	assert_int_equal(policy_parse(text, strlen(text), &p, NULL), RC_OK);
+	assert_true(p->backups.has_keep);
+	assert_int_equal(p->backups.keep.n, 35);
+	assert_int_equal(p->backups.keep.unit, TU_DAYS);
+	assert_int_equal(p->backups.rotate_every.n, 7);
+	json_t *j = policy_to_json(p);
+	json_t *b = json_object_get(j, "backups");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(b, "keep"), "iso")), "P35D");
+	json_decref(j);
+	policy_free(p);
+	free(text);
 }
 
 static void test_seeds(void **state)
@@ -463,6 +489,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_example),
 		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_backups),
 		cmocka_unit_test(test_seeds),
 		cmocka_unit_test(test_record_events),
 		cmocka_unit_test(test_legal_keys),

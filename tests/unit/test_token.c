@@ -206,7 +206,7 @@ static void test_legacy_ciphertext(void **state)
 
 	struct subject_key k, got;
 	crypto_aead_xchacha20poly1305_ietf_keygen(k.k);
-	unsigned char ad[8 + 30], wrapped[VAULT_WRAPPED_LEN];
+	unsigned char ad[8 + 30], wrapped[VAULT_WRAPPED_LEGACY_LEN];
 	for (int i = 0; i < 8; i++)
 		ad[i] = (unsigned char)((uint64_t)v.tenant_id >> (8 * i));
 	memcpy(ad + 8, old_sub, 30);
