@@ -8,10 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
 #include "core/datakey.h"
+#include "core/hold.h"
 #include "core/mail.h"
 #include "core/request.h"
 #include "core/subject.h"
@@ -90,6 +92,20 @@ enum rc tenant_create(struct store *s, const char *keydir, const char *name,
 	return RC_OK;
 }
 
+/* Text that staff wrote about people before schema 9 is sealed under their
+ * keys the first time the keys are loaded (request_seal_queued). A failure
+ * (a read-only register, say) is logged and left for the next load: the
+ * rows still read as they did. */
+static void seal_queued(struct store *s, const struct tenant *t)
+{
+	struct core_ctx c = {.store = s, .tenant = t};
+	size_t requests = 0, holds = 0;
+	if (request_seal_queued(&c, &requests) || hold_seal_queued(&c, &holds))
+		log_warn("sealing the free text of old rows failed tenant=%lld: left for the next start", (long long)t->id);
+	else if (requests || holds)
+		log_info("sealed the free text of %zu requests and %zu holds tenant=%lld", requests, holds, (long long)t->id);
+}
+
 enum rc tenant_open(struct store *s, const char *keydir, const char *name,
                     struct tenant **out, struct errbuf *eb)
 {
@@ -118,6 +134,8 @@ enum rc tenant_open(struct store *s, const char *keydir, const char *name,
 	}
 	key_path(keydir, t->name, path, sizeof path);
 	rc = vault_load(path, t->id, &t->vault, eb);
+	if (!rc)
+		seal_queued(s, t);
 out:
 	free(version);
 	free(source);

@@ -219,6 +219,7 @@ void store_request_fini(struct store_request *r)
 	free(r->refusal_reason);
 	free(r->verified_by);
 	free(r->details);
+	free(r->notes);
 	memset(r, 0, sizeof *r);
 }
 
@@ -234,6 +235,7 @@ void store_holds_free(struct store_hold *v, size_t n)
 	for (size_t i = 0; v && i < n; i++) {
 		free(v[i].reason);
 		free(v[i].key_id);
+		free(v[i].sealed);
 	}
 	free(v);
 }

@@ -56,6 +56,12 @@ struct store_request {
 	int64_t received_at, due_at, target_at, extended_at, answered_at; /* 0: none */
 	unsigned char *details;
 	size_t details_len;
+	/* verified_by, extension_reason, refusal_reason and outcome, sealed
+	 * under the subject's key by core (schema 9); the four plaintext
+	 * members are what core wrote in the clear (nothing, unless the
+	 * subject's key was already gone) or what it opened. */
+	unsigned char *notes;
+	size_t notes_len;
 };
 
 /* Most statuses a filter or count can name: they are bound as parameters,
@@ -167,6 +173,11 @@ struct store_hold {
 	char *reason, *key_id;
 	bool forbid_disclosure;
 	int64_t created_at, until, lifted_at; /* 0: none */
+	/* The reason sealed under the key of subject sealed_for (schema 9);
+	 * reason is then "" in the store and opened by core. */
+	unsigned char *sealed;
+	size_t sealed_len;
+	char sealed_for[TOKEN_ID_MAX];
 };
 
 struct store_disclosure {
