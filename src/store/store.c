@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fault.h"
+#include "base/log.h"
 #include "base/xalloc.h"
 
 static const struct store_ops *const backends[] = {
@@ -90,6 +92,18 @@ void store_close(struct store *s)
 	s->ops->close(s);
 	store_pool_free(own);
 }
+
+#ifdef PRIVREG_FAULTS
+enum rc store_fault(struct store *s, const char *op)
+{
+	if (!fault_store())
+		return RC_OK;
+	log_warn("fault injected: store %s fails", op);
+	if (!strcmp(op, "commit"))
+		s->ops->rollback(s);
+	return RC_DB;
+}
+#endif
 
 void store_tenant_fini(struct store_tenant *t)
 {

@@ -249,8 +249,17 @@ void store_requests_free(struct store_request *v, size_t n);
 void store_audits_free(struct store_audit *v, size_t n);
 
 static inline void store_rollback(struct store *s) { s->ops->rollback(s); }
+#ifdef PRIVREG_FAULTS
+/* Test builds (base/fault.h): RC_DB when PRIVREG_FAULT_STORE picks this call,
+ * after doing what the backend does when that operation fails (a failed
+ * commit rolls back). The one hook in front of every operation. */
+enum rc store_fault(struct store *s, const char *op) WUR;
+#define STORE_OP(ret, name, params, args) \
+	static inline WUR ret store_##name params { enum rc f_ = store_fault(s, #name); return f_ ? f_ : s->ops->name args; }
+#else
 #define STORE_OP(ret, name, params, args) \
 	static inline WUR ret store_##name params { return s->ops->name args; }
+#endif
 #include "store/ops.def"
 #undef STORE_OP
 

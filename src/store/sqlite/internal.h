@@ -65,6 +65,11 @@ static inline struct sqlite_store *sq(struct store *s)
 #include "store/ops.def"
 #undef STORE_OP
 void sqlite_rollback(struct store *s);
+#ifdef PRIVREG_FAULTS
+/* Installs the power-cut VFS as the default when PRIVREG_POWERCUT is set
+ * (test builds only: powercut.c). */
+enum rc sqlite_powercut_install(void) WUR;
+#endif
 
 /* A SQLite result code as an rc; logs the error (op name, never values). */
 enum rc sq_map_rc(struct sqlite_store *q, int src, const char *what) WUR;
