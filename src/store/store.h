@@ -210,6 +210,9 @@ struct store_ops {
 struct store {
 	const struct store_ops *ops;
 	struct store_pool *own_pool; /* set by store_open: freed with the connection */
+#ifdef PRIVREG_FAULTS
+	bool fault;                  /* test builds: the next statement fails (store_fault_arm) */
+#endif
 };
 
 /* Configures the database libraries; once, in main, before any thread. */
@@ -250,12 +253,20 @@ void store_audits_free(struct store_audit *v, size_t n);
 
 static inline void store_rollback(struct store *s) { s->ops->rollback(s); }
 #ifdef PRIVREG_FAULTS
-/* Test builds (base/fault.h): RC_DB when PRIVREG_FAULT_STORE picks this call,
- * after doing what the backend does when that operation fails (a failed
- * commit rolls back). The one hook in front of every operation. */
-enum rc store_fault(struct store *s, const char *op) WUR;
+/* Test builds (base/fault.h): when PRIVREG_FAULT_STORE picks this call, the
+ * operation runs with s->fault set, and its first statement fails with
+ * RC_DB as a real database error would (after the operation has set up its
+ * outputs, and with the backend's own handling: a failed commit rolls
+ * back). The one hook in front of every operation. */
+void store_fault_arm(struct store *s, const char *op);
 #define STORE_OP(ret, name, params, args) \
-	static inline WUR ret store_##name params { enum rc f_ = store_fault(s, #name); return f_ ? f_ : s->ops->name args; }
+	static inline WUR ret store_##name params \
+	{ \
+		store_fault_arm(s, #name); \
+		ret r_ = s->ops->name args; \
+		s->fault = false; \
+		return r_; \
+	}
 #else
 #define STORE_OP(ret, name, params, args) \
 	static inline WUR ret store_##name params { return s->ops->name args; }

@@ -84,6 +84,12 @@ static inline size_t sq_hash(const char *sql)
 /* The kept statement for sql (static text), ready to bind. */
 static inline WUR enum rc sq_stmt(struct sqlite_store *q, const char *sql, sqlite3_stmt **out)
 {
+#ifdef PRIVREG_FAULTS
+	if (q->base.fault) { /* test builds: an injected failure (store_fault_arm) */
+		q->base.fault = false;
+		return RC_DB;
+	}
+#endif
 	size_t mask = q->nslots - 1;
 	for (size_t i = sq_hash(sql) & mask; q->slots[i].sql; i = (i + 1) & mask) {
 		if (q->slots[i].sql == sql) {
