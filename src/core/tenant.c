@@ -58,6 +58,14 @@ enum rc tenant_create(struct store *s, const char *keydir, const char *name,
 	}
 	key_path(keydir, name, path, sizeof path);
 	rc = vault_create_file(path, eb);
+	if (rc == RC_EXISTS)
+		/* Left by a creation cut short (a crash or power cut after the key
+		 * file was durable and before the tenant was committed), or
+		 * another register's: never overwritten, the operator decides. */
+		err_set(eb, rc,
+		        "key file %s exists but the register has no tenant '%s': an earlier 'tenant add' or 'init' "
+		        "stopped before it finished, or the file belongs to another register; move it away (keep a "
+		        "copy if in doubt) and run again", path, name);
 	if (rc) {
 		policy_free(p);
 		return rc;
