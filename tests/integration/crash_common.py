@@ -13,6 +13,16 @@ import requests
 from conftest import Server
 
 SANITIZER = ("AddressSanitizer", "runtime error", "LeakSanitizer")
+STARTED = []  # every server start() made, so that a failed test leaves none running (reap)
+
+
+def reap():
+    """Kills what a test left running (it stopped at a failed assertion)."""
+    while STARTED:
+        srv = STARTED.pop()
+        if srv.proc.poll() is None:
+            srv.proc.kill()
+            srv.proc.wait()
 
 
 def start(privreg, d, env=None, extra=()):
@@ -21,7 +31,9 @@ def start(privreg, d, env=None, extra=()):
     saved = {k: os.environ.get(k) for k in (env or {})}
     os.environ.update(env or {})
     try:
-        return Server(privreg, d, list(extra))
+        srv = Server(privreg, d, list(extra))
+        STARTED.append(srv)
+        return srv
     except RuntimeError as e:
         assert not any(s in str(e) for s in SANITIZER), str(e)[-3000:]
         return None

@@ -27,11 +27,17 @@ import time
 import pytest
 
 from conftest import WEBSHOP, Privreg, _bin, add_key
-from crash_common import (Ledger, account, check_ledger, cli, kill, order, post, register_intact, start,
-                          stop_clean, write_import)
+from crash_common import (Ledger, account, check_ledger, cli, kill, order, post, reap, register_intact,
+                          start, stop_clean, write_import)
 from test_consent import Inbox, free_port, link_in
 
 FAULT_POWERCUT_EXIT = 86  # base/fault.h
+
+
+@pytest.fixture(autouse=True)
+def no_server_left():
+    yield
+    reap()
 
 
 @pytest.fixture

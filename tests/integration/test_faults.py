@@ -22,8 +22,14 @@ import signal
 import pytest
 
 from conftest import WEBSHOP, Privreg, _bin, add_key
-from crash_common import (Ledger, account, check_ledger, clean_error, kill, order, post, read, register_intact,
-                          start, stop_clean)
+from crash_common import (Ledger, account, check_ledger, clean_error, kill, order, post, read, reap,
+                          register_intact, start, stop_clean)
+
+
+@pytest.fixture(autouse=True)
+def no_server_left():
+    yield
+    reap()
 
 
 @pytest.fixture
