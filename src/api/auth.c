@@ -56,8 +56,11 @@ enum rc server_authenticate(struct server *s, struct worker *w, struct http_requ
 	rq->role = key.role;
 	memcpy(rq->key_id, key.key_id, sizeof rq->key_id);
 	rc = server_tenant(s, rq->ctx.store, key.tenant_id, &rq->ctx.tenant);
-	if (rc)
+	if (rc == RC_UNAUTHORIZED)
 		return err_set(&rq->eb, RC_UNAUTHORIZED, "the API key's tenant is not available");
+	if (rc) /* the key is fine: the server could not load its tenant (a 5xx, to retry) */
+		return err_set(&rq->eb, rc_http_status(rc) >= 500 ? rc : RC_UNAVAILABLE,
+		               "the API key's tenant cannot be loaded now");
 	rq->ctx.key_id = rq->key_id;
 	rq->ctx.role = apikey_role_name(rq->role);
 	if (!(rq->route->roles & (1u << rq->role)))

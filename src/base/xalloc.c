@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fault.h"
+
+/* A test build may fail an allocation on purpose (base/fault.h): the
+ * abort below is then the path under test, as exhaustion would take it. */
 static void *check(void *p)
 {
 	if (!p) {
@@ -15,11 +19,14 @@ static void *check(void *p)
 	return p;
 }
 
-void *xmalloc(size_t n) { return check(malloc(n ? n : 1)); }
-void *xcalloc(size_t count, size_t size) { return check(calloc(count ? count : 1, size ? size : 1)); }
-void *xrealloc(void *p, size_t n) { return check(realloc(p, n ? n : 1)); }
-char *xstrdup(const char *s) { return check(strdup(s)); }
-char *xstrndup(const char *s, size_t n) { return check(strndup(s, n)); }
+void *xmalloc(size_t n) { return check(fault_alloc() ? NULL : malloc(n ? n : 1)); }
+void *xcalloc(size_t count, size_t size)
+{
+	return check(fault_alloc() ? NULL : calloc(count ? count : 1, size ? size : 1));
+}
+void *xrealloc(void *p, size_t n) { return check(fault_alloc() ? NULL : realloc(p, n ? n : 1)); }
+char *xstrdup(const char *s) { return check(fault_alloc() ? NULL : strdup(s)); }
+char *xstrndup(const char *s, size_t n) { return check(fault_alloc() ? NULL : strndup(s, n)); }
 
 void *xmemdup(const void *p, size_t n)
 {
@@ -36,5 +43,9 @@ char *xasprintf(const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vasprintf(&s, fmt, ap);
 	va_end(ap);
+	if (fault_alloc()) {
+		free(s);
+		s = NULL;
+	}
 	return check(n < 0 ? NULL : s);
 }

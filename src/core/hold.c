@@ -7,9 +7,72 @@
 
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/datakey.h"
 #include "base/timeutil.h"
 #include "crypto/token.h"
 #include "store/store.h"
+
+/* A hold's reason ("dispute with ...") is about the person: it is sealed
+ * under the key of the subject the hold covers (sealed_for), so that it dies
+ * with them (schema 9). */
+static void reason_ad(const char *hold_id, char *ad, size_t size)
+{
+	snprintf(ad, size, "hold-reason:%s", hold_id);
+}
+
+/* Seals h->reason under key into h->sealed, for subject `owner`. */
+static void reason_seal(struct store_hold *h, const char *owner, const struct subject_key *key)
+{
+	char ad[64];
+	size_t len = strlen(h->reason);
+	reason_ad(h->id, ad, sizeof ad);
+	free(h->sealed);
+	h->sealed_len = len + VAULT_SEAL_OVERHEAD;
+	h->sealed = xmalloc(h->sealed_len);
+	vault_seal(key, ad, h->reason, len, h->sealed);
+	snprintf(h->sealed_for, sizeof h->sealed_for, "%s", owner);
+}
+
+/* Writes h's reason sealed (insert, or the seal of an existing row): the
+ * store gets "" as the reason. */
+static enum rc reason_save(const struct core_ctx *c, const struct store_hold *h, bool insert)
+{
+	struct store_hold w = *h;
+	if (w.sealed)
+		w.reason = "";
+	return insert ? store_hold_insert(c->store, c->tenant->id, &w) : store_hold_seal(c->store, c->tenant->id, &w);
+}
+
+/* Opens h's sealed reason in place; a subject erased since leaves "erased". */
+static enum rc reason_open(const struct core_ctx *c, struct store_hold *h)
+{
+	if (!h->sealed)
+		return RC_OK;
+	struct subject_key key;
+	struct buf plain;
+	char ad[64];
+	buf_init(&plain, HOLD_REASON_MAX + 1);
+	enum rc rc = datakey_unwrap(c, h->sealed_for, &key, NULL);
+	if (!rc) {
+		reason_ad(h->id, ad, sizeof ad);
+		rc = vault_open(&key, ad, h->sealed, h->sealed_len, &plain);
+		vault_subject_key_wipe(&key);
+	}
+	free(h->reason);
+	if (!rc) {
+		h->reason = xstrndup(plain.data, plain.len);
+	} else if (rc == RC_GONE || rc == RC_NOT_FOUND || rc == RC_CRYPTO) {
+		h->reason = xstrdup(HOLD_REASON_ERASED);
+		rc = RC_OK;
+	} else {
+		h->reason = xstrdup("");
+	}
+	buf_fini(&plain);
+	free(h->sealed);
+	h->sealed = NULL;
+	h->sealed_len = 0;
+	return rc;
+}
 
 enum rc hold_create(const struct core_ctx *c, const struct hold_input *in, struct store_hold *out,
                     struct errbuf *eb)
@@ -55,16 +118,27 @@ enum rc hold_create(const struct core_ctx *c, const struct hold_input *in, struc
 	out->forbid_disclosure = in->forbid_disclosure;
 	out->created_at = core_now(c);
 	out->until = until;
+	struct subject_key key;
+	rc = datakey_unwrap(c, subject, &key, NULL);
+	if (!rc)
+		reason_seal(out, subject, &key);
+	vault_subject_key_wipe(&key);
+	if (rc == RC_GONE)
+		rc = RC_OK; /* no key to seal under: nothing of the person is left to tie it to */
 	char detail[96];
 	snprintf(detail, sizeof detail, "hold=%s forbid_disclosure=%d", out->id, in->forbid_disclosure);
 	struct audit_event ev = {"hold.create", subject, on_record ? in->record_id : NULL, "ok", detail};
-	rc = store_begin(c->store);
+	if (!rc)
+		rc = store_begin(c->store);
 	if (!rc) {
-		rc = store_hold_insert(c->store, c->tenant->id, out);
+		rc = reason_save(c, out, true);
 		if (!rc)
 			rc = audit_append(c, &ev);
 		rc = core_end(c, rc);
 	}
+	free(out->sealed); /* the caller gets the reason in the clear */
+	out->sealed = NULL;
+	out->sealed_len = 0;
 	if (rc) {
 		free(out->reason);
 		free(out->key_id);
@@ -90,7 +164,84 @@ enum rc hold_lift(const struct core_ctx *c, const char *id, struct errbuf *eb)
 enum rc hold_active(const struct core_ctx *c, const char *subject_id, const char *record_id,
                     struct store_hold **out, size_t *n)
 {
-	return store_holds_active(c->store, c->tenant->id, subject_id, record_id, core_now(c), out, n);
+	enum rc rc = store_holds_active(c->store, c->tenant->id, subject_id, record_id, core_now(c), out, n);
+	for (size_t i = 0; !rc && i < *n; i++)
+		rc = reason_open(c, &(*out)[i]);
+	if (rc) {
+		store_holds_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+enum rc hold_reseal(const struct core_ctx *c, const struct store_hold *v, size_t n, const char *subject_id,
+                    const struct subject_key *key)
+{
+	enum rc rc = RC_OK;
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct store_hold h = v[i];
+		h.reason = v[i].reason;
+		h.sealed = NULL;
+		reason_seal(&h, subject_id, key);
+		rc = reason_save(c, &h, false);
+		free(h.sealed);
+	}
+	return rc;
+}
+
+enum rc hold_seal_queued(const struct core_ctx *c, size_t *sealed)
+{
+	char ids[64][TOKEN_ID_MAX];
+	size_t n = 0;
+	*sealed = 0;
+	do {
+		enum rc rc = store_seal_queue_next(c->store, c->tenant->id, "hold", ids, 64, &n);
+		for (size_t i = 0; !rc && i < n; i++) {
+			struct store_hold h;
+			rc = store_begin(c->store);
+			if (rc)
+				return rc;
+			rc = store_hold_get(c->store, c->tenant->id, ids[i], &h);
+			char owner[TOKEN_ID_MAX] = "";
+			if (!rc && h.subject_id[0]) {
+				snprintf(owner, sizeof owner, "%s", h.subject_id);
+			} else if (!rc) {
+				struct store_record r = {0};
+				if (!store_record_get(c->store, c->tenant->id, h.record_id, &r))
+					snprintf(owner, sizeof owner, "%s", r.subject_id);
+				store_record_fini(&r);
+			}
+			struct subject_key key;
+			enum rc krc = rc || !owner[0] ? RC_GONE : datakey_unwrap(c, owner, &key, NULL);
+			if (!rc && !h.sealed && !krc) {
+				reason_seal(&h, owner, &key);
+				rc = reason_save(c, &h, false);
+			} else if (!rc && !h.sealed && (krc == RC_GONE || krc == RC_NOT_FOUND)) {
+				/* The person is gone already: so is what was written about them. */
+				free(h.reason);
+				h.reason = xstrdup(HOLD_REASON_ERASED);
+				rc = reason_save(c, &h, false);
+			} else if (!rc && !h.sealed) {
+				rc = krc;
+			}
+			if (!krc)
+				vault_subject_key_wipe(&key);
+			if (rc == RC_NOT_FOUND)
+				rc = RC_OK;
+			if (!rc)
+				rc = store_seal_queue_done(c->store, c->tenant->id, "hold", ids[i]);
+			free(h.reason);
+			free(h.key_id);
+			free(h.sealed);
+			rc = core_end(c, rc);
+			if (!rc)
+				(*sealed)++;
+		}
+		if (rc)
+			return rc;
+	} while (n == 64);
+	return RC_OK;
 }
 
 const struct store_hold *hold_covering(const struct store_hold *v, size_t n, const char *subject_id,

@@ -2,7 +2,9 @@
  * hold: legal holds (002 item 23: investigation, dispute, security, law). A
  * hold on a subject or a record keeps it from the retention sweep and from
  * erasure until it is lifted or its `until` passes; a hold may also forbid
- * disclosures. Every hold and lift is audited.
+ * disclosures. Every hold and lift is audited. The reason is sealed under
+ * the subject's key: it reads back while the subject exists, and as
+ * HOLD_REASON_ERASED once they are erased.
  */
 #ifndef PRIVREG_HOLD_H
 #define PRIVREG_HOLD_H
@@ -11,6 +13,8 @@
 #include "store/store.h"
 
 #define HOLD_REASON_MAX 1000
+/* What a hold's reason reads once its subject is erased. */
+#define HOLD_REASON_ERASED "erased"
 
 struct hold_input {
 	const char *subject_id;    /* one of the two */
@@ -26,6 +30,15 @@ enum rc hold_lift(const struct core_ctx *c, const char *id, struct errbuf *eb) W
 /* Active holds: all (both NULL), a subject's, or a record's (with its subject's). */
 enum rc hold_active(const struct core_ctx *c, const char *subject_id, const char *record_id,
                     struct store_hold **out, size_t *n) WUR;
+
+/* Seals the reasons of holds v (opened, as hold_active gives them) under a
+ * subject's new key: an erasure that keeps held records re-keys the subject,
+ * and the holds that keep them must still say why. */
+enum rc hold_reseal(const struct core_ctx *c, const struct store_hold *v, size_t n, const char *subject_id,
+                    const struct subject_key *key) WUR;
+/* Seals the reasons of holds written before schema 9 (see
+ * request_seal_queued); *sealed how many rows. */
+enum rc hold_seal_queued(const struct core_ctx *c, size_t *sealed) WUR;
 
 /* The hold among v that covers a subject or one of its records, or NULL. */
 const struct store_hold *hold_covering(const struct store_hold *v, size_t n, const char *subject_id,

@@ -126,6 +126,172 @@ static void details_ad(const char *request_id, char *ad, size_t size)
 	snprintf(ad, size, "request:%s", request_id);
 }
 
+/* ---- the staff's words about a request, sealed (schema 9) ----
+ * verified_by ("passport of ..."), the reasons for an extension or refusal
+ * and the outcome (which may quote a hold's reason) are about the person:
+ * they are kept as one blob sealed under the subject's key, so that erasing
+ * the subject, which destroys the key, erases them too. Packed as, for each
+ * of the four in order, a byte (0 absent, 1 present) and, when present, a
+ * 4-byte little-endian length and the text. */
+
+#define NOTES_N 4
+
+static char **note(struct store_request *r, size_t i)
+{
+	char **v[NOTES_N] = {&r->verified_by, &r->extension_reason, &r->refusal_reason, &r->outcome};
+	return v[i];
+}
+
+static void notes_ad(const char *request_id, char *ad, size_t size)
+{
+	snprintf(ad, size, "request-notes:%s", request_id);
+}
+
+static enum rc notes_pack(struct store_request *r, struct buf *out)
+{
+	enum rc rc = RC_OK;
+	for (size_t i = 0; !rc && i < NOTES_N; i++) {
+		const char *t = *note(r, i);
+		unsigned char head[5] = {t != NULL, 0, 0, 0, 0};
+		size_t len = t ? strlen(t) : 0;
+		for (size_t k = 0; k < 4; k++)
+			head[1 + k] = (unsigned char)(len >> (8 * k));
+		rc = buf_append(out, head, t ? 5 : 1);
+		if (!rc && t)
+			rc = buf_append(out, t, len);
+	}
+	return rc;
+}
+
+/* Fills the four texts from a packed blob; RC_CRYPTO for one that does not
+ * parse (it opened, so it was written by us: a bug, not an attack). */
+static enum rc notes_unpack(struct store_request *r, const unsigned char *p, size_t n)
+{
+	size_t at = 0;
+	for (size_t i = 0; i < NOTES_N; i++) {
+		if (at >= n)
+			return RC_CRYPTO;
+		if (!p[at++])
+			continue;
+		if (n - at < 4)
+			return RC_CRYPTO;
+		size_t len = 0;
+		for (size_t k = 0; k < 4; k++)
+			len |= (size_t)p[at + k] << (8 * k);
+		at += 4;
+		if (len > n - at)
+			return RC_CRYPTO;
+		free(*note(r, i));
+		*note(r, i) = xstrndup((const char *)p + at, len);
+		at += len;
+	}
+	return at == n ? RC_OK : RC_CRYPTO;
+}
+
+/* Opens r->notes into the four texts and frees it. A subject erased (no
+ * key, or a new key after an erasure that kept records) leaves them NULL:
+ * what staff wrote about the person went with them. */
+static enum rc notes_open(const struct core_ctx *c, struct store_request *r)
+{
+	if (!r->notes)
+		return RC_OK;
+	struct subject_key key;
+	enum rc rc = datakey_unwrap(c, r->subject_id, &key, NULL);
+	if (!rc) {
+		struct buf plain;
+		char ad[64];
+		buf_init(&plain, REQUEST_DETAILS_MAX);
+		notes_ad(r->id, ad, sizeof ad);
+		rc = vault_open(&key, ad, r->notes, r->notes_len, &plain);
+		vault_subject_key_wipe(&key);
+		if (!rc)
+			rc = notes_unpack(r, (const unsigned char *)plain.data, plain.len);
+		buf_fini(&plain);
+	}
+	if (rc == RC_GONE || rc == RC_NOT_FOUND || rc == RC_CRYPTO)
+		rc = RC_OK;
+	free(r->notes);
+	r->notes = NULL;
+	r->notes_len = 0;
+	return rc;
+}
+
+/* Writes r (insert or update) with its four texts sealed. When the subject
+ * has no key any more (this very request may have erased them) the texts
+ * about the person are dropped; the outcome, counts and names of what was
+ * done, stays in the clear as the proof of it. */
+static enum rc save_row(const struct core_ctx *c, struct store_request *r, bool insert)
+{
+	struct store_request w = *r;
+	for (size_t i = 0; i < NOTES_N; i++)
+		*note(&w, i) = NULL;
+	w.notes = NULL;
+	w.notes_len = 0;
+	bool any = false;
+	for (size_t i = 0; i < NOTES_N; i++)
+		any = any || *note(r, i);
+	enum rc rc = RC_OK;
+	if (any) {
+		struct subject_key key;
+		rc = datakey_unwrap(c, r->subject_id, &key, NULL);
+		if (rc == RC_GONE || rc == RC_NOT_FOUND) {
+			w.outcome = r->outcome;
+			rc = RC_OK;
+		} else if (!rc) {
+			struct buf plain;
+			char ad[64];
+			buf_init(&plain, REQUEST_DETAILS_MAX);
+			rc = notes_pack(r, &plain);
+			if (!rc) {
+				notes_ad(r->id, ad, sizeof ad);
+				w.notes_len = plain.len + VAULT_SEAL_OVERHEAD;
+				w.notes = xmalloc(w.notes_len);
+				vault_seal(&key, ad, plain.data, plain.len, w.notes);
+			}
+			buf_fini(&plain);
+		}
+		vault_subject_key_wipe(&key);
+	}
+	if (!rc)
+		rc = insert ? store_request_insert(c->store, c->tenant->id, &w)
+		            : store_request_update(c->store, c->tenant->id, &w);
+	free(w.notes);
+	return rc;
+}
+
+enum rc request_seal_queued(const struct core_ctx *c, size_t *sealed)
+{
+	char ids[64][TOKEN_ID_MAX];
+	size_t n = 0;
+	*sealed = 0;
+	do {
+		enum rc rc = store_seal_queue_next(c->store, c->tenant->id, "request", ids, 64, &n);
+		for (size_t i = 0; !rc && i < n; i++) {
+			struct store_request r;
+			rc = store_begin(c->store);
+			if (rc)
+				return rc;
+			/* Read as stored: written before schema 9, its texts are in the clear. */
+			rc = store_request_get(c->store, c->tenant->id, ids[i], &r);
+			if (!rc)
+				rc = notes_open(c, &r);
+			if (!rc)
+				rc = save_row(c, &r, false);
+			if (rc == RC_NOT_FOUND)
+				rc = RC_OK; /* expired since */
+			if (!rc)
+				rc = store_seal_queue_done(c->store, c->tenant->id, "request", ids[i]);
+			store_request_fini(&r);
+			rc = core_end(c, rc);
+			if (!rc)
+				(*sealed)++;
+		}
+		if (rc)
+			return rc;
+	} while (n == 64);
+	return RC_OK;
+}
+
 static enum rc audit(const struct core_ctx *c, const char *action, const struct store_request *r, const char *detail)
 {
 	char d[600];
@@ -368,7 +534,7 @@ enum rc request_create(const struct core_ctx *c, const struct request_input *in,
 	if (!rc)
 		rc = store_begin(c->store);
 	if (!rc) {
-		rc = store_request_insert(c->store, c->tenant->id, out);
+		rc = save_row(c, out, true);
 		if (!rc)
 			rc = audit(c, "request.create", out, out->verified_by ? "verified=yes" : "verified=no");
 		if (!rc && to[0]) {
@@ -401,13 +567,25 @@ enum rc request_get(const struct core_ctx *c, const char *id, struct store_reque
 	enum rc rc = store_request_get(c->store, c->tenant->id, id, out);
 	if (rc == RC_NOT_FOUND && id_from_legacy(id, upgraded))
 		rc = store_request_get(c->store, c->tenant->id, upgraded, out);
+	if (!rc)
+		rc = notes_open(c, out);
+	if (rc && rc != RC_NOT_FOUND)
+		store_request_fini(out);
 	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such request") : rc;
 }
 
 enum rc request_list(const struct core_ctx *c, const struct store_request_filter *f, struct store_request **out,
                      size_t *n)
 {
-	return store_requests_list(c->store, c->tenant->id, f, out, n);
+	enum rc rc = store_requests_list(c->store, c->tenant->id, f, out, n);
+	for (size_t i = 0; !rc && i < *n; i++)
+		rc = notes_open(c, &(*out)[i]);
+	if (rc) {
+		store_requests_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
 }
 
 /* Loads a request for a change of status: it must still be open. */
@@ -442,7 +620,7 @@ static int64_t expiry(const struct core_ctx *c, const struct store_request *r)
 
 static enum rc update(const struct core_ctx *c, struct store_request *r, const char *action, const char *detail)
 {
-	enum rc rc = store_request_update(c->store, c->tenant->id, r);
+	enum rc rc = save_row(c, r, false);
 	if (!rc && r->answered_at)
 		rc = store_request_set_expiry(c->store, c->tenant->id, r->id, expiry(c, r));
 	return rc ? rc : audit(c, action, r, detail);
@@ -791,6 +969,27 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 	return RC_OK;
 }
 
+/* A blob sealed under one subject's key, sealed again under another's (same
+ * associated data); NULL stays NULL. */
+static enum rc reseal(const struct subject_key *from, const struct subject_key *into, const char *ad,
+                      const unsigned char *blob, size_t len, size_t max, unsigned char **out, size_t *out_len)
+{
+	*out = NULL;
+	*out_len = 0;
+	if (!blob || !len)
+		return RC_OK;
+	struct buf plain;
+	buf_init(&plain, max + 1);
+	enum rc rc = vault_open(from, ad, blob, len, &plain);
+	if (!rc) {
+		*out_len = plain.len + VAULT_SEAL_OVERHEAD;
+		*out = xmalloc(*out_len);
+		vault_seal(into, ad, plain.data, plain.len, *out);
+	}
+	buf_fini(&plain);
+	return rc;
+}
+
 enum rc request_move_subject(const struct core_ctx *c, const char *from, const struct subject_key *from_key,
                              const char *into, const struct subject_key *into_key, size_t *n)
 {
@@ -799,26 +998,21 @@ enum rc request_move_subject(const struct core_ctx *c, const char *from, const s
 	*n = 0;
 	enum rc rc = store_requests_for_subject(c->store, c->tenant->id, from, &v, &nv);
 	for (size_t i = 0; !rc && i < nv; i++) {
-		unsigned char *details = NULL;
-		size_t len = 0;
-		if (v[i].details && v[i].details_len) {
-			char ad[64];
-			struct buf plain;
-			buf_init(&plain, REQUEST_DETAILS_MAX + 1);
-			details_ad(v[i].id, ad, sizeof ad);
-			rc = vault_open(from_key, ad, v[i].details, v[i].details_len, &plain);
-			if (!rc) {
-				len = plain.len + VAULT_SEAL_OVERHEAD;
-				details = xmalloc(len);
-				vault_seal(into_key, ad, plain.data, plain.len, details);
-			}
-			buf_fini(&plain);
-		}
+		unsigned char *details = NULL, *notes = NULL;
+		size_t len = 0, notes_len = 0;
+		char ad[64];
+		details_ad(v[i].id, ad, sizeof ad);
+		rc = reseal(from_key, into_key, ad, v[i].details, v[i].details_len, REQUEST_DETAILS_MAX, &details, &len);
+		/* staff's notes about the request (verified_by, reasons, outcome) */
+		notes_ad(v[i].id, ad, sizeof ad);
 		if (!rc)
-			rc = store_request_move(c->store, c->tenant->id, v[i].id, into, details, len);
+			rc = reseal(from_key, into_key, ad, v[i].notes, v[i].notes_len, v[i].notes_len, &notes, &notes_len);
+		if (!rc)
+			rc = store_request_move(c->store, c->tenant->id, v[i].id, into, details, len, notes, notes_len);
 		if (!rc)
 			(*n)++;
 		free(details);
+		free(notes);
 	}
 	store_requests_free(v, nv);
 	return rc;

@@ -9,7 +9,9 @@
  * e-mail that tells the subject; or by refusing it, with the reason.
  * Statuses (enum request_status): received -> verifying (identity to be
  * checked) -> in_progress -> completed | refused. Staff who log a request may
- * say who verified it.
+ * say who verified it. What staff write about the person (verified_by, the
+ * reasons, the outcome) is sealed under the subject's key: it reads back
+ * while the subject exists and is gone (NULL) once they are erased.
  */
 #ifndef PRIVREG_REQUEST_H
 #define PRIVREG_REQUEST_H
@@ -127,6 +129,12 @@ struct request_exec {
 /* Carries the request out; *out is the request as it now stands. */
 enum rc request_complete(const struct core_ctx *c, const char *id, const struct request_exec *x,
                          struct store_request *out, struct errbuf *eb) WUR;
+
+/* Seals the texts of requests written before schema 9 (verified_by,
+ * reasons, outcome) under their subjects' keys, or drops them for a subject
+ * already erased; *sealed how many rows. Idempotent: each row leaves the
+ * store's queue in the transaction that seals it. */
+enum rc request_seal_queued(const struct core_ctx *c, size_t *sealed) WUR;
 
 /* A signed link by which the subject can fetch their export (kind 'x'). */
 enum rc request_export_link(const struct core_ctx *c, const struct store_request *r, char out[TOKEN_LINK_MAX]) WUR;

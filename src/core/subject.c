@@ -611,6 +611,9 @@ enum rc subject_erase_for(const struct core_ctx *c, const char *subject_id, cons
 		rc = store_subject_rekey(c->store, c->tenant->id, subject_id, wrapped, sizeof wrapped);
 		if (!rc)
 			rc = store_subject_restrict(c->store, c->tenant->id, subject_id, true);
+		/* The holds that keep the records must still say why. */
+		if (!rc)
+			rc = hold_reseal(c, holds, nholds, subject_id, &fresh);
 	} else if (!rc) {
 		rc = store_subject_delete(c->store, c->tenant->id, subject_id);
 	}

@@ -15,6 +15,7 @@
 #include "base/xalloc.h"
 #include "core/audit.h"
 #include "core/datakey.h"
+#include "core/hold.h"
 #include "core/ledger.h"
 #include "core/mail.h"
 #include "core/request.h"
@@ -60,6 +61,14 @@ enum rc tenant_create(struct store *s, const char *keydir, const char *name,
 	}
 	key_path(keydir, name, path, sizeof path);
 	rc = vault_create_file(path, eb);
+	if (rc == RC_EXISTS)
+		/* Left by a creation cut short (a crash or power cut after the key
+		 * file was durable and before the tenant was committed), or
+		 * another register's: never overwritten, the operator decides. */
+		err_set(eb, rc,
+		        "key file %s exists but the register has no tenant '%s': an earlier 'tenant add' or 'init' "
+		        "stopped before it finished, or the file belongs to another register; move it away (keep a "
+		        "copy if in doubt) and run again", path, name);
 	if (rc) {
 		policy_free(p);
 		return rc;
@@ -94,6 +103,20 @@ enum rc tenant_create(struct store *s, const char *keydir, const char *name,
 	return RC_OK;
 }
 
+/* Text that staff wrote about people before schema 9 is sealed under their
+ * keys the first time the keys are loaded (request_seal_queued). A failure
+ * (a read-only register, say) is logged and left for the next load: the
+ * rows still read as they did. */
+static void seal_queued(struct store *s, const struct tenant *t)
+{
+	struct core_ctx c = {.store = s, .tenant = t};
+	size_t requests = 0, holds = 0;
+	if (request_seal_queued(&c, &requests) || hold_seal_queued(&c, &holds))
+		log_warn("sealing the free text of old rows failed tenant=%lld: left for the next start", (long long)t->id);
+	else if (requests || holds)
+		log_info("sealed the free text of %zu requests and %zu holds tenant=%lld", requests, holds, (long long)t->id);
+}
+
 enum rc tenant_open(struct store *s, const char *keydir, const char *name,
                     struct tenant **out, struct errbuf *eb)
 {
@@ -126,6 +149,8 @@ enum rc tenant_open(struct store *s, const char *keydir, const char *name,
 		ledger_path(keydir, t->name, path, sizeof path);
 		t->ledger = xstrdup(path);
 	}
+	if (!rc)
+		seal_queued(s, t);
 out:
 	free(version);
 	free(source);

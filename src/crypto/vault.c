@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fault.h"
 #include "base/xalloc.h"
 #include "crypto/token.h"
 
@@ -152,28 +153,64 @@ static enum rc write_atomic(const char *path, const void *data, size_t len, stru
 	return sync_parent(path, eb);
 }
 
+/* A simulated power cut (test builds, base/fault.h) at one step of writing
+ * a key file: what that step had not yet made durable is lost. */
+enum key_step { KEY_WRITTEN, KEY_SYNCED, KEY_LINKED };
+
+static void key_cut(enum key_step step, int fd, const char *tmp, const char *path)
+{
+	if (!fault_powercut())
+		return;
+	if (step == KEY_WRITTEN && fd >= 0)
+		(void)!ftruncate(fd, 0); /* the content had not been synced */
+	if (step == KEY_LINKED)
+		unlink(path);            /* nor had the directory entry */
+	(void)tmp;
+	_exit(FAULT_POWERCUT_EXIT);
+}
+
+/* Written beside its final name, synced, then linked to it (link, unlike
+ * rename, fails if the name exists) and the directory synced: after a crash
+ * or a power cut at any point the key file is either absent or whole, and
+ * it is durable before the caller records the tenant that needs it. */
 enum rc vault_create_file(const char *path, struct errbuf *eb)
 {
 	unsigned char master[VAULT_KEY_LEN];
-	char hex[VAULT_KEY_LEN * 2 + 2];
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	char hex[VAULT_KEY_LEN * 2 + 2], tmp[4096];
+	if (snprintf(tmp, sizeof tmp, "%s.new", path) >= (int)sizeof tmp)
+		return err_set(eb, RC_INVALID, "key file path too long");
+	if (access(path, F_OK) == 0)
+		return err_set(eb, RC_EXISTS, "cannot create key file %s: it exists", path);
+	unlink(tmp); /* left by an earlier attempt that was cut short: never a key in use */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return err_set(eb, errno == EEXIST ? RC_EXISTS : RC_IO, "cannot create key file %s: %s",
-		               path, strerror(errno));
+		return err_set(eb, RC_IO, "cannot create key file %s: %s", tmp, strerror(errno));
 	randombytes_buf(master, sizeof master);
 	sodium_bin2hex(hex, sizeof hex, master, sizeof master);
 	size_t n = strlen(hex);
 	hex[n++] = '\n';
 	enum rc rc = RC_OK;
-	if (write(fd, hex, n) != (ssize_t)n || fsync(fd) != 0)
-		rc = err_set(eb, RC_IO, "cannot write key file %s: %s", path, strerror(errno));
+	if (write(fd, hex, n) != (ssize_t)n)
+		rc = err_set(eb, RC_IO, "cannot write key file %s: %s", tmp, strerror(errno));
+	key_cut(KEY_WRITTEN, fd, tmp, path);
+	if (!rc && fsync(fd) != 0)
+		rc = err_set(eb, RC_IO, "cannot write key file %s: %s", tmp, strerror(errno));
 	close(fd);
 	sodium_memzero(master, sizeof master);
 	sodium_memzero(hex, sizeof hex);
 	if (!rc)
+		key_cut(KEY_SYNCED, -1, tmp, path);
+	if (!rc && link(tmp, path) != 0)
+		rc = err_set(eb, errno == EEXIST ? RC_EXISTS : RC_IO, "cannot create key file %s: %s", path,
+		             strerror(errno));
+	if (!rc)
+		key_cut(KEY_LINKED, -1, tmp, path);
+	if (!rc) {
 		rc = sync_parent(path, eb);
-	if (rc)
-		unlink(path);
+		if (rc)
+			unlink(path); /* ours (link succeeded), and not durable */
+	}
+	unlink(tmp);
 	return rc;
 }
 

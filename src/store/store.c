@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fault.h"
+#include "base/log.h"
 #include "base/xalloc.h"
 
 static const struct store_ops *const backends[] = {
@@ -90,6 +92,16 @@ void store_close(struct store *s)
 	s->ops->close(s);
 	store_pool_free(own);
 }
+
+#ifdef PRIVREG_FAULTS
+void store_fault_arm(struct store *s, const char *op)
+{
+	if (fault_store()) {
+		log_warn("fault injected: store %s fails", op);
+		s->fault = true;
+	}
+}
+#endif
 
 void store_tenant_fini(struct store_tenant *t)
 {
@@ -219,6 +231,7 @@ void store_request_fini(struct store_request *r)
 	free(r->refusal_reason);
 	free(r->verified_by);
 	free(r->details);
+	free(r->notes);
 	memset(r, 0, sizeof *r);
 }
 
@@ -234,6 +247,7 @@ void store_holds_free(struct store_hold *v, size_t n)
 	for (size_t i = 0; v && i < n; i++) {
 		free(v[i].reason);
 		free(v[i].key_id);
+		free(v[i].sealed);
 	}
 	free(v);
 }

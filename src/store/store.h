@@ -56,6 +56,12 @@ struct store_request {
 	int64_t received_at, due_at, target_at, extended_at, answered_at; /* 0: none */
 	unsigned char *details;
 	size_t details_len;
+	/* verified_by, extension_reason, refusal_reason and outcome, sealed
+	 * under the subject's key by core (schema 9); the four plaintext
+	 * members are what core wrote in the clear (nothing, unless the
+	 * subject's key was already gone) or what it opened. */
+	unsigned char *notes;
+	size_t notes_len;
 	bool nobody;               /* about a person the register does not hold (subject_id is nobody's) */
 };
 
@@ -188,6 +194,11 @@ struct store_hold {
 	char *reason, *key_id;
 	bool forbid_disclosure;
 	int64_t created_at, until, lifted_at; /* 0: none */
+	/* The reason sealed under the key of subject sealed_for (schema 9);
+	 * reason is then "" in the store and opened by core. */
+	unsigned char *sealed;
+	size_t sealed_len;
+	char sealed_for[TOKEN_ID_MAX];
 };
 
 struct store_disclosure {
@@ -220,6 +231,9 @@ struct store_ops {
 struct store {
 	const struct store_ops *ops;
 	struct store_pool *own_pool; /* set by store_open: freed with the connection */
+#ifdef PRIVREG_FAULTS
+	bool fault;                  /* test builds: the next statement fails (store_fault_arm) */
+#endif
 };
 
 /* Configures the database libraries; once, in main, before any thread. */
@@ -261,8 +275,25 @@ void store_requester_fini(struct store_requester *r);
 void store_idempotency_fini(struct store_idempotency *e);
 
 static inline void store_rollback(struct store *s) { s->ops->rollback(s); }
+#ifdef PRIVREG_FAULTS
+/* Test builds (base/fault.h): when PRIVREG_FAULT_STORE picks this call, the
+ * operation runs with s->fault set, and its first statement fails with
+ * RC_DB as a real database error would (after the operation has set up its
+ * outputs, and with the backend's own handling: a failed commit rolls
+ * back). The one hook in front of every operation. */
+void store_fault_arm(struct store *s, const char *op);
+#define STORE_OP(ret, name, params, args) \
+	static inline WUR ret store_##name params \
+	{ \
+		store_fault_arm(s, #name); \
+		ret r_ = s->ops->name args; \
+		s->fault = false; \
+		return r_; \
+	}
+#else
 #define STORE_OP(ret, name, params, args) \
 	static inline WUR ret store_##name params { return s->ops->name args; }
+#endif
 #include "store/ops.def"
 #undef STORE_OP
 

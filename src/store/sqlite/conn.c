@@ -273,7 +273,14 @@ static enum rc sqlite_library_init(void)
 	 * allocation: with one connection per thread they only add contention. */
 	if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
 		return RC_INTERNAL;
-	return sqlite3_initialize() == SQLITE_OK ? RC_OK : RC_INTERNAL;
+	if (sqlite3_initialize() != SQLITE_OK)
+		return RC_INTERNAL;
+#ifdef PRIVREG_FAULTS
+	/* Test builds: the power-cut VFS, when PRIVREG_POWERCUT asks for it. */
+	return sqlite_powercut_install();
+#else
+	return RC_OK;
+#endif
 }
 
 static struct store_shared *sqlite_shared_new(const char *location)

@@ -5,6 +5,10 @@
  *
  * A hold on a subject covers its records and a hold on a record covers its
  * subject's erasure: holds_active answers both in one statement.
+ *
+ * A hold's reason comes sealed (schema 9): core writes "" as the reason and
+ * the ciphertext beside it. seal_queue lists the rows written before that,
+ * which core seals once.
  */
 #include "store/sqlite/internal.h"
 
@@ -12,7 +16,7 @@ enum rc sqlite_hold_insert(struct store *s, int64_t tenant, const struct store_h
 {
 	static const char sql[] =
 		"INSERT INTO holds (tenant_id, hold_id, subject_id, record_id, reason, forbid_disclosure, created_at, until, "
-		"key_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+		"key_id, reason_sealed, sealed_for) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	enum rc rc = sq_tenant(q, sql, tenant, &st);
@@ -26,7 +30,26 @@ enum rc sqlite_hold_insert(struct store *s, int64_t tenant, const struct store_h
 	sqlite3_bind_int64(st, 7, h->created_at);
 	bind_opt_int(st, 8, h->until);
 	bind_text(st, 9, h->key_id);
+	bind_blob(st, 10, h->sealed, h->sealed_len);
+	bind_opt_id(st, 11, TOKEN_PREFIX_SUBJECT, h->sealed_for);
 	return sq_run(q, st, "hold_insert");
+}
+
+enum rc sqlite_hold_seal(struct store *s, int64_t tenant, const struct store_hold *h)
+{
+	static const char sql[] =
+		"UPDATE holds SET reason = ?3, reason_sealed = ?4, sealed_for = ?5 WHERE tenant_id = ?1 AND hold_id = ?2";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_id(st, 2, TOKEN_PREFIX_HOLD, h->id);
+	bind_text(st, 3, h->reason);
+	bind_blob(st, 4, h->sealed, h->sealed_len);
+	bind_opt_id(st, 5, TOKEN_PREFIX_SUBJECT, h->sealed_for);
+	rc = sq_run(q, st, "hold_seal");
+	return !rc && sqlite3_changes(q->db) == 0 ? RC_NOT_FOUND : rc;
 }
 
 enum rc sqlite_hold_lift(struct store *s, int64_t tenant, const char *id, int64_t at)
@@ -56,6 +79,19 @@ static void read_hold(sqlite3_stmt *st, void *out)
 	h->until = sqlite3_column_int64(st, 6);
 	h->lifted_at = sqlite3_column_int64(st, 7);
 	h->key_id = col_text(st, 8);
+	h->sealed = col_blob(st, 9, &h->sealed_len);
+	col_id(st, 10, TOKEN_PREFIX_SUBJECT, h->sealed_for);
+}
+
+#define HOLD_COLUMNS \
+	"hold_id, subject_id, record_id, reason, forbid_disclosure, created_at, until, lifted_at, key_id, " \
+	"reason_sealed, sealed_for"
+
+enum rc sqlite_hold_get(struct store *s, int64_t tenant, const char *id, struct store_hold *out)
+{
+	static const char sql[] = "SELECT " HOLD_COLUMNS " FROM holds WHERE tenant_id = ?1 AND hold_id = ?2";
+	memset(out, 0, sizeof *out);
+	return sq_fetch_one_by_id(sq(s), sql, tenant, TOKEN_PREFIX_HOLD, id, read_hold, out, "hold_get");
 }
 
 enum rc sqlite_holds_active(struct store *s, int64_t tenant, const char *subject_id, const char *record_id,
@@ -63,7 +99,7 @@ enum rc sqlite_holds_active(struct store *s, int64_t tenant, const char *subject
 {
 	/* ?2 subject or NULL, ?3 record or NULL (then also its subject's), ?4 now */
 	static const char sql[] =
-		"SELECT hold_id, subject_id, record_id, reason, forbid_disclosure, created_at, until, lifted_at, key_id "
+		"SELECT " HOLD_COLUMNS " "
 		"FROM holds WHERE tenant_id = ?1 AND lifted_at IS NULL AND (until IS NULL OR until > ?4) AND "
 		"((?2 IS NULL AND ?3 IS NULL) OR subject_id = ?2 OR record_id = ?3 OR subject_id = "
 		"(SELECT subject_id FROM records WHERE tenant_id = ?1 AND record_id = ?3) OR record_id IN "
@@ -141,4 +177,44 @@ enum rc sqlite_disclosures_move(struct store *s, int64_t tenant, const char *fro
 	bind_id(st, 2, TOKEN_PREFIX_SUBJECT, from);
 	bind_id(st, 3, TOKEN_PREFIX_SUBJECT, to);
 	return sq_run(q, st, "disclosures_move");
+}
+
+/* ---- rows still to seal (schema 9) ---- */
+
+static const char *queue_prefix(const char *kind)
+{
+	return !strcmp(kind, "hold") ? TOKEN_PREFIX_HOLD : TOKEN_PREFIX_REQUEST;
+}
+
+enum rc sqlite_seal_queue_next(struct store *s, int64_t tenant, const char *kind, char (*ids)[TOKEN_ID_MAX],
+                               size_t max, size_t *n)
+{
+	static const char sql[] = "SELECT id FROM seal_queue WHERE tenant_id = ?1 AND kind = ?2 ORDER BY id LIMIT ?3";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*n = 0;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 2, kind);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	int src;
+	while ((src = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+		col_id(st, 0, queue_prefix(kind), ids[(*n)++]);
+	rc = src == SQLITE_DONE || src == SQLITE_ROW ? RC_OK : sq_map_rc(q, src, "seal_queue_next");
+	done(st);
+	return rc;
+}
+
+enum rc sqlite_seal_queue_done(struct store *s, int64_t tenant, const char *kind, const char *id)
+{
+	static const char sql[] = "DELETE FROM seal_queue WHERE tenant_id = ?1 AND kind = ?2 AND id = ?3";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 2, kind);
+	bind_id(st, 3, queue_prefix(kind), id);
+	return sq_run(q, st, "seal_queue_done");
 }

@@ -66,6 +66,11 @@ static inline struct sqlite_store *sq(struct store *s)
 #include "store/ops.def"
 #undef STORE_OP
 void sqlite_rollback(struct store *s);
+#ifdef PRIVREG_FAULTS
+/* Installs the power-cut VFS as the default when PRIVREG_POWERCUT is set
+ * (test builds only: powercut.c). */
+enum rc sqlite_powercut_install(void) WUR;
+#endif
 
 /* A SQLite result code as an rc; logs the error (op name, never values). */
 enum rc sq_map_rc(struct sqlite_store *q, int src, const char *what) WUR;
@@ -80,6 +85,12 @@ static inline size_t sq_hash(const char *sql)
 /* The kept statement for sql (static text), ready to bind. */
 static inline WUR enum rc sq_stmt(struct sqlite_store *q, const char *sql, sqlite3_stmt **out)
 {
+#ifdef PRIVREG_FAULTS
+	if (q->base.fault) { /* test builds: an injected failure (store_fault_arm) */
+		q->base.fault = false;
+		return RC_DB;
+	}
+#endif
 	size_t mask = q->nslots - 1;
 	for (size_t i = sq_hash(sql) & mask; q->slots[i].sql; i = (i + 1) & mask) {
 		if (q->slots[i].sql == sql) {

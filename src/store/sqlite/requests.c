@@ -19,7 +19,7 @@ enum rc sqlite_request_insert(struct store *s, int64_t tenant, const struct stor
 {
 	static const char sql[] =
 		"INSERT INTO requests (tenant_id, request_id, subject_id, type, status, channel, received_at, due_at, "
-		"target_at, verified_by, details, nobody) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+		"target_at, verified_by, details, nobody, notes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	enum rc rc = sq_tenant(q, sql, tenant, &st);
@@ -36,6 +36,7 @@ enum rc sqlite_request_insert(struct store *s, int64_t tenant, const struct stor
 	bind_opt_text(st, 10, r->verified_by);
 	bind_blob(st, 11, r->details, r->details_len);
 	sqlite3_bind_int(st, 12, r->nobody);
+	bind_blob(st, 13, r->notes, r->notes_len);
 	return sq_run(q, st, "request_insert");
 }
 
@@ -58,6 +59,7 @@ static void read_request(sqlite3_stmt *st, void *out)
 	r->verified_by = col_opt_text(st, 13);
 	r->nobody = sqlite3_column_int(st, 14) != 0;
 	r->details = col_blob(st, 15, &r->details_len);
+	r->notes = col_blob(st, 16, &r->notes_len);
 }
 
 #define REQUEST_COLUMNS                                                                                   \
@@ -67,7 +69,7 @@ static void read_request(sqlite3_stmt *st, void *out)
 enum rc sqlite_request_get(struct store *s, int64_t tenant, const char *id, struct store_request *out)
 {
 	static const char sql[] =
-		"SELECT " REQUEST_COLUMNS ", details FROM requests WHERE tenant_id = ?1 AND request_id = ?2";
+		"SELECT " REQUEST_COLUMNS ", details, notes FROM requests WHERE tenant_id = ?1 AND request_id = ?2";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	memset(out, 0, sizeof *out);
@@ -82,7 +84,8 @@ enum rc sqlite_request_update(struct store *s, int64_t tenant, const struct stor
 {
 	static const char sql[] =
 		"UPDATE requests SET status = ?3, due_at = ?4, extended_at = ?5, extension_reason = ?6, answered_at = ?7, "
-		"outcome = ?8, refusal_reason = ?9, verified_by = ?10, details = ?11 WHERE tenant_id = ?1 AND request_id = ?2";
+		"outcome = ?8, refusal_reason = ?9, verified_by = ?10, details = ?11, notes = ?12 "
+		"WHERE tenant_id = ?1 AND request_id = ?2";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	enum rc rc = sq_tenant(q, sql, tenant, &st);
@@ -98,6 +101,7 @@ enum rc sqlite_request_update(struct store *s, int64_t tenant, const struct stor
 	bind_opt_text(st, 9, r->refusal_reason);
 	bind_opt_text(st, 10, r->verified_by);
 	bind_blob(st, 11, r->details, r->details_len);
+	bind_blob(st, 12, r->notes, r->notes_len);
 	rc = sq_run(q, st, "request_update");
 	return !rc && sqlite3_changes(q->db) == 0 ? RC_NOT_FOUND : rc;
 }
@@ -108,7 +112,7 @@ enum rc sqlite_requests_list(struct store *s, int64_t tenant, const struct store
 	/* ?2 status (NULL any), ?3 due before (0 any), ?4 how many statuses
 	 * (0 any) in ?7..?14, ?5 after id, ?6 limit. No details in a list. */
 	static const char sql[] =
-		"SELECT " REQUEST_COLUMNS ", NULL FROM requests "
+		"SELECT " REQUEST_COLUMNS ", NULL, notes FROM requests "
 		"WHERE tenant_id = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 = 0 OR due_at < ?3) "
 		"AND (?4 = 0 OR status IN (?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)) AND request_id > ?5 "
 		"ORDER BY request_id LIMIT ?6";
@@ -213,7 +217,7 @@ enum rc sqlite_requests_for_subject(struct store *s, int64_t tenant, const char 
                                     struct store_request **out, size_t *n)
 {
 	static const char sql[] =
-		"SELECT " REQUEST_COLUMNS ", details FROM requests INDEXED BY requests_by_subject "
+		"SELECT " REQUEST_COLUMNS ", details, notes FROM requests INDEXED BY requests_by_subject "
 		"WHERE tenant_id = ?1 AND subject_id = ?2 ORDER BY request_id";
 	*out = NULL;
 	*n = 0;
@@ -222,10 +226,11 @@ enum rc sqlite_requests_for_subject(struct store *s, int64_t tenant, const char 
 }
 
 enum rc sqlite_request_move(struct store *s, int64_t tenant, const char *request_id, const char *to_subject,
-                            const unsigned char *details, size_t details_len)
+                            const unsigned char *details, size_t details_len, const unsigned char *notes,
+                            size_t notes_len)
 {
 	static const char sql[] =
-		"UPDATE requests SET subject_id = ?3, details = ?4 WHERE tenant_id = ?1 AND request_id = ?2";
+		"UPDATE requests SET subject_id = ?3, details = ?4, notes = ?5 WHERE tenant_id = ?1 AND request_id = ?2";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	enum rc rc = sq_tenant(q, sql, tenant, &st);
@@ -234,6 +239,7 @@ enum rc sqlite_request_move(struct store *s, int64_t tenant, const char *request
 	bind_id(st, 2, TOKEN_PREFIX_REQUEST, request_id);
 	bind_id(st, 3, TOKEN_PREFIX_SUBJECT, to_subject);
 	bind_blob(st, 4, details, details_len);
+	bind_blob(st, 5, notes, notes_len);
 	rc = sq_run(q, st, "request_move");
 	return !rc && sqlite3_changes(q->db) == 0 ? RC_NOT_FOUND : rc;
 }

@@ -1,0 +1,46 @@
+/*
+ * fault: the failure points of test builds (meson -Dfaults=true, which the
+ * Makefile sets for build-test). A release build compiles none of it: every
+ * function below is then a constant false, and no environment variable can
+ * make a released binary fail on purpose.
+ *
+ * In a test build, the environment picks the failures (read once):
+ *   PRIVREG_FAULT_STORE=N[/P]   the Nth store operation fails with RC_DB, and
+ *                               with /P every Pth one after it (store.c)
+ *   PRIVREG_FAULT_ALLOC=N       the Nth allocation through xalloc fails, which
+ *                               aborts as a real exhaustion does
+ *   PRIVREG_POWERCUT=N[:SEED]   at the Nth write or sync of a database file
+ *                               or of a key file the power goes: what was not
+ *                               synced is lost and the process ends at once
+ *                               (store/sqlite/powercut.c; vault.c). With a
+ *                               seed, a random part of the unsynced writes
+ *                               reaches the disk, as after a real cut.
+ * Calls are counted process-wide, from all threads. The counters are the
+ * program's only mutable globals, atomic, and exist only in test builds.
+ */
+#ifndef PRIVREG_FAULT_H
+#define PRIVREG_FAULT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The exit status of a process stopped by a simulated power cut. */
+#define FAULT_POWERCUT_EXIT 86
+
+#ifdef PRIVREG_FAULTS
+/* True when this store operation is to fail. */
+bool fault_store(void);
+/* True when this allocation is to fail. */
+bool fault_alloc(void);
+/* Counts one write or sync; true when the power goes now. */
+bool fault_powercut(void);
+/* Whether PRIVREG_POWERCUT is set, and its seed (0: lose every unsynced write). */
+bool fault_powercut_armed(uint64_t *seed);
+#else
+static inline bool fault_store(void) { return false; }
+static inline bool fault_alloc(void) { return false; }
+static inline bool fault_powercut(void) { return false; }
+static inline bool fault_powercut_armed(uint64_t *seed) { (void)seed; return false; }
+#endif
+
+#endif
