@@ -58,8 +58,7 @@ static int flush(const struct core_ctx *c, struct pending *batch, size_t n, cons
 	return CLI_OK;
 }
 
-static int import_file(const struct core_ctx *c, const char *kind, FILE *f, const char *path,
-                       size_t *count)
+int cli_import_file(const struct core_ctx *c, const char *kind, FILE *f, const char *path, size_t *count)
 {
 	char *line = malloc(IMPORT_LINE_MAX + 2);
 	struct pending *batch = calloc(IMPORT_BATCH, sizeof *batch);
@@ -151,7 +150,7 @@ int cli_import(int argc, char **argv)
 		if (rc)
 			ret = cli_fail("import", rc, NULL);
 		if (!ret)
-			ret = import_file(&c, kind, f, path, &count);
+			ret = cli_import_file(&c, kind, f, path, &count);
 		if (!ret && (rc = store_commit(r.store)))
 			ret = cli_fail("import", rc, NULL);
 		else if (ret && !rc)
