@@ -182,7 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char method[11];
 	memcpy(method, s, (size_t)(sp - s));
 	method[sp - s] = '\0';
-	for (const char *c = method; *c; c++)
+	for (const char *c = s; c < sp; c++)
 		if (*c < 'A' || *c > 'Z')
 			return -1;
 	for (const char *c = sp + 1; c < nl; c++)
