@@ -1,8 +1,8 @@
 /*
  * fuzz_field: any bytes as the value of a field of each of the policy's
  * types. Input: byte 0 picks the field (one of each type), byte 1 the JSON
- * kind the value arrived as (a string, a JSON number literal, or
- * true/false), byte 2 bit 0 repeats the text up to FIELD_VALUE_MAX (so
+ * kind the value arrived as (a string, a JSON number as value_from_json
+ * prints it, or true/false), byte 2 bit 0 repeats the text up to FIELD_VALUE_MAX (so
  * that the size bound is reached without a megabyte input); the rest is
  * the text.
  *
@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "api/value_json.h"
 #include "core/field.h"
 #include "fuzz.h"
 
@@ -98,15 +99,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		text = stretched;
 		len *= times;
 	}
+	char *printed = NULL;
 	if (kind == VAL_NUMBER) {
-		/* A number arrives as its JSON literal: nothing else has that kind. */
+		/* A number arrives as value_from_json writes it: jansson's number,
+		 * printed by value_json_dumps. Nothing else has that kind. */
 		json_t *j = json_loadb(text, len, JSON_DECODE_ANY, NULL);
-		bool number = json_is_number(j);
+		printed = json_is_number(j) ? value_json_dumps(j, JSON_COMPACT) : NULL;
 		json_decref(j);
-		if (!number) {
-			free(stretched);
+		free(stretched);
+		if (!printed)
 			return 0;
-		}
+		text = stretched = printed;
+		len = strlen(printed);
 	}
 	struct field_value in = {kind, text, len};
 	struct buf once, twice, look1, look2;
