@@ -3,12 +3,14 @@
 
 BUILD     ?= build
 TESTBUILD ?= build-test
+FUZZBUILD ?= build-fuzz
+SECONDS   ?= 600
 DEMO      ?= demo
 LISTEN    ?= 127.0.0.1:8080
 PYTHON    ?= /usr/bin/python3
 DEBBUILD  ?= build-deb
 
-.PHONY: all deps build run test unit integration bench deb clean
+.PHONY: all deps build run test unit integration fuzz-build fuzz fuzz-smoke bench deb clean
 
 all: build
 
@@ -42,7 +44,24 @@ integration: unit
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
-test: integration
+# The fuzz targets (tests/fuzz, docs/reliability.md) with libFuzzer: clang,
+# ASan+UBSan, in a build directory of their own. -Werror stays with the
+# normal (gcc) build: clang warns about format strings gcc accepts.
+$(FUZZBUILD)/build.ninja:
+	CC=clang meson setup $(FUZZBUILD) -Dfuzz=true -Dwerror=false --buildtype=debugoptimized \
+		-Db_sanitize=address,undefined -Db_lundef=false
+
+fuzz-build: deps $(FUZZBUILD)/build.ninja
+	ninja -C $(FUZZBUILD)
+
+# Every target for 20 s (what `make test` runs), or for SECONDS each.
+fuzz-smoke: fuzz-build
+	tests/fuzz/run $(FUZZBUILD) 20
+
+fuzz: fuzz-build
+	tests/fuzz/run $(FUZZBUILD) $(SECONDS)
+
+test: integration fuzz-smoke
 
 bench: build
 	bench/run.sh $(BUILD)
@@ -61,4 +80,4 @@ deb: deps
 	@ls $(DEBBUILD)/*.deb
 
 clean:
-	rm -rf $(BUILD) $(TESTBUILD) $(DEBBUILD)
+	rm -rf $(BUILD) $(TESTBUILD) $(FUZZBUILD) $(DEBBUILD)

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "base/err.h"
 #include "core/tenant.h"
@@ -81,6 +82,11 @@ int cli_policy(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_subject(int argc, char **argv);
 int cli_import(int argc, char **argv);
+/* cli_import's reader: the JSON lines of f, each a new subject written
+ * through c in the caller's transaction; *count gets the lines imported,
+ * a refused line is printed as path:LINE: message. Public for the fuzz
+ * target tests/fuzz/fuzz_import.c, which feeds it bytes. */
+int cli_import_file(const struct core_ctx *c, const char *kind, FILE *f, const char *path, size_t *count);
 int cli_audit(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_requests(int argc, char **argv);

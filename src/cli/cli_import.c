@@ -42,6 +42,24 @@ static void pending_fini(struct pending *p, size_t n)
 	}
 }
 
+/* Reads one line, its newline included, into line (room for cap + 1 bytes,
+ * NUL-terminated), at most cap bytes of it, and its length into *len: unlike
+ * fgets, the length shows a NUL byte inside the line, which would otherwise
+ * end it there, silently. False at the end of the file. */
+static bool read_line(FILE *f, char *line, size_t cap, size_t *len)
+{
+	size_t n = 0;
+	int c = EOF;
+	while (n < cap && (c = getc_unlocked(f)) != EOF) {
+		line[n++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	line[n] = '\0';
+	*len = n;
+	return n > 0;
+}
+
 static int flush(const struct core_ctx *c, struct pending *batch, size_t n, const char *path, size_t *count)
 {
 	struct subject_input in[IMPORT_BATCH];
@@ -58,8 +76,7 @@ static int flush(const struct core_ctx *c, struct pending *batch, size_t n, cons
 	return CLI_OK;
 }
 
-static int import_file(const struct core_ctx *c, const char *kind, FILE *f, const char *path,
-                       size_t *count)
+int cli_import_file(const struct core_ctx *c, const char *kind, FILE *f, const char *path, size_t *count)
 {
 	char *line = malloc(IMPORT_LINE_MAX + 2);
 	struct pending *batch = calloc(IMPORT_BATCH, sizeof *batch);
@@ -70,11 +87,16 @@ static int import_file(const struct core_ctx *c, const char *kind, FILE *f, cons
 		free(batch);
 		return CLI_FAILED;
 	}
-	while (!ret && fgets(line, IMPORT_LINE_MAX + 2, f)) {
+	size_t len;
+	while (!ret && read_line(f, line, IMPORT_LINE_MAX + 1, &len)) {
 		lineno++;
-		size_t len = strlen(line);
 		if (len > IMPORT_LINE_MAX) {
 			fprintf(stderr, "privreg: %s:%zu: line longer than %d bytes\n", path, lineno, IMPORT_LINE_MAX);
+			ret = CLI_REFUSED;
+			break;
+		}
+		if (memchr(line, '\0', len)) {
+			fprintf(stderr, "privreg: %s:%zu: a NUL byte in the line (not JSON text)\n", path, lineno);
 			ret = CLI_REFUSED;
 			break;
 		}
@@ -151,7 +173,7 @@ int cli_import(int argc, char **argv)
 		if (rc)
 			ret = cli_fail("import", rc, NULL);
 		if (!ret)
-			ret = import_file(&c, kind, f, path, &count);
+			ret = cli_import_file(&c, kind, f, path, &count);
 		if (!ret && (rc = store_commit(r.store)))
 			ret = cli_fail("import", rc, NULL);
 		else if (ret && !rc)
