@@ -9,13 +9,13 @@
 #include <stdlib.h>
 
 struct plan {
-	long long store_at, store_every, alloc_at, cut_at;
-	unsigned long long cut_seed;
+	long long store_at, store_every, alloc_at, cut_at, ledger_at;
+	unsigned long long cut_seed, ledger_seed;
 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static struct plan plan;
-static atomic_llong store_calls, alloc_calls, cut_events;
+static atomic_llong store_calls, alloc_calls, cut_events, ledger_events;
 
 static void load(void)
 {
@@ -26,6 +26,8 @@ static void load(void)
 		plan.alloc_at = atoll(v);
 	if ((v = getenv("PRIVREG_POWERCUT")) && sscanf(v, "%lld:%llu", &plan.cut_at, &plan.cut_seed) < 1)
 		plan.cut_at = 0;
+	if ((v = getenv("PRIVREG_LEDGER_CUT")) && sscanf(v, "%lld:%llu", &plan.ledger_at, &plan.ledger_seed) < 1)
+		plan.ledger_at = 0;
 }
 
 bool fault_store(void)
@@ -56,6 +58,13 @@ bool fault_powercut_armed(uint64_t *seed)
 	pthread_once(&once, load);
 	*seed = plan.cut_seed;
 	return plan.cut_at > 0;
+}
+
+bool fault_ledger_cut(uint64_t *seed)
+{
+	pthread_once(&once, load);
+	*seed = plan.ledger_seed;
+	return plan.ledger_at > 0 && atomic_fetch_add(&ledger_events, 1) + 1 == plan.ledger_at;
 }
 
 #else

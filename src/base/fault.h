@@ -15,6 +15,11 @@
  *                               (store/sqlite/powercut.c; vault.c). With a
  *                               seed, a random part of the unsynced writes
  *                               reaches the disk, as after a real cut.
+ *   PRIVREG_LEDGER_CUT=N[:SEED] at the Nth step of writing the erasure ledger
+ *                               (core/ledger.c, counted apart from the above)
+ *                               the power goes: what the ledger had not made
+ *                               durable is lost (with a seed, a random part
+ *                               of its unsynced bytes is kept, or zeros)
  * Calls are counted process-wide, from all threads. The counters are the
  * program's only mutable globals, atomic, and exist only in test builds.
  */
@@ -36,11 +41,15 @@ bool fault_alloc(void);
 bool fault_powercut(void);
 /* Whether PRIVREG_POWERCUT is set, and its seed (0: lose every unsynced write). */
 bool fault_powercut_armed(uint64_t *seed);
+/* Counts one step of writing the erasure ledger; true, with *seed, when the
+ * power goes now. */
+bool fault_ledger_cut(uint64_t *seed);
 #else
 static inline bool fault_store(void) { return false; }
 static inline bool fault_alloc(void) { return false; }
 static inline bool fault_powercut(void) { return false; }
 static inline bool fault_powercut_armed(uint64_t *seed) { (void)seed; return false; }
+static inline bool fault_ledger_cut(uint64_t *seed) { (void)seed; return false; }
 #endif
 
 #endif

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/fault.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "store/store.h"
@@ -132,12 +133,81 @@ static void dir_of(const char *path, char *dir, size_t size)
 	snprintf(dir, size, "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 1, slash ? path : ".");
 }
 
+/* What the ledger's files hold that is not durable yet, for a simulated
+ * power cut at one step of writing them (test builds, PRIVREG_LEDGER_CUT in
+ * base/fault.h; a release build compiles the cut to nothing). */
+struct unsynced {
+	int fd;                /* a file whose tail is not synced, or -1 */
+	off_t durable;         /* its size at its last sync */
+	const char *marker;    /* the marker, while its text is not synced (or restore) */
+	bool marker_new;       /* and its name neither */
+	const char *names[2];  /* other names the directory has not synced */
+	const char *dir;       /* a directory whose own name is not synced */
+	const char *restore;   /* the marker's durable text, when it was emptied since */
+};
+
+static uint64_t cut_rand(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* The unsynced tail of fd from `durable` on is lost; with a seed, a random
+ * part of it is kept, or the size reached the disk and the bytes did not. */
+static void cut_tail(int fd, off_t durable, uint64_t *seed)
+{
+	struct stat st;
+	off_t keep = 0;
+	if (fstat(fd, &st) != 0)
+		return;
+	if (*seed && st.st_size > durable)
+		keep = (off_t)(cut_rand(seed) % (uint64_t)(st.st_size - durable + 1));
+	(void)!ftruncate(fd, durable + keep);
+	if (keep && cut_rand(seed) % 3 == 0) {
+		char zeros[512] = {0};
+		for (off_t at = durable; at < durable + keep; at += (off_t)sizeof zeros)
+			(void)!pwrite(fd, zeros, (size_t)(durable + keep - at < (off_t)sizeof zeros ? durable + keep - at
+			                                                                           : (off_t)sizeof zeros),
+			              at);
+	}
+}
+
+static void cut(const struct unsynced *u)
+{
+	uint64_t seed = 0;
+	if (!fault_ledger_cut(&seed))
+		return;
+	if (u->fd >= 0)
+		cut_tail(u->fd, u->durable, &seed);
+	if (u->marker) {
+		int fd = open(u->marker, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0 && u->restore)
+			(void)!pwrite(fd, u->restore, strlen(u->restore), 0);
+		else if (fd >= 0)
+			cut_tail(fd, 0, &seed);
+		if (fd >= 0)
+			close(fd);
+		if (u->marker_new)
+			unlink(u->marker);
+	}
+	for (size_t i = 0; i < 2; i++)
+		if (u->names[i])
+			unlink(u->names[i]);
+	if (u->dir)
+		rmdir(u->dir);
+	_exit(FAULT_POWERCUT_EXIT);
+}
+
 /* DIR/ledger, made on the first erasure (0700), durable before any file in it. */
 static enum rc make_dir(const char *path)
 {
 	char dir[4096], parent[4096];
 	dir_of(path, dir, sizeof dir);
 	if (mkdir(dir, 0700) == 0) {
+		struct unsynced u = {.fd = -1, .dir = dir};
+		cut(&u);
 		dir_of(dir, parent, sizeof parent);
 		return sync_dir(parent);
 	}
@@ -145,7 +215,7 @@ static enum rc make_dir(const char *path)
 }
 
 /* The ledger's first lines: a new file, whole or not at all. */
-static enum rc create_with(const char *path, const char *text, size_t len)
+static enum rc create_with(const char *path, const char *text, size_t len, struct unsynced u)
 {
 	char dir[4096], tmp[4200];
 	dir_of(path, dir, sizeof dir);
@@ -153,11 +223,25 @@ static enum rc create_with(const char *path, const char *text, size_t len)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return RC_IO;
-	bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+	u.names[0] = tmp;
+	bool ok = write(fd, text, len) == (ssize_t)len;
+	u.fd = fd;
+	if (ok)
+		cut(&u);
+	ok = ok && fsync(fd) == 0;
 	close(fd);
+	u.fd = -1;
+	if (ok)
+		cut(&u);
 	/* link, not rename: a ledger that appeared meanwhile is never replaced */
 	ok = ok && link(tmp, path) == 0;
+	u.names[1] = path;
+	if (ok)
+		cut(&u);
 	unlink(tmp);
+	u.names[0] = NULL;
+	if (ok)
+		cut(&u);
 	return ok && !sync_dir(dir) ? RC_OK : RC_IO;
 }
 
@@ -208,20 +292,48 @@ static void pending_path(const char *ledger, char *out, size_t size)
 	snprintf(out, size, "%.*s.pending", (int)(n > 4 ? n - 4 : n), ledger);
 }
 
-/* Written before the lines, without fsync: after a power loss that kept
- * the lines but lost it, the database is refused until reconciled (the
- * safe side); SIGKILL and crashes of the process keep it. */
-static enum rc write_pending(const char *ledger, int64_t first)
+/* Written and synced before the lines: lines that reached the disk
+ * without it, after a power cut before the commit, would read as erasures
+ * an older database lacks, and the register would be refused. A marker
+ * still naming a transaction that never committed (beyond the database's
+ * position, floor) keeps its number: its lines are uncommitted too. It is
+ * emptied, not removed, when settled, so that its name is synced once. */
+static enum rc write_pending(const char *marker, int64_t first, int64_t floor, struct unsynced *u)
 {
-	char path[4200], text[32];
-	pending_path(ledger, path, sizeof path);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	char text[32] = "", dir[4096];
+	bool created = false;
+	int fd = open(marker, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(marker, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		created = true;
+	}
 	if (fd < 0)
 		return RC_IO;
+	long long earlier = 0;
+	if (pread(fd, text, sizeof text - 1, 0) > 0 && sscanf(text, "%lld", &earlier) == 1 && earlier > floor &&
+	    earlier < first)
+		first = earlier;
 	int len = snprintf(text, sizeof text, "%" PRId64 "\n", first);
-	bool ok = write(fd, text, (size_t)len) == len;
+	bool ok = pwrite(fd, text, (size_t)len, 0) == len && ftruncate(fd, len) == 0;
+	u->marker = marker;
+	u->marker_new = created;
+	if (ok)
+		cut(u);
+	ok = ok && fdatasync(fd) == 0;
 	close(fd);
+	dir_of(marker, dir, sizeof dir);
+	ok = ok && (!created || !sync_dir(dir));
+	u->marker = NULL;
 	return ok ? RC_OK : RC_IO;
+}
+
+/* Empties the marker (see write_pending); unsynced: a marker the database
+ * has passed is stale and ignored. */
+static void clear_pending(const char *marker)
+{
+	int fd = open(marker, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0)
+		close(fd);
 }
 
 int64_t ledger_pending(const struct tenant *t)
@@ -246,7 +358,7 @@ void ledger_pending_clear(const struct tenant *t)
 	if (!t->ledger)
 		return;
 	pending_path(t->ledger, path, sizeof path);
-	unlink(path);
+	clear_pending(path);
 }
 
 void ledger_settle(const struct core_ctx *c, enum rc rc)
@@ -257,16 +369,28 @@ void ledger_settle(const struct core_ctx *c, enum rc rc)
 	int64_t first = ledger_pending(c->tenant);
 	/* Only a marker the database has passed: another transaction may have
 	 * begun and written its own since this one committed. */
-	if (first && !store_ledger_position(c->store, c->tenant->id, &pos) && first <= pos)
-		ledger_pending_clear(c->tenant);
+	if (first && !store_ledger_position(c->store, c->tenant->id, &pos) && first <= pos) {
+		char path[4200], text[32];
+		pending_path(c->tenant->ledger, path, sizeof path);
+		snprintf(text, sizeof text, "%" PRId64 "\n", first);
+		struct unsynced u = {.fd = -1};
+		cut(&u); /* committed, the marker still there */
+		clear_pending(path);
+		u.marker = path;
+		u.restore = text;
+		cut(&u); /* emptied, and that lost */
+	}
 }
 
 static enum rc append_lines(const char *path, const unsigned char key[VAULT_KEY_LEN], struct ledger_entry *v,
                             size_t n, int64_t floor, int64_t *last)
 {
 	unsigned char mac[LEDGER_MAC_LEN];
+	char marker[4200];
 	int64_t seq = 0;
 	off_t end = 0;
+	struct unsynced u = {.fd = -1};
+	pending_path(path, marker, sizeof marker);
 	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno != ENOENT)
 		return RC_IO;
@@ -282,7 +406,7 @@ static enum rc append_lines(const char *path, const unsigned char key[VAULT_KEY_
 	if (!rc && fd < 0)
 		rc = make_dir(path);
 	if (!rc)
-		rc = write_pending(path, seq + 1);
+		rc = write_pending(marker, seq + 1, floor, &u);
 	char *text = NULL;
 	size_t len = 0;
 	if (!rc) {
@@ -294,9 +418,18 @@ static enum rc append_lines(const char *path, const unsigned char key[VAULT_KEY_
 		}
 	}
 	if (!rc && fd < 0)
-		rc = create_with(path, text, len);
-	else if (!rc && (ftruncate(fd, end) != 0 || pwrite(fd, text, len, end) != (ssize_t)len || fdatasync(fd) != 0))
+		rc = create_with(path, text, len, u);
+	else if (!rc && (ftruncate(fd, end) != 0 || pwrite(fd, text, len, end) != (ssize_t)len))
 		rc = RC_IO;
+	else if (!rc) {
+		u.fd = fd;
+		u.durable = end;
+		cut(&u); /* appended, not synced */
+		rc = fdatasync(fd) == 0 ? RC_OK : RC_IO;
+		u.fd = -1;
+	}
+	if (!rc)
+		cut(&u); /* synced, the database not committed */
 	free(text);
 	if (fd >= 0)
 		close(fd); /* and the lock with it */
