@@ -23,6 +23,7 @@
 #include "base/xalloc.h"
 #include "core/audit.h"
 #include "core/idempotency.h"
+#include "core/ledger.h"
 #include "core/record.h"
 #include "store/store.h"
 
@@ -417,6 +418,7 @@ static enum rc run_idempotent(struct pending *p, const char *key)
 		store_rollback(rq->ctx.store); /* nothing kept, nothing done: the retry will do it */
 	else
 		rc = store_commit(rq->ctx.store);
+	ledger_settle(&rq->ctx, rc); /* an erasure the handler made ends with this transaction */
 	buf_fini(&fp);
 	if (!rc && !hrc && !rq->text) {
 		/* The text kept is the text sent. */

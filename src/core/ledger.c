@@ -139,11 +139,11 @@ static void dir_of(const char *path, char *dir, size_t size)
 struct unsynced {
 	int fd;                /* a file whose tail is not synced, or -1 */
 	off_t durable;         /* its size at its last sync */
-	const char *marker;    /* the marker, while its text is not synced (or restore) */
+	const char *marker;    /* the marker, while its text is not synced */
 	bool marker_new;       /* and its name neither */
 	const char *names[2];  /* other names the directory has not synced */
 	const char *dir;       /* a directory whose own name is not synced */
-	const char *restore;   /* the marker's durable text, when it was emptied since */
+	const char *restore;   /* and its durable text, "" for none */
 };
 
 static uint64_t cut_rand(uint64_t *x)
@@ -181,16 +181,16 @@ static void cut(const struct unsynced *u)
 		return;
 	if (u->fd >= 0)
 		cut_tail(u->fd, u->durable, &seed);
-	if (u->marker) {
+	if (u->marker && u->marker_new) {
+		unlink(u->marker);
+	} else if (u->marker && (!seed || cut_rand(&seed) & 1)) {
+		/* the text since its last sync is lost; with a seed it may not be */
 		int fd = open(u->marker, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd >= 0 && u->restore)
-			(void)!pwrite(fd, u->restore, strlen(u->restore), 0);
-		else if (fd >= 0)
-			cut_tail(fd, 0, &seed);
+		size_t len = strlen(u->restore);
+		if (fd >= 0 && pwrite(fd, u->restore, len, 0) == (ssize_t)len)
+			(void)!ftruncate(fd, (off_t)len);
 		if (fd >= 0)
 			close(fd);
-		if (u->marker_new)
-			unlink(u->marker);
 	}
 	for (size_t i = 0; i < 2; i++)
 		if (u->names[i])
@@ -295,12 +295,15 @@ static void pending_path(const char *ledger, char *out, size_t size)
 /* Written and synced before the lines: lines that reached the disk
  * without it, after a power cut before the commit, would read as erasures
  * an older database lacks, and the register would be refused. A marker
- * still naming a transaction that never committed (beyond the database's
- * position, floor) keeps its number: its lines are uncommitted too. It is
- * emptied, not removed, when settled, so that its name is synced once. */
-static enum rc write_pending(const char *marker, int64_t first, int64_t floor, struct unsynced *u)
+ * still there names lines that have not committed yet: of this transaction
+ * (an earlier erasure in it), or of one that failed or was cut short. It
+ * keeps its number: the lines after it are uncommitted too. (A marker the
+ * database passed was emptied when its transaction settled, or by
+ * backup_check at the next open after a crash.) It is emptied, not
+ * removed, when settled, so that its name is synced once. */
+static enum rc write_pending(const char *marker, int64_t first, struct unsynced *u)
 {
-	char text[32] = "", dir[4096];
+	char old[32] = "", text[32], dir[4096];
 	bool created = false;
 	int fd = open(marker, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno == ENOENT) {
@@ -310,20 +313,21 @@ static enum rc write_pending(const char *marker, int64_t first, int64_t floor, s
 	if (fd < 0)
 		return RC_IO;
 	long long earlier = 0;
-	if (pread(fd, text, sizeof text - 1, 0) > 0 && sscanf(text, "%lld", &earlier) == 1 && earlier > floor &&
+	if (pread(fd, old, sizeof old - 1, 0) > 0 && sscanf(old, "%lld", &earlier) == 1 && earlier >= 1 &&
 	    earlier < first)
 		first = earlier;
 	int len = snprintf(text, sizeof text, "%" PRId64 "\n", first);
 	bool ok = pwrite(fd, text, (size_t)len, 0) == len && ftruncate(fd, len) == 0;
 	u->marker = marker;
 	u->marker_new = created;
+	u->restore = old;
 	if (ok)
 		cut(u);
 	ok = ok && fdatasync(fd) == 0;
 	close(fd);
 	dir_of(marker, dir, sizeof dir);
 	ok = ok && (!created || !sync_dir(dir));
-	u->marker = NULL;
+	u->marker = u->restore = NULL;
 	return ok ? RC_OK : RC_IO;
 }
 
@@ -364,7 +368,12 @@ void ledger_pending_clear(const struct tenant *t)
 void ledger_settle(const struct core_ctx *c, enum rc rc)
 {
 	int64_t pos = 0;
-	if (rc || c->replay || !c->tenant->ledger)
+	bool open = true;
+	if (rc || c->replay || !c->tenant || !c->tenant->ledger)
+		return;
+	/* An inner end (an erasure inside a request's or an idempotent write's
+	 * transaction) commits nothing yet: the outer end settles. */
+	if (store_in_transaction(c->store, &open) || open)
 		return;
 	int64_t first = ledger_pending(c->tenant);
 	/* Only a marker the database has passed: another transaction may have
@@ -406,7 +415,7 @@ static enum rc append_lines(const char *path, const unsigned char key[VAULT_KEY_
 	if (!rc && fd < 0)
 		rc = make_dir(path);
 	if (!rc)
-		rc = write_pending(marker, seq + 1, floor, &u);
+		rc = write_pending(marker, seq + 1, &u);
 	char *text = NULL;
 	size_t len = 0;
 	if (!rc) {
@@ -485,10 +494,13 @@ enum rc ledger_read(const struct tenant *t, int64_t after, struct ledger_entry *
 	int64_t no = 0;
 	while (!rc && fgets(line, sizeof line, f)) {
 		size_t len = strlen(line);
-		if (line[len - 1] != '\n') {
+		/* len is 0 on a NUL byte: after a power cut, a file's new size may
+		 * reach the disk before its new bytes, which then read as zeros. */
+		if (len == 0 || line[len - 1] != '\n') {
 			if (feof(f))
 				break; /* an append that never returned: not an erasure anyone was told of */
-			rc = err_set(eb, RC_INVALID, "%s:%" PRId64 ": line too long", t->ledger, no + 1);
+			rc = err_set(eb, RC_INVALID, "%s:%" PRId64 ": %s", t->ledger, no + 1,
+			             len ? "line too long" : "not a ledger line");
 			break;
 		}
 		line[len - 1] = '\0';

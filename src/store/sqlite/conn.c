@@ -468,6 +468,19 @@ static void end_outermost(struct sqlite_store *q)
 	pthread_mutex_unlock(&q->shared->writer);
 }
 
+enum rc sqlite_in_transaction(struct store *s, bool *open)
+{
+	struct sqlite_store *q = sq(s);
+	*open = q->depth > 0;
+#ifdef PRIVREG_FAULTS
+	if (q->base.fault) { /* no statement to fail: the injected failure is this answer */
+		q->base.fault = false;
+		return RC_DB;
+	}
+#endif
+	return RC_OK;
+}
+
 enum rc sqlite_commit(struct store *s)
 {
 	static const char commit_sql[] = "COMMIT";
