@@ -294,16 +294,17 @@ static void pending_path(const char *ledger, char *out, size_t size)
 
 /* Written and synced before the lines: lines that reached the disk
  * without it, after a power cut before the commit, would read as erasures
- * an older database lacks, and the register would be refused. A marker
- * still there names lines that have not committed yet: of this transaction
- * (an earlier erasure in it), or of one that failed or was cut short. It
- * keeps its number: the lines after it are uncommitted too. (A marker the
- * database passed was emptied when its transaction settled, or by
- * backup_check at the next open after a crash.) It is emptied, not
- * removed, when settled, so that its name is synced once. */
-static enum rc write_pending(const char *marker, int64_t first, struct unsynced *u)
+ * an older database lacks, and the register would be refused. It names
+ * the transaction too (store_transaction's serial). A marker still there
+ * keeps its number when its lines have not committed: they are beyond the
+ * database's position (floor; a transaction that failed or was cut short),
+ * or they are this transaction's (an earlier erasure in it; the position it
+ * set is not committed). Otherwise it is stale (its transaction committed
+ * and has not settled yet). It is emptied, not removed, when settled, so
+ * that its name is synced once. */
+static enum rc write_pending(const char *marker, int64_t first, int64_t floor, uint64_t serial, struct unsynced *u)
 {
-	char old[32] = "", text[32], dir[4096];
+	char old[48] = "", text[48], dir[4096];
 	bool created = false;
 	int fd = open(marker, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno == ENOENT) {
@@ -313,10 +314,11 @@ static enum rc write_pending(const char *marker, int64_t first, struct unsynced 
 	if (fd < 0)
 		return RC_IO;
 	long long earlier = 0;
-	if (pread(fd, old, sizeof old - 1, 0) > 0 && sscanf(old, "%lld", &earlier) == 1 && earlier >= 1 &&
-	    earlier < first)
+	unsigned long long by = 0;
+	if (pread(fd, old, sizeof old - 1, 0) > 0 && sscanf(old, "%lld %llu", &earlier, &by) >= 1 && earlier >= 1 &&
+	    earlier < first && (earlier > floor || by == serial))
 		first = earlier;
-	int len = snprintf(text, sizeof text, "%" PRId64 "\n", first);
+	int len = snprintf(text, sizeof text, "%" PRId64 " %" PRIu64 "\n", first, serial);
 	bool ok = pwrite(fd, text, (size_t)len, 0) == len && ftruncate(fd, len) == 0;
 	u->marker = marker;
 	u->marker_new = created;
@@ -368,13 +370,20 @@ void ledger_pending_clear(const struct tenant *t)
 void ledger_settle(const struct core_ctx *c, enum rc rc)
 {
 	int64_t pos = 0;
-	bool open = true;
-	if (rc || c->replay || !c->tenant || !c->tenant->ledger)
+	uint64_t serial = 1;
+	if (rc || c->replay || !c->tenant || !c->tenant->ledger || !ledger_pending(c->tenant))
 		return;
 	/* An inner end (an erasure inside a request's or an idempotent write's
 	 * transaction) commits nothing yet: the outer end settles. */
-	if (store_in_transaction(c->store, &open) || open)
+	if (store_transaction(c->store, &serial) || serial)
 		return;
+	/* Under the ledger's lock, so that no other transaction writes its own
+	 * marker between the reading and the emptying. */
+	int fd = open(c->tenant->ledger, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+		close(fd);
+		return;
+	}
 	int64_t first = ledger_pending(c->tenant);
 	/* Only a marker the database has passed: another transaction may have
 	 * begun and written its own since this one committed. */
@@ -389,10 +398,12 @@ void ledger_settle(const struct core_ctx *c, enum rc rc)
 		u.restore = text;
 		cut(&u); /* emptied, and that lost */
 	}
+	if (fd >= 0)
+		close(fd); /* and the lock with it */
 }
 
 static enum rc append_lines(const char *path, const unsigned char key[VAULT_KEY_LEN], struct ledger_entry *v,
-                            size_t n, int64_t floor, int64_t *last)
+                            size_t n, int64_t floor, uint64_t serial, int64_t *last)
 {
 	unsigned char mac[LEDGER_MAC_LEN];
 	char marker[4200];
@@ -415,7 +426,7 @@ static enum rc append_lines(const char *path, const unsigned char key[VAULT_KEY_
 	if (!rc && fd < 0)
 		rc = make_dir(path);
 	if (!rc)
-		rc = write_pending(marker, seq + 1, &u);
+		rc = write_pending(marker, seq + 1, floor, serial, &u);
 	char *text = NULL;
 	size_t len = 0;
 	if (!rc) {
@@ -455,9 +466,12 @@ enum rc ledger_append(const struct core_ctx *c, struct ledger_entry *v, size_t n
 		v[i].at = now;
 		v[i].tenant_id = c->tenant->id;
 	}
+	uint64_t serial = 0;
 	enum rc rc = store_ledger_position(c->store, c->tenant->id, &floor);
 	if (!rc)
-		rc = append_lines(c->tenant->ledger, c->tenant->vault.ledger_key, v, n, floor, &last);
+		rc = store_transaction(c->store, &serial);
+	if (!rc)
+		rc = append_lines(c->tenant->ledger, c->tenant->vault.ledger_key, v, n, floor, serial, &last);
 	if (rc == RC_CONFLICT)
 		log_error("erasure ledger tenant=%lld ends before the database's position %lld: refused",
 		          (long long)c->tenant->id, (long long)floor);

@@ -19,21 +19,26 @@
  * leaves the ledger one transaction ahead of the database. That must not
  * look like an older copy of the database (which the server refuses), and
  * nothing in the database can tell the two apart (a copy taken just before
- * the erasure is the same database). So the append first writes an
- * in-flight marker, DIR/ledger/TENANT.pending, holding the number of the
- * transaction's first line, and ledger_settle removes it once the
- * transaction has ended: lines beyond the database's position that the
- * marker names never committed, were never acknowledged, and are not
- * erasures the database lacks (core/backup.h lets them be; `privreg restore`
- * applies them, since they were asked for). A marker at or below the
- * database's position is stale (a crash after the commit) and is removed.
+ * the erasure is the same database). So the append first writes and
+ * fdatasyncs an in-flight marker, DIR/ledger/TENANT.pending, holding the
+ * number of the transaction's first line (the lines may reach the disk
+ * only after it), and ledger_settle empties it once the outermost
+ * transaction has ended (an erasure inside a request's or an idempotent
+ * write's transaction settles with that one): lines beyond the database's
+ * position that the marker names never committed, were never acknowledged,
+ * and are not erasures the database lacks (core/backup.h lets them be;
+ * `privreg restore` applies them, since they were asked for). A marker at
+ * or below the database's position is stale (a crash after the commit) and
+ * is emptied. A marker still set when an append begins keeps its number.
  * Writes to the register are serialised (SQLite BEGIN IMMEDIATE), so lines
  * are appended in commit order; an flock on the file guards it besides.
- * The file is created by writing a temporary file, fsync, rename and fsync
+ * The file is created by writing a temporary file, fsync, link and fsync
  * of the directory; later lines are appended and fdatasync'd (rewriting the
  * whole file per erasure would cost its size each time). A last line
- * without its newline is one whose append never returned: it is ignored
- * when read and cut before the next append.
+ * without its newline (or zeros, where a power cut kept the new size and
+ * not the bytes) is one whose append never returned: it is ignored when
+ * read and cut before the next append. Test builds can cut the power at
+ * each step of these writes (PRIVREG_LEDGER_CUT, base/fault.h).
  *
  * A ledger that ends before the database's position lost lines (deleted,
  * truncated, replaced): it is not appended to (RC_CONFLICT), since numbering
@@ -106,7 +111,8 @@ enum rc ledger_note(const struct core_ctx *c, enum ledger_kind kind, const char 
  * in) with one write and one fdatasync: a retention batch. */
 enum rc ledger_append(const struct core_ctx *c, struct ledger_entry *v, size_t n) WUR;
 /* After the erasure's transaction ended with rc (core_end's): committed,
- * its in-flight marker goes; failed, it stays (as after a crash). */
+ * its in-flight marker goes; failed, it stays (as after a crash). Inside an
+ * outer transaction it does nothing: call it after the outer end too. */
 void ledger_settle(const struct core_ctx *c, enum rc rc);
 /* The first line of a transaction that was in flight (its marker), or 0. */
 int64_t ledger_pending(const struct tenant *t);

@@ -338,6 +338,7 @@ static enum rc sqlite_open(const char *path, struct store_shared *shared, struct
 		return RC_DB;
 	}
 	sqlite3_extended_result_codes(q->db, 1);
+	sqlite3_randomness((int)sizeof q->serial, &q->serial);
 	sqlite3_busy_timeout(q->db, 10000);
 	/* synchronous is NORMAL between transactions; store_begin raises it to
 	 * FULL for its transaction (see begin), so only relaxed transactions of
@@ -399,6 +400,8 @@ static enum rc begin(struct store *s, bool durable)
 	if (!rc)
 		rc = run_sql(q, q->depth ? savepoint_sql : begin_sql, "begin");
 	if (!rc) {
+		if (!q->depth)
+			q->serial = q->serial + 1 ? q->serial + 1 : 1;
 		q->depth++;
 	} else if (!q->depth) {
 		if (q->durable)
@@ -468,10 +471,10 @@ static void end_outermost(struct sqlite_store *q)
 	pthread_mutex_unlock(&q->shared->writer);
 }
 
-enum rc sqlite_in_transaction(struct store *s, bool *open)
+enum rc sqlite_transaction(struct store *s, uint64_t *serial)
 {
 	struct sqlite_store *q = sq(s);
-	*open = q->depth > 0;
+	*serial = q->depth > 0 && !q->reading ? q->serial : 0;
 #ifdef PRIVREG_FAULTS
 	if (q->base.fault) { /* no statement to fail: the injected failure is this answer */
 		q->base.fault = false;

@@ -54,6 +54,7 @@ struct sqlite_store {
 	bool durable;          /* the open transaction commits with synchronous=FULL */
 	bool reading;          /* the outermost transaction is a read snapshot (no writer slot) */
 	bool sync_pending;     /* a sync asked for inside a transaction: done after its commit */
+	uint64_t serial;       /* the open write transaction's (store_transaction) */
 };
 
 static inline struct sqlite_store *sq(struct store *s)
