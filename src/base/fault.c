@@ -15,7 +15,7 @@ struct plan {
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static struct plan plan;
-static atomic_llong store_calls, alloc_calls, cut_events, ledger_events;
+static atomic_llong store_calls, alloc_calls, cut_events, ledger_events, ledger_durable = -1;
 
 static void load(void)
 {
@@ -65,6 +65,16 @@ bool fault_ledger_cut(uint64_t *seed)
 	pthread_once(&once, load);
 	*seed = plan.ledger_seed;
 	return plan.ledger_at > 0 && atomic_fetch_add(&ledger_events, 1) + 1 == plan.ledger_at;
+}
+
+void fault_ledger_durable_set(int64_t size)
+{
+	atomic_store(&ledger_durable, size);
+}
+
+int64_t fault_ledger_durable(void)
+{
+	return atomic_load(&ledger_durable);
 }
 
 #else

@@ -44,12 +44,19 @@ bool fault_powercut_armed(uint64_t *seed);
 /* Counts one step of writing the erasure ledger; true, with *seed, when the
  * power goes now. */
 bool fault_ledger_cut(uint64_t *seed);
+/* The power-cut model's record of how much of the erasure ledger file has
+ * reached the disk (its writer sets it when it knows; one ledger per
+ * process is modelled), -1 until set. */
+void fault_ledger_durable_set(int64_t size);
+int64_t fault_ledger_durable(void);
 #else
 static inline bool fault_store(void) { return false; }
 static inline bool fault_alloc(void) { return false; }
 static inline bool fault_powercut(void) { return false; }
 static inline bool fault_powercut_armed(uint64_t *seed) { (void)seed; return false; }
 static inline bool fault_ledger_cut(uint64_t *seed) { (void)seed; return false; }
+static inline void fault_ledger_durable_set(int64_t size) { (void)size; }
+static inline int64_t fault_ledger_durable(void) { return -1; }
 #endif
 
 #endif

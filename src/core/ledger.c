@@ -137,7 +137,8 @@ static void dir_of(const char *path, char *dir, size_t size)
  * power cut at one step of writing them (test builds, PRIVREG_LEDGER_CUT in
  * base/fault.h; a release build compiles the cut to nothing). */
 struct unsynced {
-	int fd;                /* a file whose tail is not synced, or -1 */
+	const char *ledger;    /* the ledger: its tail beyond fault_ledger_durable is not synced */
+	int fd;                /* a new file whose tail is not synced, or -1 */
 	off_t durable;         /* its size at its last sync */
 	const char *marker;    /* the marker, while its text is not synced */
 	bool marker_new;       /* and its name neither */
@@ -181,11 +182,16 @@ static void cut(const struct unsynced *u)
 		return;
 	if (u->fd >= 0)
 		cut_tail(u->fd, u->durable, &seed);
+	int fd = u->ledger && fault_ledger_durable() >= 0 ? open(u->ledger, O_WRONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+	if (fd >= 0) {
+		cut_tail(fd, (off_t)fault_ledger_durable(), &seed);
+		close(fd);
+	}
 	if (u->marker && u->marker_new) {
 		unlink(u->marker);
 	} else if (u->marker && (!seed || cut_rand(&seed) & 1)) {
 		/* the text since its last sync is lost; with a seed it may not be */
-		int fd = open(u->marker, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		fd = open(u->marker, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 		size_t len = strlen(u->restore);
 		if (fd >= 0 && pwrite(fd, u->restore, len, 0) == (ssize_t)len)
 			(void)!ftruncate(fd, (off_t)len);
@@ -391,7 +397,7 @@ void ledger_settle(const struct core_ctx *c, enum rc rc)
 		char path[4200], text[32];
 		pending_path(c->tenant->ledger, path, sizeof path);
 		snprintf(text, sizeof text, "%" PRId64 "\n", first);
-		struct unsynced u = {.fd = -1};
+		struct unsynced u = {.ledger = c->tenant->ledger, .fd = -1};
 		cut(&u); /* committed, the marker still there */
 		clear_pending(path);
 		u.marker = path;
@@ -409,7 +415,7 @@ static enum rc append_lines(const char *path, const unsigned char key[VAULT_KEY_
 	char marker[4200];
 	int64_t seq = 0;
 	off_t end = 0;
-	struct unsynced u = {.fd = -1};
+	struct unsynced u = {.ledger = path, .fd = -1};
 	pending_path(path, marker, sizeof marker);
 	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno != ENOENT)
@@ -437,17 +443,18 @@ static enum rc append_lines(const char *path, const unsigned char key[VAULT_KEY_
 			len += strlen(text + len);
 		}
 	}
+	if (fd >= 0 && fault_ledger_durable() < 0)
+		fault_ledger_durable_set(end); /* what this process found is on the disk */
 	if (!rc && fd < 0)
 		rc = create_with(path, text, len, u);
 	else if (!rc && (ftruncate(fd, end) != 0 || pwrite(fd, text, len, end) != (ssize_t)len))
 		rc = RC_IO;
 	else if (!rc) {
-		u.fd = fd;
-		u.durable = end;
 		cut(&u); /* appended, not synced */
 		rc = fdatasync(fd) == 0 ? RC_OK : RC_IO;
-		u.fd = -1;
 	}
+	if (!rc)
+		fault_ledger_durable_set(end + (off_t)len);
 	if (!rc)
 		cut(&u); /* synced, the database not committed */
 	free(text);
