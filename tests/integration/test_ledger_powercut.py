@@ -151,6 +151,39 @@ def test_power_cut_at_every_step_of_the_first_erasure(tmp_path):
         shutil.rmtree(d.parent)
 
 
+def test_power_cut_at_every_step_of_an_anonymisation_request(tmp_path):
+    """An anonymisation request appends twice in one transaction (the order
+    anonymised, then the rest erased): a cut at each step of both."""
+    privreg = Privreg(_bin())
+    fresh = tmp_path / "fresh" / "reg"
+    fresh.parent.mkdir()
+    privreg("init", "--dir", fresh, "--policy", WEBSHOP, check=0)
+    key = add_key(privreg, fresh, "admin")
+    ids, _ = pool(privreg, fresh, key, 2, orders=1)
+    sid, other = list(ids)
+    # The ledger's first line, uncut.
+    assert cli(privreg, "subject", "delete", other, "--dir", fresh).returncode == 0
+    for n in range(1, 2 * 3 + 2 + 2):
+        d = tmp_path / f"cut{n}" / "reg"
+        shutil.copytree(fresh.parent, d.parent)
+        srv = start(privreg, d, {"PRIVREG_LEDGER_CUT": f"{n}:0"})
+        ok = erase_api(srv, key, sid, 2)
+        if ok is None:
+            srv.proc.wait(timeout=60)
+            kill(srv)
+            assert srv.proc.returncode == FAULT_POWERCUT_EXIT, n
+        else:
+            stop_clean(srv)
+            assert n > 8, n  # every step before was a cut point
+        reopened(privreg, d, key, [other], n, [sid] if ok else [])
+        register_intact(privreg, d)
+        shutil.rmtree(d.parent)
+        if ok:
+            break
+    else:
+        raise AssertionError("the request never finished")
+
+
 def test_power_cuts_around_the_ledger_lose_no_erasure(tmp_path):
     privreg = Privreg(_bin())
     d = tmp_path / "lc" / "reg"
