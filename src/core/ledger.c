@@ -141,10 +141,10 @@ struct unsynced {
 	int fd;                /* a new file whose tail is not synced, or -1 */
 	off_t durable;         /* its size at its last sync */
 	const char *marker;    /* the marker, while its text is not synced */
-	bool marker_new;       /* and its name neither */
+	const char *restore;   /* and its durable text, "" for none */
+	bool marker_new;       /* nor its name */
 	const char *names[2];  /* other names the directory has not synced */
 	const char *dir;       /* a directory whose own name is not synced */
-	const char *restore;   /* and its durable text, "" for none */
 };
 
 static uint64_t cut_rand(uint64_t *x)
@@ -168,13 +168,15 @@ static void cut_tail(int fd, off_t durable, uint64_t *seed)
 	(void)!ftruncate(fd, durable + keep);
 	if (keep && cut_rand(seed) % 3 == 0) {
 		char zeros[512] = {0};
-		for (off_t at = durable; at < durable + keep; at += (off_t)sizeof zeros)
-			(void)!pwrite(fd, zeros, (size_t)(durable + keep - at < (off_t)sizeof zeros ? durable + keep - at
-			                                                                           : (off_t)sizeof zeros),
-			              at);
+		for (off_t at = durable; at < durable + keep; at += (off_t)sizeof zeros) {
+			off_t n = durable + keep - at < (off_t)sizeof zeros ? durable + keep - at : (off_t)sizeof zeros;
+			(void)!pwrite(fd, zeros, (size_t)n, at);
+		}
 	}
 }
 
+/* The power goes now if PRIVREG_LEDGER_CUT says so: what u names as not
+ * durable is lost, and the process ends as the power-cut VFS ends it. */
 static void cut(const struct unsynced *u)
 {
 	uint64_t seed = 0;
