@@ -275,3 +275,30 @@ def test_power_cuts_around_the_ledger_lose_no_erasure(tmp_path):
           f"anonymisations, {len(tried)} cut short, "
           f"{len(swept)} records swept; none lost after a reopen or a restore")
     assert cut >= cuts // 2
+
+
+def test_the_marker_is_emptied_once_the_outer_transaction_ends(tmp_path):
+    """An erasure inside a request's completion or an idempotent write ends
+    with that transaction: the in-flight marker is emptied then, not left
+    naming a committed line (which would let a copy taken just before it
+    pass for a register cut short)."""
+    privreg = Privreg(_bin())
+    d = tmp_path / "m" / "reg"
+    d.parent.mkdir()
+    privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
+    key = add_key(privreg, d, "admin")
+    ids, _ = pool(privreg, d, key, 3, orders=1)
+    marker = d / "ledger" / "default.pending"
+    srv = start(privreg, d)
+    try:
+        anon, *rest = list(ids)
+        r = srv.request("DELETE", f"/v1/subjects/{rest[0]}", key, headers={"Idempotency-Key": "del-1"})
+        assert r.status_code == 204, r.text
+        assert marker.read_text() == ""
+        assert erase_api(srv, key, rest[1], 1)
+        assert marker.read_text() == ""
+        assert erase_api(srv, key, anon, 2)
+        assert marker.read_text() == ""
+        assert len(ledger_lines(d)) == 4
+    finally:
+        stop_clean(srv)
