@@ -282,7 +282,7 @@ static enum rc append_lines(const char *path, const unsigned char key[VAULT_KEY_
 	if (!rc && fd < 0)
 		rc = make_dir(path);
 	if (!rc)
-		rc = write_pending(path, seq + 1);
+		rc = write_pending(path, floor + 1); /* lines after floor never committed: this and any earlier failed one */
 	char *text = NULL;
 	size_t len = 0;
 	if (!rc) {
