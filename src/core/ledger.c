@@ -252,7 +252,12 @@ void ledger_pending_clear(const struct tenant *t)
 void ledger_settle(const struct core_ctx *c, enum rc rc)
 {
 	int64_t pos = 0;
+	bool open = true;
 	if (rc || c->replay || !c->tenant->ledger)
+		return;
+	/* Inside an outer transaction (an erasure of a request's completion),
+	 * nothing is committed yet: the outer caller settles after its end. */
+	if (store_in_transaction(c->store, &open) || open)
 		return;
 	int64_t first = ledger_pending(c->tenant);
 	/* Only a marker the database has passed: another transaction may have

@@ -11,6 +11,7 @@
 #include "core/audit.h"
 #include "core/datakey.h"
 #include "core/consent.h"
+#include "core/ledger.h"
 #include "core/mail.h"
 #include "core/subject.h"
 
@@ -954,6 +955,7 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 		if (!rc)
 			rc = tell_answer(c, &r, x, &er, link[0] ? link : NULL, to, lang);
 		rc = core_end(c, rc);
+		ledger_settle(c, rc); /* the erasure's ledger lines are committed now */
 	}
 	buf_fini(&done);
 	subject_erasure_fini(&er);

@@ -432,6 +432,12 @@ enum rc sqlite_begin_read(struct store *s)
 	return rc;
 }
 
+enum rc sqlite_in_transaction(struct store *s, bool *open)
+{
+	*open = sq(s)->depth > 0;
+	return RC_OK;
+}
+
 enum rc sqlite_sync(struct store *s)
 {
 	static const char sql[] = "PRAGMA wal_checkpoint(PASSIVE)";
