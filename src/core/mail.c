@@ -627,6 +627,11 @@ enum rc mail_claim(struct store *s, const struct store_message *m, const char *o
 	return store_outbox_claim(s, m->tenant_id, m->message_id, owner, now, until);
 }
 
+enum rc mail_release_claims(struct store *s)
+{
+	return store_outbox_release_claims(s);
+}
+
 enum rc mail_mark_sent(struct store *s, const struct store_message *m, int64_t at)
 {
 	return store_outbox_sent(s, m->tenant_id, m->message_id, at);

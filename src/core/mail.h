@@ -94,6 +94,9 @@ void mail_open_fini(struct mail_open *m);
 enum rc mail_outbox_due(struct store *s, int64_t now, size_t max, struct store_message **out, size_t *n) WUR;
 enum rc mail_claim(struct store *s, const struct store_message *m, const char *owner, int64_t now,
                    int64_t until) WUR;
+/* Releases every claim: only for the one sender of a register (see
+ * store_outbox_release_claims). */
+enum rc mail_release_claims(struct store *s) WUR;
 enum rc mail_mark_sent(struct store *s, const struct store_message *m, int64_t at) WUR;
 enum rc mail_retry_at(struct store *s, const struct store_message *m, int attempts, int64_t next_at) WUR;
 

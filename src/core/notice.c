@@ -44,6 +44,7 @@ struct texts {
 	 * (legitimate interests), withdrawal of consent */
 	const char *rights_list[7];
 	const char *after;                    /* "%s after %s" */
+	const char *fy;                       /* appended when a keep rule counts from a financial year's end */
 	const char *events[5][2];             /* event name, its word */
 	const char *while_active, *while_active_grace;
 };
@@ -160,6 +161,7 @@ static const struct texts langs[] = {
 		                "võtta nõusolek igal ajal tagasi, sama lihtsalt kui selle andsite (igas kirjas oleva lingi "
 		                "kaudu või kirjutades); varasem töötlemine jääb seaduslikuks"},
 		.after = "%s pärast %s",
+		.fy = " (arvestatuna selle majandusaasta lõpust)",
 		.events = {{"created", "loomist"}, {"fulfilled", "täitmist"}, {"resolved", "lahendamist"},
 		           {"closed", "sulgemist"}, {"answered", "vastamist"}},
 		.while_active = "kuni konto on aktiivne", .while_active_grace = "kuni konto on aktiivne ja %s pärast sulgemist",
@@ -220,6 +222,7 @@ static const struct texts langs[] = {
 		                "jebkurā laikā atsaukt piekrišanu tikpat viegli, kā to devāt (ar saiti katrā vēstulē vai "
 		                "rakstot mums); iepriekšējā apstrāde paliek likumīga"},
 		.after = "%s pēc %s",
+		.fy = " (skaitot no attiecīgā finanšu gada beigām)",
 		.events = {{"created", "izveides"}, {"fulfilled", "izpildes"}, {"resolved", "atrisināšanas"},
 		           {"closed", "slēgšanas"}, {"answered", "atbildes"}},
 		.while_active = "kamēr konts ir aktīvs", .while_active_grace = "kamēr konts ir aktīvs, un %s pēc tā slēgšanas",
@@ -277,6 +280,7 @@ static const struct texts langs[] = {
 		                "withdraw consent at any time, as easily as you gave it (the link in every message, or "
 		                "write to us); what was done before stays lawful"},
 		.after = "%s after %s",
+		.fy = " (counted from the end of that financial year)",
 		.events = {{"created", "creation"}, {"fulfilled", "fulfilment"}, {"resolved", "resolution"},
 		           {"closed", "closure"}, {"answered", "the answer"}},
 		.while_active = "while the account is active",
@@ -338,6 +342,7 @@ static const struct texts langs[] = {
 		                "peruuttaa suostumuksesi milloin tahansa yhtä helposti kuin annoit sen (jokaisen viestin "
 		                "linkistä tai kirjoittamalla meille); aiempi käsittely pysyy lainmukaisena"},
 		.after = "%s %s",
+		.fy = " (kyseisen tilikauden päättymisestä lukien)",
 		.events = {{"created", "luomisesta"}, {"fulfilled", "täyttämisestä"}, {"resolved", "ratkaisusta"},
 		           {"closed", "sulkemisesta"}, {"answered", "vastaamisesta"}},
 		.while_active = "niin kauan kuin tili on voimassa",
@@ -401,6 +406,7 @@ static const struct texts langs[] = {
 		                "отозвать согласие в любое время так же легко, как вы его дали (ссылкой в каждом письме или "
 		                "написав нам); прежняя обработка остаётся законной"},
 		.after = "%s после %s",
+		.fy = " (считая с конца соответствующего финансового года)",
 		.events = {{"created", "создания"}, {"fulfilled", "исполнения"}, {"resolved", "разрешения"},
 		           {"closed", "закрытия"}, {"answered", "ответа"}},
 		.while_active = "пока учётная запись активна",
@@ -493,6 +499,10 @@ static void keep_rule_words(const struct texts *t, const struct policy_keep *k, 
 	if (declared)
 		ev = policy_title_in(&declared->title, t->lang, ev);
 	fill(out, size, t->after, d, ev);
+	if (k->rule == KEEP_AFTER_EVENT && k->financial_year) {
+		size_t len = strlen(out);
+		snprintf(out + len, size - len, "%s", t->fy);
+	}
 }
 
 void notice_keep_words(const struct policy_record *r, const char *lang, char *out, size_t size)

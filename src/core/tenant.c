@@ -2,6 +2,7 @@
 #include "core/tenant.h"
 #include "core/retention.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -350,15 +351,12 @@ enum rc tenant_delete_plan(struct store *s, const char *name, struct tenant_stat
 	return status_counts(s, timeutil_now(), counts);
 }
 
-/* Overwrites the key file, syncs it, unlinks it and syncs its directory:
- * once this returns, no copy of the tenant's rows can be opened. */
-static enum rc destroy_key(const char *keydir, const char *name, struct errbuf *eb)
+/* Overwrites a key file, syncs it and unlinks it; absent is fine. */
+static enum rc destroy_file(const char *path, const char *name, struct errbuf *eb)
 {
-	char path[4096];
-	key_path(keydir, name, path, sizeof path);
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return errno == ENOENT ? RC_OK : err_set(eb, RC_IO, "cannot open the key file of '%s': %s", name,
+		return errno == ENOENT ? RC_OK : err_set(eb, RC_IO, "cannot open a key file of '%s': %s", name,
 		                                          strerror(errno));
 	struct stat sb;
 	bool ok = fstat(fd, &sb) == 0;
@@ -368,9 +366,35 @@ static enum rc destroy_key(const char *keydir, const char *name, struct errbuf *
 	ok = ok && fsync(fd) == 0;
 	close(fd);
 	if (!ok || unlink(path) != 0)
-		return err_set(eb, RC_IO, "cannot destroy the key file of '%s': %s", name, strerror(errno));
+		return err_set(eb, RC_IO, "cannot destroy a key file of '%s': %s", name, strerror(errno));
+	return RC_OK;
+}
+
+/* Destroys the tenant's key file and every epoch key beside it
+ * (NAME.epoch-N.key, vault.h), then syncs the directory: once this returns,
+ * no copy of the tenant's rows can be opened. */
+static enum rc destroy_key(const char *keydir, const char *name, struct errbuf *eb)
+{
+	char path[4096], prefix[300];
+	key_path(keydir, name, path, sizeof path);
+	enum rc rc = destroy_file(path, name, eb);
+	snprintf(prefix, sizeof prefix, "%s.epoch-", name);
+	DIR *d = rc ? NULL : opendir(keydir);
+	if (!rc && !d)
+		rc = err_set(eb, RC_IO, "cannot read the key directory: %s", strerror(errno));
+	for (struct dirent *e; !rc && d && (e = readdir(d));) {
+		size_t len = strlen(e->d_name);
+		if (strncmp(e->d_name, prefix, strlen(prefix)) || len < 4 || strcmp(e->d_name + len - 4, ".key"))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", keydir, e->d_name);
+		rc = destroy_file(path, name, eb);
+	}
+	if (d)
+		closedir(d);
+	if (rc)
+		return rc;
 	int dfd = open(keydir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ok = dfd >= 0 && fsync(dfd) == 0;
+	bool ok = dfd >= 0 && fsync(dfd) == 0;
 	if (dfd >= 0)
 		close(dfd);
 	return ok ? RC_OK : err_set(eb, RC_IO, "cannot sync the key directory: %s", strerror(errno));
@@ -397,6 +421,15 @@ enum rc tenant_delete(struct store *s, const char *keydir, const char *name, str
 	/* The deleted pages leave the WAL for the database file. */
 	if (store_sync(s))
 		log_warn("checkpoint after tenant delete failed tenant=%lld", (long long)counts->id);
+	/* Its erasure ledger goes too: a later tenant of the same name starts
+	 * its own (the ledger is named by the tenant), and no copy of the
+	 * deleted tenant can be opened to replay it into. */
+	char path[4200], pending[4300];
+	ledger_path(keydir, name, path, sizeof path);
+	if (unlink(path) != 0 && errno != ENOENT)
+		log_warn("tenant delete tenant=%lld: cannot remove its erasure ledger", (long long)counts->id);
+	snprintf(pending, sizeof pending, "%.*s.pending", (int)(strlen(path) > 4 ? strlen(path) - 4 : 0), path);
+	(void)unlink(pending);
 	return RC_OK;
 }
 

@@ -199,6 +199,8 @@ enum rc sender_start(const struct sender_config *cfg, struct store *st, struct s
 		store_close(st);
 		return err_set(eb, RC_INTERNAL, "libcurl failed to initialise");
 	}
+	if (cfg->sole && mail_release_claims(st))
+		log_warn("outbox: the claims of an earlier sender could not be released; they run out by themselves");
 	struct sender *s = xcalloc(1, sizeof *s);
 	s->smtp_url = xstrdup(cfg->smtp_url);
 	s->from = xstrdup(cfg->from);

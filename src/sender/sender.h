@@ -14,11 +14,13 @@
  * SENDER_CLAIM_SECONDS, well over libcurl's connect and transfer timeouts):
  * senders sharing one outbox, in one process or several, never send one
  * message twice while they live, and a message whose sender died is taken
- * up again when the claim runs out.
+ * up again when the claim runs out, or at once by the next server of a
+ * SQLite register (which has one server at a time: sender_config.sole).
  */
 #ifndef PRIVREG_SENDER_H
 #define PRIVREG_SENDER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/err.h"
@@ -39,6 +41,10 @@ struct sender_config {
 	/* How the sender finds a message's tenant (the server's loaded ones). */
 	enum rc (*tenant_of)(void *arg, struct store *st, int64_t id, const struct tenant **out);
 	void *arg;
+	/* The only sender of its outbox (the SQLite register's lock): the
+	 * claims left by a killed predecessor are released at start, so that
+	 * its messages go out now, not when the claims run out. */
+	bool sole;
 };
 
 /* Takes the store connection. */

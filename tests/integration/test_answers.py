@@ -127,7 +127,8 @@ def test_no_mail_names_a_type_or_status_by_its_identifier(env, lang):
     sid, (acc, _) = subject(env, address, lang)
     env.request("POST", f"/v1/subjects/{sid}/consents", env.keys["admin"],
                 json={"purpose": "direct_marketing", "granted": True, "source": "checkout"})
-    sent = 1  # the double opt-in
+    sent = 1  # the double opt-in: sealed under the subject's key, so it must
+    mails_to(env, address, sent)  # go out before the erasure below makes it unreadable
     unverified = new_request(env, sid, "access", verified=False)
     sent += 1
     act(env, unverified["id"], "extend", reason="the archive is being moved")

@@ -87,7 +87,7 @@ def test_bash_completion_reads_the_binary(package):
         COMP_WORDS=(privreg key ''); COMP_CWORD=2; _privreg; echo "${{COMPREPLY[*]}}"
     """
     out = subprocess.run(["bash", "-c", run], capture_output=True, text=True, timeout=60).stdout.splitlines()
-    assert out == ["serve", "--tls-cert --tls-key", "add list revoke"], out
+    assert out == ["serve", "--tls-cert --tls-key", "add list revoke rotate"], out
 
 
 def test_service_unit_and_settings(package, tmp_path):

@@ -280,11 +280,49 @@ static void test_sentences(void **state)
 	policy_free(p);
 }
 
+/* A keep rule counted from the end of a financial year says so (jerone's
+ * accounting entries: "6 years after end of financial year of fulfilled"). */
+static void test_financial_year(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *lang, *want;
+	} want[] = {
+		{"en", "(counted from the end of that financial year)"},
+		{"et", "(arvestatuna selle majandusaasta lõpust)"},
+		{"lv", "(skaitot no attiecīgā finanšu gada beigām)"},
+		{"fi", "(kyseisen tilikauden päättymisestä lukien)"},
+		{"ru", "(считая с конца соответствующего финансового года)"},
+	};
+	static const char policy[] =
+		"version: '1'\n"
+		"controller: {name: C, email: c@example.ee, financial_year_end: 06-30,\n"
+		"  authority: {name: A, url: 'https://a.example'}}\n"
+		"languages: [et, lv, fi, ru, en]\n"
+		"fields: {amount: {type: decimal}}\n"
+		"purposes: {p: {basis: legal_obligation, title: {et: P, lv: P, fi: P, ru: P, en: P}}}\n"
+		"records: {r: {fields: [amount], purposes: [p], keep: 6 years after end of financial year of created},\n"
+		"          s: {fields: [amount], purposes: [p], keep: 6 years after created}}\n";
+	struct policy *p = NULL;
+	assert_int_equal(policy_parse(policy, sizeof policy - 1, &p, NULL), RC_OK);
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		char words[256];
+		notice_keep_words(policy_record(p, "r"), want[i].lang, words, sizeof words);
+		if (!strstr(words, want[i].want))
+			print_error("%s: %s\n", want[i].lang, words);
+		assert_non_null(strstr(words, want[i].want));
+		notice_keep_words(policy_record(p, "s"), want[i].lang, words, sizeof words);
+		assert_null(strstr(words, want[i].want));
+	}
+	policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_sentences),
+		cmocka_unit_test(test_financial_year),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

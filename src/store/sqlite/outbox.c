@@ -79,6 +79,16 @@ enum rc sqlite_outbox_claim(struct store *s, int64_t tenant, int64_t message_id,
 	return !rc && sqlite3_changes(q->db) != 1 ? RC_CONFLICT : rc;
 }
 
+enum rc sqlite_outbox_release_claims(struct store *s)
+{
+	static const char sql[] =
+		"UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE sent_at IS NULL AND claimed_by IS NOT NULL";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_stmt(q, sql, &st);
+	return rc ? rc : sq_run(q, st, "outbox_release_claims");
+}
+
 enum rc sqlite_outbox_sent(struct store *s, int64_t tenant, int64_t message_id, int64_t at)
 {
 	static const char sql[] = "UPDATE outbox SET sent_at = ?3, sealed = x'', claimed_by = NULL, claimed_until = NULL "

@@ -65,8 +65,8 @@ enum rc sqlite_tenant_list(struct store *s, struct store_tenant **out, size_t *n
  * the schema and refuses to leave a table with a tenant_id behind. */
 static const char *const tenant_tables[] = {
 	"record_events", "lookups", "records", "consent_events", "consent_state", "used_tokens", "outbox",
-	"idempotency", "request_requesters", "requests", "suppressions", "holds", "disclosures", "id_legacy", "audit", "api_keys", "policies",
-	"subjects",
+	"idempotency", "request_requesters", "seal_queue", "requests", "suppressions", "holds", "disclosures", "id_legacy", "audit", "api_keys", "policies",
+	"subjects", "ledger_position",
 };
 
 static const char *const tenant_deletes[] = {
@@ -74,11 +74,13 @@ static const char *const tenant_deletes[] = {
 	"DELETE FROM records WHERE tenant_id = ?1", "DELETE FROM consent_events WHERE tenant_id = ?1",
 	"DELETE FROM consent_state WHERE tenant_id = ?1", "DELETE FROM used_tokens WHERE tenant_id = ?1",
 	"DELETE FROM outbox WHERE tenant_id = ?1", "DELETE FROM idempotency WHERE tenant_id = ?1",
-	"DELETE FROM request_requesters WHERE tenant_id = ?1", "DELETE FROM requests WHERE tenant_id = ?1",
+	"DELETE FROM request_requesters WHERE tenant_id = ?1", "DELETE FROM seal_queue WHERE tenant_id = ?1",
+	"DELETE FROM requests WHERE tenant_id = ?1",
 	"DELETE FROM suppressions WHERE tenant_id = ?1", "DELETE FROM holds WHERE tenant_id = ?1",
 	"DELETE FROM disclosures WHERE tenant_id = ?1", "DELETE FROM id_legacy WHERE tenant_id = ?1",
 	"DELETE FROM audit WHERE tenant_id = ?1", "DELETE FROM api_keys WHERE tenant_id = ?1",
 	"DELETE FROM policies WHERE tenant_id = ?1", "DELETE FROM subjects WHERE tenant_id = ?1",
+	"DELETE FROM ledger_position WHERE tenant_id = ?1",
 };
 _Static_assert(sizeof tenant_tables / sizeof tenant_tables[0] == sizeof tenant_deletes / sizeof tenant_deletes[0],
                "one DELETE per table, in the same order");
