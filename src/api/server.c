@@ -500,10 +500,12 @@ void server_stop(struct server *s)
 	}
 	if (s->mhd) {
 		/* Stop accepting (the listening socket is ours to close); let
-		 * open connections finish their requests. */
+		 * open connections finish their requests. The socket is closed
+		 * only after the daemon has stopped: a worker thread that has not
+		 * yet taken it out of its epoll set would otherwise find it
+		 * closed, and libmicrohttpd aborts on that ("Failed to remove
+		 * listen FD from epoll set"). */
 		MHD_socket lfd = MHD_quiesce_daemon(s->mhd);
-		if (lfd != MHD_INVALID_SOCKET)
-			close(lfd);
 		for (int i = 0; i < 100; i++) {
 			const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 			if (!di || di->num_connections == 0)
@@ -511,6 +513,8 @@ void server_stop(struct server *s)
 			usleep(50 * 1000);
 		}
 		MHD_stop_daemon(s->mhd); /* joins the threads: their stores close */
+		if (lfd != MHD_INVALID_SOCKET)
+			close(lfd);
 	}
 	audit_sink_free(s->sink); /* writes what is still queued */
 	sender_stop(s->sender);
