@@ -187,7 +187,10 @@ enum rc h_subject_delete(struct http_request *rq)
 	return rc;
 }
 
-enum rc h_record_add(struct http_request *rq)
+/* A record from the body: on the subject in the path, or on nobody
+ * (subject NULL: a kind with `linked: false`, statistics kept apart from
+ * the person). */
+static enum rc add_record(struct http_request *rq, const char *subject)
 {
 	static const char *const keys[] = {"kind", "fields", "created_at", "events", NULL};
 	struct value_json_holder h = {0};
@@ -197,30 +200,23 @@ enum rc h_record_add(struct http_request *rq)
 	if (!rc)
 		rc = record_input_from_json(rq->json, true, &in, &h, &rq->eb);
 	if (!rc)
-		rc = record_add(&rq->ctx, rq->params[0], &in, rid, &rq->eb);
+		rc = subject ? record_add(&rq->ctx, subject, &in, rid, &rq->eb)
+		             : record_add_detached(&rq->ctx, &in, rid, &rq->eb);
 	value_json_holder_fini(&h);
 	if (!rc)
 		http_reply(rq, 201, json_pack("{s:s}", "id", rid));
 	return rc;
 }
 
-/* POST /v1/records: a record of a kind with `linked: false`, which belongs to
- * nobody (statistics kept apart from the person). */
+enum rc h_record_add(struct http_request *rq)
+{
+	return add_record(rq, rq->params[0]);
+}
+
+/* POST /v1/records */
 enum rc h_record_add_detached(struct http_request *rq)
 {
-	static const char *const keys[] = {"kind", "fields", "created_at", "events", NULL};
-	struct value_json_holder h = {0};
-	struct record_input in;
-	char rid[TOKEN_ID_MAX];
-	enum rc rc = json_keys_only(rq->json, keys, &rq->eb);
-	if (!rc)
-		rc = record_input_from_json(rq->json, true, &in, &h, &rq->eb);
-	if (!rc)
-		rc = record_add_detached(&rq->ctx, &in, rid, &rq->eb);
-	value_json_holder_fini(&h);
-	if (!rc)
-		http_reply(rq, 201, json_pack("{s:s}", "id", rid));
-	return rc;
+	return add_record(rq, NULL);
 }
 
 /* A record as JSON; one no person is behind shows no subject id (its key

@@ -190,58 +190,38 @@ enum rc hold_reseal(const struct core_ctx *c, const struct store_hold *v, size_t
 	return rc;
 }
 
-enum rc hold_seal_queued(const struct core_ctx *c, size_t *sealed)
+enum rc hold_seal_one(const struct core_ctx *c, const char *id)
 {
-	char ids[64][TOKEN_ID_MAX];
-	size_t n = 0;
-	*sealed = 0;
-	do {
-		enum rc rc = store_seal_queue_next(c->store, c->tenant->id, "hold", ids, 64, &n);
-		for (size_t i = 0; !rc && i < n; i++) {
-			struct store_hold h;
-			rc = store_begin(c->store);
-			if (rc)
-				return rc;
-			rc = store_hold_get(c->store, c->tenant->id, ids[i], &h);
-			char owner[TOKEN_ID_MAX] = "";
-			if (!rc && h.subject_id[0]) {
-				snprintf(owner, sizeof owner, "%s", h.subject_id);
-			} else if (!rc) {
-				struct store_record r = {0};
-				if (!store_record_get(c->store, c->tenant->id, h.record_id, &r))
-					snprintf(owner, sizeof owner, "%s", r.subject_id);
-				store_record_fini(&r);
-			}
-			struct subject_key key;
-			enum rc krc = rc || !owner[0] ? RC_GONE : datakey_unwrap(c, owner, &key, NULL);
-			if (!rc && !h.sealed && !krc) {
-				reason_seal(&h, owner, &key);
-				rc = reason_save(c, &h, false);
-			} else if (!rc && !h.sealed && (krc == RC_GONE || krc == RC_NOT_FOUND)) {
-				/* The person is gone already: so is what was written about them. */
-				free(h.reason);
-				h.reason = xstrdup(HOLD_REASON_ERASED);
-				rc = reason_save(c, &h, false);
-			} else if (!rc && !h.sealed) {
-				rc = krc;
-			}
-			if (!krc)
-				vault_subject_key_wipe(&key);
-			if (rc == RC_NOT_FOUND)
-				rc = RC_OK;
-			if (!rc)
-				rc = store_seal_queue_done(c->store, c->tenant->id, "hold", ids[i]);
-			free(h.reason);
-			free(h.key_id);
-			free(h.sealed);
-			rc = core_end(c, rc);
-			if (!rc)
-				(*sealed)++;
-		}
-		if (rc)
-			return rc;
-	} while (n == 64);
-	return RC_OK;
+	struct store_hold h = {0};
+	enum rc rc = store_hold_get(c->store, c->tenant->id, id, &h);
+	char owner[TOKEN_ID_MAX] = "";
+	if (!rc && h.subject_id[0]) {
+		snprintf(owner, sizeof owner, "%s", h.subject_id);
+	} else if (!rc) {
+		struct store_record r = {0};
+		if (!store_record_get(c->store, c->tenant->id, h.record_id, &r))
+			snprintf(owner, sizeof owner, "%s", r.subject_id);
+		store_record_fini(&r);
+	}
+	struct subject_key key;
+	enum rc krc = rc || !owner[0] ? RC_GONE : datakey_unwrap(c, owner, &key, NULL);
+	if (!rc && !h.sealed && !krc) {
+		reason_seal(&h, owner, &key);
+		rc = reason_save(c, &h, false);
+	} else if (!rc && !h.sealed && (krc == RC_GONE || krc == RC_NOT_FOUND)) {
+		/* The person is gone already: so is what was written about them. */
+		free(h.reason);
+		h.reason = xstrdup(HOLD_REASON_ERASED);
+		rc = reason_save(c, &h, false);
+	} else if (!rc && !h.sealed) {
+		rc = krc;
+	}
+	if (!krc)
+		vault_subject_key_wipe(&key);
+	free(h.reason);
+	free(h.key_id);
+	free(h.sealed);
+	return rc;
 }
 
 const struct store_hold *hold_covering(const struct store_hold *v, size_t n, const char *subject_id,

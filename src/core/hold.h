@@ -36,9 +36,10 @@ enum rc hold_active(const struct core_ctx *c, const char *subject_id, const char
  * and the holds that keep them must still say why. */
 enum rc hold_reseal(const struct core_ctx *c, const struct store_hold *v, size_t n, const char *subject_id,
                     const struct subject_key *key) WUR;
-/* Seals the reasons of holds written before schema 9 (see
- * request_seal_queued); *sealed how many rows. */
-enum rc hold_seal_queued(const struct core_ctx *c, size_t *sealed) WUR;
+/* Seals the reason of one hold written before schema 9 under its subject's
+ * key, or drops it for a subject already erased (tenant.c walks the queue;
+ * inside the caller's transaction). */
+enum rc hold_seal_one(const struct core_ctx *c, const char *id) WUR;
 
 /* The hold among v that covers a subject or one of its records, or NULL. */
 const struct store_hold *hold_covering(const struct store_hold *v, size_t n, const char *subject_id,

@@ -260,37 +260,17 @@ static enum rc save_row(const struct core_ctx *c, struct store_request *r, bool 
 	return rc;
 }
 
-enum rc request_seal_queued(const struct core_ctx *c, size_t *sealed)
+enum rc request_seal_one(const struct core_ctx *c, const char *id)
 {
-	char ids[64][TOKEN_ID_MAX];
-	size_t n = 0;
-	*sealed = 0;
-	do {
-		enum rc rc = store_seal_queue_next(c->store, c->tenant->id, "request", ids, 64, &n);
-		for (size_t i = 0; !rc && i < n; i++) {
-			struct store_request r;
-			rc = store_begin(c->store);
-			if (rc)
-				return rc;
-			/* Read as stored: written before schema 9, its texts are in the clear. */
-			rc = store_request_get(c->store, c->tenant->id, ids[i], &r);
-			if (!rc)
-				rc = notes_open(c, &r);
-			if (!rc)
-				rc = save_row(c, &r, false);
-			if (rc == RC_NOT_FOUND)
-				rc = RC_OK; /* expired since */
-			if (!rc)
-				rc = store_seal_queue_done(c->store, c->tenant->id, "request", ids[i]);
-			store_request_fini(&r);
-			rc = core_end(c, rc);
-			if (!rc)
-				(*sealed)++;
-		}
-		if (rc)
-			return rc;
-	} while (n == 64);
-	return RC_OK;
+	struct store_request r;
+	/* Read as stored: written before schema 9, its texts are in the clear. */
+	enum rc rc = store_request_get(c->store, c->tenant->id, id, &r);
+	if (!rc)
+		rc = notes_open(c, &r);
+	if (!rc)
+		rc = save_row(c, &r, false);
+	store_request_fini(&r);
+	return rc;
 }
 
 static enum rc audit(const struct core_ctx *c, const char *action, const struct store_request *r, const char *detail)

@@ -130,11 +130,11 @@ struct request_exec {
 enum rc request_complete(const struct core_ctx *c, const char *id, const struct request_exec *x,
                          struct store_request *out, struct errbuf *eb) WUR;
 
-/* Seals the texts of requests written before schema 9 (verified_by,
- * reasons, outcome) under their subjects' keys, or drops them for a subject
- * already erased; *sealed how many rows. Idempotent: each row leaves the
- * store's queue in the transaction that seals it. */
-enum rc request_seal_queued(const struct core_ctx *c, size_t *sealed) WUR;
+/* Seals the texts of one request written before schema 9 (verified_by,
+ * reasons, outcome) under its subject's key, or drops them for a subject
+ * already erased (tenant.c walks the queue; inside the caller's
+ * transaction). */
+enum rc request_seal_one(const struct core_ctx *c, const char *id) WUR;
 
 /* A signed link by which the subject can fetch their export (kind 'x'). */
 enum rc request_export_link(const struct core_ctx *c, const struct store_request *r, char out[TOKEN_LINK_MAX]) WUR;

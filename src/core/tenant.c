@@ -104,15 +104,45 @@ enum rc tenant_create(struct store *s, const char *keydir, const char *name,
 	return RC_OK;
 }
 
+/* Walks the store's queue of rows of one kind still to seal, a batch at a
+ * time; each row leaves the queue in the transaction that seals it (so the
+ * walk is idempotent, and resumes where a failure left it). */
+static enum rc seal_kind(const struct core_ctx *c, const char *kind,
+                         enum rc (*seal_one)(const struct core_ctx *, const char *), size_t *sealed)
+{
+	char ids[64][TOKEN_ID_MAX];
+	size_t n = 0;
+	*sealed = 0;
+	do {
+		enum rc rc = store_seal_queue_next(c->store, c->tenant->id, kind, ids, 64, &n);
+		for (size_t i = 0; !rc && i < n; i++) {
+			rc = store_begin(c->store);
+			if (rc)
+				return rc;
+			rc = seal_one(c, ids[i]);
+			if (rc == RC_NOT_FOUND)
+				rc = RC_OK; /* gone since */
+			if (!rc)
+				rc = store_seal_queue_done(c->store, c->tenant->id, kind, ids[i]);
+			rc = core_end(c, rc);
+			if (!rc)
+				(*sealed)++;
+		}
+		if (rc)
+			return rc;
+	} while (n == 64);
+	return RC_OK;
+}
+
 /* Text that staff wrote about people before schema 9 is sealed under their
- * keys the first time the keys are loaded (request_seal_queued). A failure
- * (a read-only register, say) is logged and left for the next load: the
- * rows still read as they did. */
+ * keys the first time the keys are loaded. A failure (a read-only register,
+ * say) is logged and left for the next load: the rows still read as they
+ * did. */
 static void seal_queued(struct store *s, const struct tenant *t)
 {
 	struct core_ctx c = {.store = s, .tenant = t};
 	size_t requests = 0, holds = 0;
-	if (request_seal_queued(&c, &requests) || hold_seal_queued(&c, &holds))
+	if (seal_kind(&c, "request", request_seal_one, &requests) || seal_kind(&c, "hold", hold_seal_one, &holds))
 		log_warn("sealing the free text of old rows failed tenant=%lld: left for the next start", (long long)t->id);
 	else if (requests || holds)
 		log_info("sealed the free text of %zu requests and %zu holds tenant=%lld", requests, holds, (long long)t->id);

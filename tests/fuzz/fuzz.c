@@ -129,7 +129,10 @@ void fuzz_register_new(struct fuzz_register *r, const char *policy)
 	memset(r, 0, sizeof *r);
 	if (vault_library_init() || store_library_init())
 		fuzz_fail("library init");
-	snprintf(r->dir, sizeof r->dir, "/tmp/privreg-fuzz-XXXXXX");
+	/* mkdtemp's template: the prefix, then six characters it replaces */
+	int len = snprintf(r->dir, sizeof r->dir, "/tmp/privreg-fuzz-");
+	memset(r->dir + len, 'X', 6);
+	r->dir[len + 6] = '\0';
 	if (!mkdtemp(r->dir))
 		fuzz_fail("mkdtemp");
 	cleanup_add(r->dir);

@@ -193,13 +193,13 @@ def test_power_cuts_around_the_ledger_lose_no_erasure(tmp_path):
     cuts = int(os.environ.get("PRIVREG_LEDGER_CUTS", "30"))
     rng = random.Random(int(os.environ.get("PRIVREG_CRASH_SEED", "15")))
     ids, backup = pool(privreg, d, key, 3 * cuts + 10, orders=cuts)
-    todo = list(ids)
-    rng.shuffle(todo)
+    live = list(ids)
+    rng.shuffle(live)
     erased, tried, anonymized = [], [], []
     swept = set()  # order records an acknowledged sweep anonymised
     # The ledger's first lines, uncut, so that every cut below is of an append.
-    assert cli(privreg, "subject", "delete", todo[-1], "--dir", d).returncode == 0
-    erased.append(todo.pop())
+    assert cli(privreg, "subject", "delete", live[-1], "--dir", d).returncode == 0
+    erased.append(live.pop())
     cut = 0
     for i in range(cuts):
         # Every step in turn, at the first, second or third erasure of the process.
@@ -220,7 +220,7 @@ def test_power_cuts_around_the_ledger_lose_no_erasure(tmp_path):
                 swept.update(x for s in ids if s not in erased + tried + anonymized for x in ids[s][1:])
         elif i % 6 == 2:
             for _ in range(3):
-                sid = todo.pop()
+                sid = live.pop()
                 # One erasure per process, counted from 1 in each.
                 os.environ["PRIVREG_LEDGER_CUT"] = f"{step}:{seed}"
                 try:
@@ -236,9 +236,9 @@ def test_power_cuts_around_the_ledger_lose_no_erasure(tmp_path):
             srv = start(privreg, d, {"PRIVREG_LEDGER_CUT": plan})
             assert srv is not None, plan
             while True:
-                sid = todo.pop()
+                sid = live.pop()
                 how = 2 if len(ids[sid]) > 1 and sid not in swept_subjects(ids, swept) and rng.random() < 0.5 \
-                    else len(todo) % 2
+                    else len(live) % 2
                 ok = erase_api(srv, key, sid, how)
                 if ok is None:
                     tried.append(sid)

@@ -121,6 +121,21 @@ enum rc sq_run_tenant_id(struct sqlite_store *q, const char *sql, int64_t tenant
 	return sq_run(q, st, what);
 }
 
+enum rc sq_expire(struct sqlite_store *q, const char *sql, int64_t tenant, int64_t now, size_t max, size_t *n,
+                  const char *what)
+{
+	sqlite3_stmt *st = NULL;
+	*n = 0;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 2, now);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	rc = sq_run(q, st, what);
+	*n = rc ? 0 : (size_t)sqlite3_changes(q->db);
+	return rc;
+}
+
 enum rc sq_fetch_one(struct sqlite_store *q, sqlite3_stmt *st, row_reader *read, void *out, const char *what)
 {
 	int src = sqlite3_step(st);

@@ -63,17 +63,7 @@ enum rc sqlite_idempotency_expire(struct store *s, int64_t tenant, int64_t now, 
 	static const char sql[] =
 		"DELETE FROM idempotency WHERE tenant_id = ?1 AND key_hash IN (SELECT key_hash FROM idempotency "
 		"INDEXED BY idempotency_by_expiry WHERE tenant_id = ?1 AND expires_at <= ?2 LIMIT ?3)";
-	struct sqlite_store *q = sq(s);
-	sqlite3_stmt *st = NULL;
-	*n = 0;
-	enum rc rc = sq_tenant(q, sql, tenant, &st);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
-	rc = sq_run(q, st, "idempotency_expire");
-	*n = rc ? 0 : (size_t)sqlite3_changes(q->db);
-	return rc;
+	return sq_expire(sq(s), sql, tenant, now, max, n, "idempotency_expire");
 }
 
 enum rc sqlite_idempotency_forget_subject(struct store *s, int64_t tenant, const char *subject_id)

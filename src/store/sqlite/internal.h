@@ -124,6 +124,10 @@ enum rc sq_run(struct sqlite_store *q, sqlite3_stmt *st, const char *what) WUR;
 /* Runs sql, whose parameters are (tenant, id). */
 enum rc sq_run_tenant_id(struct sqlite_store *q, const char *sql, int64_t tenant, const char *prefix,
                          const char *id, const char *what) WUR;
+/* A bounded delete of what has expired: sql binds ?1 tenant, ?2 now and ?3
+ * max (at most that many rows); *n the rows deleted. */
+enum rc sq_expire(struct sqlite_store *q, const char *sql, int64_t tenant, int64_t now, size_t max, size_t *n,
+                  const char *what) WUR;
 
 typedef void row_reader(sqlite3_stmt *st, void *out);
 

@@ -122,14 +122,5 @@ enum rc sqlite_requests_expire(struct store *s, int64_t tenant, int64_t now, siz
 	static const char sql[] =
 		"DELETE FROM requests WHERE tenant_id = ?1 AND request_id IN (SELECT request_id FROM requests "
 		"INDEXED BY requests_expiry WHERE tenant_id = ?1 AND expires_at IS NOT NULL AND expires_at <= ?2 LIMIT ?3)";
-	struct sqlite_store *q = sq(s);
-	sqlite3_stmt *st = NULL;
-	enum rc rc = sq_tenant(q, sql, tenant, &st);
-	if (rc)
-		return rc;
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
-	rc = sq_run(q, st, "requests_expire");
-	*n = rc ? 0 : (size_t)sqlite3_changes(q->db);
-	return rc;
+	return sq_expire(sq(s), sql, tenant, now, max, n, "requests_expire");
 }
