@@ -48,6 +48,7 @@ struct store;
 struct policy;
 struct audit_sink;
 struct audit_waiter;
+struct mail_templates;
 
 #define TENANT_NAME_MAX 64
 
@@ -58,6 +59,7 @@ struct tenant {
 	struct policy *policy;
 	struct vault vault;
 	char *ledger;              /* its erasure ledger's path (core/ledger.h); NULL: none */
+	struct mail_templates *mail; /* its own letters (controller.mail.templates, core/mail.h); NULL: the shipped */
 };
 
 /* The public routes whose links core puts in e-mails. The route table in

@@ -1,111 +1,489 @@
-/* mail: templates, rendering and the outbox (see mail.h). */
+/* mail: templates, rendering and the outbox (see mail.h). The shipped
+ * templates come from templates/mail through the generated
+ * mail_templates.h; the words that fill them (request types, outcomes, the
+ * remedies of Art. 12(4)) are the tables below. */
 #include "core/mail.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/datakey.h"
 #include "store/store.h"
 
-/* Placeholders, filled by render(): confirm_subject {first} = the purpose's
- * title; confirm_body {controller}, {second} = title, {third} = link;
- * notice_subject {first} = controller; notice_body {controller},
- * {second} = policy version, {third} = the controller's e-mail. */
-struct template {
-	const char *lang;
-	const char *confirm_subject;
-	const char *confirm_body;
-	const char *notice_subject;
-	const char *notice_body;
-	const char *extended_subject;  /* {first} = request type */
-	const char *extended_body;     /* {controller}, {second} = new due date, {third} = reason */
-	const char *answered_subject;  /* {first} = request type */
-	const char *answered_body;     /* {controller}, {second} = what was done, {third} = export link or "" */
-	const char *verify_subject;    /* {first} = request type */
-	const char *verify_body;       /* {controller}, {second} = request type, {third} = link */
+/* The Message-ID's domain in the sealed text, until mail_compose puts the
+ * sender's there. */
+#define MID_DOMAIN "@privreg"
+
+/* ---- templates ---- */
+
+#define BIT(s) (1u << (s))
+/* What a subject may name: values of one line. */
+#define ONE_LINE (BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_PURPOSE) | BIT(MAIL_SLOT_TYPE) | BIT(MAIL_SLOT_VERSION))
+
+static const char *const slot_names[MAIL_SLOTS] = {
+	[MAIL_SLOT_CONTROLLER] = "controller", [MAIL_SLOT_PURPOSE] = "purpose", [MAIL_SLOT_LINK] = "link",
+	[MAIL_SLOT_VERSION] = "version", [MAIL_SLOT_CONTACT] = "contact", [MAIL_SLOT_TYPE] = "type",
+	[MAIL_SLOT_DUE_DATE] = "due_date", [MAIL_SLOT_REASON] = "reason", [MAIL_SLOT_OUTCOME] = "outcome",
+	[MAIL_SLOT_REMEDY] = "remedy", [MAIL_SLOT_KEPT] = "kept", [MAIL_SLOT_ERASED] = "erased",
 };
 
-static const struct template templates[] = {
-	{"en", "Please confirm: {first}",
-	 "Hello,\n\nyou asked {controller} for \"{second}\". Please confirm it by opening this link and\n"
-	 "pressing the button there:\n\n  {third}\n\nThe link works for 7 days. If you did not ask for this, ignore this\n"
-	 "e-mail: nothing will be sent to you.\n\n{controller}\n",
-	 "{first} has changed its privacy terms",
-	 "Hello,\n\n{controller} has a new version of its privacy terms: {second}.\n"
-	 "You can read them, and ask what we hold about you, by writing to {third}.\n\n{controller}\n",
-	 "Your request ({first}): more time needed",
-	 "Hello,\n\nwe need more time to answer your request. The new date is {second}.\nThe reason: {third}\n\n{controller}\n",
-	 "Your request ({first}) is answered",
-	 "Hello,\n\nyour request is answered: {second}\n{third}\n\n{controller}\n",
-	 "Is this request yours? ({first})",
-	 "Hello,\n\n{controller} has received a request ({second}) about your data. To make sure it\ncomes from you, open this link and press the button there:\n\n  {third}\n\nIf you did not ask, ignore this e-mail: nothing will be done.\n\n{controller}\n"},
-	{"et", "Palun kinnitage: {first}",
-	 "Tere!\n\nTe soovisite {controller} käest: \"{second}\". Palun kinnitage see, avades lingi ja\n"
-	 "vajutades seal nuppu:\n\n  {third}\n\nLink kehtib 7 päeva. Kui Te seda ei soovinud, jätke see kiri tähelepanuta:\n"
-	 "Teile ei saadeta midagi.\n\n{controller}\n",
-	 "{first} muutis oma privaatsustingimusi",
-	 "Tere!\n\n{controller} privaatsustingimustel on uus versioon: {second}.\n"
-	 "Nendega tutvumiseks ja oma andmete kohta küsimiseks kirjutage aadressil {third}.\n\n{controller}\n",
-	 "Teie taotlus ({first}): vajame rohkem aega",
-	 "Tere!\n\nVajame Teie taotlusele vastamiseks rohkem aega. Uus tähtaeg on {second}.\nPõhjus: {third}\n\n{controller}\n",
-	 "Teie taotlusele ({first}) on vastatud",
-	 "Tere!\n\nTeie taotlusele on vastatud: {second}\n{third}\n\n{controller}\n",
-	 "Kas see taotlus on Teie oma? ({first})",
-	 "Tere!\n\n{controller} sai Teie andmeid puudutava taotluse ({second}). Veendumaks, et see\non Teilt, avage link ja vajutage seal nuppu:\n\n  {third}\n\nKui Te seda ei esitanud, jätke kiri tähelepanuta: midagi ei tehta.\n\n{controller}\n"},
-	{"lv", "Lūdzu, apstipriniet: {first}",
-	 "Labdien!\n\nJūs lūdzāt {controller}: \"{second}\". Lūdzu, apstipriniet to, atverot saiti un\n"
-	 "nospiežot pogu:\n\n  {third}\n\nSaite ir derīga 7 dienas. Ja jūs to nelūdzāt, neņemiet vērā šo vēstuli:\n"
-	 "jums nekas netiks sūtīts.\n\n{controller}\n",
-	 "{first} ir mainījis privātuma noteikumus",
-	 "Labdien!\n\n{controller} privātuma noteikumiem ir jauna versija: {second}.\n"
-	 "Lai tos izlasītu vai jautātu par saviem datiem, rakstiet uz {third}.\n\n{controller}\n",
-	 "Jūsu pieprasījums ({first}): vajadzīgs vairāk laika",
-	 "Labdien!\n\nMums vajag vairāk laika, lai atbildētu uz jūsu pieprasījumu. Jaunais termiņš ir {second}.\nIemesls: {third}\n\n{controller}\n",
-	 "Uz jūsu pieprasījumu ({first}) ir atbildēts",
-	 "Labdien!\n\nUz jūsu pieprasījumu ir atbildēts: {second}\n{third}\n\n{controller}\n",
-	 "Vai šis pieprasījums ir jūsu? ({first})",
-	 "Labdien!\n\n{controller} saņēma pieprasījumu ({second}) par jūsu datiem. Lai pārliecinātos, ka tas\nir no jums, atveriet saiti un nospiediet pogu:\n\n  {third}\n\nJa jūs to neiesniedzāt, neņemiet vērā šo vēstuli: nekas netiks darīts.\n\n{controller}\n"},
-	{"fi", "Vahvista: {first}",
-	 "Hei,\n\npyysit yritykseltä {controller}: \"{second}\". Vahvista pyyntö avaamalla linkki ja\n"
-	 "painamalla siellä olevaa painiketta:\n\n  {third}\n\nLinkki on voimassa 7 päivää. Jos et pyytänyt tätä, voit jättää\n"
-	 "viestin huomiotta: sinulle ei lähetetä mitään.\n\n{controller}\n",
-	 "{first} on muuttanut tietosuojaehtojaan",
-	 "Hei,\n\n{controller} on julkaissut tietosuojaehdoistaan uuden version: {second}.\n"
-	 "Voit lukea ne ja kysyä tiedoistasi kirjoittamalla osoitteeseen {third}.\n\n{controller}\n",
-	 "Pyyntösi ({first}): tarvitsemme lisäaikaa",
-	 "Hei,\n\ntarvitsemme lisäaikaa pyyntöösi vastaamiseen. Uusi määräpäivä on {second}.\nSyy: {third}\n\n{controller}\n",
-	 "Pyyntöösi ({first}) on vastattu",
-	 "Hei,\n\npyyntöösi on vastattu: {second}\n{third}\n\n{controller}\n",
-	 "Onko tämä pyyntö sinun? ({first})",
-	 "Hei,\n\n{controller} on vastaanottanut tietojasi koskevan pyynnön ({second}). Varmistaaksemme,\nettä se on sinulta, avaa linkki ja paina siellä olevaa painiketta:\n\n  {third}\n\nJos et tehnyt pyyntöä, voit jättää viestin huomiotta: mitään ei tehdä.\n\n{controller}\n"},
-	{"ru", "Пожалуйста, подтвердите: {first}",
-	 "Здравствуйте!\n\nВы попросили {controller}: «{second}». Пожалуйста, подтвердите это, открыв ссылку\n"
-	 "и нажав на кнопку:\n\n  {third}\n\nСсылка действует 7 дней. Если вы этого не просили, просто проигнорируйте\n"
-	 "это письмо: вам ничего не будет отправлено.\n\n{controller}\n",
-	 "{first} изменил условия конфиденциальности",
-	 "Здравствуйте!\n\nУ условий конфиденциальности {controller} новая версия: {second}.\n"
-	 "Прочитать их и узнать, какие ваши данные у нас хранятся, можно, написав на {third}.\n\n{controller}\n",
-	 "Ваш запрос ({first}): нужно больше времени",
-	 "Здравствуйте!\n\nНам нужно больше времени, чтобы ответить на ваш запрос. Новый срок: {second}.\nПричина: {third}\n\n{controller}\n",
-	 "На ваш запрос ({first}) дан ответ",
-	 "Здравствуйте!\n\nНа ваш запрос дан ответ: {second}\n{third}\n\n{controller}\n",
-	 "Это ваш запрос? ({first})",
-	 "Здравствуйте!\n\n{controller} получил запрос ({second}) о ваших данных. Чтобы убедиться, что он\nот вас, откройте ссылку и нажмите на кнопку:\n\n  {third}\n\nЕсли вы его не отправляли, проигнорируйте это письмо: ничего сделано не будет.\n\n{controller}\n"},
+/* Each message: its file name, the placeholders it knows and those it must
+ * carry (a letter that asks for a click carries the link; an answer that
+ * refuses or keeps data says why and where to complain, Art. 12(4)). */
+static const struct message {
+	const char *name;          /* templates/mail/LANG/NAME.txt */
+	const char *kind;          /* the outbox row's kind */
+	unsigned known, required;
+} messages[MAIL_KINDS] = {
+	[MAIL_CONFIRM] = {"confirm", "confirm",
+	                  BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_PURPOSE) | BIT(MAIL_SLOT_LINK), BIT(MAIL_SLOT_LINK)},
+	[MAIL_POLICY_NOTICE] = {"policy_notice", "policy_notice",
+	                        BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_VERSION) | BIT(MAIL_SLOT_CONTACT),
+	                        BIT(MAIL_SLOT_VERSION)},
+	[MAIL_REQUEST_EXTENDED] = {"request_extended", "request_extended",
+	                           BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_TYPE) | BIT(MAIL_SLOT_DUE_DATE) |
+	                               BIT(MAIL_SLOT_REASON),
+	                           BIT(MAIL_SLOT_DUE_DATE) | BIT(MAIL_SLOT_REASON)},
+	[MAIL_REQUEST_ANSWERED] = {"request_answered", "request_answered",
+	                           BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_TYPE) | BIT(MAIL_SLOT_OUTCOME) |
+	                               BIT(MAIL_SLOT_LINK),
+	                           BIT(MAIL_SLOT_OUTCOME) | BIT(MAIL_SLOT_LINK)},
+	[MAIL_REQUEST_VERIFY] = {"request_verify", "request_verify",
+	                         BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_TYPE) | BIT(MAIL_SLOT_LINK), BIT(MAIL_SLOT_LINK)},
+	[MAIL_REQUEST_REFUSED] = {"request_refused", "request_refused",
+	                          BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_TYPE) | BIT(MAIL_SLOT_REASON) |
+	                              BIT(MAIL_SLOT_REMEDY),
+	                          BIT(MAIL_SLOT_REASON) | BIT(MAIL_SLOT_REMEDY)},
+	[MAIL_REQUEST_PARTIAL] = {"request_partial", "request_partial",
+	                          BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_TYPE) | BIT(MAIL_SLOT_ERASED) |
+	                              BIT(MAIL_SLOT_KEPT) | BIT(MAIL_SLOT_REMEDY),
+	                          BIT(MAIL_SLOT_KEPT) | BIT(MAIL_SLOT_REMEDY)},
 };
 
-static const struct template *template_for(const char *lang)
+struct mail_default {
+	const char *lang, *message, *text;
+};
+
+#include "mail_templates.h"
+
+struct mail_override {
+	char lang[8];
+	enum mail_kind kind;
+	char *text;
+	size_t len;
+};
+
+struct mail_templates {
+	struct mail_override *v;
+	size_t n;
+};
+
+const char *mail_kind_name(enum mail_kind k)
 {
-	for (size_t i = 0; i < sizeof templates / sizeof templates[0]; i++)
-		if (!strcmp(templates[i].lang, lang))
-			return &templates[i];
-	return &templates[0];
+	return k < MAIL_KINDS ? messages[k].name : "";
+}
+
+const char *mail_slot_name(enum mail_slot s)
+{
+	return s < MAIL_SLOTS ? slot_names[s] : "";
+}
+
+const char *mail_template_default(enum mail_kind k, const char *lang)
+{
+	for (size_t i = 0; k < MAIL_KINDS && i < sizeof mail_defaults / sizeof mail_defaults[0]; i++)
+		if (!strcmp(mail_defaults[i].lang, lang) && !strcmp(mail_defaults[i].message, messages[k].name))
+			return mail_defaults[i].text;
+	return NULL;
+}
+
+/* The tenant's own text, else the shipped one in the language, else the
+ * shipped English one (a policy language without shipped letters). */
+static const char *template_for(const struct tenant *t, enum mail_kind k, const char *lang)
+{
+	const struct mail_templates *m = t ? t->mail : NULL;
+	for (size_t i = 0; m && i < m->n; i++)
+		if (m->v[i].kind == k && !strcmp(m->v[i].lang, lang))
+			return m->v[i].text;
+	const char *text = mail_template_default(k, lang);
+	return text ? text : mail_template_default(k, "en");
+}
+
+static void diag(struct policy_diags *d, int line, const char *fmt, ...) PRINTF(3, 4);
+static void diag(struct policy_diags *d, int line, const char *fmt, ...)
+{
+	if (!d)
+		return;
+	if (d->n == d->alloc) {
+		d->alloc = d->alloc ? 2 * d->alloc : 16;
+		d->v = xrealloc(d->v, d->alloc * sizeof *d->v);
+	}
+	struct policy_diag *g = &d->v[d->n++];
+	g->line = line;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(g->msg, sizeof g->msg, fmt, ap);
+	va_end(ap);
+}
+
+/* The length of the UTF-8 character at p (at most n bytes there), 0 when
+ * it is none (overlong forms, surrogates and values past U+10FFFF too). */
+static size_t utf8_char(const unsigned char *p, size_t n)
+{
+	if (p[0] < 0x80)
+		return 1;
+	size_t len = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
+	if (!len || p[0] > 0xF4 || len > n)
+		return 0;
+	uint32_t c = p[0] & (0x7F >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3F);
+	}
+	static const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+	return c < least[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF) ? 0 : len;
+}
+
+/* The slot named by the "{{" at p, or MAIL_SLOTS; *end gets the position
+ * after "}}" (NULL: not closed on its line). */
+static enum mail_slot slot_at(const char *p, const char *limit, const char **end, size_t *namelen)
+{
+	const char *q = p + 2;
+	while (q < limit && ((*q >= 'a' && *q <= 'z') || *q == '_'))
+		q++;
+	*namelen = (size_t)(q - p - 2);
+	*end = q + 1 < limit && q[0] == '}' && q[1] == '}' ? q + 2 : NULL;
+	for (int s = 0; *end && s < MAIL_SLOTS; s++)
+		if (strlen(slot_names[s]) == *namelen && !memcmp(p + 2, slot_names[s], *namelen))
+			return (enum mail_slot)s;
+	return MAIL_SLOTS;
+}
+
+/* The placeholders a message knows, for a mistake's message. */
+static void known_list(unsigned known, char *out, size_t size)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (int s = 0; s < MAIL_SLOTS && used < size; s++)
+		if (known & BIT(s))
+			used += (size_t)snprintf(out + used, size - used, "%s{{%s}}", used ? ", " : "", slot_names[s]);
+}
+
+size_t mail_template_check(enum mail_kind k, const char *text, size_t len, const char *file,
+                           struct policy_diags *diags)
+{
+	size_t before = diags ? diags->n : 0, mistakes = 0;
+#define MISTAKE(line, ...) (mistakes++, diag(diags, line, __VA_ARGS__))
+	if (k >= MAIL_KINDS)
+		return 1;
+	const struct message *m = &messages[k];
+	if (len > MAIL_TEMPLATE_MAX) {
+		MISTAKE(1, "%s: larger than %d bytes", file, MAIL_TEMPLATE_MAX);
+		return mistakes;
+	}
+	const char *nl = memchr(text, '\n', len);
+	size_t first = nl ? (size_t)(nl - text) : len;
+	if (first < 9 || strncmp(text, "Subject: ", 9))
+		MISTAKE(1, "%s:1: the first line must be 'Subject: ' and the subject", file);
+	else if (first > MAIL_SUBJECT_MAX)
+		MISTAKE(1, "%s:1: the subject line is longer than %d bytes", file, MAIL_SUBJECT_MAX);
+	if (!nl || (size_t)(nl - text) + 1 >= len || nl[1] != '\n')
+		MISTAKE(2, "%s:2: the second line must be empty (the body follows it)", file);
+	unsigned seen = 0;
+	int line = 1;
+	for (size_t i = 0; i < len;) {
+		const unsigned char ch = (unsigned char)text[i];
+		size_t n = utf8_char((const unsigned char *)text + i, len - i);
+		if (!n) {
+			MISTAKE(line, "%s:%d: not valid UTF-8", file, line);
+			return mistakes; /* one is enough: the rest would only repeat it */
+		}
+		if (ch < 0x20 && ch != '\n' && ch != '\t') {
+			MISTAKE(line, "%s:%d: a control character (0x%02x); only line breaks and tabs may stand in a template",
+			        file, line, ch);
+			return mistakes;
+		}
+		if (ch == '{' && i + 1 < len && text[i + 1] == '{') {
+			const char *end = NULL;
+			size_t namelen = 0;
+			enum mail_slot s = slot_at(text + i, text + len, &end, &namelen);
+			char known[256];
+			known_list(m->known, known, sizeof known);
+			if (!end) {
+				MISTAKE(line, "%s:%d: '{{' opens no placeholder ({{name}}; %s takes %s)", file, line, m->name, known);
+				i += 2;
+				continue;
+			}
+			if (s == MAIL_SLOTS || !(m->known & BIT(s)))
+				MISTAKE(line, "%s:%d: unknown placeholder {{%.*s}} (%s takes %s)", file, line, (int)namelen,
+				        text + i + 2, m->name, known);
+			else if (line == 1 && !(ONE_LINE & BIT(s)))
+				MISTAKE(line, "%s:1: {{%s}} may span lines: it may stand in the body, not the subject", file,
+				        slot_names[s]);
+			else
+				seen |= BIT(s);
+			i = (size_t)(end - text);
+			continue;
+		}
+		if (ch == '\n')
+			line++;
+		i += n;
+	}
+	for (int s = 0; s < MAIL_SLOTS; s++)
+		if ((m->required & BIT(s)) && !(seen & BIT(s)))
+			MISTAKE(1, "%s: misses {{%s}}, which every %s message must carry", file, slot_names[s], m->name);
+#undef MISTAKE
+	(void)before;
+	return mistakes;
+}
+
+/* Appends text[0..len) with its placeholders replaced; in a subject, line
+ * breaks in values become spaces. One pass: a value is never read again. */
+static enum rc render_text(struct buf *b, const char *text, size_t len, const char *const values[MAIL_SLOTS],
+                           bool subject)
+{
+	enum rc rc = RC_OK;
+	for (size_t i = 0; i < len && !rc;) {
+		const char *end = NULL;
+		size_t namelen = 0;
+		enum mail_slot s = text[i] == '{' && i + 1 < len && text[i + 1] == '{'
+		                       ? slot_at(text + i, text + len, &end, &namelen) : MAIL_SLOTS;
+		if (s == MAIL_SLOTS) {
+			rc = buf_append(b, text + i, 1);
+			i++;
+			continue;
+		}
+		for (const char *v = values[s] ? values[s] : ""; *v && !rc; v++)
+			rc = buf_append(b, subject && (*v == '\n' || *v == '\r') ? " " : v, 1);
+		i = (size_t)(end - text);
+	}
+	return rc;
+}
+
+enum rc mail_template_render(const char *text, const char *const values[MAIL_SLOTS], struct buf *subject,
+                             struct buf *body)
+{
+	const char *nl = strchr(text, '\n');
+	if (strncmp(text, "Subject: ", 9) || !nl || nl[1] != '\n')
+		return RC_INTERNAL; /* checked when loaded: never here */
+	enum rc rc = render_text(subject, text + 9, (size_t)(nl - text - 9), values, true);
+	return rc ? rc : render_text(body, nl + 2, strlen(nl + 2), values, false);
+}
+
+/* A language an override may be in: the policy's or a shipped one. */
+static bool lang_known(const struct policy *p, const char *lang)
+{
+	for (size_t i = 0; i < p->nlanguages; i++)
+		if (!strcmp(p->languages[i], lang))
+			return true;
+	for (size_t i = 0; i < sizeof mail_defaults / sizeof mail_defaults[0]; i++)
+		if (!strcmp(mail_defaults[i].lang, lang))
+			return true;
+	return false;
+}
+
+static int no_dots(const struct dirent *e)
+{
+	return e->d_name[0] != '.';
+}
+
+#define MAIL_OVERRIDES_MAX 256 /* files in a directory of overrides */
+
+/* Reads one file of at most MAIL_TEMPLATE_MAX bytes (one more tells it is
+ * larger). */
+static enum rc read_small(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return RC_IO;
+	char *text = xmalloc(MAIL_TEMPLATE_MAX + 2);
+	size_t n = fread(text, 1, MAIL_TEMPLATE_MAX + 1, f);
+	bool bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		free(text);
+		return RC_IO;
+	}
+	text[n] = '\0';
+	*out = text;
+	*len = n;
+	return RC_OK;
+}
+
+static void lang_dir(const char *dir, const char *lang, const struct policy *p, struct mail_templates *m,
+                     struct policy_diags *d, size_t *mistakes)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, lang);
+	struct dirent **names = NULL;
+	int n = scandir(path, &names, no_dots, alphasort);
+	if (n < 0) {
+		(*mistakes)++;
+		diag(d, 1, "%s: not a directory of templates (%s)", path, strerror(errno));
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		char file[4096 + 260];
+		snprintf(file, sizeof file, "%s/%s", path, names[i]->d_name);
+		size_t nlen = strlen(names[i]->d_name);
+		int k = 0;
+		while (k < MAIL_KINDS && !(nlen == strlen(messages[k].name) + 4 &&
+		                          !strncmp(names[i]->d_name, messages[k].name, nlen - 4) &&
+		                          !strcmp(names[i]->d_name + nlen - 4, ".txt")))
+			k++;
+		if (k == MAIL_KINDS) {
+			char known[512] = "";
+			for (int j = 0, used = 0; j < MAIL_KINDS; j++)
+				used += snprintf(known + used, sizeof known - (size_t)used, "%s%s.txt", j ? ", " : "",
+				                 messages[j].name);
+			(*mistakes)++;
+			diag(d, 1, "%s: not a message's template (the files are %s)", file, known);
+			continue;
+		}
+		char *text = NULL;
+		size_t len = 0;
+		if (m->n >= MAIL_OVERRIDES_MAX) {
+			(*mistakes)++;
+			diag(d, 1, "%s: more than %d templates", dir, MAIL_OVERRIDES_MAX);
+			break;
+		}
+		if (read_small(file, &text, &len)) {
+			(*mistakes)++;
+			diag(d, 1, "%s: cannot be read (%s)", file, strerror(errno));
+			continue;
+		}
+		size_t bad = mail_template_check((enum mail_kind)k, text, len, file, d);
+		*mistakes += bad;
+		if (bad) {
+			free(text);
+			continue;
+		}
+		struct mail_override *o = &m->v[m->n++];
+		snprintf(o->lang, sizeof o->lang, "%s", lang);
+		o->kind = (enum mail_kind)k;
+		o->text = text;
+		o->len = len;
+	}
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	(void)p;
+}
+
+enum rc mail_templates_load(const char *dir, const struct policy *p, struct mail_templates **out,
+                            struct policy_diags *diags)
+{
+	*out = NULL;
+	struct dirent **names = NULL;
+	int n = scandir(dir, &names, no_dots, alphasort);
+	if (n < 0) {
+		diag(diags, 1, "%s: the directory of controller.mail.templates cannot be read (%s)", dir, strerror(errno));
+		return RC_POLICY;
+	}
+	struct mail_templates *m = xcalloc(1, sizeof *m);
+	m->v = xcalloc(MAIL_OVERRIDES_MAX, sizeof *m->v);
+	size_t mistakes = 0;
+	for (int i = 0; i < n; i++) {
+		const char *lang = names[i]->d_name;
+		char langs[256] = "";
+		for (size_t j = 0, used = 0; j < p->nlanguages && used < sizeof langs; j++)
+			used += (size_t)snprintf(langs + used, sizeof langs - used, "%s%s", j ? ", " : "", p->languages[j]);
+		if (strlen(lang) >= sizeof m->v[0].lang || !lang_known(p, lang)) {
+			mistakes++;
+			diag(diags, 1, "%s/%s: not a language of the policy (%s) nor of the shipped templates (en, et, lv, fi, "
+			     "ru)", dir, lang, langs);
+			continue;
+		}
+		lang_dir(dir, lang, p, m, diags, &mistakes);
+	}
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (mistakes) {
+		mail_templates_free(m);
+		return RC_POLICY;
+	}
+	*out = m;
+	return RC_OK;
+}
+
+void mail_templates_free(struct mail_templates *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n; i++)
+		free(m->v[i].text);
+	free(m->v);
+	free(m);
+}
+
+size_t mail_templates_count(const struct mail_templates *m)
+{
+	return m ? m->n : 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static enum rc write_file(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return RC_IO;
+	bool ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+	return close(fd) == 0 && ok ? RC_OK : RC_IO;
+}
+
+enum rc mail_templates_save(const struct mail_templates *m, const char *dir)
+{
+	char tmp[4096], path[4096 + 64];
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.new", dir) >= sizeof tmp)
+		return RC_TOO_LARGE;
+	nftw(tmp, remove_one, 8, FTW_DEPTH | FTW_PHYS); /* left by a save cut short */
+	/* The parents (DIR/templates/TENANT) may not exist yet. */
+	for (char *s = strchr(tmp + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdir(tmp, 0755) && errno != EEXIST) {
+			*s = '/';
+			return RC_IO;
+		}
+		*s = '/';
+	}
+	enum rc rc = mkdir(tmp, 0755) ? RC_IO : RC_OK;
+	for (size_t i = 0; !rc && i < m->n; i++) {
+		snprintf(path, sizeof path, "%s/%s", tmp, m->v[i].lang);
+		if (mkdir(path, 0755) && errno != EEXIST)
+			rc = RC_IO;
+		snprintf(path, sizeof path, "%s/%s/%s.txt", tmp, m->v[i].lang, messages[m->v[i].kind].name);
+		if (!rc)
+			rc = write_file(path, m->v[i].text, m->v[i].len);
+	}
+	if (!rc) {
+		nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+		if (rename(tmp, dir))
+			rc = RC_IO;
+	}
+	if (rc)
+		nftw(tmp, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+	return rc;
 }
 
 /* The words that answers to requests are made of, per language: the request
@@ -123,8 +501,6 @@ struct words {
 	const char *types[MAIL_TYPES];
 	const char *unknown_type;
 	const char *outcomes[MAIL_OUTCOMES];
-	const char *refused_subject, *refused_body;  /* subject {first} = type */
-	const char *partial_subject, *partial_body;
 	const char *remedy;
 	const char *kept_law, *until_date, *until_end, *law_default, *kept_hold;
 };
@@ -139,11 +515,6 @@ static const struct words words[] = {
 	  "you will receive no more direct marketing", "your objection is recorded (purposes: {n})",
 	  "your consent is withdrawn (purposes: {n})",
 	  "your data has been anonymised (other records erased: {n})", "we hold no personal data about you"},
-	 "Your request ({first}) has been refused",
-	 "Hello,\n\nwe have refused your request ({type}).\nThe reason: {reason}\n\n{remedy}\n\n{controller}\n",
-	 "Your request ({first}) has been carried out in part",
-	 "Hello,\n\nyour request ({type}) has been carried out only in part. Records erased: {n}.\n\n"
-	 "We have kept the following, for these reasons:\n{kept}\n{remedy}\n\n{controller}\n",
 	 "If you disagree, you have the right to lodge a complaint with the supervisory authority, {authority}\n"
 	 "({contact}), and to seek a judicial remedy in court.",
 	 "- {kind}: kept {until}, because the law requires it: {reference}\n", "until {date}",
@@ -161,11 +532,6 @@ static const struct words words[] = {
 	  "Teile ei saadeta enam otseturunduse pakkumisi", "Teie vastuväide on registreeritud (eesmärke: {n})",
 	  "Teie nõusolek on tagasi võetud (eesmärke: {n})",
 	  "Teie andmed on anonüümitud (muid kirjeid kustutatud: {n})", "meil ei ole Teie kohta isikuandmeid"},
-	 "Teie taotlust ({first}) ei rahuldatud",
-	 "Tere!\n\nTeie taotlust ({type}) ei rahuldatud.\nPõhjus: {reason}\n\n{remedy}\n\n{controller}\n",
-	 "Teie taotlus ({first}) on täidetud osaliselt",
-	 "Tere!\n\nTeie taotlus ({type}) on täidetud ainult osaliselt. Kustutatud kirjeid: {n}.\n\n"
-	 "Järgmised andmed jätsime alles neil põhjustel:\n{kept}\n{remedy}\n\n{controller}\n",
 	 "Kui Te ei ole otsusega nõus, on Teil õigus esitada kaebus järelevalveasutusele {authority}\n"
 	 "({contact}) ning pöörduda oma õiguste kaitseks kohtusse.",
 	 "- {kind}: säilitame {until}, sest seda nõuab seadus: {reference}\n", "kuni {date}",
@@ -181,11 +547,6 @@ static const struct words words[] = {
 	  "jums vairs netiks sūtīts tiešais mārketings", "jūsu iebildums ir reģistrēts (mērķu skaits: {n})",
 	  "jūsu piekrišana ir atsaukta (mērķu skaits: {n})",
 	  "jūsu dati ir anonimizēti (citu dzēsto ierakstu skaits: {n})", "mums nav jūsu personas datu"},
-	 "Jūsu pieprasījums ({first}) ir noraidīts",
-	 "Labdien!\n\nMēs esam noraidījuši jūsu pieprasījumu ({type}).\nIemesls: {reason}\n\n{remedy}\n\n{controller}\n",
-	 "Jūsu pieprasījums ({first}) ir izpildīts daļēji",
-	 "Labdien!\n\nJūsu pieprasījums ({type}) ir izpildīts tikai daļēji. Dzēsto ierakstu skaits: {n}.\n\n"
-	 "Šos datus mēs saglabājām šādu iemeslu dēļ:\n{kept}\n{remedy}\n\n{controller}\n",
 	 "Ja jūs nepiekrītat, jums ir tiesības iesniegt sūdzību uzraudzības iestādē {authority}\n"
 	 "({contact}) un vērsties tiesā, lai aizstāvētu savas tiesības.",
 	 "- {kind}: glabājam {until}, jo to prasa likums: {reference}\n", "līdz {date}",
@@ -202,11 +563,6 @@ static const struct words words[] = {
 	  "sinulle ei enää lähetetä suoramarkkinointia", "vastustuksesi on kirjattu (käyttötarkoituksia: {n})",
 	  "suostumuksesi on peruttu (käyttötarkoituksia: {n})",
 	  "tietosi on anonymisoitu (muita poistettuja tietueita: {n})", "meillä ei ole sinusta henkilötietoja"},
-	 "Pyyntöäsi ({first}) ei ole hyväksytty",
-	 "Hei,\n\nemme toteuta pyyntöäsi ({type}).\nSyy: {reason}\n\n{remedy}\n\n{controller}\n",
-	 "Pyyntösi ({first}) on toteutettu osittain",
-	 "Hei,\n\npyyntösi ({type}) on toteutettu vain osittain. Poistettuja tietueita: {n}.\n\n"
-	 "Säilytimme seuraavat tiedot näistä syistä:\n{kept}\n{remedy}\n\n{controller}\n",
 	 "Jos olet eri mieltä, sinulla on oikeus tehdä valitus valvontaviranomaiselle, {authority}\n"
 	 "({contact}), ja hakea muutosta tuomioistuimessa.",
 	 "- {kind}: säilytetään {until}, koska laki sitä edellyttää: {reference}\n", "{date} asti",
@@ -222,12 +578,6 @@ static const struct words words[] = {
 	  "вы больше не будете получать прямой маркетинг", "ваше возражение зарегистрировано (целей: {n})",
 	  "ваше согласие отозвано (целей: {n})",
 	  "ваши данные обезличены (удалено других записей: {n})", "у нас нет ваших персональных данных"},
-	 "В вашем запросе ({first}) отказано",
-	 "Здравствуйте!\n\nМы отказали в выполнении вашего запроса ({type}).\nПричина: {reason}\n\n{remedy}\n\n"
-	 "{controller}\n",
-	 "Ваш запрос ({first}) выполнен частично",
-	 "Здравствуйте!\n\nВаш запрос ({type}) выполнен лишь частично. Удалено записей: {n}.\n\n"
-	 "Следующие данные мы сохранили по этим причинам:\n{kept}\n{remedy}\n\n{controller}\n",
 	 "Если вы не согласны, вы вправе подать жалобу в надзорный орган, {authority}\n"
 	 "({contact}), и обратиться за защитой своих прав в суд.",
 	 "- {kind}: хранятся {until}, поскольку этого требует закон: {reference}\n", "до {date}",
@@ -339,61 +689,59 @@ static enum rc kept_lines(struct buf *b, const struct words *w, const struct pol
 	return rc;
 }
 
-/* The three answers to a request that speak of what was done. */
-static enum rc render_answer(struct buf *subject, struct buf *body, const struct policy *p, const struct mail_args *a)
+/* The values of a message's placeholders, said in the subject's language:
+ * every slot is filled, and the message's template names those it uses. */
+static enum rc fill(const struct policy *p, const struct mail_args *a, struct buf *rem, struct buf *kept,
+                    struct buf *outcome, char n[24], const char *values[MAIL_SLOTS])
 {
 	const struct words *w = words_for(a->lang);
-	const char *type = type_words(w, a->text);
-	char n[24];
-	snprintf(n, sizeof n, "%zu", a->count);
-	struct buf rem, kept, outcome;
-	buf_init(&rem, 4096);
-	buf_init(&kept, 64 * 1024);
-	buf_init(&outcome, 1024);
-	enum rc rc = remedy(&rem, w, p);
+	snprintf(n, 24, "%zu", a->count);
+	enum rc rc = RC_OK;
+	if (a->kind == MAIL_REQUEST_REFUSED || a->kind == MAIL_REQUEST_PARTIAL)
+		rc = remedy(rem, w, p);
 	if (!rc && a->kind == MAIL_REQUEST_PARTIAL)
-		rc = kept_lines(&kept, w, p, a);
+		rc = kept_lines(kept, w, p, a);
 	if (!rc && a->kind == MAIL_REQUEST_ANSWERED) {
 		const struct slot s[] = {{"{n}", n}};
-		rc = render_slots(&outcome, w->outcomes[a->outcome < MAIL_OUTCOMES ? a->outcome : 0], s, 1);
+		rc = render_slots(outcome, w->outcomes[a->outcome < MAIL_OUTCOMES ? a->outcome : 0], s, 1);
 	}
-	const struct slot s[] = {{"{controller}", p->controller.name}, {"{first}", type}, {"{type}", type},
-	                         {"{reason}", a->reason}, {"{n}", n}, {"{kept}", kept.data}, {"{remedy}", rem.data},
-	                         {"{second}", outcome.data}, {"{third}", a->link ? a->link : ""}};
-	const size_t ns = sizeof s / sizeof s[0];
-	const struct template *t = template_for(a->lang);
-	const char *subj = a->kind == MAIL_REQUEST_REFUSED ? w->refused_subject
-	                 : a->kind == MAIL_REQUEST_PARTIAL ? w->partial_subject : t->answered_subject;
-	const char *text = a->kind == MAIL_REQUEST_REFUSED ? w->refused_body
-	                 : a->kind == MAIL_REQUEST_PARTIAL ? w->partial_body : t->answered_body;
-	if (!rc)
-		rc = render_slots(subject, subj, s, ns);
-	if (!rc)
-		rc = render_slots(body, text, s, ns);
-	buf_fini(&rem);
-	buf_fini(&kept);
-	buf_fini(&outcome);
+	const char *purpose = a->purpose;
+	if (a->kind == MAIL_CONFIRM) {
+		const struct policy_purpose *u = policy_purpose(p, a->purpose);
+		purpose = u ? policy_title_in(&u->title, a->lang, a->purpose) : a->purpose;
+	}
+	values[MAIL_SLOT_CONTROLLER] = p->controller.name;
+	values[MAIL_SLOT_PURPOSE] = purpose;
+	values[MAIL_SLOT_LINK] = a->kind == MAIL_REQUEST_EXTENDED ? NULL : a->link;
+	values[MAIL_SLOT_VERSION] = p->version;
+	values[MAIL_SLOT_CONTACT] = p->controller.email;
+	values[MAIL_SLOT_TYPE] = type_words(w, a->text);
+	values[MAIL_SLOT_DUE_DATE] = a->kind == MAIL_REQUEST_EXTENDED ? a->link : NULL;
+	values[MAIL_SLOT_REASON] = a->reason;
+	values[MAIL_SLOT_OUTCOME] = outcome->data;
+	values[MAIL_SLOT_REMEDY] = rem->data;
+	values[MAIL_SLOT_KEPT] = kept->data;
+	values[MAIL_SLOT_ERASED] = n;
 	return rc;
 }
 
-/* render_slots with the four placeholders of the templates above. */
-static enum rc render(struct buf *b, const char *tmpl, const char *controller, const char *first,
-                      const char *second, const char *third)
+enum rc mail_header_encode(struct buf *b, const char *name, const char *value)
 {
-	const struct slot s[] = {{"{controller}", controller}, {"{first}", first}, {"{second}", second},
-	                         {"{third}", third}};
-	return render_slots(b, tmpl, s, 4);
-}
-
-/* RFC 2047 encoded-word for a UTF-8 header value. */
-static enum rc header_utf8(struct buf *b, const char *name, const char *value)
-{
-	char enc[1024];
-	size_t n = strlen(value);
-	if (sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL) > sizeof enc)
-		return RC_TOO_LARGE;
-	sodium_bin2base64(enc, sizeof enc, (const unsigned char *)value, n, sodium_base64_VARIANT_ORIGINAL);
-	return buf_printf(b, "%s: =?UTF-8?B?%s?=\r\n", name, enc);
+	enum rc rc = buf_printf(b, "%s:", name);
+	const char *p = value;
+	size_t left = strlen(value);
+	while (!rc && left) {
+		size_t take = left < MAIL_WORD_BYTES ? left : MAIL_WORD_BYTES;
+		/* Back to the start of a character: a word decodes on its own. */
+		while (take < left && take > 1 && ((unsigned char)p[take] & 0xC0) == 0x80)
+			take--;
+		char enc[sodium_base64_ENCODED_LEN(MAIL_WORD_BYTES, sodium_base64_VARIANT_ORIGINAL)];
+		sodium_bin2base64(enc, sizeof enc, (const unsigned char *)p, take, sodium_base64_VARIANT_ORIGINAL);
+		rc = buf_printf(b, "%s=?UTF-8?B?%s?=", p == value ? " " : "\r\n ", enc);
+		p += take;
+		left -= take;
+	}
+	return rc ? rc : buf_puts(b, "\r\n");
 }
 
 /* The body with bare LF turned into CRLF, as SMTP wants. */
@@ -409,12 +757,17 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
                    const struct mail_args *a)
 {
 	const struct policy *p = c->tenant->policy;
-	const struct template *t = template_for(a->lang);
-	struct buf msg, subject, body;
-	char date[64], mid[40];
+	struct buf msg, subject, body, rem, kept, outcome;
+	char date[64], mid[40], n[24];
+	const char *values[MAIL_SLOTS] = {0};
+	if (a->kind >= MAIL_KINDS)
+		return RC_INTERNAL;
 	buf_init(&msg, 64 * 1024);
 	buf_init(&subject, 1024);
-	buf_init(&body, 16 * 1024);
+	buf_init(&body, 64 * 1024);
+	buf_init(&rem, 4096);
+	buf_init(&kept, 64 * 1024);
+	buf_init(&outcome, 1024);
 	time_t now = (time_t)core_now(c);
 	struct tm tm;
 	gmtime_r(&now, &tm);
@@ -422,40 +775,20 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 	unsigned char rnd[12];
 	randombytes_buf(rnd, sizeof rnd);
 	sodium_bin2hex(mid, sizeof mid, rnd, sizeof rnd);
-	enum rc rc = RC_OK;
-	if (a->kind == MAIL_CONFIRM) {
-		const struct policy_purpose *u = policy_purpose(p, a->purpose);
-		const char *title = u ? policy_title_in(&u->title, a->lang, a->purpose) : a->purpose;
-		rc = render(&subject, t->confirm_subject, p->controller.name, title, NULL, NULL);
-		if (!rc)
-			rc = render(&body, t->confirm_body, p->controller.name, NULL, title, a->link);
-	} else if (a->kind == MAIL_POLICY_NOTICE) {
-		rc = render(&subject, t->notice_subject, p->controller.name, p->controller.name, NULL, NULL);
-		if (!rc)
-			rc = render(&body, t->notice_body, p->controller.name, NULL, p->version, p->controller.email);
-	} else if (a->kind == MAIL_REQUEST_EXTENDED) {
-		const char *type = type_words(words_for(a->lang), a->text);
-		rc = render(&subject, t->extended_subject, p->controller.name, type, NULL, NULL);
-		if (!rc)
-			rc = render(&body, t->extended_body, p->controller.name, NULL, a->link, a->reason);
-	} else if (a->kind == MAIL_REQUEST_VERIFY) {
-		const char *type = type_words(words_for(a->lang), a->text);
-		rc = render(&subject, t->verify_subject, p->controller.name, type, NULL, NULL);
-		if (!rc)
-			rc = render(&body, t->verify_body, p->controller.name, NULL, type, a->link);
-	} else {
-		rc = render_answer(&subject, &body, p, a);
-	}
+	enum rc rc = fill(p, a, &rem, &kept, &outcome, n, values);
+	if (!rc)
+		rc = mail_template_render(template_for(c->tenant, a->kind, a->lang), values, &subject, &body);
 	/* Sealed form: the envelope recipient on the first line, then the message
-	 * without From: and Reply-To: (the sender adds them: mail_sender). */
+	 * without From: and Reply-To: (the sender adds them: mail_compose), and
+	 * with the Message-ID's domain still to fill in. */
 	if (!rc)
 		rc = buf_printf(&msg, "%s\n", a->to);
 	if (!rc)
 		rc = buf_printf(&msg, "To: <%s>\r\n", a->to);
 	if (!rc)
-		rc = header_utf8(&msg, "Subject", subject.data);
+		rc = mail_header_encode(&msg, "Subject", subject.data);
 	if (!rc)
-		rc = buf_printf(&msg, "Date: %s\r\nMessage-ID: <%s@privreg>\r\nMIME-Version: 1.0\r\n"
+		rc = buf_printf(&msg, "Date: %s\r\nMessage-ID: <%s" MID_DOMAIN ">\r\nMIME-Version: 1.0\r\n"
 		                      "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n"
 		                      "Content-Language: %s\r\n\r\n", date, mid, a->lang);
 	if (!rc)
@@ -463,9 +796,8 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 	if (!rc) {
 		char ad[TOKEN_ID_MAX + 8];
 		snprintf(ad, sizeof ad, "mail:%s", subject_id);
-		static const char *const kinds[] = {"confirm", "policy_notice", "request_extended", "request_answered",
-		                                    "request_verify", "request_refused", "request_partial"};
-		struct store_message m = {.kind = (char *)kinds[a->kind], .created_at = core_now(c), .next_at = core_now(c)};
+		struct store_message m = {.kind = (char *)messages[a->kind].kind, .created_at = core_now(c),
+		                          .next_at = core_now(c)};
 		struct subject_key tenant_key;
 		if (!key) { /* the tenant's own mail key (see mail.h) */
 			memcpy(tenant_key.k, c->tenant->vault.token_key, sizeof tenant_key.k);
@@ -484,6 +816,9 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 	buf_fini(&msg);
 	buf_fini(&subject);
 	buf_fini(&body);
+	buf_fini(&rem);
+	buf_fini(&kept);
+	buf_fini(&outcome);
 	return rc;
 }
 
@@ -575,6 +910,31 @@ enum rc mail_sender(const struct tenant *t, const char *server_from, struct buf 
 		rc = buf_printf(headers, "From: <%s>\r\n", from);
 	}
 	return rc ? rc : buf_printf(headers, "Reply-To: <%s>\r\n", reply_to);
+}
+
+enum rc mail_compose(const struct tenant *t, const char *server_from, const struct buf *text, struct buf *out,
+                     char envelope[256])
+{
+	const struct policy_controller *ct = &t->policy->controller;
+	const char *domain = domain_of(ct->mail_from ? ct->mail_from : server_from);
+	enum rc rc = mail_sender(t, server_from, out, envelope);
+	/* The header block only: the body is the subject's to write. */
+	const char *head_end = memmem(text->data, text->len, "\r\n\r\n", 4);
+	size_t head = head_end ? (size_t)(head_end - text->data) : text->len;
+	const char *mid = memmem(text->data, head, "\r\nMessage-ID: <", 15);
+	const char *at = mid ? memmem(mid, head - (size_t)(mid - text->data), MID_DOMAIN ">\r\n", strlen(MID_DOMAIN) + 3)
+	                     : NULL;
+	if (!rc && at && *domain) {
+		rc = buf_append(out, text->data, (size_t)(at - text->data) + 1);
+		if (!rc)
+			rc = buf_puts(out, domain);
+		const char *rest = at + strlen(MID_DOMAIN);
+		if (!rc)
+			rc = buf_append(out, rest, text->len - (size_t)(rest - text->data));
+	} else if (!rc) {
+		rc = buf_append(out, text->data, text->len);
+	}
+	return rc;
 }
 
 enum rc mail_open(const struct core_ctx *c, const char *subject_id, const unsigned char *sealed,

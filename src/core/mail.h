@@ -5,17 +5,44 @@
  * transaction: a message exists exactly when the change that causes it
  * does. The stored message is sealed under the subject's key, so erasing
  * the subject also erases mail not yet sent.
+ *
+ * Each message's subject and body are one template per language
+ * (templates/mail/LANG/MESSAGE.txt: "Subject: ..." on the first line, an
+ * empty line, the body), embedded in the binary at build time; a tenant's
+ * policy may name a directory of its own (controller.mail.templates) that
+ * overrides any of them. A template names its values as {{placeholder}}:
+ * a placeholder the message does not know is refused when the template is
+ * loaded, one the message must carry (a confirmation's {{link}}) is
+ * required, and values are inserted as text, never expanded again.
  */
 #ifndef PRIVREG_MAIL_H
 #define PRIVREG_MAIL_H
 
 #include "core/record.h"
 
+/* The messages, in the order of the table in mail.c that names their
+ * template files and placeholders. */
 enum mail_kind {
 	MAIL_CONFIRM, MAIL_POLICY_NOTICE, MAIL_REQUEST_EXTENDED, MAIL_REQUEST_ANSWERED, MAIL_REQUEST_VERIFY,
 	MAIL_REQUEST_REFUSED,      /* Art. 12(4): why, and the complaint and the court */
 	MAIL_REQUEST_PARTIAL,      /* carried out in part: what was kept and why, and the same remedies */
+	MAIL_KINDS
 };
+
+/* The values a template may name, as {{name}} (mail_slot_name). */
+enum mail_slot {
+	MAIL_SLOT_CONTROLLER, MAIL_SLOT_PURPOSE, MAIL_SLOT_LINK, MAIL_SLOT_VERSION, MAIL_SLOT_CONTACT,
+	MAIL_SLOT_TYPE, MAIL_SLOT_DUE_DATE, MAIL_SLOT_REASON, MAIL_SLOT_OUTCOME, MAIL_SLOT_REMEDY,
+	MAIL_SLOT_KEPT, MAIL_SLOT_ERASED,
+	MAIL_SLOTS
+};
+
+#define MAIL_TEMPLATE_MAX (16 * 1024)   /* bytes of one template file */
+#define MAIL_SUBJECT_MAX 256            /* bytes of a template's subject line */
+/* Bytes of text in one RFC 2047 encoded word: 56 base64 characters, so a
+ * word is 68 characters (at most 75) and "Subject: " and a word fit a line
+ * of 78. */
+#define MAIL_WORD_BYTES 42
 
 /* What an answered request did, said in the subject's language (never the
  * English outcome stored with the request). */
@@ -54,6 +81,46 @@ struct mail_args {
 	size_t nkept;
 };
 
+/* A tenant's own templates (controller.mail.templates), checked. */
+struct mail_templates;
+
+/*
+ * Reads and checks every file of an override directory DIR/LANG/MESSAGE.txt
+ * against the policy: a language of the policy or of the shipped
+ * templates, a known message, at most MAIL_TEMPLATE_MAX bytes of UTF-8
+ * without control characters, a subject line, every placeholder known and
+ * every required one present. Each mistake is appended to diags (when not
+ * NULL) as "FILE[:LINE]: what is wrong"; any mistake is RC_POLICY.
+ */
+enum rc mail_templates_load(const char *dir, const struct policy *p, struct mail_templates **out,
+                            struct policy_diags *diags) WUR;
+/* Writes them as DIR/LANG/MESSAGE.txt, replacing DIR as a whole (written
+ * beside it, then renamed over it). */
+enum rc mail_templates_save(const struct mail_templates *m, const char *dir) WUR;
+void mail_templates_free(struct mail_templates *m);
+/* The number of files (for what the CLI says it installed). */
+size_t mail_templates_count(const struct mail_templates *m);
+
+/* One template's text checked as the file `file` of message k (mistakes
+ * appended to diags, as mail_templates_load); returns the number of
+ * mistakes. The shipped templates pass it (tests/unit/test_mail.c). */
+size_t mail_template_check(enum mail_kind k, const char *text, size_t len, const char *file,
+                           struct policy_diags *diags);
+/* The shipped template of message k in lang, NULL when there is none. */
+const char *mail_template_default(enum mail_kind k, const char *lang);
+/* A message's file name ("confirm") and a placeholder's name ("link"). */
+const char *mail_kind_name(enum mail_kind k);
+const char *mail_slot_name(enum mail_slot s);
+/* A checked template rendered: its subject line and its body, with each
+ * {{name}} replaced by values[slot] (NULL: nothing) as plain text. Values
+ * in the subject have their line breaks turned into spaces. */
+enum rc mail_template_render(const char *text, const char *const values[MAIL_SLOTS], struct buf *subject,
+                             struct buf *body) WUR;
+/* "NAME: " and value as RFC 2047 encoded words ("B", UTF-8) of at most
+ * MAIL_WORD_BYTES bytes each, split between characters, one per folded
+ * line; CRLF at the end. */
+enum rc mail_header_encode(struct buf *b, const char *name, const char *value) WUR;
+
 /* With key NULL the message is sealed under the tenant's own mail key, not
  * the subject's: for the answer to an erasure, which must still reach the
  * subject after their key is gone. The text is wiped once sent. */
@@ -78,6 +145,12 @@ struct mail_open {
  * a bounce must reach someone who can act on it (docs/deploy.md).
  */
 enum rc mail_sender(const struct tenant *t, const char *server_from, struct buf *headers, char envelope[256]) WUR;
+/* The message as it goes out: mail_sender's headers, then the text opened
+ * from the outbox with its Message-ID in the From address's domain (a
+ * message-id names the host that made it; the text is sealed before the
+ * sender is known, so it carries "@privreg" until here). */
+enum rc mail_compose(const struct tenant *t, const char *server_from, const struct buf *text, struct buf *out,
+                     char envelope[256]) WUR;
 
 enum rc mail_open(const struct core_ctx *c, const char *subject_id, const unsigned char *sealed,
                   size_t len, int64_t message_key, struct mail_open *out) WUR;

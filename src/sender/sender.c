@@ -52,15 +52,14 @@ static size_t read_cb(char *buf, size_t size, size_t n, void *arg)
 }
 
 /* One SMTP transaction; RC_OK when the server accepted the message. From,
- * Reply-To and the envelope sender are the tenant's (mail_sender). */
+ * Reply-To, the envelope sender and the Message-ID's domain are the
+ * tenant's (mail_compose). */
 static enum rc smtp_send(struct sender *s, const struct tenant *t, const char *to, const struct buf *text)
 {
 	struct buf msg;
 	char envelope[256];
 	buf_init(&msg, text->len + 1024);
-	enum rc rc = mail_sender(t, s->from, &msg, envelope);
-	if (!rc)
-		rc = buf_append(&msg, text->data, text->len);
+	enum rc rc = mail_compose(t, s->from, text, &msg, envelope);
 	if (rc) {
 		buf_fini(&msg);
 		return rc;
