@@ -69,11 +69,12 @@ json_t *policy_to_json(const struct policy *p)
 	char fye[8];
 	snprintf(fye, sizeof fye, "%02d-%02d", c->fy_month, c->fy_day);
 	json_object_set_new(controller, "financial_year_end", json_string(fye));
-	if (c->mail_from || c->mail_reply_to) {
+	if (c->mail_from || c->mail_reply_to || c->mail_templates) {
 		json_t *mail = json_object();
 		set_opt(mail, "from", c->mail_from);
 		set_opt(mail, "from_name", c->mail_from_name);
 		set_opt(mail, "reply_to", c->mail_reply_to);
+		set_opt(mail, "templates", c->mail_templates);
 		json_object_set_new(controller, "mail", mail);
 	}
 

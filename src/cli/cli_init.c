@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_policy.h"
+#include "core/mail.h"
 #include "store/store.h"
 
 static const char init_help[] =
@@ -71,7 +72,8 @@ int cli_init(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	char *source = NULL;
-	ret = cli_policy_check_file(policy_path, &source);
+	struct mail_templates *mail = NULL;
+	ret = cli_policy_check_file(policy_path, &source, &mail);
 	if (ret)
 		return ret;
 	char conf[4200];
@@ -79,6 +81,7 @@ int cli_init(int argc, char **argv)
 	if (access(conf, F_OK) == 0) {
 		fprintf(stderr, "privreg: %s is a register already (%s exists)\n", dir, conf);
 		free(source);
+		mail_templates_free(mail);
 		return CLI_REFUSED;
 	}
 	struct cli_register r = {0};
@@ -86,6 +89,7 @@ int cli_init(int argc, char **argv)
 	snprintf(r.keydir, sizeof r.keydir, "%s/keys", dir);
 	if (mkdir_private(dir) || mkdir_private(r.keydir)) {
 		free(source);
+		mail_templates_free(mail);
 		return CLI_FAILED;
 	}
 	char url[4400];
@@ -97,11 +101,13 @@ int cli_init(int argc, char **argv)
 	enum rc rc = store_open(url, &r.store, &eb);
 	if (rc) {
 		free(source);
+		mail_templates_free(mail);
 		return cli_fail("cannot create the store", rc, &eb);
 	}
 	int64_t id;
-	rc = tenant_create(r.store, r.keydir, tenant, source, &id, &eb);
+	rc = tenant_create_with_mail(r.store, r.keydir, tenant, source, mail, &id, &eb);
 	free(source);
+	mail_templates_free(mail);
 	cli_register_close(&r);
 	if (rc)
 		return cli_fail("init", rc, &eb);
@@ -174,19 +180,22 @@ int cli_tenant(int argc, char **argv)
 	}
 	if (sub && !strcmp(sub, "policy") && o.argc == 3) {
 		char *source = NULL;
-		ret = cli_policy_check_file(o.argv[2], &source);
+		struct mail_templates *mail = NULL;
+		ret = cli_policy_check_file(o.argv[2], &source, &mail);
 		if (ret)
 			return ret;
 		struct cli_register r;
 		ret = cli_register_open(&r, dir);
 		if (ret) {
 			free(source);
+			mail_templates_free(mail);
 			return ret;
 		}
 		struct errbuf eb = {""};
 		size_t notices = 0;
-		enum rc rc = tenant_install_policy(r.store, r.keydir, o.argv[1], source, &notices, &eb);
+		enum rc rc = tenant_install_policy_with_mail(r.store, r.keydir, o.argv[1], source, mail, &notices, &eb);
 		free(source);
+		mail_templates_free(mail);
 		cli_register_close(&r);
 		if (rc)
 			return cli_fail("tenant policy", rc, &eb);
@@ -200,19 +209,22 @@ int cli_tenant(int argc, char **argv)
 	}
 	const char *name = o.argv[1];
 	char *source = NULL;
-	ret = cli_policy_check_file(policy_path, &source);
+	struct mail_templates *mail = NULL;
+	ret = cli_policy_check_file(policy_path, &source, &mail);
 	if (ret)
 		return ret;
 	struct cli_register r;
 	ret = cli_register_open(&r, dir);
 	if (ret) {
 		free(source);
+		mail_templates_free(mail);
 		return ret;
 	}
 	struct errbuf eb = {""};
 	int64_t id;
-	enum rc rc = tenant_create(r.store, r.keydir, name, source, &id, &eb);
+	enum rc rc = tenant_create_with_mail(r.store, r.keydir, name, source, mail, &id, &eb);
 	free(source);
+	mail_templates_free(mail);
 	cli_register_close(&r);
 	if (rc)
 		return cli_fail("tenant add", rc, &eb);

@@ -8,6 +8,7 @@
 
 #include "api/policy_json.h"
 #include "cli/cli.h"
+#include "core/mail.h"
 #include "core/notice.h"
 #include "core/policy.h"
 
@@ -15,7 +16,8 @@ static const char policy_help[] =
 	"usage: privreg policy check FILE...\n"
 	"       privreg policy render FILE\n"
 	"       privreg policy render --notice [--lang L] [--format html|md] FILE\n\n"
-	"check validates each policy file: it exits 0 when all are valid, else it\n"
+	"check validates each policy file, and the mail templates it names\n"
+	"(controller.mail.templates): it exits 0 when all are valid, else it\n"
 	"prints every mistake as FILE:LINE: message and exits 1.\n"
 	"render prints the normalised policy as JSON (defaults explicit, durations\n"
 	"as words and ISO 8601). With --notice it prints the privacy notice the\n"
@@ -41,16 +43,54 @@ static int render_notice(const char *path, const char *lang, enum notice_format 
 	return rc ? cli_fail("policy render", rc, &eb) : CLI_OK;
 }
 
-int cli_policy_check_file(const char *path, char **source)
+/* The policy's own mail templates, read from the directory it names
+ * relative to its own file; each mistake printed as the template's
+ * FILE[:LINE]: message. */
+static enum rc check_mail(const char *path, const struct policy *p, struct mail_templates **mail, size_t *mistakes)
+{
+	const char *dir = p->controller.mail_templates;
+	char full[4096 + 1100];
+	const char *slash = strrchr(path, '/');
+	if (dir[0] == '/' || !slash)
+		snprintf(full, sizeof full, "%s", dir);
+	else
+		snprintf(full, sizeof full, "%.*s/%s", (int)(slash - path), path, dir);
+	struct policy_diags d = {0};
+	enum rc rc = mail_templates_load(full, p, mail, &d);
+	for (size_t i = 0; i < d.n; i++)
+		printf("%s\n", d.v[i].msg);
+	fflush(stdout);
+	*mistakes = d.n;
+	policy_diags_fini(&d);
+	return rc;
+}
+
+int cli_policy_check_file(const char *path, char **source, struct mail_templates **mail)
 {
 	struct policy *p = NULL;
+	struct mail_templates *m = NULL;
 	struct policy_diags d = {0};
 	enum rc rc = policy_load(path, &p, source, &d);
 	for (size_t i = 0; i < d.n; i++)
 		printf("%s:%d: %s\n", path, d.v[i].line, d.v[i].msg);
 	fflush(stdout);
-	if (rc)
+	if (!rc && p->controller.mail_templates) {
+		size_t mistakes = 0;
+		rc = check_mail(path, p, &m, &mistakes);
+		if (rc)
+			fprintf(stderr, "privreg: %s: %zu mistake%s in its mail templates\n", path, mistakes,
+			        mistakes == 1 ? "" : "s");
+		if (rc && source) {
+			free(*source);
+			*source = NULL;
+		}
+	} else if (rc) {
 		fprintf(stderr, "privreg: %s: %zu mistake%s\n", path, d.n, d.n == 1 ? "" : "s");
+	}
+	if (mail)
+		*mail = m;
+	else
+		mail_templates_free(m);
 	policy_diags_fini(&d);
 	if (!rc) { /* valid: what its notice would leave unsaid, as warnings */
 		policy_warnings(p, &d);
@@ -93,7 +133,7 @@ int cli_policy(int argc, char **argv)
 	if (!strcmp(argv[1], "check") && argc >= 3) {
 		int worst = CLI_OK;
 		for (int i = 2; i < argc; i++) {
-			int ret = cli_policy_check_file(argv[i], NULL);
+			int ret = cli_policy_check_file(argv[i], NULL, NULL);
 			if (ret > worst)
 				worst = ret;
 			if (!ret)

@@ -194,6 +194,9 @@ struct policy_controller {
 	const char *mail_from_name;  /* may be NULL with mail_from set */
 	const char *mail_from;       /* the address alone */
 	const char *mail_reply_to;
+	/* controller.mail.templates (optional): the directory of the tenant's
+	 * own mail templates, relative to the policy file (core/mail.h). */
+	const char *mail_templates;
 };
 
 struct policy_requests {

@@ -63,6 +63,16 @@ static void mail_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node
 		mail_from(c, v, ct);
 		return;
 	}
+	if (!strcmp(key, "templates")) {
+		/* Its files are read by `policy check` and at installation
+		 * (core/mail.h), relative to the policy file: not here. */
+		ct->mail_templates = policy_want_string(c, v, "controller.mail.templates");
+		if (ct->mail_templates && (!ct->mail_templates[0] || strlen(ct->mail_templates) > 1024)) {
+			policy_err(c, v, "controller.mail.templates must name a directory (at most 1024 characters)");
+			ct->mail_templates = NULL;
+		}
+		return;
+	}
 	ct->mail_reply_to = policy_want_string(c, v, "controller.mail.reply_to");
 	if (ct->mail_reply_to && !field_email_ok(ct->mail_reply_to)) {
 		policy_err(c, v, "controller.mail.reply_to is not an e-mail address");
@@ -74,7 +84,7 @@ static void controller_pair(struct pctx *c, const char *key, yaml_node_t *k, yam
 {
 	struct policy_controller *ct = &c->p->controller;
 	if (!strcmp(key, "mail")) {
-		static const char *const keys[] = {"from", "reply_to", NULL};
+		static const char *const keys[] = {"from", "reply_to", "templates", NULL};
 		policy_each_pair(c, v, "controller.mail", keys, mail_pair, NULL);
 		return;
 	}

@@ -42,8 +42,53 @@ static void key_path(const char *keydir, const char *name, char *out, size_t siz
 	snprintf(out, size, "%s/%s.key", keydir, name);
 }
 
+/* DIR/templates/NAME/VERSION for the key directory DIR/keys: a tenant's
+ * own mail templates, one directory per policy version, so that a server
+ * still on the version before reads the letters of its own version. A
+ * version label that is no plain file name is spelt in hex. */
+static void templates_path(const char *keydir, const char *name, const char *version, char *out, size_t size)
+{
+	size_t n = strlen(keydir);
+	while (n > 1 && keydir[n - 1] == '/')
+		n--;
+	while (n > 0 && keydir[n - 1] != '/')
+		n--;
+	bool plain = version[0] && version[0] != '.' && strlen(version) <= 64;
+	for (const char *v = version; plain && *v; v++)
+		plain = (*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') || (*v >= '0' && *v <= '9') ||
+		        *v == '.' || *v == '_' || *v == '-';
+	char label[2 * 64 + 1];
+	if (plain) {
+		snprintf(label, sizeof label, "%s", version);
+	} else {
+		size_t k = 0;
+		for (const unsigned char *v = (const unsigned char *)version; *v && k + 2 < sizeof label; v++)
+			k += (size_t)snprintf(label + k, sizeof label - k, "%02x", *v);
+	}
+	snprintf(out, size, "%.*stemplates/%s/%s", (int)n, keydir, name, label);
+}
+
+/* The tenant's own templates, written before the policy that names them is
+ * committed (a server takes the new version up only once it is). */
+static enum rc templates_install(const char *keydir, const char *name, const struct policy *p,
+                                 const struct mail_templates *mail, struct errbuf *eb)
+{
+	char path[4096];
+	if (!mail)
+		return RC_OK;
+	templates_path(keydir, name, p->version, path, sizeof path);
+	enum rc rc = mail_templates_save(mail, path);
+	return rc ? err_set(eb, rc, "cannot write the mail templates to %s: %s", path, strerror(errno)) : RC_OK;
+}
+
 enum rc tenant_create(struct store *s, const char *keydir, const char *name,
                       const char *policy_source, int64_t *id, struct errbuf *eb)
+{
+	return tenant_create_with_mail(s, keydir, name, policy_source, NULL, id, eb);
+}
+
+enum rc tenant_create_with_mail(struct store *s, const char *keydir, const char *name, const char *policy_source,
+                                const struct mail_templates *mail, int64_t *id, struct errbuf *eb)
 {
 	char path[4096];
 	struct policy *p = NULL;
@@ -59,6 +104,11 @@ enum rc tenant_create(struct store *s, const char *keydir, const char *name,
 	if (rc != RC_NOT_FOUND) {
 		policy_free(p);
 		return rc ? rc : err_set(eb, RC_EXISTS, "tenant '%s' exists already", name);
+	}
+	rc = templates_install(keydir, name, p, mail, eb);
+	if (rc) {
+		policy_free(p);
+		return rc;
 	}
 	key_path(keydir, name, path, sizeof path);
 	rc = vault_create_file(path, eb);
@@ -180,6 +230,12 @@ enum rc tenant_open(struct store *s, const char *keydir, const char *name,
 		ledger_path(keydir, t->name, path, sizeof path);
 		t->ledger = xstrdup(path);
 	}
+	if (!rc && t->policy->controller.mail_templates) {
+		templates_path(keydir, t->name, t->policy->version, path, sizeof path);
+		if (mail_templates_load(path, t->policy, &t->mail, NULL))
+			log_warn("tenant=%lld: its mail templates in %s cannot be read or are not valid: the shipped ones are "
+			         "used until the policy is installed again with them", (long long)t->id, path);
+	}
 	if (!rc)
 		seal_queued(s, t);
 out:
@@ -200,6 +256,7 @@ void tenant_free(struct tenant *t)
 	policy_free(t->policy);
 	vault_fini(&t->vault);
 	free(t->ledger);
+	mail_templates_free(t->mail);
 	free(t);
 }
 
@@ -207,6 +264,12 @@ void tenant_free(struct tenant *t)
 
 enum rc tenant_install_policy(struct store *s, const char *keydir, const char *name, const char *source,
                               size_t *notices, struct errbuf *eb)
+{
+	return tenant_install_policy_with_mail(s, keydir, name, source, NULL, notices, eb);
+}
+
+enum rc tenant_install_policy_with_mail(struct store *s, const char *keydir, const char *name, const char *source,
+                                        const struct mail_templates *mail, size_t *notices, struct errbuf *eb)
 {
 	struct policy *p = NULL;
 	struct tenant *t = NULL;
@@ -218,6 +281,8 @@ enum rc tenant_install_policy(struct store *s, const char *keydir, const char *n
 	if (!rc && store_policy_version_exists(s, t->id, p->version) == RC_OK)
 		rc = err_set(eb, RC_CONFLICT, "version '%s' is installed already: give the new policy its own version",
 		             p->version);
+	if (!rc)
+		rc = templates_install(keydir, name, p, mail, eb);
 	if (!rc) {
 		struct core_ctx c = {.store = s, .tenant = t};
 		struct audit_event ev = {"policy.install", NULL, NULL, "ok", p->version};

@@ -26,6 +26,14 @@ bool tenant_name_valid(const char *name);
  * behind on failure. */
 enum rc tenant_create(struct store *s, const char *keydir, const char *name,
                       const char *policy_source, int64_t *id, struct errbuf *eb) WUR;
+/* tenant_create, and tenant_install_policy below, with the tenant's own
+ * mail templates (mail_templates_load, checked against this policy; NULL:
+ * the shipped ones). They are kept beside the key directory DIR/keys as
+ * DIR/templates/NAME/VERSION/LANG/MESSAGE.txt, written before the policy
+ * version that names them is committed, and read by tenant_open. */
+struct mail_templates;
+enum rc tenant_create_with_mail(struct store *s, const char *keydir, const char *name, const char *policy_source,
+                                const struct mail_templates *mail, int64_t *id, struct errbuf *eb) WUR;
 /* Loads a tenant, its policy in force and its key. */
 enum rc tenant_open(struct store *s, const char *keydir, const char *name,
                     struct tenant **out, struct errbuf *eb) WUR;
@@ -38,6 +46,8 @@ void tenant_free(struct tenant *t);
  * kept, and consents and acceptances point at them by label. */
 enum rc tenant_install_policy(struct store *s, const char *keydir, const char *name, const char *source,
                               size_t *notices, struct errbuf *eb) WUR;
+enum rc tenant_install_policy_with_mail(struct store *s, const char *keydir, const char *name, const char *source,
+                                        const struct mail_templates *mail, size_t *notices, struct errbuf *eb) WUR;
 
 /* The door to the register's list of tenants for api/ and cli/, which never
  * call the store beyond opening it and transactions. */

@@ -158,3 +158,120 @@ def test_message_id_in_the_domain_of_the_tenant_sender(tmp_path):
         assert re.fullmatch(r"<[0-9a-f]{24}@shop\.bajtel\.lv>", msg["Message-ID"]), msg["Message-ID"]
     finally:
         stop(srv)
+
+
+CONFIRM_ET = """Subject: Kinnitage palun uudiskiri: {{purpose}}
+
+Tere!
+
+{{controller}} saadab uudiskirja ainult Teie kinnitusel. Kinnitamiseks avage link:
+
+  {{link}}
+
+Kui Te seda ei soovinud, ei pea Te midagi tegema.
+"""
+
+
+def letters(tmp_path, files):
+    """A directory of override templates: {"et/confirm.txt": text}."""
+    d = tmp_path / "letters"
+    for name, text in files.items():
+        (d / name).parent.mkdir(parents=True, exist_ok=True)
+        (d / name).write_text(text)
+    return d
+
+
+def test_an_overridden_estonian_template_is_used_for_an_estonian_subject(tmp_path):
+    d = letters(tmp_path, {"et/confirm.txt": CONFIRM_ET})
+    policy = policy_with(tmp_path, WEBSHOP.read_text(), templates="letters")
+    privreg = Privreg(_bin())
+    out = privreg("policy", "check", policy, check=0).stdout
+    assert out.strip().endswith("shop.yaml: ok"), out
+    srv = start(tmp_path, policy)
+    try:
+        # The register keeps its own copy: the source directory may go.
+        (d / "et" / "confirm.txt").unlink()
+        sid_et, _ = subject(srv, "mari@example.ee", "et")
+        sid_en, _ = subject(srv, "mary@example.ee", "en")
+        for sid in (sid_et, sid_en):
+            r = srv.request("POST", f"/v1/subjects/{sid}/consents", srv.keys["admin"],
+                            json={"purpose": "direct_marketing", "granted": True, "source": "checkout"})
+            assert r.status_code == 201, r.text
+        (raw_et,) = srv.inbox.to("mari@example.ee")
+        (raw_en,) = srv.inbox.to("mary@example.ee")
+        et, en = parse(raw_et), parse(raw_en)
+        assert et["Subject"] == "Kinnitage palun uudiskiri: Pakkumised ja uudised e-posti teel"
+        body = et.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+        assert "SIA BAJTEL.LV saadab uudiskirja ainult Teie kinnitusel" in body
+        assert re.search(r"^  http://\S+/c/\S+$", body, re.M), body
+        # Other languages keep the shipped text.
+        assert en["Subject"] == "Please confirm: Offers and news by e-mail"
+        assert "you asked SIA BAJTEL.LV for" in en.get_body(preferencelist=("plain",)).get_content()
+        # GET /v1/policy says where the templates came from.
+        assert srv.request("GET", "/v1/policy", srv.keys["admin"]).json()["controller"]["mail"]["templates"] == "letters"
+    finally:
+        stop(srv)
+
+
+def test_a_new_policy_version_brings_its_own_templates(tmp_path):
+    letters(tmp_path, {"en/policy_notice.txt": "Subject: New terms at {{controller}}\n\nVersion {{version}} is out.\n"})
+    policy = policy_with(tmp_path, WEBSHOP.read_text())
+    srv = start(tmp_path, policy)
+    try:
+        subject(srv, "terms@example.ee", "en")
+        new = tmp_path / "shop-2025.yaml"
+        new.write_text(policy_with(tmp_path, WEBSHOP.read_text(), templates="letters").read_text()
+                       .replace('version: "2024-05"', 'version: "2025-01"'))
+        out = srv.privreg("tenant", "policy", "default", new, "--dir", srv.dir, check=0).stdout
+        assert "1 notice e-mails queued" in out
+        (raw,) = srv.inbox.to("terms@example.ee")
+        msg = parse(raw)
+        assert msg["Subject"] == "New terms at SIA BAJTEL.LV"
+        assert msg.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n") == "Version 2025-01 is out.\n"
+    finally:
+        stop(srv)
+
+
+def test_policy_check_names_each_file_and_placeholder_that_is_wrong(tmp_path):
+    letters(tmp_path, {
+        "et/confirm.txt": CONFIRM_ET.replace("{{link}}", "https://example.ee/kinnita"),
+        "et/request_refused.txt": "Subject: Keeldusime\n\n{{reason}} {{remedy}} Sooduskood: {{discount}}\n",
+        "lv/request_verify.txt": "Subject: {{type}} {{link}}\n\n{{link}}\n",
+        "et/newsletter.txt": "Subject: x\n\n",
+        "de/confirm.txt": CONFIRM_ET,
+        "en/request_answered.txt": "Subject: Done\nno empty line\n{{outcome}} {{link}}\n",
+        "fi/confirm.txt": "Subject: Vahvista\n\n{{link}} {{purpose\n",
+    })
+    (tmp_path / "letters" / "ru").mkdir()
+    (tmp_path / "letters" / "ru" / "confirm.txt").write_bytes(b"Subject: \xff\n\n{{link}}\n")
+    (tmp_path / "letters" / "en" / "policy_notice.txt").write_text("Subject: x\n\n{{version}}" + "x" * 17000)
+    policy = policy_with(tmp_path, WEBSHOP.read_text(), templates="letters")
+    r = Privreg(_bin())("policy", "check", policy, check=1)
+    d = tmp_path / "letters"
+    lines = r.stdout.splitlines()
+    expected = [
+        f"{d}/de: not a language of the policy (et, en, lv, fi, ru) nor of the shipped templates (en, et, lv, fi, ru)",
+        f"{d}/en/policy_notice.txt: larger than 16384 bytes",
+        f"{d}/en/request_answered.txt:2: the second line must be empty (the body follows it)",
+        f"{d}/et/confirm.txt: misses {{{{link}}}}, which every confirm message must carry",
+        f"{d}/et/newsletter.txt: not a message's template",
+        f"{d}/et/request_refused.txt:3: unknown placeholder {{{{discount}}}} (request_refused takes "
+        "{{controller}}, {{type}}, {{reason}}, {{remedy}})",
+        f"{d}/fi/confirm.txt:3: '{{{{' opens no placeholder",
+        f"{d}/lv/request_verify.txt:1: {{{{link}}}} may span lines: it may stand in the body, not the subject",
+        f"{d}/ru/confirm.txt:1: not valid UTF-8",
+    ]
+    for want in expected:
+        assert any(line.startswith(want) for line in lines), (want, r.stdout)
+    assert len(lines) == len(expected), r.stdout
+    assert "mistakes in its mail templates" in r.stderr
+    # init refuses it too, and leaves no register behind.
+    reg = tmp_path / "reg"
+    assert Privreg(_bin())("init", "--dir", reg, "--policy", policy).returncode != 0
+    assert not (reg / "privreg.conf").exists()
+
+
+def test_policy_check_of_a_missing_directory(tmp_path):
+    policy = policy_with(tmp_path, WEBSHOP.read_text(), templates="nowhere")
+    r = Privreg(_bin())("policy", "check", policy, check=1)
+    assert f"{tmp_path}/nowhere: the directory of controller.mail.templates cannot be read" in r.stdout
