@@ -67,8 +67,8 @@ static void mail_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node
 		/* Its files are read by `policy check` and at installation
 		 * (core/mail.h), relative to the policy file: not here. */
 		ct->mail_templates = policy_want_string(c, v, "controller.mail.templates");
-		if (ct->mail_templates && (!ct->mail_templates[0] || strlen(ct->mail_templates) > 1024)) {
-			policy_err(c, v, "controller.mail.templates must name a directory (at most 1024 characters)");
+		if (ct->mail_templates && strlen(ct->mail_templates) > 1024) {
+			policy_err(c, v, "controller.mail.templates: a directory name of at most 1024 characters");
 			ct->mail_templates = NULL;
 		}
 		return;

@@ -456,6 +456,7 @@ static void test_sender_and_legal_reference(void **state)
 	assert_int_equal(policy_record(p, "order")->legal_reference.n, 0);
 	assert_null(p->controller.mail_from);
 	assert_null(p->controller.mail_reply_to);
+	assert_null(p->controller.mail_templates);
 	policy_free(p);
 
 	char *text = test_read_file("policies/webshop.yaml", NULL);
@@ -469,7 +470,8 @@ static void test_sender_and_legal_reference(void **state)
 	char *with_mail = malloc(strlen(edited) + 200);
 	at = strstr(edited, "controller:\n");
 	snprintf(with_mail, strlen(edited) + 200, "%.*scontroller:\n  mail: { from: \"Eleme OÜ <privacy@eleme.example>\", "
-	         "reply_to: dpo@eleme.example }\n%s", (int)(at - edited), edited, at + strlen("controller:\n"));
+	         "reply_to: dpo@eleme.example, templates: letters }\n%s", (int)(at - edited), edited,
+	         at + strlen("controller:\n"));
 	assert_int_equal(policy_parse(with_mail, strlen(with_mail), &p, NULL), RC_OK);
 	acc = policy_record(p, "accounting_entry");
 	/* One text for every language. */
@@ -478,6 +480,7 @@ static void test_sender_and_legal_reference(void **state)
 	assert_string_equal(p->controller.mail_from_name, "Eleme OÜ");
 	assert_string_equal(p->controller.mail_from, "privacy@eleme.example");
 	assert_string_equal(p->controller.mail_reply_to, "dpo@eleme.example");
+	assert_string_equal(p->controller.mail_templates, "letters");
 	policy_free(p);
 	free(with_mail);
 	free(edited);
