@@ -443,6 +443,13 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
 	return remove(path);
 }
 
+enum rc mail_templates_remove(const char *dir)
+{
+	if (access(dir, F_OK) && errno == ENOENT)
+		return RC_OK;
+	return nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS) ? RC_IO : RC_OK;
+}
+
 static enum rc write_file(const char *path, const char *text, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

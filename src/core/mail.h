@@ -98,6 +98,9 @@ enum rc mail_templates_load(const char *dir, const struct policy *p, struct mail
  * beside it, then renamed over it). */
 enum rc mail_templates_save(const struct mail_templates *m, const char *dir) WUR;
 void mail_templates_free(struct mail_templates *m);
+/* Removes DIR and what it holds (a deleted tenant's templates); a missing
+ * DIR is no error. */
+enum rc mail_templates_remove(const char *dir) WUR;
 /* The number of files (for what the CLI says it installed). */
 size_t mail_templates_count(const struct mail_templates *m);
 

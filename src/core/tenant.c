@@ -53,7 +53,7 @@ static void templates_path(const char *keydir, const char *name, const char *ver
 		n--;
 	while (n > 0 && keydir[n - 1] != '/')
 		n--;
-	bool plain = version[0] && version[0] != '.' && strlen(version) <= 64;
+	bool plain = version[0] != '.' && strlen(version) <= 64; /* "": the tenant's directory */
 	for (const char *v = version; plain && *v; v++)
 		plain = (*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') || (*v >= '0' && *v <= '9') ||
 		        *v == '.' || *v == '_' || *v == '-';
@@ -65,7 +65,7 @@ static void templates_path(const char *keydir, const char *name, const char *ver
 		for (const unsigned char *v = (const unsigned char *)version; *v && k + 2 < sizeof label; v++)
 			k += (size_t)snprintf(label + k, sizeof label - k, "%02x", *v);
 	}
-	snprintf(out, size, "%.*stemplates/%s/%s", (int)n, keydir, name, label);
+	snprintf(out, size, "%.*stemplates/%s%s%s", (int)n, keydir, name, version[0] ? "/" : "", label);
 }
 
 /* The tenant's own templates, written before the policy that names them is
@@ -523,6 +523,10 @@ enum rc tenant_delete(struct store *s, const char *keydir, const char *name, str
 	ledger_path(keydir, name, path, sizeof path);
 	if (unlink(path) != 0 && errno != ENOENT)
 		log_warn("tenant delete tenant=%lld: cannot remove its erasure ledger", (long long)counts->id);
+	/* And its mail templates: a later tenant of the same name writes its own. */
+	templates_path(keydir, name, "", path, sizeof path);
+	if (mail_templates_remove(path))
+		log_warn("tenant delete tenant=%lld: cannot remove its mail templates", (long long)counts->id);
 	snprintf(pending, sizeof pending, "%.*s.pending", (int)(strlen(path) > 4 ? strlen(path) - 4 : 0), path);
 	(void)unlink(pending);
 	return RC_OK;

@@ -275,3 +275,18 @@ def test_policy_check_of_a_missing_directory(tmp_path):
     policy = policy_with(tmp_path, WEBSHOP.read_text(), templates="nowhere")
     r = Privreg(_bin())("policy", "check", policy, check=1)
     assert f"{tmp_path}/nowhere: the directory of controller.mail.templates cannot be read" in r.stdout
+
+
+def test_the_register_keeps_the_templates_per_version_and_tenant_delete_removes_them(tmp_path):
+    letters(tmp_path, {"et/confirm.txt": CONFIRM_ET})
+    policy = policy_with(tmp_path, WEBSHOP.read_text(), templates="letters")
+    privreg = Privreg(_bin())
+    reg = tmp_path / "reg"
+    privreg("init", "--dir", reg, "--policy", policy, check=0)
+    privreg("tenant", "add", "other", "--policy", policy, "--dir", reg, check=0)
+    kept = reg / "templates" / "other" / "2024-05" / "et" / "confirm.txt"
+    assert kept.read_text() == CONFIRM_ET
+    assert (reg / "templates" / "default" / "2024-05" / "et" / "confirm.txt").exists()
+    privreg("tenant", "delete", "other", "--yes", "--dir", reg, check=0)
+    assert not (reg / "templates" / "other").exists()
+    assert (reg / "templates" / "default").exists()
