@@ -46,30 +46,29 @@ static const char *const slot_names[MAIL_SLOTS] = {
  * carry (a letter that asks for a click carries the link; an answer that
  * refuses or keeps data says why and where to complain, Art. 12(4)). */
 static const struct message {
-	const char *name;          /* templates/mail/LANG/NAME.txt */
-	const char *kind;          /* the outbox row's kind */
+	const char *name;          /* templates/mail/LANG/NAME.txt, and the outbox row's kind */
 	unsigned known, required;
 } messages[MAIL_KINDS] = {
-	[MAIL_CONFIRM] = {"confirm", "confirm",
+	[MAIL_CONFIRM] = {"confirm",
 	                  BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_PURPOSE) | BIT(MAIL_SLOT_LINK), BIT(MAIL_SLOT_LINK)},
-	[MAIL_POLICY_NOTICE] = {"policy_notice", "policy_notice",
+	[MAIL_POLICY_NOTICE] = {"policy_notice",
 	                        BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_VERSION) | BIT(MAIL_SLOT_CONTACT),
 	                        BIT(MAIL_SLOT_VERSION)},
-	[MAIL_REQUEST_EXTENDED] = {"request_extended", "request_extended",
+	[MAIL_REQUEST_EXTENDED] = {"request_extended",
 	                           BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_TYPE) | BIT(MAIL_SLOT_DUE_DATE) |
 	                               BIT(MAIL_SLOT_REASON),
 	                           BIT(MAIL_SLOT_DUE_DATE) | BIT(MAIL_SLOT_REASON)},
-	[MAIL_REQUEST_ANSWERED] = {"request_answered", "request_answered",
+	[MAIL_REQUEST_ANSWERED] = {"request_answered",
 	                           BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_TYPE) | BIT(MAIL_SLOT_OUTCOME) |
 	                               BIT(MAIL_SLOT_LINK),
 	                           BIT(MAIL_SLOT_OUTCOME) | BIT(MAIL_SLOT_LINK)},
-	[MAIL_REQUEST_VERIFY] = {"request_verify", "request_verify",
+	[MAIL_REQUEST_VERIFY] = {"request_verify",
 	                         BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_TYPE) | BIT(MAIL_SLOT_LINK), BIT(MAIL_SLOT_LINK)},
-	[MAIL_REQUEST_REFUSED] = {"request_refused", "request_refused",
+	[MAIL_REQUEST_REFUSED] = {"request_refused",
 	                          BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_TYPE) | BIT(MAIL_SLOT_REASON) |
 	                              BIT(MAIL_SLOT_REMEDY),
 	                          BIT(MAIL_SLOT_REASON) | BIT(MAIL_SLOT_REMEDY)},
-	[MAIL_REQUEST_PARTIAL] = {"request_partial", "request_partial",
+	[MAIL_REQUEST_PARTIAL] = {"request_partial",
 	                          BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_TYPE) | BIT(MAIL_SLOT_ERASED) |
 	                              BIT(MAIL_SLOT_KEPT) | BIT(MAIL_SLOT_REMEDY),
 	                          BIT(MAIL_SLOT_KEPT) | BIT(MAIL_SLOT_REMEDY)},
@@ -187,7 +186,7 @@ static void known_list(unsigned known, char *out, size_t size)
 size_t mail_template_check(enum mail_kind k, const char *text, size_t len, const char *file,
                            struct policy_diags *diags)
 {
-	size_t before = diags ? diags->n : 0, mistakes = 0;
+	size_t mistakes = 0;
 #define MISTAKE(line, ...) (mistakes++, diag(diags, line, __VA_ARGS__))
 	if (k >= MAIL_KINDS)
 		return 1;
@@ -248,7 +247,6 @@ size_t mail_template_check(enum mail_kind k, const char *text, size_t len, const
 		if ((m->required & BIT(s)) && !(seen & BIT(s)))
 			MISTAKE(1, "%s: misses {{%s}}, which every %s message must carry", file, slot_names[s], m->name);
 #undef MISTAKE
-	(void)before;
 	return mistakes;
 }
 
@@ -325,8 +323,9 @@ static enum rc read_small(const char *path, char **out, size_t *len)
 	return RC_OK;
 }
 
-static void lang_dir(const char *dir, const char *lang, const struct policy *p, struct mail_templates *m,
-                     struct policy_diags *d, size_t *mistakes)
+/* The files of one language's directory, each checked; the good ones kept. */
+static void lang_dir(const char *dir, const char *lang, struct mail_templates *m, struct policy_diags *d,
+                     size_t *mistakes)
 {
 	char path[4096];
 	snprintf(path, sizeof path, "%s/%s", dir, lang);
@@ -382,7 +381,6 @@ static void lang_dir(const char *dir, const char *lang, const struct policy *p, 
 	for (int i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
-	(void)p;
 }
 
 enum rc mail_templates_load(const char *dir, const struct policy *p, struct mail_templates **out,
@@ -409,7 +407,7 @@ enum rc mail_templates_load(const char *dir, const struct policy *p, struct mail
 			     "ru)", dir, lang, langs);
 			continue;
 		}
-		lang_dir(dir, lang, p, m, diags, &mistakes);
+		lang_dir(dir, lang, m, diags, &mistakes);
 	}
 	for (int i = 0; i < n; i++)
 		free(names[i]);
@@ -803,7 +801,7 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 	if (!rc) {
 		char ad[TOKEN_ID_MAX + 8];
 		snprintf(ad, sizeof ad, "mail:%s", subject_id);
-		struct store_message m = {.kind = (char *)messages[a->kind].kind, .created_at = core_now(c),
+		struct store_message m = {.kind = (char *)messages[a->kind].name, .created_at = core_now(c),
 		                          .next_at = core_now(c)};
 		struct subject_key tenant_key;
 		if (!key) { /* the tenant's own mail key (see mail.h) */
