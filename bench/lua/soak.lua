@@ -73,6 +73,13 @@ steps = {
 	end},
 }
 
+-- SOAK_DELAY_MS (bench/soak): a pause before each request, so that a long
+-- run on a shared machine holds to a rate rather than running flat out.
+local pause = tonumber(os.getenv("SOAK_DELAY_MS") or "0") or 0
+if pause > 0 then
+	function delay() return pause end
+end
+
 -- The next step that has a request to make (a nil request skips the step).
 function request()
 	while true do

@@ -29,6 +29,14 @@ enum rc store_library_init(void)
 	return RC_OK;
 }
 
+int64_t store_library_memory(void)
+{
+	int64_t sum = 0;
+	for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+		sum += backends[i]->library_memory ? backends[i]->library_memory() : 0;
+	return sum;
+}
+
 enum rc store_pool_new(const char *url, struct store_pool **out, struct errbuf *eb)
 {
 	const struct store_ops *ops = NULL;

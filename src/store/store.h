@@ -217,6 +217,7 @@ struct store_counts {
 struct store_ops {
 	const char *name;           /* URL scheme: "sqlite" */
 	enum rc (*library_init)(void); /* once per process, before any thread; may be NULL */
+	int64_t (*library_memory)(void); /* heap the library holds, where it counts it; may be NULL */
 	struct store_shared *(*shared_new)(const char *location);
 	void (*shared_free)(struct store_shared *sh);
 	enum rc (*open)(const char *location, struct store_shared *sh, struct store **out, struct errbuf *eb);
@@ -238,6 +239,12 @@ struct store {
 
 /* Configures the database libraries; once, in main, before any thread. */
 enum rc store_library_init(void) WUR;
+/* Bytes the database libraries hold on the heap (page caches, prepared
+ * statements, schemas), summed over the backends that count it: SQLite does
+ * only in sanitizer builds, where its memory statistics are on (they take a
+ * process-wide mutex on every allocation, so release builds turn them off).
+ * 0 where nothing is counted. The soak subtracts it from the live heap. */
+int64_t store_library_memory(void);
 
 /*
  * A pool is the connections of one process to one store: they share what the
