@@ -458,7 +458,9 @@ static enum rc dispatch(struct server *s, struct pending *p, struct MHD_Connecti
 		rq->ctx.waiter = &p->waiter;
 		rq->ctx.links = &s->links;
 	}
-	if (!rc && rq->route->roles != R_PUBLIC)
+	bool keyed = rq->route->roles != R_PUBLIC &&
+	             (!(rq->route->roles & R_KEY_OPTIONAL) || http_header(rq, "Authorization"));
+	if (!rc && keyed)
 		rc = server_authenticate(s, w, rq);
 	if (!rc)
 		rc = check_query(rq);

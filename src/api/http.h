@@ -38,6 +38,10 @@ typedef enum rc (*handler_fn)(struct http_request *rq);
 #define R_AUDITOR (1u << ROLE_AUDITOR)
 #define R_ANY (R_ADMIN | R_DPO | R_SUPPORT | R_MARKETING | R_AUDITOR)
 #define R_PUBLIC 0u /* no key needed */
+/* With a route's roles: no key needed, but a key that is sent is checked
+ * (401 when not valid, 403 for a role not among the route's) and its tenant
+ * given to the handler in rq->ctx.tenant (NULL without a key). */
+#define R_KEY_OPTIONAL (1u << 31)
 
 /* BODY_JSON_OPTIONAL: an empty body is fine (rq->json stays NULL). */
 enum body_kind { BODY_NONE, BODY_JSON, BODY_JSON_OPTIONAL, BODY_FORM };

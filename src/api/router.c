@@ -14,7 +14,7 @@
 const struct route http_routes[] = {
 	{"GET", "/healthz", h_healthz, R_PUBLIC, BODY_NONE, NULL},
 	{"GET", "/metrics", h_metrics, R_ADMIN | R_AUDITOR, BODY_NONE, NULL},
-	{"GET", "/openapi.json", h_openapi, R_PUBLIC, BODY_NONE, NULL},
+	{"GET", "/openapi.json", h_openapi, R_KEY_OPTIONAL | R_ANY, BODY_NONE, NULL},
 	{"GET", "/v1/whoami", h_whoami, R_ANY, BODY_NONE, NULL},
 	{"GET", "/v1/policy", h_policy, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE, NULL},
 	{"POST", "/v1/subjects", h_subject_create, R_ADMIN | R_DPO, BODY_JSON, NULL},

@@ -59,6 +59,21 @@ static enum rc reply_exists(struct http_request *rq, const char *existing)
 	return RC_OK;
 }
 
+/* RC_EXISTS from adding or rectifying a record: the 409 names the subject
+ * that holds the unique value, found again after the refused transaction. */
+static enum rc reply_if_exists(struct http_request *rq, enum rc rc, const struct field_input *fields, size_t n,
+                               const char *self)
+{
+	char existing[TOKEN_ID_MAX] = "";
+	if (rc != RC_EXISTS)
+		return rc;
+	struct errbuf keep = rq->eb;
+	if (record_unique_check(&rq->ctx, fields, n, self, existing, &rq->eb) != RC_EXISTS)
+		existing[0] = '\0';
+	rq->eb = keep;
+	return existing[0] ? reply_exists(rq, existing) : rc;
+}
+
 enum rc h_subject_create(struct http_request *rq)
 {
 	struct record_input in[SUBJECT_MAX_RECORDS_IN];
@@ -202,9 +217,11 @@ static enum rc add_record(struct http_request *rq, const char *subject)
 	if (!rc)
 		rc = subject ? record_add(&rq->ctx, subject, &in, rid, &rq->eb)
 		             : record_add_detached(&rq->ctx, &in, rid, &rq->eb);
-	value_json_holder_fini(&h);
-	if (!rc)
+	if (rc == RC_EXISTS && subject)
+		rc = reply_if_exists(rq, rc, in.fields, in.nfields, subject);
+	else if (!rc)
 		http_reply(rq, 201, json_pack("{s:s}", "id", rid));
+	value_json_holder_fini(&h);
 	return rc;
 }
 
@@ -237,10 +254,10 @@ static enum rc patch(struct http_request *rq, const char *subject_id, const char
 	struct value_json_holder h = {0};
 	struct record_input in;
 	struct record_view *v = NULL;
+	char owner[TOKEN_ID_MAX] = "";
 	enum rc rc = json_keys_only(rq->json, keys, &rq->eb);
 	if (!rc && subject_id) {
 		/* The record must be this subject's: otherwise it does not exist here. */
-		char owner[TOKEN_ID_MAX];
 		rc = record_owner(&rq->ctx, record_id, owner, &rq->eb);
 		if (!rc && strcmp(owner, subject_id))
 			rc = err_set(&rq->eb, RC_NOT_FOUND, "no such record");
@@ -251,6 +268,15 @@ static enum rc patch(struct http_request *rq, const char *subject_id, const char
 		rc = err_set(&rq->eb, RC_UNPROCESSABLE, "nothing to change: give fields or events");
 	if (!rc)
 		rc = record_rectify(&rq->ctx, record_id, in.fields, in.nfields, in.events, in.nevents, &rq->eb);
+	if (rc == RC_EXISTS) {
+		struct errbuf keep = rq->eb;
+		if (!owner[0] && record_owner(&rq->ctx, record_id, owner, &rq->eb))
+			owner[0] = '\0';
+		rq->eb = keep;
+		rc = reply_if_exists(rq, rc, in.fields, in.nfields, owner[0] ? owner : NULL);
+		value_json_holder_fini(&h);
+		return rc;
+	}
 	value_json_holder_fini(&h);
 	if (!rc)
 		rc = record_read(&rq->ctx, record_id, &v, &rq->eb);

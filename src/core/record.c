@@ -179,6 +179,41 @@ enum rc record_reseal(const struct record_view *v, const struct subject_key *key
 	return rc;
 }
 
+enum rc record_unique_check(const struct core_ctx *c, const struct field_input *fields, size_t n, const char *self,
+                            char existing[TOKEN_ID_MAX], struct errbuf *eb)
+{
+	struct buf canon, form;
+	enum rc rc = RC_OK;
+	existing[0] = '\0';
+	buf_init(&canon, FIELD_VALUE_MAX);
+	buf_init(&form, FIELD_VALUE_MAX);
+	for (size_t i = 0; !rc && i < n; i++) {
+		const struct policy_field *f = policy_field(c->tenant->policy, fields[i].name);
+		struct errbuf ignored;
+		unsigned char hash[VAULT_HASH_LEN];
+		char ids[2][TOKEN_ID_MAX];
+		size_t m = 0;
+		buf_reset(&canon);
+		/* A value that does not normalise is refused by the record's own checks. */
+		if (!f || !f->unique || fields[i].value.kind == VAL_NULL ||
+		    field_normalize(f, &fields[i].value, &canon, &ignored) ||
+		    field_lookup_form(f, canon.data, canon.len, &form))
+			continue;
+		vault_lookup_hash(&c->tenant->vault, f->name, form.data, form.len, hash);
+		rc = store_lookup_find(c->store, c->tenant->id, hash, ids, 2, &m);
+		for (size_t j = 0; !rc && j < m; j++) {
+			if (self && !strcmp(ids[j], self))
+				continue;
+			memcpy(existing, ids[j], TOKEN_ID_MAX);
+			rc = err_set(eb, RC_EXISTS, "a subject with this %s exists already: %s (%s is unique)", f->name, ids[j],
+			             f->name);
+		}
+	}
+	buf_fini(&canon);
+	buf_fini(&form);
+	return rc;
+}
+
 /* Serialises, seals and hashes r into row (data, lookups). */
 static enum rc norm_seal(const struct core_ctx *c, const struct subject_key *key,
                          struct norm_record *r, struct store_record *row)
@@ -491,6 +526,9 @@ enum rc record_add(const struct core_ctx *c, const char *subject_id, const struc
 	store_subject_fini(&s);
 	if (!rc)
 		rc = record_may_store(c, subject_id, rec, eb);
+	char existing[TOKEN_ID_MAX];
+	if (!rc)
+		rc = record_unique_check(c, rec->fields, rec->nfields, subject_id, existing, eb);
 	if (!rc)
 		rc = datakey_unwrap(c, subject_id, &key, eb);
 	have_key = !rc;
@@ -697,7 +735,10 @@ enum rc record_rectify(const struct core_ctx *c, const char *record_id,
 	if (nchanges)
 		row.trim_at = keep_trim_at(r->kind, row.created_at);
 	if (nchanges) {
-		rc = datakey_unwrap(c, row.subject_id, &key, eb);
+		char existing[TOKEN_ID_MAX];
+		rc = record_unique_check(c, changes, nchanges, row.subject_id, existing, eb);
+		if (!rc)
+			rc = datakey_unwrap(c, row.subject_id, &key, eb);
 		if (rc)
 			goto out;
 		have_key = true;

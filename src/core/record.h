@@ -97,7 +97,15 @@ enum rc record_add(const struct core_ctx *c, const char *subject_id, const struc
  * subject objected to. record_add and record_rectify check it themselves. */
 enum rc record_may_store(const struct core_ctx *c, const char *subject_id, const struct record_input *rec,
                          struct errbuf *eb) WUR;
-/* Changes fields (a VAL_NULL value removes a field) and sets events. */
+/* One person, one subject: RC_EXISTS (and that subject's id in existing)
+ * when a value given to a field with `unique: true` is held by a subject
+ * other than self (may be NULL). record_add and record_rectify check it
+ * inside their transaction; fields that are not unique, null or invalid
+ * are left to the other checks. */
+enum rc record_unique_check(const struct core_ctx *c, const struct field_input *fields, size_t n, const char *self,
+                            char existing[TOKEN_ID_MAX], struct errbuf *eb) WUR;
+/* Changes fields (a VAL_NULL value removes a field) and sets events;
+ * RC_EXISTS as record_unique_check. */
 enum rc record_rectify(const struct core_ctx *c, const char *record_id,
                        const struct field_input *changes, size_t nchanges,
                        const struct event_input *events, size_t nevents, struct errbuf *eb) WUR;

@@ -94,30 +94,11 @@ static enum rc value_hash(const struct core_ctx *c, const struct policy_field *f
 enum rc subject_unique_check(const struct core_ctx *c, const struct record_input *recs, size_t n, const char *self,
                              char existing[TOKEN_ID_MAX], struct errbuf *eb)
 {
+	enum rc rc = RC_OK;
 	existing[0] = '\0';
-	for (size_t i = 0; i < n; i++) {
-		for (size_t k = 0; k < recs[i].nfields; k++) {
-			const struct field_input *in = &recs[i].fields[k];
-			const struct policy_field *f = policy_field(c->tenant->policy, in->name);
-			unsigned char hash[VAULT_HASH_LEN];
-			char ids[2][TOKEN_ID_MAX];
-			size_t m = 0;
-			/* A value that does not normalise is refused by the record's own checks. */
-			if (!f || !f->unique || in->value.kind == VAL_NULL || value_hash(c, f, &in->value, hash, NULL))
-				continue;
-			enum rc rc = store_lookup_find(c->store, c->tenant->id, hash, ids, 2, &m);
-			if (rc)
-				return rc;
-			for (size_t j = 0; j < m; j++) {
-				if (self && !strcmp(ids[j], self))
-					continue;
-				memcpy(existing, ids[j], TOKEN_ID_MAX);
-				return err_set(eb, RC_EXISTS, "a subject with this %s exists already: %s (%s is unique)", f->name,
-				               ids[j], f->name);
-			}
-		}
-	}
-	return RC_OK;
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = record_unique_check(c, recs[i].fields, recs[i].nfields, self, existing, eb);
+	return rc;
 }
 
 static enum rc write_subject(const struct core_ctx *c, const struct prepared_subject *ps)

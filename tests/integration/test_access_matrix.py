@@ -195,7 +195,8 @@ PUBLIC = "200 200 200  200 200 200 200 200  200 200"
 #                                                    none mal rev  adm dpo sup mkt aud  oth-key oth-ids
 MATRIX = {
     ("GET", "/healthz"):                              (PUBLIC, plain("/healthz")),
-    ("GET", "/openapi.json"):                         (PUBLIC, plain("/openapi.json")),
+    # no key: the generic document; a key that is sent must be valid (typed by its tenant's policy)
+    ("GET", "/openapi.json"):                         ("200 401 401  200 200 200 200 200  200 200", plain("/openapi.json")),
     ("GET", "/.well-known/gpc.json"):                 (PUBLIC, plain("/.well-known/gpc.json")),
     ("GET", "/metrics"):                              ("401 401 401  200 403 403 403 200  200 200", plain("/metrics")),
     ("GET", "/v1/whoami"):                            ("401 401 401  200 200 200 200 200  200 200", plain("/v1/whoami")),

@@ -34,11 +34,19 @@ def route_table():
     return out
 
 
-@pytest.fixture(scope="module")
-def doc(api):
-    r = api.request("GET", "/openapi.json")
+@pytest.fixture(scope="module", params=["generic", "typed"])
+def doc(api, request):
+    """Each test runs on both documents: the generic one (no key) and the one
+    typed by the tenant's policy (any staff key)."""
+    r = api.request("GET", "/openapi.json", api.keys["auditor"] if request.param == "typed" else None)
     assert r.status_code == 200
-    return r.json()
+    d = r.json()
+    assert ("Record_order" in d["components"]["schemas"]) == (request.param == "typed")
+    return d
+
+
+def typed(doc):
+    return "Record_order" in doc["components"]["schemas"]
 
 
 def operations(doc):
@@ -140,10 +148,13 @@ def test_security_on_every_keyed_route_and_none_on_public_ones(doc):
         for m in re.findall(rf'\{{"(GET|POST)", {name} "\{{token\}}", h_\w+, R_PUBLIC',
                             (ROOT / "src/api/router.c").read_text()):
             public.add((m.lower(), prefix + "{token}"))
-    assert len(public) == 11
+    assert len(public) == 10
     assert doc["security"] == [{"bearer": []}]
     for path, method, op in operations(doc):
-        if (method, path) in public:
+        if (method, path) == ("get", "/openapi.json"):
+            # no key needed; one that is sent is checked (and types the document)
+            assert op["security"] == [{}, {"bearer": []}] and "401" in op["responses"]
+        elif (method, path) in public:
             assert op.get("security") == [], (method, path)
         else:
             assert op.get("security", doc["security"]) == [{"bearer": []}], (method, path)
@@ -218,6 +229,9 @@ def test_request_bodies_and_answers_are_typed(doc):
 
 
 def test_record_fields_are_typed(doc):
+    if typed(doc):  # test_typed_document_follows_the_policy
+        assert set(doc["components"]["schemas"]["Record"]) == {"description", "oneOf", "discriminator"}
+        return
     record = doc["components"]["schemas"]["Record"]
     fields = deref(doc, record["properties"]["fields"])
     values = deref(doc, fields["additionalProperties"])
@@ -231,7 +245,10 @@ def test_every_route_is_documented(doc):
         assert method in doc["paths"].get(path, {}), (method, path)
 
 
-def test_every_query_parameter_a_route_reads_is_declared(doc):
+def test_every_query_parameter_a_route_reads_is_declared(api, doc):
+    fields = api.request("GET", "/v1/policy", api.keys["admin"]).json()["fields"]
+    lookups = {n for n, f in fields.items() if f["lookup"]}
+    unique = {n for n, f in fields.items() if f.get("unique")}
     checked = 0
     for method, path, query in route_table():
         item = doc["paths"][path]
@@ -244,6 +261,9 @@ def test_every_query_parameter_a_route_reads_is_declared(doc):
         assert {n for n in re.findall(r"\{(\w+)\}", path)} <= {p["name"] for p in params if p["in"] == "path"}
         if query is None:
             assert not declared, (method, path, declared)
+        elif query == "*" and typed(doc):
+            # The policy's lookup fields (PUT: those that are unique too).
+            assert declared - {"subject", "purpose"} == (unique if method == "put" else lookups), (method, path)
         elif query == "*":
             # Any lookup field of the policy (webshop's: email, phone, username).
             assert {"email", "phone"} <= declared, (method, path, declared)
@@ -376,3 +396,128 @@ def test_answers_match_the_document(api, doc):
     call("GET", "/v1/policy", "/v1/policy", key=api.keys["marketing"], status=403)
     call("DELETE", f"/v1/subjects/{sid}", "/v1/subjects/{id}", key=dpo, status=204)
     assert len(seen) >= 35
+
+
+def test_typed_document_follows_the_policy(api):
+    """GET /openapi.json with a staff key: each kind of the key's tenant's
+    policy as schemas of its own, typed field by field; without a key the
+    generic document; a key that is not valid is refused, not ignored."""
+    policy = api.request("GET", "/v1/policy", api.keys["admin"]).json()
+    d = api.request("GET", "/openapi.json", api.keys["marketing"]).json()
+    s = d["components"]["schemas"]
+    assert d["info"]["title"] == "privreg: default"
+    kinds = policy["records"]
+    assert kinds and {k for k in s if k.startswith("Record_")} == {f"Record_{k}" for k in kinds}
+    for name in ("Record", "RecordInput"):
+        assert s[name]["discriminator"] == {"propertyName": "kind", "mapping": {
+            k: f"#/components/schemas/{name}_{k}" for k in kinds}}
+        assert s[name]["oneOf"] == [{"$ref": f"#/components/schemas/{name}_{k}"} for k in kinds]
+    expect_type = {"text": "string", "email": "string", "phone": "string", "date": "string", "datetime": "string",
+                   "enum": "string", "decimal": ["string", "number"], "integer": "integer", "bool": "boolean",
+                   "ip": "string", "country": "string", "json": ["object", "array", "string"]}
+    checked = set()
+    for kind, k in kinds.items():
+        fields = s[f"Fields_{kind}"]
+        assert fields["additionalProperties"] is False and list(fields["properties"]) == k["fields"]
+        assert s[f"Record_{kind}"]["properties"]["kind"]["const"] == kind
+        assert s[f"Record_{kind}"]["properties"]["fields"] == {"$ref": f"#/components/schemas/Fields_{kind}"}
+        rin = s[f"RecordInput_{kind}"]
+        assert rin["properties"]["kind"]["const"] == kind and rin["additionalProperties"] is False
+        assert rin["properties"]["fields"].get("required", []) == k["required"]
+        assert ("fields" in rin["required"]) == bool(k["required"])
+        for name, fs in fields["properties"].items():
+            f = policy["fields"][name]
+            assert fs["type"] == expect_type[f["type"]], (kind, name)
+            if f["type"] == "text":
+                assert fs["maxLength"] == f["max"], (kind, name)
+            if f["type"] == "enum":
+                assert fs["enum"] == f["values"], (kind, name)
+            if f["type"] in ("email", "date", "datetime"):
+                assert fs["format"] == {"email": "email", "date": "date", "datetime": "date-time"}[f["type"]]
+            checked.add(f["type"])
+        if k["events"]:
+            assert set(rin["properties"]["events"]["properties"]) == set(k["events"]), kind
+    assert {"text", "email", "phone", "date", "enum", "decimal", "ip", "json"} <= checked, checked
+    lookups = [n for n, f in policy["fields"].items() if f["lookup"]]
+    params = [p for p in d["paths"]["/v1/subjects"]["get"]["parameters"] if p["in"] == "query"]
+    assert [p["name"] for p in params] == lookups
+    assert params[0]["schema"]["format"] == "email"
+    assert set(lookups) <= set(s["RequestInput"]["properties"]) and s["RequestInput"]["additionalProperties"] is False
+    # another tenant's key: that tenant's document; none: the generic one
+    assert api.request("GET", "/openapi.json", api.keys["other"]).json()["info"]["title"] == "privreg: other"
+    generic = api.request("GET", "/openapi.json").json()
+    assert "Record_order" not in generic["components"]["schemas"] and generic["info"]["title"] == "privreg"
+    r = api.request("GET", "/openapi.json", "prk_notakey")
+    assert r.status_code == 401 and r.json()["error"]["code"]
+
+
+TOOLS = ROOT / "tests" / "tools"
+POLICY_FILES = sorted((ROOT / "policies").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def documents(tmp_path_factory):
+    """The generic document and one typed by each policy of policies/, as
+    files: {name: path}."""
+    from conftest import Privreg, Server, _bin, add_key
+    privreg = Privreg(_bin())
+    base = tmp_path_factory.mktemp("openapi-docs")
+    d = base / "reg"
+    names = [p.stem for p in POLICY_FILES]
+    assert len(names) == 5 and "webshop" in names
+    privreg("init", "--dir", d, "--policy", POLICY_FILES[0], check=0)
+    keys = {names[0]: add_key(privreg, d, "support")}
+    for name, path in zip(names[1:], POLICY_FILES[1:]):
+        privreg("tenant", "add", name, "--policy", path, "--dir", d, check=0)
+        keys[name] = add_key(privreg, d, "auditor", name)
+    srv = Server(privreg, d)
+    out = {}
+    try:
+        for name, key in [("generic", None), *keys.items()]:
+            r = srv.request("GET", "/openapi.json", key)
+            assert r.status_code == 200, (name, r.text[:300])
+            out[name] = base / f"{name}.json"
+            out[name].write_text(r.text)
+    finally:
+        code, err = srv.stop()
+    assert code == 0 and "AddressSanitizer" not in err and "runtime error" not in err, err[-3000:]
+    return out
+
+
+def tool(name):
+    path = TOOLS / "node_modules" / ".bin" / name
+    if not path.exists():
+        pytest.skip(f"{name} is not installed: run scripts/install-deps (npm ci --prefix tests/tools); "
+                    "it needs npm and the npm registry")
+    return path
+
+
+def test_redocly_lint_finds_nothing(documents, tmp_path):
+    """`redocly lint` (its recommended rules) on the generic document and on
+    the documents typed by the five policies: no error and no warning."""
+    import subprocess
+    env = {**__import__("os").environ, "REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true",
+           "NO_COLOR": "1"}
+    files = [str(p) for p in documents.values()]
+    proc = subprocess.run([str(tool("redocly")), "lint", "--format=stylish", *files], capture_output=True,
+                          text=True, cwd=tmp_path, env=env, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-5000:]
+    assert out.count("validated in") == len(files) and "Your API descriptions are valid" in out, out[-5000:]
+    assert not re.search(r"^\s*\d+:\d+\s+(warning|error)\s", out, re.M | re.I), out[-5000:]
+    assert "You have" not in out, out[-5000:]
+
+
+def test_openapi_typescript_makes_no_empty_types(documents):
+    """openapi-typescript on every document: no Record<string, never>, the
+    type of an object a client could not fill or read (tests/tools/types.mjs)."""
+    import json
+    import subprocess
+    tool("openapi-typescript")
+    proc = subprocess.run(["node", str(TOOLS / "types.mjs"), *map(str, documents.values())], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(results) == len(documents)
+    for r in results:
+        assert r["empty"] == [], r

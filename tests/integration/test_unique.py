@@ -146,3 +146,40 @@ def test_merge_refused_under_a_hold(srv):
     assert r.status_code == 409, r.text
     assert "hold" in r.json()["error"]["message"]
     assert srv.request("GET", f"/v1/subjects/{b}", srv.keys["admin"]).status_code == 200
+
+
+def test_a_record_added_or_rectified_to_a_held_unique_value_is_a_409(srv):
+    """Unique holds beyond creation: a record added to an existing subject,
+    or a field rectified (on either route, or by a rectification request),
+    may not give it a value another subject holds (409 naming the holder);
+    the subject's own value, or a free one, is fine."""
+    a = create(srv, account("holder@example.ee")).json()
+    b = create(srv, account("other@example.ee")).json()
+    a_id, b_id, b_rec = a["id"], b["id"], b["records"][0]["id"]
+    admin = srv.keys["admin"]
+    r = srv.request("POST", f"/v1/subjects/{b_id}/records", admin, json=account("Holder@Example.ee"))
+    assert r.status_code == 409, r.text
+    assert r.json()["error"]["code"] == "exists" and r.json()["error"]["subject_id"] == a_id
+    for path in (f"/v1/records/{b_rec}", f"/v1/subjects/{b_id}/records/{b_rec}"):
+        r = srv.request("PATCH", path, admin, json={"fields": {"email": "holder@example.ee"}})
+        assert r.status_code == 409, (path, r.text)
+        assert r.json()["error"]["subject_id"] == a_id
+    assert found(srv, "holder@example.ee") == [a_id]
+    got = srv.request("GET", f"/v1/records/{b_rec}", admin).json()
+    assert got["fields"]["email"] == "other@example.ee"
+    # a rectification request that would do the same is refused when carried out
+    rq = srv.request("POST", "/v1/requests", admin, json={
+        "type": "rectification", "subject_id": b_id, "verified_by": "ID card",
+        "details": {"record_id": b_rec, "fields": {"email": "holder@example.ee"}}})
+    assert rq.status_code == 201, rq.text
+    done = srv.request("POST", f"/v1/requests/{rq.json()['id']}/complete", admin, json={})
+    assert done.status_code == 409, done.text
+    assert found(srv, "holder@example.ee") == [a_id]
+    # its own value again, a new one, and a second record with its own value: fine
+    assert srv.request("PATCH", f"/v1/records/{b_rec}", admin,
+                       json={"fields": {"email": "OTHER@example.ee"}}).status_code == 200
+    assert srv.request("PATCH", f"/v1/records/{b_rec}", admin,
+                       json={"fields": {"email": "new@example.ee"}}).status_code == 200
+    assert srv.request("POST", f"/v1/subjects/{b_id}/records", admin,
+                       json=account("new@example.ee")).status_code == 201
+    assert found(srv, "new@example.ee") == [b_id]
