@@ -134,23 +134,28 @@ char *attest_json_public_key(const struct signkey *k)
 
 /* ---- HTML ---- */
 
-static void esc(struct buf *b, const char *s)
+/* The page being written: the first append that does not fit stops it
+ * (no page rather than a cut one). */
+struct page {
+	struct buf b;
+	enum rc rc;
+};
+
+static void put(struct page *p, const char *s)
 {
-	enum rc rc = RC_OK;
-	for (; *s && !rc; s++) {
+	if (!p->rc)
+		p->rc = buf_puts(&p->b, s);
+}
+
+static void esc(struct page *p, const char *s)
+{
+	for (; *s && !p->rc; s++) {
 		const char *rep = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '"' ? "&quot;" : NULL;
-		rc = rep ? buf_puts(b, rep) : buf_append(b, s, 1);
+		p->rc = rep ? buf_puts(&p->b, rep) : buf_append(&p->b, s, 1);
 	}
-	(void)rc; /* a buf that cannot grow has aborted (xalloc) */
 }
 
-static void put(struct buf *b, const char *s)
-{
-	if (buf_puts(b, s))
-		return;
-}
-
-static void value_html(struct buf *b, const json_t *v)
+static void value_html(struct page *b, const json_t *v)
 {
 	if (json_is_string(v)) {
 		esc(b, json_string_value(v));
@@ -163,7 +168,7 @@ static void value_html(struct buf *b, const json_t *v)
 	}
 }
 
-static void table_html(struct buf *b, const json_t *arr)
+static void table_html(struct page *b, const json_t *arr)
 {
 	const json_t *first = json_array_get(arr, 0);
 	const char *key;
@@ -200,58 +205,62 @@ static void table_html(struct buf *b, const json_t *arr)
 
 char *attest_json_html(const json_t *doc)
 {
-	struct buf b;
-	buf_init(&b, ATTEST_JSON_MAX);
+	struct page pg = {.rc = RC_OK}, *b = &pg;
+	buf_init(&pg.b, ATTEST_JSON_MAX);
 	const char *tenant = json_string_value(json_object_get(doc, "tenant"));
 	const json_t *period = json_object_get(doc, "period");
-	put(&b, "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Attestation of ");
-	esc(&b, tenant ? tenant : "");
-	put(&b, "</title><style>" ATTEST_STYLE "</style></head><body><h1>Attestation of the register of ");
-	esc(&b, tenant ? tenant : "");
-	put(&b, "</h1><p>As of ");
-	value_html(&b, json_object_get(doc, "as_of"));
-	put(&b, ", for the period from ");
-	value_html(&b, json_object_get(period, "from"));
-	put(&b, " to ");
-	value_html(&b, json_object_get(period, "to"));
-	put(&b, ".</p>");
+	put(b, "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Attestation of ");
+	esc(b, tenant ? tenant : "");
+	put(b, "</title><style>" ATTEST_STYLE "</style></head><body><h1>Attestation of the register of ");
+	esc(b, tenant ? tenant : "");
+	put(b, "</h1><p>As of ");
+	value_html(b, json_object_get(doc, "as_of"));
+	put(b, ", for the period from ");
+	value_html(b, json_object_get(period, "from"));
+	put(b, " to ");
+	value_html(b, json_object_get(period, "to"));
+	put(b, ".</p>");
 	size_t i;
 	const json_t *c;
 	json_array_foreach(json_object_get(doc, "claims"), i, c) {
 		bool holds = json_is_true(json_object_get(c, "holds"));
-		put(&b, "<section><h2>");
-		value_html(&b, json_object_get(c, "name"));
-		put(&b, holds ? " <span class=\"holds\">holds</span>" : " <span class=\"fails\">does not hold</span>");
-		put(&b, "</h2><table><tbody>");
+		put(b, "<section><h2>");
+		value_html(b, json_object_get(c, "name"));
+		put(b, holds ? " <span class=\"holds\">holds</span>" : " <span class=\"fails\">does not hold</span>");
+		put(b, "</h2><table><tbody>");
 		const char *key;
 		const json_t *v;
 		const json_t *ev = json_object_get(c, "evidence");
 		json_object_foreach((json_t *)ev, key, v) {
 			if (json_is_array(v))
 				continue;
-			put(&b, "<tr><th>");
-			esc(&b, key);
-			put(&b, "</th><td>");
-			value_html(&b, v);
-			put(&b, "</td></tr>");
+			put(b, "<tr><th>");
+			esc(b, key);
+			put(b, "</th><td>");
+			value_html(b, v);
+			put(b, "</td></tr>");
 		}
-		put(&b, "</tbody></table>");
+		put(b, "</tbody></table>");
 		json_object_foreach((json_t *)ev, key, v) {
 			if (!json_is_array(v) || !json_array_size(v))
 				continue;
-			put(&b, "<h3>");
-			esc(&b, key);
-			put(&b, "</h3>");
-			table_html(&b, v);
+			put(b, "<h3>");
+			esc(b, key);
+			put(b, "</h3>");
+			table_html(b, v);
 		}
-		put(&b, "</section>");
+		put(b, "</section>");
 	}
 	const json_t *sig = json_object_get(doc, "signature");
-	put(&b, "<p>Signed with Ed25519 key <code>");
-	value_html(&b, json_object_get(sig, "key_id"));
-	put(&b, "</code>: <code>");
-	value_html(&b, json_object_get(sig, "value"));
-	put(&b, "</code>. The JSON document is what is signed; check it with <code>privreg attest verify</code>."
+	put(b, "<p>Signed with Ed25519 key <code>");
+	value_html(b, json_object_get(sig, "key_id"));
+	put(b, "</code>: <code>");
+	value_html(b, json_object_get(sig, "value"));
+	put(b, "</code>. The JSON document is what is signed; check it with <code>privreg attest verify</code>."
 	        "</p></body></html>\n");
-	return buf_take(&b, NULL);
+	if (pg.rc) {
+		buf_fini(&pg.b);
+		return NULL;
+	}
+	return buf_take(&pg.b, NULL);
 }

@@ -38,7 +38,8 @@ char *attest_json_document(const struct attestation *a, const struct signkey *k)
  */
 enum rc attest_json_verify(const char *text, size_t len, const unsigned char pk[SIGNKEY_PUBLIC_LEN], json_t **doc,
                            struct errbuf *eb) WUR;
-/* The document as one HTML page with a print stylesheet (free it). */
+/* The document as one HTML page with a print stylesheet (free it); NULL
+ * when it would be larger than ATTEST_JSON_MAX. */
 char *attest_json_html(const json_t *doc);
 /* The public key as the JSON line `privreg attest key` prints. */
 char *attest_json_public_key(const struct signkey *k);

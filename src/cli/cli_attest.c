@@ -22,7 +22,7 @@
 static const char attest_help[] =
 	"usage: privreg attest [--tenant T] [--dir D] [--out FILE] [--html FILE] [--format json|html]\n"
 	"       privreg attest key [--dir D]\n"
-	"       privreg attest verify FILE [--public-key KEY] [--dir D] [--tenant T]\n\n"
+	"       privreg attest verify FILE [--public-key KEY] [--dir D]\n\n"
 	"attest states, as of now, each promise of the tenant's privacy notice as a\n"
 	"claim that holds or does not (retention, requests, consent, disclosures,\n"
 	"access, erasure, policy), with its evidence, signed with the register's\n"
@@ -103,7 +103,10 @@ static int make(const struct cli_opts *o, const char *out, const char *html, boo
 		json_t *j = json_loads(doc, 0, NULL);
 		char *page = attest_json_html(j);
 		json_decref(j);
-		ret = write_text(out, as_html ? page : doc);
+		if (!page && (as_html || html))
+			ret = cli_fail("attest", RC_TOO_LARGE, NULL);
+		else
+			ret = write_text(out, as_html ? page : doc);
 		if (!ret && html)
 			ret = write_text(html, page);
 		free(page);

@@ -233,7 +233,7 @@ static enum rc claim_retention(const struct core_ctx *c, struct attestation *a, 
 	size_t nholds = 0;
 	if (!rc)
 		rc = hold_active(c, NULL, NULL, &holds, &nholds);
-	struct store_due page[PAGE], cursor;
+	struct store_due *page = xcalloc(PAGE, sizeof *page), cursor;
 	size_t n = PAGE;
 	bool first = true;
 	while (!rc && n == PAGE) {
@@ -261,6 +261,7 @@ static enum rc claim_retention(const struct core_ctx *c, struct attestation *a, 
 			first = false;
 		}
 	}
+	free(page);
 	store_holds_free(holds, nholds);
 	cl->holds = !rc && over->total == 0;
 	return rc;
