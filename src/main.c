@@ -20,6 +20,7 @@ static const struct command {
 	{"subject", cli_subject, "read, find or delete a data subject"},
 	{"status", cli_status, "print what a register holds"},
 	{"audit", cli_audit, "verify, list or checkpoint the hash-chained audit log"},
+	{"attest", cli_attest, "a signed attestation of every promise, its public key, its check"},
 	{"serve", cli_serve, "serve the HTTP API"},
 	{"config", cli_config_command, "show the configuration 'serve' would run with (secrets masked)"},
 	{"requests", cli_requests, "data-subject requests that are due or late"},

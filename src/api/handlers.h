@@ -27,6 +27,7 @@ enum rc h_record_patch(struct http_request *rq);
 /* audit.c */
 enum rc h_audit_list(struct http_request *rq);
 enum rc h_audit_verify(struct http_request *rq);
+enum rc h_attestation(struct http_request *rq);
 
 /* consents.c */
 enum rc h_consent_post(struct http_request *rq);

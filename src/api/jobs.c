@@ -6,6 +6,7 @@
  *   ticker       (every sync_interval_ms): sync, reload, flush_logs
  *   sweeper      (every sweep_every_s, if set): sweep, rotate
  *   checkpointer (every checkpoint_every_s, if set): checkpoint
+ *   attester     (hourly, and once at start, if attest_every is month): attest
  *
  * A schedule whose connection cannot be opened still runs: its jobs that
  * need the store skip their turn (the error is logged once, at start).
@@ -15,13 +16,16 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "api/attest_json.h"
 #include "api/server_internal.h"
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
+#include "core/attest.h"
 #include "core/audit.h"
 #include "core/idempotency.h"
 #include "core/backup.h"
@@ -39,6 +43,7 @@ struct schedule {
 	const struct job *jobs;
 	size_t njobs;
 	int64_t period_ms;
+	bool now;                  /* its first turn at start, not one period later */
 	pthread_t thread;
 	bool started;
 };
@@ -49,11 +54,12 @@ struct jobs {
 	pthread_cond_t cond;       /* signalled at stop */
 	bool stopping;
 	char *checkpoint_file;     /* job_checkpoint's; NULL when it does not run */
+	char *attest_dir;          /* job_attest's; NULL when it does not run */
 	/* Tenants whose key epoch started on the sweeper's last turn, re-wrapped
 	 * on its next (the sweeper's thread only). */
 	int64_t *rewrap;
 	size_t nrewrap;
-	struct schedule ticker, sweeper, checkpointer;
+	struct schedule ticker, sweeper, checkpointer, attester;
 };
 
 /* Relaxed commits (access entries) become durable. */
@@ -149,6 +155,94 @@ static void job_checkpoint(struct server *s, struct store *st)
 	store_tenants_free(v, n);
 }
 
+/* path written whole: a temporary file, fsync, rename, fsync of the directory. */
+static enum rc write_whole(const char *dir, const char *path, const char *text, struct errbuf *eb)
+{
+	char tmp[4400];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return err_set(eb, RC_IO, "cannot create %s: %s", tmp, strerror(errno));
+	size_t len = strlen(text);
+	enum rc rc = RC_OK;
+	if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0)
+		rc = err_set(eb, RC_IO, "cannot write %s: %s", tmp, strerror(errno));
+	close(fd);
+	if (!rc && rename(tmp, path) != 0)
+		rc = err_set(eb, RC_IO, "cannot rename %s: %s", tmp, strerror(errno));
+	if (rc) {
+		unlink(tmp);
+		return rc;
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) != 0)
+		rc = err_set(eb, RC_IO, "cannot sync %s: %s", dir, strerror(errno));
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
+}
+
+static bool same_month(int64_t a, int64_t b)
+{
+	char x[TIMEUTIL_DATE_LEN], y[TIMEUTIL_DATE_LEN];
+	timeutil_format_date(a, x);
+	timeutil_format_date(b, y);
+	return !strncmp(x, y, 7);
+}
+
+/* attest_every month: each tenant's attestation, once a calendar month
+ * (UTC), signed, into DIR/attestations/TENANT-YYYY-MM-DD.json and kept in
+ * the register (its period ends there; GET /v1/attestation?latest=1). */
+static void job_attest(struct server *s, struct store *st)
+{
+	if (!st)
+		return;
+	struct store_tenant *v = NULL;
+	size_t n = 0;
+	if (tenant_list(st, &v, &n)) {
+		log_warn("attest: cannot list the tenants");
+		return;
+	}
+	int64_t now = timeutil_now();
+	for (size_t i = 0; i < n; i++) {
+		const struct tenant *t = NULL;
+		if (server_tenant(s, st, v[i].id, &t))
+			continue;
+		struct core_ctx c = {.store = st, .tenant = t, .key_id = "attester"};
+		char *last = NULL;
+		int64_t as_of = 0;
+		enum rc rc = attest_latest(&c, &last, &as_of);
+		free(last);
+		if (!rc && same_month(as_of, now))
+			continue;
+		struct attestation a;
+		struct errbuf eb = {""};
+		struct attest_opts o = {.checkpoints = s->checkpoint_file};
+		rc = rc && rc != RC_NOT_FOUND ? rc : attest_make(&c, &o, &a, &eb);
+		if (rc) {
+			log_warn("tenant=%lld attestation failed: %s", (long long)v[i].id, err_msg(&eb, rc));
+			continue;
+		}
+		char *doc = attest_json_document(&a, &s->attest_key);
+		char day[TIMEUTIL_DATE_LEN], path[4300];
+		timeutil_format_date(a.as_of, day);
+		snprintf(path, sizeof path, "%s/%s-%s.json", s->jobs->attest_dir, t->name, day);
+		rc = write_whole(s->jobs->attest_dir, path, doc, &eb);
+		if (!rc)
+			rc = attest_keep(&c, &a, doc);
+		size_t held = 0;
+		for (int k = 0; k < ATTEST__COUNT; k++)
+			held += a.claims[k].holds;
+		if (rc)
+			log_warn("tenant=%lld attestation not kept: %s", (long long)v[i].id, err_msg(&eb, rc));
+		else
+			log_info("tenant=%lld attestation claims=%d holding=%zu", (long long)v[i].id, ATTEST__COUNT, held);
+		free(doc);
+		attest_fini(&a);
+	}
+	store_tenants_free(v, n);
+}
+
 static const struct job ticker_jobs[] = {
 	{"sync", job_sync},
 	{"reload", job_reload},
@@ -214,6 +308,12 @@ static const struct job checkpointer_jobs[] = {
 	{"checkpoint", job_checkpoint},
 };
 
+static const struct job attester_jobs[] = {
+	{"attest", job_attest},
+};
+
+#define ATTESTER_PERIOD_MS (3600 * 1000)
+
 static struct timespec deadline(int64_t period_ms)
 {
 	struct timespec until;
@@ -236,10 +336,12 @@ static void *schedule_main(void *arg)
 	if (store_pool_open(j->srv->pool, &st, &eb))
 		log_error("%s cannot open the store: %s", sc->name, eb.msg);
 	pthread_mutex_lock(&j->lock);
+	bool first = sc->now;
 	while (!j->stopping) {
 		struct timespec until = deadline(sc->period_ms);
-		while (!j->stopping && pthread_cond_timedwait(&j->cond, &j->lock, &until) != ETIMEDOUT)
+		while (!first && !j->stopping && pthread_cond_timedwait(&j->cond, &j->lock, &until) != ETIMEDOUT)
 			;
+		first = false;
 		if (j->stopping)
 			break;
 		pthread_mutex_unlock(&j->lock);
@@ -255,7 +357,8 @@ static void *schedule_main(void *arg)
 static enum rc schedule_start(struct jobs *j, struct schedule *sc, const char *name, const struct job *jobs,
                               size_t njobs, int64_t period_ms, struct errbuf *eb)
 {
-	*sc = (struct schedule){.owner = j, .name = name, .jobs = jobs, .njobs = njobs, .period_ms = period_ms};
+	*sc = (struct schedule){.owner = j, .name = name, .jobs = jobs, .njobs = njobs, .period_ms = period_ms,
+	                        .now = sc->now};
 	if (pthread_create(&sc->thread, NULL, schedule_main, sc) != 0)
 		return err_set(eb, RC_INTERNAL, "cannot start the %s thread", name);
 	sc->started = true;
@@ -288,6 +391,18 @@ enum rc server_jobs_start(struct server *s, const struct server_config *cfg, str
 	if (!rc && cfg->sweep_every_s)
 		rc = schedule_start(j, &j->sweeper, "sweeper", sweeper_jobs, sizeof sweeper_jobs / sizeof sweeper_jobs[0],
 		                    (int64_t)cfg->sweep_every_s * 1000, eb);
+	bool attest = cfg->attest_every && strcmp(cfg->attest_every, "never");
+	if (!rc && attest && strcmp(cfg->attest_every, "month"))
+		rc = err_set(eb, RC_INVALID, "attest_every: month or never, not '%.32s'", cfg->attest_every);
+	if (!rc && attest && !cfg->attest_dir)
+		rc = err_set(eb, RC_INVALID, "attest_every needs attest_dir");
+	if (!rc && attest && mkdir(cfg->attest_dir, 0700) != 0 && errno != EEXIST)
+		rc = err_set(eb, RC_IO, "cannot create %s: %s", cfg->attest_dir, strerror(errno));
+	if (!rc && attest) {
+		j->attest_dir = xstrdup(cfg->attest_dir);
+		j->attester.now = true;
+		rc = schedule_start(j, &j->attester, "attester", attester_jobs, 1, ATTESTER_PERIOD_MS, eb);
+	}
 	if (!rc && checkpoints) {
 		j->checkpoint_file = xstrdup(cfg->checkpoint_file);
 		rc = schedule_start(j, &j->checkpointer, "checkpointer", checkpointer_jobs,
@@ -311,7 +426,10 @@ void server_jobs_stop(struct jobs *j)
 		pthread_join(j->sweeper.thread, NULL);
 	if (j->checkpointer.started)
 		pthread_join(j->checkpointer.thread, NULL);
+	if (j->attester.started)
+		pthread_join(j->attester.thread, NULL);
 	free(j->checkpoint_file);
+	free(j->attest_dir);
 	free(j->rewrap);
 	pthread_mutex_destroy(&j->lock);
 	pthread_cond_destroy(&j->cond);

@@ -31,6 +31,7 @@ const struct route http_routes[] = {
 	{"PATCH", "/v1/records/{id}", h_record_patch, R_ADMIN | R_DPO | R_SUPPORT, BODY_JSON, NULL},
 	{"GET", "/v1/audit", h_audit_list, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE, "subject since until after limit"},
 	{"GET", "/v1/audit/verify", h_audit_verify, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE, NULL},
+	{"GET", "/v1/attestation", h_attestation, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE, "latest"},
 	{"POST", "/v1/subjects/{id}/consents", h_consent_post, R_ADMIN | R_DPO | R_SUPPORT, BODY_JSON, NULL},
 	{"GET", "/v1/subjects/{id}/consents", h_consent_get, R_ADMIN | R_DPO | R_SUPPORT, BODY_NONE, NULL},
 	{"POST", "/v1/subjects/{id}/acceptances", h_acceptance_post, R_ADMIN | R_DPO | R_SUPPORT, BODY_JSON, NULL},

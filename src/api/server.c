@@ -345,6 +345,7 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	s->proxies = proxies;
 	s->keydir = xstrdup(cfg->keydir);
 	s->store_url = xstrdup(cfg->store_url);
+	s->checkpoint_file = cfg->checkpoint_file ? xstrdup(cfg->checkpoint_file) : NULL;
 	metrics_init(&s->metrics, http_nroutes);
 	ratelimit_init(&s->ratelimit, cfg->auth_fail_limit ? cfg->auth_fail_limit : 10);
 	server_tenants_init(&s->tenants);
@@ -464,7 +465,9 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 			return rc;
 		}
 	}
-	rc = server_jobs_start(s, cfg, eb);
+	rc = signkey_load(s->keydir, &s->attest_key, eb);
+	if (!rc)
+		rc = server_jobs_start(s, cfg, eb);
 	if (rc) {
 		server_stop(s);
 		return rc;
@@ -536,6 +539,8 @@ void server_stop(struct server *s)
 	pthread_mutex_destroy(&s->workers_lock);
 	pthread_cond_destroy(&s->conns_cond);
 	pthread_mutex_destroy(&s->conns_lock);
+	signkey_fini(&s->attest_key);
+	free(s->checkpoint_file);
 	free(s->keydir);
 	free(s->store_url);
 	free(s->public_url);

@@ -34,6 +34,10 @@ struct server_config {
 	unsigned sweep_every_s;    /* the retention sweep's period; 0: never (POST /v1/retention/sweep) */
 	unsigned checkpoint_every_s; /* how often each tenant's audit head is checkpointed; 0: never */
 	const char *checkpoint_file; /* where checkpoints are appended; NULL: never */
+	/* "month": each tenant's attestation is written once a calendar month
+	 * into attest_dir (core/attest.h); NULL or "never": not on a schedule. */
+	const char *attest_every;
+	const char *attest_dir;
 	/* NULL, or a second address serving GET /metrics of every tenant
 	 * without a key (and nothing else): for loopback or an operator network. */
 	const char *metrics_listen;

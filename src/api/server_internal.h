@@ -31,6 +31,7 @@
 #include "api/server.h"
 #include "core/apikey.h"
 #include "core/tenant.h"
+#include "crypto/signkey.h"
 
 struct audit_sink;
 struct jobs;
@@ -86,6 +87,8 @@ struct server {
 	struct proxy_trust proxies; /* --trusted-proxies: whose forwarding headers are believed */
 	struct audit_sink *sink;   /* writes access entries in batches */
 	struct jobs *jobs;
+	struct signkey attest_key; /* signs attestations (GET /v1/attestation, the attester) */
+	char *checkpoint_file;     /* read by the attestation's access claim; NULL: none */
 	/* The receive deadline (server.c): open connections and the reaper. */
 	pthread_mutex_t conns_lock;
 	pthread_cond_t conns_cond;  /* wakes the reaper at stop */

@@ -88,6 +88,7 @@ int cli_import(int argc, char **argv);
  * target tests/fuzz/fuzz_import.c, which feeds it bytes. */
 int cli_import_file(const struct core_ctx *c, const char *kind, FILE *f, const char *path, size_t *count);
 int cli_audit(int argc, char **argv);
+int cli_attest(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_requests(int argc, char **argv);
 int cli_sweep(int argc, char **argv);

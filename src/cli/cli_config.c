@@ -49,6 +49,8 @@ enum { FLAG = 1, CONF = 2, ENV = 4, ALL = FLAG | CONF | ENV };
 	X(SWEEP_EVERY, "sweep_every", PERIOD, ALL, 0, 30 * 86400, "1h", FIELD(sweep_every_s), NULL) \
 	X(CHECKPOINT_EVERY, "checkpoint_every", PERIOD, ALL, 0, 30 * 86400, "1h", FIELD(checkpoint_every_s), NULL) \
 	X(CHECKPOINT_FILE, "checkpoint_file", PATH, ALL, 0, 0, CLI_CHECKPOINT_FILE, FIELD(checkpoint_file), NULL) \
+	X(ATTEST_EVERY, "attest_every", STRING, ALL, 0, 0, NULL, FIELD(attest_every), "never (or month)") \
+	X(ATTEST_DIR, "attest_dir", PATH, ALL, 0, 0, "attestations", FIELD(attest_dir), NULL) \
 	X(METRICS_LISTEN, "metrics_listen", STRING, ALL, 0, 0, NULL, FIELD(metrics_listen), "none") \
 	X(PER_IP_LIMIT, "per_ip_limit", UINT, ALL, 1, 100000, "64", FIELD(per_ip_limit), NULL) \
 	X(MAX_CONNECTIONS, "max_connections", UINT, ALL, 1, 1000000, "1000", FIELD(max_connections), NULL) \

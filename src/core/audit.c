@@ -626,6 +626,38 @@ enum rc audit_verify_checkpoints(struct store *s, const struct tenant *t, const 
 	return rc;
 }
 
+enum rc audit_checkpoint_latest(const struct tenant *t, const char *path, int64_t until,
+                                struct audit_checkpoint *out, bool *found, struct errbuf *eb)
+{
+	*found = false;
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return errno == ENOENT ? RC_OK : err_set(eb, RC_IO, "cannot read %s: %s", path, strerror(errno));
+	char line[AUDIT_CHECKPOINT_LINE_MAX];
+	while (fgets(line, sizeof line, f)) {
+		size_t len = strcspn(line, "\n");
+		if (!line[len] && !feof(f)) {
+			int ch;
+			while ((ch = getc(f)) != EOF && ch != '\n')
+				; /* over-long: not a checkpoint */
+			continue;
+		}
+		line[len] = '\0';
+		struct audit_checkpoint cp;
+		unsigned char want[AUDIT_MAC_LEN];
+		if (!checkpoint_parse(line, &cp) || strcmp(cp.tenant, t->name) || (until && cp.at > until))
+			continue;
+		checkpoint_mac(&t->vault, &cp, want);
+		if (sodium_memcmp(want, cp.mac, sizeof want))
+			continue;
+		*out = cp;
+		*found = true;
+	}
+	enum rc rc = ferror(f) ? err_set(eb, RC_IO, "cannot read %s: %s", path, strerror(errno)) : RC_OK;
+	fclose(f);
+	return rc;
+}
+
 enum rc audit_sync(struct store *s)
 {
 	return store_sync(s);

@@ -143,4 +143,13 @@ enum rc audit_verify_checkpoints(struct store *s, const struct tenant *t, const 
                                  void (*report)(void *arg, const char *msg), void *arg,
                                  struct audit_checkpoint_result *out, struct errbuf *eb) WUR;
 
+/*
+ * The last checkpoint of t in the file at path made no later than `until`
+ * (0: any) whose MAC is right: *found false when there is none (or no
+ * file). Lines of other tenants, forged or malformed lines are passed over
+ * here: audit_verify_checkpoints is what reports them.
+ */
+enum rc audit_checkpoint_latest(const struct tenant *t, const char *path, int64_t until,
+                                struct audit_checkpoint *out, bool *found, struct errbuf *eb) WUR;
+
 #endif

@@ -30,6 +30,7 @@
  *   tenant      creating and loading a tenant; installing a policy version
  *   idempotency  the first answers to writes, for their retries
  *   backup      copies, the restore that replays the ledger, key rotation
+ *   attest      signed attestations: each promise as a claim, with evidence
  *
  * Above core: sender, api and cli, which reach the store only through core
  * (opening, closing and transactions aside).

@@ -102,6 +102,12 @@ static enum rc allowed_by_policy(const struct policy *p, const struct disclosure
 	return RC_OK;
 }
 
+enum rc disclosure_allowed(const struct policy *p, const struct disclosure_input *in, struct errbuf *eb)
+{
+	const struct policy_recipient *r = NULL;
+	return allowed_by_policy(p, in, &r, eb);
+}
+
 enum rc disclosure_make(const struct core_ctx *c, const struct disclosure_input *in, struct disclosure_result *out,
                         struct errbuf *eb)
 {

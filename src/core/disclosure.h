@@ -39,6 +39,12 @@ enum rc disclosure_make(const struct core_ctx *c, const struct disclosure_input 
                         struct errbuf *eb) WUR;
 void disclosure_result_fini(struct disclosure_result *r);
 
+/* Whether policy p allows the disclosure in (recipient, purpose, fields,
+ * country, an authority's legal reference): the policy's half of
+ * disclosure_make's rules, for checking a past disclosure against the
+ * version in force when it was made (core/attest). 403 with the reason. */
+enum rc disclosure_allowed(const struct policy *p, const struct disclosure_input *in, struct errbuf *eb) WUR;
+
 enum rc disclosure_list(const struct core_ctx *c, const char *subject_id, struct store_disclosure **out, size_t *n) WUR;
 
 #endif

@@ -500,6 +500,10 @@ enum rc retention_sweep(const struct core_ctx *c, const struct retention_opts *o
 		rc = expire_requests(c, o, out);
 	if (!rc && o->progress)
 		o->progress(o->arg, out->done, (size_t)total);
+	/* The attestation names the last sweep (core/attest.h): the real
+	 * clock's time, as the audit log's, whatever c->now says. */
+	if (!rc && !o->dry_run && !c->replay && !(rc = store_begin(c->store)))
+		rc = core_end(c, store_sweep_note(c->store, c->tenant->id, timeutil_now()));
 	free(gone.slots);
 	store_holds_free(holds, nholds);
 	if (rc) {

@@ -287,3 +287,12 @@ void store_idempotency_fini(struct store_idempotency *e)
 	free(e->answer);
 	sodium_memzero(e, sizeof *e);
 }
+
+void store_policy_versions_free(struct store_policy_version *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		free(v[i].version);
+		free(v[i].source);
+	}
+	free(v);
+}

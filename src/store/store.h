@@ -208,6 +208,12 @@ struct store_disclosure {
 	int64_t at;
 };
 
+/* One version of a tenant's policy, as installed. */
+struct store_policy_version {
+	char *version, *source;
+	int64_t at;
+};
+
 struct store_counts {
 	int64_t subjects, records;
 };
@@ -280,6 +286,7 @@ void store_requests_free(struct store_request *v, size_t n);
 void store_audits_free(struct store_audit *v, size_t n);
 void store_requester_fini(struct store_requester *r);
 void store_idempotency_fini(struct store_idempotency *e);
+void store_policy_versions_free(struct store_policy_version *v, size_t n);
 
 static inline void store_rollback(struct store *s) { s->ops->rollback(s); }
 #ifdef PRIVREG_FAULTS

@@ -235,6 +235,7 @@ MATRIX = {
     ("GET", "/v1/audit"):                             ("401 401 401  200 200 403 403 200  200 200",
                                                        plain("/v1/audit", subject="{t.sid}")),
     ("GET", "/v1/audit/verify"):                      ("401 401 401  200 200 403 403 200  200 200", plain("/v1/audit/verify")),
+    ("GET", "/v1/attestation"):                       ("401 401 401  200 200 403 403 200  200 200", plain("/v1/attestation")),
     ("POST", "/v1/subjects/{id}/consents"):           ("401 401 401  201 201 201 403 403  404 404",
                                                        send("/v1/subjects/{t.sid}/consents",
                                                             {"purpose": "personalisation", "granted": False,
