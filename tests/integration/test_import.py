@@ -256,3 +256,20 @@ def test_format_option_and_usage(privreg, register, tmp_path):
     privreg("import", "account", src, "--dir", register, "--format", "xml", check=2)
     privreg("import", "account", src, "--dir", register, "--batch", "0", check=2)
     privreg("import", "account", src, "--dir", register, "--resume", "--dry-run", check=2)
+
+
+def test_imported_accounts_cost_no_index_rows_they_do_not_need(privreg, register, tmp_path):
+    """Disk per imported subject (bench/import.sh): an account without an IP
+    address has no trim time (no records_trim row), and an active record no
+    records_by_state row (schema 14: only anonymized and detached ones)."""
+    src = tmp_path / "a.csv"
+    write_csv(src, [["email", "ip"]] + [[f"n{i}@example.ee", ""] for i in range(2000)] +
+              [["withip@example.ee", "192.0.2.77"]])
+    privreg("import", "account", src, "--dir", register, check=0)
+    db = sqlite3.connect(register / "privreg.db")
+    assert db.execute("SELECT count(*) FROM records WHERE trim_at IS NOT NULL").fetchone()[0] == 1
+    pages = dict(db.execute("SELECT name, count(*) FROM dbstat WHERE name IN ('records_trim', 'records_by_state', "
+                            "'records_by_subject') GROUP BY name"))
+    db.close()
+    assert pages["records_trim"] == 1 and pages["records_by_state"] == 1, pages
+    assert pages["records_by_subject"] > 1, pages
