@@ -5,9 +5,9 @@
  * Two threads: the reader parses rows, validates them against the policy
  * and seals new subjects (core/subject.h subject_batch_add, which needs no
  * connection); the writer writes each batch in one transaction with one
- * audit entry naming the file's SHA-256 and the batch's lines. At most two
- * batches are in flight, each capped in rows and bytes: memory does not
- * grow with the file.
+ * audit entry naming the file's SHA-256 and the batch's lines. At most three
+ * batches are in memory (one read, one waiting, one written), each capped
+ * in rows and bytes: memory does not grow with the file.
  *
  * A refused row goes to FILE.rejects.csv with its line and reason, and the
  * good rows are kept (unless --all-or-nothing: one transaction, rolled back
@@ -43,7 +43,7 @@
 #include "store/store.h"
 
 #define IMPORT_LINE_MAX (1024 * 1024)       /* a line, or a CSV row over several lines */
-#define IMPORT_BATCH_ROWS 10000              /* rows per transaction, by default */
+#define IMPORT_BATCH_ROWS 5000               /* rows per transaction, by default */
 #define IMPORT_BATCH_MAX 100000
 #define IMPORT_BATCH_BYTES (8 * 1024 * 1024) /* input bytes per batch */
 #define IMPORT_COLUMNS_MAX 512
@@ -69,7 +69,7 @@ static const char import_help[] =
 	"  --dry-run         validate only: nothing is kept\n"
 	"  --resume          go on after the last batch an interrupted import of\n"
 	"                    the same file committed\n"
-	"  --batch N         rows per transaction (default 10000)\n";
+	"  --batch N         rows per transaction (default 5000)\n";
 
 /* ---- rows ---- */
 
@@ -654,10 +654,14 @@ static void reader_fill(struct reader *rd, struct batch *b)
 
 /* ---- the pipe between reader and writer ---- */
 
+/* Batches ready and waiting: with one being written and one being read,
+ * three at most are in memory. */
+#define PIPE_DEPTH 1
+
 struct pipe {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
-	struct batch *q[2];
+	struct batch *q[PIPE_DEPTH];
 	size_t n;
 	bool stop;                 /* the writer gave up: the reader ends */
 	struct reader *rd;
@@ -671,7 +675,7 @@ static void *reader_main(void *arg)
 		reader_fill(pp->rd, b);
 		end = b->end;
 		pthread_mutex_lock(&pp->lock);
-		while (pp->n == 2 && !pp->stop)
+		while (pp->n == PIPE_DEPTH && !pp->stop)
 			pthread_cond_wait(&pp->changed, &pp->lock);
 		if (pp->stop) {
 			pthread_mutex_unlock(&pp->lock);
@@ -691,7 +695,7 @@ static struct batch *pipe_take(struct pipe *pp)
 	while (pp->n == 0)
 		pthread_cond_wait(&pp->changed, &pp->lock);
 	struct batch *b = pp->q[0];
-	pp->q[0] = pp->q[1];
+	memmove(&pp->q[0], &pp->q[1], (PIPE_DEPTH - 1) * sizeof pp->q[0]);
 	pp->n--;
 	pthread_cond_broadcast(&pp->changed);
 	pthread_mutex_unlock(&pp->lock);
