@@ -184,7 +184,8 @@ struct reader {
 	size_t skip_to;            /* --resume: rows up to this line are in already */
 	size_t batch;              /* rows per batch */
 	size_t lineno;
-	uint64_t bytes;            /* read so far (the progress bar's measure) */
+	uint64_t bytes;            /* read so far (the progress bar's measure; atomic:
+	                            * the writer reads it) */
 	char *line;
 	/* CSV */
 	struct csv_parser p;
@@ -233,7 +234,7 @@ static void skip_rest_of_line(struct reader *rd)
 {
 	int c;
 	while ((c = getc_unlocked(rd->f)) != EOF) {
-		rd->bytes++;
+		__atomic_fetch_add(&rd->bytes, 1, __ATOMIC_RELAXED);
 		if (c == '\n')
 			break;
 	}
@@ -621,7 +622,7 @@ static void reader_fill(struct reader *rd, struct batch *b)
 			break;
 		}
 		rd->lineno++;
-		rd->bytes += len;
+		__atomic_fetch_add(&rd->bytes, len, __ATOMIC_RELAXED);
 		if (len > IMPORT_LINE_MAX) {
 			skip_rest_of_line(rd);
 			if (rd->csv)
@@ -880,7 +881,7 @@ static void progress(struct writer *w, bool last)
 	clock_gettime(CLOCK_MONOTONIC, &w->shown);
 	double t = seconds_since(&w->start);
 	double rate = t > 0 ? (double)w->n.rows / t : 0;
-	uint64_t done = w->rd->bytes;
+	uint64_t done = __atomic_load_n(&w->rd->bytes, __ATOMIC_RELAXED);
 	double frac = w->o->size ? (double)done / (double)w->o->size : 1;
 	if (frac > 1)
 		frac = 1;
