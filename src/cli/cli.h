@@ -82,11 +82,12 @@ int cli_policy(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_subject(int argc, char **argv);
 int cli_import(int argc, char **argv);
-/* cli_import's reader: the JSON lines of f, each a new subject written
- * through c in the caller's transaction; *count gets the lines imported,
- * a refused line is printed as path:LINE: message. Public for the fuzz
- * target tests/fuzz/fuzz_import.c, which feeds it bytes. */
-int cli_import_file(const struct core_ctx *c, const char *kind, FILE *f, const char *path, size_t *count);
+/* cli_import's reader and writer on f (CSV, or JSON Lines), all rows in
+ * the caller's transaction, no rejects file; *count gets the rows imported,
+ * a refused row is printed as path:LINE: message and makes it CLI_REFUSED
+ * (the caller then rolls back). Public for the fuzz target
+ * tests/fuzz/fuzz_import.c, which feeds it bytes. */
+int cli_import_file(const struct core_ctx *c, const char *kind, FILE *f, const char *path, bool csv, size_t *count);
 int cli_audit(int argc, char **argv);
 int cli_attest(int argc, char **argv);
 int cli_serve(int argc, char **argv);

@@ -313,6 +313,17 @@ static enum rc parse_events(const struct core_ctx *c, const struct policy_record
 	return RC_OK;
 }
 
+/* When the record's IP addresses are to be cut: only a record that holds
+ * one has anything to cut, so one without an IP value gets no time (no
+ * records_trim index row, no sweep visit). */
+static int64_t trim_time(const struct norm_record *r, int64_t created)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i].field && r->v[i].field->type == FT_IP)
+			return keep_trim_at(r->kind, created);
+	return 0;
+}
+
 enum rc record_prepare(const struct core_ctx *c, const char *subject_id,
                        const struct subject_key *key, const struct record_input *rec,
                        struct record_prepared *out, struct errbuf *eb)
@@ -359,7 +370,7 @@ enum rc record_prepare(const struct core_ctx *c, const char *subject_id,
 	row->events = out->events;
 	row->nevents = rec->nevents;
 	row->due_at = keep_due(r->kind, created, out->events, rec->nevents, NULL, 0);
-	row->trim_at = keep_trim_at(r->kind, created);
+	row->trim_at = trim_time(r, created);
 	rc = norm_seal(c, key, r, row);
 out:
 	norm_fini(r);
@@ -732,8 +743,6 @@ enum rc record_rectify(const struct core_ctx *c, const char *record_id,
 			corrected[i] |= !strcmp(events[i].name, row.events[j].name);
 	/* An event (closed, fulfilled...) may start the record's retention clock. */
 	row.due_at = keep_due(r->kind, row.created_at, row.events, row.nevents, ev, nevents);
-	if (nchanges)
-		row.trim_at = keep_trim_at(r->kind, row.created_at);
 	if (nchanges) {
 		char existing[TOKEN_ID_MAX];
 		rc = record_unique_check(c, changes, nchanges, row.subject_id, existing, eb);
@@ -761,6 +770,7 @@ enum rc record_rectify(const struct core_ctx *c, const char *record_id,
 			rc = norm_check(c, r, eb);
 		if (rc)
 			goto out;
+		row.trim_at = trim_time(r, row.created_at);
 		free(row.data);
 		free(row.lookups);
 		row.data = row.lookups = NULL;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "base/xalloc.h"
 #include "crypto/vault.h"
 #include "core/audit.h"
@@ -101,11 +103,18 @@ enum rc subject_unique_check(const struct core_ctx *c, const struct record_input
 	return rc;
 }
 
-static enum rc write_subject(const struct core_ctx *c, const struct prepared_subject *ps)
+/* The rows of a prepared subject, without an audit entry. */
+static enum rc write_rows(const struct core_ctx *c, const struct prepared_subject *ps)
 {
 	enum rc rc = store_subject_insert(c->store, c->tenant->id, &ps->row);
 	for (size_t i = 0; !rc && i < ps->n; i++)
 		rc = store_record_insert(c->store, c->tenant->id, &ps->recs[i].row);
+	return rc;
+}
+
+static enum rc write_subject(const struct core_ctx *c, const struct prepared_subject *ps)
+{
+	enum rc rc = write_rows(c, ps);
 	char detail[64];
 	snprintf(detail, sizeof detail, "records=%zu", ps->n);
 	struct audit_event ev = {"subject.create", ps->row.id, ps->n == 1 ? ps->recs[0].row.id : NULL, "ok", detail};
@@ -172,6 +181,149 @@ enum rc subject_import(const struct core_ctx *c, const struct subject_input *in,
 	}
 	free(ps);
 	return rc;
+}
+
+/* ---- bulk import ---- */
+
+/* A prepared subject and the lookup hashes of its unique values, computed
+ * with it so that the writer only looks them up. */
+struct batch_item {
+	struct prepared_subject ps;
+	const struct policy_field **ufield;
+	unsigned char (*uhash)[VAULT_HASH_LEN];
+	size_t nunique;
+};
+
+struct subject_batch {
+	struct batch_item *v;
+	size_t n, alloc;
+	size_t written;
+	char first[TOKEN_ID_MAX], last[TOKEN_ID_MAX];
+	crypto_generichash_state ids;  /* every id written, in order */
+};
+
+static void item_fini(struct batch_item *it)
+{
+	prepared_fini(&it->ps);
+	free(it->ufield);
+	free(it->uhash);
+	memset(it, 0, sizeof *it);
+}
+
+struct subject_batch *subject_batch_new(void)
+{
+	struct subject_batch *b = xcalloc(1, sizeof *b);
+	subject_batch_clear(b);
+	return b;
+}
+
+void subject_batch_clear(struct subject_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		item_fini(&b->v[i]);
+	b->n = 0;
+	b->written = 0;
+	b->first[0] = b->last[0] = '\0';
+	crypto_generichash_init(&b->ids, NULL, 0, crypto_generichash_BYTES);
+}
+
+void subject_batch_free(struct subject_batch *b)
+{
+	if (!b)
+		return;
+	subject_batch_clear(b);
+	free(b->v);
+	free(b);
+}
+
+size_t subject_batch_count(const struct subject_batch *b)
+{
+	return b->n;
+}
+
+size_t subject_batch_written(const struct subject_batch *b)
+{
+	return b->written;
+}
+
+enum rc subject_batch_add(const struct core_ctx *c, struct subject_batch *b, const struct record_input *recs,
+                          size_t n, size_t *index, struct errbuf *eb)
+{
+	struct batch_item it = {0};
+	enum rc rc = prepare_subject(c, recs, n, &it.ps, eb);
+	if (rc)
+		return rc;
+	size_t nvalues = 0;
+	for (size_t i = 0; i < n; i++)
+		nvalues += recs[i].nfields;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < recs[i].nfields; k++) {
+			const struct field_input *in = &recs[i].fields[k];
+			const struct policy_field *f = policy_field(c->tenant->policy, in->name);
+			if (!f || !f->unique || in->value.kind == VAL_NULL)
+				continue;
+			if (!it.ufield) {
+				it.ufield = xcalloc(nvalues, sizeof *it.ufield);
+				it.uhash = xcalloc(nvalues, sizeof *it.uhash);
+			}
+			/* prepare_subject accepted the value, so it normalises. */
+			if (value_hash(c, f, &in->value, it.uhash[it.nunique], NULL))
+				continue;
+			it.ufield[it.nunique++] = f;
+		}
+	if (b->n == b->alloc) {
+		b->alloc = b->alloc ? 2 * b->alloc : 1024;
+		b->v = xrealloc(b->v, b->alloc * sizeof *b->v);
+	}
+	*index = b->n;
+	b->v[b->n++] = it;
+	return RC_OK;
+}
+
+enum rc subject_batch_write(const struct core_ctx *c, struct subject_batch *b, size_t index,
+                            char id[TOKEN_ID_MAX], struct errbuf *eb)
+{
+	struct batch_item *it = &b->v[index];
+	/* The item moved since it was prepared (into b, and as b grew). */
+	it->ps.row.wrapped_key = it->ps.wrapped;
+	/* Earlier subjects of the batch are written already, so a value twice
+	 * in one file is found like one already in the register. */
+	for (size_t i = 0; i < it->nunique; i++) {
+		char ids[1][TOKEN_ID_MAX];
+		size_t m = 0;
+		enum rc rc = store_lookup_find(c->store, c->tenant->id, it->uhash[i], ids, 1, &m);
+		if (rc)
+			return rc;
+		if (m)
+			return err_set(eb, RC_EXISTS, "a subject with this %s exists already: %s (%s is unique)",
+			               it->ufield[i]->name, ids[0], it->ufield[i]->name);
+	}
+	enum rc rc = write_rows(c, &it->ps);
+	if (rc)
+		return rc;
+	memcpy(id, it->ps.row.id, TOKEN_ID_MAX);
+	if (!b->written++)
+		memcpy(b->first, id, TOKEN_ID_MAX);
+	memcpy(b->last, id, TOKEN_ID_MAX);
+	crypto_generichash_update(&b->ids, (const unsigned char *)id, strlen(id) + 1);
+	return RC_OK;
+}
+
+enum rc subject_batch_audit(const struct core_ctx *c, struct subject_batch *b, const char *source)
+{
+	unsigned char digest[crypto_generichash_BYTES];
+	char hex[2 * sizeof digest + 1];
+	crypto_generichash_state st = b->ids; /* the batch may go on */
+	crypto_generichash_final(&st, digest, sizeof digest);
+	sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+	char detail[SUBJECT_BATCH_SOURCE_MAX + 3 * TOKEN_ID_MAX + sizeof hex + 64];
+	if (b->written)
+		snprintf(detail, sizeof detail, "%.*s subjects=%zu first=%s last=%s ids=blake2b:%s",
+		         SUBJECT_BATCH_SOURCE_MAX, source ? source : "", b->written, b->first, b->last, hex);
+	else
+		snprintf(detail, sizeof detail, "%.*s subjects=0", SUBJECT_BATCH_SOURCE_MAX, source ? source : "");
+	struct audit_event ev = {"subject.import", NULL, NULL, "ok", detail};
+	return audit_append(c, &ev);
 }
 
 /* Whether some record of recs carries `hash` in field f. */

@@ -33,6 +33,39 @@ enum rc subject_create(const struct core_ctx *c, const struct record_input *recs
  * index of the subject refused. ids (may be NULL) gets the subject ids. */
 enum rc subject_import(const struct core_ctx *c, const struct subject_input *in, size_t n,
                        char (*ids)[TOKEN_ID_MAX], size_t *failed, struct errbuf *eb) WUR;
+/*
+ * Bulk import (privreg import). New subjects are validated and sealed into a
+ * batch apart from the store: subject_batch_add reads only c->tenant, so a
+ * thread without a connection may prepare a batch while another writes the
+ * last one. subject_batch_write writes one prepared subject in the caller's
+ * transaction without an audit entry of its own; subject_batch_audit then
+ * appends one entry for all the subjects written from the batch, naming
+ * the source (the file's SHA-256 and lines), their count, the first and
+ * last id and a BLAKE2b digest of every id in order: each subject's
+ * creation stays provable from that one entry.
+ */
+#define SUBJECT_BATCH_SOURCE_MAX 160
+struct subject_batch;
+
+struct subject_batch *subject_batch_new(void);
+void subject_batch_free(struct subject_batch *b);
+/* Empties b for the next batch (its written ids and digest too). */
+void subject_batch_clear(struct subject_batch *b);
+size_t subject_batch_count(const struct subject_batch *b);
+/* Validates and seals one new subject with its records; *index gets its
+ * place in b. A refusal leaves b as it was. */
+enum rc subject_batch_add(const struct core_ctx *c, struct subject_batch *b, const struct record_input *recs,
+                          size_t n, size_t *index, struct errbuf *eb) WUR;
+/* Writes subject `index` of b, in the caller's transaction, after the
+ * check of its unique values (RC_EXISTS: nothing is written). id gets its id. */
+enum rc subject_batch_write(const struct core_ctx *c, struct subject_batch *b, size_t index,
+                            char id[TOKEN_ID_MAX], struct errbuf *eb) WUR;
+/* Subjects written from b since it was cleared. */
+size_t subject_batch_written(const struct subject_batch *b);
+/* One audit entry (action subject.import) for the subjects written from b,
+ * none or many; source is e.g. "file=sha256:HEX lines=1-10000". */
+enum rc subject_batch_audit(const struct core_ctx *c, struct subject_batch *b, const char *source) WUR;
+
 /* One person, one subject: RC_EXISTS (and that subject's id in existing)
  * when a value recs give to a field with `unique: true` is held by a subject
  * other than self (may be NULL). subject_create and subject_import check it

@@ -1,15 +1,17 @@
 /*
- * fuzz_import: any bytes as the file of `privreg import KIND FILE.jsonl`,
- * read by the same function the command uses (cli_import_file) into a
+ * fuzz_import: any bytes as the file of `privreg import KIND FILE`, read by
+ * the same reader and writer the command uses (cli_import_file) into a
  * throwaway SQLite register in /tmp (web shop policy), inside a
  * transaction that is rolled back after each input, so the register stays
- * small. Byte 0 picks KIND (account, order, accounting_entry); the rest is
- * the file. The import reads JSON lines only: there is no CSV reader.
+ * small. Byte 0 picks KIND (account, order, accounting_entry) and the
+ * format (bit 2: CSV, whose first row is the header; else JSON Lines); the
+ * rest is the file.
  *
  * Checked: the import either takes the file or refuses it (exit code 1),
- * never fails as a server fault (3); a file it takes had every non-blank
- * line imported, one subject each, and held no NUL byte (a NUL cannot be
- * part of a JSON text, so a line holding one must be refused, not cut).
+ * never fails as a server fault (3); a JSON Lines file it takes had every
+ * non-blank line imported, one subject each, and held no NUL byte (a NUL
+ * cannot be part of a JSON text, so a line holding one must be refused,
+ * not cut); a CSV file it takes held no NUL byte either.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	const char *kind = kinds[data[0] % 3];
+	bool csv = data[0] & 4;
 	const char *text = (const char *)data + 1;
 	size_t len = size - 1;
 	FILE *f = fmemopen((void *)text, len, "r");
@@ -56,12 +59,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t count = 0;
 	if (store_begin(reg.store))
 		fuzz_fail("store_begin");
-	int ret = cli_import_file(&c, kind, f, "fuzz.jsonl", &count);
+	int ret = cli_import_file(&c, kind, f, csv ? "fuzz.csv" : "fuzz.jsonl", csv, &count);
 	store_rollback(reg.store);
 	fclose(f);
 	if (ret != CLI_OK && ret != CLI_REFUSED)
 		fuzz_fail("import ended with exit code %d", ret);
-	if (ret == CLI_OK && count != nonblank_lines(text, len))
+	if (ret == CLI_OK && !csv && count != nonblank_lines(text, len))
 		fuzz_fail("import took %zu subjects from %zu non-blank lines", count, nonblank_lines(text, len));
 	if (ret == CLI_OK && memchr(text, '\0', len))
 		fuzz_fail("import took a file holding a NUL byte");

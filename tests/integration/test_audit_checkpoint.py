@@ -14,11 +14,12 @@ from conftest import WEBSHOP, Server
 
 
 def add_people(privreg, register, start, n):
-    """n subjects created: one audit entry each."""
+    """n subjects created: one audit entry each (an import writes one per
+    batch, and a batch of one row here)."""
     src = register.parent / f"people{start}.jsonl"
     src.write_text("".join(json.dumps({"fields": {"email": f"p{i}@example.ee", "username": f"p{i}"}}) + "\n"
                            for i in range(start, start + n)))
-    privreg("import", "account", src, "--dir", register, check=0)
+    privreg("import", "account", src, "--dir", register, "--batch", "1", check=0)
 
 
 def checkpoint(privreg, register, out):

@@ -208,7 +208,7 @@ def test_import_get_find_delete(privreg, register):
 def test_import_refuses_bad_lines_and_keeps_nothing(privreg, register, line, message):
     src = register / "bad.jsonl"
     src.write_text(json.dumps({"fields": {"email": "good@example.ee"}}) + "\n" + line + "\n")
-    r = privreg("import", "account", src, "--dir", register, check=1)
+    r = privreg("import", "account", src, "--dir", register, "--all-or-nothing", check=1)
     assert f"{src}:2: " in r.stderr
     assert message in r.stderr
     assert count(privreg, register) == (0, 0)
@@ -228,7 +228,7 @@ def test_import_in_batches_is_all_or_nothing(privreg, register):
     bad = list(lines)
     bad[1399] = json.dumps({"fields": {"email": "person1399@example.ee", "gender": "robot"}})
     src.write_text("\n".join(bad) + "\n")
-    r = privreg("import", "account", src, "--dir", register, check=1)
+    r = privreg("import", "account", src, "--dir", register, "--all-or-nothing", check=1)
     assert f"{src}:1400: field gender: not one of the allowed values" in r.stderr
     assert count(privreg, register) == (0, 0)
     src.write_text("\n".join(lines) + "\n")

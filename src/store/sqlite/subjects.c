@@ -476,7 +476,8 @@ enum rc sqlite_records_by_state(struct store *s, int64_t tenant, const char *kin
 {
 	static const char sql[] =
 		"SELECT " RECORD_COLUMNS " FROM records INDEXED BY records_by_state "
-		"WHERE tenant_id = ?1 AND kind = ?2 AND state = ?3 AND record_id > ?4 ORDER BY record_id LIMIT ?5";
+		"WHERE tenant_id = ?1 AND kind = ?2 AND state = ?3 AND state IN ('anonymized', 'detached') "
+		"AND record_id > ?4 ORDER BY record_id LIMIT ?5";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	*out = NULL;

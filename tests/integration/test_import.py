@@ -1,0 +1,275 @@
+"""privreg import: CSV and JSON Lines, the rejects file, --dry-run,
+--all-or-nothing, --resume after a SIGKILL, consent evidence, and rows that
+name an existing subject. (Constant memory on a large file is a benchmark,
+bench/import.sh, not a test.)"""
+import csv
+import hashlib
+import json
+import re
+import signal
+import sqlite3
+import subprocess
+import time
+
+from conftest import POLICIES, files_contain
+
+ELEKTRUM = POLICIES / "elektrum.yaml"
+
+
+def count(privreg, d):
+    out = privreg("status", "--dir", d, check=0).stdout
+    m = re.search(r"(\d+) subjects, (\d+) records", out)
+    return int(m.group(1)), int(m.group(2))
+
+
+def find(privreg, d, field, value):
+    return privreg("subject", "find", field, value, "--dir", d, check=0).stdout.split()
+
+
+def rejects(path):
+    with open(f"{path}.rejects.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["line", "reason", "row"]
+    return rows[1:]
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+
+
+def test_csv_rows_become_subjects(privreg, register, tmp_path):
+    src = tmp_path / "people.csv"
+    write_csv(src, [["email", "name", "language", "created_at", "username"],
+                    ["Mari.Tamm@Example.ee", "Mari Tamm", "et", "2022-05-04T09:12:00Z", "mari"],
+                    ["janis@example.lv", 'Jānis "JB" Bērziņš, SIA', "", "", "janis_b"]])
+    r = privreg("import", "account", src, "--dir", register, check=0)
+    assert "imported 2 account records" in r.stdout and "0 rows refused" in r.stdout
+    assert "\r" not in r.stderr  # no progress bar without a terminal
+    assert count(privreg, register) == (2, 2)
+    sid, = find(privreg, register, "email", "mari.tamm@example.ee")
+    s = privreg.json("subject", "get", sid, "--dir", register)
+    assert s["created_at"] == "2022-05-04T09:12:00Z"
+    assert s["records"][0]["fields"] == {"email": "Mari.Tamm@example.ee", "name": "Mari Tamm", "language": "et",
+                                         "username": "mari"}
+    jid, = find(privreg, register, "username", "janis_b")
+    # A quoted cell keeps its comma and quotes; an empty cell is no value.
+    assert privreg.json("subject", "get", jid, "--dir", register)["records"][0]["fields"] == {
+        "email": "janis@example.lv", "name": 'Jānis "JB" Bērziņš, SIA', "username": "janis_b"}
+    assert rejects(src) == []
+    for value in [b"Mari", b"Tamm", b"example.lv", b"janis_b"]:
+        assert not files_contain(register, value), value
+
+
+def test_refused_rows_go_to_the_rejects_file_and_the_rest_is_kept(privreg, register, tmp_path):
+    src = tmp_path / "mixed.jsonl"
+    lines = [json.dumps({"fields": {"email": "a@example.ee"}}),
+             json.dumps({"fields": {"email": "kid@example.ee", "birth_date": "2020-01-01"}}),
+             "",
+             '{"fields": {"email": "x@example.ee"',
+             json.dumps({"fields": {"email": "b@example.ee"}, "events": {"closed": "2024-01-01"}}),
+             json.dumps({"fields": {"name": "No Email"}})]
+    src.write_text("\n".join(lines) + "\n")
+    r = privreg("import", "account", src, "--dir", register, check=1)
+    assert f"{src}:2: " in r.stderr and "younger than 14" in r.stderr
+    assert "imported 2 account records" in r.stdout and "3 rows refused" in r.stdout
+    assert count(privreg, register) == (2, 2)
+    got = rejects(src)
+    assert [g[0] for g in got] == ["2", "4", "6"]
+    assert "younger than 14" in got[0][1] and "not JSON" in got[1][1] and "'email' is required" in got[2][1]
+    assert json.loads(got[0][2]) == json.loads(lines[1])
+    assert got[1][2] == lines[3]
+
+
+def test_csv_refusals_name_their_line(privreg, register, tmp_path):
+    src = tmp_path / "bad.csv"
+    src.write_text('email,name\n'
+                   'a@example.ee,"Two\nLines"\n'
+                   'not-an-email,B\n'
+                   'c@example.ee,C,extra\n'
+                   '\n'
+                   'd@example.ee,"unterminated\n')
+    r = privreg("import", "account", src, "--dir", register, check=1)
+    got = rejects(src)
+    assert [g[0] for g in got] == ["4", "5", "7"], got
+    assert "not an e-mail address" in got[0][1]
+    assert "3 cells, the header names 2 columns" in got[1][1]
+    assert got[1][2] == "c@example.ee,C,extra\n"
+    assert count(privreg, register) == (1, 1)
+    sid, = find(privreg, register, "email", "a@example.ee")
+    assert privreg.json("subject", "get", sid, "--dir", register)["records"][0]["fields"]["name"] == "Two\nLines"
+
+
+def test_a_bad_header_refuses_the_file(privreg, register, tmp_path):
+    src = tmp_path / "h.csv"
+    for header, message in [("email,iban", "column 'iban': not a field or event"),
+                            ("email,email", "named twice"),
+                            ("email,items", "'account' records have no such field")]:
+        src.write_text(header + "\na@example.ee,x\n")
+        r = privreg("import", "account", src, "--dir", register, check=1)
+        assert message in r.stderr, r.stderr
+    assert count(privreg, register) == (0, 0)
+
+
+def test_all_or_nothing(privreg, register, tmp_path):
+    src = tmp_path / "many.jsonl"
+    lines = [json.dumps({"fields": {"email": f"p{i}@example.ee"}}) for i in range(30)]
+    lines[17] = json.dumps({"fields": {"email": "p17@example.ee", "gender": "robot"}})
+    src.write_text("\n".join(lines) + "\n")
+    r = privreg("import", "account", src, "--dir", register, "--all-or-nothing", "--batch", "5", check=1)
+    assert f"{src}:18: field gender: not one of the allowed values" in r.stderr
+    assert "nothing imported" in r.stderr
+    assert count(privreg, register) == (0, 0)
+    assert [g[0] for g in rejects(src)] == ["18"]
+
+
+def test_dry_run_keeps_nothing(privreg, register, tmp_path):
+    src = tmp_path / "d.csv"
+    write_csv(src, [["email"], ["a@example.ee"], ["bad"], ["b@example.ee"]])
+    r = privreg("import", "account", src, "--dir", register, "--dry-run", check=1)
+    assert "dry run: 2 of 3 rows valid (1 refused)" in r.stdout
+    assert count(privreg, register) == (0, 0)
+    assert privreg("audit", "list", "--dir", register, check=0).stdout.count("subject.import") == 0
+
+
+def test_one_audit_entry_per_batch_proves_each_creation(privreg, register, tmp_path):
+    src = tmp_path / "a.jsonl"
+    emails = [f"q{i}@example.ee" for i in range(12)]
+    src.write_text("".join(json.dumps({"fields": {"email": e}}) + "\n" for e in emails))
+    privreg("import", "account", src, "--dir", register, "--batch", "5", check=0)
+    db = sqlite3.connect(register / "privreg.db")
+    details = [d for (d,) in db.execute("SELECT detail FROM audit WHERE action = 'subject.import' ORDER BY seq")]
+    assert db.execute("SELECT count(*) FROM audit WHERE action = 'subject.create'").fetchone()[0] == 0
+    db.close()
+    sha = hashlib.sha256(src.read_bytes()).hexdigest()
+    ids = [find(privreg, register, "email", e)[0] for e in emails]
+    for k, detail in enumerate(details):
+        part = ids[5 * k:5 * k + 5]
+        digest = hashlib.blake2b(b"".join(i.encode() + b"\0" for i in part), digest_size=32).hexdigest()
+        assert detail == (f"file=sha256:{sha} lines={5 * k + 1}-{5 * k + len(part)} subjects={len(part)} "
+                          f"first={part[0]} last={part[-1]} ids=blake2b:{digest}")
+    assert len(details) == 3
+    assert "intact" in privreg("audit", "verify", "--dir", register, check=0).stdout
+    # Erasure and reads work on imported subjects as on any other.
+    privreg("subject", "delete", ids[0], "--dir", register, check=0)
+    assert count(privreg, register) == (11, 11)
+    assert "intact" in privreg("audit", "verify", "--dir", register, check=0).stdout
+
+
+def test_resume_after_sigkill_leaves_no_duplicates(privreg, register, tmp_path):
+    src = tmp_path / "big.jsonl"
+    n = 6000
+    src.write_text("".join(json.dumps({"fields": {"email": f"r{i}@example.ee", "username": f"r{i}"}}) + "\n"
+                           for i in range(n)))
+    proc = subprocess.Popen([privreg.binary, "import", "account", src, "--dir", register, "--batch", "200"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    db = sqlite3.connect(register / "privreg.db", timeout=30)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        if db.execute("SELECT count(*) FROM audit WHERE action = 'subject.import'").fetchone()[0] >= 3:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    db.close()
+    before = count(privreg, register)[0]
+    assert 0 < before < n, before
+    r = privreg("import", "account", src, "--dir", register, "--resume", check=0)
+    assert "imported already; going on after them" in r.stderr
+    assert count(privreg, register) == (n, n)
+    db = sqlite3.connect(register / "privreg.db")
+    assert db.execute("SELECT count(*) FROM lookups").fetchone()[0] == 2 * n
+    db.close()
+    assert len(find(privreg, register, "username", "r0")) == 1
+    assert len(find(privreg, register, "username", f"r{n - 1}")) == 1
+    # Resuming a finished import adds nothing.
+    privreg("import", "account", src, "--dir", register, "--resume", check=0)
+    assert count(privreg, register) == (n, n)
+
+
+def test_consent_columns_need_evidence(privreg, tmp_path):
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", ELEKTRUM, check=0)
+    src = tmp_path / "c.csv"
+    write_csv(src, [["email", "consent.offers_post"], ["a@example.ee", "granted"]])
+    r = privreg("import", "user", src, "--dir", d, check=1)
+    assert "needs the evidence columns consent_source" in r.stderr
+    assert count(privreg, d) == (0, 0)
+    write_csv(src, [["email", "consent.newsletter", "consent_source", "consent_at"]])
+    r = privreg("import", "user", src, "--dir", d, check=1)
+    assert "double opt-in" in r.stderr
+    write_csv(src, [["email", "consent.offers_post", "consent_source", "consent_at"],
+                    ["a@example.ee", "granted", "registration", "2023-03-01T10:00:00Z"],
+                    ["b@example.ee", "granted", "", "2023-03-01"],
+                    ["c@example.ee", "granted", "bought_list", "2023-03-01"],
+                    ["d@example.ee", "granted", "registration", ""],
+                    ["e@example.ee", "", "", ""]])
+    r = privreg("import", "user", src, "--dir", d, check=1)
+    got = rejects(src)
+    assert [g[0] for g in got] == ["3", "4", "5"]
+    assert "needs its evidence" in got[0][1] and "consent_sources" in got[1][1] and "evidence" in got[2][1]
+    assert count(privreg, d) == (2, 2)
+    db = sqlite3.connect(d / "privreg.db")
+    rows = db.execute("SELECT purpose, action, source, at FROM consent_events").fetchall()
+    assert rows == [("offers_post", "granted", "registration, version 2024-01", 1677664800)], rows
+    assert db.execute("SELECT state FROM consent_state").fetchall() == [("granted",)]
+
+
+def test_subject_column_attaches_records_to_existing_subjects(privreg, register, tmp_path):
+    people = tmp_path / "p.jsonl"
+    people.write_text(json.dumps({"fields": {"email": "Mari@Example.ee"}}) + "\n" +
+                      json.dumps({"fields": {"email": "jaan@example.ee"}}) + "\n")
+    privreg("import", "account", people, "--dir", register, check=0)
+    mari, = find(privreg, register, "email", "mari@example.ee")
+    jaan, = find(privreg, register, "email", "jaan@example.ee")
+    orders = tmp_path / "o.csv"
+    write_csv(orders, [["subject", "items", "amount", "created_at", "fulfilled"],
+                       ["MARI@example.ee", '[{"sku": "A1", "qty": 2}]', "12.50", "2024-01-05", "2024-01-07"],
+                       [jaan, "[1]", "3.00", "", ""],
+                       ["", "[2]", "2.00", "", ""]])
+    r = privreg("import", "order", orders, "--dir", register, check=0)
+    assert "(1 new subjects, 2 added to existing ones)" in r.stdout, r.stdout
+    assert [g[0] for g in rejects(orders)] == []
+    # "nobody" is no subject: refused.
+    write_csv(orders, [["subject", "items"], ["nobody@example.ee", "[1]"]])
+    privreg("import", "order", orders, "--dir", register, check=1)
+    assert "no subject has this id or value" in rejects(orders)[0][1]
+    s = privreg.json("subject", "get", mari, "--dir", register)
+    order, = [x for x in s["records"] if x["kind"] == "order"]
+    assert order["fields"]["items"] == [{"sku": "A1", "qty": 2}] and order["fields"]["amount"] == "12.50"
+    assert order["created_at"] == "2024-01-05T00:00:00Z"
+    assert order["events"] == {"fulfilled": "2024-01-07T00:00:00Z"}
+    assert len(privreg.json("subject", "get", jaan, "--dir", register)["records"]) == 2
+    # The JSON Lines form names the subject the same way.
+    more = tmp_path / "m.jsonl"
+    more.write_text(json.dumps({"subject": "jaan@example.ee", "fields": {"items": [3]}}) + "\n")
+    privreg("import", "order", more, "--dir", register, check=0)
+    assert len(privreg.json("subject", "get", jaan, "--dir", register)["records"]) == 3
+    assert count(privreg, register) == (3, 6)
+
+
+def test_format_option_and_usage(privreg, register, tmp_path):
+    src = tmp_path / "data.txt"
+    write_csv(src, [["email"], ["f@example.ee"]])
+    privreg("import", "account", src, "--dir", register, "--format", "csv", check=0)
+    assert find(privreg, register, "email", "f@example.ee")
+    privreg("import", "account", src, "--dir", register, "--format", "xml", check=2)
+    privreg("import", "account", src, "--dir", register, "--batch", "0", check=2)
+    privreg("import", "account", src, "--dir", register, "--resume", "--dry-run", check=2)
+
+
+def test_imported_accounts_cost_no_index_rows_they_do_not_need(privreg, register, tmp_path):
+    """Disk per imported subject (bench/import.sh): an account without an IP
+    address has no trim time (no records_trim row), and an active record no
+    records_by_state row (schema 14: only anonymized and detached ones)."""
+    src = tmp_path / "a.csv"
+    write_csv(src, [["email", "ip"]] + [[f"n{i}@example.ee", ""] for i in range(2000)] +
+              [["withip@example.ee", "192.0.2.77"]])
+    privreg("import", "account", src, "--dir", register, check=0)
+    db = sqlite3.connect(register / "privreg.db")
+    assert db.execute("SELECT count(*) FROM records WHERE trim_at IS NOT NULL").fetchone()[0] == 1
+    pages = dict(db.execute("SELECT name, count(*) FROM dbstat WHERE name IN ('records_trim', 'records_by_state', "
+                            "'records_by_subject') GROUP BY name"))
+    db.close()
+    assert pages["records_trim"] == 1 and pages["records_by_state"] == 1, pages
+    assert pages["records_by_subject"] > 1, pages
