@@ -34,6 +34,7 @@
 #define USER_FAILURES_MAX 5
 #define USER_FAILURE_WINDOW (15 * 60)
 #define USER_TOKEN_LEN 43              /* a link's or session's secret: 32 bytes, base64url */
+#define USER_COOKIE "privreg_session"  /* the cookie that carries a session's id */
 #define USER_ACTOR_MAX (5 + TOKEN_ID_MAX) /* "user:" + id: the audit log's key_id */
 
 /* Creates an invited account; writes its id and the enrolment link's secret. */
