@@ -92,6 +92,25 @@ static enum rc by_session(struct http_request *rq, const char *cookie, struct ap
 	return RC_OK;
 }
 
+enum rc http_session(struct http_request *rq)
+{
+	struct apikey_identity key = {.tenant_id = 0};
+	const char *cookie = http_cookie(rq, USER_COOKIE);
+	if (!cookie)
+		return err_set(&rq->eb, RC_UNAUTHORIZED, "not signed in");
+	enum rc rc = by_session(rq, cookie, &key);
+	if (!rc)
+		rc = server_tenant(rq->srv, rq->ctx.store, key.tenant_id, &rq->ctx.tenant);
+	if (rc == RC_UNAUTHORIZED)
+		return err_set(&rq->eb, rc, "the session has ended: sign in again");
+	if (rc)
+		return rc;
+	rq->role = key.role;
+	rq->ctx.key_id = rq->key_id;
+	rq->ctx.role = apikey_role_name(rq->role);
+	return RC_OK;
+}
+
 enum rc server_authenticate(struct server *s, struct worker *w, struct http_request *rq)
 {
 	struct MHD_Connection *conn = rq->conn;

@@ -100,6 +100,11 @@ const char *http_header(struct http_request *rq, const char *name);
 /* The client's address, as text: the socket peer, or, when the peer is a
  * trusted proxy, the client it forwards for (api/proxy.h). */
 void http_client_ip(struct http_request *rq, char *out, size_t size);
+/* The console's session (its cookie) as the caller of a public route: fills
+ * rq->ctx (tenant, the person as key_id, role) and rq->session and csrf.
+ * RC_UNAUTHORIZED without a live session; RC_FORBIDDEN for a method other
+ * than GET without the session's X-CSRF-Token. */
+enum rc http_session(struct http_request *rq) WUR;
 /* A cookie sent with the request, or NULL. */
 const char *http_cookie(struct http_request *rq, const char *name);
 /* Failed sign-ins count against the client's address like failed keys

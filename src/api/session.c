@@ -1,8 +1,10 @@
 /*
  * session: the console's staff sign-in (core/user.h): enrolment from the
  * one-time link, sign-in with password and TOTP code, the session as seen
- * by the page, sign-out. Enrolment and sign-in are public routes: the
- * caller has no session yet. Failed sign-ins count against the client's
+ * by the page, sign-out. They are the console's own routes, under
+ * /console/, not the API's: public routes (no key), the caller being the
+ * one-time link, the password and code, or the session cookie. With that
+ * cookie the /v1 API takes the person as its caller (auth.c). Failed sign-ins count against the client's
  * address like failed API keys (auth.c), and against the account in core.
  * The session id travels only in its cookie (HttpOnly: no script reads
  * it); the page gets the CSRF token, which it sends back in X-CSRF-Token.
@@ -111,17 +113,18 @@ enum rc h_session_create(struct http_request *rq)
 
 enum rc h_session_get(struct http_request *rq)
 {
-	if (!rq->session)
-		return err_set(&rq->eb, RC_NOT_FOUND, "no session: the caller is an API key");
+	enum rc rc = http_session(rq);
+	if (rc)
+		return rc;
 	http_reply(rq, 200, session_json(rq->key_id + 5, rq->role, rq->ctx.tenant->name, rq->csrf));
 	return RC_OK;
 }
 
 enum rc h_session_delete(struct http_request *rq)
 {
-	if (!rq->session)
-		return err_set(&rq->eb, RC_NOT_FOUND, "no session: the caller is an API key");
-	enum rc rc = user_sign_out(&rq->ctx, http_cookie(rq, USER_COOKIE));
+	enum rc rc = http_session(rq);
+	if (!rc)
+		rc = user_sign_out(&rq->ctx, http_cookie(rq, USER_COOKIE));
 	if (rc)
 		return rc;
 	snprintf(rq->set_cookie, sizeof rq->set_cookie, "%s=; Max-Age=0; HttpOnly; SameSite=Strict; Path=/",

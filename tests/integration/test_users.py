@@ -42,10 +42,10 @@ def user_add(privreg, d, email, role, tenant="default"):
 
 
 def enrol(srv, token, password="correct horse battery"):
-    r = srv.request("POST", "/v1/enrolment", json={"token": token})
+    r = srv.request("POST", "/console/enrolment", json={"token": token})
     assert r.status_code == 200, r.text
     secret = r.json()["secret"]
-    r = srv.request("POST", "/v1/enrolment/confirm", json={"token": token, "password": password,
+    r = srv.request("POST", "/console/enrolment/confirm", json={"token": token, "password": password,
                                                            "code": totp(secret)})
     assert r.status_code == 204, r.text
     return secret
@@ -55,7 +55,7 @@ def sign_in(srv, email, secret, password="correct horse battery", step_offset=1)
     """A session (requests.Session with the cookie) and its CSRF token. The
     code of the next step: the enrolment used the current one."""
     s = requests.Session()
-    r = s.post(srv.url + "/v1/session", json={"email": email, "password": password,
+    r = s.post(srv.url + "/console/session", json={"email": email, "password": password,
                                               "code": totp(secret, step_offset=step_offset)}, timeout=30)
     assert r.status_code == 201, r.text
     return s, r
@@ -80,7 +80,7 @@ def test_enrol_sign_in_and_the_audit_names_the_person(env):
     secret = enrol(env, token)
     assert re.fullmatch(r"[A-Z2-7]{32}", secret)
     # The link is used up.
-    assert env.request("POST", "/v1/enrolment", json={"token": token}).status_code == 404
+    assert env.request("POST", "/console/enrolment", json={"token": token}).status_code == 404
     s, r = sign_in(env, "dpo.one@example.com", secret)
     body = r.json()
     assert body["role"] == "dpo" and body["tenant"] == "default" and body["user_id"].startswith("usr_")
@@ -111,8 +111,8 @@ def test_enrol_sign_in_and_the_audit_names_the_person(env):
     assert "dpo.one@example.com" not in str(entries)
     assert env.request("GET", "/v1/audit/verify", env.admin).json()["ok"] is True
     # Sign-out ends the session (and needs the CSRF token too).
-    assert s.delete(env.url + "/v1/session", timeout=30).status_code == 403
-    r = s.delete(env.url + "/v1/session", headers={"X-CSRF-Token": body["csrf"]}, timeout=30)
+    assert s.delete(env.url + "/console/session", timeout=30).status_code == 403
+    r = s.delete(env.url + "/console/session", headers={"X-CSRF-Token": body["csrf"]}, timeout=30)
     assert r.status_code == 204 and "Max-Age=0" in r.headers["Set-Cookie"]
     s.cookies.set("privreg_session", cookie.split(";")[0].split("=", 1)[1])
     assert s.get(env.url + "/v1/whoami", timeout=30).status_code == 401
@@ -123,35 +123,35 @@ def test_role_of_the_person_limits_it_like_a_key(env):
     s, r = sign_in(env, "support.one@example.com", secret)
     assert s.get(env.url + "/v1/audit", timeout=30).status_code == 403
     assert s.get(env.url + "/v1/audit/verify", timeout=30).status_code == 403
-    assert s.get(env.url + "/v1/session", timeout=30).json()["role"] == "support"
+    assert s.get(env.url + "/console/session", timeout=30).json()["role"] == "support"
 
 
 def test_enrolment_refuses_short_passwords_and_wrong_codes(env):
     token = user_add(env.privreg, env.dir, "short.pw@example.com", "auditor")
-    secret = env.request("POST", "/v1/enrolment", json={"token": token}).json()["secret"]
-    r = env.request("POST", "/v1/enrolment/confirm", json={"token": token, "password": "elevenchars",
+    secret = env.request("POST", "/console/enrolment", json={"token": token}).json()["secret"]
+    r = env.request("POST", "/console/enrolment/confirm", json={"token": token, "password": "elevenchars",
                                                            "code": totp(secret)})
     assert r.status_code == 422 and "12" in r.json()["error"]["message"]
     wrong = "%06d" % ((int(totp(secret)) + 1) % 1000000)
-    r = env.request("POST", "/v1/enrolment/confirm", json={"token": token, "password": "twelve chars ok",
+    r = env.request("POST", "/console/enrolment/confirm", json={"token": token, "password": "twelve chars ok",
                                                            "code": wrong})
     assert r.status_code == 422
-    r = env.request("POST", "/v1/enrolment", json={"token": "A" * 43})
+    r = env.request("POST", "/console/enrolment", json={"token": "A" * 43})
     assert r.status_code == 404
     # An unknown field, or a body too long, is refused, never cut.
-    assert env.request("POST", "/v1/enrolment", json={"token": token, "x": 1}).status_code == 422
-    assert env.request("POST", "/v1/session", json={"email": "a@b.ee", "password": "p" * 600,
+    assert env.request("POST", "/console/enrolment", json={"token": token, "x": 1}).status_code == 422
+    assert env.request("POST", "/console/session", json={"email": "a@b.ee", "password": "p" * 600,
                                                     "code": "000000"}).status_code == 413
 
 
 def test_failed_sign_ins_are_limited_per_account(env):
     secret = enrol(env, user_add(env.privreg, env.dir, "limited@example.com", "dpo"))
     for _ in range(5):
-        r = env.request("POST", "/v1/session", json={"email": "limited@example.com", "password": "wrong password!",
+        r = env.request("POST", "/console/session", json={"email": "limited@example.com", "password": "wrong password!",
                                                      "code": totp(secret, step_offset=1)})
         assert r.status_code == 401, r.text
     # Now even the right password and code are refused, for this account only.
-    r = env.request("POST", "/v1/session", json={"email": "limited@example.com", "password": "correct horse battery",
+    r = env.request("POST", "/console/session", json={"email": "limited@example.com", "password": "correct horse battery",
                                                  "code": totp(secret, step_offset=1)})
     assert r.status_code == 429
     entries = env.request("GET", "/v1/audit?limit=1000", env.admin).json()["entries"]
@@ -165,10 +165,10 @@ def test_failed_sign_ins_are_limited_per_address(tmp_path):
     srv = Server(privreg, d, ["--auth-limit", "3"])
     try:
         for i in range(3):
-            r = srv.request("POST", "/v1/session", json={"email": f"nobody{i}@example.com", "password": "x" * 12,
+            r = srv.request("POST", "/console/session", json={"email": f"nobody{i}@example.com", "password": "x" * 12,
                                                          "code": "123456"})
             assert r.status_code == 401
-        r = srv.request("POST", "/v1/session", json={"email": "nobody@example.com", "password": "x" * 12,
+        r = srv.request("POST", "/console/session", json={"email": "nobody@example.com", "password": "x" * 12,
                                                      "code": "123456"})
         assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
     finally:
@@ -179,14 +179,14 @@ def test_failed_sign_ins_are_limited_per_address(tmp_path):
 def test_idle_sessions_end(env):
     secret = enrol(env, user_add(env.privreg, env.dir, "idle@example.com", "dpo"))
     s, r = sign_in(env, "idle@example.com", secret)
-    assert s.get(env.url + "/v1/session", timeout=30).status_code == 200
+    assert s.get(env.url + "/console/session", timeout=30).status_code == 200
     # Sixteen minutes of idleness, written where the server keeps it.
     db = sqlite3.connect(env.dir / "privreg.db", timeout=30)
     with db:
         n = db.execute("UPDATE staff_sessions SET last_seen = last_seen - 16 * 60").rowcount
     db.close()
     assert n >= 1
-    r = s.get(env.url + "/v1/session", timeout=30)
+    r = s.get(env.url + "/console/session", timeout=30)
     assert r.status_code == 401 and "sign in again" in r.json()["error"]["message"]
 
 
@@ -196,13 +196,13 @@ def test_disable_ends_sessions_and_sign_ins(env):
     out = env.privreg("user", "list", "--dir", env.dir, check=0).stdout
     assert re.search(r"usr_\w+ dpo +active .* leaver@example.com", out), out
     env.privreg("user", "disable", "leaver@example.com", "--dir", env.dir, check=0)
-    assert s.get(env.url + "/v1/session", timeout=30).status_code == 401
-    r = env.request("POST", "/v1/session", json={"email": "leaver@example.com", "password": "correct horse battery",
+    assert s.get(env.url + "/console/session", timeout=30).status_code == 401
+    r = env.request("POST", "/console/session", json={"email": "leaver@example.com", "password": "correct horse battery",
                                                  "code": totp(secret, step_offset=1)})
     assert r.status_code == 401
     assert "disabled" in env.privreg("user", "list", "--dir", env.dir, check=0).stdout
 
 
 def test_an_api_key_has_no_session(env):
-    assert env.request("GET", "/v1/session", env.admin).status_code == 404
-    assert env.request("DELETE", "/v1/session", env.admin).status_code == 404
+    assert env.request("GET", "/console/session", env.admin).status_code == 401
+    assert env.request("DELETE", "/console/session", env.admin).status_code == 401

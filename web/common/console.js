@@ -100,7 +100,7 @@
 
   /* The session, or off to the sign-in page. */
   function requireSession() {
-    return api("GET", "/v1/session").then(function (res) {
+    return api("GET", "/console/session").then(function (res) {
       if (!res.ok) {
         window.location.replace("index.html");
         return new Promise(function () {});
@@ -112,7 +112,7 @@
       $("#who").textContent = t("nav.role", {role: t("role." + session.role)});
       $("#nav").hidden = false;
       $("#signout").addEventListener("click", function () {
-        api("DELETE", "/v1/session").then(function () { window.location.replace("index.html"); });
+        api("DELETE", "/console/session").then(function () { window.location.replace("index.html"); });
       });
       return session;
     });
@@ -121,7 +121,7 @@
   var pages = {};
 
   pages.signin = function () {
-    api("GET", "/v1/session").then(function (res) { if (res.ok) window.location.replace("queue.html"); });
+    api("GET", "/console/session").then(function (res) { if (res.ok) window.location.replace("queue.html"); });
     $("#signin").addEventListener("submit", function (ev) {
       ev.preventDefault();
       var v = {email: $("#email").value.trim(), password: $("#password").value, code: $("#code").value.trim()};
@@ -131,7 +131,7 @@
       if (!/^[0-9]{6}$/.test(v.code)) missing.push({field: "code", text: t("error.code")});
       showErrors(missing);
       if (missing.length) return;
-      api("POST", "/v1/session", v).then(function (res) {
+      api("POST", "/console/session", v).then(function (res) {
         if (res.ok) { window.location.replace("queue.html"); return; }
         $("#code").value = "";
         showErrors([{text: res.status === 401 ? t("error.signin") : apiError(res)}]);
@@ -143,7 +143,7 @@
     var token = window.location.hash.slice(1);
     if (!token) { showErrors([{text: t("error.enrol_link")}]); return; }
     /* The token stays in the fragment: never sent in a URL, a log or a Referer. */
-    api("POST", "/v1/enrolment", {token: token}).then(function (res) {
+    api("POST", "/console/enrolment", {token: token}).then(function (res) {
       if (!res.ok) { showErrors([{text: res.status === 404 ? t("error.enrol_link") : apiError(res)}]); return; }
       var s = res.body;
       $("#secret").textContent = s.secret.replace(/(.{4})/g, "$1 ").trim();
@@ -168,7 +168,7 @@
       if (!/^[0-9]{6}$/.test(code)) errs.push({field: "code", text: t("error.code")});
       showErrors(errs);
       if (errs.length) return;
-      api("POST", "/v1/enrolment/confirm", {token: token, password: pw, code: code}).then(function (res) {
+      api("POST", "/console/enrolment/confirm", {token: token, password: pw, code: code}).then(function (res) {
         if (!res.ok) { showErrors([{text: apiError(res)}]); return; }
         $("#step-secret").hidden = true;
         $("#step-done").hidden = false;
