@@ -30,6 +30,8 @@ enum rc h_enrolment_finish(struct http_request *rq);
 enum rc h_session_create(struct http_request *rq);
 enum rc h_session_get(struct http_request *rq);
 enum rc h_session_delete(struct http_request *rq);
+/* users.c */
+enum rc h_user_list(struct http_request *rq);
 /* web.c: the console's embedded pages */
 enum rc h_web_index(struct http_request *rq);
 enum rc h_web_file(struct http_request *rq);

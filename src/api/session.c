@@ -91,7 +91,7 @@ enum rc h_session_create(struct http_request *rq)
 	if (http_auth_blocked(rq))
 		return err_set(&rq->eb, RC_TOO_MANY, "too many failed sign-ins from this address");
 	int64_t tenant;
-	rc = user_signin_tenant(rq->ctx.store, v[0], &tenant);
+	rc = user_signin_tenant(rq->ctx.store, v[0], v[1], &tenant);
 	if (!rc)
 		rc = http_tenant(rq, tenant, &rq->ctx.tenant);
 	char session[USER_TOKEN_LEN + 1];

@@ -68,8 +68,10 @@ struct user_identity {
 	char csrf[48];
 };
 
-/* The tenant of the account with this e-mail (RC_UNAUTHORIZED: none). */
-enum rc user_signin_tenant(struct store *s, const char *email, int64_t *tenant_id) WUR;
+/* The tenant of the account with this e-mail (RC_UNAUTHORIZED: none, after
+ * checking `password` against a hash of nobody's, so that the time taken
+ * does not tell which e-mails have accounts). */
+enum rc user_signin_tenant(struct store *s, const char *email, const char *password, int64_t *tenant_id) WUR;
 /* Checks password and code; on success a new session: its id for the cookie
  * (session, secret) and *who. RC_UNAUTHORIZED for any wrong part, RC_TOO_MANY
  * while the account is over its failures. Failures are audited. */

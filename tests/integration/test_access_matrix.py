@@ -323,6 +323,7 @@ MATRIX = {
     # The console's staff accounts: public routes of the console, not the
     # API (a Bearer key changes nothing); the session is the cookie's only,
     # and a key, whatever its role, has none (test_users drives it with one).
+    ("GET", "/v1/users"):                             ("401 401 401  200 403 403 403 403  200 200", plain("/v1/users")),
     ("POST", "/console/enrolment"):                   (PUBLIC, enrolment_begin),
     ("POST", "/console/enrolment/confirm"):           ("204 204 204  204 204 204 204 204  204 204", enrolment_finish),
     ("POST", "/console/session"):                     ("201 201 201  201 201 201 201 201  201 201", sign_in),

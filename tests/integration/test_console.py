@@ -30,7 +30,8 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 SHOTS = ROOT / "build" / "screenshots"
 AXE = ROOT / "tests" / "tools" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
 PASSWORD = "long enough passphrase"
-PAGES = ["index.html", "enrol.html", "queue.html", "request.html", "audit.html", "subject.html"]
+PAGES = ["index.html", "enrol.html", "queue.html", "request.html", "audit.html", "subject.html", "holds.html",
+         "retention.html", "users.html"]
 
 
 def chromium_or_skip():
@@ -291,6 +292,25 @@ def test_dpo_enrols_signs_in_extends_and_completes(env, browser):
     assert re.search(r"user:usr_\w+ dpo request\.complete", table), table[:2000]
     check_page(drv, "audit")
 
+    # Holds, and the retention forecast as a chart with its table.
+    assert env.request("POST", "/v1/holds", env.admin, json={"subject_id": sid, "reason": "court case 12/2026"}
+                       ).status_code == 201
+    drv.get(env.url + "/console/holds.html")
+    row = visible(drv, "#holds tbody tr")
+    assert "court case 12/2026" in row.text and sid in row.text
+    check_page(drv, "holds")
+    for months_ago in (3, 5, 5):  # calls are kept a year: due in 9 and 7 months
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - months_ago * 31 * 86400))
+        assert env.request("POST", f"/v1/subjects/{sid}/records", env.admin, json={
+            "kind": "call", "fields": {"message": "recording 1"}, "created_at": created}).status_code == 201
+    drv.get(env.url + "/console/retention.html")
+    visible(drv, "#forecast tbody tr")
+    bars = drv.find_elements(By.CSS_SELECTOR, "#chart svg rect[height]")
+    assert len(bars) >= 2  # a bar and a legend entry at least
+    table = drv.find_element(By.ID, "forecast").text
+    assert "call" in table and "deleted" in table, table
+    check_page(drv, "retention")
+
     # A look at a person: the purpose first, audited as a read by this person.
     drv.get(env.url + "/console/subject.html")
     visible(drv, "#lookup")
@@ -354,6 +374,23 @@ def test_support_sees_no_audit_page(env, browser):
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
     r = requests.get(env.url + "/v1/audit", cookies={"privreg_session": cookie["value"]}, timeout=30)
     assert r.status_code == 403
+
+
+def test_admin_sees_the_users(env, browser):
+    drv = browser
+    link = add_user(env, "admin.console@example.com", "admin")
+    token = link.split("#", 1)[1]
+    secret = env.request("POST", "/console/enrolment", json={"token": token}).json()["secret"]
+    assert env.request("POST", "/console/enrolment/confirm", json={
+        "token": token, "password": PASSWORD, "code": totp(secret)}).status_code == 204
+    sign_in_page(drv, env, "admin.console@example.com", totp(secret, step_offset=1))
+    wait(drv, EC.url_contains("queue.html"))
+    visible(drv, "#nav a[href='users.html']").click()
+    visible(drv, "#users tbody tr")
+    text = drv.find_element(By.ID, "users").text
+    assert "admin.console@example.com" in text and "administrator" in text
+    assert re.search(r"user:usr_\w+", text)
+    check_page(drv, "users")
 
 
 def test_wrong_passwords_are_limited(env, browser):

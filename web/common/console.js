@@ -282,6 +282,127 @@
     });
   };
 
+  pages.holds = function () {
+    requireSession().then(function () {
+      return api("GET", "/v1/holds");
+    }).then(function (res) {
+      if (!res.ok) { showErrors([{text: apiError(res)}]); return; }
+      var tbody = $("#holds tbody");
+      res.body.holds.forEach(function (h) {
+        var tr = el("tr");
+        tr.appendChild(el("td", day(h.created_at)));
+        tr.appendChild(el("td", h.until ? day(h.until) : t("holds.lifted_by_hand")));
+        tr.appendChild(el("td", h.record_id || h.subject_id));
+        tr.appendChild(el("td", h.reason));
+        tr.appendChild(el("td", h.forbid_disclosure ? t("holds.forbidden") : t("holds.allowed")));
+        tbody.appendChild(tr);
+      });
+      $("#holds").hidden = res.body.holds.length === 0;
+      $("#empty").hidden = res.body.holds.length !== 0;
+    });
+  };
+
+  /* A stacked bar per month, one colour per kind, drawn from the JSON the
+   * table shows too (the table is what a screen reader reads). */
+  var KIND_COLOURS = ["#1d4f91", "#00703c", "#a4161a", "#6f3c91", "#505a5f", "#8a5a00"];
+
+  function barChart(months, kinds, counts) {
+    var ns = "http://www.w3.org/2000/svg", W = 640, H = 260, left = 44, bottom = 40, top = 12;
+    var max = 1;
+    months.forEach(function (m) {
+      var sum = 0;
+      kinds.forEach(function (k) { sum += counts[m + " " + k] || 0; });
+      max = Math.max(max, sum);
+    });
+    function node(tag, attrs, text) {
+      var e = document.createElementNS(ns, tag);
+      Object.keys(attrs).forEach(function (a) { e.setAttribute(a, attrs[a]); });
+      if (text !== undefined) e.textContent = text;
+      return e;
+    }
+    var svg = node("svg", {viewBox: "0 0 " + W + " " + (H + 30 + 20 * Math.ceil(kinds.length / 3)), role: "img",
+                           "aria-labelledby": "chart-caption", "class": "bars"});
+    var plotH = H - bottom - top, slot = (W - left) / Math.max(months.length, 1), bw = Math.min(40, slot * 0.7);
+    [0, 0.5, 1].forEach(function (f) {
+      var y = top + plotH * (1 - f);
+      svg.appendChild(node("line", {x1: left, x2: W, y1: y, y2: y, stroke: "#b1b4b6"}));
+      svg.appendChild(node("text", {x: left - 6, y: y + 4, "text-anchor": "end", "font-size": 12, fill: "#1b1b1b"},
+                           String(Math.round(max * f))));
+    });
+    months.forEach(function (m, i) {
+      var x = left + slot * i + (slot - bw) / 2, y = top + plotH;
+      kinds.forEach(function (k, ki) {
+        var n = counts[m + " " + k] || 0, h = plotH * n / max;
+        if (!n) return;
+        y -= h;
+        var r = node("rect", {x: x, y: y, width: bw, height: h, fill: KIND_COLOURS[ki % KIND_COLOURS.length]});
+        r.appendChild(node("title", {}, m + " · " + k + ": " + n));
+        svg.appendChild(r);
+      });
+      svg.appendChild(node("text", {x: x + bw / 2, y: H - bottom + 16, "text-anchor": "middle", "font-size": 11,
+                                    fill: "#1b1b1b"}, m.slice(2)));
+    });
+    kinds.forEach(function (k, ki) {
+      var lx = left + (ki % 3) * 200, ly = H + 10 + 20 * Math.floor(ki / 3);
+      svg.appendChild(node("rect", {x: lx, y: ly, width: 12, height: 12, fill: KIND_COLOURS[ki % KIND_COLOURS.length]}));
+      svg.appendChild(node("text", {x: lx + 18, y: ly + 11, "font-size": 12, fill: "#1b1b1b"}, k));
+    });
+    return svg;
+  }
+
+  pages.retention = function () {
+    requireSession().then(function () {
+      return api("GET", "/v1/retention/forecast?months=12");
+    }).then(function (res) {
+      if (!res.ok) { showErrors([{text: apiError(res)}]); return; }
+      var rows = res.body.forecast, months = [], kinds = [], counts = {};
+      var d = new Date();
+      for (var i = 0; i < res.body.months; i++) {
+        var m = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + i, 1));
+        months.push(m.toISOString().slice(0, 7));
+      }
+      rows.forEach(function (r) {
+        if (kinds.indexOf(r.kind) < 0) kinds.push(r.kind);
+        counts[r.month + " " + r.kind] = (counts[r.month + " " + r.kind] || 0) + r.count;
+      });
+      if (res.body.overdue) {
+        $("#overdue").textContent = t("retention.overdue", {n: res.body.overdue});
+        $("#overdue").hidden = false;
+      }
+      var tbody = $("#forecast tbody");
+      rows.forEach(function (r) {
+        var tr = el("tr");
+        tr.appendChild(el("td", r.month));
+        tr.appendChild(el("td", r.kind));
+        tr.appendChild(el("td", t("retention.action." + r.action)));
+        tr.appendChild(el("td", r.count));
+        tbody.appendChild(tr);
+      });
+      $("#chart").appendChild(barChart(months, kinds, counts));
+      $("#forecast").hidden = rows.length === 0;
+      $("#empty").hidden = rows.length !== 0;
+    });
+  };
+
+  pages.users = function () {
+    requireSession().then(function () {
+      return api("GET", "/v1/users");
+    }).then(function (res) {
+      if (!res.ok) { showErrors([{text: apiError(res)}]); return; }
+      var tbody = $("#users tbody");
+      res.body.users.forEach(function (u) {
+        var tr = el("tr");
+        tr.appendChild(el("td", u.email));
+        tr.appendChild(el("td", t("role." + u.role)));
+        tr.appendChild(el("td", t("users.status." + u.status)));
+        tr.appendChild(el("td", day(u.created_at)));
+        tr.appendChild(el("td", "user:" + u.id));
+        tbody.appendChild(tr);
+      });
+      $("#users").hidden = false;
+    });
+  };
+
   pages.subject = function () {
     requireSession().then(function () {
       return api("GET", "/v1/policy");
