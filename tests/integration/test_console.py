@@ -142,7 +142,8 @@ def own_checks(drv, name):
         });
         document.querySelectorAll('img').forEach(function (e) { if (!e.hasAttribute('alt')) p.push('img without alt'); });
         document.querySelectorAll('svg').forEach(function (e) {
-          if (!e.getAttribute('aria-label') && e.getAttribute('aria-hidden') !== 'true') p.push('svg without a name');
+          if (!e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby') &&
+              e.getAttribute('aria-hidden') !== 'true') p.push('svg without a name');
         });
         if (document.querySelectorAll('h1').length !== 1) p.push('not one h1');
         if (document.querySelector('[style]')) p.push('inline style');
