@@ -16,6 +16,7 @@ static const struct command {
 	{"policy", cli_policy, "check or render a policy file"},
 	{"tenant", cli_tenant, "add, list, export or delete tenants (controllers)"},
 	{"key", cli_key, "add, list or revoke staff API keys"},
+	{"user", cli_user, "add, list or disable staff members' console accounts"},
 	{"import", cli_import, "import records from a JSON-lines file"},
 	{"subject", cli_subject, "read, find or delete a data subject"},
 	{"status", cli_status, "print what a register holds"},

@@ -15,20 +15,100 @@
  * the price of any request. That the answer differs (200 against 429)
  * tells a guesser nothing useful: a key is an 80-bit id and a 256-bit
  * secret.
+ *
+ * Without an Authorization header, the console's session cookie is the
+ * caller (core/user.h): the session resolves to tenant, role and person,
+ * and from there every check is the one a key of that role gets. A session
+ * is a browser's, so every request that may change something (any method
+ * but GET and HEAD) must also carry the session's CSRF token in
+ * X-CSRF-Token, which a page of another origin cannot read or send.
  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/policy.h"
+#include "core/user.h"
 #include "api/server_internal.h"
 #include "base/timeutil.h"
+
+static enum rc authorise(struct server *s, struct http_request *rq, const struct apikey_identity *key) WUR;
 
 static int64_t now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool http_auth_blocked(struct http_request *rq)
+{
+	int64_t retry;
+	if (!ratelimit_blocked(&rq->srv->ratelimit, rq->client_ip, timeutil_now(), &retry))
+		return false;
+	snprintf(rq->retry_after, sizeof rq->retry_after, "%lld", (long long)retry);
+	return true;
+}
+
+void http_auth_failed(struct http_request *rq)
+{
+	ratelimit_fail(&rq->srv->ratelimit, rq->client_ip, timeutil_now());
+}
+
+const char *http_cookie(struct http_request *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND, name);
+}
+
+/* Compares without stopping at the first difference. */
+static bool same_text(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+	if (!n || strlen(b) != n)
+		return false;
+	unsigned char d = 0;
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+static enum rc by_session(struct http_request *rq, const char *cookie, struct apikey_identity *key)
+{
+	struct user_identity who;
+	enum rc rc = user_session(rq->ctx.store, cookie, timeutil_now(), &who);
+	if (rc == RC_UNAUTHORIZED)
+		return err_set(&rq->eb, rc, "the session has ended: sign in again");
+	if (rc)
+		return rc;
+	bool safe = !strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD");
+	const char *csrf = http_header(rq, "X-CSRF-Token");
+	if (!safe && (!csrf || !same_text(csrf, who.csrf)))
+		return err_set(&rq->eb, RC_FORBIDDEN, "send the session's CSRF token in X-CSRF-Token");
+	rq->session = true;
+	snprintf(rq->csrf, sizeof rq->csrf, "%s", who.csrf);
+	snprintf(rq->key_id, sizeof rq->key_id, "%s", who.actor);
+	key->tenant_id = who.tenant_id;
+	key->role = who.role;
+	return RC_OK;
+}
+
+enum rc http_session(struct http_request *rq)
+{
+	struct apikey_identity key = {.tenant_id = 0};
+	const char *cookie = http_cookie(rq, USER_COOKIE);
+	if (!cookie)
+		return err_set(&rq->eb, RC_UNAUTHORIZED, "not signed in");
+	enum rc rc = by_session(rq, cookie, &key);
+	if (!rc)
+		rc = server_tenant(rq->srv, rq->ctx.store, key.tenant_id, &rq->ctx.tenant);
+	if (rc == RC_UNAUTHORIZED)
+		return err_set(&rq->eb, rc, "the session has ended: sign in again");
+	if (rc)
+		return rc;
+	rq->role = key.role;
+	rq->ctx.key_id = rq->key_id;
+	rq->ctx.role = apikey_role_name(rq->role);
+	return RC_OK;
 }
 
 enum rc server_authenticate(struct server *s, struct worker *w, struct http_request *rq)
@@ -39,6 +119,13 @@ enum rc server_authenticate(struct server *s, struct worker *w, struct http_requ
 	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	bool bearer = auth && !strncmp(auth, "Bearer ", 7);
 	struct apikey_identity key = {.tenant_id = 0};
+	const char *cookie = auth ? NULL : http_cookie(rq, USER_COOKIE);
+	if (cookie) {
+		enum rc src = by_session(rq, cookie, &key);
+		if (src)
+			return src;
+		return authorise(s, rq, &key);
+	}
 	enum rc rc = bearer ? apikey_authenticate_cached(&w->keys, rq->ctx.store, auth + 7, now_ms(), &key)
 	                    : RC_UNAUTHORIZED;
 	if (rc == RC_UNAUTHORIZED && over) {
@@ -53,9 +140,16 @@ enum rc server_authenticate(struct server *s, struct worker *w, struct http_requ
 	}
 	if (rc)
 		return rc;
-	rq->role = key.role;
-	memcpy(rq->key_id, key.key_id, sizeof rq->key_id);
-	rc = server_tenant(s, rq->ctx.store, key.tenant_id, &rq->ctx.tenant);
+	snprintf(rq->key_id, sizeof rq->key_id, "%s", key.key_id);
+	return authorise(s, rq, &key);
+}
+
+/* The caller is known (a key or a session): its tenant, role and purpose. */
+static enum rc authorise(struct server *s, struct http_request *rq, const struct apikey_identity *key)
+{
+	struct MHD_Connection *conn = rq->conn;
+	rq->role = key->role;
+	enum rc rc = server_tenant(s, rq->ctx.store, key->tenant_id, &rq->ctx.tenant);
 	if (rc == RC_UNAUTHORIZED)
 		return err_set(&rq->eb, RC_UNAUTHORIZED, "the API key's tenant is not available");
 	if (rc) /* the key is fine: the server could not load its tenant (a 5xx, to retry) */

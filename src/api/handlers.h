@@ -24,6 +24,18 @@ enum rc h_record_get(struct http_request *rq);
 enum rc h_records_list(struct http_request *rq);
 enum rc h_record_add_detached(struct http_request *rq);
 enum rc h_record_patch(struct http_request *rq);
+/* session.c: staff enrolment, sign-in and sessions of the console */
+enum rc h_enrolment_begin(struct http_request *rq);
+enum rc h_enrolment_finish(struct http_request *rq);
+enum rc h_session_create(struct http_request *rq);
+enum rc h_session_get(struct http_request *rq);
+enum rc h_session_delete(struct http_request *rq);
+/* users.c */
+enum rc h_user_list(struct http_request *rq);
+/* web.c: the console's embedded pages */
+enum rc h_web_index(struct http_request *rq);
+enum rc h_web_file(struct http_request *rq);
+enum rc h_web_i18n(struct http_request *rq);
 /* audit.c */
 enum rc h_audit_list(struct http_request *rq);
 enum rc h_audit_verify(struct http_request *rq);

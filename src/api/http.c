@@ -514,6 +514,12 @@ static enum MHD_Result respond(struct server *s, struct pending *p, struct MHD_C
 		                        !rc && rq->csp ? rq->csp
 		                                       : "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
 		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+		MHD_add_response_header(resp, "X-Frame-Options", "DENY"); /* browsers that predate frame-ancestors */
+	}
+	if (rq->set_cookie[0]) { /* the console's session (api/session.c); Secure where the browser came by HTTPS */
+		char cookie[sizeof rq->set_cookie + 16];
+		snprintf(cookie, sizeof cookie, "%s%s", rq->set_cookie, s->tls ? "; Secure" : "");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie);
 	}
 	if (rq->replayed)
 		MHD_add_response_header(resp, "Idempotent-Replayed", "true");

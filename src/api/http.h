@@ -68,7 +68,10 @@ struct http_request {
 	const char *form;          /* the raw body of BODY_FORM routes (NUL-terminated) */
 	struct core_ctx ctx;       /* store, tenant, key, role, purpose */
 	enum role role;
-	char key_id[TOKEN_KEY_ID_LEN + 1];
+	char key_id[TOKEN_ID_MAX + 8];  /* an API key's id, or "user:usr_..." for a session */
+	bool session;              /* signed in by the console's session cookie, not a key */
+	char csrf[48];             /* the session's CSRF token */
+	char set_cookie[160];      /* a Set-Cookie to send (the session's); "Secure" added under TLS */
 	struct errbuf eb;
 	int status;                /* set by the handler on success */
 	json_t *out;               /* the answer, owned by the request */
@@ -101,6 +104,17 @@ const char *http_header(struct http_request *rq, const char *name);
 /* The client's address, as text: the socket peer, or, when the peer is a
  * trusted proxy, the client it forwards for (api/proxy.h). */
 void http_client_ip(struct http_request *rq, char *out, size_t size);
+/* The console's session (its cookie) as the caller of a public route: fills
+ * rq->ctx (tenant, the person as key_id, role) and rq->session and csrf.
+ * RC_UNAUTHORIZED without a live session; RC_FORBIDDEN for a method other
+ * than GET without the session's X-CSRF-Token. */
+enum rc http_session(struct http_request *rq) WUR;
+/* A cookie sent with the request, or NULL. */
+const char *http_cookie(struct http_request *rq, const char *name);
+/* Failed sign-ins count against the client's address like failed keys
+ * (auth.c): true when the address is over its budget (Retry-After set). */
+bool http_auth_blocked(struct http_request *rq);
+void http_auth_failed(struct http_request *rq);
 /* The tenant with this id (public pages find it from a signed link). */
 enum rc http_tenant(struct http_request *rq, int64_t id, const struct tenant **out) WUR;
 

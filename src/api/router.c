@@ -65,6 +65,15 @@ const struct route http_routes[] = {
 	{"POST", "/v1/retention/sweep", h_retention_sweep, R_ADMIN | R_DPO, BODY_JSON_OPTIONAL, NULL},
 	{"GET", "/v1/retention/forecast", h_retention_forecast, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE, "months"},
 	{"GET", "/v1/retention/overdue", h_retention_overdue, R_ADMIN | R_DPO | R_AUDITOR, BODY_NONE, "limit"},
+	{"GET", "/v1/users", h_user_list, R_ADMIN, BODY_NONE, NULL},
+	{"POST", "/console/enrolment", h_enrolment_begin, R_PUBLIC, BODY_JSON, NULL},
+	{"POST", "/console/enrolment/confirm", h_enrolment_finish, R_PUBLIC, BODY_JSON, NULL},
+	{"POST", "/console/session", h_session_create, R_PUBLIC, BODY_JSON, NULL},
+	{"GET", "/console/session", h_session_get, R_PUBLIC, BODY_NONE, NULL},
+	{"DELETE", "/console/session", h_session_delete, R_PUBLIC, BODY_NONE, NULL},
+	{"GET", "/console/", h_web_index, R_PUBLIC, BODY_NONE, NULL},
+	{"GET", "/console/i18n.json", h_web_i18n, R_PUBLIC, BODY_NONE, "lang"},
+	{"GET", "/console/{file}", h_web_file, R_PUBLIC, BODY_NONE, NULL},
 };
 
 const size_t http_nroutes = sizeof http_routes / sizeof http_routes[0];

@@ -75,6 +75,7 @@ void cli_usage_error(const char *cmd, const char *fmt, ...) PRINTF(2, 3);
 
 int cli_init(int argc, char **argv);
 int cli_key(int argc, char **argv);
+int cli_user(int argc, char **argv);
 int cli_tenant(int argc, char **argv);
 /* `tenant export NAME DIR` and `tenant delete NAME [--yes]` (cli_tenant.c). */
 int cli_tenant_admin(const struct cli_opts *o, bool yes);

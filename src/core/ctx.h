@@ -17,6 +17,7 @@
  *   audit       the hash-chained audit log
  *   ledger      the erasure ledger: ids of what was erased, outside the database
  *   apikey      staff API keys
+ *   user        staff members' personal accounts, sign-in, sessions
  *   datakey     a subject's data key and whether its data may be used
  *   hold        legal holds
  *   record      one record: typed input to sealed row and back

@@ -32,6 +32,7 @@
 #define TOKEN_PREFIX_REQUEST "req_"
 #define TOKEN_PREFIX_HOLD "hld_"
 #define TOKEN_PREFIX_DISCLOSURE "dsc_"
+#define TOKEN_PREFIX_USER "usr_"      /* a staff member's personal account */
 #define TOKEN_PREFIX_APIKEY "prk_"   /* not an id: the start of a staff API key */
 #define TOKEN_KEY_ID_LEN 16      /* base32 chars of an API key id */
 #define TOKEN_APIKEY_MAX 96

@@ -145,6 +145,38 @@ struct store_apikey {
 	int64_t revoked_at;         /* 0 while valid */
 };
 
+/* A staff member's personal account (core/user.h). Fixed buffers: every
+ * column is bounded on write. Ids are TOKEN_PREFIX_USER ids. */
+#define STORE_EMAIL_MAX 254
+struct store_user {
+	int64_t tenant_id;
+	char user_id[TOKEN_ID_MAX];
+	char email[STORE_EMAIL_MAX + 1];
+	char role[16];
+	char status[12];            /* "invited", "active", "disabled" */
+	char password_hash[128];    /* "" until enrolled */
+	unsigned char totp_secret[20];
+	bool has_totp;
+	int64_t totp_last_step;     /* the last step whose code was used */
+	unsigned char enrol_hash[TOKEN_HASH_LEN];
+	bool has_enrol;             /* an unused enrolment link exists */
+	int64_t enrol_expires;
+	int64_t failures;           /* failed sign-ins in the window from failure_window */
+	int64_t failure_window;
+	int64_t created_at;
+};
+
+/* A signed-in staff member's session, with its account's role and state. */
+struct store_session {
+	int64_t tenant_id;
+	unsigned char hash[TOKEN_HASH_LEN];
+	char user_id[TOKEN_ID_MAX];
+	char csrf[48];
+	int64_t created_at, last_seen;
+	char role[16];
+	char status[12];
+};
+
 /* One audit log entry; strings are owned when read back (store_audit_fini). */
 struct store_audit {
 	int64_t seq, at;

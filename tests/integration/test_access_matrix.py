@@ -29,6 +29,7 @@ import pytest
 
 from conftest import ROOT, WEBSHOP, Privreg, Server, _bin, add_key
 from test_consent import sign_link
+from test_users import totp
 
 COLUMNS = ("none", "malformed", "revoked", "admin", "dpo", "support", "marketing", "auditor",
            "other_key", "other_ids")
@@ -188,6 +189,41 @@ def new_disclosure(t):
                                                 "fields": ["name"]}}
 
 
+def enrolment_link(t):
+    """A fresh staff account of t, invited: its enrolment token."""
+    out = t.srv.privreg("user", "add", uniq("matrix-staff") + "@example.ee", "--role", "dpo", "--tenant", t.name,
+                        "--dir", t.srv.dir, check=0).stdout
+    return out.strip().splitlines()[-1].split("#")[-1]
+
+
+def enrolment_begin(t):
+    return {"path": "/console/enrolment", "json": {"token": enrolment_link(t)}}
+
+
+def enrolled(t):
+    """A fresh staff account of t, enrolled: (e-mail, its TOTP secret)."""
+    email = uniq("matrix-staff") + "@example.ee"
+    out = t.srv.privreg("user", "add", email, "--role", "dpo", "--tenant", t.name, "--dir", t.srv.dir, check=0).stdout
+    token = out.strip().splitlines()[-1].split("#")[-1]
+    secret = t.call("POST", "/console/enrolment", 200, json={"token": token})["secret"]
+    t.call("POST", "/console/enrolment/confirm", 204, json={"token": token, "password": "matrix password",
+                                                       "code": totp(secret)})
+    return email, secret
+
+
+def enrolment_finish(t):
+    token = enrolment_link(t)
+    secret = t.call("POST", "/console/enrolment", 200, json={"token": token})["secret"]
+    return {"path": "/console/enrolment/confirm", "json": {"token": token, "password": "matrix password",
+                                                      "code": totp(secret)}}
+
+
+def sign_in(t):
+    email, secret = enrolled(t)
+    return {"path": "/console/session", "json": {"email": email, "password": "matrix password",
+                                            "code": totp(secret, step_offset=1)}}
+
+
 PATCH = {"fields": {"name": "Mari Kask"}}
 PUBLIC = "200 200 200  200 200 200 200 200  200 200"
 
@@ -286,6 +322,18 @@ MATRIX = {
                                                        plain("/v1/retention/forecast")),
     ("GET", "/v1/retention/overdue"):                 ("401 401 401  200 200 403 403 200  200 200",
                                                        plain("/v1/retention/overdue")),
+    # The console's staff accounts: public routes of the console, not the
+    # API (a Bearer key changes nothing); the session is the cookie's only,
+    # and a key, whatever its role, has none (test_users drives it with one).
+    ("GET", "/v1/users"):                             ("401 401 401  200 403 403 403 403  200 200", plain("/v1/users")),
+    ("POST", "/console/enrolment"):                   (PUBLIC, enrolment_begin),
+    ("POST", "/console/enrolment/confirm"):           ("204 204 204  204 204 204 204 204  204 204", enrolment_finish),
+    ("POST", "/console/session"):                     ("201 201 201  201 201 201 201 201  201 201", sign_in),
+    ("GET", "/console/session"):                      ("401 401 401  401 401 401 401 401  401 401", plain("/console/session")),
+    ("DELETE", "/console/session"):                   ("401 401 401  401 401 401 401 401  401 401", plain("/console/session")),
+    ("GET", "/console/"):                             (PUBLIC, plain("/console/")),
+    ("GET", "/console/i18n.json"):                    (PUBLIC, plain("/console/i18n.json", lang="et")),
+    ("GET", "/console/{file}"):                       (PUBLIC, plain("/console/queue.html")),
 }
 
 # Routes that answer an id the caller's tenant does not have with a 200 (and

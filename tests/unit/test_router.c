@@ -81,7 +81,10 @@ static void test_patterns_well_formed_and_unique(void **state)
 			assert_true(end > p + 1);
 			assert_true(end[1] == '/' || end[1] == '\0');
 		}
-		assert_int_not_equal(r->pattern[strlen(r->pattern) - 1], '/');
+		/* No trailing slash, but for the console's front page: a
+		 * directory's URL, so that its pages' relative links work. */
+		if (strcmp(r->pattern, "/console/"))
+			assert_int_not_equal(r->pattern[strlen(r->pattern) - 1], '/');
 		/* One route per method and shape: "/x/{id}" and "/x/{rid}" would be
 		 * the same route twice, and only the first could ever answer. */
 		char a[256], b[256];
