@@ -11,6 +11,7 @@
 
 static const struct store_ops *const backends[] = {
 	&store_sqlite_ops,
+	&store_postgres_ops,
 };
 
 struct store_pool {
@@ -36,13 +37,16 @@ enum rc store_pool_new(const char *url, struct store_pool **out, struct errbuf *
 	*out = NULL;
 	if (!colon || colon == url || (strchr(url, '/') && strchr(url, '/') < colon)) {
 		ops = &store_sqlite_ops; /* a bare path */
+	} else if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11)) {
+		/* libpq reads the whole URL, scheme included. */
+		ops = &store_postgres_ops;
 	} else {
 		size_t sl = (size_t)(colon - url);
 		for (size_t i = 0; !ops && i < sizeof backends / sizeof backends[0]; i++)
 			if (strlen(backends[i]->name) == sl && !strncmp(url, backends[i]->name, sl))
 				ops = backends[i];
 		if (!ops)
-			return err_set(eb, RC_INVALID, "unknown store '%.*s' (supported: sqlite:PATH)", (int)sl, url);
+			return err_set(eb, RC_INVALID, "unknown store '%.*s' (supported: sqlite:PATH, postgresql://USER@HOST:PORT/DB)", (int)sl, url);
 		loc = colon + 1;
 		if (!strncmp(loc, "//", 2) && ops == &store_sqlite_ops)
 			loc += 2;

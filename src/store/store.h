@@ -298,5 +298,6 @@ void store_fault_arm(struct store *s, const char *op);
 #undef STORE_OP
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_postgres_ops;
 
 #endif
