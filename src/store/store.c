@@ -30,6 +30,11 @@ enum rc store_library_init(void)
 	return RC_OK;
 }
 
+bool store_url_shared(const char *url)
+{
+	return !strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11);
+}
+
 enum rc store_pool_new(const char *url, struct store_pool **out, struct errbuf *eb)
 {
 	const struct store_ops *ops = NULL;
@@ -37,7 +42,7 @@ enum rc store_pool_new(const char *url, struct store_pool **out, struct errbuf *
 	*out = NULL;
 	if (!colon || colon == url || (strchr(url, '/') && strchr(url, '/') < colon)) {
 		ops = &store_sqlite_ops; /* a bare path */
-	} else if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11)) {
+	} else if (store_url_shared(url)) {
 		/* libpq reads the whole URL, scheme included. */
 		ops = &store_postgres_ops;
 	} else {

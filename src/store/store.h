@@ -250,8 +250,13 @@ void store_pool_free(struct store_pool *p);
 /* A new connection; the first brings the schema up to date. */
 enum rc store_pool_open(struct store_pool *p, struct store **out, struct errbuf *eb) WUR;
 
+/* Whether several processes may serve the store at url at once: PostgreSQL
+ * (postgresql:// or postgres://) coordinates them itself; a SQLite register
+ * is served by one process at a time (`privreg serve` locks it). */
+bool store_url_shared(const char *url);
+
 /* A pool of one: for programs with one connection (the CLI, tests).
- * "sqlite:PATH" or a bare path. */
+ * "sqlite:PATH", a bare path, or "postgresql://USER@HOST:PORT/DB". */
 enum rc store_open(const char *url, struct store **out, struct errbuf *eb) WUR;
 void store_close(struct store *s);
 

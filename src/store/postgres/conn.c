@@ -110,14 +110,17 @@ static void slots_grow(struct pg_store *q)
 	q->nslots = n;
 }
 
-/* The highest $N in sql. */
-static int count_params(const char *sql)
+/* The highest $N in sql; *used has bit N-1 set for each $N it names. */
+static int count_params(const char *sql, unsigned *used)
 {
 	int max = 0;
+	*used = 0;
 	for (const char *p = sql; (p = strchr(p, '$')); p++) {
 		int n = (int)strtol(p + 1, NULL, 10);
 		if (n > max)
 			max = n;
+		if (n > 0 && n <= 32)
+			*used |= 1u << (n - 1);
 	}
 	return max;
 }
@@ -127,7 +130,7 @@ struct pq_stmt *pq_slot_new(struct pg_store *q, const char *sql)
 	struct pq_stmt *st = xcalloc(1, sizeof *st);
 	st->sql = sql;
 	st->q = q;
-	st->nparams = count_params(sql);
+	st->nparams = count_params(sql, &st->used);
 	if (st->nparams > PQ_PARAMS_MAX)
 		abort(); /* a programming error: raise PQ_PARAMS_MAX */
 	snprintf(st->name, sizeof st->name, "p%zu", q->nused + 1);
@@ -182,7 +185,9 @@ int pq_step(struct pq_stmt *st)
 	if (!st->prepared) {
 		Oid types[PQ_PARAMS_MAX];
 		for (int i = 0; i < st->nparams; i++)
-			types[i] = st->p[i].v ? st->p[i].type : 0;
+			/* A parameter the text does not name (one of two texts
+			 * that share their bindings) still needs a type. */
+			types[i] = st->p[i].v ? st->p[i].type : st->used & (1u << i) ? 0 : PQ_TEXT;
 		PGresult *res = PQprepare(q->conn, st->name, st->sql, st->nparams, types);
 		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 		if (!ok)

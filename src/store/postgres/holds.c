@@ -101,7 +101,7 @@ enum rc pg_holds_active(struct store *s, int64_t tenant, const char *subject_id,
 	static const char sql[] =
 		"SELECT " HOLD_COLUMNS " "
 		"FROM holds WHERE tenant_id = $1 AND lifted_at IS NULL AND (until IS NULL OR until > $4) AND "
-		"(($2 IS NULL AND $3 IS NULL) OR subject_id = $2 OR record_id = $3 OR subject_id = "
+		"(($2::bytea IS NULL AND $3::bytea IS NULL) OR subject_id = $2 OR record_id = $3 OR subject_id = "
 		"(SELECT subject_id FROM records WHERE tenant_id = $1 AND record_id = $3) OR record_id IN "
 		"(SELECT record_id FROM records WHERE tenant_id = $1 AND subject_id = $2)) "
 		"ORDER BY created_at";

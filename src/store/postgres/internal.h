@@ -59,6 +59,7 @@ struct pq_stmt {
 	char name[16];         /* its name on the server once prepared */
 	bool prepared;
 	int nparams;           /* the highest $N in sql */
+	unsigned used;         /* bit N-1: sql names $N */
 	struct pq_param p[PQ_PARAMS_MAX];
 	PGresult *res;         /* after the first pq_step */
 	int row, nrows;

@@ -113,8 +113,8 @@ enum rc pg_requests_list(struct store *s, int64_t tenant, const struct store_req
 	 * (0 any) in $7..$14, $5 after id, $6 limit. No details in a list. */
 	static const char sql[] =
 		"SELECT " REQUEST_COLUMNS ", NULL, notes FROM requests "
-		"WHERE tenant_id = $1 AND ($2 IS NULL OR status = $2) AND ($3 = 0 OR due_at < $3) "
-		"AND ($4 = 0 OR status IN ($7, $8, $9, $10, $11, $12, $13, $14)) AND request_id > $5 "
+		"WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2::text) AND ($3 = 0 OR due_at < $3) "
+		"AND ($4 = 0 OR status IN ($7::text, $8::text, $9::text, $10::text, $11::text, $12::text, $13::text, $14::text)) AND request_id > $5 "
 		"ORDER BY request_id LIMIT $6";
 	struct pg_store *q = pq(s);
 	struct pq_stmt *st = NULL;
@@ -153,7 +153,7 @@ enum rc pg_request_counts(struct store *s, int64_t tenant, const char *const *op
 	 * statuses could not seek in requests_by_due (tenant_id, status, due_at). */
 	static const char in_sql[] =
 		"SELECT count(*), count(*) FILTER (WHERE due_at < $2) FROM requests WHERE tenant_id = $1 "
-		"AND status IN ($3, $4, $5, $6, $7, $8, $9, $10)";
+		"AND status IN ($3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text)";
 	static const char any_sql[] =
 		"SELECT count(*), count(*) FILTER (WHERE due_at < $2) FROM requests WHERE tenant_id = $1";
 	struct pg_store *q = pq(s);
