@@ -118,6 +118,7 @@ def swept_subjects(ids, swept):
     return {s for s, recs in ids.items() if set(recs[1:]) & swept}
 
 
+@pytest.mark.sqlite_only('copies the register directory, SQLite file included, for each cut')
 def test_power_cut_at_every_step_of_the_first_erasure(tmp_path):
     """Each step of the erasure that creates the ledger, through the CLI."""
     privreg = Privreg(_bin())
@@ -151,6 +152,7 @@ def test_power_cut_at_every_step_of_the_first_erasure(tmp_path):
         shutil.rmtree(d.parent)
 
 
+@pytest.mark.sqlite_only('copies the register directory, SQLite file included, for each cut')
 def test_power_cut_at_every_step_of_an_anonymisation_request(tmp_path):
     """An anonymisation request appends twice in one transaction (the order
     anonymised, then the rest erased): a cut at each step of both."""

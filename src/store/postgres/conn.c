@@ -163,6 +163,32 @@ static void exec_quiet(struct pg_store *q, const char *sql, const char *what)
 		log_warn("postgres clean-up failed op=%s", what);
 }
 
+static const char configure_sql[] =
+	"SET client_min_messages = warning; SET TIME ZONE 'UTC'; SET bytea_output = 'hex'";
+
+/* A connection the server dropped (a restart, a fail-over) is opened again
+ * between transactions, with its statements to prepare again; inside one,
+ * the transaction is lost and its statements fail (RC_UNAVAILABLE). */
+static void reconnect_if_lost(struct pg_store *q)
+{
+	if (q->depth || PQstatus(q->conn) == CONNECTION_OK)
+		return;
+	PQreset(q->conn);
+	if (PQstatus(q->conn) != CONNECTION_OK)
+		return;
+	log_warn("postgres connection lost and opened again");
+	for (size_t i = 0; i < q->nslots; i++)
+		if (q->slots[i])
+			q->slots[i]->prepared = false;
+	exec_quiet(q, configure_sql, "configure");
+}
+
+static bool lost_race(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	return state && (!strcmp(state, "40001") || !strcmp(state, "40P01"));
+}
+
 static bool is_insert(const char *sql)
 {
 	return !strncmp(sql, "INSERT", 6);
@@ -182,6 +208,7 @@ int pq_step(struct pq_stmt *st)
 		lens[i] = st->p[i].len;
 		fmts[i] = st->p[i].fmt;
 	}
+	reconnect_if_lost(q);
 	if (!st->prepared) {
 		Oid types[PQ_PARAMS_MAX];
 		for (int i = 0; i < st->nparams; i++)
@@ -202,6 +229,15 @@ int pq_step(struct pq_stmt *st)
 		return PQ_ERROR;
 	PGresult *res = PQexecPrepared(q->conn, st->name, st->nparams, vals, lens, fmts, 0);
 	ExecStatusType s = PQresultStatus(res);
+	/* A statement of its own (no transaction around it) that lost to a
+	 * concurrent one (a serialisation failure, a deadlock) is run again:
+	 * nothing of it took effect. Inside a transaction the whole of it is
+	 * the unit, and the caller's rollback ends it. */
+	for (int tries = 0; !q->depth && tries < 3 && s == PGRES_FATAL_ERROR && lost_race(res); tries++) {
+		PQclear(res);
+		res = PQexecPrepared(q->conn, st->name, st->nparams, vals, lens, fmts, 0);
+		s = PQresultStatus(res);
+	}
 	if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
 		note_error(q, res);
 		PQclear(res);
@@ -510,7 +546,7 @@ static enum rc pg_open(const char *url, struct store_shared *shared, struct stor
 		return RC_UNAVAILABLE;
 	}
 	randombytes_buf(&q->serial, sizeof q->serial);
-	rc = pq_exec(q, "SET client_min_messages = warning; SET TIME ZONE 'UTC'; SET bytea_output = 'hex'", "configure");
+	rc = pq_exec(q, configure_sql, "configure");
 	if (rc) {
 		err_set(eb, rc, "cannot configure the PostgreSQL connection");
 		pg_close(&q->base);
@@ -548,6 +584,7 @@ static enum rc begin(struct store *s, bool durable)
 		return RC_DB;
 	}
 #endif
+	reconnect_if_lost(q);
 	enum rc rc = pq_exec(q, q->depth ? savepoint_sql : durable ? begin_sql : begin_relaxed_sql, "begin");
 	if (rc) {
 		if (!q->depth)
@@ -582,6 +619,7 @@ enum rc pg_begin_read(struct store *s)
 		return RC_DB;
 	}
 #endif
+	reconnect_if_lost(q);
 	enum rc rc = pq_exec(q, q->depth ? savepoint_sql : begin_read_sql, "begin_read");
 	if (!rc) {
 		q->reading = q->reading || !q->depth;
