@@ -73,6 +73,16 @@ int cli_init(int argc, char **argv)
 		cli_usage_error("init", "--store must be sqlite:PATH or postgresql://USER@HOST:PORT/DB");
 		return CLI_USAGE;
 	}
+	if (pg) {
+		/* A URL that could never be opened (one with a password) is refused
+		 * before the directory is made. */
+		struct store_pool *p = NULL;
+		struct errbuf peb = {""};
+		enum rc prc = store_pool_new(store_url, &p, &peb);
+		store_pool_free(p);
+		if (prc)
+			return cli_fail("init", prc, &peb);
+	}
 	char *source = NULL;
 	ret = cli_policy_check_file(policy_path, &source);
 	if (ret)

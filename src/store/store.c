@@ -56,6 +56,11 @@ enum rc store_pool_new(const char *url, struct store_pool **out, struct errbuf *
 		if (!strncmp(loc, "//", 2) && ops == &store_sqlite_ops)
 			loc += 2;
 	}
+	if (ops->check) {
+		enum rc rc = ops->check(loc, eb);
+		if (rc)
+			return rc;
+	}
 	struct store_pool *p = xcalloc(1, sizeof *p);
 	p->ops = ops;
 	p->location = xstrdup(loc);

@@ -217,6 +217,9 @@ struct store_counts {
 struct store_ops {
 	const char *name;           /* URL scheme: "sqlite" */
 	enum rc (*library_init)(void); /* once per process, before any thread; may be NULL */
+	/* Refuses a location the backend could never open (RC_INVALID, with the
+	 * reason), before anything connects or is created; may be NULL. */
+	enum rc (*check)(const char *location, struct errbuf *eb);
 	struct store_shared *(*shared_new)(const char *location);
 	void (*shared_free)(struct store_shared *sh);
 	enum rc (*open)(const char *location, struct store_shared *sh, struct store **out, struct errbuf *eb);

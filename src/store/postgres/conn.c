@@ -506,7 +506,7 @@ static void pg_close(struct store *s)
 
 /* RC_INVALID (with the reason) for a URL libpq cannot read or that carries
  * a password. */
-static enum rc check_url(const char *url, struct errbuf *eb)
+static enum rc pg_check(const char *url, struct errbuf *eb)
 {
 	char *msg = NULL;
 	PQconninfoOption *opts = PQconninfoParse(url, &msg);
@@ -528,7 +528,7 @@ static enum rc check_url(const char *url, struct errbuf *eb)
 static enum rc pg_open(const char *url, struct store_shared *shared, struct store **out, struct errbuf *eb)
 {
 	*out = NULL;
-	enum rc rc = check_url(url, eb);
+	enum rc rc = pg_check(url, eb);
 	if (rc)
 		return rc;
 	struct pg_store *q = xcalloc(1, sizeof *q);
@@ -731,6 +731,7 @@ void pg_rollback(struct store *s)
 const struct store_ops store_postgres_ops = {
 	.name = "postgresql",
 	.library_init = NULL,
+	.check = pg_check,
 	.shared_new = pg_shared_new,
 	.shared_free = pg_shared_free,
 	.open = pg_open,
