@@ -186,6 +186,7 @@ def test_power_cut_at_every_step_of_an_anonymisation_request(tmp_path):
         raise AssertionError("the request never finished")
 
 
+@pytest.mark.sqlite_only('its setup (pool) takes a privreg backup, a SQLite file copy')
 def test_power_cuts_around_the_ledger_lose_no_erasure(tmp_path):
     privreg = Privreg(_bin())
     d = tmp_path / "lc" / "reg"
@@ -279,6 +280,7 @@ def test_power_cuts_around_the_ledger_lose_no_erasure(tmp_path):
     assert cut >= cuts // 2
 
 
+@pytest.mark.sqlite_only('its setup (pool) takes a privreg backup, a SQLite file copy')
 def test_the_marker_is_emptied_once_the_outer_transaction_ends(tmp_path):
     """An erasure inside a request's completion or an idempotent write ends
     with that transaction: the in-flight marker is emptied then, not left
