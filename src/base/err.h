@@ -36,7 +36,8 @@
 	ERR(DB,             500, "database",           "a database error occurred") \
 	ERR(CRYPTO,         500, "crypto",             "data failed to decrypt or verify") \
 	ERR(INTERNAL,       500, "internal",           "internal error") \
-	ERR(UNAVAILABLE,    503, "unavailable",        "the service is unavailable")
+	ERR(UNAVAILABLE,    503, "unavailable",        "the service is unavailable") \
+	ERR(UNSUPPORTED,    501, "unsupported",        "the store does not support this")
 
 #define ERR_ENUM(name, status, code, msg) RC_##name,
 enum rc { ERR_LIST(ERR_ENUM) RC__COUNT };

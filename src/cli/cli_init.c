@@ -17,7 +17,9 @@ static const char init_help[] =
 	"Creates a register in directory D (default: .): the database, the key\n"
 	"directory D/keys with the tenant's master key (mode 0600), and the tenant\n"
 	"NAME (default: default) running under the policy FILE, after checking it.\n"
-	"--store is sqlite:PATH (default: sqlite:privreg.db inside D).\n\n"
+	"--store is sqlite:PATH (default: sqlite:privreg.db inside D) or a PostgreSQL\n"
+	"URL, postgresql://USER@HOST:PORT/DB (its password from PGPASSWORD, PGPASSFILE\n"
+	"or ~/.pgpass, never in the URL).\n\n"
 	"Back up D/keys: without its key file a tenant's data cannot be read.\n";
 
 static int mkdir_private(const char *path)
@@ -67,9 +69,20 @@ int cli_init(int argc, char **argv)
 		cli_usage_error("init", "needs --policy FILE and no other arguments");
 		return CLI_USAGE;
 	}
-	if (strncmp(store_url, "sqlite:", 7)) {
-		cli_usage_error("init", "--store must be sqlite:PATH (PostgreSQL comes with a later release)");
+	bool pg = store_url_shared(store_url);
+	if (strncmp(store_url, "sqlite:", 7) && !pg) {
+		cli_usage_error("init", "--store must be sqlite:PATH or postgresql://USER@HOST:PORT/DB");
 		return CLI_USAGE;
+	}
+	if (pg) {
+		/* A URL that could never be opened (one with a password) is refused
+		 * before the directory is made. */
+		struct store_pool *p = NULL;
+		struct errbuf peb = {""};
+		enum rc prc = store_pool_new(store_url, &p, &peb);
+		store_pool_free(p);
+		if (prc)
+			return cli_fail("init", prc, &peb);
 	}
 	char *source = NULL;
 	struct mail_templates *mail = NULL;
@@ -93,7 +106,9 @@ int cli_init(int argc, char **argv)
 		return CLI_FAILED;
 	}
 	char url[4400];
-	if (store_url[7] != '/')
+	if (pg)
+		snprintf(url, sizeof url, "%s", store_url);
+	else if (store_url[7] != '/')
 		snprintf(url, sizeof url, "sqlite:%s/%s", dir, store_url + 7);
 	else
 		snprintf(url, sizeof url, "%s", store_url);

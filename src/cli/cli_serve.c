@@ -19,6 +19,7 @@
 #include "cli/cli_config.h"
 #include "core/backup.h"
 #include "crypto/vault.h"
+#include "store/store.h"
 
 static const char serve_help[] =
 	"usage: privreg serve [--dir D] [--listen 127.0.0.1:8080] [--threads N] [--auth-limit N]\n"
@@ -122,7 +123,15 @@ static int lock_register(const char *dir, int *out)
 static int serve(const struct cli_config *c, const char *dir)
 {
 	int lock_fd = -1;
-	int ret = lock_register(dir, &lock_fd);
+	/* Servers on one PostgreSQL register coordinate in the database
+	 * (docs/scaling.md); a SQLite register has one server at a time. */
+	char url[sizeof ((struct cli_register *)0)->store_url] = "";
+	struct cli_config cc;
+	cli_config_init(&cc, dir);
+	int ret = cli_conf_read(dir, &cc, url, sizeof url);
+	cli_config_fini(&cc);
+	if (!ret && !store_url_shared(url))
+		ret = lock_register(dir, &lock_fd);
 	if (ret)
 		return ret;
 	struct cli_register r;

@@ -11,6 +11,7 @@
 
 static const struct store_ops *const backends[] = {
 	&store_sqlite_ops,
+	&store_postgres_ops,
 };
 
 struct store_pool {
@@ -37,6 +38,11 @@ int64_t store_library_memory(void)
 	return sum;
 }
 
+bool store_url_shared(const char *url)
+{
+	return !strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11);
+}
+
 enum rc store_pool_new(const char *url, struct store_pool **out, struct errbuf *eb)
 {
 	const struct store_ops *ops = NULL;
@@ -44,16 +50,24 @@ enum rc store_pool_new(const char *url, struct store_pool **out, struct errbuf *
 	*out = NULL;
 	if (!colon || colon == url || (strchr(url, '/') && strchr(url, '/') < colon)) {
 		ops = &store_sqlite_ops; /* a bare path */
+	} else if (store_url_shared(url)) {
+		/* libpq reads the whole URL, scheme included. */
+		ops = &store_postgres_ops;
 	} else {
 		size_t sl = (size_t)(colon - url);
 		for (size_t i = 0; !ops && i < sizeof backends / sizeof backends[0]; i++)
 			if (strlen(backends[i]->name) == sl && !strncmp(url, backends[i]->name, sl))
 				ops = backends[i];
 		if (!ops)
-			return err_set(eb, RC_INVALID, "unknown store '%.*s' (supported: sqlite:PATH)", (int)sl, url);
+			return err_set(eb, RC_INVALID, "unknown store '%.*s' (supported: sqlite:PATH, postgresql://USER@HOST:PORT/DB)", (int)sl, url);
 		loc = colon + 1;
 		if (!strncmp(loc, "//", 2) && ops == &store_sqlite_ops)
 			loc += 2;
+	}
+	if (ops->check) {
+		enum rc rc = ops->check(loc, eb);
+		if (rc)
+			return rc;
 	}
 	struct store_pool *p = xcalloc(1, sizeof *p);
 	p->ops = ops;

@@ -256,6 +256,9 @@ struct store_ops {
 	const char *name;           /* URL scheme: "sqlite" */
 	enum rc (*library_init)(void); /* once per process, before any thread; may be NULL */
 	int64_t (*library_memory)(void); /* heap the library holds, where it counts it; may be NULL */
+	/* Refuses a location the backend could never open (RC_INVALID, with the
+	 * reason), before anything connects or is created; may be NULL. */
+	enum rc (*check)(const char *location, struct errbuf *eb);
 	struct store_shared *(*shared_new)(const char *location);
 	void (*shared_free)(struct store_shared *sh);
 	enum rc (*open)(const char *location, struct store_shared *sh, struct store **out, struct errbuf *eb);
@@ -295,8 +298,13 @@ void store_pool_free(struct store_pool *p);
 /* A new connection; the first brings the schema up to date. */
 enum rc store_pool_open(struct store_pool *p, struct store **out, struct errbuf *eb) WUR;
 
+/* Whether several processes may serve the store at url at once: PostgreSQL
+ * (postgresql:// or postgres://) coordinates them itself; a SQLite register
+ * is served by one process at a time (`privreg serve` locks it). */
+bool store_url_shared(const char *url);
+
 /* A pool of one: for programs with one connection (the CLI, tests).
- * "sqlite:PATH" or a bare path. */
+ * "sqlite:PATH", a bare path, or "postgresql://USER@HOST:PORT/DB". */
 enum rc store_open(const char *url, struct store **out, struct errbuf *eb) WUR;
 void store_close(struct store *s);
 
@@ -344,5 +352,6 @@ void store_fault_arm(struct store *s, const char *op);
 #undef STORE_OP
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_postgres_ops;
 
 #endif

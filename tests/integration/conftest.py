@@ -1,15 +1,50 @@
-"""Shared fixtures: the privreg binary under test and fresh registers."""
+"""Shared fixtures: the privreg binary under test and fresh registers.
+
+With PRIVREG_TEST_STORE=postgresql (and PRIVREG_TEST_PG_URL, the base URL
+scripts/start-postgres prints: `make integration-pg`), every `privreg init`
+that names no --store gets a fresh PostgreSQL database of its own, and
+tests marked sqlite_only (what only a SQLite file has: file copies, the
+power-cut VFS, bytes on disk) are skipped with their reason."""
 import json
 import os
 import pathlib
 import re
 import subprocess
+import uuid
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 POLICIES = ROOT / "policies"
 WEBSHOP = POLICIES / "webshop.yaml"
+
+
+PG = os.environ.get("PRIVREG_TEST_STORE") == "postgresql"
+PG_URL = os.environ.get("PRIVREG_TEST_PG_URL", "")
+PSQL = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin") + "/psql"
+
+
+def pg_database():
+    """A new, empty database on the test server; returns its URL."""
+    name = "privreg_" + uuid.uuid4().hex[:16]
+    subprocess.run([PSQL, "-q", "-X", PG_URL + "/postgres", "-c", f"CREATE DATABASE {name}"], check=True,
+                   capture_output=True, timeout=60)
+    return PG_URL + "/" + name
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only(reason): needs the SQLite backend; skipped on PostgreSQL")
+    if PG and not PG_URL:
+        pytest.exit("PRIVREG_TEST_STORE=postgresql needs PRIVREG_TEST_PG_URL (scripts/start-postgres)", returncode=2)
+
+
+def pytest_collection_modifyitems(config, items):
+    if not PG:
+        return
+    for item in items:
+        m = item.get_closest_marker("sqlite_only")
+        if m:
+            item.add_marker(pytest.mark.skip(reason="SQLite only: " + (m.args[0] if m.args else "")))
 
 
 def _bin():
@@ -25,6 +60,8 @@ class Privreg:
 
     def __call__(self, *args, check=None, input=None):
         """Runs privreg; check=0 (say) asserts the exit code."""
+        if PG and args and args[0] == "init" and "--store" not in args:
+            args = (*args, "--store", pg_database())
         proc = subprocess.run([self.binary, *map(str, args)], capture_output=True,
                               text=True, input=input, timeout=120)
         if check is not None:
@@ -68,11 +105,11 @@ import requests
 class Server:
     """A real privreg server on a free loopback port, over a fresh register."""
 
-    def __init__(self, privreg, directory, extra=()):
+    def __init__(self, privreg, directory, extra=(), log_name="server.log"):
         self.privreg = privreg
         self.dir = directory
         # The access log goes to a file: a pipe nobody reads would fill and stall the server.
-        self.log_path = pathlib.Path(directory).parent / "server.log"
+        self.log_path = pathlib.Path(directory).parent / log_name
         self.log = open(self.log_path, "w")
         self.proc = _sp.Popen([privreg.binary, "serve", "--dir", str(directory), "--listen", "127.0.0.1:0",
                                "--threads", "2", *extra], stdout=_sp.PIPE, stderr=self.log, text=True)

@@ -333,6 +333,7 @@ def test_nothing_personal_on_disk(api):
         assert not files_contain(api.dir, needle.encode()), needle
 
 
+@pytest.mark.sqlite_only('edits the audit table in the SQLite file (sqlite3 module)')
 def test_tampered_audit_log_is_detected(tmp_path):
     privreg = Privreg(_bin())
     d = tmp_path / "reg"

@@ -4,6 +4,7 @@ the database, so that deleting the log's tail, or all of it, is detected.
 The attacker here holds the database file but not the key file: the tests
 drop the append-only triggers, as anyone with the file can, and cut or
 rewrite the log with the sqlite3 module."""
+import pytest
 import json
 import os
 import sqlite3
@@ -68,6 +69,7 @@ def test_checkpoint_line_and_file(privreg, register):
                                                             "--out", cps, check=2).stderr
 
 
+@pytest.mark.sqlite_only('edits the audit table in the SQLite file (sqlite3 module)')
 def test_deleting_the_tail_is_seen_only_with_a_checkpoint(privreg, register):
     cps = register.parent / "cps.jsonl"
     add_people(privreg, register, 0, 28)
@@ -82,6 +84,7 @@ def test_deleting_the_tail_is_seen_only_with_a_checkpoint(privreg, register):
     assert "does NOT match" in r.stdout
 
 
+@pytest.mark.sqlite_only('edits the audit table in the SQLite file (sqlite3 module)')
 def test_deleting_everything_is_seen(privreg, register):
     cps = register.parent / "cps.jsonl"
     add_people(privreg, register, 0, 5)
@@ -92,6 +95,7 @@ def test_deleting_everything_is_seen(privreg, register):
     assert f"checkpoint seq 7 of {cp['at']}: the log ends at seq 0, before it" in r.stdout, r.stdout
 
 
+@pytest.mark.sqlite_only('edits the audit table in the SQLite file (sqlite3 module)')
 def test_a_log_that_diverges_from_a_checkpoint_is_seen(privreg, register):
     cps = register.parent / "cps.jsonl"
     add_people(privreg, register, 0, 10)
@@ -109,6 +113,7 @@ def test_a_log_that_diverges_from_a_checkpoint_is_seen(privreg, register):
     assert "1 problem, 1 checkpoint held" in r.stdout
 
 
+@pytest.mark.sqlite_only('edits the audit table in the SQLite file (sqlite3 module)')
 def test_an_altered_checkpointed_entry_is_seen(privreg, register):
     cps = register.parent / "cps.jsonl"
     add_people(privreg, register, 0, 5)
@@ -158,6 +163,7 @@ def test_forged_and_foreign_lines(privreg, register):
     assert "cannot read" in r.stderr
 
 
+@pytest.mark.sqlite_only('edits the audit table in the SQLite file (sqlite3 module)')
 def test_the_server_writes_checkpoints_on_schedule(privreg, register):
     privreg("tenant", "add", "other", "--policy", WEBSHOP, "--dir", register, check=0)
     cps = register.parent / "server-cps.jsonl"

@@ -2,6 +2,7 @@
 the server refuses the read (5xx) and hands out no personal data. Guards the
 batched audit writer (core/audit.c) against a change that would answer
 before, or regardless of, its entry being committed."""
+import pytest
 import sqlite3
 
 from conftest import WEBSHOP, Privreg, Server, add_key, _bin
@@ -10,6 +11,7 @@ ACCOUNT = {"kind": "account", "fields": {"email": "refuse.me@example.ee", "name"
                                          "language": "et"}}
 
 
+@pytest.mark.sqlite_only('adds a refusing trigger to the SQLite file (sqlite3 module)')
 def test_read_is_refused_when_its_audit_entry_cannot_be_written(tmp_path):
     privreg = Privreg(_bin())
     d = tmp_path / "reg"

@@ -44,6 +44,7 @@ def policy_with_backups(tmp_path, keep="35 days"):
     return p
 
 
+@pytest.mark.sqlite_only('privreg backup/restore copy a SQLite file (PostgreSQL: pg_dump)')
 def test_restore_replays_an_erasure_made_after_the_backup(privreg, register, tmp_path):
     admin = add_key(privreg, register, "admin")
     srv = Server(privreg, register)
@@ -82,6 +83,7 @@ def test_restore_replays_an_erasure_made_after_the_backup(privreg, register, tmp
         stopped(srv)
 
 
+@pytest.mark.sqlite_only('privreg backup/restore copy a SQLite file (PostgreSQL: pg_dump)')
 def test_restore_replays_request_erasures_and_the_sweep(privreg, register, tmp_path):
     admin = add_key(privreg, register, "admin")
     srv = Server(privreg, register)
@@ -111,6 +113,7 @@ def test_restore_replays_request_erasures_and_the_sweep(privreg, register, tmp_p
     assert req in ledger[0]
 
 
+@pytest.mark.sqlite_only('puts an older copy of the SQLite file in place')
 def test_serve_refuses_a_database_older_than_its_ledger(privreg, register, tmp_path):
     admin = add_key(privreg, register, "admin")
     srv = Server(privreg, register)
@@ -139,6 +142,7 @@ def test_serve_refuses_a_database_older_than_its_ledger(privreg, register, tmp_p
         stopped(srv)
 
 
+@pytest.mark.sqlite_only('privreg backup/restore copy a SQLite file (PostgreSQL: pg_dump)')
 def test_restore_is_refused_while_a_server_runs(privreg, register, tmp_path):
     backup = tmp_path / "old.db"
     privreg("backup", backup, "--dir", register, check=0)
@@ -171,6 +175,7 @@ def test_a_tampered_ledger_is_refused(privreg, register, tmp_path):
         Server(privreg, register)
 
 
+@pytest.mark.sqlite_only('privreg backup/restore copy a SQLite file (PostgreSQL: pg_dump)')
 def test_backup_while_serving_writes_is_consistent(privreg, register, tmp_path):
     admin = add_key(privreg, register, "admin")
     srv = Server(privreg, register)
@@ -249,6 +254,7 @@ def backdate_epoch(keydir, number, days):
     path.write_text(re.sub(r"created \d+", f"created {created}", first) + "\n" + rest)
 
 
+@pytest.mark.sqlite_only('privreg backup/restore copy a SQLite file (PostgreSQL: pg_dump)')
 def test_a_copy_older_than_the_backup_retention_cannot_be_read(privreg, tmp_path):
     d = tmp_path / "reg"
     privreg("init", "--dir", d, "--policy", policy_with_backups(tmp_path), check=0)
@@ -287,6 +293,7 @@ def test_notice_states_the_backup_retention(privreg, tmp_path):
     assert "backups" not in plain
 
 
+@pytest.mark.sqlite_only('reads the SQLite file (sqlite3 module)')
 def test_the_server_rotates_on_the_policys_schedule(privreg, tmp_path):
     d = tmp_path / "reg"
     privreg("init", "--dir", d, "--policy", policy_with_backups(tmp_path), check=0)
@@ -315,6 +322,7 @@ def test_the_server_rotates_on_the_policys_schedule(privreg, tmp_path):
     assert heads == {b"\x01\x00\x00\x01"}  # every key under epoch 1
 
 
+@pytest.mark.sqlite_only('privreg backup/restore copy a SQLite file (PostgreSQL: pg_dump)')
 def test_restore_refuses_what_is_not_a_copy_and_changes_nothing(privreg, register, tmp_path):
     admin = add_key(privreg, register, "admin")
     junk = tmp_path / "junk.db"

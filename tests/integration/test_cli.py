@@ -89,6 +89,7 @@ def test_policy_render_is_normalised(privreg, tmp_path):
     privreg("policy", "render", BROKEN / "bad_duration.yaml", check=1)
 
 
+@pytest.mark.sqlite_only("checks the SQLite file's mode and the default store line")
 def test_init_creates_a_private_register(privreg, tmp_path):
     d = tmp_path / "reg"
     r = privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
@@ -237,6 +238,7 @@ def test_import_in_batches_is_all_or_nothing(privreg, register):
     assert privreg("subject", "find", "username", "p2499", "--dir", register, check=0).stdout.startswith("sub_")
 
 
+@pytest.mark.sqlite_only('edits the audit table in the SQLite file (sqlite3 module)')
 def test_audit_verify_detects_tampering(privreg, register):
     import sqlite3
     src = register.parent / "a.jsonl"
@@ -260,6 +262,7 @@ def test_audit_verify_detects_tampering(privreg, register):
     assert "BROKEN at entry 4" in r.stdout
 
 
+@pytest.mark.sqlite_only('writes privreg.conf lines naming the SQLite file')
 def test_conf_refuses_unknown_keys_and_malformed_lines(privreg, register):
     conf = register / "privreg.conf"
     good = conf.read_text()
@@ -288,6 +291,7 @@ def test_conf_refuses_unknown_keys_and_malformed_lines(privreg, register):
     assert count(privreg, register) == (0, 0)
 
 
+@pytest.mark.sqlite_only('edits schema_migrations in the SQLite file (sqlite3 module)')
 def test_a_register_from_a_newer_privreg_is_refused(privreg, tmp_path):
     """A schema this binary does not know is not written to: it would write
     what the newer schema no longer means."""

@@ -2,6 +2,7 @@
 flags (each overriding the one before), secrets kept out of argv (a password
 file readable by its owner only, or PRIVREG_SMTP_PASSWORD), and `privreg
 config show` with where each value came from and secrets masked."""
+import pytest
 import os
 import re
 import signal
@@ -119,6 +120,7 @@ class AuthInbox:
         return "250 OK"
 
 
+@pytest.mark.sqlite_only('writes a privreg.conf naming the SQLite store')
 def test_smtp_password_from_a_file_reaches_the_server_and_not_argv(privreg, register):
     port = free_port()
     inbox = AuthInbox(port)

@@ -219,6 +219,7 @@ def sequential_load(srv, key, ledger, tag):
     raise AssertionError("the power never went")
 
 
+@pytest.mark.sqlite_only("power cuts through the test build's SQLite VFS (PRIVREG_POWERCUT)")
 def test_power_cuts_lose_nothing_acknowledged(reg):
     privreg, d, key = reg
     cuts = int(os.environ.get("PRIVREG_POWERCUT_CUTS", "30"))
@@ -245,6 +246,7 @@ def test_power_cuts_lose_nothing_acknowledged(reg):
     assert cut >= cuts // 2
 
 
+@pytest.mark.sqlite_only("power cuts through the test build's SQLite VFS (PRIVREG_POWERCUT)")
 def test_power_cut_at_every_step_of_adding_a_tenant(reg, tmp_path):
     """Each cut point of `privreg tenant add` (database writes and syncs, and
     the key file's write, sync, link and directory sync): afterwards no tenant

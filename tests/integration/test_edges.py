@@ -206,6 +206,7 @@ def test_sweep_now_cannot_run_ahead_of_the_clock(env):
     env.privreg("audit", "verify", "--dir", env.dir, check=0)
 
 
+@pytest.mark.sqlite_only('reads the SQLite file (sqlite3 module)')
 def test_dry_run_counts_exactly_what_the_real_run_does(env):
     add(env, OLD_MESSAGE, OLD_ORDER)                              # both go, and the subject with them
     add(env, account("b@example.ee"), OLD_MESSAGE)                # an ip to cut; a message to delete

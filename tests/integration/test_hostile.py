@@ -95,6 +95,7 @@ def test_numbers_that_a_double_cannot_hold_are_refused(api, amount, items):
     assert api.request("DELETE", f"/v1/subjects/{sid}", admin).status_code == 204
 
 
+@pytest.mark.sqlite_only("lists the SQLite file among the register's files")
 def test_files_are_private_whatever_the_umask(tmp_path):
     """privreg.conf, the database and the key files are created owner-only
     even under umask 000."""

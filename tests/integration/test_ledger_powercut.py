@@ -118,6 +118,7 @@ def swept_subjects(ids, swept):
     return {s for s, recs in ids.items() if set(recs[1:]) & swept}
 
 
+@pytest.mark.sqlite_only('copies the register directory, SQLite file included, for each cut')
 def test_power_cut_at_every_step_of_the_first_erasure(tmp_path):
     """Each step of the erasure that creates the ledger, through the CLI."""
     privreg = Privreg(_bin())
@@ -151,6 +152,7 @@ def test_power_cut_at_every_step_of_the_first_erasure(tmp_path):
         shutil.rmtree(d.parent)
 
 
+@pytest.mark.sqlite_only('copies the register directory, SQLite file included, for each cut')
 def test_power_cut_at_every_step_of_an_anonymisation_request(tmp_path):
     """An anonymisation request appends twice in one transaction (the order
     anonymised, then the rest erased): a cut at each step of both."""
@@ -184,6 +186,7 @@ def test_power_cut_at_every_step_of_an_anonymisation_request(tmp_path):
         raise AssertionError("the request never finished")
 
 
+@pytest.mark.sqlite_only('its setup (pool) takes a privreg backup, a SQLite file copy')
 def test_power_cuts_around_the_ledger_lose_no_erasure(tmp_path):
     privreg = Privreg(_bin())
     d = tmp_path / "lc" / "reg"
@@ -277,6 +280,7 @@ def test_power_cuts_around_the_ledger_lose_no_erasure(tmp_path):
     assert cut >= cuts // 2
 
 
+@pytest.mark.sqlite_only('its setup (pool) takes a privreg backup, a SQLite file copy')
 def test_the_marker_is_emptied_once_the_outer_transaction_ends(tmp_path):
     """An erasure inside a request's completion or an idempotent write ends
     with that transaction: the in-flight marker is emptied then, not left

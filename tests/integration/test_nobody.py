@@ -37,6 +37,7 @@ def test_unknown_without_the_flag_is_still_a_404(env):
     assert r.status_code == 404, r.text
 
 
+@pytest.mark.sqlite_only('reads the SQLite file (sqlite3 module)')
 def test_a_request_about_nobody_is_logged_listed_and_answered(env):
     r = env.request("POST", "/v1/requests", env.keys["support"],
                     json={"type": "access", "email": ADDRESS.replace("example.ee", "EXAMPLE.ee"), "log_if_unknown": True, "language": "et",

@@ -124,6 +124,7 @@ def test_no_core_dumps(privreg, register):
     assert code == 0, err[-3000:]
 
 
+@pytest.mark.sqlite_only("the SQLite register's one-server lock; on PostgreSQL a second server is meant to start (test_pg_store.py)")
 def test_one_server_per_register(privreg, register):
     """#11.4: a second server on the same register exits at once, naming the
     directory and the first server's pid; other commands keep working."""

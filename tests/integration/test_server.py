@@ -1,5 +1,6 @@
 """The running server takes up new policy versions without a limit, and one
 that does not load is logged and counted, not skipped in silence."""
+import pytest
 import re
 import sqlite3
 import time
@@ -21,6 +22,7 @@ def wait_for(cond, timeout=10):
     return cond()
 
 
+@pytest.mark.sqlite_only('edits the SQLite file (sqlite3 module)')
 def test_policy_reloads_are_counted_and_failures_loud(tmp_path):
     privreg = Privreg(_bin())
     d = tmp_path / "reg"

@@ -97,6 +97,7 @@ def test_due_exactly_on_its_day(env, rec, last, action):
     assert [e["action"] for e in audit if e["record_id"] == rid][-1] == verb
 
 
+@pytest.mark.sqlite_only('reads the SQLite file (sqlite3 module)')
 def test_while_active_plus_grace(tmp_path, privreg):
     policy = WEBSHOP.read_text().replace("keep: while active", "keep: while active + 30 days")
     assert "while active + 30 days" in policy
@@ -124,6 +125,7 @@ def test_event_not_happened_is_not_due(env):
     assert sweep(env, "2005-05-01")["complaint"]["deleted"] == 1
 
 
+@pytest.mark.sqlite_only('reads the SQLite file (sqlite3 module)')
 def test_anonymized_record_keeps_only_keep_fields_and_leaves_its_subject(env):
     sid, (oid, aid) = add(env, ORDER, {"kind": "account", "fields": {"name": "Mari Tamm", "email": "m@example.ee"}})
     sweep(env, "2023-03-15")
@@ -185,6 +187,7 @@ def test_forecast_counts_by_month_and_kind(env):
         assert env.request("GET", "/v1/retention/forecast", env.keys["dpo"], params={"months": bad}).status_code == 422
 
 
+@pytest.mark.sqlite_only('reads the SQLite file (sqlite3 module)')
 def test_dry_run_changes_nothing(env):
     add(env, ORDER, {"kind": "message", "fields": {"message": "x"}, "created_at": "2020-01-01"})
     before = (env.dir / "privreg.db").read_bytes()
@@ -216,6 +219,7 @@ def test_ip_is_truncated_after_its_time(env):
     assert sweep(env, "2024-02-01") == {}  # done once
 
 
+@pytest.mark.sqlite_only('reads the SQLite file (sqlite3 module)')
 def test_answered_requests_expire_per_requests_keep(env):
     sid, _ = add(env, {"kind": "account", "fields": {"name": "A", "email": "a@example.ee"}})
     r = env.request("POST", "/v1/requests", env.keys["support"],
@@ -260,6 +264,7 @@ def test_erasure_keeps_the_due_date_of_what_it_keeps(env):
     assert record(env, acc).status_code == 404
 
 
+@pytest.mark.sqlite_only('reads the SQLite file (sqlite3 module)')
 def test_killed_sweep_leaves_consistent_data_and_a_rerun_finishes(tmp_path, privreg):
     d = tmp_path / "reg"
     privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)

@@ -167,6 +167,7 @@ def test_a_bad_sender_is_named(privreg, tmp_path, block, message):
     assert message in r.stderr + r.stdout
 
 
+@pytest.mark.sqlite_only('reads the SQLite file (sqlite3 module)')
 def test_tenant_export_then_delete(tmp_path):
     import sqlite3
     privreg = Privreg(_bin())

@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sodium.h>
+#include <sqlite3.h>
 
 char *test_read_file(const char *path, size_t *len)
 {
@@ -35,6 +37,74 @@ char *test_read_file(const char *path, size_t *len)
 	return s;
 }
 
+bool test_pg(void)
+{
+	const char *b = getenv("PRIVREG_TEST_BACKEND");
+	return b && !strcmp(b, "postgresql");
+}
+
+/* Runs sql on the server's maintenance database ("postgres"). */
+static void pg_admin(const char *sql)
+{
+	char url[400];
+	snprintf(url, sizeof url, "%s/postgres", getenv("PRIVREG_TEST_PG_URL"));
+	PGconn *c = PQconnectdb(url);
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("cannot connect to %s: %s", url, PQerrorMessage(c));
+	PGresult *res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(res);
+	PQfinish(c);
+}
+
+/* A fresh database for r, named after its temporary directory. */
+static void pg_database_new(struct test_register *r)
+{
+	const char *base = getenv("PRIVREG_TEST_PG_URL");
+	if (!base || !*base) {
+		fprintf(stderr, "skipped: PRIVREG_TEST_BACKEND=postgresql needs PRIVREG_TEST_PG_URL (the URL "
+		                "scripts/start-postgres prints)\n");
+		exit(77); /* meson: skipped */
+	}
+	snprintf(r->pgdb, sizeof r->pgdb, "privreg_%s", strrchr(r->dir, '-') + 1);
+	for (char *p = r->pgdb; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	char sql[128];
+	snprintf(sql, sizeof sql, "CREATE DATABASE %s", r->pgdb);
+	pg_admin(sql);
+	snprintf(r->url, sizeof r->url, "%s/%s", base, r->pgdb);
+}
+
+int test_sql(const struct test_register *r, const char *sql, int *changes)
+{
+	int ok = -1, n = 0;
+	if (r->pgdb[0]) {
+		char url[400];
+		snprintf(url, sizeof url, "%s", r->url);
+		PGconn *c = PQconnectdb(url);
+		assert_int_equal(PQstatus(c), CONNECTION_OK);
+		PGresult *res = PQexec(c, sql);
+		if (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK) {
+			ok = 0;
+			n = atoi(PQcmdTuples(res));
+		}
+		PQclear(res);
+		PQfinish(c);
+	} else {
+		sqlite3 *db;
+		assert_int_equal(sqlite3_open(r->db, &db), SQLITE_OK);
+		if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK) {
+			ok = 0;
+			n = sqlite3_changes(db);
+		}
+		sqlite3_close(db);
+	}
+	if (changes)
+		*changes = n;
+	return ok;
+}
+
 void test_register_new(struct test_register *r, const char *policy_path, const char *name)
 {
 	assert_int_equal(vault_library_init(), RC_OK);
@@ -44,10 +114,14 @@ void test_register_new(struct test_register *r, const char *policy_path, const c
 	snprintf(r->keydir, sizeof r->keydir, "%s/keys", r->dir);
 	assert_int_equal(mkdir(r->keydir, 0700), 0);
 	snprintf(r->db, sizeof r->db, "%s/privreg.db", r->dir);
+	if (test_pg())
+		pg_database_new(r);
+	else
+		snprintf(r->url, sizeof r->url, "sqlite:%s", r->db);
 	struct errbuf eb = {""};
-	char url[400];
-	snprintf(url, sizeof url, "sqlite:%s", r->db);
-	assert_int_equal(store_open(url, &r->store, &eb), RC_OK);
+	enum rc rc = store_open(r->url, &r->store, &eb);
+	if (rc)
+		fail_msg("store_open: %s", err_msg(&eb, rc));
 	r->tenant = test_register_add_tenant(r, policy_path, name);
 }
 
@@ -89,6 +163,11 @@ void test_register_free(struct test_register *r)
 {
 	tenant_free(r->tenant);
 	store_close(r->store);
+	if (r->pgdb[0]) {
+		char sql[128];
+		snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", r->pgdb);
+		pg_admin(sql);
+	}
 	rm_rf(r->dir);
 	memset(r, 0, sizeof *r);
 }

@@ -179,11 +179,9 @@ static enum rc tenant_of(void *arg, struct store *st, int64_t id, const struct t
 
 static struct store *open_store(const struct test_register *r)
 {
-	char url[320];
 	struct store *s = NULL;
 	struct errbuf eb = {""};
-	snprintf(url, sizeof url, "sqlite:%s", r->db);
-	enum rc rc = store_open(url, &s, &eb);
+	enum rc rc = store_open(r->url, &s, &eb);
 	if (rc)
 		fail_msg("store_open: %s", err_msg(&eb, rc));
 	return s;

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "core/audit.h"
 #include "core/tenant.h"
@@ -316,14 +315,12 @@ static void test_tampered_row(void **state)
 	struct core_ctx c = ctx(&r);
 	char sid[TOKEN_ID_MAX], rids[2][TOKEN_ID_MAX];
 	make_alice(&c, sid, rids);
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(r.db, &db), SQLITE_OK);
 	/* Copy the order's ciphertext over the account's: each is bound to its own id. */
 	const char *sql = "UPDATE records SET data = (SELECT data FROM records WHERE kind = 'order') "
 	                  "WHERE kind = 'account'";
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_changes(db), 1);
-	sqlite3_close(db);
+	int changes = 0;
+	assert_int_equal(test_sql(&r, sql, &changes), 0);
+	assert_int_equal(changes, 1);
 	struct record_view *rv = NULL;
 	assert_int_equal(record_read(&c, rids[0], &rv, NULL), RC_CRYPTO);
 	assert_int_equal(record_read(&c, rids[1], &rv, NULL), RC_OK);
@@ -508,13 +505,14 @@ static void test_audit_chain(void **state)
 	assert_int_equal(res.entries, 7);
 
 	/* The database refuses edits; someone with the file edits it anyway. */
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(r.db, &db), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(db, "UPDATE audit SET outcome = 'x' WHERE seq = 4", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit WHERE seq = 4", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER audit_no_update; UPDATE audit SET key_id = 'someone' WHERE seq = 5",
-	                              NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	assert_int_equal(test_sql(&r, "UPDATE audit SET outcome = 'x' WHERE seq = 4", NULL), -1);
+	assert_int_equal(test_sql(&r, "DELETE FROM audit WHERE seq = 4", NULL), -1);
+	assert_int_equal(test_sql(&r, test_pg() ? "DROP TRIGGER audit_no_update ON audit; "
+	                                          "UPDATE audit SET key_id = 'someone' WHERE seq = 5"
+	                                        : "DROP TRIGGER audit_no_update; "
+	                                          "UPDATE audit SET key_id = 'someone' WHERE seq = 5",
+	                          NULL),
+	                 0);
 	assert_int_equal(audit_verify(r.store, r.tenant, &res), RC_OK);
 	assert_false(res.ok);
 	assert_int_equal(res.first_bad, 5);
@@ -530,11 +528,10 @@ static void test_audit_deleted_row(void **state)
 	char sid[TOKEN_ID_MAX], rids[2][TOKEN_ID_MAX];
 	make_alice(&c, sid, rids);
 	make_alice(&c, sid, rids);
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(r.db, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 3",
-	                              NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	assert_int_equal(test_sql(&r, test_pg() ? "DROP TRIGGER audit_no_delete ON audit; DELETE FROM audit WHERE seq = 3"
+	                                        : "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq = 3",
+	                          NULL),
+	                 0);
 	struct audit_verify_result res;
 	assert_int_equal(audit_verify(r.store, r.tenant, &res), RC_OK);
 	assert_false(res.ok);
@@ -572,10 +569,8 @@ struct reader_arg {
 static void *reader(void *p)
 {
 	struct reader_arg *a = p;
-	char url[400];
-	snprintf(url, sizeof url, "sqlite:%s", a->r->db);
 	struct store *st = NULL;
-	assert_int_equal(store_open(url, &st, NULL), RC_OK);
+	assert_int_equal(store_open(a->r->url, &st, NULL), RC_OK);
 	for (int i = 0; i < a->reads; i++) {
 		struct wake_flag f = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
 		struct audit_waiter w;
@@ -604,10 +599,8 @@ static void test_audit_sink_batches(void **state)
 	struct core_ctx c = ctx(&r);
 	char sid[TOKEN_ID_MAX], rids[2][TOKEN_ID_MAX];
 	make_alice(&c, sid, rids);
-	char url[400];
-	snprintf(url, sizeof url, "sqlite:%s", r.db);
 	struct store *sink_store = NULL;
-	assert_int_equal(store_open(url, &sink_store, NULL), RC_OK);
+	assert_int_equal(store_open(r.url, &sink_store, NULL), RC_OK);
 	struct audit_sink *sink = NULL;
 	assert_int_equal(audit_sink_new(sink_store, &sink), RC_OK);
 	pthread_t th[4];

@@ -1,0 +1,75 @@
+/*
+ * postgres/idempotency.c: the first answers to writes sent with an
+ * Idempotency-Key, by tenant and key hash, and their purges (by expiry,
+ * and by subject when the subject is erased).
+ *
+ * A row past its expiry is as good as absent: the read ignores it and the
+ * next write under the same key replaces it.
+ */
+#include "store/postgres/internal.h"
+
+static void read_idempotency(struct pq_stmt *st, void *out)
+{
+	struct store_idempotency *e = out;
+	col_fixed(st, 0, e->fingerprint, VAULT_HASH_LEN);
+	col_id(st, 1, TOKEN_PREFIX_SUBJECT, e->subject_id);
+	e->created_at = col_int(st, 2);
+	e->expires_at = col_int(st, 3);
+	col_fixed(st, 4, e->wrapped_key, VAULT_WRAPPED_LEN);
+	e->answer = col_blob(st, 5, &e->answer_len);
+}
+
+enum rc pg_idempotency_get(struct store *s, int64_t tenant, const unsigned char key_hash[VAULT_HASH_LEN],
+                               struct store_idempotency *out)
+{
+	static const char sql[] =
+		"SELECT fingerprint, subject_id, created_at, expires_at, wrapped_key, answer FROM idempotency "
+		"WHERE tenant_id = $1 AND key_hash = $2";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	memset(out, 0, sizeof *out);
+	enum rc rc = pq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_blob(st, 2, key_hash, VAULT_HASH_LEN);
+	rc = pq_fetch_one(q, st, read_idempotency, out, "idempotency_get");
+	if (!rc)
+		memcpy(out->key_hash, key_hash, VAULT_HASH_LEN);
+	return rc;
+}
+
+enum rc pg_idempotency_put(struct store *s, int64_t tenant, const struct store_idempotency *e)
+{
+	static const char sql[] =
+		"INSERT INTO idempotency (tenant_id, key_hash, fingerprint, subject_id, created_at, expires_at, "
+		"wrapped_key, answer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant_id, key_hash) DO UPDATE SET "
+		"fingerprint = excluded.fingerprint, subject_id = excluded.subject_id, created_at = excluded.created_at, "
+		"expires_at = excluded.expires_at, wrapped_key = excluded.wrapped_key, answer = excluded.answer";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	enum rc rc = pq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_blob(st, 2, e->key_hash, VAULT_HASH_LEN);
+	bind_blob(st, 3, e->fingerprint, VAULT_HASH_LEN);
+	bind_opt_id(st, 4, TOKEN_PREFIX_SUBJECT, e->subject_id);
+	bind_int(st, 5, e->created_at);
+	bind_int(st, 6, e->expires_at);
+	bind_blob(st, 7, e->wrapped_key, VAULT_WRAPPED_LEN);
+	bind_blob(st, 8, e->answer, e->answer_len);
+	return pq_run(q, st, "idempotency_put");
+}
+
+enum rc pg_idempotency_expire(struct store *s, int64_t tenant, int64_t now, size_t max, size_t *n)
+{
+	static const char sql[] =
+		"DELETE FROM idempotency WHERE tenant_id = $1 AND key_hash IN (SELECT key_hash FROM idempotency "
+		"WHERE tenant_id = $1 AND expires_at <= $2 LIMIT $3)";
+	return pq_expire(pq(s), sql, tenant, now, max, n, "idempotency_expire");
+}
+
+enum rc pg_idempotency_forget_subject(struct store *s, int64_t tenant, const char *subject_id)
+{
+	static const char sql[] = "DELETE FROM idempotency WHERE tenant_id = $1 AND subject_id = $2";
+	return pq_run_tenant_id(pq(s), sql, tenant, TOKEN_PREFIX_SUBJECT, subject_id, "idempotency_forget_subject");
+}

@@ -1,0 +1,137 @@
+/*
+ * postgres/outbox.c: messages (e-mail, webhooks) written in the transaction
+ * of the change they announce and sent afterwards by the sender, which reads
+ * the due ones of every tenant. A sent message keeps its row, not its body.
+ *
+ * Before sending, a sender claims the message (outbox_claim): one UPDATE,
+ * outside any transaction, whose WHERE holds only while the message is still
+ * due, unsent and without a live claim; changes() == 1 says this sender won
+ * it. Two senders on one database thus never both send one message, and a
+ * claim left by a sender that died expires at claimed_until.
+ */
+#include "store/postgres/internal.h"
+
+enum rc pg_outbox_insert(struct store *s, int64_t tenant, const struct store_message *m)
+{
+	static const char sql[] =
+		"INSERT INTO outbox (tenant_id, message_id, subject_id, kind, created_at, next_at, sealed) VALUES "
+		"($1, (SELECT COALESCE(MAX(message_id), 0) + 1 FROM outbox WHERE tenant_id = $1), $2, $3, $4, $5, $6)";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	enum rc rc = pq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_id(st, 2, TOKEN_PREFIX_SUBJECT, m->subject_id);
+	bind_text(st, 3, m->kind);
+	bind_int(st, 4, m->created_at);
+	bind_int(st, 5, m->next_at);
+	bind_blob(st, 6, m->sealed, m->sealed_len);
+	return pq_run(q, st, "outbox_insert");
+}
+
+static void read_message(struct pq_stmt *st, void *out)
+{
+	struct store_message *m = out;
+	m->tenant_id = col_int(st, 0);
+	m->message_id = col_int(st, 1);
+	col_id(st, 2, TOKEN_PREFIX_SUBJECT, m->subject_id);
+	m->kind = col_text(st, 3);
+	m->created_at = col_int(st, 4);
+	m->next_at = col_int(st, 5);
+	m->attempts = col_int(st, 6);
+	m->sealed = col_blob(st, 7, &m->sealed_len);
+}
+
+enum rc pg_outbox_due(struct store *s, int64_t now, size_t max, struct store_message **out, size_t *n)
+{
+	static const char sql[] =
+		"SELECT tenant_id, message_id, subject_id, kind, created_at, next_at, attempts, sealed FROM outbox "
+		"WHERE sent_at IS NULL AND next_at <= $1 "
+		"AND (claimed_until IS NULL OR claimed_until < $1) ORDER BY next_at LIMIT $2";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = pq_stmt_get(q, sql, &st);
+	if (rc)
+		return rc;
+	bind_int(st, 1, now);
+	bind_int(st, 2, (int64_t)max);
+	return pq_fetch_all(q, st, read_message, sizeof **out, (void **)out, n, "outbox_due");
+}
+
+enum rc pg_outbox_claim(struct store *s, int64_t tenant, int64_t message_id, const char *owner, int64_t now,
+                            int64_t until)
+{
+	static const char sql[] =
+		"UPDATE outbox SET claimed_by = $3, claimed_until = $5 WHERE tenant_id = $1 AND message_id = $2 "
+		"AND sent_at IS NULL AND next_at <= $4 AND (claimed_until IS NULL OR claimed_until < $4)";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	enum rc rc = pq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_int(st, 2, message_id);
+	bind_text(st, 3, owner);
+	bind_int(st, 4, now);
+	bind_int(st, 5, until);
+	rc = pq_run(q, st, "outbox_claim");
+	return !rc && q->changes != 1 ? RC_CONFLICT : rc;
+}
+
+enum rc pg_outbox_release_claims(struct store *s)
+{
+	static const char sql[] =
+		"UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE sent_at IS NULL AND claimed_by IS NOT NULL";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	enum rc rc = pq_stmt_get(q, sql, &st);
+	return rc ? rc : pq_run(q, st, "outbox_release_claims");
+}
+
+enum rc pg_outbox_sent(struct store *s, int64_t tenant, int64_t message_id, int64_t at)
+{
+	static const char sql[] = "UPDATE outbox SET sent_at = $3, sealed = ''::bytea, claimed_by = NULL, claimed_until = NULL "
+		"WHERE tenant_id = $1 AND message_id = $2";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	enum rc rc = pq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_int(st, 2, message_id);
+	bind_int(st, 3, at);
+	return pq_run(q, st, "outbox_sent");
+}
+
+enum rc pg_outbox_retry(struct store *s, int64_t tenant, int64_t message_id, int attempts, int64_t next_at)
+{
+	static const char sql[] = "UPDATE outbox SET attempts = $3, next_at = $4, claimed_by = NULL, claimed_until = NULL "
+		"WHERE tenant_id = $1 AND message_id = $2";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	enum rc rc = pq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_int(st, 2, message_id);
+	bind_int(st, 3, attempts);
+	bind_int(st, 4, next_at);
+	return pq_run(q, st, "outbox_retry");
+}
+
+enum rc pg_outbox_pending(struct store *s, int64_t *n)
+{
+	static const char sql[] = "SELECT count(*) FROM outbox WHERE sent_at IS NULL";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	enum rc rc = pq_stmt_get(q, sql, &st);
+	return rc ? rc : pq_fetch_one(q, st, read_count, n, "outbox_pending");
+}
+
+enum rc pg_outbox_backlog(struct store *s, int64_t tenant, int64_t *n)
+{
+	static const char sql[] = "SELECT count(*) FROM outbox WHERE tenant_id = $1 AND sent_at IS NULL";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	enum rc rc = pq_tenant(q, sql, tenant, &st);
+	return rc ? rc : pq_fetch_one(q, st, read_count, n, "outbox_backlog");
+}
