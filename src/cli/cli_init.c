@@ -102,6 +102,8 @@ int cli_init(int argc, char **argv)
 	int64_t id;
 	rc = tenant_create(r.store, r.keydir, tenant, source, &id, &eb);
 	free(source);
+	if (!rc)
+		rc = tenant_note_policy_dir(r.keydir, tenant, policy_path, &eb);
 	cli_register_close(&r);
 	if (rc)
 		return cli_fail("init", rc, &eb);
@@ -187,6 +189,8 @@ int cli_tenant(int argc, char **argv)
 		size_t notices = 0;
 		enum rc rc = tenant_install_policy(r.store, r.keydir, o.argv[1], source, &notices, &eb);
 		free(source);
+		if (!rc)
+			rc = tenant_note_policy_dir(r.keydir, o.argv[1], o.argv[2], &eb);
 		cli_register_close(&r);
 		if (rc)
 			return cli_fail("tenant policy", rc, &eb);
@@ -213,6 +217,8 @@ int cli_tenant(int argc, char **argv)
 	int64_t id;
 	enum rc rc = tenant_create(r.store, r.keydir, name, source, &id, &eb);
 	free(source);
+	if (!rc)
+		rc = tenant_note_policy_dir(r.keydir, name, policy_path, &eb);
 	cli_register_close(&r);
 	if (rc)
 		return cli_fail("tenant add", rc, &eb);

@@ -619,7 +619,7 @@ void mail_open_fini(struct mail_open *m)
 
 enum rc mail_outbox_due(struct store *s, int64_t now, size_t max, struct store_message **out, size_t *n)
 {
-	return store_outbox_due(s, now, max, out, n);
+	return store_outbox_due(s, now, NULL, max, out, n);
 }
 
 enum rc mail_claim(struct store *s, const struct store_message *m, const char *owner, int64_t now, int64_t until)
@@ -639,5 +639,5 @@ enum rc mail_mark_sent(struct store *s, const struct store_message *m, int64_t a
 
 enum rc mail_retry_at(struct store *s, const struct store_message *m, int attempts, int64_t next_at)
 {
-	return store_outbox_retry(s, m->tenant_id, m->message_id, attempts, next_at);
+	return store_outbox_retry(s, m->tenant_id, m->message_id, attempts, next_at, NULL);
 }
