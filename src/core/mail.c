@@ -30,6 +30,10 @@ struct template {
 	const char *answered_body;     /* {controller}, {second} = what was done, {third} = export link or "" */
 	const char *verify_subject;    /* {first} = request type */
 	const char *verify_body;       /* {controller}, {second} = request type, {third} = link */
+	/* To a recipient told of a change (Art. 19; notify.h), in English for
+	 * every subject's language: a company, not the subject, reads it. */
+	const char *recipient_subject; /* {first} = event type */
+	const char *recipient_body;    /* {controller}, {first} = event type, {second} = subject id, {third} = what changed */
 };
 
 static const struct template templates[] = {
@@ -45,7 +49,11 @@ static const struct template templates[] = {
 	 "Your request ({first}) is answered",
 	 "Hello,\n\nyour request is answered: {second}\n{third}\n\n{controller}\n",
 	 "Is this request yours? ({first})",
-	 "Hello,\n\n{controller} has received a request ({second}) about your data. To make sure it\ncomes from you, open this link and press the button there:\n\n  {third}\n\nIf you did not ask, ignore this e-mail: nothing will be done.\n\n{controller}\n"},
+	 "Hello,\n\n{controller} has received a request ({second}) about your data. To make sure it\ncomes from you, open this link and press the button there:\n\n  {third}\n\nIf you did not ask, ignore this e-mail: nothing will be done.\n\n{controller}\n",
+	 "{controller}: personal data you received has changed ({first})",
+	 "Hello,\n\n{controller} disclosed to you personal data of the person it knows as {second}.\n"
+	 "That data has changed ({first}): {third}\n\nUnder Art. 19 GDPR we tell every recipient of the data of each erasure,\n"
+	 "rectification and restriction. Please do the same in your records. This\ne-mail carries no personal data beyond the id.\n\n{controller}\n"},
 	{"et", "Palun kinnitage: {first}",
 	 "Tere!\n\nTe soovisite {controller} käest: \"{second}\". Palun kinnitage see, avades lingi ja\n"
 	 "vajutades seal nuppu:\n\n  {third}\n\nLink kehtib 7 päeva. Kui Te seda ei soovinud, jätke see kiri tähelepanuta:\n"
@@ -58,7 +66,8 @@ static const struct template templates[] = {
 	 "Teie taotlusele ({first}) on vastatud",
 	 "Tere!\n\nTeie taotlusele on vastatud: {second}\n{third}\n\n{controller}\n",
 	 "Kas see taotlus on Teie oma? ({first})",
-	 "Tere!\n\n{controller} sai Teie andmeid puudutava taotluse ({second}). Veendumaks, et see\non Teilt, avage link ja vajutage seal nuppu:\n\n  {third}\n\nKui Te seda ei esitanud, jätke kiri tähelepanuta: midagi ei tehta.\n\n{controller}\n"},
+	 "Tere!\n\n{controller} sai Teie andmeid puudutava taotluse ({second}). Veendumaks, et see\non Teilt, avage link ja vajutage seal nuppu:\n\n  {third}\n\nKui Te seda ei esitanud, jätke kiri tähelepanuta: midagi ei tehta.\n\n{controller}\n",
+	 NULL, NULL},
 	{"lv", "Lūdzu, apstipriniet: {first}",
 	 "Labdien!\n\nJūs lūdzāt {controller}: \"{second}\". Lūdzu, apstipriniet to, atverot saiti un\n"
 	 "nospiežot pogu:\n\n  {third}\n\nSaite ir derīga 7 dienas. Ja jūs to nelūdzāt, neņemiet vērā šo vēstuli:\n"
@@ -71,7 +80,8 @@ static const struct template templates[] = {
 	 "Uz jūsu pieprasījumu ({first}) ir atbildēts",
 	 "Labdien!\n\nUz jūsu pieprasījumu ir atbildēts: {second}\n{third}\n\n{controller}\n",
 	 "Vai šis pieprasījums ir jūsu? ({first})",
-	 "Labdien!\n\n{controller} saņēma pieprasījumu ({second}) par jūsu datiem. Lai pārliecinātos, ka tas\nir no jums, atveriet saiti un nospiediet pogu:\n\n  {third}\n\nJa jūs to neiesniedzāt, neņemiet vērā šo vēstuli: nekas netiks darīts.\n\n{controller}\n"},
+	 "Labdien!\n\n{controller} saņēma pieprasījumu ({second}) par jūsu datiem. Lai pārliecinātos, ka tas\nir no jums, atveriet saiti un nospiediet pogu:\n\n  {third}\n\nJa jūs to neiesniedzāt, neņemiet vērā šo vēstuli: nekas netiks darīts.\n\n{controller}\n",
+	 NULL, NULL},
 	{"fi", "Vahvista: {first}",
 	 "Hei,\n\npyysit yritykseltä {controller}: \"{second}\". Vahvista pyyntö avaamalla linkki ja\n"
 	 "painamalla siellä olevaa painiketta:\n\n  {third}\n\nLinkki on voimassa 7 päivää. Jos et pyytänyt tätä, voit jättää\n"
@@ -84,7 +94,8 @@ static const struct template templates[] = {
 	 "Pyyntöösi ({first}) on vastattu",
 	 "Hei,\n\npyyntöösi on vastattu: {second}\n{third}\n\n{controller}\n",
 	 "Onko tämä pyyntö sinun? ({first})",
-	 "Hei,\n\n{controller} on vastaanottanut tietojasi koskevan pyynnön ({second}). Varmistaaksemme,\nettä se on sinulta, avaa linkki ja paina siellä olevaa painiketta:\n\n  {third}\n\nJos et tehnyt pyyntöä, voit jättää viestin huomiotta: mitään ei tehdä.\n\n{controller}\n"},
+	 "Hei,\n\n{controller} on vastaanottanut tietojasi koskevan pyynnön ({second}). Varmistaaksemme,\nettä se on sinulta, avaa linkki ja paina siellä olevaa painiketta:\n\n  {third}\n\nJos et tehnyt pyyntöä, voit jättää viestin huomiotta: mitään ei tehdä.\n\n{controller}\n",
+	 NULL, NULL},
 	{"ru", "Пожалуйста, подтвердите: {first}",
 	 "Здравствуйте!\n\nВы попросили {controller}: «{second}». Пожалуйста, подтвердите это, открыв ссылку\n"
 	 "и нажав на кнопку:\n\n  {third}\n\nСсылка действует 7 дней. Если вы этого не просили, просто проигнорируйте\n"
@@ -97,7 +108,8 @@ static const struct template templates[] = {
 	 "На ваш запрос ({first}) дан ответ",
 	 "Здравствуйте!\n\nНа ваш запрос дан ответ: {second}\n{third}\n\n{controller}\n",
 	 "Это ваш запрос? ({first})",
-	 "Здравствуйте!\n\n{controller} получил запрос ({second}) о ваших данных. Чтобы убедиться, что он\nот вас, откройте ссылку и нажмите на кнопку:\n\n  {third}\n\nЕсли вы его не отправляли, проигнорируйте это письмо: ничего сделано не будет.\n\n{controller}\n"},
+	 "Здравствуйте!\n\n{controller} получил запрос ({second}) о ваших данных. Чтобы убедиться, что он\nот вас, откройте ссылку и нажмите на кнопку:\n\n  {third}\n\nЕсли вы его не отправляли, проигнорируйте это письмо: ничего сделано не будет.\n\n{controller}\n",
+	 NULL, NULL},
 };
 
 static const struct template *template_for(const char *lang)
@@ -443,6 +455,14 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 		rc = render(&subject, t->verify_subject, p->controller.name, type, NULL, NULL);
 		if (!rc)
 			rc = render(&body, t->verify_body, p->controller.name, NULL, type, a->link);
+	} else if (a->kind == MAIL_RECIPIENT_NOTICE) {
+		t = &templates[0];
+		rc = render_slots(&subject, t->recipient_subject,
+		                  (const struct slot[]){{"{controller}", p->controller.name}, {"{first}", a->event}}, 2);
+		if (!rc)
+			rc = render_slots(&body, t->recipient_body,
+			                  (const struct slot[]){{"{controller}", p->controller.name}, {"{first}", a->event},
+			                                        {"{second}", subject_id}, {"{third}", a->text}}, 4);
 	} else {
 		rc = render_answer(&subject, &body, p, a);
 	}
@@ -464,8 +484,12 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 		char ad[TOKEN_ID_MAX + 8];
 		snprintf(ad, sizeof ad, "mail:%s", subject_id);
 		static const char *const kinds[] = {"confirm", "policy_notice", "request_extended", "request_answered",
-		                                    "request_verify", "request_refused", "request_partial"};
-		struct store_message m = {.kind = (char *)kinds[a->kind], .created_at = core_now(c), .next_at = core_now(c)};
+		                                    "request_verify", "request_refused", "request_partial",
+		                                    "recipient_notice"};
+		struct store_message m = {.kind = (char *)kinds[a->kind], .created_at = core_now(c), .next_at = core_now(c),
+		                          .target = (char *)a->target, .event = (char *)a->event};
+		if (a->request_id)
+			snprintf(m.request_id, sizeof m.request_id, "%s", a->request_id);
 		struct subject_key tenant_key;
 		if (!key) { /* the tenant's own mail key (see mail.h) */
 			memcpy(tenant_key.k, c->tenant->vault.token_key, sizeof tenant_key.k);

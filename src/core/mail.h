@@ -15,6 +15,7 @@ enum mail_kind {
 	MAIL_CONFIRM, MAIL_POLICY_NOTICE, MAIL_REQUEST_EXTENDED, MAIL_REQUEST_ANSWERED, MAIL_REQUEST_VERIFY,
 	MAIL_REQUEST_REFUSED,      /* Art. 12(4): why, and the complaint and the court */
 	MAIL_REQUEST_PARTIAL,      /* carried out in part: what was kept and why, and the same remedies */
+	MAIL_RECIPIENT_NOTICE,     /* to a recipient: the subject's data changed (Art. 19; core/notify) */
 };
 
 /* What an answered request did, said in the subject's language (never the
@@ -52,6 +53,10 @@ struct mail_args {
 	size_t count;              /* MAIL_REQUEST_ANSWERED, _PARTIAL: the outcome's number */
 	const struct mail_kept *kept; /* MAIL_REQUEST_PARTIAL */
 	size_t nkept;
+	/* MAIL_RECIPIENT_NOTICE: the notification this mail is (outbox tags):
+	 * the request or NULL, the recipient's name, the event type; `text`
+	 * says what changed (kinds, purpose), never a value. */
+	const char *request_id, *target, *event;
 };
 
 /* With key NULL the message is sealed under the tenant's own mail key, not
