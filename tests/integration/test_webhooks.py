@@ -398,3 +398,20 @@ def _up(port):
         return True
     except OSError:
         return False
+
+
+def test_overdue_acknowledgements_count_as_overdue(env, privreg):
+    """A request carried out but still awaiting an acknowledgement past its
+    deadline is late: in `privreg requests due` and in /metrics."""
+    sid, _ = customer(env)
+    rid = request(env, sid, "restriction", received_at="2024-01-02T10:00:00Z")   # no sink: nobody acknowledges
+    assert complete(env, rid)["status"] == "awaiting_acknowledgements"
+    got = get(env, rid)
+    assert got["overdue"] is True
+    listed = env.request("GET", "/v1/requests", env.keys["dpo"], params={"overdue": "true"}).json()["requests"]
+    assert [r["id"] for r in listed] == [rid]
+    metrics = env.request("GET", "/metrics", env.keys["admin"]).text
+    assert 'privreg_requests_late{tenant="default"} 1' in metrics
+    r = privreg("requests", "due", "--json", "--dir", env.dir, check=None)
+    due = json.loads(r.stdout)["requests"]
+    assert [(q["id"], q["status"], q["why"]) for q in due] == [(rid, "awaiting_acknowledgements", "late")]
