@@ -618,11 +618,17 @@ static bool url_ok(const char *u)
 	return true;
 }
 
+struct notify_arg {
+	struct policy_notify *n;
+	const char *owner;        /* "recipient 'courier' notify", "system 'shop_db'" */
+};
+
 static void notify_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
-	struct policy_notify *n = arg;
-	char what[120];
-	snprintf(what, sizeof what, "notify.%s", key);
+	struct notify_arg *a = arg;
+	struct policy_notify *n = a->n;
+	char what[160];
+	snprintf(what, sizeof what, "%s %s", a->owner, key);
 	const char *s = policy_want_string(c, v, what);
 	if (!s)
 		return;
@@ -682,7 +688,9 @@ static void system_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_no
 		a->held = true;
 		y->nfields = policy_name_list(c, v, what, "field", policy_find_field, (const void ***)&y->fields);
 	} else {
-		notify_pair(c, key, k, v, &y->notify);
+		char owner[100];
+		snprintf(owner, sizeof owner, "system '%s'", y->name);
+		notify_pair(c, key, k, v, &(struct notify_arg){&y->notify, owner});
 	}
 }
 
@@ -744,7 +752,7 @@ static void recipient_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml
 	} else if (!strcmp(key, "notify")) {
 		static const char *const nkeys[] = {"webhook", "secret_file", "email", NULL};
 		r->notify.line = policy_line_of(k);
-		if (policy_each_pair(c, v, what, nkeys, notify_pair, &r->notify))
+		if (policy_each_pair(c, v, what, nkeys, notify_pair, &(struct notify_arg){&r->notify, what}))
 			check_notify(c, v, what, &r->notify, true);
 	} else {
 		policy_read_recipient_notice(c, key, v, r, what);
