@@ -415,3 +415,12 @@ def test_overdue_acknowledgements_count_as_overdue(env, privreg):
     r = privreg("requests", "due", "--json", "--dir", env.dir, check=None)
     due = json.loads(r.stdout)["requests"]
     assert [(q["id"], q["status"], q["why"]) for q in due] == [(rid, "awaiting_acknowledgements", "late")]
+
+
+def test_policy_shows_systems_and_how_recipients_are_told(env):
+    p = env.request("GET", "/v1/policy", env.keys["dpo"]).json()
+    assert p["systems"]["shop_db"] == {"kinds": ["account", "order"], "fields": [],
+                                       "webhook": env.sink.url("/shop-db")}
+    assert p["systems"]["newsletter"]["fields"] == ["email", "name", "language"]
+    assert p["recipients"]["courier"]["notify"] == {"webhook": env.sink.url("/courier")}
+    assert "secret" not in json.dumps(p)
