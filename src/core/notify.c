@@ -9,6 +9,7 @@
 
 #include "base/xalloc.h"
 #include "core/disclosure.h"
+#include "core/consent.h"
 #include "core/mail.h"
 #include "core/subject.h"
 
@@ -281,6 +282,28 @@ enum rc notify_subject_restricted(const struct core_ctx *c, const char *subject_
 	struct notify_change ch = {.event = restricted ? NOTIFY_RESTRICTED : NOTIFY_RESTRICTION_LIFTED,
 	                           .subject_id = subject_id};
 	if (!rc)
+		rc = notify_queue(c, &ch, &before, &n);
+	notify_snapshot_fini(&before);
+	return core_end(c, rc);
+}
+
+enum rc notify_consent_record(const struct core_ctx *c, const char *subject_id, const char *purpose,
+                              enum consent_action a, const struct consent_evidence *ev, char state[16],
+                              struct errbuf *eb)
+{
+	bool tells = a == CONSENT_WITHDRAW || a == CONSENT_OBJECT;
+	struct notify_snapshot before = {0};
+	size_t n = 0;
+	enum rc rc = store_begin(c->store);
+	if (rc)
+		return rc;
+	if (tells)
+		rc = notify_snapshot(c, subject_id, &before);
+	if (!rc)
+		rc = consent_record(c, subject_id, purpose, a, ev, state, eb);
+	struct notify_change ch = {.event = a == CONSENT_OBJECT ? NOTIFY_OBJECTED : NOTIFY_CONSENT_WITHDRAWN,
+	                           .subject_id = subject_id, .purpose = purpose};
+	if (!rc && tells)
 		rc = notify_queue(c, &ch, &before, &n);
 	notify_snapshot_fini(&before);
 	return core_end(c, rc);

@@ -23,6 +23,7 @@
 #ifndef PRIVREG_NOTIFY_H
 #define PRIVREG_NOTIFY_H
 
+#include "core/consent.h"
 #include "core/record.h"
 #include "store/store.h"
 
@@ -84,6 +85,13 @@ enum rc notify_queue(const struct core_ctx *c, const struct notify_change *ch, c
  * and tells those who hold or received their data, in one transaction. */
 enum rc notify_subject_restricted(const struct core_ctx *c, const char *subject_id, bool restricted,
                                   struct errbuf *eb) WUR;
+
+/* consent_record, and for a withdrawal or an objection the systems and
+ * recipients told (consent.withdrawn, subject.objected), in one
+ * transaction: the staff's and the API's way to record one. */
+enum rc notify_consent_record(const struct core_ctx *c, const char *subject_id, const char *purpose,
+                              enum consent_action a, const struct consent_evidence *ev, char state[16],
+                              struct errbuf *eb) WUR;
 
 /* A webhook opened for sending. */
 struct notify_webhook {

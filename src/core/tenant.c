@@ -63,13 +63,18 @@ enum rc tenant_note_policy_dir(const char *keydir, const char *name, const char 
 	if (!ok)
 		return err_set(eb, RC_IO, "cannot resolve the policy's directory: %s", strerror(errno));
 	policy_dir_path(keydir, name, path, sizeof path);
-	FILE *f = fopen(path, "w");
-	if (!f || fprintf(f, "%s\n", dir) < 0 || fclose(f)) {
-		if (f)
-			fclose(f);
-		return err_set(eb, RC_IO, "cannot write %s: %s", path, strerror(errno));
+	/* Private from its first byte, whatever the umask, as the key files are. */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+	if (!f && fd >= 0)
+		close(fd);
+	bool written = f && !fchmod(fileno(f), 0600) && fprintf(f, "%s\n", dir) >= 0;
+	int e = errno;
+	if (f && fclose(f) && written) {
+		written = false;
+		e = errno;
 	}
-	return RC_OK;
+	return written ? RC_OK : err_set(eb, RC_IO, "cannot write %s: %s", path, strerror(e));
 }
 
 /* The webhook secrets of t's policy, from the directory noted at install;

@@ -424,3 +424,21 @@ def test_policy_shows_systems_and_how_recipients_are_told(env):
     assert p["systems"]["newsletter"]["fields"] == ["email", "name", "language"]
     assert p["recipients"]["courier"]["notify"] == {"webhook": env.sink.url("/courier")}
     assert "secret" not in json.dumps(p)
+
+
+def test_withdrawal_through_the_consent_api_is_told_too(env):
+    sid, _ = customer(env)
+    env.sink.start()
+    r = env.request("POST", f"/v1/subjects/{sid}/consents", env.keys["dpo"],
+                    json={"purpose": "personalisation", "granted": False, "source": "account settings"})
+    assert r.status_code == 201, r.text
+    evs = wait_for(lambda: [e for _, e in env.sink.acked()] if len(env.sink.acked()) == 2 else None)
+    assert {e["type"] for e in evs} == {"subject.objected"}   # personalisation rests on legitimate interest
+    assert {e["data"]["purpose"] for e in evs} == {"personalisation"}
+    assert {e["data"]["request_id"] for e in evs} == {None}
+    # A grant tells nobody.
+    r = env.request("POST", f"/v1/subjects/{sid}/consents", env.keys["dpo"],
+                    json={"purpose": "direct_marketing", "granted": True, "source": "checkout"})
+    assert r.status_code == 201
+    time.sleep(2)
+    assert len(env.sink.got) == 2
