@@ -31,7 +31,7 @@ SHOTS = ROOT / "build" / "screenshots"
 AXE = ROOT / "tests" / "tools" / "a11y" / "node_modules" / "axe-core" / "axe.min.js"
 PASSWORD = "long enough passphrase"
 PAGES = ["index.html", "enrol.html", "queue.html", "request.html", "audit.html", "subject.html", "holds.html",
-         "retention.html", "users.html"]
+         "retention.html", "users.html", "attestation.html"]
 
 
 def chromium_or_skip():
@@ -124,7 +124,7 @@ def test_palette_meets_wcag_aa_contrast():
     pal = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-f]{6})", css))
     pairs = [("ink", "paper"), ("muted", "paper"), ("link", "paper"), ("danger", "paper"), ("ink", "panel"),
              ("muted", "panel"), ("danger", "panel"), ("paper", "ink"), ("ink", "focus"), ("paper", "action"),
-             ("paper", "action-dark")]
+             ("paper", "action-dark"), ("action", "paper")]
     for fg, bg in pairs:
         assert contrast(pal[fg], pal[bg]) >= 4.5, (fg, bg, contrast(pal[fg], pal[bg]))
 
@@ -366,6 +366,7 @@ def test_support_sees_no_audit_page(env, browser):
     visible(drv, "#nav")
     audit_link = drv.find_element(By.CSS_SELECTOR, "#nav a[href='audit.html']")
     assert not audit_link.is_displayed()
+    assert not drv.find_element(By.CSS_SELECTOR, "#nav a[href='attestation.html']").is_displayed()
     # Typed in by hand: the page says no, because the API does.
     drv.get(env.url + "/console/audit.html")
     visible(drv, "#errors")
@@ -375,6 +376,10 @@ def test_support_sees_no_audit_page(env, browser):
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/"
     r = requests.get(env.url + "/v1/audit", cookies={"privreg_session": cookie["value"]}, timeout=30)
     assert r.status_code == 403
+    drv.get(env.url + "/console/attestation.html")
+    visible(drv, "#errors")
+    assert "may not" in drv.find_element(By.ID, "errors").text
+    assert not drv.find_element(By.ID, "doc").is_displayed() and not drv.find_element(By.ID, "none").is_displayed()
 
 
 def test_admin_sees_the_users(env, browser):
@@ -392,6 +397,53 @@ def test_admin_sees_the_users(env, browser):
     assert "admin.console@example.com" in text and "administrator" in text
     assert re.search(r"user:usr_\w+", text)
     check_page(drv, "users")
+
+
+def test_the_latest_attestation(env, browser):
+    """Issue #16: the latest kept attestation, each claim holding or not in
+    words and with a mark; before any was kept, the command that makes one."""
+    drv = browser
+    link = add_user(env, "auditor.console@example.com", "auditor")
+    token = link.split("#", 1)[1]
+    secret = env.request("POST", "/console/enrolment", json={"token": token}).json()["secret"]
+    assert env.request("POST", "/console/enrolment/confirm", json={
+        "token": token, "password": PASSWORD, "code": totp(secret)}).status_code == 204
+    sign_in_page(drv, env, "auditor.console@example.com", totp(secret, step_offset=1))
+    wait(drv, EC.url_contains("queue.html"))
+    if env.request("GET", "/v1/attestation", env.admin, params={"latest": "1"}).status_code == 404:
+        visible(drv, "#nav a[href='attestation.html']").click()
+        none = visible(drv, "#none")
+        assert "No attestation kept yet" in none.text and "privreg attest" in none.text
+        assert not drv.find_element(By.ID, "doc").is_displayed()
+        check_page(drv, "attestation-none")
+
+    out = env.dir.parent / "console-attestation.json"
+    env.privreg("attest", "--dir", env.dir, "--out", out, check=0)
+    doc = json.loads(out.read_text())
+    drv.get(env.url + "/console/attestation.html")
+    visible(drv, "#claims .claim")
+    facts = drv.find_element(By.ID, "facts").text
+    assert doc["signature"]["key_id"] in facts and doc["as_of"][:10] in facts and doc["period"]["from"][:10] in facts
+    claims = drv.find_elements(By.CSS_SELECTOR, "#claims .claim")
+    assert [c.get_attribute("data-claim") for c in claims] == [c["name"] for c in doc["claims"]]
+    for shown, claim in zip(claims, doc["claims"]):
+        verdict = shown.find_element(By.CLASS_NAME, "verdict").text
+        assert verdict == ("holds" if claim["holds"] else "does not hold"), (claim["name"], verdict)
+        assert ("holds" if claim["holds"] else "fails") in shown.get_attribute("class").split()
+        for name, value in claim["evidence"].items():
+            if isinstance(value, list):
+                assert name in shown.text and f"{claim['evidence'].get(name + '_count', len(value))} in all" in shown.text
+    bad = sum(not c["holds"] for c in doc["claims"])
+    summary = drv.find_element(By.ID, "summary").text
+    assert summary == (f"{bad} of {len(doc['claims'])} claims do not hold." if bad else
+                       f"All {len(doc['claims'])} claims hold.")
+    assert "privreg attest verify" in drv.find_element(By.ID, "doc").text
+    # The link saves the document byte for byte as it was signed, with the session's cookie.
+    cookie = drv.get_cookie("privreg_session")
+    href = drv.find_element(By.ID, "download").get_attribute("href")
+    saved = requests.get(href, cookies={"privreg_session": cookie["value"]}, timeout=30)
+    assert saved.status_code == 200 and saved.json() == doc
+    check_page(drv, "attestation")
 
 
 def test_wrong_passwords_are_limited(env, browser):

@@ -384,6 +384,81 @@
     });
   };
 
+  /* The latest kept attestation (docs/attestation.md). Evidence is facts
+   * (scalars) and lists of rows, each list NAME with NAME_count: shown as the
+   * count and the first few rows, so a long list stays a glance. */
+  var ATTEST_ROWS = 3;
+
+  function when(iso) { return iso ? iso.replace("T", " ").replace("Z", " UTC") : "–"; }
+
+  function evidenceValue(v) {
+    if (v === null || v === undefined) return "–";
+    if (typeof v === "boolean") return t(v ? "attest.yes" : "attest.no");
+    if (typeof v === "object") return JSON.stringify(v);
+    return String(v);
+  }
+
+  function evidence(ev) {
+    var dl = el("dl", null, "facts evidence");
+    Object.keys(ev || {}).forEach(function (k) {
+      var v = ev[k];
+      if (/_count$/.test(k) && Array.isArray(ev[k.slice(0, -6)])) return;
+      dl.appendChild(el("dt", k));
+      if (!Array.isArray(v)) { dl.appendChild(el("dd", evidenceValue(v))); return; }
+      var n = typeof ev[k + "_count"] === "number" ? ev[k + "_count"] : v.length;
+      var dd = el("dd", null);
+      dd.appendChild(el("span", t("attest.count", {n: n})));
+      if (v.length) {
+        var ul = el("ul", null, "rows");
+        v.slice(0, ATTEST_ROWS).forEach(function (row) {
+          var text = typeof row === "object" && row !== null ?
+            Object.keys(row).map(function (f) { return f + ": " + evidenceValue(row[f]); }).join(", ") : evidenceValue(row);
+          ul.appendChild(el("li", text));
+        });
+        if (n > ATTEST_ROWS) ul.appendChild(el("li", t("attest.more", {n: n - ATTEST_ROWS}), "more"));
+        dd.appendChild(ul);
+      }
+      dl.appendChild(dd);
+    });
+    return dl;
+  }
+
+  pages.attestation = function () {
+    requireSession().then(function () {
+      return api("GET", "/v1/attestation?latest=1");
+    }).then(function (res) {
+      if (res.status === 404) { $("#none").hidden = false; return; }
+      if (!res.ok) { showErrors([{text: apiError(res)}]); return; }
+      var doc = res.body, claims = doc.claims || [], sig = doc.signature || {};
+      var bad = claims.filter(function (c) { return !c.holds; }).length;
+      var summary = $("#summary");
+      summary.textContent = bad ? t("attest.summary_bad", {n: bad, all: claims.length}) :
+                                  t("attest.summary_ok", {all: claims.length});
+      summary.className = bad ? "panel bad" : "panel";
+      var dl = $("#facts");
+      [["attest.as_of", when(doc.as_of)],
+       ["attest.period", when(doc.period && doc.period.from) + " – " + when(doc.period && doc.period.to)],
+       ["attest.tenant", doc.tenant], ["attest.key_id", sig.key_id || "–"],
+       ["attest.alg", sig.alg || "–"]].forEach(function (row) {
+        dl.appendChild(el("dt", t(row[0])));
+        dl.appendChild(el("dd", row[1]));
+      });
+      var box = $("#claims");
+      claims.forEach(function (c) {
+        var sec = el("section", null, "claim " + (c.holds ? "holds" : "fails"));
+        sec.setAttribute("data-claim", c.name);
+        var h = el("h2");
+        var key = "attest.claim." + c.name, title = t(key);
+        h.appendChild(el("span", title === key ? c.name : title));
+        h.appendChild(el("span", c.holds ? t("attest.holds") : t("attest.fails"), "verdict"));
+        sec.appendChild(h);
+        sec.appendChild(evidence(c.evidence));
+        box.appendChild(sec);
+      });
+      $("#doc").hidden = false;
+    });
+  };
+
   pages.users = function () {
     requireSession().then(function () {
       return api("GET", "/v1/users");
