@@ -474,7 +474,8 @@ enum rc pg_records_by_state(struct store *s, int64_t tenant, const char *kind, c
 {
 	static const char sql[] =
 		"SELECT " RECORD_COLUMNS " FROM records "
-		"WHERE tenant_id = $1 AND kind = $2 AND state = $3 AND record_id > $4 ORDER BY record_id LIMIT $5";
+		"WHERE tenant_id = $1 AND kind = $2 AND state = $3 AND state IN ('anonymized', 'detached') "
+		"AND record_id > $4 ORDER BY record_id LIMIT $5";
 	struct pg_store *q = pq(s);
 	struct pq_stmt *st = NULL;
 	*out = NULL;
