@@ -6,6 +6,7 @@
 #include "api/value_json.h"
 #include "base/timeutil.h"
 #include "core/consent.h"
+#include "core/notify.h"
 
 static const char *opt_str(json_t *o, const char *key, bool *bad)
 {
@@ -35,7 +36,7 @@ enum rc h_consent_post(struct http_request *rq)
 	enum consent_action a = json_is_true(granted) ? CONSENT_GRANT
 	                      : u && u->basis != BASIS_CONSENT ? CONSENT_OBJECT : CONSENT_WITHDRAW;
 	char state[16];
-	enum rc rc = consent_record(&rq->ctx, rq->params[0], purpose, a, &ev, state, &rq->eb);
+	enum rc rc = notify_consent_record(&rq->ctx, rq->params[0], purpose, a, &ev, state, &rq->eb);
 	if (rc)
 		return rc;
 	http_reply(rq, 201, json_pack("{s:s, s:s, s:b}", "purpose", purpose, "state", state, "allowed",

@@ -21,6 +21,7 @@
 #include "core/disclosure.h"
 #include "core/hold.h"
 #include "core/keep.h"
+#include "core/notify.h"
 #include "core/subject.h"
 
 static json_t *title_json(const struct policy_title *t)
@@ -212,6 +213,21 @@ static enum rc export_csv(struct http_request *rq, const struct subject_view *s,
 	return RC_OK;
 }
 
+/* Art. 19, second sentence: the systems and recipients told of changes to
+ * the subject's data (rectification, restriction, ...), and when. */
+static json_t *told_json(const struct store_message *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++) {
+		char at[TIMEUTIL_DATETIME_LEN];
+		timeutil_format_datetime(v[i].created_at, at);
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:s}", "recipient", v[i].target ? v[i].target : "",
+		                                   "event", v[i].event ? v[i].event : "", "at", at, "status",
+		                                   notify_status(&v[i])));
+	}
+	return a;
+}
+
 enum rc export_reply(struct http_request *rq, const char *subject_id, const char *format)
 {
 	if (format && strcmp(format, "json") && strcmp(format, "csv"))
@@ -242,8 +258,17 @@ enum rc export_reply(struct http_request *rq, const char *subject_id, const char
 		rc = disclosure_list(&rq->ctx, subject_id, &d, &nd);
 		if (!rc)
 			rc = hold_active(&rq->ctx, subject_id, NULL, &holds, &nholds);
+		struct store_message *told = NULL;
+		size_t ntold = 0;
 		if (!rc)
-			rc = value_json_reply(rq, 200, export_json(rq, s, &cr, disclosures_json(d, nd), holds, nholds));
+			rc = notify_list(&rq->ctx, subject_id, NULL, &told, &ntold);
+		if (!rc) {
+			json_t *j = export_json(rq, s, &cr, disclosures_json(d, nd), holds, nholds);
+			if (j)
+				json_object_set_new(j, "recipients_told", told_json(told, ntold));
+			rc = value_json_reply(rq, 200, j);
+		}
+		store_messages_free(told, ntold);
 		store_holds_free(holds, nholds);
 		store_disclosures_free(d, nd);
 	}

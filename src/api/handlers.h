@@ -64,6 +64,7 @@ enum rc h_request_verify(struct http_request *rq);
 enum rc h_request_extend(struct http_request *rq);
 enum rc h_request_refuse(struct http_request *rq);
 enum rc h_request_complete(struct http_request *rq);
+enum rc h_request_waive(struct http_request *rq);
 enum rc h_request_export(struct http_request *rq);
 enum rc h_subject_unrestrict(struct http_request *rq);
 

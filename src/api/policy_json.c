@@ -182,7 +182,22 @@ json_t *policy_to_json(const struct policy *p)
 			json_object_set_new(j, "safeguards", title_json(&r->safeguards));
 		if (r->dpf)
 			json_object_set_new(j, "dpf", json_true());
+		if (r->notify.webhook || r->notify.email)
+			json_object_set_new(j, "notify", r->notify.webhook ? json_pack("{s:s}", "webhook", r->notify.webhook)
+			                                                    : json_pack("{s:s}", "email", r->notify.email));
 		json_object_set_new(recipients, r->name, j);
+	}
+
+	/* The systems told of changes (Art. 19); the secrets stay unsaid. */
+	json_t *systems = json_object();
+	for (size_t i = 0; i < p->nsystems; i++) {
+		const struct policy_system *y = &p->systems[i];
+		json_t *kinds = json_array();
+		for (size_t k = 0; k < y->nrecords; k++)
+			json_array_append_new(kinds, json_string(y->records[k]->name));
+		json_object_set_new(systems, y->name, json_pack("{s:o, s:o, s:s}", "kinds", kinds, "fields",
+		                                                FIELD_NAMES(y->fields, y->nfields), "webhook",
+		                                                y->notify.webhook ? y->notify.webhook : ""));
 	}
 
 	json_t *cookies = json_object();
@@ -223,6 +238,10 @@ json_t *policy_to_json(const struct policy *p)
 	                        "requests", req, "fields", fields, "purposes", purposes, "records", records,
 	                        "recipients", recipients, "cookies", cookies, "consent_sources", sources);
 	json_object_set_new(out, "backups", backups);
+	if (p->nsystems)
+		json_object_set_new(out, "systems", systems);
+	else
+		json_decref(systems);
 	set_opt(out, "date", p->date);
 	json_object_set_new(out, "automated_decisions",
 	                    p->automated == AUTOMATED_NONE       ? json_string("none")

@@ -7,6 +7,7 @@
 #include "api/value_json.h"
 #include "base/timeutil.h"
 #include "core/consent.h"
+#include "core/notify.h"
 #include "core/request.h"
 #include "core/subject.h"
 
@@ -36,6 +37,30 @@ static json_t *json_of_request(const struct store_request *r, int64_t now)
 	                 "answered_at", instant_or_null(r->answered_at), "outcome", str_or_null(r->outcome),
 	                 "refusal_reason", str_or_null(r->refusal_reason), "verified_by", str_or_null(r->verified_by),
 	                 "overdue", open && r->due_at < now, "about_nobody", r->nobody);
+}
+
+/* The request's notifications to systems and recipients (Art. 19): who,
+ * of what, and whether they acknowledged it. */
+static enum rc with_notifications(struct http_request *rq, const struct store_request *r, json_t *body)
+{
+	struct store_message *v = NULL;
+	size_t n = 0;
+	enum rc rc = request_notifications(&rq->ctx, r, &v, &n);
+	if (rc)
+		return rc;
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct store_message *m = &v[i];
+		json_array_append_new(list, json_pack("{s:I, s:s, s:s, s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o}",
+		    "id", (json_int_t)m->message_id, "target", m->target ? m->target : "", "event", m->event ? m->event : "",
+		    "channel", strcmp(m->kind, NOTIFY_KIND_WEBHOOK) ? "email" : "webhook", "status", notify_status(m),
+		    "attempts", m->attempts, "last_error", str_or_null(m->last_error), "created_at",
+		    instant_or_null(m->created_at), "acknowledged_at", instant_or_null(m->waived_at ? 0 : m->sent_at),
+		    "waived_at", instant_or_null(m->waived_at), "waive_reason", str_or_null(m->waive_reason)));
+	}
+	store_messages_free(v, n);
+	json_object_set_new(body, "notifications", list);
+	return RC_OK;
 }
 
 static enum rc string_member(struct http_request *rq, const char *key, const char **out)
@@ -102,8 +127,42 @@ enum rc h_request_get(struct http_request *rq)
 	enum rc rc = request_get(&rq->ctx, rq->params[0], &r, &rq->eb);
 	if (rc)
 		return rc;
-	http_reply(rq, 200, json_of_request(&r, timeutil_now()));
+	json_t *body = json_of_request(&r, timeutil_now());
+	rc = with_notifications(rq, &r, body);
 	store_request_fini(&r);
+	if (rc) {
+		json_decref(body);
+		return rc;
+	}
+	http_reply(rq, 200, body);
+	return RC_OK;
+}
+
+enum rc h_request_waive(struct http_request *rq)
+{
+	const char *reason = NULL;
+	char *end = NULL;
+	long long n = strtoll(rq->params[1], &end, 10);
+	if (!*rq->params[1] || *end || n < 1)
+		return err_set(&rq->eb, RC_NOT_FOUND, "no such notification");
+	if (!json_is_object(rq->json) || json_object_size(rq->json) != 1)
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "the body must be {\"reason\": \"...\"}");
+	enum rc rc = string_member(rq, "reason", &reason);
+	if (!rc && !reason)
+		rc = err_set(&rq->eb, RC_UNPROCESSABLE, "the body must be {\"reason\": \"...\"}");
+	struct store_request r;
+	if (!rc)
+		rc = request_waive(&rq->ctx, rq->params[0], (int64_t)n, reason, &r, &rq->eb);
+	if (rc)
+		return rc;
+	json_t *body = json_of_request(&r, timeutil_now());
+	rc = with_notifications(rq, &r, body);
+	store_request_fini(&r);
+	if (rc) {
+		json_decref(body);
+		return rc;
+	}
+	http_reply(rq, 200, body);
 	return RC_OK;
 }
 
@@ -242,6 +301,8 @@ enum rc h_request_complete(struct http_request *rq)
 	if (rc)
 		return rc;
 	json_t *body = json_of_request(&done, timeutil_now());
+	if (with_notifications(rq, &done, body))
+		json_object_set_new(body, "notifications", json_array()); /* the change is committed: say so regardless */
 	if (!done.nobody && request_type_exports(request_row_type(&done))) {
 		char token[TOKEN_LINK_MAX], url[CORE_LINK_MAX];
 		if (!request_export_link(&rq->ctx, &done, token) && !core_link(&rq->ctx, CORE_LINK_EXPORT, token, url)) {
@@ -273,7 +334,7 @@ enum rc h_request_export(struct http_request *rq)
 
 enum rc h_subject_unrestrict(struct http_request *rq)
 {
-	enum rc rc = subject_set_restricted(&rq->ctx, rq->params[0], false, &rq->eb);
+	enum rc rc = notify_subject_restricted(&rq->ctx, rq->params[0], false, &rq->eb);
 	if (!rc)
 		http_reply(rq, 204, NULL);
 	return rc;

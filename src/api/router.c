@@ -49,6 +49,7 @@ const struct route http_routes[] = {
 	{"POST", "/v1/requests/{id}/extend", h_request_extend, R_ADMIN | R_DPO, BODY_JSON, NULL},
 	{"POST", "/v1/requests/{id}/refuse", h_request_refuse, R_ADMIN | R_DPO, BODY_JSON, NULL},
 	{"POST", "/v1/requests/{id}/complete", h_request_complete, R_ADMIN | R_DPO, BODY_JSON, NULL},
+	{"POST", "/v1/requests/{id}/notifications/{n}/waive", h_request_waive, R_ADMIN | R_DPO, BODY_JSON, NULL},
 	{"GET", "/v1/requests/{id}/export", h_request_export, R_ADMIN | R_DPO, BODY_NONE, "format"},
 	{"GET", ROUTER_EXPORT "{token}", h_export_link, R_PUBLIC, BODY_NONE, "format"},
 	{"GET", ROUTER_VERIFY "{token}", h_verify_page, R_PUBLIC, BODY_NONE, NULL},

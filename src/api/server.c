@@ -451,7 +451,8 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 		s->public_url = xasprintf("%s://%s:%u", server_scheme(s), cfg->listen[0] == '[' ? "localhost" : "127.0.0.1",
 		                          (unsigned)s->port);
 	router_links(&s->links, s->public_url);
-	if (cfg->smtp_url) {
+	/* Always: webhooks to the company's systems go out without SMTP too. */
+	{
 		struct store *sst = NULL;
 		char from[256];
 		snprintf(from, sizeof from, "%s", cfg->smtp_from ? cfg->smtp_from : "privreg@localhost");

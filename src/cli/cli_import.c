@@ -1041,6 +1041,10 @@ static int run(const struct core_ctx *c, const char *kind, FILE *f, const char *
 	if (w.rejects && fclose(w.rejects) && !ret) {
 		fprintf(stderr, "privreg: cannot write %s: %s\n", o->rejects, strerror(errno));
 		ret = CLI_FAILED;
+	} else if (w.rejects && !w.n.refused && !skip_to) {
+		/* Nothing refused: no file of refusals beside the input (a resumed
+		 * import keeps the one its first run wrote). */
+		unlink(o->rejects);
 	}
 	if (w.n.refused > IMPORT_SHOW_REFUSED)
 		fprintf(stderr, "privreg: ... and %zu more refused rows\n", w.n.refused - IMPORT_SHOW_REFUSED);

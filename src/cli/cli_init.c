@@ -122,6 +122,8 @@ int cli_init(int argc, char **argv)
 	int64_t id;
 	rc = tenant_create_with_mail(r.store, r.keydir, tenant, source, mail, &id, &eb);
 	free(source);
+	if (!rc)
+		rc = tenant_note_policy_dir(r.keydir, tenant, policy_path, &eb);
 	mail_templates_free(mail);
 	cli_register_close(&r);
 	if (rc)
@@ -210,6 +212,8 @@ int cli_tenant(int argc, char **argv)
 		size_t notices = 0;
 		enum rc rc = tenant_install_policy_with_mail(r.store, r.keydir, o.argv[1], source, mail, &notices, &eb);
 		free(source);
+		if (!rc)
+			rc = tenant_note_policy_dir(r.keydir, o.argv[1], o.argv[2], &eb);
 		mail_templates_free(mail);
 		cli_register_close(&r);
 		if (rc)
@@ -239,6 +243,8 @@ int cli_tenant(int argc, char **argv)
 	int64_t id;
 	enum rc rc = tenant_create_with_mail(r.store, r.keydir, name, source, mail, &id, &eb);
 	free(source);
+	if (!rc)
+		rc = tenant_note_policy_dir(r.keydir, name, policy_path, &eb);
 	mail_templates_free(mail);
 	cli_register_close(&r);
 	if (rc)

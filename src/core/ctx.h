@@ -25,6 +25,7 @@
  *   mail        the outbox: letters in the subject's language
  *   consent     consent events, current state, audiences
  *   disclosure  disclosures to recipients
+ *   notify      systems and recipients told of changes (Art. 19)
  *   request     data-subject requests
  *   merge       two subjects that are one person into one
  *   retention   the sweep

@@ -33,13 +33,16 @@
 
 #define BIT(s) (1u << (s))
 /* What a subject may name: values of one line. */
-#define ONE_LINE (BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_PURPOSE) | BIT(MAIL_SLOT_TYPE) | BIT(MAIL_SLOT_VERSION))
+#define ONE_LINE \
+	(BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_PURPOSE) | BIT(MAIL_SLOT_TYPE) | BIT(MAIL_SLOT_VERSION) | \
+	 BIT(MAIL_SLOT_EVENT) | BIT(MAIL_SLOT_SUBJECT_ID))
 
 static const char *const slot_names[MAIL_SLOTS] = {
 	[MAIL_SLOT_CONTROLLER] = "controller", [MAIL_SLOT_PURPOSE] = "purpose", [MAIL_SLOT_LINK] = "link",
 	[MAIL_SLOT_VERSION] = "version", [MAIL_SLOT_CONTACT] = "contact", [MAIL_SLOT_TYPE] = "type",
 	[MAIL_SLOT_DUE_DATE] = "due_date", [MAIL_SLOT_REASON] = "reason", [MAIL_SLOT_OUTCOME] = "outcome",
 	[MAIL_SLOT_REMEDY] = "remedy", [MAIL_SLOT_KEPT] = "kept", [MAIL_SLOT_ERASED] = "erased",
+	[MAIL_SLOT_EVENT] = "event", [MAIL_SLOT_SUBJECT_ID] = "subject_id", [MAIL_SLOT_CHANGE] = "change",
 };
 
 /* Each message: its file name, the placeholders it knows and those it must
@@ -72,6 +75,12 @@ static const struct message {
 	                          BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_TYPE) | BIT(MAIL_SLOT_ERASED) |
 	                              BIT(MAIL_SLOT_KEPT) | BIT(MAIL_SLOT_REMEDY),
 	                          BIT(MAIL_SLOT_KEPT) | BIT(MAIL_SLOT_REMEDY)},
+	/* To a recipient told of a change (Art. 19; core/notify): a company reads
+	 * it, so it names the subject by id only and never an erased value. */
+	[MAIL_RECIPIENT_NOTICE] = {"recipient_notice",
+	                           BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_EVENT) | BIT(MAIL_SLOT_SUBJECT_ID) |
+	                               BIT(MAIL_SLOT_CHANGE),
+	                           BIT(MAIL_SLOT_EVENT) | BIT(MAIL_SLOT_SUBJECT_ID)},
 };
 
 struct mail_default {
@@ -727,6 +736,8 @@ static enum rc fill(const struct policy *p, const struct mail_args *a, struct bu
 	values[MAIL_SLOT_REMEDY] = rem->data;
 	values[MAIL_SLOT_KEPT] = kept->data;
 	values[MAIL_SLOT_ERASED] = n;
+	values[MAIL_SLOT_EVENT] = a->event;
+	values[MAIL_SLOT_CHANGE] = a->kind == MAIL_RECIPIENT_NOTICE ? a->text : NULL;
 	return rc;
 }
 
@@ -781,6 +792,7 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 	randombytes_buf(rnd, sizeof rnd);
 	sodium_bin2hex(mid, sizeof mid, rnd, sizeof rnd);
 	enum rc rc = fill(p, a, &rem, &kept, &outcome, n, values);
+	values[MAIL_SLOT_SUBJECT_ID] = subject_id;
 	if (!rc)
 		rc = mail_template_render(template_for(c->tenant, a->kind, a->lang), values, &subject, &body);
 	/* Sealed form: the envelope recipient on the first line, then the message
@@ -801,8 +813,10 @@ enum rc mail_queue(const struct core_ctx *c, const char *subject_id, const struc
 	if (!rc) {
 		char ad[TOKEN_ID_MAX + 8];
 		snprintf(ad, sizeof ad, "mail:%s", subject_id);
-		struct store_message m = {.kind = (char *)messages[a->kind].name, .created_at = core_now(c),
-		                          .next_at = core_now(c)};
+		struct store_message m = {.kind = (char *)messages[a->kind].name, .created_at = core_now(c), .next_at = core_now(c),
+		                          .target = (char *)a->target, .event = (char *)a->event};
+		if (a->request_id)
+			snprintf(m.request_id, sizeof m.request_id, "%s", a->request_id);
 		struct subject_key tenant_key;
 		if (!key) { /* the tenant's own mail key (see mail.h) */
 			memcpy(tenant_key.k, c->tenant->vault.token_key, sizeof tenant_key.k);
@@ -984,7 +998,7 @@ void mail_open_fini(struct mail_open *m)
 
 enum rc mail_outbox_due(struct store *s, int64_t now, size_t max, struct store_message **out, size_t *n)
 {
-	return store_outbox_due(s, now, max, out, n);
+	return store_outbox_due(s, now, NULL, max, out, n);
 }
 
 enum rc mail_claim(struct store *s, const struct store_message *m, const char *owner, int64_t now, int64_t until)
@@ -1004,5 +1018,5 @@ enum rc mail_mark_sent(struct store *s, const struct store_message *m, int64_t a
 
 enum rc mail_retry_at(struct store *s, const struct store_message *m, int attempts, int64_t next_at)
 {
-	return store_outbox_retry(s, m->tenant_id, m->message_id, attempts, next_at);
+	return store_outbox_retry(s, m->tenant_id, m->message_id, attempts, next_at, NULL);
 }

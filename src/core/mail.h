@@ -26,6 +26,7 @@ enum mail_kind {
 	MAIL_CONFIRM, MAIL_POLICY_NOTICE, MAIL_REQUEST_EXTENDED, MAIL_REQUEST_ANSWERED, MAIL_REQUEST_VERIFY,
 	MAIL_REQUEST_REFUSED,      /* Art. 12(4): why, and the complaint and the court */
 	MAIL_REQUEST_PARTIAL,      /* carried out in part: what was kept and why, and the same remedies */
+	MAIL_RECIPIENT_NOTICE,     /* to a recipient: the subject's data changed (Art. 19; core/notify) */
 	MAIL_KINDS
 };
 
@@ -33,7 +34,7 @@ enum mail_kind {
 enum mail_slot {
 	MAIL_SLOT_CONTROLLER, MAIL_SLOT_PURPOSE, MAIL_SLOT_LINK, MAIL_SLOT_VERSION, MAIL_SLOT_CONTACT,
 	MAIL_SLOT_TYPE, MAIL_SLOT_DUE_DATE, MAIL_SLOT_REASON, MAIL_SLOT_OUTCOME, MAIL_SLOT_REMEDY,
-	MAIL_SLOT_KEPT, MAIL_SLOT_ERASED,
+	MAIL_SLOT_KEPT, MAIL_SLOT_ERASED, MAIL_SLOT_EVENT, MAIL_SLOT_SUBJECT_ID, MAIL_SLOT_CHANGE,
 	MAIL_SLOTS
 };
 
@@ -79,6 +80,10 @@ struct mail_args {
 	size_t count;              /* MAIL_REQUEST_ANSWERED, _PARTIAL: the outcome's number */
 	const struct mail_kept *kept; /* MAIL_REQUEST_PARTIAL */
 	size_t nkept;
+	/* MAIL_RECIPIENT_NOTICE: the notification this mail is (outbox tags):
+	 * the request or NULL, the recipient's name, the event type; `text`
+	 * says what changed (kinds, purpose), never a value. */
+	const char *request_id, *target, *event;
 };
 
 /* A tenant's own templates (controller.mail.templates), checked. */

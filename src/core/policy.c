@@ -11,6 +11,7 @@
 #include "core/policy.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -448,12 +449,12 @@ void policy_keep_format(const struct policy_keep *k, char *out, size_t size)
 
 enum section { S_VERSION, S_CONTROLLER, S_LANGUAGES, S_MIN_AGE, S_REQUESTS, S_FIELDS,
                S_PURPOSES, S_RECORDS, S_RECIPIENTS, S_COOKIES, S_DATE, S_AUTOMATED, S_CONSENT_SOURCES,
-               S_BACKUPS, S__COUNT };
+               S_BACKUPS, S_SYSTEMS, S__COUNT };
 
 static const char *const section_names[] = {
 	"version", "controller", "languages", "min_age", "requests", "fields",
 	"purposes", "records", "recipients", "cookies", "date", "automated_decisions", "consent_sources",
-	"backups", NULL,
+	"backups", "systems", NULL,
 };
 
 static void backups_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -534,6 +535,7 @@ static void read_policy(struct pctx *c, yaml_node_t *root)
 	p->recipients = section_array(c, sect[S_RECIPIENTS], sizeof *p->recipients);
 	p->cookies = section_array(c, sect[S_COOKIES], sizeof *p->cookies);
 	p->consent_sources = section_array(c, sect[S_CONSENT_SOURCES], sizeof *p->consent_sources);
+	p->systems = section_array(c, sect[S_SYSTEMS], sizeof *p->systems);
 	if (sect[S_FIELDS])
 		policy_each_pair(c, sect[S_FIELDS], "fields", NULL, policy_fields_pair, NULL);
 	if (sect[S_PURPOSES])
@@ -546,6 +548,8 @@ static void read_policy(struct pctx *c, yaml_node_t *root)
 		policy_each_pair(c, sect[S_COOKIES], "cookies", NULL, policy_cookies_pair, NULL);
 	if (sect[S_CONSENT_SOURCES])
 		policy_each_pair(c, sect[S_CONSENT_SOURCES], "consent_sources", NULL, policy_consent_sources_pair, NULL);
+	if (sect[S_SYSTEMS])
+		policy_each_pair(c, sect[S_SYSTEMS], "systems", NULL, policy_systems_pair, NULL);
 
 	if (p->min_age && policy_field(p, "birth_date") && policy_field(p, "birth_date")->type != FT_DATE)
 		policy_err(c, sect[S_MIN_AGE], "min_age needs the birth_date field to be of type date");
@@ -662,6 +666,19 @@ enum rc policy_load(const char *path, struct policy **out, char **source, struct
 	}
 	text[len < POLICY_FILE_MAX ? len : POLICY_FILE_MAX] = '\0';
 	enum rc rc = policy_parse(text, len, out, diags);
+	if (!rc) {
+		/* The secrets the policy names, relative to its own directory. */
+		char *copy = xstrdup(path);
+		char *slash = strrchr(copy, '/');
+		if (slash)
+			*(slash == copy ? slash + 1 : slash) = '\0';
+		rc = policy_load_secrets(*out, slash ? copy : ".", diags);
+		free(copy);
+		if (rc) {
+			policy_free(*out);
+			*out = NULL;
+		}
+	}
 	if (!rc && source)
 		*source = text;
 	else
@@ -669,10 +686,85 @@ enum rc policy_load(const char *path, struct policy **out, char **source, struct
 	return rc;
 }
 
+/* One secret file: whsec_ and the base64 of a key of 16..64 bytes. */
+static void load_secret(struct pctx *c, const char *dir, const char *owner, struct policy_notify *n)
+{
+	char path[4200], text[256];
+	if (n->secret_file[0] == '/')
+		snprintf(path, sizeof path, "%s", n->secret_file);
+	else
+		snprintf(path, sizeof path, "%s/%s", dir, n->secret_file);
+	size_t before = c->diags ? c->diags->n : 0;
+	FILE *f = fopen(path, "rb");
+	size_t len = 0;
+	if (!f) {
+		policy_err(c, NULL, "%s: secret_file %s cannot be read: %s", owner, n->secret_file, strerror(errno));
+	} else {
+		len = fread(text, 1, sizeof text - 1, f);
+		fclose(f);
+		while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
+			len--;
+		text[len] = '\0';
+		size_t klen = 0;
+		if (strncmp(text, "whsec_", 6) ||
+		    sodium_base642bin(n->secret, sizeof n->secret, text + 6, len - 6, NULL, &klen, NULL,
+		                      sodium_base64_VARIANT_ORIGINAL) || klen < 16)
+			policy_err(c, NULL, "%s: secret_file %s must hold whsec_ and the base64 of a key of 16 to %d bytes",
+			           owner, n->secret_file, POLICY_SECRET_MAX);
+		else {
+			n->secret_len = klen;
+			n->has_secret = true;
+		}
+		sodium_memzero(text, sizeof text);
+	}
+	if (c->diags && c->diags->n > before)
+		c->diags->v[c->diags->n - 1].line = n->line;
+}
+
+enum rc policy_load_secrets(struct policy *p, const char *dir, struct policy_diags *diags)
+{
+	struct pctx c = {.diags = diags, .p = p};
+	char owner[120];
+	for (size_t i = 0; i < p->nsystems; i++)
+		if (p->systems[i].notify.secret_file) {
+			snprintf(owner, sizeof owner, "system '%s'", p->systems[i].name);
+			load_secret(&c, dir, owner, &p->systems[i].notify);
+		}
+	for (size_t i = 0; i < p->nrecipients; i++)
+		if (p->recipients[i].notify.secret_file) {
+			snprintf(owner, sizeof owner, "recipient '%s'", p->recipients[i].name);
+			load_secret(&c, dir, owner, &p->recipients[i].notify);
+		}
+	return c.nerrors ? RC_POLICY : RC_OK;
+}
+
+const struct policy_system *policy_system(const struct policy *p, const char *name)
+{
+	for (size_t i = 0; i < p->nsystems; i++)
+		if (!strcmp(p->systems[i].name, name))
+			return &p->systems[i];
+	return NULL;
+}
+
+bool policy_system_holds(const struct policy_system *y, const struct policy_record *r, const struct policy_field *f)
+{
+	for (size_t i = 0; i < y->nfields; i++)
+		if (y->fields[i] == f)
+			return true;
+	for (size_t i = 0; r && i < y->nrecords; i++)
+		if (y->records[i] == r)
+			return !f || policy_record_has_field(r, f);
+	return false;
+}
+
 void policy_free(struct policy *p)
 {
 	if (!p)
 		return;
+	for (size_t i = 0; i < p->nsystems; i++)
+		sodium_memzero(p->systems[i].notify.secret, sizeof p->systems[i].notify.secret);
+	for (size_t i = 0; i < p->nrecipients; i++)
+		sodium_memzero(p->recipients[i].notify.secret, sizeof p->recipients[i].notify.secret);
 	arena_fini(&p->arena);
 	free(p);
 }

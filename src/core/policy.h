@@ -140,6 +140,35 @@ struct policy_record {
 	int line;
 };
 
+/* How a system or recipient is told of changes to a subject's data (GDPR
+ * Art. 19): a signed webhook (Standard Webhooks) or an e-mail. Both NULL:
+ * not told. The secret is read from secret_file (relative to the policy's
+ * directory) by policy_load_secrets; has_secret false until then. */
+#define POLICY_SECRET_MAX 64
+#define POLICY_URL_MAX 2000
+struct policy_notify {
+	const char *webhook;      /* http:// or https:// URL, or NULL */
+	const char *email;        /* an address, or NULL */
+	const char *secret_file;  /* webhook: the file holding whsec_<base64 key>, as written */
+	unsigned char secret[POLICY_SECRET_MAX];
+	size_t secret_len;
+	bool has_secret;
+	int line;
+};
+
+/* `systems:` (optional): the company's own systems that hold copies of
+ * subjects' data (the shop's database, the newsletter tool), by the record
+ * kinds and fields they hold, and how each is told of changes. */
+struct policy_system {
+	const char *name;
+	const struct policy_record **records;
+	size_t nrecords;
+	const struct policy_field **fields;
+	size_t nfields;
+	struct policy_notify notify;
+	int line;
+};
+
 struct policy_recipient {
 	const char *name;
 	enum recipient_role role;
@@ -153,6 +182,7 @@ struct policy_recipient {
 	const char *contract;     /* may be NULL */
 	struct policy_title title;      /* a name readers understand; n 0: none given */
 	struct policy_title safeguards; /* how to get a copy of the transfer's safeguards (Art. 13(1)(f)) */
+	struct policy_notify notify;    /* `notify:` (optional): how it is told of changes (Art. 19) */
 	int line;
 };
 
@@ -247,6 +277,8 @@ struct policy {
 	size_t ncookies;
 	struct policy_consent_source *consent_sources; /* none: any source (as before the key existed) */
 	size_t nconsent_sources;
+	struct policy_system *systems; /* none: no system of the company's own is told of changes */
+	size_t nsystems;
 };
 
 struct policy_diag {
@@ -277,6 +309,16 @@ enum rc policy_parse(const char *text, size_t len, struct policy **out,
 enum rc policy_load(const char *path, struct policy **out, char **source,
                     struct policy_diags *diags) WUR;
 void policy_free(struct policy *p);
+/* Reads the webhook secrets the policy's systems and recipients name
+ * (secret_file, relative to dir or absolute): each must exist and hold
+ * whsec_<base64 key>. Every mistake is appended to diags (line of the
+ * secret_file key); RC_POLICY if any. policy_load calls it with the file's
+ * directory; a server calls it with the directory recorded at install. */
+enum rc policy_load_secrets(struct policy *p, const char *dir, struct policy_diags *diags) WUR;
+const struct policy_system *policy_system(const struct policy *p, const char *name);
+/* Whether system y holds field f of a record of kind r (the kind's fields,
+ * or a field named on its own). */
+bool policy_system_holds(const struct policy_system *y, const struct policy_record *r, const struct policy_field *f);
 
 const struct policy_field *policy_field(const struct policy *p, const char *name);
 const struct policy_purpose *policy_purpose(const struct policy *p, const char *name);

@@ -613,6 +613,119 @@ struct recipient_arg {
 	bool has_role, bad_transfer;
 };
 
+/* ---- notify: (recipients) and systems ---- */
+
+/* A webhook URL: http or https, a host, no space or control character; the
+ * sender posts to it as written. */
+static bool url_ok(const char *u)
+{
+	const char *rest = !strncmp(u, "https://", 8) ? u + 8 : !strncmp(u, "http://", 7) ? u + 7 : NULL;
+	if (!rest || !*rest || *rest == '/' || *rest == ':' || strlen(u) > POLICY_URL_MAX)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)u; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+struct notify_arg {
+	struct policy_notify *n;
+	const char *owner;        /* "recipient 'courier' notify", "system 'shop_db'" */
+};
+
+static void notify_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct notify_arg *a = arg;
+	struct policy_notify *n = a->n;
+	char what[160];
+	snprintf(what, sizeof what, "%s %s", a->owner, key);
+	const char *s = policy_want_string(c, v, what);
+	if (!s)
+		return;
+	if (!strcmp(key, "webhook")) {
+		if (!url_ok(s))
+			policy_err(c, v, "%s must be an http:// or https:// URL", what);
+		n->webhook = s;
+	} else if (!strcmp(key, "email")) {
+		if (!field_email_ok(s))
+			policy_err(c, v, "%s is not an e-mail address", what);
+		n->email = s;
+	} else {
+		if (!*s || strlen(s) > 4096)
+			policy_err(c, v, "%s must name a file", what);
+		n->secret_file = s;
+		n->line = policy_line_of(v);
+	}
+}
+
+/* One way of telling: a webhook with its secret, or an e-mail address. */
+static void check_notify(struct pctx *c, yaml_node_t *at, const char *what, const struct policy_notify *n,
+                         bool email_allowed)
+{
+	if (n->webhook && n->email)
+		policy_err(c, at, "%s: either webhook or email, not both", what);
+	else if (!n->webhook && !n->email)
+		policy_err(c, at, email_allowed ? "%s needs a webhook (with its secret_file) or an email"
+		                                : "%s needs a webhook (with its secret_file)", what);
+	else if (n->email && !email_allowed)
+		policy_err(c, at, "%s: a system is told by webhook, not by email", what);
+	if (n->webhook && !n->secret_file)
+		policy_err(c, at, "%s: a webhook needs a secret_file (holding whsec_...)", what);
+	if (!n->webhook && n->secret_file)
+		policy_err(c, at, "%s: secret_file is only for a webhook", what);
+}
+
+static const void *find_record(const struct policy *p, const char *n)
+{
+	return policy_record(p, n);
+}
+
+struct system_arg {
+	struct policy_system *y;
+	bool held;                /* kinds or fields given */
+};
+
+static void system_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct system_arg *a = arg;
+	struct policy_system *y = a->y;
+	char what[120];
+	snprintf(what, sizeof what, "system '%s' %s", y->name, key);
+	if (!strcmp(key, "kinds")) {
+		a->held = true;
+		y->nrecords = policy_name_list(c, v, what, "record kind", find_record, (const void ***)&y->records);
+	} else if (!strcmp(key, "fields")) {
+		a->held = true;
+		y->nfields = policy_name_list(c, v, what, "field", policy_find_field, (const void ***)&y->fields);
+	} else {
+		char owner[100];
+		snprintf(owner, sizeof owner, "system '%s'", y->name);
+		notify_pair(c, key, k, v, &(struct notify_arg){&y->notify, owner});
+	}
+}
+
+void policy_systems_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	static const char *const keys[] = {"kinds", "fields", "webhook", "secret_file", NULL};
+	struct policy *p = c->p;
+	struct policy_system *y = &p->systems[p->nsystems];
+	memset(y, 0, sizeof *y);
+	y->name = arena_strdup(&p->arena, key);
+	y->line = policy_line_of(k);
+	y->notify.line = y->line;
+	struct system_arg a = {.y = y};
+	char what[120];
+	snprintf(what, sizeof what, "system '%s'", key);
+	if (policy_recipient(p, key))
+		policy_err(c, k, "%s has the name of a recipient: a system or recipient is named once", what);
+	if (!policy_each_pair(c, v, what, keys, system_pair, &a))
+		return;
+	p->nsystems++;
+	if (!a.held)
+		policy_err(c, k, "%s needs the record kinds (kinds: [...]) or fields (fields: [...]) it holds", what);
+	check_notify(c, k, what, &y->notify, false);
+}
+
 static void recipient_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	struct recipient_arg *a = arg;
@@ -646,6 +759,11 @@ static void recipient_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml
 	} else if (!strcmp(key, "dpf")) {
 		a->dpf = k;
 		policy_want_bool(c, v, what, &r->dpf);
+	} else if (!strcmp(key, "notify")) {
+		static const char *const nkeys[] = {"webhook", "secret_file", "email", NULL};
+		r->notify.line = policy_line_of(k);
+		if (policy_each_pair(c, v, what, nkeys, notify_pair, &(struct notify_arg){&r->notify, what}))
+			check_notify(c, v, what, &r->notify, true);
 	} else {
 		policy_read_recipient_notice(c, key, v, r, what);
 	}
@@ -672,7 +790,7 @@ static void check_adequacy(struct pctx *c, const struct recipient_arg *a, const 
 void policy_recipients_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
 {
 	static const char *const keys[] = {"role", "purposes", "fields", "country", "transfer", "contract",
-	                                   "dpf", "title", "safeguards", NULL};
+	                                   "dpf", "title", "safeguards", "notify", NULL};
 	struct policy *p = c->p;
 	struct policy_recipient *r = &p->recipients[p->nrecipients];
 	memset(r, 0, sizeof *r);

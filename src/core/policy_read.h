@@ -75,6 +75,7 @@ void policy_records_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_n
 void policy_recipients_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
 void policy_consent_sources_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
 void policy_cookies_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
+void policy_systems_pair(struct pctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
 
 /* The notice's own texts (policy_read.c, last section): the keys of each
  * mapping that exist for the privacy notice alone. */

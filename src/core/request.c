@@ -13,6 +13,7 @@
 #include "core/consent.h"
 #include "core/ledger.h"
 #include "core/mail.h"
+#include "core/notify.h"
 #include "core/subject.h"
 
 static const char *const status_names[] = {
@@ -580,6 +581,70 @@ static enum rc load_open(const struct core_ctx *c, const char *id, struct store_
 	return rc;
 }
 
+/* "awaiting acknowledgements from a, b": who a request waits for. */
+static enum rc pending_of(const struct core_ctx *c, const struct store_request *r, struct buf *out, size_t *npending)
+{
+	struct store_message *v = NULL;
+	size_t n = 0;
+	*npending = 0;
+	enum rc rc = notify_list(c, NULL, r->id, &v, &n);
+	for (size_t i = 0; !rc && i < n; i++)
+		if (notify_pending(&v[i]))
+			rc = buf_printf(out, "%s%s (notification %lld)", (*npending)++ ? ", " : "", v[i].target,
+			                (long long)v[i].message_id);
+	store_messages_free(v, n);
+	return rc;
+}
+
+/* load_open for acting on a request (verify, refuse, complete): one that
+ * awaits acknowledgements has been carried out, and only its
+ * notifications may still change. */
+static enum rc load_acting(const struct core_ctx *c, const char *id, struct store_request *r, struct errbuf *eb)
+{
+	enum rc rc = load_open(c, id, r, eb);
+	if (rc || request_row_status(r) != REQUEST_AWAITING)
+		return rc;
+	struct buf who;
+	size_t n = 0;
+	buf_init(&who, 4096);
+	rc = pending_of(c, r, &who, &n);
+	if (!rc)
+		rc = err_set(eb, RC_CONFLICT, "the request is carried out and awaits acknowledgements from %.3000s: they "
+		             "complete it, or the DPO waives each (POST /v1/requests/{id}/notifications/{n}/waive)",
+		             who.data ? who.data : "");
+	buf_fini(&who);
+	store_request_fini(r);
+	return rc;
+}
+
+static enum rc update(const struct core_ctx *c, struct store_request *r, const char *action, const char *detail);
+
+/* Completes an awaiting request whose notifications are all acknowledged
+ * or waived (inside the caller's transaction). */
+static enum rc settle(const struct core_ctx *c, const char *id)
+{
+	struct store_request r;
+	struct errbuf eb;
+	enum rc rc = request_get(c, id, &r, &eb);
+	if (rc == RC_NOT_FOUND)
+		return RC_OK; /* gone with requests.keep: nothing to complete */
+	if (rc)
+		return rc;
+	struct buf who;
+	size_t n = 0;
+	buf_init(&who, 4096);
+	if (request_row_status(&r) == REQUEST_AWAITING)
+		rc = pending_of(c, &r, &who, &n);
+	if (!rc && request_row_status(&r) == REQUEST_AWAITING && !n) {
+		free(r.status);
+		r.status = xstrdup(request_status_name(REQUEST_COMPLETED));
+		rc = update(c, &r, "request.acknowledged", NULL);
+	}
+	buf_fini(&who);
+	store_request_fini(&r);
+	return rc;
+}
+
 static enum rc bounded_reason(const char *reason, struct errbuf *eb)
 {
 	if (!reason || !*reason)
@@ -627,7 +692,7 @@ enum rc request_verify(const struct core_ctx *c, const char *id, const char *ver
 	struct store_request r;
 	if (!verified_by || !*verified_by || strlen(verified_by) > 200)
 		return err_set(eb, RC_UNPROCESSABLE, "verified_by: say how the requester's identity was checked (200 characters)");
-	enum rc rc = load_open(c, id, &r, eb);
+	enum rc rc = load_acting(c, id, &r, eb);
 	if (rc)
 		return rc;
 	free(r.status);
@@ -678,7 +743,7 @@ enum rc request_refuse(const struct core_ctx *c, const char *id, const char *rea
 	struct store_request r;
 	enum rc rc = bounded_reason(reason, eb);
 	if (!rc)
-		rc = load_open(c, id, &r, eb);
+		rc = load_acting(c, id, &r, eb);
 	if (rc)
 		return rc;
 	char to[256], lang[8];
@@ -752,8 +817,27 @@ enum rc request_export_link(const struct core_ctx *c, const struct store_request
 
 /* Carries out the request's own effect (inside the open transaction) and
  * writes what was done, in names and counts, to `done`. */
+/* Tells the systems and recipients of one change (core/notify); *told
+ * counts the notifications. */
+static enum rc tell_others(const struct core_ctx *c, const struct store_request *r,
+                           const struct notify_snapshot *before, enum notify_event ev, const char *kind,
+                           const struct request_exec *x, const char *purpose, size_t *told)
+{
+	struct notify_change ch = {.event = ev, .subject_id = r->subject_id, .request_id = r->id, .record_kind = kind,
+	                           .purpose = purpose};
+	if (ev == NOTIFY_RECTIFIED && x) {
+		ch.fields = x->changes;
+		ch.nfields = x->nchanges;
+	}
+	size_t n = 0;
+	enum rc rc = notify_queue(c, &ch, before, &n);
+	*told += n;
+	return rc;
+}
+
 static enum rc execute(const struct core_ctx *c, const struct store_request *r, const struct request_exec *x,
-                       struct buf *done, struct subject_erasure *er, struct errbuf *eb)
+                       struct buf *done, struct subject_erasure *er, const struct notify_snapshot *before,
+                       size_t *told, struct errbuf *eb)
 {
 	const struct policy *p = c->tenant->policy;
 	enum request_type t = request_row_type(r);
@@ -779,10 +863,18 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 			rc = err_set(eb, RC_UNPROCESSABLE, "the record to rectify is not the subject's");
 		if (!rc)
 			rc = record_rectify(c, rid, x->changes, x->nchanges, NULL, 0, eb);
+		struct store_record rec = {0};
+		if (!rc)
+			rc = store_record_get(c->store, c->tenant->id, rid, &rec);
+		if (!rc)
+			rc = tell_others(c, r, before, NOTIFY_RECTIFIED, rec.kind, x, NULL, told);
+		store_record_fini(&rec);
 		return rc ? rc : buf_printf(done, "%zu fields corrected", x->nchanges);
 	}
 	case REQUEST_TYPE_ERASURE: /* er: what was kept, for the answer (the caller frees it) */
 		rc = subject_erase_for(c, r->subject_id, r->id, er, eb);
+		if (!rc)
+			rc = tell_others(c, r, before, NOTIFY_ERASED, NULL, x, NULL, told);
 		if (!rc)
 			rc = buf_printf(done, "%zu records erased", er->deleted);
 		for (size_t i = 0; !rc && i < er->nkept; i++)
@@ -797,6 +889,8 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 		if (!rc)
 			rc = subject_erase_for(c, r->subject_id, r->id, er, eb);
 		if (!rc)
+			rc = tell_others(c, r, before, NOTIFY_ANONYMIZED, NULL, x, NULL, told);
+		if (!rc)
 			rc = buf_printf(done, "%zu records anonymised, %zu erased", anonymized, er->deleted);
 		for (size_t i = 0; !rc && i < er->nkept; i++)
 			rc = buf_printf(done, "; %s kept (%s%s)", er->kept[i].kind,
@@ -805,6 +899,8 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 	}
 	case REQUEST_TYPE_RESTRICTION:
 		rc = store_subject_restrict(c->store, c->tenant->id, r->subject_id, true);
+		if (!rc)
+			rc = tell_others(c, r, before, NOTIFY_RESTRICTED, NULL, x, NULL, told);
 		return rc ? rc : buf_puts(done, "processing of your data is restricted: it is only stored");
 	case REQUEST_TYPE_MARKETING_OPTOUT: {
 		size_t n = 0;
@@ -813,6 +909,8 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 			if (u->channel == CHANNEL_NONE)
 				continue;
 			rc = consent_record(c, r->subject_id, u->name, CONSENT_OBJECT, &ev, state, eb);
+			if (!rc)
+				rc = tell_others(c, r, before, NOTIFY_OBJECTED, NULL, x, u->name, told);
 			n++;
 		}
 		return rc ? rc : buf_printf(done, "no more direct marketing (%zu purposes)", n);
@@ -825,9 +923,13 @@ static enum rc execute(const struct core_ctx *c, const struct store_request *r, 
 		/* Completing an objection is the DPO's decision that no compelling
 		 * grounds override it (else: refuse, with them as the reason). */
 		ev.weighed = t == REQUEST_TYPE_OBJECTION;
-		for (size_t i = 0; !rc && i < x->npurposes; i++)
+		for (size_t i = 0; !rc && i < x->npurposes; i++) {
 			rc = consent_record(c, r->subject_id, x->purposes[i],
 			                    t == REQUEST_TYPE_OBJECTION ? CONSENT_OBJECT : CONSENT_WITHDRAW, &ev, state, eb);
+			if (!rc)
+				rc = tell_others(c, r, before, t == REQUEST_TYPE_OBJECTION ? NOTIFY_OBJECTED : NOTIFY_CONSENT_WITHDRAWN,
+				                 NULL, x, x->purposes[i], told);
+		}
 		return rc ? rc : buf_printf(done, "%s recorded for %zu purposes", r->type, x->npurposes);
 	case REQUEST_TYPE__COUNT:
 		break;
@@ -896,7 +998,7 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
                          struct store_request *out, struct errbuf *eb)
 {
 	struct store_request r;
-	enum rc rc = load_open(c, id, &r, eb);
+	enum rc rc = load_acting(c, id, &r, eb);
 	if (rc)
 		return rc;
 	if (strcmp(r.status, request_status_name(REQUEST_IN_PROGRESS))) {
@@ -906,6 +1008,8 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 	char to[256], lang[8], link[CORE_LINK_MAX] = "";
 	struct buf done;
 	struct subject_erasure er = {0};
+	struct notify_snapshot before = {0};
+	size_t told = 0;
 	buf_init(&done, 4096);
 	/* The address is read before the request is carried out: after an
 	 * erasure it is gone. */
@@ -919,12 +1023,17 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 	if (!rc)
 		rc = store_begin(c->store);
 	if (!rc) {
+		/* Who holds or received the subject's data, read before the change
+		 * takes it away. */
+		if (!r.nobody)
+			rc = notify_snapshot(c, r.subject_id, &before);
 		/* About nobody: whatever was asked, the answer is that nothing is held. */
-		rc = r.nobody ? buf_puts(&done, "nothing held: no personal data about the requester")
-		              : execute(c, &r, x, &done, &er, eb);
+		if (!rc)
+			rc = r.nobody ? buf_puts(&done, "nothing held: no personal data about the requester")
+			              : execute(c, &r, x, &done, &er, &before, &told, eb);
 		if (!rc) {
 			free(r.status);
-			r.status = xstrdup(request_status_name(REQUEST_COMPLETED));
+			r.status = xstrdup(request_status_name(told ? REQUEST_AWAITING : REQUEST_COMPLETED));
 			r.answered_at = core_now(c);
 			r.outcome = xstrdup(done.data ? done.data : "");
 			free(r.details); /* done with: the details may hold values */
@@ -939,6 +1048,7 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 	}
 	buf_fini(&done);
 	subject_erasure_fini(&er);
+	notify_snapshot_fini(&before);
 	/* The erased pages leave the WAL for the (overwritten) database file. */
 	if (!rc && (request_row_type(&r) == REQUEST_TYPE_ERASURE || request_row_type(&r) == REQUEST_TYPE_ANONYMIZATION) &&
 	    store_sync(c->store))
@@ -949,6 +1059,59 @@ enum rc request_complete(const struct core_ctx *c, const char *id, const struct 
 	}
 	*out = r;
 	return RC_OK;
+}
+
+enum rc request_notifications(const struct core_ctx *c, const struct store_request *r, struct store_message **out,
+                              size_t *n)
+{
+	return notify_list(c, NULL, r->id, out, n);
+}
+
+enum rc request_waive(const struct core_ctx *c, const char *id, int64_t n, const char *reason,
+                      struct store_request *out, struct errbuf *eb)
+{
+	if (!reason || !*reason)
+		return err_set(eb, RC_UNPROCESSABLE, "give the reason why this acknowledgement is not awaited");
+	if (strlen(reason) > NOTIFY_REASON_MAX)
+		return err_set(eb, RC_UNPROCESSABLE, "the reason is longer than %d characters", NOTIFY_REASON_MAX);
+	struct store_request r;
+	enum rc rc = request_get(c, id, &r, eb);
+	if (rc)
+		return rc;
+	rc = store_begin(c->store);
+	if (!rc) {
+		rc = store_outbox_waive(c->store, c->tenant->id, n, r.id, reason, core_now(c));
+		if (rc == RC_NOT_FOUND)
+			err_set(eb, rc, "the request has no notification %lld", (long long)n);
+		else if (rc == RC_CONFLICT)
+			err_set(eb, rc, "notification %lld is acknowledged or waived already", (long long)n);
+		char d[64];
+		snprintf(d, sizeof d, "notification=%lld", (long long)n);
+		if (!rc)
+			rc = audit(c, "request.notification_waive", &r, d);
+		if (!rc)
+			rc = settle(c, r.id);
+		rc = core_end(c, rc);
+	}
+	if (!rc) {
+		char rid[TOKEN_ID_MAX];
+		snprintf(rid, sizeof rid, "%s", r.id);
+		store_request_fini(&r);
+		return request_get(c, rid, out, eb);
+	}
+	store_request_fini(&r);
+	return rc;
+}
+
+enum rc request_notification_done(const struct core_ctx *c, const struct store_message *m, int64_t at)
+{
+	enum rc rc = store_begin(c->store);
+	if (rc)
+		return rc;
+	rc = store_outbox_sent(c->store, m->tenant_id, m->message_id, at);
+	if (!rc && m->request_id[0])
+		rc = settle(c, m->request_id);
+	return core_end(c, rc);
 }
 
 /* A blob sealed under one subject's key, sealed again under another's (same

@@ -8,7 +8,11 @@
  * it, which carries it out in one transaction with its audit entry and the
  * e-mail that tells the subject; or by refusing it, with the reason.
  * Statuses (enum request_status): received -> verifying (identity to be
- * checked) -> in_progress -> completed | refused. Staff who log a request may
+ * checked) -> in_progress -> completed | refused. A change that systems or
+ * recipients must be told of (core/notify, Art. 19) completes into
+ * awaiting_acknowledgements, still open and counted against its deadline,
+ * and the request completes by itself once each notification is
+ * acknowledged or waived by the DPO (request_waive). Staff who log a request may
  * say who verified it. What staff write about the person (verified_by, the
  * reasons, the outcome) is sealed under the subject's key: it reads back
  * while the subject exists and is gone (NULL) once they are erased.
@@ -42,6 +46,7 @@ struct request_input {
 	X(RECEIVED,    "received",    true) \
 	X(VERIFYING,   "verifying",   true) \
 	X(IN_PROGRESS, "in_progress", true) \
+	X(AWAITING,    "awaiting_acknowledgements", true) \
 	X(COMPLETED,   "completed",   false) \
 	X(REFUSED,     "refused",     false)
 
@@ -129,6 +134,21 @@ struct request_exec {
 /* Carries the request out; *out is the request as it now stands. */
 enum rc request_complete(const struct core_ctx *c, const char *id, const struct request_exec *x,
                          struct store_request *out, struct errbuf *eb) WUR;
+
+/* The notifications of request r (core/notify; store_messages_free them). */
+enum rc request_notifications(const struct core_ctx *c, const struct store_request *r, struct store_message **out,
+                              size_t *n) WUR;
+/* The DPO's decision not to wait for notification `n` of request `id`
+ * (e.g. the recipient no longer exists): audited with the reason; the
+ * request completes if it was the last one pending. *out: the request as
+ * it now stands. RC_NOT_FOUND: no such notification; RC_CONFLICT: it was
+ * delivered or waived already. */
+enum rc request_waive(const struct core_ctx *c, const char *id, int64_t n, const char *reason,
+                      struct store_request *out, struct errbuf *eb) WUR;
+/* A notification acknowledged (for the sender): marked sent and, when it
+ * was its request's last pending one, the request completed, in one
+ * transaction. Mail without a request is only marked sent. */
+enum rc request_notification_done(const struct core_ctx *c, const struct store_message *m, int64_t at) WUR;
 
 /* Seals the texts of one request written before schema 9 (verified_by,
  * reasons, outcome) under its subject's key, or drops them for a subject

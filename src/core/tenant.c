@@ -3,6 +3,8 @@
 #include "core/retention.h"
 
 #include <dirent.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -79,6 +81,68 @@ static enum rc templates_install(const char *keydir, const char *name, const str
 	templates_path(keydir, name, p->version, path, sizeof path);
 	enum rc rc = mail_templates_save(mail, path);
 	return rc ? err_set(eb, rc, "cannot write the mail templates to %s: %s", path, strerror(errno)) : RC_OK;
+}
+
+/* KEYDIR/NAME.policy-dir: the directory of the policy file last installed,
+ * against which its secret_file paths are read (the stored policy is text
+ * only). */
+static void policy_dir_path(const char *keydir, const char *name, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s.policy-dir", keydir, name);
+}
+
+enum rc tenant_note_policy_dir(const char *keydir, const char *name, const char *policy_path, struct errbuf *eb)
+{
+	char *copy = xstrdup(policy_path), dir[4096], path[4200];
+	char *slash = strrchr(copy, '/');
+	if (slash)
+		*(slash == copy ? slash + 1 : slash) = '\0';
+	bool ok = realpath(slash ? copy : ".", dir) != NULL;
+	free(copy);
+	if (!ok)
+		return err_set(eb, RC_IO, "cannot resolve the policy's directory: %s", strerror(errno));
+	policy_dir_path(keydir, name, path, sizeof path);
+	/* Private from its first byte, whatever the umask, as the key files are. */
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+	if (!f && fd >= 0)
+		close(fd);
+	bool written = f && !fchmod(fileno(f), 0600) && fprintf(f, "%s\n", dir) >= 0;
+	int e = errno;
+	if (f && fclose(f) && written) {
+		written = false;
+		e = errno;
+	}
+	return written ? RC_OK : err_set(eb, RC_IO, "cannot write %s: %s", path, strerror(e));
+}
+
+/* The webhook secrets of t's policy, from the directory noted at install;
+ * a secret that cannot be read leaves its webhooks failing (and retried)
+ * with that said in their last_error, not the tenant unloaded. */
+static void load_secrets(const char *keydir, struct tenant *t)
+{
+	const struct policy *p = t->policy;
+	bool any = false;
+	for (size_t i = 0; i < p->nsystems && !any; i++)
+		any = p->systems[i].notify.secret_file;
+	for (size_t i = 0; i < p->nrecipients && !any; i++)
+		any = p->recipients[i].notify.secret_file;
+	if (!any)
+		return;
+	char path[4200], dir[4096] = "";
+	policy_dir_path(keydir, t->name, path, sizeof path);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (!fgets(dir, sizeof dir, f))
+			dir[0] = '\0';
+		fclose(f);
+	}
+	dir[strcspn(dir, "\n")] = '\0';
+	struct policy_diags d = {0};
+	if (policy_load_secrets(t->policy, dir[0] ? dir : keydir, &d))
+		for (size_t i = 0; i < d.n; i++)
+			log_warn("tenant=%lld policy line %d: %s", (long long)t->id, d.v[i].line, d.v[i].msg);
+	policy_diags_fini(&d);
 }
 
 enum rc tenant_create(struct store *s, const char *keydir, const char *name,
@@ -224,6 +288,7 @@ enum rc tenant_open(struct store *s, const char *keydir, const char *name,
 		err_set(eb, rc, "the stored policy of tenant '%s' does not parse", t->name);
 		goto out;
 	}
+	load_secrets(keydir, t);
 	key_path(keydir, t->name, path, sizeof path);
 	rc = vault_load(path, t->id, &t->vault, eb);
 	if (!rc) {

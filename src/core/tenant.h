@@ -34,7 +34,12 @@ enum rc tenant_create(struct store *s, const char *keydir, const char *name,
 struct mail_templates;
 enum rc tenant_create_with_mail(struct store *s, const char *keydir, const char *name, const char *policy_source,
                                 const struct mail_templates *mail, int64_t *id, struct errbuf *eb) WUR;
-/* Loads a tenant, its policy in force and its key. */
+/* Notes the directory of the policy file just installed for tenant `name`
+ * (KEYDIR/NAME.policy-dir): the policy's secret_file paths are relative to
+ * it, and tenant_open reads the webhook secrets from there. */
+enum rc tenant_note_policy_dir(const char *keydir, const char *name, const char *policy_path,
+                               struct errbuf *eb) WUR;
+/* Loads a tenant, its policy in force and its key (and its webhook secrets). */
 enum rc tenant_open(struct store *s, const char *keydir, const char *name,
                     struct tenant **out, struct errbuf *eb) WUR;
 void tenant_free(struct tenant *t);

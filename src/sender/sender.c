@@ -1,4 +1,4 @@
-/* sender: the outbox over SMTP (see sender.h). */
+/* sender: the outbox over SMTP and webhooks (see sender.h). */
 #include "sender/sender.h"
 
 #include <curl/curl.h>
@@ -14,6 +14,8 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/mail.h"
+#include "core/notify.h"
+#include "core/request.h"
 #include "crypto/token.h"
 #include "store/store.h"
 
@@ -99,6 +101,83 @@ static enum rc smtp_send(struct sender *s, const struct tenant *t, const char *t
 	return cc == CURLE_OK ? RC_OK : RC_UNAVAILABLE;
 }
 
+/* A failed attempt: tried again after 5 s, 10 s, ... at most an hour. */
+static void retry(struct sender *s, const struct store_message *m, int64_t now, const char *err)
+{
+	atomic_fetch_add_explicit(&s->failures, 1, memory_order_relaxed);
+	int attempts = m->attempts + 1;
+	int64_t wait = BACKOFF_FIRST;
+	for (int i = 1; i < attempts && wait < BACKOFF_MAX; i++)
+		wait *= 2;
+	if (wait > BACKOFF_MAX)
+		wait = BACKOFF_MAX;
+	if (err ? notify_retry_at(s->store, m, attempts, now + wait, err) : mail_retry_at(s->store, m, attempts, now + wait))
+		log_error("outbox message=%lld: cannot schedule a retry", (long long)m->message_id);
+	else
+		log_info("outbox message=%lld retry in %llds (attempt %d)", (long long)m->message_id, (long long)wait,
+		         attempts);
+}
+
+static size_t discard_cb(char *p, size_t size, size_t n, void *arg)
+{
+	return size * n;
+}
+
+/* One Standard Webhooks POST; RC_OK on a 2xx answer. err: why not, in
+ * words that name no value (a status code, libcurl's error). */
+static enum rc webhook_post(const struct notify_webhook *w, int64_t ts, const char *sig, char err[160])
+{
+	CURL *curl = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char line[NOTIFY_SIGNATURE_MAX + TOKEN_ID_MAX + 64];
+	h = curl_slist_append(h, "Content-Type: application/json");
+	snprintf(line, sizeof line, "webhook-id: %s", w->id);
+	h = curl_slist_append(h, line);
+	snprintf(line, sizeof line, "webhook-timestamp: %lld", (long long)ts);
+	h = curl_slist_append(h, line);
+	snprintf(line, sizeof line, "webhook-signature: %s", sig);
+	h = curl_slist_append(h, line);
+	h = curl_slist_append(h, "Expect:");
+	curl_easy_setopt(curl, CURLOPT_URL, w->url);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, w->body.data);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)w->body.len);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_cb);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)NOTIFY_TIMEOUT_SECONDS);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	CURLcode cc = curl_easy_perform(curl);
+	long status = 0;
+	enum rc rc = RC_UNAVAILABLE;
+	if (cc != CURLE_OK)
+		snprintf(err, 160, "%s", curl_easy_strerror(cc));
+	else if (curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status >= 200 && status < 300)
+		rc = RC_OK;
+	else
+		snprintf(err, 160, "HTTP %ld", status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(curl);
+	return rc;
+}
+
+/* A claimed webhook: opened, signed for this attempt, posted. */
+static enum rc send_webhook(struct core_ctx *c, const struct store_message *m, char err[160])
+{
+	struct notify_webhook w;
+	char sig[NOTIFY_SIGNATURE_MAX];
+	int64_t ts = timeutil_now();
+	enum rc rc = notify_open(c, m, &w);
+	if (rc)
+		snprintf(err, 160, "the notification cannot be opened (%s)", rc_str(rc));
+	else if ((rc = notify_sign(&w, ts, sig)))
+		snprintf(err, 160, "no webhook secret for '%.60s' (policy, secret_file)", m->target ? m->target : "");
+	else
+		rc = webhook_post(&w, ts, sig, err);
+	notify_webhook_fini(&w);
+	return rc;
+}
+
 static void deliver(struct sender *s, struct store_message *m)
 {
 	const struct tenant *t = NULL;
@@ -119,6 +198,23 @@ static void deliver(struct sender *s, struct store_message *m)
 		return;
 	}
 	struct core_ctx c = {.store = s->store, .tenant = t};
+	char err[160] = "";
+	if (!strcmp(m->kind, NOTIFY_KIND_WEBHOOK)) {
+		rc = send_webhook(&c, m, err);
+		if (!rc) {
+			if (request_notification_done(&c, m, timeutil_now()))
+				log_error("outbox message=%lld delivered but not marked: it may go out twice",
+				          (long long)m->message_id);
+			else
+				log_info("outbox message=%lld tenant=%lld kind=webhook delivered", (long long)m->message_id,
+				         (long long)m->tenant_id);
+			return;
+		}
+		log_warn("outbox message=%lld tenant=%lld webhook failed: %s", (long long)m->message_id,
+		         (long long)m->tenant_id, err);
+		retry(s, m, now, err);
+		return;
+	}
 	struct mail_open open;
 	rc = mail_open(&c, m->subject_id, m->sealed, m->sealed_len, m->message_id, &open);
 	if (rc == RC_NOT_FOUND || rc == RC_GONE) {
@@ -134,25 +230,15 @@ static void deliver(struct sender *s, struct store_message *m)
 		rc = smtp_send(s, t, open.to, &open.text);
 	mail_open_fini(&open);
 	if (!rc) {
-		if (mail_mark_sent(s->store, m, timeutil_now()))
+		/* A notification to a recipient by e-mail may complete its request. */
+		if (m->target ? request_notification_done(&c, m, timeutil_now()) : mail_mark_sent(s->store, m, timeutil_now()))
 			log_error("outbox message=%lld sent but not marked: it may go out twice", (long long)m->message_id);
 		else
 			log_info("outbox message=%lld tenant=%lld kind=%s sent", (long long)m->message_id,
 			         (long long)m->tenant_id, m->kind);
 		return;
 	}
-	atomic_fetch_add_explicit(&s->failures, 1, memory_order_relaxed);
-	int attempts = m->attempts + 1;
-	int64_t wait = BACKOFF_FIRST;
-	for (int i = 1; i < attempts && wait < BACKOFF_MAX; i++)
-		wait *= 2;
-	if (wait > BACKOFF_MAX)
-		wait = BACKOFF_MAX;
-	if (mail_retry_at(s->store, m, attempts, now + wait))
-		log_error("outbox message=%lld: cannot schedule a retry", (long long)m->message_id);
-	else
-		log_info("outbox message=%lld retry in %llds (attempt %d)", (long long)m->message_id, (long long)wait,
-		         attempts);
+	retry(s, m, now, m->target ? "the SMTP server did not take the message" : NULL);
 }
 
 static void *sender_main(void *arg)
@@ -163,7 +249,9 @@ static void *sender_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		struct store_message *v = NULL;
 		size_t n = 0;
-		if (mail_outbox_due(s->store, timeutil_now(), BATCH, &v, &n))
+		/* Without SMTP the sender delivers webhooks alone; e-mail waits. */
+		if (s->smtp_url ? mail_outbox_due(s->store, timeutil_now(), BATCH, &v, &n)
+		                : notify_outbox_due(s->store, timeutil_now(), BATCH, &v, &n))
 			log_warn("outbox cannot be read");
 		for (size_t i = 0; i < n; i++) {
 			pthread_mutex_lock(&s->lock);
@@ -190,7 +278,7 @@ static void *sender_main(void *arg)
 
 enum rc sender_start(const struct sender_config *cfg, struct store *st, struct sender **out, struct errbuf *eb)
 {
-	if (strncmp(cfg->smtp_url, "smtp://", 7) && strncmp(cfg->smtp_url, "smtps://", 8)) {
+	if (cfg->smtp_url && strncmp(cfg->smtp_url, "smtp://", 7) && strncmp(cfg->smtp_url, "smtps://", 8)) {
 		store_close(st);
 		return err_set(eb, RC_INVALID, "--smtp must be smtp://HOST:PORT or smtps://HOST:PORT");
 	}
@@ -201,8 +289,8 @@ enum rc sender_start(const struct sender_config *cfg, struct store *st, struct s
 	if (cfg->sole && mail_release_claims(st))
 		log_warn("outbox: the claims of an earlier sender could not be released; they run out by themselves");
 	struct sender *s = xcalloc(1, sizeof *s);
-	s->smtp_url = xstrdup(cfg->smtp_url);
-	s->from = xstrdup(cfg->from);
+	s->smtp_url = cfg->smtp_url ? xstrdup(cfg->smtp_url) : NULL;
+	s->from = xstrdup(cfg->from ? cfg->from : "privreg@localhost");
 	s->user = cfg->user ? xstrdup(cfg->user) : NULL;
 	s->password = cfg->password ? xstrdup(cfg->password) : NULL;
 	s->poll_ms = cfg->poll_ms > 0 ? cfg->poll_ms : 200;

@@ -1,5 +1,10 @@
 /*
- * sender: delivers the outbox over SMTP (libcurl), in a thread of its own.
+ * sender: delivers the outbox over SMTP (libcurl), in a thread of its own,
+ * and the notifications to systems and recipients (core/notify) as signed
+ * webhooks (HTTP POST, Standard Webhooks): a 2xx answer within
+ * NOTIFY_TIMEOUT_SECONDS acknowledges one, and may complete its request
+ * (request_notification_done); anything else is retried like an e-mail.
+ * Without SMTP (smtp_url NULL) it delivers webhooks alone.
  *
  * A message is marked sent only after the SMTP server has accepted it; one
  * that fails waits and is tried again with growing pauses (5 s, 10 s, ...,
@@ -33,7 +38,7 @@ struct sender;
 struct store;
 
 struct sender_config {
-	const char *smtp_url;      /* smtp://host:port, smtps://... (user:pass@ in it still works) */
+	const char *smtp_url;      /* smtp://host:port, smtps://... (user:pass@ in it still works); NULL: no e-mail */
 	const char *user;          /* NULL, or the SMTP AUTH user */
 	const char *password;      /* NULL, or its password: copied, and the copy wiped at stop */
 	const char *from;          /* the From: and envelope sender */

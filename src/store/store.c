@@ -234,6 +234,10 @@ void store_messages_free(struct store_message *v, size_t n)
 {
 	for (size_t i = 0; v && i < n; i++) {
 		free(v[i].kind);
+		free(v[i].target);
+		free(v[i].event);
+		free(v[i].last_error);
+		free(v[i].waive_reason);
 		if (v[i].sealed)
 			sodium_memzero(v[i].sealed, v[i].sealed_len);
 		free(v[i].sealed);

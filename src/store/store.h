@@ -217,6 +217,14 @@ struct store_message {
 	int attempts;
 	unsigned char *sealed;
 	size_t sealed_len;
+	/* A notification (Art. 19, schema 15): the request whose change it
+	 * announces ("" none), the system or recipient told and the event;
+	 * target NULL for the register's other mail. */
+	char request_id[TOKEN_ID_MAX];
+	char *target, *event;
+	/* Read back by outbox_notifications only: */
+	int64_t sent_at, waived_at; /* 0: not yet */
+	char *last_error, *waive_reason; /* may be NULL */
 };
 
 struct store_hold {

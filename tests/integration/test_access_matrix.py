@@ -305,6 +305,11 @@ MATRIX = {
                                                        request_change("refuse", {"reason": "manifestly unfounded"})),
     ("POST", "/v1/requests/{id}/complete"):           ("401 401 401  200 200 403 403 403  404 404",
                                                        request_change("complete", {})),
+    # The example policy tells no system (test_webhooks waives real ones):
+    # a request without notifications has none to waive, which only staff
+    # who may waive are told.
+    ("POST", "/v1/requests/{id}/notifications/{n}/waive"): ("401 401 401  404 404 403 403 403  404 404",
+                                                       request_change("notifications/1/waive", {"reason": "gone"})),
     ("GET", "/v1/requests/{id}/export"):              ("401 401 401  200 200 403 403 403  404 404",
                                                        plain("/v1/requests/{t.export_req}/export")),
     ("POST", "/v1/holds"):                            ("401 401 401  201 201 403 403 403  404 404",

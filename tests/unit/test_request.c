@@ -327,7 +327,7 @@ static void test_open_and_late_counts(void **state)
 	size_t nopen = 0;
 	const char *const *open_names = request_open_names(&nopen);
 	/* The open states are the leading run of REQUEST_STATUSES, and only those. */
-	assert_int_equal(nopen, 3);
+	assert_int_equal(nopen, 4); /* received, verifying, in_progress, awaiting_acknowledgements */
 	for (int i = 0; i < REQUEST_STATUS__COUNT; i++)
 		assert_int_equal(request_is_open((enum request_status)i), (size_t)i < nopen);
 	assert_int_equal(store_request_counts(r.store, r.tenant->id, open_names, nopen, c.now, &open, &late), RC_OK);

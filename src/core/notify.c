@@ -1,0 +1,397 @@
+/* notify: systems and recipients told of changes (see notify.h). */
+#include "core/notify.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/xalloc.h"
+#include "core/disclosure.h"
+#include "core/consent.h"
+#include "core/mail.h"
+#include "core/subject.h"
+
+static const char *const event_names[] = {
+#define X(id, name) name,
+	NOTIFY_EVENTS(X)
+#undef X
+};
+
+/* The associated data of a sealed webhook: the tenant's, not a subject's. */
+#define SEAL_AD "notify:tenant"
+
+const char *notify_event_name(enum notify_event e)
+{
+	return e < NOTIFY_EVENT__COUNT ? event_names[e] : "";
+}
+
+static bool listed(char **v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], s))
+			return true;
+	return false;
+}
+
+enum rc notify_snapshot(const struct core_ctx *c, const char *subject_id, struct notify_snapshot *out)
+{
+	memset(out, 0, sizeof *out);
+	const struct policy *p = c->tenant->policy;
+	if (!p->nsystems && !p->nrecipients)
+		return RC_OK;
+	struct store_record *r = NULL;
+	size_t nr = 0;
+	enum rc rc = store_records_for_subject(c->store, c->tenant->id, subject_id, &r, &nr);
+	if (rc == RC_NOT_FOUND)
+		rc = RC_OK;
+	if (!rc && nr)
+		out->kinds = xcalloc(nr, sizeof *out->kinds);
+	for (size_t i = 0; !rc && i < nr; i++)
+		if (!listed(out->kinds, out->nkinds, r[i].kind))
+			out->kinds[out->nkinds++] = xstrdup(r[i].kind);
+	store_records_free(r, nr);
+	struct store_disclosure *d = NULL;
+	size_t nd = 0;
+	if (!rc)
+		rc = store_disclosures_for_subject(c->store, c->tenant->id, subject_id, &d, &nd);
+	if (rc == RC_NOT_FOUND)
+		rc = RC_OK;
+	if (!rc && nd)
+		out->recipients = xcalloc(nd, sizeof *out->recipients);
+	for (size_t i = 0; !rc && i < nd; i++)
+		if (!listed(out->recipients, out->nrecipients, d[i].recipient))
+			out->recipients[out->nrecipients++] = xstrdup(d[i].recipient);
+	store_disclosures_free(d, nd);
+	if (rc)
+		notify_snapshot_fini(out);
+	return rc;
+}
+
+void notify_snapshot_fini(struct notify_snapshot *s)
+{
+	for (size_t i = 0; i < s->nkinds; i++)
+		free(s->kinds[i]);
+	for (size_t i = 0; i < s->nrecipients; i++)
+		free(s->recipients[i]);
+	free(s->kinds);
+	free(s->recipients);
+	memset(s, 0, sizeof *s);
+}
+
+/* A rectified value as JSON: the API's own literal for numbers, booleans
+ * and JSON, a string escaped. */
+static enum rc value_json(struct buf *b, const struct field_value *v)
+{
+	switch (v->kind) {
+	case VAL_NULL:
+		return buf_puts(b, "null");
+	case VAL_STRING:
+		return buf_json_string(b, v->text, v->len);
+	default:
+		return buf_append(b, v->text, v->len);
+	}
+}
+
+/* Whom one change reaches and with what: the kinds it holds of the
+ * subject's, and (a rectification) which of the new values. */
+struct target {
+	const char *name;
+	const struct policy_notify *how;
+	const char **kinds;
+	size_t nkinds;
+	const struct field_input **fields;
+	size_t nfields;
+};
+
+static enum rc body_of(const struct core_ctx *c, const struct notify_change *ch, const struct target *t,
+                       struct buf *b)
+{
+	char when[32];
+	time_t now = (time_t)core_now(c);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	enum rc rc = buf_printf(b, "{\"type\":\"%s\",\"timestamp\":\"%s\",\"data\":{\"tenant\":", notify_event_name(ch->event),
+	                        when);
+	if (!rc)
+		rc = buf_json_string(b, c->tenant->name, strlen(c->tenant->name));
+	if (!rc)
+		rc = buf_printf(b, ",\"subject_id\":\"%s\",\"request_id\":", ch->subject_id);
+	if (!rc)
+		rc = ch->request_id ? buf_printf(b, "\"%s\"", ch->request_id) : buf_puts(b, "null");
+	if (!rc)
+		rc = buf_puts(b, ",\"kinds\":[");
+	for (size_t i = 0; !rc && i < t->nkinds; i++) {
+		if (i)
+			rc = buf_puts(b, ",");
+		if (!rc)
+			rc = buf_json_string(b, t->kinds[i], strlen(t->kinds[i]));
+	}
+	if (!rc)
+		rc = buf_puts(b, "]");
+	if (!rc && ch->event == NOTIFY_RECTIFIED) {
+		rc = buf_puts(b, ",\"fields\":{");
+		for (size_t i = 0; !rc && i < t->nfields; i++) {
+			if (i)
+				rc = buf_puts(b, ",");
+			if (!rc)
+				rc = buf_json_string(b, t->fields[i]->name, strlen(t->fields[i]->name));
+			if (!rc)
+				rc = buf_puts(b, ":");
+			if (!rc)
+				rc = value_json(b, &t->fields[i]->value);
+		}
+		if (!rc)
+			rc = buf_puts(b, "}");
+	}
+	if (!rc && ch->purpose && (ch->event == NOTIFY_CONSENT_WITHDRAWN || ch->event == NOTIFY_OBJECTED)) {
+		rc = buf_puts(b, ",\"purpose\":");
+		if (!rc)
+			rc = buf_json_string(b, ch->purpose, strlen(ch->purpose));
+	}
+	return rc ? rc : buf_puts(b, "}}");
+}
+
+/* Sealed form of a webhook: URL, newline, event id, newline, body. */
+static enum rc queue_webhook(const struct core_ctx *c, const struct notify_change *ch, const struct target *t)
+{
+	struct buf msg;
+	buf_init(&msg, NOTIFY_BODY_MAX + POLICY_URL_MAX + TOKEN_ID_MAX + 2);
+	char id[TOKEN_ID_MAX];
+	token_id_new("evt_", id);
+	enum rc rc = buf_printf(&msg, "%s\n%s\n", t->how->webhook, id);
+	if (!rc)
+		rc = body_of(c, ch, t, &msg);
+	if (!rc) {
+		struct store_message m = {.kind = NOTIFY_KIND_WEBHOOK, .created_at = core_now(c), .next_at = core_now(c),
+		                          .target = (char *)t->name, .event = (char *)notify_event_name(ch->event)};
+		memcpy(m.subject_id, ch->subject_id, strnlen(ch->subject_id, TOKEN_ID_MAX - 1) + 1);
+		if (ch->request_id)
+			snprintf(m.request_id, sizeof m.request_id, "%s", ch->request_id);
+		struct subject_key key;
+		memcpy(key.k, c->tenant->vault.token_key, sizeof key.k);
+		m.sealed_len = msg.len + VAULT_SEAL_OVERHEAD;
+		m.sealed = xmalloc(m.sealed_len);
+		vault_seal(&key, SEAL_AD, msg.data, msg.len, m.sealed);
+		vault_subject_key_wipe(&key);
+		rc = store_outbox_insert(c->store, c->tenant->id, &m);
+		free(m.sealed);
+	}
+	buf_fini(&msg);
+	return rc;
+}
+
+/* A recipient told by e-mail: what changed in words, never a value. */
+static enum rc queue_mail(const struct core_ctx *c, const struct notify_change *ch, const struct target *t)
+{
+	struct buf what;
+	buf_init(&what, 4096);
+	enum rc rc = buf_puts(&what, "record kinds ");
+	for (size_t i = 0; !rc && i < t->nkinds; i++)
+		rc = buf_printf(&what, "%s%s", i ? ", " : "", t->kinds[i]);
+	if (!rc && !t->nkinds)
+		rc = buf_puts(&what, "(none)");
+	for (size_t i = 0; !rc && i < t->nfields; i++)
+		rc = buf_printf(&what, "%s%s", i ? ", " : "; fields corrected (ask us for the new values): ",
+		                t->fields[i]->name);
+	if (!rc && ch->purpose)
+		rc = buf_printf(&what, "; purpose %s", ch->purpose);
+	if (!rc && ch->request_id)
+		rc = buf_printf(&what, "; our request %s", ch->request_id);
+	if (!rc) {
+		struct mail_args a = {.kind = MAIL_RECIPIENT_NOTICE, .to = t->how->email, .lang = "en", .text = what.data,
+		                      .request_id = ch->request_id, .target = t->name,
+		                      .event = notify_event_name(ch->event)};
+		rc = mail_queue(c, ch->subject_id, NULL, &a);
+	}
+	buf_fini(&what);
+	return rc;
+}
+
+static enum rc tell(const struct core_ctx *c, const struct notify_change *ch, const struct target *t, size_t *n)
+{
+	/* A rectification reaches only those holding a rectified field. */
+	if (ch->event == NOTIFY_RECTIFIED && !t->nfields)
+		return RC_OK;
+	(*n)++;
+	return t->how->webhook ? queue_webhook(c, ch, t) : queue_mail(c, ch, t);
+}
+
+enum rc notify_queue(const struct core_ctx *c, const struct notify_change *ch, const struct notify_snapshot *before,
+                     size_t *n)
+{
+	const struct policy *p = c->tenant->policy;
+	*n = 0;
+	const char **kinds = before->nkinds ? xcalloc(before->nkinds, sizeof *kinds) : NULL;
+	const struct field_input **fields = ch->nfields ? xcalloc(ch->nfields, sizeof *fields) : NULL;
+	const struct policy_record *rk = ch->record_kind ? policy_record(p, ch->record_kind) : NULL;
+	enum rc rc = RC_OK;
+	for (size_t i = 0; !rc && i < p->nsystems; i++) {
+		const struct policy_system *y = &p->systems[i];
+		struct target t = {.name = y->name, .how = &y->notify, .kinds = kinds, .fields = fields};
+		for (size_t k = 0; k < before->nkinds; k++) {
+			const struct policy_record *r = policy_record(p, before->kinds[k]);
+			bool holds = false;
+			for (size_t j = 0; r && j < y->nrecords && !holds; j++)
+				holds = y->records[j] == r;
+			for (size_t j = 0; r && j < y->nfields && !holds; j++)
+				holds = policy_record_has_field(r, y->fields[j]);
+			if (holds)
+				kinds[t.nkinds++] = before->kinds[k];
+		}
+		if (!t.nkinds)
+			continue; /* holds nothing of this subject's */
+		for (size_t j = 0; j < ch->nfields; j++) {
+			const struct policy_field *f = policy_field(p, ch->fields[j].name);
+			if (f && policy_system_holds(y, rk, f))
+				fields[t.nfields++] = &ch->fields[j];
+		}
+		rc = tell(c, ch, &t, n);
+	}
+	for (size_t i = 0; !rc && i < before->nrecipients; i++) {
+		const struct policy_recipient *r = policy_recipient(p, before->recipients[i]);
+		if (!r || (!r->notify.webhook && !r->notify.email))
+			continue;
+		struct target t = {.name = r->name, .how = &r->notify, .kinds = kinds, .fields = fields};
+		for (size_t k = 0; k < before->nkinds; k++)
+			kinds[t.nkinds++] = before->kinds[k];
+		for (size_t j = 0; j < ch->nfields; j++)
+			for (size_t q = 0; q < r->nfields; q++)
+				if (!strcmp(r->fields[q]->name, ch->fields[j].name))
+					fields[t.nfields++] = &ch->fields[j];
+		rc = tell(c, ch, &t, n);
+	}
+	free(kinds);
+	free(fields);
+	return rc;
+}
+
+enum rc notify_subject_restricted(const struct core_ctx *c, const char *subject_id, bool restricted,
+                                  struct errbuf *eb)
+{
+	struct notify_snapshot before = {0};
+	size_t n = 0;
+	enum rc rc = store_begin(c->store);
+	if (rc)
+		return rc;
+	rc = notify_snapshot(c, subject_id, &before);
+	if (!rc)
+		rc = subject_set_restricted(c, subject_id, restricted, eb);
+	struct notify_change ch = {.event = restricted ? NOTIFY_RESTRICTED : NOTIFY_RESTRICTION_LIFTED,
+	                           .subject_id = subject_id};
+	if (!rc)
+		rc = notify_queue(c, &ch, &before, &n);
+	notify_snapshot_fini(&before);
+	return core_end(c, rc);
+}
+
+enum rc notify_consent_record(const struct core_ctx *c, const char *subject_id, const char *purpose,
+                              enum consent_action a, const struct consent_evidence *ev, char state[16],
+                              struct errbuf *eb)
+{
+	bool tells = a == CONSENT_WITHDRAW || a == CONSENT_OBJECT;
+	struct notify_snapshot before = {0};
+	size_t n = 0;
+	enum rc rc = store_begin(c->store);
+	if (rc)
+		return rc;
+	if (tells)
+		rc = notify_snapshot(c, subject_id, &before);
+	if (!rc)
+		rc = consent_record(c, subject_id, purpose, a, ev, state, eb);
+	struct notify_change ch = {.event = a == CONSENT_OBJECT ? NOTIFY_OBJECTED : NOTIFY_CONSENT_WITHDRAWN,
+	                           .subject_id = subject_id, .purpose = purpose};
+	if (!rc && tells)
+		rc = notify_queue(c, &ch, &before, &n);
+	notify_snapshot_fini(&before);
+	return core_end(c, rc);
+}
+
+enum rc notify_outbox_due(struct store *s, int64_t now, size_t max, struct store_message **out, size_t *n)
+{
+	return store_outbox_due(s, now, NOTIFY_KIND_WEBHOOK, max, out, n);
+}
+
+static const struct policy_notify *how_of(const struct policy *p, const char *target)
+{
+	const struct policy_system *y = target ? policy_system(p, target) : NULL;
+	if (y)
+		return &y->notify;
+	const struct policy_recipient *r = target ? policy_recipient(p, target) : NULL;
+	return r ? &r->notify : NULL;
+}
+
+enum rc notify_open(const struct core_ctx *c, const struct store_message *m, struct notify_webhook *out)
+{
+	memset(out->url, 0, sizeof out->url);
+	memset(out->id, 0, sizeof out->id);
+	buf_init(&out->body, NOTIFY_BODY_MAX);
+	out->how = how_of(c->tenant->policy, m->target);
+	struct buf plain;
+	buf_init(&plain, NOTIFY_BODY_MAX + POLICY_URL_MAX + TOKEN_ID_MAX + 2);
+	struct subject_key key;
+	memcpy(key.k, c->tenant->vault.token_key, sizeof key.k);
+	enum rc rc = vault_open(&key, SEAL_AD, m->sealed, m->sealed_len, &plain);
+	vault_subject_key_wipe(&key);
+	const char *nl1 = rc ? NULL : memchr(plain.data, '\n', plain.len);
+	const char *nl2 = nl1 ? memchr(nl1 + 1, '\n', plain.len - (size_t)(nl1 + 1 - plain.data)) : NULL;
+	if (!rc && (!nl2 || (size_t)(nl1 - plain.data) >= sizeof out->url || (size_t)(nl2 - nl1 - 1) >= sizeof out->id))
+		rc = RC_CRYPTO;
+	if (!rc) {
+		memcpy(out->url, plain.data, (size_t)(nl1 - plain.data));
+		memcpy(out->id, nl1 + 1, (size_t)(nl2 - nl1 - 1));
+		rc = buf_append(&out->body, nl2 + 1, plain.len - (size_t)(nl2 + 1 - plain.data));
+	}
+	buf_fini(&plain);
+	return rc;
+}
+
+void notify_webhook_fini(struct notify_webhook *w)
+{
+	buf_fini(&w->body);
+}
+
+enum rc notify_sign(const struct notify_webhook *w, int64_t timestamp, char out[NOTIFY_SIGNATURE_MAX])
+{
+	if (!w->how || !w->how->has_secret)
+		return RC_UNAVAILABLE;
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+	char ts[24];
+	int tn = snprintf(ts, sizeof ts, "%lld", (long long)timestamp);
+	crypto_auth_hmacsha256_state st;
+	crypto_auth_hmacsha256_init(&st, w->how->secret, w->how->secret_len);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)w->id, strlen(w->id));
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)".", 1);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)ts, (unsigned long long)tn);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)".", 1);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)w->body.data, w->body.len);
+	crypto_auth_hmacsha256_final(&st, mac);
+	sodium_memzero(&st, sizeof st);
+	memcpy(out, "v1,", 3);
+	sodium_bin2base64(out + 3, NOTIFY_SIGNATURE_MAX - 3, mac, sizeof mac, sodium_base64_VARIANT_ORIGINAL);
+	return RC_OK;
+}
+
+enum rc notify_retry_at(struct store *s, const struct store_message *m, int attempts, int64_t next_at,
+                        const char *error)
+{
+	return store_outbox_retry(s, m->tenant_id, m->message_id, attempts, next_at, error);
+}
+
+enum rc notify_list(const struct core_ctx *c, const char *subject_id, const char *request_id,
+                    struct store_message **out, size_t *n)
+{
+	return store_outbox_notifications(c->store, c->tenant->id, subject_id, request_id, out, n);
+}
+
+const char *notify_status(const struct store_message *m)
+{
+	return m->waived_at ? "waived" : m->sent_at ? "delivered" : m->attempts ? "failed" : "pending";
+}
+
+bool notify_pending(const struct store_message *m)
+{
+	return !m->sent_at;
+}

@@ -1,0 +1,126 @@
+/*
+ * notify: the company's systems and the recipients told of each change to a
+ * subject's data (GDPR Art. 19): erasure, rectification, restriction and its
+ * lifting, withdrawal of consent, objection, anonymisation.
+ *
+ * Who is told: each system of the policy (`systems:`) that holds the
+ * subject's data (a record kind it holds, or a field it holds in one of the
+ * subject's kinds), and each recipient with `notify:` that the disclosure
+ * log shows received the subject's data. Both are read before the change
+ * (notify_snapshot): an erasure takes the records with it. A rectification
+ * goes only to those holding a rectified field, with only the fields they
+ * hold; no other event carries a value, and an erased value never.
+ *
+ * How: one outbox message per event and target, written in the change's
+ * transaction (notify_queue). A webhook (kind NOTIFY_KIND_WEBHOOK) follows
+ * Standard Webhooks: its body and its event id (`evt_<ULID>`, the same on
+ * every retry) are sealed under the tenant's mail key, so that it outlives
+ * the subject's key; the signature is made at each attempt with the secret
+ * of the policy in force (notify_open, notify_sign). A recipient told by
+ * e-mail gets a mail (MAIL_RECIPIENT_NOTICE) tagged the same way. A 2xx
+ * answer, or the SMTP server's acceptance, is the acknowledgement.
+ */
+#ifndef PRIVREG_NOTIFY_H
+#define PRIVREG_NOTIFY_H
+
+#include "core/consent.h"
+#include "core/record.h"
+#include "store/store.h"
+
+#define NOTIFY_KIND_WEBHOOK "webhook"
+/* An attempt that takes longer has failed (Standard Webhooks' receivers
+ * answer at once and work afterwards). */
+#define NOTIFY_TIMEOUT_SECONDS 10
+#define NOTIFY_REASON_MAX 500
+/* A webhook's body: rectified values are at most FIELD_VALUE_MAX each. */
+#define NOTIFY_BODY_MAX (1024 * 1024)
+#define NOTIFY_SIGNATURE_MAX 128
+
+#define NOTIFY_EVENTS(X) \
+	X(ERASED,             "subject.erased") \
+	X(RECTIFIED,          "subject.rectified") \
+	X(RESTRICTED,         "subject.restricted") \
+	X(RESTRICTION_LIFTED, "subject.restriction_lifted") \
+	X(CONSENT_WITHDRAWN,  "consent.withdrawn") \
+	X(OBJECTED,           "subject.objected") \
+	X(ANONYMIZED,         "subject.anonymized")
+
+enum notify_event {
+#define X(id, name) NOTIFY_##id,
+	NOTIFY_EVENTS(X)
+#undef X
+	NOTIFY_EVENT__COUNT
+};
+
+const char *notify_event_name(enum notify_event e);
+
+/* What the subject's data looked like before the change: the kinds of their
+ * records and the recipients the disclosure log names. */
+struct notify_snapshot {
+	char **kinds;
+	size_t nkinds;
+	char **recipients;
+	size_t nrecipients;
+};
+
+enum rc notify_snapshot(const struct core_ctx *c, const char *subject_id, struct notify_snapshot *out) WUR;
+void notify_snapshot_fini(struct notify_snapshot *s);
+
+struct notify_change {
+	enum notify_event event;
+	const char *subject_id;
+	const char *request_id;            /* NULL: a change outside a request */
+	const char *record_kind;           /* rectification: the kind of the record rectified */
+	const struct field_input *fields;  /* rectification: the new values */
+	size_t nfields;
+	const char *purpose;               /* consent.withdrawn, subject.objected */
+};
+
+/* Queues the notifications of one change (inside the caller's transaction);
+ * *n how many (0: nobody to tell). */
+enum rc notify_queue(const struct core_ctx *c, const struct notify_change *ch, const struct notify_snapshot *before,
+                     size_t *n) WUR;
+
+/* Restricts a subject, or lifts the restriction (subject_set_restricted),
+ * and tells those who hold or received their data, in one transaction. */
+enum rc notify_subject_restricted(const struct core_ctx *c, const char *subject_id, bool restricted,
+                                  struct errbuf *eb) WUR;
+
+/* consent_record, and for a withdrawal or an objection the systems and
+ * recipients told (consent.withdrawn, subject.objected), in one
+ * transaction: the staff's and the API's way to record one. */
+enum rc notify_consent_record(const struct core_ctx *c, const char *subject_id, const char *purpose,
+                              enum consent_action a, const struct consent_evidence *ev, char state[16],
+                              struct errbuf *eb) WUR;
+
+/* A webhook opened for sending. */
+struct notify_webhook {
+	char url[POLICY_URL_MAX + 1];
+	char id[TOKEN_ID_MAX];             /* webhook-id */
+	struct buf body;
+	const struct policy_notify *how;   /* the target's, in the tenant's policy; NULL when gone from it */
+};
+
+/* Unsent webhooks due by now (a sender without SMTP sends these alone). */
+enum rc notify_outbox_due(struct store *s, int64_t now, size_t max, struct store_message **out, size_t *n) WUR;
+enum rc notify_open(const struct core_ctx *c, const struct store_message *m, struct notify_webhook *out) WUR;
+void notify_webhook_fini(struct notify_webhook *w);
+/* The webhook-signature header's value for an attempt at `timestamp`:
+ * "v1,<base64 HMAC-SHA256(secret, id.timestamp.body)>". RC_UNAVAILABLE
+ * when the target's secret could not be read. */
+enum rc notify_sign(const struct notify_webhook *w, int64_t timestamp, char out[NOTIFY_SIGNATURE_MAX]) WUR;
+/* A failed attempt: tried again at next_at; error (no value) kept as the
+ * notification's last_error. */
+enum rc notify_retry_at(struct store *s, const struct store_message *m, int attempts, int64_t next_at,
+                        const char *error) WUR;
+
+/* The notifications about a subject and/or of a request (either NULL);
+ * store_messages_free them. */
+enum rc notify_list(const struct core_ctx *c, const char *subject_id, const char *request_id,
+                    struct store_message **out, size_t *n) WUR;
+/* pending, delivered, failed (tried and not yet acknowledged: still
+ * retried) or waived. */
+const char *notify_status(const struct store_message *m);
+bool notify_pending(const struct store_message *m);
+
+#endif
