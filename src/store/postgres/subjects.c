@@ -344,7 +344,7 @@ enum rc pg_records_for_subject(struct store *s, int64_t tenant, const char *subj
 		return rc;
 	bind_id(st, 2, TOKEN_PREFIX_SUBJECT, subject_id);
 	rc = pq_fetch_all(q, st, read_record, sizeof **out, (void **)out, n, "records_for_subject");
-	if (!rc)
+	if (!rc && *n) /* qsort of NULL, even of 0 elements, is undefined */
 		qsort(*out, *n, sizeof **out, record_id_cmp);
 	for (size_t i = 0; !rc && i < *n; i++)
 		rc = read_events(q, tenant, &(*out)[i]);
