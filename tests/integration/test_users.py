@@ -176,6 +176,7 @@ def test_failed_sign_ins_are_limited_per_address(tmp_path):
     assert code == 0 and "AddressSanitizer" not in err, err[-3000:]
 
 
+@pytest.mark.sqlite_only("ages a session by writing the SQLite file directly")
 def test_idle_sessions_end(env):
     secret = enrol(env, user_add(env.privreg, env.dir, "idle@example.com", "dpo"))
     s, r = sign_in(env, "idle@example.com", secret)

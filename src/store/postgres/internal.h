@@ -7,7 +7,8 @@
  * by changing its SQL, not its shape.
  *
  * One file per domain (tenants.c, subjects.c, consent.c, requests.c,
- * retention.c, holds.c, audit.c, outbox.c, idempotency.c, backup.c) holds
+ * retention.c, holds.c, audit.c, outbox.c, idempotency.c, backup.c,
+ * attest.c, users.c) holds
  * that domain's operations, each with its SQL beside it as static text;
  * conn.c holds the connection, the transactions and `store_postgres_ops`.
  *

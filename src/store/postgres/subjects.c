@@ -344,7 +344,7 @@ enum rc pg_records_for_subject(struct store *s, int64_t tenant, const char *subj
 		return rc;
 	bind_id(st, 2, TOKEN_PREFIX_SUBJECT, subject_id);
 	rc = pq_fetch_all(q, st, read_record, sizeof **out, (void **)out, n, "records_for_subject");
-	if (!rc)
+	if (!rc && *n) /* qsort of NULL, even of 0 elements, is undefined */
 		qsort(*out, *n, sizeof **out, record_id_cmp);
 	for (size_t i = 0; !rc && i < *n; i++)
 		rc = read_events(q, tenant, &(*out)[i]);
@@ -474,7 +474,8 @@ enum rc pg_records_by_state(struct store *s, int64_t tenant, const char *kind, c
 {
 	static const char sql[] =
 		"SELECT " RECORD_COLUMNS " FROM records "
-		"WHERE tenant_id = $1 AND kind = $2 AND state = $3 AND record_id > $4 ORDER BY record_id LIMIT $5";
+		"WHERE tenant_id = $1 AND kind = $2 AND state = $3 AND state IN ('anonymized', 'detached') "
+		"AND record_id > $4 ORDER BY record_id LIMIT $5";
 	struct pg_store *q = pq(s);
 	struct pq_stmt *st = NULL;
 	*out = NULL;
