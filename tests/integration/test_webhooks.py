@@ -502,3 +502,12 @@ def test_unsubscribe_link_is_told_too(env):
     assert {e["type"] for e in evs} == {"consent.withdrawn"}
     assert {e["data"]["purpose"] for e in evs} == {"direct_marketing"}
     assert {e["data"]["request_id"] for e in evs} == {None}
+
+
+def test_erasure_by_the_cli_is_told_too(env, privreg):
+    sid, _ = customer(env)
+    env.sink.start()
+    privreg("subject", "delete", sid, "--dir", env.dir, check=0)
+    got = wait_for(lambda: (lambda a: a if len(a) == 2 else None)(env.sink.acked()))
+    assert sorted(p for p, _ in got) == ["/newsletter", "/shop-db"]
+    assert {e["type"] for _, e in got} == {"subject.erased"}
