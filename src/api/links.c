@@ -12,6 +12,7 @@
 #include "base/timeutil.h"
 #include "api/export.h"
 #include "core/consent.h"
+#include "core/notify.h"
 #include "core/request.h"
 
 /* Escapes text for HTML. */
@@ -132,7 +133,7 @@ enum rc h_confirm(struct http_request *rq)
 	char ip[64], state[16];
 	http_client_ip(rq, ip, sizeof ip);
 	const char *gpc = http_header(rq, "Sec-GPC");
-	enum rc rc = consent_by_link(&rq->ctx, &l, gpc && !strcmp(gpc, "1"), ip, state, &rq->eb);
+	enum rc rc = notify_consent_by_link(&rq->ctx, &l, gpc && !strcmp(gpc, "1"), ip, state, &rq->eb);
 	if (rc == RC_GONE || rc == RC_CONFLICT) {
 		page(rq, rc == RC_GONE ? 410 : 409, "Nothing to confirm", err_msg(&rq->eb, rc), NULL, NULL, NULL);
 		return RC_OK;
@@ -171,7 +172,7 @@ enum rc h_unsubscribe(struct http_request *rq)
 		return err_set(&rq->eb, RC_INVALID, "the body must be List-Unsubscribe=One-Click");
 	char ip[64], state[16];
 	http_client_ip(rq, ip, sizeof ip);
-	enum rc rc = consent_by_link(&rq->ctx, &l, false, ip, state, &rq->eb);
+	enum rc rc = notify_consent_by_link(&rq->ctx, &l, false, ip, state, &rq->eb);
 	if (rc)
 		return rc;
 	page(rq, 200, "Unsubscribed", "You will not get these messages any more.", NULL, NULL, NULL);

@@ -4,6 +4,7 @@
 #include "api/handlers.h"
 #include "api/value_json.h"
 #include "core/merge.h"
+#include "core/notify.h"
 #include "core/subject.h"
 
 /* The one query parameter of a put: its name; a second is refused. */
@@ -196,7 +197,7 @@ enum rc h_subject_get(struct http_request *rq)
 
 enum rc h_subject_delete(struct http_request *rq)
 {
-	enum rc rc = subject_delete(&rq->ctx, rq->params[0], &rq->eb);
+	enum rc rc = notify_subject_delete(&rq->ctx, rq->params[0], &rq->eb);
 	if (!rc)
 		http_reply(rq, 204, NULL);
 	return rc;
@@ -267,7 +268,7 @@ static enum rc patch(struct http_request *rq, const char *subject_id, const char
 	if (!rc && !in.nfields && !in.nevents)
 		rc = err_set(&rq->eb, RC_UNPROCESSABLE, "nothing to change: give fields or events");
 	if (!rc)
-		rc = record_rectify(&rq->ctx, record_id, in.fields, in.nfields, in.events, in.nevents, &rq->eb);
+		rc = notify_record_rectify(&rq->ctx, record_id, in.fields, in.nfields, in.events, in.nevents, &rq->eb);
 	if (rc == RC_EXISTS) {
 		struct errbuf keep = rq->eb;
 		if (!owner[0] && record_owner(&rq->ctx, record_id, owner, &rq->eb))

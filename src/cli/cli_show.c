@@ -7,6 +7,7 @@
 #include "api/value_json.h"
 #include "base/timeutil.h"
 #include "cli/cli.h"
+#include "core/notify.h"
 #include "core/subject.h"
 #include "core/tenant.h"
 
@@ -101,7 +102,7 @@ int cli_subject(int argc, char **argv)
 		for (size_t i = 0; !rc && i < n; i++)
 			puts(ids[i]);
 	} else {
-		rc = subject_delete(&c, o.argv[1], &eb);
+		rc = notify_subject_delete(&c, o.argv[1], &eb);
 		if (!rc)
 			printf("deleted subject %s (key destroyed, records removed)\n", o.argv[1]);
 	}

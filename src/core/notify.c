@@ -9,6 +9,7 @@
 
 #include "base/xalloc.h"
 #include "core/disclosure.h"
+#include "core/ledger.h"
 #include "core/consent.h"
 #include "core/mail.h"
 #include "core/subject.h"
@@ -305,6 +306,92 @@ enum rc notify_consent_record(const struct core_ctx *c, const char *subject_id, 
 	                           .subject_id = subject_id, .purpose = purpose};
 	if (!rc && tells)
 		rc = notify_queue(c, &ch, &before, &n);
+	notify_snapshot_fini(&before);
+	return core_end(c, rc);
+}
+
+enum rc notify_subject_delete(const struct core_ctx *c, const char *subject_id, struct errbuf *eb)
+{
+	struct notify_snapshot before = {0};
+	size_t n = 0;
+	enum rc rc = store_begin(c->store);
+	if (rc)
+		return rc;
+	rc = notify_snapshot(c, subject_id, &before);
+	if (!rc)
+		rc = subject_delete(c, subject_id, eb);
+	struct notify_change ch = {.event = NOTIFY_ERASED, .subject_id = subject_id};
+	if (!rc)
+		rc = notify_queue(c, &ch, &before, &n);
+	notify_snapshot_fini(&before);
+	rc = core_end(c, rc);
+	/* subject_delete's own end was an inner one: the ledger settles here. */
+	ledger_settle(c, rc);
+	return rc;
+}
+
+enum rc notify_record_rectify(const struct core_ctx *c, const char *record_id, const struct field_input *changes,
+                              size_t nchanges, const struct event_input *events, size_t nevents,
+                              struct errbuf *eb)
+{
+	struct notify_snapshot before = {0};
+	struct store_record row = {0};
+	bool have = false;
+	size_t n = 0;
+	enum rc rc = store_begin(c->store);
+	if (rc)
+		return rc;
+	/* Not found: record_rectify says so in its own words. */
+	rc = store_record_get(c->store, c->tenant->id, record_id, &row);
+	have = !rc;
+	if (rc == RC_NOT_FOUND)
+		rc = RC_OK;
+	bool tells = have && nchanges && row.subject_id[0];
+	if (!rc && tells)
+		rc = notify_snapshot(c, row.subject_id, &before);
+	if (!rc)
+		rc = record_rectify(c, record_id, changes, nchanges, events, nevents, eb);
+	struct notify_change ch = {.event = NOTIFY_RECTIFIED, .subject_id = row.subject_id, .record_kind = row.kind,
+	                           .fields = changes, .nfields = nchanges};
+	if (!rc && tells)
+		rc = notify_queue(c, &ch, &before, &n);
+	notify_snapshot_fini(&before);
+	if (have)
+		store_record_fini(&row);
+	return core_end(c, rc);
+}
+
+enum rc notify_consent_by_link(const struct core_ctx *c, const struct token_link *l, bool gpc, const char *ip,
+                               char state[16], struct errbuf *eb)
+{
+	const struct policy *p = c->tenant->policy;
+	bool tells = l->kind == 'u' || (l->kind == 'c' && gpc);
+	struct notify_snapshot before = {0};
+	size_t n = 0;
+	enum rc rc = store_begin(c->store);
+	if (rc)
+		return rc;
+	if (tells)
+		rc = notify_snapshot(c, l->subject_id, &before);
+	if (!rc)
+		rc = consent_by_link(c, l, gpc, ip, state, eb);
+	if (!rc && l->kind == 'u') {
+		/* consent_by_link found the purpose: a withdrawal where consent is
+		 * the basis, an objection elsewhere. */
+		const struct policy_purpose *u = policy_purpose(p, l->purpose);
+		struct notify_change ch = {.event = u->basis == BASIS_CONSENT ? NOTIFY_CONSENT_WITHDRAWN : NOTIFY_OBJECTED,
+		                           .subject_id = l->subject_id, .purpose = u->name};
+		rc = notify_queue(c, &ch, &before, &n);
+	} else if (!rc && tells) {
+		/* Global Privacy Control: consent_by_link objected to each purpose
+		 * with a marketing channel. */
+		for (size_t i = 0; !rc && i < p->npurposes; i++) {
+			struct notify_change ch = {.event = NOTIFY_OBJECTED, .subject_id = l->subject_id,
+			                           .purpose = p->purposes[i].name};
+			if (p->purposes[i].channel != CHANNEL_NONE)
+				rc = notify_queue(c, &ch, &before, &n);
+		}
+	}
 	notify_snapshot_fini(&before);
 	return core_end(c, rc);
 }

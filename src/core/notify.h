@@ -93,6 +93,26 @@ enum rc notify_consent_record(const struct core_ctx *c, const char *subject_id, 
                               enum consent_action a, const struct consent_evidence *ev, char state[16],
                               struct errbuf *eb) WUR;
 
+/* subject_delete (an erasure outside a request: subject.erased, no request
+ * id), the systems and recipients told in the same transaction, and the
+ * erasure ledger settled after its end (the outer end is the one that
+ * commits). */
+enum rc notify_subject_delete(const struct core_ctx *c, const char *subject_id, struct errbuf *eb) WUR;
+
+/* record_rectify, and when fields change the systems and recipients holding
+ * one of them told (subject.rectified, the new values of the fields each
+ * holds), in one transaction: the staff's way to correct a record. A record
+ * no person is behind tells nobody. */
+enum rc notify_record_rectify(const struct core_ctx *c, const char *record_id, const struct field_input *changes,
+                              size_t nchanges, const struct event_input *events, size_t nevents,
+                              struct errbuf *eb) WUR;
+
+/* consent_by_link, and the systems and recipients told of what it withdrew
+ * or objected to (an unsubscribe link; a confirmation with Sec-GPC: 1, an
+ * objection to each direct-marketing purpose), in one transaction. */
+enum rc notify_consent_by_link(const struct core_ctx *c, const struct token_link *l, bool gpc, const char *ip,
+                               char state[16], struct errbuf *eb) WUR;
+
 /* A webhook opened for sending. */
 struct notify_webhook {
 	char url[POLICY_URL_MAX + 1];

@@ -442,3 +442,72 @@ def test_withdrawal_through_the_consent_api_is_told_too(env):
     assert r.status_code == 201
     time.sleep(2)
     assert len(env.sink.got) == 2
+
+
+def test_erasure_outside_a_request_is_told_too(env):
+    sid, _ = customer(env)
+    disclose(env, sid)
+    env.sink.start()
+    r = env.request("DELETE", f"/v1/subjects/{sid}", env.keys["dpo"])
+    assert r.status_code == 204, r.text
+    got = wait_for(lambda: (lambda a: a if len(a) == 3 else None)(env.sink.acked()))
+    assert sorted(p for p, _ in got) == ["/courier", "/newsletter", "/shop-db"]
+    for _, e in got:
+        assert e["type"] == "subject.erased" and e["data"]["subject_id"] == sid
+        assert e["data"]["request_id"] is None and "fields" not in e["data"]
+    assert sorted(dict(got)["/shop-db"]["data"]["kinds"]) == ["account", "order"]
+    for g in env.sink.got:
+        assert g["valid"]
+        for value in [b"mari@example.ee", b"Mari Tamm", b"Pikk 1"]:
+            assert value not in g["body"]
+    # Erased: a second delete finds nobody and tells nobody.
+    assert env.request("DELETE", f"/v1/subjects/{sid}", env.keys["dpo"]).status_code == 404
+    time.sleep(1)
+    assert len(env.sink.got) == 3
+
+
+@pytest.mark.parametrize("route", ["subject", "record"])
+def test_rectification_outside_a_request_is_told_too(env, route):
+    sid, (acc, order) = customer(env)
+    disclose(env, sid, fields=["name", "phone"])
+    env.sink.start()
+    path = f"/v1/subjects/{sid}/records/{acc}" if route == "subject" else f"/v1/records/{acc}"
+    r = env.request("PATCH", path, env.keys["support"], json={"fields": {"phone": "+372 5999 0000"}})
+    assert r.status_code == 200, r.text
+    got = wait_for(lambda: (lambda a: a if len(a) == 2 else None)(env.sink.acked()))
+    # The phone: the order database and the courier hold it, the newsletter tool does not.
+    got = dict(got)
+    assert sorted(got) == ["/courier", "/shop-db"]
+    for e in got.values():
+        assert e["type"] == "subject.rectified" and e["data"]["request_id"] is None
+        assert e["data"]["fields"] == {"phone": "+372 5999 0000"}
+    # Events alone change no field: nobody is told.
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    r = env.request("PATCH", f"/v1/records/{order}", env.keys["support"], json={"events": {"fulfilled": now}})
+    assert r.status_code == 200, r.text
+    time.sleep(1)
+    assert len(env.sink.got) == 2
+
+
+def test_unsubscribe_link_is_told_too(env):
+    from test_consent import sign_link
+    sid, _ = customer(env)
+    env.sink.start()
+    master = (env.dir / "keys" / "default.key").read_text().strip()
+    token = sign_link(master, 1, "u", sid, "direct_marketing", int(time.time()) + 3600)
+    r = requests.post(f"{env.url}/u/{token}", data="List-Unsubscribe=One-Click", timeout=10,
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200, r.text
+    evs = wait_for(lambda: (lambda a: [e for _, e in a] if len(a) == 2 else None)(env.sink.acked()))
+    assert {e["type"] for e in evs} == {"consent.withdrawn"}
+    assert {e["data"]["purpose"] for e in evs} == {"direct_marketing"}
+    assert {e["data"]["request_id"] for e in evs} == {None}
+
+
+def test_erasure_by_the_cli_is_told_too(env, privreg):
+    sid, _ = customer(env)
+    env.sink.start()
+    privreg("subject", "delete", sid, "--dir", env.dir, check=0)
+    got = wait_for(lambda: (lambda a: a if len(a) == 2 else None)(env.sink.acked()))
+    assert sorted(p for p, _ in got) == ["/newsletter", "/shop-db"]
+    assert {e["type"] for _, e in got} == {"subject.erased"}
