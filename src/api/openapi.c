@@ -272,9 +272,11 @@ static void type_by_policy(json_t *doc, const struct policy *p, const char *tena
 	json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
 	for (size_t i = 0; i < p->nrecords; i++)
 		add_kind(schemas, p, &p->records[i]);
-	json_object_set_new(schemas, "Record", one_of_kinds(p, "Record", "A record: its fields are those of its kind"));
-	json_object_set_new(schemas, "RecordInput",
-	                    one_of_kinds(p, "RecordInput", "A record to add: its fields are those of its kind"));
+	if (p->nrecords) { /* a oneOf needs one at least: without kinds Record stays as it is */
+		json_object_set_new(schemas, "Record", one_of_kinds(p, "Record", "A record: its fields are those of its kind"));
+		json_object_set_new(schemas, "RecordInput",
+		                    one_of_kinds(p, "RecordInput", "A record to add: its fields are those of its kind"));
+	}
 
 	const struct policy_field **all = xcalloc(p->nfields ? p->nfields : 1, sizeof *all);
 	for (size_t i = 0; i < p->nfields; i++)
