@@ -200,7 +200,7 @@ static enum rc render_heap(struct buf *out)
 	                  "(sanitizer builds only).\n"
 	                  "# TYPE privreg_heap_database_bytes gauge\n"
 	                  "privreg_heap_database_bytes %lld\n",
-	                  __sanitizer_get_current_allocated_bytes(), (long long)store_library_memory());
+	                  __sanitizer_get_current_allocated_bytes(), (long long)core_store_memory());
 #else
 	(void)out;
 	return RC_OK;

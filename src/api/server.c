@@ -458,7 +458,7 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 		snprintf(from, sizeof from, "%s", cfg->smtp_from ? cfg->smtp_from : "privreg@localhost");
 		struct sender_config sc = {.smtp_url = cfg->smtp_url, .user = cfg->smtp_user, .password = cfg->smtp_password,
 		                           .from = from, .tenant_of = sender_tenant, .arg = s,
-		                           .sole = !store_url_shared(s->store_url)};
+		                           .sole = !core_store_shared(s->store_url)};
 		rc = store_pool_open(s->pool, &sst, eb);
 		if (!rc)
 			rc = sender_start(&sc, sst, &s->sender, eb);

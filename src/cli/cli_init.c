@@ -69,7 +69,7 @@ int cli_init(int argc, char **argv)
 		cli_usage_error("init", "needs --policy FILE and no other arguments");
 		return CLI_USAGE;
 	}
-	bool pg = store_url_shared(store_url);
+	bool pg = core_store_shared(store_url);
 	if (strncmp(store_url, "sqlite:", 7) && !pg) {
 		cli_usage_error("init", "--store must be sqlite:PATH or postgresql://USER@HOST:PORT/DB");
 		return CLI_USAGE;

@@ -130,7 +130,7 @@ static int serve(const struct cli_config *c, const char *dir)
 	cli_config_init(&cc, dir);
 	int ret = cli_conf_read(dir, &cc, url, sizeof url);
 	cli_config_fini(&cc);
-	if (!ret && !store_url_shared(url))
+	if (!ret && !core_store_shared(url))
 		ret = lock_register(dir, &lock_fd);
 	if (ret)
 		return ret;

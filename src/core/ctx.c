@@ -41,3 +41,13 @@ enum rc core_end(const struct core_ctx *c, enum rc rc)
 	store_rollback(c->store);
 	return rc;
 }
+
+bool core_store_shared(const char *url)
+{
+	return store_url_shared(url);
+}
+
+int64_t core_store_memory(void)
+{
+	return store_library_memory();
+}

@@ -105,12 +105,17 @@ int test_sql(const struct test_register *r, const char *sql, int *changes)
 	return ok;
 }
 
+void test_tempdir(char *dir, size_t size)
+{
+	snprintf(dir, size, "/tmp/privreg-test-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+}
+
 void test_register_new(struct test_register *r, const char *policy_path, const char *name)
 {
 	assert_int_equal(vault_library_init(), RC_OK);
 	memset(r, 0, sizeof *r);
-	snprintf(r->dir, sizeof r->dir, "/tmp/privreg-test-XXXXXX");
-	assert_non_null(mkdtemp(r->dir));
+	test_tempdir(r->dir, sizeof r->dir);
 	snprintf(r->keydir, sizeof r->keydir, "%s/keys", r->dir);
 	assert_int_equal(mkdir(r->keydir, 0700), 0);
 	snprintf(r->db, sizeof r->db, "%s/privreg.db", r->dir);

@@ -29,6 +29,8 @@ struct test_register {
 char *test_read_file(const char *path, size_t *len);
 /* Creates a register in a new temporary directory with tenant `name` under
  * the policy file `policy_path`. Asserts on failure. */
+/* A new empty directory under /tmp, named into dir. */
+void test_tempdir(char *dir, size_t size);
 void test_register_new(struct test_register *r, const char *policy_path, const char *name);
 /* Adds another tenant to the same register. */
 struct tenant *test_register_add_tenant(struct test_register *r, const char *policy_path, const char *name);

@@ -17,17 +17,12 @@
 #include "core/attest.h"
 #include "crypto/signkey.h"
 #include "crypto/vault.h"
+#include "helpers.h"
 
 static int setup(void **state)
 {
 	(void)state;
 	return vault_library_init() ? -1 : 0;
-}
-
-static void tempdir(char dir[64])
-{
-	snprintf(dir, 64, "/tmp/privreg-attest-XXXXXX");
-	assert_non_null(mkdtemp(dir));
 }
 
 static void cleanup(const char *dir)
@@ -42,7 +37,7 @@ static void test_key_is_made_once(void **state)
 {
 	(void)state;
 	char dir[64], path[128];
-	tempdir(dir);
+	test_tempdir(dir, sizeof dir);
 	struct signkey a, b;
 	struct errbuf eb = {""};
 	assert_int_equal(signkey_load(dir, &a, &eb), RC_OK);
@@ -88,7 +83,7 @@ static void test_document_signature(void **state)
 {
 	(void)state;
 	char dir[64];
-	tempdir(dir);
+	test_tempdir(dir, sizeof dir);
 	struct signkey k;
 	struct errbuf eb = {""};
 	assert_int_equal(signkey_load(dir, &k, &eb), RC_OK);
