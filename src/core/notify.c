@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/xalloc.h"
+#include "core/datakey.h"
 #include "core/disclosure.h"
 #include "core/ledger.h"
 #include "core/consent.h"
@@ -467,10 +468,75 @@ enum rc notify_retry_at(struct store *s, const struct store_message *m, int atte
 	return store_outbox_retry(s, m->tenant_id, m->message_id, attempts, next_at, error);
 }
 
+/* ---- a waiver's reason, sealed (schema 21) ----
+ * One byte saying whose key sealed it (WAIVE_BY_SUBJECT or WAIVE_BY_TENANT),
+ * then the sealed text; the associated data names the tenant and the
+ * notification, so that a note cannot be moved to another. */
+#define WAIVE_BY_SUBJECT 'S'
+#define WAIVE_BY_TENANT 'T'
+
+static void waive_ad(const struct core_ctx *c, int64_t n, char *ad, size_t size)
+{
+	snprintf(ad, size, "notify-waive:%lld:%lld", (long long)c->tenant->id, (long long)n);
+}
+
+enum rc notify_waive(const struct core_ctx *c, int64_t n, const char *request_id, const char *subject_id,
+                     const char *reason)
+{
+	struct subject_key key;
+	unsigned char by = WAIVE_BY_SUBJECT;
+	enum rc rc = datakey_unwrap(c, subject_id, &key, NULL);
+	if (rc == RC_GONE || rc == RC_NOT_FOUND) {
+		memcpy(key.k, c->tenant->vault.token_key, sizeof key.k);
+		by = WAIVE_BY_TENANT;
+		rc = RC_OK;
+	}
+	if (rc)
+		return rc;
+	char ad[96];
+	waive_ad(c, n, ad, sizeof ad);
+	size_t len = strlen(reason), note_len = 1 + len + VAULT_SEAL_OVERHEAD;
+	unsigned char *note = xmalloc(note_len);
+	note[0] = by;
+	vault_seal(&key, ad, reason, len, note + 1);
+	vault_subject_key_wipe(&key);
+	rc = store_outbox_waive(c->store, c->tenant->id, n, request_id, note, note_len, core_now(c));
+	free(note);
+	return rc;
+}
+
+/* m's waiver reason from its sealed note; left NULL when its key is gone. */
+static void waive_open(const struct core_ctx *c, struct store_message *m)
+{
+	if (!m->waive_note || m->waive_note_len < 1)
+		return;
+	struct subject_key key;
+	enum rc rc = RC_OK;
+	if (m->waive_note[0] == WAIVE_BY_TENANT)
+		memcpy(key.k, c->tenant->vault.token_key, sizeof key.k);
+	else
+		rc = datakey_unwrap(c, m->subject_id, &key, NULL);
+	if (rc)
+		return;
+	struct buf plain;
+	char ad[96];
+	buf_init(&plain, NOTIFY_REASON_MAX + 1);
+	waive_ad(c, m->message_id, ad, sizeof ad);
+	if (!vault_open(&key, ad, m->waive_note + 1, m->waive_note_len - 1, &plain)) {
+		free(m->waive_reason);
+		m->waive_reason = xstrndup(plain.data ? plain.data : "", plain.len);
+	}
+	vault_subject_key_wipe(&key);
+	buf_fini(&plain);
+}
+
 enum rc notify_list(const struct core_ctx *c, const char *subject_id, const char *request_id,
                     struct store_message **out, size_t *n)
 {
-	return store_outbox_notifications(c->store, c->tenant->id, subject_id, request_id, out, n);
+	enum rc rc = store_outbox_notifications(c->store, c->tenant->id, subject_id, request_id, out, n);
+	for (size_t i = 0; !rc && i < *n; i++)
+		waive_open(c, &(*out)[i]);
+	return rc;
 }
 
 const char *notify_status(const struct store_message *m)

@@ -134,7 +134,17 @@ enum rc notify_sign(const struct notify_webhook *w, int64_t timestamp, char out[
 enum rc notify_retry_at(struct store *s, const struct store_message *m, int attempts, int64_t next_at,
                         const char *error) WUR;
 
-/* The notifications about a subject and/or of a request (either NULL);
+/* Waives notification n of request_id, about subject_id: the DPO's reason
+ * (at most NOTIFY_REASON_MAX) is sealed under the subject's key, so that it
+ * dies with the subject, as a request's notes do; when the subject has no
+ * key any more (an erasure completed before the waiver) it is sealed under
+ * the tenant's key instead, as the webhooks' bodies are. In the caller's
+ * transaction; store_outbox_waive's codes. */
+enum rc notify_waive(const struct core_ctx *c, int64_t n, const char *request_id, const char *subject_id,
+                     const char *reason) WUR;
+
+/* The notifications about a subject and/or of a request (either NULL),
+ * each waiver's reason opened (NULL once its subject is erased);
  * store_messages_free them. */
 enum rc notify_list(const struct core_ctx *c, const char *subject_id, const char *request_id,
                     struct store_message **out, size_t *n) WUR;
