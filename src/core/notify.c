@@ -156,8 +156,23 @@ static enum rc body_of(const struct core_ctx *c, const struct notify_change *ch,
 	return rc ? rc : buf_puts(b, "}}");
 }
 
+/* The body of an event's webhook, written by `body` into the buffer. */
+typedef enum rc body_writer(const struct core_ctx *c, const void *arg, struct buf *b);
+
+struct change_body {
+	const struct notify_change *ch;
+	const struct target *t;
+};
+
+static enum rc change_body(const struct core_ctx *c, const void *arg, struct buf *b)
+{
+	const struct change_body *cb = arg;
+	return body_of(c, cb->ch, cb->t, b);
+}
+
 /* Sealed form of a webhook: URL, newline, event id, newline, body. */
-static enum rc queue_webhook(const struct core_ctx *c, const struct notify_change *ch, const struct target *t)
+static enum rc queue_sealed(const struct core_ctx *c, const struct target *t, enum notify_event event,
+                            const char *subject_id, const char *request_id, body_writer *body, const void *arg)
 {
 	struct buf msg;
 	buf_init(&msg, NOTIFY_BODY_MAX + POLICY_URL_MAX + TOKEN_ID_MAX + 2);
@@ -165,13 +180,13 @@ static enum rc queue_webhook(const struct core_ctx *c, const struct notify_chang
 	token_id_new("evt_", id);
 	enum rc rc = buf_printf(&msg, "%s\n%s\n", t->how->webhook, id);
 	if (!rc)
-		rc = body_of(c, ch, t, &msg);
+		rc = body(c, arg, &msg);
 	if (!rc) {
 		struct store_message m = {.kind = NOTIFY_KIND_WEBHOOK, .created_at = core_now(c), .next_at = core_now(c),
-		                          .target = (char *)t->name, .event = (char *)notify_event_name(ch->event)};
-		memcpy(m.subject_id, ch->subject_id, strnlen(ch->subject_id, TOKEN_ID_MAX - 1) + 1);
-		if (ch->request_id)
-			snprintf(m.request_id, sizeof m.request_id, "%s", ch->request_id);
+		                          .target = (char *)t->name, .event = (char *)notify_event_name(event)};
+		memcpy(m.subject_id, subject_id, strnlen(subject_id, TOKEN_ID_MAX - 1) + 1);
+		if (request_id)
+			snprintf(m.request_id, sizeof m.request_id, "%s", request_id);
 		struct subject_key key;
 		memcpy(key.k, c->tenant->vault.token_key, sizeof key.k);
 		m.sealed_len = msg.len + VAULT_SEAL_OVERHEAD;
@@ -183,6 +198,12 @@ static enum rc queue_webhook(const struct core_ctx *c, const struct notify_chang
 	}
 	buf_fini(&msg);
 	return rc;
+}
+
+static enum rc queue_webhook(const struct core_ctx *c, const struct notify_change *ch, const struct target *t)
+{
+	struct change_body cb = {ch, t};
+	return queue_sealed(c, t, ch->event, ch->subject_id, ch->request_id, change_body, &cb);
 }
 
 /* A recipient told by e-mail: what changed in words, never a value. */
@@ -395,6 +416,222 @@ enum rc notify_consent_by_link(const struct core_ctx *c, const struct token_link
 	}
 	notify_snapshot_fini(&before);
 	return core_end(c, rc);
+}
+
+/* ---- the retention sweep's deletions and anonymisations ---- */
+
+bool notify_expiry_wanted(const struct policy *p)
+{
+	if (p->nsystems)
+		return true;
+	for (size_t i = 0; i < p->nrecipients; i++)
+		if (p->recipients[i].notify.webhook || p->recipients[i].notify.email)
+			return true;
+	return false;
+}
+
+static bool recipients_notified(const struct policy *p)
+{
+	for (size_t i = 0; i < p->nrecipients; i++)
+		if (p->recipients[i].notify.webhook || p->recipients[i].notify.email)
+			return true;
+	return false;
+}
+
+enum rc notify_expiry_add(const struct core_ctx *c, struct notify_expiry *e, const char *subject_id,
+                          const char *record_id, const char *kind, bool anonymized)
+{
+	const struct policy *p = c->tenant->policy;
+	if (e->n == e->cap) {
+		e->cap = e->cap ? 2 * e->cap : 64;
+		e->v = xrealloc(e->v, e->cap * sizeof *e->v);
+	}
+	struct notify_expired *x = &e->v[e->n];
+	memset(x, 0, sizeof *x);
+	snprintf(x->record_id, sizeof x->record_id, "%s", record_id);
+	snprintf(x->subject_id, sizeof x->subject_id, "%s", subject_id);
+	snprintf(x->kind, sizeof x->kind, "%s", kind);
+	x->anonymized = anonymized;
+	enum rc rc = RC_OK;
+	if (recipients_notified(p)) {
+		/* The same subject earlier in this batch: its recipients again. */
+		for (size_t i = e->n; i-- > 0;)
+			if (!strcmp(e->v[i].subject_id, subject_id)) {
+				x->recipients = e->v[i].nrecipients ? xcalloc(e->v[i].nrecipients, sizeof *x->recipients) : NULL;
+				for (size_t k = 0; k < e->v[i].nrecipients; k++)
+					x->recipients[x->nrecipients++] = xstrdup(e->v[i].recipients[k]);
+				e->n++;
+				return RC_OK;
+			}
+		struct store_disclosure *d = NULL;
+		size_t nd = 0;
+		rc = store_disclosures_for_subject(c->store, c->tenant->id, subject_id, &d, &nd);
+		if (rc == RC_NOT_FOUND)
+			rc = RC_OK;
+		if (!rc && nd)
+			x->recipients = xcalloc(nd, sizeof *x->recipients);
+		for (size_t i = 0; !rc && i < nd; i++) {
+			const struct policy_recipient *r = policy_recipient(p, d[i].recipient);
+			if (r && (r->notify.webhook || r->notify.email) && !listed(x->recipients, x->nrecipients, r->name))
+				x->recipients[x->nrecipients++] = xstrdup(r->name);
+		}
+		store_disclosures_free(d, nd);
+	}
+	if (!rc)
+		e->n++;
+	else {
+		for (size_t k = 0; k < x->nrecipients; k++)
+			free(x->recipients[k]);
+		free(x->recipients);
+	}
+	return rc;
+}
+
+static void expired_fini(struct notify_expired *x)
+{
+	for (size_t k = 0; k < x->nrecipients; k++)
+		free(x->recipients[k]);
+	free(x->recipients);
+	memset(x, 0, sizeof *x);
+}
+
+void notify_expiry_unadd(struct notify_expiry *e)
+{
+	if (e->n)
+		expired_fini(&e->v[--e->n]);
+}
+
+/* The records of one event: pointers into a batch. */
+struct expired_list {
+	const struct notify_expired **v;
+	size_t n;
+};
+
+static enum rc expired_body(const struct core_ctx *c, const void *arg, struct buf *b)
+{
+	const struct expired_list *l = arg;
+	char when[32];
+	time_t now = (time_t)core_now(c);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	enum rc rc = buf_printf(b, "{\"type\":\"%s\",\"timestamp\":\"%s\",\"data\":{\"tenant\":",
+	                        notify_event_name(NOTIFY_EXPIRED), when);
+	if (!rc)
+		rc = buf_json_string(b, c->tenant->name, strlen(c->tenant->name));
+	if (!rc)
+		rc = buf_puts(b, ",\"request_id\":null,\"kinds\":[");
+	for (size_t i = 0, nk = 0; !rc && i < l->n; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(l->v[j]->kind, l->v[i]->kind);
+		if (!seen && nk++)
+			rc = buf_puts(b, ",");
+		if (!rc && !seen)
+			rc = buf_json_string(b, l->v[i]->kind, strlen(l->v[i]->kind));
+	}
+	if (!rc)
+		rc = buf_puts(b, "],\"records\":[");
+	for (size_t i = 0; !rc && i < l->n; i++) {
+		const struct notify_expired *x = l->v[i];
+		rc = buf_printf(b, "%s{\"record_id\":\"%s\",\"subject_id\":\"%s\",\"kind\":", i ? "," : "", x->record_id,
+		                x->subject_id);
+		if (!rc)
+			rc = buf_json_string(b, x->kind, strlen(x->kind));
+		if (!rc)
+			rc = buf_printf(b, ",\"action\":\"%s\",\"subject_deleted\":%s}", x->anonymized ? "anonymized" : "deleted",
+			                x->subject_deleted ? "true" : "false");
+	}
+	return rc ? rc : buf_puts(b, "]}}");
+}
+
+/* An e-mail recipient's words for one event: ids and kinds, never a value. */
+static enum rc expired_mail(const struct core_ctx *c, const struct target *t, const struct expired_list *l)
+{
+	struct buf what;
+	buf_init(&what, 64 * 1024);
+	enum rc rc = buf_printf(&what, "%zu records reached the end of the time our policy keeps them, and were "
+	                        "deleted or anonymised; please do the same with your copies:", l->n);
+	for (size_t i = 0; !rc && i < l->n; i++)
+		rc = buf_printf(&what, "\n%s (%s, person %s)%s%s", l->v[i]->record_id, l->v[i]->kind, l->v[i]->subject_id,
+		                l->v[i]->anonymized ? ": anonymised" : ": deleted",
+		                l->v[i]->subject_deleted ? ", the person's last record" : "");
+	if (!rc) {
+		struct mail_args a = {.kind = MAIL_RECIPIENT_NOTICE, .to = t->how->email, .lang = "en", .text = what.data,
+		                      .target = t->name, .event = notify_event_name(NOTIFY_EXPIRED)};
+		rc = mail_queue(c, NOTIFY_MANY_SUBJECTS, NULL, &a);
+	}
+	buf_fini(&what);
+	return rc;
+}
+
+/* One target's events: the records `takes` picks, NOTIFY_EXPIRED_MAX at a time. */
+static enum rc expired_tell(const struct core_ctx *c, const struct target *t, const struct notify_expiry *e,
+                            bool (*takes)(const struct core_ctx *, const struct target *, const struct notify_expired *),
+                            size_t *n)
+{
+	struct expired_list l = {.v = xcalloc(NOTIFY_EXPIRED_MAX, sizeof *l.v)};
+	enum rc rc = RC_OK;
+	for (size_t i = 0; !rc && i <= e->n; i++) {
+		if (i < e->n && takes(c, t, &e->v[i]))
+			l.v[l.n++] = &e->v[i];
+		if (l.n && (l.n == NOTIFY_EXPIRED_MAX || i == e->n)) {
+			rc = t->how->webhook ? queue_sealed(c, t, NOTIFY_EXPIRED, NOTIFY_MANY_SUBJECTS, NULL, expired_body, &l)
+			                     : expired_mail(c, t, &l);
+			(*n)++;
+			l.n = 0;
+		}
+	}
+	free(l.v);
+	return rc;
+}
+
+static bool system_takes(const struct core_ctx *c, const struct target *t, const struct notify_expired *x)
+{
+	const struct policy *p = c->tenant->policy;
+	const struct policy_system *y = policy_system(p, t->name);
+	const struct policy_record *r = policy_record(p, x->kind);
+	for (size_t j = 0; y && r && j < y->nrecords; j++)
+		if (y->records[j] == r)
+			return true;
+	for (size_t j = 0; y && r && j < y->nfields; j++)
+		if (policy_record_has_field(r, y->fields[j]))
+			return true;
+	return false;
+}
+
+static bool recipient_takes(const struct core_ctx *c, const struct target *t, const struct notify_expired *x)
+{
+	(void)c;
+	return listed(x->recipients, x->nrecipients, t->name);
+}
+
+enum rc notify_expiry_queue(const struct core_ctx *c, struct notify_expiry *e, size_t *n)
+{
+	const struct policy *p = c->tenant->policy;
+	*n = 0;
+	enum rc rc = RC_OK;
+	for (size_t i = 0; !rc && e->n && i < p->nsystems; i++) {
+		struct target t = {.name = p->systems[i].name, .how = &p->systems[i].notify};
+		rc = expired_tell(c, &t, e, system_takes, n);
+	}
+	for (size_t i = 0; !rc && e->n && i < p->nrecipients; i++) {
+		const struct policy_recipient *r = &p->recipients[i];
+		struct target t = {.name = r->name, .how = &r->notify};
+		if (r->notify.webhook || r->notify.email)
+			rc = expired_tell(c, &t, e, recipient_takes, n);
+	}
+	while (e->n)
+		notify_expiry_unadd(e);
+	return rc;
+}
+
+void notify_expiry_fini(struct notify_expiry *e)
+{
+	while (e->n)
+		notify_expiry_unadd(e);
+	free(e->v);
+	memset(e, 0, sizeof *e);
 }
 
 enum rc notify_outbox_due(struct store *s, int64_t now, size_t max, struct store_message **out, size_t *n)
