@@ -565,17 +565,19 @@ static enum rc expired_mail(const struct core_ctx *c, const struct target *t, co
 	return rc;
 }
 
-/* One target's events: the records `takes` picks, NOTIFY_EXPIRED_MAX at a time. */
+/* One target's events: the records `takes` picks, NOTIFY_EXPIRED_MAX at a
+ * time (NOTIFY_EXPIRED_MAIL_MAX in a mail, whose body is smaller). */
 static enum rc expired_tell(const struct core_ctx *c, const struct target *t, const struct notify_expiry *e,
                             bool (*takes)(const struct core_ctx *, const struct target *, const struct notify_expired *),
                             size_t *n)
 {
-	struct expired_list l = {.v = xcalloc(NOTIFY_EXPIRED_MAX, sizeof *l.v)};
+	size_t max = t->how->webhook ? NOTIFY_EXPIRED_MAX : NOTIFY_EXPIRED_MAIL_MAX;
+	struct expired_list l = {.v = xcalloc(max, sizeof *l.v)};
 	enum rc rc = RC_OK;
 	for (size_t i = 0; !rc && i <= e->n; i++) {
 		if (i < e->n && takes(c, t, &e->v[i]))
 			l.v[l.n++] = &e->v[i];
-		if (l.n && (l.n == NOTIFY_EXPIRED_MAX || i == e->n)) {
+		if (l.n && (l.n == max || i == e->n)) {
 			rc = t->how->webhook ? queue_sealed(c, t, NOTIFY_EXPIRED, NOTIFY_MANY_SUBJECTS, NULL, expired_body, &l)
 			                     : expired_mail(c, t, &l);
 			(*n)++;

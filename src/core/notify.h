@@ -123,9 +123,11 @@ enum rc notify_consent_by_link(const struct core_ctx *c, const struct token_link
  * (ids, kind, deleted or anonymised, whether the subject went with its last
  * record), NOTIFY_EXPIRED_MAX at most per event: a sweep of 100,000 records
  * in batches of 500 is 200 events per system, not 100,000. A recipient
- * told by e-mail gets one mail per event, naming the ids. Its outbox row is
- * about many subjects: NOTIFY_MANY_SUBJECTS. */
+ * told by e-mail gets one mail per NOTIFY_EXPIRED_MAIL_MAX records, naming
+ * the ids. Its outbox row is about many subjects: NOTIFY_MANY_SUBJECTS. */
 #define NOTIFY_EXPIRED_MAX 500
+/* A mail's body is at most 64 KiB: some 120 bytes a record. */
+#define NOTIFY_EXPIRED_MAIL_MAX 200
 #define NOTIFY_MANY_SUBJECTS "sub_00000000000000000000000000"
 
 struct notify_expired {

@@ -6,8 +6,13 @@ of what went (and per recipient the disclosure log shows received the
 subject's data), listing the records: ids, kind, deleted or anonymised,
 whether the subject went with them; request_id null."""
 import json
+import re
+import sqlite3
 import time
 
+import pytest
+
+from conftest import WEBSHOP, Server, add_key
 from test_webhooks import customer, disclose, env, wait_for  # noqa: F401 (env: the fixture)
 
 OLD_ORDER = {"kind": "order", "fields": {"name": "Old Buyer", "delivery_address": "Vana 1, Tartu",
@@ -83,3 +88,32 @@ def test_a_dry_run_tells_nobody(env, privreg):
     assert expired(env) == {}
     privreg("sweep", "--dir", env.dir, check=0)
     wait_for(lambda: len(expired(env).get("/shop-db", [])) == 1)
+
+
+@pytest.mark.sqlite_only("reads the outbox")
+def test_a_recipient_told_by_mail_gets_the_ids(tmp_path, privreg):
+    """A recipient with notify: {email} that received a subject's data is
+    mailed the records that went, by id; the batch commits."""
+    policy = tmp_path / "shop.yaml"
+    policy.write_text(WEBSHOP.read_text().replace(
+        "    contract: DPA-courier\n", "    contract: DPA-courier\n    notify: { email: privacy@courier.example }\n"))
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", policy, check=0)
+    srv = Server(privreg, d)
+    try:
+        key = add_key(privreg, d, "admin")
+        r = srv.request("POST", "/v1/subjects", key, json={"records": [OLD_ORDER]})
+        assert r.status_code == 201, r.text
+        sid, order = r.json()["id"], r.json()["records"][0]["id"]
+        r = srv.request("POST", "/v1/disclosures", key, json={"subject_id": sid, "recipient": "courier",
+                                                               "purpose": "contract", "fields": ["name"]})
+        assert r.status_code == 200, r.text
+        out = privreg("sweep", "--dir", d, check=0).stdout
+        assert re.search(r"^order +deleted 0 anonymized 1 ", out, re.M), out
+    finally:
+        code, log = srv.stop()
+    assert code == 0, log[-2000:]
+    rows = sqlite3.connect(d / "privreg.db").execute(
+        "SELECT kind, target, event, request_id FROM outbox WHERE target IS NOT NULL").fetchall()
+    assert rows == [("recipient_notice", "courier", "records.expired", None)]
+    assert order and sid
