@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/xalloc.h"
+#include "core/datakey.h"
 #include "core/disclosure.h"
 #include "core/ledger.h"
 #include "core/consent.h"
@@ -155,8 +156,23 @@ static enum rc body_of(const struct core_ctx *c, const struct notify_change *ch,
 	return rc ? rc : buf_puts(b, "}}");
 }
 
+/* The body of an event's webhook, written by `body` into the buffer. */
+typedef enum rc body_writer(const struct core_ctx *c, const void *arg, struct buf *b);
+
+struct change_body {
+	const struct notify_change *ch;
+	const struct target *t;
+};
+
+static enum rc change_body(const struct core_ctx *c, const void *arg, struct buf *b)
+{
+	const struct change_body *cb = arg;
+	return body_of(c, cb->ch, cb->t, b);
+}
+
 /* Sealed form of a webhook: URL, newline, event id, newline, body. */
-static enum rc queue_webhook(const struct core_ctx *c, const struct notify_change *ch, const struct target *t)
+static enum rc queue_sealed(const struct core_ctx *c, const struct target *t, enum notify_event event,
+                            const char *subject_id, const char *request_id, body_writer *body, const void *arg)
 {
 	struct buf msg;
 	buf_init(&msg, NOTIFY_BODY_MAX + POLICY_URL_MAX + TOKEN_ID_MAX + 2);
@@ -164,13 +180,13 @@ static enum rc queue_webhook(const struct core_ctx *c, const struct notify_chang
 	token_id_new("evt_", id);
 	enum rc rc = buf_printf(&msg, "%s\n%s\n", t->how->webhook, id);
 	if (!rc)
-		rc = body_of(c, ch, t, &msg);
+		rc = body(c, arg, &msg);
 	if (!rc) {
 		struct store_message m = {.kind = NOTIFY_KIND_WEBHOOK, .created_at = core_now(c), .next_at = core_now(c),
-		                          .target = (char *)t->name, .event = (char *)notify_event_name(ch->event)};
-		memcpy(m.subject_id, ch->subject_id, strnlen(ch->subject_id, TOKEN_ID_MAX - 1) + 1);
-		if (ch->request_id)
-			snprintf(m.request_id, sizeof m.request_id, "%s", ch->request_id);
+		                          .target = (char *)t->name, .event = (char *)notify_event_name(event)};
+		memcpy(m.subject_id, subject_id, strnlen(subject_id, TOKEN_ID_MAX - 1) + 1);
+		if (request_id)
+			snprintf(m.request_id, sizeof m.request_id, "%s", request_id);
 		struct subject_key key;
 		memcpy(key.k, c->tenant->vault.token_key, sizeof key.k);
 		m.sealed_len = msg.len + VAULT_SEAL_OVERHEAD;
@@ -182,6 +198,12 @@ static enum rc queue_webhook(const struct core_ctx *c, const struct notify_chang
 	}
 	buf_fini(&msg);
 	return rc;
+}
+
+static enum rc queue_webhook(const struct core_ctx *c, const struct notify_change *ch, const struct target *t)
+{
+	struct change_body cb = {ch, t};
+	return queue_sealed(c, t, ch->event, ch->subject_id, ch->request_id, change_body, &cb);
 }
 
 /* A recipient told by e-mail: what changed in words, never a value. */
@@ -396,6 +418,224 @@ enum rc notify_consent_by_link(const struct core_ctx *c, const struct token_link
 	return core_end(c, rc);
 }
 
+/* ---- the retention sweep's deletions and anonymisations ---- */
+
+bool notify_expiry_wanted(const struct policy *p)
+{
+	if (p->nsystems)
+		return true;
+	for (size_t i = 0; i < p->nrecipients; i++)
+		if (p->recipients[i].notify.webhook || p->recipients[i].notify.email)
+			return true;
+	return false;
+}
+
+static bool recipients_notified(const struct policy *p)
+{
+	for (size_t i = 0; i < p->nrecipients; i++)
+		if (p->recipients[i].notify.webhook || p->recipients[i].notify.email)
+			return true;
+	return false;
+}
+
+enum rc notify_expiry_add(const struct core_ctx *c, struct notify_expiry *e, const char *subject_id,
+                          const char *record_id, const char *kind, bool anonymized)
+{
+	const struct policy *p = c->tenant->policy;
+	if (e->n == e->cap) {
+		e->cap = e->cap ? 2 * e->cap : 64;
+		e->v = xrealloc(e->v, e->cap * sizeof *e->v);
+	}
+	struct notify_expired *x = &e->v[e->n];
+	memset(x, 0, sizeof *x);
+	snprintf(x->record_id, sizeof x->record_id, "%s", record_id);
+	snprintf(x->subject_id, sizeof x->subject_id, "%s", subject_id);
+	snprintf(x->kind, sizeof x->kind, "%s", kind);
+	x->anonymized = anonymized;
+	enum rc rc = RC_OK;
+	if (recipients_notified(p)) {
+		/* The same subject earlier in this batch: its recipients again. */
+		for (size_t i = e->n; i-- > 0;)
+			if (!strcmp(e->v[i].subject_id, subject_id)) {
+				x->recipients = e->v[i].nrecipients ? xcalloc(e->v[i].nrecipients, sizeof *x->recipients) : NULL;
+				for (size_t k = 0; k < e->v[i].nrecipients; k++)
+					x->recipients[x->nrecipients++] = xstrdup(e->v[i].recipients[k]);
+				e->n++;
+				return RC_OK;
+			}
+		struct store_disclosure *d = NULL;
+		size_t nd = 0;
+		rc = store_disclosures_for_subject(c->store, c->tenant->id, subject_id, &d, &nd);
+		if (rc == RC_NOT_FOUND)
+			rc = RC_OK;
+		if (!rc && nd)
+			x->recipients = xcalloc(nd, sizeof *x->recipients);
+		for (size_t i = 0; !rc && i < nd; i++) {
+			const struct policy_recipient *r = policy_recipient(p, d[i].recipient);
+			if (r && (r->notify.webhook || r->notify.email) && !listed(x->recipients, x->nrecipients, r->name))
+				x->recipients[x->nrecipients++] = xstrdup(r->name);
+		}
+		store_disclosures_free(d, nd);
+	}
+	if (!rc)
+		e->n++;
+	else {
+		for (size_t k = 0; k < x->nrecipients; k++)
+			free(x->recipients[k]);
+		free(x->recipients);
+	}
+	return rc;
+}
+
+static void expired_fini(struct notify_expired *x)
+{
+	for (size_t k = 0; k < x->nrecipients; k++)
+		free(x->recipients[k]);
+	free(x->recipients);
+	memset(x, 0, sizeof *x);
+}
+
+void notify_expiry_unadd(struct notify_expiry *e)
+{
+	if (e->n)
+		expired_fini(&e->v[--e->n]);
+}
+
+/* The records of one event: pointers into a batch. */
+struct expired_list {
+	const struct notify_expired **v;
+	size_t n;
+};
+
+static enum rc expired_body(const struct core_ctx *c, const void *arg, struct buf *b)
+{
+	const struct expired_list *l = arg;
+	char when[32];
+	time_t now = (time_t)core_now(c);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	enum rc rc = buf_printf(b, "{\"type\":\"%s\",\"timestamp\":\"%s\",\"data\":{\"tenant\":",
+	                        notify_event_name(NOTIFY_EXPIRED), when);
+	if (!rc)
+		rc = buf_json_string(b, c->tenant->name, strlen(c->tenant->name));
+	if (!rc)
+		rc = buf_puts(b, ",\"request_id\":null,\"kinds\":[");
+	for (size_t i = 0, nk = 0; !rc && i < l->n; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(l->v[j]->kind, l->v[i]->kind);
+		if (!seen && nk++)
+			rc = buf_puts(b, ",");
+		if (!rc && !seen)
+			rc = buf_json_string(b, l->v[i]->kind, strlen(l->v[i]->kind));
+	}
+	if (!rc)
+		rc = buf_puts(b, "],\"records\":[");
+	for (size_t i = 0; !rc && i < l->n; i++) {
+		const struct notify_expired *x = l->v[i];
+		rc = buf_printf(b, "%s{\"record_id\":\"%s\",\"subject_id\":\"%s\",\"kind\":", i ? "," : "", x->record_id,
+		                x->subject_id);
+		if (!rc)
+			rc = buf_json_string(b, x->kind, strlen(x->kind));
+		if (!rc)
+			rc = buf_printf(b, ",\"action\":\"%s\",\"subject_deleted\":%s}", x->anonymized ? "anonymized" : "deleted",
+			                x->subject_deleted ? "true" : "false");
+	}
+	return rc ? rc : buf_puts(b, "]}}");
+}
+
+/* An e-mail recipient's words for one event: ids and kinds, never a value. */
+static enum rc expired_mail(const struct core_ctx *c, const struct target *t, const struct expired_list *l)
+{
+	struct buf what;
+	buf_init(&what, 64 * 1024);
+	enum rc rc = buf_printf(&what, "%zu records reached the end of the time our policy keeps them, and were "
+	                        "deleted or anonymised; please do the same with your copies:", l->n);
+	for (size_t i = 0; !rc && i < l->n; i++)
+		rc = buf_printf(&what, "\n%s (%s, person %s)%s%s", l->v[i]->record_id, l->v[i]->kind, l->v[i]->subject_id,
+		                l->v[i]->anonymized ? ": anonymised" : ": deleted",
+		                l->v[i]->subject_deleted ? ", the person's last record" : "");
+	if (!rc) {
+		struct mail_args a = {.kind = MAIL_RECIPIENT_NOTICE, .to = t->how->email, .lang = "en", .text = what.data,
+		                      .target = t->name, .event = notify_event_name(NOTIFY_EXPIRED)};
+		rc = mail_queue(c, NOTIFY_MANY_SUBJECTS, NULL, &a);
+	}
+	buf_fini(&what);
+	return rc;
+}
+
+/* One target's events: the records `takes` picks, NOTIFY_EXPIRED_MAX at a
+ * time (NOTIFY_EXPIRED_MAIL_MAX in a mail, whose body is smaller). */
+static enum rc expired_tell(const struct core_ctx *c, const struct target *t, const struct notify_expiry *e,
+                            bool (*takes)(const struct core_ctx *, const struct target *, const struct notify_expired *),
+                            size_t *n)
+{
+	size_t max = t->how->webhook ? NOTIFY_EXPIRED_MAX : NOTIFY_EXPIRED_MAIL_MAX;
+	struct expired_list l = {.v = xcalloc(max, sizeof *l.v)};
+	enum rc rc = RC_OK;
+	for (size_t i = 0; !rc && i <= e->n; i++) {
+		if (i < e->n && takes(c, t, &e->v[i]))
+			l.v[l.n++] = &e->v[i];
+		if (l.n && (l.n == max || i == e->n)) {
+			rc = t->how->webhook ? queue_sealed(c, t, NOTIFY_EXPIRED, NOTIFY_MANY_SUBJECTS, NULL, expired_body, &l)
+			                     : expired_mail(c, t, &l);
+			(*n)++;
+			l.n = 0;
+		}
+	}
+	free(l.v);
+	return rc;
+}
+
+static bool system_takes(const struct core_ctx *c, const struct target *t, const struct notify_expired *x)
+{
+	const struct policy *p = c->tenant->policy;
+	const struct policy_system *y = policy_system(p, t->name);
+	const struct policy_record *r = policy_record(p, x->kind);
+	for (size_t j = 0; y && r && j < y->nrecords; j++)
+		if (y->records[j] == r)
+			return true;
+	for (size_t j = 0; y && r && j < y->nfields; j++)
+		if (policy_record_has_field(r, y->fields[j]))
+			return true;
+	return false;
+}
+
+static bool recipient_takes(const struct core_ctx *c, const struct target *t, const struct notify_expired *x)
+{
+	(void)c;
+	return listed(x->recipients, x->nrecipients, t->name);
+}
+
+enum rc notify_expiry_queue(const struct core_ctx *c, struct notify_expiry *e, size_t *n)
+{
+	const struct policy *p = c->tenant->policy;
+	*n = 0;
+	enum rc rc = RC_OK;
+	for (size_t i = 0; !rc && e->n && i < p->nsystems; i++) {
+		struct target t = {.name = p->systems[i].name, .how = &p->systems[i].notify};
+		rc = expired_tell(c, &t, e, system_takes, n);
+	}
+	for (size_t i = 0; !rc && e->n && i < p->nrecipients; i++) {
+		const struct policy_recipient *r = &p->recipients[i];
+		struct target t = {.name = r->name, .how = &r->notify};
+		if (r->notify.webhook || r->notify.email)
+			rc = expired_tell(c, &t, e, recipient_takes, n);
+	}
+	while (e->n)
+		notify_expiry_unadd(e);
+	return rc;
+}
+
+void notify_expiry_fini(struct notify_expiry *e)
+{
+	while (e->n)
+		notify_expiry_unadd(e);
+	free(e->v);
+	memset(e, 0, sizeof *e);
+}
+
 enum rc notify_outbox_due(struct store *s, int64_t now, size_t max, struct store_message **out, size_t *n)
 {
 	return store_outbox_due(s, now, NOTIFY_KIND_WEBHOOK, max, out, n);
@@ -467,10 +707,75 @@ enum rc notify_retry_at(struct store *s, const struct store_message *m, int atte
 	return store_outbox_retry(s, m->tenant_id, m->message_id, attempts, next_at, error);
 }
 
+/* ---- a waiver's reason, sealed (schema 21) ----
+ * One byte saying whose key sealed it (WAIVE_BY_SUBJECT or WAIVE_BY_TENANT),
+ * then the sealed text; the associated data names the tenant and the
+ * notification, so that a note cannot be moved to another. */
+#define WAIVE_BY_SUBJECT 'S'
+#define WAIVE_BY_TENANT 'T'
+
+static void waive_ad(const struct core_ctx *c, int64_t n, char *ad, size_t size)
+{
+	snprintf(ad, size, "notify-waive:%lld:%lld", (long long)c->tenant->id, (long long)n);
+}
+
+enum rc notify_waive(const struct core_ctx *c, int64_t n, const char *request_id, const char *subject_id,
+                     const char *reason)
+{
+	struct subject_key key;
+	unsigned char by = WAIVE_BY_SUBJECT;
+	enum rc rc = datakey_unwrap(c, subject_id, &key, NULL);
+	if (rc == RC_GONE || rc == RC_NOT_FOUND) {
+		memcpy(key.k, c->tenant->vault.token_key, sizeof key.k);
+		by = WAIVE_BY_TENANT;
+		rc = RC_OK;
+	}
+	if (rc)
+		return rc;
+	char ad[96];
+	waive_ad(c, n, ad, sizeof ad);
+	size_t len = strlen(reason), note_len = 1 + len + VAULT_SEAL_OVERHEAD;
+	unsigned char *note = xmalloc(note_len);
+	note[0] = by;
+	vault_seal(&key, ad, reason, len, note + 1);
+	vault_subject_key_wipe(&key);
+	rc = store_outbox_waive(c->store, c->tenant->id, n, request_id, note, note_len, core_now(c));
+	free(note);
+	return rc;
+}
+
+/* m's waiver reason from its sealed note; left NULL when its key is gone. */
+static void waive_open(const struct core_ctx *c, struct store_message *m)
+{
+	if (!m->waive_note || m->waive_note_len < 1)
+		return;
+	struct subject_key key;
+	enum rc rc = RC_OK;
+	if (m->waive_note[0] == WAIVE_BY_TENANT)
+		memcpy(key.k, c->tenant->vault.token_key, sizeof key.k);
+	else
+		rc = datakey_unwrap(c, m->subject_id, &key, NULL);
+	if (rc)
+		return;
+	struct buf plain;
+	char ad[96];
+	buf_init(&plain, NOTIFY_REASON_MAX + 1);
+	waive_ad(c, m->message_id, ad, sizeof ad);
+	if (!vault_open(&key, ad, m->waive_note + 1, m->waive_note_len - 1, &plain)) {
+		free(m->waive_reason);
+		m->waive_reason = xstrndup(plain.data ? plain.data : "", plain.len);
+	}
+	vault_subject_key_wipe(&key);
+	buf_fini(&plain);
+}
+
 enum rc notify_list(const struct core_ctx *c, const char *subject_id, const char *request_id,
                     struct store_message **out, size_t *n)
 {
-	return store_outbox_notifications(c->store, c->tenant->id, subject_id, request_id, out, n);
+	enum rc rc = store_outbox_notifications(c->store, c->tenant->id, subject_id, request_id, out, n);
+	for (size_t i = 0; !rc && i < *n; i++)
+		waive_open(c, &(*out)[i]);
+	return rc;
 }
 
 const char *notify_status(const struct store_message *m)

@@ -43,7 +43,8 @@
 	X(RESTRICTION_LIFTED, "subject.restriction_lifted") \
 	X(CONSENT_WITHDRAWN,  "consent.withdrawn") \
 	X(OBJECTED,           "subject.objected") \
-	X(ANONYMIZED,         "subject.anonymized")
+	X(ANONYMIZED,         "subject.anonymized") \
+	X(EXPIRED,            "records.expired")
 
 enum notify_event {
 #define X(id, name) NOTIFY_##id,
@@ -113,6 +114,52 @@ enum rc notify_record_rectify(const struct core_ctx *c, const char *record_id, c
 enum rc notify_consent_by_link(const struct core_ctx *c, const struct token_link *l, bool gpc, const char *ip,
                                char state[16], struct errbuf *eb) WUR;
 
+/* ---- the retention sweep's deletions and anonymisations ----
+ * A promise such as "we keep order data 3 years" must hold in the copies
+ * too. Each batch of the sweep (one transaction) tells each system holding
+ * a kind of the records that went, and each recipient with `notify:` that
+ * the disclosure log shows received data of a subject whose records went,
+ * by one event `records.expired` (request_id null) listing those records
+ * (ids, kind, deleted or anonymised, whether the subject went with its last
+ * record), NOTIFY_EXPIRED_MAX at most per event: a sweep of 100,000 records
+ * in batches of 500 is 200 events per system, not 100,000. A recipient
+ * told by e-mail gets one mail per NOTIFY_EXPIRED_MAIL_MAX records, naming
+ * the ids. Its outbox row is about many subjects: NOTIFY_MANY_SUBJECTS. */
+#define NOTIFY_EXPIRED_MAX 500
+/* A mail's body is at most 64 KiB: some 120 bytes a record. */
+#define NOTIFY_EXPIRED_MAIL_MAX 200
+#define NOTIFY_MANY_SUBJECTS "sub_00000000000000000000000000"
+
+struct notify_expired {
+	char record_id[TOKEN_ID_MAX];
+	char subject_id[TOKEN_ID_MAX];
+	char kind[65];
+	bool anonymized;
+	bool subject_deleted;   /* the subject went with this, its last record */
+	char **recipients;      /* who received the subject's data (notify: only) */
+	size_t nrecipients;
+};
+
+/* What one batch of the sweep removed, to be told. */
+struct notify_expiry {
+	struct notify_expired *v;
+	size_t n, cap;
+};
+
+/* Whether the policy names anyone to tell (systems, or recipients with
+ * notify:): a sweep without collects nothing. */
+bool notify_expiry_wanted(const struct policy *p);
+/* Notes a record about to go (before it does: a subject's last record
+ * takes the disclosure log with it). */
+enum rc notify_expiry_add(const struct core_ctx *c, struct notify_expiry *e, const char *subject_id,
+                          const char *record_id, const char *kind, bool anonymized) WUR;
+/* Forgets the last record noted (it was gone already). */
+void notify_expiry_unadd(struct notify_expiry *e);
+/* Queues the batch's events (inside its transaction), *n how many, and
+ * empties e for the next batch. */
+enum rc notify_expiry_queue(const struct core_ctx *c, struct notify_expiry *e, size_t *n) WUR;
+void notify_expiry_fini(struct notify_expiry *e);
+
 /* A webhook opened for sending. */
 struct notify_webhook {
 	char url[POLICY_URL_MAX + 1];
@@ -134,7 +181,17 @@ enum rc notify_sign(const struct notify_webhook *w, int64_t timestamp, char out[
 enum rc notify_retry_at(struct store *s, const struct store_message *m, int attempts, int64_t next_at,
                         const char *error) WUR;
 
-/* The notifications about a subject and/or of a request (either NULL);
+/* Waives notification n of request_id, about subject_id: the DPO's reason
+ * (at most NOTIFY_REASON_MAX) is sealed under the subject's key, so that it
+ * dies with the subject, as a request's notes do; when the subject has no
+ * key any more (an erasure completed before the waiver) it is sealed under
+ * the tenant's key instead, as the webhooks' bodies are. In the caller's
+ * transaction; store_outbox_waive's codes. */
+enum rc notify_waive(const struct core_ctx *c, int64_t n, const char *request_id, const char *subject_id,
+                     const char *reason) WUR;
+
+/* The notifications about a subject and/or of a request (either NULL),
+ * each waiver's reason opened (NULL once its subject is erased);
  * store_messages_free them. */
 enum rc notify_list(const struct core_ctx *c, const char *subject_id, const char *request_id,
                     struct store_message **out, size_t *n) WUR;

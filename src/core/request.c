@@ -1080,7 +1080,7 @@ enum rc request_waive(const struct core_ctx *c, const char *id, int64_t n, const
 		return rc;
 	rc = store_begin(c->store);
 	if (!rc) {
-		rc = store_outbox_waive(c->store, c->tenant->id, n, r.id, reason, core_now(c));
+		rc = notify_waive(c, n, r.id, r.subject_id, reason);
 		if (rc == RC_NOT_FOUND)
 			err_set(eb, rc, "the request has no notification %lld", (long long)n);
 		else if (rc == RC_CONFLICT)

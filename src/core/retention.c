@@ -7,7 +7,10 @@
  * the original ids only. A dry run walks the same records through the same
  * decisions (fate_of, trim) and only leaves out the writes, so that it
  * counts what the real run then does. Anonymising is record's
- * (record_anonymize), which erasure and requests share.
+ * (record_anonymize), which erasure and requests share. The systems and
+ * recipients holding copies of what a batch removed are told in the
+ * batch's transaction (core/notify.h, records.expired), so that a keep
+ * rule holds in the copies too.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -22,6 +25,7 @@
 #include "core/hold.h"
 #include "core/keep.h"
 #include "core/ledger.h"
+#include "core/notify.h"
 #include "core/policy.h"
 #include "core/record.h"
 #include "core/retention.h"
@@ -314,16 +318,23 @@ static enum rc tally_remove(const struct core_ctx *c, struct tally *t, const cha
 }
 
 /* One due record of the first pass, really: deleted or anonymised; its
- * erasure ledger entry goes to *note (kind LEDGER_KIND__COUNT: none). */
+ * erasure ledger entry goes to *note (kind LEDGER_KIND__COUNT: none), and,
+ * when tell is not NULL, the record to the batch's notifications. */
 static enum rc remove_one(const struct core_ctx *c, const struct policy_record *kind, const struct store_due *d,
-                          struct retention_kind_count *k, struct retention_report *out, struct ledger_entry *note)
+                          struct retention_kind_count *k, struct retention_report *out, struct ledger_entry *note,
+                          struct notify_expiry *tell)
 {
 	bool anon = kind->then == THEN_ANONYMIZE, dropped = false;
 	note->kind = LEDGER_KIND__COUNT;
-	enum rc rc = anon ? record_anonymize(c, kind, d->subject_id, d->id)
-	                   : store_record_delete(c->store, c->tenant->id, d->id);
-	if (rc == RC_NOT_FOUND)
+	enum rc rc = tell ? notify_expiry_add(c, tell, d->subject_id, d->id, d->kind, anon) : RC_OK;
+	if (!rc)
+		rc = anon ? record_anonymize(c, kind, d->subject_id, d->id)
+		          : store_record_delete(c->store, c->tenant->id, d->id);
+	if (rc == RC_NOT_FOUND) {
+		if (tell)
+			notify_expiry_unadd(tell);
 		return RC_OK; /* gone meanwhile */
+	}
 	if (!rc) {
 		*note = (struct ledger_entry){.kind = anon ? LEDGER_RECORD_ANONYMIZE : LEDGER_RECORD_DELETE};
 		snprintf(note->subject, sizeof note->subject, "%s", d->subject_id);
@@ -331,6 +342,8 @@ static enum rc remove_one(const struct core_ctx *c, const struct policy_record *
 	}
 	if (!rc)
 		rc = drop_if_empty(c, d->subject_id, &dropped, out);
+	if (!rc && tell && tell->n)
+		tell->v[tell->n - 1].subject_deleted = dropped;
 	/* One entry per record, ids only; it says when the subject went too. */
 	char detail[96];
 	snprintf(detail, sizeof detail, "%s%s", d->kind, dropped ? "; subject deleted" : "");
@@ -352,7 +365,10 @@ static enum rc pass(const struct core_ctx *c, const struct retention_opts *o, bo
 	size_t batch = o->batch ? o->batch : RETENTION_BATCH_DEFAULT;
 	struct store_due *due = xcalloc(batch, sizeof *due), cursor = {0};
 	struct ledger_entry *notes = xcalloc(batch, sizeof *notes);
-	size_t nnotes = 0;
+	size_t nnotes = 0, ntold = 0;
+	/* A replay into a restored copy tells nobody: they were told the first time. */
+	struct notify_expiry told = {0};
+	struct notify_expiry *tell = !o->dry_run && !trimming && !c->replay && notify_expiry_wanted(p) ? &told : NULL;
 	bool have_cursor = false;
 	enum rc rc = RC_OK;
 	for (;;) {
@@ -396,12 +412,16 @@ static enum rc pass(const struct core_ctx *c, const struct retention_opts *o, bo
 				else if (!rc)
 					k->deleted++;
 			} else {
-				rc = remove_one(c, kind, d, k, out, &notes[nnotes]);
+				rc = remove_one(c, kind, d, k, out, &notes[nnotes], tell);
 				if (!rc && notes[nnotes].kind != LEDGER_KIND__COUNT)
 					nnotes++;
 			}
 		}
-		/* The batch's erasures reach the ledger, in one write, before it commits. */
+		/* The batch's removals are told (one event per system and
+		 * recipient), and its erasures reach the ledger, in one write,
+		 * before it commits. */
+		if (!rc && tell)
+			rc = notify_expiry_queue(c, tell, &ntold);
 		if (!rc && !o->dry_run)
 			rc = ledger_append(c, notes, nnotes);
 		if (rc) {
@@ -418,6 +438,7 @@ static enum rc pass(const struct core_ctx *c, const struct retention_opts *o, bo
 		if (o->progress && !trimming)
 			o->progress(o->arg, out->done, total);
 	}
+	notify_expiry_fini(&told);
 	free(due);
 	free(notes);
 	return rc;
@@ -445,7 +466,7 @@ enum rc retention_replay(const struct core_ctx *c, const char *record_id, bool a
 	struct retention_kind_count k = {0};
 	struct retention_report out = {0};
 	struct ledger_entry note;
-	return remove_one(c, kind, &d, &k, &out, &note);
+	return remove_one(c, kind, &d, &k, &out, &note, NULL);
 }
 
 /* Deletes answered requests past their expiry. A dry run deletes them in

@@ -238,6 +238,7 @@ void store_messages_free(struct store_message *v, size_t n)
 		free(v[i].event);
 		free(v[i].last_error);
 		free(v[i].waive_reason);
+		free(v[i].waive_note);
 		if (v[i].sealed)
 			sodium_memzero(v[i].sealed, v[i].sealed_len);
 		free(v[i].sealed);

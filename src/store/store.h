@@ -224,7 +224,9 @@ struct store_message {
 	char *target, *event;
 	/* Read back by outbox_notifications only: */
 	int64_t sent_at, waived_at; /* 0: not yet */
-	char *last_error, *waive_reason; /* may be NULL */
+	char *last_error, *waive_reason; /* may be NULL; waive_reason: before schema 21 */
+	unsigned char *waive_note;  /* the waiver's reason, sealed (schema 21); NULL none */
+	size_t waive_note_len;
 };
 
 struct store_hold {

@@ -4,7 +4,13 @@ Python blocks run, in order, against the demo `make run` serves
 the address of this test put in for build/privreg, demo and
 127.0.0.1:8080. The blocks carry their own checks (assert, curl -f); the
 webhook receiver's verify() is checked against the Standard Webhooks
-specification's vector by the doc's last Python block."""
+specification's vector by the doc's last Python block, and the receiver
+itself, run as the doc says (`python3 receiver.py SECRET PORT`), against a
+live delivery: an erasure in a tenant whose policy names it as a system
+completes once it has acknowledged. The demo's webhook sink listens on a
+free port of this test's (PRIVREG_DEMO_SINK), not on 127.0.0.1:8099, so that
+two runs side by side do not answer for each other."""
+import base64
 import json
 import os
 import re
@@ -16,7 +22,7 @@ import time
 
 import requests
 
-from conftest import ROOT, _bin
+from conftest import ROOT, _bin, add_key, Privreg, without_systems
 
 DOC = ROOT / "docs" / "integrate.md"
 
@@ -47,8 +53,9 @@ def test_every_block_runs_against_the_demo(tmp_path):
     port = free_port()
     demo = tmp_path / "demo"
     log = open(tmp_path / "demo.log", "w")
+    env = {**os.environ, "PRIVREG_DEMO_SINK": f"127.0.0.1:{free_port()}"}
     proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "demo"), binary, str(demo), f"127.0.0.1:{port}"],
-                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+                            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -91,6 +98,8 @@ def test_every_block_runs_against_the_demo(tmp_path):
         r = subprocess.run([sys.executable, str(runner), str(tmp_path / "blocks.json")], capture_output=True,
                            text=True, cwd=ROOT, timeout=300)
         assert r.returncode == 0 and "all blocks ran" in r.stdout, (r.stdout[-3000:], r.stderr[-3000:])
+
+        receiver_runs_against_a_live_delivery(tmp_path, demo, base, found)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -103,3 +112,54 @@ def test_every_block_runs_against_the_demo(tmp_path):
     out = (tmp_path / "demo.log").read_text()
     assert proc.returncode == 0, out[-3000:]
     assert "AddressSanitizer" not in out and "runtime error" not in out, out[-3000:]
+
+
+def receiver_runs_against_a_live_delivery(tmp_path, demo, base, found):
+    """The doc's receiver.py, run as the doc says, as the one system of a
+    new tenant of the running demo: an erasure through the API reaches it,
+    signed, and completes once it has acknowledged."""
+    (receiver_code,) = [code for lang, code in found if lang == "python" and code.startswith("# receiver.py")]
+    (tmp_path / "receiver.py").write_text(receiver_code)
+    secret = demo / "policy" / "receiver.whsec"
+    secret.write_text("whsec_" + base64.b64encode(os.urandom(32)).decode() + "\n")
+    port = free_port()
+    policy = demo / "policy" / "hooks.yaml"
+    policy.write_text(without_systems((demo / "policy" / "webshop.yaml").read_text()) + f"""
+systems:
+  receiver:
+    kinds: [account, order]
+    webhook: http://127.0.0.1:{port}/privreg
+    secret_file: receiver.whsec
+""")
+    privreg = Privreg(_bin())
+    privreg("tenant", "add", "hooks", "--policy", policy, "--dir", demo, check=0)
+    key = add_key(privreg, demo, "admin", "hooks")
+    out = open(tmp_path / "receiver.log", "w")
+    receiver = subprocess.Popen(["/usr/bin/python3", str(tmp_path / "receiver.py"), str(secret), str(port)],
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        s = requests.Session()
+        s.headers["Authorization"] = f"Bearer {key}"
+        r = s.post(base + "/v1/subjects", timeout=30, json={"records": [
+            {"kind": "account", "fields": {"email": "hooks@example.ee", "name": "Hooks Test"}}]})
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+        r = s.post(base + "/v1/requests", timeout=30,
+                   json={"type": "erasure", "subject_id": sid, "verified_by": "ID card"})
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+        r = s.post(f"{base}/v1/requests/{rid}/complete", timeout=30, json={})
+        assert r.status_code == 200 and r.json()["status"] == "awaiting_acknowledgements", r.text
+        for _ in range(120):
+            got = s.get(f"{base}/v1/requests/{rid}", timeout=30).json()
+            if got["status"] == "completed":
+                break
+            time.sleep(0.5)
+        assert got["status"] == "completed", (got, (tmp_path / "receiver.log").read_text())
+        assert [(n["target"], n["status"]) for n in got["notifications"]] == [("receiver", "delivered")]
+    finally:
+        receiver.terminate()
+        receiver.wait(timeout=10)
+        out.close()
+    printed = (tmp_path / "receiver.log").read_text()
+    assert f"subject.erased {sid} ['account']" in printed, printed

@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -17,10 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from conftest import POLICIES, WEBSHOP, Privreg, Server, _bin, add_key, files_contain
+from conftest import POLICIES, WEBSHOP, WEBSHOP_SHIPPED, Privreg, Server, _bin, add_key, files_contain
 from test_consent import free_port
-
-SYSTEMS = POLICIES / "webshop.systems"
 
 
 class Sink:
@@ -354,13 +351,9 @@ def test_policy_check_validates_systems_and_secrets(env, tmp_path):
         p.write_text(text)
         r = privreg("policy", "check", p, check=1)
         assert message in r.stdout + r.stderr, (name, r.stdout, r.stderr)
-    # The shipped example: the shop's policy with its systems, secrets beside it.
-    demo = tmp_path / "demo"
-    (demo / "webshop.secrets").mkdir(parents=True)
-    (demo / "webshop.yaml").write_text(WEBSHOP.read_text() + (SYSTEMS / "systems.yaml").read_text())
-    for f in SYSTEMS.glob("*.whsec"):
-        shutil.copy(f, demo / "webshop.secrets")
-    assert privreg("policy", "check", demo / "webshop.yaml", check=0).stdout.strip().endswith("ok")
+    # The shipped example as it is: the shop's policy declares its systems,
+    # their (demo) secrets beside it.
+    assert privreg("policy", "check", WEBSHOP_SHIPPED, check=0).stdout.strip().endswith("ok")
 
 
 def test_demo_sink_verifies_signatures(env, tmp_path):

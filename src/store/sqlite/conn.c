@@ -332,9 +332,17 @@ static void sqlite_shared_free(struct store_shared *sh)
 static void sqlite_close(struct store *s)
 {
 	struct sqlite_store *q = sq(s);
-	/* Keeps the planner's statistics current; cheap when nothing changed. */
-	if (q->db)
-		(void)exec(q, "PRAGMA optimize", "optimize");
+	/* Keeps the planner's statistics current; cheap when nothing changed.
+	 * Best effort: a server's worker threads close their connections while
+	 * its sender and jobs may still write, and an optimize that meets a
+	 * writer (busy, or a read snapshot gone stale under it) is skipped
+	 * without a word. The server's last connection, closed after every
+	 * thread has stopped (api/server.c, server_stop), runs it. */
+	if (q->db) {
+		int src = sqlite3_exec(q->db, "PRAGMA optimize", NULL, NULL, NULL);
+		if ((src & 0xff) != SQLITE_OK && (src & 0xff) != SQLITE_BUSY && (src & 0xff) != SQLITE_LOCKED)
+			log_error("sqlite exec op=optimize code=%d msg=%s", src, sqlite3_errmsg(q->db));
+	}
 	for (size_t i = 0; i < q->nslots; i++)
 		sqlite3_finalize(q->slots[i].st);
 	free(q->slots);

@@ -147,6 +147,7 @@ static void read_notification(sqlite3_stmt *st, void *out)
 	m->waived_at = sqlite3_column_int64(st, 11);
 	m->last_error = col_opt_text(st, 12);
 	m->waive_reason = col_opt_text(st, 13);
+	m->waive_note = col_blob(st, 14, &m->waive_note_len);
 }
 
 enum rc sqlite_outbox_notifications(struct store *s, int64_t tenant, const char *subject_id, const char *request_id,
@@ -154,7 +155,7 @@ enum rc sqlite_outbox_notifications(struct store *s, int64_t tenant, const char 
 {
 	static const char sql[] =
 		"SELECT tenant_id, message_id, subject_id, kind, created_at, next_at, attempts, request_id, target, event, "
-		"sent_at, waived_at, last_error, waive_reason FROM outbox WHERE tenant_id = ?1 AND target IS NOT NULL "
+		"sent_at, waived_at, last_error, waive_reason, waive_note FROM outbox WHERE tenant_id = ?1 AND target IS NOT NULL "
 		"AND (?2 IS NULL OR subject_id = ?2) AND (?3 IS NULL OR request_id = ?3) ORDER BY message_id";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
@@ -169,11 +170,11 @@ enum rc sqlite_outbox_notifications(struct store *s, int64_t tenant, const char 
 }
 
 enum rc sqlite_outbox_waive(struct store *s, int64_t tenant, int64_t message_id, const char *request_id,
-                            const char *reason, int64_t at)
+                            const unsigned char *note, size_t note_len, int64_t at)
 {
 	static const char find[] = "SELECT count(*) FROM outbox WHERE tenant_id = ?1 AND message_id = ?2 "
 		"AND request_id = ?3 AND target IS NOT NULL";
-	static const char sql[] = "UPDATE outbox SET sent_at = ?4, waived_at = ?4, waive_reason = ?5, sealed = x'', "
+	static const char sql[] = "UPDATE outbox SET sent_at = ?4, waived_at = ?4, waive_note = ?5, sealed = x'', "
 		"claimed_by = NULL, claimed_until = NULL WHERE tenant_id = ?1 AND message_id = ?2 AND request_id = ?3 "
 		"AND target IS NOT NULL AND sent_at IS NULL";
 	struct sqlite_store *q = sq(s);
@@ -195,7 +196,7 @@ enum rc sqlite_outbox_waive(struct store *s, int64_t tenant, int64_t message_id,
 	sqlite3_bind_int64(st, 2, message_id);
 	bind_id(st, 3, TOKEN_PREFIX_REQUEST, request_id);
 	sqlite3_bind_int64(st, 4, at);
-	bind_text(st, 5, reason);
+	bind_blob(st, 5, note, note_len);
 	rc = sq_run(q, st, "outbox_waive");
 	return !rc && sqlite3_changes(q->db) != 1 ? RC_CONFLICT : rc;
 }
