@@ -108,9 +108,10 @@ static int conf_set_store(const char *dir, const char *url)
 	return 0;
 }
 
+/* One line per stage on a terminal, rewritten as the rows go. */
 struct progress {
 	bool tty;
-	const char *stage, *table;
+	const char *stage;         /* the stage the line shows, NULL before any */
 };
 
 static void on_progress(void *arg, const char *stage, const char *table, int64_t done, int64_t total)
@@ -118,9 +119,10 @@ static void on_progress(void *arg, const char *stage, const char *table, int64_t
 	struct progress *p = arg;
 	if (!p->tty)
 		return;
-	fprintf(stderr, "\r%-6s %-20s %12" PRId64 " of %" PRId64 " rows\033[K", stage, table, done, total);
-	if (done >= total)
+	if (p->stage && strcmp(p->stage, stage))
 		fputc('\n', stderr);
+	p->stage = stage;
+	fprintf(stderr, "\r%-6s %-20s %12" PRId64 " of %" PRId64 " rows\033[K", stage, table, done, total);
 	fflush(stderr);
 }
 
@@ -202,6 +204,8 @@ int cli_migrate(int argc, char **argv)
 		rc = migrate_copy(r.store, dst, r.keydir, &rep, &eb);
 	store_close(dst);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (pr.stage)
+		fputc('\n', stderr);
 	char source[sizeof r.store_url];
 	memcpy(source, r.store_url, sizeof source);
 	cli_register_close(&r);

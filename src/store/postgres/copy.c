@@ -3,21 +3,21 @@
  * migrate` (store/copy.def), as sqlite/copy.c does for SQLite: the schema
  * check, counts, a streaming read and the writes. Rows go as stored.
  *
- * A read runs a cursor inside the caller's transaction (the read snapshot)
- * and fetches COPY_FETCH rows at a time: memory stays bounded whatever the
- * table's size. A write is COPY ... FROM STDIN in text format, a table at a
+ * A read runs one SELECT inside the caller's transaction (the read
+ * snapshot) in libpq's single-row mode: rows arrive one result each, so
+ * memory stays bounded whatever the table's size. (A cursor fetched in
+ * batches of thousands did the same, but each batch's result was one large
+ * allocation freed again, and glibc gave it back to the kernel and took it
+ * again every time: a third of the copy's time.) A write is COPY ... FROM STDIN in text format, a table at a
  * time, rows handed to libpq as they come (it sends them in chunks): a
  * hundred times fewer round trips than an INSERT per row. Values are
  * escaped for COPY's text format; bytea goes as its hex form.
  */
+#include "base/log.h"
 #include "store/postgres/internal.h"
 
-/* Rows per FETCH: a few MB at most for the widest tables. */
-#define COPY_FETCH 2000
-
-static const char *const declare_sql[STORE_COPY_TABLES] = {
-#define COPY_TABLE(name, columns, types, marks) \
-	[STORE_COPY_##name] = "DECLARE privreg_copy NO SCROLL CURSOR FOR SELECT " columns " FROM " #name,
+static const char *const select_sql[STORE_COPY_TABLES] = {
+#define COPY_TABLE(name, columns, types, marks) [STORE_COPY_##name] = "SELECT " columns " FROM " #name,
 #include "store/copy.def"
 #undef COPY_TABLE
 };
@@ -146,41 +146,50 @@ static enum rc row_values(const PGresult *res, int r, const char *types, unsigne
 	return RC_OK;
 }
 
+/* Stops a single-row query early: the rows still to come are cut short
+ * by the server and dropped here; the transaction can only roll back. */
+static void cancel(struct pg_store *q)
+{
+	PGcancel *c = PQgetCancel(q->conn);
+	char msg[256];
+	if (c && !PQcancel(c, msg, sizeof msg))
+		log_warn("postgres copy_read: the cancel was not sent");
+	PQfreeCancel(c);
+	q->failed = true;
+}
+
 enum rc pg_copy_read(struct store *s, enum store_copy_table table, store_row_fn *fn, void *arg)
 {
-	static const char fetch_sql[] = "FETCH 2000 FROM privreg_copy";
-	static const char close_sql[] = "CLOSE privreg_copy";
-	_Static_assert(COPY_FETCH == 2000, "fetch_sql names COPY_FETCH");
 	struct pg_store *q = pq(s);
 	if ((unsigned)table >= STORE_COPY_TABLES || !q->depth)
-		return RC_INTERNAL; /* a cursor lives in a transaction */
-	enum rc rc = pq_exec(q, declare_sql[table], "copy_read");
-	if (rc) {
-		q->failed = true;
+		return RC_INTERNAL; /* the snapshot is the caller's transaction */
+	if (!PQsendQueryParams(q->conn, select_sql[table], 0, NULL, NULL, NULL, NULL, 0) ||
+	    !PQsetSingleRowMode(q->conn)) {
+		enum rc rc = copy_error(q, NULL, "copy_read");
+		PGresult *res;
+		while ((res = PQgetResult(q->conn)))
+			PQclear(res);
 		return rc;
 	}
 	unsigned char *buf = NULL;
 	size_t cap = 0;
 	struct store_row row;
-	for (bool more = true; !rc && more;) {
-		PGresult *res = PQexec(q->conn, fetch_sql);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			rc = copy_error(q, res, "copy_read");
-			PQclear(res);
-			break;
-		}
-		int n = PQntuples(res);
-		more = n == COPY_FETCH;
-		for (int r = 0; !rc && r < n; r++) {
-			rc = row_values(res, r, store_copy_tables[table].types, &buf, &cap, &row);
+	enum rc rc = RC_OK;
+	PGresult *res;
+	while ((res = PQgetResult(q->conn))) {
+		ExecStatusType st = PQresultStatus(res);
+		if (st == PGRES_SINGLE_TUPLE && !rc) {
+			rc = row_values(res, 0, store_copy_tables[table].types, &buf, &cap, &row);
 			if (!rc)
 				rc = fn(arg, &row);
+			if (rc)
+				cancel(q);
+		} else if (st != PGRES_SINGLE_TUPLE && st != PGRES_TUPLES_OK && !rc) {
+			rc = copy_error(q, res, "copy_read");
 		}
 		PQclear(res);
 	}
 	free(buf);
-	if (!q->failed && pq_exec(q, close_sql, "copy_read") && !rc)
-		rc = RC_DB;
 	return rc;
 }
 
