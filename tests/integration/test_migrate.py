@@ -167,9 +167,12 @@ def test_sqlite_to_postgresql_and_back(privreg, tmp_path):
     finally:
         code, log = srv.stop()
     assert code == 0, log[-2000:]
-    # New ids go on from the copied ones: a new subject's audit entry follows the last.
+    # New ids go on from the copied ones: the audit entries of the reads
+    # above follow the copied chain, and a new tenant takes the next id.
     out = privreg("audit", "verify", "--dir", d, check=0).stdout
     assert "intact" in out, out
+    privreg("tenant", "add", "third", "--policy", WEBSHOP, "--dir", d, check=0)
+    assert [r for r in rows(back, "tenants") if r[1] == "third"][0][0] == 3
 
 
 def test_refused_while_served_and_into_an_existing_file(privreg, tmp_path):
