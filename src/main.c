@@ -28,6 +28,7 @@ static const struct command {
 	{"sweep", cli_sweep, "delete or anonymise what the retention rules say is due"},
 	{"backup", cli_backup, "write a consistent copy of the database, online"},
 	{"restore", cli_restore, "restore a copy and re-apply the erasures made since"},
+	{"migrate", cli_migrate, "move the register to another store (SQLite, PostgreSQL), verified"},
 };
 
 static void usage(FILE *out)

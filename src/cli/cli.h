@@ -96,6 +96,7 @@ int cli_requests(int argc, char **argv);
 int cli_sweep(int argc, char **argv);
 int cli_backup(int argc, char **argv);
 int cli_restore(int argc, char **argv);
+int cli_migrate(int argc, char **argv);
 
 /* Takes DIR/privreg.lock as `privreg serve` does (exclusive, held until
  * *fd is closed), for commands that may not run beside a server: if a

@@ -33,6 +33,7 @@
  *   idempotency  the first answers to writes, for their retries
  *   backup      copies, the restore that replays the ledger, key rotation
  *   attest      signed attestations: each promise as a claim, with evidence
+ *   migrate     a whole register copied to another store, verified
  *
  * Above core: sender, api and cli, which reach the store only through core
  * (opening, closing and transactions aside).

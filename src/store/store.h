@@ -260,6 +260,62 @@ struct store_counts {
 	int64_t subjects, records;
 };
 
+/* ---- copying a whole register between backends (`privreg migrate`) ----
+ * The tables are those of store/copy.def, by their index there. A row
+ * travels as typed values that point into the reader's memory: valid only
+ * during the callback that is given them. */
+enum store_copy_table {
+#define COPY_TABLE(name, columns, types, marks) STORE_COPY_##name,
+#include "store/copy.def"
+#undef COPY_TABLE
+	STORE_COPY_TABLES
+};
+
+/* The most columns a table has (a static assertion in store/copy.c). */
+#define STORE_COPY_COLUMNS_MAX 24
+
+struct store_copy_info {
+	const char *name;
+	const char *columns; /* "tenant_id, name, created_at" */
+	const char *types;   /* one letter per column: I integer, T text, B bytes */
+};
+/* The tables of store/copy.def, in copy order. */
+extern const struct store_copy_info store_copy_tables[STORE_COPY_TABLES];
+
+enum store_value_kind { STORE_VALUE_NULL, STORE_VALUE_INT, STORE_VALUE_TEXT, STORE_VALUE_BLOB };
+
+struct store_value {
+	enum store_value_kind kind;
+	int64_t i;                  /* STORE_VALUE_INT */
+	const void *p;              /* TEXT (not NUL-terminated) or BLOB; never NULL for those */
+	size_t len;
+};
+
+struct store_row {
+	size_t n;                   /* the table's column count */
+	struct store_value v[STORE_COPY_COLUMNS_MAX];
+};
+
+/* Told each row of a table in turn; anything but RC_OK stops the read. */
+typedef enum rc store_row_fn(void *arg, const struct store_row *row);
+
+/* store_copy_write's steps: BEGIN before a table's first row, ROW for each
+ * row, END after its last (the rows are then written), ABORT instead of END
+ * when the copy stops early (the caller then rolls back). */
+enum store_copy_step { STORE_COPY_BEGIN, STORE_COPY_ROW, STORE_COPY_END, STORE_COPY_ABORT };
+
+/* For the backends' store_copy_check: RC_OK when the schema's columns,
+ * given one by one (table, column, type letter, or '?' for a type the
+ * copy does not know), are exactly those of store/copy.def; else
+ * RC_INTERNAL with the first difference in eb. */
+struct store_copy_schema {
+	bool seen[STORE_COPY_TABLES][STORE_COPY_COLUMNS_MAX];
+	enum rc rc;
+};
+void store_copy_schema_column(struct store_copy_schema *sc, const char *table, const char *column, char type,
+                              struct errbuf *eb);
+enum rc store_copy_schema_end(struct store_copy_schema *sc, struct errbuf *eb) WUR;
+
 /* The backend's table. Its operations are listed once, in store/ops.def;
  * what is not a plain operation is written out here. */
 struct store_ops {

@@ -1,0 +1,234 @@
+/*
+ * cli_migrate: `privreg migrate --to URL`: the register moved to another
+ * store (SQLite to PostgreSQL, or back), and privreg.conf pointed at it.
+ *
+ * The copy is core/migrate's (verified before it commits); this file adds
+ * what only a command can: the server's lock on DIR/privreg.lock (taken
+ * before anything is read and held until privreg.conf names the target,
+ * so no server writes to the source meanwhile), the refusal of a target
+ * file that exists, and the rewrite of privreg.conf's `store` line. It
+ * writes privreg.conf only after the copy committed and verified, and
+ * leaves the source as it was.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/migrate.h"
+#include "store/store.h"
+
+static const char migrate_help[] =
+	"usage: privreg migrate --to URL [--dir D]\n\n"
+	"Moves the register to another store: every table of every tenant is\n"
+	"copied as stored (ciphertext stays ciphertext: nothing is decrypted),\n"
+	"from one consistent snapshot, into URL in one transaction, which\n"
+	"commits only once every table has the same rows (count and checksum)\n"
+	"and every tenant's audit chain verifies there. Then privreg.conf names\n"
+	"URL. The old store is left as it was, for going back.\n\n"
+	"URL is postgresql://USER@HOST:PORT/DB (an empty database; the password\n"
+	"comes from PGPASSWORD, PGPASSFILE or ~/.pgpass, never the URL) or\n"
+	"sqlite:PATH (a new file; a relative PATH is inside D). The server must\n"
+	"be stopped: migrate takes DIR/privreg.lock, and on PostgreSQL refuses\n"
+	"while another client is connected to either database. The key\n"
+	"directory and the erasure ledger stay where they are.\n";
+
+/* Takes --to URL (or --to=URL) out of argv. */
+static const char *take_to(int *argc, char **argv, bool *twice)
+{
+	const char *to = NULL;
+	int out = 0;
+	*twice = false;
+	for (int i = 0; i < *argc; i++) {
+		const char *v = NULL;
+		if (i > 0 && !strcmp(argv[i], "--to") && i + 1 < *argc)
+			v = argv[++i];
+		else if (i > 0 && !strncmp(argv[i], "--to=", 5))
+			v = argv[i] + 5;
+		else
+			argv[out++] = argv[i];
+		if (v) {
+			*twice = *twice || to;
+			to = v;
+		}
+	}
+	*argc = out;
+	return to;
+}
+
+/* privreg.conf with its store line set to url, written aside, synced, then
+ * renamed over the old one: a crash leaves the old file or the new one. */
+static int conf_set_store(const char *dir, const char *url)
+{
+	char path[4200], tmp[4300], line[4400];
+	snprintf(path, sizeof path, "%s/%s", dir, CLI_CONF);
+	snprintf(tmp, sizeof tmp, "%s.migrate", path);
+	FILE *in = fopen(path, "r");
+	if (!in)
+		return -1;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *out = fd >= 0 && fchmod(fd, 0600) == 0 ? fdopen(fd, "w") : NULL;
+	if (!out) {
+		if (fd >= 0)
+			close(fd);
+		fclose(in);
+		return -1;
+	}
+	bool set = false;
+	while (fgets(line, sizeof line, in)) {
+		const char *k = line + strspn(line, " \t");
+		size_t n = strcspn(k, " \t=");
+		if (n == 5 && !strncmp(k, "store", 5) && k[n + strspn(k + n, " \t")] == '=') {
+			fprintf(out, "store = %s\n", url);
+			set = true;
+		} else {
+			fputs(line, out);
+		}
+	}
+	if (!set)
+		fprintf(out, "store = %s\n", url);
+	bool ok = !ferror(in) && fflush(out) == 0 && fsync(fileno(out)) == 0;
+	fclose(in);
+	ok = fclose(out) == 0 && ok;
+	if (!ok || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+/* One line per stage on a terminal, rewritten as the rows go. */
+struct progress {
+	bool tty;
+	const char *stage;         /* the stage the line shows, NULL before any */
+};
+
+static void on_progress(void *arg, const char *stage, const char *table, int64_t done, int64_t total)
+{
+	struct progress *p = arg;
+	if (!p->tty)
+		return;
+	if (p->stage && strcmp(p->stage, stage))
+		fputc('\n', stderr);
+	p->stage = stage;
+	fprintf(stderr, "\r%-6s %-20s %12" PRId64 " of %" PRId64 " rows\033[K", stage, table, done, total);
+	fflush(stderr);
+}
+
+/* A SQLite target's file, made by the failed attempt, goes again. */
+static void remove_sqlite(const char *path)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+	char p[4400];
+	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
+		if (snprintf(p, sizeof p, "%s%s", path, suffixes[i]) < (int)sizeof p)
+			unlink(p);
+}
+
+int cli_migrate(int argc, char **argv)
+{
+	bool twice = false;
+	const char *to = take_to(&argc, argv, &twice);
+	struct cli_opts o;
+	int ret = cli_parse(argc, argv, "migrate", migrate_help, CLI_OPT_DIR, &o);
+	if (ret >= 0)
+		return ret;
+	if (!to || twice || o.argc) {
+		cli_usage_error("migrate", !to ? "expected --to URL" : twice ? "--to is given twice"
+		                : "takes no arguments but --to URL and --dir D");
+		return CLI_USAGE;
+	}
+	bool pg = core_store_shared(to);
+	if (strncmp(to, "sqlite:", 7) && !pg) {
+		cli_usage_error("migrate", "--to must be sqlite:PATH or postgresql://USER@HOST:PORT/DB");
+		return CLI_USAGE;
+	}
+	/* The URL's own check (a password in it, say) before anything else. */
+	struct errbuf eb = {""};
+	struct store_pool *check = NULL;
+	enum rc rc = store_pool_new(to, &check, &eb);
+	store_pool_free(check);
+	if (rc)
+		return cli_fail("migrate", rc, &eb);
+	char target[4400], sqlite_path[4400] = "";
+	if (!pg && to[7] != '/')
+		snprintf(target, sizeof target, "sqlite:%s/%s", o.dir, to + 7);
+	else
+		snprintf(target, sizeof target, "%s", to);
+	if (!pg) {
+		snprintf(sqlite_path, sizeof sqlite_path, "%s", target + 7);
+		if (!sqlite_path[0]) {
+			cli_usage_error("migrate", "sqlite: needs a file path");
+			return CLI_USAGE;
+		}
+		struct stat st;
+		if (stat(sqlite_path, &st) == 0 || errno != ENOENT) {
+			fprintf(stderr, "privreg: migrate: %s exists: a migration to SQLite writes a new file\n", sqlite_path);
+			return CLI_REFUSED;
+		}
+	}
+	int lock = -1;
+	ret = cli_register_lock(o.dir, "migrate", &lock);
+	if (ret)
+		return ret;
+	struct cli_register r;
+	ret = cli_register_open(&r, o.dir);
+	if (ret) {
+		close(lock);
+		return ret;
+	}
+	if (!strcmp(r.store_url, target)) {
+		fprintf(stderr, "privreg: migrate: the register lives in %s already\n", to);
+		cli_register_close(&r);
+		close(lock);
+		return CLI_REFUSED;
+	}
+	struct store *dst = NULL;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = store_open(target, &dst, &eb);
+	struct progress pr = {.tty = isatty(STDERR_FILENO) == 1};
+	struct migrate_report rep = {.progress = on_progress, .arg = &pr};
+	if (!rc)
+		rc = migrate_copy(r.store, dst, r.keydir, &rep, &eb);
+	store_close(dst);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (pr.stage)
+		fputc('\n', stderr);
+	char source[sizeof r.store_url];
+	memcpy(source, r.store_url, sizeof source);
+	cli_register_close(&r);
+	if (rc) {
+		if (sqlite_path[0])
+			remove_sqlite(sqlite_path);
+		close(lock);
+		cli_fail("migrate", rc, &eb);
+		fprintf(stderr, "privreg: migrate: nothing changed: the register still lives in %s\n", source);
+		return rc_http_status(rc) >= 500 ? CLI_FAILED : CLI_REFUSED;
+	}
+	if (conf_set_store(o.dir, to) != 0) {
+		fprintf(stderr, "privreg: migrate: the copy in %s is complete and verified, but %s/%s could not be "
+		        "rewritten (%s): set 'store = %s' there by hand\n", to, o.dir, CLI_CONF, strerror(errno), to);
+		close(lock);
+		return CLI_FAILED;
+	}
+	close(lock);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("migrated %" PRId64 " rows of %zu tables in %.1f s; %zu tenant%s, audit chains intact (%" PRId64
+	       " entries)\n", rep.rows, rep.tables, secs, rep.tenants, rep.tenants == 1 ? "" : "s", rep.audit_entries);
+	printf("the register now lives in %s (%s/%s updated)\n", to, o.dir, CLI_CONF);
+	printf("%s is left as it was: to go back, set 'store' in %s/%s to it again (changes made since are not in it)"
+	       ", or migrate them back with 'privreg migrate --to'\n", source, o.dir, CLI_CONF);
+	return CLI_OK;
+}
