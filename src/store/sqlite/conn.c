@@ -6,7 +6,9 @@
  * One `struct sqlite_store` is one connection (opened NOMUTEX: one thread at
  * a time uses it). Settings: WAL, synchronous=FULL (a committed change
  * survives power loss: no data is ever lost), secure_delete=ON (deleted
- * values are overwritten, not left in free pages), foreign_keys=ON.
+ * values are overwritten, not left in free pages), foreign_keys=ON, and
+ * cache_size from the pool (store_pool_cache: a server's connections are
+ * many, each cache stays full once filled).
  * Statements are prepared once per connection on first use and kept (see
  * internal.h). Migrations in sql/sqlite/ are applied in order at open, each
  * in its own transaction.
