@@ -364,8 +364,10 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	/* Open the store once here so that a bad store fails at start-up. */
 	struct store *probe = NULL;
 	rc = store_pool_new(s->store_url, &s->pool, eb);
-	if (!rc)
+	if (!rc) {
+		store_pool_cache(s->pool, cfg->sqlite_cache_mb ? cfg->sqlite_cache_mb : SERVER_SQLITE_CACHE_MB_DEFAULT);
 		rc = store_pool_open(s->pool, &probe, eb);
+	}
 	store_close(probe);
 	if (rc) {
 		server_stop(s);

@@ -51,11 +51,18 @@ struct server_config {
 	 * certificate chain and its private key, PEM files read at start. */
 	const char *tls_cert;
 	const char *tls_key;
+	/* Each store connection's page cache, MiB (store_pool_cache); 0:
+	 * SERVER_SQLITE_CACHE_MB_DEFAULT. */
+	unsigned sqlite_cache_mb;
 };
 
 #define SERVER_PER_IP_DEFAULT 64
 #define SERVER_CONNECTIONS_DEFAULT 1000
 #define SERVER_RECEIVE_TIMEOUT_DEFAULT 30
+/* A SQLite connection's page cache, MiB: each of the threads' connections
+ * (and the few of the server's own) fills it up to this as the register
+ * grows; bench/RESULTS.md (SQLite page cache) measured what less costs. */
+#define SERVER_SQLITE_CACHE_MB_DEFAULT 8
 /* The largest certificate chain or key file read (a chain is a few KiB). */
 #define SERVER_TLS_FILE_MAX (256 * 1024)
 

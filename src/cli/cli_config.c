@@ -24,6 +24,11 @@
 #include "api/server.h"
 #include "base/xalloc.h"
 #include "cli/cli.h"
+#include "store/store.h"
+
+/* A default from a header as the table's text (config show prints it). */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 enum kind { STRING, PATH, UINT, PERIOD };
 enum { FLAG = 1, CONF = 2, ENV = 4, ALL = FLAG | CONF | ENV };
@@ -57,7 +62,9 @@ enum { FLAG = 1, CONF = 2, ENV = 4, ALL = FLAG | CONF | ENV };
 	X(RECEIVE_TIMEOUT, "receive_timeout", PERIOD, ALL, 1, 3600, "30s", FIELD(receive_timeout_s), NULL) \
 	X(TRUSTED_PROXIES, "trusted_proxies", STRING, ALL, 0, 0, NULL, FIELD(trusted_proxies), "none") \
 	X(TLS_CERT, "tls_cert", PATH, ALL, 0, 0, NULL, FIELD(tls_cert), "plain HTTP") \
-	X(TLS_KEY, "tls_key", PATH, ALL, 0, 0, NULL, FIELD(tls_key), "plain HTTP")
+	X(TLS_KEY, "tls_key", PATH, ALL, 0, 0, NULL, FIELD(tls_key), "plain HTTP") \
+	X(SQLITE_CACHE_MB, "sqlite_cache_mb", UINT, ALL, 1, STORE_CACHE_MIB_MAX, STR(SERVER_SQLITE_CACHE_MB_DEFAULT), \
+	  FIELD(sqlite_cache_mb), NULL)
 
 #define AS_ID(id, ...) S_##id,
 enum setting_id { SETTINGS(AS_ID) S_COUNT };

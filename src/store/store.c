@@ -86,6 +86,12 @@ void store_pool_free(struct store_pool *p)
 	free(p);
 }
 
+void store_pool_cache(struct store_pool *p, unsigned mib)
+{
+	if (p->ops->shared_cache)
+		p->ops->shared_cache(p->shared, mib > STORE_CACHE_MIB_MAX ? STORE_CACHE_MIB_MAX : mib);
+}
+
 enum rc store_pool_open(struct store_pool *p, struct store **out, struct errbuf *eb)
 {
 	*out = NULL;

@@ -327,6 +327,9 @@ struct store_ops {
 	enum rc (*check)(const char *location, struct errbuf *eb);
 	struct store_shared *(*shared_new)(const char *location);
 	void (*shared_free)(struct store_shared *sh);
+	/* Bounds the page cache of each connection opened afterwards (MiB; 0:
+	 * STORE_CACHE_MIB_DEFAULT); NULL where the backend keeps none. */
+	void (*shared_cache)(struct store_shared *sh, unsigned mib);
 	enum rc (*open)(const char *location, struct store_shared *sh, struct store **out, struct errbuf *eb);
 	void (*close)(struct store *s);
 	void (*rollback)(struct store *s);
@@ -363,6 +366,17 @@ enum rc store_pool_new(const char *url, struct store_pool **out, struct errbuf *
 void store_pool_free(struct store_pool *p);
 /* A new connection; the first brings the schema up to date. */
 enum rc store_pool_open(struct store_pool *p, struct store **out, struct errbuf *eb) WUR;
+
+/* The most memory each connection opened from p afterwards keeps for
+ * database pages, in MiB: SQLite's page cache (cache_size), which fills up
+ * to it as the database grows and stays full. 0, and a pool it is never
+ * given to (store_open: the CLI's one connection), keep
+ * STORE_CACHE_MIB_DEFAULT; the server gives its own (api/server.h), since
+ * it holds a connection per thread. PostgreSQL keeps no such cache in the
+ * client and ignores it. */
+#define STORE_CACHE_MIB_DEFAULT 32
+#define STORE_CACHE_MIB_MAX 1024
+void store_pool_cache(struct store_pool *p, unsigned mib);
 
 /* Whether several processes may serve the store at url at once: PostgreSQL
  * (postgresql:// or postgres://) coordinates them itself; a SQLite register

@@ -6,7 +6,9 @@
  * One `struct sqlite_store` is one connection (opened NOMUTEX: one thread at
  * a time uses it). Settings: WAL, synchronous=FULL (a committed change
  * survives power loss: no data is ever lost), secure_delete=ON (deleted
- * values are overwritten, not left in free pages), foreign_keys=ON.
+ * values are overwritten, not left in free pages), foreign_keys=ON, and
+ * cache_size from the pool (store_pool_cache: a server's connections are
+ * many, each cache stays full once filled).
  * Statements are prepared once per connection on first use and kept (see
  * internal.h). Migrations in sql/sqlite/ are applied in order at open, each
  * in its own transaction.
@@ -37,6 +39,7 @@ struct migration {
  * still meet the busy timeout. */
 struct store_shared {
 	pthread_mutex_t writer;
+	unsigned cache_mib; /* each connection's page cache (cache_size), MiB */
 };
 
 enum rc sq_map_rc(struct sqlite_store *q, int src, const char *what)
@@ -318,7 +321,13 @@ static struct store_shared *sqlite_shared_new(const char *location)
 	struct store_shared *sh = xcalloc(1, sizeof *sh);
 	(void)location;
 	pthread_mutex_init(&sh->writer, NULL);
+	sh->cache_mib = STORE_CACHE_MIB_DEFAULT;
 	return sh;
+}
+
+static void sqlite_shared_cache(struct store_shared *sh, unsigned mib)
+{
+	sh->cache_mib = mib ? mib : STORE_CACHE_MIB_DEFAULT;
 }
 
 static void sqlite_shared_free(struct store_shared *sh)
@@ -382,7 +391,16 @@ static enum rc sqlite_open(const char *path, struct store_shared *shared, struct
 	 * FULL for its transaction (see begin), so only relaxed transactions of
 	 * reads commit without waiting for the disk. */
 	enum rc rc = exec(q, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-	                     "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768;", "pragma");
+	                     "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY;", "pragma");
+	/* The page cache's bound, in KiB (negative): a connection's cache fills
+	 * up to it as the database grows and stays full, so a server holds about
+	 * connections x cache_mib (docs/deploy.md). A PRAGMA takes no bound
+	 * parameter; the number is the pool's, at most STORE_CACHE_MIB_MAX. */
+	if (!rc) {
+		char cache[64];
+		snprintf(cache, sizeof cache, "PRAGMA cache_size = -%u", shared->cache_mib * 1024u);
+		rc = exec(q, cache, "cache_size");
+	}
 	if (rc) {
 		err_set(eb, rc, "cannot configure database %s", path);
 		sqlite_close(&q->base);
@@ -574,6 +592,7 @@ const struct store_ops store_sqlite_ops = {
 	.library_memory = sqlite_library_memory,
 	.shared_new = sqlite_shared_new,
 	.shared_free = sqlite_shared_free,
+	.shared_cache = sqlite_shared_cache,
 	.open = sqlite_open,
 	.close = sqlite_close,
 	.rollback = sqlite_rollback,
