@@ -5,7 +5,9 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #define RNG_BUF 512 /* bytes handed out between two refills */
@@ -47,6 +49,23 @@ static void state_setup(void)
 		abort();
 }
 
+/* From the kernel, not from libsodium's generator: that one aborts when
+ * called in a forked child, and a child must be able to reseed. */
+static void seed(unsigned char *key, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = getrandom(key + got, len - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			randombytes_buf(key, len); /* no getrandom(2): libsodium's own seed */
+			return;
+		}
+		got += (size_t)n;
+	}
+}
+
 static struct rng_state *state(void)
 {
 	pthread_once(&state_once, state_setup);
@@ -69,7 +88,7 @@ static struct rng_state *state(void)
 			abort();
 	}
 	if (!st->seeded) {
-		randombytes_buf(st->key, sizeof st->key);
+		seed(st->key, sizeof st->key);
 		st->avail = 0;
 		st->seeded = 1;
 	}

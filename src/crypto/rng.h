@@ -1,7 +1,7 @@
 /*
  * rng: the random bytes of the hot paths (ids, nonces, new subject keys),
- * from a per-thread ChaCha20 stream seeded once per thread from libsodium's
- * randombytes.
+ * from a per-thread ChaCha20 stream seeded once per thread from the kernel
+ * (getrandom(2)).
  *
  * Why not randombytes_buf for each value: libsodium's generator checks the
  * process id on every call (a getpid(2) system call, for fork safety), and
@@ -18,7 +18,7 @@
  *
  * Long-lived secrets (master keys, API keys, signing seeds) still come
  * straight from randombytes_buf: they are rare and not worth a stream.
- * Needs vault_library_init() first (the seed comes from libsodium).
+ * Needs vault_library_init() first (libsodium's ChaCha20 is picked there).
  */
 #ifndef PRIVREG_RNG_H
 #define PRIVREG_RNG_H
