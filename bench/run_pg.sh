@@ -21,6 +21,10 @@
 # and an fsync (pg_test_fsync): the inputs of the model in docs/scaling.md.
 # SERVERS=2 adds a second privreg server on the same PostgreSQL database
 # and measures every PostgreSQL operation with wrk against both at once.
+# PG_THREADS sets the request threads of the PostgreSQL servers (default:
+# as the others, one per core): a thread waits for each round trip, so on
+# PostgreSQL more threads than cores keep the cores busy.
+# Reads pick from the second half of the subjects, erasures walk the first.
 # Usage: bench/run_pg.sh [BUILD_DIR] [SUBJECTS] [SECONDS] [ROUNDS]
 set -euo pipefail
 build=${1:-build}
@@ -29,6 +33,7 @@ secs=${3:-8}
 rounds=${4:-3}
 threads=${THREADS:-$(nproc)}
 servers=${SERVERS:-1}
+pg_threads=${PG_THREADS:-$threads}
 pgbin=${PG_BIN:-/usr/lib/postgresql/15/bin}
 cd "$(dirname "$0")/.."
 bin="$PWD/$build/privreg"
@@ -93,17 +98,23 @@ for b in sq pq; do
 		"$bin" key add --role "$role" --dir "$work/$b" | tail -1 | awk '{print $NF}' >"$work/$b.$role"
 	done
 done
-bench/ids.py "$work/sq/privreg.db" >"$work/sq.ids"
-bench/ids.py "$pgurl" >"$work/pq.ids"
+for b in sq pq; do
+	[ $b = sq ] && db="$work/sq/privreg.db" || db=$pgurl
+	bench/ids.py "$db" >"$work/$b.all"
+	head -n $((n / 2)) "$work/$b.all" >"$work/$b.erase"
+	tail -n +$((n / 2 + 1)) "$work/$b.all" >"$work/$b.ids"
+done
+stride=$((n / 2 / (rounds * servers))) # erasures each wrk may make in a round, at most
 psql -X -q -d "$pgurl" -c "VACUUM ANALYZE" >/dev/null
 
 # ---- servers: SQLite on 18091, PostgreSQL on 18092 (and 18093), bare on 18090 ----
 "$build/bench/bare_server" 18090 "$threads" >/dev/null &
 "$bin" serve --dir "$work/sq" --listen 127.0.0.1:18091 --threads "$threads" >/dev/null 2>&1 &
-"$bin" serve --dir "$work/pq" --listen 127.0.0.1:18092 --threads "$threads" >/dev/null 2>&1 &
+sq_pid=$!
+"$bin" serve --dir "$work/pq" --listen 127.0.0.1:18092 --threads "$pg_threads" >/dev/null 2>&1 &
 pq_pids=$!
 if [ "$servers" -ge 2 ]; then
-	"$bin" serve --dir "$work/pq" --listen 127.0.0.1:18093 --threads "$threads" >/dev/null 2>&1 &
+	"$bin" serve --dir "$work/pq" --listen 127.0.0.1:18093 --threads "$pg_threads" >/dev/null 2>&1 &
 	pq_pids="$pq_pids $!"
 fi
 for p in 18091 18092 $([ "$servers" -ge 2 ] && echo 18093); do
@@ -165,8 +176,11 @@ measure() { # NAME BACKEND LUA ARGS...: one measurement, printed; PostgreSQL wit
 	fi
 	key=$(cat "$work/$b.$(case $name in read) echo support ;; consent) echo marketing ;; *) echo admin ;; esac)")
 	if [ "$b" = sq ]; then
+		local s0 s1
+		s0=$(ticks $sq_pid)
 		out=$(wrk_run 18091 "$lua" "$key" "$@")
-		echo "  $name sqlite: $out"
+		s1=$(ticks $sq_pid)
+		echo "  $name sqlite: $out | CPU privreg $(awk -v t="$((s1 - s0))" -v r="${out##* }" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.0f", t * 1e6 / hz / r}') us per request"
 		note "$name.sq" "${out%% *}"
 		return
 	fi
@@ -189,7 +203,7 @@ measure() { # NAME BACKEND LUA ARGS...: one measurement, printed; PostgreSQL wit
 	note "$name.pq" "${out%% *}"
 }
 
-echo "== $rounds rounds of ${secs}s each, wrk -t1 -c32 per server, $n subjects, server threads $threads, $(nproc) cores, PostgreSQL servers: $servers   (req/s p99 non-2xx requests)"
+echo "== $rounds rounds of ${secs}s each, wrk -t1 -c32 per server, $n subjects, server threads $threads (PostgreSQL: $pg_threads), $(nproc) cores, PostgreSQL servers: $servers   (req/s p99 non-2xx requests)"
 for r in $(seq "$rounds"); do
 	echo "round $r:"
 	measure bare bare ""
@@ -197,10 +211,10 @@ for r in $(seq "$rounds"); do
 	measure read pq bench/lua/random_get.lua "$work/pq.ids" "/v1/subjects/"
 	measure consent sq bench/lua/random_get.lua "$work/emails.txt" "/v1/consents/check?purpose=direct_marketing&email="
 	measure consent pq bench/lua/random_get.lua "$work/emails.txt" "/v1/consents/check?purpose=direct_marketing&email="
-	measure erase sq bench/lua/erase_subject.lua "$work/sq.ids" "$next_sq"
-	measure erase pq bench/lua/erase_subject.lua "$work/pq.ids" "$next_pq"
+	measure erase sq bench/lua/erase_subject.lua "$work/sq.erase" "$next_sq" "$stride"
+	measure erase pq bench/lua/erase_subject.lua "$work/pq.erase" "$next_pq" "$stride"
 	# each erasure round starts after the subjects the last one may have erased
-	next_sq=$((next_sq + 20000)); next_pq=$((next_pq + 20000))
+	next_sq=$((next_sq + stride)); next_pq=$((next_pq + stride * servers))
 done
 median() { printf '%s\n' $@ | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }

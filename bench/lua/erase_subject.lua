@@ -1,7 +1,7 @@
 -- wrk script: DELETE /v1/subjects/{id} (erasure: the key destroyed, the
 -- rows deleted, the erasure ledger appended, one audit entry), each request
--- another subject: the ids of FILE in order, from line FIRST, plus 10,000
--- times INSTANCE when several wrk run at once.  ... -- FILE FIRST [INSTANCE]
+-- another subject: the ids of FILE in order, from line FIRST, plus STRIDE
+-- times INSTANCE when several wrk run at once.  ... -- FILE FIRST [STRIDE INSTANCE]
 local ids, n, next_i = {}, 0, 1
 
 function init(args)
@@ -9,7 +9,7 @@ function init(args)
 		n = n + 1
 		ids[n] = line
 	end
-	next_i = tonumber(args[2] or "1") + 10000 * tonumber(args[3] or "0")
+	next_i = tonumber(args[2] or "1") + tonumber(args[3] or "0") * tonumber(args[4] or "0")
 end
 
 function request()
