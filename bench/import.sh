@@ -7,7 +7,9 @@
 # The two alternate, RUNS times, on fresh files; reported per run and as
 # medians: rows/s, their ratio, user and system CPU, peak RSS (/usr/bin/time
 # -v), and the register's bytes per subject (file size after a checkpoint,
-# and per table and index from dbstat).
+# and per table and index from dbstat). With BASE_BIN set (the privreg
+# binary of another commit), each run also imports with it, between the
+# two: before and after in the same minutes of a shared machine.
 # Usage: bench/import.sh [BUILD_DIR] [ROWS] [RUNS] [FORMAT csv|jsonl]
 set -euo pipefail
 build=${1:-build}
@@ -56,31 +58,45 @@ raw_run() {
 	timed sqlite3 "$work/raw.db" ".mode csv" ".import --skip 1 $work/accounts.csv accounts"
 }
 
-privreg_run() {
+privreg_run() { # [BINARY]
+	local b=${1:-$bin}
 	rm -rf "$work/reg"
-	"$bin" init --dir "$work/reg" --policy policies/webshop.yaml >/dev/null
-	timed "$bin" import account "$src" --dir "$work/reg"
+	"$b" init --dir "$work/reg" --policy policies/webshop.yaml >/dev/null
+	timed "$b" import account "$src" --dir "$work/reg"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 
 : >"$work/results"
+: >"$work/base"
 for run in $(seq "$runs"); do
 	read -r re ru rs rm < <(raw_run)
+	if [ -n "${BASE_BIN:-}" ]; then
+		read -r be bu bs bm < <(privreg_run "$BASE_BIN")
+		printf "run %d: BASE_BIN %.0f rows/s (%.2f s, user %.2f sys %.2f, RSS %d MB)\n" "$run" "$(echo "$rows / $be" | bc -l)" \
+			"$be" "$bu" "$bs" $((bm / 1024))
+		echo "$(echo "$rows / $be" | bc -l) $(echo "$bu + $bs" | bc -l)" >>"$work/base"
+	fi
 	read -r pe pu ps pm < <(privreg_run)
 	sqlite3 "$work/reg/privreg.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
 	size=$(stat -c %s "$work/reg/privreg.db")
 	rr=$(echo "$rows / $re" | bc -l); pr=$(echo "$rows / $pe" | bc -l)
-	printf "run %d: raw %.0f rows/s (%.2f s, user %.2f sys %.2f, RSS %d MB) | privreg %.0f rows/s (%.2f s, user %.2f sys %.2f, RSS %d MB) | ratio %.3f | %.0f B/subject\n" \
+	cr=$(echo "($ru + $rs) / ($pu + $ps)" | bc -l)
+	printf "run %d: raw %.0f rows/s (%.2f s, user %.2f sys %.2f, RSS %d MB) | privreg %.0f rows/s (%.2f s, user %.2f sys %.2f, RSS %d MB) | ratio %.3f, CPU ratio %.3f | %.0f B/subject\n" \
 		"$run" "$rr" "$re" "$ru" "$rs" $((rm / 1024)) "$pr" "$pe" "$pu" "$ps" $((pm / 1024)) "$(echo "$pr / $rr" | bc -l)" \
-		"$(echo "$size / $rows" | bc -l)"
-	echo "$rr $pr $(echo "$pr / $rr" | bc -l) $pm $size" >>"$work/results"
+		"$cr" "$(echo "$size / $rows" | bc -l)"
+	echo "$rr $pr $(echo "$pr / $rr" | bc -l) $pm $size $cr $(echo "$pu + $ps" | bc -l)" >>"$work/results"
 done
 printf "median: raw %.0f rows/s, privreg %.0f rows/s, ratio of medians %.3f, median ratio %.3f, peak RSS %d MB, %.0f B/subject\n" \
 	"$(cut -d' ' -f1 "$work/results" | median)" "$(cut -d' ' -f2 "$work/results" | median)" \
 	"$(echo "$(cut -d' ' -f2 "$work/results" | median) / $(cut -d' ' -f1 "$work/results" | median)" | bc -l)" \
 	"$(cut -d' ' -f3 "$work/results" | median)" "$(($(cut -d' ' -f4 "$work/results" | sort -n | tail -1) / 1024))" \
 	"$(echo "$(cut -d' ' -f5 "$work/results" | median) / $rows" | bc -l)"
+printf "median CPU (user+sys): privreg %.2f s, CPU ratio raw/privreg %.3f\n" "$(cut -d' ' -f7 "$work/results" | median)" \
+	"$(cut -d' ' -f6 "$work/results" | median)"
+if [ -s "$work/base" ]; then
+	printf "median BASE_BIN: %.0f rows/s, CPU %.2f s\n" "$(cut -d' ' -f1 "$work/base" | median)" "$(cut -d' ' -f2 "$work/base" | median)"
+fi
 echo "bytes per subject by table and index (last run):"
 sqlite3 "$work/reg/privreg.db" "SELECT name, round(sum(pgsize) * 1.0 / $rows, 1) FROM dbstat GROUP BY name
 	HAVING sum(pgsize) > 8192 ORDER BY 2 DESC" | sed 's/|/: /; s/^/  /'

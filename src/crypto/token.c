@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "crypto/rng.h"
+
 static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
 
 /* Value of each base32 character, -1 for anything else. */
@@ -88,7 +90,7 @@ void token_id_new(const char *prefix, char out[TOKEN_ID_MAX])
 	uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	for (int i = 0; i < 6; i++)
 		raw[i] = (unsigned char)(ms >> (8 * (5 - i)));
-	randombytes_buf(raw + 6, 10);
+	rng_fill(raw + 6, 10);
 	token_id_encode(prefix, raw, out);
 }
 

@@ -17,6 +17,7 @@
 
 #include "base/fault.h"
 #include "base/xalloc.h"
+#include "crypto/rng.h"
 #include "crypto/token.h"
 
 #define KDF_CONTEXT "privreg_"
@@ -495,7 +496,7 @@ static void wrap(const struct vault *v, const char *subject_id, const struct sub
 	wrapped[2] = (unsigned char)(v->epoch >> 8);
 	wrapped[3] = (unsigned char)v->epoch;
 	unsigned char *w = wrapped + VAULT_WRAPPED_HEADER_LEN;
-	randombytes_buf(w, VAULT_NONCE_LEN);
+	rng_fill(w, VAULT_NONCE_LEN);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(w + VAULT_NONCE_LEN, NULL, key->k, VAULT_KEY_LEN, ad, adlen, NULL,
 	                                           w, v->wrap_key);
 }
@@ -503,7 +504,7 @@ static void wrap(const struct vault *v, const char *subject_id, const struct sub
 void vault_subject_key_new(const struct vault *v, const char *subject_id,
                            struct subject_key *key, unsigned char wrapped[VAULT_WRAPPED_LEN])
 {
-	crypto_aead_xchacha20poly1305_ietf_keygen(key->k);
+	rng_fill(key->k, sizeof key->k);
 	wrap(v, subject_id, key, wrapped);
 }
 
@@ -565,7 +566,7 @@ void vault_seal(const struct subject_key *key, const char *record_id,
                 const void *plain, size_t len, unsigned char *out)
 {
 	char stack[AD_STACK], *ad = ad_text(record_id, stack);
-	randombytes_buf(out, VAULT_NONCE_LEN);
+	rng_fill(out, VAULT_NONCE_LEN);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + VAULT_NONCE_LEN, NULL, plain, len,
 	                                           (const unsigned char *)ad, strlen(ad), NULL, out, key->k);
 	ad_done(ad, stack);
