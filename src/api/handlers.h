@@ -30,6 +30,11 @@ enum rc h_enrolment_finish(struct http_request *rq);
 enum rc h_session_create(struct http_request *rq);
 enum rc h_session_get(struct http_request *rq);
 enum rc h_session_delete(struct http_request *rq);
+/* banner.c: the cookie banner's script, its choices, their counts */
+enum rc h_banner_script(struct http_request *rq);
+enum rc h_banner_preflight(struct http_request *rq);
+enum rc h_banner_choice(struct http_request *rq);
+enum rc h_banner_counts(struct http_request *rq);
 /* users.c */
 enum rc h_user_list(struct http_request *rq);
 /* web.c: the console's embedded pages */

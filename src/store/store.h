@@ -136,6 +136,28 @@ struct store_forecast_row {
 	int64_t n;
 };
 
+/* One visitor's choice for one cookie category (core/banner.h): an
+ * anonymous random visitor id, never an address or a user agent. Names and
+ * versions are bounded by the policy (64 characters). */
+#define STORE_VISITOR_MAX 32
+struct store_banner_consent {
+	char visitor[STORE_VISITOR_MAX + 1];
+	char category[65];
+	bool accepted;
+	bool gpc;                   /* the browser sent Global Privacy Control */
+	char policy_version[65];
+	char wording[17];           /* hash of the banner's texts the visitor saw */
+	int64_t at;
+};
+
+/* How many visitors' latest choices accept or refuse a category, by the
+ * policy version they chose under. */
+struct store_banner_count {
+	char policy_version[65];
+	char category[65];
+	int64_t accepted, refused, gpc;
+};
+
 struct store_apikey {
 	char key_id[TOKEN_KEY_ID_LEN + 1];
 	int64_t tenant_id;
