@@ -224,6 +224,13 @@ def sign_in(t):
                                             "code": totp(secret, step_offset=1)}}
 
 
+def banner_choice(t):
+    """A visitor's choice on t's banner, with the wording in force (public: any caller, any tenant)."""
+    wording = t.call("GET", "/v1/banner/counts", 200)["wording"]
+    return {"path": f"/banner/{t.name}/consent", "json": {"visitor": uniq("visitor-matrix").replace(".", "_")[:32],
+                                                         "wording": wording, "categories": {"preferences": False}}}
+
+
 PATCH = {"fields": {"name": "Mari Kask"}}
 PUBLIC = "200 200 200  200 200 200 200 200  200 200"
 
@@ -238,6 +245,13 @@ MATRIX = {
     ("GET", "/v1/whoami"):                            ("401 401 401  200 200 200 200 200  200 200", plain("/v1/whoami")),
     ("GET", "/v1/policy"):                            ("401 401 401  200 200 403 403 200  200 200", plain("/v1/policy")),
     ("GET", "/notice/{tenant}"):                      (PUBLIC, plain("/notice/{t.name}")),
+    # The cookie banner: public, for any origin (docs/banner.md); a key changes nothing.
+    ("GET", "/banner/{file}"):                        (PUBLIC, plain("/banner/{t.name}.js")),
+    ("OPTIONS", "/banner/{tenant}/consent"):          ("204 204 204  204 204 204 204 204  204 204",
+                                                       plain("/banner/{t.name}/consent")),
+    ("POST", "/banner/{tenant}/consent"):             (PUBLIC, banner_choice),
+    ("GET", "/v1/banner/counts"):                     ("401 401 401  200 200 403 200 200  200 200",
+                                                       plain("/v1/banner/counts")),
     ("GET", "/v1/notice"):                            ("401 401 401  200 200 200 200 200  200 200", plain("/v1/notice")),
     ("GET", "/v1/ropa"):                              ("401 401 401  200 200 403 403 200  200 200", plain("/v1/ropa")),
     ("POST", "/v1/subjects"):                         ("401 401 401  201 201 403 403 403  201 201", new_subject),
