@@ -59,6 +59,11 @@ enum rc user_enrol_begin(const struct core_ctx *c, const char *token, char secre
 enum rc user_enrol_finish(const struct core_ctx *c, const char *token, const char *password, const char *code,
                           struct errbuf *eb) WUR;
 
+/* Seals the TOTP secret of an account written before schema 20 (the
+ * store's seal queue, core/tenant.c), inside the caller's transaction;
+ * one sealed already is left alone. */
+enum rc user_seal_one(const struct core_ctx *c, const char *user_id) WUR;
+
 /* Who a session is. */
 struct user_identity {
 	int64_t tenant_id;

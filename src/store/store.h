@@ -170,6 +170,8 @@ struct store_apikey {
 /* A staff member's personal account (core/user.h). Fixed buffers: every
  * column is bounded on write. Ids are TOKEN_PREFIX_USER ids. */
 #define STORE_EMAIL_MAX 254
+#define STORE_TOTP_PLAIN_LEN 20
+#define STORE_TOTP_SEALED_LEN (STORE_TOTP_PLAIN_LEN + VAULT_SEAL_OVERHEAD)
 struct store_user {
 	int64_t tenant_id;
 	char user_id[TOKEN_ID_MAX];
@@ -177,7 +179,11 @@ struct store_user {
 	char role[16];
 	char status[12];            /* "invited", "active", "disabled" */
 	char password_hash[128];    /* "" until enrolled */
-	unsigned char totp_secret[20];
+	/* The TOTP secret sealed by core (schema 20): STORE_TOTP_SEALED_LEN
+	 * bytes; STORE_TOTP_PLAIN_LEN bytes are a secret written before
+	 * schema 20, still in the clear until core seals it. */
+	unsigned char totp_secret[STORE_TOTP_SEALED_LEN];
+	size_t totp_len;
 	bool has_totp;
 	int64_t totp_last_step;     /* the last step whose code was used */
 	unsigned char enrol_hash[TOKEN_HASH_LEN];

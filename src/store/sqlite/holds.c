@@ -183,6 +183,8 @@ enum rc sqlite_disclosures_move(struct store *s, int64_t tenant, const char *fro
 
 static const char *queue_prefix(const char *kind)
 {
+	if (!strcmp(kind, "user")) /* staff TOTP secrets to seal (schema 20) */
+		return TOKEN_PREFIX_USER;
 	return !strcmp(kind, "hold") ? TOKEN_PREFIX_HOLD : TOKEN_PREFIX_REQUEST;
 }
 
