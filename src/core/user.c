@@ -134,12 +134,23 @@ static enum rc find(const struct core_ctx *c, const char *email, struct store_us
 	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no account with this e-mail in this tenant") : rc;
 }
 
-enum rc user_reinvite(const struct core_ctx *c, const char *email, char token[USER_TOKEN_LEN + 1], struct errbuf *eb)
+/* The tenant's account with this e-mail, or (email NULL) this id. */
+static enum rc find_either(const struct core_ctx *c, const char *email, const char *id, struct store_user *u,
+                           struct errbuf *eb)
+{
+	if (email)
+		return find(c, email, u, eb);
+	enum rc rc = store_user_get(c->store, c->tenant->id, id, NULL, NULL, u);
+	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such account in this tenant") : rc;
+}
+
+static enum rc reinvite(const struct core_ctx *c, const char *email, const char *id, char token[USER_TOKEN_LEN + 1],
+                        struct errbuf *eb)
 {
 	struct store_user u;
 	enum rc rc = store_begin(c->store);
 	if (!rc)
-		rc = find(c, email, &u, eb);
+		rc = find_either(c, email, id, &u, eb);
 	if (!rc && !strcmp(u.status, "disabled"))
 		rc = err_set(eb, RC_CONFLICT, "the account is disabled");
 	if (!rc) {
@@ -153,15 +164,27 @@ enum rc user_reinvite(const struct core_ctx *c, const char *email, char token[US
 		rc = store_session_delete(c->store, c->tenant->id, NULL, u.user_id, 0);
 	if (!rc)
 		rc = append(c, "user.invite", "ok", u.user_id, NULL);
+	sodium_memzero(&u, sizeof u);
 	return core_end(c, rc);
 }
 
-enum rc user_disable(const struct core_ctx *c, const char *email, struct errbuf *eb)
+enum rc user_reinvite(const struct core_ctx *c, const char *email, char token[USER_TOKEN_LEN + 1], struct errbuf *eb)
+{
+	return reinvite(c, email, NULL, token, eb);
+}
+
+enum rc user_reinvite_id(const struct core_ctx *c, const char *user_id, char token[USER_TOKEN_LEN + 1],
+                         struct errbuf *eb)
+{
+	return reinvite(c, NULL, user_id, token, eb);
+}
+
+static enum rc disable(const struct core_ctx *c, const char *email, const char *id, struct errbuf *eb)
 {
 	struct store_user u;
 	enum rc rc = store_begin(c->store);
 	if (!rc)
-		rc = find(c, email, &u, eb);
+		rc = find_either(c, email, id, &u, eb);
 	if (!rc) {
 		snprintf(u.status, sizeof u.status, "disabled");
 		u.has_enrol = false;
@@ -171,7 +194,18 @@ enum rc user_disable(const struct core_ctx *c, const char *email, struct errbuf 
 		rc = store_session_delete(c->store, c->tenant->id, NULL, u.user_id, 0);
 	if (!rc)
 		rc = append(c, "user.disable", "ok", u.user_id, NULL);
+	sodium_memzero(&u, sizeof u);
 	return core_end(c, rc);
+}
+
+enum rc user_disable(const struct core_ctx *c, const char *email, struct errbuf *eb)
+{
+	return disable(c, email, NULL, eb);
+}
+
+enum rc user_disable_id(const struct core_ctx *c, const char *user_id, struct errbuf *eb)
+{
+	return disable(c, NULL, user_id, eb);
 }
 
 enum rc user_list(const struct core_ctx *c, struct store_user **out, size_t *n)

@@ -45,6 +45,11 @@ enum rc user_reinvite(const struct core_ctx *c, const char *email, char token[US
                       struct errbuf *eb) WUR;
 /* Disables the account with this e-mail and ends its sessions. */
 enum rc user_disable(const struct core_ctx *c, const char *email, struct errbuf *eb) WUR;
+/* The same two by the account's id (the API's routes, which name no e-mail
+ * in a path). */
+enum rc user_reinvite_id(const struct core_ctx *c, const char *user_id, char token[USER_TOKEN_LEN + 1],
+                         struct errbuf *eb) WUR;
+enum rc user_disable_id(const struct core_ctx *c, const char *user_id, struct errbuf *eb) WUR;
 /* The tenant's accounts (free the array). */
 enum rc user_list(const struct core_ctx *c, struct store_user **out, size_t *n) WUR;
 

@@ -276,6 +276,15 @@ struct store_disclosure {
 	int64_t at;
 };
 
+/* The disclosure log's filter (store_disclosures_log): NULL or 0 leaves a
+ * condition out; before is a disclosure id (the page goes on from it). */
+struct store_disclosure_filter {
+	const char *recipient, *purpose;
+	int64_t since, until;       /* at >= since, at <= until */
+	const char *before;
+	size_t limit;
+};
+
 /* One version of a tenant's policy, as installed. */
 struct store_policy_version {
 	char *version, *source;

@@ -2,6 +2,7 @@
 staff TOTP secrets are sealed in the database (schema 20), and a register
 whose secrets were written in the clear has them sealed at the next start."""
 import base64
+import json
 import sqlite3
 
 import pytest
@@ -111,3 +112,119 @@ def test_secrets_written_in_the_clear_are_sealed_at_the_next_start(reg):
     db.execute("VACUUM")
     db.close()
     assert raw not in database_bytes(d)
+
+
+# ---- the API the new pages read ----
+
+@pytest.fixture()
+def api(reg):
+    privreg, d = reg
+    srv = start(privreg, d)
+    srv.keys = {r: add_key(privreg, d, r) for r in ("admin", "dpo", "support", "marketing", "auditor")}
+    yield srv
+    stop(srv)
+
+
+def subject(srv, email):
+    r = srv.request("POST", "/v1/subjects", srv.keys["admin"], json={"records": [
+        {"kind": "account", "fields": {"email": email, "name": "Mari Tamm", "language": "en"}}]})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def test_the_disclosure_log_is_filtered_and_paged(api):
+    sids = [subject(api, f"log{i}@example.ee") for i in range(3)]
+    made = []
+    for i, sid in enumerate(sids):
+        r = api.request("POST", "/v1/disclosures", api.keys["dpo"],
+                        json={"subject_id": sid, "recipient": "courier" if i < 2 else "accountant",
+                              "purpose": "contract" if i < 2 else "accounting", "fields": ["name"]})
+        assert r.status_code == 200, r.text
+        made.append(r.json()["id"])
+    log = api.request("GET", "/v1/disclosures", api.keys["auditor"])
+    assert log.status_code == 200, log.text
+    got = log.json()["disclosures"]
+    assert [d["id"] for d in got] == made[::-1]  # newest first
+    assert got[0]["subject_id"] == sids[2] and got[0]["recipient"] == "accountant"
+    only = api.request("GET", "/v1/disclosures", api.keys["dpo"], params={"recipient": "courier"}).json()
+    assert [d["id"] for d in only["disclosures"]] == made[1::-1]
+    page = api.request("GET", "/v1/disclosures", api.keys["dpo"], params={"limit": 2}).json()
+    assert [d["id"] for d in page["disclosures"]] == made[:0:-1] and page["next_before"] == made[1]
+    rest = api.request("GET", "/v1/disclosures", api.keys["dpo"],
+                       params={"limit": 2, "before": page["next_before"]}).json()
+    assert [d["id"] for d in rest["disclosures"]] == made[:1] and "next_before" not in rest
+    assert api.request("GET", "/v1/disclosures", api.keys["dpo"], params={"until": "2000-01-01"}).json() == \
+        {"disclosures": []}
+    for bad in ({"limit": 0}, {"limit": 501}, {"before": "nope"}, {"since": "yesterday"}, {"recipient": "x" * 65}):
+        assert api.request("GET", "/v1/disclosures", api.keys["dpo"], params=bad).status_code == 422, bad
+    assert api.request("GET", "/v1/disclosures", api.keys["support"]).status_code == 403
+
+
+def test_the_policy_source_is_the_installed_yaml(api):
+    r = api.request("GET", "/v1/policy/source", api.keys["auditor"])
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/yaml")
+    assert r.text == WEBSHOP.read_text()
+    assert api.request("GET", "/v1/policy/source", api.keys["support"]).status_code == 403
+
+
+def test_admin_adds_invites_and_disables_staff_through_the_api(api):
+    r = api.request("POST", "/v1/users", api.keys["admin"], json={"email": "new@example.com", "role": "support"})
+    assert r.status_code == 201, r.text
+    uid, link = r.json()["id"], r.json()["link"]
+    assert link.startswith(api.url + "/console/enrol.html#") and r.json()["valid_hours"] == 72
+    token = link.split("#")[1]
+    secret = api.request("POST", "/console/enrolment", json={"token": token}).json()["secret"]
+    assert api.request("POST", "/console/enrolment/confirm",
+                       json={"token": token, "password": PASSWORD, "code": totp(secret)}).status_code == 204
+    assert sign_in(api, "new@example.com", secret).status_code == 201
+    assert api.request("POST", "/v1/users", api.keys["admin"],
+                       json={"email": "new@example.com", "role": "support"}).status_code == 409
+    assert api.request("POST", "/v1/users", api.keys["admin"],
+                       json={"email": "x@example.com", "role": "boss"}).status_code == 422
+    assert api.request("POST", "/v1/users", api.keys["admin"],
+                       json={"email": "x@example.com", "role": "dpo", "note": "hi"}).status_code == 422
+    again = api.request("POST", f"/v1/users/{uid}/invite", api.keys["admin"])
+    assert again.status_code == 200 and again.json()["link"] != link
+    assert api.request("POST", "/console/enrolment", json={"token": token}).status_code == 404  # the old link
+    assert api.request("POST", f"/v1/users/{uid}/disable", api.keys["admin"]).status_code == 204
+    users = {u["id"]: u for u in api.request("GET", "/v1/users", api.keys["admin"]).json()["users"]}
+    assert users[uid]["status"] == "disabled"
+    assert api.request("POST", f"/v1/users/{uid}/invite", api.keys["admin"]).status_code == 409
+    assert api.request("POST", "/v1/users/usr_nobody/disable", api.keys["admin"]).status_code == 404
+    for role in ("dpo", "support", "auditor"):
+        assert api.request("POST", "/v1/users", api.keys[role],
+                           json={"email": "y@example.com", "role": "dpo"}).status_code == 403
+    entries = api.request("GET", "/v1/audit", api.keys["admin"], params={"limit": 500}).json()["entries"]
+    assert [e["action"] for e in entries if e["action"] in ("user.add", "user.invite", "user.disable")] == \
+        ["user.add", "user.invite", "user.disable"]
+    assert not any("new@example.com" in json.dumps(e) for e in entries)
+
+
+def test_notifications_pending_acknowledgement(tmp_path):
+    from test_webhooks import complete, customer, free_port, policy_with_systems, request
+    privreg = Privreg(_bin())
+    policy, _ = policy_with_systems(tmp_path, free_port())  # nobody listens: nothing is acknowledged
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", policy, check=0)
+    srv = start(privreg, d)
+    srv.keys = {r: add_key(privreg, d, r) for r in ("admin", "dpo", "support", "auditor")}
+    try:
+        sid, _ = customer(srv)
+        rid = request(srv, sid, "erasure")
+        complete(srv, rid)
+        r = srv.request("GET", "/v1/notifications", srv.keys["auditor"])
+        assert r.status_code == 200, r.text
+        pending = r.json()["notifications"]
+        assert pending and r.json()["truncated"] is False
+        assert {n["request_id"] for n in pending} == {rid}
+        assert {n["target"] for n in pending} >= {"shop_db", "newsletter"}
+        assert all(n["status"] in ("pending", "failed") for n in pending)
+        first = pending[0]
+        w = srv.request("POST", f"/v1/requests/{rid}/notifications/{first['id']}/waive", srv.keys["dpo"],
+                        json={"reason": "the system was retired"})
+        assert w.status_code == 200, w.text
+        after = srv.request("GET", "/v1/notifications", srv.keys["dpo"]).json()["notifications"]
+        assert first["id"] not in [n["id"] for n in after] and len(after) == len(pending) - 1
+        assert srv.request("GET", "/v1/notifications", srv.keys["support"]).status_code == 403
+    finally:
+        stop(srv)
