@@ -231,6 +231,15 @@ def banner_choice(t):
                                                          "wording": wording, "categories": {"preferences": False}}}
 
 
+def new_user(t):
+    return {"path": "/v1/users", "json": {"email": uniq("matrix-new") + "@example.ee", "role": "support"}}
+
+
+def invited_user(t):
+    """A fresh account of t, invited (its id)."""
+    return t.call("POST", "/v1/users", 201, json={"email": uniq("matrix-inv") + "@example.ee", "role": "support"})["id"]
+
+
 PATCH = {"fields": {"name": "Mari Kask"}}
 PUBLIC = "200 200 200  200 200 200 200 200  200 200"
 
@@ -345,6 +354,17 @@ MATRIX = {
     # API (a Bearer key changes nothing); the session is the cookie's only,
     # and a key, whatever its role, has none (test_users drives it with one).
     ("GET", "/v1/users"):                             ("401 401 401  200 403 403 403 403  200 200", plain("/v1/users")),
+    ("POST", "/v1/users"):                            ("401 401 401  201 403 403 403 403  201 201", new_user),
+    ("POST", "/v1/users/{id}/invite"):                ("401 401 401  200 403 403 403 403  404 404",
+                                                       lambda t: {"path": f"/v1/users/{invited_user(t)}/invite"}),
+    ("POST", "/v1/users/{id}/disable"):               ("401 401 401  204 403 403 403 403  404 404",
+                                                       lambda t: {"path": f"/v1/users/{invited_user(t)}/disable"}),
+    ("GET", "/v1/policy/source"):                     ("401 401 401  200 200 403 403 200  200 200",
+                                                       plain("/v1/policy/source")),
+    ("GET", "/v1/disclosures"):                       ("401 401 401  200 200 403 403 200  200 200",
+                                                       plain("/v1/disclosures")),
+    ("GET", "/v1/notifications"):                     ("401 401 401  200 200 403 403 200  200 200",
+                                                       plain("/v1/notifications")),
     ("POST", "/console/enrolment"):                   (PUBLIC, enrolment_begin),
     ("POST", "/console/enrolment/confirm"):           ("204 204 204  204 204 204 204 204  204 204", enrolment_finish),
     ("POST", "/console/session"):                     ("201 201 201  201 201 201 201 201  201 201", sign_in),
