@@ -3,6 +3,7 @@ staff TOTP secrets are sealed in the database (schema 20), and a register
 whose secrets were written in the clear has them sealed at the next start."""
 import base64
 import json
+import os
 import sqlite3
 
 import pytest
@@ -228,3 +229,148 @@ def test_notifications_pending_acknowledgement(tmp_path):
         assert srv.request("GET", "/v1/notifications", srv.keys["support"]).status_code == 403
     finally:
         stop(srv)
+
+
+# ---- the pages, in a browser: screenshots and accessibility as every console page ----
+
+@pytest.fixture()
+def site(tmp_path):
+    """A register whose systems nobody answers (deliveries wait), with a
+    disclosure and a banner choice, and a browser."""
+    tc = pytest.importorskip("test_console")
+    tc.chromium_or_skip()
+    from test_webhooks import complete, customer, free_port, policy_with_systems, request
+    privreg = Privreg(_bin())
+    policy, _ = policy_with_systems(tmp_path, free_port())
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", policy, check=0)
+    srv = start(privreg, d)
+    srv.keys = {r: add_key(privreg, d, r) for r in ("admin", "dpo", "support", "auditor")}
+    srv.admin = srv.keys["admin"]
+    sid, _ = customer(srv)
+    r = srv.request("POST", "/v1/disclosures", srv.keys["dpo"],
+                    json={"subject_id": sid, "recipient": "courier", "purpose": "contract", "fields": ["name"]})
+    assert r.status_code == 200, r.text
+    srv.rid = request(srv, sid, "erasure")
+    complete(srv, srv.rid)
+    wording = srv.request("GET", "/v1/banner/counts", srv.admin).json()["wording"]
+    for accepted in (True, False, False):
+        assert srv.request("POST", "/banner/default/consent", json={
+            "visitor": base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="), "wording": wording,
+            "categories": {"preferences": accepted}}).status_code == 200
+    yield srv
+    stop(srv)
+
+
+def make_browser():
+    import shutil
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium")
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--window-size=1280,900", "--lang=en-GB"):
+        opts.add_argument(a)
+    drv = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=opts)
+    drv.set_page_load_timeout(60)
+    return drv
+
+
+def staff(srv, email, role):
+    secret = enrol(srv, email, role)
+    return totp(secret, step_offset=1)
+
+
+def test_the_new_pages_are_served_with_their_headers(api):
+    for name in ("disclosures.html", "deliveries.html", "policy.html", "banner.html"):
+        r = api.request("GET", "/console/" + name)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html"), name
+        assert "default-src 'self'" in r.headers["Content-Security-Policy"], name
+        assert r.text.count("<nav ") == 1 and 'data-page="' in r.text and "{{" not in r.text, name
+
+
+def test_the_pages_for_an_admin(site):
+    tc = pytest.importorskip("test_console")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    drv = make_browser()
+    try:
+        code = staff(site, "admin.pages@example.com", "admin")
+        tc.sign_in_page(drv, site, "admin.pages@example.com", code)
+        tc.wait(drv, EC.url_contains("queue.html"))
+
+        tc.visible(drv, "#nav a[href='disclosures.html']").click()
+        tc.visible(drv, "#log tbody tr")
+        assert "courier" in drv.find_element(By.ID, "log").text
+        tc.check_page(drv, "disclosures")
+
+        drv.get(site.url + "/console/deliveries.html")
+        tc.visible(drv, "#pending tbody tr")
+        rows = len(drv.find_elements(By.CSS_SELECTOR, "#pending tbody tr"))
+        assert site.rid in drv.find_element(By.ID, "pending").text
+        tc.check_page(drv, "deliveries")
+        drv.find_element(By.CSS_SELECTOR, "#pending tbody tr button").click()
+        tc.visible(drv, "#reason").send_keys("the system was retired")
+        drv.find_element(By.CSS_SELECTOR, "#waive button[type=submit]").click()
+        tc.wait(drv, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#pending tbody tr")) == rows - 1)
+
+        drv.get(site.url + "/console/policy.html")
+        tc.visible(drv, "#notice h2")
+        tc.wait(drv, lambda d: "cookies:" in d.find_element(By.ID, "source").text)
+        assert not drv.find_elements(By.CSS_SELECTOR, "#notice h1, #notice main")
+        tc.check_page(drv, "policy")
+
+        drv.get(site.url + "/console/banner.html")
+        tc.visible(drv, "#counts tbody tr")
+        cells = [td.text for td in drv.find_elements(By.CSS_SELECTOR, "#counts tbody td")]
+        assert cells[1:4] == ["preferences", "1", "2"], cells
+        assert "/banner/default.js" in drv.find_element(By.ID, "snippet").text
+        assert drv.find_elements(By.CSS_SELECTOR, "#chart svg rect")
+        tc.check_page(drv, "banner")
+
+        drv.get(site.url + "/console/users.html")
+        tc.visible(drv, "#users tbody tr")
+        drv.find_element(By.ID, "new-email").send_keys("new.person@example.com")
+        drv.find_element(By.CSS_SELECTOR, "#add button[type=submit]").click()
+        tc.visible(drv, "#link-box")
+        assert "/console/enrol.html#" in drv.find_element(By.ID, "link").text
+        tc.wait(drv, lambda d: "new.person@example.com" in d.find_element(By.ID, "users").text)
+        row = [tr for tr in drv.find_elements(By.CSS_SELECTOR, "#users tbody tr")
+               if "new.person@example.com" in tr.text][0]
+        row.find_elements(By.CSS_SELECTOR, "button")[1].click()   # disable: asks once more
+        row.find_elements(By.CSS_SELECTOR, "button")[1].click()
+        tc.wait(drv, lambda d: "disabled" in d.find_element(By.ID, "status").text)
+        tc.check_page(drv, "users-admin")
+    finally:
+        drv.quit()
+
+
+def test_roles_see_only_their_pages(site):
+    tc = pytest.importorskip("test_console")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    drv = make_browser()
+    try:
+        code = staff(site, "auditor.pages@example.com", "auditor")
+        tc.sign_in_page(drv, site, "auditor.pages@example.com", code)
+        tc.wait(drv, EC.url_contains("queue.html"))
+        shown = {a.get_attribute("href").rsplit("/", 1)[1] for a in drv.find_elements(By.CSS_SELECTOR, "#nav a")
+                 if a.is_displayed()}
+        assert {"disclosures.html", "deliveries.html", "policy.html", "banner.html"} <= shown
+        assert "users.html" not in shown
+        drv.get(site.url + "/console/deliveries.html")
+        tc.visible(drv, "#pending tbody tr")
+        assert not drv.find_elements(By.CSS_SELECTOR, "#pending tbody button")  # an auditor waives nothing
+    finally:
+        drv.quit()
+    drv = make_browser()
+    try:
+        code = staff(site, "support.pages@example.com", "support")
+        tc.sign_in_page(drv, site, "support.pages@example.com", code)
+        tc.wait(drv, EC.url_contains("queue.html"))
+        for page in ("disclosures.html", "deliveries.html", "policy.html", "banner.html"):
+            assert not drv.find_element(By.CSS_SELECTOR, f"#nav a[href='{page}']").is_displayed(), page
+        drv.get(site.url + "/console/banner.html")
+        tc.visible(drv, "#errors")  # the API refuses it too
+    finally:
+        drv.quit()
