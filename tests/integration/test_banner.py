@@ -253,6 +253,9 @@ def test_the_banner_on_another_origins_page_records_a_refusal(env, browser):
         before = refused(env)
         browser.get(site.url)
         root = shadow(browser)
+        tc = pytest.importorskip("test_console")
+        tc.check_page(browser, "banner-on-a-site")  # axe-core and our own checks; screenshots at 390 and 1280 px
+        root = shadow(browser)
         buttons = root.find_elements(By.CSS_SELECTOR, "button")
         names = [b.text for b in buttons]
         assert names == ["Nõustu kõigiga", "Keeldu kõigist", "Vali ise"], names  # the page's <html lang>
@@ -273,6 +276,9 @@ def test_the_banner_on_another_origins_page_records_a_refusal(env, browser):
         wait_for(lambda: root.find_elements(By.CSS_SELECTOR, "button.open"))
         assert not root.find_elements(By.CSS_SELECTOR, "section.b")
         root.find_element(By.CSS_SELECTOR, "button.open").click()
+        box = root.find_element(By.CSS_SELECTOR, "input[name=preferences]")
+        tc.check_page(browser, "banner-settings")
+        root = shadow(browser)
         box = root.find_element(By.CSS_SELECTOR, "input[name=preferences]")
         assert not box.is_selected()
         box.click()
