@@ -171,8 +171,9 @@ enum rc pg_disclosures_log(struct store *s, int64_t tenant, const struct store_d
 {
 	static const char sql[] =
 		"SELECT disclosure_id, subject_id, recipient, purpose, fields, legal_reference, at, key_id FROM disclosures "
-		"WHERE tenant_id = $1 AND ($2 IS NULL OR recipient = $2) AND ($3 IS NULL OR purpose = $3) "
-		"AND at >= $4 AND at <= $5 AND ($6 IS NULL OR disclosure_id < $6) ORDER BY disclosure_id DESC LIMIT $7";
+		"WHERE tenant_id = $1 AND ($2::text IS NULL OR recipient = $2::text) AND ($3::text IS NULL OR purpose = $3::text) "
+		"AND at >= $4 AND at <= $5 AND ($6::bytea IS NULL OR disclosure_id < $6::bytea) ORDER BY disclosure_id DESC "
+		"LIMIT $7";
 	struct pg_store *q = pq(s);
 	struct pq_stmt *st = NULL;
 	*out = NULL;
