@@ -311,3 +311,26 @@ def test_a_gpc_request_records_a_refusal_without_a_click(env, browser):
         assert gpc >= 1
     finally:
         site.close()
+
+
+def test_choices_are_limited_per_address(tmp_path):
+    privreg = Privreg(_bin())
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
+    srv = Server(privreg, d)
+    try:
+        key = add_key(privreg, d, "admin")
+        wording = srv.request("GET", "/v1/banner/counts", key).json()["wording"]
+        s = requests.Session()
+        codes = [s.post(srv.url + "/banner/default/consent", timeout=30,
+                        json={"visitor": visitor(), "wording": wording, "categories": {"preferences": False}}).status_code
+                 for _ in range(121)]
+        assert codes[:120] == [200] * 120 and codes[120] == 429, codes
+        r = s.post(srv.url + "/banner/default/consent", timeout=30,
+                   json={"visitor": visitor(), "wording": wording, "categories": {"preferences": False}})
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+        assert r.headers["Access-Control-Allow-Origin"] == "*"
+        assert srv.request("GET", "/banner/default.js").status_code == 200  # the script is not limited
+    finally:
+        code, err = srv.stop()
+    assert code == 0, err[-3000:]
