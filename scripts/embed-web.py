@@ -6,10 +6,46 @@ Each file becomes a byte array with its name relative to WEBDIR
 (the first 128 bits of its SHA-256), so the server sends what the build saw
 and browsers revalidate it with If-None-Match. A file type not listed here
 is an error: nothing is served as application/octet-stream by accident.
+
+The console's pages share one head, header and menu, kept once in
+console/_layout.html: a page whose first line is
+    <!-- layout: title="Users" page="users" scripts="qr.js" -->
+holds only its own content, and is spliced into the layout here, at build
+time, in place of {{content}} ({{title}}, {{page}} and {{scripts}} take the
+line's values; scripts is optional). A file whose name starts with "_" is a
+part, never served itself. An unknown or missing attribute, or a
+placeholder left unfilled, is an error.
 """
 import hashlib
+import html
 import os
+import re
 import sys
+
+LAYOUT_LINE = re.compile(r'<!-- layout:((?:\s+[a-z]+="[^"]*")+)\s*-->\n')
+LAYOUT_ATTRS = {"title", "page", "scripts"}
+
+
+def splice(name, text, layout):
+    m = LAYOUT_LINE.match(text)
+    if not m:
+        return text
+    if layout is None:
+        sys.exit(f"embed-web.py: {name}: asks for a layout, but console/_layout.html is not among the inputs")
+    attrs = dict(re.findall(r'([a-z]+)="([^"]*)"', m.group(1)))
+    unknown = set(attrs) - LAYOUT_ATTRS
+    if unknown or not {"title", "page"} <= set(attrs):
+        sys.exit(f"embed-web.py: {name}: the layout line needs title and page (and may have scripts), "
+                 f"not {sorted(unknown) or sorted(attrs)}")
+    scripts = "".join(f'<script src="{html.escape(s)}" defer></script>\n' for s in attrs.get("scripts", "").split())
+    out = (layout.replace("{{title}}", html.escape(attrs["title"], quote=False))
+           .replace("{{page}}", html.escape(attrs["page"]))
+           .replace("{{scripts}}\n", scripts)
+           .replace("{{content}}", text[m.end():]))
+    left = re.search(r"\{\{[a-z]+\}\}", out)
+    if left:
+        sys.exit(f"embed-web.py: {name}: {left.group(0)} is left unfilled")
+    return out
 
 TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -20,14 +56,22 @@ TYPES = {
 }
 
 webdir, out, *paths = sys.argv[1:]
+layout = None
+for path in paths:
+    if os.path.relpath(path, webdir).replace(os.sep, "/") == "console/_layout.html":
+        with open(path, encoding="utf-8") as f:
+            layout = f.read()
 rows, arrays = [], []
-for i, path in enumerate(sorted(paths)):
+parts = [p for p in sorted(paths) if not os.path.basename(p).startswith("_")]
+for i, path in enumerate(parts):
     name = os.path.relpath(path, webdir).replace(os.sep, "/")
     ext = os.path.splitext(name)[1]
     if ext not in TYPES:
         sys.exit(f"embed-web.py: {name}: no Content-Type known for '{ext}'")
     with open(path, "rb") as f:
         data = f.read()
+    if name.endswith(".html"):
+        data = splice(name, data.decode("utf-8"), layout).encode("utf-8")
     etag = '\\"' + hashlib.sha256(data).hexdigest()[:32] + '\\"'
     lines = [",".join(str(b) for b in data[k:k + 24]) + "," for k in range(0, len(data), 24)] or ["0"]
     arrays.append(f"static const unsigned char f{i}[] = {{\n" + "\n".join(lines) + "\n};")

@@ -50,6 +50,17 @@ bool http_auth_blocked(struct http_request *rq)
 	return true;
 }
 
+bool http_banner_blocked(struct http_request *rq)
+{
+	int64_t now = timeutil_now(), retry;
+	if (ratelimit_blocked(&rq->srv->banner_limit, rq->client_ip, now, &retry)) {
+		snprintf(rq->retry_after, sizeof rq->retry_after, "%lld", (long long)retry);
+		return true;
+	}
+	ratelimit_fail(&rq->srv->banner_limit, rq->client_ip, now); /* every choice counts, not failures only */
+	return false;
+}
+
 void http_auth_failed(struct http_request *rq)
 {
 	ratelimit_fail(&rq->srv->ratelimit, rq->client_ip, timeutil_now());

@@ -11,6 +11,7 @@ enum rc h_metrics(struct http_request *rq);
 enum rc h_openapi(struct http_request *rq);
 enum rc h_whoami(struct http_request *rq);
 enum rc h_policy(struct http_request *rq);
+enum rc h_policy_source(struct http_request *rq);
 /* subjects.c */
 enum rc h_subject_create(struct http_request *rq);
 enum rc h_subject_put(struct http_request *rq);
@@ -30,8 +31,16 @@ enum rc h_enrolment_finish(struct http_request *rq);
 enum rc h_session_create(struct http_request *rq);
 enum rc h_session_get(struct http_request *rq);
 enum rc h_session_delete(struct http_request *rq);
+/* banner.c: the cookie banner's script, its choices, their counts */
+enum rc h_banner_script(struct http_request *rq);
+enum rc h_banner_preflight(struct http_request *rq);
+enum rc h_banner_choice(struct http_request *rq);
+enum rc h_banner_counts(struct http_request *rq);
 /* users.c */
 enum rc h_user_list(struct http_request *rq);
+enum rc h_user_add(struct http_request *rq);
+enum rc h_user_invite(struct http_request *rq);
+enum rc h_user_disable(struct http_request *rq);
 /* web.c: the console's embedded pages */
 enum rc h_web_index(struct http_request *rq);
 enum rc h_web_file(struct http_request *rq);
@@ -65,6 +74,7 @@ enum rc h_request_extend(struct http_request *rq);
 enum rc h_request_refuse(struct http_request *rq);
 enum rc h_request_complete(struct http_request *rq);
 enum rc h_request_waive(struct http_request *rq);
+enum rc h_notifications_pending(struct http_request *rq);
 enum rc h_request_export(struct http_request *rq);
 enum rc h_subject_unrestrict(struct http_request *rq);
 
@@ -74,6 +84,7 @@ enum rc h_hold_list(struct http_request *rq);
 enum rc h_hold_lift(struct http_request *rq);
 enum rc h_disclosure_create(struct http_request *rq);
 enum rc h_disclosure_list(struct http_request *rq);
+enum rc h_disclosure_log(struct http_request *rq);
 /* notice.c */
 enum rc h_notice_public(struct http_request *rq);
 enum rc h_notice(struct http_request *rq);

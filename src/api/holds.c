@@ -146,3 +146,62 @@ enum rc h_disclosure_list(struct http_request *rq)
 	store_disclosures_free(v, n);
 	return RC_OK;
 }
+
+/* ---- the disclosure log (GET /v1/disclosures) ---- */
+
+struct log_query {
+	struct store_disclosure_filter f;
+};
+
+static enum rc log_param(struct http_request *rq, const char *name, const char *value, void *arg)
+{
+	struct store_disclosure_filter *f = &((struct log_query *)arg)->f;
+	if (!strcmp(name, "recipient") || !strcmp(name, "purpose")) {
+		if (!*value || strlen(value) > 64)
+			return err_set(&rq->eb, RC_UNPROCESSABLE, "%s: a name of 1 to 64 characters", name);
+		*(!strcmp(name, "recipient") ? &f->recipient : &f->purpose) = value;
+		return RC_OK;
+	}
+	if (!strcmp(name, "since") || !strcmp(name, "until")) {
+		int64_t t;
+		if (strlen(value) > 40 || timeutil_parse_instant(value, &t))
+			return err_set(&rq->eb, RC_UNPROCESSABLE, "%s: not an ISO 8601 date or datetime", name);
+		if (!strcmp(name, "since"))
+			f->since = t;
+		else
+			f->until = t + (strlen(value) == 10 ? 86399 : 0); /* a date means the whole day */
+		return RC_OK;
+	}
+	if (!strcmp(name, "before")) {
+		if (strlen(value) >= TOKEN_ID_MAX || !token_id_valid(TOKEN_PREFIX_DISCLOSURE, value))
+			return err_set(&rq->eb, RC_UNPROCESSABLE, "before: not a disclosure id");
+		f->before = value;
+		return RC_OK;
+	}
+	long v;
+	enum rc rc = http_number(rq, name, value, 1, DISCLOSURE_PAGE_MAX, &v);
+	if (!rc)
+		f->limit = (size_t)v;
+	return rc;
+}
+
+enum rc h_disclosure_log(struct http_request *rq)
+{
+	struct log_query q = {.f = {.limit = 100}};
+	struct store_disclosure *v = NULL;
+	size_t n = 0;
+	enum rc rc = http_each_query(rq, log_param, &q);
+	if (!rc)
+		rc = disclosure_log(&rq->ctx, &q.f, &v, &n);
+	if (rc)
+		return rc;
+	json_t *arr = disclosures_json(v, n);
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(json_array_get(arr, i), "subject_id", json_string(v[i].subject_id));
+	json_t *body = json_pack("{s:o}", "disclosures", arr);
+	if (n == q.f.limit)
+		json_object_set_new(body, "next_before", json_string(v[n - 1].id));
+	store_disclosures_free(v, n);
+	http_reply(rq, 200, body);
+	return RC_OK;
+}

@@ -516,6 +516,22 @@ static enum MHD_Result respond(struct server *s, struct pending *p, struct MHD_C
 		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 		MHD_add_response_header(resp, "X-Frame-Options", "DENY"); /* browsers that predate frame-ancestors */
 	}
+	if (cacheable && rq->vary)
+		MHD_add_response_header(resp, "Vary", rq->vary);
+	if (!p->match_rc && !strncmp(rq->route->pattern, "/banner/", 8)) {
+		/* The cookie banner runs on the company's own site, another origin:
+		 * any origin may load its script and send a choice, without
+		 * credentials (the visitor id is in the body, never a cookie of
+		 * ours); docs/banner.md says why any. Errors carry it too, so the
+		 * script can read why. */
+		MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+		MHD_add_response_header(resp, "Cross-Origin-Resource-Policy", "cross-origin");
+		if (!strcmp(rq->method, "OPTIONS")) {
+			MHD_add_response_header(resp, "Access-Control-Allow-Methods", "POST");
+			MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Content-Type");
+			MHD_add_response_header(resp, "Access-Control-Max-Age", "86400");
+		}
+	}
 	if (rq->set_cookie[0]) { /* the console's session (api/session.c); Secure where the browser came by HTTPS */
 		char cookie[sizeof rq->set_cookie + 16];
 		snprintf(cookie, sizeof cookie, "%s%s", rq->set_cookie, s->tls ? "; Secure" : "");

@@ -85,6 +85,7 @@ struct http_request {
 	const char *cache_control;
 	char etag[40];
 	const char *csp;
+	const char *vary;          /* a Vary header for such an answer (the banner's script: Sec-GPC) */
 	char client_ip[PROXY_ADDR_LEN]; /* the peer, or who a trusted proxy says it forwards */
 	bool replayed;             /* the kept answer to an earlier request with its Idempotency-Key */
 };
@@ -115,6 +116,10 @@ const char *http_cookie(struct http_request *rq, const char *name);
  * (auth.c): true when the address is over its budget (Retry-After set). */
 bool http_auth_blocked(struct http_request *rq);
 void http_auth_failed(struct http_request *rq);
+/* The cookie banner's choices are public writes: each counts against the
+ * client's address, HTTP_BANNER_LIMIT a minute, then 429 (Retry-After set). */
+#define HTTP_BANNER_LIMIT 120
+bool http_banner_blocked(struct http_request *rq);
 /* The tenant with this id (public pages find it from a signed link). */
 enum rc http_tenant(struct http_request *rq, int64_t id, const struct tenant **out) WUR;
 

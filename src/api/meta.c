@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "core/tenant.h"
 #include "api/openapi_doc.h"
 #include "api/policy_json.h"
 #include "api/server.h"
@@ -52,5 +53,19 @@ enum rc h_whoami(struct http_request *rq)
 enum rc h_policy(struct http_request *rq)
 {
 	http_reply(rq, 200, policy_to_json(rq->ctx.tenant->policy));
+	return RC_OK;
+}
+
+/* The policy in force as it was installed: its YAML, comments and all (the
+ * console's policy page). */
+enum rc h_policy_source(struct http_request *rq)
+{
+	char *source = NULL;
+	enum rc rc = tenant_policy_source(&rq->ctx, &source);
+	if (rc)
+		return rc;
+	rq->status = 200;
+	rq->content_type = "application/yaml; charset=utf-8";
+	rq->text = source;
 	return RC_OK;
 }

@@ -339,3 +339,38 @@ enum rc h_subject_unrestrict(struct http_request *rq)
 		http_reply(rq, 204, NULL);
 	return rc;
 }
+
+/* GET /v1/notifications: the notifications of every request not yet
+ * acknowledged (or waived), oldest first, at most NOTIFICATIONS_SHOWN of
+ * them (truncated says there are more): the console's deliveries page. */
+#define NOTIFICATIONS_SHOWN 500
+
+enum rc h_notifications_pending(struct http_request *rq)
+{
+	struct store_message *v = NULL;
+	size_t n = 0, shown = 0;
+	enum rc rc = notify_list(&rq->ctx, NULL, NULL, &v, &n);
+	if (rc)
+		return rc;
+	json_t *list = json_array();
+	bool truncated = false;
+	for (size_t i = 0; i < n; i++) {
+		const struct store_message *m = &v[i];
+		if (!notify_pending(m))
+			continue;
+		if (shown == NOTIFICATIONS_SHOWN) {
+			truncated = true;
+			break;
+		}
+		shown++;
+		json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:s, s:s, s:s, s:s, s:i, s:o, s:o}",
+		    "id", (json_int_t)m->message_id, "request_id", str_or_null(m->request_id[0] ? m->request_id : NULL),
+		    "subject_id", str_or_null(m->subject_id[0] ? m->subject_id : NULL), "target", m->target ? m->target : "",
+		    "event", m->event ? m->event : "", "channel", strcmp(m->kind, NOTIFY_KIND_WEBHOOK) ? "email" : "webhook",
+		    "status", notify_status(m), "attempts", m->attempts, "last_error", str_or_null(m->last_error),
+		    "created_at", instant_or_null(m->created_at)));
+	}
+	store_messages_free(v, n);
+	http_reply(rq, 200, json_pack("{s:o, s:b}", "notifications", list, "truncated", truncated));
+	return RC_OK;
+}

@@ -84,6 +84,7 @@ struct server {
 	struct server_tenants tenants;
 	struct metrics metrics;
 	struct ratelimit ratelimit;
+	struct ratelimit banner_limit; /* the cookie banner's choices per address (api/banner.c) */
 	struct proxy_trust proxies; /* --trusted-proxies: whose forwarding headers are believed */
 	struct audit_sink *sink;   /* writes access entries in batches */
 	struct jobs *jobs;

@@ -19,7 +19,7 @@
 	"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "     \
 	"frame-ancestors 'none'"
 
-static const struct web_file *find(const char *name)
+const struct web_file *web_find(const char *name)
 {
 	for (size_t i = 0; i < web_nfiles; i++)
 		if (!strcmp(web_files[i].name, name))
@@ -49,7 +49,7 @@ static enum rc serve(struct http_request *rq, const struct web_file *f)
 
 enum rc h_web_index(struct http_request *rq)
 {
-	return serve(rq, find("console/index.html"));
+	return serve(rq, web_find("console/index.html"));
 }
 
 enum rc h_web_file(struct http_request *rq)
@@ -59,10 +59,10 @@ enum rc h_web_file(struct http_request *rq)
 	const struct web_file *f = NULL;
 	if (!strchr(file, '/') && file[0] != '.') { /* the parameter is one segment; no hidden names */
 		snprintf(name, sizeof name, "console/%s", file);
-		f = find(name);
+		f = web_find(name);
 		if (!f) {
 			snprintf(name, sizeof name, "common/%s", file);
-			f = find(name);
+			f = web_find(name);
 		}
 	}
 	if (!f)
@@ -115,7 +115,7 @@ enum rc h_web_i18n(struct http_request *rq)
 		return err_set(&rq->eb, RC_UNPROCESSABLE, "lang must be one of: " WEB_LANGS);
 	char name[32];
 	snprintf(name, sizeof name, "i18n/%s.json", lang);
-	const struct web_file *f = find(name);
+	const struct web_file *f = web_find(name);
 	if (!f)
 		return err_set(&rq->eb, RC_INTERNAL, "the texts of '%s' are not embedded", lang);
 	enum rc rc = serve(rq, f);

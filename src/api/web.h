@@ -19,6 +19,9 @@ struct web_file {
 extern const struct web_file web_files[];
 extern const size_t web_nfiles;
 
+/* The embedded file with this name ("banner/banner.js"), or NULL. */
+const struct web_file *web_find(const char *name);
+
 /* The languages of the fixed texts (web/i18n/LANG.json), the first the default. */
 #define WEB_LANGS "en et lv fi ru"
 

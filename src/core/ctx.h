@@ -24,6 +24,7 @@
  *   subject     a person and all their records; erasure
  *   mail        the outbox: letters in the subject's language
  *   consent     consent events, current state, audiences
+ *   banner      the cookie banner's choices: anonymous visitors, counts
  *   disclosure  disclosures to recipients
  *   notify      systems and recipients told of changes (Art. 19)
  *   request     data-subject requests

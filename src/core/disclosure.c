@@ -218,3 +218,11 @@ enum rc disclosure_list(const struct core_ctx *c, const char *subject_id, struct
 	}
 	return rc;
 }
+
+enum rc disclosure_log(const struct core_ctx *c, const struct store_disclosure_filter *f, struct store_disclosure **out,
+                       size_t *n)
+{
+	if (f->limit < 1 || f->limit > DISCLOSURE_PAGE_MAX)
+		return RC_UNPROCESSABLE;
+	return store_disclosures_log(c->store, c->tenant->id, f, out, n);
+}

@@ -46,5 +46,9 @@ void disclosure_result_fini(struct disclosure_result *r);
 enum rc disclosure_allowed(const struct policy *p, const struct disclosure_input *in, struct errbuf *eb) WUR;
 
 enum rc disclosure_list(const struct core_ctx *c, const char *subject_id, struct store_disclosure **out, size_t *n) WUR;
+/* The tenant's disclosure log, newest first, filtered (limit 1..DISCLOSURE_PAGE_MAX). */
+#define DISCLOSURE_PAGE_MAX 500
+enum rc disclosure_log(const struct core_ctx *c, const struct store_disclosure_filter *f, struct store_disclosure **out,
+                       size_t *n) WUR;
 
 #endif

@@ -20,6 +20,7 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/banner.h"
 #include "core/datakey.h"
 #include "core/field.h"
 #include "core/hold.h"
@@ -519,6 +520,8 @@ enum rc retention_sweep(const struct core_ctx *c, const struct retention_opts *o
 		rc = pass(c, o, true, holds, nholds, (size_t)total, &gone, out);
 	if (!rc)
 		rc = expire_requests(c, o, out);
+	if (!rc && !o->dry_run) /* the cookie banner's choices past BANNER_KEEP_DAYS */
+		rc = banner_expire(c, o->batch ? o->batch : RETENTION_BATCH_DEFAULT, &out->banner_expired);
 	if (!rc && o->progress)
 		o->progress(o->arg, out->done, (size_t)total);
 	/* The attestation names the last sweep (core/attest.h): the real

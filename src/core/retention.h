@@ -34,6 +34,7 @@ struct retention_report {
 	size_t nkinds;
 	size_t subjects_deleted;
 	size_t requests_expired;
+	size_t banner_expired;      /* cookie banner choices older than BANNER_KEEP_DAYS */
 	size_t done;               /* due records looked at */
 };
 

@@ -23,6 +23,7 @@
 #include "core/mail.h"
 #include "core/request.h"
 #include "core/subject.h"
+#include "core/user.h"
 #include "store/store.h"
 
 bool tenant_name_valid(const char *name)
@@ -255,11 +256,13 @@ static enum rc seal_kind(const struct core_ctx *c, const char *kind,
 static void seal_queued(struct store *s, const struct tenant *t)
 {
 	struct core_ctx c = {.store = s, .tenant = t};
-	size_t requests = 0, holds = 0;
-	if (seal_kind(&c, "request", request_seal_one, &requests) || seal_kind(&c, "hold", hold_seal_one, &holds))
+	size_t requests = 0, holds = 0, users = 0;
+	if (seal_kind(&c, "request", request_seal_one, &requests) || seal_kind(&c, "hold", hold_seal_one, &holds) ||
+	    seal_kind(&c, "user", user_seal_one, &users))
 		log_warn("sealing the free text of old rows failed tenant=%lld: left for the next start", (long long)t->id);
-	else if (requests || holds)
-		log_info("sealed the free text of %zu requests and %zu holds tenant=%lld", requests, holds, (long long)t->id);
+	else if (requests || holds || users)
+		log_info("sealed the free text of %zu requests and %zu holds, and %zu staff TOTP secrets tenant=%lld",
+		         requests, holds, users, (long long)t->id);
 }
 
 enum rc tenant_open(struct store *s, const char *keydir, const char *name,

@@ -8,6 +8,54 @@
 #include "core/audit.h"
 #include "core/field.h"
 
+_Static_assert(TOTP_SECRET_LEN == STORE_TOTP_PLAIN_LEN, "the store keeps TOTP secrets of totp.h's size");
+
+/* The account's TOTP secret in the clear: sealed since schema 20 under the
+ * tenant's staff key (crypto/vault.h); one written before is read as it is
+ * until the tenant's load seals it (user_seal_one). */
+static bool totp_plain(const struct core_ctx *c, const struct store_user *u, unsigned char out[TOTP_SECRET_LEN])
+{
+	if (!u->has_totp)
+		return false;
+	if (u->totp_len == STORE_TOTP_PLAIN_LEN) {
+		memcpy(out, u->totp_secret, TOTP_SECRET_LEN);
+		return true;
+	}
+	return u->totp_len == STORE_TOTP_SEALED_LEN &&
+	       !vault_staff_open(&c->tenant->vault, u->user_id, u->totp_secret, u->totp_len, out);
+}
+
+static void totp_seal(const struct core_ctx *c, struct store_user *u, const unsigned char plain[TOTP_SECRET_LEN])
+{
+	vault_staff_seal(&c->tenant->vault, u->user_id, plain, TOTP_SECRET_LEN, u->totp_secret);
+	u->totp_len = STORE_TOTP_SEALED_LEN;
+	u->has_totp = true;
+}
+
+/* A code of u's secret: its step, or -1. */
+static int64_t code_step(const struct core_ctx *c, const struct store_user *u, const char *code, int64_t now)
+{
+	unsigned char plain[TOTP_SECRET_LEN];
+	int64_t step = totp_plain(c, u, plain) ? totp_check(plain, code, now, u->totp_last_step) : -1;
+	sodium_memzero(plain, sizeof plain);
+	return step;
+}
+
+enum rc user_seal_one(const struct core_ctx *c, const char *user_id)
+{
+	struct store_user u;
+	enum rc rc = store_user_get(c->store, c->tenant->id, user_id, NULL, NULL, &u);
+	if (!rc && u.has_totp && u.totp_len == STORE_TOTP_PLAIN_LEN) {
+		unsigned char plain[TOTP_SECRET_LEN];
+		memcpy(plain, u.totp_secret, sizeof plain);
+		totp_seal(c, &u, plain);
+		sodium_memzero(plain, sizeof plain);
+		rc = store_user_put(c->store, &u);
+	}
+	sodium_memzero(&u, sizeof u);
+	return rc;
+}
+
 /* A random secret as base64url text, and the BLAKE2b hash stored for it. */
 static void secret_new(char out[USER_TOKEN_LEN + 1])
 {
@@ -86,12 +134,23 @@ static enum rc find(const struct core_ctx *c, const char *email, struct store_us
 	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no account with this e-mail in this tenant") : rc;
 }
 
-enum rc user_reinvite(const struct core_ctx *c, const char *email, char token[USER_TOKEN_LEN + 1], struct errbuf *eb)
+/* The tenant's account with this e-mail, or (email NULL) this id. */
+static enum rc find_either(const struct core_ctx *c, const char *email, const char *id, struct store_user *u,
+                           struct errbuf *eb)
+{
+	if (email)
+		return find(c, email, u, eb);
+	enum rc rc = store_user_get(c->store, c->tenant->id, id, NULL, NULL, u);
+	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such account in this tenant") : rc;
+}
+
+static enum rc reinvite(const struct core_ctx *c, const char *email, const char *id, char token[USER_TOKEN_LEN + 1],
+                        struct errbuf *eb)
 {
 	struct store_user u;
 	enum rc rc = store_begin(c->store);
 	if (!rc)
-		rc = find(c, email, &u, eb);
+		rc = find_either(c, email, id, &u, eb);
 	if (!rc && !strcmp(u.status, "disabled"))
 		rc = err_set(eb, RC_CONFLICT, "the account is disabled");
 	if (!rc) {
@@ -105,15 +164,27 @@ enum rc user_reinvite(const struct core_ctx *c, const char *email, char token[US
 		rc = store_session_delete(c->store, c->tenant->id, NULL, u.user_id, 0);
 	if (!rc)
 		rc = append(c, "user.invite", "ok", u.user_id, NULL);
+	sodium_memzero(&u, sizeof u);
 	return core_end(c, rc);
 }
 
-enum rc user_disable(const struct core_ctx *c, const char *email, struct errbuf *eb)
+enum rc user_reinvite(const struct core_ctx *c, const char *email, char token[USER_TOKEN_LEN + 1], struct errbuf *eb)
+{
+	return reinvite(c, email, NULL, token, eb);
+}
+
+enum rc user_reinvite_id(const struct core_ctx *c, const char *user_id, char token[USER_TOKEN_LEN + 1],
+                         struct errbuf *eb)
+{
+	return reinvite(c, NULL, user_id, token, eb);
+}
+
+static enum rc disable(const struct core_ctx *c, const char *email, const char *id, struct errbuf *eb)
 {
 	struct store_user u;
 	enum rc rc = store_begin(c->store);
 	if (!rc)
-		rc = find(c, email, &u, eb);
+		rc = find_either(c, email, id, &u, eb);
 	if (!rc) {
 		snprintf(u.status, sizeof u.status, "disabled");
 		u.has_enrol = false;
@@ -123,7 +194,18 @@ enum rc user_disable(const struct core_ctx *c, const char *email, struct errbuf 
 		rc = store_session_delete(c->store, c->tenant->id, NULL, u.user_id, 0);
 	if (!rc)
 		rc = append(c, "user.disable", "ok", u.user_id, NULL);
+	sodium_memzero(&u, sizeof u);
 	return core_end(c, rc);
+}
+
+enum rc user_disable(const struct core_ctx *c, const char *email, struct errbuf *eb)
+{
+	return disable(c, email, NULL, eb);
+}
+
+enum rc user_disable_id(const struct core_ctx *c, const char *user_id, struct errbuf *eb)
+{
+	return disable(c, NULL, user_id, eb);
 }
 
 enum rc user_list(const struct core_ctx *c, struct store_user **out, size_t *n)
@@ -169,17 +251,19 @@ enum rc user_enrol_begin(const struct core_ctx *c, const char *token, char secre
 	enum rc rc = store_begin(c->store);
 	if (!rc)
 		rc = link_in_tenant(c, token, &u, eb);
+	unsigned char plain[TOTP_SECRET_LEN];
+	totp_secret_new(plain);
 	if (!rc) {
-		totp_secret_new(u.totp_secret);
-		u.has_totp = true;
+		totp_seal(c, &u, plain);
 		u.totp_last_step = 0;
 		rc = store_user_put(c->store, &u);
 	}
 	rc = core_end(c, rc);
 	if (!rc) {
-		totp_base32(u.totp_secret, secret);
+		totp_base32(plain, secret);
 		memcpy(email, u.email, sizeof u.email);
 	}
+	sodium_memzero(plain, sizeof plain);
 	sodium_memzero(&u, sizeof u);
 	return rc;
 }
@@ -202,7 +286,7 @@ enum rc user_enrol_finish(const struct core_ctx *c, const char *token, const cha
 		return rc;
 	rc = link_in_tenant(c, token, &u, eb);
 	int64_t step = -1;
-	if (!rc && (!u.has_totp || (step = totp_check(u.totp_secret, code, core_now(c), u.totp_last_step)) < 0))
+	if (!rc && (step = code_step(c, &u, code, core_now(c))) < 0)
 		rc = err_set(eb, RC_UNPROCESSABLE, "the code does not match: scan the new secret and try the next code");
 	if (!rc) {
 		memcpy(u.password_hash, hash, sizeof hash);
@@ -280,8 +364,7 @@ enum rc user_sign_in(const struct core_ctx *c, const char *email, const char *pa
 		               USER_FAILURE_WINDOW / 60);
 	}
 	int64_t step = -1;
-	bool ok = !rc && password_verify(u.password_hash, password) && u.has_totp &&
-	          (step = totp_check(u.totp_secret, code, now, u.totp_last_step)) >= 0;
+	bool ok = !rc && password_verify(u.password_hash, password) && (step = code_step(c, &u, code, now)) >= 0;
 	char actor[USER_ACTOR_MAX];
 	struct core_ctx as = *c;
 	if (!rc) {

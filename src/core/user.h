@@ -45,6 +45,11 @@ enum rc user_reinvite(const struct core_ctx *c, const char *email, char token[US
                       struct errbuf *eb) WUR;
 /* Disables the account with this e-mail and ends its sessions. */
 enum rc user_disable(const struct core_ctx *c, const char *email, struct errbuf *eb) WUR;
+/* The same two by the account's id (the API's routes, which name no e-mail
+ * in a path). */
+enum rc user_reinvite_id(const struct core_ctx *c, const char *user_id, char token[USER_TOKEN_LEN + 1],
+                         struct errbuf *eb) WUR;
+enum rc user_disable_id(const struct core_ctx *c, const char *user_id, struct errbuf *eb) WUR;
 /* The tenant's accounts (free the array). */
 enum rc user_list(const struct core_ctx *c, struct store_user **out, size_t *n) WUR;
 
@@ -58,6 +63,11 @@ enum rc user_enrol_begin(const struct core_ctx *c, const char *token, char secre
 /* Step two: the password and a code of the new secret; the link is used up. */
 enum rc user_enrol_finish(const struct core_ctx *c, const char *token, const char *password, const char *code,
                           struct errbuf *eb) WUR;
+
+/* Seals the TOTP secret of an account written before schema 20 (the
+ * store's seal queue, core/tenant.c), inside the caller's transaction;
+ * one sealed already is left alone. */
+enum rc user_seal_one(const struct core_ctx *c, const char *user_id) WUR;
 
 /* Who a session is. */
 struct user_identity {

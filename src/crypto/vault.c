@@ -610,3 +610,41 @@ void vault_lookup_hash(const struct vault *v, const char *field, const void *val
 	crypto_generichash_final(&st, out, VAULT_HASH_LEN);
 	sodium_memzero(&st, sizeof st);
 }
+
+/* ---- staff secrets ---- */
+
+#define STAFF_KDF_CONTEXT "prstaff1"
+
+static size_t staff_ad(const struct vault *v, const char *user_id, char *ad, size_t size)
+{
+	int n = snprintf(ad, size, "staff %lld %s", (long long)v->tenant_id, user_id);
+	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
+void vault_staff_seal(const struct vault *v, const char *user_id, const void *plain, size_t len, unsigned char *out)
+{
+	unsigned char key[VAULT_KEY_LEN];
+	char ad[96];
+	size_t adlen = staff_ad(v, user_id, ad, sizeof ad);
+	crypto_kdf_derive_from_key(key, sizeof key, 1, STAFF_KDF_CONTEXT, v->token_key);
+	randombytes_buf(out, VAULT_NONCE_LEN);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + VAULT_NONCE_LEN, NULL, plain, len, (const unsigned char *)ad,
+	                                           adlen, NULL, out, key);
+	sodium_memzero(key, sizeof key);
+}
+
+enum rc vault_staff_open(const struct vault *v, const char *user_id, const unsigned char *sealed, size_t len,
+                         unsigned char *plain)
+{
+	if (len < VAULT_SEAL_OVERHEAD)
+		return RC_CRYPTO;
+	unsigned char key[VAULT_KEY_LEN];
+	char ad[96];
+	size_t adlen = staff_ad(v, user_id, ad, sizeof ad);
+	crypto_kdf_derive_from_key(key, sizeof key, 1, STAFF_KDF_CONTEXT, v->token_key);
+	int r = crypto_aead_xchacha20poly1305_ietf_decrypt(plain, NULL, NULL, sealed + VAULT_NONCE_LEN,
+	                                                   len - VAULT_NONCE_LEN, (const unsigned char *)ad, adlen,
+	                                                   sealed, key);
+	sodium_memzero(key, sizeof key);
+	return r ? RC_CRYPTO : RC_OK;
+}

@@ -147,6 +147,16 @@ void vault_seal(const struct subject_key *key, const char *record_id,
 enum rc vault_open(const struct subject_key *key, const char *record_id,
                    const unsigned char *sealed, size_t len, struct buf *out) WUR;
 
+/* Staff members' secrets (their TOTP keys), sealed under a key derived from
+ * the token subkey (stable across key rotations and the destruction of
+ * epoch 0) and bound to the tenant and the account id: a copy of the
+ * database alone does not hold them. out must hold len +
+ * VAULT_SEAL_OVERHEAD bytes; open writes len - VAULT_SEAL_OVERHEAD bytes
+ * to plain, RC_CRYPTO if the text was tampered with or moved. */
+void vault_staff_seal(const struct vault *v, const char *user_id, const void *plain, size_t len, unsigned char *out);
+enum rc vault_staff_open(const struct vault *v, const char *user_id, const unsigned char *sealed, size_t len,
+                         unsigned char *plain) WUR;
+
 /* Keyed BLAKE2b of (field name, normalised value): equal values hash equal
  * within one tenant and field, and nothing else can be learnt from them. */
 void vault_lookup_hash(const struct vault *v, const char *field, const void *value, size_t len,

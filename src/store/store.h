@@ -136,6 +136,28 @@ struct store_forecast_row {
 	int64_t n;
 };
 
+/* One visitor's choice for one cookie category (core/banner.h): an
+ * anonymous random visitor id, never an address or a user agent. Names and
+ * versions are bounded by the policy (64 characters). */
+#define STORE_VISITOR_MAX 32
+struct store_banner_consent {
+	char visitor[STORE_VISITOR_MAX + 1];
+	char category[65];
+	bool accepted;
+	bool gpc;                   /* the browser sent Global Privacy Control */
+	char policy_version[65];
+	char wording[17];           /* hash of the banner's texts the visitor saw */
+	int64_t at;
+};
+
+/* How many visitors' latest choices accept or refuse a category, by the
+ * policy version they chose under. */
+struct store_banner_count {
+	char policy_version[65];
+	char category[65];
+	int64_t accepted, refused, gpc;
+};
+
 struct store_apikey {
 	char key_id[TOKEN_KEY_ID_LEN + 1];
 	int64_t tenant_id;
@@ -148,6 +170,8 @@ struct store_apikey {
 /* A staff member's personal account (core/user.h). Fixed buffers: every
  * column is bounded on write. Ids are TOKEN_PREFIX_USER ids. */
 #define STORE_EMAIL_MAX 254
+#define STORE_TOTP_PLAIN_LEN 20
+#define STORE_TOTP_SEALED_LEN (STORE_TOTP_PLAIN_LEN + VAULT_SEAL_OVERHEAD)
 struct store_user {
 	int64_t tenant_id;
 	char user_id[TOKEN_ID_MAX];
@@ -155,7 +179,11 @@ struct store_user {
 	char role[16];
 	char status[12];            /* "invited", "active", "disabled" */
 	char password_hash[128];    /* "" until enrolled */
-	unsigned char totp_secret[20];
+	/* The TOTP secret sealed by core (schema 20): STORE_TOTP_SEALED_LEN
+	 * bytes; STORE_TOTP_PLAIN_LEN bytes are a secret written before
+	 * schema 20, still in the clear until core seals it. */
+	unsigned char totp_secret[STORE_TOTP_SEALED_LEN];
+	size_t totp_len;
 	bool has_totp;
 	int64_t totp_last_step;     /* the last step whose code was used */
 	unsigned char enrol_hash[TOKEN_HASH_LEN];
@@ -248,6 +276,15 @@ struct store_disclosure {
 	char subject_id[TOKEN_ID_MAX];
 	char *recipient, *purpose, *fields, *legal_reference, *key_id;
 	int64_t at;
+};
+
+/* The disclosure log's filter (store_disclosures_log): NULL or 0 leaves a
+ * condition out; before is a disclosure id (the page goes on from it). */
+struct store_disclosure_filter {
+	const char *recipient, *purpose;
+	int64_t since, until;       /* at >= since, at <= until */
+	const char *before;
+	size_t limit;
 };
 
 /* One version of a tenant's policy, as installed. */

@@ -224,6 +224,22 @@ def sign_in(t):
                                             "code": totp(secret, step_offset=1)}}
 
 
+def banner_choice(t):
+    """A visitor's choice on t's banner, with the wording in force (public: any caller, any tenant)."""
+    wording = t.call("GET", "/v1/banner/counts", 200)["wording"]
+    return {"path": f"/banner/{t.name}/consent", "json": {"visitor": uniq("visitor-matrix").replace(".", "_")[:32],
+                                                         "wording": wording, "categories": {"preferences": False}}}
+
+
+def new_user(t):
+    return {"path": "/v1/users", "json": {"email": uniq("matrix-new") + "@example.ee", "role": "support"}}
+
+
+def invited_user(t):
+    """A fresh account of t, invited (its id)."""
+    return t.call("POST", "/v1/users", 201, json={"email": uniq("matrix-inv") + "@example.ee", "role": "support"})["id"]
+
+
 PATCH = {"fields": {"name": "Mari Kask"}}
 PUBLIC = "200 200 200  200 200 200 200 200  200 200"
 
@@ -238,6 +254,13 @@ MATRIX = {
     ("GET", "/v1/whoami"):                            ("401 401 401  200 200 200 200 200  200 200", plain("/v1/whoami")),
     ("GET", "/v1/policy"):                            ("401 401 401  200 200 403 403 200  200 200", plain("/v1/policy")),
     ("GET", "/notice/{tenant}"):                      (PUBLIC, plain("/notice/{t.name}")),
+    # The cookie banner: public, for any origin (docs/banner.md); a key changes nothing.
+    ("GET", "/banner/{file}"):                        (PUBLIC, plain("/banner/{t.name}.js")),
+    ("OPTIONS", "/banner/{tenant}/consent"):          ("204 204 204  204 204 204 204 204  204 204",
+                                                       plain("/banner/{t.name}/consent")),
+    ("POST", "/banner/{tenant}/consent"):             (PUBLIC, banner_choice),
+    ("GET", "/v1/banner/counts"):                     ("401 401 401  200 200 403 200 200  200 200",
+                                                       plain("/v1/banner/counts")),
     ("GET", "/v1/notice"):                            ("401 401 401  200 200 200 200 200  200 200", plain("/v1/notice")),
     ("GET", "/v1/ropa"):                              ("401 401 401  200 200 403 403 200  200 200", plain("/v1/ropa")),
     ("POST", "/v1/subjects"):                         ("401 401 401  201 201 403 403 403  201 201", new_subject),
@@ -331,6 +354,17 @@ MATRIX = {
     # API (a Bearer key changes nothing); the session is the cookie's only,
     # and a key, whatever its role, has none (test_users drives it with one).
     ("GET", "/v1/users"):                             ("401 401 401  200 403 403 403 403  200 200", plain("/v1/users")),
+    ("POST", "/v1/users"):                            ("401 401 401  201 403 403 403 403  201 201", new_user),
+    ("POST", "/v1/users/{id}/invite"):                ("401 401 401  200 403 403 403 403  404 404",
+                                                       lambda t: {"path": f"/v1/users/{invited_user(t)}/invite"}),
+    ("POST", "/v1/users/{id}/disable"):               ("401 401 401  204 403 403 403 403  404 404",
+                                                       lambda t: {"path": f"/v1/users/{invited_user(t)}/disable"}),
+    ("GET", "/v1/policy/source"):                     ("401 401 401  200 200 403 403 200  200 200",
+                                                       plain("/v1/policy/source")),
+    ("GET", "/v1/disclosures"):                       ("401 401 401  200 200 403 403 200  200 200",
+                                                       plain("/v1/disclosures")),
+    ("GET", "/v1/notifications"):                     ("401 401 401  200 200 403 403 200  200 200",
+                                                       plain("/v1/notifications")),
     ("POST", "/console/enrolment"):                   (PUBLIC, enrolment_begin),
     ("POST", "/console/enrolment/confirm"):           ("204 204 204  204 204 204 204 204  204 204", enrolment_finish),
     ("POST", "/console/session"):                     ("201 201 201  201 201 201 201 201  201 201", sign_in),

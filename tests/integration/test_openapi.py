@@ -24,7 +24,7 @@ def route_table():
     text = (ROOT / "src/api/router.c").read_text()
     http_h = (ROOT / "src/api/http.h").read_text()
     prefixes = dict(re.findall(r'#define (ROUTER_[A-Z]+) "([^"]*)"', http_h))
-    rows = re.findall(r'^\s*\{"(GET|POST|PATCH|DELETE|PUT)",\s*((?:ROUTER_[A-Z]+\s*)?"[^"]*")\s*,'
+    rows = re.findall(r'^\s*\{"(GET|POST|PATCH|DELETE|PUT|OPTIONS)",\s*((?:ROUTER_[A-Z]+\s*)?"[^"]*")\s*,'
                       r'[^{}]*?,\s*(NULL|"[^"]*")\},\s*$', text, re.M)
     out = []
     for method, pattern, query in rows:
@@ -143,14 +143,14 @@ def test_every_operation_has_a_unique_id_tags_and_summary(doc):
 
 def test_security_on_every_keyed_route_and_none_on_public_ones(doc):
     public = {(m.lower(), p) for m, p in re.findall(
-        r'\{"(GET|POST|PATCH|DELETE)", "([^"]+)", h_\w+, R_PUBLIC',
+        r'\{"(GET|POST|PATCH|DELETE|OPTIONS)", "([^"]+)", h_\w+, R_PUBLIC',
         (ROOT / "src/api/router.c").read_text())}
     http_h = (ROOT / "src/api/http.h").read_text()
     for name, prefix in re.findall(r'#define (ROUTER_[A-Z]+) "([^"]*)"', http_h):
         for m in re.findall(rf'\{{"(GET|POST)", {name} "\{{token\}}", h_\w+, R_PUBLIC',
                             (ROOT / "src/api/router.c").read_text()):
             public.add((m.lower(), prefix + "{token}"))
-    assert len(public) == 18  # 10, and the console's 8 (docs/console.md)
+    assert len(public) == 21  # 10, the console's 8 (docs/console.md) and the banner's 3 (docs/banner.md)
     assert doc["security"] == [{"bearer": []}]
     for path, method, op in operations(doc):
         if (method, path) == ("get", "/openapi.json"):

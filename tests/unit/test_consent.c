@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "base/timeutil.h"
+#include "core/banner.h"
 #include "core/consent.h"
 #include "core/subject.h"
 #include "helpers.h"
@@ -457,6 +458,77 @@ static void test_after_erasure(void **state)
 	test_register_free(&r);
 }
 
+/* The cookie banner's choices (core/banner.h) in the store: kept per
+ * visitor, the latest replacing the one before, GPC a refusal, another
+ * wording refused, counted per tenant, and swept after BANNER_KEEP_DAYS. */
+static void test_banner_choices(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, WEBSHOP, "default");
+	struct tenant *b = test_register_add_tenant(&r, WEBSHOP, "other");
+	struct core_ctx c = {.store = r.store, .tenant = r.tenant, .now = test_at(NOW)};
+	struct core_ctx cb = {.store = r.store, .tenant = b, .now = test_at(NOW)};
+	char wording[BANNER_WORDING_LEN + 1];
+	banner_wording(r.tenant->policy, wording);
+	assert_int_equal(strlen(wording), BANNER_WORDING_LEN);
+	assert_true(banner_asks(r.tenant->policy));
+	struct errbuf eb = {""};
+	struct banner_choice in = {.visitor = "AAAAAAAAAAAAAAAAAAAAAA", .wording = wording, .n = 1,
+	                           .v = {{"preferences", true}}};
+	assert_int_equal(banner_record(&c, &in, &eb), RC_OK);
+	in.v[0].accepted = false;
+	assert_int_equal(banner_record(&c, &in, &eb), RC_OK); /* the same visitor changes their mind */
+	in.visitor = "BBBBBBBBBBBBBBBBBBBBBB";
+	in.v[0].accepted = true;
+	in.gpc = true;
+	assert_int_equal(banner_record(&c, &in, &eb), RC_OK); /* GPC: a refusal */
+	in.visitor = "CCCCCCCCCCCCCCCCCCCCCC";
+	in.gpc = false;
+	c.now += 86400;
+	assert_int_equal(banner_record(&c, &in, &eb), RC_OK);
+	in.wording = "0000000000000000";
+	assert_int_equal(banner_record(&c, &in, &eb), RC_CONFLICT);
+	in.wording = wording;
+	in.v[0].category = "necessary";
+	assert_int_equal(banner_record(&c, &in, &eb), RC_UNPROCESSABLE);
+	in.n = 0;
+	assert_int_equal(banner_record(&c, &in, &eb), RC_UNPROCESSABLE);
+	in.n = 1;
+	in.v[0].category = "preferences";
+	in.visitor = "short";
+	assert_int_equal(banner_record(&c, &in, &eb), RC_UNPROCESSABLE);
+
+	struct store_banner_count *rows = NULL;
+	size_t n = 0;
+	assert_int_equal(banner_counts(&c, &rows, &n), RC_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(rows[0].category, "preferences");
+	assert_string_equal(rows[0].policy_version, r.tenant->policy->version);
+	assert_int_equal(rows[0].accepted, 1);
+	assert_int_equal(rows[0].refused, 2);
+	assert_int_equal(rows[0].gpc, 1);
+	free(rows);
+	assert_int_equal(banner_counts(&cb, &rows, &n), RC_OK); /* another tenant sees none of it */
+	assert_int_equal(n, 0);
+	free(rows);
+
+	/* A day short of the time: kept; the day after: the three first go. */
+	size_t gone = 99;
+	c.now = test_at(NOW) + (int64_t)BANNER_KEEP_DAYS * 86400 - 1;
+	assert_int_equal(banner_expire(&c, 2, &gone), RC_OK);
+	assert_int_equal(gone, 0);
+	c.now = test_at(NOW) + (int64_t)BANNER_KEEP_DAYS * 86400 + 1;
+	assert_int_equal(banner_expire(&c, 2, &gone), RC_OK);
+	assert_int_equal(gone, 2);
+	assert_int_equal(banner_counts(&c, &rows, &n), RC_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].accepted + rows[0].refused, 1);
+	free(rows);
+	tenant_free(b);
+	test_register_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_audience),
 		cmocka_unit_test(test_audience_page_is_full),
 		cmocka_unit_test(test_after_erasure),
+		cmocka_unit_test(test_banner_choices),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

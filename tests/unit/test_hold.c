@@ -396,6 +396,59 @@ static void test_forbid_disclosure(void **state)
 	test_register_free(&r);
 }
 
+/* The disclosure log: newest first, by recipient and time, in pages. */
+static void test_disclosure_log(void **state)
+{
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
+	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], oid[TOKEN_ID_MAX], made[3][TOKEN_ID_MAX];
+	struct errbuf eb = {""};
+	make_subject(&c, "mari@example.ee", sid, rid, oid);
+	static const char *const fields[] = {"name"};
+	static const char *const to[] = {"courier", "accountant", "courier"};
+	static const char *const why[] = {"contract", "accounting", "contract"};
+	for (int i = 0; i < 3; i++) {
+		struct disclosure_input in = {.subject_id = sid, .recipient = to[i], .purpose = why[i], .fields = fields,
+		                              .nfields = 1};
+		struct disclosure_result res;
+		c.now = test_at(NOW) + i * 86400;
+		assert_int_equal(disclosure_make(&c, &in, &res, &eb), RC_OK);
+		memcpy(made[i], res.id, TOKEN_ID_MAX);
+		disclosure_result_fini(&res);
+	}
+	struct store_disclosure *v = NULL;
+	size_t n = 0;
+	struct store_disclosure_filter f = {.limit = 100};
+	assert_int_equal(disclosure_log(&c, &f, &v, &n), RC_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].id, made[2]);
+	assert_string_equal(v[2].id, made[0]);
+	assert_string_equal(v[0].subject_id, sid);
+	store_disclosures_free(v, n);
+	f.recipient = "courier";
+	assert_int_equal(disclosure_log(&c, &f, &v, &n), RC_OK);
+	assert_int_equal(n, 2);
+	store_disclosures_free(v, n);
+	f = (struct store_disclosure_filter){.since = test_at(NOW) + 3600, .until = test_at(NOW) + 86400 + 3600, .limit = 100};
+	assert_int_equal(disclosure_log(&c, &f, &v, &n), RC_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].id, made[1]);
+	store_disclosures_free(v, n);
+	f = (struct store_disclosure_filter){.limit = 2};
+	assert_int_equal(disclosure_log(&c, &f, &v, &n), RC_OK);
+	assert_int_equal(n, 2);
+	f.before = made[1];
+	store_disclosures_free(v, n);
+	assert_int_equal(disclosure_log(&c, &f, &v, &n), RC_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].id, made[0]);
+	store_disclosures_free(v, n);
+	f.limit = 0;
+	assert_int_equal(disclosure_log(&c, &f, &v, &n), RC_UNPROCESSABLE);
+	test_register_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -405,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_hold_keeps_from_the_sweep),
 		cmocka_unit_test(test_held_counted_once),
 		cmocka_unit_test(test_forbid_disclosure),
+		cmocka_unit_test(test_disclosure_log),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

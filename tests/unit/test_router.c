@@ -64,7 +64,8 @@ static void test_every_route_reachable(void **state)
 
 static void test_patterns_well_formed_and_unique(void **state)
 {
-	static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+	/* OPTIONS: the CORS preflight of the cookie banner's choices (api/banner.c). */
+	static const char *const methods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
 	for (size_t i = 0; i < http_nroutes; i++) {
 		const struct route *r = &http_routes[i];
 		bool known = false;
@@ -123,9 +124,9 @@ static void test_roles_and_bodies(void **state)
 		/* Deleting is for admins and the DPO. */
 		if (!strcmp(r->method, "DELETE"))
 			assert_int_equal(r->roles & ~(R_ADMIN | R_DPO), 0);
-		/* GET and DELETE take no body; POST and PATCH do. Forms only on
-		 * the public pages behind signed links. */
-		if (read || !strcmp(r->method, "DELETE"))
+		/* GET, DELETE and OPTIONS take no body; POST and PATCH do. Forms
+		 * only on the public pages behind signed links. */
+		if (read || !strcmp(r->method, "DELETE") || !strcmp(r->method, "OPTIONS"))
 			assert_int_equal(r->body, BODY_NONE);
 		else
 			assert_int_not_equal(r->body, BODY_NONE);
@@ -202,6 +203,9 @@ static void test_method_not_allowed(void **state)
 	assert_int_equal(route("HEAD", "/healthz", &index, params, allow), RC_METHOD);
 	assert_string_equal(allow, "GET");
 	assert_int_equal(route("get", "/healthz", &index, params, allow), RC_METHOD); /* methods are case-sensitive */
+	/* The banner's preflight is the one OPTIONS route; elsewhere OPTIONS is a 405. */
+	assert_int_equal(route("OPTIONS", "/banner/shop/consent", &index, params, allow), RC_OK);
+	assert_int_equal(route("OPTIONS", "/v1/subjects", &index, params, allow), RC_METHOD);
 	/* An unknown path is 404 whatever the method, with no Allow. */
 	assert_int_equal(route("PUT", "/v1/nothing", &index, params, allow), RC_NOT_FOUND);
 	assert_string_equal(allow, "");
@@ -209,7 +213,7 @@ static void test_method_not_allowed(void **state)
 	for (size_t i = 0; i < http_nroutes; i++) {
 		char path[256];
 		fill(http_routes[i].pattern, true, path, sizeof path);
-		assert_int_equal(route("OPTIONS", path, &index, params, allow), RC_METHOD);
+		assert_int_equal(route("TRACE", path, &index, params, allow), RC_METHOD);
 		assert_non_null(strstr(allow, http_routes[i].method));
 	}
 }

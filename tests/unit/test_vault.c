@@ -237,6 +237,24 @@ static void test_keys_not_dumped(void **state)
 	assert_null(v.token_key);
 }
 
+/* A staff member's TOTP secret opens for its account in its tenant only,
+ * and not after a byte of it changed. */
+static void test_staff_secrets(void **state)
+{
+	(void)state;
+	unsigned char plain[20], sealed[20 + VAULT_SEAL_OVERHEAD], back[20];
+	randombytes_buf(plain, sizeof plain);
+	vault_staff_seal(&v1, "usr_01JABCDEFGHJKMNPQRSTVWXYZ0", plain, sizeof plain, sealed);
+	assert_null(memmem(sealed, sizeof sealed, plain, sizeof plain));
+	assert_int_equal(vault_staff_open(&v1, "usr_01JABCDEFGHJKMNPQRSTVWXYZ0", sealed, sizeof sealed, back), RC_OK);
+	assert_memory_equal(back, plain, sizeof plain);
+	assert_int_equal(vault_staff_open(&v1, "usr_01JABCDEFGHJKMNPQRSTVWXYZ1", sealed, sizeof sealed, back), RC_CRYPTO);
+	assert_int_equal(vault_staff_open(&v2, "usr_01JABCDEFGHJKMNPQRSTVWXYZ0", sealed, sizeof sealed, back), RC_CRYPTO);
+	sealed[30] ^= 1;
+	assert_int_equal(vault_staff_open(&v1, "usr_01JABCDEFGHJKMNPQRSTVWXYZ0", sealed, sizeof sealed, back), RC_CRYPTO);
+	assert_int_equal(vault_staff_open(&v1, "usr_01JABCDEFGHJKMNPQRSTVWXYZ0", sealed, 10, back), RC_CRYPTO);
+}
+
 static void test_tokens(void **state)
 {
 	char id[TOKEN_ID_MAX], id2[TOKEN_ID_MAX];
@@ -271,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_key_file),
 		cmocka_unit_test(test_keys_not_dumped),
 		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_staff_secrets),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -306,7 +306,7 @@
    * table shows too (the table is what a screen reader reads). */
   var KIND_COLOURS = ["#1d4f91", "#00703c", "#a4161a", "#6f3c91", "#505a5f", "#8a5a00"];
 
-  function barChart(months, kinds, counts) {
+  function barChart(months, kinds, counts, fullLabels) {
     var ns = "http://www.w3.org/2000/svg", W = 640, H = 260, left = 44, bottom = 40, top = 12;
     var max = 1;
     months.forEach(function (m) {
@@ -340,7 +340,7 @@
         svg.appendChild(r);
       });
       svg.appendChild(node("text", {x: x + bw / 2, y: H - bottom + 16, "text-anchor": "middle", "font-size": 11,
-                                    fill: "#1b1b1b"}, m.slice(2)));
+                                    fill: "#1b1b1b"}, fullLabels ? m : m.slice(2)));
     });
     kinds.forEach(function (k, ki) {
       var lx = left + (ki % 3) * 200, ly = H + 10 + 20 * Math.floor(ki / 3);
@@ -459,22 +459,276 @@
     });
   };
 
+  /* The staff accounts; an admin adds, invites again and disables them
+   * (POST /v1/users...: the API refuses anyone else). A link is shown once. */
   pages.users = function () {
+    function showLink(link) {
+      $("#link").textContent = link;
+      $("#link-box").hidden = false;
+    }
+    function load() {
+      return api("GET", "/v1/users").then(function (res) {
+        if (!res.ok) { showErrors([{text: apiError(res)}]); return; }
+        var tbody = $("#users tbody");
+        tbody.textContent = "";
+        res.body.users.forEach(function (u) {
+          var tr = el("tr");
+          tr.appendChild(el("td", u.email));
+          tr.appendChild(el("td", t("role." + u.role)));
+          tr.appendChild(el("td", t("users.status." + u.status)));
+          tr.appendChild(el("td", day(u.created_at)));
+          tr.appendChild(el("td", "user:" + u.id));
+          var td = el("td", null, "actions");
+          if (u.status !== "disabled") {
+            var inv = el("button", t("users.invite"), "secondary");
+            inv.type = "button";
+            inv.setAttribute("aria-label", t("users.invite") + ": " + u.email);
+            inv.addEventListener("click", function () {
+              api("POST", "/v1/users/" + encodeURIComponent(u.id) + "/invite").then(function (r) {
+                if (!r.ok) { showErrors([{text: apiError(r)}]); return; }
+                showErrors([]);
+                say(t("users.invited", {email: u.email}));
+                showLink(r.body.link);
+                load();
+              });
+            });
+            var dis = el("button", t("users.disable"), "secondary");
+            dis.type = "button";
+            dis.setAttribute("aria-label", t("users.disable") + ": " + u.email);
+            dis.addEventListener("click", function () {
+              if (dis.getAttribute("data-confirm") !== "1") { /* one more click confirms */
+                dis.setAttribute("data-confirm", "1");
+                dis.textContent = t("users.disable_confirm");
+                dis.setAttribute("aria-label", t("users.disable_confirm") + ": " + u.email);
+                return;
+              }
+              api("POST", "/v1/users/" + encodeURIComponent(u.id) + "/disable").then(function (r) {
+                if (!r.ok) { showErrors([{text: apiError(r)}]); return; }
+                showErrors([]);
+                say(t("users.disabled", {email: u.email}));
+                load();
+              });
+            });
+            td.appendChild(inv);
+            td.appendChild(document.createTextNode(" "));
+            td.appendChild(dis);
+          }
+          tr.appendChild(td);
+          tbody.appendChild(tr);
+        });
+        $("#users").hidden = false;
+      });
+    }
+    requireSession().then(load);
+    $("#add").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var email = $("#new-email").value.trim(), role = $("#new-role").value;
+      if (!email) { showErrors([{field: "new-email", text: t("error.email")}]); return; }
+      api("POST", "/v1/users", {email: email, role: role}).then(function (r) {
+        if (!r.ok) { showErrors([{field: "new-email", text: apiError(r)}]); return; }
+        showErrors([]);
+        $("#new-email").value = "";
+        say(t("users.added", {email: email}));
+        showLink(r.body.link);
+        load();
+      });
+    });
+  };
+
+  /* The disclosure log, newest first, filtered by recipient and dates;
+   * "older" goes on from the last row shown. */
+  pages.disclosures = function () {
+    var before = null;
+    function query() {
+      var q = ["limit=100"], rec = $("#recipient").value, since = $("#since").value, until = $("#until").value;
+      if (rec) q.push("recipient=" + encodeURIComponent(rec));
+      if (since) q.push("since=" + encodeURIComponent(since));
+      if (until) q.push("until=" + encodeURIComponent(until));
+      if (before) q.push("before=" + encodeURIComponent(before));
+      return "/v1/disclosures?" + q.join("&");
+    }
+    function load(more) {
+      if (!more) { before = null; $("#log tbody").textContent = ""; }
+      return api("GET", query()).then(function (res) {
+        if (!res.ok) { showErrors([{text: apiError(res)}]); return; }
+        showErrors([]);
+        var tbody = $("#log tbody");
+        res.body.disclosures.forEach(function (d) {
+          var tr = el("tr");
+          tr.appendChild(el("td", when(d.at)));
+          tr.appendChild(el("td", d.recipient));
+          tr.appendChild(el("td", d.purpose));
+          tr.appendChild(el("td", d.fields.split(",").join(", ")));
+          tr.appendChild(el("td", d.subject_id));
+          tr.appendChild(el("td", d.legal_reference || "–"));
+          tbody.appendChild(tr);
+        });
+        before = res.body.next_before || null;
+        $("#more").hidden = !before;
+        var any = tbody.children.length > 0;
+        $("#log").hidden = !any;
+        $("#empty").hidden = any;
+      });
+    }
     requireSession().then(function () {
-      return api("GET", "/v1/users");
+      return api("GET", "/v1/policy");
+    }).then(function (res) {
+      if (res.ok && res.body.recipients) {
+        Object.keys(res.body.recipients).forEach(function (r) {
+          var o = el("option", r);
+          o.value = r;
+          $("#recipient").appendChild(o);
+        });
+      }
+      return load(false);
+    });
+    $("#filter").addEventListener("submit", function (ev) { ev.preventDefault(); load(false); });
+    $("#more").addEventListener("click", function () { load(true); });
+  };
+
+  /* Notifications no system or recipient acknowledged yet; a DPO or admin
+   * waives one with its reason. */
+  pages.deliveries = function () {
+    var chosen = null;
+    var mayWaive = false;
+    function load() {
+      return api("GET", "/v1/notifications").then(function (res) {
+        if (!res.ok) { showErrors([{text: apiError(res)}]); return; }
+        var tbody = $("#pending tbody");
+        tbody.textContent = "";
+        res.body.notifications.forEach(function (n) {
+          var tr = el("tr");
+          tr.appendChild(el("td", when(n.created_at)));
+          var td = el("td");
+          if (n.request_id) {
+            var a = el("a", n.request_id);
+            a.href = "request.html?id=" + encodeURIComponent(n.request_id);
+            td.appendChild(a);
+          } else {
+            td.textContent = "–";
+          }
+          tr.appendChild(td);
+          tr.appendChild(el("td", n.target + " (" + n.channel + ")"));
+          tr.appendChild(el("td", n.event));
+          var st = el("td", t("deliveries.status." + n.status, {n: n.attempts}));
+          if (n.last_error) st.appendChild(el("span", " " + t("deliveries.last_error", {error: n.last_error}), "hint"));
+          tr.appendChild(st);
+          var act = el("td");
+          if (mayWaive && n.request_id) {
+            var b = el("button", t("deliveries.waive"), "secondary");
+            b.type = "button";
+            b.setAttribute("aria-label", t("deliveries.waive") + ": " + n.target + ", " + n.request_id);
+            b.addEventListener("click", function () {
+              chosen = n;
+              $("#waive-what").textContent = n.target + " · " + n.event + " · " + n.request_id;
+              $("#waive").hidden = false;
+              $("#reason").focus();
+            });
+            act.appendChild(b);
+          } else {
+            act.textContent = "–";
+          }
+          tr.appendChild(act);
+          tbody.appendChild(tr);
+        });
+        var any = res.body.notifications.length > 0;
+        $("#pending").hidden = !any;
+        $("#empty").hidden = any;
+      });
+    }
+    requireSession().then(function (s) {
+      mayWaive = s.role === "admin" || s.role === "dpo";
+      return load();
+    });
+    $("#waive-cancel").addEventListener("click", function () { $("#waive").hidden = true; chosen = null; });
+    $("#waive").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var reason = $("#reason").value.trim();
+      if (!reason) { showErrors([{field: "reason", text: t("deliveries.reason_missing")}]); return; }
+      if (!chosen) return;
+      api("POST", "/v1/requests/" + encodeURIComponent(chosen.request_id) + "/notifications/" + chosen.id + "/waive",
+          {reason: reason}).then(function (res) {
+        if (!res.ok) { showErrors([{text: apiError(res)}]); return; }
+        showErrors([]);
+        say(t("deliveries.waived"));
+        $("#waive").hidden = true;
+        $("#reason").value = "";
+        chosen = null;
+        load();
+      });
+    });
+  };
+
+  /* The policy in force: its notice as people see it, in each of its
+   * languages (the notice's own page, its headings one level down and its
+   * landmarks unwrapped, so it sits inside this page), and its YAML. */
+  pages.policy = function () {
+    function showNotice(lang) {
+      fetch("/v1/notice?lang=" + encodeURIComponent(lang), {credentials: "same-origin"}).then(function (r) {
+        return r.text().then(function (text) { return {ok: r.ok, text: text}; });
+      }).then(function (res) {
+        var box = $("#notice");
+        box.textContent = "";
+        if (!res.ok) { showErrors([{text: t("error.generic")}]); return; }
+        var doc = new DOMParser().parseFromString(res.text, "text/html");
+        var src = doc.querySelector("main") || doc.body;
+        Array.prototype.slice.call(src.childNodes).forEach(function (n) { box.appendChild(document.importNode(n, true)); });
+        box.querySelectorAll("script, style, link").forEach(function (e) { e.remove(); });
+        ["h5", "h4", "h3", "h2", "h1"].forEach(function (h) {
+          box.querySelectorAll(h).forEach(function (e) {
+            var lower = document.createElement("h" + Math.min(6, Number(h.slice(1)) + 1));
+            lower.textContent = e.textContent;
+            e.replaceWith(lower);
+          });
+        });
+        box.setAttribute("lang", lang);
+      });
+    }
+    requireSession().then(function () {
+      return api("GET", "/v1/policy");
     }).then(function (res) {
       if (!res.ok) { showErrors([{text: apiError(res)}]); return; }
-      var tbody = $("#users tbody");
-      res.body.users.forEach(function (u) {
+      $("#version").textContent = t("policy.version", {version: res.body.version});
+      var sel = $("#notice-lang");
+      (res.body.languages || []).forEach(function (l) {
+        var o = el("option", l);
+        o.value = l;
+        sel.appendChild(o);
+      });
+      sel.addEventListener("change", function () { showNotice(sel.value); });
+      if (sel.value) showNotice(sel.value);
+      return fetch("/v1/policy/source", {credentials: "same-origin"}).then(function (r) { return r.text(); });
+    }).then(function (yaml) {
+      if (typeof yaml === "string") $("#source").textContent = yaml;
+    });
+  };
+
+  /* The cookie banner's counts (docs/banner.md): the bars of the policy in
+   * force, every version in the table. */
+  pages.banner = function () {
+    requireSession().then(function (s) {
+      $("#snippet").textContent = '<script src="' + window.location.origin + "/banner/" + s.tenant + '.js"></script>';
+      return api("GET", "/v1/banner/counts");
+    }).then(function (res) {
+      if (!res.ok) { showErrors([{text: apiError(res)}]); return; }
+      var b = res.body, counts = {}, tbody = $("#counts tbody");
+      $("#keep").textContent = t("banner_page.keep", {days: b.keep_days});
+      b.counts.forEach(function (c) {
+        if (c.policy_version === b.policy_version) {
+          counts[c.category + " " + t("banner_page.accepted")] = c.accepted;
+          counts[c.category + " " + t("banner_page.refused")] = c.refused;
+        }
         var tr = el("tr");
-        tr.appendChild(el("td", u.email));
-        tr.appendChild(el("td", t("role." + u.role)));
-        tr.appendChild(el("td", t("users.status." + u.status)));
-        tr.appendChild(el("td", day(u.created_at)));
-        tr.appendChild(el("td", "user:" + u.id));
+        tr.appendChild(el("td", c.policy_version));
+        tr.appendChild(el("td", c.category));
+        tr.appendChild(el("td", c.accepted));
+        tr.appendChild(el("td", c.refused));
+        tr.appendChild(el("td", c.gpc));
         tbody.appendChild(tr);
       });
-      $("#users").hidden = false;
+      $("#chart").appendChild(barChart(b.categories, [t("banner_page.accepted"), t("banner_page.refused")], counts, true));
+      $("#counts").hidden = b.counts.length === 0;
+      $("#empty").hidden = b.counts.length !== 0;
     });
   };
 

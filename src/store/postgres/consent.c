@@ -228,3 +228,61 @@ enum rc pg_suppression_exists(struct store *s, int64_t tenant, const unsigned ch
 	bind_blob(st, 2, hash, VAULT_HASH_LEN);
 	return pq_fetch_one(q, st, read_count, &one, "suppression_exists");
 }
+
+/* ---- the cookie banner's choices (schema 19) ---- */
+
+enum rc pg_banner_consent_put(struct store *s, int64_t tenant, const struct store_banner_consent *b)
+{
+	static const char sql[] =
+		"INSERT INTO banner_consents (tenant_id, visitor, category, accepted, gpc, policy_version, wording, at) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+		"ON CONFLICT (tenant_id, visitor, category) DO UPDATE SET accepted = EXCLUDED.accepted, gpc = EXCLUDED.gpc, policy_version = EXCLUDED.policy_version, wording = EXCLUDED.wording, at = EXCLUDED.at";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	enum rc rc = pq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 2, b->visitor);
+	bind_text(st, 3, b->category);
+	bind_int(st, 4, b->accepted);
+	bind_int(st, 5, b->gpc);
+	bind_text(st, 6, b->policy_version);
+	bind_text(st, 7, b->wording);
+	bind_int(st, 8, b->at);
+	return pq_run(q, st, "banner_consent_put");
+}
+
+static void read_banner_count(struct pq_stmt *st, void *out)
+{
+	struct store_banner_count *r = out;
+	col_copy(st, 0, r->policy_version, sizeof r->policy_version);
+	col_copy(st, 1, r->category, sizeof r->category);
+	r->accepted = col_int(st, 2);
+	r->refused = col_int(st, 3);
+	r->gpc = col_int(st, 4);
+}
+
+enum rc pg_banner_counts(struct store *s, int64_t tenant, struct store_banner_count **out, size_t *n)
+{
+	static const char sql[] =
+		"SELECT policy_version, category, SUM(CASE WHEN accepted <> 0 THEN 1 ELSE 0 END), "
+		"SUM(CASE WHEN accepted <> 0 THEN 0 ELSE 1 END), SUM(CASE WHEN gpc <> 0 THEN 1 ELSE 0 END) "
+		"FROM banner_consents WHERE tenant_id = $1 GROUP BY policy_version, category "
+		"ORDER BY policy_version, category";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = pq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	return pq_fetch_all(q, st, read_banner_count, sizeof **out, (void **)out, n, "banner_counts");
+}
+
+enum rc pg_banner_expire(struct store *s, int64_t tenant, int64_t before, size_t max, size_t *n)
+{
+	static const char sql[] =
+		"DELETE FROM banner_consents WHERE tenant_id = $1 AND (visitor, category) IN (SELECT visitor, category "
+		"FROM banner_consents WHERE tenant_id = $1 AND at < $2 LIMIT $3)";
+	return pq_expire(pq(s), sql, tenant, before, max, n, "banner_expire");
+}

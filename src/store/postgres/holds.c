@@ -166,6 +166,30 @@ enum rc pg_disclosures_for_subject(struct store *s, int64_t tenant, const char *
 	                          (void **)out, n, "disclosures");
 }
 
+enum rc pg_disclosures_log(struct store *s, int64_t tenant, const struct store_disclosure_filter *f,
+                              struct store_disclosure **out, size_t *n)
+{
+	static const char sql[] =
+		"SELECT disclosure_id, subject_id, recipient, purpose, fields, legal_reference, at, key_id FROM disclosures "
+		"WHERE tenant_id = $1 AND ($2::text IS NULL OR recipient = $2::text) AND ($3::text IS NULL OR purpose = $3::text) "
+		"AND at >= $4 AND at <= $5 AND ($6::bytea IS NULL OR disclosure_id < $6::bytea) ORDER BY disclosure_id DESC "
+		"LIMIT $7";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = pq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_opt_text(st, 2, f->recipient);
+	bind_opt_text(st, 3, f->purpose);
+	bind_int(st, 4, f->since);
+	bind_int(st, 5, f->until ? f->until : INT64_MAX);
+	bind_opt_id(st, 6, TOKEN_PREFIX_DISCLOSURE, f->before);
+	bind_int(st, 7, (int64_t)f->limit);
+	return pq_fetch_all(q, st, read_disclosure, sizeof **out, (void **)out, n, "disclosures_log");
+}
+
 enum rc pg_disclosures_move(struct store *s, int64_t tenant, const char *from, const char *to)
 {
 	static const char sql[] = "UPDATE disclosures SET subject_id = $3 WHERE tenant_id = $1 AND subject_id = $2";
@@ -183,6 +207,8 @@ enum rc pg_disclosures_move(struct store *s, int64_t tenant, const char *from, c
 
 static const char *queue_prefix(const char *kind)
 {
+	if (!strcmp(kind, "user")) /* staff TOTP secrets to seal (schema 20) */
+		return TOKEN_PREFIX_USER;
 	return !strcmp(kind, "hold") ? TOKEN_PREFIX_HOLD : TOKEN_PREFIX_REQUEST;
 }
 

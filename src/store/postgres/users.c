@@ -28,7 +28,7 @@ enum rc pg_user_put(struct store *s, const struct store_user *u)
 	bind_text(st, 4, u->role);
 	bind_text(st, 5, u->status);
 	bind_opt_text(st, 6, u->password_hash[0] ? u->password_hash : NULL);
-	bind_blob(st, 7, u->has_totp ? u->totp_secret : NULL, sizeof u->totp_secret);
+	bind_blob(st, 7, u->has_totp ? u->totp_secret : NULL, u->totp_len);
 	bind_int(st, 8, u->totp_last_step);
 	bind_blob(st, 9, u->has_enrol ? u->enrol_hash : NULL, sizeof u->enrol_hash);
 	bind_opt_int(st, 10, u->has_enrol ? u->enrol_expires : 0);
@@ -54,6 +54,20 @@ static bool col_exact(struct pq_stmt *st, int i, unsigned char *out, size_t len)
 	return ok;
 }
 
+/* The TOTP secret: sealed, or (before schema 6) still in the clear. */
+static bool col_totp(struct pq_stmt *st, int i, struct store_user *u)
+{
+	size_t n = 0;
+	unsigned char *b = col_blob(st, i, &n);
+	bool ok = b && (n == STORE_TOTP_SEALED_LEN || n == STORE_TOTP_PLAIN_LEN);
+	if (ok) {
+		memcpy(u->totp_secret, b, n);
+		u->totp_len = n;
+	}
+	free(b);
+	return ok;
+}
+
 static void read_user(struct pq_stmt *st, void *out)
 {
 	struct store_user *u = out;
@@ -64,7 +78,7 @@ static void read_user(struct pq_stmt *st, void *out)
 	col_copy(st, 3, u->role, sizeof u->role);
 	col_copy(st, 4, u->status, sizeof u->status);
 	col_copy(st, 5, u->password_hash, sizeof u->password_hash);
-	u->has_totp = col_exact(st, 6, u->totp_secret, sizeof u->totp_secret);
+	u->has_totp = col_totp(st, 6, u);
 	u->totp_last_step = col_int(st, 7);
 	u->has_enrol = col_exact(st, 8, u->enrol_hash, sizeof u->enrol_hash);
 	u->enrol_expires = col_int(st, 9);

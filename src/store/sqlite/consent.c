@@ -230,3 +230,61 @@ enum rc sqlite_suppression_exists(struct store *s, int64_t tenant, const unsigne
 	bind_blob(st, 2, hash, VAULT_HASH_LEN);
 	return sq_fetch_one(q, st, read_count, &one, "suppression_exists");
 }
+
+/* ---- the cookie banner's choices (schema 19) ---- */
+
+enum rc sqlite_banner_consent_put(struct store *s, int64_t tenant, const struct store_banner_consent *b)
+{
+	static const char sql[] =
+		"INSERT INTO banner_consents (tenant_id, visitor, category, accepted, gpc, policy_version, wording, at) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+		"ON CONFLICT (tenant_id, visitor, category) DO UPDATE SET accepted = ?4, gpc = ?5, policy_version = ?6, wording = ?7, at = ?8";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 2, b->visitor);
+	bind_text(st, 3, b->category);
+	sqlite3_bind_int64(st, 4, b->accepted);
+	sqlite3_bind_int64(st, 5, b->gpc);
+	bind_text(st, 6, b->policy_version);
+	bind_text(st, 7, b->wording);
+	sqlite3_bind_int64(st, 8, b->at);
+	return sq_run(q, st, "banner_consent_put");
+}
+
+static void read_banner_count(sqlite3_stmt *st, void *out)
+{
+	struct store_banner_count *r = out;
+	col_copy(st, 0, r->policy_version, sizeof r->policy_version);
+	col_copy(st, 1, r->category, sizeof r->category);
+	r->accepted = sqlite3_column_int64(st, 2);
+	r->refused = sqlite3_column_int64(st, 3);
+	r->gpc = sqlite3_column_int64(st, 4);
+}
+
+enum rc sqlite_banner_counts(struct store *s, int64_t tenant, struct store_banner_count **out, size_t *n)
+{
+	static const char sql[] =
+		"SELECT policy_version, category, SUM(CASE WHEN accepted <> 0 THEN 1 ELSE 0 END), "
+		"SUM(CASE WHEN accepted <> 0 THEN 0 ELSE 1 END), SUM(CASE WHEN gpc <> 0 THEN 1 ELSE 0 END) "
+		"FROM banner_consents WHERE tenant_id = ?1 GROUP BY policy_version, category "
+		"ORDER BY policy_version, category";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	return sq_fetch_all(q, st, read_banner_count, sizeof **out, (void **)out, n, "banner_counts");
+}
+
+enum rc sqlite_banner_expire(struct store *s, int64_t tenant, int64_t before, size_t max, size_t *n)
+{
+	static const char sql[] =
+		"DELETE FROM banner_consents WHERE tenant_id = ?1 AND (visitor, category) IN (SELECT visitor, category "
+		"FROM banner_consents WHERE tenant_id = ?1 AND at < ?2 LIMIT ?3)";
+	return sq_expire(sq(s), sql, tenant, before, max, n, "banner_expire");
+}

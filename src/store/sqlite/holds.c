@@ -166,6 +166,29 @@ enum rc sqlite_disclosures_for_subject(struct store *s, int64_t tenant, const ch
 	                          (void **)out, n, "disclosures");
 }
 
+enum rc sqlite_disclosures_log(struct store *s, int64_t tenant, const struct store_disclosure_filter *f,
+                              struct store_disclosure **out, size_t *n)
+{
+	static const char sql[] =
+		"SELECT disclosure_id, subject_id, recipient, purpose, fields, legal_reference, at, key_id FROM disclosures "
+		"WHERE tenant_id = ?1 AND (?2 IS NULL OR recipient = ?2) AND (?3 IS NULL OR purpose = ?3) "
+		"AND at >= ?4 AND at <= ?5 AND (?6 IS NULL OR disclosure_id < ?6) ORDER BY disclosure_id DESC LIMIT ?7";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_opt_text(st, 2, f->recipient);
+	bind_opt_text(st, 3, f->purpose);
+	sqlite3_bind_int64(st, 4, f->since);
+	sqlite3_bind_int64(st, 5, f->until ? f->until : INT64_MAX);
+	bind_opt_id(st, 6, TOKEN_PREFIX_DISCLOSURE, f->before);
+	sqlite3_bind_int64(st, 7, (int64_t)f->limit);
+	return sq_fetch_all(q, st, read_disclosure, sizeof **out, (void **)out, n, "disclosures_log");
+}
+
 enum rc sqlite_disclosures_move(struct store *s, int64_t tenant, const char *from, const char *to)
 {
 	static const char sql[] = "UPDATE disclosures SET subject_id = ?3 WHERE tenant_id = ?1 AND subject_id = ?2";
@@ -183,6 +206,8 @@ enum rc sqlite_disclosures_move(struct store *s, int64_t tenant, const char *fro
 
 static const char *queue_prefix(const char *kind)
 {
+	if (!strcmp(kind, "user")) /* staff TOTP secrets to seal (schema 20) */
+		return TOKEN_PREFIX_USER;
 	return !strcmp(kind, "hold") ? TOKEN_PREFIX_HOLD : TOKEN_PREFIX_REQUEST;
 }
 

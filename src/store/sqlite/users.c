@@ -25,7 +25,7 @@ enum rc sqlite_user_put(struct store *s, const struct store_user *u)
 	bind_text(st, 4, u->role);
 	bind_text(st, 5, u->status);
 	bind_opt_text(st, 6, u->password_hash[0] ? u->password_hash : NULL);
-	bind_blob(st, 7, u->has_totp ? u->totp_secret : NULL, sizeof u->totp_secret);
+	bind_blob(st, 7, u->has_totp ? u->totp_secret : NULL, u->totp_len);
 	sqlite3_bind_int64(st, 8, u->totp_last_step);
 	bind_blob(st, 9, u->has_enrol ? u->enrol_hash : NULL, sizeof u->enrol_hash);
 	bind_opt_int(st, 10, u->has_enrol ? u->enrol_expires : 0);
@@ -49,8 +49,12 @@ static void read_user(sqlite3_stmt *st, void *out)
 	col_copy(st, 3, u->role, sizeof u->role);
 	col_copy(st, 4, u->status, sizeof u->status);
 	col_copy(st, 5, u->password_hash, sizeof u->password_hash);
-	u->has_totp = sqlite3_column_bytes(st, 6) == (int)sizeof u->totp_secret;
-	col_fixed(st, 6, u->totp_secret, sizeof u->totp_secret);
+	int totp = sqlite3_column_bytes(st, 6);
+	u->has_totp = totp == STORE_TOTP_SEALED_LEN || totp == STORE_TOTP_PLAIN_LEN;
+	if (u->has_totp) {
+		u->totp_len = (size_t)totp;
+		col_fixed(st, 6, u->totp_secret, u->totp_len);
+	}
 	u->totp_last_step = sqlite3_column_int64(st, 7);
 	u->has_enrol = sqlite3_column_bytes(st, 8) == (int)sizeof u->enrol_hash;
 	col_fixed(st, 8, u->enrol_hash, sizeof u->enrol_hash);
