@@ -196,7 +196,9 @@ static enum rc purposes_json(struct http_request *rq, const struct portal_identi
 {
 	const struct policy *p = rq->ctx.tenant->policy;
 	struct consent_report r = {0};
-	enum rc rc = who->known ? consent_report(&rq->ctx, who->subject_id, &r, &rq->eb) : RC_OK;
+	if (!who->known)
+		return RC_OK; /* nothing to decide about a person the register does not hold */
+	enum rc rc = consent_report(&rq->ctx, who->subject_id, &r, &rq->eb);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < p->npurposes; i++) {
@@ -252,10 +254,21 @@ enum rc h_portal_me(struct http_request *rq)
 	store_requests_free(v, n);
 	for (size_t i = 0; i < p->nlanguages; i++)
 		json_array_append_new(langs, json_string(p->languages[i]));
-	json_t *body = json_pack("{s:b, s:{s:s, s:s}, s:s, s:o, s:o, s:o, s:i}", "known", who.known, "controller", "name",
-	                         p->controller.name, "email", p->controller.email, "tenant", rq->ctx.tenant->name,
-	                         "languages", langs, "purposes", purposes, "requests", requests, "idle_timeout",
-	                         PORTAL_SESSION_IDLE);
+	/* The policy's titles, so that the page says "Orders", not "order". */
+	json_t *kinds = json_object(), *fields = json_object(), *names = json_object(), *recipients = json_object();
+	for (size_t i = 0; i < p->nrecords; i++)
+		json_object_set_new(kinds, p->records[i].name, title_json(&p->records[i].title));
+	for (size_t i = 0; i < p->nfields; i++)
+		json_object_set_new(fields, p->fields[i].name, title_json(&p->fields[i].title));
+	for (size_t i = 0; i < p->npurposes; i++)
+		json_object_set_new(names, p->purposes[i].name, title_json(&p->purposes[i].title));
+	for (size_t i = 0; i < p->nrecipients; i++)
+		json_object_set_new(recipients, p->recipients[i].name, title_json(&p->recipients[i].title));
+	json_t *body = json_pack("{s:b, s:{s:s, s:s}, s:s, s:o, s:o, s:o, s:i, s:{s:o, s:o, s:o, s:o}}", "known",
+	                         who.known, "controller", "name", p->controller.name, "email", p->controller.email,
+	                         "tenant", rq->ctx.tenant->name, "languages", langs, "purposes", purposes, "requests",
+	                         requests, "idle_timeout", PORTAL_SESSION_IDLE, "titles", "kinds", kinds, "fields",
+	                         fields, "purposes", names, "recipients", recipients);
 	if (rc) {
 		json_decref(body);
 		return rc;
