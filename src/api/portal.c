@@ -23,6 +23,7 @@
 #include "base/timeutil.h"
 #include "base/xalloc.h"
 #include "core/consent.h"
+#include "core/notice.h"
 #include "core/notify.h"
 #include "core/portal.h"
 
@@ -256,19 +257,30 @@ enum rc h_portal_me(struct http_request *rq)
 		json_array_append_new(langs, json_string(p->languages[i]));
 	/* The policy's titles, so that the page says "Orders", not "order". */
 	json_t *kinds = json_object(), *fields = json_object(), *names = json_object(), *recipients = json_object();
-	for (size_t i = 0; i < p->nrecords; i++)
+	json_t *keep = json_object();
+	static const char *const web_langs[] = {"en", "et", "lv", "fi", "ru"};
+	for (size_t i = 0; i < p->nrecords; i++) {
 		json_object_set_new(kinds, p->records[i].name, title_json(&p->records[i].title));
+		/* How long, in plain words in each language of the pages (the notice's words). */
+		json_t *words = json_object();
+		for (size_t l = 0; l < sizeof web_langs / sizeof web_langs[0]; l++) {
+			char text[256];
+			notice_keep_words(&p->records[i], web_langs[l], text, sizeof text);
+			json_object_set_new(words, web_langs[l], json_string(text));
+		}
+		json_object_set_new(keep, p->records[i].name, words);
+	}
 	for (size_t i = 0; i < p->nfields; i++)
 		json_object_set_new(fields, p->fields[i].name, title_json(&p->fields[i].title));
 	for (size_t i = 0; i < p->npurposes; i++)
 		json_object_set_new(names, p->purposes[i].name, title_json(&p->purposes[i].title));
 	for (size_t i = 0; i < p->nrecipients; i++)
 		json_object_set_new(recipients, p->recipients[i].name, title_json(&p->recipients[i].title));
-	json_t *body = json_pack("{s:b, s:{s:s, s:s}, s:s, s:o, s:o, s:o, s:i, s:{s:o, s:o, s:o, s:o}}", "known",
+	json_t *body = json_pack("{s:b, s:{s:s, s:s}, s:s, s:o, s:o, s:o, s:i, s:{s:o, s:o, s:o, s:o, s:o}}", "known",
 	                         who.known, "controller", "name", p->controller.name, "email", p->controller.email,
 	                         "tenant", rq->ctx.tenant->name, "languages", langs, "purposes", purposes, "requests",
 	                         requests, "idle_timeout", PORTAL_SESSION_IDLE, "titles", "kinds", kinds, "fields",
-	                         fields, "purposes", names, "recipients", recipients);
+	                         fields, "purposes", names, "recipients", recipients, "keep", keep);
 	if (rc) {
 		json_decref(body);
 		return rc;

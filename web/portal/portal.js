@@ -121,23 +121,32 @@
   var pages = {};
 
   pages.signin = function () {
-    var token = window.location.hash.slice(1);
-    if (token) {
+    var token = "";
+    /* The link opens this page with its secret after '#': on load, or in a
+     * tab where the page is open already (only the fragment changes then). */
+    function follow() {
+      token = window.location.hash.slice(1);
+      if (!token) return false;
+      showErrors([]);
+      say("");
       $("#step-ask").hidden = true;
+      $("#step-sent").hidden = true;
       $("#step-link").hidden = false;
-      $("#follow").addEventListener("submit", function (ev) {
-        ev.preventDefault();
-        api("POST", "session", {token: token}).then(function (res) {
-          history.replaceState(null, "", base); /* the used link leaves the address bar */
-          if (res.ok) { window.location.replace(base + "center.html"); return; }
-          $("#step-link").hidden = true;
-          $("#step-ask").hidden = false;
-          showErrors([{text: res.status === 404 || res.status === 410 ? t("portal.error.link") : apiError(res)}]);
-        });
-      });
-    } else {
-      api("GET", "session").then(function (res) { if (res.ok) window.location.replace(base + "center.html"); });
+      return true;
     }
+    $("#follow").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      api("POST", "session", {token: token}).then(function (res) {
+        history.replaceState(null, "", base); /* the used link leaves the address bar */
+        if (res.ok) { window.location.replace(base + "center.html"); return; }
+        $("#step-link").hidden = true;
+        $("#step-ask").hidden = false;
+        showErrors([{text: res.status === 404 || res.status === 410 ? t("portal.error.link") : apiError(res)}]);
+      });
+    });
+    window.addEventListener("hashchange", follow);
+    if (!follow())
+      api("GET", "session").then(function (res) { if (res.ok) window.location.replace(base + "center.html"); });
     $("#signin").addEventListener("submit", function (ev) {
       ev.preventDefault();
       var email = $("#email").value.trim();
@@ -191,7 +200,7 @@
       fact(t("portal.records.why"), (r.purposes || []).map(function (p) {
         return title(p.title, p.name) + " (" + t("portal.basis." + p.legal_basis) + ")";
       }).join("; "));
-      fact(t("portal.records.kept"), r.retention);
+      fact(t("portal.records.kept"), title(me.titles.keep[r.kind], r.retention));
       fact(t("portal.records.deleted"), r.planned_deletion ? t("portal.records.on", {date: day(r.planned_deletion)})
                                                           : t("portal.records.not_yet"));
       if (r.legal_hold) fact(t("portal.records.hold"), t("portal.records.hold_text"));
@@ -201,7 +210,8 @@
   }
 
   function stateText(p) {
-    return t("portal.state." + p.state);
+    /* A purpose on legitimate interest needs no consent: "none" means in use, not objected to. */
+    return t(!p.consent && p.state === "none" ? "portal.state.in_use" : "portal.state." + p.state);
   }
 
   function consentList() {
