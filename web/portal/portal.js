@@ -292,6 +292,8 @@
   function requestList() {
     var tbody = $("#request-table tbody");
     tbody.textContent = "";
+    /* A person the register does not know has no list: their answers come by e-mail. */
+    $("#requests-title").hidden = !me.known;
     $("#no-requests").hidden = me.requests.length > 0 || !me.known;
     $("#request-table").hidden = me.requests.length === 0;
     me.requests.forEach(function (r) {
