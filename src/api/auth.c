@@ -66,6 +66,20 @@ void http_auth_failed(struct http_request *rq)
 	ratelimit_fail(&rq->srv->ratelimit, rq->client_ip, timeutil_now());
 }
 
+bool http_signin_allowed(struct http_request *rq, const char *mail_key)
+{
+	int64_t now = timeutil_now(), retry = 0, r2 = 0;
+	bool blocked = ratelimit_blocked(&rq->srv->signin_addrs, rq->client_ip, now, &retry);
+	blocked = ratelimit_blocked(&rq->srv->signin_mails, mail_key, now, &r2) || blocked;
+	if (blocked) {
+		snprintf(rq->retry_after, sizeof rq->retry_after, "%lld", (long long)(retry > r2 ? retry : r2));
+		return false;
+	}
+	ratelimit_fail(&rq->srv->signin_addrs, rq->client_ip, now);
+	ratelimit_fail(&rq->srv->signin_mails, mail_key, now);
+	return true;
+}
+
 const char *http_cookie(struct http_request *rq, const char *name)
 {
 	return MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND, name);

@@ -45,6 +45,17 @@ enum rc h_user_disable(struct http_request *rq);
 enum rc h_web_index(struct http_request *rq);
 enum rc h_web_file(struct http_request *rq);
 enum rc h_web_i18n(struct http_request *rq);
+/* portal.c: the privacy center for data subjects (core/portal.h) */
+enum rc h_portal_signin(struct http_request *rq);
+enum rc h_portal_session_create(struct http_request *rq);
+enum rc h_portal_session_get(struct http_request *rq);
+enum rc h_portal_session_delete(struct http_request *rq);
+enum rc h_portal_me(struct http_request *rq);
+enum rc h_portal_export(struct http_request *rq);
+enum rc h_portal_consent(struct http_request *rq);
+enum rc h_portal_request(struct http_request *rq);
+enum rc h_portal_index(struct http_request *rq);
+enum rc h_portal_file(struct http_request *rq);
 /* audit.c */
 enum rc h_audit_list(struct http_request *rq);
 enum rc h_audit_verify(struct http_request *rq);

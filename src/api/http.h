@@ -71,7 +71,7 @@ struct http_request {
 	char key_id[TOKEN_ID_MAX + 8];  /* an API key's id, or "user:usr_..." for a session */
 	bool session;              /* signed in by the console's session cookie, not a key */
 	char csrf[48];             /* the session's CSRF token */
-	char set_cookie[160];      /* a Set-Cookie to send (the session's); "Secure" added under TLS */
+	char set_cookie[256];      /* a Set-Cookie to send (the session's); "Secure" added under TLS */
 	struct errbuf eb;
 	int status;                /* set by the handler on success */
 	json_t *out;               /* the answer, owned by the request */
@@ -120,6 +120,14 @@ void http_auth_failed(struct http_request *rq);
  * client's address, HTTP_BANNER_LIMIT a minute, then 429 (Retry-After set). */
 #define HTTP_BANNER_LIMIT 120
 bool http_banner_blocked(struct http_request *rq);
+
+/* The privacy center's sign-in mails: at most HTTP_SIGNIN_MAILS to one
+ * e-mail address (mail_key: a hash of it, never the address) and at most
+ * --auth-limit from one client address within HTTP_SIGNIN_WINDOW. True
+ * (and the mail counted) when this one may go; false with Retry-After set. */
+#define HTTP_SIGNIN_MAILS 3
+#define HTTP_SIGNIN_WINDOW (15 * 60)
+bool http_signin_allowed(struct http_request *rq, const char *mail_key);
 /* The tenant with this id (public pages find it from a signed link). */
 enum rc http_tenant(struct http_request *rq, int64_t id, const struct tenant **out) WUR;
 
@@ -136,6 +144,7 @@ enum rc router_match(const char *method, const char *path, int *index,
 #define ROUTER_UNSUBSCRIBE "/u/"
 #define ROUTER_VERIFY "/v/"
 #define ROUTER_EXPORT "/x/"
+#define ROUTER_PORTAL "/portal/"
 /* Fills the link table core uses for e-mails, with `base` (kept, not copied). */
 void router_links(struct core_links *out, const char *base);
 

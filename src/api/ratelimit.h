@@ -27,10 +27,13 @@ struct ratelimit_slot {
 struct ratelimit {
 	pthread_mutex_t lock;
 	unsigned limit;
+	int64_t window;            /* seconds; RATELIMIT_WINDOW unless ratelimit_init_window says */
 	struct ratelimit_slot slots[RATELIMIT_SLOTS];
 };
 
 void ratelimit_init(struct ratelimit *r, unsigned limit);
+/* The same with a window of its own (the privacy center's sign-in mails). */
+void ratelimit_init_window(struct ratelimit *r, unsigned limit, int64_t window);
 void ratelimit_fini(struct ratelimit *r);
 /* True if addr is over its budget; *retry_after is seconds to wait. */
 bool ratelimit_blocked(struct ratelimit *r, const char *addr, int64_t now, int64_t *retry_after);

@@ -85,6 +85,19 @@ const struct route http_routes[] = {
 	{"GET", "/console/", h_web_index, R_PUBLIC, BODY_NONE, NULL},
 	{"GET", "/console/i18n.json", h_web_i18n, R_PUBLIC, BODY_NONE, "lang"},
 	{"GET", "/console/{file}", h_web_file, R_PUBLIC, BODY_NONE, NULL},
+	/* The privacy center (api/portal.c): public routes, the sign-in link or the
+	 * subject's session cookie (with X-CSRF-Token on writes) is the caller. */
+	{"POST", "/portal/{tenant}/api/signin", h_portal_signin, R_PUBLIC, BODY_JSON, NULL},
+	{"POST", "/portal/{tenant}/api/session", h_portal_session_create, R_PUBLIC, BODY_JSON, NULL},
+	{"GET", "/portal/{tenant}/api/session", h_portal_session_get, R_PUBLIC, BODY_NONE, NULL},
+	{"DELETE", "/portal/{tenant}/api/session", h_portal_session_delete, R_PUBLIC, BODY_NONE, NULL},
+	{"GET", "/portal/{tenant}/api/me", h_portal_me, R_PUBLIC, BODY_NONE, NULL},
+	{"GET", "/portal/{tenant}/api/export", h_portal_export, R_PUBLIC, BODY_NONE, "format"},
+	{"POST", "/portal/{tenant}/api/consents", h_portal_consent, R_PUBLIC, BODY_JSON, NULL},
+	{"POST", "/portal/{tenant}/api/requests", h_portal_request, R_PUBLIC, BODY_JSON, NULL},
+	{"GET", "/portal/{tenant}/", h_portal_index, R_PUBLIC, BODY_NONE, NULL},
+	{"GET", "/portal/{tenant}/i18n.json", h_web_i18n, R_PUBLIC, BODY_NONE, "lang"},
+	{"GET", "/portal/{tenant}/{file}", h_portal_file, R_PUBLIC, BODY_NONE, NULL},
 };
 
 const size_t http_nroutes = sizeof http_routes / sizeof http_routes[0];
@@ -137,6 +150,7 @@ void router_links(struct core_links *out, const char *base)
 	*out = (struct core_links){
 		.base = base,
 		.prefix = {[CORE_LINK_CONFIRM] = ROUTER_CONFIRM, [CORE_LINK_UNSUBSCRIBE] = ROUTER_UNSUBSCRIBE,
-		           [CORE_LINK_VERIFY] = ROUTER_VERIFY, [CORE_LINK_EXPORT] = ROUTER_EXPORT},
+		           [CORE_LINK_VERIFY] = ROUTER_VERIFY, [CORE_LINK_EXPORT] = ROUTER_EXPORT,
+		           [CORE_LINK_PORTAL] = ROUTER_PORTAL},
 	};
 }

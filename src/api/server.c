@@ -349,6 +349,8 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	metrics_init(&s->metrics, http_nroutes);
 	ratelimit_init(&s->ratelimit, cfg->auth_fail_limit ? cfg->auth_fail_limit : 10);
 	ratelimit_init(&s->banner_limit, HTTP_BANNER_LIMIT);
+	ratelimit_init_window(&s->signin_addrs, cfg->auth_fail_limit ? cfg->auth_fail_limit : 10, HTTP_SIGNIN_WINDOW);
+	ratelimit_init_window(&s->signin_mails, HTTP_SIGNIN_MAILS, HTTP_SIGNIN_WINDOW);
 	server_tenants_init(&s->tenants);
 	pthread_mutex_init(&s->workers_lock, NULL);
 	pthread_key_create(&s->worker_key, server_worker_free);
@@ -541,6 +543,8 @@ void server_stop(struct server *s)
 	server_tenants_fini(&s->tenants);
 	ratelimit_fini(&s->ratelimit);
 	ratelimit_fini(&s->banner_limit);
+	ratelimit_fini(&s->signin_addrs);
+	ratelimit_fini(&s->signin_mails);
 	metrics_fini(&s->metrics);
 	pthread_mutex_destroy(&s->workers_lock);
 	pthread_cond_destroy(&s->conns_cond);

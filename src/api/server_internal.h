@@ -85,6 +85,9 @@ struct server {
 	struct metrics metrics;
 	struct ratelimit ratelimit;
 	struct ratelimit banner_limit; /* the cookie banner's choices per address (api/banner.c) */
+	/* The privacy center's sign-in mails (api/portal.c), per client address
+	 * and per e-mail address, each over HTTP_SIGNIN_WINDOW. */
+	struct ratelimit signin_addrs, signin_mails;
 	struct proxy_trust proxies; /* --trusted-proxies: whose forwarding headers are believed */
 	struct audit_sink *sink;   /* writes access entries in batches */
 	struct jobs *jobs;

@@ -29,6 +29,7 @@
  *   notify      systems and recipients told of changes (Art. 19)
  *   request     data-subject requests
  *   merge       two subjects that are one person into one
+ *   portal      the privacy center's sign-in links and subjects' sessions
  *   retention   the sweep
  *   tenant      creating and loading a tenant; installing a policy version
  *   idempotency  the first answers to writes, for their retries
@@ -74,6 +75,7 @@ enum core_link {
 	CORE_LINK_UNSUBSCRIBE,     /* one-click unsubscribe (RFC 8058) */
 	CORE_LINK_VERIFY,          /* identity verification of a request */
 	CORE_LINK_EXPORT,          /* download of an access/portability export */
+	CORE_LINK_PORTAL,          /* sign-in to the privacy center (token: "TENANT/#LINK") */
 	CORE_LINK__COUNT
 };
 

@@ -81,6 +81,8 @@ static const struct message {
 	                           BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_EVENT) | BIT(MAIL_SLOT_SUBJECT_ID) |
 	                               BIT(MAIL_SLOT_CHANGE),
 	                           BIT(MAIL_SLOT_EVENT) | BIT(MAIL_SLOT_SUBJECT_ID)},
+	/* Sent alike whether the register knows the address or not (core/portal). */
+	[MAIL_PORTAL_SIGNIN] = {"portal_signin", BIT(MAIL_SLOT_CONTROLLER) | BIT(MAIL_SLOT_LINK), BIT(MAIL_SLOT_LINK)},
 };
 
 struct mail_default {

@@ -27,6 +27,7 @@ enum mail_kind {
 	MAIL_REQUEST_REFUSED,      /* Art. 12(4): why, and the complaint and the court */
 	MAIL_REQUEST_PARTIAL,      /* carried out in part: what was kept and why, and the same remedies */
 	MAIL_RECIPIENT_NOTICE,     /* to a recipient: the subject's data changed (Art. 19; core/notify) */
+	MAIL_PORTAL_SIGNIN,        /* the privacy center's one-time sign-in link (core/portal) */
 	MAIL_KINDS
 };
 
@@ -72,7 +73,7 @@ struct mail_args {
 	const char *to;            /* the subject's address */
 	const char *lang;          /* one of the policy's languages */
 	const char *purpose;       /* MAIL_CONFIRM: the purpose to confirm */
-	const char *link;          /* MAIL_CONFIRM: the confirmation URL; MAIL_REQUEST_ANSWERED: an export URL or NULL;
+	const char *link;          /* MAIL_CONFIRM: the confirmation URL; MAIL_PORTAL_SIGNIN: the sign-in URL; MAIL_REQUEST_ANSWERED: an export URL or NULL;
 	                            * MAIL_REQUEST_EXTENDED: the new due date */
 	const char *text;          /* MAIL_REQUEST_*: the request type's name, said in the subject's language */
 	const char *reason;        /* MAIL_REQUEST_EXTENDED, _REFUSED: staff's reason, as given */

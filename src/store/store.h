@@ -205,6 +205,19 @@ struct store_session {
 	char status[12];
 };
 
+/* A data subject's session in the privacy center (core/portal.h): the
+ * subject (or, for a person the register does not know, an id no subject
+ * has) and the keyed hash of the address they signed in with. */
+struct store_portal_session {
+	int64_t tenant_id;
+	unsigned char hash[TOKEN_HASH_LEN];
+	char subject_id[TOKEN_ID_MAX];
+	bool known;
+	unsigned char address[VAULT_HASH_LEN];
+	char csrf[48];
+	int64_t created_at, last_seen;
+};
+
 /* One audit log entry; strings are owned when read back (store_audit_fini). */
 struct store_audit {
 	int64_t seq, at;

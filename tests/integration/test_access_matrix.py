@@ -21,6 +21,7 @@ In the last two columns a 2xx answer (a route without ids: a list, a
 create) must not name any id of the tenant whose data it is not.
 """
 import itertools
+import os
 import json
 import re
 import time
@@ -239,9 +240,18 @@ def invited_user(t):
     """A fresh account of t, invited (its id)."""
     return t.call("POST", "/v1/users", 201, json={"email": uniq("matrix-inv") + "@example.ee", "role": "support"})["id"]
 
+def portal_signin(t):
+    return {"path": f"/portal/{t.name}/api/signin", "json": {"email": uniq("matrix-portal") + "@example.ee"}}
+
+
+def portal_link(t):
+    """A fresh sign-in link of t's privacy center, signed as the server signs it."""
+    return {"path": f"/portal/{t.name}/api/session", "json": {"token": t.link("p", t.sid, os.urandom(16).hex(), 900)}}
+
 
 PATCH = {"fields": {"name": "Mari Kask"}}
 PUBLIC = "200 200 200  200 200 200 200 200  200 200"
+NO_SESSION = "401 401 401  401 401 401 401 401  401 401"
 
 # (method, pattern): (expected status per column, how to call it)
 #                                                    none mal rev  adm dpo sup mkt aud  oth-key oth-ids
@@ -373,6 +383,21 @@ MATRIX = {
     ("GET", "/console/"):                             (PUBLIC, plain("/console/")),
     ("GET", "/console/i18n.json"):                    (PUBLIC, plain("/console/i18n.json", lang="et")),
     ("GET", "/console/{file}"):                       (PUBLIC, plain("/console/queue.html")),
+    # The privacy center (docs/portal.md): public routes of the center; the
+    # e-mailed link, then the subject's session cookie, is the caller, and a
+    # staff key, whatever its role, changes nothing (it has no session).
+    ("POST", "/portal/{tenant}/api/signin"):          ("202 202 202  202 202 202 202 202  202 202", portal_signin),
+    ("POST", "/portal/{tenant}/api/session"):         ("201 201 201  201 201 201 201 201  201 201", portal_link),
+    ("GET", "/portal/{tenant}/api/session"):          (NO_SESSION, plain("/portal/{t.name}/api/session")),
+    ("DELETE", "/portal/{tenant}/api/session"):       (NO_SESSION, plain("/portal/{t.name}/api/session")),
+    ("GET", "/portal/{tenant}/api/me"):               (NO_SESSION, plain("/portal/{t.name}/api/me")),
+    ("GET", "/portal/{tenant}/api/export"):           (NO_SESSION, plain("/portal/{t.name}/api/export", format="json")),
+    ("POST", "/portal/{tenant}/api/consents"):        (NO_SESSION, send("/portal/{t.name}/api/consents",
+                                                                        {"purpose": "direct_marketing", "granted": False})),
+    ("POST", "/portal/{tenant}/api/requests"):        (NO_SESSION, send("/portal/{t.name}/api/requests", {"type": "access"})),
+    ("GET", "/portal/{tenant}/"):                     (PUBLIC, plain("/portal/{t.name}/")),
+    ("GET", "/portal/{tenant}/i18n.json"):            (PUBLIC, plain("/portal/{t.name}/i18n.json", lang="et")),
+    ("GET", "/portal/{tenant}/{file}"):               (PUBLIC, plain("/portal/{t.name}/center.html")),
 }
 
 # Routes that answer an id the caller's tenant does not have with a 200 (and

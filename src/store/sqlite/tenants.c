@@ -67,6 +67,7 @@ static const char *const tenant_tables[] = {
 	"record_events", "lookups", "records", "consent_events", "consent_state", "used_tokens", "outbox",
 	"idempotency", "request_requesters", "seal_queue", "requests", "suppressions", "holds", "disclosures", "id_legacy", "audit", "api_keys", "policies",
 	"subjects", "ledger_position", "attestations", "last_sweep", "staff_sessions", "staff_users", "banner_consents",
+	"portal_sessions",
 };
 
 static const char *const tenant_deletes[] = {
@@ -84,6 +85,7 @@ static const char *const tenant_deletes[] = {
 	"DELETE FROM attestations WHERE tenant_id = ?1", "DELETE FROM last_sweep WHERE tenant_id = ?1",
 	"DELETE FROM staff_sessions WHERE tenant_id = ?1", "DELETE FROM staff_users WHERE tenant_id = ?1",
 	"DELETE FROM banner_consents WHERE tenant_id = ?1",
+	"DELETE FROM portal_sessions WHERE tenant_id = ?1",
 };
 _Static_assert(sizeof tenant_tables / sizeof tenant_tables[0] == sizeof tenant_deletes / sizeof tenant_deletes[0],
                "one DELETE per table, in the same order");
