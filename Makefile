@@ -45,18 +45,26 @@ unit: deps $(TESTBUILD)/.faults
 	ninja -C $(TESTBUILD)
 	$(WITH_PG) PRIVREG_TEST_PG_URL=$$url meson test -C $(TESTBUILD) --print-errorlogs
 
+# The integration tests run in PYTEST_JOBS processes (pytest-xdist, Debian's
+# python3-pytest-xdist), a test file to a process (a file's module fixture,
+# one server for its tests, stays in one process); the tests marked `serial`
+# (they measure time or memory under load of their own) run afterwards,
+# alone. PYTEST_JOBS=1 runs everything in one process.
+PYTEST_JOBS ?= 2
+PYTEST = PRIVREG_BIN=$(abspath $(TESTBUILD))/privreg UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	$(PYTHON) -m pytest -q -p no:cacheprovider
+PYTEST_RUN = if [ "$(PYTEST_JOBS)" -gt 1 ]; then \
+	  $(PYTEST) -n $(PYTEST_JOBS) --dist loadfile -m 'not serial' tests/integration && \
+	  $(PYTEST) -m serial tests/integration; \
+	else $(PYTEST) tests/integration; fi
+
 integration: unit
-	PRIVREG_BIN=$(abspath $(TESTBUILD))/privreg \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+	$(PYTEST_RUN)
 
 # The same integration tests on PostgreSQL: each register in a database of
 # its own (tests/integration/conftest.py); tests marked sqlite_only skipped.
 integration-pg: unit
-	$(WITH_PG) PRIVREG_TEST_STORE=postgresql PRIVREG_TEST_PG_URL=$$url \
-	PRIVREG_BIN=$(abspath $(TESTBUILD))/privreg \
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+	$(WITH_PG) export PRIVREG_TEST_STORE=postgresql PRIVREG_TEST_PG_URL=$$url && $(PYTEST_RUN)
 
 # The fuzz targets (tests/fuzz, docs/reliability.md) with libFuzzer: clang,
 # ASan+UBSan, in a build directory of their own. -Werror stays with the
@@ -75,9 +83,7 @@ fuzz-smoke: fuzz-build
 fuzz: fuzz-build
 	tests/fuzz/run $(FUZZBUILD) $(SECONDS)
 
-# integration-pg runs on its own (`make integration-pg`) until its whole
-# pass is green on a quiet machine; then it joins this list.
-test: integration fuzz-smoke
+test: integration integration-pg fuzz-smoke
 
 bench: build
 	bench/run.sh $(BUILD)

@@ -200,7 +200,11 @@ int cli_register_lock(const char *dir, const char *cmd, int *fd)
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
 		close(f);
-		if (e == EWOULDBLOCK)
+		/* Servers of a PostgreSQL register share the lock and write no pid. */
+		if (e == EWOULDBLOCK && !pid[0])
+			fprintf(stderr, "privreg: %s: the register %s is being served (its servers hold %s): stop every "
+			        "server of it first\n", cmd, dir, path);
+		else if (e == EWOULDBLOCK)
 			fprintf(stderr, "privreg: %s: the register %s is being served by pid %s (it holds %s): stop that "
 			        "server first\n", cmd, dir, pid[0] ? pid : "?", path);
 		else

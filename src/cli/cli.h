@@ -98,9 +98,11 @@ int cli_backup(int argc, char **argv);
 int cli_restore(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 
-/* Takes DIR/privreg.lock as `privreg serve` does (exclusive, held until
- * *fd is closed), for commands that may not run beside a server: if a
- * server holds it, says so (naming its pid) and returns CLI_FAILED. */
+/* Takes DIR/privreg.lock exclusively (held until *fd is closed), for
+ * commands that may not run beside a server: if a server holds it (as
+ * `privreg serve` does: exclusively on SQLite, shared by every server of a
+ * PostgreSQL register), says so (naming its pid, when it wrote one) and
+ * returns CLI_FAILED. */
 int cli_register_lock(const char *dir, const char *cmd, int *fd);
 /* Removes each of the flags (no value) from argv, setting found[i]; the
  * rest go on to cli_parse. */

@@ -1,9 +1,13 @@
 /*
  * cli_serve: `privreg serve`: runs the HTTP API until SIGTERM or SIGINT;
- * SIGHUP takes up new policy versions at once. One server per register: it
- * holds an exclusive lock on DIR/privreg.lock (with its pid inside) for its
- * life, taken before anything is opened, so that a second one changes
- * nothing and names the first. Other commands do not take the lock.
+ * SIGHUP takes up new policy versions at once. A server holds a lock on
+ * DIR/privreg.lock for its life, taken before anything is opened. On SQLite
+ * it is exclusive (with the pid inside): one server per register, and a
+ * second one changes nothing and names the first. On PostgreSQL, where
+ * several servers share a register, it is shared: servers start beside each
+ * other, but not while a restore or a key rotation holds the lock
+ * exclusively (cli_register_lock), and those are refused while any server
+ * runs. Other commands do not take the lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,9 +42,10 @@ static const char serve_help[] =
 	"stop it gracefully: requests in flight finish, the database is closed.\n"
 	"SIGHUP takes up new policy versions at once (the server also looks for\n"
 	"them every second); requests in flight are not disturbed. One server per\n"
-	"register: a second 'privreg serve' on the same directory exits with an\n"
-	"error naming the first one's pid (DIR/privreg.lock); other commands keep\n"
-	"working beside a running server.\n"
+	"SQLite register: a second 'privreg serve' on the same directory exits\n"
+	"with an error naming the first one's pid (DIR/privreg.lock); several\n"
+	"servers share a PostgreSQL register (docs/scaling.md). Other commands\n"
+	"keep working beside running servers, except 'restore' and 'key rotate'.\n"
 	"--per-ip-limit: open connections allowed per client address (default 64);\n"
 	"--max-connections: in all (default 1000; lowered to fit ulimit -n);\n"
 	"--receive-timeout: time a client has to send a whole request, headers\n"
@@ -82,9 +87,11 @@ static const char serve_help[] =
 	"the name in capitals: PRIVREG_SMTP_FROM); the environment overrides the\n"
 	"file and a flag overrides both. 'privreg config show' prints the result.\n";
 
-/* Takes DIR/privreg.lock (flock, exclusive, held until the process ends) and
- * writes our pid in it; if another process holds it, says which and where. */
-static int lock_register(const char *dir, int *out)
+/* Takes DIR/privreg.lock (flock, held until the process ends): exclusive,
+ * with our pid written in it, for a register of one server; shared, and left
+ * as it is, for one that several servers share. If another process holds it
+ * against us, says which (when it wrote its pid) and where. */
+static int lock_register(const char *dir, bool shared, int *out)
 {
 	char path[4200], pid[32] = "";
 	if (snprintf(path, sizeof path, "%s/privreg.lock", dir) >= (int)sizeof path) {
@@ -103,18 +110,25 @@ static int lock_register(const char *dir, int *out)
 		fprintf(stderr, "privreg: serve: cannot open the lock file %s: %s\n", path, strerror(errno));
 		return CLI_FAILED;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
 		int e = errno;
 		ssize_t n = e == EWOULDBLOCK ? read(fd, pid, sizeof pid - 1) : -1;
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
 		close(fd);
-		if (e == EWOULDBLOCK)
+		if (e == EWOULDBLOCK && shared)
+			fprintf(stderr, "privreg: serve: a restore or key rotation of the register %s is running (it holds "
+			        "%s); start the server when it has finished\n", dir, path);
+		else if (e == EWOULDBLOCK)
 			fprintf(stderr, "privreg: serve: the register %s is already served by pid %s (it holds %s); "
 			        "stop that server first, or serve another register\n", dir, pid[0] ? pid : "?", path);
 		else
 			fprintf(stderr, "privreg: serve: cannot lock %s: %s\n", path, strerror(e));
 		return CLI_FAILED;
+	}
+	if (shared) {
+		*out = fd;
+		return CLI_OK;
 	}
 	int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
@@ -128,14 +142,15 @@ static int serve(const struct cli_config *c, const char *dir)
 {
 	int lock_fd = -1;
 	/* Servers on one PostgreSQL register coordinate in the database
-	 * (docs/scaling.md); a SQLite register has one server at a time. */
+	 * (docs/scaling.md) and share the lock; a SQLite register has one
+	 * server at a time. */
 	char url[sizeof ((struct cli_register *)0)->store_url] = "";
 	struct cli_config cc;
 	cli_config_init(&cc, dir);
 	int ret = cli_conf_read(dir, &cc, url, sizeof url);
 	cli_config_fini(&cc);
-	if (!ret && !core_store_shared(url))
-		ret = lock_register(dir, &lock_fd);
+	if (!ret)
+		ret = lock_register(dir, core_store_shared(url), &lock_fd);
 	if (ret)
 		return ret;
 	struct cli_register r;

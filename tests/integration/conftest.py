@@ -183,3 +183,53 @@ def api(tmp_path_factory):
     code, err = srv.stop()
     assert code == 0, err[-3000:]
     assert "AddressSanitizer" not in err and "runtime error" not in err, err[-3000:]
+
+
+# `make test` runs the suite in parallel (pytest-xdist, Makefile PYTEST_RUN),
+# then the tests marked serial alone: those that judge time or memory under
+# a load of their own, which the other tests' load would disturb.
+_configure_markers = pytest_configure
+
+
+def pytest_configure(config):  # noqa: F811 (extends the one above)
+    _configure_markers(config)
+    config.addinivalue_line("markers", "serial: runs alone, after the parallel part of `make test`")
+
+
+def store_url(directory):
+    """The register's store URL from its privreg.conf; None for SQLite."""
+    m = re.search(r"^store = (postgres\S+)$", (pathlib.Path(directory) / "privreg.conf").read_text(), re.M)
+    return m.group(1) if m else None
+
+
+def db_rows(directory, sql):
+    """The rows (tuples) of one SELECT on the register's database, SQLite or
+    PostgreSQL, for tests that look under the API: plain SQL that both read
+    alike. On PostgreSQL integers come back as int, bytea as '\\x..' text."""
+    url = store_url(directory)
+    if url is None:
+        import sqlite3
+        db = sqlite3.connect(pathlib.Path(directory) / "privreg.db", timeout=30)
+        try:
+            return db.execute(sql).fetchall()
+        finally:
+            db.close()
+    query = f"SELECT COALESCE(json_agg(to_json(q)), '[]') FROM ({sql}) q"
+    out = subprocess.run([PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", query, url], check=True,
+                         capture_output=True, text=True, timeout=60).stdout
+    return [tuple(r.values()) for r in json.loads(out)]
+
+
+def db_exec(directory, sql):
+    """Runs statements on the register's database (SQLite or PostgreSQL)."""
+    url = store_url(directory)
+    if url is None:
+        import sqlite3
+        db = sqlite3.connect(pathlib.Path(directory) / "privreg.db", timeout=30)
+        try:
+            db.executescript(sql)
+        finally:
+            db.close()
+        return
+    subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql, url], check=True, capture_output=True,
+                   timeout=60)

@@ -12,13 +12,12 @@ tests/tools/a11y, npm) where it is installed, and always checks of our own
 import json
 import re
 import shutil
-import sqlite3
 import time
 
 import pytest
 import requests
 
-from conftest import ROOT, WEBSHOP, Privreg, Server, _bin, add_key
+from conftest import ROOT, WEBSHOP, Privreg, Server, _bin, add_key, db_exec
 from test_users import totp
 
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -346,10 +345,7 @@ def test_dpo_enrols_signs_in_extends_and_completes(env, browser):
     assert status == 403
 
     # Idle for sixteen minutes: the next page goes back to sign-in.
-    db = sqlite3.connect(env.dir / "privreg.db", timeout=30)
-    with db:
-        db.execute("UPDATE staff_sessions SET last_seen = last_seen - 16 * 60")
-    db.close()
+    db_exec(env.dir, "UPDATE staff_sessions SET last_seen = last_seen - 16 * 60")
     drv.get(env.url + "/console/queue.html")
     wait(drv, EC.url_contains("index.html"))
 

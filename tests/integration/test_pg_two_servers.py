@@ -1,9 +1,13 @@
 """Two `privreg serve` on one PostgreSQL register, under load: each due
 record is swept once (one audit entry, by whichever server took it), each
 e-mail is sent once (two senders claim from one outbox), and the audit chain
-both servers append to stays whole. PostgreSQL only: a SQLite register has
-one server at a time (serve's lock)."""
+both servers append to stays whole. Both servers' sweepers run every second
+and sweeps are also asked for over the API on both meanwhile, and the test
+checks that each server did sweep records and send e-mail, so that the two
+really competed for them. PostgreSQL only: a SQLite register has one server
+at a time (serve's lock)."""
 import collections
+import re
 import threading
 import time
 
@@ -71,11 +75,31 @@ def test_two_servers_sweep_and_send_each_thing_once(tmp_path):
                 else:
                     failures.append((r.status_code, r.text))
 
+    done = threading.Event()
+    asked = [0, 0]  # records each server's on-demand sweeps removed
+
+    def sweep_on_demand(first):
+        # Sweeps asked of both servers at once, beside their own sweepers.
+        n = first
+        while not done.is_set():
+            r = servers[n % 2].request("POST", "/v1/retention/sweep", admin, json={})
+            with lock:
+                if r.status_code != 200:
+                    failures.append((r.status_code, r.text))
+                else:
+                    asked[n % 2] += sum(k["deleted"] + k["anonymized"] for k in r.json()["kinds"].values())
+            n += 1
+            time.sleep(0.05)
+
     try:
         threads = [threading.Thread(target=work, args=(servers[n % 2], n)) for n in range(WORKERS)]
-        for t in threads:
+        sweepers = [threading.Thread(target=sweep_on_demand, args=(i,)) for i in range(2)]
+        for t in threads + sweepers:
             t.start()
         for t in threads:
+            t.join()
+        done.set()
+        for t in sweepers:
             t.join()
         assert failures == []
         want = WORKERS * SUBJECTS_PER_WORKER
@@ -97,8 +121,17 @@ def test_two_servers_sweep_and_send_each_thing_once(tmp_path):
         v = servers[0].request("GET", "/v1/audit/verify", auditor).json()
         assert v["ok"] is True, v
     finally:
+        logs = []
         for srv in servers:
             code, log = srv.stop()
+            logs.append(log)
             assert code == 0, log[-2000:]
             assert "AddressSanitizer" not in log and "runtime error" not in log, log[-3000:]
         inbox.stop()
+    # The sweeps' own counts add up to each due record once, and each server
+    # swept records and sent e-mail: the two competed for both.
+    by_job = [sum(int(n) for n in re.findall(r"sweep: records=(\d+)", log)) for log in logs]
+    assert sum(by_job) + sum(asked) == len(due_records), (by_job, asked)
+    for i, log in enumerate(logs):
+        assert by_job[i] + asked[i] > 0, (by_job, asked)
+        assert re.search(r"outbox message=\d+ tenant=\d+ kind=\w+ sent", log), log[-3000:]

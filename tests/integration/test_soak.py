@@ -17,7 +17,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, Server, add_key
+from conftest import PG, ROOT, Server, add_key
 
 
 def _sanitized(binary):
@@ -30,6 +30,8 @@ def _gauge(text, name):
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed (scripts/install-deps)")
+@pytest.mark.skipif(PG, reason="bench/soak makes a SQLite register of its own: the SQLite pass runs it")
+@pytest.mark.serial  # judges memory under a load of its own
 def test_soak_60s(privreg):
     proc = subprocess.run([str(ROOT / "bench" / "soak"), "60", privreg.binary], capture_output=True, text=True,
                           timeout=240)

@@ -8,14 +8,13 @@ import base64
 import hashlib
 import hmac
 import re
-import sqlite3
 import struct
 import time
 
 import pytest
 import requests
 
-from conftest import WEBSHOP, Privreg, Server, _bin, add_key
+from conftest import WEBSHOP, Privreg, Server, _bin, add_key, db_exec, db_rows
 
 
 def totp(secret_b32, at=None, step_offset=0):
@@ -176,17 +175,13 @@ def test_failed_sign_ins_are_limited_per_address(tmp_path):
     assert code == 0 and "AddressSanitizer" not in err, err[-3000:]
 
 
-@pytest.mark.sqlite_only("ages a session by writing the SQLite file directly")
 def test_idle_sessions_end(env):
     secret = enrol(env, user_add(env.privreg, env.dir, "idle@example.com", "dpo"))
     s, r = sign_in(env, "idle@example.com", secret)
     assert s.get(env.url + "/console/session", timeout=30).status_code == 200
     # Sixteen minutes of idleness, written where the server keeps it.
-    db = sqlite3.connect(env.dir / "privreg.db", timeout=30)
-    with db:
-        n = db.execute("UPDATE staff_sessions SET last_seen = last_seen - 16 * 60").rowcount
-    db.close()
-    assert n >= 1
+    assert db_rows(env.dir, "SELECT count(*) FROM staff_sessions")[0][0] >= 1
+    db_exec(env.dir, "UPDATE staff_sessions SET last_seen = last_seen - 16 * 60")
     r = s.get(env.url + "/console/session", timeout=30)
     assert r.status_code == 401 and "sign in again" in r.json()["error"]["message"]
 

@@ -47,5 +47,6 @@ enum rc pg_restore_from(struct store *s, const char *path, struct errbuf *eb)
 {
 	(void)s;
 	(void)path;
-	return err_set(eb, RC_UNSUPPORTED, "restore of a PostgreSQL register: use pg_restore; see docs/scaling.md");
+	return err_set(eb, RC_UNSUPPORTED, "restore of a PostgreSQL register: load the copy with pg_restore, then run "
+	               "'privreg restore --reconcile'; see docs/scaling.md");
 }

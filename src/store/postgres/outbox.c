@@ -8,9 +8,19 @@
  * Before sending, a sender claims the message (outbox_claim): one UPDATE,
  * outside any transaction, whose WHERE holds only while the message is still
  * due, unsent and without a live claim; changes() == 1 says this sender won
- * it. Two senders on one database thus never both send one message, and a
- * claim left by a sender that died expires at claimed_until.
+ * it. Two senders on one database thus never both send one message. A claim
+ * is live until claimed_until and while the session that took it
+ * (claimed_backend, its pg_backend_pid()) is connected: a sender killed
+ * mid-send loses its connection and its claims with it, so that its
+ * messages go out at once from the next sender, not claimed_until later
+ * (on SQLite a restarted server releases them: there is one).
  */
+
+/* A claim no longer held: run out, or its session gone. */
+#define CLAIM_DEAD(now) \
+	"(claimed_until IS NULL OR claimed_until < " now " OR (claimed_backend IS NOT NULL AND NOT EXISTS " \
+	"(SELECT 1 FROM pg_stat_activity a WHERE a.pid = outbox.claimed_backend)))"
+
 #include "store/postgres/internal.h"
 
 enum rc pg_outbox_insert(struct store *s, int64_t tenant, const struct store_message *m)
@@ -58,7 +68,7 @@ enum rc pg_outbox_due(struct store *s, int64_t now, const char *kind, size_t max
 	static const char sql[] =
 		"SELECT tenant_id, message_id, subject_id, kind, created_at, next_at, attempts, sealed, request_id, target, "
 		"event FROM outbox WHERE sent_at IS NULL AND next_at <= $1 "
-		"AND (claimed_until IS NULL OR claimed_until < $1) AND ($3::text IS NULL OR kind = $3::text) "
+		"AND " CLAIM_DEAD("$1") " AND ($3::text IS NULL OR kind = $3::text) "
 		"ORDER BY next_at LIMIT $2";
 	struct pg_store *q = pq(s);
 	struct pq_stmt *st = NULL;
@@ -77,8 +87,8 @@ enum rc pg_outbox_claim(struct store *s, int64_t tenant, int64_t message_id, con
                             int64_t until)
 {
 	static const char sql[] =
-		"UPDATE outbox SET claimed_by = $3, claimed_until = $5 WHERE tenant_id = $1 AND message_id = $2 "
-		"AND sent_at IS NULL AND next_at <= $4 AND (claimed_until IS NULL OR claimed_until < $4)";
+		"UPDATE outbox SET claimed_by = $3, claimed_until = $5, claimed_backend = pg_backend_pid() "
+		"WHERE tenant_id = $1 AND message_id = $2 AND sent_at IS NULL AND next_at <= $4 AND " CLAIM_DEAD("$4");
 	struct pg_store *q = pq(s);
 	struct pq_stmt *st = NULL;
 	enum rc rc = pq_tenant(q, sql, tenant, &st);
