@@ -3,4 +3,4 @@
 -- with its connection instead of holding the message until claimed_until;
 -- a live sender's claim stays as strong as before. NULL (claims taken
 -- before this migration): they run out at claimed_until as they did.
-ALTER TABLE outbox ADD COLUMN claimed_backend INTEGER;
+ALTER TABLE outbox ADD COLUMN claimed_backend BIGINT;
