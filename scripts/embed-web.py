@@ -15,6 +15,12 @@ time, in place of {{content}} ({{title}}, {{page}} and {{scripts}} take the
 line's values; scripts is optional). A file whose name starts with "_" is a
 part, never served itself. An unknown or missing attribute, or a
 placeholder left unfilled, is an error.
+
+Style sheets share their common part the same way: a line
+    /* include: common/_base.css */
+in a .css file is replaced by that part's text (the console's and the
+privacy center's sheets start from one palette and layout). A part that is
+not among the inputs is an error.
 """
 import hashlib
 import html
@@ -24,6 +30,15 @@ import sys
 
 LAYOUT_LINE = re.compile(r'<!-- layout:((?:\s+[a-z]+="[^"]*")+)\s*-->\n')
 LAYOUT_ATTRS = {"title", "page", "scripts"}
+INCLUDE_LINE = re.compile(r"^/\* include: (\S+) \*/$", re.M)
+
+
+def include(name, text, partfiles):
+    def part(m):
+        if m.group(1) not in partfiles:
+            sys.exit(f"embed-web.py: {name}: includes {m.group(1)}, which is not among the inputs (a part's name starts with _)")
+        return partfiles[m.group(1)].rstrip("\n")
+    return INCLUDE_LINE.sub(part, text)
 
 
 def splice(name, text, layout):
@@ -56,11 +71,12 @@ TYPES = {
 }
 
 webdir, out, *paths = sys.argv[1:]
-layout = None
+partfiles = {}
 for path in paths:
-    if os.path.relpath(path, webdir).replace(os.sep, "/") == "console/_layout.html":
+    if os.path.basename(path).startswith("_"):
         with open(path, encoding="utf-8") as f:
-            layout = f.read()
+            partfiles[os.path.relpath(path, webdir).replace(os.sep, "/")] = f.read()
+layout = partfiles.get("console/_layout.html")
 rows, arrays = [], []
 parts = [p for p in sorted(paths) if not os.path.basename(p).startswith("_")]
 for i, path in enumerate(parts):
@@ -72,6 +88,8 @@ for i, path in enumerate(parts):
         data = f.read()
     if name.endswith(".html"):
         data = splice(name, data.decode("utf-8"), layout).encode("utf-8")
+    elif name.endswith(".css"):
+        data = include(name, data.decode("utf-8"), partfiles).encode("utf-8")
     etag = '\\"' + hashlib.sha256(data).hexdigest()[:32] + '\\"'
     lines = [",".join(str(b) for b in data[k:k + 24]) + "," for k in range(0, len(data), 24)] or ["0"]
     arrays.append(f"static const unsigned char f{i}[] = {{\n" + "\n".join(lines) + "\n};")

@@ -27,10 +27,6 @@
 #include "core/notify.h"
 #include "core/portal.h"
 
-#define PORTAL_CSP                                                                                           \
-	"default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; "     \
-	"frame-ancestors 'none'"
-
 /* The tenant named in the path, with a privacy center (an e-mail lookup field). */
 static enum rc tenant_of(struct http_request *rq)
 {
@@ -357,14 +353,6 @@ enum rc h_portal_request(struct http_request *rq)
 	return RC_OK;
 }
 
-static const struct web_file *find(const char *name)
-{
-	for (size_t i = 0; i < web_nfiles; i++)
-		if (!strcmp(web_files[i].name, name))
-			return &web_files[i];
-	return NULL;
-}
-
 static enum rc serve(struct http_request *rq, const char *file)
 {
 	char name[HTTP_PARAM_LEN + 16];
@@ -374,26 +362,11 @@ static enum rc serve(struct http_request *rq, const char *file)
 		return rc;
 	if (!strchr(file, '/') && file[0] != '.') { /* one segment; no hidden names */
 		snprintf(name, sizeof name, "portal/%s", file);
-		f = find(name);
+		f = web_find(name);
 	}
 	if (!f)
 		return err_set(&rq->eb, RC_NOT_FOUND, "no such page");
-	rq->csp = PORTAL_CSP;
-	rq->cache_control = "no-cache";
-	snprintf(rq->etag, sizeof rq->etag, "%s", f->etag);
-	const char *inm = http_header(rq, "If-None-Match");
-	if (inm && strstr(inm, f->etag)) {
-		rq->status = 304;
-		return RC_OK;
-	}
-	char *text = xmalloc(f->len + 1);
-	memcpy(text, f->data, f->len);
-	text[f->len] = '\0';
-	free(rq->text);
-	rq->status = 200;
-	rq->text = text;
-	rq->content_type = f->content_type;
-	return RC_OK;
+	return web_serve(rq, f);
 }
 
 enum rc h_portal_index(struct http_request *rq)

@@ -1,5 +1,6 @@
 /*
- * web: serves the embedded pages (web.h) under /console/. Every page has a
+ * web: serves the embedded pages (web.h) under /console/, and lends web_serve
+ * to the privacy center (api/portal.c) for its own. Every page has a
  * Content-Security-Policy that allows scripts, styles and requests of this
  * origin only (no inline script or style anywhere in web/), may not be
  * framed, and sends no referrer. Files are revalidated by ETag, so a new
@@ -27,7 +28,7 @@ const struct web_file *web_find(const char *name)
 	return NULL;
 }
 
-static enum rc serve(struct http_request *rq, const struct web_file *f)
+enum rc web_serve(struct http_request *rq, const struct web_file *f)
 {
 	rq->csp = WEB_CSP;
 	rq->cache_control = "no-cache";
@@ -49,7 +50,7 @@ static enum rc serve(struct http_request *rq, const struct web_file *f)
 
 enum rc h_web_index(struct http_request *rq)
 {
-	return serve(rq, web_find("console/index.html"));
+	return web_serve(rq, web_find("console/index.html"));
 }
 
 enum rc h_web_file(struct http_request *rq)
@@ -67,7 +68,7 @@ enum rc h_web_file(struct http_request *rq)
 	}
 	if (!f)
 		return err_set(&rq->eb, RC_NOT_FOUND, "no such page");
-	return serve(rq, f);
+	return web_serve(rq, f);
 }
 
 /* A language of WEB_LANGS, as the 2-letter code at s (then '-', ';', ',',
@@ -118,7 +119,7 @@ enum rc h_web_i18n(struct http_request *rq)
 	const struct web_file *f = web_find(name);
 	if (!f)
 		return err_set(&rq->eb, RC_INTERNAL, "the texts of '%s' are not embedded", lang);
-	enum rc rc = serve(rq, f);
+	enum rc rc = web_serve(rq, f);
 	rq->cache_control = "no-cache"; /* Vary would be needed for a shared cache: none may keep it */
 	return rc;
 }

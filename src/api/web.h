@@ -8,6 +8,10 @@
 
 #include <stddef.h>
 
+#include "base/err.h"
+
+struct http_request;
+
 struct web_file {
 	const char *name;          /* relative to web/: "console/index.html", "i18n/et.json" */
 	const char *content_type;
@@ -21,6 +25,11 @@ extern const size_t web_nfiles;
 
 /* The embedded file with this name ("banner/banner.js"), or NULL. */
 const struct web_file *web_find(const char *name);
+
+/* Answers with f (200, or 304 to a matching If-None-Match) under the pages'
+ * Content-Security-Policy (this origin only, no framing), revalidated by
+ * ETag: the console's and the privacy center's pages alike. */
+enum rc web_serve(struct http_request *rq, const struct web_file *f) WUR;
 
 /* The languages of the fixed texts (web/i18n/LANG.json), the first the default. */
 #define WEB_LANGS "en et lv fi ru"
