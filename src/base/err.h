@@ -52,10 +52,12 @@ int rc_http_status(enum rc rc);
 
 /*
  * Detail of the last failure, for the person who has to fix the input.
- * Functions that take one may leave it untouched on success.
+ * Functions that take one may leave it untouched on success. Room for two
+ * long paths: a message that names a file and the command that fixes it
+ * must not lose the fix to a deep directory.
  */
 struct errbuf {
-	char msg[256];
+	char msg[1024];
 };
 
 /* Formats into eb (which may be NULL) and returns rc, so a caller can write
