@@ -45,6 +45,7 @@ def test_soak_60s(privreg):
         assert re.search(r"^soak: live heap outside SQLite mean .*, judged$", out, re.M), out
 
 
+@pytest.mark.sqlite_only("SQLite's part of the heap: a PostgreSQL register's database memory is the database server's")
 def test_sanitizer_build_gives_out_its_live_heap(privreg, register):
     """The gauges bench/soak judges a sanitizer build by: the live heap and
     SQLite's part of it, both on /metrics; a release build has neither."""
