@@ -5,6 +5,7 @@ logged `sqlite exec op=optimize: database is locked`. Here the shop's
 systems are unreachable, so the sender writes a failed attempt for each of
 many notifications while the server is told to stop."""
 import re
+import time
 import socket
 
 import pytest
@@ -44,6 +45,12 @@ def test_a_clean_stop_logs_no_error(tmp_path):
                 assert r.status_code == 201, r.text
                 r = srv.request("POST", f"/v1/requests/{r.json()['id']}/complete", key, json={})
                 assert r.status_code == 200 and r.json()["status"] == "awaiting_acknowledgements", r.text
+            # Stop while the sender is at work: once its first attempts
+            # have failed (on a fast machine the requests can all be in
+            # before it has polled once).
+            deadline = time.monotonic() + 10
+            while "webhook failed" not in srv.log_path.read_text() and time.monotonic() < deadline:
+                time.sleep(0.02)
         finally:
             code, log = srv.stop()
         assert code == 0, log[-3000:]
