@@ -348,21 +348,14 @@ enum rc h_subject_unrestrict(struct http_request *rq)
 enum rc h_notifications_pending(struct http_request *rq)
 {
 	struct store_message *v = NULL;
-	size_t n = 0, shown = 0;
-	enum rc rc = notify_list(&rq->ctx, NULL, NULL, &v, &n);
+	size_t n = 0;
+	enum rc rc = notify_list_unsent(&rq->ctx, NOTIFICATIONS_SHOWN + 1, &v, &n);
 	if (rc)
 		return rc;
 	json_t *list = json_array();
-	bool truncated = false;
-	for (size_t i = 0; i < n; i++) {
+	bool truncated = n > NOTIFICATIONS_SHOWN;
+	for (size_t i = 0; i < n && i < NOTIFICATIONS_SHOWN; i++) {
 		const struct store_message *m = &v[i];
-		if (!notify_pending(m))
-			continue;
-		if (shown == NOTIFICATIONS_SHOWN) {
-			truncated = true;
-			break;
-		}
-		shown++;
 		json_array_append_new(list, json_pack("{s:I, s:o, s:o, s:s, s:s, s:s, s:s, s:i, s:o, s:o}",
 		    "id", (json_int_t)m->message_id, "request_id", str_or_null(m->request_id[0] ? m->request_id : NULL),
 		    "subject_id", str_or_null(m->subject_id[0] ? m->subject_id : NULL), "target", m->target ? m->target : "",

@@ -778,6 +778,11 @@ enum rc notify_list(const struct core_ctx *c, const char *subject_id, const char
 	return rc;
 }
 
+enum rc notify_list_unsent(const struct core_ctx *c, size_t max, struct store_message **out, size_t *n)
+{
+	return store_outbox_notifications_unsent(c->store, c->tenant->id, max, out, n);
+}
+
 const char *notify_status(const struct store_message *m)
 {
 	return m->waived_at ? "waived" : m->sent_at ? "delivered" : m->attempts ? "failed" : "pending";

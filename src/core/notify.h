@@ -190,6 +190,10 @@ enum rc notify_retry_at(struct store *s, const struct store_message *m, int atte
 enum rc notify_waive(const struct core_ctx *c, int64_t n, const char *request_id, const char *subject_id,
                      const char *reason) WUR;
 
+/* The notifications still owed (neither delivered nor waived), of every
+ * request, oldest first, at most max; store_messages_free them. */
+enum rc notify_list_unsent(const struct core_ctx *c, size_t max, struct store_message **out, size_t *n) WUR;
+
 /* The notifications about a subject and/or of a request (either NULL),
  * each waiver's reason opened (NULL once its subject is erased);
  * store_messages_free them. */

@@ -5,7 +5,8 @@
  * arrives exactly once. And the claim's own rules, at fixed times: a live
  * claim keeps a message from other senders and from the due list; an
  * expired one (its sender died mid-send) is taken again; a sent or
- * rescheduled message cannot be claimed until it is due again.
+ * rescheduled message cannot be claimed until it is due again. And the
+ * notifications still owed, the console's deliveries page's list.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -275,10 +276,49 @@ static void test_claim_rules(void **state)
 	test_register_free(&r);
 }
 
+/* The deliveries page's list: only notifications (a target), only those
+ * neither sent nor waived, oldest first, at most the number asked for. */
+static void test_unsent_notifications(void **state)
+{
+	struct test_register r;
+	test_register_new(&r, WEBSHOP, "default");
+	fill_outbox(&r, 1); /* the consent confirmation: mail, not a notification */
+	int64_t t = test_at(NOW) + 60;
+	struct store_message *v = NULL, *w = NULL;
+	size_t n = 0, k = 0;
+	assert_int_equal(mail_outbox_due(r.store, t, 10, &v, &n), RC_OK);
+	assert_int_equal(n, 1);
+	struct store_message m = {.kind = "webhook", .created_at = t, .next_at = t, .sealed = (unsigned char *)"{}",
+	                          .sealed_len = 2, .target = "shop_db", .event = "subject.erased"};
+	memcpy(m.subject_id, v[0].subject_id, sizeof m.subject_id);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(store_outbox_insert(r.store, r.tenant->id, &m), RC_OK);
+	/* Messages 2-5 are the notifications; 3 is delivered. */
+	assert_int_equal(store_outbox_sent(r.store, r.tenant->id, 3, t + 1), RC_OK);
+
+	assert_int_equal(store_outbox_notifications_unsent(r.store, r.tenant->id, 10, &w, &k), RC_OK);
+	assert_int_equal(k, 3);
+	int64_t want[] = {2, 4, 5};
+	for (size_t i = 0; i < k; i++) {
+		assert_int_equal(w[i].message_id, want[i]);
+		assert_string_equal(w[i].target, "shop_db");
+		assert_int_equal(w[i].sent_at, 0);
+	}
+	store_messages_free(w, k);
+	assert_int_equal(store_outbox_notifications_unsent(r.store, r.tenant->id, 2, &w, &k), RC_OK);
+	assert_int_equal(k, 2);
+	assert_int_equal(w[1].message_id, 4);
+	store_messages_free(w, k);
+
+	store_messages_free(v, n);
+	test_register_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_claim_rules),
+		cmocka_unit_test(test_unsent_notifications),
 		cmocka_unit_test(test_two_senders_deliver_each_message_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

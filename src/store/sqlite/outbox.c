@@ -169,6 +169,24 @@ enum rc sqlite_outbox_notifications(struct store *s, int64_t tenant, const char 
 	return sq_fetch_all(q, st, read_notification, sizeof **out, (void **)out, n, "outbox_notifications");
 }
 
+enum rc sqlite_outbox_notifications_unsent(struct store *s, int64_t tenant, size_t max, struct store_message **out,
+                                           size_t *n)
+{
+	static const char sql[] =
+		"SELECT tenant_id, message_id, subject_id, kind, created_at, next_at, attempts, request_id, target, event, "
+		"sent_at, waived_at, last_error, waive_reason, waive_note FROM outbox INDEXED BY outbox_due "
+		"WHERE sent_at IS NULL AND tenant_id = ?1 AND target IS NOT NULL ORDER BY message_id LIMIT ?2";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+	return sq_fetch_all(q, st, read_notification, sizeof **out, (void **)out, n, "outbox_notifications_unsent");
+}
+
 enum rc sqlite_outbox_waive(struct store *s, int64_t tenant, int64_t message_id, const char *request_id,
                             const unsigned char *note, size_t note_len, int64_t at)
 {
