@@ -262,11 +262,11 @@ static void test_delete_shreds(void **state)
 	assert_int_equal(subject_delete(&c, sid, NULL), RC_NOT_FOUND);
 	/* Re-inserting the backed-up row under a new subject key does not open it. */
 	struct subject_key guess;
-	unsigned char wrapped[VAULT_WRAPPED_LEN];
-	vault_subject_key_new(&r.tenant->vault, sid, &guess, wrapped);
+	unsigned char wrapped[VAULT_WRAPPED_MAX];
+	assert_int_equal(vault_subject_key_new(&r.tenant->vault, sid, &guess, wrapped), VAULT_WRAPPED2_MIN);
 	struct buf out;
 	buf_init(&out, 4096);
-	assert_int_equal(vault_open(&guess, backup.id, backup.data, backup.data_len, &out), RC_CRYPTO);
+	assert_int_equal(vault_open_either(&guess, backup.id, backup.data, backup.data_len, &out), RC_CRYPTO);
 	buf_fini(&out);
 	store_record_fini(&backup);
 	test_register_free(&r);
