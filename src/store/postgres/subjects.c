@@ -4,7 +4,9 @@
  *
  * A record lists its own lookup hashes (the `lookups` blob), and its lookup
  * rows are found through that list: deleting or rewriting a record touches
- * exactly its rows, by primary key. A subject is erased key first: once the
+ * exactly its rows, by primary key. A lookup row names its record only, and
+ * the subject is found through the record (one more seek per find), so a
+ * record moved to another subject takes its lookups along unchanged. A subject is erased key first: once the
  * wrapped key is gone nothing of the subject can be read, even if the rest
  * of the deletion fails. Deleting a subject also deletes the answers kept
  * for retries that are about it.
@@ -111,15 +113,14 @@ static enum rc drop_lookups(struct pg_store *q, int64_t tenant, const char *reco
 /* A record's lookup rows go in one statement: per-statement overhead, not
  * the B-tree, was most of their cost. $1 tenant, $2 record, $3 subject. */
 static const char lookup_insert1[] =
-	"INSERT INTO lookups (tenant_id, hash, record_id, subject_id) VALUES ($1, $4, $2, $3)";
+	"INSERT INTO lookups (tenant_id, hash, record_id) VALUES ($1, $3, $2)";
 static const char lookup_insert2[] =
-	"INSERT INTO lookups (tenant_id, hash, record_id, subject_id) VALUES ($1, $4, $2, $3), ($1, $5, $2, $3)";
+	"INSERT INTO lookups (tenant_id, hash, record_id) VALUES ($1, $3, $2), ($1, $4, $2)";
 static const char lookup_insert3[] =
-	"INSERT INTO lookups (tenant_id, hash, record_id, subject_id) VALUES ($1, $4, $2, $3), ($1, $5, $2, $3), "
-	"($1, $6, $2, $3)";
+	"INSERT INTO lookups (tenant_id, hash, record_id) VALUES ($1, $3, $2), ($1, $4, $2), ($1, $5, $2)";
 static const char lookup_insert4[] =
-	"INSERT INTO lookups (tenant_id, hash, record_id, subject_id) VALUES ($1, $4, $2, $3), ($1, $5, $2, $3), "
-	"($1, $6, $2, $3), ($1, $7, $2, $3)";
+	"INSERT INTO lookups (tenant_id, hash, record_id) VALUES ($1, $3, $2), ($1, $4, $2), "
+	"($1, $5, $2), ($1, $6, $2)";
 static const char *const lookup_insert[4] = {lookup_insert1, lookup_insert2, lookup_insert3, lookup_insert4};
 
 static enum rc add_lookups(struct pg_store *q, int64_t tenant, const struct store_record *r)
@@ -132,9 +133,8 @@ static enum rc add_lookups(struct pg_store *q, int64_t tenant, const struct stor
 		if (rc)
 			break;
 		bind_id(st, 2, TOKEN_PREFIX_RECORD, r->id);
-		bind_id(st, 3, TOKEN_PREFIX_SUBJECT, r->subject_id);
 		for (size_t j = 0; j < k; j++, i++)
-			bind_blob(st, 4 + (int)j, r->lookups + i * VAULT_HASH_LEN, VAULT_HASH_LEN);
+			bind_blob(st, 3 + (int)j, r->lookups + i * VAULT_HASH_LEN, VAULT_HASH_LEN);
 		rc = pq_run(q, st, "lookup_insert");
 	}
 	return rc;
@@ -376,7 +376,8 @@ enum rc pg_lookup_find(struct store *s, int64_t tenant, const unsigned char hash
                            char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n)
 {
 	static const char sql[] =
-		"SELECT DISTINCT subject_id FROM lookups WHERE tenant_id = $1 AND hash = $2 ORDER BY subject_id LIMIT $3";
+		"SELECT DISTINCT r.subject_id FROM lookups l JOIN records r ON r.tenant_id = l.tenant_id "
+		"AND r.record_id = l.record_id WHERE l.tenant_id = $1 AND l.hash = $2 ORDER BY r.subject_id LIMIT $3";
 	struct pg_store *q = pq(s);
 	struct pq_stmt *st = NULL;
 	*n = 0;
@@ -434,11 +435,11 @@ enum rc pg_records_page(struct store *s, int64_t tenant, const char *after, char
 enum rc pg_record_move(struct store *s, int64_t tenant, const char *record_id, const char *to_subject,
                            const unsigned char *data, size_t data_len)
 {
+	/* Read first for RC_NOT_FOUND; its lookup rows name the record only
+	 * (schema 9), so they follow it with nothing to update. */
 	static const char lookups[] = "SELECT record_id, lookups FROM records WHERE tenant_id = $1 AND record_id = $2";
 	static const char move[] =
 		"UPDATE records SET subject_id = $3, data = $4 WHERE tenant_id = $1 AND record_id = $2";
-	static const char move_lookup[] =
-		"UPDATE lookups SET subject_id = $4 WHERE tenant_id = $1 AND hash = $2 AND record_id = $3";
 	struct pg_store *q = pq(s);
 	struct store_record old = {0};
 	struct pq_stmt *st = NULL;
@@ -454,16 +455,6 @@ enum rc pg_record_move(struct store *s, int64_t tenant, const char *record_id, c
 		bind_id(st, 3, TOKEN_PREFIX_SUBJECT, to_subject);
 		bind_blob(st, 4, data, data_len);
 		rc = pq_run(q, st, "record_move");
-	}
-	/* Its lookup rows, by primary key, through the hashes it lists. */
-	for (size_t i = 0; !rc && i < old.nlookups; i++) {
-		rc = pq_tenant(q, move_lookup, tenant, &st);
-		if (rc)
-			break;
-		bind_blob(st, 2, old.lookups + i * VAULT_HASH_LEN, VAULT_HASH_LEN);
-		bind_id(st, 3, TOKEN_PREFIX_RECORD, record_id);
-		bind_id(st, 4, TOKEN_PREFIX_SUBJECT, to_subject);
-		rc = pq_run(q, st, "record_move_lookup");
 	}
 	store_record_fini(&old);
 	return rc;
