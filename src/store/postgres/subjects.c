@@ -193,6 +193,17 @@ enum rc pg_subject_delete(struct store *s, int64_t tenant, const char *id)
 
 /* ---- records ---- */
 
+/* The values nearly every record has are stored as nothing (schema
+ * 9): state 'active' as '', and an updated_at equal to created_at
+ * (never rectified) as 0; RECORD_COLUMNS and the sweep's reads give the
+ * values back, and rows written before (with the values spelt out) read the
+ * same. A record updated at the epoch's first second and made at another
+ * would read as never updated: no clock of a running register says 0. */
+static const char *stored_state(const char *state)
+{
+	return !state || !strcmp(state, "active") ? "" : state;
+}
+
 enum rc pg_record_insert(struct store *s, int64_t tenant, const struct store_record *r)
 {
 	static const char sql[] =
@@ -206,9 +217,9 @@ enum rc pg_record_insert(struct store *s, int64_t tenant, const struct store_rec
 	bind_id(st, 2, TOKEN_PREFIX_RECORD, r->id);
 	bind_id(st, 3, TOKEN_PREFIX_SUBJECT, r->subject_id);
 	bind_text(st, 4, r->kind);
-	bind_text(st, 5, r->state ? r->state : "active");
+	bind_text(st, 5, stored_state(r->state));
 	bind_int(st, 6, r->created_at);
-	bind_int(st, 7, r->updated_at);
+	bind_int(st, 7, r->updated_at == r->created_at ? 0 : r->updated_at);
 	bind_blob(st, 8, r->data, r->data_len);
 	bind_blob(st, 9, r->lookups, r->nlookups * VAULT_HASH_LEN);
 	bind_opt_int(st, 10, r->due_at);
@@ -240,7 +251,9 @@ static enum rc read_events(struct pg_store *q, int64_t tenant, struct store_reco
 	return pq_fetch_all(q, st, read_event, sizeof *r->events, (void **)&r->events, &r->nevents, "events");
 }
 
-#define RECORD_COLUMNS "record_id, subject_id, kind, state, created_at, updated_at, data, lookups, due_at, trim_at"
+#define RECORD_COLUMNS                                                                                      \
+	"record_id, subject_id, kind, CASE state WHEN '' THEN 'active' ELSE state END, created_at, "             \
+	"CASE updated_at WHEN 0 THEN created_at ELSE updated_at END, data, lookups, due_at, trim_at"
 
 static void read_record(struct pq_stmt *st, void *out)
 {
@@ -280,7 +293,8 @@ enum rc pg_record_get(struct store *s, int64_t tenant, const char *id, struct st
 enum rc pg_record_update(struct store *s, int64_t tenant, const struct store_record *r)
 {
 	static const char sql[] =
-		"UPDATE records SET state = $3, updated_at = $4, data = $5, lookups = $6, due_at = $7, trim_at = $8 "
+		"UPDATE records SET state = $3, updated_at = CASE WHEN created_at = $4 THEN 0 ELSE $4 END, data = $5, "
+		"lookups = $6, due_at = $7, trim_at = $8 "
 		"WHERE tenant_id = $1 AND record_id = $2";
 	struct pg_store *q = pq(s);
 	struct store_record old;
@@ -295,7 +309,7 @@ enum rc pg_record_update(struct store *s, int64_t tenant, const struct store_rec
 	if (rc)
 		return rc;
 	bind_id(st, 2, TOKEN_PREFIX_RECORD, r->id);
-	bind_text(st, 3, r->state ? r->state : "active");
+	bind_text(st, 3, stored_state(r->state));
 	bind_int(st, 4, r->updated_at);
 	bind_blob(st, 5, r->data, r->data_len);
 	bind_blob(st, 6, r->lookups, r->nlookups * VAULT_HASH_LEN);
