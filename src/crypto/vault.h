@@ -46,7 +46,9 @@
  * collide) and draw the same 64 random bits. The seals of one id under one
  * key are few and counted by the writes that make them: a subject's key is
  * wrapped when the subject is made, and again under the same epoch key only
- * when the subject is erased with a fresh key; a record is sealed when it is
+ * when the subject is erased with a fresh key (a request's or a kept
+ * answer's key: once per request, once per use of an Idempotency-Key after
+ * the last one expired); a record is sealed when it is
  * added and again at each rectification or retention trim (an anonymised or
  * merged copy has a new id or another key, and a rotation another epoch
  * key). n seals of one id under one key repeat a nonce with probability
