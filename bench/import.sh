@@ -9,7 +9,8 @@
 # -v), and the register's bytes per subject (file size after a checkpoint,
 # and per table and index from dbstat). With BASE_BIN set (the privreg
 # binary of another commit), each run also imports with it, between the
-# two: before and after in the same minutes of a shared machine.
+# two: before and after in the same minutes of a shared machine (its rate,
+# CPU, CPU ratio and bytes per subject, per table for its last run).
 # Usage: bench/import.sh [BUILD_DIR] [ROWS] [RUNS] [FORMAT csv|jsonl]
 set -euo pipefail
 build=${1:-build}
@@ -73,9 +74,14 @@ for run in $(seq "$runs"); do
 	read -r re ru rs rm < <(raw_run)
 	if [ -n "${BASE_BIN:-}" ]; then
 		read -r be bu bs bm < <(privreg_run "$BASE_BIN")
-		printf "run %d: BASE_BIN %.0f rows/s (%.2f s, user %.2f sys %.2f, RSS %d MB)\n" "$run" "$(echo "$rows / $be" | bc -l)" \
-			"$be" "$bu" "$bs" $((bm / 1024))
-		echo "$(echo "$rows / $be" | bc -l) $(echo "$bu + $bs" | bc -l)" >>"$work/base"
+		sqlite3 "$work/reg/privreg.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+		bsize=$(stat -c %s "$work/reg/privreg.db")
+		sqlite3 "$work/reg/privreg.db" "SELECT name, round(sum(pgsize) * 1.0 / $rows, 1) FROM dbstat GROUP BY name
+			HAVING sum(pgsize) > 8192 ORDER BY 2 DESC" | sed 's/|/: /; s/^/  /' >"$work/base_tables"
+		printf "run %d: BASE_BIN %.0f rows/s (%.2f s, user %.2f sys %.2f, RSS %d MB) | CPU ratio %.3f | %.0f B/subject\n" "$run" \
+			"$(echo "$rows / $be" | bc -l)" "$be" "$bu" "$bs" $((bm / 1024)) "$(echo "($ru + $rs) / ($bu + $bs)" | bc -l)" \
+			"$(echo "$bsize / $rows" | bc -l)"
+		echo "$(echo "$rows / $be" | bc -l) $(echo "$bu + $bs" | bc -l) $(echo "($ru + $rs) / ($bu + $bs)" | bc -l) $bsize" >>"$work/base"
 	fi
 	read -r pe pu ps pm < <(privreg_run)
 	sqlite3 "$work/reg/privreg.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
@@ -95,7 +101,11 @@ printf "median: raw %.0f rows/s, privreg %.0f rows/s, ratio of medians %.3f, med
 printf "median CPU (user+sys): privreg %.2f s, CPU ratio raw/privreg %.3f\n" "$(cut -d' ' -f7 "$work/results" | median)" \
 	"$(cut -d' ' -f6 "$work/results" | median)"
 if [ -s "$work/base" ]; then
-	printf "median BASE_BIN: %.0f rows/s, CPU %.2f s\n" "$(cut -d' ' -f1 "$work/base" | median)" "$(cut -d' ' -f2 "$work/base" | median)"
+	printf "median BASE_BIN: %.0f rows/s, CPU %.2f s, CPU ratio raw/BASE_BIN %.3f, %.0f B/subject\n" \
+		"$(cut -d' ' -f1 "$work/base" | median)" "$(cut -d' ' -f2 "$work/base" | median)" \
+		"$(cut -d' ' -f3 "$work/base" | median)" "$(echo "$(cut -d' ' -f4 "$work/base" | median) / $rows" | bc -l)"
+	echo "BASE_BIN bytes per subject by table and index (last run):"
+	cat "$work/base_tables"
 fi
 echo "bytes per subject by table and index (last run):"
 sqlite3 "$work/reg/privreg.db" "SELECT name, round(sum(pgsize) * 1.0 / $rows, 1) FROM dbstat GROUP BY name

@@ -214,10 +214,11 @@ static enum rc rewrap_page(const struct core_ctx *c, char (*ids)[TOKEN_ID_MAX], 
 		}
 		int64_t epoch = rc ? -1 : vault_wrapped_epoch(row.wrapped_key, row.wrapped_len);
 		if (!rc && epoch >= 0 && (uint32_t)epoch != v->epoch) {
-			unsigned char wrapped[VAULT_WRAPPED_LEN];
-			enum rc wrc = vault_subject_key_rewrap(v, ids[i], row.wrapped_key, row.wrapped_len, wrapped);
+			unsigned char wrapped[VAULT_WRAPPED_MAX];
+			size_t wlen = 0;
+			enum rc wrc = vault_subject_key_rewrap(v, ids[i], row.wrapped_key, row.wrapped_len, wrapped, &wlen);
 			if (!wrc) {
-				rc = store_subject_rekey(c->store, c->tenant->id, ids[i], wrapped, sizeof wrapped);
+				rc = store_subject_rekey(c->store, c->tenant->id, ids[i], wrapped, wlen);
 				moved++;
 			} else {
 				/* Unreadable already (its epoch is gone): it cannot block

@@ -60,7 +60,7 @@ static enum rc answer_open(const struct core_ctx *c, const struct store_idempote
 	struct subject_key k;
 	struct buf plain;
 	answer_ad(e->key_hash, ad);
-	enum rc rc = vault_subject_key_unwrap(&c->tenant->vault, ad, e->wrapped_key, VAULT_WRAPPED_LEN, &k);
+	enum rc rc = vault_subject_key_unwrap(&c->tenant->vault, ad, e->wrapped_key, e->wrapped_len, &k);
 	if (rc)
 		return rc;
 	buf_init(&plain, e->answer_len + 1);
@@ -140,7 +140,7 @@ enum rc idempotency_keep(const struct core_ctx *c, const char *key, const void *
 	if (!rc && a->len)
 		rc = buf_append(&plain, a->body, a->len);
 	if (!rc) {
-		vault_subject_key_new(&c->tenant->vault, ad, &k, e.wrapped_key);
+		e.wrapped_len = vault_subject_key_new(&c->tenant->vault, ad, &k, e.wrapped_key);
 		e.answer_len = plain.len + VAULT_SEAL_OVERHEAD;
 		e.answer = xmalloc(e.answer_len);
 		vault_seal(&k, ad, plain.data, plain.len, e.answer);

@@ -1,10 +1,19 @@
 /*
  * record: validation, sealing and rectification of records (see record.h).
  *
- * Plaintext layout inside the ciphertext (version 1):
- *   0x01, then per field: u8 name length, name, u32 LE value length, value.
+ * Plaintext layout inside the ciphertext, version 2 (written now):
+ *   0x02, then per field: u8 name length, name, value length as a varint (7
+ *   bits a byte, low first, at most 4 bytes), value.
+ * Version 1 (read, never written): 0x01, then per field: u8 name length,
+ * name, u32 LE value length, value.
  * Names rather than positions are stored so a record stays readable when a
  * later policy version reorders or adds fields.
+ *
+ * The plaintext is sealed with vault_seal_compact (an 8-byte nonce tail,
+ * the rest of the nonce from the record id); records written before are
+ * sealed with vault_seal (a 24-byte random nonce). vault_open_either opens
+ * both, and a record is written again in the current forms whenever it is
+ * sealed again (rectification, trim, merge, erasure with a fresh key).
  */
 #include "core/record.h"
 #include "core/keep.h"
@@ -21,8 +30,11 @@
 #include "core/datakey.h"
 #include "store/store.h"
 
-#define PLAIN_VERSION 1
+#define PLAIN_VERSION 2
+#define PLAIN_VERSION_U32 1
 #define PLAIN_MAX (2 * 1024 * 1024)
+/* A value's length as a varint: 4 bytes hold 28 bits, more than PLAIN_MAX. */
+#define VARINT_MAX 4
 
 /* One validated field, canonical value in `val`. */
 struct norm_field {
@@ -124,29 +136,47 @@ static enum rc norm_check(const struct core_ctx *c, struct norm_record *r, struc
 	return RC_OK;
 }
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
 static uint32_t get_u32(const unsigned char *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-/* One field of the plaintext layout (see the top of this file). */
+/* A value's length at p (end bounds it) in the layout of `version`: *len
+ * gets it, and the return is the bytes it took; 0 if it does not fit. */
+static size_t get_len(int version, const unsigned char *p, const unsigned char *end, size_t *len)
+{
+	if (version == PLAIN_VERSION_U32) {
+		if (end - p < 4)
+			return 0;
+		*len = get_u32(p);
+		return 4;
+	}
+	size_t v = 0;
+	for (size_t i = 0; i < VARINT_MAX && p + i < end; i++) {
+		v |= (size_t)(p[i] & 0x7f) << (7 * i);
+		if (!(p[i] & 0x80)) {
+			*len = v;
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+/* One field of the plaintext layout (see the top of this file). The plaintext
+ * is capped at PLAIN_MAX, so a length never needs more than VARINT_MAX bytes. */
 static enum rc put_field(struct buf *plain, const char *name, const char *value, size_t len)
 {
-	unsigned char nl = (unsigned char)strlen(name), vl[4];
-	put_u32(vl, (uint32_t)len);
+	unsigned char nl = (unsigned char)strlen(name), vl[VARINT_MAX + 1];
+	if (len >= PLAIN_MAX)
+		return RC_TOO_LARGE;
+	size_t n = 0;
+	for (size_t v = len; n == 0 || v; v >>= 7)
+		vl[n++] = (unsigned char)((v & 0x7f) | (v >> 7 ? 0x80 : 0));
 	enum rc rc = buf_append(plain, &nl, 1);
 	if (!rc)
 		rc = buf_append(plain, name, nl);
 	if (!rc)
-		rc = buf_append(plain, vl, 4);
+		rc = buf_append(plain, vl, n);
 	return rc ? rc : buf_append(plain, value, len);
 }
 
@@ -171,9 +201,9 @@ enum rc record_reseal(const struct record_view *v, const struct subject_key *key
 	for (size_t i = 0; !rc && i < v->nfields; i++)
 		rc = put_field(&plain, v->fields[i].name, v->fields[i].value, v->fields[i].len);
 	if (!rc) {
-		*len = plain.len + VAULT_SEAL_OVERHEAD;
+		*len = plain.len + VAULT_SEAL_COMPACT_OVERHEAD;
 		*data = xmalloc(*len);
-		vault_seal(key, v->id, plain.data, plain.len, *data);
+		vault_seal_compact(key, v->id, plain.data, plain.len, *data);
 	}
 	buf_fini(&plain);
 	return rc;
@@ -237,9 +267,9 @@ static enum rc norm_seal(const struct core_ctx *c, const struct subject_key *key
 	}
 	row->nlookups = nlook;
 	if (!rc) {
-		row->data_len = plain.len + VAULT_SEAL_OVERHEAD;
+		row->data_len = plain.len + VAULT_SEAL_COMPACT_OVERHEAD;
 		row->data = xmalloc(row->data_len);
-		vault_seal(key, row->id, plain.data, plain.len, row->data);
+		vault_seal_compact(key, row->id, plain.data, plain.len, row->data);
 	}
 	buf_fini(&plain);
 	buf_fini(&form);
@@ -567,15 +597,17 @@ enum rc record_add(const struct core_ctx *c, const char *subject_id, const struc
 static enum rc split_fields(const struct core_ctx *c, const struct buf *plain, struct record_view *v)
 {
 	const unsigned char *p = (const unsigned char *)plain->data, *end = p + plain->len;
-	if (p == end || *p++ != PLAIN_VERSION)
+	int version = p == end ? 0 : *p++;
+	if (version != PLAIN_VERSION && version != PLAIN_VERSION_U32)
 		return RC_CRYPTO;
 	size_t n = 0, total = 0;
 	for (const unsigned char *q = p; q < end; n++) {
-		size_t nl = *q++;
-		if ((size_t)(end - q) < nl + 4 || (size_t)(end - q - nl - 4) < get_u32(q + nl))
+		size_t nl = *q++, vl = 0, ll = 0;
+		if ((size_t)(end - q) < nl || !(ll = get_len(version, q + nl, end, &vl)) ||
+		    (size_t)(end - q - nl - ll) < vl)
 			return RC_CRYPTO;
-		total += nl + 1 + get_u32(q + nl) + 1;
-		q += nl + 4 + get_u32(q + nl);
+		total += nl + 1 + vl + 1;
+		q += nl + ll + vl;
 	}
 	char *at;
 	enum rc rc = buf_extend(&v->plain, total, &at);
@@ -589,8 +621,7 @@ static enum rc split_fields(const struct core_ctx *c, const struct buf *plain, s
 		at[nl] = '\0';
 		fo->name = at;
 		at += nl + 1;
-		fo->len = get_u32(p + nl);
-		p += nl + 4;
+		p += nl + get_len(version, p + nl, end, &fo->len);
 		memcpy(at, p, fo->len);
 		at[fo->len] = '\0';
 		fo->value = at;
@@ -622,7 +653,7 @@ enum rc record_view_take(const struct core_ctx *c, const struct subject_key *key
 	v->nevents = row->nevents;
 	struct buf plain;
 	buf_init(&plain, PLAIN_MAX);
-	enum rc rc = vault_open(key, row->id, row->data, row->data_len, &plain);
+	enum rc rc = vault_open_either(key, row->id, row->data, row->data_len, &plain);
 	if (!rc)
 		rc = split_fields(c, &plain, v);
 	if (rc)
@@ -913,11 +944,10 @@ enum rc record_anonymize(const struct core_ctx *c, const struct policy_record *k
 	}
 	v.nfields = kept;
 	struct store_subject subj = {.created_at = created};
-	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	unsigned char wrapped[VAULT_WRAPPED_MAX];
 	id_at(TOKEN_PREFIX_SUBJECT, created, subj.id);
-	vault_subject_key_new(&c->tenant->vault, subj.id, &fresh, wrapped);
+	subj.wrapped_len = vault_subject_key_new(&c->tenant->vault, subj.id, &fresh, wrapped);
 	subj.wrapped_key = wrapped;
-	subj.wrapped_len = sizeof wrapped;
 	struct store_record anon = {.kind = (char *)kind->name, .state = (char *)record_state_name(RECORD_ANONYMIZED),
 	                            .created_at = created, .updated_at = created};
 	id_at(TOKEN_PREFIX_RECORD, created, anon.id);
@@ -1003,12 +1033,11 @@ enum rc record_add_detached(const struct core_ctx *c, const struct record_input 
 	struct subject_key key;
 	struct record_prepared prep;
 	struct store_subject holder = {0};
-	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	unsigned char wrapped[VAULT_WRAPPED_MAX];
 	/* A key holder of its own, which no lookup and no person leads to. */
 	token_id_new(TOKEN_PREFIX_SUBJECT, holder.id);
-	vault_subject_key_new(&c->tenant->vault, holder.id, &key, wrapped);
+	holder.wrapped_len = vault_subject_key_new(&c->tenant->vault, holder.id, &key, wrapped);
 	holder.wrapped_key = wrapped;
-	holder.wrapped_len = sizeof wrapped;
 	enum rc rc = record_prepare(c, holder.id, &key, rec, &prep, eb);
 	vault_subject_key_wipe(&key);
 	if (rc)

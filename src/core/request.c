@@ -344,7 +344,7 @@ static enum rc requester_key(const struct core_ctx *c, const char *request_id, s
 	enum rc rc = store_requester_get(c->store, c->tenant->id, request_id, row);
 	requester_ad(request_id, ad, sizeof ad);
 	if (!rc)
-		rc = vault_subject_key_unwrap(&c->tenant->vault, ad, row->wrapped_key, VAULT_WRAPPED_LEN, k);
+		rc = vault_subject_key_unwrap(&c->tenant->vault, ad, row->wrapped_key, row->wrapped_len, k);
 	return rc;
 }
 
@@ -414,7 +414,7 @@ static enum rc create_about_nobody(const struct core_ctx *c, const struct reques
 	if (!rc) {
 		vault_lookup_hash(&c->tenant->vault, f->name, form.data, form.len, row.lookup_hash);
 		requester_ad(out->id, ad, sizeof ad);
-		vault_subject_key_new(&c->tenant->vault, ad, &k, row.wrapped_key);
+		row.wrapped_len = vault_subject_key_new(&c->tenant->vault, ad, &k, row.wrapped_key);
 		row.contact_len = contact.len + VAULT_SEAL_OVERHEAD;
 		row.contact = xmalloc(row.contact_len);
 		vault_seal(&k, ad, contact.data, contact.len, row.contact);

@@ -19,7 +19,7 @@
 /* A subject with its key and records, validated and sealed, not yet written. */
 struct prepared_subject {
 	struct store_subject row;
-	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	unsigned char wrapped[VAULT_WRAPPED_MAX];
 	struct record_prepared *recs;
 	size_t n;
 };
@@ -43,9 +43,8 @@ static enum rc prepare_subject(const struct core_ctx *c, const struct record_inp
 	if (n > SUBJECT_MAX_RECORDS_IN)
 		return err_set(eb, RC_TOO_LARGE, "more than %d records in one call", SUBJECT_MAX_RECORDS_IN);
 	token_id_new(TOKEN_PREFIX_SUBJECT, ps->row.id);
-	vault_subject_key_new(&c->tenant->vault, ps->row.id, &key, ps->wrapped);
+	ps->row.wrapped_len = vault_subject_key_new(&c->tenant->vault, ps->row.id, &key, ps->wrapped);
 	ps->row.wrapped_key = ps->wrapped;
-	ps->row.wrapped_len = sizeof ps->wrapped;
 	ps->recs = xcalloc(n, sizeof *ps->recs);
 	enum rc rc = RC_OK;
 	for (; ps->n < n; ps->n++) {
@@ -660,14 +659,14 @@ enum rc subject_erase_for(const struct core_ctx *c, const char *subject_id, cons
 {
 	const struct policy *p = c->tenant->policy;
 	struct subject_key old, fresh;
-	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	unsigned char wrapped[VAULT_WRAPPED_MAX];
 	struct store_record *recs = NULL;
 	size_t n = 0;
 	memset(out, 0, sizeof *out);
 	enum rc rc = datakey_unwrap(c, subject_id, &old, eb);
 	if (rc)
 		return rc == RC_GONE ? err_set(eb, rc, "the subject has been erased already") : rc;
-	vault_subject_key_new(&c->tenant->vault, subject_id, &fresh, wrapped);
+	size_t wrapped_len = vault_subject_key_new(&c->tenant->vault, subject_id, &fresh, wrapped);
 	struct store_hold *holds = NULL;
 	size_t nholds = 0;
 	rc = store_begin(c->store);
@@ -741,7 +740,7 @@ enum rc subject_erase_for(const struct core_ctx *c, const char *subject_id, cons
 	if (!rc && out->nkept) {
 		/* The old key is overwritten (secure_delete): what was erased cannot
 		 * be opened again; what is kept opens only with the new key. */
-		rc = store_subject_rekey(c->store, c->tenant->id, subject_id, wrapped, sizeof wrapped);
+		rc = store_subject_rekey(c->store, c->tenant->id, subject_id, wrapped, wrapped_len);
 		if (!rc)
 			rc = store_subject_restrict(c->store, c->tenant->id, subject_id, true);
 		/* The holds that keep the records must still say why. */

@@ -485,33 +485,84 @@ static size_t wrap_ad(const struct vault *v, const char *subject_id, unsigned ch
 	return 8 + n;
 }
 
-/* Wraps key under the current epoch, header first. */
-static void wrap(const struct vault *v, const char *subject_id, const struct subject_key *key,
-                 unsigned char wrapped[VAULT_WRAPPED_LEN])
+/* A compact nonce (vault.h, "Nonces"): 16 bytes from the associated data
+ * (which names the id the ciphertext is bound to), then the 8 stored random
+ * bytes. The hash is unkeyed: a nonce need not be secret, only unrepeated. */
+#define NONCE_HEAD_LEN (VAULT_NONCE_LEN - VAULT_NONCE_TAIL_LEN)
+static void compact_nonce(const unsigned char *ad, size_t adlen, const unsigned char tail[VAULT_NONCE_TAIL_LEN],
+                          unsigned char nonce[VAULT_NONCE_LEN])
 {
-	unsigned char ad[128];
-	size_t adlen = wrap_ad(v, subject_id, ad, sizeof ad);
-	wrapped[0] = 1;
-	wrapped[1] = (unsigned char)(v->epoch >> 16);
-	wrapped[2] = (unsigned char)(v->epoch >> 8);
-	wrapped[3] = (unsigned char)v->epoch;
-	unsigned char *w = wrapped + VAULT_WRAPPED_HEADER_LEN;
-	rng_fill(w, VAULT_NONCE_LEN);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(w + VAULT_NONCE_LEN, NULL, key->k, VAULT_KEY_LEN, ad, adlen, NULL,
-	                                           w, v->wrap_key);
+	static const unsigned char domain[] = "privreg nonce 1";
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, NONCE_HEAD_LEN);
+	crypto_generichash_update(&st, domain, sizeof domain);
+	crypto_generichash_update(&st, ad, adlen);
+	crypto_generichash_final(&st, nonce, NONCE_HEAD_LEN);
+	memcpy(nonce + NONCE_HEAD_LEN, tail, VAULT_NONCE_TAIL_LEN);
 }
 
-void vault_subject_key_new(const struct vault *v, const char *subject_id,
-                           struct subject_key *key, unsigned char wrapped[VAULT_WRAPPED_LEN])
+/* The epoch as a varint (7 bits a byte, low first); returns its length. */
+static size_t put_varint(unsigned char *p, uint32_t v)
+{
+	size_t n = 0;
+	while (v >= 0x80) {
+		p[n++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (unsigned char)v;
+	return n;
+}
+
+/* Reads a varint of at most 4 bytes from p[0..len); returns its length, 0
+ * if there is none (cut short, or longer than 4 bytes). */
+static size_t get_varint(const unsigned char *p, size_t len, uint32_t *v)
+{
+	uint32_t x = 0;
+	for (size_t i = 0; i < len && i < 4; i++) {
+		x |= (uint32_t)(p[i] & 0x7f) << (7 * i);
+		if (!(p[i] & 0x80)) {
+			*v = x;
+			return i + 1;
+		}
+	}
+	return 0;
+}
+
+/* Wraps key under the current epoch in format 2; returns the length. */
+static size_t wrap(const struct vault *v, const char *subject_id, const struct subject_key *key,
+                   unsigned char wrapped[VAULT_WRAPPED_MAX])
+{
+	unsigned char ad[128], nonce[VAULT_NONCE_LEN];
+	size_t adlen = wrap_ad(v, subject_id, ad, sizeof ad);
+	wrapped[0] = 2;
+	size_t at = 1 + put_varint(wrapped + 1, v->epoch);
+	unsigned char *tail = wrapped + at;
+	rng_fill(tail, VAULT_NONCE_TAIL_LEN);
+	compact_nonce(ad, adlen, tail, nonce);
+	at += VAULT_NONCE_TAIL_LEN;
+	crypto_aead_xchacha20poly1305_ietf_encrypt(wrapped + at, NULL, key->k, VAULT_KEY_LEN, ad, adlen, NULL, nonce,
+	                                           v->wrap_key);
+	return at + VAULT_KEY_LEN + VAULT_TAG_LEN;
+}
+
+size_t vault_subject_key_new(const struct vault *v, const char *subject_id,
+                             struct subject_key *key, unsigned char wrapped[VAULT_WRAPPED_MAX])
 {
 	rng_fill(key->k, sizeof key->k);
-	wrap(v, subject_id, key, wrapped);
+	return wrap(v, subject_id, key, wrapped);
 }
 
+/* The three formats are told apart by length alone (72, 76, 57-61), and
+ * formats 1 and 2 by their first byte as well. */
 int64_t vault_wrapped_epoch(const unsigned char *wrapped, size_t len)
 {
 	if (wrapped && len == VAULT_WRAPPED_LEGACY_LEN)
 		return 0;
+	if (wrapped && len >= VAULT_WRAPPED2_MIN && len <= VAULT_WRAPPED2_MAX && wrapped[0] == 2) {
+		uint32_t epoch;
+		size_t n = get_varint(wrapped + 1, len - 1, &epoch);
+		return n && len == VAULT_WRAPPED2_MIN - 1 + n && epoch <= VAULT_EPOCH_NUMBER_MAX ? (int64_t)epoch : -1;
+	}
 	if (!wrapped || len != VAULT_WRAPPED_LEN || wrapped[0] != 1)
 		return -1;
 	return (int64_t)wrapped[1] << 16 | (int64_t)wrapped[2] << 8 | wrapped[3];
@@ -533,6 +584,18 @@ enum rc vault_subject_key_unwrap(const struct vault *v, const char *subject_id,
 			wrap_key = v->epochs[i].key;
 	if (!wrap_key)
 		return RC_GONE; /* its epoch's key was destroyed: so was the data */
+	if (wrapped[0] == 2 && len != VAULT_WRAPPED_LEGACY_LEN) {
+		unsigned char nonce[VAULT_NONCE_LEN];
+		const unsigned char *tail = wrapped + len - VAULT_KEY_LEN - VAULT_TAG_LEN - VAULT_NONCE_TAIL_LEN;
+		compact_nonce(ad, adlen, tail, nonce);
+		if (crypto_aead_xchacha20poly1305_ietf_decrypt(key->k, NULL, NULL, tail + VAULT_NONCE_TAIL_LEN,
+		                                               VAULT_KEY_LEN + VAULT_TAG_LEN, ad, adlen, nonce,
+		                                               wrap_key) != 0) {
+			sodium_memzero(key, sizeof *key);
+			return RC_CRYPTO;
+		}
+		return RC_OK;
+	}
 	if (len == VAULT_WRAPPED_LEN) {
 		wrapped += VAULT_WRAPPED_HEADER_LEN;
 		len -= VAULT_WRAPPED_HEADER_LEN;
@@ -547,12 +610,12 @@ enum rc vault_subject_key_unwrap(const struct vault *v, const char *subject_id,
 }
 
 enum rc vault_subject_key_rewrap(const struct vault *v, const char *subject_id, const unsigned char *wrapped,
-                                 size_t len, unsigned char out[VAULT_WRAPPED_LEN])
+                                 size_t len, unsigned char out[VAULT_WRAPPED_MAX], size_t *out_len)
 {
 	struct subject_key key;
 	enum rc rc = vault_subject_key_unwrap(v, subject_id, wrapped, len, &key);
 	if (!rc)
-		wrap(v, subject_id, &key, out);
+		*out_len = wrap(v, subject_id, &key, out);
 	vault_subject_key_wipe(&key);
 	return rc;
 }
@@ -596,6 +659,46 @@ enum rc vault_open(const struct subject_key *key, const char *record_id,
 		return RC_CRYPTO;
 	}
 	return RC_OK;
+}
+
+void vault_seal_compact(const struct subject_key *key, const char *id, const void *plain, size_t len,
+                        unsigned char *out)
+{
+	char stack[AD_STACK], *ad = ad_text(id, stack);
+	unsigned char nonce[VAULT_NONCE_LEN];
+	size_t adlen = strlen(ad);
+	rng_fill(out, VAULT_NONCE_TAIL_LEN);
+	compact_nonce((const unsigned char *)ad, adlen, out, nonce);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + VAULT_NONCE_TAIL_LEN, NULL, plain, len,
+	                                           (const unsigned char *)ad, adlen, NULL, nonce, key->k);
+	ad_done(ad, stack);
+}
+
+enum rc vault_open_either(const struct subject_key *key, const char *id, const unsigned char *sealed, size_t len,
+                          struct buf *out)
+{
+	if (len < VAULT_SEAL_COMPACT_OVERHEAD)
+		return RC_CRYPTO;
+	size_t plen = len - VAULT_SEAL_COMPACT_OVERHEAD;
+	size_t start = out->len;
+	char *at;
+	if (buf_extend(out, plen, &at))
+		return vault_open(key, id, sealed, len, out); /* too long for out as compact: not compact */
+	char stack[AD_STACK], *ad = ad_text(id, stack);
+	unsigned char nonce[VAULT_NONCE_LEN];
+	size_t adlen = strlen(ad);
+	compact_nonce((const unsigned char *)ad, adlen, sealed, nonce);
+	int bad = crypto_aead_xchacha20poly1305_ietf_decrypt((unsigned char *)at, NULL, NULL,
+	                                                     sealed + VAULT_NONCE_TAIL_LEN, len - VAULT_NONCE_TAIL_LEN,
+	                                                     (const unsigned char *)ad, adlen, nonce, key->k);
+	ad_done(ad, stack);
+	if (!bad)
+		return RC_OK;
+	/* A failed try leaves zeros (libsodium clears its output): the space
+	 * is given back before the other try. */
+	out->len = start;
+	out->data[start] = '\0';
+	return vault_open(key, id, sealed, len, out);
 }
 
 void vault_lookup_hash(const struct vault *v, const char *field, const void *value, size_t len,

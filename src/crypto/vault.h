@@ -24,8 +24,9 @@
  * the tenant's current *epoch* key: epoch 0 is the master key's wrapping
  * subkey (every register made before epochs), epoch N >= 1 a random key in
  * NAME.epoch-N.key beside NAME.key, whose first line records its creation
- * time. A wrapped key says its epoch in its first 4 bytes (VAULT_WRAPPED_LEN);
- * one of VAULT_WRAPPED_LEGACY_LEN bytes is epoch 0 without the header. Once an
+ * time. A wrapped key says its epoch in its header: format 2 (written now,
+ * 57 to 61 bytes) and format 1 (VAULT_WRAPPED_LEN bytes) carry it, one of
+ * VAULT_WRAPPED_LEGACY_LEN bytes is epoch 0 without a header. Once an
  * epoch's key is destroyed (vault_epoch_destroy), what was wrapped under it
  * reads as erased (RC_GONE) everywhere, old copies included. Destroying epoch
  * 0 destroys the master key itself: NAME.key is rewritten to hold only the
@@ -34,6 +35,27 @@
  * epoch 0 wrapping key. Key files are written to a temporary file, fsync'd,
  * renamed into place and the directory fsync'd: a crash leaves the old file
  * or the new one, never half of one.
+ *
+ * Nonces. XChaCha20's 24-byte nonce is two parts: the first 16 bytes go
+ * through HChaCha20 with the key to make a subkey, the last 8 are the nonce
+ * under that subkey. The compact forms (the wrapped key's format 2 and
+ * vault_seal_compact) take the first 16 bytes from the id the ciphertext is
+ * bound to (BLAKE2b of the associated data) and store only the 8 random
+ * bytes: 16 bytes fewer per ciphertext. A nonce repeats under one key only if
+ * two seals are bound to the same id (or to ids whose 128-bit hashes
+ * collide) and draw the same 64 random bits. The seals of one id under one
+ * key are few and counted by the writes that make them: a subject's key is
+ * wrapped when the subject is made, and again under the same epoch key only
+ * when the subject is erased with a fresh key (a request's or a kept
+ * answer's key: once per request, once per use of an Idempotency-Key after
+ * the last one expired); a record is sealed when it is
+ * added and again at each rectification or retention trim (an anonymised or
+ * merged copy has a new id or another key, and a rotation another epoch
+ * key). n seals of one id under one key repeat a nonce with probability
+ * below n^2 / 2^65: under 2^-25 for a million rectifications of one record.
+ * Other ciphertexts under a subject key (consent evidence, request notes,
+ * mail) keep 24 random bytes, which meet a compact nonce with probability
+ * 2^-192 each.
  */
 #ifndef PRIVREG_VAULT_H
 #define PRIVREG_VAULT_H
@@ -53,12 +75,23 @@
  * big-endian) and the legacy layout. */
 #define VAULT_WRAPPED_HEADER_LEN 4
 #define VAULT_WRAPPED_LEN (VAULT_WRAPPED_HEADER_LEN + VAULT_WRAPPED_LEGACY_LEN)
+/* The 8 stored bytes of a compact nonce (see "Nonces" above). */
+#define VAULT_NONCE_TAIL_LEN 8
+/* A wrapped key in format 2 (written now): 0x02, the epoch as a varint (7
+ * bits a byte, low first: 1 byte below epoch 128, at most 4), the nonce's
+ * 8 random bytes, the encrypted key and its tag: 58 bytes below epoch 128. */
+#define VAULT_WRAPPED2_MIN (1 + 1 + VAULT_NONCE_TAIL_LEN + VAULT_KEY_LEN + VAULT_TAG_LEN)
+#define VAULT_WRAPPED2_MAX (VAULT_WRAPPED2_MIN + 3)
+/* Room for a wrapped key of any format (buffers and fixed columns). */
+#define VAULT_WRAPPED_MAX VAULT_WRAPPED_LEN
 /* Epoch keys one vault holds at most (the current one and the older ones
  * not yet destroyed). */
 #define VAULT_EPOCHS_MAX 64
 #define VAULT_EPOCH_NUMBER_MAX 0xFFFFFF
 #define VAULT_HASH_LEN 16
 #define VAULT_SEAL_OVERHEAD (VAULT_NONCE_LEN + VAULT_TAG_LEN)
+/* vault_seal_compact: the nonce's 8 random bytes and the tag. */
+#define VAULT_SEAL_COMPACT_OVERHEAD (VAULT_NONCE_TAIL_LEN + VAULT_TAG_LEN)
 
 /* Each key is VAULT_KEY_LEN bytes (the members are pointers: never take
  * their sizeof). NULL until vault_init or vault_load succeeds. */
@@ -115,20 +148,22 @@ void vault_init(struct vault *v, int64_t tenant_id, const unsigned char master[V
 /* Wipes and frees the keys; a vault never initialised (all zero) is fine. */
 void vault_fini(struct vault *v);
 
-/* A new random subject key and its wrapped form, under the current epoch. */
-void vault_subject_key_new(const struct vault *v, const char *subject_id,
-                           struct subject_key *key, unsigned char wrapped[VAULT_WRAPPED_LEN]);
+/* A new random subject key and its wrapped form (format 2), under the
+ * current epoch; returns the wrapped form's length (at most
+ * VAULT_WRAPPED_MAX). */
+size_t vault_subject_key_new(const struct vault *v, const char *subject_id,
+                             struct subject_key *key, unsigned char wrapped[VAULT_WRAPPED_MAX]) WUR;
 enum rc vault_subject_key_unwrap(const struct vault *v, const char *subject_id,
                                  const unsigned char *wrapped, size_t len,
                                  struct subject_key *key) WUR;
 void vault_subject_key_wipe(struct subject_key *key);
 /* The epoch a wrapped key was wrapped under; -1 if it is not a wrapped key. */
 int64_t vault_wrapped_epoch(const unsigned char *wrapped, size_t len);
-/* Wraps the key again under the current epoch: out gets VAULT_WRAPPED_LEN
- * bytes. RC_GONE when its epoch's key is destroyed, RC_CRYPTO if it does not
- * unwrap. */
+/* Wraps the key again under the current epoch (format 2): out gets
+ * *out_len bytes. RC_GONE when its epoch's key is destroyed, RC_CRYPTO if it
+ * does not unwrap. */
 enum rc vault_subject_key_rewrap(const struct vault *v, const char *subject_id, const unsigned char *wrapped,
-                                 size_t len, unsigned char out[VAULT_WRAPPED_LEN]) WUR;
+                                 size_t len, unsigned char out[VAULT_WRAPPED_MAX], size_t *out_len) WUR;
 
 /* The master key file's epochs, for `privreg key rotate`. path is NAME.key;
  * the epoch files are found beside it. */
@@ -140,12 +175,23 @@ enum rc vault_epoch_create(const char *path, int64_t now, uint32_t *number, stru
  * cannot be destroyed. */
 enum rc vault_epoch_destroy(const char *path, const struct vault *v, uint32_t number, struct errbuf *eb) WUR;
 
-/* out must hold len + VAULT_SEAL_OVERHEAD bytes. */
+/* out must hold len + VAULT_SEAL_OVERHEAD bytes: a 24-byte random nonce,
+ * the ciphertext, the tag. */
 void vault_seal(const struct subject_key *key, const char *record_id,
                 const void *plain, size_t len, unsigned char *out);
 /* Appends the plaintext to out; RC_CRYPTO if it was tampered with or moved. */
 enum rc vault_open(const struct subject_key *key, const char *record_id,
                    const unsigned char *sealed, size_t len, struct buf *out) WUR;
+/* The compact form (see "Nonces" above): out must hold len +
+ * VAULT_SEAL_COMPACT_OVERHEAD bytes: the nonce's 8 random bytes, the
+ * ciphertext, the tag. Nothing in it says its form: vault_open_either opens
+ * it and vault_seal's alike, trying the compact form first (a wrong guess
+ * costs one Poly1305 pass; the tag decides, so neither form can pass for the
+ * other). */
+void vault_seal_compact(const struct subject_key *key, const char *id, const void *plain, size_t len,
+                        unsigned char *out);
+enum rc vault_open_either(const struct subject_key *key, const char *id, const unsigned char *sealed, size_t len,
+                          struct buf *out) WUR;
 
 /* Staff members' secrets (their TOTP keys), sealed under a key derived from
  * the token subkey (stable across key rotations and the destruction of

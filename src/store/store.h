@@ -69,7 +69,8 @@ struct store_request {
  * and their contact sealed under the request's own key (wrapped). */
 struct store_requester {
 	unsigned char lookup_hash[VAULT_HASH_LEN];
-	unsigned char wrapped_key[VAULT_WRAPPED_LEN];
+	unsigned char wrapped_key[VAULT_WRAPPED_MAX]; /* wrapped_len bytes: any format of vault.h */
+	size_t wrapped_len;
 	unsigned char *contact;
 	size_t contact_len;
 };
@@ -80,7 +81,8 @@ struct store_idempotency {
 	unsigned char fingerprint[VAULT_HASH_LEN];
 	char subject_id[TOKEN_ID_MAX]; /* "" when the answer is about no one subject */
 	int64_t created_at, expires_at;
-	unsigned char wrapped_key[VAULT_WRAPPED_LEN];
+	unsigned char wrapped_key[VAULT_WRAPPED_MAX]; /* wrapped_len bytes: any format of vault.h */
+	size_t wrapped_len;
 	unsigned char *answer;     /* sealed */
 	size_t answer_len;
 };

@@ -25,13 +25,13 @@ static const char subject_id[] = "sub_01jd0000000000000000000000";
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static const unsigned char master[VAULT_KEY_LEN] = "privreg fuzz master key 32 bytes";
-	unsigned char wrapped[VAULT_WRAPPED_LEN];
+	unsigned char wrapped[VAULT_WRAPPED_MAX];
 	if (vault_library_init())
 		return 1;
 	tenant.id = 1;
 	tenant.policy = fuzz_policy("webshop");
 	vault_init(&tenant.vault, 1, master);
-	vault_subject_key_new(&tenant.vault, subject_id, &key, wrapped);
+	(void)!vault_subject_key_new(&tenant.vault, subject_id, &key, wrapped);
 	return 0;
 }
 

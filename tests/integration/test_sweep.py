@@ -133,7 +133,8 @@ def test_anonymized_record_keeps_only_keep_fields_and_leaves_its_subject(env):
         assert len(rows) == 1 and rows[0][2] == "anonymized"
         new_rid, new_sid = token("rec_", rows[0][0]), token("sub_", rows[0][1])
         assert new_sid != sid and new_rid != oid
-        assert c.execute("select count(*) from lookups where subject_id = ?", (rows[0][1],)).fetchone()[0] == 0
+        assert c.execute("select count(*) from lookups l join records r on r.tenant_id = l.tenant_id "
+                         "and r.record_id = l.record_id where r.subject_id = ?", (rows[0][1],)).fetchone()[0] == 0
     r = record(env, new_rid)
     assert r.status_code == 200, r.text
     assert r.json()["fields"] == {"items": [{"sku": "A1"}], "amount": "49.90"}

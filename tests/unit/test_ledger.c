@@ -203,9 +203,10 @@ static void test_epochs(void **state)
 	assert_int_equal(vault_load(path, 5, &v0, NULL), RC_OK);
 	assert_int_equal(v0.epoch, 0);
 	struct subject_key k0, k1, got;
-	unsigned char w0[VAULT_WRAPPED_LEN], w1[VAULT_WRAPPED_LEN], again[VAULT_WRAPPED_LEN];
-	vault_subject_key_new(&v0, "sub_a", &k0, w0);
-	assert_int_equal(vault_wrapped_epoch(w0, sizeof w0), 0);
+	unsigned char w0[VAULT_WRAPPED_MAX], w1[VAULT_WRAPPED_MAX], again[VAULT_WRAPPED_MAX];
+	size_t n0, n1, nagain = 0;
+	n0 = vault_subject_key_new(&v0, "sub_a", &k0, w0);
+	assert_int_equal(vault_wrapped_epoch(w0, n0), 0);
 	uint32_t num = 0;
 	assert_int_equal(vault_epoch_create(path, 1700000000, &num, NULL), RC_OK);
 	assert_int_equal(num, 1);
@@ -214,15 +215,15 @@ static void test_epochs(void **state)
 	assert_int_equal(v1.nepochs, 2);
 	assert_int_equal(v1.epochs[1].created, 1700000000);
 	assert_memory_equal(v0.lookup_key, v1.lookup_key, VAULT_KEY_LEN);
-	vault_subject_key_new(&v1, "sub_b", &k1, w1);
-	assert_int_equal(vault_wrapped_epoch(w1, sizeof w1), 1);
+	n1 = vault_subject_key_new(&v1, "sub_b", &k1, w1);
+	assert_int_equal(vault_wrapped_epoch(w1, n1), 1);
 	/* The old vault does not know epoch 1; the new one opens both. */
-	assert_int_equal(vault_subject_key_unwrap(&v0, "sub_b", w1, sizeof w1, &got), RC_GONE);
-	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_a", w0, sizeof w0, &got), RC_OK);
+	assert_int_equal(vault_subject_key_unwrap(&v0, "sub_b", w1, n1, &got), RC_GONE);
+	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_a", w0, n0, &got), RC_OK);
 	assert_memory_equal(got.k, k0.k, VAULT_KEY_LEN);
-	assert_int_equal(vault_subject_key_rewrap(&v1, "sub_a", w0, sizeof w0, again), RC_OK);
-	assert_int_equal(vault_wrapped_epoch(again, sizeof again), 1);
-	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_a", again, sizeof again, &got), RC_OK);
+	assert_int_equal(vault_subject_key_rewrap(&v1, "sub_a", w0, n0, again, &nagain), RC_OK);
+	assert_int_equal(vault_wrapped_epoch(again, nagain), 1);
+	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_a", again, nagain, &got), RC_OK);
 	assert_memory_equal(got.k, k0.k, VAULT_KEY_LEN);
 	/* Epoch 0 destroyed: the master key is gone, the stable subkeys stay. */
 	assert_int_equal(vault_epoch_destroy(path, &v1, 1, NULL), RC_CONFLICT); /* the current one */
@@ -235,8 +236,8 @@ static void test_epochs(void **state)
 	assert_memory_equal(v2.audit_key, v0.audit_key, VAULT_KEY_LEN);
 	assert_memory_equal(v2.checkpoint_key, v0.checkpoint_key, VAULT_KEY_LEN);
 	assert_memory_equal(v2.ledger_key, v0.ledger_key, VAULT_KEY_LEN);
-	assert_int_equal(vault_subject_key_unwrap(&v2, "sub_a", w0, sizeof w0, &got), RC_GONE);
-	assert_int_equal(vault_subject_key_unwrap(&v2, "sub_a", again, sizeof again, &got), RC_OK);
+	assert_int_equal(vault_subject_key_unwrap(&v2, "sub_a", w0, n0, &got), RC_GONE);
+	assert_int_equal(vault_subject_key_unwrap(&v2, "sub_a", again, nagain, &got), RC_OK);
 	size_t len = 0;
 	char *text = test_read_file(path, &len);
 	char hex[2 * VAULT_KEY_LEN + 1];
@@ -252,7 +253,7 @@ static void test_epochs(void **state)
 	assert_int_equal(vault_load(path, 5, &vx, NULL), RC_OK);
 	assert_int_equal(vx.nepochs, 1);
 	assert_int_equal(vx.epochs[0].number, 2);
-	assert_int_equal(vault_subject_key_unwrap(&vx, "sub_b", w1, sizeof w1, &got), RC_GONE);
+	assert_int_equal(vault_subject_key_unwrap(&vx, "sub_b", w1, n1, &got), RC_GONE);
 	vault_fini(&vx);
 	vault_fini(&v0);
 	vault_fini(&v1);

@@ -5,7 +5,10 @@
  * counted in whole years to the day; rectification re-seals the value and
  * moves the lookup hash; events set due times by the kind's keep rule; a
  * restricted subject gets nothing new; erasure destroys the key and the rows;
- * and no value written reaches any file of the register in plaintext.
+ * and no value written reaches any file of the register in plaintext. A
+ * record and a key written by an older privreg (plaintext layout 1 sealed
+ * with a 24-byte random nonce, wrapped key format 1) still read, find,
+ * rectify (into the new forms) and erase.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,8 +19,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "core/datakey.h"
 #include "core/subject.h"
 #include "helpers.h"
@@ -529,7 +534,7 @@ static void test_erasure_destroys_key_and_rows(void **state)
 	assert_int_equal(now_row.due_at, test_at("2031-01-31")); /* kept until its own rule lets it go */
 	struct buf out;
 	buf_init(&out, 4096);
-	assert_int_equal(vault_open(&old, now_row.id, now_row.data, now_row.data_len, &out), RC_CRYPTO);
+	assert_int_equal(vault_open_either(&old, now_row.id, now_row.data, now_row.data_len, &out), RC_CRYPTO);
 	buf_fini(&out);
 	vault_subject_key_wipe(&old);
 	store_record_fini(&now_row);
@@ -540,6 +545,110 @@ static void test_erasure_destroys_key_and_rows(void **state)
 	assert_int_equal(record_read(&dpo, eid, &v, NULL), RC_OK);
 	assert_string_equal(field(v, "amount"), "19.90");
 	record_view_free(v);
+	test_register_free(&r);
+}
+
+/* The forms an older privreg wrote, built here as its code built them:
+ * plaintext layout 1 (u32 value lengths) sealed with a 24-byte random
+ * nonce, and the subject key wrapped in format 1 (4-byte header, 24-byte
+ * random nonce). */
+static void write_old_forms(struct test_register *r, const struct core_ctx *c, const char *sid, const char *rid,
+                            unsigned char *old_data, size_t *old_len)
+{
+	struct subject_key key;
+	assert_int_equal(datakey_unwrap(c, sid, &key, NULL), RC_OK);
+	struct record_view *v = NULL;
+	assert_int_equal(record_read(c, rid, &v, NULL), RC_OK);
+	unsigned char plain[512];
+	size_t n = 0;
+	plain[n++] = 1;
+	for (size_t i = 0; i < v->nfields; i++) {
+		size_t nl = strlen(v->fields[i].name), vl = v->fields[i].len;
+		plain[n++] = (unsigned char)nl;
+		memcpy(plain + n, v->fields[i].name, nl);
+		n += nl;
+		for (int b = 0; b < 4; b++)
+			plain[n++] = (unsigned char)(vl >> (8 * b));
+		memcpy(plain + n, v->fields[i].value, vl);
+		n += vl;
+	}
+	record_view_free(v);
+	*old_len = n + VAULT_SEAL_OVERHEAD;
+	vault_seal(&key, rid, plain, n, old_data);
+	struct store_record row;
+	assert_int_equal(store_record_get(r->store, r->tenant->id, rid, &row), RC_OK);
+	free(row.data);
+	row.data = xmalloc(*old_len);
+	memcpy(row.data, old_data, *old_len);
+	row.data_len = *old_len;
+	assert_int_equal(store_record_update(r->store, r->tenant->id, &row), RC_OK);
+	store_record_fini(&row);
+
+	unsigned char ad[8 + TOKEN_ID_MAX], w[VAULT_WRAPPED_LEN] = {1, 0, 0, 0};
+	uint64_t t = (uint64_t)r->tenant->id;
+	for (int i = 0; i < 8; i++)
+		ad[i] = (unsigned char)(t >> (8 * i));
+	char legacy[TOKEN_ID_MAX];
+	memcpy(legacy, sid, TOKEN_ID_MAX);
+	token_ids_to_legacy(legacy);
+	memcpy(ad + 8, legacy, strlen(legacy));
+	randombytes_buf(w + 4, VAULT_NONCE_LEN);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(w + 4 + VAULT_NONCE_LEN, NULL, key.k, VAULT_KEY_LEN, ad,
+	                                           8 + strlen(legacy), NULL, w + 4, r->tenant->vault.wrap_key);
+	assert_int_equal(store_subject_rekey(r->store, r->tenant->id, sid, w, sizeof w), RC_OK);
+	vault_subject_key_wipe(&key);
+}
+
+static void test_old_forms_read_rectify_and_erase(void **state)
+{
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
+	char sid[TOKEN_ID_MAX], rid[TOKEN_ID_MAX];
+	make_subject(&c, "vana.aadress@example.ee", sid, rid);
+	unsigned char old_data[512];
+	size_t old_len = 0;
+	write_old_forms(&r, &c, sid, rid, old_data, &old_len);
+	struct store_subject s;
+	assert_int_equal(store_subject_get(r.store, r.tenant->id, sid, &s), RC_OK);
+	assert_int_equal(s.wrapped_len, VAULT_WRAPPED_LEN);
+	store_subject_fini(&s);
+
+	/* Read and found as before. */
+	struct record_view *v = NULL;
+	assert_int_equal(record_read(&c, rid, &v, NULL), RC_OK);
+	assert_string_equal(field(v, "email"), "vana.aadress@example.ee");
+	assert_string_equal(field(v, "name"), "Mari Maasikas");
+	record_view_free(v);
+	assert_int_equal(find(&c, "email", "vana.aadress@example.ee"), 1);
+
+	/* Rectified: written again in the new forms, 16 bytes of nonce and 3
+	 * bytes per value length fewer. */
+	struct field_input ch[] = {test_text("name", "Mari Mets")};
+	struct errbuf eb = {""};
+	assert_int_equal(record_rectify(&c, rid, ch, 1, NULL, 0, &eb), RC_OK);
+	struct store_record now;
+	assert_int_equal(store_record_get(r.store, r.tenant->id, rid, &now), RC_OK);
+	assert_int_equal(now.data_len, old_len - 16 - 4 * 3 - (strlen("Maasikas") - strlen("Mets")));
+	store_record_fini(&now);
+	assert_int_equal(record_read(&c, rid, &v, NULL), RC_OK);
+	assert_string_equal(field(v, "name"), "Mari Mets");
+	assert_string_equal(field(v, "phone"), "+37255550101");
+	record_view_free(v);
+
+	/* Erased: the key goes first, and the old ciphertext opens with no
+	 * other key. */
+	struct subject_key guess;
+	unsigned char wrapped[VAULT_WRAPPED_MAX];
+	assert_int_equal(vault_subject_key_new(&r.tenant->vault, sid, &guess, wrapped), VAULT_WRAPPED2_MIN);
+	assert_int_equal(subject_delete(&c, sid, NULL), RC_OK);
+	assert_int_equal(record_read(&c, rid, &v, NULL), RC_NOT_FOUND);
+	assert_int_equal(find(&c, "email", "vana.aadress@example.ee"), 0);
+	struct buf out;
+	buf_init(&out, 4096);
+	assert_int_equal(vault_open_either(&guess, rid, old_data, old_len, &out), RC_CRYPTO);
+	buf_fini(&out);
+	vault_subject_key_wipe(&guess);
 	test_register_free(&r);
 }
 
@@ -555,6 +664,7 @@ int main(void)
 		cmocka_unit_test(test_restricted_subject_gets_nothing_new),
 		cmocka_unit_test(test_restricted_record_cannot_be_rectified),
 		cmocka_unit_test(test_erasure_destroys_key_and_rows),
+		cmocka_unit_test(test_old_forms_read_rectify_and_erase),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

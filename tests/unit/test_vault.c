@@ -40,8 +40,9 @@ static void seal(const struct subject_key *k, const char *rid, const char *plain
 static void test_round_trip(void **state)
 {
 	struct subject_key k;
-	unsigned char wrapped[VAULT_WRAPPED_LEN];
-	vault_subject_key_new(&v1, "sub_a", &k, wrapped);
+	unsigned char wrapped[VAULT_WRAPPED_MAX];
+	size_t wlen = 0;
+	wlen = vault_subject_key_new(&v1, "sub_a", &k, wrapped);
 	unsigned char *ct;
 	size_t len;
 	seal(&k, "rec_1", "mari@example.ee", &ct, &len);
@@ -58,7 +59,7 @@ static void test_round_trip(void **state)
 	free(ct2);
 	/* Unwrapping gives back the same key. */
 	struct subject_key k2;
-	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_a", wrapped, sizeof wrapped, &k2), RC_OK);
+	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_a", wrapped, wlen, &k2), RC_OK);
 	assert_memory_equal(k.k, k2.k, VAULT_KEY_LEN);
 	buf_fini(&out);
 	free(ct);
@@ -67,8 +68,8 @@ static void test_round_trip(void **state)
 static void test_tampered(void **state)
 {
 	struct subject_key k;
-	unsigned char wrapped[VAULT_WRAPPED_LEN];
-	vault_subject_key_new(&v1, "sub_a", &k, wrapped);
+	unsigned char wrapped[VAULT_WRAPPED_MAX];
+	assert_int_equal(vault_subject_key_new(&v1, "sub_a", &k, wrapped), VAULT_WRAPPED2_MIN);
 	unsigned char *ct;
 	size_t len;
 	seal(&k, "rec_1", "Mari Tamm", &ct, &len);
@@ -89,9 +90,9 @@ static void test_tampered(void **state)
 static void test_moved_between_records(void **state)
 {
 	struct subject_key k, other;
-	unsigned char wrapped[VAULT_WRAPPED_LEN];
-	vault_subject_key_new(&v1, "sub_a", &k, wrapped);
-	vault_subject_key_new(&v1, "sub_b", &other, wrapped);
+	unsigned char wrapped[VAULT_WRAPPED_MAX];
+	assert_int_equal(vault_subject_key_new(&v1, "sub_a", &k, wrapped), VAULT_WRAPPED2_MIN);
+	assert_int_equal(vault_subject_key_new(&v1, "sub_b", &other, wrapped), VAULT_WRAPPED2_MIN);
 	unsigned char *ct;
 	size_t len;
 	seal(&k, "rec_1", "Mari Tamm", &ct, &len);
@@ -107,27 +108,28 @@ static void test_moved_between_records(void **state)
 static void test_wrapping_bound(void **state)
 {
 	struct subject_key k, got;
-	unsigned char wrapped[VAULT_WRAPPED_LEN];
-	vault_subject_key_new(&v1, "sub_a", &k, wrapped);
+	unsigned char wrapped[VAULT_WRAPPED_MAX];
+	size_t wlen = 0;
+	wlen = vault_subject_key_new(&v1, "sub_a", &k, wrapped);
 	/* A wrapped key copied to another subject, or read with another tenant's key, fails. */
-	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_b", wrapped, sizeof wrapped, &got), RC_CRYPTO);
-	assert_int_equal(vault_subject_key_unwrap(&v2, "sub_a", wrapped, sizeof wrapped, &got), RC_CRYPTO);
+	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_b", wrapped, wlen, &got), RC_CRYPTO);
+	assert_int_equal(vault_subject_key_unwrap(&v2, "sub_a", wrapped, wlen, &got), RC_CRYPTO);
 	wrapped[30] ^= 1;
-	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_a", wrapped, sizeof wrapped, &got), RC_CRYPTO);
+	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_a", wrapped, wlen, &got), RC_CRYPTO);
 }
 
 static void test_shredded(void **state)
 {
 	struct subject_key k, got;
-	unsigned char wrapped[VAULT_WRAPPED_LEN];
-	vault_subject_key_new(&v1, "sub_a", &k, wrapped);
+	unsigned char wrapped[VAULT_WRAPPED_MAX];
+	assert_int_equal(vault_subject_key_new(&v1, "sub_a", &k, wrapped), VAULT_WRAPPED2_MIN);
 	unsigned char *ct;
 	size_t len;
 	seal(&k, "rec_1", "Mari Tamm", &ct, &len);
 	/* The wrapped key is gone: nothing unwraps, and no other key opens the data. */
 	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_a", NULL, 0, &got), RC_GONE);
 	struct subject_key guess;
-	vault_subject_key_new(&v1, "sub_a", &guess, wrapped);
+	assert_int_equal(vault_subject_key_new(&v1, "sub_a", &guess, wrapped), VAULT_WRAPPED2_MIN);
 	struct buf out;
 	buf_init(&out, 1024);
 	assert_int_equal(vault_open(&guess, "rec_1", ct, len, &out), RC_CRYPTO);
@@ -277,10 +279,140 @@ static void test_tokens(void **state)
 	assert_int_equal(token_apikey_parse("", kid2, h2), RC_UNAUTHORIZED);
 }
 
+/* Made by the code of privreg before format 2 (commit 8efc3b0): master key
+ * bytes 0..31, tenant 1. */
+#define OLD_SUBJECT "sub_01jd0000000000000000000000"
+#define OLD_RECORD "rec_01jd0000000000000000000001"
+static const char old_key[] = "ccbfa5fbf0ba1e971de4b1cf9d015b59e6876fcf23a9b4d6ca638a200dcd2068";
+static const char old_wrapped[] = "010000000dd58cff4e1478fa8182b747bb3b499d90d01fbf0191b071d8845bfac271f037d2d321e736dbd2"
+                                  "2b803917df5e9489f74cccabee03266ed928c3adfff9220a6aa9f37965da76df26";
+static const char old_sealed[] = "ed35958c7369f64ff7b43164dce05b50cc83843880413d3e749837c127b1b3d9cd6ccde862e357d403ed"
+                                 "1d5f92492112475388a08433ed";
+
+static size_t unhex(const char *hex, unsigned char *out, size_t max)
+{
+	size_t n = 0;
+	assert_int_equal(sodium_hex2bin(out, max, hex, strlen(hex), NULL, &n, NULL), 0);
+	return n;
+}
+
+static void test_old_formats_open(void **state)
+{
+	unsigned char master[VAULT_KEY_LEN], key[VAULT_KEY_LEN], w[VAULT_WRAPPED_MAX], sealed[64];
+	for (int i = 0; i < VAULT_KEY_LEN; i++)
+		master[i] = (unsigned char)i;
+	struct vault v;
+	vault_init(&v, 1, master);
+	assert_int_equal(unhex(old_key, key, sizeof key), VAULT_KEY_LEN);
+	size_t wlen = unhex(old_wrapped, w, sizeof w), slen = unhex(old_sealed, sealed, sizeof sealed);
+	assert_int_equal(wlen, VAULT_WRAPPED_LEN);
+	assert_int_equal(vault_wrapped_epoch(w, wlen), 0);
+	struct subject_key k;
+	assert_int_equal(vault_subject_key_unwrap(&v, OLD_SUBJECT, w, wlen, &k), RC_OK);
+	assert_memory_equal(k.k, key, VAULT_KEY_LEN);
+	/* Format 1 without its header is the format before epochs. */
+	assert_int_equal(vault_wrapped_epoch(w + 4, wlen - 4), 0);
+	assert_int_equal(vault_subject_key_unwrap(&v, OLD_SUBJECT, w + 4, wlen - 4, &k), RC_OK);
+	assert_memory_equal(k.k, key, VAULT_KEY_LEN);
+	struct buf out;
+	buf_init(&out, 1024);
+	assert_int_equal(vault_open(&k, OLD_RECORD, sealed, slen, &out), RC_OK);
+	assert_string_equal(out.data, "mari@example.ee");
+	buf_reset(&out);
+	assert_int_equal(vault_open_either(&k, OLD_RECORD, sealed, slen, &out), RC_OK);
+	assert_string_equal(out.data, "mari@example.ee");
+	buf_reset(&out);
+	assert_int_equal(vault_open_either(&k, "rec_01jd0000000000000000000002", sealed, slen, &out), RC_CRYPTO);
+	assert_int_equal(out.len, 0);
+	/* Rewrapped: format 2, 18 bytes shorter, the same key. */
+	unsigned char again[VAULT_WRAPPED_MAX];
+	size_t alen = 0;
+	assert_int_equal(vault_subject_key_rewrap(&v, OLD_SUBJECT, w, wlen, again, &alen), RC_OK);
+	assert_int_equal(alen, VAULT_WRAPPED2_MIN);
+	assert_int_equal(VAULT_WRAPPED_LEN - alen, 18);
+	assert_int_equal(again[0], 2);
+	assert_int_equal(vault_wrapped_epoch(again, alen), 0);
+	struct subject_key k2;
+	assert_int_equal(vault_subject_key_unwrap(&v, OLD_SUBJECT, again, alen, &k2), RC_OK);
+	assert_memory_equal(k2.k, key, VAULT_KEY_LEN);
+	buf_fini(&out);
+	vault_fini(&v);
+}
+
+static void test_compact_seal(void **state)
+{
+	struct subject_key k, other;
+	unsigned char wrapped[VAULT_WRAPPED_MAX];
+	assert_int_equal(vault_subject_key_new(&v1, "sub_a", &k, wrapped), VAULT_WRAPPED2_MIN);
+	assert_int_equal(vault_subject_key_new(&v1, "sub_b", &other, wrapped), VAULT_WRAPPED2_MIN);
+	const char *plain = "Mari Tamm";
+	size_t len = strlen(plain) + VAULT_SEAL_COMPACT_OVERHEAD;
+	unsigned char ct[64], ct2[64];
+	vault_seal_compact(&k, "rec_1", plain, strlen(plain), ct);
+	vault_seal_compact(&k, "rec_1", plain, strlen(plain), ct2);
+	assert_memory_not_equal(ct, ct2, len); /* 8 random bytes each time */
+	struct buf out;
+	buf_init(&out, 1024);
+	assert_int_equal(vault_open_either(&k, "rec_1", ct, len, &out), RC_OK);
+	assert_string_equal(out.data, plain);
+	buf_reset(&out);
+	/* The compact form is no vault_seal form. */
+	assert_int_equal(vault_open(&k, "rec_1", ct, len, &out), RC_CRYPTO);
+	/* Bound to its record and its key; every byte counts. */
+	assert_int_equal(vault_open_either(&k, "rec_2", ct, len, &out), RC_CRYPTO);
+	assert_int_equal(vault_open_either(&other, "rec_1", ct, len, &out), RC_CRYPTO);
+	for (size_t i = 0; i < len; i++) {
+		ct[i] ^= 0x01;
+		assert_int_equal(vault_open_either(&k, "rec_1", ct, len, &out), RC_CRYPTO);
+		assert_int_equal(out.len, 0);
+		ct[i] ^= 0x01;
+	}
+	assert_int_equal(vault_open_either(&k, "rec_1", ct, len - 1, &out), RC_CRYPTO);
+	assert_int_equal(vault_open_either(&k, "rec_1", ct, VAULT_SEAL_COMPACT_OVERHEAD - 1, &out), RC_CRYPTO);
+	/* An empty plaintext seals and opens too. */
+	vault_seal_compact(&k, "rec_1", "", 0, ct);
+	assert_int_equal(vault_open_either(&k, "rec_1", ct, VAULT_SEAL_COMPACT_OVERHEAD, &out), RC_OK);
+	assert_int_equal(out.len, 0);
+	buf_fini(&out);
+}
+
+static void test_wrapped_format2(void **state)
+{
+	struct subject_key k, got;
+	unsigned char w[VAULT_WRAPPED_MAX];
+	size_t n = vault_subject_key_new(&v1, "sub_a", &k, w);
+	assert_int_equal(n, VAULT_WRAPPED2_MIN);
+	assert_int_equal(w[0], 2);
+	assert_int_equal(w[1], 0); /* epoch 0 */
+	/* Lengths the format does not allow, and a damaged varint, are no key. */
+	assert_int_equal(vault_wrapped_epoch(w, n - 1), -1);
+	assert_int_equal(vault_wrapped_epoch(w, n + 1), -1);
+	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_a", w, n - 1, &got), RC_CRYPTO);
+	w[1] = 0x80;
+	assert_int_equal(vault_wrapped_epoch(w, n), -1);
+	w[1] = 0;
+	for (size_t i = 2; i < n; i++) {
+		w[i] ^= 0x10;
+		assert_int_equal(vault_subject_key_unwrap(&v1, "sub_a", w, n, &got), RC_CRYPTO);
+		w[i] ^= 0x10;
+	}
+	assert_int_equal(vault_subject_key_unwrap(&v1, "sub_a", w, n, &got), RC_OK);
+	assert_memory_equal(k.k, got.k, VAULT_KEY_LEN);
+	/* Epochs past 127 take more varint bytes. */
+	const unsigned char e300[] = {2, 0xac, 0x02};
+	unsigned char big[VAULT_WRAPPED2_MIN + 1] = {0};
+	memcpy(big, e300, sizeof e300);
+	assert_int_equal(vault_wrapped_epoch(big, sizeof big), 300);
+	assert_int_equal(vault_wrapped_epoch(big, sizeof big - 1), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_old_formats_open),
+		cmocka_unit_test(test_compact_seal),
+		cmocka_unit_test(test_wrapped_format2),
 		cmocka_unit_test(test_tampered),
 		cmocka_unit_test(test_moved_between_records),
 		cmocka_unit_test(test_wrapping_bound),

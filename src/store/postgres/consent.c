@@ -128,10 +128,11 @@ enum rc pg_consent_by_lookup(struct store *s, int64_t tenant, const unsigned cha
 {
 	/* A subject whose key is destroyed counts as gone: state 'erased'. */
 	static const char sql[] =
-		"SELECT DISTINCT l.subject_id, CASE WHEN s.wrapped_key IS NULL THEN 'erased' "
+		"SELECT DISTINCT r.subject_id, CASE WHEN s.wrapped_key IS NULL THEN 'erased' "
 		"WHEN s.restricted <> 0 THEN 'restricted' ELSE COALESCE(c.state, '') END FROM lookups l "
-		"JOIN subjects s ON s.tenant_id = l.tenant_id AND s.subject_id = l.subject_id "
-		"LEFT JOIN consent_state c ON c.tenant_id = l.tenant_id AND c.subject_id = l.subject_id AND c.purpose = $3 "
+		"JOIN records r ON r.tenant_id = l.tenant_id AND r.record_id = l.record_id "
+		"JOIN subjects s ON s.tenant_id = r.tenant_id AND s.subject_id = r.subject_id "
+		"LEFT JOIN consent_state c ON c.tenant_id = r.tenant_id AND c.subject_id = r.subject_id AND c.purpose = $3 "
 		"WHERE l.tenant_id = $1 AND l.hash = $2 LIMIT $4";
 	struct pg_store *q = pq(s);
 	struct pq_stmt *st = NULL;

@@ -15,7 +15,7 @@ static void read_idempotency(struct pq_stmt *st, void *out)
 	col_id(st, 1, TOKEN_PREFIX_SUBJECT, e->subject_id);
 	e->created_at = col_int(st, 2);
 	e->expires_at = col_int(st, 3);
-	col_fixed(st, 4, e->wrapped_key, VAULT_WRAPPED_LEN);
+	col_upto(st, 4, e->wrapped_key, VAULT_WRAPPED_MAX, &e->wrapped_len);
 	e->answer = col_blob(st, 5, &e->answer_len);
 }
 
@@ -55,7 +55,7 @@ enum rc pg_idempotency_put(struct store *s, int64_t tenant, const struct store_i
 	bind_opt_id(st, 4, TOKEN_PREFIX_SUBJECT, e->subject_id);
 	bind_int(st, 5, e->created_at);
 	bind_int(st, 6, e->expires_at);
-	bind_blob(st, 7, e->wrapped_key, VAULT_WRAPPED_LEN);
+	bind_blob(st, 7, e->wrapped_key, e->wrapped_len);
 	bind_blob(st, 8, e->answer, e->answer_len);
 	return pq_run(q, st, "idempotency_put");
 }

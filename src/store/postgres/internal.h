@@ -319,6 +319,18 @@ static inline void col_fixed(struct pq_stmt *st, int i, unsigned char *out, size
 	free(b);
 }
 
+/* A bytea of at most max bytes into out, its length in *len; *len is 0 for
+ * a longer one (out left as it is) and for NULL. */
+static inline void col_upto(struct pq_stmt *st, int i, unsigned char *out, size_t max, size_t *len)
+{
+	size_t n = 0;
+	unsigned char *b = col_blob(st, i, &n);
+	*len = b && n <= max ? n : 0;
+	if (*len)
+		memcpy(out, b, n);
+	free(b);
+}
+
 /* A row_reader for one integer (a count, an id, a 1). */
 static inline void read_count(struct pq_stmt *st, void *out)
 {

@@ -4,7 +4,9 @@
  *
  * A record lists its own lookup hashes (the `lookups` blob), and its lookup
  * rows are found through that list: deleting or rewriting a record touches
- * exactly its rows, by primary key. A subject is erased key first: once the
+ * exactly its rows, by primary key. A lookup row names its record only, and
+ * the subject is found through the record (one more seek per find), so a
+ * record moved to another subject takes its lookups along unchanged. A subject is erased key first: once the
  * wrapped key is gone nothing of the subject can be read, even if the rest
  * of the deletion fails. Deleting a subject also deletes the answers kept
  * for retries that are about it.
@@ -111,15 +113,14 @@ static enum rc drop_lookups(struct pg_store *q, int64_t tenant, const char *reco
 /* A record's lookup rows go in one statement: per-statement overhead, not
  * the B-tree, was most of their cost. $1 tenant, $2 record, $3 subject. */
 static const char lookup_insert1[] =
-	"INSERT INTO lookups (tenant_id, hash, record_id, subject_id) VALUES ($1, $4, $2, $3)";
+	"INSERT INTO lookups (tenant_id, hash, record_id) VALUES ($1, $3, $2)";
 static const char lookup_insert2[] =
-	"INSERT INTO lookups (tenant_id, hash, record_id, subject_id) VALUES ($1, $4, $2, $3), ($1, $5, $2, $3)";
+	"INSERT INTO lookups (tenant_id, hash, record_id) VALUES ($1, $3, $2), ($1, $4, $2)";
 static const char lookup_insert3[] =
-	"INSERT INTO lookups (tenant_id, hash, record_id, subject_id) VALUES ($1, $4, $2, $3), ($1, $5, $2, $3), "
-	"($1, $6, $2, $3)";
+	"INSERT INTO lookups (tenant_id, hash, record_id) VALUES ($1, $3, $2), ($1, $4, $2), ($1, $5, $2)";
 static const char lookup_insert4[] =
-	"INSERT INTO lookups (tenant_id, hash, record_id, subject_id) VALUES ($1, $4, $2, $3), ($1, $5, $2, $3), "
-	"($1, $6, $2, $3), ($1, $7, $2, $3)";
+	"INSERT INTO lookups (tenant_id, hash, record_id) VALUES ($1, $3, $2), ($1, $4, $2), "
+	"($1, $5, $2), ($1, $6, $2)";
 static const char *const lookup_insert[4] = {lookup_insert1, lookup_insert2, lookup_insert3, lookup_insert4};
 
 static enum rc add_lookups(struct pg_store *q, int64_t tenant, const struct store_record *r)
@@ -132,9 +133,8 @@ static enum rc add_lookups(struct pg_store *q, int64_t tenant, const struct stor
 		if (rc)
 			break;
 		bind_id(st, 2, TOKEN_PREFIX_RECORD, r->id);
-		bind_id(st, 3, TOKEN_PREFIX_SUBJECT, r->subject_id);
 		for (size_t j = 0; j < k; j++, i++)
-			bind_blob(st, 4 + (int)j, r->lookups + i * VAULT_HASH_LEN, VAULT_HASH_LEN);
+			bind_blob(st, 3 + (int)j, r->lookups + i * VAULT_HASH_LEN, VAULT_HASH_LEN);
 		rc = pq_run(q, st, "lookup_insert");
 	}
 	return rc;
@@ -193,6 +193,17 @@ enum rc pg_subject_delete(struct store *s, int64_t tenant, const char *id)
 
 /* ---- records ---- */
 
+/* The values nearly every record has are stored as nothing (schema
+ * 9): state 'active' as '', and an updated_at equal to created_at
+ * (never rectified) as 0; RECORD_COLUMNS and the sweep's reads give the
+ * values back, and rows written before (with the values spelt out) read the
+ * same. A record updated at the epoch's first second and made at another
+ * would read as never updated: no clock of a running register says 0. */
+static const char *stored_state(const char *state)
+{
+	return !state || !strcmp(state, "active") ? "" : state;
+}
+
 enum rc pg_record_insert(struct store *s, int64_t tenant, const struct store_record *r)
 {
 	static const char sql[] =
@@ -206,9 +217,9 @@ enum rc pg_record_insert(struct store *s, int64_t tenant, const struct store_rec
 	bind_id(st, 2, TOKEN_PREFIX_RECORD, r->id);
 	bind_id(st, 3, TOKEN_PREFIX_SUBJECT, r->subject_id);
 	bind_text(st, 4, r->kind);
-	bind_text(st, 5, r->state ? r->state : "active");
+	bind_text(st, 5, stored_state(r->state));
 	bind_int(st, 6, r->created_at);
-	bind_int(st, 7, r->updated_at);
+	bind_int(st, 7, r->updated_at == r->created_at ? 0 : r->updated_at);
 	bind_blob(st, 8, r->data, r->data_len);
 	bind_blob(st, 9, r->lookups, r->nlookups * VAULT_HASH_LEN);
 	bind_opt_int(st, 10, r->due_at);
@@ -240,7 +251,9 @@ static enum rc read_events(struct pg_store *q, int64_t tenant, struct store_reco
 	return pq_fetch_all(q, st, read_event, sizeof *r->events, (void **)&r->events, &r->nevents, "events");
 }
 
-#define RECORD_COLUMNS "record_id, subject_id, kind, state, created_at, updated_at, data, lookups, due_at, trim_at"
+#define RECORD_COLUMNS                                                                                      \
+	"record_id, subject_id, kind, CASE state WHEN '' THEN 'active' ELSE state END, created_at, "             \
+	"CASE updated_at WHEN 0 THEN created_at ELSE updated_at END, data, lookups, due_at, trim_at"
 
 static void read_record(struct pq_stmt *st, void *out)
 {
@@ -280,7 +293,8 @@ enum rc pg_record_get(struct store *s, int64_t tenant, const char *id, struct st
 enum rc pg_record_update(struct store *s, int64_t tenant, const struct store_record *r)
 {
 	static const char sql[] =
-		"UPDATE records SET state = $3, updated_at = $4, data = $5, lookups = $6, due_at = $7, trim_at = $8 "
+		"UPDATE records SET state = $3, updated_at = CASE WHEN created_at = $4 THEN 0 ELSE $4 END, data = $5, "
+		"lookups = $6, due_at = $7, trim_at = $8 "
 		"WHERE tenant_id = $1 AND record_id = $2";
 	struct pg_store *q = pq(s);
 	struct store_record old;
@@ -295,7 +309,7 @@ enum rc pg_record_update(struct store *s, int64_t tenant, const struct store_rec
 	if (rc)
 		return rc;
 	bind_id(st, 2, TOKEN_PREFIX_RECORD, r->id);
-	bind_text(st, 3, r->state ? r->state : "active");
+	bind_text(st, 3, stored_state(r->state));
 	bind_int(st, 4, r->updated_at);
 	bind_blob(st, 5, r->data, r->data_len);
 	bind_blob(st, 6, r->lookups, r->nlookups * VAULT_HASH_LEN);
@@ -376,7 +390,8 @@ enum rc pg_lookup_find(struct store *s, int64_t tenant, const unsigned char hash
                            char (*ids)[TOKEN_ID_MAX], size_t max, size_t *n)
 {
 	static const char sql[] =
-		"SELECT DISTINCT subject_id FROM lookups WHERE tenant_id = $1 AND hash = $2 ORDER BY subject_id LIMIT $3";
+		"SELECT DISTINCT r.subject_id FROM lookups l JOIN records r ON r.tenant_id = l.tenant_id "
+		"AND r.record_id = l.record_id WHERE l.tenant_id = $1 AND l.hash = $2 ORDER BY r.subject_id LIMIT $3";
 	struct pg_store *q = pq(s);
 	struct pq_stmt *st = NULL;
 	*n = 0;
@@ -434,11 +449,11 @@ enum rc pg_records_page(struct store *s, int64_t tenant, const char *after, char
 enum rc pg_record_move(struct store *s, int64_t tenant, const char *record_id, const char *to_subject,
                            const unsigned char *data, size_t data_len)
 {
+	/* Read first for RC_NOT_FOUND; its lookup rows name the record only
+	 * (schema 9), so they follow it with nothing to update. */
 	static const char lookups[] = "SELECT record_id, lookups FROM records WHERE tenant_id = $1 AND record_id = $2";
 	static const char move[] =
 		"UPDATE records SET subject_id = $3, data = $4 WHERE tenant_id = $1 AND record_id = $2";
-	static const char move_lookup[] =
-		"UPDATE lookups SET subject_id = $4 WHERE tenant_id = $1 AND hash = $2 AND record_id = $3";
 	struct pg_store *q = pq(s);
 	struct store_record old = {0};
 	struct pq_stmt *st = NULL;
@@ -454,16 +469,6 @@ enum rc pg_record_move(struct store *s, int64_t tenant, const char *record_id, c
 		bind_id(st, 3, TOKEN_PREFIX_SUBJECT, to_subject);
 		bind_blob(st, 4, data, data_len);
 		rc = pq_run(q, st, "record_move");
-	}
-	/* Its lookup rows, by primary key, through the hashes it lists. */
-	for (size_t i = 0; !rc && i < old.nlookups; i++) {
-		rc = pq_tenant(q, move_lookup, tenant, &st);
-		if (rc)
-			break;
-		bind_blob(st, 2, old.lookups + i * VAULT_HASH_LEN, VAULT_HASH_LEN);
-		bind_id(st, 3, TOKEN_PREFIX_RECORD, record_id);
-		bind_id(st, 4, TOKEN_PREFIX_SUBJECT, to_subject);
-		rc = pq_run(q, st, "record_move_lookup");
 	}
 	store_record_fini(&old);
 	return rc;

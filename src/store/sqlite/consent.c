@@ -127,12 +127,14 @@ enum rc sqlite_consent_states_for_subject(struct store *s, int64_t tenant, const
 enum rc sqlite_consent_by_lookup(struct store *s, int64_t tenant, const unsigned char hash[VAULT_HASH_LEN],
                                  const char *purpose, struct store_consent_state *out, size_t max, size_t *n)
 {
-	/* A subject whose key is destroyed counts as gone: state 'erased'. */
+	/* A subject whose key is destroyed counts as gone: state 'erased'. The
+	 * CROSS JOINs keep SQLite's planner to this order: hash, record, subject. */
 	static const char sql[] =
-		"SELECT DISTINCT l.subject_id, CASE WHEN s.wrapped_key IS NULL THEN 'erased' "
+		"SELECT DISTINCT r.subject_id, CASE WHEN s.wrapped_key IS NULL THEN 'erased' "
 		"WHEN s.restricted THEN 'restricted' ELSE COALESCE(c.state, '') END FROM lookups l "
-		"JOIN subjects s ON s.tenant_id = l.tenant_id AND s.subject_id = l.subject_id "
-		"LEFT JOIN consent_state c ON c.tenant_id = l.tenant_id AND c.subject_id = l.subject_id AND c.purpose = ?3 "
+		"CROSS JOIN records r ON r.tenant_id = l.tenant_id AND r.record_id = l.record_id "
+		"CROSS JOIN subjects s ON s.tenant_id = r.tenant_id AND s.subject_id = r.subject_id "
+		"LEFT JOIN consent_state c ON c.tenant_id = r.tenant_id AND c.subject_id = r.subject_id AND c.purpose = ?3 "
 		"WHERE l.tenant_id = ?1 AND l.hash = ?2 LIMIT ?4";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;

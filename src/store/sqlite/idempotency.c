@@ -15,7 +15,7 @@ static void read_idempotency(sqlite3_stmt *st, void *out)
 	col_id(st, 1, TOKEN_PREFIX_SUBJECT, e->subject_id);
 	e->created_at = sqlite3_column_int64(st, 2);
 	e->expires_at = sqlite3_column_int64(st, 3);
-	col_fixed(st, 4, e->wrapped_key, VAULT_WRAPPED_LEN);
+	col_upto(st, 4, e->wrapped_key, VAULT_WRAPPED_MAX, &e->wrapped_len);
 	e->answer = col_blob(st, 5, &e->answer_len);
 }
 
@@ -53,7 +53,7 @@ enum rc sqlite_idempotency_put(struct store *s, int64_t tenant, const struct sto
 	bind_opt_id(st, 4, TOKEN_PREFIX_SUBJECT, e->subject_id);
 	sqlite3_bind_int64(st, 5, e->created_at);
 	sqlite3_bind_int64(st, 6, e->expires_at);
-	bind_blob(st, 7, e->wrapped_key, VAULT_WRAPPED_LEN);
+	bind_blob(st, 7, e->wrapped_key, e->wrapped_len);
 	bind_blob(st, 8, e->answer, e->answer_len);
 	return sq_run(q, st, "idempotency_put");
 }

@@ -250,6 +250,16 @@ static inline void col_fixed(sqlite3_stmt *st, int i, unsigned char *out, size_t
 		memcpy(out, sqlite3_column_blob(st, i), len);
 }
 
+/* A blob of at most max bytes into out, its length in *len; *len is 0 for
+ * a longer one (out left as it is) and for NULL. */
+static inline void col_upto(sqlite3_stmt *st, int i, unsigned char *out, size_t max, size_t *len)
+{
+	size_t n = (size_t)sqlite3_column_bytes(st, i);
+	*len = n <= max ? n : 0;
+	if (*len)
+		memcpy(out, sqlite3_column_blob(st, i), n);
+}
+
 /* A row_reader for one integer (a count, an id, a 1). */
 static inline void read_count(sqlite3_stmt *st, void *out)
 {

@@ -191,7 +191,7 @@ enum rc sqlite_requester_insert(struct store *s, int64_t tenant, const char *req
 		return rc;
 	bind_id(st, 2, TOKEN_PREFIX_REQUEST, request_id);
 	bind_blob(st, 3, r->lookup_hash, VAULT_HASH_LEN);
-	bind_blob(st, 4, r->wrapped_key, VAULT_WRAPPED_LEN);
+	bind_blob(st, 4, r->wrapped_key, r->wrapped_len);
 	bind_blob(st, 5, r->contact, r->contact_len);
 	return sq_run(q, st, "requester_insert");
 }
@@ -200,7 +200,7 @@ static void read_requester(sqlite3_stmt *st, void *out)
 {
 	struct store_requester *r = out;
 	col_fixed(st, 0, r->lookup_hash, VAULT_HASH_LEN);
-	col_fixed(st, 1, r->wrapped_key, VAULT_WRAPPED_LEN);
+	col_upto(st, 1, r->wrapped_key, VAULT_WRAPPED_MAX, &r->wrapped_len);
 	r->contact = col_blob(st, 2, &r->contact_len);
 }
 
