@@ -171,7 +171,7 @@ static enum rc put_row(struct store *s, const struct layout *l, const struct sou
 			*v = r ? v_int(r->updated_at) : v_null();
 			break;
 		case COL_RESTRICTED:
-			*v = v_int(su && su->restricted);
+			*v = v_int(0); /* as subject_insert: a new subject is not restricted */
 			break;
 		case COL_KIND:
 			*v = r ? v_text(r->kind) : v_null();

@@ -24,6 +24,8 @@ enum rc sqlite_import_holders(struct store *s, int64_t tenant, const unsigned ch
 enum rc sqlite_import_write(struct store *s, int64_t tenant, const struct store_subject *const *subjects,
                             size_t nsubjects, const struct store_record *const *records, size_t nrecords)
 {
+	if (!sq(s)->depth)
+		return RC_INTERNAL; /* the caller's transaction holds the rows, as on PostgreSQL */
 	enum rc rc = RC_OK;
 	for (size_t i = 0; !rc && i < nsubjects; i++)
 		rc = sqlite_subject_insert(s, tenant, subjects[i]);
