@@ -316,7 +316,8 @@ enum rc subject_batch_write(const struct core_ctx *c, struct subject_batch *b, c
 	char (*holders)[TOKEN_ID_MAX] = xmalloc((nh ? nh : 1) * sizeof *holders);
 	for (size_t k = 0; k < n; k++) {
 		const struct batch_item *it = &b->v[index[k]];
-		memcpy(hashes + at * VAULT_HASH_LEN, it->uhash, it->nunique * VAULT_HASH_LEN);
+		if (it->nunique) /* uhash is NULL without unique values */
+			memcpy(hashes + at * VAULT_HASH_LEN, it->uhash, it->nunique * VAULT_HASH_LEN);
 		at += it->nunique;
 	}
 	struct written_values wv = {.hashes = hashes, .mask = 15};
