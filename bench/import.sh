@@ -76,10 +76,13 @@ fi
 echo "store=$store rows=$rows runs=$runs format=$format file=$(stat -c %s "$src") bytes; $(nproc) cores; $version"
 
 # CPU seconds (user+sys) the PostgreSQL server has used: the postmaster with
-# the backends it has reaped, and its live children; 0 for SQLite.
+# the backends it has reaped, and its live children; 0 for SQLite. A
+# backend ends a moment after its client: until the postmaster has reaped
+# it, its time is in neither count, so the count waits for that.
 server_cpu() {
 	[ "$store" = postgresql ] || { echo 0; return; }
 	local pm
+	sleep 2
 	pm=$(head -1 "$pgdir/data/postmaster.pid")
 	{
 		awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat"
