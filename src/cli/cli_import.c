@@ -5,7 +5,11 @@
  * Two threads: the reader parses rows, validates them against the policy
  * and seals new subjects (core/subject.h subject_batch_add, which needs no
  * connection); the writer writes each batch in one transaction with one
- * audit entry naming the file's SHA-256 and the batch's lines. At most three
+ * audit entry naming the file's SHA-256 and the batch's lines. The new
+ * subjects of a batch go in together (subject_batch_write: on PostgreSQL a
+ * COPY per table), up to a row for an existing subject, which is written on
+ * its own since it may name one of them; refusals and consents then follow
+ * in the file's order. At most three
  * batches are in memory (one read, one waiting, one written), each capped
  * in rows and bytes: memory does not grow with the file.
  *
