@@ -23,11 +23,14 @@
 enum rc pg_import_holders(struct store *s, int64_t tenant, const unsigned char *hashes, size_t n,
                           char (*holders)[TOKEN_ID_MAX])
 {
-	/* $2 is the n hashes end to end, $3 the length of one. */
+	/* $2 is the n hashes end to end, $3 the length of one. The LATERAL
+	 * subquery makes each hash one probe of lookups' primary key: as a
+	 * plain join, the planner hashed the whole table instead (a scan of
+	 * every lookup row per batch). */
 	static const char sql[] =
-		"SELECT DISTINCT ON (g.i) g.i, l.subject_id FROM generate_series(0, length($2) / $3 - 1) AS g (i) "
-		"JOIN lookups AS l ON l.tenant_id = $1 AND l.hash = substring($2 FROM (g.i * $3 + 1)::integer FOR $3::integer) "
-		"ORDER BY g.i, l.subject_id";
+		"SELECT g.i, l.subject_id FROM generate_series(0, length($2) / $3 - 1) AS g (i) "
+		"CROSS JOIN LATERAL (SELECT subject_id FROM lookups WHERE tenant_id = $1 "
+		"AND hash = substring($2 FROM (g.i * $3 + 1)::integer FOR $3::integer) ORDER BY subject_id LIMIT 1) AS l";
 	struct pg_store *q = pq(s);
 	struct pq_stmt *st = NULL;
 	for (size_t i = 0; i < n; i++)
