@@ -22,13 +22,16 @@
 # database's size). With BASE_BIN set (the privreg binary of another
 # commit), each run also imports with it, between the two: before and
 # after in the same minutes of a shared machine.
-# Usage: [STORE=sqlite|postgresql] bench/import.sh [BUILD_DIR] [ROWS] [RUNS] [FORMAT csv|jsonl]
+# POLICY (default policies/webshop.yaml) is the register's policy: one whose
+# email is `unique: true` adds the check of every e-mail against the register.
+# Usage: [STORE=sqlite|postgresql] [POLICY=FILE] bench/import.sh [BUILD_DIR] [ROWS] [RUNS] [FORMAT csv|jsonl]
 set -euo pipefail
 build=${1:-build}
 rows=${2:-1000000}
 runs=${3:-3}
 format=${4:-csv}
 store=${STORE:-sqlite}
+policy=$(realpath "${POLICY:-$(dirname "$0")/../policies/webshop.yaml}")
 cd "$(dirname "$0")/.."
 bin="$PWD/$build/privreg"
 [ -x "$bin" ] || { echo "no $bin: build it first (make build)" >&2; exit 1; }
@@ -73,7 +76,7 @@ if [ "$store" = postgresql ]; then
 else
 	version="SQLite $(sqlite3 --version | cut -d' ' -f1)"
 fi
-echo "store=$store rows=$rows runs=$runs format=$format file=$(stat -c %s "$src") bytes; $(nproc) cores; $version"
+echo "store=$store policy=$policy rows=$rows runs=$runs format=$format file=$(stat -c %s "$src") bytes; $(nproc) cores; $version"
 
 # CPU seconds (user+sys) the PostgreSQL server has used: the postmaster with
 # the backends it has reaped, and its live children; 0 for SQLite. A
@@ -119,10 +122,10 @@ privreg_run() { # [BINARY]
 	rm -rf "$work/reg"
 	if [ "$store" = postgresql ]; then
 		"$pgbin/psql" -qX "$url/postgres" -c "DROP DATABASE IF EXISTS reg" -c "CREATE DATABASE reg" >/dev/null
-		"$b" init --dir "$work/reg" --policy policies/webshop.yaml --store "$url/reg" >/dev/null
+		"$b" init --dir "$work/reg" --policy "$policy" --store "$url/reg" >/dev/null
 		"$pgbin/psql" -qX "$url/reg" -c "CHECKPOINT" >/dev/null
 	else
-		"$b" init --dir "$work/reg" --policy policies/webshop.yaml >/dev/null
+		"$b" init --dir "$work/reg" --policy "$policy" >/dev/null
 	fi
 	timed "$b" import account "$src" --dir "$work/reg"
 }
