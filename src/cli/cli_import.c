@@ -5,7 +5,11 @@
  * Two threads: the reader parses rows, validates them against the policy
  * and seals new subjects (core/subject.h subject_batch_add, which needs no
  * connection); the writer writes each batch in one transaction with one
- * audit entry naming the file's SHA-256 and the batch's lines. At most three
+ * audit entry naming the file's SHA-256 and the batch's lines. The new
+ * subjects of a batch go in together (subject_batch_write: on PostgreSQL a
+ * COPY per table), up to a row for an existing subject, which is written on
+ * its own since it may name one of them; refusals and consents then follow
+ * in the file's order. At most three
  * batches are in memory (one read, one waiting, one written), each capped
  * in rows and bytes: memory does not grow with the file.
  *
@@ -807,11 +811,51 @@ static enum rc attach(struct writer *w, const struct row *r, struct errbuf *eb)
 	return core_end(c, rc);
 }
 
-/* Writes one batch; CLI_OK or the exit code of a failure that stops all. */
+/* Settles rows [from, to) of b, none of which names an existing subject:
+ * the new subjects among them are written together (subject_batch_write:
+ * a few statements for all), then each row is counted, refused or given
+ * its consents, in the file's order. RC_OK or a failure that stops all. */
+static enum rc settle(struct writer *w, struct batch *b, size_t from, size_t to, struct errbuf *eb)
+{
+	const struct core_ctx *c = w->c;
+	size_t *index = xmalloc((to - from ? to - from : 1) * sizeof *index), n = 0;
+	for (size_t i = from; i < to; i++)
+		if (!b->rows[i].rc)
+			index[n++] = b->rows[i].index;
+	enum rc rc = n ? subject_batch_write(c, b->sb, index, n) : RC_OK;
+	free(index);
+	for (size_t i = from; !rc && i < to; i++) {
+		struct row *r = &b->rows[i];
+		char sid[TOKEN_ID_MAX];
+		if (r->rc) {
+			reject(w, r, r->rc, &r->eb);
+			continue;
+		}
+		eb->msg[0] = '\0';
+		enum rc wrc = subject_batch_result(b->sb, r->index, sid, eb);
+		if (!wrc && r->ngrants && (wrc = grant_all(c, r, sid, eb)) && rc_http_status(wrc) < 500) {
+			/* grant_check made this impossible: refusing the row now
+			 * would leave its subject written. */
+			fprintf(stderr, "privreg: %s:%zu: %s\n", w->path, r->line, err_msg(eb, wrc));
+			wrc = RC_INTERNAL;
+		}
+		w->n.created += !wrc;
+		if (wrc && rc_http_status(wrc) >= 500)
+			rc = wrc;
+		else if (wrc)
+			reject(w, r, wrc, eb);
+	}
+	return rc;
+}
+
+/* Writes one batch; CLI_OK or the exit code of a failure that stops all.
+ * A row for an existing subject ends a run of new ones: the run is written
+ * first, since the row may name one of them (by a lookup value), and its
+ * own values count for the runs after it. */
 static int write_batch(struct writer *w, struct batch *b)
 {
 	const struct core_ctx *c = w->c;
-	size_t first = 0, last = 0;
+	size_t first = 0, last = 0, from = 0;
 	enum rc rc = RC_OK;
 	struct errbuf eb = {""};
 	if (w->o->own_transaction && !w->o->all_or_nothing && !w->o->dry_run && (rc = store_begin(c->store)))
@@ -821,31 +865,22 @@ static int write_batch(struct writer *w, struct batch *b)
 		first = first ? first : r->line;
 		last = r->line;
 		w->n.rows++;
-		if (r->rc) {
-			reject(w, r, r->rc, &r->eb);
+		if (r->rc || r->fresh)
 			continue;
-		}
+		rc = settle(w, b, from, i, &eb);
+		from = i + 1;
+		if (rc)
+			break;
 		eb.msg[0] = '\0';
-		enum rc wrc;
-		if (r->fresh) {
-			char sid[TOKEN_ID_MAX];
-			wrc = subject_batch_write(c, b->sb, r->index, sid, &eb);
-			if (!wrc && r->ngrants && (wrc = grant_all(c, r, sid, &eb)) && rc_http_status(wrc) < 500) {
-				/* grant_check made this impossible: refusing the row now
-				 * would leave its subject written. */
-				fprintf(stderr, "privreg: %s:%zu: %s\n", w->path, r->line, err_msg(&eb, wrc));
-				wrc = RC_INTERNAL;
-			}
-			w->n.created += !wrc;
-		} else {
-			wrc = attach(w, r, &eb);
-			w->n.attached += !wrc;
-		}
+		enum rc wrc = attach(w, r, &eb);
+		w->n.attached += !wrc;
 		if (wrc && rc_http_status(wrc) >= 500)
 			rc = wrc;
 		else if (wrc)
 			reject(w, r, wrc, &eb);
 	}
+	if (!rc)
+		rc = settle(w, b, from, b->n, &eb);
 	if (!rc && b->n) {
 		char source[SUBJECT_BATCH_SOURCE_MAX];
 		snprintf(source, sizeof source, "file=sha256:%s lines=%zu-%zu", w->o->hash, first, last);

@@ -191,6 +191,11 @@ struct batch_item {
 	const struct policy_field **ufield;
 	unsigned char (*uhash)[VAULT_HASH_LEN];
 	size_t nunique;
+	/* What subject_batch_write did with it (subject_batch_result). */
+	bool done;
+	enum rc result;            /* RC_OK: written; RC_EXISTS: refused */
+	const struct policy_field *held; /* refused: the unique field, and who holds its value */
+	char holder[TOKEN_ID_MAX];
 };
 
 struct subject_batch {
@@ -279,32 +284,110 @@ enum rc subject_batch_add(const struct core_ctx *c, struct subject_batch *b, con
 	return RC_OK;
 }
 
-enum rc subject_batch_write(const struct core_ctx *c, struct subject_batch *b, size_t index,
-                            char id[TOKEN_ID_MAX], struct errbuf *eb)
+/* The unique values a run of subject_batch_write has written, by hash:
+ * open addressing over the hashes' first bytes (they are keyed hashes, so
+ * evenly spread). A slot holds 1 + the value's place in the run's array. */
+struct written_values {
+	const unsigned char *hashes;
+	size_t *slot;
+	size_t mask;
+	const char **owner;        /* per place: the subject that wrote it */
+};
+
+static size_t value_slot(const struct written_values *wv, const unsigned char *h)
 {
-	struct batch_item *it = &b->v[index];
-	/* The item moved since it was prepared (into b, and as b grew). */
-	it->ps.row.wrapped_key = it->ps.wrapped;
-	/* Earlier subjects of the batch are written already, so a value twice
-	 * in one file is found like one already in the register. */
-	for (size_t i = 0; i < it->nunique; i++) {
-		char ids[1][TOKEN_ID_MAX];
-		size_t m = 0;
-		enum rc rc = store_lookup_find(c->store, c->tenant->id, it->uhash[i], ids, 1, &m);
-		if (rc)
-			return rc;
-		if (m)
-			return err_set(eb, RC_EXISTS, "a subject with this %s exists already: %s (%s is unique)",
-			               it->ufield[i]->name, ids[0], it->ufield[i]->name);
+	uint64_t x;
+	memcpy(&x, h, sizeof x);
+	size_t i = (size_t)x & wv->mask;
+	while (wv->slot[i] && memcmp(wv->hashes + (wv->slot[i] - 1) * VAULT_HASH_LEN, h, VAULT_HASH_LEN))
+		i = (i + 1) & wv->mask;
+	return i;
+}
+
+enum rc subject_batch_write(const struct core_ctx *c, struct subject_batch *b, const size_t *index, size_t n)
+{
+	size_t nh = 0, nrecs = 0, at = 0, nsubj = 0, nrow = 0;
+	for (size_t k = 0; k < n; k++) {
+		nh += b->v[index[k]].nunique;
+		nrecs += b->v[index[k]].ps.n;
 	}
-	enum rc rc = write_rows(c, &it->ps);
-	if (rc)
-		return rc;
+	unsigned char *hashes = xmalloc(nh ? nh * VAULT_HASH_LEN : 1);
+	char (*holders)[TOKEN_ID_MAX] = xmalloc((nh ? nh : 1) * sizeof *holders);
+	for (size_t k = 0; k < n; k++) {
+		const struct batch_item *it = &b->v[index[k]];
+		if (it->nunique) /* uhash is NULL without unique values */
+			memcpy(hashes + at * VAULT_HASH_LEN, it->uhash, it->nunique * VAULT_HASH_LEN);
+		at += it->nunique;
+	}
+	struct written_values wv = {.hashes = hashes, .mask = 15};
+	while (wv.mask + 1 < 2 * nh)
+		wv.mask = 2 * wv.mask + 1;
+	wv.slot = xcalloc(wv.mask + 1, sizeof *wv.slot);
+	wv.owner = xcalloc(nh ? nh : 1, sizeof *wv.owner);
+	const struct store_subject **subjects = xmalloc((n ? n : 1) * sizeof *subjects);
+	const struct store_record **records = xmalloc((nrecs ? nrecs : 1) * sizeof *records);
+	/* The register's holders of every value at once; those written earlier
+	 * in this run are in wv, so a value twice in one file is found like one
+	 * already in the register, and the holder named is the same one
+	 * (lookup_find's first: the smallest id) as one by one. */
+	enum rc rc = store_import_holders(c->store, c->tenant->id, hashes, nh, holders);
+	at = 0;
+	for (size_t k = 0; !rc && k < n; k++) {
+		struct batch_item *it = &b->v[index[k]];
+		/* The item moved since it was prepared (into b, and as b grew). */
+		it->ps.row.wrapped_key = it->ps.wrapped;
+		it->done = true;
+		it->result = RC_OK;
+		for (size_t i = 0; i < it->nunique && !it->result; i++) {
+			const char *holder = holders[at + i];
+			size_t slot = value_slot(&wv, hashes + (at + i) * VAULT_HASH_LEN);
+			if (wv.slot[slot] && (!*holder || strcmp(wv.owner[wv.slot[slot] - 1], holder) < 0))
+				holder = wv.owner[wv.slot[slot] - 1];
+			if (*holder) {
+				it->result = RC_EXISTS;
+				it->held = it->ufield[i];
+				memcpy(it->holder, holder, TOKEN_ID_MAX);
+			}
+		}
+		if (!it->result) {
+			for (size_t i = 0; i < it->nunique; i++) {
+				size_t slot = value_slot(&wv, hashes + (at + i) * VAULT_HASH_LEN);
+				if (!wv.slot[slot]) {
+					wv.slot[slot] = at + i + 1;
+					wv.owner[at + i] = it->ps.row.id;
+				}
+			}
+			subjects[nsubj++] = &it->ps.row;
+			for (size_t i = 0; i < it->ps.n; i++)
+				records[nrow++] = &it->ps.recs[i].row;
+			const char *id = it->ps.row.id;
+			if (!b->written++)
+				memcpy(b->first, id, TOKEN_ID_MAX);
+			memcpy(b->last, id, TOKEN_ID_MAX);
+			crypto_generichash_update(&b->ids, (const unsigned char *)id, strlen(id) + 1);
+		}
+		at += it->nunique;
+	}
+	if (!rc)
+		rc = store_import_write(c->store, c->tenant->id, subjects, nsubj, records, nrow);
+	free(hashes);
+	free(holders);
+	free(wv.slot);
+	free(wv.owner);
+	free(subjects);
+	free(records);
+	return rc;
+}
+
+enum rc subject_batch_result(const struct subject_batch *b, size_t index, char id[TOKEN_ID_MAX], struct errbuf *eb)
+{
+	const struct batch_item *it = &b->v[index];
+	if (!it->done)
+		return err_set(eb, RC_INTERNAL, "subject %zu of the batch was not written", index);
+	if (it->result)
+		return err_set(eb, it->result, "a subject with this %s exists already: %s (%s is unique)", it->held->name,
+		               it->holder, it->held->name);
 	memcpy(id, it->ps.row.id, TOKEN_ID_MAX);
-	if (!b->written++)
-		memcpy(b->first, id, TOKEN_ID_MAX);
-	memcpy(b->last, id, TOKEN_ID_MAX);
-	crypto_generichash_update(&b->ids, (const unsigned char *)id, strlen(id) + 1);
 	return RC_OK;
 }
 

@@ -37,8 +37,8 @@ enum rc subject_import(const struct core_ctx *c, const struct subject_input *in,
  * Bulk import (privreg import). New subjects are validated and sealed into a
  * batch apart from the store: subject_batch_add reads only c->tenant, so a
  * thread without a connection may prepare a batch while another writes the
- * last one. subject_batch_write writes one prepared subject in the caller's
- * transaction without an audit entry of its own; subject_batch_audit then
+ * last one. subject_batch_write writes prepared subjects in the caller's
+ * transaction without an audit entry of their own; subject_batch_audit then
  * appends one entry for all the subjects written from the batch, naming
  * the source (the file's SHA-256 and lines), their count, the first and
  * last id and a BLAKE2b digest of every id in order: each subject's
@@ -56,10 +56,21 @@ size_t subject_batch_count(const struct subject_batch *b);
  * place in b. A refusal leaves b as it was. */
 enum rc subject_batch_add(const struct core_ctx *c, struct subject_batch *b, const struct record_input *recs,
                           size_t n, size_t *index, struct errbuf *eb) WUR;
-/* Writes subject `index` of b, in the caller's transaction, after the
- * check of its unique values (RC_EXISTS: nothing is written). id gets its id. */
-enum rc subject_batch_write(const struct core_ctx *c, struct subject_batch *b, size_t index,
-                            char id[TOKEN_ID_MAX], struct errbuf *eb) WUR;
+/* Writes the subjects index[0..n) of b, in that order, in the caller's
+ * transaction, each after the check of its unique values against the
+ * register and the subjects written before it; a subject whose value
+ * another holds is refused (RC_EXISTS) and nothing of it is written. The
+ * writes of all n take a few statements (store_import_write), so the
+ * check of them all comes first. What is returned is a failure of the
+ * whole call (the caller rolls back); subject_batch_result says what
+ * became of each subject. */
+enum rc subject_batch_write(const struct core_ctx *c, struct subject_batch *b, const size_t *index,
+                            size_t n) WUR;
+/* After subject_batch_write: RC_OK and the id of subject `index` of b, or
+ * why it was refused (RC_EXISTS, naming the field and the subject holding
+ * the value). */
+enum rc subject_batch_result(const struct subject_batch *b, size_t index, char id[TOKEN_ID_MAX],
+                             struct errbuf *eb) WUR;
 /* Subjects written from b since it was cleared. */
 size_t subject_batch_written(const struct subject_batch *b);
 /* One audit entry (action subject.import) for the subjects written from b,

@@ -3,7 +3,10 @@
  * on a real SQLite file or, as test_copy_pg, PostgreSQL: the list of tables
  * to copy is exactly the schema (a table or column added without a line in
  * copy.def fails here, not in an operator's migration); a copy carries every
- * row as stored, verified, and refuses a target that is not empty.
+ * row as stored, verified, and refuses a target that is not empty. The bulk
+ * import's writes (store import_write: COPY on PostgreSQL, by copy.def's
+ * column lists) are row for row what subject_insert and record_insert write,
+ * and import_holders finds what lookup_find finds.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -106,12 +109,205 @@ static void test_copy_carries_every_row(void **state)
 	test_register_free(&r);
 }
 
+/* ---- the bulk import's writes ---- */
+
+/* Enough rows for whole groups of SQLite's multi-row statements and some
+ * left over (sqlite/import.c writes 8 at a time). */
+#define IMPORT_SUBJECTS 19
+#define IMPORT_RECORDS (IMPORT_SUBJECTS + 1)
+
+struct import_rows {
+	struct store_subject subj[IMPORT_SUBJECTS];
+	struct store_record rec[IMPORT_RECORDS];
+	struct store_event ev[2];
+	unsigned char key[IMPORT_SUBJECTS][VAULT_WRAPPED_LEN];
+	unsigned char data[IMPORT_RECORDS][40];
+	unsigned char hashes[4][VAULT_HASH_LEN];
+	size_t nrec, nlookups;
+};
+
+/* Subjects with one record each, the first with a second one that has
+ * events; lookups (none, one or two a record), due and trim times and
+ * states, so that every column of the four tables but `restricted` (a new
+ * subject's is 0) is written with values of its own. */
+static void import_rows_make(struct import_rows *x)
+{
+	memset(x, 0, sizeof *x);
+	for (size_t i = 0; i < 4; i++)
+		memset(x->hashes[i], 0xa0 + (int)i, VAULT_HASH_LEN);
+	x->ev[0] = (struct store_event){.name = "closed", .at = 1700000100};
+	x->ev[1] = (struct store_event){.name = "fulfilled", .at = 1700000200};
+	for (size_t i = 0; i < IMPORT_SUBJECTS; i++) {
+		struct store_subject *s = &x->subj[i];
+		token_id_new(TOKEN_PREFIX_SUBJECT, s->id);
+		memset(x->key[i], 0x10 + (int)i, VAULT_WRAPPED_LEN);
+		s->wrapped_key = x->key[i];
+		s->wrapped_len = VAULT_WRAPPED_LEN;
+		s->created_at = 1700000000 + (int64_t)i;
+	}
+	for (size_t i = 0; i < IMPORT_RECORDS; i++) {
+		struct store_record *r = &x->rec[i];
+		token_id_new(TOKEN_PREFIX_RECORD, r->id);
+		memcpy(r->subject_id, x->subj[i < IMPORT_SUBJECTS ? i : 0].id, TOKEN_ID_MAX);
+		r->kind = i == IMPORT_SUBJECTS ? "order" : "account";
+		r->state = i % 5 == 2 ? "detached" : NULL;
+		r->created_at = 1690000000 + (int64_t)i;
+		r->updated_at = 1690000500 + (int64_t)i;
+		memset(x->data[i], 0x30 + (int)i, sizeof x->data[i]);
+		r->data = x->data[i];
+		r->data_len = sizeof x->data[i];
+		/* hashes 0 and 1, hash 1, or none */
+		r->nlookups = i % 3 == 0 ? 2 : i % 3 == 1 ? 1 : 0;
+		r->lookups = i % 3 == 0 ? x->hashes[0] : i % 3 == 1 ? x->hashes[1] : NULL;
+		x->nlookups += r->nlookups;
+		r->due_at = i % 4 == 1 ? 0 : 1800000000 + (int64_t)i;
+		r->trim_at = i % 4 == 0 ? 1750000000 : 0;
+		r->events = i == IMPORT_SUBJECTS ? x->ev : NULL;
+		r->nevents = i == IMPORT_SUBJECTS ? 2 : 0;
+	}
+	x->nrec = IMPORT_RECORDS;
+}
+
+/* A table's rows as text lines, sorted: comparable between two stores
+ * whatever order each returns them in. */
+struct dump {
+	char **lines;
+	size_t n;
+};
+
+static enum rc dump_row(void *arg, const struct store_row *row)
+{
+	struct dump *d = arg;
+	size_t cap = 64;
+	for (size_t i = 0; i < row->n; i++)
+		cap += 24 + 2 * row->v[i].len;
+	char *line = malloc(cap), *p = line;
+	for (size_t i = 0; i < row->n; i++) {
+		const struct store_value *v = &row->v[i];
+		if (v->kind == STORE_VALUE_NULL)
+			p += sprintf(p, "|NULL");
+		else if (v->kind == STORE_VALUE_INT)
+			p += sprintf(p, "|%lld", (long long)v->i);
+		else if (v->kind == STORE_VALUE_TEXT)
+			p += sprintf(p, "|'%.*s'", (int)v->len, (const char *)v->p);
+		else {
+			p += sprintf(p, "|x");
+			for (size_t k = 0; k < v->len; k++)
+				p += sprintf(p, "%02x", ((const unsigned char *)v->p)[k]);
+		}
+	}
+	d->lines = realloc(d->lines, (d->n + 1) * sizeof *d->lines);
+	d->lines[d->n++] = line;
+	return RC_OK;
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void dump_table(struct store *s, enum store_copy_table t, struct dump *d)
+{
+	memset(d, 0, sizeof *d);
+	assert_int_equal(store_begin_read(s), RC_OK);
+	assert_int_equal(store_copy_read(s, t, dump_row, d), RC_OK);
+	assert_int_equal(store_commit(s), RC_OK);
+	qsort(d->lines, d->n, sizeof *d->lines, line_cmp);
+}
+
+static void dump_free(struct dump *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->lines[i]);
+	free(d->lines);
+}
+
+static void test_import_write_writes_what_inserts_write(void **state)
+{
+	(void)state;
+	struct test_register a, b;
+	struct import_rows x;
+	import_rows_make(&x);
+	test_register_new(&a, POLICY, "default");
+	test_register_new(&b, POLICY, "default");
+	assert_int_equal(a.tenant->id, b.tenant->id);
+	int64_t t = a.tenant->id;
+
+	/* a: one row at a time, as before; b: the import's batched write. */
+	assert_int_equal(store_begin(a.store), RC_OK);
+	for (size_t i = 0; i < IMPORT_SUBJECTS; i++)
+		assert_int_equal(store_subject_insert(a.store, t, &x.subj[i]), RC_OK);
+	for (size_t i = 0; i < x.nrec; i++)
+		assert_int_equal(store_record_insert(a.store, t, &x.rec[i]), RC_OK);
+	assert_int_equal(store_commit(a.store), RC_OK);
+
+	const struct store_subject *subjects[IMPORT_SUBJECTS];
+	const struct store_record *records[IMPORT_RECORDS];
+	for (size_t i = 0; i < IMPORT_SUBJECTS; i++)
+		subjects[i] = &x.subj[i];
+	for (size_t i = 0; i < x.nrec; i++)
+		records[i] = &x.rec[i];
+	assert_int_equal(store_begin(b.store), RC_OK);
+	assert_int_equal(store_import_write(b.store, t, subjects, IMPORT_SUBJECTS, records, x.nrec), RC_OK);
+	assert_int_equal(store_commit(b.store), RC_OK);
+
+	static const enum store_copy_table tables[] = {STORE_COPY_subjects, STORE_COPY_records, STORE_COPY_lookups,
+	                                               STORE_COPY_record_events};
+	const size_t expect[] = {IMPORT_SUBJECTS, IMPORT_RECORDS, x.nlookups, 2};
+	for (size_t k = 0; k < sizeof tables / sizeof tables[0]; k++) {
+		struct dump da, db;
+		dump_table(a.store, tables[k], &da);
+		dump_table(b.store, tables[k], &db);
+		assert_int_equal(da.n, expect[k]);
+		assert_int_equal(db.n, da.n);
+		for (size_t i = 0; i < da.n; i++)
+			if (strcmp(da.lines[i], db.lines[i]))
+				fail_msg("%s row %zu:\ninserts %s\nimport  %s", store_copy_tables[tables[k]].name, i, da.lines[i],
+				         db.lines[i]);
+		dump_free(&da);
+		dump_free(&db);
+	}
+
+	/* The holders of hashes, as lookup_find's first: held by several
+	 * subjects (the smallest id), unheld, and the same hash twice. */
+	struct store_record extra = x.rec[2];
+	token_id_new(TOKEN_PREFIX_RECORD, extra.id);
+	extra.lookups = x.hashes[1];
+	extra.nlookups = 1;
+	assert_int_equal(store_begin(b.store), RC_OK);
+	assert_int_equal(store_record_insert(b.store, t, &extra), RC_OK);
+	assert_int_equal(store_commit(b.store), RC_OK);
+	unsigned char ask[4][VAULT_HASH_LEN];
+	memcpy(ask[0], x.hashes[0], VAULT_HASH_LEN);
+	memcpy(ask[1], x.hashes[3], VAULT_HASH_LEN);
+	memcpy(ask[2], x.hashes[1], VAULT_HASH_LEN);
+	memcpy(ask[3], x.hashes[0], VAULT_HASH_LEN);
+	char holders[4][TOKEN_ID_MAX];
+	assert_int_equal(store_import_holders(b.store, t, &ask[0][0], 4, holders), RC_OK);
+	for (size_t i = 0; i < 4; i++) {
+		char ids[1][TOKEN_ID_MAX];
+		size_t m = 0;
+		assert_int_equal(store_lookup_find(b.store, t, ask[i], ids, 1, &m), RC_OK);
+		assert_string_equal(holders[i], m ? ids[0] : "");
+	}
+	assert_true(holders[0][0] && holders[2][0]);
+	assert_string_equal(holders[1], "");
+	assert_string_equal(holders[3], holders[0]);
+	assert_int_equal(store_import_holders(b.store, t, NULL, 0, NULL), RC_OK);
+
+	/* Outside a transaction the rows would have nowhere to go. */
+	assert_int_equal(store_import_write(b.store, t, subjects, 1, records, 1), RC_INTERNAL);
+	test_register_free(&a);
+	test_register_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_schema_is_the_copy_list),
 		cmocka_unit_test(test_a_table_or_column_not_in_the_list_fails),
 		cmocka_unit_test(test_copy_carries_every_row),
+		cmocka_unit_test(test_import_write_writes_what_inserts_write),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -209,6 +209,24 @@ static size_t text_size(const struct store_value *v)
 	return 0;
 }
 
+/* An integer's decimal text at p; its length. (sprintf was a tenth of an
+ * import's CPU on PostgreSQL: five integers a subject.) */
+static size_t put_int(char *p, int64_t v)
+{
+	char tmp[20];
+	size_t n = 0, len = 0;
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		p[len++] = '-';
+	while (n)
+		p[len++] = tmp[--n];
+	return len;
+}
+
 /* One row in COPY's text format: tab between columns, \N for NULL,
  * backslash escapes in text, bytea as \\x and hex, a newline at the end. */
 static size_t encode_row(const struct store_row *row, char *out)
@@ -225,7 +243,7 @@ static size_t encode_row(const struct store_row *row, char *out)
 			*p++ = 'N';
 			break;
 		case STORE_VALUE_INT:
-			p += sprintf(p, "%lld", (long long)v->i);
+			p += put_int(p, v->i);
 			break;
 		case STORE_VALUE_TEXT:
 			for (size_t k = 0; k < v->len; k++) {

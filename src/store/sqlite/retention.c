@@ -30,7 +30,7 @@ enum rc sqlite_records_due(struct store *s, int64_t tenant, int64_t now, bool tr
 	 * records left in place (held) are passed over, not met again. The
 	 * record's state and its subject's restriction come with it: the sweep
 	 * decides on them without another read per record ('' is 'active', see
-	 * stored_state in subjects.c). */
+	 * sqlite_stored_state in subjects.c). */
 	static const char due_sql[] =
 		"SELECT r.record_id, r.subject_id, r.kind, r.due_at, CASE r.state WHEN '' THEN 'active' ELSE r.state END, COALESCE(s.restricted, 0) "
 		"FROM records r INDEXED BY records_due LEFT JOIN subjects s ON s.tenant_id = r.tenant_id "

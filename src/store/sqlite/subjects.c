@@ -200,9 +200,14 @@ enum rc sqlite_subject_delete(struct store *s, int64_t tenant, const char *id)
  * values back, and rows written before (with the values spelt out) read the
  * same. A record updated at the epoch's first second and made at another
  * would read as never updated: no clock of a running register says 0. */
-static const char *stored_state(const char *state)
+const char *sqlite_stored_state(const char *state)
 {
 	return !state || !strcmp(state, "active") ? "" : state;
+}
+
+int64_t sqlite_stored_updated(const struct store_record *r)
+{
+	return r->updated_at == r->created_at ? 0 : r->updated_at;
 }
 
 enum rc sqlite_record_insert(struct store *s, int64_t tenant, const struct store_record *r)
@@ -218,9 +223,9 @@ enum rc sqlite_record_insert(struct store *s, int64_t tenant, const struct store
 	bind_id(st, 2, TOKEN_PREFIX_RECORD, r->id);
 	bind_id(st, 3, TOKEN_PREFIX_SUBJECT, r->subject_id);
 	bind_text(st, 4, r->kind);
-	bind_text(st, 5, stored_state(r->state));
+	bind_text(st, 5, sqlite_stored_state(r->state));
 	sqlite3_bind_int64(st, 6, r->created_at);
-	sqlite3_bind_int64(st, 7, r->updated_at == r->created_at ? 0 : r->updated_at);
+	sqlite3_bind_int64(st, 7, sqlite_stored_updated(r));
 	bind_blob(st, 8, r->data, r->data_len);
 	bind_blob(st, 9, r->lookups, r->nlookups * VAULT_HASH_LEN);
 	bind_opt_int(st, 10, r->due_at);
@@ -310,7 +315,7 @@ enum rc sqlite_record_update(struct store *s, int64_t tenant, const struct store
 	if (rc)
 		return rc;
 	bind_id(st, 2, TOKEN_PREFIX_RECORD, r->id);
-	bind_text(st, 3, stored_state(r->state));
+	bind_text(st, 3, sqlite_stored_state(r->state));
 	sqlite3_bind_int64(st, 4, r->updated_at);
 	bind_blob(st, 5, r->data, r->data_len);
 	bind_blob(st, 6, r->lookups, r->nlookups * VAULT_HASH_LEN);
