@@ -143,9 +143,45 @@ struct pq_stmt *pq_slot_new(struct pg_store *q, const char *sql)
 
 /* ---- stepping ---- */
 
+/* ---- what is sent later, what is read later ---- */
+
+/* Reads the answer to a read snapshot's end, which was sent without
+ * waiting for it: ending a read-only transaction changes nothing its
+ * caller could wait for. */
+static void finish_ending(struct pg_store *q)
+{
+	if (!q->ending)
+		return;
+	q->ending = false;
+	PGresult *res;
+	while ((res = PQgetResult(q->conn))) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			log_warn("postgres clean-up failed op=end_read");
+		PQclear(res);
+	}
+}
+
+/* The deferred statements and then sql (NULL: none), as one text for the
+ * simple-query protocol, malloc'd. */
+static char *join_deferred(struct pg_store *q, const char *sql)
+{
+	size_t len = sql ? strlen(sql) + 1 : 1;
+	for (int i = 0; i < q->ndeferred; i++)
+		len += strlen(q->deferred[i]) + 2;
+	char *out = xmalloc(len), *p = out;
+	for (int i = 0; i < q->ndeferred; i++)
+		p += sprintf(p, "%s%s", i ? "; " : "", q->deferred[i]);
+	if (sql)
+		sprintf(p, "%s%s", q->ndeferred ? "; " : "", sql);
+	q->ndeferred = 0;
+	return out;
+}
+
 enum rc pq_exec(struct pg_store *q, const char *sql, const char *what)
 {
-	PGresult *res = PQexec(q->conn, sql);
+	finish_ending(q);
+	char *joined = q->ndeferred ? join_deferred(q, sql) : NULL;
+	PGresult *res = PQexec(q->conn, joined ? joined : sql);
 	ExecStatusType s = PQresultStatus(res);
 	enum rc rc = RC_OK;
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
@@ -153,6 +189,18 @@ enum rc pq_exec(struct pg_store *q, const char *sql, const char *what)
 		rc = pq_map_rc(q, what);
 	}
 	PQclear(res);
+	free(joined);
+	return rc;
+}
+
+enum rc pq_ready(struct pg_store *q, const char *what)
+{
+	finish_ending(q);
+	if (!q->ndeferred)
+		return RC_OK;
+	char *joined = join_deferred(q, NULL);
+	enum rc rc = pq_exec(q, joined, what);
+	free(joined);
 	return rc;
 }
 
@@ -194,6 +242,84 @@ static bool is_insert(const char *sql)
 	return !strncmp(sql, "INSERT", 6);
 }
 
+static const char statement_savepoint_sql[] = "SAVEPOINT pq_statement";
+static const char statement_release_sql[] = "RELEASE SAVEPOINT pq_statement";
+
+/* Runs st in one flight (libpq's pipeline mode) with what must come before
+ * it: the statements its transaction's begin deferred and, with sp, its own
+ * savepoint, and after it the savepoint's release. Returns the statement's
+ * result, or NULL with the error noted: a failure before the statement
+ * leaves the transaction able only to roll back; a failure of the
+ * statement itself inside its savepoint undoes only the statement. */
+static PGresult *flight(struct pg_store *q, struct pq_stmt *st, const char *const *vals, const int *lens,
+                        const int *fmts, bool sp)
+{
+	const char *before[PQ_DEFERRED_MAX + 1];
+	int nbefore = 0;
+	for (int i = 0; i < q->ndeferred; i++)
+		before[nbefore++] = q->deferred[i];
+	q->ndeferred = 0;
+	if (sp)
+		before[nbefore++] = statement_savepoint_sql;
+	if (!PQenterPipelineMode(q->conn)) {
+		note_error(q, NULL);
+		return NULL;
+	}
+	int sent = 0, total = nbefore + 1 + sp;
+	bool ok = true;
+	for (int i = 0; ok && i < nbefore; i++)
+		sent += (ok = PQsendQueryParams(q->conn, before[i], 0, NULL, NULL, NULL, NULL, 0));
+	if (ok)
+		sent += (ok = PQsendQueryPrepared(q->conn, st->name, st->nparams, vals, lens, fmts, 0));
+	if (ok && sp)
+		sent += (ok = PQsendQueryParams(q->conn, statement_release_sql, 0, NULL, NULL, NULL, NULL, 0));
+	ok = PQpipelineSync(q->conn) && ok;
+	/* The answers come in order; after a failure the rest are skipped
+	 * (PGRES_PIPELINE_ABORTED) up to the sync. */
+	PGresult *out = NULL, *err = NULL;
+	bool sp_ok = false;
+	for (int i = 0; i < sent; i++) {
+		PGresult *res = PQgetResult(q->conn);
+		if (!res) {
+			ok = false;
+			break;
+		}
+		ExecStatusType s = PQresultStatus(res);
+		bool good = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+		if (i == nbefore && good)
+			out = res;
+		else if (!good && s != PGRES_PIPELINE_ABORTED && !err)
+			err = res;
+		else
+			PQclear(res);
+		if (sp && i == nbefore - 1)
+			sp_ok = good;
+		while ((res = PQgetResult(q->conn))) /* the NULL that ends each answer */
+			PQclear(res);
+	}
+	PGresult *res;
+	while ((res = PQgetResult(q->conn)) && PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+		PQclear(res);
+	PQclear(res);
+	if (!PQexitPipelineMode(q->conn))
+		ok = false;
+	if (err || !ok || sent < total || !out) {
+		note_error(q, err);
+		PQclear(err);
+		PQclear(out);
+		if (sp_ok && (!out || err)) {
+			/* Only this statement is undone; the transaction goes on. */
+			char state[6];
+			memcpy(state, q->sqlstate, sizeof state);
+			if (!pq_exec(q, "ROLLBACK TO SAVEPOINT pq_statement; RELEASE SAVEPOINT pq_statement", "savepoint"))
+				q->failed = false;
+			memcpy(q->sqlstate, state, sizeof state);
+		}
+		return NULL;
+	}
+	return out;
+}
+
 int pq_step(struct pq_stmt *st)
 {
 	struct pg_store *q = st->q;
@@ -208,6 +334,7 @@ int pq_step(struct pq_stmt *st)
 		lens[i] = st->p[i].len;
 		fmts[i] = st->p[i].fmt;
 	}
+	finish_ending(q);
 	reconnect_if_lost(q);
 	if (!st->prepared) {
 		Oid types[PQ_PARAMS_MAX];
@@ -225,9 +352,14 @@ int pq_step(struct pq_stmt *st)
 		st->prepared = true;
 	}
 	bool sp = q->depth > 0 && is_insert(st->sql);
-	if (sp && pq_exec(q, "SAVEPOINT pq_statement", "savepoint"))
-		return PQ_ERROR;
-	PGresult *res = PQexecPrepared(q->conn, st->name, st->nparams, vals, lens, fmts, 0);
+	PGresult *res = NULL;
+	if (sp || q->ndeferred) {
+		res = flight(q, st, vals, lens, fmts, sp);
+		if (!res)
+			return PQ_ERROR;
+	} else {
+		res = PQexecPrepared(q->conn, st->name, st->nparams, vals, lens, fmts, 0);
+	}
 	ExecStatusType s = PQresultStatus(res);
 	/* A statement of its own (no transaction around it) that lost to a
 	 * concurrent one (a serialisation failure, a deadlock) is run again:
@@ -240,18 +372,6 @@ int pq_step(struct pq_stmt *st)
 	}
 	if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
 		note_error(q, res);
-		PQclear(res);
-		if (sp) {
-			/* Only this statement is undone; the transaction goes on. */
-			char state[6];
-			memcpy(state, q->sqlstate, sizeof state);
-			if (!pq_exec(q, "ROLLBACK TO SAVEPOINT pq_statement; RELEASE SAVEPOINT pq_statement", "savepoint"))
-				q->failed = false;
-			memcpy(q->sqlstate, state, sizeof state);
-		}
-		return PQ_ERROR;
-	}
-	if (sp && pq_exec(q, "RELEASE SAVEPOINT pq_statement", "savepoint")) {
 		PQclear(res);
 		return PQ_ERROR;
 	}
@@ -566,15 +686,42 @@ static enum rc pg_open(const char *url, struct store_shared *shared, struct stor
 static const char savepoint_sql[] = "SAVEPOINT sp";
 static const char release_sql[] = "RELEASE SAVEPOINT sp";
 
+/* Opens a transaction (depth 0) or a savepoint in it. The outermost begin
+ * sends nothing: its statements go in one flight with the transaction's
+ * first statement (pq_step, pq_exec), in their order, so the writer lock is
+ * still taken before anything is read. */
+static enum rc open_level(struct pg_store *q, const char *const *stmts, int n, const char *what)
+{
+	if (q->depth && q->ndeferred + 1 > PQ_DEFERRED_MAX) {
+		enum rc rc = pq_ready(q, what);
+		if (rc)
+			return rc;
+	}
+	if (q->depth && !q->ndeferred)
+		return pq_exec(q, savepoint_sql, what);
+	if (q->depth) {
+		q->deferred[q->ndeferred++] = savepoint_sql;
+		return RC_OK;
+	}
+	for (int i = 0; i < n; i++)
+		q->deferred[i] = stmts[i];
+	q->ndeferred = n;
+	return RC_OK;
+}
+
 static enum rc begin(struct store *s, bool durable)
 {
 	/* The writer lock first: what this transaction reads afterwards is
 	 * what no other writer changes until it ends. */
-	static const char begin_sql[] =
-		"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(x'" PQ_WRITER_LOCK "'::bigint)";
-	static const char begin_relaxed_sql[] =
-		"BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit = off; "
-		"SELECT pg_advisory_xact_lock(x'" PQ_WRITER_LOCK "'::bigint)";
+	static const char *const begin_sql[] = {
+		"BEGIN ISOLATION LEVEL READ COMMITTED",
+		"SELECT pg_advisory_xact_lock(x'" PQ_WRITER_LOCK "'::bigint)",
+	};
+	static const char *const begin_relaxed_sql[] = {
+		"BEGIN ISOLATION LEVEL READ COMMITTED",
+		"SET LOCAL synchronous_commit = off",
+		"SELECT pg_advisory_xact_lock(x'" PQ_WRITER_LOCK "'::bigint)",
+	};
 	struct pg_store *q = pq(s);
 	if (q->reading)
 		return RC_INTERNAL; /* a write inside a read snapshot could not commit */
@@ -584,13 +731,11 @@ static enum rc begin(struct store *s, bool durable)
 		return RC_DB;
 	}
 #endif
+	finish_ending(q);
 	reconnect_if_lost(q);
-	enum rc rc = pq_exec(q, q->depth ? savepoint_sql : durable ? begin_sql : begin_relaxed_sql, "begin");
-	if (rc) {
-		if (!q->depth)
-			exec_quiet(q, "ROLLBACK", "begin");
+	enum rc rc = durable ? open_level(q, begin_sql, 2, "begin") : open_level(q, begin_relaxed_sql, 3, "begin");
+	if (rc)
 		return rc;
-	}
 	if (!q->depth) {
 		q->serial = q->serial + 1 ? q->serial + 1 : 1;
 		q->failed = false;
@@ -611,7 +756,7 @@ enum rc pg_begin_relaxed(struct store *s)
 
 enum rc pg_begin_read(struct store *s)
 {
-	static const char begin_read_sql[] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+	static const char *const begin_read_sql[] = {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"};
 	struct pg_store *q = pq(s);
 #ifdef PRIVREG_FAULTS
 	if (q->base.fault) {
@@ -619,8 +764,9 @@ enum rc pg_begin_read(struct store *s)
 		return RC_DB;
 	}
 #endif
+	finish_ending(q);
 	reconnect_if_lost(q);
-	enum rc rc = pq_exec(q, q->depth ? savepoint_sql : begin_read_sql, "begin_read");
+	enum rc rc = open_level(q, begin_read_sql, 1, "begin_read");
 	if (!rc) {
 		q->reading = q->reading || !q->depth;
 		if (!q->depth)
@@ -679,12 +825,18 @@ enum rc pg_commit(struct store *s)
 		return RC_DB;
 	}
 #endif
+	finish_ending(q);
 	if (q->failed) {
 		/* A statement failed and its caller commits anyway: PostgreSQL
 		 * would answer COMMIT with a rollback. Say so. */
 		log_error("postgres commit op=commit: the transaction had failed; rolled back");
 		pg_rollback(s);
 		return RC_DB;
+	}
+	if (q->depth > 1 && q->ndeferred && q->deferred[q->ndeferred - 1] == savepoint_sql) {
+		q->ndeferred--; /* a savepoint not sent yet, and nothing in it */
+		q->depth--;
+		return RC_OK;
 	}
 	if (q->depth > 1) {
 		enum rc rc = pq_exec(q, release_sql, "commit");
@@ -693,6 +845,19 @@ enum rc pg_commit(struct store *s)
 			return rc;
 		}
 		q->depth--;
+		return RC_OK;
+	}
+	if (q->ndeferred || q->reading) {
+		/* A transaction that ran no statement has nothing to commit. A
+		 * read snapshot's end is sent and its answer read before the
+		 * connection's next statement: the caller need not wait for it. */
+		if (!q->ndeferred && PQsendQuery(q->conn, "COMMIT"))
+			q->ending = true;
+		else if (!q->ndeferred)
+			log_warn("postgres clean-up failed op=end_read");
+		q->ndeferred = 0;
+		q->depth = 0;
+		end_outermost(q);
 		return RC_OK;
 	}
 	PGresult *res = PQexec(q->conn, "COMMIT");
@@ -716,11 +881,19 @@ void pg_rollback(struct store *s)
 	struct pg_store *q = pq(s);
 	if (!q->depth)
 		return;
-	if (q->depth > 1) {
+	finish_ending(q);
+	if (q->depth > 1 && q->ndeferred && q->deferred[q->ndeferred - 1] == savepoint_sql) {
+		q->ndeferred--; /* a savepoint not sent yet: nothing to undo */
+		q->failed = false;
+	} else if (q->depth > 1) {
 		/* ROLLBACK TO keeps the savepoint open; RELEASE closes it. The
 		 * outer transaction is usable again. */
 		if (!pq_exec(q, "ROLLBACK TO SAVEPOINT sp; RELEASE SAVEPOINT sp", "rollback"))
 			q->failed = false;
+	} else if (q->ndeferred) {
+		q->ndeferred = 0; /* nothing was sent */
+	} else if (q->reading && PQtransactionStatus(q->conn) != PQTRANS_IDLE && PQsendQuery(q->conn, "ROLLBACK")) {
+		q->ending = true;
 	} else if (PQtransactionStatus(q->conn) != PQTRANS_IDLE) {
 		exec_quiet(q, "ROLLBACK", "rollback");
 	}

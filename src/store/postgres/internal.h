@@ -43,6 +43,10 @@
 /* The most parameters one statement of this backend binds. */
 #define PQ_PARAMS_MAX 16
 
+/* The statements a begin defers (BEGIN, SET LOCAL, the writer lock, a
+ * savepoint), at most. */
+#define PQ_DEFERRED_MAX 6
+
 /* pq_step's answers, as sqlite3_step's. */
 enum { PQ_ROW = 1, PQ_DONE = 2, PQ_ERROR = 3 };
 
@@ -76,6 +80,9 @@ struct pg_store {
 	int depth;             /* open transaction levels */
 	bool reading;          /* the outermost transaction is a read snapshot */
 	bool failed;           /* a statement failed: the transaction can only roll back */
+	const char *deferred[PQ_DEFERRED_MAX]; /* an opened transaction's first statements, not sent yet */
+	int ndeferred;
+	bool ending;           /* a read snapshot's end was sent and its answer is not read yet */
 	uint64_t serial;       /* the open write transaction's (store_transaction) */
 	int64_t changes;       /* rows the last statement changed */
 	char sqlstate[6];      /* the last error's SQLSTATE */
@@ -243,6 +250,11 @@ enum rc pq_expire(struct pg_store *q, const char *sql, int64_t tenant, int64_t n
 /* Runs text with no parameters and no kept statement (transaction control,
  * migrations); simple-query protocol, so it may hold several statements. */
 enum rc pq_exec(struct pg_store *q, const char *sql, const char *what) WUR;
+
+/* Sends what a begin deferred and reads the answer of a read snapshot's
+ * end: whatever uses q->conn itself (not through pq_step or pq_exec) calls
+ * it first, or its statement would run outside the caller's transaction. */
+enum rc pq_ready(struct pg_store *q, const char *what) WUR;
 
 typedef void row_reader(struct pq_stmt *st, void *out);
 
