@@ -39,6 +39,10 @@ enum rc pg_audit_insert(struct store *s, int64_t tenant, const struct store_audi
 	enum rc rc = pq_tenant(q, sql, tenant, &st);
 	if (rc)
 		return rc;
+	/* Under the writer lock, after the head was read in the same
+	 * transaction, no other entry takes this seq; and every caller ends
+	 * its transaction when an entry cannot be written. */
+	st->unguarded = true;
 	bind_int(st, 2, e->seq);
 	bind_int(st, 3, e->at);
 	bind_text(st, 4, e->key_id);

@@ -351,7 +351,7 @@ int pq_step(struct pq_stmt *st)
 			return PQ_ERROR;
 		st->prepared = true;
 	}
-	bool sp = q->depth > 0 && is_insert(st->sql);
+	bool sp = q->depth > 0 && is_insert(st->sql) && !st->unguarded;
 	PGresult *res = NULL;
 	if (sp || q->ndeferred) {
 		res = flight(q, st, vals, lens, fmts, sp);

@@ -63,6 +63,10 @@ struct pq_stmt {
 	const char *sql;       /* static text: the cache's key */
 	char name[16];         /* its name on the server once prepared */
 	bool prepared;
+	/* No savepoint of its own inside a transaction (an INSERT's guard): its
+	 * failure fails the transaction. For statements whose callers roll
+	 * back on any error; it saves two statements of the server's. */
+	bool unguarded;
 	int nparams;           /* the highest $N in sql */
 	unsigned used;         /* bit N-1: sql names $N */
 	struct pq_param p[PQ_PARAMS_MAX];
