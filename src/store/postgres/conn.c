@@ -180,6 +180,8 @@ static char *join_deferred(struct pg_store *q, const char *sql)
 enum rc pq_exec(struct pg_store *q, const char *sql, const char *what)
 {
 	finish_ending(q);
+	if (q->depth)
+		q->opened = true;
 	char *joined = q->ndeferred ? join_deferred(q, sql) : NULL;
 	PGresult *res = PQexec(q->conn, joined ? joined : sql);
 	ExecStatusType s = PQresultStatus(res);
@@ -261,6 +263,7 @@ static PGresult *flight(struct pg_store *q, struct pq_stmt *st, const char *cons
 	q->ndeferred = 0;
 	if (sp)
 		before[nbefore++] = statement_savepoint_sql;
+	q->opened = true;
 	if (!PQenterPipelineMode(q->conn)) {
 		note_error(q, NULL);
 		return NULL;
@@ -686,26 +689,30 @@ static enum rc pg_open(const char *url, struct store_shared *shared, struct stor
 static const char savepoint_sql[] = "SAVEPOINT sp";
 static const char release_sql[] = "RELEASE SAVEPOINT sp";
 
-/* Opens a transaction (depth 0) or a savepoint in it. The outermost begin
- * sends nothing: its statements go in one flight with the transaction's
- * first statement (pq_step, pq_exec), in their order, so the writer lock is
- * still taken before anything is read. */
-static enum rc open_level(struct pg_store *q, const char *const *stmts, int n, const char *what)
+/* Defers a statement of transaction control to the next flight. */
+static enum rc defer(struct pg_store *q, const char *sql, const char *what)
 {
-	if (q->depth && q->ndeferred + 1 > PQ_DEFERRED_MAX) {
+	if (q->ndeferred == PQ_DEFERRED_MAX) {
 		enum rc rc = pq_ready(q, what);
 		if (rc)
 			return rc;
 	}
-	if (q->depth && !q->ndeferred)
-		return pq_exec(q, savepoint_sql, what);
-	if (q->depth) {
-		q->deferred[q->ndeferred++] = savepoint_sql;
-		return RC_OK;
-	}
+	q->deferred[q->ndeferred++] = sql;
+	return RC_OK;
+}
+
+/* Opens a transaction (depth 0) or a savepoint in it. Nothing is sent
+ * here: the statements go in one flight with the transaction's next
+ * statement (pq_step, pq_exec), in their order, so the writer lock is still
+ * taken before anything is read. */
+static enum rc open_level(struct pg_store *q, const char *const *stmts, int n, const char *what)
+{
+	if (q->depth)
+		return defer(q, savepoint_sql, what);
 	for (int i = 0; i < n; i++)
 		q->deferred[i] = stmts[i];
 	q->ndeferred = n;
+	q->opened = false;
 	return RC_OK;
 }
 
@@ -810,7 +817,19 @@ static void end_outermost(struct pg_store *q)
 	if (!q->depth) {
 		q->reading = false;
 		q->failed = false;
+		q->opened = false;
+		q->ndeferred = 0;
 	}
+}
+
+/* The statement that ends a level whose savepoint is the last deferred
+ * one: nothing ran inside it, so both are dropped unsent. */
+static bool drop_unsent_savepoint(struct pg_store *q)
+{
+	if (q->depth < 2 || !q->ndeferred || q->deferred[q->ndeferred - 1] != savepoint_sql)
+		return false;
+	q->ndeferred--;
+	return true;
 }
 
 enum rc pg_commit(struct store *s)
@@ -833,13 +852,11 @@ enum rc pg_commit(struct store *s)
 		pg_rollback(s);
 		return RC_DB;
 	}
-	if (q->depth > 1 && q->ndeferred && q->deferred[q->ndeferred - 1] == savepoint_sql) {
-		q->ndeferred--; /* a savepoint not sent yet, and nothing in it */
-		q->depth--;
-		return RC_OK;
-	}
 	if (q->depth > 1) {
-		enum rc rc = pq_exec(q, release_sql, "commit");
+		/* A savepoint's release goes with the next statement: if it
+		 * failed, the transaction fails there and the caller's rollback
+		 * ends it. */
+		enum rc rc = drop_unsent_savepoint(q) ? RC_OK : defer(q, release_sql, "commit");
 		if (rc) {
 			pg_rollback(s);
 			return rc;
@@ -847,30 +864,32 @@ enum rc pg_commit(struct store *s)
 		q->depth--;
 		return RC_OK;
 	}
-	if (q->ndeferred || q->reading) {
-		/* A transaction that ran no statement has nothing to commit. A
-		 * read snapshot's end is sent and its answer read before the
-		 * connection's next statement: the caller need not wait for it. */
-		if (!q->ndeferred && PQsendQuery(q->conn, "COMMIT"))
-			q->ending = true;
-		else if (!q->ndeferred)
-			log_warn("postgres clean-up failed op=end_read");
-		q->ndeferred = 0;
-		q->depth = 0;
-		end_outermost(q);
-		return RC_OK;
-	}
-	PGresult *res = PQexec(q->conn, "COMMIT");
 	enum rc rc = RC_OK;
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		note_error(q, res);
-		rc = pq_map_rc(q, "commit");
-	} else if (strcmp(PQcmdStatus(res), "COMMIT")) {
-		rc = RC_DB; /* "ROLLBACK": the transaction had failed */
+	if (!q->opened) {
+		q->ndeferred = 0; /* no statement ran: there is nothing to commit */
+	} else if (q->reading) {
+		/* A read snapshot's end is sent, and its answer read before the
+		 * connection's next statement: the caller need not wait for it. */
+		char *sql = join_deferred(q, "COMMIT");
+		if (PQsendQuery(q->conn, sql))
+			q->ending = true;
+		else
+			log_warn("postgres clean-up failed op=end_read");
+		free(sql);
+	} else {
+		char *sql = join_deferred(q, "COMMIT");
+		PGresult *res = PQexec(q->conn, sql);
+		free(sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			note_error(q, res);
+			rc = pq_map_rc(q, "commit");
+		} else if (strcmp(PQcmdStatus(res), "COMMIT")) {
+			rc = RC_DB; /* "ROLLBACK": the transaction had failed */
+		}
+		PQclear(res);
+		if (rc && PQtransactionStatus(q->conn) != PQTRANS_IDLE)
+			exec_quiet(q, "ROLLBACK", "commit");
 	}
-	PQclear(res);
-	if (rc && PQtransactionStatus(q->conn) != PQTRANS_IDLE)
-		exec_quiet(q, "ROLLBACK", "commit");
 	q->depth = 0;
 	end_outermost(q);
 	return rc;
@@ -882,20 +901,24 @@ void pg_rollback(struct store *s)
 	if (!q->depth)
 		return;
 	finish_ending(q);
-	if (q->depth > 1 && q->ndeferred && q->deferred[q->ndeferred - 1] == savepoint_sql) {
-		q->ndeferred--; /* a savepoint not sent yet: nothing to undo */
-		q->failed = false;
+	if (drop_unsent_savepoint(q)) {
+		/* nothing ran inside the level: nothing to undo */
 	} else if (q->depth > 1) {
 		/* ROLLBACK TO keeps the savepoint open; RELEASE closes it. The
 		 * outer transaction is usable again. */
 		if (!pq_exec(q, "ROLLBACK TO SAVEPOINT sp; RELEASE SAVEPOINT sp", "rollback"))
 			q->failed = false;
-	} else if (q->ndeferred) {
+	} else if (!q->opened) {
 		q->ndeferred = 0; /* nothing was sent */
-	} else if (q->reading && PQtransactionStatus(q->conn) != PQTRANS_IDLE && PQsendQuery(q->conn, "ROLLBACK")) {
-		q->ending = true;
-	} else if (PQtransactionStatus(q->conn) != PQTRANS_IDLE) {
-		exec_quiet(q, "ROLLBACK", "rollback");
+	} else {
+		/* What was deferred is undone with the rest. On a lost
+		 * connection (idle) the transaction is gone already. */
+		q->ndeferred = 0;
+		bool open = PQtransactionStatus(q->conn) != PQTRANS_IDLE;
+		if (open && q->reading && PQsendQuery(q->conn, "ROLLBACK"))
+			q->ending = true;
+		else if (open)
+			exec_quiet(q, "ROLLBACK", "rollback");
 	}
 	q->depth--;
 	end_outermost(q);

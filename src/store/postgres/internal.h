@@ -43,9 +43,10 @@
 /* The most parameters one statement of this backend binds. */
 #define PQ_PARAMS_MAX 16
 
-/* The statements a begin defers (BEGIN, SET LOCAL, the writer lock, a
- * savepoint), at most. */
-#define PQ_DEFERRED_MAX 6
+/* The statements of transaction control deferred to the next flight
+ * (BEGIN, SET LOCAL, the writer lock, savepoints and their releases), at
+ * most. */
+#define PQ_DEFERRED_MAX 8
 
 /* pq_step's answers, as sqlite3_step's. */
 enum { PQ_ROW = 1, PQ_DONE = 2, PQ_ERROR = 3 };
@@ -86,6 +87,7 @@ struct pg_store {
 	bool failed;           /* a statement failed: the transaction can only roll back */
 	const char *deferred[PQ_DEFERRED_MAX]; /* an opened transaction's first statements, not sent yet */
 	int ndeferred;
+	bool opened;           /* the outermost transaction's BEGIN was sent */
 	bool ending;           /* a read snapshot's end was sent and its answer is not read yet */
 	uint64_t serial;       /* the open write transaction's (store_transaction) */
 	int64_t changes;       /* rows the last statement changed */

@@ -90,6 +90,16 @@ enum rc pg_subject_rekey(struct store *s, int64_t tenant, const char *id, const 
 
 /* ---- lookup rows ---- */
 
+/* The lookup rows that the records chosen by `where` list in their lookups
+ * blobs (VAULT_HASH_LEN bytes each), deleted in one statement, whatever
+ * their number (a statement per row was most of an erasure's round trips);
+ * the hashes as an array, so that each is found by the primary key. */
+_Static_assert(VAULT_HASH_LEN == 16, "the lookup hash length in LOOKUPS_OF");
+#define LOOKUPS_OF(where)                                                                                      \
+	"DELETE FROM lookups l USING records r WHERE r.tenant_id = $1 AND " where " AND l.tenant_id = $1 "        \
+	"AND l.record_id = r.record_id AND l.hash = ANY (ARRAY(SELECT substring(r.lookups FROM g * 16 + 1 FOR 16) " \
+	"FROM generate_series(0, length(r.lookups) / 16 - 1) g))"
+
 /* Removes the lookup rows listed in a record's lookups blob. */
 static enum rc drop_lookups(struct pg_store *q, int64_t tenant, const char *record_id,
                             const unsigned char *hashes, size_t n)
@@ -152,16 +162,11 @@ static void read_record_lookups(struct pq_stmt *st, void *out)
 enum rc pg_subject_delete(struct store *s, int64_t tenant, const char *id)
 {
 	static const char shred[] = "UPDATE subjects SET wrapped_key = NULL WHERE tenant_id = $1 AND subject_id = $2";
-	static const char lookups[] =
-		"SELECT record_id, lookups FROM records "
-		"WHERE tenant_id = $1 AND subject_id = $2";
+	static const char lookups[] = LOOKUPS_OF("r.subject_id = $2");
 	static const char del[] = "DELETE FROM subjects WHERE tenant_id = $1 AND subject_id = $2";
 	/* Answers kept for retries can show its values (postgres/idempotency.c). */
 	static const char answers[] = "DELETE FROM idempotency WHERE tenant_id = $1 AND subject_id = $2";
 	struct pg_store *q = pq(s);
-	struct pq_stmt *st = NULL;
-	struct store_record *recs = NULL;
-	size_t nrecs = 0;
 	enum rc rc = pg_begin(s);
 	if (rc)
 		return rc;
@@ -171,14 +176,7 @@ enum rc pg_subject_delete(struct store *s, int64_t tenant, const char *id)
 		rc = RC_NOT_FOUND;
 	/* Each record's lookup rows, found through the hashes the record lists. */
 	if (!rc)
-		rc = pq_tenant(q, lookups, tenant, &st);
-	if (!rc) {
-		bind_id(st, 2, TOKEN_PREFIX_SUBJECT, id);
-		rc = pq_fetch_all(q, st, read_record_lookups, sizeof *recs, (void **)&recs, &nrecs, "subject_delete");
-	}
-	for (size_t i = 0; !rc && i < nrecs; i++)
-		rc = drop_lookups(q, tenant, recs[i].id, recs[i].lookups, recs[i].nlookups);
-	store_records_free(recs, nrecs);
+		rc = pq_run_tenant_id(q, lookups, tenant, TOKEN_PREFIX_SUBJECT, id, "subject_delete");
 	/* Records and their events go with the subject (ON DELETE CASCADE). */
 	if (!rc)
 		rc = pq_run_tenant_id(q, del, tenant, TOKEN_PREFIX_SUBJECT, id, "subject_delete");
@@ -352,22 +350,13 @@ enum rc pg_record_update(struct store *s, int64_t tenant, const struct store_rec
 
 enum rc pg_record_delete(struct store *s, int64_t tenant, const char *id)
 {
-	static const char lookups[] = "SELECT record_id, lookups FROM records WHERE tenant_id = $1 AND record_id = $2";
+	static const char lookups[] = LOOKUPS_OF("r.record_id = $2");
 	static const char del[] = "DELETE FROM records WHERE tenant_id = $1 AND record_id = $2";
 	struct pg_store *q = pq(s);
-	struct store_record old = {0};
-	struct pq_stmt *st = NULL;
-	/* Only the lookup hashes are needed: not the data, not the events. */
-	enum rc rc = pq_tenant(q, lookups, tenant, &st);
-	if (rc)
-		return rc;
-	bind_id(st, 2, TOKEN_PREFIX_RECORD, id);
-	rc = pq_fetch_one(q, st, read_record_lookups, &old, "record_delete");
-	if (rc)
-		return rc;
-	rc = drop_lookups(q, tenant, id, old.lookups, old.nlookups);
-	store_record_fini(&old);
-	return rc ? rc : pq_run_tenant_id(q, del, tenant, TOKEN_PREFIX_RECORD, id, "record_delete");
+	enum rc rc = pq_run_tenant_id(q, lookups, tenant, TOKEN_PREFIX_RECORD, id, "record_delete");
+	if (!rc)
+		rc = pq_run_tenant_id(q, del, tenant, TOKEN_PREFIX_RECORD, id, "record_delete");
+	return !rc && q->changes == 0 ? RC_NOT_FOUND : rc;
 }
 
 static int record_id_cmp(const void *a, const void *b)
