@@ -19,7 +19,24 @@
  * ONLY), never wait for it. A nested begin is a SAVEPOINT. An INSERT inside
  * a transaction runs in a savepoint of its own, so that a constraint
  * violation (RC_EXISTS, which callers may answer and go on) undoes only
- * that statement, as in SQLite, instead of aborting the transaction.
+ * that statement, as in SQLite, instead of aborting the transaction; the
+ * few whose callers end the transaction on any error (an access entry, the
+ * ledger position) run without one. A statement of its own that loses to a
+ * concurrent one (serialisation failure, deadlock) is run again here.
+ *
+ * Round trips are what a request pays for on PostgreSQL, so statements
+ * that need no answer of their own travel with the next one that does, in
+ * one flight (libpq's pipeline mode, one Sync): a begin sends nothing
+ * (BEGIN, SET LOCAL and the lock go, in that order, before the
+ * transaction's first statement, so the lock is still taken before
+ * anything is read); a savepoint and its release go with the next
+ * statement, and an INSERT's own savepoint and release with the INSERT;
+ * pq_run_later's statements (access entries) with the next statement or
+ * the COMMIT. A failure anywhere in a flight fails the transaction, as it
+ * would have one statement later. A read snapshot's end is sent without
+ * waiting for its answer, which is read before the connection's next
+ * statement; a transaction that ran no statement sends nothing at all.
+ * Whatever uses the connection directly (copy.c) calls pq_ready first.
  *
  * Migrations in sql/postgres/ are applied in order at open, each in its own
  * transaction, under a session advisory lock, so that servers starting
@@ -161,20 +178,133 @@ static void finish_ending(struct pg_store *q)
 	}
 }
 
-/* The deferred statements and then sql (NULL: none), as one text for the
- * simple-query protocol, malloc'd. */
+static void later_fini(struct pq_later *l)
+{
+	for (int i = 0; l->st && i < l->st->nparams; i++)
+		free(l->vals[i]);
+	memset(l, 0, sizeof *l);
+}
+
+/* Forgets what was deferred (the transaction ends without it). */
+static void drop_deferred(struct pg_store *q)
+{
+	for (int i = 0; i < q->ndeferred; i++)
+		later_fini(&q->deferred[i]);
+	q->ndeferred = 0;
+	q->nlater = 0;
+}
+
+/* The deferred statements (texts only: q->nlater is 0) and then sql (NULL:
+ * none), as one text for the simple-query protocol, malloc'd. */
 static char *join_deferred(struct pg_store *q, const char *sql)
 {
 	size_t len = sql ? strlen(sql) + 1 : 1;
 	for (int i = 0; i < q->ndeferred; i++)
-		len += strlen(q->deferred[i]) + 2;
+		len += strlen(q->deferred[i].sql) + 2;
 	char *out = xmalloc(len), *p = out;
 	for (int i = 0; i < q->ndeferred; i++)
-		p += sprintf(p, "%s%s", i ? "; " : "", q->deferred[i]);
+		p += sprintf(p, "%s%s", i ? "; " : "", q->deferred[i].sql);
 	if (sql)
 		sprintf(p, "%s%s", q->ndeferred ? "; " : "", sql);
-	q->ndeferred = 0;
+	drop_deferred(q);
 	return out;
+}
+
+static const char statement_savepoint_sql[] = "SAVEPOINT pq_statement";
+static const char statement_release_sql[] = "RELEASE SAVEPOINT pq_statement";
+
+static bool send_later(struct pg_store *q, const struct pq_later *l)
+{
+	if (l->sql)
+		return PQsendQueryParams(q->conn, l->sql, 0, NULL, NULL, NULL, NULL, 0);
+	return PQsendQueryPrepared(q->conn, l->st->name, l->st->nparams, (const char *const *)l->vals, l->lens,
+	                           l->fmts, 0);
+}
+
+/* Sends in one flight (libpq's pipeline mode) what was deferred, then the
+ * main statement: st with its values, or the text last (st NULL), or
+ * nothing (both NULL); with sp, st between a savepoint of its own and its
+ * release. *out is the main statement's result. false, with the error
+ * noted, if anything failed: a failure before the main statement leaves
+ * the transaction able only to roll back; a failure of st itself inside
+ * its savepoint undoes only st. */
+static bool flight(struct pg_store *q, struct pq_stmt *st, const char *const *vals, const int *lens,
+                   const int *fmts, bool sp, const char *last, PGresult **out)
+{
+	struct pq_later before[PQ_DEFERRED_MAX + 1];
+	int nbefore = 0;
+	for (int i = 0; i < q->ndeferred; i++)
+		before[nbefore++] = q->deferred[i];
+	q->ndeferred = 0;
+	q->nlater = 0;
+	if (sp)
+		before[nbefore++] = (struct pq_later){.sql = statement_savepoint_sql};
+	bool main = st || last;
+	*out = NULL;
+	q->opened = true;
+	bool ok = PQenterPipelineMode(q->conn);
+	int sent = 0, total = nbefore + main + sp;
+	for (int i = 0; ok && i < nbefore; i++)
+		sent += (ok = send_later(q, &before[i]));
+	if (ok && st)
+		sent += (ok = PQsendQueryPrepared(q->conn, st->name, st->nparams, vals, lens, fmts, 0));
+	else if (ok && last)
+		sent += (ok = PQsendQueryParams(q->conn, last, 0, NULL, NULL, NULL, NULL, 0));
+	if (ok && sp)
+		sent += (ok = PQsendQueryParams(q->conn, statement_release_sql, 0, NULL, NULL, NULL, NULL, 0));
+	for (int i = 0; i < nbefore; i++)
+		later_fini(&before[i]);
+	if (PQpipelineStatus(q->conn) == PQ_PIPELINE_OFF) {
+		note_error(q, NULL);
+		return false;
+	}
+	ok = PQpipelineSync(q->conn) && ok;
+	/* The answers come in order; after a failure the rest are skipped
+	 * (PGRES_PIPELINE_ABORTED) up to the sync. */
+	PGresult *err = NULL;
+	bool sp_ok = false, main_ok = !main;
+	for (int i = 0; i < sent; i++) {
+		PGresult *res = PQgetResult(q->conn);
+		if (!res) {
+			ok = false;
+			break;
+		}
+		ExecStatusType s = PQresultStatus(res);
+		bool good = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+		if (main && i == nbefore && good) {
+			*out = res;
+			main_ok = true;
+		} else if (!good && s != PGRES_PIPELINE_ABORTED && !err) {
+			err = res;
+		} else {
+			PQclear(res);
+		}
+		if (sp && i == nbefore - 1)
+			sp_ok = good;
+		while ((res = PQgetResult(q->conn))) /* the NULL that ends each answer */
+			PQclear(res);
+	}
+	PGresult *res;
+	while ((res = PQgetResult(q->conn)) && PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+		PQclear(res);
+	PQclear(res);
+	if (!PQexitPipelineMode(q->conn))
+		ok = false;
+	if (!err && ok && sent == total && main_ok)
+		return true;
+	note_error(q, err);
+	PQclear(err);
+	PQclear(*out);
+	*out = NULL;
+	if (sp_ok) {
+		/* Only this statement is undone; the transaction goes on. */
+		char state[6];
+		memcpy(state, q->sqlstate, sizeof state);
+		if (!pq_exec(q, "ROLLBACK TO SAVEPOINT pq_statement; RELEASE SAVEPOINT pq_statement", "savepoint"))
+			q->failed = false;
+		memcpy(q->sqlstate, state, sizeof state);
+	}
+	return false;
 }
 
 enum rc pq_exec(struct pg_store *q, const char *sql, const char *what)
@@ -182,8 +312,11 @@ enum rc pq_exec(struct pg_store *q, const char *sql, const char *what)
 	finish_ending(q);
 	if (q->depth)
 		q->opened = true;
+	PGresult *res = NULL;
+	if (q->nlater && !flight(q, NULL, NULL, NULL, NULL, false, NULL, &res))
+		return pq_map_rc(q, what);
 	char *joined = q->ndeferred ? join_deferred(q, sql) : NULL;
-	PGresult *res = PQexec(q->conn, joined ? joined : sql);
+	res = PQexec(q->conn, joined ? joined : sql);
 	ExecStatusType s = PQresultStatus(res);
 	enum rc rc = RC_OK;
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
@@ -198,12 +331,10 @@ enum rc pq_exec(struct pg_store *q, const char *sql, const char *what)
 enum rc pq_ready(struct pg_store *q, const char *what)
 {
 	finish_ending(q);
-	if (!q->ndeferred)
-		return RC_OK;
-	char *joined = join_deferred(q, NULL);
-	enum rc rc = pq_exec(q, joined, what);
-	free(joined);
-	return rc;
+	PGresult *res = NULL;
+	if (q->ndeferred && !flight(q, NULL, NULL, NULL, NULL, false, NULL, &res))
+		return pq_map_rc(q, what);
+	return RC_OK;
 }
 
 /* For the clean-up paths, whose failure is logged and changes nothing. */
@@ -211,6 +342,62 @@ static void exec_quiet(struct pg_store *q, const char *sql, const char *what)
 {
 	if (pq_exec(q, sql, what))
 		log_warn("postgres clean-up failed op=%s", what);
+}
+
+static bool lost_race(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	return state && (!strcmp(state, "40001") || !strcmp(state, "40P01"));
+}
+
+static bool is_insert(const char *sql)
+{
+	return !strncmp(sql, "INSERT", 6);
+}
+
+/* Prepares st on this connection, on its first run. */
+static bool prepare(struct pg_store *q, struct pq_stmt *st)
+{
+	if (st->prepared)
+		return true;
+	Oid types[PQ_PARAMS_MAX];
+	for (int i = 0; i < st->nparams; i++)
+		/* A parameter the text does not name (one of two texts that
+		 * share their bindings) still needs a type. */
+		types[i] = st->p[i].v ? st->p[i].type : st->used & (1u << i) ? 0 : PQ_TEXT;
+	PGresult *res = PQprepare(q->conn, st->name, st->sql, st->nparams, types);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		note_error(q, res);
+	PQclear(res);
+	st->prepared = ok;
+	return ok;
+}
+
+enum rc pq_run_later(struct pg_store *q, struct pq_stmt *st, const char *what)
+{
+	if (!q->depth)
+		return pq_run(q, st, what);
+	finish_ending(q);
+	enum rc rc = q->ndeferred == PQ_DEFERRED_MAX ? pq_ready(q, what) : RC_OK;
+	if (!rc && !prepare(q, st))
+		rc = pq_map_rc(q, what);
+	if (!rc) {
+		struct pq_later *l = &q->deferred[q->ndeferred++];
+		q->nlater++;
+		*l = (struct pq_later){.st = st};
+		for (int i = 0; i < st->nparams; i++) {
+			const struct pq_param *p = &st->p[i];
+			if (!p->v)
+				continue;
+			size_t len = p->fmt ? (size_t)p->len : strlen(p->v) + 1;
+			l->vals[i] = xmemdup(p->v, len ? len : 1);
+			l->lens[i] = p->len;
+			l->fmts[i] = p->fmt;
+		}
+	}
+	done(st);
+	return rc;
 }
 
 static const char configure_sql[] =
@@ -233,96 +420,6 @@ static void reconnect_if_lost(struct pg_store *q)
 	exec_quiet(q, configure_sql, "configure");
 }
 
-static bool lost_race(const PGresult *res)
-{
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	return state && (!strcmp(state, "40001") || !strcmp(state, "40P01"));
-}
-
-static bool is_insert(const char *sql)
-{
-	return !strncmp(sql, "INSERT", 6);
-}
-
-static const char statement_savepoint_sql[] = "SAVEPOINT pq_statement";
-static const char statement_release_sql[] = "RELEASE SAVEPOINT pq_statement";
-
-/* Runs st in one flight (libpq's pipeline mode) with what must come before
- * it: the statements its transaction's begin deferred and, with sp, its own
- * savepoint, and after it the savepoint's release. Returns the statement's
- * result, or NULL with the error noted: a failure before the statement
- * leaves the transaction able only to roll back; a failure of the
- * statement itself inside its savepoint undoes only the statement. */
-static PGresult *flight(struct pg_store *q, struct pq_stmt *st, const char *const *vals, const int *lens,
-                        const int *fmts, bool sp)
-{
-	const char *before[PQ_DEFERRED_MAX + 1];
-	int nbefore = 0;
-	for (int i = 0; i < q->ndeferred; i++)
-		before[nbefore++] = q->deferred[i];
-	q->ndeferred = 0;
-	if (sp)
-		before[nbefore++] = statement_savepoint_sql;
-	q->opened = true;
-	if (!PQenterPipelineMode(q->conn)) {
-		note_error(q, NULL);
-		return NULL;
-	}
-	int sent = 0, total = nbefore + 1 + sp;
-	bool ok = true;
-	for (int i = 0; ok && i < nbefore; i++)
-		sent += (ok = PQsendQueryParams(q->conn, before[i], 0, NULL, NULL, NULL, NULL, 0));
-	if (ok)
-		sent += (ok = PQsendQueryPrepared(q->conn, st->name, st->nparams, vals, lens, fmts, 0));
-	if (ok && sp)
-		sent += (ok = PQsendQueryParams(q->conn, statement_release_sql, 0, NULL, NULL, NULL, NULL, 0));
-	ok = PQpipelineSync(q->conn) && ok;
-	/* The answers come in order; after a failure the rest are skipped
-	 * (PGRES_PIPELINE_ABORTED) up to the sync. */
-	PGresult *out = NULL, *err = NULL;
-	bool sp_ok = false;
-	for (int i = 0; i < sent; i++) {
-		PGresult *res = PQgetResult(q->conn);
-		if (!res) {
-			ok = false;
-			break;
-		}
-		ExecStatusType s = PQresultStatus(res);
-		bool good = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
-		if (i == nbefore && good)
-			out = res;
-		else if (!good && s != PGRES_PIPELINE_ABORTED && !err)
-			err = res;
-		else
-			PQclear(res);
-		if (sp && i == nbefore - 1)
-			sp_ok = good;
-		while ((res = PQgetResult(q->conn))) /* the NULL that ends each answer */
-			PQclear(res);
-	}
-	PGresult *res;
-	while ((res = PQgetResult(q->conn)) && PQresultStatus(res) != PGRES_PIPELINE_SYNC)
-		PQclear(res);
-	PQclear(res);
-	if (!PQexitPipelineMode(q->conn))
-		ok = false;
-	if (err || !ok || sent < total || !out) {
-		note_error(q, err);
-		PQclear(err);
-		PQclear(out);
-		if (sp_ok && (!out || err)) {
-			/* Only this statement is undone; the transaction goes on. */
-			char state[6];
-			memcpy(state, q->sqlstate, sizeof state);
-			if (!pq_exec(q, "ROLLBACK TO SAVEPOINT pq_statement; RELEASE SAVEPOINT pq_statement", "savepoint"))
-				q->failed = false;
-			memcpy(q->sqlstate, state, sizeof state);
-		}
-		return NULL;
-	}
-	return out;
-}
-
 int pq_step(struct pq_stmt *st)
 {
 	struct pg_store *q = st->q;
@@ -339,26 +436,12 @@ int pq_step(struct pq_stmt *st)
 	}
 	finish_ending(q);
 	reconnect_if_lost(q);
-	if (!st->prepared) {
-		Oid types[PQ_PARAMS_MAX];
-		for (int i = 0; i < st->nparams; i++)
-			/* A parameter the text does not name (one of two texts
-			 * that share their bindings) still needs a type. */
-			types[i] = st->p[i].v ? st->p[i].type : st->used & (1u << i) ? 0 : PQ_TEXT;
-		PGresult *res = PQprepare(q->conn, st->name, st->sql, st->nparams, types);
-		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-		if (!ok)
-			note_error(q, res);
-		PQclear(res);
-		if (!ok)
-			return PQ_ERROR;
-		st->prepared = true;
-	}
+	if (!prepare(q, st))
+		return PQ_ERROR;
 	bool sp = q->depth > 0 && is_insert(st->sql) && !st->unguarded;
 	PGresult *res = NULL;
 	if (sp || q->ndeferred) {
-		res = flight(q, st, vals, lens, fmts, sp);
-		if (!res)
+		if (!flight(q, st, vals, lens, fmts, sp, NULL, &res))
 			return PQ_ERROR;
 	} else {
 		res = PQexecPrepared(q->conn, st->name, st->nparams, vals, lens, fmts, 0);
@@ -615,6 +698,7 @@ static void pg_shared_free(struct store_shared *sh)
 static void pg_close(struct store *s)
 {
 	struct pg_store *q = pq(s);
+	drop_deferred(q);
 	for (size_t i = 0; i < q->nslots; i++) {
 		if (q->slots[i]) {
 			PQclear(q->slots[i]->res);
@@ -697,7 +781,7 @@ static enum rc defer(struct pg_store *q, const char *sql, const char *what)
 		if (rc)
 			return rc;
 	}
-	q->deferred[q->ndeferred++] = sql;
+	q->deferred[q->ndeferred++] = (struct pq_later){.sql = sql};
 	return RC_OK;
 }
 
@@ -709,8 +793,9 @@ static enum rc open_level(struct pg_store *q, const char *const *stmts, int n, c
 {
 	if (q->depth)
 		return defer(q, savepoint_sql, what);
+	drop_deferred(q);
 	for (int i = 0; i < n; i++)
-		q->deferred[i] = stmts[i];
+		q->deferred[i] = (struct pq_later){.sql = stmts[i]};
 	q->ndeferred = n;
 	q->opened = false;
 	return RC_OK;
@@ -826,7 +911,7 @@ static void end_outermost(struct pg_store *q)
  * one: nothing ran inside it, so both are dropped unsent. */
 static bool drop_unsent_savepoint(struct pg_store *q)
 {
-	if (q->depth < 2 || !q->ndeferred || q->deferred[q->ndeferred - 1] != savepoint_sql)
+	if (q->depth < 2 || !q->ndeferred || q->deferred[q->ndeferred - 1].sql != savepoint_sql)
 		return false;
 	q->ndeferred--;
 	return true;
@@ -866,8 +951,8 @@ enum rc pg_commit(struct store *s)
 	}
 	enum rc rc = RC_OK;
 	if (!q->opened) {
-		q->ndeferred = 0; /* no statement ran: there is nothing to commit */
-	} else if (q->reading) {
+		drop_deferred(q); /* no statement ran: there is nothing to commit */
+	} else if (q->reading && !q->nlater) {
 		/* A read snapshot's end is sent, and its answer read before the
 		 * connection's next statement: the caller need not wait for it. */
 		char *sql = join_deferred(q, "COMMIT");
@@ -877,10 +962,20 @@ enum rc pg_commit(struct store *s)
 			log_warn("postgres clean-up failed op=end_read");
 		free(sql);
 	} else {
-		char *sql = join_deferred(q, "COMMIT");
-		PGresult *res = PQexec(q->conn, sql);
-		free(sql);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		/* What was deferred, statements run later among it, goes in one
+		 * flight with the COMMIT. */
+		PGresult *res = NULL;
+		if (q->nlater) {
+			if (!flight(q, NULL, NULL, NULL, NULL, false, "COMMIT", &res))
+				rc = pq_map_rc(q, "commit"); /* the error is noted */
+		} else {
+			char *sql = join_deferred(q, "COMMIT");
+			res = PQexec(q->conn, sql);
+			free(sql);
+		}
+		if (rc) {
+			/* noted by flight */
+		} else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			note_error(q, res);
 			rc = pq_map_rc(q, "commit");
 		} else if (strcmp(PQcmdStatus(res), "COMMIT")) {
@@ -909,11 +1004,11 @@ void pg_rollback(struct store *s)
 		if (!pq_exec(q, "ROLLBACK TO SAVEPOINT sp; RELEASE SAVEPOINT sp", "rollback"))
 			q->failed = false;
 	} else if (!q->opened) {
-		q->ndeferred = 0; /* nothing was sent */
+		drop_deferred(q); /* nothing was sent */
 	} else {
 		/* What was deferred is undone with the rest. On a lost
 		 * connection (idle) the transaction is gone already. */
-		q->ndeferred = 0;
+		drop_deferred(q);
 		bool open = PQtransactionStatus(q->conn) != PQTRANS_IDLE;
 		if (open && q->reading && PQsendQuery(q->conn, "ROLLBACK"))
 			q->ending = true;
