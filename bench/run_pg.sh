@@ -12,9 +12,11 @@
 #            request (durable: key destroyed, rows deleted, ledger appended)
 # PostgreSQL runs on this machine (scripts/start-postgres, restarted here
 # with fsync=on, as SQLite's synchronous=FULL, and pg_stat_statements), and
-# for each PostgreSQL measurement the script counts, per request: database
-# round trips (statements sent, less those sent in one string with BEGIN),
-# transactions (pg_stat_database), acquisitions of the single-writer
+# for each PostgreSQL measurement the script counts, per request: statements
+# (pg_stat_statements; less those sent in one string with BEGIN, which was
+# the count of round trips before the store sent statements in flights:
+# bench/flights_pg.sh counts round trips now), transactions
+# (pg_stat_database), acquisitions of the single-writer
 # advisory lock and the time spent waiting for it (pg_stat_statements), and
 # the CPU time of the privreg server and of all PostgreSQL processes
 # (/proc/PID/stat). It also measures a bare round trip (pgbench, SELECT 1)
