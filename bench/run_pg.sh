@@ -12,9 +12,11 @@
 #            request (durable: key destroyed, rows deleted, ledger appended)
 # PostgreSQL runs on this machine (scripts/start-postgres, restarted here
 # with fsync=on, as SQLite's synchronous=FULL, and pg_stat_statements), and
-# for each PostgreSQL measurement the script counts, per request: database
-# round trips (statements sent, less those sent in one string with BEGIN),
-# transactions (pg_stat_database), acquisitions of the single-writer
+# for each PostgreSQL measurement the script counts, per request: statements
+# (pg_stat_statements; less those sent in one string with BEGIN, which was
+# the count of round trips before the store sent statements in flights:
+# bench/flights_pg.sh counts round trips now), transactions
+# (pg_stat_database), acquisitions of the single-writer
 # advisory lock and the time spent waiting for it (pg_stat_statements), and
 # the CPU time of the privreg server and of all PostgreSQL processes
 # (/proc/PID/stat). It also measures a bare round trip (pgbench, SELECT 1)
@@ -24,6 +26,11 @@
 # PG_THREADS sets the request threads of the PostgreSQL servers (default:
 # as the others, one per core): a thread waits for each round trip, so on
 # PostgreSQL more threads than cores keep the cores busy.
+# BASE_BIN=PATH adds a third PostgreSQL measurement in every round, just
+# before the PostgreSQL one: another privreg binary (a baseline build)
+# serving the same register on the same database, so that a change is
+# measured before and after on the same data and the same load (no new
+# migration in between). Its erasures walk their own part of the subjects.
 # Reads pick from the second half of the subjects, erasures walk the first.
 # Usage: bench/run_pg.sh [BUILD_DIR] [SUBJECTS] [SECONDS] [ROUNDS]
 set -euo pipefail
@@ -33,6 +40,7 @@ secs=${3:-8}
 rounds=${4:-3}
 threads=${THREADS:-$(nproc)}
 servers=${SERVERS:-1}
+base_bin=${BASE_BIN:-}
 pg_threads=${PG_THREADS:-$threads}
 pgbin=${PG_BIN:-/usr/lib/postgresql/15/bin}
 cd "$(dirname "$0")/.."
@@ -104,7 +112,9 @@ for b in sq pq; do
 	head -n $((n / 2)) "$work/$b.all" >"$work/$b.erase"
 	tail -n +$((n / 2 + 1)) "$work/$b.all" >"$work/$b.ids"
 done
-stride=$((n / 2 / (rounds * servers))) # erasures each wrk may make in a round, at most
+walkers=$servers
+[ -n "$base_bin" ] && walkers=$((servers + 1))
+stride=$((n / 2 / (rounds * walkers))) # erasures each wrk may make in a round, at most
 psql -X -q -d "$pgurl" -c "VACUUM ANALYZE" >/dev/null
 
 # ---- servers: SQLite on 18091, PostgreSQL on 18092 (and 18093), bare on 18090 ----
@@ -117,9 +127,19 @@ if [ "$servers" -ge 2 ]; then
 	"$bin" serve --dir "$work/pq" --listen 127.0.0.1:18093 --threads "$pg_threads" >/dev/null 2>&1 &
 	pq_pids="$pq_pids $!"
 fi
-for p in 18091 18092 $([ "$servers" -ge 2 ] && echo 18093); do
+base_pid=
+if [ -n "$base_bin" ]; then
+	"$base_bin" serve --dir "$work/pq" --listen 127.0.0.1:18094 --threads "$pg_threads" >"$work/base.log" 2>&1 &
+	base_pid=$!
+fi
+for p in 18091 18092 $([ "$servers" -ge 2 ] && echo 18093) ${base_bin:+18094}; do
 	for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/healthz" >/dev/null && break; sleep 0.1; done
 done
+if [ -n "$base_bin" ] && ! curl -sf http://127.0.0.1:18094/healthz >/dev/null; then
+	echo "BASE_BIN did not start:" >&2
+	tail -5 "$work/base.log" >&2
+	exit 1
+fi
 
 # ---- the inputs of the model: a bare round trip, an fsync ----
 echo 'SELECT 1;' >"$work/select1.sql"
@@ -174,7 +194,7 @@ measure() { # NAME BACKEND LUA ARGS...: one measurement, printed; PostgreSQL wit
 		note bare "${out%% *}"
 		return
 	fi
-	key=$(cat "$work/$b.$(case $name in read) echo support ;; consent) echo marketing ;; *) echo admin ;; esac)")
+	key=$(cat "$work/${b%0}.$(case $name in read) echo support ;; consent) echo marketing ;; *) echo admin ;; esac)")
 	if [ "$b" = sq ]; then
 		local s0 s1
 		s0=$(ticks $sq_pid)
@@ -186,21 +206,24 @@ measure() { # NAME BACKEND LUA ARGS...: one measurement, printed; PostgreSQL wit
 	fi
 	ports=18092
 	[ "$servers" -ge 2 ] && ports="18092 18093"
-	local c0 c1 t0 t1 g0 g1 pgp
+	local c0 c1 t0 t1 g0 g1 pgp pids=$pq_pids label=postgresql
+	if [ "$b" = pq0 ]; then
+		ports=18094 pids=$base_pid label="postgresql (BASE_BIN)"
+	fi
 	pgp=$(pg_pids)
-	c0=$(pg_counters); t0=$(ticks $pq_pids); g0=$(ticks $pgp)
+	c0=$(pg_counters); t0=$(ticks $pids); g0=$(ticks $pgp)
 	out=$(wrk_run "$ports" "$lua" "$key" "$@")
 	sleep 1.5 # pg_stat_database is flushed at most once a second
-	c1=$(pg_counters); t1=$(ticks $pq_pids); g1=$(ticks $pgp)
+	c1=$(pg_counters); t1=$(ticks $pids); g1=$(ticks $pgp)
 	local reqs=${out##* }
 	local counts
 	counts=$(awk -v a="$c0" -v b="$c1" -v r="$reqs" -v t="$((t1 - t0))" -v g="$((g1 - g0))" -v hz="$(getconf CLK_TCK)" 'BEGIN {
 		split(a, x, " "); split(b, y, " ")
 		st = y[1] - x[1]; lk = y[2] - x[2]; lms = y[3] - x[3]; sl = y[4] - x[4]; tx = y[5] - x[5]
-		printf "per request: %.2f round trips (%.2f statements), %.2f transactions, %.2f writer locks (wait %.3f ms each), CPU privreg %.0f us, PostgreSQL %.0f us",
+		printf "per request: %.2f statements less those sent with BEGIN (%.2f statements), %.2f transactions, %.2f writer locks (wait %.3f ms each), CPU privreg %.0f us, PostgreSQL %.0f us",
 			(st - lk - sl) / r, st / r, tx / r, lk / r, lk ? lms / lk : 0, t * 1e6 / hz / r, g * 1e6 / hz / r }')
-	echo "  $name postgresql: $out | $counts"
-	note "$name.pq" "${out%% *}"
+	echo "  $name $label: $out | $counts"
+	note "$name.$b" "${out%% *}"
 }
 
 echo "== $rounds rounds of ${secs}s each, wrk -t1 -c32 per server, $n subjects, server threads $threads (PostgreSQL: $pg_threads), $(nproc) cores, PostgreSQL servers: $servers   (req/s p99 non-2xx requests)"
@@ -208,10 +231,16 @@ for r in $(seq "$rounds"); do
 	echo "round $r:"
 	measure bare bare ""
 	measure read sq bench/lua/random_get.lua "$work/sq.ids" "/v1/subjects/"
+	[ -n "$base_bin" ] && measure read pq0 bench/lua/random_get.lua "$work/pq.ids" "/v1/subjects/"
 	measure read pq bench/lua/random_get.lua "$work/pq.ids" "/v1/subjects/"
 	measure consent sq bench/lua/random_get.lua "$work/emails.txt" "/v1/consents/check?purpose=direct_marketing&email="
+	[ -n "$base_bin" ] && measure consent pq0 bench/lua/random_get.lua "$work/emails.txt" "/v1/consents/check?purpose=direct_marketing&email="
 	measure consent pq bench/lua/random_get.lua "$work/emails.txt" "/v1/consents/check?purpose=direct_marketing&email="
 	measure erase sq bench/lua/erase_subject.lua "$work/sq.erase" "$next_sq" "$stride"
+	if [ -n "$base_bin" ]; then
+		measure erase pq0 bench/lua/erase_subject.lua "$work/pq.erase" "$next_pq" "$stride"
+		next_pq=$((next_pq + stride))
+	fi
 	measure erase pq bench/lua/erase_subject.lua "$work/pq.erase" "$next_pq" "$stride"
 	# each erasure round starts after the subjects the last one may have erased
 	next_sq=$((next_sq + stride)); next_pq=$((next_pq + stride * servers))
@@ -223,5 +252,9 @@ echo "median: bare $mb req/s"
 for op in read consent erase; do
 	s=$(median ${med[$op.sq]}); p=$(median ${med[$op.pq]})
 	echo "  $op: sqlite $s req/s ($(ratio "$s" "$mb") of bare), postgresql $p req/s ($(ratio "$p" "$mb") of bare), postgresql/sqlite $(ratio "$p" "$s")"
+	if [ -n "$base_bin" ]; then
+		p=$(median ${med[$op.pq0]})
+		echo "    BASE_BIN: postgresql $p req/s ($(ratio "$p" "$mb") of bare), postgresql/sqlite $(ratio "$p" "$s")"
+	fi
 done
 "$bin" audit verify --dir "$work/pq" | tail -1

@@ -418,6 +418,88 @@ static void test_apikeys(void **state)
 	test_register_free(&r);
 }
 
+static enum rc key_add(struct test_register *r, struct store_apikey *k)
+{
+	char key[TOKEN_APIKEY_MAX];
+	*k = (struct store_apikey){.tenant_id = r->tenant->id, .role = "dpo", .created_at = 100};
+	token_apikey_new(k->key_id, key, k->hash);
+	return store_apikey_insert(r->store, k);
+}
+
+static bool key_exists(struct test_register *r, const struct store_apikey *k)
+{
+	struct store_apikey got;
+	enum rc rc = store_apikey_get(r->store, k->key_id, &got);
+	store_apikey_fini(&got);
+	return rc == RC_OK;
+}
+
+/* What PostgreSQL sends later, in one flight with the next statement (a
+ * transaction's BEGIN and lock, savepoints, an INSERT's own savepoint, an
+ * access entry), keeps the answers a statement at a time gave: a
+ * conflicting insert is RC_EXISTS and its transaction goes on, even as the
+ * transaction's first statement; levels with nothing in them cost nothing
+ * and change nothing; a failed access entry fails its transaction. */
+static void test_flights(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct store_apikey k1, k2, k3, k4;
+	assert_int_equal(store_begin(r.store), RC_OK);
+	assert_int_equal(key_add(&r, &k1), RC_OK);
+	assert_int_equal(store_apikey_insert(r.store, &k1), RC_EXISTS);
+	assert_int_equal(key_add(&r, &k2), RC_OK);
+	assert_int_equal(store_commit(r.store), RC_OK);
+	assert_true(key_exists(&r, &k1) && key_exists(&r, &k2));
+
+	assert_int_equal(store_begin(r.store), RC_OK);
+	assert_int_equal(store_apikey_insert(r.store, &k1), RC_EXISTS); /* the first statement */
+	assert_int_equal(store_begin(r.store), RC_OK);
+	assert_int_equal(store_commit(r.store), RC_OK);
+	assert_int_equal(store_begin(r.store), RC_OK);
+	store_rollback(r.store);
+	assert_int_equal(store_begin_read(r.store), RC_OK);
+	assert_int_equal(store_commit(r.store), RC_OK);
+	assert_int_equal(key_add(&r, &k3), RC_OK);
+	assert_int_equal(store_commit(r.store), RC_OK);
+	assert_true(key_exists(&r, &k3));
+
+	/* A transaction that ran nothing, then one that only read. */
+	assert_int_equal(store_begin(r.store), RC_OK);
+	assert_int_equal(store_commit(r.store), RC_OK);
+	assert_int_equal(store_begin_read(r.store), RC_OK);
+	assert_true(key_exists(&r, &k3));
+	store_rollback(r.store);
+	assert_int_equal(store_begin_read(r.store), RC_OK);
+	assert_true(key_exists(&r, &k2));
+	assert_int_equal(store_commit(r.store), RC_OK);
+
+	/* An entry whose seq is taken fails its transaction: at once or at
+	 * the commit, and nothing of the transaction stays. */
+	struct store_audit e = {.at = 100, .key_id = "k", .role = "dpo", .action = "test", .outcome = "ok"};
+	assert_int_equal(store_begin(r.store), RC_OK);
+	assert_int_equal(store_audit_head(r.store, r.tenant->id, &e.seq, e.prev_hash), RC_OK);
+	e.seq++;
+	assert_int_equal(store_audit_insert(r.store, r.tenant->id, &e), RC_OK);
+	assert_int_equal(store_commit(r.store), RC_OK);
+	assert_int_equal(store_begin(r.store), RC_OK);
+	assert_int_equal(key_add(&r, &k4), RC_OK);
+	enum rc rc = store_audit_insert(r.store, r.tenant->id, &e);
+	if (rc)
+		store_rollback(r.store);
+	else
+		rc = store_commit(r.store);
+	assert_int_not_equal(rc, RC_OK);
+	assert_false(key_exists(&r, &k4));
+	/* The connection is usable again. */
+	assert_int_equal(store_begin(r.store), RC_OK);
+	e.seq++;
+	assert_int_equal(store_audit_insert(r.store, r.tenant->id, &e), RC_OK);
+	assert_int_equal(store_commit(r.store), RC_OK);
+	test_register_free(&r);
+}
+
 /* The statuses a request filter or count takes are the caller's set, bound
  * as parameters: NULL/0 is any status, more than the slots is refused. */
 static void test_request_statuses(void **state)
@@ -673,6 +755,7 @@ int main(void)
 		cmocka_unit_test(test_record_defaults_stored_as_nothing),
 		cmocka_unit_test(test_nested_transactions),
 		cmocka_unit_test(test_apikeys),
+		cmocka_unit_test(test_flights),
 		cmocka_unit_test(test_request_statuses),
 		cmocka_unit_test(test_audit_chain),
 		cmocka_unit_test(test_audit_deleted_row),

@@ -51,7 +51,12 @@ enum rc pg_audit_insert(struct store *s, int64_t tenant, const struct store_audi
 	bind_opt_text(st, 11, e->detail);
 	bind_blob(st, 12, e->prev_hash, STORE_AUDIT_HASH_LEN);
 	bind_blob(st, 13, e->hash, STORE_AUDIT_HASH_LEN);
-	return pq_run(q, st, "audit_insert");
+	/* Sent with the transaction's next statement or its COMMIT: under
+	 * the writer lock, after the head was read in the same transaction,
+	 * no other entry takes this seq, and every caller ends its
+	 * transaction when an entry cannot be written. A group commit's
+	 * entries go in one flight with its COMMIT. */
+	return pq_run_later(q, st, "audit_insert");
 }
 
 /* Whether an entry was hashed with pre-ULID id text (migration 0007 keeps,

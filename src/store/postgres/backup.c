@@ -31,6 +31,9 @@ enum rc pg_ledger_position_set(struct store *s, int64_t tenant, int64_t seq, int
 	enum rc rc = pq_tenant(q, sql, tenant, &st);
 	if (rc)
 		return rc;
+	/* Its one key conflict is the update; and its callers (core/ledger.c,
+	 * core/backup.c) end their transaction when it fails. */
+	st->unguarded = true;
 	bind_int(st, 2, seq);
 	bind_int(st, 3, at);
 	return pq_run(q, st, "ledger_position_set");

@@ -19,7 +19,24 @@
  * ONLY), never wait for it. A nested begin is a SAVEPOINT. An INSERT inside
  * a transaction runs in a savepoint of its own, so that a constraint
  * violation (RC_EXISTS, which callers may answer and go on) undoes only
- * that statement, as in SQLite, instead of aborting the transaction.
+ * that statement, as in SQLite, instead of aborting the transaction; the
+ * few whose callers end the transaction on any error (an access entry, the
+ * ledger position) run without one. A statement of its own that loses to a
+ * concurrent one (serialisation failure, deadlock) is run again here.
+ *
+ * Round trips are what a request pays for on PostgreSQL, so statements
+ * that need no answer of their own travel with the next one that does, in
+ * one flight (libpq's pipeline mode, one Sync): a begin sends nothing
+ * (BEGIN, SET LOCAL and the lock go, in that order, before the
+ * transaction's first statement, so the lock is still taken before
+ * anything is read); a savepoint and its release go with the next
+ * statement, and an INSERT's own savepoint and release with the INSERT;
+ * pq_run_later's statements (access entries) with the next statement or
+ * the COMMIT. A failure anywhere in a flight fails the transaction, as it
+ * would have one statement later. A read snapshot's end is sent without
+ * waiting for its answer, which is read before the connection's next
+ * statement; a transaction that ran no statement sends nothing at all.
+ * Whatever uses the connection directly (copy.c) calls pq_ready first.
  *
  * Migrations in sql/postgres/ are applied in order at open, each in its own
  * transaction, under a session advisory lock, so that servers starting
@@ -143,9 +160,163 @@ struct pq_stmt *pq_slot_new(struct pg_store *q, const char *sql)
 
 /* ---- stepping ---- */
 
+/* ---- what is sent later, what is read later ---- */
+
+/* Reads the answer to a read snapshot's end, which was sent without
+ * waiting for it: ending a read-only transaction changes nothing its
+ * caller could wait for. */
+static void finish_ending(struct pg_store *q)
+{
+	if (!q->ending)
+		return;
+	q->ending = false;
+	PGresult *res;
+	while ((res = PQgetResult(q->conn))) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			log_warn("postgres clean-up failed op=end_read");
+		PQclear(res);
+	}
+}
+
+static void later_fini(struct pq_later *l)
+{
+	for (int i = 0; l->st && i < l->st->nparams; i++)
+		free(l->vals[i]);
+	memset(l, 0, sizeof *l);
+}
+
+/* Forgets what was deferred (the transaction ends without it). */
+static void drop_deferred(struct pg_store *q)
+{
+	for (int i = 0; i < q->ndeferred; i++)
+		later_fini(&q->deferred[i]);
+	q->ndeferred = 0;
+	q->nlater = 0;
+}
+
+/* The deferred statements (texts only: q->nlater is 0) and then sql (NULL:
+ * none), as one text for the simple-query protocol, malloc'd. */
+static char *join_deferred(struct pg_store *q, const char *sql)
+{
+	size_t len = sql ? strlen(sql) + 1 : 1;
+	for (int i = 0; i < q->ndeferred; i++)
+		len += strlen(q->deferred[i].sql) + 2;
+	char *out = xmalloc(len), *p = out;
+	for (int i = 0; i < q->ndeferred; i++)
+		p += sprintf(p, "%s%s", i ? "; " : "", q->deferred[i].sql);
+	if (sql)
+		sprintf(p, "%s%s", q->ndeferred ? "; " : "", sql);
+	drop_deferred(q);
+	return out;
+}
+
+static const char statement_savepoint_sql[] = "SAVEPOINT pq_statement";
+static const char statement_release_sql[] = "RELEASE SAVEPOINT pq_statement";
+
+static bool send_later(struct pg_store *q, const struct pq_later *l)
+{
+	if (l->sql)
+		return PQsendQueryParams(q->conn, l->sql, 0, NULL, NULL, NULL, NULL, 0);
+	return PQsendQueryPrepared(q->conn, l->st->name, l->st->nparams, (const char *const *)l->vals, l->lens,
+	                           l->fmts, 0);
+}
+
+/* Sends in one flight (libpq's pipeline mode) what was deferred, then the
+ * main statement: st with its values, or the text last (st NULL), or
+ * nothing (both NULL); with sp, st between a savepoint of its own and its
+ * release. *out is the main statement's result. false, with the error
+ * noted, if anything failed: a failure before the main statement leaves
+ * the transaction able only to roll back; a failure of st itself inside
+ * its savepoint undoes only st. */
+static bool flight(struct pg_store *q, struct pq_stmt *st, const char *const *vals, const int *lens,
+                   const int *fmts, bool sp, const char *last, PGresult **out)
+{
+	struct pq_later before[PQ_DEFERRED_MAX + 1];
+	int nbefore = 0;
+	for (int i = 0; i < q->ndeferred; i++)
+		before[nbefore++] = q->deferred[i];
+	q->ndeferred = 0;
+	q->nlater = 0;
+	if (sp)
+		before[nbefore++] = (struct pq_later){.sql = statement_savepoint_sql};
+	bool main = st || last;
+	*out = NULL;
+	q->opened = true;
+	bool ok = PQenterPipelineMode(q->conn);
+	int sent = 0, total = nbefore + main + sp;
+	for (int i = 0; ok && i < nbefore; i++)
+		sent += (ok = send_later(q, &before[i]));
+	if (ok && st)
+		sent += (ok = PQsendQueryPrepared(q->conn, st->name, st->nparams, vals, lens, fmts, 0));
+	else if (ok && last)
+		sent += (ok = PQsendQueryParams(q->conn, last, 0, NULL, NULL, NULL, NULL, 0));
+	if (ok && sp)
+		sent += (ok = PQsendQueryParams(q->conn, statement_release_sql, 0, NULL, NULL, NULL, NULL, 0));
+	for (int i = 0; i < nbefore; i++)
+		later_fini(&before[i]);
+	if (PQpipelineStatus(q->conn) == PQ_PIPELINE_OFF) {
+		note_error(q, NULL);
+		return false;
+	}
+	ok = PQpipelineSync(q->conn) && ok;
+	/* The answers come in order; after a failure the rest are skipped
+	 * (PGRES_PIPELINE_ABORTED) up to the sync. */
+	PGresult *err = NULL;
+	bool sp_ok = false, main_ok = !main;
+	for (int i = 0; i < sent; i++) {
+		PGresult *res = PQgetResult(q->conn);
+		if (!res) {
+			ok = false;
+			break;
+		}
+		ExecStatusType s = PQresultStatus(res);
+		bool good = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+		if (main && i == nbefore && good) {
+			*out = res;
+			main_ok = true;
+		} else if (!good && s != PGRES_PIPELINE_ABORTED && !err) {
+			err = res;
+		} else {
+			PQclear(res);
+		}
+		if (sp && i == nbefore - 1)
+			sp_ok = good;
+		while ((res = PQgetResult(q->conn))) /* the NULL that ends each answer */
+			PQclear(res);
+	}
+	PGresult *res;
+	while ((res = PQgetResult(q->conn)) && PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+		PQclear(res);
+	PQclear(res);
+	if (!PQexitPipelineMode(q->conn))
+		ok = false;
+	if (!err && ok && sent == total && main_ok)
+		return true;
+	note_error(q, err);
+	PQclear(err);
+	PQclear(*out);
+	*out = NULL;
+	if (sp_ok) {
+		/* Only this statement is undone; the transaction goes on. */
+		char state[6];
+		memcpy(state, q->sqlstate, sizeof state);
+		if (!pq_exec(q, "ROLLBACK TO SAVEPOINT pq_statement; RELEASE SAVEPOINT pq_statement", "savepoint"))
+			q->failed = false;
+		memcpy(q->sqlstate, state, sizeof state);
+	}
+	return false;
+}
+
 enum rc pq_exec(struct pg_store *q, const char *sql, const char *what)
 {
-	PGresult *res = PQexec(q->conn, sql);
+	finish_ending(q);
+	if (q->depth)
+		q->opened = true;
+	PGresult *res = NULL;
+	if (q->nlater && !flight(q, NULL, NULL, NULL, NULL, false, NULL, &res))
+		return pq_map_rc(q, what);
+	char *joined = q->ndeferred ? join_deferred(q, sql) : NULL;
+	res = PQexec(q->conn, joined ? joined : sql);
 	ExecStatusType s = PQresultStatus(res);
 	enum rc rc = RC_OK;
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
@@ -153,7 +324,17 @@ enum rc pq_exec(struct pg_store *q, const char *sql, const char *what)
 		rc = pq_map_rc(q, what);
 	}
 	PQclear(res);
+	free(joined);
 	return rc;
+}
+
+enum rc pq_ready(struct pg_store *q, const char *what)
+{
+	finish_ending(q);
+	PGresult *res = NULL;
+	if (q->ndeferred && !flight(q, NULL, NULL, NULL, NULL, false, NULL, &res))
+		return pq_map_rc(q, what);
+	return RC_OK;
 }
 
 /* For the clean-up paths, whose failure is logged and changes nothing. */
@@ -161,6 +342,62 @@ static void exec_quiet(struct pg_store *q, const char *sql, const char *what)
 {
 	if (pq_exec(q, sql, what))
 		log_warn("postgres clean-up failed op=%s", what);
+}
+
+static bool lost_race(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	return state && (!strcmp(state, "40001") || !strcmp(state, "40P01"));
+}
+
+static bool is_insert(const char *sql)
+{
+	return !strncmp(sql, "INSERT", 6);
+}
+
+/* Prepares st on this connection, on its first run. */
+static bool prepare(struct pg_store *q, struct pq_stmt *st)
+{
+	if (st->prepared)
+		return true;
+	Oid types[PQ_PARAMS_MAX];
+	for (int i = 0; i < st->nparams; i++)
+		/* A parameter the text does not name (one of two texts that
+		 * share their bindings) still needs a type. */
+		types[i] = st->p[i].v ? st->p[i].type : st->used & (1u << i) ? 0 : PQ_TEXT;
+	PGresult *res = PQprepare(q->conn, st->name, st->sql, st->nparams, types);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		note_error(q, res);
+	PQclear(res);
+	st->prepared = ok;
+	return ok;
+}
+
+enum rc pq_run_later(struct pg_store *q, struct pq_stmt *st, const char *what)
+{
+	if (!q->depth)
+		return pq_run(q, st, what);
+	finish_ending(q);
+	enum rc rc = q->ndeferred == PQ_DEFERRED_MAX ? pq_ready(q, what) : RC_OK;
+	if (!rc && !prepare(q, st))
+		rc = pq_map_rc(q, what);
+	if (!rc) {
+		struct pq_later *l = &q->deferred[q->ndeferred++];
+		q->nlater++;
+		*l = (struct pq_later){.st = st};
+		for (int i = 0; i < st->nparams; i++) {
+			const struct pq_param *p = &st->p[i];
+			if (!p->v)
+				continue;
+			size_t len = p->fmt ? (size_t)p->len : strlen(p->v) + 1;
+			l->vals[i] = xmemdup(p->v, len ? len : 1);
+			l->lens[i] = p->len;
+			l->fmts[i] = p->fmt;
+		}
+	}
+	done(st);
+	return rc;
 }
 
 static const char configure_sql[] =
@@ -183,17 +420,6 @@ static void reconnect_if_lost(struct pg_store *q)
 	exec_quiet(q, configure_sql, "configure");
 }
 
-static bool lost_race(const PGresult *res)
-{
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	return state && (!strcmp(state, "40001") || !strcmp(state, "40P01"));
-}
-
-static bool is_insert(const char *sql)
-{
-	return !strncmp(sql, "INSERT", 6);
-}
-
 int pq_step(struct pq_stmt *st)
 {
 	struct pg_store *q = st->q;
@@ -208,26 +434,18 @@ int pq_step(struct pq_stmt *st)
 		lens[i] = st->p[i].len;
 		fmts[i] = st->p[i].fmt;
 	}
+	finish_ending(q);
 	reconnect_if_lost(q);
-	if (!st->prepared) {
-		Oid types[PQ_PARAMS_MAX];
-		for (int i = 0; i < st->nparams; i++)
-			/* A parameter the text does not name (one of two texts
-			 * that share their bindings) still needs a type. */
-			types[i] = st->p[i].v ? st->p[i].type : st->used & (1u << i) ? 0 : PQ_TEXT;
-		PGresult *res = PQprepare(q->conn, st->name, st->sql, st->nparams, types);
-		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-		if (!ok)
-			note_error(q, res);
-		PQclear(res);
-		if (!ok)
-			return PQ_ERROR;
-		st->prepared = true;
-	}
-	bool sp = q->depth > 0 && is_insert(st->sql);
-	if (sp && pq_exec(q, "SAVEPOINT pq_statement", "savepoint"))
+	if (!prepare(q, st))
 		return PQ_ERROR;
-	PGresult *res = PQexecPrepared(q->conn, st->name, st->nparams, vals, lens, fmts, 0);
+	bool sp = q->depth > 0 && is_insert(st->sql) && !st->unguarded;
+	PGresult *res = NULL;
+	if (sp || q->ndeferred) {
+		if (!flight(q, st, vals, lens, fmts, sp, NULL, &res))
+			return PQ_ERROR;
+	} else {
+		res = PQexecPrepared(q->conn, st->name, st->nparams, vals, lens, fmts, 0);
+	}
 	ExecStatusType s = PQresultStatus(res);
 	/* A statement of its own (no transaction around it) that lost to a
 	 * concurrent one (a serialisation failure, a deadlock) is run again:
@@ -240,18 +458,6 @@ int pq_step(struct pq_stmt *st)
 	}
 	if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK) {
 		note_error(q, res);
-		PQclear(res);
-		if (sp) {
-			/* Only this statement is undone; the transaction goes on. */
-			char state[6];
-			memcpy(state, q->sqlstate, sizeof state);
-			if (!pq_exec(q, "ROLLBACK TO SAVEPOINT pq_statement; RELEASE SAVEPOINT pq_statement", "savepoint"))
-				q->failed = false;
-			memcpy(q->sqlstate, state, sizeof state);
-		}
-		return PQ_ERROR;
-	}
-	if (sp && pq_exec(q, "RELEASE SAVEPOINT pq_statement", "savepoint")) {
 		PQclear(res);
 		return PQ_ERROR;
 	}
@@ -492,6 +698,7 @@ static void pg_shared_free(struct store_shared *sh)
 static void pg_close(struct store *s)
 {
 	struct pg_store *q = pq(s);
+	drop_deferred(q);
 	for (size_t i = 0; i < q->nslots; i++) {
 		if (q->slots[i]) {
 			PQclear(q->slots[i]->res);
@@ -566,15 +773,47 @@ static enum rc pg_open(const char *url, struct store_shared *shared, struct stor
 static const char savepoint_sql[] = "SAVEPOINT sp";
 static const char release_sql[] = "RELEASE SAVEPOINT sp";
 
+/* Defers a statement of transaction control to the next flight. */
+static enum rc defer(struct pg_store *q, const char *sql, const char *what)
+{
+	if (q->ndeferred == PQ_DEFERRED_MAX) {
+		enum rc rc = pq_ready(q, what);
+		if (rc)
+			return rc;
+	}
+	q->deferred[q->ndeferred++] = (struct pq_later){.sql = sql};
+	return RC_OK;
+}
+
+/* Opens a transaction (depth 0) or a savepoint in it. Nothing is sent
+ * here: the statements go in one flight with the transaction's next
+ * statement (pq_step, pq_exec), in their order, so the writer lock is still
+ * taken before anything is read. */
+static enum rc open_level(struct pg_store *q, const char *const *stmts, int n, const char *what)
+{
+	if (q->depth)
+		return defer(q, savepoint_sql, what);
+	drop_deferred(q);
+	for (int i = 0; i < n; i++)
+		q->deferred[i] = (struct pq_later){.sql = stmts[i]};
+	q->ndeferred = n;
+	q->opened = false;
+	return RC_OK;
+}
+
 static enum rc begin(struct store *s, bool durable)
 {
 	/* The writer lock first: what this transaction reads afterwards is
 	 * what no other writer changes until it ends. */
-	static const char begin_sql[] =
-		"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(x'" PQ_WRITER_LOCK "'::bigint)";
-	static const char begin_relaxed_sql[] =
-		"BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL synchronous_commit = off; "
-		"SELECT pg_advisory_xact_lock(x'" PQ_WRITER_LOCK "'::bigint)";
+	static const char *const begin_sql[] = {
+		"BEGIN ISOLATION LEVEL READ COMMITTED",
+		"SELECT pg_advisory_xact_lock(x'" PQ_WRITER_LOCK "'::bigint)",
+	};
+	static const char *const begin_relaxed_sql[] = {
+		"BEGIN ISOLATION LEVEL READ COMMITTED",
+		"SET LOCAL synchronous_commit = off",
+		"SELECT pg_advisory_xact_lock(x'" PQ_WRITER_LOCK "'::bigint)",
+	};
 	struct pg_store *q = pq(s);
 	if (q->reading)
 		return RC_INTERNAL; /* a write inside a read snapshot could not commit */
@@ -584,13 +823,11 @@ static enum rc begin(struct store *s, bool durable)
 		return RC_DB;
 	}
 #endif
+	finish_ending(q);
 	reconnect_if_lost(q);
-	enum rc rc = pq_exec(q, q->depth ? savepoint_sql : durable ? begin_sql : begin_relaxed_sql, "begin");
-	if (rc) {
-		if (!q->depth)
-			exec_quiet(q, "ROLLBACK", "begin");
+	enum rc rc = durable ? open_level(q, begin_sql, 2, "begin") : open_level(q, begin_relaxed_sql, 3, "begin");
+	if (rc)
 		return rc;
-	}
 	if (!q->depth) {
 		q->serial = q->serial + 1 ? q->serial + 1 : 1;
 		q->failed = false;
@@ -611,7 +848,7 @@ enum rc pg_begin_relaxed(struct store *s)
 
 enum rc pg_begin_read(struct store *s)
 {
-	static const char begin_read_sql[] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+	static const char *const begin_read_sql[] = {"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"};
 	struct pg_store *q = pq(s);
 #ifdef PRIVREG_FAULTS
 	if (q->base.fault) {
@@ -619,8 +856,9 @@ enum rc pg_begin_read(struct store *s)
 		return RC_DB;
 	}
 #endif
+	finish_ending(q);
 	reconnect_if_lost(q);
-	enum rc rc = pq_exec(q, q->depth ? savepoint_sql : begin_read_sql, "begin_read");
+	enum rc rc = open_level(q, begin_read_sql, 1, "begin_read");
 	if (!rc) {
 		q->reading = q->reading || !q->depth;
 		if (!q->depth)
@@ -664,7 +902,19 @@ static void end_outermost(struct pg_store *q)
 	if (!q->depth) {
 		q->reading = false;
 		q->failed = false;
+		q->opened = false;
+		q->ndeferred = 0;
 	}
+}
+
+/* The statement that ends a level whose savepoint is the last deferred
+ * one: nothing ran inside it, so both are dropped unsent. */
+static bool drop_unsent_savepoint(struct pg_store *q)
+{
+	if (q->depth < 2 || !q->ndeferred || q->deferred[q->ndeferred - 1].sql != savepoint_sql)
+		return false;
+	q->ndeferred--;
+	return true;
 }
 
 enum rc pg_commit(struct store *s)
@@ -679,6 +929,7 @@ enum rc pg_commit(struct store *s)
 		return RC_DB;
 	}
 #endif
+	finish_ending(q);
 	if (q->failed) {
 		/* A statement failed and its caller commits anyway: PostgreSQL
 		 * would answer COMMIT with a rollback. Say so. */
@@ -687,7 +938,10 @@ enum rc pg_commit(struct store *s)
 		return RC_DB;
 	}
 	if (q->depth > 1) {
-		enum rc rc = pq_exec(q, release_sql, "commit");
+		/* A savepoint's release goes with the next statement: if it
+		 * failed, the transaction fails there and the caller's rollback
+		 * ends it. */
+		enum rc rc = drop_unsent_savepoint(q) ? RC_OK : defer(q, release_sql, "commit");
 		if (rc) {
 			pg_rollback(s);
 			return rc;
@@ -695,17 +949,42 @@ enum rc pg_commit(struct store *s)
 		q->depth--;
 		return RC_OK;
 	}
-	PGresult *res = PQexec(q->conn, "COMMIT");
 	enum rc rc = RC_OK;
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		note_error(q, res);
-		rc = pq_map_rc(q, "commit");
-	} else if (strcmp(PQcmdStatus(res), "COMMIT")) {
-		rc = RC_DB; /* "ROLLBACK": the transaction had failed */
+	if (!q->opened) {
+		drop_deferred(q); /* no statement ran: there is nothing to commit */
+	} else if (q->reading && !q->nlater) {
+		/* A read snapshot's end is sent, and its answer read before the
+		 * connection's next statement: the caller need not wait for it. */
+		char *sql = join_deferred(q, "COMMIT");
+		if (PQsendQuery(q->conn, sql))
+			q->ending = true;
+		else
+			log_warn("postgres clean-up failed op=end_read");
+		free(sql);
+	} else {
+		/* What was deferred, statements run later among it, goes in one
+		 * flight with the COMMIT. */
+		PGresult *res = NULL;
+		if (q->nlater) {
+			if (!flight(q, NULL, NULL, NULL, NULL, false, "COMMIT", &res))
+				rc = pq_map_rc(q, "commit"); /* the error is noted */
+		} else {
+			char *sql = join_deferred(q, "COMMIT");
+			res = PQexec(q->conn, sql);
+			free(sql);
+		}
+		if (rc) {
+			/* noted by flight */
+		} else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			note_error(q, res);
+			rc = pq_map_rc(q, "commit");
+		} else if (strcmp(PQcmdStatus(res), "COMMIT")) {
+			rc = RC_DB; /* "ROLLBACK": the transaction had failed */
+		}
+		PQclear(res);
+		if (rc && PQtransactionStatus(q->conn) != PQTRANS_IDLE)
+			exec_quiet(q, "ROLLBACK", "commit");
 	}
-	PQclear(res);
-	if (rc && PQtransactionStatus(q->conn) != PQTRANS_IDLE)
-		exec_quiet(q, "ROLLBACK", "commit");
 	q->depth = 0;
 	end_outermost(q);
 	return rc;
@@ -716,13 +995,25 @@ void pg_rollback(struct store *s)
 	struct pg_store *q = pq(s);
 	if (!q->depth)
 		return;
-	if (q->depth > 1) {
+	finish_ending(q);
+	if (drop_unsent_savepoint(q)) {
+		/* nothing ran inside the level: nothing to undo */
+	} else if (q->depth > 1) {
 		/* ROLLBACK TO keeps the savepoint open; RELEASE closes it. The
 		 * outer transaction is usable again. */
 		if (!pq_exec(q, "ROLLBACK TO SAVEPOINT sp; RELEASE SAVEPOINT sp", "rollback"))
 			q->failed = false;
-	} else if (PQtransactionStatus(q->conn) != PQTRANS_IDLE) {
-		exec_quiet(q, "ROLLBACK", "rollback");
+	} else if (!q->opened) {
+		drop_deferred(q); /* nothing was sent */
+	} else {
+		/* What was deferred is undone with the rest. On a lost
+		 * connection (idle) the transaction is gone already. */
+		drop_deferred(q);
+		bool open = PQtransactionStatus(q->conn) != PQTRANS_IDLE;
+		if (open && q->reading && PQsendQuery(q->conn, "ROLLBACK"))
+			q->ending = true;
+		else if (open)
+			exec_quiet(q, "ROLLBACK", "rollback");
 	}
 	q->depth--;
 	end_outermost(q);

@@ -163,6 +163,9 @@ enum rc pg_copy_read(struct store *s, enum store_copy_table table, store_row_fn 
 	struct pg_store *q = pq(s);
 	if ((unsigned)table >= STORE_COPY_TABLES || !q->depth)
 		return RC_INTERNAL; /* the snapshot is the caller's transaction */
+	enum rc ready = pq_ready(q, "copy_read");
+	if (ready)
+		return ready;
 	if (!PQsendQueryParams(q->conn, select_sql[table], 0, NULL, NULL, NULL, NULL, 0) ||
 	    !PQsetSingleRowMode(q->conn)) {
 		enum rc rc = copy_error(q, NULL, "copy_read");
@@ -296,8 +299,11 @@ enum rc pg_copy_write(struct store *s, enum store_copy_table table, enum store_c
 		return RC_INTERNAL; /* the caller's transaction holds the rows */
 	switch (step) {
 	case STORE_COPY_BEGIN: {
+		enum rc rc = pq_ready(q, "copy_write");
+		if (rc)
+			return rc;
 		PGresult *res = PQexec(q->conn, copy_in_sql[table]);
-		enum rc rc = PQresultStatus(res) == PGRES_COPY_IN ? RC_OK : copy_error(q, res, "copy_write");
+		rc = PQresultStatus(res) == PGRES_COPY_IN ? RC_OK : copy_error(q, res, "copy_write");
 		PQclear(res);
 		return rc;
 	}

@@ -43,6 +43,10 @@
 /* The most parameters one statement of this backend binds. */
 #define PQ_PARAMS_MAX 16
 
+/* The statements deferred to the next flight (BEGIN, SET LOCAL, the writer
+ * lock, savepoints and their releases, statements run later), at most. */
+#define PQ_DEFERRED_MAX 64
+
 /* pq_step's answers, as sqlite3_step's. */
 enum { PQ_ROW = 1, PQ_DONE = 2, PQ_ERROR = 3 };
 
@@ -59,12 +63,25 @@ struct pq_stmt {
 	const char *sql;       /* static text: the cache's key */
 	char name[16];         /* its name on the server once prepared */
 	bool prepared;
+	/* No savepoint of its own inside a transaction (an INSERT's guard): its
+	 * failure fails the transaction. For statements whose callers roll
+	 * back on any error; it saves two statements of the server's. */
+	bool unguarded;
 	int nparams;           /* the highest $N in sql */
 	unsigned used;         /* bit N-1: sql names $N */
 	struct pq_param p[PQ_PARAMS_MAX];
 	PGresult *res;         /* after the first pq_step */
 	int row, nrows;
 	struct pg_store *q;
+};
+
+/* A statement deferred to the next flight: transaction control (sql), or
+ * a kept statement with copies of its values (pq_run_later). */
+struct pq_later {
+	const char *sql;
+	struct pq_stmt *st;
+	char *vals[PQ_PARAMS_MAX];
+	int lens[PQ_PARAMS_MAX], fmts[PQ_PARAMS_MAX];
 };
 
 struct pg_store {
@@ -76,6 +93,11 @@ struct pg_store {
 	int depth;             /* open transaction levels */
 	bool reading;          /* the outermost transaction is a read snapshot */
 	bool failed;           /* a statement failed: the transaction can only roll back */
+	struct pq_later deferred[PQ_DEFERRED_MAX]; /* sent before the next statement, in order */
+	int ndeferred;
+	int nlater;            /* of them, statements run later (pq_run_later) */
+	bool opened;           /* the outermost transaction's BEGIN was sent */
+	bool ending;           /* a read snapshot's end was sent and its answer is not read yet */
 	uint64_t serial;       /* the open write transaction's (store_transaction) */
 	int64_t changes;       /* rows the last statement changed */
 	char sqlstate[6];      /* the last error's SQLSTATE */
@@ -233,6 +255,13 @@ static inline void done(struct pq_stmt *st)
 /* Runs a bound statement that returns no rows (or whose rows are not read);
  * q->changes is then the rows it changed. */
 enum rc pq_run(struct pg_store *q, struct pq_stmt *st, const char *what) WUR;
+/* As pq_run inside a transaction, but the statement is sent with the
+ * transaction's next one (or its COMMIT) instead of now, and its failure
+ * is that statement's or the commit's: for statements whose caller needs
+ * no answer and ends the transaction on any error. It runs without a
+ * savepoint of its own, and q->changes does not count it. Outside a
+ * transaction it is pq_run. */
+enum rc pq_run_later(struct pg_store *q, struct pq_stmt *st, const char *what) WUR;
 /* Runs sql, whose parameters are (tenant, id). */
 enum rc pq_run_tenant_id(struct pg_store *q, const char *sql, int64_t tenant, const char *prefix, const char *id,
                          const char *what) WUR;
@@ -243,6 +272,11 @@ enum rc pq_expire(struct pg_store *q, const char *sql, int64_t tenant, int64_t n
 /* Runs text with no parameters and no kept statement (transaction control,
  * migrations); simple-query protocol, so it may hold several statements. */
 enum rc pq_exec(struct pg_store *q, const char *sql, const char *what) WUR;
+
+/* Sends what a begin deferred and reads the answer of a read snapshot's
+ * end: whatever uses q->conn itself (not through pq_step or pq_exec) calls
+ * it first, or its statement would run outside the caller's transaction. */
+enum rc pq_ready(struct pg_store *q, const char *what) WUR;
 
 typedef void row_reader(struct pq_stmt *st, void *out);
 

@@ -92,6 +92,16 @@ enum rc pg_subject_rekey(struct store *s, int64_t tenant, const char *id, const 
 
 /* ---- lookup rows ---- */
 
+/* The lookup rows that the records chosen by `where` list in their lookups
+ * blobs (VAULT_HASH_LEN bytes each), deleted in one statement, whatever
+ * their number (a statement per row was most of an erasure's round trips);
+ * the hashes as an array, so that each is found by the primary key. */
+_Static_assert(VAULT_HASH_LEN == 16, "the lookup hash length in LOOKUPS_OF");
+#define LOOKUPS_OF(where)                                                                                      \
+	"DELETE FROM lookups l USING records r WHERE r.tenant_id = $1 AND " where " AND l.tenant_id = $1 "        \
+	"AND l.record_id = r.record_id AND l.hash = ANY (ARRAY(SELECT substring(r.lookups FROM g * 16 + 1 FOR 16) " \
+	"FROM generate_series(0, length(r.lookups) / 16 - 1) g))"
+
 /* Removes the lookup rows listed in a record's lookups blob. */
 static enum rc drop_lookups(struct pg_store *q, int64_t tenant, const char *record_id,
                             const unsigned char *hashes, size_t n)
@@ -152,16 +162,11 @@ static void read_record_lookups(struct pq_stmt *st, void *out)
 enum rc pg_subject_delete(struct store *s, int64_t tenant, const char *id)
 {
 	static const char shred[] = "UPDATE subjects SET wrapped_key = NULL WHERE tenant_id = $1 AND subject_id = $2";
-	static const char lookups[] =
-		"SELECT record_id, lookups FROM records "
-		"WHERE tenant_id = $1 AND subject_id = $2";
+	static const char lookups[] = LOOKUPS_OF("r.subject_id = $2");
 	static const char del[] = "DELETE FROM subjects WHERE tenant_id = $1 AND subject_id = $2";
 	/* Answers kept for retries can show its values (postgres/idempotency.c). */
 	static const char answers[] = "DELETE FROM idempotency WHERE tenant_id = $1 AND subject_id = $2";
 	struct pg_store *q = pq(s);
-	struct pq_stmt *st = NULL;
-	struct store_record *recs = NULL;
-	size_t nrecs = 0;
 	enum rc rc = pg_begin(s);
 	if (rc)
 		return rc;
@@ -171,14 +176,7 @@ enum rc pg_subject_delete(struct store *s, int64_t tenant, const char *id)
 		rc = RC_NOT_FOUND;
 	/* Each record's lookup rows, found through the hashes the record lists. */
 	if (!rc)
-		rc = pq_tenant(q, lookups, tenant, &st);
-	if (!rc) {
-		bind_id(st, 2, TOKEN_PREFIX_SUBJECT, id);
-		rc = pq_fetch_all(q, st, read_record_lookups, sizeof *recs, (void **)&recs, &nrecs, "subject_delete");
-	}
-	for (size_t i = 0; !rc && i < nrecs; i++)
-		rc = drop_lookups(q, tenant, recs[i].id, recs[i].lookups, recs[i].nlookups);
-	store_records_free(recs, nrecs);
+		rc = pq_run_tenant_id(q, lookups, tenant, TOKEN_PREFIX_SUBJECT, id, "subject_delete");
 	/* Records and their events go with the subject (ON DELETE CASCADE). */
 	if (!rc)
 		rc = pq_run_tenant_id(q, del, tenant, TOKEN_PREFIX_SUBJECT, id, "subject_delete");
@@ -260,6 +258,16 @@ static enum rc read_events(struct pg_store *q, int64_t tenant, struct store_reco
 	"record_id, subject_id, kind, CASE state WHEN '' THEN 'active' ELSE state END, created_at, "             \
 	"CASE updated_at WHEN 0 THEN created_at ELSE updated_at END, data, lookups, due_at, trim_at"
 
+/* Records with their events in one statement, one row per event (a record
+ * without events: one row, its event columns NULL), a record's rows
+ * together and its events in name order: a statement per record's events
+ * was most of a read's round trips. $1 tenant, $2 the record or subject. */
+#define RECORDS_WITH_EVENTS(where)                                                                             \
+	"SELECT r.record_id, r.subject_id, r.kind, r.state, r.created_at, r.updated_at, r.data, r.lookups, "     \
+	"r.due_at, r.trim_at, e.name, e.at FROM records r LEFT JOIN record_events e "                             \
+	"ON e.tenant_id = r.tenant_id AND e.record_id = r.record_id WHERE r.tenant_id = $1 AND " where            \
+	" ORDER BY r.record_id, e.name COLLATE \"C\""
+
 static void read_record(struct pq_stmt *st, void *out)
 {
 	struct store_record *r = out;
@@ -277,21 +285,56 @@ static void read_record(struct pq_stmt *st, void *out)
 	r->trim_at = col_int(st, 9);
 }
 
+/* The rows of RECORDS_WITH_EVENTS into records, appended to *v (*n of
+ * them). */
+static enum rc fetch_records(struct pg_store *q, struct pq_stmt *st, struct store_record **v, size_t *n,
+                             const char *what)
+{
+	size_t alloc = *n;
+	int r;
+	while ((r = pq_step(st)) == PQ_ROW) {
+		char id[TOKEN_ID_MAX];
+		col_id(st, 0, TOKEN_PREFIX_RECORD, id);
+		if (!*n || strcmp((*v)[*n - 1].id, id)) {
+			if (*n == alloc) {
+				alloc = alloc ? alloc * 2 : 4;
+				*v = xrealloc(*v, alloc * sizeof **v);
+			}
+			memset(&(*v)[*n], 0, sizeof **v);
+			read_record(st, &(*v)[(*n)++]);
+		}
+		struct store_record *rec = &(*v)[*n - 1];
+		if (!col_null(st, 10)) {
+			rec->events = xrealloc(rec->events, (rec->nevents + 1) * sizeof *rec->events);
+			rec->events[rec->nevents++] = (struct store_event){.name = col_text(st, 10), .at = col_int(st, 11)};
+		}
+	}
+	enum rc rc = r == PQ_DONE ? RC_OK : pq_map_rc(q, what);
+	done(st);
+	return rc;
+}
+
 enum rc pg_record_get(struct store *s, int64_t tenant, const char *id, struct store_record *out)
 {
-	static const char sql[] = "SELECT " RECORD_COLUMNS " FROM records WHERE tenant_id = $1 AND record_id = $2";
+	static const char sql[] = RECORDS_WITH_EVENTS("r.record_id = $2");
 	struct pg_store *q = pq(s);
 	struct pq_stmt *st = NULL;
+	struct store_record *v = NULL;
+	size_t n = 0;
 	memset(out, 0, sizeof *out);
 	enum rc rc = pq_tenant(q, sql, tenant, &st);
 	if (rc)
 		return rc;
 	bind_id(st, 2, TOKEN_PREFIX_RECORD, id);
-	rc = pq_fetch_one(q, st, read_record, out, "record_get");
-	if (!rc)
-		rc = read_events(q, tenant, out);
-	if (rc)
-		store_record_fini(out);
+	rc = fetch_records(q, st, &v, &n, "record_get");
+	if (!rc && n != 1)
+		rc = RC_NOT_FOUND; /* n is 0 or 1: the record id is the key */
+	if (!rc) {
+		*out = v[0];
+		free(v);
+	} else {
+		store_records_free(v, n);
+	}
 	return rc;
 }
 
@@ -326,22 +369,13 @@ enum rc pg_record_update(struct store *s, int64_t tenant, const struct store_rec
 
 enum rc pg_record_delete(struct store *s, int64_t tenant, const char *id)
 {
-	static const char lookups[] = "SELECT record_id, lookups FROM records WHERE tenant_id = $1 AND record_id = $2";
+	static const char lookups[] = LOOKUPS_OF("r.record_id = $2");
 	static const char del[] = "DELETE FROM records WHERE tenant_id = $1 AND record_id = $2";
 	struct pg_store *q = pq(s);
-	struct store_record old = {0};
-	struct pq_stmt *st = NULL;
-	/* Only the lookup hashes are needed: not the data, not the events. */
-	enum rc rc = pq_tenant(q, lookups, tenant, &st);
-	if (rc)
-		return rc;
-	bind_id(st, 2, TOKEN_PREFIX_RECORD, id);
-	rc = pq_fetch_one(q, st, read_record_lookups, &old, "record_delete");
-	if (rc)
-		return rc;
-	rc = drop_lookups(q, tenant, id, old.lookups, old.nlookups);
-	store_record_fini(&old);
-	return rc ? rc : pq_run_tenant_id(q, del, tenant, TOKEN_PREFIX_RECORD, id, "record_delete");
+	enum rc rc = pq_run_tenant_id(q, lookups, tenant, TOKEN_PREFIX_RECORD, id, "record_delete");
+	if (!rc)
+		rc = pq_run_tenant_id(q, del, tenant, TOKEN_PREFIX_RECORD, id, "record_delete");
+	return !rc && q->changes == 0 ? RC_NOT_FOUND : rc;
 }
 
 static int record_id_cmp(const void *a, const void *b)
@@ -352,8 +386,7 @@ static int record_id_cmp(const void *a, const void *b)
 enum rc pg_records_for_subject(struct store *s, int64_t tenant, const char *subject_id,
                                    struct store_record **out, size_t *n)
 {
-	static const char sql[] =
-		"SELECT " RECORD_COLUMNS " FROM records WHERE tenant_id = $1 AND subject_id = $2";
+	static const char sql[] = RECORDS_WITH_EVENTS("r.subject_id = $2");
 	struct pg_store *q = pq(s);
 	struct pq_stmt *st = NULL;
 	*out = NULL;
@@ -362,11 +395,10 @@ enum rc pg_records_for_subject(struct store *s, int64_t tenant, const char *subj
 	if (rc)
 		return rc;
 	bind_id(st, 2, TOKEN_PREFIX_SUBJECT, subject_id);
-	rc = pq_fetch_all(q, st, read_record, sizeof **out, (void **)out, n, "records_for_subject");
+	rc = fetch_records(q, st, out, n, "records_for_subject");
+	/* In the ids' text order, as the SQLite backend gives them. */
 	if (!rc && *n) /* qsort of NULL, even of 0 elements, is undefined */
 		qsort(*out, *n, sizeof **out, record_id_cmp);
-	for (size_t i = 0; !rc && i < *n; i++)
-		rc = read_events(q, tenant, &(*out)[i]);
 	if (rc) {
 		store_records_free(*out, *n);
 		*out = NULL;
