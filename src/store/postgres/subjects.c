@@ -263,7 +263,8 @@ static enum rc read_events(struct pg_store *q, int64_t tenant, struct store_reco
  * together and its events in name order: a statement per record's events
  * was most of a read's round trips. $1 tenant, $2 the record or subject. */
 #define RECORDS_WITH_EVENTS(where)                                                                             \
-	"SELECT r.record_id, r.subject_id, r.kind, r.state, r.created_at, r.updated_at, r.data, r.lookups, "     \
+	"SELECT r.record_id, r.subject_id, r.kind, CASE r.state WHEN '' THEN 'active' ELSE r.state END, "       \
+	"r.created_at, CASE r.updated_at WHEN 0 THEN r.created_at ELSE r.updated_at END, r.data, r.lookups, "    \
 	"r.due_at, r.trim_at, e.name, e.at FROM records r LEFT JOIN record_events e "                             \
 	"ON e.tenant_id = r.tenant_id AND e.record_id = r.record_id WHERE r.tenant_id = $1 AND " where            \
 	" ORDER BY r.record_id, e.name COLLATE \"C\""
