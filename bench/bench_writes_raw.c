@@ -87,8 +87,8 @@ static void *worker(void *arg)
 	sqlite3_stmt *begin = prep(db, "BEGIN IMMEDIATE"), *commit = prep(db, "COMMIT");
 	sqlite3_stmt *subj = prep(db, "INSERT INTO subjects (tenant_id, subject_id, wrapped_key, created_at) VALUES (1, ?1, ?2, ?3)");
 	sqlite3_stmt *rec = prep(db, "INSERT INTO records (tenant_id, record_id, subject_id, kind, state, created_at, updated_at, "
-	                             "data, lookups, due_at, trim_at) VALUES (1, ?1, ?2, 'account', 'active', ?3, ?3, ?4, ?5, NULL, NULL)");
-	sqlite3_stmt *look = prep(db, "INSERT INTO lookups (tenant_id, hash, record_id, subject_id) VALUES (1, ?1, ?2, ?3)");
+	                             "data, lookups, due_at, trim_at) VALUES (1, ?1, ?2, 'account', '', ?3, 0, ?4, ?5, NULL, NULL)");
+	sqlite3_stmt *look = prep(db, "INSERT INTO lookups (tenant_id, hash, record_id) VALUES (1, ?1, ?2)");
 	sqlite3_stmt *head = prep(db, "SELECT seq, hash FROM audit WHERE tenant_id = 1 ORDER BY seq DESC LIMIT 1");
 	sqlite3_stmt *aud = prep(db, "INSERT INTO audit (tenant_id, seq, at, key_id, role, action, subject_id, record_id, purpose, "
 	                             "outcome, detail, prev_hash, hash) VALUES (1, ?1, ?2, 'k_bench', 'admin', ?3, ?4, NULL, NULL, "
@@ -150,7 +150,6 @@ static void *worker(void *arg)
 			step(db, rec);
 			sqlite3_bind_blob(look, 1, hash, 32, SQLITE_STATIC);
 			sqlite3_bind_blob(look, 2, rid, 16, SQLITE_STATIC);
-			sqlite3_bind_blob(look, 3, sid, 16, SQLITE_STATIC);
 			step(db, look);
 		}
 		int64_t seq = 0;

@@ -552,7 +552,7 @@ size_t vault_subject_key_new(const struct vault *v, const char *subject_id,
 	return wrap(v, subject_id, key, wrapped);
 }
 
-/* The three formats are told apart by length alone (72, 76, 57-61), and
+/* The three formats are told apart by length alone (72, 76, 58-61), and
  * formats 1 and 2 by their first byte as well. */
 int64_t vault_wrapped_epoch(const unsigned char *wrapped, size_t len)
 {

@@ -25,7 +25,7 @@
  * subkey (every register made before epochs), epoch N >= 1 a random key in
  * NAME.epoch-N.key beside NAME.key, whose first line records its creation
  * time. A wrapped key says its epoch in its header: format 2 (written now,
- * 57 to 61 bytes) and format 1 (VAULT_WRAPPED_LEN bytes) carry it, one of
+ * 58 to 61 bytes) and format 1 (VAULT_WRAPPED_LEN bytes) carry it, one of
  * VAULT_WRAPPED_LEGACY_LEN bytes is epoch 0 without a header. Once an
  * epoch's key is destroyed (vault_epoch_destroy), what was wrapped under it
  * reads as erased (RC_GONE) everywhere, old copies included. Destroying epoch

@@ -497,6 +497,22 @@ static void test_flights(void **state)
 	e.seq++;
 	assert_int_equal(store_audit_insert(r.store, r.tenant->id, &e), RC_OK);
 	assert_int_equal(store_commit(r.store), RC_OK);
+
+	/* An entry that fails after it was deferred (PostgreSQL) fails the
+	 * statement it travels with as the transaction's error, never as that
+	 * statement's RC_EXISTS, which a caller may answer and go on from. */
+	struct store_apikey k5;
+	assert_int_equal(store_begin(r.store), RC_OK);
+	rc = store_audit_insert(r.store, r.tenant->id, &e); /* e.seq is taken */
+	if (!rc)
+		assert_int_equal(key_add(&r, &k5), RC_DB);
+	else
+		assert_int_equal(rc, RC_EXISTS); /* SQLite: the entry's own insert */
+	store_rollback(r.store);
+	assert_int_equal(store_begin(r.store), RC_OK);
+	e.seq++;
+	assert_int_equal(store_audit_insert(r.store, r.tenant->id, &e), RC_OK);
+	assert_int_equal(store_commit(r.store), RC_OK);
 	test_register_free(&r);
 }
 

@@ -55,7 +55,7 @@ enum rc pg_audit_insert(struct store *s, int64_t tenant, const struct store_audi
 	 * the writer lock, after the head was read in the same transaction,
 	 * no other entry takes this seq, and every caller ends its
 	 * transaction when an entry cannot be written. A group commit's
-	 * entries go in one flight with its COMMIT. */
+	 * entries go with its COMMIT, 64 to a flight (PQ_DEFERRED_MAX). */
 	return pq_run_later(q, st, "audit_insert");
 }
 

@@ -32,8 +32,10 @@
  * anything is read); a savepoint and its release go with the next
  * statement, and an INSERT's own savepoint and release with the INSERT;
  * pq_run_later's statements (access entries) with the next statement or
- * the COMMIT. A failure anywhere in a flight fails the transaction, as it
- * would have one statement later. A read snapshot's end is sent without
+ * the COMMIT, at most PQ_DEFERRED_MAX to a flight. A failure anywhere in a
+ * flight fails the transaction, as it would have one statement later; a
+ * deferred statement's constraint violation is the transaction's failure
+ * (RC_DB), never the next statement's RC_EXISTS or RC_NOT_FOUND. A read snapshot's end is sent without
  * waiting for its answer, which is read before the connection's next
  * statement; a transaction that ran no statement sends nothing at all.
  * Whatever uses the connection directly (copy.c) calls pq_ready first.
@@ -262,6 +264,7 @@ static bool flight(struct pg_store *q, struct pq_stmt *st, const char *const *va
 	/* The answers come in order; after a failure the rest are skipped
 	 * (PGRES_PIPELINE_ABORTED) up to the sync. */
 	PGresult *err = NULL;
+	int err_at = -1;
 	bool sp_ok = false, main_ok = !main;
 	for (int i = 0; i < sent; i++) {
 		PGresult *res = PQgetResult(q->conn);
@@ -276,6 +279,7 @@ static bool flight(struct pg_store *q, struct pq_stmt *st, const char *const *va
 			main_ok = true;
 		} else if (!good && s != PGRES_PIPELINE_ABORTED && !err) {
 			err = res;
+			err_at = i;
 		} else {
 			PQclear(res);
 		}
@@ -284,15 +288,39 @@ static bool flight(struct pg_store *q, struct pq_stmt *st, const char *const *va
 		while ((res = PQgetResult(q->conn))) /* the NULL that ends each answer */
 			PQclear(res);
 	}
+	/* Up to the sync: an answer's ending NULL is not the end, so two in a
+	 * row (nothing more will come) end the wait as the sync does. */
 	PGresult *res;
-	while ((res = PQgetResult(q->conn)) && PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+	int nulls = 0;
+	while (nulls < 2) {
+		res = PQgetResult(q->conn);
+		if (!res) {
+			nulls++;
+			continue;
+		}
+		nulls = 0;
+		bool sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
 		PQclear(res);
-	PQclear(res);
-	if (!PQexitPipelineMode(q->conn))
+		if (sync)
+			break;
+	}
+	if (!PQexitPipelineMode(q->conn)) {
+		/* Still in pipeline mode, the connection would refuse every later
+		 * statement: it is reset between transactions (reconnect_if_lost). */
+		q->broken = true;
 		ok = false;
+	}
 	if (!err && ok && sent == total && main_ok)
 		return true;
 	note_error(q, err);
+	if (err && err_at < nbefore - sp && q->sqlstate[0] == '2' && q->sqlstate[1] == '3') {
+		/* A deferred statement (an access entry) broke a constraint: not
+		 * the caller's statement's RC_EXISTS or RC_NOT_FOUND, which a
+		 * caller may answer and go on from, but the transaction's
+		 * failure, logged under its own name. */
+		log_error("postgres error op=deferred sqlstate=%s", q->sqlstate);
+		snprintf(q->sqlstate, sizeof q->sqlstate, "%s", "XX000");
+	}
 	PQclear(err);
 	PQclear(*out);
 	*out = NULL;
@@ -408,8 +436,9 @@ static const char configure_sql[] =
  * the transaction is lost and its statements fail (RC_UNAVAILABLE). */
 static void reconnect_if_lost(struct pg_store *q)
 {
-	if (q->depth || PQstatus(q->conn) == CONNECTION_OK)
+	if (q->depth || (PQstatus(q->conn) == CONNECTION_OK && !q->broken))
 		return;
+	q->broken = false;
 	PQreset(q->conn);
 	if (PQstatus(q->conn) != CONNECTION_OK)
 		return;
@@ -950,7 +979,7 @@ enum rc pg_commit(struct store *s)
 		return RC_OK;
 	}
 	enum rc rc = RC_OK;
-	if (!q->opened) {
+	if (!q->opened && !q->nlater) {
 		drop_deferred(q); /* no statement ran: there is nothing to commit */
 	} else if (q->reading && !q->nlater) {
 		/* A read snapshot's end is sent, and its answer read before the

@@ -97,6 +97,7 @@ struct pg_store {
 	int ndeferred;
 	int nlater;            /* of them, statements run later (pq_run_later) */
 	bool opened;           /* the outermost transaction's BEGIN was sent */
+	bool broken;           /* left in pipeline mode: reset before its next use */
 	bool ending;           /* a read snapshot's end was sent and its answer is not read yet */
 	uint64_t serial;       /* the open write transaction's (store_transaction) */
 	int64_t changes;       /* rows the last statement changed */
