@@ -19,6 +19,7 @@
  */
 #include "base/log.h"
 #include "store/postgres/internal.h"
+#include "store/stored.h"
 
 enum rc pg_import_holders(struct store *s, int64_t tenant, const unsigned char *hashes, size_t n,
                           char (*holders)[TOKEN_ID_MAX])
@@ -172,7 +173,7 @@ static enum rc put_row(struct store *s, const struct layout *l, const struct sou
 			*v = v_int(r ? r->created_at : su->created_at);
 			break;
 		case COL_UPDATED_AT:
-			*v = r ? v_int(pg_stored_updated(r)) : v_null();
+			*v = r ? v_int(stored_updated(r)) : v_null();
 			break;
 		case COL_RESTRICTED:
 			*v = v_int(0); /* as subject_insert: a new subject is not restricted */
@@ -181,7 +182,7 @@ static enum rc put_row(struct store *s, const struct layout *l, const struct sou
 			*v = r ? v_text(r->kind) : v_null();
 			break;
 		case COL_STATE:
-			*v = v_text(pg_stored_state(r ? r->state : NULL));
+			*v = v_text(stored_state(r ? r->state : NULL));
 			break;
 		case COL_DATA:
 			*v = r ? v_blob(r->data, r->data_len) : v_null();

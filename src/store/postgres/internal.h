@@ -372,10 +372,4 @@ static inline void read_count(struct pq_stmt *st, void *out)
 	*(int64_t *)out = col_int(st, 0);
 }
 
-/* How a record's state and updated_at are stored (schema 9; subjects.c):
- * 'active' as '', an updated_at equal to created_at as 0. Every writer of
- * records rows (subjects.c, import.c) stores them so. */
-const char *pg_stored_state(const char *state);
-int64_t pg_stored_updated(const struct store_record *r);
-
 #endif

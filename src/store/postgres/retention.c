@@ -7,6 +7,7 @@
  * reads an index of what is due instead of evaluating every keep rule.
  */
 #include "store/postgres/internal.h"
+#include "store/stored.h"
 
 enum rc pg_record_set_due(struct store *s, int64_t tenant, const char *record_id, int64_t due_at,
                               int64_t trim_at)
@@ -30,14 +31,14 @@ enum rc pg_records_due(struct store *s, int64_t tenant, int64_t now, bool trim, 
 	 * records left in place (held) are passed over, not met again. The
 	 * record's state and its subject's restriction come with it: the sweep
 	 * decides on them without another read per record ('' is 'active', see
-	 * pg_stored_state in subjects.c). */
+	 * store/stored.h). */
 	static const char due_sql[] =
-		"SELECT r.record_id, r.subject_id, r.kind, r.due_at, CASE r.state WHEN '' THEN 'active' ELSE r.state END, COALESCE(s.restricted, 0) "
+		"SELECT r.record_id, r.subject_id, r.kind, r.due_at, " STORED_STATE_READ("r.") ", COALESCE(s.restricted, 0) "
 		"FROM records r LEFT JOIN subjects s ON s.tenant_id = r.tenant_id "
 		"AND s.subject_id = r.subject_id WHERE r.tenant_id = $1 AND r.due_at IS NOT NULL AND r.due_at <= $2 "
 		"AND (r.due_at > $4 OR (r.due_at = $4 AND r.record_id > $5)) ORDER BY r.due_at, r.record_id LIMIT $3";
 	static const char trim_sql[] =
-		"SELECT r.record_id, r.subject_id, r.kind, r.trim_at, CASE r.state WHEN '' THEN 'active' ELSE r.state END, COALESCE(s.restricted, 0) "
+		"SELECT r.record_id, r.subject_id, r.kind, r.trim_at, " STORED_STATE_READ("r.") ", COALESCE(s.restricted, 0) "
 		"FROM records r LEFT JOIN subjects s ON s.tenant_id = r.tenant_id "
 		"AND s.subject_id = r.subject_id WHERE r.tenant_id = $1 AND r.trim_at IS NOT NULL AND r.trim_at <= $2 "
 		"AND (r.trim_at > $4 OR (r.trim_at = $4 AND r.record_id > $5)) ORDER BY r.trim_at, r.record_id LIMIT $3";

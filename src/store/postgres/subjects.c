@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "store/postgres/internal.h"
+#include "store/stored.h"
 
 /* ---- subjects ---- */
 
@@ -191,22 +192,6 @@ enum rc pg_subject_delete(struct store *s, int64_t tenant, const char *id)
 
 /* ---- records ---- */
 
-/* The values nearly every record has are stored as nothing (schema
- * 9): state 'active' as '', and an updated_at equal to created_at
- * (never rectified) as 0; RECORD_COLUMNS and the sweep's reads give the
- * values back, and rows written before (with the values spelt out) read the
- * same. A record updated at the epoch's first second and made at another
- * would read as never updated: no clock of a running register says 0. */
-const char *pg_stored_state(const char *state)
-{
-	return !state || !strcmp(state, "active") ? "" : state;
-}
-
-int64_t pg_stored_updated(const struct store_record *r)
-{
-	return r->updated_at == r->created_at ? 0 : r->updated_at;
-}
-
 enum rc pg_record_insert(struct store *s, int64_t tenant, const struct store_record *r)
 {
 	static const char sql[] =
@@ -220,9 +205,9 @@ enum rc pg_record_insert(struct store *s, int64_t tenant, const struct store_rec
 	bind_id(st, 2, TOKEN_PREFIX_RECORD, r->id);
 	bind_id(st, 3, TOKEN_PREFIX_SUBJECT, r->subject_id);
 	bind_text(st, 4, r->kind);
-	bind_text(st, 5, pg_stored_state(r->state));
+	bind_text(st, 5, stored_state(r->state));
 	bind_int(st, 6, r->created_at);
-	bind_int(st, 7, pg_stored_updated(r));
+	bind_int(st, 7, stored_updated(r));
 	bind_blob(st, 8, r->data, r->data_len);
 	bind_blob(st, 9, r->lookups, r->nlookups * VAULT_HASH_LEN);
 	bind_opt_int(st, 10, r->due_at);
@@ -255,16 +240,16 @@ static enum rc read_events(struct pg_store *q, int64_t tenant, struct store_reco
 }
 
 #define RECORD_COLUMNS                                                                                      \
-	"record_id, subject_id, kind, CASE state WHEN '' THEN 'active' ELSE state END, created_at, "             \
-	"CASE updated_at WHEN 0 THEN created_at ELSE updated_at END, data, lookups, due_at, trim_at"
+	"record_id, subject_id, kind, " STORED_STATE_READ("") ", created_at, "             \
+	STORED_UPDATED_READ("") ", data, lookups, due_at, trim_at"
 
 /* Records with their events in one statement, one row per event (a record
  * without events: one row, its event columns NULL), a record's rows
  * together and its events in name order: a statement per record's events
  * was most of a read's round trips. $1 tenant, $2 the record or subject. */
 #define RECORDS_WITH_EVENTS(where)                                                                             \
-	"SELECT r.record_id, r.subject_id, r.kind, CASE r.state WHEN '' THEN 'active' ELSE r.state END, "       \
-	"r.created_at, CASE r.updated_at WHEN 0 THEN r.created_at ELSE r.updated_at END, r.data, r.lookups, "    \
+	"SELECT r.record_id, r.subject_id, r.kind, " STORED_STATE_READ("r.") ", "       \
+	"r.created_at, " STORED_UPDATED_READ("r.") ", r.data, r.lookups, "    \
 	"r.due_at, r.trim_at, e.name, e.at FROM records r LEFT JOIN record_events e "                             \
 	"ON e.tenant_id = r.tenant_id AND e.record_id = r.record_id WHERE r.tenant_id = $1 AND " where            \
 	" ORDER BY r.record_id, e.name COLLATE \"C\""
@@ -358,7 +343,7 @@ enum rc pg_record_update(struct store *s, int64_t tenant, const struct store_rec
 	if (rc)
 		return rc;
 	bind_id(st, 2, TOKEN_PREFIX_RECORD, r->id);
-	bind_text(st, 3, pg_stored_state(r->state));
+	bind_text(st, 3, stored_state(r->state));
 	bind_int(st, 4, r->updated_at);
 	bind_blob(st, 5, r->data, r->data_len);
 	bind_blob(st, 6, r->lookups, r->nlookups * VAULT_HASH_LEN);

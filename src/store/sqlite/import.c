@@ -11,6 +11,7 @@
  * columns are subjects.c's: a column added there is added here.
  */
 #include "store/sqlite/internal.h"
+#include "store/stored.h"
 
 enum rc sqlite_import_holders(struct store *s, int64_t tenant, const unsigned char *hashes, size_t n,
                               char (*holders)[TOKEN_ID_MAX])
@@ -79,9 +80,9 @@ static enum rc records_group(struct sqlite_store *q, int64_t tenant, const struc
 		bind_id_bytes(st, p++, TOKEN_PREFIX_RECORD, r->id, ids[i][0]);
 		bind_id_bytes(st, p++, TOKEN_PREFIX_SUBJECT, r->subject_id, ids[i][1]);
 		bind_text(st, p++, r->kind);
-		bind_text(st, p++, sqlite_stored_state(r->state));
+		bind_text(st, p++, stored_state(r->state));
 		sqlite3_bind_int64(st, p++, r->created_at);
-		sqlite3_bind_int64(st, p++, sqlite_stored_updated(r));
+		sqlite3_bind_int64(st, p++, stored_updated(r));
 		bind_blob(st, p++, r->data, r->data_len);
 		bind_blob(st, p++, r->lookups, r->nlookups * VAULT_HASH_LEN);
 		bind_opt_int(st, p++, r->due_at);

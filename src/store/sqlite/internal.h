@@ -266,10 +266,4 @@ static inline void read_count(sqlite3_stmt *st, void *out)
 	*(int64_t *)out = sqlite3_column_int64(st, 0);
 }
 
-/* How a record's state and updated_at are stored (schema 23; subjects.c):
- * 'active' as '', an updated_at equal to created_at as 0. Every writer of
- * records rows (subjects.c, import.c) stores them so. */
-const char *sqlite_stored_state(const char *state);
-int64_t sqlite_stored_updated(const struct store_record *r);
-
 #endif

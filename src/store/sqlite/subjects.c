@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "store/sqlite/internal.h"
+#include "store/stored.h"
 
 /* ---- subjects ---- */
 
@@ -194,22 +195,6 @@ enum rc sqlite_subject_delete(struct store *s, int64_t tenant, const char *id)
 
 /* ---- records ---- */
 
-/* The values nearly every record has are stored as nothing (schema
- * 23): state 'active' as '', and an updated_at equal to created_at
- * (never rectified) as 0; RECORD_COLUMNS and the sweep's reads give the
- * values back, and rows written before (with the values spelt out) read the
- * same. A record updated at the epoch's first second and made at another
- * would read as never updated: no clock of a running register says 0. */
-const char *sqlite_stored_state(const char *state)
-{
-	return !state || !strcmp(state, "active") ? "" : state;
-}
-
-int64_t sqlite_stored_updated(const struct store_record *r)
-{
-	return r->updated_at == r->created_at ? 0 : r->updated_at;
-}
-
 enum rc sqlite_record_insert(struct store *s, int64_t tenant, const struct store_record *r)
 {
 	static const char sql[] =
@@ -223,9 +208,9 @@ enum rc sqlite_record_insert(struct store *s, int64_t tenant, const struct store
 	bind_id(st, 2, TOKEN_PREFIX_RECORD, r->id);
 	bind_id(st, 3, TOKEN_PREFIX_SUBJECT, r->subject_id);
 	bind_text(st, 4, r->kind);
-	bind_text(st, 5, sqlite_stored_state(r->state));
+	bind_text(st, 5, stored_state(r->state));
 	sqlite3_bind_int64(st, 6, r->created_at);
-	sqlite3_bind_int64(st, 7, sqlite_stored_updated(r));
+	sqlite3_bind_int64(st, 7, stored_updated(r));
 	bind_blob(st, 8, r->data, r->data_len);
 	bind_blob(st, 9, r->lookups, r->nlookups * VAULT_HASH_LEN);
 	bind_opt_int(st, 10, r->due_at);
@@ -258,8 +243,8 @@ static enum rc read_events(struct sqlite_store *q, int64_t tenant, struct store_
 }
 
 #define RECORD_COLUMNS                                                                                      \
-	"record_id, subject_id, kind, CASE state WHEN '' THEN 'active' ELSE state END, created_at, "             \
-	"CASE updated_at WHEN 0 THEN created_at ELSE updated_at END, data, lookups, due_at, trim_at"
+	"record_id, subject_id, kind, " STORED_STATE_READ("") ", created_at, "             \
+	STORED_UPDATED_READ("") ", data, lookups, due_at, trim_at"
 
 static void read_record(sqlite3_stmt *st, void *out)
 {
@@ -315,7 +300,7 @@ enum rc sqlite_record_update(struct store *s, int64_t tenant, const struct store
 	if (rc)
 		return rc;
 	bind_id(st, 2, TOKEN_PREFIX_RECORD, r->id);
-	bind_text(st, 3, sqlite_stored_state(r->state));
+	bind_text(st, 3, stored_state(r->state));
 	sqlite3_bind_int64(st, 4, r->updated_at);
 	bind_blob(st, 5, r->data, r->data_len);
 	bind_blob(st, 6, r->lookups, r->nlookups * VAULT_HASH_LEN);
