@@ -47,8 +47,9 @@
 #include "store/store.h"
 
 #define IMPORT_LINE_MAX (1024 * 1024)       /* a line, or a CSV row over several lines */
-#define IMPORT_BATCH_ROWS 5000               /* rows per transaction, by default */
+#define IMPORT_BATCH_ROWS 25000              /* rows per transaction, by default */
 #define IMPORT_BATCH_MAX 100000
+#define IMPORT_CHUNK_ROWS 5000               /* rows the reader hands over at once */
 #define IMPORT_BATCH_BYTES (8 * 1024 * 1024) /* input bytes per batch */
 #define IMPORT_COLUMNS_MAX 512
 #define IMPORT_SHOW_REFUSED 20               /* refusals also printed on stderr */
@@ -73,7 +74,7 @@ static const char import_help[] =
 	"  --dry-run         validate only: nothing is kept\n"
 	"  --resume          go on after the last batch an interrupted import of\n"
 	"                    the same file committed\n"
-	"  --batch N         rows per transaction (default 5000)\n";
+	"  --batch N         rows per transaction (default 25000)\n";
 
 /* ---- rows ---- */
 
@@ -90,7 +91,9 @@ struct column {
 struct row {
 	size_t line;
 	enum rc rc;                /* RC_OK, or why the reader refused it */
-	struct errbuf eb;
+	char *why;                 /* the refusal's message (NULL: rc's own); a
+	                            * row holds no errbuf: 1 KiB a row was most
+	                            * of a batch's memory */
 	char *raw;                 /* the row as read, for the rejects file */
 	size_t rawlen;
 	json_t *json;              /* JSON Lines: the parsed line */
@@ -113,6 +116,7 @@ struct row {
 
 static void row_fini(struct row *r)
 {
+	free(r->why);
 	free(r->raw);
 	json_decref(r->json);
 	value_json_holder_fini(&r->holder);
@@ -128,14 +132,23 @@ static void row_fini(struct row *r)
 	memset(r, 0, sizeof *r);
 }
 
+/* Keeps rc and, for a refusal, its message from eb. */
+static void row_set(struct row *r, enum rc rc, const struct errbuf *eb)
+{
+	r->rc = rc;
+	if (rc && !r->why && eb->msg[0])
+		r->why = xstrdup(eb->msg);
+}
+
 static void row_refuse(struct row *r, enum rc rc, const char *fmt, ...) PRINTF(3, 4);
 static void row_refuse(struct row *r, enum rc rc, const char *fmt, ...)
 {
+	struct errbuf eb;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(r->eb.msg, sizeof r->eb.msg, fmt, ap);
+	vsnprintf(eb.msg, sizeof eb.msg, fmt, ap);
 	va_end(ap);
-	r->rc = rc;
+	row_set(r, rc, &eb);
 }
 
 struct batch {
@@ -289,8 +302,9 @@ static void check_grants(const struct reader *rd, struct row *r, const char *at)
 		row_refuse(r, RC_UNPROCESSABLE, "consent_at: in the future");
 		return;
 	}
+	struct errbuf eb = {""};
 	for (size_t i = 0; i < r->ngrants && !r->rc; i++)
-		r->rc = grant_check(rd->tenant->policy, r->grants[i], r->source, &r->eb);
+		row_set(r, grant_check(rd->tenant->policy, r->grants[i], r->source, &eb), &eb);
 }
 
 /* Validates and seals a parsed row of a new subject into the batch. */
@@ -298,7 +312,8 @@ static void prepare(struct reader *rd, struct batch *b, struct row *r)
 {
 	if (r->rc || r->subject)
 		return;
-	r->rc = subject_batch_add(&rd->c, b->sb, &r->rec, 1, &r->index, &r->eb);
+	struct errbuf eb = {""};
+	row_set(r, subject_batch_add(&rd->c, b->sb, &r->rec, 1, &r->index, &eb), &eb);
 	r->fresh = !r->rc;
 	if (r->fresh && !r->ngrants && !r->rec.nevents) {
 		/* Sealed (the events' names are still the row's, borrowed): only
@@ -316,12 +331,13 @@ static void prepare(struct reader *rd, struct batch *b, struct row *r)
 static void jsonl_row(struct reader *rd, struct row *r, const char *line, size_t len)
 {
 	json_error_t jerr;
+	struct errbuf eb = {""};
 	if (memchr(line, '\0', len)) {
 		row_refuse(r, RC_UNPROCESSABLE, "a NUL byte in the line (not JSON text)");
 		return;
 	}
-	if (value_json_check_numbers(line, len, &r->eb)) {
-		r->rc = RC_UNPROCESSABLE;
+	if (value_json_check_numbers(line, len, &eb)) {
+		row_set(r, RC_UNPROCESSABLE, &eb);
 		return;
 	}
 	r->json = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
@@ -371,7 +387,7 @@ static void jsonl_row(struct reader *rd, struct row *r, const char *line, size_t
 	}
 	json_object_set_new(r->json, "kind", json_string(rd->kind));
 	if (!r->rc)
-		r->rc = record_input_from_json(r->json, true, &r->rec, &r->holder, &r->eb);
+		row_set(r, record_input_from_json(r->json, true, &r->rec, &r->holder, &eb), &eb);
 	json_object_set_new(r->json, "_import", keep);
 	check_grants(rd, r, at ? json_string_value(at) : NULL);
 }
@@ -713,7 +729,7 @@ struct import_opts {
 	bool csv, dry_run, resume, all_or_nothing;
 	bool own_transaction;      /* false: the caller's transaction holds everything */
 	bool progress;
-	size_t batch;              /* rows per transaction */
+	size_t batch;              /* rows per transaction (of one or more chunks) */
 	const char *rejects;       /* path of the rejects file, or NULL */
 	const char *state;         /* path of the resume state, or NULL */
 	char hash[HASH_HEX];       /* the file's SHA-256 */
@@ -731,12 +747,14 @@ struct writer {
 	struct reader *rd;
 	FILE *rejects;
 	struct counts n;
+	size_t batch;              /* rows per transaction */
+	bool open;                 /* a transaction of chunks is open */
+	size_t in_transaction;     /* rows in it */
 	struct timespec start, shown;
 };
 
-static void reject(struct writer *w, const struct row *r, enum rc rc, const struct errbuf *eb)
+static void reject(struct writer *w, const struct row *r, const char *msg)
 {
-	const char *msg = err_msg(eb, rc);
 	w->n.refused++;
 	if (w->n.refused <= IMPORT_SHOW_REFUSED)
 		fprintf(stderr, "%s%s:%zu: %s\n", w->o->progress ? "\r\033[K" : "privreg: ", w->path, r->line, msg);
@@ -828,7 +846,7 @@ static enum rc settle(struct writer *w, struct batch *b, size_t from, size_t to,
 		struct row *r = &b->rows[i];
 		char sid[TOKEN_ID_MAX];
 		if (r->rc) {
-			reject(w, r, r->rc, &r->eb);
+			reject(w, r, r->why ? r->why : rc_str(r->rc));
 			continue;
 		}
 		eb->msg[0] = '\0';
@@ -843,12 +861,18 @@ static enum rc settle(struct writer *w, struct batch *b, size_t from, size_t to,
 		if (wrc && rc_http_status(wrc) >= 500)
 			rc = wrc;
 		else if (wrc)
-			reject(w, r, wrc, eb);
+			reject(w, r, err_msg(eb, wrc));
 	}
 	return rc;
 }
 
-/* Writes one batch; CLI_OK or the exit code of a failure that stops all.
+/* Writes one chunk of rows; CLI_OK or the exit code of a failure that
+ * stops all. A transaction holds chunks up to o->batch rows (the last
+ * chunk ends it too): a chunk is what the reader hands over, small enough
+ * to keep three in memory; a transaction is what the store writes at once,
+ * and a larger one writes each page of the random-ordered lookup index
+ * fewer times (store_import_write). Each chunk has its own audit entry, so
+ * --resume goes on after the last chunk that was committed.
  * A row for an existing subject ends a run of new ones: the run is written
  * first, since the row may name one of them (by a lookup value), and its
  * own values count for the runs after it. */
@@ -858,8 +882,16 @@ static int write_batch(struct writer *w, struct batch *b)
 	size_t first = 0, last = 0, from = 0;
 	enum rc rc = RC_OK;
 	struct errbuf eb = {""};
-	if (w->o->own_transaction && !w->o->all_or_nothing && !w->o->dry_run && (rc = store_begin(c->store)))
-		return cli_fail("import", rc, NULL);
+	bool own = w->o->own_transaction && !w->o->all_or_nothing && !w->o->dry_run;
+	/* Commits need not wait for the disk: the end of the bulk run
+	 * (store_bulk off) makes them all durable, and a power cut before it
+	 * loses whole transactions, each with its chunks' audit entries. */
+	if (own && !w->open) {
+		if ((rc = store_begin_relaxed(c->store)))
+			return cli_fail("import", rc, NULL);
+		w->open = true;
+		w->in_transaction = 0;
+	}
 	for (size_t i = 0; !rc && i < b->n; i++) {
 		struct row *r = &b->rows[i];
 		first = first ? first : r->line;
@@ -877,7 +909,7 @@ static int write_batch(struct writer *w, struct batch *b)
 		if (wrc && rc_http_status(wrc) >= 500)
 			rc = wrc;
 		else if (wrc)
-			reject(w, r, wrc, &eb);
+			reject(w, r, err_msg(&eb, wrc));
 	}
 	if (!rc)
 		rc = settle(w, b, from, b->n, &eb);
@@ -888,11 +920,16 @@ static int write_batch(struct writer *w, struct batch *b)
 	}
 	if (rc) {
 		fprintf(stderr, "privreg: %s:%zu-%zu: %s\n", w->path, first, last, err_msg(&eb, rc));
-		if (w->o->own_transaction && !w->o->all_or_nothing && !w->o->dry_run)
+		if (own && w->open)
 			store_rollback(c->store);
+		w->open = false;
 		return CLI_FAILED;
 	}
-	if (w->o->own_transaction && !w->o->all_or_nothing && !w->o->dry_run && (rc = store_commit(c->store)))
+	w->in_transaction += b->n;
+	if (!own || (!b->end && w->in_transaction < w->batch))
+		return CLI_OK;
+	w->open = false;
+	if ((rc = store_commit(c->store)))
 		return cli_fail("import", rc, NULL);
 	if (w->rejects && fflush(w->rejects)) {
 		fprintf(stderr, "privreg: cannot write %s: %s\n", w->o->rejects, strerror(errno));
@@ -1022,7 +1059,7 @@ static int run(const struct core_ctx *c, const char *kind, FILE *f, const char *
                size_t skip_to, struct counts *out)
 {
 	struct reader rd = {.f = f, .path = path, .csv = o->csv, .tenant = c->tenant, .kind = kind,
-	                    .skip_to = skip_to, .batch = o->batch ? o->batch : IMPORT_BATCH_ROWS};
+	                    .skip_to = skip_to, .batch = IMPORT_CHUNK_ROWS};
 	rd.c = (struct core_ctx){.tenant = c->tenant, .now = c->now};
 	rd.rk = policy_record(c->tenant->policy, kind);
 	rd.line = xmalloc(IMPORT_LINE_MAX + 2);
@@ -1032,6 +1069,9 @@ static int run(const struct core_ctx *c, const char *kind, FILE *f, const char *
 	clock_gettime(CLOCK_MONOTONIC, &w.start);
 	w.shown = w.start;
 	int ret = CLI_OK;
+	w.batch = o->batch ? o->batch : IMPORT_BATCH_ROWS;
+	if (w.batch < rd.batch)
+		rd.batch = w.batch;
 	if (o->rejects) {
 		w.rejects = fopen(o->rejects, skip_to ? "a" : "w");
 		if (!w.rejects) {
@@ -1195,7 +1235,9 @@ int cli_import(int argc, char **argv)
 	struct counts n = {0};
 	if (!ret) {
 		bool one = o.dry_run || o.all_or_nothing;
-		enum rc rc = one ? store_begin(r.store) : RC_OK;
+		enum rc rc = store_bulk(r.store, true);
+		if (!rc && one)
+			rc = store_begin(r.store);
 		if (rc)
 			ret = cli_fail("import", rc, NULL);
 		if (!ret)
@@ -1206,6 +1248,9 @@ int cli_import(int argc, char **argv)
 			else if ((rc = store_commit(r.store)))
 				ret = cli_fail("import", rc, NULL);
 		}
+		/* Also after a failure: the batches committed before it stay. */
+		if ((rc = store_bulk(r.store, false)) && !ret)
+			ret = cli_fail("import", rc, NULL);
 	}
 	fclose(f);
 	if (r.store)

@@ -288,3 +288,13 @@ enum rc pg_import_write(struct store *s, int64_t tenant, const struct store_subj
 		q->failed = true; /* part of it may be in: the transaction can only roll back */
 	return rc;
 }
+
+/* The server's buffers are its own (shared_buffers, checkpoints): a bulk
+ * run changes nothing on the connection. Its end makes the relaxed commits
+ * of its batches durable. */
+enum rc pg_bulk(struct store *s, bool on)
+{
+	if (pq(s)->depth)
+		return RC_INTERNAL;
+	return on ? RC_OK : pg_sync(s);
+}

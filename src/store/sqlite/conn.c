@@ -22,6 +22,9 @@
 #include "base/log.h"
 #include "store/sqlite/internal.h"
 
+/* How long a statement waits for another connection's lock (SQLITE_BUSY). */
+#define BUSY_TIMEOUT_MS 10000
+
 struct migration {
 	int number;
 	const char *name;
@@ -355,6 +358,7 @@ static void sqlite_close(struct store *s)
 	for (size_t i = 0; i < q->nslots; i++)
 		sqlite3_finalize(q->slots[i].st);
 	free(q->slots);
+	free(q->pend);
 	sqlite3_close(q->db);
 	free(q);
 }
@@ -386,7 +390,7 @@ static enum rc sqlite_open(const char *path, struct store_shared *shared, struct
 	}
 	sqlite3_extended_result_codes(q->db, 1);
 	sqlite3_randomness((int)sizeof q->serial, &q->serial);
-	sqlite3_busy_timeout(q->db, 10000);
+	sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
 	/* synchronous is NORMAL between transactions; store_begin raises it to
 	 * FULL for its transaction (see begin), so only relaxed transactions of
 	 * reads commit without waiting for the disk. */
@@ -452,6 +456,8 @@ static enum rc begin(struct store *s, bool durable)
 		pthread_mutex_lock(&q->shared->writer);
 		if (durable)
 			rc = set_sync(q, true);
+	} else {
+		rc = sq_lookups_flush(q);
 	}
 	if (!rc)
 		rc = run_sql(q, q->depth ? savepoint_sql : begin_sql, "begin");
@@ -489,6 +495,52 @@ enum rc sqlite_begin_read(struct store *s)
 		q->depth++;
 	}
 	return rc;
+}
+
+/* A bulk run's page cache and checkpoint interval. The cache takes the
+ * place of the connection's own (STORE_CACHE_MIB_DEFAULT) while the run
+ * lasts; 32 MiB holds the lookup index of about 700,000 imported subjects,
+ * whose random inserts are most of the pages a batch dirties. 32,768 pages
+ * (128 MiB of log at 4 KiB a page) between checkpoints: the log is
+ * truncated again at the run's end. bench/RESULTS.md has the measurements
+ * behind both. */
+#define BULK_CACHE_KIB (32 * 1024)
+#define BULK_CHECKPOINT_PAGES 32768
+#define DEFAULT_CHECKPOINT_PAGES 1000 /* SQLite's own default */
+
+enum rc sqlite_bulk(struct store *s, bool on)
+{
+	struct sqlite_store *q = sq(s);
+	char sql[96];
+	if (q->depth)
+		return RC_INTERNAL;
+	if (on) {
+		snprintf(sql, sizeof sql, "PRAGMA cache_size = -%u; PRAGMA wal_autocheckpoint = %d",
+		         BULK_CACHE_KIB > q->shared->cache_mib * 1024u ? BULK_CACHE_KIB : q->shared->cache_mib * 1024u,
+		         BULK_CHECKPOINT_PAGES);
+		return exec(q, sql, "bulk");
+	}
+	snprintf(sql, sizeof sql, "PRAGMA cache_size = -%u; PRAGMA wal_autocheckpoint = %d",
+	         q->shared->cache_mib * 1024u, DEFAULT_CHECKPOINT_PAGES);
+	enum rc rc = exec(q, sql, "bulk");
+	/* The run's commits did not wait for the disk: the log's own file is
+	 * synced, which makes every one durable whether or not a checkpoint
+	 * can copy it now (a reader on an older snapshot can hold one back). */
+	sqlite3_file *wal = NULL;
+	if (sqlite3_file_control(q->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK && wal &&
+	    wal->pMethods) {
+		int src = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+		if (src != SQLITE_OK && !rc)
+			rc = sq_map_rc(q, src, "bulk");
+	}
+	/* The log may hold BULK_CHECKPOINT_PAGES pages: copied into the
+	 * database and the file cut back to nothing, unless a server on the
+	 * same file is busy with it for a second, when SQLite copies what it
+	 * can and reuses the file from its start later. */
+	sqlite3_busy_timeout(q->db, 1000);
+	enum rc crc = exec(q, "PRAGMA wal_checkpoint(TRUNCATE)", "bulk");
+	sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
+	return rc ? rc : crc;
 }
 
 enum rc sqlite_sync(struct store *s)
@@ -546,7 +598,9 @@ enum rc sqlite_commit(struct store *s)
 	struct sqlite_store *q = sq(s);
 	if (!q->depth)
 		return RC_INTERNAL;
-	enum rc rc = run_sql(q, q->depth > 1 ? release_sql : commit_sql, "commit");
+	enum rc rc = sq_lookups_flush(q);
+	if (!rc)
+		rc = run_sql(q, q->depth > 1 ? release_sql : commit_sql, "commit");
 	if (rc) {
 		sqlite_rollback(s);
 		return rc;
@@ -568,6 +622,7 @@ void sqlite_rollback(struct store *s)
 	struct sqlite_store *q = sq(s);
 	if (!q->depth)
 		return;
+	q->npend = 0;
 	if (q->depth > 1) {
 		/* ROLLBACK TO keeps the savepoint open; RELEASE closes it. */
 		(void)run_sql(q, rollback_to_sql, "rollback");

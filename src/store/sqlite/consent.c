@@ -139,7 +139,9 @@ enum rc sqlite_consent_by_lookup(struct store *s, int64_t tenant, const unsigned
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	*n = 0;
-	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	enum rc rc = sq_lookups_flush(q);
+	if (!rc)
+		rc = sq_tenant(q, sql, tenant, &st);
 	if (rc)
 		return rc;
 	bind_blob(st, 2, hash, VAULT_HASH_LEN);

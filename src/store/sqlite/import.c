@@ -10,6 +10,8 @@
  * and record_insert write (tests/unit/test_copy.c compares them). The
  * columns are subjects.c's: a column added there is added here.
  */
+#include <stdlib.h>
+
 #include "store/sqlite/internal.h"
 #include "store/stored.h"
 
@@ -91,26 +93,61 @@ static enum rc records_group(struct sqlite_store *q, int64_t tenant, const struc
 	return sq_run(q, st, "import_write");
 }
 
-/* One lookup row: the record's hash k. */
-struct lookup_ref {
-	const struct store_record *r;
-	size_t k;
-};
+/* Pending rows in the index's order (tenant, hash, record id). */
+static int pending_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct sq_pending_lookup));
+}
 
-static enum rc lookups_put(struct sqlite_store *q, int64_t tenant, const struct lookup_ref *v, size_t n)
+static enum rc lookups_put(struct sqlite_store *q, int64_t tenant, const struct sq_pending_lookup *v, size_t n)
 {
 	sqlite3_stmt *st = NULL;
-	unsigned char ids[IMPORT_ROWS][TOKEN_ID_BYTES];
 	enum rc rc = sq_stmt(q, n == IMPORT_ROWS ? lookups_sql : lookup_sql, &st);
 	if (rc)
 		return rc;
 	for (size_t i = 0, p = 1; i < n; i++) {
-		const struct store_record *r = v[i].r;
 		sqlite3_bind_int64(st, (int)p++, tenant);
-		bind_blob(st, (int)p++, r->lookups + v[i].k * VAULT_HASH_LEN, VAULT_HASH_LEN);
-		bind_id_bytes(st, (int)p++, TOKEN_PREFIX_RECORD, r->id, ids[i]);
+		sqlite3_bind_blob(st, (int)p++, v[i].hash, VAULT_HASH_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(st, (int)p++, v[i].record, TOKEN_ID_BYTES, SQLITE_STATIC);
 	}
 	return sq_run(q, st, "import_write");
+}
+
+enum rc sq_lookups_flush(struct sqlite_store *q)
+{
+	size_t n = q->npend;
+	enum rc rc = RC_OK;
+	if (!n)
+		return RC_OK;
+	q->npend = 0; /* lookups_put's statements come back here: nothing left to do */
+	qsort(q->pend, n, sizeof *q->pend, pending_cmp);
+	for (size_t i = 0; !rc && i < n; i += i + IMPORT_ROWS <= n ? IMPORT_ROWS : 1)
+		rc = lookups_put(q, q->pend_tenant, q->pend + i, i + IMPORT_ROWS <= n ? IMPORT_ROWS : 1);
+	return rc;
+}
+
+/* Keeps a record's lookup rows for the flush. */
+static enum rc lookups_defer(struct sqlite_store *q, int64_t tenant, const struct store_record *r)
+{
+	if (q->npend && q->pend_tenant != tenant) {
+		enum rc rc = sq_lookups_flush(q);
+		if (rc)
+			return rc;
+	}
+	unsigned char id[TOKEN_ID_BYTES];
+	if (!token_id_decode(TOKEN_PREFIX_RECORD, r->id, id))
+		return RC_INTERNAL;
+	if (q->npend + r->nlookups > q->apend) {
+		q->apend = q->npend + r->nlookups > 2 * q->apend ? q->npend + r->nlookups : 2 * q->apend;
+		q->pend = xrealloc(q->pend, q->apend * sizeof *q->pend);
+	}
+	for (size_t k = 0; k < r->nlookups; k++) {
+		struct sq_pending_lookup *p = &q->pend[q->npend++];
+		memcpy(p->hash, r->lookups + k * VAULT_HASH_LEN, VAULT_HASH_LEN);
+		memcpy(p->record, id, TOKEN_ID_BYTES);
+	}
+	q->pend_tenant = tenant;
+	return RC_OK;
 }
 
 enum rc sqlite_import_write(struct store *s, int64_t tenant, const struct store_subject *const *subjects,
@@ -125,26 +162,17 @@ enum rc sqlite_import_write(struct store *s, int64_t tenant, const struct store_
 		rc = subjects_group(q, tenant, subjects + i);
 	for (; !rc && i < nsubjects; i++)
 		rc = sqlite_subject_insert(s, tenant, subjects[i]);
-	/* The records of whole groups, then their lookups (in groups too) and
-	 * events; the rest of the records with theirs, one by one. */
+	/* The records of whole groups, with their lookup rows kept for the
+	 * flush and their events; the rest of the records one by one, with
+	 * theirs. */
 	size_t grouped = nrecords - nrecords % IMPORT_ROWS;
 	for (i = 0; !rc && i < grouped; i += IMPORT_ROWS)
 		rc = records_group(q, tenant, records + i);
-	struct lookup_ref refs[IMPORT_ROWS];
-	size_t nrefs = 0;
 	for (i = 0; !rc && i < grouped; i++) {
-		for (size_t k = 0; !rc && k < records[i]->nlookups; k++) {
-			refs[nrefs++] = (struct lookup_ref){records[i], k};
-			if (nrefs == IMPORT_ROWS) {
-				rc = lookups_put(q, tenant, refs, nrefs);
-				nrefs = 0;
-			}
-		}
+		rc = lookups_defer(q, tenant, records[i]);
 		for (size_t k = 0; !rc && k < records[i]->nevents; k++)
 			rc = sqlite_event_set(s, tenant, records[i]->id, records[i]->events[k].name, records[i]->events[k].at);
 	}
-	for (size_t k = 0; !rc && k < nrefs; k++)
-		rc = lookups_put(q, tenant, &refs[k], 1);
 	for (i = grouped; !rc && i < nrecords; i++)
 		rc = sqlite_record_insert(s, tenant, records[i]);
 	return rc;

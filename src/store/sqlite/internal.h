@@ -44,6 +44,13 @@ struct sq_slot {
 	sqlite3_stmt *st;
 };
 
+/* A lookup row of an import that the index has not taken yet: see
+ * sqlite/import.c. */
+struct sq_pending_lookup {
+	unsigned char hash[VAULT_HASH_LEN];
+	unsigned char record[TOKEN_ID_BYTES];
+};
+
 struct sqlite_store {
 	struct store base;
 	struct store_shared *shared;
@@ -55,6 +62,11 @@ struct sqlite_store {
 	bool reading;          /* the outermost transaction is a read snapshot (no writer slot) */
 	bool sync_pending;     /* a sync asked for inside a transaction: done after its commit */
 	uint64_t serial;       /* the open write transaction's (store_transaction) */
+	/* The open transaction's pending lookup rows, all of one tenant and
+	 * all written at its innermost level (a begin inserts them first). */
+	struct sq_pending_lookup *pend;
+	size_t npend, apend;
+	int64_t pend_tenant;
 };
 
 static inline struct sqlite_store *sq(struct store *s)
@@ -67,6 +79,10 @@ static inline struct sqlite_store *sq(struct store *s)
 #include "store/ops.def"
 #undef STORE_OP
 void sqlite_rollback(struct store *s);
+/* Inserts the pending lookup rows of an import (sqlite/import.c). Called
+ * before a commit or a savepoint, and by every operation that reads or
+ * deletes lookup rows; a rollback drops them (npend = 0). */
+enum rc sq_lookups_flush(struct sqlite_store *q) WUR;
 #ifdef PRIVREG_FAULTS
 /* Installs the power-cut VFS as the default when PRIVREG_POWERCUT is set
  * (test builds only: powercut.c). */

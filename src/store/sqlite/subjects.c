@@ -98,7 +98,7 @@ static enum rc drop_lookups(struct sqlite_store *q, int64_t tenant, const char *
                             const unsigned char *hashes, size_t n)
 {
 	static const char sql[] = "DELETE FROM lookups WHERE tenant_id = ?1 AND hash = ?2 AND record_id = ?3";
-	enum rc rc = RC_OK;
+	enum rc rc = sq_lookups_flush(q);
 	for (size_t i = 0; !rc && i < n; i++) {
 		sqlite3_stmt *st = NULL;
 		rc = sq_tenant(q, sql, tenant, &st);
@@ -389,7 +389,9 @@ enum rc sqlite_lookup_find(struct store *s, int64_t tenant, const unsigned char 
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	*n = 0;
-	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	enum rc rc = sq_lookups_flush(q);
+	if (!rc)
+		rc = sq_tenant(q, sql, tenant, &st);
 	if (rc)
 		return rc;
 	bind_blob(st, 2, hash, VAULT_HASH_LEN);
