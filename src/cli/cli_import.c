@@ -47,7 +47,7 @@
 #include "store/store.h"
 
 #define IMPORT_LINE_MAX (1024 * 1024)       /* a line, or a CSV row over several lines */
-#define IMPORT_BATCH_ROWS 25000              /* rows per transaction, by default */
+#define IMPORT_BATCH_ROWS 50000              /* rows per transaction, by default */
 #define IMPORT_BATCH_MAX 100000
 #define IMPORT_CHUNK_ROWS 5000               /* rows the reader hands over at once */
 #define IMPORT_BATCH_BYTES (8 * 1024 * 1024) /* input bytes per batch */
@@ -74,7 +74,7 @@ static const char import_help[] =
 	"  --dry-run         validate only: nothing is kept\n"
 	"  --resume          go on after the last batch an interrupted import of\n"
 	"                    the same file committed\n"
-	"  --batch N         rows per transaction (default 25000)\n";
+	"  --batch N         rows per transaction (default 50000)\n";
 
 /* ---- rows ---- */
 
@@ -675,8 +675,9 @@ static void reader_fill(struct reader *rd, struct batch *b)
 
 /* ---- the pipe between reader and writer ---- */
 
-/* Batches ready and waiting: with one being written and one being read,
- * three at most are in memory. */
+/* Batches ready and waiting: with one being written, one being read and
+ * one written (freed by the reader, which has time to spare, not by the
+ * writer, which has none), four at most are in memory. */
 #define PIPE_DEPTH 1
 
 struct pipe {
@@ -684,14 +685,31 @@ struct pipe {
 	pthread_cond_t changed;
 	struct batch *q[PIPE_DEPTH];
 	size_t n;
+	struct batch *spent;       /* written, for the reader to free */
 	bool stop;                 /* the writer gave up: the reader ends */
 	struct reader *rd;
 };
+
+/* Hands a written batch to the reader to free; frees the one before it if
+ * the reader has not come for it. */
+static void pipe_spend(struct pipe *pp, struct batch *b)
+{
+	pthread_mutex_lock(&pp->lock);
+	struct batch *old = pp->spent;
+	pp->spent = b;
+	pthread_mutex_unlock(&pp->lock);
+	batch_free(old);
+}
 
 static void *reader_main(void *arg)
 {
 	struct pipe *pp = arg;
 	for (bool end = false; !end;) {
+		pthread_mutex_lock(&pp->lock);
+		struct batch *spent = pp->spent;
+		pp->spent = NULL;
+		pthread_mutex_unlock(&pp->lock);
+		batch_free(spent);
 		struct batch *b = batch_new();
 		reader_fill(pp->rd, b);
 		end = b->end;
@@ -1094,7 +1112,7 @@ static int run(const struct core_ctx *c, const char *kind, FILE *f, const char *
 			end = b->end;
 			if (!ret)
 				ret = write_batch(&w, b);
-			batch_free(b);
+			pipe_spend(&pp, b);
 			progress(&w, false);
 			if (ret && !end) {
 				pthread_mutex_lock(&pp.lock);
@@ -1107,6 +1125,7 @@ static int run(const struct core_ctx *c, const char *kind, FILE *f, const char *
 		pthread_join(reader, NULL);
 		while (pp.n)
 			batch_free(pp.q[--pp.n]);
+		batch_free(pp.spent);
 		progress(&w, true);
 	}
 	if (!ret && rd.fatal) {

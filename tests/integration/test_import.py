@@ -236,6 +236,42 @@ def test_unique_values_are_checked_against_the_register_and_the_file(privreg, tm
     assert count(privreg, d) == (5, 6)
 
 
+def test_chunks_of_one_transaction_see_each_other(privreg, tmp_path):
+    """The reader hands rows over in chunks of 5,000 and a transaction holds
+    several (50,000 rows by default): a unique value of an earlier chunk of
+    the same transaction refuses a row, a row for an existing subject finds
+    one of an earlier chunk by its e-mail, and every lookup row is in when
+    the import ends (SQLite inserts them at the commit, in the index's
+    order)."""
+    policy = tmp_path / "unique.yaml"
+    text = WEBSHOP.read_text()
+    old = "  email:            { type: email, lookup: true,"
+    policy.write_text(text.replace(old, "  email:            { type: email, lookup: true, unique: true,", 1))
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", policy, check=0)
+    n = 10200
+    rows = [["email", "username", "subject"]] + [[f"u{i}@example.ee", f"u{i}", ""] for i in range(n)]
+    rows[1 + 7000] = ["U100@example.ee", "dup", ""]              # chunk 2: chunk 1's u100
+    rows[1 + 9000] = ["extra@example.ee", "", "u6000@example.ee"]  # chunk 2: a record for u6000
+    rows[1 + 10100] = ["extra@example.ee", "dup2", ""]           # chunk 3: u6000 holds it now
+    src = tmp_path / "many.csv"
+    write_csv(src, rows)
+    r = privreg("import", "account", src, "--dir", d, check=1)
+    assert f"({n - 3} new subjects, 1 added to existing ones), 2 rows refused" in r.stdout, r.stdout
+    u100, = find(privreg, d, "email", "u100@example.ee")
+    u6000, = find(privreg, d, "email", "u6000@example.ee")
+    assert [(g[0], g[1]) for g in rejects(src)] == [
+        ("7002", f"a subject with this email exists already: {u100} (email is unique)"),
+        ("10102", f"a subject with this email exists already: {u6000} (email is unique)")]
+    assert find(privreg, d, "email", "extra@example.ee") == [u6000]
+    assert len(find(privreg, d, "email", f"u{n - 1}@example.ee")) == 1
+    assert count(privreg, d) == (n - 3, n - 2)
+    # two lookup rows (email, username) per record, but extra has no username
+    assert db_rows(d, "SELECT count(*) FROM lookups")[0][0] == 2 * (n - 2) - 1
+    assert db_rows(d, "SELECT count(*) FROM audit WHERE action = 'subject.import'")[0][0] == 3
+    assert "intact" in privreg("audit", "verify", "--dir", d, check=0).stdout
+
+
 def test_consent_columns_need_evidence(privreg, tmp_path):
     d = tmp_path / "reg"
     privreg("init", "--dir", d, "--policy", ELEKTRUM, check=0)
