@@ -5,7 +5,8 @@
 # against the raw rate of the same rows on the same backend:
 # - STORE=sqlite (the default): `sqlite3 .import` of the same file into a
 #   plain table with a unique e-mail index (WAL); privreg's register is a
-#   SQLite file (WAL, synchronous=FULL: each batch's commit is fsynced).
+#   SQLite file (WAL; the import's commits do not wait for the disk, its
+#   end syncs the log once: docs/import.md).
 # - STORE=postgresql: a throw-away PostgreSQL 15 (scripts/start-postgres,
 #   with fsync and full_page_writes on, synchronous_commit on, so
 #   that a commit is on disk as SQLite's is); raw is `COPY ... FROM STDIN`
