@@ -132,12 +132,15 @@ static void row_fini(struct row *r)
 	memset(r, 0, sizeof *r);
 }
 
-/* Keeps rc and, for a refusal, its message from eb. */
+/* Keeps rc and, for a refusal, its message from eb (the last refusal's,
+ * as its rc is). */
 static void row_set(struct row *r, enum rc rc, const struct errbuf *eb)
 {
 	r->rc = rc;
-	if (rc && !r->why && eb->msg[0])
-		r->why = xstrdup(eb->msg);
+	if (rc) {
+		free(r->why);
+		r->why = eb->msg[0] ? xstrdup(eb->msg) : NULL;
+	}
 }
 
 static void row_refuse(struct row *r, enum rc rc, const char *fmt, ...) PRINTF(3, 4);
@@ -887,7 +890,7 @@ static enum rc settle(struct writer *w, struct batch *b, size_t from, size_t to,
 /* Writes one chunk of rows; CLI_OK or the exit code of a failure that
  * stops all. A transaction holds chunks up to o->batch rows (the last
  * chunk ends it too): a chunk is what the reader hands over, small enough
- * to keep three in memory; a transaction is what the store writes at once,
+ * to keep four in memory; a transaction is what the store writes at once,
  * and a larger one writes each page of the random-ordered lookup index
  * fewer times (store_import_write). Each chunk has its own audit entry, so
  * --resume goes on after the last chunk that was committed.
