@@ -124,6 +124,9 @@ struct import_rows {
 	unsigned char data[IMPORT_RECORDS][40];
 	unsigned char hashes[4][VAULT_HASH_LEN];
 	size_t nrec, nlookups;
+	/* the rows as import_write takes them */
+	const struct store_subject *subjects[IMPORT_SUBJECTS];
+	const struct store_record *records[IMPORT_RECORDS];
 };
 
 /* Subjects with one record each, the first with a second one that has
@@ -166,6 +169,10 @@ static void import_rows_make(struct import_rows *x)
 		r->nevents = i == IMPORT_SUBJECTS ? 2 : 0;
 	}
 	x->nrec = IMPORT_RECORDS;
+	for (size_t i = 0; i < IMPORT_SUBJECTS; i++)
+		x->subjects[i] = &x->subj[i];
+	for (size_t i = 0; i < x->nrec; i++)
+		x->records[i] = &x->rec[i];
 }
 
 /* A table's rows as text lines, sorted: comparable between two stores
@@ -242,12 +249,8 @@ static void test_import_write_writes_what_inserts_write(void **state)
 		assert_int_equal(store_record_insert(a.store, t, &x.rec[i]), RC_OK);
 	assert_int_equal(store_commit(a.store), RC_OK);
 
-	const struct store_subject *subjects[IMPORT_SUBJECTS];
-	const struct store_record *records[IMPORT_RECORDS];
-	for (size_t i = 0; i < IMPORT_SUBJECTS; i++)
-		subjects[i] = &x.subj[i];
-	for (size_t i = 0; i < x.nrec; i++)
-		records[i] = &x.rec[i];
+	const struct store_subject *const *subjects = x.subjects;
+	const struct store_record *const *records = x.records;
 	assert_int_equal(store_begin(b.store), RC_OK);
 	assert_int_equal(store_import_write(b.store, t, subjects, IMPORT_SUBJECTS, records, x.nrec), RC_OK);
 	assert_int_equal(store_commit(b.store), RC_OK);
@@ -323,12 +326,8 @@ static void test_import_rows_within_their_transaction(void **state)
 	import_rows_make(&x);
 	test_register_new(&b, POLICY, "default");
 	int64_t t = b.tenant->id;
-	const struct store_subject *subjects[IMPORT_SUBJECTS];
-	const struct store_record *records[IMPORT_RECORDS];
-	for (size_t i = 0; i < IMPORT_SUBJECTS; i++)
-		subjects[i] = &x.subj[i];
-	for (size_t i = 0; i < x.nrec; i++)
-		records[i] = &x.rec[i];
+	const struct store_subject *const *subjects = x.subjects;
+	const struct store_record *const *records = x.records;
 	char ids[1][TOKEN_ID_MAX];
 	size_t m = 0;
 
