@@ -1,5 +1,6 @@
 """The running server takes up new policy versions without a limit, and one
-that does not load is logged and counted, not skipped in silence."""
+that does not load is logged and counted, not skipped in silence; without
+--threads it runs as many request threads as its store calls for."""
 import os
 import pytest
 import re
