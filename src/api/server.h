@@ -66,8 +66,8 @@ struct server_config {
 /* Request threads per core when --threads is not given. A SQLite request
  * runs on its core from start to end; a PostgreSQL request's thread waits
  * for each round trip, during which a second thread keeps the core busy
- * (bench/RESULTS.md, "request threads on PostgreSQL": one thread per core
- * capped the consent check at threads / its latency). */
+ * (bench/RESULTS.md, "why the consent check is the lowest ratio": at one
+ * thread per core the cores stood idle for up to a tenth of the time). */
 #define SERVER_THREADS_PER_CORE_SQLITE 1
 #define SERVER_THREADS_PER_CORE_POSTGRES 2
 /* The largest certificate chain or key file read (a chain is a few KiB). */
