@@ -25,9 +25,11 @@
 # and measures every PostgreSQL operation with wrk against both at once.
 # PG_THREADS sets the request threads of the PostgreSQL servers (default:
 # two per core, what `privreg serve` picks on PostgreSQL; SQLite's server
-# gets one per core, its default): a thread waits for each round trip, so
-# on PostgreSQL more threads than cores keep the cores busy.
+# gets one per core, its default): a thread waits for each round trip.
 # BASE_THREADS sets the BASE_BIN server's threads (default: PG_THREADS).
+# The BASE_BIN server is measured first in each pair: the first PostgreSQL
+# measurement after a round's reads is the one a disturbance has hit most
+# (bench/RESULTS.md, pgops), so swap the binaries in a second run.
 # BASE_BIN=PATH adds a third PostgreSQL measurement in every round, just
 # before the PostgreSQL one: another privreg binary (a baseline build)
 # serving the same register on the same database, so that a change is
