@@ -24,8 +24,12 @@
 # SERVERS=2 adds a second privreg server on the same PostgreSQL database
 # and measures every PostgreSQL operation with wrk against both at once.
 # PG_THREADS sets the request threads of the PostgreSQL servers (default:
-# as the others, one per core): a thread waits for each round trip, so on
-# PostgreSQL more threads than cores keep the cores busy.
+# two per core, what `privreg serve` picks on PostgreSQL; SQLite's server
+# gets one per core, its default): a thread waits for each round trip.
+# BASE_THREADS sets the BASE_BIN server's threads (default: PG_THREADS).
+# The BASE_BIN server is measured first in each pair: the first PostgreSQL
+# measurement after a round's reads is the one a disturbance has hit most
+# (bench/RESULTS.md, pgops), so swap the binaries in a second run.
 # BASE_BIN=PATH adds a third PostgreSQL measurement in every round, just
 # before the PostgreSQL one: another privreg binary (a baseline build)
 # serving the same register on the same database, so that a change is
@@ -43,7 +47,8 @@ rounds=${4:-3}
 threads=${THREADS:-$(nproc)}
 servers=${SERVERS:-1}
 base_bin=${BASE_BIN:-}
-pg_threads=${PG_THREADS:-$threads}
+pg_threads=${PG_THREADS:-$((2 * threads))}
+base_threads=${BASE_THREADS:-$pg_threads}
 pgbin=${PG_BIN:-/usr/lib/postgresql/15/bin}
 cd "$(dirname "$0")/.."
 bin="$PWD/$build/privreg"
@@ -142,7 +147,7 @@ if [ "$servers" -ge 2 ]; then
 fi
 base_pid=
 if [ -n "$base_bin" ]; then
-	"$base_bin" serve --dir "$work/pq" --listen 127.0.0.1:18094 --threads "$pg_threads" >"$work/base.log" 2>&1 &
+	"$base_bin" serve --dir "$work/pq" --listen 127.0.0.1:18094 --threads "$base_threads" >"$work/base.log" 2>&1 &
 	base_pid=$!
 fi
 for p in 18091 18092 $([ "$servers" -ge 2 ] && echo 18093) ${base_bin:+18094}; do
@@ -239,7 +244,7 @@ measure() { # NAME BACKEND LUA ARGS...: one measurement, printed; PostgreSQL wit
 	note "$name.$b" "${out%% *}"
 }
 
-echo "== $rounds rounds of ${secs}s each, wrk -t1 -c32 per server, $n subjects, server threads $threads (PostgreSQL: $pg_threads), $(nproc) cores, PostgreSQL servers: $servers   (req/s p99 non-2xx requests)"
+echo "== $rounds rounds of ${secs}s each, wrk -t1 -c32 per server, $n subjects, server threads $threads (PostgreSQL: $pg_threads${base_bin:+, BASE_BIN: $base_threads}), $(nproc) cores, PostgreSQL servers: $servers   (req/s p99 non-2xx requests)"
 for r in $(seq "$rounds"); do
 	echo "round $r:"
 	measure bare bare ""

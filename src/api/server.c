@@ -377,7 +377,9 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 		return rc;
 	}
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned threads = cfg->threads ? cfg->threads : (unsigned)(cores > 0 ? cores : 1);
+	unsigned per_core =
+		core_store_shared(s->store_url) ? SERVER_THREADS_PER_CORE_POSTGRES : SERVER_THREADS_PER_CORE_SQLITE;
+	unsigned threads = cfg->threads ? cfg->threads : (unsigned)(cores > 0 ? cores : 1) * per_core;
 	struct store *sink_store = NULL;
 	rc = store_pool_open(s->pool, &sink_store, eb);
 	if (!rc && (rc = audit_sink_new(sink_store, &s->sink)))

@@ -23,7 +23,7 @@ struct server_config {
 	const char *keydir;        /* the register's key directory */
 	const char *store_url;
 	const char *listen;        /* "127.0.0.1:8080", "[::1]:8080"; port 0 picks one */
-	unsigned threads;          /* 0: one per core */
+	unsigned threads;          /* 0: SERVER_THREADS_PER_CORE_* per core */
 	unsigned auth_fail_limit;  /* failed authentications per minute per address; 0: 10 */
 	int sync_interval_ms;      /* how often relaxed commits are made durable; 0: 1000 */
 	const char *public_url;    /* base of links in e-mails; NULL: http://LISTEN */
@@ -63,6 +63,13 @@ struct server_config {
  * (and the few of the server's own) fills it up to this as the register
  * grows; bench/RESULTS.md (SQLite page cache) measured what less costs. */
 #define SERVER_SQLITE_CACHE_MB_DEFAULT 8
+/* Request threads per core when --threads is not given. A SQLite request
+ * runs on its core from start to end; a PostgreSQL request's thread waits
+ * for each round trip, during which a second thread keeps the core busy
+ * (bench/RESULTS.md, "why the consent check is the lowest ratio": at one
+ * thread per core the cores stood idle for up to a tenth of the time). */
+#define SERVER_THREADS_PER_CORE_SQLITE 1
+#define SERVER_THREADS_PER_CORE_POSTGRES 2
 /* The largest certificate chain or key file read (a chain is a few KiB). */
 #define SERVER_TLS_FILE_MAX (256 * 1024)
 

@@ -43,7 +43,7 @@ enum { FLAG = 1, CONF = 2, ENV = 4, ALL = FLAG | CONF | ENV };
  * is an `unsigned`, a string/path field a `const char *`. */
 #define SETTINGS(X) \
 	X(LISTEN, "listen", STRING, ALL, 0, 0, "127.0.0.1:8080", FIELD(listen), NULL) \
-	X(THREADS, "threads", UINT, ALL, 1, 256, NULL, FIELD(threads), "one per core") \
+	X(THREADS, "threads", UINT, ALL, 1, 256, NULL, FIELD(threads), "one per core, two on PostgreSQL") \
 	X(AUTH_LIMIT, "auth_limit", UINT, ALL, 1, 1000000, "10", FIELD(auth_fail_limit), NULL) \
 	X(SMTP, "smtp", STRING, ALL, 0, 0, NULL, FIELD(smtp_url), "none: e-mail waits in the outbox") \
 	X(SMTP_USER, "smtp_user", STRING, ALL, 0, 0, NULL, FIELD(smtp_user), "no SMTP AUTH") \

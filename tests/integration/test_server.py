@@ -1,11 +1,15 @@
 """The running server takes up new policy versions without a limit, and one
-that does not load is logged and counted, not skipped in silence."""
+that does not load is logged and counted, not skipped in silence; without
+--threads it runs as many request threads as its store calls for."""
+import os
 import pytest
 import re
+import signal
 import sqlite3
+import subprocess
 import time
 
-from conftest import WEBSHOP, Privreg, Server, _bin, add_key
+from conftest import PG, WEBSHOP, Privreg, Server, _bin, add_key
 
 
 def metric(srv, name):
@@ -58,3 +62,21 @@ def test_policy_reloads_are_counted_and_failures_loud(tmp_path):
     assert "AddressSanitizer" not in log and "runtime error" not in log, log[-3000:]
     assert re.search(r"tenant=\d+: new policy cannot be loaded", log), log[-2000:]
     assert log.count("now runs under policy version") == 3
+
+
+def test_default_threads_follow_the_store(privreg, register, tmp_path):
+    """Without --threads: one request thread per core on SQLite, two on
+    PostgreSQL, where a thread waits for each round trip."""
+    log_path = tmp_path / "default-threads.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([privreg.binary, "serve", "--dir", str(register), "--listen", "127.0.0.1:0"],
+                                stdout=subprocess.PIPE, stderr=log, text=True)
+        try:
+            assert "http://127.0.0.1:" in proc.stdout.readline()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=30)
+    m = re.search(r"listening .* threads=(\d+)", log_path.read_text())
+    assert m, log_path.read_text()[-2000:]
+    assert int(m.group(1)) == os.cpu_count() * (2 if PG else 1)
+    assert proc.returncode == 0
