@@ -74,7 +74,8 @@ static const char import_help[] =
 	"  --dry-run         validate only: nothing is kept\n"
 	"  --resume          go on after the last batch an interrupted import of\n"
 	"                    the same file committed\n"
-	"  --batch N         rows per transaction (default 50000)\n";
+	"  --batch N         rows per transaction, in whole chunks of up to 5000\n"
+	"                    (default 50000)\n";
 
 /* ---- rows ---- */
 
@@ -1271,7 +1272,7 @@ int cli_import(int argc, char **argv)
 				ret = cli_fail("import", rc, NULL);
 		}
 		/* Also after a failure: the batches committed before it stay. */
-		if ((rc = store_bulk(r.store, false)) && !ret)
+		if ((rc = store_bulk(r.store, false)) && (ret == CLI_OK || ret == CLI_REFUSED))
 			ret = cli_fail("import", rc, NULL);
 	}
 	fclose(f);

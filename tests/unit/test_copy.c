@@ -358,6 +358,25 @@ static void test_import_rows_within_their_transaction(void **state)
 	assert_int_equal(lookup_rows(b.store), x.nlookups);
 	assert_int_equal(store_lookup_find(b.store, t, x.hashes[1], ids, 1, &m), RC_OK);
 	assert_int_equal(m, 1);
+
+	/* Every row counts for an operation over whole tables: a migration's
+	 * count and a tenant's deletion, which leaves none of its rows. */
+	struct import_rows y;
+	import_rows_make(&y);
+	int64_t rows = 0, before = 0;
+	assert_int_equal(store_begin(b.store), RC_OK);
+	assert_int_equal(store_copy_count(b.store, STORE_COPY_lookups, &before), RC_OK);
+	assert_int_equal(store_import_write(b.store, t, y.subjects, IMPORT_SUBJECTS, y.records, y.nrec), RC_OK);
+	int64_t during = 0;
+	assert_int_equal(store_copy_count(b.store, STORE_COPY_lookups, &during), RC_OK);
+	assert_int_equal(during, before + (int64_t)y.nlookups);
+	store_rollback(b.store);
+	assert_int_equal(store_begin(b.store), RC_OK);
+	assert_int_equal(store_import_write(b.store, t, y.subjects, IMPORT_SUBJECTS, y.records, y.nrec), RC_OK);
+	assert_int_equal(store_tenant_delete(b.store, t, 1800000000, &rows), RC_OK);
+	assert_int_equal(store_commit(b.store), RC_OK);
+	assert_int_equal(lookup_rows(b.store), 0);
+	assert_true(rows >= 2 * (IMPORT_SUBJECTS + IMPORT_RECORDS) + 2 * (int64_t)x.nlookups);
 	test_register_free(&b);
 }
 

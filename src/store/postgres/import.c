@@ -13,6 +13,10 @@
  * want. A COPY is all or nothing and fails the transaction: the caller has
  * checked what could refuse a row (a unique value) before.
  *
+ * pg_bulk changes nothing on the connection (the server's buffers and
+ * checkpoints are its own); the end of a run waits once for the WAL, which
+ * makes the run's relaxed commits durable.
+ *
  * The rows are laid out by the column lists of store/copy.def, by name:
  * those lists are the one place that says which columns a table has, and
  * a column this file cannot fill is an error, not a silent NULL.

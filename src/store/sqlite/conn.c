@@ -4,11 +4,16 @@
  * step statements, and the `store_sqlite_ops` table.
  *
  * One `struct sqlite_store` is one connection (opened NOMUTEX: one thread at
- * a time uses it). Settings: WAL, synchronous=FULL (a committed change
- * survives power loss: no data is ever lost), secure_delete=ON (deleted
+ * a time uses it). Settings: WAL, synchronous=FULL for a durable
+ * transaction (store_begin: a committed change survives power loss) and
+ * NORMAL for a relaxed one (store_begin_relaxed: durable at the next
+ * durable commit, sync or end of a bulk run), secure_delete=ON (deleted
  * values are overwritten, not left in free pages), foreign_keys=ON, and
  * cache_size from the pool (store_pool_cache: a server's connections are
- * many, each cache stays full once filled).
+ * many, each cache stays full once filled). A bulk run (store_bulk, an
+ * import) raises the cache and the checkpoint interval for its length.
+ * An import's lookup rows may wait in the connection (sqlite/import.c):
+ * begin, begin_read and commit insert them first, rollback drops them.
  * Statements are prepared once per connection on first use and kept (see
  * internal.h). Migrations in sql/sqlite/ are applied in order at open, each
  * in its own transaction.
@@ -520,6 +525,12 @@ enum rc sqlite_bulk(struct store *s, bool on)
 	char sql[96];
 	if (q->depth)
 		return RC_INTERNAL;
+#ifdef PRIVREG_FAULTS
+	if (q->base.fault) { /* its statements run through exec: the injected failure is here */
+		q->base.fault = false;
+		return RC_DB;
+	}
+#endif
 	if (on) {
 		snprintf(sql, sizeof sql, "PRAGMA cache_size = -%u; PRAGMA wal_autocheckpoint = %d",
 		         BULK_CACHE_KIB > q->shared->cache_mib * 1024u ? BULK_CACHE_KIB : q->shared->cache_mib * 1024u,

@@ -68,7 +68,9 @@ enum rc sqlite_copy_count(struct store *s, enum store_copy_table table, int64_t 
 	*n = 0;
 	if ((unsigned)table >= STORE_COPY_TABLES)
 		return RC_INTERNAL;
-	enum rc rc = sq_stmt(q, count_sql[table], &st);
+	enum rc rc = sq_lookups_flush(q);
+	if (!rc)
+		rc = sq_stmt(q, count_sql[table], &st);
 	return rc ? rc : sq_fetch_one(q, st, read_count_col, n, "copy_count");
 }
 
@@ -101,7 +103,9 @@ enum rc sqlite_copy_read(struct store *s, enum store_copy_table table, store_row
 	sqlite3_stmt *st = NULL;
 	if ((unsigned)table >= STORE_COPY_TABLES)
 		return RC_INTERNAL;
-	enum rc rc = sq_stmt(q, select_sql[table], &st);
+	enum rc rc = sq_lookups_flush(q);
+	if (!rc)
+		rc = sq_stmt(q, select_sql[table], &st);
 	if (rc)
 		return rc;
 	struct store_row row;

@@ -104,6 +104,10 @@ static enum rc records_group(struct sqlite_store *q, int64_t tenant, const struc
 	return sq_run(q, st, "import_write");
 }
 
+/* Pending lookup rows at most (32 bytes each): about two 50,000-row
+ * transactions' worth of e-mail and one other lookup field. */
+#define PENDING_MAX 131072
+
 /* Pending rows in the index's order (tenant, hash, record id). */
 static int pending_cmp(const void *a, const void *b)
 {
@@ -126,14 +130,22 @@ static enum rc lookups_put(struct sqlite_store *q, int64_t tenant, const struct 
 
 enum rc sq_lookups_flush(struct sqlite_store *q)
 {
-	size_t n = q->npend;
+	size_t n = q->npend, i = 0, k;
 	enum rc rc = RC_OK;
 	if (!n)
 		return RC_OK;
-	q->npend = 0; /* lookups_put's statements come back here: nothing left to do */
 	qsort(q->pend, n, sizeof *q->pend, pending_cmp);
-	for (size_t i = 0; !rc && i < n; i += i + IMPORT_ROWS <= n ? IMPORT_ROWS : 1)
-		rc = lookups_put(q, q->pend_tenant, q->pend + i, i + IMPORT_ROWS <= n ? IMPORT_ROWS : 1);
+	for (; !rc && i < n; i += k) {
+		k = i + IMPORT_ROWS <= n ? IMPORT_ROWS : 1;
+		rc = lookups_put(q, q->pend_tenant, q->pend + i, k);
+		if (rc)
+			break;
+	}
+	/* A failed statement inserted none of its rows: they and the rest stay
+	 * pending, so that the transaction cannot commit without them (its
+	 * commit flushes again) and a rollback drops them. */
+	memmove(q->pend, q->pend + i, (n - i) * sizeof *q->pend);
+	q->npend = n - i;
 	return rc;
 }
 
@@ -158,7 +170,10 @@ static enum rc lookups_defer(struct sqlite_store *q, int64_t tenant, const struc
 		memcpy(p->record, id, TOKEN_ID_BYTES);
 	}
 	q->pend_tenant = tenant;
-	return RC_OK;
+	/* A transaction of the whole file (--all-or-nothing, --dry-run) would
+	 * otherwise keep every row's: memory stays bounded, and each flush is
+	 * still a sorted run. */
+	return q->npend >= PENDING_MAX ? sq_lookups_flush(q) : RC_OK;
 }
 
 enum rc sqlite_import_write(struct store *s, int64_t tenant, const struct store_subject *const *subjects,

@@ -128,7 +128,9 @@ enum rc sqlite_tenant_delete(struct store *s, int64_t tenant, int64_t at, int64_
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
 	*rows = 0;
-	enum rc rc = tables_covered(q);
+	enum rc rc = sq_lookups_flush(q);
+	if (!rc)
+		rc = tables_covered(q);
 	/* The tombstone first: it is what lets the audit rows go (0011). */
 	if (!rc)
 		rc = sq_tenant(q, tombstone, tenant, &st);
