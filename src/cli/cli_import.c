@@ -567,6 +567,10 @@ static void csv_on_row(int term, void *data)
 		else
 			csv_header(rd);
 		cells_drop(rd);
+	} else if (rd->fatal) {
+		/* The header was refused: the rows parsed after it in the same
+		 * buffer have no columns to go to. */
+		cells_drop(rd);
 	} else if (rd->row_line > rd->skip_to) {
 		struct row *r = batch_row(rd->out, rd->row_line);
 		r->raw = (char *)rd->raw.data;
