@@ -642,10 +642,11 @@ static void reader_fill(struct reader *rd, struct batch *b)
 	rd->out = b;
 	while (!rd->fatal && b->n < rd->batch && b->bytes < IMPORT_BATCH_BYTES) {
 		if (!read_line(rd->f, rd->line, IMPORT_LINE_MAX + 1, &len)) {
-			if (rd->csv && rd->row_open) {
-				if (csv_fini(&rd->p, csv_on_cell, csv_on_row, rd))
-					csv_refuse_open_row(rd, "the file ends inside a quoted cell");
-			}
+			/* Also when no line is open: a row may begin after a bare CR
+			 * ended the one before it on the same line, and must not be
+			 * lost (nor a NUL in it pass unseen). */
+			if (rd->csv && csv_fini(&rd->p, csv_on_cell, csv_on_row, rd))
+				csv_refuse_open_row(rd, "the file ends inside a quoted cell");
 			b->end = true;
 			break;
 		}

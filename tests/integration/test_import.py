@@ -236,6 +236,22 @@ def test_unique_values_are_checked_against_the_register_and_the_file(privreg, tm
     assert count(privreg, d) == (5, 6)
 
 
+def test_bare_cr_line_ends_lose_no_row(privreg, register, tmp_path):
+    """Rows ended by a bare CR (old Mac files) share one line as read: the
+    last row, with no line end after it, is imported too, and one that the
+    file cuts off inside a quote is refused, not dropped."""
+    src = tmp_path / "cr.csv"
+    src.write_bytes(b"email,name\ra@example.ee,A\rb@example.ee,B")
+    r = privreg("import", "account", src, "--dir", register, check=0)
+    assert "imported 2 account records" in r.stdout, r.stdout
+    assert len(find(privreg, register, "email", "b@example.ee")) == 1
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes(b"email,name\rc@example.ee,C\r\"d@example.ee,D")
+    r = privreg("import", "account", cut, "--dir", register, check=1)
+    assert "imported 1 account records" in r.stdout, r.stdout
+    assert [g[1] for g in rejects(cut)] == ["the file ends inside a quoted cell"]
+
+
 def test_chunks_of_one_transaction_see_each_other(privreg, tmp_path):
     """The reader hands rows over in chunks of 5,000 and a transaction holds
     several (50,000 rows by default): a unique value of an earlier chunk of
