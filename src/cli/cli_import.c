@@ -910,11 +910,12 @@ static int write_batch(struct writer *w, struct batch *b)
 	enum rc rc = RC_OK;
 	struct errbuf eb = {""};
 	bool own = w->o->own_transaction && !w->o->all_or_nothing && !w->o->dry_run;
-	/* Commits need not wait for the disk: the end of the bulk run
-	 * (store_bulk off) makes them all durable, and a power cut before it
-	 * loses whole transactions, each with its chunks' audit entries. */
+	/* Commits need not wait for the disk: the end of the run
+	 * (subject_batch_run off) makes them all durable, and a power cut
+	 * before it loses whole transactions, each with its chunks' audit
+	 * entries. */
 	if (own && !w->open) {
-		if ((rc = store_begin_relaxed(c->store)))
+		if ((rc = subject_batch_begin(c)))
 			return cli_fail("import", rc, NULL);
 		w->open = true;
 		w->in_transaction = 0;
@@ -1263,7 +1264,7 @@ int cli_import(int argc, char **argv)
 	struct counts n = {0};
 	if (!ret) {
 		bool one = o.dry_run || o.all_or_nothing;
-		enum rc rc = store_bulk(r.store, true);
+		enum rc rc = subject_batch_run(&c, true);
 		if (!rc && one)
 			rc = store_begin(r.store);
 		if (rc)
@@ -1277,7 +1278,7 @@ int cli_import(int argc, char **argv)
 				ret = cli_fail("import", rc, NULL);
 		}
 		/* Also after a failure: the batches committed before it stay. */
-		if ((rc = store_bulk(r.store, false)) && (ret == CLI_OK || ret == CLI_REFUSED))
+		if ((rc = subject_batch_run(&c, false)) && (ret == CLI_OK || ret == CLI_REFUSED))
 			ret = cli_fail("import", rc, NULL);
 	}
 	fclose(f);

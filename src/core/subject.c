@@ -250,6 +250,16 @@ size_t subject_batch_written(const struct subject_batch *b)
 	return b->written;
 }
 
+enum rc subject_batch_run(const struct core_ctx *c, bool on)
+{
+	return store_bulk(c->store, on);
+}
+
+enum rc subject_batch_begin(const struct core_ctx *c)
+{
+	return store_begin_relaxed(c->store);
+}
+
 enum rc subject_batch_add(const struct core_ctx *c, struct subject_batch *b, const struct record_input *recs,
                           size_t n, size_t *index, struct errbuf *eb)
 {

@@ -76,6 +76,14 @@ size_t subject_batch_written(const struct subject_batch *b);
 /* One audit entry (action subject.import) for the subjects written from b,
  * none or many; source is e.g. "file=sha256:HEX lines=1-10000". */
 enum rc subject_batch_audit(const struct core_ctx *c, struct subject_batch *b, const char *source) WUR;
+/* A run of batch transactions begins (on) or has ended (off), outside any
+ * transaction (store_bulk): the store may keep more in memory meanwhile,
+ * and the end makes every transaction of the run durable, also after a
+ * failure. */
+enum rc subject_batch_run(const struct core_ctx *c, bool on) WUR;
+/* Opens one transaction of the run, whose commit does not wait for the
+ * disk (store_begin_relaxed: the run's end does, for all of them). */
+enum rc subject_batch_begin(const struct core_ctx *c) WUR;
 
 /* One person, one subject: RC_EXISTS (and that subject's id in existing)
  * when a value recs give to a field with `unique: true` is held by a subject

@@ -21,12 +21,11 @@ const struct store_copy_info store_copy_tables[STORE_COPY_TABLES] = {
 #include "store/copy.def"
 #undef COPY_TABLE
 
-/* The index of `column` in a columns text ("a, b, c"), or -1. */
-static int column_index(const char *columns, const char *column)
+int store_copy_column(enum store_copy_table t, const char *column)
 {
 	size_t len = strlen(column);
 	int i = 0;
-	for (const char *p = columns; *p; i++) {
+	for (const char *p = store_copy_tables[t].columns; *p; i++) {
 		size_t n = strcspn(p, ",");
 		if (n == len && !memcmp(p, column, len))
 			return i;
@@ -50,7 +49,7 @@ void store_copy_schema_column(struct store_copy_schema *sc, const char *table, c
 		                 table);
 		return;
 	}
-	int c = column_index(store_copy_tables[t].columns, column);
+	int c = store_copy_column((enum store_copy_table)t, column);
 	if (c < 0) {
 		sc->rc = err_set(eb, RC_INTERNAL, "column %s.%s is not in the list of columns to copy (src/store/copy.def)",
 		                 table, column);

@@ -333,6 +333,8 @@ struct store_copy_info {
 };
 /* The tables of store/copy.def, in copy order. */
 extern const struct store_copy_info store_copy_tables[STORE_COPY_TABLES];
+/* The place of a column in table t's list (from 0), or -1 if it has none. */
+int store_copy_column(enum store_copy_table t, const char *column);
 
 enum store_value_kind { STORE_VALUE_NULL, STORE_VALUE_INT, STORE_VALUE_TEXT, STORE_VALUE_BLOB };
 

@@ -40,6 +40,17 @@ WEBSHOP = _WEBSHOP_DIR / "webshop.yaml"
 WEBSHOP.write_text(without_systems(WEBSHOP_SHIPPED.read_text()))
 
 
+def unique_email_policy(directory):
+    """The web shop's policy with `unique: true` on its e-mail, written
+    into directory; its path."""
+    text = WEBSHOP.read_text()
+    old = "  email:            { type: email, lookup: true,"
+    assert old in text
+    policy = pathlib.Path(directory) / "unique.yaml"
+    policy.write_text(text.replace(old, "  email:            { type: email, lookup: true, unique: true,", 1))
+    return policy
+
+
 PG = os.environ.get("PRIVREG_TEST_STORE") == "postgresql"
 PG_URL = os.environ.get("PRIVREG_TEST_PG_URL", "")
 PSQL = os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin") + "/psql"

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 
-from conftest import POLICIES, WEBSHOP, db_exec, db_rows, files_contain, store_url
+from conftest import POLICIES, db_exec, db_rows, files_contain, store_url, unique_email_policy
 
 ELEKTRUM = POLICIES / "elektrum.yaml"
 
@@ -191,11 +191,7 @@ def test_unique_values_are_checked_against_the_register_and_the_file(privreg, tm
     the row, naming that subject: one already in the register, one earlier
     in the same batch, one of an earlier batch, and one a row for an
     existing subject (the `subject` column) has just written."""
-    policy = tmp_path / "unique.yaml"
-    text = WEBSHOP.read_text()
-    old = "  email:            { type: email, lookup: true,"
-    assert old in text
-    policy.write_text(text.replace(old, "  email:            { type: email, lookup: true, unique: true,", 1))
+    policy = unique_email_policy(tmp_path)
     d = tmp_path / "reg"
     privreg("init", "--dir", d, "--policy", policy, check=0)
     first = tmp_path / "first.csv"
@@ -259,10 +255,7 @@ def test_chunks_of_one_transaction_see_each_other(privreg, tmp_path):
     one of an earlier chunk by its e-mail, and every lookup row is in when
     the import ends (SQLite inserts them at the commit, in the index's
     order)."""
-    policy = tmp_path / "unique.yaml"
-    text = WEBSHOP.read_text()
-    old = "  email:            { type: email, lookup: true,"
-    policy.write_text(text.replace(old, "  email:            { type: email, lookup: true, unique: true,", 1))
+    policy = unique_email_policy(tmp_path)
     d = tmp_path / "reg"
     privreg("init", "--dir", d, "--policy", policy, check=0)
     n = 10200

@@ -6,18 +6,14 @@ records sealed again under the survivor's key, consents, requests and
 disclosures moved, the other's key destroyed, one audit entry naming both."""
 import pytest
 
-from conftest import WEBSHOP, Privreg, Server, _bin, add_key, files_contain
+from conftest import Privreg, Server, _bin, add_key, files_contain, unique_email_policy
 
 
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     privreg = Privreg(_bin())
     base = tmp_path_factory.mktemp("unique")
-    policy = base / "unique.yaml"
-    text = WEBSHOP.read_text()
-    old = "  email:            { type: email, lookup: true,"
-    assert old in text
-    policy.write_text(text.replace(old, "  email:            { type: email, lookup: true, unique: true,", 1))
+    policy = unique_email_policy(base)
     d = base / "reg"
     privreg("init", "--dir", d, "--policy", policy, check=0)
     s = Server(privreg, d)

@@ -85,26 +85,22 @@ struct layout {
 /* The table's columns, in copy.def's order. */
 static enum rc layout_of(enum store_copy_table t, struct layout *l)
 {
-	const char *p = store_copy_tables[t].columns;
+	bool known[STORE_COPY_COLUMNS_MAX] = {false};
 	l->table = t;
-	l->n = 0;
-	while (*p) {
-		p += strspn(p, ", ");
-		size_t len = strcspn(p, ", ");
-		if (!len)
-			break;
-		size_t k = 0;
-		while (k < sizeof column_names / sizeof column_names[0] &&
-		       (strlen(column_names[k].name) != len || strncmp(column_names[k].name, p, len)))
-			k++;
-		if (k == sizeof column_names / sizeof column_names[0] || l->n == STORE_COPY_COLUMNS_MAX) {
-			log_error("postgres import_write: column %.*s of %s has no value here (store/copy.def)", (int)len, p,
+	l->n = strlen(store_copy_tables[t].types);
+	for (size_t k = 0; k < sizeof column_names / sizeof column_names[0]; k++) {
+		int i = store_copy_column(t, column_names[k].name);
+		if (i >= 0) {
+			l->c[i] = column_names[k].c;
+			known[i] = true;
+		}
+	}
+	for (size_t i = 0; i < l->n; i++)
+		if (!known[i]) {
+			log_error("postgres import_write: column %zu of %s has no value here (store/copy.def)", i + 1,
 			          store_copy_tables[t].name);
 			return RC_INTERNAL;
 		}
-		l->c[l->n++] = column_names[k].c;
-		p += len;
-	}
 	return RC_OK;
 }
 

@@ -143,6 +143,11 @@ enum rc pg_outbox_retry(struct store *s, int64_t tenant, int64_t message_id, int
 	return pq_run(q, st, "outbox_retry");
 }
 
+/* The columns read_notification reads, in its order. */
+#define NOTIFICATION_SELECT \
+	"SELECT tenant_id, message_id, subject_id, kind, created_at, next_at, attempts, request_id, target, event, " \
+	"sent_at, waived_at, last_error, waive_reason, waive_note FROM outbox"
+
 static void read_notification(struct pq_stmt *st, void *out)
 {
 	struct store_message *m = out;
@@ -167,8 +172,7 @@ enum rc pg_outbox_notifications(struct store *s, int64_t tenant, const char *sub
                                 struct store_message **out, size_t *n)
 {
 	static const char sql[] =
-		"SELECT tenant_id, message_id, subject_id, kind, created_at, next_at, attempts, request_id, target, event, "
-		"sent_at, waived_at, last_error, waive_reason, waive_note FROM outbox WHERE tenant_id = $1 AND target IS NOT NULL "
+		NOTIFICATION_SELECT " WHERE tenant_id = $1 AND target IS NOT NULL "
 		"AND ($2::bytea IS NULL OR subject_id = $2::bytea) AND ($3::bytea IS NULL OR request_id = $3::bytea) "
 		"ORDER BY message_id";
 	struct pg_store *q = pq(s);
@@ -187,8 +191,7 @@ enum rc pg_outbox_notifications_unsent(struct store *s, int64_t tenant, size_t m
                                        size_t *n)
 {
 	static const char sql[] =
-		"SELECT tenant_id, message_id, subject_id, kind, created_at, next_at, attempts, request_id, target, event, "
-		"sent_at, waived_at, last_error, waive_reason, waive_note FROM outbox "
+		NOTIFICATION_SELECT " "
 		"WHERE sent_at IS NULL AND tenant_id = $1 AND target IS NOT NULL ORDER BY message_id LIMIT $2";
 	struct pg_store *q = pq(s);
 	struct pq_stmt *st = NULL;

@@ -130,6 +130,11 @@ enum rc sqlite_outbox_retry(struct store *s, int64_t tenant, int64_t message_id,
 	return sq_run(q, st, "outbox_retry");
 }
 
+/* The columns read_notification reads, in its order. */
+#define NOTIFICATION_SELECT \
+	"SELECT tenant_id, message_id, subject_id, kind, created_at, next_at, attempts, request_id, target, event, " \
+	"sent_at, waived_at, last_error, waive_reason, waive_note FROM outbox"
+
 static void read_notification(sqlite3_stmt *st, void *out)
 {
 	struct store_message *m = out;
@@ -154,8 +159,7 @@ enum rc sqlite_outbox_notifications(struct store *s, int64_t tenant, const char 
                                     struct store_message **out, size_t *n)
 {
 	static const char sql[] =
-		"SELECT tenant_id, message_id, subject_id, kind, created_at, next_at, attempts, request_id, target, event, "
-		"sent_at, waived_at, last_error, waive_reason, waive_note FROM outbox WHERE tenant_id = ?1 AND target IS NOT NULL "
+		NOTIFICATION_SELECT " WHERE tenant_id = ?1 AND target IS NOT NULL "
 		"AND (?2 IS NULL OR subject_id = ?2) AND (?3 IS NULL OR request_id = ?3) ORDER BY message_id";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
@@ -173,8 +177,7 @@ enum rc sqlite_outbox_notifications_unsent(struct store *s, int64_t tenant, size
                                            size_t *n)
 {
 	static const char sql[] =
-		"SELECT tenant_id, message_id, subject_id, kind, created_at, next_at, attempts, request_id, target, event, "
-		"sent_at, waived_at, last_error, waive_reason, waive_note FROM outbox INDEXED BY outbox_due "
+		NOTIFICATION_SELECT " INDEXED BY outbox_due "
 		"WHERE sent_at IS NULL AND tenant_id = ?1 AND target IS NOT NULL ORDER BY message_id LIMIT ?2";
 	struct sqlite_store *q = sq(s);
 	sqlite3_stmt *st = NULL;
