@@ -209,6 +209,11 @@ enum rc record_reseal(const struct record_view *v, const struct subject_key *key
 	return rc;
 }
 
+enum rc record_unique_held(struct errbuf *eb, const char *field, const char *holder)
+{
+	return err_set(eb, RC_EXISTS, "a subject with this %s exists already: %s (%s is unique)", field, holder, field);
+}
+
 enum rc record_unique_check(const struct core_ctx *c, const struct field_input *fields, size_t n, const char *self,
                             char existing[TOKEN_ID_MAX], struct errbuf *eb)
 {
@@ -235,8 +240,7 @@ enum rc record_unique_check(const struct core_ctx *c, const struct field_input *
 			if (self && !strcmp(ids[j], self))
 				continue;
 			memcpy(existing, ids[j], TOKEN_ID_MAX);
-			rc = err_set(eb, RC_EXISTS, "a subject with this %s exists already: %s (%s is unique)", f->name, ids[j],
-			             f->name);
+			rc = record_unique_held(eb, f->name, ids[j]);
 		}
 	}
 	buf_fini(&canon);

@@ -104,6 +104,9 @@ enum rc record_may_store(const struct core_ctx *c, const char *subject_id, const
  * are left to the other checks. */
 enum rc record_unique_check(const struct core_ctx *c, const struct field_input *fields, size_t n, const char *self,
                             char existing[TOKEN_ID_MAX], struct errbuf *eb) WUR;
+/* That refusal: RC_EXISTS, naming the field and the subject holding the
+ * value (the bulk import's check says it in the same words). */
+enum rc record_unique_held(struct errbuf *eb, const char *field, const char *holder) WUR;
 /* Changes fields (a VAL_NULL value removes a field) and sets events;
  * RC_EXISTS as record_unique_check. */
 enum rc record_rectify(const struct core_ctx *c, const char *record_id,

@@ -395,8 +395,7 @@ enum rc subject_batch_result(const struct subject_batch *b, size_t index, char i
 	if (!it->done)
 		return err_set(eb, RC_INTERNAL, "subject %zu of the batch was not written", index);
 	if (it->result)
-		return err_set(eb, it->result, "a subject with this %s exists already: %s (%s is unique)", it->held->name,
-		               it->holder, it->held->name);
+		return record_unique_held(eb, it->held->name, it->holder);
 	memcpy(id, it->ps.row.id, TOKEN_ID_MAX);
 	return RC_OK;
 }
