@@ -1,10 +1,16 @@
 """The PostgreSQL store from the command line: a URL with a password is
 refused before anything is created (argv and privreg.conf are readable);
 on a PostgreSQL register privreg.conf keeps the URL, `backup` points to
-pg_dump, and a second `serve` is not refused by the SQLite register's lock."""
+pg_dump, a second `serve` is not refused by the SQLite register's lock, and
+a server whose connections the database dropped (a restart, a fail-over)
+carries on without failing a request once the database is back."""
+import re
+import subprocess
+import time
+
 import pytest
 
-from conftest import PG, WEBSHOP, Server
+from conftest import PG, PSQL, WEBSHOP, Server, add_key
 
 
 def test_a_url_with_a_password_is_refused_and_creates_nothing(privreg, tmp_path):
@@ -37,3 +43,35 @@ def test_a_postgresql_register(privreg, register, tmp_path):
     for srv in (a, b):
         code, log = srv.stop()
         assert code == 0, log[-2000:]
+
+
+@pytest.mark.skipif(not PG, reason="needs PostgreSQL (PRIVREG_TEST_STORE=postgresql)")
+def test_connections_the_database_dropped_fail_no_request_afterwards(privreg, register):
+    """A restart of PostgreSQL ends every connection: the server sends each
+    a goodbye and closes it. A connection then unused learned of it only by
+    sending its next statement into the closed socket, and failed that
+    request (503) in each server thread, long after the database was back.
+    Ending this database's other connections does to the server what a
+    restart does, without disturbing the tests beside it."""
+    url = re.search(r"store = (\S+)", (register / "privreg.conf").read_text()).group(1)
+    admin = add_key(privreg, register, "admin")
+    srv = Server(privreg, register, extra=("--threads", "4"))
+    try:
+        def create(i):
+            return srv.request("POST", "/v1/subjects", admin, json={"records": [{"kind": "account", "fields": {
+                "email": f"drop{i}@example.ee", "name": "Mari Tamm", "language": "et"}}]}).status_code
+
+        assert [create(i) for i in range(8)] == [201] * 8
+        ended = subprocess.run([PSQL, "-X", "-At", url, "-c",
+                                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND pid <> pg_backend_pid()"],
+                               capture_output=True, text=True, timeout=60, check=True)
+        assert int(ended.stdout.strip()) >= 4, ended.stdout
+        time.sleep(0.5)  # as a restart takes, at least
+        codes = [create(100 + i) for i in range(24)]
+        assert codes == [201] * 24, codes
+    finally:
+        code, log = srv.stop()
+    assert code == 0, log[-2000:]
+    assert "opened again" in log
+    assert "drop1@example.ee" not in log

@@ -46,6 +46,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "base/log.h"
 #include <sodium.h>
@@ -335,9 +336,12 @@ static bool flight(struct pg_store *q, struct pq_stmt *st, const char *const *va
 	return false;
 }
 
+static void reconnect_if_lost(struct pg_store *q);
+
 enum rc pq_exec(struct pg_store *q, const char *sql, const char *what)
 {
 	finish_ending(q);
+	reconnect_if_lost(q);
 	if (q->depth)
 		q->opened = true;
 	PGresult *res = NULL;
@@ -431,12 +435,52 @@ enum rc pq_run_later(struct pg_store *q, struct pq_stmt *st, const char *what)
 static const char configure_sql[] =
 	"SET client_min_messages = warning; SET TIME ZONE 'UTC'; SET bytea_output = 'hex'";
 
+/* What the server says outside an answer (a warning; its goodbye before a
+ * restart, read by reconnect_if_lost): logged by severity and SQLSTATE
+ * only, since a message may quote values; libpq would print it whole to
+ * stderr. */
+static void log_notice(void *arg, const PGresult *res)
+{
+	(void)arg;
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	log_warn("postgres notice severity=%s sqlstate=%s", sev ? sev : "?", state ? state : "?");
+}
+
+/* A connection unused for this long asks its socket, before its next
+ * transaction or statement, whether the server has gone meanwhile. */
+#define PQ_IDLE_PROBE_MS 200
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* A connection the server dropped (a restart, a fail-over) is opened again
  * between transactions, with its statements to prepare again; inside one,
- * the transaction is lost and its statements fail (RC_UNAVAILABLE). */
+ * the transaction is lost and its statements fail (RC_UNAVAILABLE). libpq
+ * learns that the server went only when it next reads the socket: a
+ * connection that sat unused through a restart would send its next
+ * statement into the closed socket and fail once, in every thread, long
+ * after the database is back. So one that sat unused reads what is waiting
+ * first (reads that do not wait: the server's goodbye and the end of the
+ * stream, or nothing), and a busy one costs nothing. */
 static void reconnect_if_lost(struct pg_store *q)
 {
-	if (q->depth || (PQstatus(q->conn) == CONNECTION_OK && !q->broken))
+	if (q->depth)
+		return;
+	int64_t now = monotonic_ms();
+	bool idle = now - q->used_at >= PQ_IDLE_PROBE_MS;
+	q->used_at = now;
+	/* Twice: the first read may take the server's goodbye (a FATAL
+	 * message, which libpq hands to the notice processor), the second
+	 * finds the end of the stream behind it. */
+	if (idle && PQstatus(q->conn) == CONNECTION_OK && !q->broken &&
+	    (!PQconsumeInput(q->conn) || !PQconsumeInput(q->conn)))
+		q->broken = true;
+	if (PQstatus(q->conn) == CONNECTION_OK && !q->broken)
 		return;
 	q->broken = false;
 	PQreset(q->conn);
@@ -781,7 +825,9 @@ static enum rc pg_open(const char *url, struct store_shared *shared, struct stor
 		pg_close(&q->base);
 		return RC_UNAVAILABLE;
 	}
+	PQsetNoticeReceiver(q->conn, log_notice, NULL);
 	randombytes_buf(&q->serial, sizeof q->serial);
+	q->used_at = monotonic_ms();
 	rc = pq_exec(q, configure_sql, "configure");
 	if (rc) {
 		err_set(eb, rc, "cannot configure the PostgreSQL connection");

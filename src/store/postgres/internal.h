@@ -99,6 +99,7 @@ struct pg_store {
 	bool opened;           /* the outermost transaction's BEGIN was sent */
 	bool broken;           /* left in pipeline mode: reset before its next use */
 	bool ending;           /* a read snapshot's end was sent and its answer is not read yet */
+	int64_t used_at;       /* CLOCK_MONOTONIC ms of the last transaction or statement begun outside one */
 	uint64_t serial;       /* the open write transaction's (store_transaction) */
 	int64_t changes;       /* rows the last statement changed */
 	char sqlstate[6];      /* the last error's SQLSTATE */
