@@ -55,21 +55,31 @@ def test_connections_the_database_dropped_fail_no_request_afterwards(privreg, re
     restart does, without disturbing the tests beside it."""
     url = re.search(r"store = (\S+)", (register / "privreg.conf").read_text()).group(1)
     admin = add_key(privreg, register, "admin")
+    support = add_key(privreg, register, "support")
     srv = Server(privreg, register, extra=("--threads", "4"))
     try:
+        ids = []
+
         def create(i):
-            return srv.request("POST", "/v1/subjects", admin, json={"records": [{"kind": "account", "fields": {
-                "email": f"drop{i}@example.ee", "name": "Mari Tamm", "language": "et"}}]}).status_code
+            r = srv.request("POST", "/v1/subjects", admin, json={"records": [{"kind": "account", "fields": {
+                "email": f"drop{i}@example.ee", "name": "Mari Tamm", "language": "et"}}]})
+            if r.status_code == 201:
+                ids.append(r.json()["id"])
+            return r.status_code
+
+        def read(i):  # a read snapshot and its access entry
+            return srv.request("GET", f"/v1/subjects/{ids[i % len(ids)]}", support).status_code
 
         assert [create(i) for i in range(8)] == [201] * 8
+        assert [read(i) for i in range(8)] == [200] * 8
         ended = subprocess.run([PSQL, "-X", "-At", url, "-c",
                                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"],
                                capture_output=True, text=True, timeout=60, check=True)
         assert int(ended.stdout.strip()) >= 4, ended.stdout
         time.sleep(0.5)  # as a restart takes, at least
-        codes = [create(100 + i) for i in range(24)]
-        assert codes == [201] * 24, codes
+        codes = [f(i) for i in range(12) for f in (read, lambda i: create(100 + i))]
+        assert codes == [200, 201] * 12, codes
     finally:
         code, log = srv.stop()
     assert code == 0, log[-2000:]
