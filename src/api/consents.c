@@ -5,6 +5,7 @@
 #include "api/handlers.h"
 #include "api/value_json.h"
 #include "base/timeutil.h"
+#include "base/xalloc.h"
 #include "core/consent.h"
 #include "core/notify.h"
 
@@ -108,6 +109,15 @@ static enum rc check_param(struct http_request *rq, const char *name, const char
 	return RC_OK;
 }
 
+static enum rc check_answer(struct http_request *rq)
+{
+	struct consent_status st;
+	enum rc rc = consent_lookup_finish(rq->resume_arg, &st, &rq->eb);
+	if (!rc)
+		http_reply(rq, 200, json_pack("{s:b, s:s}", "allowed", st.allowed, "state", st.state));
+	return rc;
+}
+
 enum rc h_consent_check(struct http_request *rq)
 {
 	struct check_arg a = {0};
@@ -118,13 +128,22 @@ enum rc h_consent_check(struct http_request *rq)
 		return err_set(&rq->eb, RC_UNPROCESSABLE,
 		               "give purpose and one of subject or a lookup field, e.g. ?purpose=P&email=E");
 	struct consent_status st;
-	if (!strcmp(a.field, "subject"))
+	if (!strcmp(a.field, "subject")) {
 		rc = consent_check(&rq->ctx, a.value, a.purpose, &st, &rq->eb);
-	else
-		rc = consent_check_lookup(&rq->ctx, a.field, a.value, a.purpose, &st, &rq->eb);
-	if (rc)
+		if (!rc)
+			http_reply(rq, 200, json_pack("{s:b, s:s}", "allowed", st.allowed, "state", st.state));
 		return rc;
-	http_reply(rq, 200, json_pack("{s:b, s:s}", "allowed", st.allowed, "state", st.state));
+	}
+	/* By a lookup value: on PostgreSQL the question goes in a flight and
+	 * the answer is written in check_answer, once it is in. */
+	struct consent_lookup *l = xmalloc(sizeof *l);
+	rc = consent_lookup_start(&rq->ctx, a.field, a.value, a.purpose, l, &rq->eb);
+	if (rc) {
+		free(l);
+		return rc;
+	}
+	rq->resume = check_answer;
+	rq->resume_arg = l;
 	return RC_OK;
 }
 

@@ -455,6 +455,7 @@ static enum rc dispatch(struct server *s, struct pending *p, struct MHD_Connecti
 	if (!rc) {
 		rq->ctx.store = w->store;
 		rq->ctx.sink = s->sink;
+		rq->ctx.flights = s->flights;
 		rq->ctx.waiter = &p->waiter;
 		rq->ctx.links = &s->links;
 	}
@@ -609,6 +610,8 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const 
 		enum rc rc = p->handler_rc ? p->handler_rc : audit_waiter_result(&p->waiter);
 		if (rc && !p->handler_rc)
 			err_set(&p->rq.eb, rc, "the access could not be logged, so nothing is shown");
+		if (!rc && p->rq.resume)
+			rc = p->rq.resume(&p->rq);
 		return respond(s, p, conn, rc);
 	}
 	enum rc rc = dispatch(s, p, conn);
@@ -621,6 +624,8 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const 
 	 * park; a failed entry refuses the read here too. */
 	if (!rc && (rc = audit_waiter_result(&p->waiter)))
 		err_set(&p->rq.eb, rc, "the access could not be logged, so nothing is shown");
+	if (!rc && p->rq.resume)
+		rc = p->rq.resume(&p->rq);
 	return respond(s, p, conn, rc);
 }
 
@@ -633,6 +638,7 @@ void server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	json_decref(p->rq.json);
 	json_decref(p->rq.out);
 	free(p->rq.text);
+	free(p->rq.resume_arg);
 	buf_fini(&p->body);
 	audit_waiter_fini(&p->waiter);
 	free(p->url);

@@ -88,6 +88,11 @@ struct http_request {
 	const char *vary;          /* a Vary header for such an answer (the banner's script: Sec-GPC) */
 	char client_ip[PROXY_ADDR_LEN]; /* the peer, or who a trusted proxy says it forwards */
 	bool replayed;             /* the kept answer to an earlier request with its Idempotency-Key */
+	/* A handler that left work to another thread (counted in ctx.waiter:
+	 * a consent check in a flight) answers in resume, called once the
+	 * work is done; resume_arg is freed (free) with the request. */
+	enum rc (*resume)(struct http_request *rq);
+	void *resume_arg;
 };
 
 /* A query-string argument, or NULL. */

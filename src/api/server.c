@@ -40,6 +40,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "core/audit.h"
+#include "core/consent.h"
 #include "sender/sender.h"
 #include "store/store.h"
 
@@ -384,6 +385,16 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	rc = store_pool_open(s->pool, &sink_store, eb);
 	if (!rc && (rc = audit_sink_new(sink_store, &s->sink)))
 		store_close(sink_store);
+	/* On PostgreSQL a consent check costs a round trip, mostly fixed: the
+	 * server's checks go in flights that share it, and no request thread
+	 * waits for it (core/consent.h). SQLite's check is a call inside the
+	 * process, cheaper than any hand-over. */
+	if (!rc && core_store_shared(s->store_url)) {
+		struct store *flights_store = NULL;
+		rc = store_pool_open(s->pool, &flights_store, eb);
+		if (!rc && (rc = consent_flights_new(flights_store, &s->flights)))
+			store_close(flights_store);
+	}
 	if (rc) {
 		server_stop(s);
 		return rc;
@@ -529,6 +540,8 @@ void server_stop(struct server *s)
 			close(lfd);
 	}
 	audit_sink_free(s->sink); /* writes what is still queued */
+	consent_flights_free(s->flights); /* the request threads are joined */
+	s->flights = NULL;
 	sender_stop(s->sender);
 	server_jobs_stop(s->jobs);
 	/* Relaxed commits of the last moments are made durable now. */

@@ -34,6 +34,7 @@
 #include "crypto/signkey.h"
 
 struct audit_sink;
+struct consent_flights;
 struct jobs;
 struct sender;
 struct store;
@@ -90,6 +91,7 @@ struct server {
 	struct ratelimit signin_addrs, signin_mails;
 	struct proxy_trust proxies; /* --trusted-proxies: whose forwarding headers are believed */
 	struct audit_sink *sink;   /* writes access entries in batches */
+	struct consent_flights *flights; /* PostgreSQL: consent checks by lookup, many to a statement; else NULL */
 	struct jobs *jobs;
 	struct signkey attest_key; /* signs attestations (GET /v1/attestation, the attester) */
 	char *checkpoint_file;     /* read by the attestation's access claim; NULL: none */

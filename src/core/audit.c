@@ -161,7 +161,7 @@ static void queued_free(struct queued *q)
 	free(q);
 }
 
-static void complete(struct audit_waiter *w, enum rc rc)
+void audit_waiter_done(struct audit_waiter *w, enum rc rc)
 {
 	pthread_mutex_lock(&w->lock);
 	if (rc && !w->rc)
@@ -236,7 +236,7 @@ static void *sink_main(void *arg)
 		enum rc rc = write_batch(sink, batch);
 		while (batch) {
 			struct queued *next = batch->next;
-			complete(batch->waiter, rc);
+			audit_waiter_done(batch->waiter, rc);
 			queued_free(batch);
 			batch = next;
 		}
@@ -305,6 +305,13 @@ bool audit_waiter_park(struct audit_waiter *w, void (*park)(void *arg), void *ar
 	return wait;
 }
 
+void audit_waiter_add(struct audit_waiter *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->pending++;
+	pthread_mutex_unlock(&w->lock);
+}
+
 enum rc audit_waiter_result(struct audit_waiter *w)
 {
 	pthread_mutex_lock(&w->lock);
@@ -328,9 +335,7 @@ static void submit(const struct core_ctx *c, const struct audit_event *e)
 	q->record_id = dup_opt(e->record_id);
 	q->outcome = xstrdup(e->outcome ? e->outcome : "ok");
 	q->detail = dup_opt(e->detail);
-	pthread_mutex_lock(&c->waiter->lock);
-	c->waiter->pending++;
-	pthread_mutex_unlock(&c->waiter->lock);
+	audit_waiter_add(c->waiter);
 	pthread_mutex_lock(&sink->lock);
 	*sink->tail = q;
 	sink->tail = &q->next;

@@ -69,6 +69,11 @@ void audit_waiter_fini(struct audit_waiter *w);
  * has returned. False: nothing to wait for. */
 bool audit_waiter_park(struct audit_waiter *w, void (*park)(void *arg), void *arg);
 enum rc audit_waiter_result(struct audit_waiter *w);
+/* Other work a request waits for, counted as its entries are: add before
+ * handing it to another thread, done once it is finished (the last touch
+ * of the work: the owner may wake and free it). */
+void audit_waiter_add(struct audit_waiter *w);
+void audit_waiter_done(struct audit_waiter *w, enum rc rc);
 
 /* The batch writer: a thread with its own connection. */
 struct audit_sink;

@@ -2,6 +2,7 @@
 #include "core/consent.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,57 +209,69 @@ enum rc consent_check(const struct core_ctx *c, const char *subject_id, const ch
 	return RC_OK;
 }
 
-enum rc consent_check_lookup(const struct core_ctx *c, const char *field, const char *value,
-                             const char *purpose, struct consent_status *out, struct errbuf *eb)
+static void flights_submit(struct consent_flights *fl, struct consent_lookup *l, struct audit_waiter *w);
+
+enum rc consent_lookup_start(const struct core_ctx *c, const char *field, const char *value, const char *purpose,
+                             struct consent_lookup *l, struct errbuf *eb)
 {
+	memset(l, 0, sizeof *l);
 	const struct policy_field *f = policy_field(c->tenant->policy, field);
 	const struct policy_purpose *u = policy_purpose(c->tenant->policy, purpose);
 	if (!u)
 		return err_set(eb, RC_UNPROCESSABLE, "unknown purpose '%.64s'", purpose);
 	if (!f || !f->lookup)
 		return err_set(eb, RC_UNPROCESSABLE, "'%.64s' is not a lookup field of the policy", field);
+	l->purpose = u;
+	l->field = f;
+	l->tenant = c->tenant->id;
+	l->q.out = l->found;
 	struct buf canon, form;
 	buf_init(&canon, FIELD_VALUE_MAX);
 	buf_init(&form, FIELD_VALUE_MAX);
 	struct field_value v = {VAL_STRING, value, strlen(value)};
-	/* Every subject sharing the value must allow it: read them all, and
-	 * refuse loudly rather than answer from a part. */
-	struct store_consent_state found[CONSENT_LOOKUP_MAX + 1];
-	memset(found, 0, sizeof found);
-	size_t n = 0;
+	/* Not even a valid value: nobody has it, and nothing is asked. */
 	enum rc rc = field_normalize(f, &v, &canon, NULL);
-	if (rc) { /* not even a valid value: nobody has it */
-		buf_fini(&canon);
-		buf_fini(&form);
-		*out = (struct consent_status){.allowed = false, .state = "unknown"};
-		return RC_OK;
-	}
-	rc = field_lookup_form(f, canon.data, canon.len, &form);
+	if (!rc)
+		rc = field_lookup_form(f, canon.data, canon.len, &form);
 	if (!rc) {
-		unsigned char hash[VAULT_HASH_LEN];
-		vault_lookup_hash(&c->tenant->vault, f->name, form.data, form.len, hash);
-		rc = store_consent_by_lookup(c->store, c->tenant->id, hash, u->name, found, CONSENT_LOOKUP_MAX + 1, &n);
-		if (!rc && n > CONSENT_LOOKUP_MAX) {
-			log_warn("consent check: more than %d subjects share one lookup value tenant=%lld", CONSENT_LOOKUP_MAX,
-			         (long long)c->tenant->id);
-			rc = err_set(eb, RC_CONFLICT, "more than %d subjects share that %s", CONSENT_LOOKUP_MAX, f->name);
-		}
+		l->asked = true;
+		vault_lookup_hash(&c->tenant->vault, f->name, form.data, form.len, l->q.hash);
 	}
 	buf_fini(&canon);
 	buf_fini(&form);
-	if (rc)
-		return rc;
-	/* With several subjects for one value, every one of them must allow it. */
+	if (!l->asked)
+		return RC_OK;
+	if (c->flights && c->waiter)
+		flights_submit(c->flights, l, c->waiter);
+	else
+		l->rc = store_consent_by_lookups(c->store, l->tenant, u->name, &l->q, 1, CONSENT_LOOKUP_MAX + 1);
+	return RC_OK;
+}
+
+enum rc consent_lookup_finish(const struct consent_lookup *l, struct consent_status *out, struct errbuf *eb)
+{
 	*out = (struct consent_status){.allowed = false, .state = "unknown"};
-	for (size_t i = 0; i < n; i++) {
+	if (!l->asked)
+		return RC_OK;
+	if (l->rc)
+		return err_set(eb, l->rc, "the consent state could not be read");
+	/* Every subject sharing the value must allow it: read them all, and
+	 * refuse loudly rather than answer from a part. */
+	if (l->q.n > CONSENT_LOOKUP_MAX) {
+		log_warn("consent check: more than %d subjects share one lookup value tenant=%lld", CONSENT_LOOKUP_MAX,
+		         (long long)l->tenant);
+		return err_set(eb, RC_CONFLICT, "more than %d subjects share that %s", CONSENT_LOOKUP_MAX, l->field->name);
+	}
+	for (size_t i = 0; i < l->q.n; i++) {
+		const struct store_consent_state *found = &l->found[i];
 		struct consent_status one = {.allowed = false};
-		if (!strcmp(found[i].state, "erased")) {
+		if (!strcmp(found->state, "erased")) {
 			snprintf(one.state, sizeof one.state, "%s", consent_state_name(CONSENT_STATE_UNKNOWN));
-		} else if (consent_state_parse(found[i].state) == CONSENT_STATE_RESTRICTED) {
+		} else if (consent_state_parse(found->state) == CONSENT_STATE_RESTRICTED) {
 			snprintf(one.state, sizeof one.state, "%s", consent_state_name(CONSENT_STATE_RESTRICTED));
 		} else {
-			snprintf(one.state, sizeof one.state, "%s", found[i].state[0] ? found[i].state : "none");
-			one.allowed = allowed(u, one.state);
+			snprintf(one.state, sizeof one.state, "%s", found->state[0] ? found->state : "none");
+			one.allowed = allowed(l->purpose, one.state);
 		}
 		if (i == 0 || !one.allowed)
 			*out = one;
@@ -266,6 +279,124 @@ enum rc consent_check_lookup(const struct core_ctx *c, const char *field, const 
 			break;
 	}
 	return RC_OK;
+}
+
+enum rc consent_check_lookup(const struct core_ctx *c, const char *field, const char *value,
+                             const char *purpose, struct consent_status *out, struct errbuf *eb)
+{
+	struct core_ctx alone = *c;
+	alone.flights = NULL;
+	struct consent_lookup *l = xmalloc(sizeof *l);
+	enum rc rc = consent_lookup_start(&alone, field, value, purpose, l, eb);
+	if (!rc)
+		rc = consent_lookup_finish(l, out, eb);
+	free(l);
+	return rc;
+}
+
+/* ---- flights: a server's checks by lookup value, many to a statement ---- */
+
+struct consent_flights {
+	struct store *store;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	struct consent_lookup *head, **tail;
+	bool stopping;
+};
+
+static void flights_submit(struct consent_flights *fl, struct consent_lookup *l, struct audit_waiter *w)
+{
+	l->waiter = w;
+	l->next = NULL;
+	audit_waiter_add(w);
+	pthread_mutex_lock(&fl->lock);
+	*fl->tail = l;
+	fl->tail = &l->next;
+	pthread_cond_signal(&fl->more);
+	pthread_mutex_unlock(&fl->lock);
+}
+
+/* Under fl->lock: unlinks the first queued check and, in their order, up to
+ * STORE_CONSENT_QUERIES_MAX - 1 more of its tenant and purpose. */
+static size_t flights_take(struct consent_flights *fl, struct consent_lookup **take)
+{
+	struct consent_lookup *first = fl->head;
+	size_t k = 0;
+	fl->tail = &fl->head;
+	for (struct consent_lookup **p = &fl->head; *p;) {
+		struct consent_lookup *l = *p;
+		if (l == first || (k < STORE_CONSENT_QUERIES_MAX && l->tenant == first->tenant && l->purpose == first->purpose)) {
+			take[k++] = l;
+			*p = l->next;
+		} else {
+			fl->tail = &l->next;
+			p = &l->next;
+		}
+	}
+	return k;
+}
+
+static void *flights_main(void *arg)
+{
+	struct consent_flights *fl = arg;
+	struct consent_lookup *take[STORE_CONSENT_QUERIES_MAX];
+	struct store_consent_query qs[STORE_CONSENT_QUERIES_MAX];
+	pthread_mutex_lock(&fl->lock);
+	for (;;) {
+		while (!fl->head && !fl->stopping)
+			pthread_cond_wait(&fl->more, &fl->lock);
+		if (!fl->head)
+			break; /* stopping, and every check is answered */
+		size_t k = flights_take(fl, take);
+		pthread_mutex_unlock(&fl->lock);
+		for (size_t i = 0; i < k; i++)
+			qs[i] = take[i]->q;
+		enum rc rc = store_consent_by_lookups(fl->store, take[0]->tenant, take[0]->purpose->name, qs, k,
+		                                      CONSENT_LOOKUP_MAX + 1);
+		for (size_t i = 0; i < k; i++) {
+			/* Done is the last touch: the owner may free it at once. */
+			struct audit_waiter *w = take[i]->waiter;
+			take[i]->q.n = rc ? 0 : qs[i].n;
+			take[i]->rc = rc;
+			audit_waiter_done(w, RC_OK);
+		}
+		pthread_mutex_lock(&fl->lock);
+	}
+	pthread_mutex_unlock(&fl->lock);
+	return NULL;
+}
+
+enum rc consent_flights_new(struct store *store, struct consent_flights **out)
+{
+	struct consent_flights *fl = xcalloc(1, sizeof *fl);
+	fl->store = store;
+	fl->tail = &fl->head;
+	pthread_mutex_init(&fl->lock, NULL);
+	pthread_cond_init(&fl->more, NULL);
+	if (pthread_create(&fl->thread, NULL, flights_main, fl) != 0) {
+		pthread_mutex_destroy(&fl->lock);
+		pthread_cond_destroy(&fl->more);
+		free(fl);
+		return RC_INTERNAL;
+	}
+	*out = fl;
+	return RC_OK;
+}
+
+void consent_flights_free(struct consent_flights *fl)
+{
+	if (!fl)
+		return;
+	pthread_mutex_lock(&fl->lock);
+	fl->stopping = true;
+	pthread_cond_signal(&fl->more);
+	pthread_mutex_unlock(&fl->lock);
+	pthread_join(fl->thread, NULL);
+	store_close(fl->store);
+	pthread_mutex_destroy(&fl->lock);
+	pthread_cond_destroy(&fl->more);
+	free(fl);
 }
 
 enum rc consent_report(const struct core_ctx *c, const char *subject_id, struct consent_report *out,

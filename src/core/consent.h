@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 
+#include "core/audit.h"
 #include "core/datakey.h"
 #include "core/record.h"
 
@@ -60,6 +61,41 @@ enum rc consent_check(const struct core_ctx *c, const char *subject_id, const ch
  * every one of them must allow it. */
 enum rc consent_check_lookup(const struct core_ctx *c, const char *field, const char *value,
                              const char *purpose, struct consent_status *out, struct errbuf *eb) WUR;
+
+/*
+ * The same in two steps, so that a server need not hold a thread while the
+ * database answers, and its concurrent checks share a statement. start
+ * refuses an unknown purpose or field (the only errors it returns) and
+ * hashes the value; with c->flights (and c->waiter) it queues the question
+ * for the flights' thread, counted in c->waiter as an access entry is (the
+ * caller parks until audit_waiter_park says nothing is outstanding), and
+ * otherwise asks the store at once. finish then reads the answer: what
+ * consent_check_lookup returns.
+ */
+struct consent_lookup {
+	struct store_consent_query q;  /* the value's hash, the states found */
+	struct store_consent_state found[CONSENT_LOOKUP_MAX + 1];
+	const struct policy_purpose *purpose;
+	const struct policy_field *field;
+	int64_t tenant;
+	bool asked;                    /* false: the value is not valid, nobody has it */
+	enum rc rc;                    /* the store's */
+	struct audit_waiter *waiter;
+	struct consent_lookup *next;
+};
+enum rc consent_lookup_start(const struct core_ctx *c, const char *field, const char *value, const char *purpose,
+                             struct consent_lookup *l, struct errbuf *eb) WUR;
+enum rc consent_lookup_finish(const struct consent_lookup *l, struct consent_status *out, struct errbuf *eb) WUR;
+
+/* The thread that asks the store for the checks queued by consent_lookup_
+ * start, as many of one tenant and purpose as are waiting (up to
+ * STORE_CONSENT_QUERIES_MAX) in one statement, on its own connection, which
+ * it takes. A server on PostgreSQL runs one: there a check costs a round
+ * trip, most of it fixed, which the checks of a flight share. */
+struct consent_flights;
+enum rc consent_flights_new(struct store *store, struct consent_flights **out) WUR;
+/* Answers what is queued, then stops the thread. */
+void consent_flights_free(struct consent_flights *fl);
 
 /* A subject's current states and full history, evidence opened. */
 struct consent_report {

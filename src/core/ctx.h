@@ -54,6 +54,7 @@ struct store;
 struct policy;
 struct audit_sink;
 struct audit_waiter;
+struct consent_flights;
 struct mail_templates;
 
 #define TENANT_NAME_MAX 64
@@ -94,6 +95,7 @@ struct core_ctx {
 	const char *purpose;       /* the purpose the caller declared, or NULL */
 	struct audit_sink *sink;   /* NULL: access entries are written at once */
 	struct audit_waiter *waiter; /* with a sink: counts this caller's entries */
+	struct consent_flights *flights; /* NULL: a consent check by lookup asks the store itself */
 	const struct core_links *links; /* NULL: no links can be made (RC_INTERNAL) */
 	bool replay;               /* re-applying the erasure ledger: nothing is appended to it */
 };

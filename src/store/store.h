@@ -252,6 +252,15 @@ struct store_consent_state {
 	int64_t updated_at;
 };
 
+/* One lookup hash of store_consent_by_lookups and what it found; a call
+ * takes at most STORE_CONSENT_QUERIES_MAX of them. */
+#define STORE_CONSENT_QUERIES_MAX 64
+struct store_consent_query {
+	unsigned char hash[VAULT_HASH_LEN];
+	struct store_consent_state *out; /* room for the call's max */
+	size_t n;                        /* set: states found */
+};
+
 struct store_message {
 	int64_t tenant_id, message_id;
 	char subject_id[TOKEN_ID_MAX];

@@ -11,6 +11,7 @@
  * double_opt_in; personalisation: objectable legitimate interest; security:
  * legitimate interest, not objectable).
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include <cmocka.h>
 
 #include "base/timeutil.h"
+#include "core/audit.h"
 #include "core/banner.h"
 #include "core/consent.h"
 #include "core/subject.h"
@@ -458,6 +460,97 @@ static void test_after_erasure(void **state)
 	test_register_free(&r);
 }
 
+/* Checks queued for the flights' thread (a server on PostgreSQL) get the
+ * answers the direct check gives, each its own, however many travel in one
+ * statement; more than a statement takes go in the next. */
+struct flight_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int woken;
+};
+
+static void flight_wake(void *arg)
+{
+	struct flight_wait *fw = arg;
+	pthread_mutex_lock(&fw->lock);
+	fw->woken++;
+	pthread_cond_signal(&fw->cond);
+	pthread_mutex_unlock(&fw->lock);
+}
+
+static void flight_park(void *arg)
+{
+	(void)arg;
+}
+
+static void test_flights(void **state)
+{
+	(void)state;
+	struct test_register r;
+	test_register_new(&r, WEBSHOP, "default");
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
+	char sid[4][TOKEN_ID_MAX];
+	struct errbuf eb = {""};
+	make_subject(&c, "granted@example.ee", sid[0]);
+	make_subject(&c, "pending@example.ee", sid[1]);
+	make_subject(&c, "shared@example.ee", sid[2]);
+	make_subject(&c, "shared@example.ee", sid[3]);
+	assert_string_equal(step(&c, sid[0], "direct_marketing", CONSENT_GRANT, &FORM), "pending");
+	assert_string_equal(step(&c, sid[0], "direct_marketing", CONSENT_CONFIRM, &FORM), "granted");
+	assert_string_equal(step(&c, sid[1], "direct_marketing", CONSENT_GRANT, &FORM), "pending");
+	assert_string_equal(step(&c, sid[2], "direct_marketing", CONSENT_GRANT, &FORM), "pending");
+	assert_string_equal(step(&c, sid[2], "direct_marketing", CONSENT_CONFIRM, &FORM), "granted");
+
+	struct store *fs = NULL;
+	assert_int_equal(store_open(r.url, &fs, &eb), RC_OK);
+	struct consent_flights *fl = NULL;
+	assert_int_equal(consent_flights_new(fs, &fl), RC_OK);
+	static const char *const emails[] = {"granted@example.ee", "pending@example.ee", "shared@example.ee",
+	                                     "nobody@example.ee", "not an address"};
+	static const char *const want[] = {"granted/1", "pending/0", "none/0", "unknown/0", "unknown/0"};
+	enum { N = 150 }; /* more than two statements' worth */
+	struct flight_wait fw = {.woken = 0};
+	pthread_mutex_init(&fw.lock, NULL);
+	pthread_cond_init(&fw.cond, NULL);
+	struct audit_waiter w;
+	audit_waiter_init(&w, flight_wake, &fw);
+	struct core_ctx fc = c;
+	fc.flights = fl;
+	fc.waiter = &w;
+	struct consent_lookup *l = calloc(N, sizeof *l);
+	assert_non_null(l);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(consent_lookup_start(&fc, "email", emails[i % 5], "direct_marketing", &l[i], &eb), RC_OK);
+	if (audit_waiter_park(&w, flight_park, NULL)) {
+		pthread_mutex_lock(&fw.lock);
+		while (!fw.woken)
+			pthread_cond_wait(&fw.cond, &fw.lock);
+		pthread_mutex_unlock(&fw.lock);
+	}
+	assert_int_equal(audit_waiter_result(&w), RC_OK);
+	for (int i = 0; i < N; i++) {
+		struct consent_status cs;
+		char got[32];
+		assert_int_equal(consent_lookup_finish(&l[i], &cs, &eb), RC_OK);
+		snprintf(got, sizeof got, "%s/%d", cs.state, cs.allowed);
+		assert_string_equal(got, want[i % 5]);
+		/* the same as the check that asks the store itself */
+		struct consent_status direct;
+		assert_int_equal(consent_check_lookup(&c, "email", emails[i % 5], "direct_marketing", &direct, &eb), RC_OK);
+		assert_string_equal(direct.state, cs.state);
+	}
+	/* An unknown purpose or field is refused at once, and nothing is queued. */
+	struct consent_lookup bad;
+	assert_int_equal(consent_lookup_start(&fc, "email", "granted@example.ee", "nope", &bad, &eb), RC_UNPROCESSABLE);
+	assert_int_equal(consent_lookup_start(&fc, "name", "Mari", "direct_marketing", &bad, &eb), RC_UNPROCESSABLE);
+	free(l);
+	consent_flights_free(fl);
+	audit_waiter_fini(&w);
+	pthread_cond_destroy(&fw.cond);
+	pthread_mutex_destroy(&fw.lock);
+	test_register_free(&r);
+}
+
 /* The cookie banner's choices (core/banner.h) in the store: kept per
  * visitor, the latest replacing the one before, GPC a refusal, another
  * wording refused, counted per tenant, and swept after BANNER_KEEP_DAYS. */
@@ -539,6 +632,7 @@ int main(void)
 		cmocka_unit_test(test_audience),
 		cmocka_unit_test(test_audience_page_is_full),
 		cmocka_unit_test(test_after_erasure),
+		cmocka_unit_test(test_flights),
 		cmocka_unit_test(test_banner_choices),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -124,11 +124,12 @@ enum rc sqlite_consent_states_for_subject(struct store *s, int64_t tenant, const
 	                          (void **)out, n, "consent_states");
 }
 
-enum rc sqlite_consent_by_lookup(struct store *s, int64_t tenant, const unsigned char hash[VAULT_HASH_LEN],
-                                 const char *purpose, struct store_consent_state *out, size_t max, size_t *n)
+enum rc sqlite_consent_by_lookups(struct store *s, int64_t tenant, const char *purpose,
+                                  struct store_consent_query *qs, size_t k, size_t max)
 {
 	/* A subject whose key is destroyed counts as gone: state 'erased'. The
-	 * CROSS JOINs keep SQLite's planner to this order: hash, record, subject. */
+	 * CROSS JOINs keep SQLite's planner to this order: hash, record, subject.
+	 * A call inside the process costs no round trip: one hash at a time. */
 	static const char sql[] =
 		"SELECT DISTINCT r.subject_id, CASE WHEN s.wrapped_key IS NULL THEN 'erased' "
 		"WHEN s.restricted THEN 'restricted' ELSE COALESCE(c.state, '') END FROM lookups l "
@@ -137,24 +138,27 @@ enum rc sqlite_consent_by_lookup(struct store *s, int64_t tenant, const unsigned
 		"LEFT JOIN consent_state c ON c.tenant_id = r.tenant_id AND c.subject_id = r.subject_id AND c.purpose = ?3 "
 		"WHERE l.tenant_id = ?1 AND l.hash = ?2 LIMIT ?4";
 	struct sqlite_store *q = sq(s);
-	sqlite3_stmt *st = NULL;
-	*n = 0;
+	for (size_t i = 0; i < k; i++)
+		qs[i].n = 0;
+	if (k > STORE_CONSENT_QUERIES_MAX)
+		return RC_INTERNAL;
 	enum rc rc = sq_lookups_flush(q);
-	if (!rc)
-		rc = sq_tenant(q, sql, tenant, &st);
-	if (rc)
-		return rc;
-	bind_blob(st, 2, hash, VAULT_HASH_LEN);
-	bind_text(st, 3, purpose);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
-	int src;
-	while ((src = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
-		struct store_consent_state *c = &out[(*n)++];
-		col_id(st, 0, TOKEN_PREFIX_SUBJECT, c->subject_id);
-		col_copy(st, 1, c->state, sizeof c->state);
+	for (size_t i = 0; !rc && i < k; i++) {
+		sqlite3_stmt *st = NULL;
+		if ((rc = sq_tenant(q, sql, tenant, &st)))
+			break;
+		bind_blob(st, 2, qs[i].hash, VAULT_HASH_LEN);
+		bind_text(st, 3, purpose);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
+		int src;
+		while ((src = sqlite3_step(st)) == SQLITE_ROW && qs[i].n < max) {
+			struct store_consent_state *c = &qs[i].out[qs[i].n++];
+			col_id(st, 0, TOKEN_PREFIX_SUBJECT, c->subject_id);
+			col_copy(st, 1, c->state, sizeof c->state);
+		}
+		rc = src == SQLITE_DONE || src == SQLITE_ROW ? RC_OK : sq_map_rc(q, src, "consent_by_lookups");
+		done(st);
 	}
-	rc = src == SQLITE_DONE || src == SQLITE_ROW ? RC_OK : sq_map_rc(q, src, "consent_by_lookup");
-	done(st);
 	return rc;
 }
 

@@ -17,7 +17,7 @@
  * therefore wait in the connection (sq_pending_lookup) and go in at once,
  * sorted, when the transaction commits or a savepoint begins, or before
  * any operation that reads or deletes lookup rows (lookup_find and with it
- * import_holders, consent_by_lookup, subjects.c's drop_lookups); a
+ * import_holders, consent_by_lookups, subjects.c's drop_lookups); a
  * rollback drops them. Inside the transaction nothing can tell them from
  * rows already in the index.
  */
