@@ -34,10 +34,11 @@ static const char migrate_help[] =
 	"URL. The old store is left as it was, for going back.\n\n"
 	"URL is postgresql://USER@HOST:PORT/DB (an empty database; the password\n"
 	"comes from PGPASSWORD, PGPASSFILE or ~/.pgpass, never the URL) or\n"
-	"sqlite:PATH (a new file; a relative PATH is inside D). The server must\n"
-	"be stopped: migrate takes DIR/privreg.lock, and on PostgreSQL refuses\n"
-	"while another client is connected to either database. The key\n"
-	"directory and the erasure ledger stay where they are.\n";
+	"sqlite:PATH (a new file; a relative PATH is inside D, not the working\n"
+	"directory). Every server of the register must be stopped: migrate\n"
+	"takes DIR/privreg.lock, and on PostgreSQL refuses while another client\n"
+	"is connected to either database. The key directory and the erasure\n"
+	"ledger stay where they are.\n";
 
 /* Takes --to URL (or --to=URL) out of argv. */
 static const char *take_to(int *argc, char **argv, bool *twice)
