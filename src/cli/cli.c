@@ -95,6 +95,7 @@ static int read_conf(FILE *f, const char *path, struct cli_config *c, char *stor
 		if (snprintf(store_url, store_size, "%s", value) >= (int)store_size)
 			return conf_error(path, no, "store: too long");
 		store_line = no;
+		c->store_line = no;
 	}
 	if (ferror(f)) {
 		fprintf(stderr, "privreg: cannot read %s\n", path);

@@ -7,7 +7,9 @@
  * purpose (docs/backup.md). A restore replaces the database and then
  * re-applies every erasure the ledger holds beyond the copy, so it needs the
  * register to itself: it takes the server's lock (DIR/privreg.lock) and is
- * refused while a server holds it.
+ * refused while a server holds it. A PostgreSQL register is copied with
+ * PostgreSQL's tools: `restore FILE` refuses it first, before it looks at
+ * the file or the lock, and only --reconcile applies there.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,7 +17,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_config.h"
 #include "core/backup.h"
+#include "core/ctx.h"
 #include "store/store.h"
 
 static const char backup_help[] =
@@ -37,6 +41,8 @@ static const char restore_help[] =
 	"--reconcile does the last two steps on the database in place (after a\n"
 	"database was copied back by other means, or an erasure was cut short by\n"
 	"a crash). The server must be stopped: a restore takes DIR/privreg.lock.\n"
+	"A PostgreSQL register takes no FILE: load a pg_dump copy with\n"
+	"pg_restore, then run --reconcile (docs/scaling.md).\n"
 	"A copy older than the policy's backups.keep may hold subjects whose key\n"
 	"epoch has expired: their data cannot be read, and the restore deletes\n"
 	"what the ledger names of them.\n";
@@ -96,6 +102,23 @@ int cli_restore(int argc, char **argv)
 		return CLI_USAGE;
 	}
 	const char *file = reconcile ? NULL : o.argv[0];
+	/* A PostgreSQL register is never restored from a FILE, whatever the file
+	 * and whether servers run: what to do instead comes first. */
+	if (file) {
+		char url[sizeof ((struct cli_register *)0)->store_url] = "";
+		struct cli_config cc;
+		cli_config_init(&cc, o.dir);
+		ret = cli_conf_read(o.dir, &cc, url, sizeof url);
+		cli_config_fini(&cc);
+		if (ret)
+			return ret;
+		struct errbuf eb = {""};
+		if (core_store_shared(url))
+			return cli_fail("restore", err_set(&eb, RC_UNSUPPORTED, "the register lives in PostgreSQL, and "
+			                "'privreg restore FILE' copies a SQLite file: load a pg_dump copy with pg_restore "
+			                "(every server stopped), then run 'privreg restore --reconcile'; see "
+			                "docs/scaling.md"), &eb);
+	}
 	if (file && access(file, R_OK) != 0) {
 		fprintf(stderr, "privreg: restore: cannot read %s\n", file);
 		return CLI_FAILED;

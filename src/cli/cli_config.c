@@ -427,8 +427,37 @@ void cli_config_server(const struct cli_config *c, struct server_config *out)
 	}
 }
 
+/* The store's URL as privreg opens it (a relative SQLite path inside the
+ * register directory), a password masked: privreg refuses a URL with one,
+ * but config show opens no store, so a hand-written one is not printed. */
+static void show_store(const struct cli_config *c, FILE *out)
+{
+	char url[sizeof c->store + 4300];
+	const char *s = c->store;
+	if (!strncmp(s, "sqlite:", 7) && s[7] != '/')
+		snprintf(url, sizeof url, "sqlite:%s/%s", c->dir, s + 7);
+	else
+		snprintf(url, sizeof url, "%s", s);
+	size_t at = 0, len = 0;
+	fputs("store = ", out);
+	if (url_password(url, &at, &len)) {
+		fprintf(out, "%.*s********", (int)at, url);
+		memmove(url, url + at + len, strlen(url + at + len) + 1);
+	}
+	const char *p = url, *q = strchr(url, '?');
+	for (const char *k = q; k; k = strchr(k + 1, '&')) {
+		if (strncmp(k + 1, "password=", 9))
+			continue;
+		fprintf(out, "%.*s********", (int)(k + 10 - p), p);
+		p = k + 10 + strcspn(k + 10, "&#");
+	}
+	fprintf(out, "%s  # conf %s line %d\n", p, CLI_CONF, c->store_line);
+}
+
 void cli_config_show(const struct cli_config *c, FILE *out)
 {
+	if (c->store[0])
+		show_store(c, out);
 	for (size_t k = 0; k < S_COUNT; k++) {
 		const struct setting *s = &settings[k];
 		const struct cli_config_value *v = &c->v[k];
@@ -485,7 +514,7 @@ int cli_config_load(struct cli_config *c, const char *cmd, const char *help, int
 	}
 	o->argv = NULL; /* it pointed into rest[] */
 	c->dir = o->dir;
-	ret = cli_conf_read(o->dir, c, NULL, 0);
+	ret = cli_conf_read(o->dir, c, c->store, sizeof c->store);
 	if (ret)
 		return ret;
 	ret = cli_config_finish(c, cmd);
@@ -496,7 +525,9 @@ static const char config_help[] =
 	"usage: privreg config show [--dir D] [any flag of 'privreg serve']\n\n"
 	"Prints the configuration 'privreg serve' would run with, one 'key = value'\n"
 	"per line, each with where it came from: default, conf (DIR/" CLI_CONF "),\n"
-	"env (PRIVREG_KEY) or flag; a later one wins. Secrets are masked.\n"
+	"env (PRIVREG_KEY) or flag; a later one wins. Secrets are masked. The\n"
+	"first line is 'store', the database the register lives in (from\n"
+	"DIR/" CLI_CONF " only; a relative SQLite path is inside DIR).\n"
 	"See 'privreg serve --help' for the settings.\n";
 
 int cli_config_command(int argc, char **argv)

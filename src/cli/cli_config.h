@@ -36,6 +36,8 @@ struct cli_config {
 		int conf_line;        /* the privreg.conf line that gave it, or 0 */
 	} v[CLI_CONFIG_MAX];
 	const char *dir;          /* the register directory (relative conf paths) */
+	char store[4300];         /* privreg.conf's `store`, as written ("": not read) */
+	int store_line;           /* its line in privreg.conf */
 	bool password_from_file;  /* the password was read from smtp_password_file */
 };
 
@@ -66,7 +68,8 @@ int cli_config_load(struct cli_config *c, const char *cmd, const char *help, int
 
 /* Fills the server's configuration; the strings stay c's. */
 void cli_config_server(const struct cli_config *c, struct server_config *out);
-/* "key = value  # source" lines, secrets masked. */
+/* "key = value  # source" lines, secrets masked; `store` first when
+ * privreg.conf was read. */
 void cli_config_show(const struct cli_config *c, FILE *out);
 
 /* `privreg config show` */

@@ -34,10 +34,11 @@ static const char migrate_help[] =
 	"URL. The old store is left as it was, for going back.\n\n"
 	"URL is postgresql://USER@HOST:PORT/DB (an empty database; the password\n"
 	"comes from PGPASSWORD, PGPASSFILE or ~/.pgpass, never the URL) or\n"
-	"sqlite:PATH (a new file; a relative PATH is inside D). The server must\n"
-	"be stopped: migrate takes DIR/privreg.lock, and on PostgreSQL refuses\n"
-	"while another client is connected to either database. The key\n"
-	"directory and the erasure ledger stay where they are.\n";
+	"sqlite:PATH (a new file; a relative PATH is inside D, not the working\n"
+	"directory). Every server of the register must be stopped: migrate\n"
+	"takes DIR/privreg.lock, and on PostgreSQL refuses while another client\n"
+	"is connected to either database. The key directory and the erasure\n"
+	"ledger stay where they are.\n";
 
 /* Takes --to URL (or --to=URL) out of argv. */
 static const char *take_to(int *argc, char **argv, bool *twice)
@@ -106,6 +107,35 @@ static int conf_set_store(const char *dir, const char *url)
 		close(dfd);
 	}
 	return 0;
+}
+
+/* url in one spelling, to tell whether two URLs name one database: libpq
+ * reads postgres:// as postgresql://, and a host without a port (or with an
+ * empty one) as one with the default port, PGPORT's or 5432. Anything else
+ * (a SQLite URL, a list of hosts) is copied as it is. */
+static void canonical_url(const char *url, char *out, size_t n)
+{
+	const char *rest = !strncmp(url, "postgresql://", 13) ? url + 13 : !strncmp(url, "postgres://", 11) ? url + 11
+	                 : NULL;
+	if (!rest) {
+		snprintf(out, n, "%s", url);
+		return;
+	}
+	size_t auth = strcspn(rest, "/?#");
+	const char *at = memrchr(rest, '@', auth);
+	const char *host = at ? at + 1 : rest, *end = rest + auth;
+	const char *bracket = *host == '[' ? memchr(host, ']', (size_t)(end - host)) : NULL;
+	const char *from = bracket ? bracket : host;
+	const char *colon = memchr(from, ':', (size_t)(end - from));
+	size_t keep = auth; /* the user and host, as written */
+	const char *port = "";
+	if (!memchr(host, ',', (size_t)(end - host)) && !(colon && colon + 1 < end)) {
+		keep = (size_t)((colon ? colon : end) - rest);
+		port = getenv("PGPORT");
+		if (!port || !*port)
+			port = "5432";
+	}
+	snprintf(out, n, "postgresql://%.*s%s%s%s", (int)keep, rest, *port ? ":" : "", port, end);
 }
 
 /* One line per stage on a terminal, rewritten as the rows go. */
@@ -188,7 +218,10 @@ int cli_migrate(int argc, char **argv)
 		close(lock);
 		return ret;
 	}
-	if (!strcmp(r.store_url, target)) {
+	char here[sizeof r.store_url + 16], there[sizeof target + 16];
+	canonical_url(r.store_url, here, sizeof here);
+	canonical_url(target, there, sizeof there);
+	if (!strcmp(here, there)) {
 		fprintf(stderr, "privreg: migrate: the register lives in %s already\n", to);
 		cli_register_close(&r);
 		close(lock);

@@ -5,9 +5,9 @@
  * it is exclusive (with the pid inside): one server per register, and a
  * second one changes nothing and names the first. On PostgreSQL, where
  * several servers share a register, it is shared: servers start beside each
- * other, but not while a restore or a key rotation holds the lock
- * exclusively (cli_register_lock), and those are refused while any server
- * runs. Other commands do not take the lock.
+ * other, but not while a restore, a key rotation or a migration holds the
+ * lock exclusively (cli_register_lock), and those are refused while any
+ * server runs, on either store. Other commands do not take the lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +46,8 @@ static const char serve_help[] =
 	"SQLite register: a second 'privreg serve' on the same directory exits\n"
 	"with an error naming the first one's pid (DIR/privreg.lock); several\n"
 	"servers share a PostgreSQL register (docs/scaling.md). Other commands\n"
-	"keep working beside running servers, except 'restore' and 'key rotate'.\n"
+	"keep working beside running servers, except 'restore', 'key rotate' and\n"
+	"'migrate'.\n"
 	"--per-ip-limit: open connections allowed per client address (default 64);\n"
 	"--max-connections: in all (default 1000; lowered to fit ulimit -n);\n"
 	"--receive-timeout: time a client has to send a whole request, headers\n"
@@ -117,7 +118,7 @@ static int lock_register(const char *dir, bool shared, int *out)
 		pid[strcspn(pid, "\n")] = '\0';
 		close(fd);
 		if (e == EWOULDBLOCK && shared)
-			fprintf(stderr, "privreg: serve: a restore or key rotation of the register %s is running (it holds "
+			fprintf(stderr, "privreg: serve: a restore, key rotation or migration of the register %s is running (it holds "
 			        "%s); start the server when it has finished\n", dir, path);
 		else if (e == EWOULDBLOCK)
 			fprintf(stderr, "privreg: serve: the register %s is already served by pid %s (it holds %s); "

@@ -113,8 +113,8 @@ enum rc core_link(const struct core_ctx *c, enum core_link which, const char *to
 enum rc core_end(const struct core_ctx *c, enum rc rc) WUR;
 
 /* Whether the store at url is shared by several servers (PostgreSQL), so
- * that no single-server rule applies: no register lock, and a sender does
- * not take every outbox claim for itself. */
+ * that no single-server rule applies: servers share the register lock, and
+ * a sender does not take every outbox claim for itself. */
 bool core_store_shared(const char *url);
 /* Bytes of heap the database libraries hold, where they count it (the soak's
  * memory gauge). */

@@ -175,3 +175,23 @@ def test_config_show_masks_secrets(privreg, register):
     assert "an SMTP password is given but smtp is not" in r.stderr
     r = show(privreg, register, "--smtp", "smtp://a:b@mail.example.ee", "--smtp-user", "shop", check=2)
     assert "not both" in r.stderr
+
+
+def test_config_show_prints_the_store(privreg, register):
+    """The first line is the database the register lives in: on PostgreSQL
+    the URL every server and command of it uses."""
+    store = re.search(r"^store = (\S+)$", (register / "privreg.conf").read_text(), re.M).group(1)
+    want = f"sqlite:{register}/{store[7:]}" if store.startswith("sqlite:") else store
+    out = show(privreg, register).stdout
+    assert re.match(rf"store = {re.escape(want)}  # conf privreg\.conf line \d+\n", out), out
+    write_conf(register)
+    out = show(privreg, register).stdout
+    assert out.startswith(f"store = sqlite:{register}/privreg.db  # conf privreg.conf line 1\n"), out
+    # Every command that opens the store refuses a password in its URL; config
+    # show opens none, and masks it.
+    (register / "privreg.conf").write_text(
+        f"store = postgres://shop:{PASSWORD}@db.example:5432/shop?sslmode=require&password={PASSWORD}\n")
+    out = show(privreg, register).stdout
+    assert out.startswith("store = postgres://shop:********@db.example:5432/shop?sslmode=require&password=********"
+                          "  # conf privreg.conf line 1\n"), out
+    assert PASSWORD not in out

@@ -10,13 +10,15 @@ copy that does not verify (an edited audit log).
 
 The PostgreSQL cases need the server at PRIVREG_TEST_PG_URL
 (scripts/start-postgres; `make test` starts one) and are skipped without."""
+import os
+import re
 import sqlite3
 import subprocess
 import time
 
 import pytest
 
-from conftest import PG_URL, PSQL, WEBSHOP, Server, add_key, pg_database
+from conftest import PG, PG_URL, PSQL, WEBSHOP, Server, add_key, pg_database
 
 needs_pg = pytest.mark.skipif(not PG_URL, reason="needs PostgreSQL: PRIVREG_TEST_PG_URL (scripts/start-postgres)")
 
@@ -229,6 +231,24 @@ def test_refused_into_a_database_that_is_not_empty_or_in_use(privreg, tmp_path):
         client.stdin.close()
         client.wait(timeout=30)
     assert (b / "privreg.conf").read_text() == conf
+
+
+@pytest.mark.skipif(not PG, reason="a register on PostgreSQL (PRIVREG_TEST_STORE=postgresql)")
+def test_refused_into_the_database_it_lives_in_however_spelt(privreg, register):
+    """postgres:// is postgresql:// to libpq, and a URL without a port has the
+    default one (PGPORT's): the same database, refused as such, not as one
+    that another client uses (that client would be migrate itself)."""
+    conf = (register / "privreg.conf").read_text()
+    url = re.search(r"^store = (postgresql://\S+)$", conf, re.M).group(1)
+    where, port, db = re.fullmatch(r"postgresql://(.*):(\d+)/(\w+)", url).groups()
+    for to in (url, "postgres://" + url[len("postgresql://"):]):
+        r = privreg("migrate", "--to", to, "--dir", register)
+        assert r.returncode == 1 and f"the register lives in {to} already" in r.stderr, r.stderr
+    to = f"postgres://{where}/{db}"
+    r = subprocess.run([privreg.binary, "migrate", "--to", to, "--dir", str(register)], capture_output=True,
+                       text=True, timeout=120, env=dict(os.environ, PGPORT=port))
+    assert r.returncode == 1 and f"the register lives in {to} already" in r.stderr, r.stderr
+    assert (register / "privreg.conf").read_text() == conf
 
 
 @needs_pg

@@ -123,3 +123,28 @@ def test_reconcile_is_refused_while_a_server_serves_the_register(privreg, regist
         assert "privreg.lock" in str(e.value), str(e.value)
     finally:
         lock.close()
+
+
+def test_restore_of_a_file_says_what_to_do_first(privreg, register, tmp_path):
+    """`privreg restore FILE` on a PostgreSQL register answers with what to do
+    instead (pg_restore, then --reconcile), whatever FILE is and while
+    servers run: not that FILE is unreadable, nor to stop the servers. The
+    commands that need the register to itself are refused while one runs;
+    the others keep working beside it."""
+    dump = tmp_path / "old.dump"
+    pg_dump(register, dump)
+    srv = Server(privreg, register)
+    try:
+        for f in (tmp_path / "no-such.dump", dump):
+            got = privreg("restore", f, "--dir", register)
+            assert got.returncode == 3 and "pg_restore" in got.stderr and "--reconcile" in got.stderr, got
+            assert "cannot read" not in got.stderr and "being served" not in got.stderr, got
+        for cmd in (("restore", "--reconcile"), ("key", "rotate"), ("migrate", "--to", f"sqlite:{tmp_path}/x.db")):
+            got = privreg(*cmd, "--dir", register)
+            assert got.returncode == 3 and "is being served" in got.stderr and "privreg.lock" in got.stderr, (cmd, got)
+        assert "intact" in privreg("audit", "verify", "--dir", register, check=0).stdout
+        add_key(privreg, register, "dpo")
+    finally:
+        stopped(srv)
+    got = privreg("restore", tmp_path / "no-such.dump", "--dir", register)
+    assert got.returncode == 3 and "pg_restore" in got.stderr and "cannot read" not in got.stderr, got
