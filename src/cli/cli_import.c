@@ -13,14 +13,17 @@
  * batches are in memory (one read, one waiting, one written), each capped
  * in rows and bytes: memory does not grow with the file.
  *
- * A refused row goes to FILE.rejects.csv with its line and reason, and the
- * good rows are kept (unless --all-or-nothing: one transaction, rolled back
+ * A refused row goes to FILE.rejects.csv with its line and reason (mode
+ * 0600: the rows are personal data), and the good rows are kept (unless --all-or-nothing: one transaction, rolled back
  * at the first refusal's end). --dry-run runs everything in one transaction
  * and rolls it back. --resume finds, in the audit log, the last batch of
  * this file (by its hash) that was committed and goes on after its lines:
  * the entry is written in the batch's own transaction, so it is there
  * exactly when the batch is. DIR/imports/ keeps, per file, the audit
  * position the first attempt started from, so that the search is short.
+ * A failure after some commits says up to which line they reach. Lines are
+ * counted from the file's start, a byte-order mark before the first one
+ * skipped.
  */
 #include <csv.h>
 #include <errno.h>
@@ -76,7 +79,13 @@ static const char import_help[] =
 	"  --resume          go on after the last batch an interrupted import of\n"
 	"                    the same file committed\n"
 	"  --batch N         rows per transaction, in whole chunks of up to 5000\n"
-	"                    (default 50000)\n";
+	"                    (default 50000)\n\n"
+	"--dry-run and --all-or-nothing hold the whole file in one transaction:\n"
+	"every server's writes to the register wait until it ends.\n\n"
+	"Exit status: 0 every row imported, 1 a row or the whole file refused (or\n"
+	"no such tenant or record kind), 2 a usage error, 3 the register could not\n"
+	"be opened or written (an import stopped by it keeps what it committed:\n"
+	"--resume goes on after that).\n";
 
 /* ---- rows ---- */
 
