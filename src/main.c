@@ -17,7 +17,7 @@ static const struct command {
 	{"tenant", cli_tenant, "add, list, export or delete tenants (controllers)"},
 	{"key", cli_key, "add, list or revoke staff API keys"},
 	{"user", cli_user, "add, list or disable staff members' console accounts"},
-	{"import", cli_import, "import records from a JSON-lines file"},
+	{"import", cli_import, "import records from a CSV or JSON Lines file"},
 	{"subject", cli_subject, "read, find or delete a data subject"},
 	{"status", cli_status, "print what a register holds"},
 	{"audit", cli_audit, "verify, list or checkpoint the hash-chained audit log"},

@@ -13,17 +13,21 @@
  * batches are in memory (one read, one waiting, one written), each capped
  * in rows and bytes: memory does not grow with the file.
  *
- * A refused row goes to FILE.rejects.csv with its line and reason, and the
- * good rows are kept (unless --all-or-nothing: one transaction, rolled back
+ * A refused row goes to FILE.rejects.csv with its line and reason (mode
+ * 0600: the rows are personal data), and the good rows are kept (unless --all-or-nothing: one transaction, rolled back
  * at the first refusal's end). --dry-run runs everything in one transaction
  * and rolls it back. --resume finds, in the audit log, the last batch of
  * this file (by its hash) that was committed and goes on after its lines:
  * the entry is written in the batch's own transaction, so it is there
  * exactly when the batch is. DIR/imports/ keeps, per file, the audit
  * position the first attempt started from, so that the search is short.
+ * A failure after some commits says up to which line they reach. Lines are
+ * counted from the file's start, a byte-order mark before the first one
+ * skipped.
  */
 #include <csv.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -75,7 +79,13 @@ static const char import_help[] =
 	"  --resume          go on after the last batch an interrupted import of\n"
 	"                    the same file committed\n"
 	"  --batch N         rows per transaction, in whole chunks of up to 5000\n"
-	"                    (default 50000)\n";
+	"                    (default 50000)\n\n"
+	"--dry-run and --all-or-nothing hold the whole file in one transaction:\n"
+	"every server's writes to the register wait until it ends.\n\n"
+	"Exit status: 0 every row imported, 1 a row or the whole file refused (or\n"
+	"no such tenant or record kind), 2 a usage error, 3 the register could not\n"
+	"be opened or written (an import stopped by it keeps what it committed:\n"
+	"--resume goes on after that).\n";
 
 /* ---- rows ---- */
 
@@ -426,11 +436,52 @@ static void cells_drop(struct reader *rd)
 	rd->ncells = 0;
 }
 
+/* A header name as a message shows it: at most its first 64 bytes, with
+ * control characters, bytes that are not UTF-8 and invisible characters
+ * (a byte-order mark, zero-width and direction marks, a no-break space)
+ * escaped (\xNN, \uXXXX), so that a refused name can be seen and fixed. */
+#define SHOWN_MAX (64 * 4 + 1)
+static const char *shown(const char *name, char out[SHOWN_MAX])
+{
+	const unsigned char *p = (const unsigned char *)name;
+	size_t i = 0, o = 0;
+	while (p[i] && i < 64) {
+		unsigned c = p[i];
+		size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+		uint32_t u = n == 1 ? c : n == 2 ? c & 0x1F : n == 3 ? c & 0x0F : c & 0x07;
+		for (size_t k = 1; k < n && n; k++)
+			if ((p[i + k] & 0xC0) == 0x80)
+				u = u << 6 | (p[i + k] & 0x3F);
+			else
+				n = 0; /* cut short (a NUL ends it too): not UTF-8 */
+		bool utf8 = n == 1 || (n == 2 && u >= 0x80) || (n == 3 && u >= 0x800 && (u < 0xD800 || u >= 0xE000)) ||
+		            (n == 4 && u >= 0x10000 && u <= 0x10FFFF);
+		if (utf8 && i + n > 64)
+			break; /* no character is cut in two */
+		if (!utf8 || u < 0x20 || u == 0x7F) {
+			o += (size_t)snprintf(out + o, SHOWN_MAX - o, "\\x%02X", c);
+			i++;
+		} else if ((u >= 0x80 && u <= 0xA0) || u == 0xAD || u == 0x180E || (u >= 0x200B && u <= 0x200F) ||
+		           (u >= 0x2028 && u <= 0x202E) || (u >= 0x2060 && u <= 0x206F) || u == 0xFEFF ||
+		           (u >= 0xFFF9 && u <= 0xFFFB)) {
+			o += (size_t)snprintf(out + o, SHOWN_MAX - o, "\\u%04X", (unsigned)u);
+			i += n;
+		} else {
+			memcpy(out + o, p + i, n);
+			o += n;
+			i += n;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static void csv_header(struct reader *rd)
 {
 	const struct policy *p = rd->tenant->policy;
 	bool has_source = false, has_at = false;
 	const char *consent_col = NULL;
+	char sh[SHOWN_MAX], sh2[SHOWN_MAX];
 	rd->cols = xcalloc(rd->ncells ? rd->ncells : 1, sizeof *rd->cols);
 	for (size_t i = 0; i < rd->ncells && !rd->fatal; i++) {
 		const char *name = rd->cells[i] ? rd->cells[i] : "";
@@ -439,7 +490,7 @@ static void csv_header(struct reader *rd)
 		rd->ncols++;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(rd->cols[j].name, name))
-				reader_fatal(rd, CLI_REFUSED, "column '%.64s' is named twice", name);
+				reader_fatal(rd, CLI_REFUSED, "column '%s' is named twice", shown(name, sh));
 		if (!strcmp(name, "created_at")) {
 			col->role = COL_CREATED;
 		} else if (!strcmp(name, "subject")) {
@@ -456,25 +507,27 @@ static void csv_header(struct reader *rd)
 			col->purpose = policy_purpose(p, name + 8);
 			consent_col = name;
 			if (!col->purpose)
-				reader_fatal(rd, CLI_REFUSED, "column '%.64s': the policy has no purpose '%.64s'", name, name + 8);
+				reader_fatal(rd, CLI_REFUSED, "column '%s': the policy has no purpose '%s'",
+				             shown(name, sh), shown(name + 8, sh2));
 			else if (grant_check(p, col->purpose, NULL, &eb))
-				reader_fatal(rd, CLI_REFUSED, "column '%.64s': %s", name, eb.msg);
+				reader_fatal(rd, CLI_REFUSED, "column '%s': %s", shown(name, sh), eb.msg);
 		} else if ((col->field = policy_field(p, name))) {
 			col->role = COL_FIELD;
 			if (!policy_record_has_field(rd->rk, col->field))
-				reader_fatal(rd, CLI_REFUSED, "column '%.64s': '%s' records have no such field", name, rd->kind);
+				reader_fatal(rd, CLI_REFUSED, "column '%s': '%s' records have no such field",
+				             shown(name, sh), rd->kind);
 		} else if (policy_record_event(rd->rk, name) ||
 		           (rd->rk->keep.rule == KEEP_AFTER_EVENT && rd->rk->keep.event &&
 		            !strcmp(rd->rk->keep.event, name) && strcmp(name, "created"))) {
 			col->role = COL_EVENT;
 		} else {
-			reader_fatal(rd, CLI_REFUSED, "column '%.64s': not a field or event of '%s' records, nor created_at, "
-			             "subject, consent.PURPOSE, consent_source or consent_at", name, rd->kind);
+			reader_fatal(rd, CLI_REFUSED, "column '%s': not a field or event of '%s' records, nor created_at, "
+			             "subject, consent.PURPOSE, consent_source or consent_at", shown(name, sh), rd->kind);
 		}
 	}
 	if (!rd->fatal && consent_col && (!has_source || !has_at))
-		reader_fatal(rd, CLI_REFUSED, "column '%.64s' needs the evidence columns consent_source (the collection "
-		             "point) and consent_at (when it was given): no third-party lists", consent_col);
+		reader_fatal(rd, CLI_REFUSED, "column '%s' needs the evidence columns consent_source (the collection "
+		             "point) and consent_at (when it was given): no third-party lists", shown(consent_col, sh));
 	if (!rd->fatal && rd->ncells == 0)
 		reader_fatal(rd, CLI_REFUSED, "the header row names no column");
 }
@@ -662,6 +715,13 @@ static void reader_fill(struct reader *rd, struct batch *b)
 			}
 			continue;
 		}
+		if (rd->lineno == 1 && len >= 3 && !memcmp(rd->line, "\xEF\xBB\xBF", 3)) {
+			/* A UTF-8 byte-order mark (Excel's "CSV UTF-8") is no part of
+			 * the first row. Lines are still counted from the file's
+			 * start, so --resume's line numbers do not move. */
+			len -= 3;
+			memmove(rd->line, rd->line + 3, len + 1);
+		}
 		if (rd->csv) {
 			csv_feed(rd, rd->line, len);
 			continue;
@@ -765,6 +825,12 @@ struct import_opts {
 
 struct counts {
 	size_t rows, created, attached, refused;
+	bool read;                 /* the rows were read: no setup failure, no
+	                            * refused header */
+	size_t kept_line;          /* the last line a committed transaction holds
+	                            * (the resume point; 0: none) */
+	size_t kept, kept_refused; /* records and refusals of this run that
+	                            * committed transactions hold */
 };
 
 struct writer {
@@ -773,6 +839,7 @@ struct writer {
 	const struct import_opts *o;
 	struct reader *rd;
 	FILE *rejects;
+	off_t rejects_kept;        /* its size when the last transaction committed */
 	struct counts n;
 	size_t batch;              /* rows per transaction */
 	bool open;                 /* a transaction of chunks is open */
@@ -959,7 +1026,10 @@ static int write_batch(struct writer *w, struct batch *b)
 	w->open = false;
 	if ((rc = store_commit(c->store)))
 		return cli_fail("import", rc, NULL);
-	if (w->rejects && fflush(w->rejects)) {
+	w->n.kept = w->n.created + w->n.attached;
+	w->n.kept_refused = w->n.refused;
+	w->n.kept_line = last ? last : w->n.kept_line;
+	if (w->rejects && (fflush(w->rejects) || (w->rejects_kept = lseek(fileno(w->rejects), 0, SEEK_END)) < 0)) {
 		fprintf(stderr, "privreg: cannot write %s: %s\n", w->o->rejects, strerror(errno));
 		return CLI_FAILED;
 	}
@@ -993,6 +1063,26 @@ static void progress(struct writer *w, bool last)
 	bar[30] = '\0';
 	fprintf(stderr, "\r\033[K[%s] %3.0f%% %zu rows, %.0f rows/s, %zu refused, ETA %.0f s%s", bar, frac * 100,
 	        w->n.rows, rate, w->n.refused, eta, last ? "\n" : "");
+}
+
+/* ---- files beside the input ---- */
+
+/* Opens path for writing, readable by its owner only (0600): the rejects
+ * file holds refused rows as they were, personal data. A file that exists
+ * already is made 0600 before anything is written to it. flags: O_TRUNC or
+ * O_APPEND. NULL and errno on failure. */
+static FILE *private_file(const char *path, int flags, const char *mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0600);
+	if (fd < 0)
+		return NULL;
+	FILE *f = NULL;
+	if (fchmod(fd, 0600) || !(f = fdopen(fd, mode))) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	return f;
 }
 
 /* ---- the file's hash and the resume position ---- */
@@ -1041,7 +1131,7 @@ static int state_write(const struct core_ctx *c, const char *path)
 	enum rc rc = audit_checkpoint_make(c->store, c->tenant, &cp, line);
 	if (rc)
 		return cli_fail("import", rc, NULL);
-	FILE *f = fopen(path, "w");
+	FILE *f = private_file(path, O_TRUNC, "w");
 	if (!f || fprintf(f, "audit_seq %lld\n", (long long)(cp.seq ? cp.seq : 1)) < 0 || fflush(f) ||
 	    fsync(fileno(f))) {
 		fprintf(stderr, "privreg: cannot write %s: %s\n", path, strerror(errno));
@@ -1093,7 +1183,7 @@ static int run(const struct core_ctx *c, const char *kind, FILE *f, const char *
 	rd.line = xmalloc(IMPORT_LINE_MAX + 2);
 	buf_init(&rd.raw, IMPORT_LINE_MAX);
 	csv_init(&rd.p, CSV_STRICT | CSV_EMPTY_IS_NULL | CSV_STRICT_FINI);
-	struct writer w = {.c = c, .kind = kind, .path = path, .o = o, .rd = &rd};
+	struct writer w = {.c = c, .kind = kind, .path = path, .o = o, .rd = &rd, .n.kept_line = skip_to};
 	clock_gettime(CLOCK_MONOTONIC, &w.start);
 	w.shown = w.start;
 	int ret = CLI_OK;
@@ -1101,12 +1191,14 @@ static int run(const struct core_ctx *c, const char *kind, FILE *f, const char *
 	if (w.batch < rd.batch)
 		rd.batch = w.batch;
 	if (o->rejects) {
-		w.rejects = fopen(o->rejects, skip_to ? "a" : "w");
+		w.rejects = private_file(o->rejects, skip_to ? O_APPEND : O_TRUNC, skip_to ? "a" : "w");
 		if (!w.rejects) {
 			fprintf(stderr, "privreg: cannot write %s: %s\n", o->rejects, strerror(errno));
 			ret = CLI_FAILED;
-		} else if (!skip_to) {
-			fputs("line,reason,row\n", w.rejects);
+		} else if ((!skip_to && fputs("line,reason,row\n", w.rejects) < 0) || fflush(w.rejects) ||
+		           (w.rejects_kept = lseek(fileno(w.rejects), 0, SEEK_END)) < 0) {
+			fprintf(stderr, "privreg: cannot write %s: %s\n", o->rejects, strerror(errno));
+			ret = CLI_FAILED;
 		}
 	}
 	struct pipe pp = {.rd = &rd};
@@ -1137,15 +1229,21 @@ static int run(const struct core_ctx *c, const char *kind, FILE *f, const char *
 			batch_free(pp.q[--pp.n]);
 		batch_free(pp.spent);
 		progress(&w, true);
+		w.n.read = !rd.fatal;
 	}
 	if (!ret && rd.fatal) {
 		fprintf(stderr, "privreg: %s: %s\n", path, rd.fatal_msg);
 		ret = rd.fatal;
 	}
+	/* A failure rolled back the open transaction: its refusals go too, so
+	 * that --resume, which reads its rows again, does not list them twice. */
+	bool cut = ret != CLI_OK && ret != CLI_REFUSED && o->own_transaction && !o->all_or_nothing && !o->dry_run;
+	if (cut && w.rejects && (fflush(w.rejects) || ftruncate(fileno(w.rejects), w.rejects_kept)))
+		fprintf(stderr, "privreg: cannot write %s: %s\n", o->rejects, strerror(errno));
 	if (w.rejects && fclose(w.rejects) && !ret) {
 		fprintf(stderr, "privreg: cannot write %s: %s\n", o->rejects, strerror(errno));
 		ret = CLI_FAILED;
-	} else if (w.rejects && !w.n.refused && !skip_to) {
+	} else if (w.rejects && !(cut ? w.n.kept_refused : w.n.refused) && !skip_to) {
 		/* Nothing refused: no file of refusals beside the input (a resumed
 		 * import keeps the one its first run wrote). */
 		unlink(o->rejects);
@@ -1175,6 +1273,26 @@ int cli_import_file(const struct core_ctx *c, const char *kind, FILE *f, const c
 	int ret = run(c, kind, f, path, &o, 0, &n);
 	*count = n.created + n.attached;
 	return ret;
+}
+
+/* What an import cut off by a failure leaves: the transactions committed
+ * before it stay, and --resume goes on after them. */
+static void stopped(const struct cli_opts *co, const char *kind, const char *path, const char *format,
+                    const struct counts *n)
+{
+	if (!n->kept_line) {
+		fprintf(stderr, "privreg: %s: nothing of the file was imported; the same command imports it again\n",
+		        path);
+		return;
+	}
+	fprintf(stderr, "privreg: %s: lines up to %zu are imported and stay (this run: %zu records, %zu rows "
+	        "refused); the lines after them are not\n"
+	        "privreg: to go on after line %zu, without duplicates: privreg import %s %s%s%s%s%s%s%s --resume\n",
+	        path, n->kept_line, n->kept, n->kept_refused, n->kept_line, kind, path,
+	        strcmp(co->dir, CLI_DEFAULT_DIR) ? " --dir " : "", strcmp(co->dir, CLI_DEFAULT_DIR) ? co->dir : "",
+	        strcmp(co->tenant, CLI_DEFAULT_TENANT) ? " --tenant " : "",
+	        strcmp(co->tenant, CLI_DEFAULT_TENANT) ? co->tenant : "", format ? " --format " : "",
+	        format ? format : "");
 }
 
 static bool ends_with(const char *s, const char *tail)
@@ -1286,15 +1404,23 @@ int cli_import(int argc, char **argv)
 		cli_close(&r, t);
 	if ((ret == CLI_OK || ret == CLI_REFUSED) && o.state)
 		unlink(o.state); /* done: nothing to resume */
+	/* Counts only of a file whose rows were read: a failure before (an
+	 * unknown tenant, a refused header) has said all there is to say. */
 	size_t done = n.created + n.attached;
-	if (o.dry_run)
+	bool counted = n.read && (ret == CLI_OK || ret == CLI_REFUSED);
+	if (counted && o.dry_run)
 		printf("dry run: %zu of %zu rows valid (%zu refused); nothing was imported\n", done, n.rows, n.refused);
-	else if (o.all_or_nothing && ret)
+	else if (counted && o.all_or_nothing && ret)
 		fprintf(stderr, "privreg: nothing imported (--all-or-nothing; %zu of %zu rows refused%s%s)\n", n.refused,
 		        n.rows, o.rejects ? ", see " : "", o.rejects ? o.rejects : "");
-	else if (ret == CLI_OK || ret == CLI_REFUSED)
+	else if (counted)
 		printf("imported %zu %s records from %s (%zu new subjects, %zu added to existing ones), %zu rows refused%s%s\n",
 		       done, kind, path, n.created, n.attached, n.refused, n.refused ? ": see " : "",
 		       n.refused ? rejects : "");
+	else if (n.read && (o.dry_run || o.all_or_nothing))
+		fprintf(stderr, "privreg: %s: nothing imported (%s: one transaction, rolled back)\n", path,
+		        o.dry_run ? "--dry-run" : "--all-or-nothing");
+	else if (n.read)
+		stopped(&co, kind, path, format, &n);
 	return ret;
 }
