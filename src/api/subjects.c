@@ -27,11 +27,14 @@ static enum rc records_in(struct http_request *rq, struct record_input *in, stru
 	if (rc)
 		return rc;
 	json_t *recs = json_object_get(rq->json, "records");
-	*n = json_array_size(recs);
-	if (!json_is_array(recs) || *n == 0)
+	size_t count = json_array_size(recs);
+	/* *n stays 0 until the count fits in[] and h[]: the callers release
+	 * h[0..*n), whatever this returns. */
+	if (!json_is_array(recs) || count == 0)
 		return err_set(&rq->eb, RC_UNPROCESSABLE, "records must be a non-empty array");
-	if (*n > SUBJECT_MAX_RECORDS_IN)
+	if (count > SUBJECT_MAX_RECORDS_IN)
 		return err_set(&rq->eb, RC_TOO_LARGE, "more than %d records", SUBJECT_MAX_RECORDS_IN);
+	*n = count;
 	for (size_t i = 0; !rc && i < *n; i++) {
 		rc = record_input_from_json(json_array_get(recs, i), true, &in[i], &h[i], &rq->eb);
 		if (rc && *n > 1) {

@@ -114,3 +114,17 @@ def test_files_are_private_whatever_the_umask(tmp_path):
     for p in files:
         mode = stat.S_IMODE(os.stat(p).st_mode)
         assert mode & 0o077 == 0, (p.name, oct(mode))
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/v1/subjects"), ("PUT", "/v1/subjects?email=many@example.ee")])
+@pytest.mark.parametrize("count", [65, 100, 2000])
+def test_more_records_than_a_subject_takes_at_once_is_413_and_the_server_lives(api, method, path, count):
+    """The count was kept before it was checked, and the handlers released
+    that many holders of a 64-slot array on the stack: 65 records
+    overflowed it (ASan), 100 crashed a release build, every tenant's
+    server with it."""
+    recs = [{"kind": "order", "fields": {"items": [1]}}] * count
+    r = api.request(method, path, api.keys["admin"], json={"records": recs})
+    assert r.status_code == 413, (r.status_code, r.text)
+    assert "more than 64 records" in error_body(r)["message"]
+    assert api.request("GET", "/healthz").status_code == 200
