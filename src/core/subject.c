@@ -517,30 +517,22 @@ enum rc subject_read(const struct core_ctx *c, const char *id, struct subject_vi
 	size_t nrecs = 0;
 	struct subject_key key;
 	*out = NULL;
-	/* One snapshot for the subject and its records: each read transaction
-	 * that meets a newer commit (the access-log writer commits all the
-	 * time) starts from an empty page cache, so two would read every
-	 * B-tree page from the top twice. */
-	enum rc rc = store_begin_read(c->store);
+	/* The subject and its records as of one moment (one statement on
+	 * PostgreSQL), then the rules: the records stay sealed unless the read
+	 * may go on. */
+	enum rc rc = store_subject_read(c->store, c->tenant->id, id, &row, &recs, &nrecs);
 	if (rc)
-		return rc;
-	rc = store_subject_get(c->store, c->tenant->id, id, &row);
-	if (rc) {
-		store_rollback(c->store);
 		return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such subject") : rc;
-	}
 	/* Who may still use restricted data: legal claims (admin, dpo), and the
 	 * subject's own access. */
 	bool legal = !c->role || !strcmp(c->role, "admin") || !strcmp(c->role, "dpo") || !strcmp(c->role, "subject");
-	if (row.restricted && !legal) {
-		store_subject_fini(&row);
-		store_rollback(c->store);
-		return err_set(eb, RC_CONFLICT, "the subject's data is restricted (Art. 18): it is only stored");
-	}
-	rc = datakey_purpose_usable(c, id, eb);
+	if (row.restricted && !legal)
+		rc = err_set(eb, RC_CONFLICT, "the subject's data is restricted (Art. 18): it is only stored");
+	if (!rc)
+		rc = datakey_purpose_usable(c, id, eb);
 	if (rc) {
 		store_subject_fini(&row);
-		store_rollback(c->store);
+		store_records_free(recs, nrecs);
 		return rc;
 	}
 	rc = vault_subject_key_unwrap(&c->tenant->vault, id, row.wrapped_key, row.wrapped_len, &key);
@@ -548,9 +540,6 @@ enum rc subject_read(const struct core_ctx *c, const char *id, struct subject_vi
 	memcpy(v->id, row.id, TOKEN_ID_MAX);
 	v->created_at = row.created_at;
 	store_subject_fini(&row);
-	if (!rc)
-		rc = store_records_for_subject(c->store, c->tenant->id, id, &recs, &nrecs);
-	store_rollback(c->store); /* the snapshot ends: nothing was written */
 	if (!rc) {
 		v->records = xcalloc(nrecs ? nrecs : 1, sizeof *v->records);
 		for (size_t i = 0; !rc && i < nrecs; i++, v->nrecords++)

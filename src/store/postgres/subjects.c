@@ -273,28 +273,34 @@ static void read_record(struct pq_stmt *st, void *out)
 
 /* The rows of RECORDS_WITH_EVENTS into records, appended to *v (*n of
  * them). */
+/* One row of RECORDS_WITH_EVENTS: a new record, or one more event of the
+ * last one (the rows come in record order). */
+static void take_record_row(struct pq_stmt *st, struct store_record **v, size_t *n, size_t *alloc)
+{
+	char id[TOKEN_ID_MAX];
+	col_id(st, 0, TOKEN_PREFIX_RECORD, id);
+	if (!*n || strcmp((*v)[*n - 1].id, id)) {
+		if (*n == *alloc) {
+			*alloc = *alloc ? *alloc * 2 : 4;
+			*v = xrealloc(*v, *alloc * sizeof **v);
+		}
+		memset(&(*v)[*n], 0, sizeof **v);
+		read_record(st, &(*v)[(*n)++]);
+	}
+	struct store_record *rec = &(*v)[*n - 1];
+	if (!col_null(st, 10)) {
+		rec->events = xrealloc(rec->events, (rec->nevents + 1) * sizeof *rec->events);
+		rec->events[rec->nevents++] = (struct store_event){.name = col_text(st, 10), .at = col_int(st, 11)};
+	}
+}
+
 static enum rc fetch_records(struct pg_store *q, struct pq_stmt *st, struct store_record **v, size_t *n,
                              const char *what)
 {
 	size_t alloc = *n;
 	int r;
-	while ((r = pq_step(st)) == PQ_ROW) {
-		char id[TOKEN_ID_MAX];
-		col_id(st, 0, TOKEN_PREFIX_RECORD, id);
-		if (!*n || strcmp((*v)[*n - 1].id, id)) {
-			if (*n == alloc) {
-				alloc = alloc ? alloc * 2 : 4;
-				*v = xrealloc(*v, alloc * sizeof **v);
-			}
-			memset(&(*v)[*n], 0, sizeof **v);
-			read_record(st, &(*v)[(*n)++]);
-		}
-		struct store_record *rec = &(*v)[*n - 1];
-		if (!col_null(st, 10)) {
-			rec->events = xrealloc(rec->events, (rec->nevents + 1) * sizeof *rec->events);
-			rec->events[rec->nevents++] = (struct store_event){.name = col_text(st, 10), .at = col_int(st, 11)};
-		}
-	}
+	while ((r = pq_step(st)) == PQ_ROW)
+		take_record_row(st, v, n, &alloc);
 	enum rc rc = r == PQ_DONE ? RC_OK : pq_map_rc(q, what);
 	done(st);
 	return rc;
@@ -388,6 +394,58 @@ enum rc pg_records_for_subject(struct store *s, int64_t tenant, const char *subj
 	if (rc) {
 		store_records_free(*out, *n);
 		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+enum rc pg_subject_read(struct store *s, int64_t tenant, const char *id, struct store_subject *subject,
+                        struct store_record **records, size_t *n)
+{
+	/* One statement sees one snapshot: no transaction around it, one round
+	 * trip. The subject's columns come last, in every row, so that the
+	 * record's are where RECORDS_WITH_EVENTS has them; a subject without
+	 * records is one row whose record columns are NULL. */
+	static const char sql[] =
+		"SELECT r.record_id, r.subject_id, r.kind, " STORED_STATE_READ("r.") ", "
+		"r.created_at, " STORED_UPDATED_READ("r.") ", r.data, r.lookups, "
+		"r.due_at, r.trim_at, e.name, e.at, s.wrapped_key, s.created_at, s.restricted FROM subjects s "
+		"LEFT JOIN records r ON r.tenant_id = s.tenant_id AND r.subject_id = s.subject_id "
+		"LEFT JOIN record_events e ON e.tenant_id = r.tenant_id AND e.record_id = r.record_id "
+		"WHERE s.tenant_id = $1 AND s.subject_id = $2 ORDER BY r.record_id, e.name COLLATE \"C\"";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	*records = NULL;
+	*n = 0;
+	memset(subject, 0, sizeof *subject);
+	enum rc rc = pq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_id(st, 2, TOKEN_PREFIX_SUBJECT, id);
+	size_t alloc = 0;
+	bool found = false;
+	int r;
+	while ((r = pq_step(st)) == PQ_ROW) {
+		if (!found) {
+			found = true;
+			subject->wrapped_key = col_blob(st, 12, &subject->wrapped_len);
+			subject->created_at = col_int(st, 13);
+			subject->restricted = col_int(st, 14) != 0;
+			snprintf(subject->id, sizeof subject->id, "%s", id);
+		}
+		if (!col_null(st, 0))
+			take_record_row(st, records, n, &alloc);
+	}
+	rc = r == PQ_DONE ? (found ? RC_OK : RC_NOT_FOUND) : pq_map_rc(q, "subject_read");
+	done(st);
+	/* In the ids' text order, as the SQLite backend gives them. */
+	if (!rc && *n)
+		qsort(*records, *n, sizeof **records, record_id_cmp);
+	if (rc) {
+		store_subject_fini(subject);
+		memset(subject, 0, sizeof *subject);
+		store_records_free(*records, *n);
+		*records = NULL;
 		*n = 0;
 	}
 	return rc;

@@ -498,3 +498,27 @@ enum rc sqlite_records_by_state(struct store *s, int64_t tenant, const char *kin
 	}
 	return rc;
 }
+
+enum rc sqlite_subject_read(struct store *s, int64_t tenant, const char *id, struct store_subject *subject,
+                            struct store_record **records, size_t *n)
+{
+	/* One snapshot for the subject and its records: each read transaction
+	 * that meets a newer commit (the access-log writer commits all the
+	 * time) starts from an empty page cache, so two would read every
+	 * B-tree page from the top twice. */
+	*records = NULL;
+	*n = 0;
+	memset(subject, 0, sizeof *subject);
+	enum rc rc = sqlite_begin_read(s);
+	if (rc)
+		return rc;
+	rc = sqlite_subject_get(s, tenant, id, subject);
+	if (!rc)
+		rc = sqlite_records_for_subject(s, tenant, id, records, n);
+	sqlite_rollback(s); /* the snapshot ends: nothing was written */
+	if (rc) {
+		store_subject_fini(subject);
+		memset(subject, 0, sizeof *subject);
+	}
+	return rc;
+}
