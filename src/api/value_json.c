@@ -49,6 +49,63 @@ static const char *own(struct value_json_holder *h, char *s)
 	return s;
 }
 
+/* A decimal literal as its significant digits and the power of ten of the
+ * last one: "100.0" and "1e2" are both ("1", 2); zero is ("", 0). */
+struct decimal {
+	char digits[800];
+	size_t n;
+	long exp;
+};
+
+static void decimal_of(const char *t, struct decimal *d)
+{
+	d->n = 0;
+	d->exp = 0;
+	long frac = 0;
+	bool point = false, lead = true;
+	if (*t == '-' || *t == '+')
+		t++;
+	for (; *t && *t != 'e' && *t != 'E'; t++) {
+		if (*t == '.') {
+			point = true;
+			continue;
+		}
+		if (point)
+			frac++;
+		if (lead && *t == '0')
+			continue;
+		lead = false;
+		if (d->n < sizeof d->digits)
+			d->digits[d->n++] = *t;
+		else
+			d->exp++; /* digits beyond the buffer: only their count matters here */
+	}
+	if (*t)
+		d->exp += strtol(t + 1, NULL, 10);
+	d->exp -= frac;
+	while (d->n && d->digits[d->n - 1] == '0') {
+		d->n--;
+		d->exp++;
+	}
+	if (!d->n)
+		d->exp = 0;
+}
+
+/* Whether the double nearest to literal num, written back as the API
+ * writes it (real_text), is the same decimal number. */
+static void real_text(double d, char out[40]);
+static bool kept_exactly(const char *num)
+{
+	if (!strpbrk(num, ".eE"))
+		return true; /* an integer: jansson keeps it, or refuses it, itself */
+	char back[40];
+	real_text(strtod(num, NULL), back);
+	struct decimal a, b;
+	decimal_of(num, &a);
+	decimal_of(back, &b);
+	return a.n == b.n && a.exp == b.exp && !memcmp(a.digits, b.digits, a.n);
+}
+
 enum rc value_json_check_numbers(const char *text, size_t len, struct errbuf *eb)
 {
 	bool in_string = false;
@@ -76,11 +133,19 @@ enum rc value_json_check_numbers(const char *text, size_t len, struct errbuf *eb
 		errno = 0;
 		(void)strtod(num, NULL);
 		bool range = errno == ERANGE;
+		/* A real with more digits than a double holds would be kept
+		 * rounded (0.30000000000000000001 as 0.3): refused, not cut. */
+		bool exact = range || kept_exactly(num);
 		if (num != small)
 			free(num);
 		if (range)
 			return err_set(eb, RC_UNPROCESSABLE,
 			               "a number at byte %zu is too large or too close to zero to be kept exactly; send it as a string",
+			               i + 1);
+		if (!exact)
+			return err_set(eb, RC_UNPROCESSABLE,
+			               "a number at byte %zu has more digits than can be kept exactly (a double holds 15 to 17); "
+			               "send it as a string",
 			               i + 1);
 		i += n - 1;
 	}
