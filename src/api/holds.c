@@ -24,8 +24,9 @@ static json_t *id_or_null(const char *s)
 
 static json_t *hold_json(const struct store_hold *h)
 {
-	return json_pack("{s:s, s:o, s:o, s:s, s:b, s:o, s:o, s:s}", "id", h->id, "subject_id", id_or_null(h->subject_id),
-	                 "record_id", id_or_null(h->record_id), "reason", h->reason, "forbid_disclosure",
+	return json_pack("{s:s, s:o, s:o, s:o, s:b, s:o, s:o, s:s}", "id", h->id, "subject_id", id_or_null(h->subject_id),
+	                 "record_id", id_or_null(h->record_id), "reason",
+	                 h->reason ? json_string(h->reason) : json_null(), "forbid_disclosure",
 	                 h->forbid_disclosure, "created_at", when(h->created_at), "until", when(h->until), "key_id",
 	                 h->key_id);
 }
@@ -61,11 +62,27 @@ enum rc h_hold_create(struct http_request *rq)
 	return RC_OK;
 }
 
+/* A filter's value must be an id of its kind: the store would match
+ * anything else as no filter at all. */
+static enum rc id_filter(struct http_request *rq, const char *name, const char *prefix, const char *what,
+                         const char **out)
+{
+	*out = http_query(rq, name);
+	if (*out && (strlen(*out) >= TOKEN_ID_MAX || !token_id_valid(prefix, *out)))
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "%s: not a %s id", name, what);
+	return RC_OK;
+}
+
 enum rc h_hold_list(struct http_request *rq)
 {
 	struct store_hold *v = NULL;
 	size_t n = 0;
-	enum rc rc = hold_active(&rq->ctx, http_query(rq, "subject"), http_query(rq, "record"), &v, &n);
+	const char *subject = NULL, *record = NULL;
+	enum rc rc = id_filter(rq, "subject", TOKEN_PREFIX_SUBJECT, "subject", &subject);
+	if (!rc)
+		rc = id_filter(rq, "record", TOKEN_PREFIX_RECORD, "record", &record);
+	if (!rc)
+		rc = hold_read(&rq->ctx, subject, record, &v, &n);
 	if (rc)
 		return rc;
 	json_t *arr = json_array();
