@@ -1164,7 +1164,7 @@ enum rc request_waive(const struct core_ctx *c, const char *id, int64_t n, const
 		char rid[TOKEN_ID_MAX];
 		snprintf(rid, sizeof rid, "%s", r.id);
 		store_request_fini(&r);
-		return request_get(c, rid, out, eb);
+		return request_read(c, rid, out, eb); /* the answer shows its texts */
 	}
 	store_request_fini(&r);
 	return rc;

@@ -149,7 +149,8 @@ enum rc request_notifications(const struct core_ctx *c, const struct store_reque
 /* The DPO's decision not to wait for notification `n` of request `id`
  * (e.g. the recipient no longer exists): audited with the reason; the
  * request completes if it was the last one pending. *out: the request as
- * it now stands. RC_NOT_FOUND: no such notification; RC_CONFLICT: it was
+ * it now stands, read as request_read reads it (its texts are shown).
+ * RC_NOT_FOUND: no such notification; RC_CONFLICT: it was
  * delivered or waived already. */
 enum rc request_waive(const struct core_ctx *c, const char *id, int64_t n, const char *reason,
                       struct store_request *out, struct errbuf *eb) WUR;
