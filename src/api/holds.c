@@ -62,14 +62,22 @@ enum rc h_hold_create(struct http_request *rq)
 	return RC_OK;
 }
 
+struct hold_filter {
+	const char *subject, *record;
+};
+
 /* A filter's value must be an id of its kind: the store would match
- * anything else as no filter at all. */
-static enum rc id_filter(struct http_request *rq, const char *name, const char *prefix, const char *what,
-                         const char **out)
+ * anything else (a key without a value too) as no filter at all. */
+static enum rc hold_param(struct http_request *rq, const char *name, const char *value, void *arg)
 {
-	*out = http_query(rq, name);
-	if (*out && (strlen(*out) >= TOKEN_ID_MAX || !token_id_valid(prefix, *out)))
-		return err_set(&rq->eb, RC_UNPROCESSABLE, "%s: not a %s id", name, what);
+	struct hold_filter *f = arg;
+	bool subject = !strcmp(name, "subject");
+	value = value ? value : "";
+	if (!subject && strcmp(name, "record"))
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "unknown query parameter '%.40s'", name);
+	if (strlen(value) >= TOKEN_ID_MAX || !token_id_valid(subject ? TOKEN_PREFIX_SUBJECT : TOKEN_PREFIX_RECORD, value))
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "%s: not a %s id", name, subject ? "subject" : "record");
+	*(subject ? &f->subject : &f->record) = value;
 	return RC_OK;
 }
 
@@ -77,12 +85,10 @@ enum rc h_hold_list(struct http_request *rq)
 {
 	struct store_hold *v = NULL;
 	size_t n = 0;
-	const char *subject = NULL, *record = NULL;
-	enum rc rc = id_filter(rq, "subject", TOKEN_PREFIX_SUBJECT, "subject", &subject);
+	struct hold_filter f = {NULL, NULL};
+	enum rc rc = http_each_query(rq, hold_param, &f);
 	if (!rc)
-		rc = id_filter(rq, "record", TOKEN_PREFIX_RECORD, "record", &record);
-	if (!rc)
-		rc = hold_read(&rq->ctx, subject, record, &v, &n);
+		rc = hold_read(&rq->ctx, f.subject, f.record, &v, &n);
 	if (rc)
 		return rc;
 	json_t *arr = json_array();

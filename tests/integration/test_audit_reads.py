@@ -122,7 +122,8 @@ def test_the_auditor_sees_holds_without_their_reasons(srv, held):
         [HOLD_A, HOLD_A_ORDER, HOLD_B])
 
 
-@pytest.mark.parametrize("query", ["subject=abc", "subject=%ff", "subject=", "subject=sub_", "record=abc",
+@pytest.mark.parametrize("query", ["subject=abc", "subject=%ff", "subject=", "subject", "record", "subject=sub_",
+                                   "record=abc",
                                    "record=%ff", "subject=rec_01arz3ndektsv4rrffq69g5fav",
                                    "record=sub_01arz3ndektsv4rrffq69g5fav",
                                    "subject=sub_01arz3ndektsv4rrffq69g5favx",
