@@ -24,8 +24,9 @@ static json_t *id_or_null(const char *s)
 
 static json_t *hold_json(const struct store_hold *h)
 {
-	return json_pack("{s:s, s:o, s:o, s:s, s:b, s:o, s:o, s:s}", "id", h->id, "subject_id", id_or_null(h->subject_id),
-	                 "record_id", id_or_null(h->record_id), "reason", h->reason, "forbid_disclosure",
+	return json_pack("{s:s, s:o, s:o, s:o, s:b, s:o, s:o, s:s}", "id", h->id, "subject_id", id_or_null(h->subject_id),
+	                 "record_id", id_or_null(h->record_id), "reason",
+	                 h->reason ? json_string(h->reason) : json_null(), "forbid_disclosure",
 	                 h->forbid_disclosure, "created_at", when(h->created_at), "until", when(h->until), "key_id",
 	                 h->key_id);
 }
@@ -61,11 +62,33 @@ enum rc h_hold_create(struct http_request *rq)
 	return RC_OK;
 }
 
+struct hold_filter {
+	const char *subject, *record;
+};
+
+/* A filter's value must be an id of its kind: the store would match
+ * anything else (a key without a value too) as no filter at all. */
+static enum rc hold_param(struct http_request *rq, const char *name, const char *value, void *arg)
+{
+	struct hold_filter *f = arg;
+	bool subject = !strcmp(name, "subject");
+	value = value ? value : "";
+	if (!subject && strcmp(name, "record"))
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "unknown query parameter '%.40s'", name);
+	if (strlen(value) >= TOKEN_ID_MAX || !token_id_valid(subject ? TOKEN_PREFIX_SUBJECT : TOKEN_PREFIX_RECORD, value))
+		return err_set(&rq->eb, RC_UNPROCESSABLE, "%s: not a %s id", name, subject ? "subject" : "record");
+	*(subject ? &f->subject : &f->record) = value;
+	return RC_OK;
+}
+
 enum rc h_hold_list(struct http_request *rq)
 {
 	struct store_hold *v = NULL;
 	size_t n = 0;
-	enum rc rc = hold_active(&rq->ctx, http_query(rq, "subject"), http_query(rq, "record"), &v, &n);
+	struct hold_filter f = {NULL, NULL};
+	enum rc rc = http_each_query(rq, hold_param, &f);
+	if (!rc)
+		rc = hold_read(&rq->ctx, f.subject, f.record, &v, &n);
 	if (rc)
 		return rc;
 	json_t *arr = json_array();

@@ -124,7 +124,7 @@ enum rc h_request_create(struct http_request *rq)
 enum rc h_request_get(struct http_request *rq)
 {
 	struct store_request r;
-	enum rc rc = request_get(&rq->ctx, rq->params[0], &r, &rq->eb);
+	enum rc rc = request_read(&rq->ctx, rq->params[0], &r, &rq->eb);
 	if (rc)
 		return rc;
 	json_t *body = json_of_request(&r, timeutil_now());
@@ -214,7 +214,7 @@ enum rc h_request_list(struct http_request *rq)
 	a.f.after = a.after;
 	struct store_request *v = NULL;
 	size_t n = 0;
-	rc = request_list(&rq->ctx, &a.f, &v, &n);
+	rc = request_read_list(&rq->ctx, &a.f, &v, &n);
 	if (rc)
 		return rc;
 	json_t *arr = json_array();

@@ -43,9 +43,13 @@ static enum rc reason_save(const struct core_ctx *c, const struct store_hold *h,
 	return insert ? store_hold_insert(c->store, c->tenant->id, &w) : store_hold_seal(c->store, c->tenant->id, &w);
 }
 
-/* Opens h's sealed reason in place; a subject erased since leaves "erased". */
-static enum rc reason_open(const struct core_ctx *c, struct store_hold *h)
+/* Opens h's sealed reason in place; a subject erased since leaves "erased".
+ * *opened (if given) says whether the reason is the person's words, opened
+ * under the key of h->sealed_for. */
+static enum rc reason_open(const struct core_ctx *c, struct store_hold *h, bool *opened)
 {
+	if (opened)
+		*opened = false;
 	if (!h->sealed)
 		return RC_OK;
 	struct subject_key key;
@@ -61,6 +65,8 @@ static enum rc reason_open(const struct core_ctx *c, struct store_hold *h)
 	free(h->reason);
 	if (!rc) {
 		h->reason = xstrndup(plain.data, plain.len);
+		if (opened)
+			*opened = true;
 	} else if (rc == RC_GONE || rc == RC_NOT_FOUND || rc == RC_CRYPTO) {
 		h->reason = xstrdup(HOLD_REASON_ERASED);
 		rc = RC_OK;
@@ -166,7 +172,100 @@ enum rc hold_active(const struct core_ctx *c, const char *subject_id, const char
 {
 	enum rc rc = store_holds_active(c->store, c->tenant->id, subject_id, record_id, core_now(c), out, n);
 	for (size_t i = 0; !rc && i < *n; i++)
-		rc = reason_open(c, &(*out)[i]);
+		rc = reason_open(c, &(*out)[i], NULL);
+	if (rc) {
+		store_holds_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+/* The subject whose words h's reason shows (opened says it came out of its
+ * seal), or "" when it shows nobody's: "erased". A reason from before
+ * schema 9 that the tenant's load could not seal yet is in the clear, and
+ * still the person's: its subject is the hold's, or its record's. */
+static void reason_owner(const struct core_ctx *c, const struct store_hold *h, bool was_sealed, bool opened,
+                         char owner[TOKEN_ID_MAX])
+{
+	owner[0] = '\0';
+	if (opened) {
+		snprintf(owner, TOKEN_ID_MAX, "%s", h->sealed_for);
+	} else if (!was_sealed && strcmp(h->reason, HOLD_REASON_ERASED) && h->subject_id[0]) {
+		snprintf(owner, TOKEN_ID_MAX, "%s", h->subject_id);
+	} else if (!was_sealed && strcmp(h->reason, HOLD_REASON_ERASED)) {
+		struct store_record r = {0};
+		if (!store_record_get(c->store, c->tenant->id, h->record_id, &r))
+			snprintf(owner, TOKEN_ID_MAX, "%s", r.subject_id);
+		store_record_fini(&r);
+	}
+}
+
+struct shown {
+	const char *subject_id;    /* "" for a reason of no subject's */
+	const char *record_id;     /* the hold's record, when the subject is unknown */
+};
+
+static int by_subject(const void *a, const void *b)
+{
+	const struct shown *x = a, *y = b;
+	int d = strcmp(x->subject_id, y->subject_id);
+	return d ? d : strcmp(x->record_id, y->record_id);
+}
+
+/* One "hold.read" entry per subject whose words were shown, counting their
+ * holds; a reason in the clear whose record has no subject any more is
+ * entered under its record. */
+static enum rc read_entries(const struct core_ctx *c, struct shown *v, size_t n)
+{
+	enum rc rc = RC_OK;
+	qsort(v, n, sizeof *v, by_subject);
+	for (size_t i = 0, k; !rc && i < n; i = k) {
+		for (k = i + 1; k < n && !strcmp(v[i].subject_id, v[k].subject_id) &&
+		                (v[i].subject_id[0] || !strcmp(v[i].record_id, v[k].record_id)); k++)
+			;
+		char detail[32];
+		snprintf(detail, sizeof detail, "holds=%zu", k - i);
+		struct audit_event ev = {"hold.read", v[i].subject_id[0] ? v[i].subject_id : NULL,
+		                         v[i].subject_id[0] ? NULL : v[i].record_id, "ok", detail};
+		rc = audit_access(c, &ev);
+	}
+	return rc;
+}
+
+enum rc hold_read(const struct core_ctx *c, const char *subject_id, const char *record_id,
+                  struct store_hold **out, size_t *n)
+{
+	/* The auditor's part is the audit log and the policy, not what staff
+	 * wrote about a person. */
+	bool reasons = !c->role || strcmp(c->role, "auditor");
+	enum rc rc = store_holds_active(c->store, c->tenant->id, subject_id, record_id, core_now(c), out, n);
+	if (rc)
+		return rc;
+	char (*owners)[TOKEN_ID_MAX] = xcalloc(*n ? *n : 1, sizeof *owners);
+	struct shown *shown = xcalloc(*n ? *n : 1, sizeof *shown);
+	size_t nshown = 0;
+	for (size_t i = 0; !rc && i < *n; i++) {
+		struct store_hold *h = &(*out)[i];
+		if (!reasons) {
+			free(h->reason);
+			free(h->sealed);
+			h->reason = NULL;
+			h->sealed = NULL;
+			h->sealed_len = 0;
+			continue;
+		}
+		bool was_sealed = h->sealed != NULL, opened;
+		rc = reason_open(c, h, &opened);
+		if (!rc)
+			reason_owner(c, h, was_sealed, opened, owners[i]);
+		if (!rc && (owners[i][0] || (!was_sealed && strcmp(h->reason, HOLD_REASON_ERASED))))
+			shown[nshown++] = (struct shown){owners[i], h->record_id};
+	}
+	if (!rc)
+		rc = read_entries(c, shown, nshown);
+	free(shown);
+	free(owners);
 	if (rc) {
 		store_holds_free(*out, *n);
 		*out = NULL;

@@ -2,7 +2,8 @@
  * hold: legal holds (002 item 23: investigation, dispute, security, law). A
  * hold on a subject or a record keeps it from the retention sweep and from
  * erasure until it is lifted or its `until` passes; a hold may also forbid
- * disclosures. Every hold and lift is audited. The reason is sealed under
+ * disclosures. Every hold and lift is audited, and so is every showing of
+ * a reason (hold_read). The reason is sealed under
  * the subject's key: it reads back while the subject exists, and as
  * HOLD_REASON_ERASED once they are erased.
  */
@@ -30,6 +31,15 @@ enum rc hold_lift(const struct core_ctx *c, const char *id, struct errbuf *eb) W
 /* Active holds: all (both NULL), a subject's, or a record's (with its subject's). */
 enum rc hold_active(const struct core_ctx *c, const char *subject_id, const char *record_id,
                     struct store_hold **out, size_t *n) WUR;
+
+/* Active holds as hold_active gives them, to be shown to the caller. A
+ * reason is what staff wrote about a person: each subject whose reasons are
+ * opened gets one access entry ("hold.read", detail "holds=N") through
+ * audit_access, so no reason is shown unlogged. An auditor (the audit log
+ * and the policy, no personal data) gets the holds with reason NULL, not
+ * opened, and no entry. */
+enum rc hold_read(const struct core_ctx *c, const char *subject_id, const char *record_id,
+                  struct store_hold **out, size_t *n) WUR;
 
 /* Seals the reasons of holds v (opened, as hold_active gives them) under a
  * subject's new key: an erasure that keeps held records re-keys the subject,

@@ -192,9 +192,14 @@ static enum rc notes_unpack(struct store_request *r, const unsigned char *p, siz
 
 /* Opens r->notes into the four texts and frees it. A subject erased (no
  * key, or a new key after an erasure that kept records) leaves them NULL:
- * what staff wrote about the person went with them. */
-static enum rc notes_open(const struct core_ctx *c, struct store_request *r)
+ * what staff wrote about the person went with them. *shown (if given) says
+ * whether the texts now hold the person's words: opened from the seal, or
+ * in the clear from before schema 9 (not sealed yet). The outcome alone in
+ * the clear is not: it is what save_row keeps of an erased subject's. */
+static enum rc notes_open(const struct core_ctx *c, struct store_request *r, bool *shown)
 {
+	if (shown)
+		*shown = !r->notes && !r->nobody && (r->verified_by || r->extension_reason || r->refusal_reason);
 	if (!r->notes)
 		return RC_OK;
 	struct subject_key key;
@@ -208,6 +213,8 @@ static enum rc notes_open(const struct core_ctx *c, struct store_request *r)
 		vault_subject_key_wipe(&key);
 		if (!rc)
 			rc = notes_unpack(r, (const unsigned char *)plain.data, plain.len);
+		if (!rc && shown)
+			*shown = !r->nobody;
 		buf_fini(&plain);
 	}
 	if (rc == RC_GONE || rc == RC_NOT_FOUND || rc == RC_CRYPTO)
@@ -267,7 +274,7 @@ enum rc request_seal_one(const struct core_ctx *c, const char *id)
 	/* Read as stored: written before schema 9, its texts are in the clear. */
 	enum rc rc = store_request_get(c->store, c->tenant->id, id, &r);
 	if (!rc)
-		rc = notes_open(c, &r);
+		rc = notes_open(c, &r, NULL);
 	if (!rc)
 		rc = save_row(c, &r, false);
 	store_request_fini(&r);
@@ -543,17 +550,24 @@ static bool id_from_legacy(const char *id, char out[TOKEN_ID_MAX])
 	return strcmp(out, id) != 0;
 }
 
-enum rc request_get(const struct core_ctx *c, const char *id, struct store_request *out, struct errbuf *eb)
+/* request_get, with notes_open's *shown. */
+static enum rc load(const struct core_ctx *c, const char *id, struct store_request *out, bool *shown,
+                    struct errbuf *eb)
 {
 	char upgraded[TOKEN_ID_MAX];
 	enum rc rc = store_request_get(c->store, c->tenant->id, id, out);
 	if (rc == RC_NOT_FOUND && id_from_legacy(id, upgraded))
 		rc = store_request_get(c->store, c->tenant->id, upgraded, out);
 	if (!rc)
-		rc = notes_open(c, out);
+		rc = notes_open(c, out, shown);
 	if (rc && rc != RC_NOT_FOUND)
 		store_request_fini(out);
 	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no such request") : rc;
+}
+
+enum rc request_get(const struct core_ctx *c, const char *id, struct store_request *out, struct errbuf *eb)
+{
+	return load(c, id, out, NULL, eb);
 }
 
 enum rc request_list(const struct core_ctx *c, const struct store_request_filter *f, struct store_request **out,
@@ -561,7 +575,60 @@ enum rc request_list(const struct core_ctx *c, const struct store_request_filter
 {
 	enum rc rc = store_requests_list(c->store, c->tenant->id, f, out, n);
 	for (size_t i = 0; !rc && i < *n; i++)
-		rc = notes_open(c, &(*out)[i]);
+		rc = notes_open(c, &(*out)[i], NULL);
+	if (rc) {
+		store_requests_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+enum rc request_read(const struct core_ctx *c, const char *id, struct store_request *out, struct errbuf *eb)
+{
+	bool shown = false;
+	enum rc rc = load(c, id, out, &shown, eb);
+	if (!rc && shown) {
+		char detail[64];
+		snprintf(detail, sizeof detail, "request=%s", out->id);
+		struct audit_event ev = {"request.read", out->subject_id, NULL, "ok", detail};
+		rc = audit_access(c, &ev);
+		if (rc)
+			store_request_fini(out);
+	}
+	return rc;
+}
+
+static int by_subject(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+enum rc request_read_list(const struct core_ctx *c, const struct store_request_filter *f,
+                          struct store_request **out, size_t *n)
+{
+	enum rc rc = store_requests_list(c->store, c->tenant->id, f, out, n);
+	if (rc)
+		return rc;
+	const char **subjects = xcalloc(*n ? *n : 1, sizeof *subjects);
+	size_t nshown = 0;
+	for (size_t i = 0; !rc && i < *n; i++) {
+		bool shown = false;
+		rc = notes_open(c, &(*out)[i], &shown);
+		if (shown)
+			subjects[nshown++] = (*out)[i].subject_id;
+	}
+	/* One entry per subject, counting their requests shown. */
+	qsort(subjects, nshown, sizeof *subjects, by_subject);
+	for (size_t i = 0, k; !rc && i < nshown; i = k) {
+		for (k = i + 1; k < nshown && !strcmp(subjects[i], subjects[k]); k++)
+			;
+		char detail[32];
+		snprintf(detail, sizeof detail, "requests=%zu", k - i);
+		struct audit_event ev = {"request.read", subjects[i], NULL, "ok", detail};
+		rc = audit_access(c, &ev);
+	}
+	free(subjects);
 	if (rc) {
 		store_requests_free(*out, *n);
 		*out = NULL;
@@ -1097,7 +1164,7 @@ enum rc request_waive(const struct core_ctx *c, const char *id, int64_t n, const
 		char rid[TOKEN_ID_MAX];
 		snprintf(rid, sizeof rid, "%s", r.id);
 		store_request_fini(&r);
-		return request_get(c, rid, out, eb);
+		return request_read(c, rid, out, eb); /* the answer shows its texts */
 	}
 	store_request_fini(&r);
 	return rc;

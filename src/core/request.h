@@ -111,6 +111,14 @@ enum rc request_create(const struct core_ctx *c, const struct request_input *in,
 enum rc request_get(const struct core_ctx *c, const char *id, struct store_request *out, struct errbuf *eb) WUR;
 enum rc request_list(const struct core_ctx *c, const struct store_request_filter *f, struct store_request **out,
                      size_t *n) WUR;
+/* request_get and request_list for showing to staff: verified_by, the
+ * reasons and the outcome are what staff wrote about the person, so each
+ * subject whose texts are shown gets one access entry ("request.read",
+ * detail "request=ID", or "requests=N" for a list) through audit_access.
+ * A request about nobody, or whose subject is erased, shows nobody's. */
+enum rc request_read(const struct core_ctx *c, const char *id, struct store_request *out, struct errbuf *eb) WUR;
+enum rc request_read_list(const struct core_ctx *c, const struct store_request_filter *f,
+                          struct store_request **out, size_t *n) WUR;
 enum rc request_verify(const struct core_ctx *c, const char *id, const char *verified_by, struct errbuf *eb) WUR;
 enum rc request_extend(const struct core_ctx *c, const char *id, const char *reason, struct errbuf *eb) WUR;
 enum rc request_refuse(const struct core_ctx *c, const char *id, const char *reason, struct errbuf *eb) WUR;
@@ -141,7 +149,8 @@ enum rc request_notifications(const struct core_ctx *c, const struct store_reque
 /* The DPO's decision not to wait for notification `n` of request `id`
  * (e.g. the recipient no longer exists): audited with the reason; the
  * request completes if it was the last one pending. *out: the request as
- * it now stands. RC_NOT_FOUND: no such notification; RC_CONFLICT: it was
+ * it now stands, read as request_read reads it (its texts are shown).
+ * RC_NOT_FOUND: no such notification; RC_CONFLICT: it was
  * delivered or waived already. */
 enum rc request_waive(const struct core_ctx *c, const char *id, int64_t n, const char *reason,
                       struct store_request *out, struct errbuf *eb) WUR;

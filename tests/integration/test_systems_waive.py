@@ -31,6 +31,10 @@ def test_a_waiver_reason_is_sealed_and_dies_with_the_subject(env):
     done = complete(env, rid)
     assert done["status"] == "awaiting_acknowledgements"
     waive(env, rid, notification(done, "newsletter")["id"], REASON)
+    # The answer shows the request's texts: an access entry follows the waiver's own.
+    log = env.request("GET", "/v1/audit", env.keys["dpo"], params={"subject": sid, "limit": 1000}).json()["entries"]
+    actions = [e["action"] for e in log]
+    assert "request.read" in actions[actions.index("request.notification_waive"):], actions
 
     # While the subject exists, the DPO reads the reason back ...
     got = get(env, rid)

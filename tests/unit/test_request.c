@@ -300,6 +300,71 @@ static void test_verify_by_link(void **state)
 	test_register_free(&r);
 }
 
+/* request.read entries of subject sid with this detail. */
+static size_t reads(struct test_register *r, const char *sid, const char *detail)
+{
+	struct store_audit_filter f = {.subject_id = sid, .limit = 1000};
+	struct store_audit *e = NULL;
+	size_t n = 0, hits = 0;
+	assert_int_equal(store_audit_list(r->store, r->tenant->id, &f, &e, &n), RC_OK);
+	for (size_t i = 0; i < n; i++)
+		hits += !strcmp(e[i].action, "request.read") && (!detail || !strcmp(e[i].detail, detail));
+	store_audits_free(e, n);
+	return hits;
+}
+
+/* verified_by and the reasons are what staff wrote about the person:
+ * request_read and request_read_list enter an access entry per subject
+ * whose texts they show; request_get and request_list (core's own use)
+ * none, and a request with no texts, or whose subject is erased, none. */
+static void test_reading_the_texts_is_audited(void **state)
+{
+	struct test_register r;
+	test_register_new(&r, POLICY, "default");
+	struct core_ctx c = test_ctx(test_at(NOW), &r);
+	char a[TOKEN_ID_MAX], b[TOKEN_ID_MAX], rid[TOKEN_ID_MAX], detail[64];
+	struct errbuf eb = {""};
+	make_subject(&c, "a@example.ee", a, rid, NULL);
+	make_subject(&c, "b@example.ee", b, rid, NULL);
+	struct store_request qa[2], qb, got, *v = NULL;
+	size_t n = 0;
+	new_request(&c, a, "access", NULL, "passport of Mari", &qa[0]);
+	new_request(&c, a, "portability", NULL, "id card", &qa[1]);
+	new_request(&c, b, "access", NULL, NULL, &qb);
+	struct store_request_filter f = {.after = "", .limit = 100};
+	assert_int_equal(request_get(&c, qa[0].id, &got, &eb), RC_OK);
+	store_request_fini(&got);
+	assert_int_equal(request_list(&c, &f, &v, &n), RC_OK);
+	store_requests_free(v, n);
+	assert_int_equal(reads(&r, a, NULL), 0);
+
+	assert_int_equal(request_read(&c, qa[0].id, &got, &eb), RC_OK);
+	assert_string_equal(got.verified_by, "passport of Mari");
+	store_request_fini(&got);
+	snprintf(detail, sizeof detail, "request=%s", qa[0].id);
+	assert_int_equal(reads(&r, a, detail), 1);
+	assert_int_equal(request_read(&c, qb.id, &got, &eb), RC_OK);
+	store_request_fini(&got);
+	assert_int_equal(reads(&r, b, NULL), 0);
+	assert_int_equal(request_read(&c, "req_nosuch", &got, &eb), RC_NOT_FOUND);
+
+	assert_int_equal(request_read_list(&c, &f, &v, &n), RC_OK);
+	assert_int_equal(n, 3);
+	store_requests_free(v, n);
+	assert_int_equal(reads(&r, a, "requests=2"), 1);
+	assert_int_equal(reads(&r, b, NULL), 0);
+
+	assert_int_equal(subject_delete(&c, a, &eb), RC_OK);
+	assert_int_equal(request_read(&c, qa[0].id, &got, &eb), RC_OK);
+	assert_null(got.verified_by);
+	store_request_fini(&got);
+	assert_int_equal(reads(&r, a, NULL), 2);
+	for (int i = 0; i < 2; i++)
+		store_request_fini(&qa[i]);
+	store_request_fini(&qb);
+	test_register_free(&r);
+}
+
 static void test_open_and_late_counts(void **state)
 {
 	struct test_register r;
@@ -545,6 +610,7 @@ int main(void)
 		cmocka_unit_test(test_what_completing_does),
 		cmocka_unit_test(test_by_lookup),
 		cmocka_unit_test(test_erasure_partial_under_hold_or_law),
+		cmocka_unit_test(test_reading_the_texts_is_audited),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

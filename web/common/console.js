@@ -293,7 +293,7 @@
         tr.appendChild(el("td", day(h.created_at)));
         tr.appendChild(el("td", h.until ? day(h.until) : t("holds.lifted_by_hand")));
         tr.appendChild(el("td", h.record_id || h.subject_id));
-        tr.appendChild(el("td", h.reason));
+        tr.appendChild(el("td", h.reason === null ? t("holds.reason_withheld") : h.reason));
         tr.appendChild(el("td", h.forbid_disclosure ? t("holds.forbidden") : t("holds.allowed")));
         tbody.appendChild(tr);
       });
