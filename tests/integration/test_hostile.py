@@ -232,3 +232,42 @@ def test_six_hundred_query_parameters_get_a_prompt_answer(api):
     r = api.request("GET", "/v1/audit?limit=" + "1" * 40000, api.keys["admin"])
     assert time.monotonic() - t < 5 and r.status_code in (414, 431), r.status_code
     assert api.request("GET", "/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("bad", ["\x1b[2J", "\x07", "\x7f"])
+def test_control_characters_in_free_texts_are_refused_naming_the_field(api, bad):
+    """Record fields refuse them already; the free texts staff and subjects
+    give (stored, shown, mailed) follow the same rule. Tab and line breaks
+    stay allowed."""
+    admin = api.keys["admin"]
+    r = api.request("POST", "/v1/subjects", admin,
+                    json={"records": [dict(ALICE, fields=dict(ALICE["fields"], email=f"cc{ord(bad[-1])}@example.ee"))]})
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+
+    def refused(method, path, body, field):
+        r = api.request(method, path, admin, json=body)
+        assert r.status_code == 422, (path, field, r.status_code, r.text)
+        msg = error_body(r)["message"]
+        assert msg.startswith(field + ":") and "control characters" in msg, (path, msg)
+
+    consent = {"purpose": "direct_marketing", "granted": True, "source": "checkout form", "text": "Send me offers"}
+    refused("POST", f"/v1/subjects/{sid}/consents", dict(consent, source="checkout" + bad), "source")
+    refused("POST", f"/v1/subjects/{sid}/consents", dict(consent, text="offers" + bad), "text")
+    refused("POST", f"/v1/subjects/{sid}/acceptances", {"source": "signup" + bad}, "source")
+    refused("POST", "/v1/holds", {"subject_id": sid, "reason": "dispute" + bad}, "reason")
+    refused("POST", "/v1/disclosures", {"subject_id": sid, "recipient": "authorities", "purpose": "accounting",
+                                        "fields": ["name"], "legal_reference": "Tax Act" + bad}, "legal_reference")
+    refused("POST", "/v1/requests", {"type": "access", "subject_id": sid, "verified_by": "ID card" + bad},
+            "verified_by")
+    req = api.request("POST", "/v1/requests", admin, json={"type": "access", "subject_id": sid,
+                                                          "verified_by": "ID card\tat the counter"})
+    assert req.status_code == 201, req.text
+    rid = req.json()["id"]
+    refused("POST", f"/v1/requests/{rid}/extend", {"reason": "busy" + bad}, "reason")
+    refused("POST", f"/v1/requests/{rid}/refuse", {"reason": "no" + bad}, "reason")
+    # Nothing was stored; the same texts without the character pass.
+    assert api.request("GET", f"/v1/subjects/{sid}/consents", admin).json()["history"] == []
+    assert api.request("GET", "/v1/holds", admin, params={"subject": sid}).json()["holds"] == []
+    r = api.request("POST", f"/v1/requests/{rid}/extend", admin, json={"reason": "busy,\r\n\tsorry"})
+    assert r.status_code == 200, r.text
