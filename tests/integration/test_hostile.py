@@ -194,6 +194,13 @@ def test_a_raw_nul_in_the_path_or_a_header_is_refused(api):
         status, _, body = raw(api, head)
         assert status == 400, (head, status, body)
         assert json.loads(body)["error"]["message"] == "a header has a NUL character"
+    # A raw NUL in the query, and the same request without it.
+    q = b"GET /v1/audit?limit=1%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key + b"\r\nConnection: close\r\n\r\n"
+    assert raw(api, q % b"")[0] == 200
+    assert raw(api, q % b"\0junk")[0] == 422
+    # Empty and space-padded values are no NUL.
+    assert raw(api, b"GET /v1/whoami HTTP/1.1\r\nX-Empty:\r\nHost: x\r\nX-Pad: v \t \r\nAuthorization: Bearer " +
+               key + b"\r\nConnection: close\r\nX-Last:   \r\n\r\n")[0] == 200
     # Bare line feeds alone are still served.
     assert raw(api, b"GET /v1/whoami HTTP/1.1\nHost: x\nAuthorization: Bearer " + key +
                b"\nConnection: close\n\n")[0] == 200
