@@ -349,8 +349,9 @@ static enum MHD_Result header_scan_cb(void *cls, enum MHD_ValueKind kind, const 
  * line end directly, and the last value when the byte after its end is 0
  * (CR LF, or the empty line after a bare LF). A NUL followed at once by more
  * NULs at the very end of the last header escapes this, and cuts nothing
- * that matters. Later versions parse headers anew and refuse such bytes
- * themselves.
+ * that matters. The check is compiled for the layout it was verified on
+ * (0.9.75 and before); libmicrohttpd 1.0 parses headers anew and answers a
+ * NUL in one with its own 400.
  */
 static bool header_has_nul(struct MHD_Connection *conn)
 {
