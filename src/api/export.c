@@ -15,6 +15,7 @@
 
 #include "api/handlers.h"
 #include "api/value_json.h"
+#include "base/csv.h"
 #include "base/timeutil.h"
 #include "core/consent.h"
 #include "core/country.h"
@@ -146,14 +147,18 @@ static json_t *export_json(struct http_request *rq, const struct subject_view *s
 	                 "answer_deadline", json_pack("{s:s}", "text", "1 month from receipt, extendable once"));
 }
 
+/* One cell, quoted when it must be (RFC 4180); a formula's start behind a
+ * single quote (base/csv.h). */
 static enum rc csv_cell(struct buf *b, const char *s, size_t n)
 {
 	bool quote = false;
 	for (size_t i = 0; i < n && !quote; i++)
 		quote = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+	enum rc rc = quote ? buf_append(b, "\"", 1) : RC_OK;
+	if (!rc && csv_formula(s, n))
+		rc = buf_append(b, "'", 1);
 	if (!quote)
-		return buf_append(b, s, n);
-	enum rc rc = buf_append(b, "\"", 1);
+		return rc ? rc : buf_append(b, s, n);
 	for (size_t i = 0; !rc && i < n; i++)
 		rc = s[i] == '"' ? buf_append(b, "\"\"", 2) : buf_append(b, &s[i], 1);
 	return rc ? rc : buf_append(b, "\"", 1);

@@ -28,6 +28,9 @@
 #include "store/store.h"
 
 struct pending {
+	bool started;              /* set up by the access handler's first call */
+	bool nul_in_target;        /* a NUL (raw or %00) in the path or the query */
+	bool query_cut;            /* more query parameters than any route takes: not parsed */
 	struct http_request rq;
 	struct buf body;
 	bool body_too_large;
@@ -222,9 +225,16 @@ static enum rc parse_body(struct pending *p, struct MHD_Connection *conn)
 		return rc;
 	json_error_t jerr;
 	rq->json = json_loadb(p->body.data, p->body.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!rq->json)
+	if (!rq->json) {
+		/* jansson's text quotes the bytes where it stopped ("... near
+		 * '\"Mari Salajane\\x'"): an answer names where, never a value,
+		 * so only the reason before that quote is kept. */
+		char *near = strstr(jerr.text, " near ");
+		if (near)
+			*near = '\0';
 		return err_set(&rq->eb, RC_INVALID, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
 		               jerr.text);
+	}
 	return RC_OK;
 }
 
@@ -244,6 +254,117 @@ static void client_addr(struct server *s, struct MHD_Connection *conn, char out[
 	if (s->proxies.n)
 		MHD_get_connection_values(conn, MHD_HEADER_KIND, proxy_header_cb, &h);
 	proxy_client(&s->proxies, ci ? ci->client_addr : NULL, &h, out);
+}
+
+/* ---- what libmicrohttpd hands over as C strings ---- */
+
+/*
+ * libmicrohttpd gives the path, the query's names and values and the headers
+ * as C strings: a NUL in any of them would cut it silently, and a handler
+ * would act on the part before it (a look-up of "alice@x\0junk" finds alice,
+ * "Bearer KEY\0x" passes as KEY). Every request is checked here, before any
+ * route, on the bytes as they came: a NUL refuses it whole.
+ */
+
+/* Counts the query's parameters as libmicrohttpd will split them: on '&',
+ * a trailing empty piece aside. */
+static size_t query_pieces(const char *q)
+{
+	size_t n = *q ? 1 : 0;
+	for (const char *a = strchr(q, '&'); a; a = strchr(a + 1, '&'))
+		if (a[1])
+			n++;
+	return n;
+}
+
+/*
+ * Called by libmicrohttpd with the request target as sent (still escaped),
+ * before it parses the query; what it returns is the request's state from
+ * then on. libmicrohttpd 0.9.75 keeps every query parameter in the
+ * connection's memory pool, and a query of some 500 parameters exhausts it:
+ * the 431 it then means to send is lost and the client waits for the
+ * timeout. A query with more parameters than any route takes is therefore
+ * not parsed at all (its first byte becomes the end of the string, in the
+ * request line libmicrohttpd owns and hands over as const) and the request
+ * is refused as the query check refuses one parameter too many.
+ */
+void *server_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	(void)cls;
+	(void)conn;
+	struct pending *p = xcalloc(1, sizeof *p);
+	if (!uri) /* a request line without a target: libmicrohttpd refuses it */
+		return p;
+	size_t n = strlen(uri);
+	/* The target ends where libmicrohttpd cut the line before " HTTP/1.x"
+	 * (or at the line's end): anything else after its end is a raw NUL. */
+	p->nul_in_target = strstr(uri, "%00") || (uri[n + 1] && strncmp(uri + n + 1, "HTTP/", 5));
+	char *q = (char *)strchr(uri, '?');
+	if (q && query_pieces(q + 1) > HTTP_QUERY_MAX) {
+		q[1] = '\0';
+		p->query_cut = true;
+	}
+	return p;
+}
+
+#if MHD_VERSION <= 0x00097500
+struct header_scan {
+	const char *prev_value; /* the previous header's value, NULL before the first */
+	size_t prev_len;
+	bool nul;
+};
+
+/* The next header's name must begin right after the previous value's line
+ * end (CR LF or a bare LF, which libmicrohttpd has set to 0): any other
+ * byte between them followed a NUL in that value. */
+static bool ends_clean(const char *value, size_t len, const char *next_key)
+{
+	const char *end = value + len;
+	if (next_key == end + 1 || (next_key == end + 2 && end[1] == '\0'))
+		return true;
+	return false;
+}
+
+static enum MHD_Result header_scan_cb(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                      const char *value, size_t value_size)
+{
+	(void)kind;
+	(void)key_size;
+	struct header_scan *h = cls;
+	if (h->prev_value && !ends_clean(h->prev_value, h->prev_len, key)) {
+		h->nul = true;
+		return MHD_NO;
+	}
+	h->prev_value = value;
+	h->prev_len = value_size;
+	return MHD_YES;
+}
+#endif
+
+/*
+ * A raw NUL in a header value. libmicrohttpd 0.9.75 (Debian 12's) measures
+ * header values with strlen, so the _n look-ups cannot see past one; but it
+ * parses the header lines in place, in its read buffer, one after the other,
+ * the line ends set to 0. So a value is clean when the next name follows its
+ * line end directly, and the last value when the byte after its end is 0
+ * (CR LF, or the empty line after a bare LF). A NUL followed at once by more
+ * NULs at the very end of the last header escapes this, and cuts nothing
+ * that matters. The check is compiled for the layout it was verified on
+ * (0.9.75 and before); libmicrohttpd 1.0 parses headers anew and answers a
+ * NUL in one with its own 400.
+ */
+static bool header_has_nul(struct MHD_Connection *conn)
+{
+#if MHD_VERSION <= 0x00097500
+	struct header_scan h = {.prev_value = NULL};
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, header_scan_cb, &h);
+	if (h.nul)
+		return true;
+	return h.prev_value && h.prev_value[h.prev_len + 1] != '\0';
+#else
+	(void)conn;
+	return false;
+#endif
 }
 
 /* ---- the request pipeline ---- */
@@ -578,8 +699,10 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const 
 {
 	struct server *s = cls;
 	struct pending *p = *con_cls;
-	if (!p) {
-		p = xcalloc(1, sizeof *p);
+	if (!p) /* server_on_uri is always called first: not expected */
+		p = *con_cls = xcalloc(1, sizeof *p);
+	if (!p->started) {
+		p->started = true;
 		p->start_us = now_us();
 		p->rq.srv = s;
 		p->rq.conn = conn;
@@ -590,7 +713,18 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const 
 		p->match_rc = router_match(method, url, &p->rq.route_index, p->rq.params, p->allow, sizeof p->allow);
 		if (!p->match_rc)
 			p->rq.route = &http_routes[p->rq.route_index];
-		*con_cls = p;
+		if (p->nul_in_target) {
+			err_set(&p->rq.eb, RC_UNPROCESSABLE, "the path or the query has a NUL character");
+			return respond(s, p, conn, RC_UNPROCESSABLE);
+		}
+		if (header_has_nul(conn)) {
+			err_set(&p->rq.eb, RC_INVALID, "a header has a NUL character");
+			return respond(s, p, conn, RC_INVALID);
+		}
+		if (p->query_cut) {
+			err_set(&p->rq.eb, RC_UNPROCESSABLE, "more than %d query parameters", HTTP_QUERY_MAX);
+			return respond(s, p, conn, RC_UNPROCESSABLE);
+		}
 		/* An announced body over the cap is refused before it is read. */
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > HTTP_BODY_MAX) {
@@ -635,6 +769,11 @@ void server_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct pending *p = *con_cls;
 	if (!p)
 		return;
+	if (!p->started) { /* refused by libmicrohttpd before any handler call */
+		free(p);
+		*con_cls = NULL;
+		return;
+	}
 	json_decref(p->rq.json);
 	json_decref(p->rq.out);
 	free(p->rq.text);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/handlers.h"
+#include "base/csv.h"
 #include "base/timeutil.h"
 #include "core/notice.h"
 #include "core/policy.h"
@@ -175,9 +176,10 @@ static json_t *activity_json(const struct policy *p, const struct activity *a)
 	                 "dpo", c->dpo ? json_string(c->dpo) : json_null(), "security_measures", SECURITY_MEASURES);
 }
 
+/* One cell, always quoted; a formula's start behind a single quote (base/csv.h). */
 static enum rc csv_cell(struct buf *b, const char *s, bool last)
 {
-	enum rc rc = buf_puts(b, "\"");
+	enum rc rc = buf_puts(b, csv_formula(s, strlen(s)) ? "\"'" : "\"");
 	for (; !rc && *s; s++)
 		rc = *s == '"' ? buf_puts(b, "\"\"") : buf_append(b, s, 1);
 	rc = rc ? rc : buf_puts(b, "\"");

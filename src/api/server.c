@@ -428,6 +428,7 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	                          MHD_OPTION_ARRAY, tls_opts,
 	                          MHD_OPTION_THREAD_POOL_SIZE, threads,
 	                          MHD_OPTION_NOTIFY_COMPLETED, server_on_completed, s,
+	                          MHD_OPTION_URI_LOG_CALLBACK, server_on_uri, s,
 	                          MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 	                          MHD_OPTION_CONNECTION_LIMIT, total,

@@ -149,6 +149,7 @@ void server_tenant_refresh(struct server *s, struct store *st, int64_t id);
 enum rc server_authenticate(struct server *s, struct worker *w, struct http_request *rq) WUR;
 
 /* http.c: the libmicrohttpd callbacks. */
+void *server_on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
 enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                    const char *version, const char *upload_data, size_t *upload_data_size,
                                    void **con_cls);

@@ -854,6 +854,9 @@ static void reject(struct writer *w, const struct row *r, const char *msg)
 		fprintf(stderr, "%s%s:%zu: %s\n", w->o->progress ? "\r\033[K" : "privreg: ", w->path, r->line, msg);
 	if (!w->rejects)
 		return;
+	/* The row as it was read, not made formula-safe like the exports for
+	 * people (base/csv.h): this file is meant to be fixed and fed back to
+	 * privreg import, which would keep a quote put before a value. */
 	fprintf(w->rejects, "%zu,", r->line);
 	csv_fwrite(w->rejects, msg, strlen(msg));
 	fputc(',', w->rejects);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "api/value_json.h"
+#include "base/csv.h"
 #include "base/log.h"
 #include "base/timeutil.h"
 #include "base/xalloc.h"
@@ -104,10 +105,12 @@ static json_t *str(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-/* One CSV cell (RFC 4180): quoted, quotes doubled. */
+/* One CSV cell (RFC 4180): quoted, quotes doubled; a formula's start behind
+ * a single quote (base/csv.h: the CSV tables are for people, the JSON files
+ * beside them keep every value exactly). */
 static enum rc csv_cell(struct buf *b, const char *s, bool last)
 {
-	enum rc rc = buf_puts(b, "\"");
+	enum rc rc = buf_puts(b, csv_formula(s, strlen(s)) ? "\"'" : "\"");
 	for (; !rc && *s; s++)
 		rc = *s == '"' ? buf_puts(b, "\"\"") : buf_append(b, s, 1);
 	rc = rc ? rc : buf_puts(b, "\"");
@@ -311,7 +314,10 @@ static const char readme[] =
 	"  subjects.json       every subject with all its records and fields\n"
 	"  records/KIND.json   the records of one kind (as in subjects.json)\n"
 	"  records/KIND.csv    the same as a table: subject_id, record_id,\n"
-	"                      created_at, state, then one column per field\n"
+	"                      created_at, state, then one column per field;\n"
+	"                      a value that begins with = + - @, a tab or a\n"
+	"                      carriage return has a ' before it, so that no\n"
+	"                      spreadsheet runs it (the JSON files keep it)\n"
 	"  consents.json       per subject: current states and the full history\n"
 	"  requests.json       data-subject requests and their answers\n"
 	"  disclosures.json    every disclosure to a recipient\n"

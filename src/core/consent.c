@@ -12,6 +12,7 @@
 #include "base/xalloc.h"
 #include "core/audit.h"
 #include "core/datakey.h"
+#include "core/field.h"
 #include "core/mail.h"
 #include "core/subject.h"
 #include "store/store.h"
@@ -110,6 +111,9 @@ enum rc consent_record(const struct core_ctx *c, const char *subject_id, const c
 		return err_set(eb, RC_UNPROCESSABLE, "source is longer than %d characters", CONSENT_SOURCE_MAX);
 	if (ev->wording && strlen(ev->wording) > CONSENT_WORDING_MAX)
 		return err_set(eb, RC_UNPROCESSABLE, "text is longer than %d characters", CONSENT_WORDING_MAX);
+	if (!field_text_ok(ev->source) || !field_text_ok(ev->wording))
+		return err_set(eb, RC_UNPROCESSABLE, "%s: not valid UTF-8 text (or has control characters)",
+		               field_text_ok(ev->source) ? "text" : "source");
 	char ip[48] = "";
 	if (ev->ip && *ev->ip && !truncate_ip(ev->ip, ip))
 		return err_set(eb, RC_UNPROCESSABLE, "ip: not an IP address");
@@ -578,6 +582,9 @@ enum rc consent_accept_terms(const struct core_ctx *c, const char *subject_id, c
 		               CONSENT_SOURCE_MAX);
 	if (ev->wording && strlen(ev->wording) > CONSENT_WORDING_MAX)
 		return err_set(eb, RC_UNPROCESSABLE, "text is longer than %d characters", CONSENT_WORDING_MAX);
+	if (!field_text_ok(ev->source) || !field_text_ok(ev->wording))
+		return err_set(eb, RC_UNPROCESSABLE, "%s: not valid UTF-8 text (or has control characters)",
+		               field_text_ok(ev->source) ? "text" : "source");
 	enum rc rc = store_policy_version_exists(c->store, c->tenant->id, version);
 	if (rc == RC_NOT_FOUND)
 		return err_set(eb, RC_UNPROCESSABLE, "version '%.64s' is not a policy version of this register", version);

@@ -117,6 +117,11 @@ bool field_email_ok(const char *s)
 	return email_valid(s, strlen(s)) && utf8_chars((const unsigned char *)s, strlen(s)) >= 0;
 }
 
+bool field_text_ok(const char *s)
+{
+	return !s || utf8_chars((const unsigned char *)s, strlen(s)) >= 0;
+}
+
 static enum rc norm_text(const struct policy_field *f, const struct field_value *in,
                          struct buf *out, struct errbuf *eb)
 {

@@ -46,6 +46,13 @@ enum rc field_lookup_form(const struct policy_field *f, const char *canonical, s
 
 bool field_email_ok(const char *s);
 
+/* The rule of text fields, for every free text a person gives (a consent's
+ * source and wording, a reason, a legal reference): well-formed UTF-8, no
+ * control character but tab, line feed and carriage return, no DEL. Such
+ * texts are stored, shown and mailed as given, so no terminal escape or
+ * bell may get in. NULL passes (the text is absent). */
+bool field_text_ok(const char *s);
+
 /* Whole years between a birth date and an instant (both UTC seconds). */
 int field_age_years(int64_t birth, int64_t now);
 

@@ -359,3 +359,17 @@ def test_policy_versions_and_notices(env, tmp_path):
     assert [(e["purpose"], e["action"], e["policy_version"]) for e in h] == [
         ("terms", "accepted", "2024-05"), ("terms", "accepted", "2025-01")]
     assert order_only  # no account, no e-mail: not noticed
+
+
+def test_a_link_with_a_nul_after_its_token_confirms_nothing(env):
+    """libmicrohttpd hands the path over as a C string: %00 cut it, and the
+    token before it confirmed the grant."""
+    sid = new_subject(env, "nul@example.ee")
+    assert grant(env, sid).status_code == 201
+    link = link_in(env.inbox.wait(1)[0], "c")
+    for tail in ["%00", "%00junk"]:
+        r = requests.post(link + tail, data={"confirm": "One-Click"}, timeout=10)
+        assert r.status_code == 422 and "NUL" in r.json()["error"]["message"], r.text
+    assert check(env, subject=sid)["state"] == "pending"
+    assert requests.post(link, data={"confirm": "One-Click"}, timeout=10).status_code == 200
+    assert check(env, subject=sid)["state"] == "granted"

