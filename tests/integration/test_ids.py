@@ -181,7 +181,8 @@ def test_register_with_old_ids_upgrades(tmp_path):
         assert srv.request("GET", f"/v1/subjects/{old_sid}", admin).status_code == 404
         # (b) entries written before the upgrade are found by the new id
         entries = srv.request("GET", "/v1/audit", admin, params={"subject": sid}).json()["entries"]
-        assert len(entries) == len(before) + 1  # + the read above
+        assert len(entries) == len(before) + 2  # + the subject's and the request's reads above
+        assert [e["action"] for e in entries[len(before):]] == ["subject.read", "request.read"]
         assert [e["seq"] for e in entries[:len(before)]] == [e["seq"] for e in before]
         assert all(e["subject_id"] == sid for e in entries)
         everything = srv.request("GET", "/v1/audit", admin, params={"limit": 1000}).json()["entries"]
