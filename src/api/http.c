@@ -575,8 +575,12 @@ static enum rc dispatch(struct server *s, struct pending *p, struct MHD_Connecti
 	enum rc rc = server_worker(s, &w);
 	if (!rc) {
 		rq->ctx.store = w->store;
-		rq->ctx.sink = s->sink;
-		rq->ctx.flights = s->flights;
+		/* While the server stops, nothing waits suspended: access entries
+		 * are written by the request's own thread, a consent check asks
+		 * the store itself. */
+		bool stopping = atomic_load(&s->stopping);
+		rq->ctx.sink = stopping ? NULL : s->sink;
+		rq->ctx.flights = stopping ? NULL : s->flights;
 		rq->ctx.waiter = &p->waiter;
 		rq->ctx.links = &s->links;
 	}
@@ -684,6 +688,7 @@ static enum MHD_Result respond(struct server *s, struct pending *p, struct MHD_C
 static void park(void *arg)
 {
 	struct pending *p = arg;
+	atomic_fetch_add(&p->rq.srv->parked, 1);
 	MHD_suspend_connection(p->rq.conn);
 }
 
@@ -741,6 +746,7 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	server_conn_received(s, conn); /* headers and body are in: the receive deadline stops */
 	if (p->parked) { /* woken: the access entries are written, or failed */
+		atomic_fetch_sub(&s->parked, 1);
 		enum rc rc = p->handler_rc ? p->handler_rc : audit_waiter_result(&p->waiter);
 		if (rc && !p->handler_rc)
 			err_set(&p->rq.eb, rc, "the access could not be logged, so nothing is shown");

@@ -530,12 +530,20 @@ void server_stop(struct server *s)
 		 * closed, and libmicrohttpd aborts on that ("Failed to remove
 		 * listen FD from epoll set"). */
 		MHD_socket lfd = MHD_quiesce_daemon(s->mhd);
+		atomic_store(&s->stopping, true); /* no request parks from now on */
 		for (int i = 0; i < 100; i++) {
 			const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
 			if (!di || di->num_connections == 0)
 				break;
 			usleep(50 * 1000);
 		}
+		/* Keep-alive clients may keep their connections open; what must
+		 * not be left is a suspended one. The audit writer and the consent
+		 * flights still run, so the parked requests are answered. */
+		for (int i = 0; i < SERVER_STOP_PARKED_WAIT_S * 20 && atomic_load(&s->parked); i++)
+			usleep(50 * 1000);
+		if (atomic_load(&s->parked))
+			log_error("stop: %u requests still wait for the database", atomic_load(&s->parked));
 		MHD_stop_daemon(s->mhd); /* joins the threads: their stores close */
 		if (lfd != MHD_INVALID_SOCKET)
 			close(lfd);

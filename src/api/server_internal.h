@@ -68,6 +68,9 @@ struct server_conn {
 	struct server_conn *prev, *next;
 };
 
+/* How long a stop waits for requests parked on the database (server_stop). */
+#define SERVER_STOP_PARKED_WAIT_S 30
+
 struct server {
 	char *keydir, *store_url, *public_url;
 	struct core_links links;   /* links in e-mails: public_url and the router's prefixes */
@@ -103,6 +106,12 @@ struct server {
 	pthread_t reaper;
 	bool reaper_running, reaper_stop;
 	atomic_uint_fast64_t conns_reaped; /* connections cut at the deadline */
+	/* Requests waiting suspended (for their access entries, or a consent
+	 * check's flight) must all be answered before libmicrohttpd stops,
+	 * which aborts the process on a suspended connection: once stopping is
+	 * set, no request waits suspended any more (server_stop). */
+	atomic_bool stopping;
+	atomic_uint parked;
 };
 
 /* What one server thread keeps for itself (worker.c): its connection and the

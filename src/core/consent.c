@@ -358,6 +358,12 @@ static void *flights_main(void *arg)
 			qs[i] = take[i]->q;
 		enum rc rc = store_consent_by_lookups(fl->store, take[0]->tenant, take[0]->purpose->name, qs, k,
 		                                      CONSENT_LOOKUP_MAX + 1);
+		/* A read outside any transaction: a connection the database ended
+		 * (a restart, a fail-over) is opened again by the next try, rather
+		 * than failing every check of the flight. */
+		if (rc == RC_UNAVAILABLE)
+			rc = store_consent_by_lookups(fl->store, take[0]->tenant, take[0]->purpose->name, qs, k,
+			                              CONSENT_LOOKUP_MAX + 1);
 		for (size_t i = 0; i < k; i++) {
 			/* Done is the last touch: the owner may free it at once. */
 			struct audit_waiter *w = take[i]->waiter;

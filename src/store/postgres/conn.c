@@ -336,12 +336,9 @@ static bool flight(struct pg_store *q, struct pq_stmt *st, const char *const *va
 	return false;
 }
 
-static void reconnect_if_lost(struct pg_store *q);
-
 enum rc pq_exec(struct pg_store *q, const char *sql, const char *what)
 {
 	finish_ending(q);
-	reconnect_if_lost(q);
 	if (q->depth)
 		q->opened = true;
 	PGresult *res = NULL;
@@ -435,10 +432,10 @@ enum rc pq_run_later(struct pg_store *q, struct pq_stmt *st, const char *what)
 static const char configure_sql[] =
 	"SET client_min_messages = warning; SET TIME ZONE 'UTC'; SET bytea_output = 'hex'";
 
-/* What the server says outside an answer (a warning; its goodbye before a
- * restart, read by reconnect_if_lost): logged by severity and SQLSTATE
- * only, since a message may quote values; libpq would print it whole to
- * stderr. */
+/* What the server says beside an answer (a warning, or its goodbye when it
+ * ends the session while libpq waits for one): logged by severity and
+ * SQLSTATE only, since a message may quote values; libpq would print it
+ * whole to stderr. */
 static void log_notice(void *arg, const PGresult *res)
 {
 	(void)arg;
@@ -474,11 +471,13 @@ static void reconnect_if_lost(struct pg_store *q)
 	int64_t now = monotonic_ms();
 	bool idle = now - q->used_at >= PQ_IDLE_PROBE_MS;
 	q->used_at = now;
-	/* Twice: the first read may take the server's goodbye (a FATAL
-	 * message, which libpq hands to the notice processor), the second
-	 * finds the end of the stream behind it. */
+	/* Only between transactions as the server sees them: the migrations
+	 * send BEGIN and COMMIT themselves (pq_exec at depth 0), and a session
+	 * opened again in between would take the COMMIT for nothing. Twice:
+	 * the first read may take only the server's goodbye (a FATAL message),
+	 * the second finds the end of the stream behind it. */
 	if (idle && PQstatus(q->conn) == CONNECTION_OK && !q->broken &&
-	    (!PQconsumeInput(q->conn) || !PQconsumeInput(q->conn)))
+	    PQtransactionStatus(q->conn) == PQTRANS_IDLE && (!PQconsumeInput(q->conn) || !PQconsumeInput(q->conn)))
 		q->broken = true;
 	if (PQstatus(q->conn) == CONNECTION_OK && !q->broken)
 		return;
@@ -956,6 +955,8 @@ enum rc pg_sync(struct store *s)
 #endif
 	if (q->depth)
 		return RC_OK; /* the outermost commit is durable itself */
+	finish_ending(q);
+	reconnect_if_lost(q); /* the server's tick: a restarted database is found here first */
 	return pq_exec(q, "SELECT txid_current()", "sync");
 }
 
