@@ -320,9 +320,7 @@ struct header_scan {
 static bool ends_clean(const char *value, size_t len, const char *next_key)
 {
 	const char *end = value + len;
-	if (next_key == end + 1 || (next_key == end + 2 && end[1] == '\0'))
-		return true;
-	return false;
+	return next_key == end + 1 || (next_key == end + 2 && end[1] == '\0');
 }
 
 static enum MHD_Result header_scan_cb(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,

@@ -439,7 +439,7 @@ static void cells_drop(struct reader *rd)
 /* A header name as a message shows it: at most its first 64 bytes, with
  * control characters, bytes that are not UTF-8 and invisible characters
  * (a byte-order mark, zero-width and direction marks, a no-break space)
- * escaped (\xNN, \uXXXX), so that a refused name can be seen and fixed. */
+ * escaped (as \x01 or \uFEFF), so that a refused name can be seen and fixed. */
 #define SHOWN_MAX (64 * 4 + 1)
 static const char *shown(const char *name, char out[SHOWN_MAX])
 {

@@ -111,9 +111,8 @@ enum rc consent_record(const struct core_ctx *c, const char *subject_id, const c
 		return err_set(eb, RC_UNPROCESSABLE, "source is longer than %d characters", CONSENT_SOURCE_MAX);
 	if (ev->wording && strlen(ev->wording) > CONSENT_WORDING_MAX)
 		return err_set(eb, RC_UNPROCESSABLE, "text is longer than %d characters", CONSENT_WORDING_MAX);
-	if (!field_text_ok(ev->source) || !field_text_ok(ev->wording))
-		return err_set(eb, RC_UNPROCESSABLE, "%s: not valid UTF-8 text (or has control characters)",
-		               field_text_ok(ev->source) ? "text" : "source");
+	if (field_text_check("source", ev->source, eb) || field_text_check("text", ev->wording, eb))
+		return RC_UNPROCESSABLE;
 	char ip[48] = "";
 	if (ev->ip && *ev->ip && !truncate_ip(ev->ip, ip))
 		return err_set(eb, RC_UNPROCESSABLE, "ip: not an IP address");
@@ -588,9 +587,8 @@ enum rc consent_accept_terms(const struct core_ctx *c, const char *subject_id, c
 		               CONSENT_SOURCE_MAX);
 	if (ev->wording && strlen(ev->wording) > CONSENT_WORDING_MAX)
 		return err_set(eb, RC_UNPROCESSABLE, "text is longer than %d characters", CONSENT_WORDING_MAX);
-	if (!field_text_ok(ev->source) || !field_text_ok(ev->wording))
-		return err_set(eb, RC_UNPROCESSABLE, "%s: not valid UTF-8 text (or has control characters)",
-		               field_text_ok(ev->source) ? "text" : "source");
+	if (field_text_check("source", ev->source, eb) || field_text_check("text", ev->wording, eb))
+		return RC_UNPROCESSABLE;
 	enum rc rc = store_policy_version_exists(c->store, c->tenant->id, version);
 	if (rc == RC_NOT_FOUND)
 		return err_set(eb, RC_UNPROCESSABLE, "version '%.64s' is not a policy version of this register", version);

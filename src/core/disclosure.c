@@ -78,8 +78,8 @@ static enum rc allowed_by_policy(const struct policy *p, const struct disclosure
 		return err_set(eb, RC_TOO_LARGE, "more than %d fields", DISCLOSURE_FIELDS_MAX);
 	if (in->legal_reference && strlen(in->legal_reference) > DISCLOSURE_REFERENCE_MAX)
 		return err_set(eb, RC_UNPROCESSABLE, "legal_reference is longer than %d characters", DISCLOSURE_REFERENCE_MAX);
-	if (!field_text_ok(in->legal_reference))
-		return err_set(eb, RC_UNPROCESSABLE, "legal_reference: not valid UTF-8 text (or has control characters)");
+	if (field_text_check("legal_reference", in->legal_reference, eb))
+		return RC_UNPROCESSABLE;
 	if (!country_in_eea(r->country) && r->transfer == TRANSFER_NONE)
 		return err_set(eb, RC_FORBIDDEN, "%s is in %s, outside the EEA, with no transfer basis", r->name, r->country);
 	if (r->role == RECIPIENT_AUTHORITY) {

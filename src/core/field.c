@@ -122,6 +122,12 @@ bool field_text_ok(const char *s)
 	return !s || utf8_chars((const unsigned char *)s, strlen(s)) >= 0;
 }
 
+enum rc field_text_check(const char *name, const char *s, struct errbuf *eb)
+{
+	return field_text_ok(s) ? RC_OK
+	                        : err_set(eb, RC_UNPROCESSABLE, "%s: not valid UTF-8 text (or has control characters)", name);
+}
+
 static enum rc norm_text(const struct policy_field *f, const struct field_value *in,
                          struct buf *out, struct errbuf *eb)
 {

@@ -52,6 +52,8 @@ bool field_email_ok(const char *s);
  * texts are stored, shown and mailed as given, so no terminal escape or
  * bell may get in. NULL passes (the text is absent). */
 bool field_text_ok(const char *s);
+/* The same as the caller's refusal: RC_UNPROCESSABLE naming the input. */
+enum rc field_text_check(const char *name, const char *s, struct errbuf *eb) WUR;
 
 /* Whole years between a birth date and an instant (both UTC seconds). */
 int field_age_years(int64_t birth, int64_t now);

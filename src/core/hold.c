@@ -90,8 +90,8 @@ enum rc hold_create(const struct core_ctx *c, const struct hold_input *in, struc
 		return err_set(eb, RC_UNPROCESSABLE, "a hold is on a subject_id or on a record_id");
 	if (!in->reason || !*in->reason || strlen(in->reason) > HOLD_REASON_MAX)
 		return err_set(eb, RC_UNPROCESSABLE, "a hold needs its reason (at most %d characters)", HOLD_REASON_MAX);
-	if (!field_text_ok(in->reason))
-		return err_set(eb, RC_UNPROCESSABLE, "reason: not valid UTF-8 text (or has control characters)");
+	if (field_text_check("reason", in->reason, eb))
+		return RC_UNPROCESSABLE;
 	int64_t until = 0;
 	if (in->until && (strlen(in->until) > 40 || timeutil_parse_instant(in->until, &until)))
 		return err_set(eb, RC_UNPROCESSABLE, "until: not an ISO 8601 date or datetime");

@@ -471,9 +471,8 @@ enum rc request_create(const struct core_ctx *c, const struct request_input *in,
 		return err_set(eb, RC_TOO_LARGE, "details are larger than %d bytes", REQUEST_DETAILS_MAX);
 	if ((in->channel && strlen(in->channel) > 64) || (in->verified_by && strlen(in->verified_by) > 200))
 		return err_set(eb, RC_UNPROCESSABLE, "channel (64) or verified_by (200 characters) too long");
-	if (!field_text_ok(in->channel) || !field_text_ok(in->verified_by))
-		return err_set(eb, RC_UNPROCESSABLE, "%s: not valid UTF-8 text (or has control characters)",
-		               field_text_ok(in->channel) ? "verified_by" : "channel");
+	if (field_text_check("channel", in->channel, eb) || field_text_check("verified_by", in->verified_by, eb))
+		return RC_UNPROCESSABLE;
 	char sid[TOKEN_ID_MAX];
 	if (in->subject_id) {
 		snprintf(sid, sizeof sid, "%s", in->subject_id);
@@ -722,8 +721,8 @@ static enum rc bounded_reason(const char *reason, struct errbuf *eb)
 		return err_set(eb, RC_UNPROCESSABLE, "give the reason");
 	if (strlen(reason) > REQUEST_REASON_MAX)
 		return err_set(eb, RC_UNPROCESSABLE, "the reason is longer than %d characters", REQUEST_REASON_MAX);
-	if (!field_text_ok(reason))
-		return err_set(eb, RC_UNPROCESSABLE, "reason: not valid UTF-8 text (or has control characters)");
+	if (field_text_check("reason", reason, eb))
+		return RC_UNPROCESSABLE;
 	return RC_OK;
 }
 
@@ -1147,8 +1146,8 @@ enum rc request_waive(const struct core_ctx *c, const char *id, int64_t n, const
 		return err_set(eb, RC_UNPROCESSABLE, "give the reason why this acknowledgement is not awaited");
 	if (strlen(reason) > NOTIFY_REASON_MAX)
 		return err_set(eb, RC_UNPROCESSABLE, "the reason is longer than %d characters", NOTIFY_REASON_MAX);
-	if (!field_text_ok(reason))
-		return err_set(eb, RC_UNPROCESSABLE, "reason: not valid UTF-8 text (or has control characters)");
+	if (field_text_check("reason", reason, eb))
+		return RC_UNPROCESSABLE;
 	struct store_request r;
 	enum rc rc = request_get(c, id, &r, eb);
 	if (rc)

@@ -247,10 +247,12 @@ static enum rc read_events(struct pg_store *q, int64_t tenant, struct store_reco
  * without events: one row, its event columns NULL), a record's rows
  * together and its events in name order: a statement per record's events
  * was most of a read's round trips. $1 tenant, $2 the record or subject. */
+/* A record's columns and one of its events (read_record, take_record_row). */
+#define RECORD_EVENT_COLUMNS                                                                                   \
+	"r.record_id, r.subject_id, r.kind, " STORED_STATE_READ("r.") ", r.created_at, "                           \
+	STORED_UPDATED_READ("r.") ", r.data, r.lookups, r.due_at, r.trim_at, e.name, e.at"
 #define RECORDS_WITH_EVENTS(where)                                                                             \
-	"SELECT r.record_id, r.subject_id, r.kind, " STORED_STATE_READ("r.") ", "       \
-	"r.created_at, " STORED_UPDATED_READ("r.") ", r.data, r.lookups, "    \
-	"r.due_at, r.trim_at, e.name, e.at FROM records r LEFT JOIN record_events e "                             \
+	"SELECT " RECORD_EVENT_COLUMNS " FROM records r LEFT JOIN record_events e "                                \
 	"ON e.tenant_id = r.tenant_id AND e.record_id = r.record_id WHERE r.tenant_id = $1 AND " where            \
 	" ORDER BY r.record_id, e.name COLLATE \"C\""
 
@@ -407,9 +409,7 @@ enum rc pg_subject_read(struct store *s, int64_t tenant, const char *id, struct 
 	 * record's are where RECORDS_WITH_EVENTS has them; a subject without
 	 * records is one row whose record columns are NULL. */
 	static const char sql[] =
-		"SELECT r.record_id, r.subject_id, r.kind, " STORED_STATE_READ("r.") ", "
-		"r.created_at, " STORED_UPDATED_READ("r.") ", r.data, r.lookups, "
-		"r.due_at, r.trim_at, e.name, e.at, s.wrapped_key, s.created_at, s.restricted FROM subjects s "
+		"SELECT " RECORD_EVENT_COLUMNS ", s.wrapped_key, s.created_at, s.restricted FROM subjects s "
 		"LEFT JOIN records r ON r.tenant_id = s.tenant_id AND r.subject_id = s.subject_id "
 		"LEFT JOIN record_events e ON e.tenant_id = r.tenant_id AND e.record_id = r.record_id "
 		"WHERE s.tenant_id = $1 AND s.subject_id = $2 ORDER BY r.record_id, e.name COLLATE \"C\"";
