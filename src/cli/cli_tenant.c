@@ -213,6 +213,9 @@ static enum rc export_subject(const struct core_ctx *c, const char *id, struct e
 	return rc;
 }
 
+/* Requests and holds are read as the API shows them (request_read_list,
+ * hold_read): their texts are what staff wrote about a person, so each
+ * subject whose texts are written out gets its read entry. */
 static enum rc export_requests(const struct core_ctx *c, struct exporter *x)
 {
 	struct store_request_filter f = {.limit = 1000};
@@ -223,7 +226,7 @@ static enum rc export_requests(const struct core_ctx *c, struct exporter *x)
 	do {
 		struct store_request *v = NULL;
 		f.after = after;
-		rc = request_list(c, &f, &v, &n);
+		rc = request_read_list(c, &f, &v, &n);
 		for (size_t i = 0; !rc && i < n; i++) {
 			const struct store_request *r = &v[i];
 			json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
@@ -253,7 +256,7 @@ static enum rc export_holds(const struct core_ctx *c, struct exporter *x)
 {
 	struct store_hold *v = NULL;
 	size_t n = 0;
-	enum rc rc = hold_active(c, NULL, NULL, &v, &n);
+	enum rc rc = hold_read(c, NULL, NULL, &v, &n);
 	if (rc)
 		return rc;
 	json_t *list = json_array();

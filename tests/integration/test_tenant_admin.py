@@ -222,6 +222,10 @@ def test_tenant_export_then_delete(tmp_path):
     assert json.loads((out / "consents.json").read_text())[0]["current"][0]["purpose"] == "direct_marketing"
     audit = [json.loads(line) for line in (out / "audit.jsonl").read_text().splitlines()]
     assert audit[0]["action"] == "tenant.create" and all(len(a["hash"]) == 64 for a in audit)
+    # The hold's reason and the request's texts are what staff wrote about
+    # the person: writing them out leaves their read entries, as showing them does.
+    read = {(a["action"], a["subject_id"]) for a in audit}
+    assert {("hold.read", sid), ("request.read", sid)} <= read, read
     assert b"stays@example.ee" not in b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
     assert oct(out.stat().st_mode & 0o777) == "0o700"
     assert oct((out / "subjects.json").stat().st_mode & 0o777) == "0o600"
