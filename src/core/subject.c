@@ -202,6 +202,9 @@ struct subject_batch {
 	struct batch_item *v;
 	size_t n, alloc;
 	size_t written;
+	/* The smallest and largest id written: ids made in one millisecond
+	 * do not sort in the order they were made, and an auditor finds a
+	 * subject's entry by its id's place between them. */
 	char first[TOKEN_ID_MAX], last[TOKEN_ID_MAX];
 	crypto_generichash_state ids;  /* every id written, in order */
 };
@@ -371,9 +374,10 @@ enum rc subject_batch_write(const struct core_ctx *c, struct subject_batch *b, c
 			for (size_t i = 0; i < it->ps.n; i++)
 				records[nrow++] = &it->ps.recs[i].row;
 			const char *id = it->ps.row.id;
-			if (!b->written++)
+			if (!b->written++ || strcmp(id, b->first) < 0)
 				memcpy(b->first, id, TOKEN_ID_MAX);
-			memcpy(b->last, id, TOKEN_ID_MAX);
+			if (b->written == 1 || strcmp(id, b->last) > 0)
+				memcpy(b->last, id, TOKEN_ID_MAX);
 			crypto_generichash_update(&b->ids, (const unsigned char *)id, strlen(id) + 1);
 		}
 		at += it->nunique;
