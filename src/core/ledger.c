@@ -303,14 +303,10 @@ static void pending_path(const char *ledger, char *out, size_t size)
 /* Written and synced before the lines: lines that reached the disk
  * without it, after a power cut before the commit, would read as erasures
  * an older database lacks, and the register would be refused. It names
- * the transaction too (store_transaction's serial). A marker still there
- * keeps its number when its lines have not committed: they are beyond the
- * database's position (floor; a transaction that failed or was cut short),
- * or they are this transaction's (an earlier erasure in it; the position it
- * set is not committed). Otherwise it is stale (its transaction committed
- * and has not settled yet). It is emptied, not removed, when settled, so
- * that its name is synced once. */
-static enum rc write_pending(const char *marker, int64_t first, int64_t floor, uint64_t serial, struct unsynced *u)
+ * the transaction too (store_transaction's serial). first is the marker's
+ * number as append_lines decided it (marker_decide). It is emptied, not
+ * removed, when settled, so that its name is synced once. */
+static enum rc write_pending(const char *marker, int64_t first, uint64_t serial, struct unsynced *u)
 {
 	char old[48] = "", text[48], dir[4096];
 	bool created = false;
@@ -321,11 +317,8 @@ static enum rc write_pending(const char *marker, int64_t first, int64_t floor, u
 	}
 	if (fd < 0)
 		return RC_IO;
-	long long earlier = 0;
-	unsigned long long by = 0;
-	if (pread(fd, old, sizeof old - 1, 0) > 0 && sscanf(old, "%lld %llu", &earlier, &by) >= 1 && earlier >= 1 &&
-	    earlier < first && (earlier > floor || by == serial))
-		first = earlier;
+	if (pread(fd, old, sizeof old - 1, 0) < 0)
+		old[0] = '\0';
 	int len = snprintf(text, sizeof text, "%" PRId64 " %" PRIu64 "\n", first, serial);
 	bool ok = pwrite(fd, text, (size_t)len, 0) == len && ftruncate(fd, len) == 0;
 	u->marker = marker;
@@ -339,6 +332,131 @@ static enum rc write_pending(const char *marker, int64_t first, int64_t floor, u
 	ok = ok && (!created || !sync_dir(dir));
 	u->marker = u->restore = NULL;
 	return ok ? RC_OK : RC_IO;
+}
+
+/* The marker's number for a transaction whose lines will follow line
+ * `seq`, the database's position being floor. A marker at or below floor
+ * from this transaction (serial) names its earlier lines, whose position
+ * it set itself: it keeps its number. One above floor names lines of a
+ * transaction that never committed (failed, or cut short by a crash):
+ * floor is the committed position, read in this transaction under the
+ * writer lock, so no commit of them can still come. This transaction's
+ * position will pass them, so they are set down as unapplied first
+ * (*unapplied, from; `privreg restore` applies them, as it would have
+ * had the position stayed below them). Otherwise it is stale. */
+static int64_t marker_decide(const char *marker, int64_t seq, int64_t floor, uint64_t serial, int64_t *unapplied)
+{
+	char old[48] = "";
+	long long earlier = 0;
+	unsigned long long by = 0;
+	*unapplied = 0;
+	int fd = open(marker, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		if (pread(fd, old, sizeof old - 1, 0) <= 0 || sscanf(old, "%lld %llu", &earlier, &by) < 1)
+			earlier = 0;
+		close(fd);
+	}
+	if (earlier < 1 || earlier > seq)
+		return seq + 1;
+	if (earlier > floor) {
+		*unapplied = earlier;
+		return seq + 1;
+	}
+	return by == serial ? earlier : seq + 1;
+}
+
+/* DIR/ledger/TENANT.unapplied beside DIR/ledger/TENANT.log. */
+static void unapplied_path(const char *ledger, char *out, size_t size)
+{
+	size_t n = strlen(ledger);
+	snprintf(out, size, "%.*s.unapplied", (int)(n > 4 ? n - 4 : n), ledger);
+}
+
+/* Appends "FROM TO" (lines of a transaction that never committed) and
+ * syncs it, before the marker that named them is overwritten. */
+static enum rc unapplied_add(const char *ledger, int64_t from, int64_t to)
+{
+	char path[4200], line[64], dir[4096];
+	unapplied_path(ledger, path, sizeof path);
+	struct stat st;
+	bool created = lstat(path, &st) != 0;
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return RC_IO;
+	int len = snprintf(line, sizeof line, "%" PRId64 " %" PRId64 "\n", from, to);
+	bool ok = write(fd, line, (size_t)len) == len && fdatasync(fd) == 0;
+	close(fd);
+	dir_of(path, dir, sizeof dir);
+	return ok && (!created || !sync_dir(dir)) ? RC_OK : RC_IO;
+}
+
+enum rc ledger_unapplied(const struct tenant *t, int64_t (**out)[2], size_t *n)
+{
+	char path[4200], line[64];
+	*out = NULL;
+	*n = 0;
+	if (!t->ledger)
+		return RC_OK;
+	unapplied_path(t->ledger, path, sizeof path);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? RC_OK : RC_IO;
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return RC_IO;
+	}
+	size_t alloc = 0;
+	enum rc rc = RC_OK;
+	while (!rc && fgets(line, sizeof line, f)) {
+		long long a = 0, b = 0;
+		if (sscanf(line, "%lld %lld", &a, &b) != 2 || a < 1 || b < a) {
+			rc = RC_INVALID;
+			break;
+		}
+		if (*n == alloc) {
+			alloc = alloc ? 2 * alloc : 8;
+			*out = xrealloc(*out, alloc * sizeof **out);
+		}
+		(*out)[*n][0] = a;
+		(*out)[(*n)++][1] = b;
+	}
+	fclose(f);
+	if (rc) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+void ledger_unapplied_clear(const struct tenant *t)
+{
+	char path[4200];
+	if (!t->ledger)
+		return;
+	unapplied_path(t->ledger, path, sizeof path);
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		(void)fdatasync(fd);
+		close(fd);
+	}
+}
+
+enum rc ledger_remove(const char *keydir, const char *name)
+{
+	char path[4200], other[4200];
+	enum rc rc = RC_OK;
+	ledger_path(keydir, name, path, sizeof path);
+	pending_path(path, other, sizeof other);
+	if (unlink(other) != 0 && errno != ENOENT)
+		rc = RC_IO;
+	unapplied_path(path, other, sizeof other);
+	if (unlink(other) != 0 && errno != ENOENT)
+		rc = RC_IO;
+	if (unlink(path) != 0 && errno != ENOENT)
+		rc = RC_IO;
+	return rc;
 }
 
 /* Empties the marker (see write_pending); unsynced: a marker the database
@@ -433,8 +551,18 @@ static enum rc append_lines(const char *path, const unsigned char key[VAULT_KEY_
 		rc = RC_CONFLICT;
 	if (!rc && fd < 0)
 		rc = make_dir(path);
+	int64_t first = seq + 1, unapplied = 0;
 	if (!rc)
-		rc = write_pending(marker, seq + 1, floor, serial, &u);
+		first = marker_decide(marker, seq, floor, serial, &unapplied);
+	if (!rc && unapplied) {
+		rc = unapplied_add(path, unapplied, seq);
+		if (!rc)
+			log_warn("erasure ledger %s: entries %lld..%lld never committed (a failed or cut-short erasure): "
+			         "'privreg restore --reconcile' applies them",
+			         path, (long long)unapplied, (long long)seq);
+	}
+	if (!rc)
+		rc = write_pending(marker, first, serial, &u);
 	char *text = NULL;
 	size_t len = 0;
 	if (!rc) {

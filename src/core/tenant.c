@@ -587,16 +587,13 @@ enum rc tenant_delete(struct store *s, const char *keydir, const char *name, str
 	/* Its erasure ledger goes too: a later tenant of the same name starts
 	 * its own (the ledger is named by the tenant), and no copy of the
 	 * deleted tenant can be opened to replay it into. */
-	char path[4200], pending[4300];
-	ledger_path(keydir, name, path, sizeof path);
-	if (unlink(path) != 0 && errno != ENOENT)
+	char path[4200];
+	if (ledger_remove(keydir, name))
 		log_warn("tenant delete tenant=%lld: cannot remove its erasure ledger", (long long)counts->id);
 	/* And its mail templates: a later tenant of the same name writes its own. */
 	templates_path(keydir, name, "", path, sizeof path);
 	if (mail_templates_remove(path))
 		log_warn("tenant delete tenant=%lld: cannot remove its mail templates", (long long)counts->id);
-	snprintf(pending, sizeof pending, "%.*s.pending", (int)(strlen(path) > 4 ? strlen(path) - 4 : 0), path);
-	(void)unlink(pending);
 	return RC_OK;
 }
 

@@ -306,3 +306,51 @@ def test_the_marker_is_emptied_once_the_outer_transaction_ends(tmp_path):
         assert len(ledger_lines(d)) == 4
     finally:
         stop_clean(srv)
+
+
+def test_an_erasure_that_never_committed_is_applied_by_restore_after_later_ones(tmp_path):
+    """An erasure whose lines reached the ledger but whose transaction never
+    committed (a crash here; a 503 when PostgreSQL went away, in the
+    operator's trial), followed by one that committed: that one's position
+    passes the first's lines. They were asked for, so `privreg restore
+    --reconcile` still applies them, and the server says so at start."""
+    privreg = Privreg(_bin())
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
+    key = add_key(privreg, d, "admin")
+    srv = start(privreg, d)
+    ids = []
+    for i in range(3):
+        acc = dict(ACCOUNT, fields=dict(ACCOUNT["fields"], email=f"n{i}@example.ee"))
+        r = srv.request("POST", "/v1/subjects", key, json={"records": [acc]})
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    stop_clean(srv)
+    first, cut, later = ids
+    assert cli(privreg, "subject", "delete", first, "--dir", d).returncode == 0  # the ledger exists: 5 steps
+    os.environ["PRIVREG_LEDGER_CUT"] = "3:0"  # its lines synced, the database not committed
+    try:
+        r = cli(privreg, "subject", "delete", cut, "--dir", d)
+    finally:
+        del os.environ["PRIVREG_LEDGER_CUT"]
+    assert r.returncode == FAULT_POWERCUT_EXIT, r.stderr
+    r = cli(privreg, "subject", "delete", later, "--dir", d)
+    assert r.returncode == 0, r.stderr
+    assert "entries 2..2 never committed (a failed or cut-short erasure): 'privreg restore --reconcile' applies them" \
+        in r.stderr, r.stderr
+    assert [w[5] for w in ledger_lines(d)] == [first, cut, later]
+    # Not erased in the database: the transaction never committed.
+    assert cli(privreg, "subject", "get", cut, "--dir", d).returncode == 0
+    srv = start(privreg, d)
+    assert srv is not None
+    assert srv.request("GET", f"/v1/subjects/{cut}", key).status_code == 200
+    assert "entries 2..2 never committed (a failed erasure): 'privreg restore --reconcile' applies them" \
+        in stop_clean(srv)
+    r = cli(privreg, "restore", "--reconcile", "--dir", d)
+    assert r.returncode == 0, r.stderr
+    assert "1 erasure" in r.stdout, r.stdout
+    assert cli(privreg, "subject", "get", cut, "--dir", d).returncode != 0
+    # Applied once: a second reconcile has nothing left to do.
+    r = cli(privreg, "restore", "--reconcile", "--dir", d)
+    assert r.returncode == 0 and "0 erasures" in r.stdout, r.stdout
+    register_intact(privreg, d)
