@@ -106,8 +106,10 @@ enum rc h_session_create(struct http_request *rq)
 	 * keep the person out of this one. */
 	for (size_t i = 0; !rc && n > 1 && i < n; i++) {
 		bool match = false;
-		if (http_tenant(rq, tenants[i], &rq->ctx.tenant) == RC_OK &&
-		    user_signin_code(&rq->ctx, v[0], v[2], &match) == RC_OK && match) {
+		if (http_tenant(rq, tenants[i], &rq->ctx.tenant))
+			continue;
+		rc = user_signin_code(&rq->ctx, v[0], v[2], &match);
+		if (!rc && match) {
 			pick = i;
 			break;
 		}
