@@ -250,7 +250,8 @@ def test_an_address_of_another_tenant_is_added_like_a_fresh_one(two):
     assert two.request("POST", "/v1/users", two.admins["default"],
                        json={**body, "email": "api.elsewhere@example.com"}).status_code == 201
     fresh = two.request("POST", "/v1/users", two.admins["other"], json={**body, "email": "api.fresh@example.com"})
-    elsewhere = two.request("POST", "/v1/users", two.admins["other"], json={**body, "email": "api.elsewhere@example.com"})
+    elsewhere = two.request("POST", "/v1/users", two.admins["other"],
+                            json={**body, "email": "api.elsewhere@example.com"})
     assert fresh.status_code == elsewhere.status_code == 201, elsewhere.text
     assert sorted(fresh.json()) == sorted(elsewhere.json()) == ["id", "link", "valid_hours"]
     r = two.request("POST", "/v1/users", two.admins["other"], json={**body, "email": "API.ELSEWHERE@example.com"})
