@@ -351,7 +351,7 @@ enum rc user_signin_tenants(struct store *s, const char *email, const char *pass
 		first++;
 	if (first == found)
 		first = 0;
-	for (size_t i = 0; !rc && i < found; i++)
+	for (size_t i = 0; !rc && i < found && i < USER_SIGNIN_MAX; i++) /* the store's LIMIT, again */
 		tenants[(*n)++] = v[i == 0 ? first : i <= first ? i - 1 : i].tenant_id;
 	if (!rc && !found) {
 		(void)password_verify(nobody_hash, password);
