@@ -8,6 +8,8 @@
  * address like failed API keys (auth.c), and against the account in core.
  * The session id travels only in its cookie (HttpOnly: no script reads
  * it); the page gets the CSRF token, which it sends back in X-CSRF-Token.
+ * An e-mail may have accounts in several tenants (unique per tenant only):
+ * sign-in lands in the one whose code and password verify.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -90,10 +92,30 @@ enum rc h_session_create(struct http_request *rq)
 		return rc;
 	if (http_auth_blocked(rq))
 		return err_set(&rq->eb, RC_TOO_MANY, "too many failed sign-ins from this address");
-	int64_t tenant;
-	rc = user_signin_tenant(rq->ctx.store, v[0], v[1], &tenant);
+	int64_t tenants[USER_SIGNIN_MAX];
+	size_t n = 0, pick = 0;
+	rc = user_signin_tenants(rq->ctx.store, v[0], v[1], tenants, &n);
+	/* One e-mail, accounts in several tenants: the account whose code
+	 * verifies is the one whose password is checked (each tenant is loaded
+	 * for it: TOTP secrets are sealed per tenant). Codes first, as they are
+	 * cheap and a wrong one matches no account: a refusal costs one Argon2
+	 * check, as with one account or none. If no code verifies, the first
+	 * account (the oldest active one) takes the refusal: user_sign_in
+	 * counts and audits it there, and its failure limit applies. A tenant
+	 * that cannot be loaded is passed over: another tenant's trouble does not
+	 * keep the person out of this one. */
+	for (size_t i = 0; !rc && n > 1 && i < n; i++) {
+		bool match = false;
+		if (http_tenant(rq, tenants[i], &rq->ctx.tenant))
+			continue;
+		rc = user_signin_code(&rq->ctx, v[0], v[2], &match);
+		if (!rc && match) {
+			pick = i;
+			break;
+		}
+	}
 	if (!rc)
-		rc = http_tenant(rq, tenant, &rq->ctx.tenant);
+		rc = http_tenant(rq, tenants[pick], &rq->ctx.tenant);
 	char session[USER_TOKEN_LEN + 1];
 	struct user_identity who;
 	if (!rc)

@@ -23,8 +23,9 @@ static const char user_help[] =
 	"new link and resets the password and the app of an account. 'disable'\n"
 	"ends the account's sessions and refuses its sign-ins. The link starts\n"
 	"with --url (default: $PRIVREG_PUBLIC_URL, else http://127.0.0.1:8080),\n"
-	"the address people reach the server at. An e-mail is one account across\n"
-	"all tenants.\n";
+	"the address people reach the server at. An e-mail is unique per tenant\n"
+	"(the same person may have accounts in several tenants; sign-in picks\n"
+	"the one its code is of) and compared without regard to ASCII case.\n";
 
 /* Takes "--url VALUE" out of argv. */
 static const char *take_url(int *argc, char **argv)

@@ -3,6 +3,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/audit.h"
@@ -73,6 +74,22 @@ static bool secret_hash(const char *text, unsigned char hash[TOKEN_HASH_LEN])
 	return true;
 }
 
+/* The e-mail as accounts keep it: ASCII letters in lower case, so that
+ * Mari@Example.com and mari@example.com are one address wherever an e-mail
+ * comes in (add, invite, disable, sign-in). Only ASCII: the domain part is
+ * case-insensitive in every mail system, the local part in practically
+ * every one, and folding other letters would need a locale. False when it
+ * is too long to be any account's. */
+static bool email_key(const char *email, char out[STORE_EMAIL_MAX + 1])
+{
+	size_t n = strlen(email);
+	if (n > STORE_EMAIL_MAX)
+		return false;
+	for (size_t i = 0; i <= n; i++)
+		out[i] = email[i] >= 'A' && email[i] <= 'Z' ? (char)(email[i] - 'A' + 'a') : email[i];
+	return true;
+}
+
 static enum rc check_email(const char *email, struct errbuf *eb)
 {
 	if (strlen(email) > STORE_EMAIL_MAX || !field_email_ok(email))
@@ -108,7 +125,7 @@ enum rc user_add(const struct core_ctx *c, const char *email, const char *role, 
 		return rc;
 	struct store_user u = {.tenant_id = c->tenant->id, .created_at = core_now(c)};
 	token_id_new(TOKEN_PREFIX_USER, u.user_id);
-	snprintf(u.email, sizeof u.email, "%s", email);
+	(void)email_key(email, u.email); /* check_email bounded it */
 	snprintf(u.role, sizeof u.role, "%s", role);
 	snprintf(u.status, sizeof u.status, "invited");
 	invite(c, &u, token);
@@ -118,19 +135,20 @@ enum rc user_add(const struct core_ctx *c, const char *email, const char *role, 
 	if (!rc)
 		rc = append(c, "user.add", "ok", u.user_id, role);
 	rc = core_end(c, rc);
+	/* Only this tenant's accounts collide (an e-mail is unique per tenant),
+	 * so the answer tells nothing of other tenants'. */
 	if (rc == RC_EXISTS)
-		return err_set(eb, rc, "an account with this e-mail exists already");
+		return err_set(eb, rc, "an account with this e-mail exists already in this tenant");
 	if (!rc)
 		memcpy(id, u.user_id, TOKEN_ID_MAX);
 	return rc;
 }
 
-/* The tenant's account with this e-mail. */
+/* The tenant's account with this e-mail, in any case. */
 static enum rc find(const struct core_ctx *c, const char *email, struct store_user *u, struct errbuf *eb)
 {
-	enum rc rc = store_user_get(c->store, 0, NULL, email, NULL, u);
-	if (!rc && u->tenant_id != c->tenant->id)
-		rc = RC_NOT_FOUND;
+	char key[STORE_EMAIL_MAX + 1];
+	enum rc rc = email_key(email, key) ? store_user_get(c->store, c->tenant->id, NULL, key, NULL, u) : RC_NOT_FOUND;
 	return rc == RC_NOT_FOUND ? err_set(eb, rc, "no account with this e-mail in this tenant") : rc;
 }
 
@@ -317,16 +335,43 @@ enum rc user_enrol_finish(const struct core_ctx *c, const char *token, const cha
 static const char nobody_hash[] =
 	"$argon2id$v=19$m=65536,t=2,p=1$iagOMd1Vu44rGtuOUdNpEg$6r1Ww6GVKRwR37gEgVY4OGs9mfYTf0kgmeTLXHFo3yo";
 
-enum rc user_signin_tenant(struct store *s, const char *email, const char *password, int64_t *tenant_id)
+enum rc user_signin_tenants(struct store *s, const char *email, const char *password,
+                            int64_t tenants[USER_SIGNIN_MAX], size_t *n)
+{
+	char key[STORE_EMAIL_MAX + 1];
+	struct store_user *v = NULL;
+	size_t found = 0;
+	*n = 0;
+	enum rc rc = email_key(email, key) ? store_user_find_email(s, key, USER_SIGNIN_MAX, &v, &found) : RC_OK;
+	/* The oldest active account comes first: the one a refusal that no
+	 * account's code explains is counted and audited on (session.c). The
+	 * rest follow in the store's order, oldest first. */
+	size_t first = 0;
+	while (first < found && strcmp(v[first].status, "active"))
+		first++;
+	if (first == found)
+		first = 0;
+	for (size_t i = 0; !rc && i < found && i < USER_SIGNIN_MAX; i++) /* the store's LIMIT, again */
+		tenants[(*n)++] = v[i == 0 ? first : i <= first ? i - 1 : i].tenant_id;
+	if (!rc && !found) {
+		(void)password_verify(nobody_hash, password);
+		rc = RC_UNAUTHORIZED;
+	}
+	if (v)
+		sodium_memzero(v, found * sizeof *v); /* password hashes and TOTP secrets */
+	free(v);
+	return rc;
+}
+
+enum rc user_signin_code(const struct core_ctx *c, const char *email, const char *code, bool *match)
 {
 	struct store_user u;
-	enum rc rc = strlen(email) > STORE_EMAIL_MAX ? RC_NOT_FOUND : store_user_get(s, 0, NULL, email, NULL, &u);
+	*match = false;
+	enum rc rc = find(c, email, &u, NULL);
 	if (!rc)
-		*tenant_id = u.tenant_id;
-	else if (rc == RC_NOT_FOUND)
-		(void)password_verify(nobody_hash, password);
+		*match = !strcmp(u.status, "active") && code_step(c, &u, code, core_now(c)) >= 0;
 	sodium_memzero(&u, sizeof u);
-	return rc == RC_NOT_FOUND ? RC_UNAUTHORIZED : rc;
+	return rc == RC_NOT_FOUND ? RC_OK : rc;
 }
 
 static void identity(const struct store_user *u, const char *csrf, struct user_identity *who)

@@ -14,6 +14,13 @@
  * hash is stored) with a CSRF token, ended by USER_SESSION_IDLE seconds
  * without use, by sign-out or by disabling the account.
  *
+ * An e-mail is unique per tenant, not across tenants: one person may have
+ * accounts in several tenants, and adding an account tells an admin nothing
+ * of other tenants' accounts. E-mails are compared without regard to ASCII
+ * case: they are lower-cased on every input and stored so. Sign-in finds
+ * every account with the e-mail; the one whose code and password verify is
+ * signed in (user_signin_tenants, user_signin_code).
+ *
  * E-mails of staff are kept in plain text (the sign-in needs them); they
  * never reach logs or audit entries, which name the account id.
  */
@@ -36,6 +43,7 @@
 #define USER_TOKEN_LEN 43              /* a link's or session's secret: 32 bytes, base64url */
 #define USER_COOKIE "privreg_session"  /* the cookie that carries a session's id */
 #define USER_ACTOR_MAX (5 + TOKEN_ID_MAX) /* "user:" + id: the audit log's key_id */
+#define USER_SIGNIN_MAX 16             /* accounts of one e-mail, across tenants, that sign-in tries */
 
 /* Creates an invited account; writes its id and the enrolment link's secret. */
 enum rc user_add(const struct core_ctx *c, const char *email, const char *role, char id[TOKEN_ID_MAX],
@@ -78,10 +86,21 @@ struct user_identity {
 	char csrf[48];
 };
 
-/* The tenant of the account with this e-mail (RC_UNAUTHORIZED: none, after
- * checking `password` against a hash of nobody's, so that the time taken
- * does not tell which e-mails have accounts). */
-enum rc user_signin_tenant(struct store *s, const char *email, const char *password, int64_t *tenant_id) WUR;
+/* The tenants of the accounts with this e-mail (compared without regard to
+ * ASCII case), at most USER_SIGNIN_MAX: an e-mail is unique per tenant
+ * only, and one person may have accounts in several tenants. The first is
+ * the tenant of the oldest active account, the one that takes a refusal
+ * when no account's code verifies. RC_UNAUTHORIZED: none, after checking
+ * `password` against a hash of nobody's, so that the time taken does not
+ * tell which e-mails have accounts. */
+enum rc user_signin_tenants(struct store *s, const char *email, const char *password,
+                            int64_t tenants[USER_SIGNIN_MAX], size_t *n) WUR;
+/* Whether code is a fresh code of the active account with this e-mail in
+ * c's tenant (false when there is none): no password check, no write. With
+ * several accounts, sign-in asks each tenant this first and checks the
+ * password (user_sign_in) of the one whose code verifies, so that a
+ * refusal costs one Argon2 check, as with one account or none. */
+enum rc user_signin_code(const struct core_ctx *c, const char *email, const char *code, bool *match) WUR;
 /* Checks password and code; on success a new session: its id for the cookie
  * (session, secret) and *who. RC_UNAUTHORIZED for any wrong part, RC_TOO_MANY
  * while the account is over its failures. Failures are audited. */

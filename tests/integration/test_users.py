@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from conftest import WEBSHOP, Privreg, Server, _bin, add_key, db_exec, db_rows
+from conftest import PG, WEBSHOP, Privreg, Server, _bin, add_key, db_exec, db_rows
 
 
 def totp(secret_b32, at=None, step_offset=0):
@@ -202,3 +202,212 @@ def test_disable_ends_sessions_and_sign_ins(env):
 def test_an_api_key_has_no_session(env):
     assert env.request("GET", "/console/session", env.admin).status_code == 401
     assert env.request("DELETE", "/console/session", env.admin).status_code == 401
+
+
+# ---- an e-mail is unique per tenant, not across tenants ----
+
+@pytest.fixture(scope="module")
+def two(tmp_path_factory):
+    """A server over a register with tenants 'default' and 'other', an admin key for each."""
+    privreg = Privreg(_bin())
+    d = tmp_path_factory.mktemp("two") / "reg"
+    privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
+    privreg("tenant", "add", "other", "--policy", WEBSHOP, "--dir", d, check=0)
+    srv = Server(privreg, d, ["--auth-limit", "100000"])
+    srv.privreg = privreg
+    srv.admins = {t: add_key(privreg, d, "admin", t) for t in ("default", "other")}
+    yield srv
+    code, err = srv.stop()
+    assert code == 0, err[-3000:]
+    assert "AddressSanitizer" not in err and "runtime error" not in err, err[-3000:]
+
+
+def cli_add(srv, email, tenant):
+    return srv.privreg("user", "add", email, "--role", "dpo", "--tenant", tenant, "--dir", srv.dir,
+                       "--url", "http://console.example")
+
+
+def shape(text):
+    """An answer with its ids, links and e-mails blanked: what it says, not about whom."""
+    text = re.sub(r"usr_\w+", "ID", text)
+    text = re.sub(r"#[\w-]{43}", "#LINK", text)
+    return re.sub(r"[\w.+-]+@[\w.-]+", "EMAIL", text)
+
+
+def test_an_address_of_another_tenant_is_added_like_a_fresh_one(two):
+    """No oracle: adding an address that has an account in another tenant answers
+    exactly as adding one nobody has, on the CLI and the API; within a tenant
+    it is refused as before, in any case of its letters."""
+    cli_add(two, "cli.elsewhere@example.com", "default").check_returncode()
+    fresh = cli_add(two, "cli.fresh@example.com", "other")
+    elsewhere = cli_add(two, "cli.elsewhere@example.com", "other")
+    assert (elsewhere.returncode, shape(elsewhere.stdout), elsewhere.stderr) == \
+        (fresh.returncode, shape(fresh.stdout), fresh.stderr) == (0, shape(fresh.stdout), "")
+    again = cli_add(two, "CLI.Elsewhere@Example.com", "other")
+    assert again.returncode == 1 and "exists already in this tenant" in again.stderr
+    # The API, as an admin of 'other' would probe it.
+    body = {"role": "support"}
+    assert two.request("POST", "/v1/users", two.admins["default"],
+                       json={**body, "email": "api.elsewhere@example.com"}).status_code == 201
+    fresh = two.request("POST", "/v1/users", two.admins["other"], json={**body, "email": "api.fresh@example.com"})
+    elsewhere = two.request("POST", "/v1/users", two.admins["other"],
+                            json={**body, "email": "api.elsewhere@example.com"})
+    assert fresh.status_code == elsewhere.status_code == 201, elsewhere.text
+    assert sorted(fresh.json()) == sorted(elsewhere.json()) == ["id", "link", "valid_hours"]
+    r = two.request("POST", "/v1/users", two.admins["other"], json={**body, "email": "API.ELSEWHERE@example.com"})
+    assert r.status_code == 409
+    # Each tenant lists its own account, stored in lower case.
+    for t in ("default", "other"):
+        users = two.request("GET", "/v1/users", two.admins[t]).json()["users"]
+        assert [u["email"] for u in users].count("api.elsewhere@example.com") == 1
+    out = two.privreg("user", "list", "--tenant", "other", "--dir", two.dir, check=0).stdout
+    assert "cli.elsewhere@example.com" in out and "CLI" not in out
+
+
+def enrol_in(srv, email, tenant, password):
+    return enrol(srv, user_add(srv.privreg, srv.dir, email, "dpo", tenant), password)
+
+
+@pytest.mark.parametrize("passwords", [("correct horse battery", "another good password"),
+                                       ("the same password here", "the same password here")],
+                         ids=["different-passwords", "equal-passwords"])
+def test_one_person_in_two_tenants_signs_in_to_the_one_its_code_names(two, passwords):
+    email = f"twice.{len(set(passwords))}@example.com"
+    one = enrol_in(two, email, "default", passwords[0])
+    other = enrol_in(two, email.upper(), "other", passwords[1])
+    # A wrong code refuses, whichever password, as for an unknown e-mail.
+    wrong = "%06d" % ((int(totp(one, step_offset=1)) + 1) % 1000000)
+    for pw in passwords:
+        r = two.request("POST", "/console/session", json={"email": email, "password": pw, "code": wrong})
+        assert r.status_code == 401 and r.json()["error"]["message"] == "the e-mail, password or code is not right"
+    # A code of the other account with this account's password: refused too.
+    if passwords[0] != passwords[1]:
+        r = two.request("POST", "/console/session", json={"email": email, "password": passwords[0],
+                                                     "code": totp(other, step_offset=1)})
+        assert r.status_code == 401
+    s1, r1 = sign_in(two, email.title(), one, passwords[0])
+    s2, r2 = sign_in(two, email, other, passwords[1])
+    assert (r1.json()["tenant"], r2.json()["tenant"]) == ("default", "other")
+    assert s1.get(two.url + "/v1/whoami", timeout=30).json()["tenant"] == "default"
+    assert s2.get(two.url + "/v1/whoami", timeout=30).json()["tenant"] == "other"
+    # Each tenant's audit log has its own account's sign-in only, and no e-mail.
+    for t, r in (("default", r1), ("other", r2)):
+        entries = two.request("GET", "/v1/audit?limit=1000", two.admins[t]).json()["entries"]
+        oks = [e["key_id"] for e in entries if e["action"] == "user.signin" and e["outcome"] == "ok"]
+        assert "user:" + r.json()["user_id"] in oks
+        assert "user:" + (r2 if r is r1 else r1).json()["user_id"] not in str(entries)
+        assert email not in str(entries).lower()
+
+
+def test_refusals_of_a_shared_address_count_on_one_account(two):
+    """No code verifies: the refusal is counted and audited on the oldest
+    active account only; after 5 that account refuses everything, while the
+    other tenant's account still signs in with its own code."""
+    email = "counted@example.com"
+    first = enrol_in(two, email, "default", "correct horse battery")
+    later = enrol_in(two, email, "other", "correct horse battery")
+    for _ in range(5):
+        r = two.request("POST", "/console/session", json={"email": email, "password": "wrong password!",
+                                                     "code": "000000"})
+        assert r.status_code == 401
+    r = two.request("POST", "/console/session", json={"email": email, "password": "correct horse battery",
+                                                 "code": totp(first, step_offset=1)})
+    assert r.status_code == 429
+    s, r = sign_in(two, email, later)
+    assert r.json()["tenant"] == "other"
+    users = {t: {u["email"]: u["id"] for u in two.request("GET", "/v1/users", two.admins[t]).json()["users"]}
+             for t in ("default", "other")}
+    for t, want in (("default", 5), ("other", 0)):
+        entries = two.request("GET", "/v1/audit?limit=1000", two.admins[t]).json()["entries"]
+        refused = [e for e in entries if e["action"] == "user.signin" and e["outcome"] == "unauthorized"
+                   and e["key_id"] == "user:" + users[t][email]]
+        assert len(refused) == want, (t, refused)
+
+
+def test_mixed_case_on_add_invite_disable_and_sign_in(env):
+    token = user_add(env.privreg, env.dir, "Mixed.Case@Example.COM", "dpo")
+    secret = enrol(env, token)
+    out = env.privreg("user", "list", "--dir", env.dir, check=0).stdout
+    assert "mixed.case@example.com" in out and "Mixed.Case" not in out
+    s, r = sign_in(env, "MIXED.case@example.com", secret)
+    assert r.json()["tenant"] == "default"
+    r = env.privreg("user", "add", "mixed.CASE@example.com", "--role", "dpo", "--dir", env.dir, check=1)
+    assert "exists already" in r.stderr
+    env.privreg("user", "invite", "MIXED.CASE@EXAMPLE.COM", "--dir", env.dir, check=0)
+    env.privreg("user", "disable", "Mixed.Case@example.com", "--dir", env.dir, check=0)
+    assert re.search(r"disabled .* mixed\.case@example\.com",
+                     env.privreg("user", "list", "--dir", env.dir, check=0).stdout)
+
+
+# The register as schema 23 (PostgreSQL: 9) left staff_users: the e-mail
+# unique across tenants, case and all; the newer migration not yet run.
+REWIND_SQLITE = """
+CREATE TABLE staff_users_23 (
+    tenant_id INTEGER NOT NULL, user_id BLOB NOT NULL, email TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
+    status TEXT NOT NULL, password_hash TEXT, totp_secret BLOB, totp_last_step INTEGER NOT NULL DEFAULT 0,
+    enrol_hash BLOB, enrol_expires INTEGER, failures INTEGER NOT NULL DEFAULT 0,
+    failure_window INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, user_id)
+) WITHOUT ROWID;
+INSERT INTO staff_users_23 SELECT * FROM staff_users;
+DROP TABLE staff_users;
+ALTER TABLE staff_users_23 RENAME TO staff_users;
+CREATE UNIQUE INDEX staff_users_by_enrolment ON staff_users (enrol_hash) WHERE enrol_hash IS NOT NULL;
+DELETE FROM schema_migrations WHERE version = 24;
+"""
+REWIND_PG = """
+DROP INDEX staff_users_by_email;
+ALTER TABLE staff_users ADD CONSTRAINT staff_users_email_key UNIQUE (email);
+DELETE FROM schema_migrations WHERE version = 10;
+"""
+
+
+def test_a_register_of_schema_23_gets_its_emails_in_lower_case(tmp_path):
+    privreg = Privreg(_bin())
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
+    privreg("tenant", "add", "other", "--policy", WEBSHOP, "--dir", d, check=0)
+    srv = Server(privreg, d)
+    srv.privreg = privreg
+    try:
+        anna = enrol_in(srv, "anna@example.com", "default", "correct horse battery")
+        anna_other = enrol_in(srv, "anna@example.com", "other", "correct horse battery")
+        for email in ("carl.old@example.com", "carl.new@example.com", "dora@example.com", "dora.up@example.com"):
+            user_add(privreg, d, email, "support")
+    finally:
+        code, err = srv.stop()
+    assert code == 0, err[-3000:]
+    ids = {(t, line.split()[-1]): line.split()[0] for t in ("default", "other")
+           for line in privreg("user", "list", "--tenant", t, "--dir", d, check=0).stdout.splitlines()}
+    assert len(ids) == 6
+    # What schema 23 allowed: the same address in two tenants in different
+    # case, and in one tenant two accounts whose e-mails differ in case only.
+    texts = [("default", "anna@example.com", "Anna@Example.com", 100),
+             ("other", "anna@example.com", "ANNA@example.com", 100),
+             ("default", "carl.old@example.com", "Carl@Example.com", 100),   # older: takes the lower case
+             ("default", "carl.new@example.com", "CARL@example.com", 200),   # newer: keeps its text
+             ("default", "dora.up@example.com", "DORA@example.com", 100),    # older, but one is in lower case
+             ("default", "dora@example.com", "dora@example.com", 200)]
+    for tenant, was, now, at in texts:
+        db_exec(d, f"UPDATE staff_users SET email = '{now}', created_at = {at} WHERE email = '{was}' "
+                   f"AND tenant_id = (SELECT tenant_id FROM tenants WHERE name = '{tenant}')")
+    db_exec(d, REWIND_PG if PG else REWIND_SQLITE)
+    # The new binary migrates the register as it opens it.
+    srv = Server(privreg, d)
+    try:
+        got = {(t, e) for t, e in db_rows(d, "SELECT t.name, u.email FROM staff_users u "
+                                             "JOIN tenants t ON t.tenant_id = u.tenant_id")}
+        assert got == {("default", "anna@example.com"), ("other", "anna@example.com"),
+                       ("default", "carl@example.com"), ("default", "CARL@example.com"),
+                       ("default", "DORA@example.com"), ("default", "dora@example.com")}
+        # Every row and column is kept: the enrolled accounts sign in, each in its tenant, in any case.
+        _, r = sign_in(srv, "ANNA@EXAMPLE.COM", anna)
+        assert r.json()["tenant"] == "default" and r.json()["user_id"] == ids[("default", "anna@example.com")]
+        _, r = sign_in(srv, "anna@example.com", anna_other)
+        assert r.json()["tenant"] == "other" and r.json()["user_id"] == ids[("other", "anna@example.com")]
+        # A duplicate in one tenant is still refused, and another tenant may have the address.
+        assert privreg("user", "add", "Anna@example.com", "--role", "dpo", "--dir", d).returncode == 1
+        privreg("user", "add", "carl@example.com", "--role", "dpo", "--tenant", "other", "--dir", d, check=0)
+    finally:
+        code, err = srv.stop()
+    assert code == 0, err[-3000:]
+    assert "AddressSanitizer" not in err and "runtime error" not in err, err[-3000:]

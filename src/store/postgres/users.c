@@ -1,7 +1,8 @@
 /*
  * postgres/users.c: staff accounts and their sessions (schema 2). Sign-in
- * and enrolment find an account across tenants (by its unique e-mail, or by
- * the hash of its enrolment link), and a session is found across tenants by
+ * finds the accounts with an e-mail across tenants (an e-mail is unique per
+ * tenant only, schema 10), enrolment finds an account across tenants by
+ * the hash of its enrolment link, and a session is found across tenants by
  * the hash of its id; everything else filters by tenant as usual. As
  * sqlite/users.c.
  */
@@ -91,7 +92,7 @@ enum rc pg_user_get(struct store *s, int64_t tenant, const char *user_id, const 
                     const unsigned char *enrol_hash, struct store_user *out)
 {
 	static const char by_id[] = "SELECT " USER_COLUMNS "WHERE tenant_id = $1 AND user_id = $2";
-	static const char by_email[] = "SELECT " USER_COLUMNS "WHERE email = $1";
+	static const char by_email[] = "SELECT " USER_COLUMNS "WHERE tenant_id = $1 AND email = $2";
 	static const char by_enrol[] = "SELECT " USER_COLUMNS "WHERE enrol_hash = $1";
 	struct pg_store *q = pq(s);
 	struct pq_stmt *st = NULL;
@@ -103,7 +104,8 @@ enum rc pg_user_get(struct store *s, int64_t tenant, const char *user_id, const 
 		bind_int(st, 1, tenant);
 		bind_id(st, 2, TOKEN_PREFIX_USER, user_id);
 	} else if (email) {
-		bind_text(st, 1, email);
+		bind_int(st, 1, tenant);
+		bind_text(st, 2, email);
 	} else {
 		bind_blob(st, 1, enrol_hash, TOKEN_HASH_LEN);
 	}
@@ -119,6 +121,25 @@ enum rc pg_user_list(struct store *s, int64_t tenant, struct store_user **out, s
 	*n = 0;
 	enum rc rc = pq_tenant(q, sql, tenant, &st);
 	return rc ? rc : pq_fetch_all(q, st, read_user, sizeof **out, (void **)out, n, "user_list");
+}
+
+enum rc pg_user_find_email(struct store *s, const char *email, size_t max, struct store_user **out, size_t *n)
+{
+	/* staff_users_by_email (email, tenant_id) finds them; oldest first, so
+	 * that a newer account in some tenant never pushes an older one out of
+	 * the bound. */
+	static const char sql[] =
+		"SELECT " USER_COLUMNS "WHERE email = $1 ORDER BY created_at, tenant_id, user_id LIMIT $2";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = pq_stmt_get(q, sql, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 1, email);
+	bind_int(st, 2, (int64_t)max); /* LIMIT: every input bounded */
+	return pq_fetch_all(q, st, read_user, sizeof **out, (void **)out, n, "user_find_email");
 }
 
 enum rc pg_session_put(struct store *s, const struct store_session *x)

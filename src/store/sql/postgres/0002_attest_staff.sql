@@ -24,7 +24,8 @@ CREATE TABLE last_sweep (
     at          BIGINT NOT NULL
 );
 
--- 17: staff members' accounts and their sessions.
+-- 17: staff members' accounts and their sessions (the e-mail unique per tenant
+-- since schema 10).
 CREATE TABLE staff_users (
     tenant_id       BIGINT NOT NULL,
     user_id         BYTEA  NOT NULL,

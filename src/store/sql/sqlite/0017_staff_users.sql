@@ -1,6 +1,7 @@
 -- privreg schema 17: staff members' personal accounts and their sessions
 -- (core/user.h). An account's e-mail is unique across tenants: sign-in
--- finds the account, and so its tenant, by it. Only hashes of enrolment
+-- finds the account, and so its tenant, by it (until schema 24, which makes
+-- it unique per tenant). Only hashes of enrolment
 -- links and session ids are stored; the password only as its Argon2id hash.
 CREATE TABLE staff_users (
     tenant_id       INTEGER NOT NULL,
