@@ -1538,45 +1538,37 @@ static void marker_describe(const struct marker *m)
 }
 
 /* Opens (creating it) the marker of this run and locks it for the run's
- * time; writes its content if it is new (the first attempt's position
- * stays). -1 and a message on failure. */
+ * time; writes its content if it is new or `again` (else the first
+ * attempt's position stays). The descriptor, or -1 (another import holds
+ * it) or -2 (it cannot be written), with a message. */
 static int marker_take(const struct core_ctx *c, const char *path, const char *hash, const char *file, bool again)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600), ret = -2;
 	struct stat st;
+	struct audit_checkpoint cp;
+	char line[AUDIT_CHECKPOINT_LINE_MAX], text[64 + HASH_HEX + 64 + MARKER_FILE_MAX + 1];
+	enum rc rc = RC_OK;
+	int n = 0;
 	if (fd < 0 || fstat(fd, &st)) {
 		fprintf(stderr, "privreg: cannot write %s: %s\n", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB)) {
+	} else if (flock(fd, LOCK_EX | LOCK_NB)) {
 		fprintf(stderr, "privreg: %s: an import of this file's content is running now (marker %s)\n", file, path);
-		close(fd);
-		return -1;
-	}
-	if (st.st_size && !again)
+		ret = -1;
+	} else if (st.st_size && !again) {
 		return fd;
-	struct audit_checkpoint cp;
-	char line[AUDIT_CHECKPOINT_LINE_MAX];
-	enum rc rc = audit_checkpoint_make(c->store, c->tenant, &cp, line);
-	if (rc) {
-		close(fd);
+	} else if ((rc = audit_checkpoint_make(c->store, c->tenant, &cp, line))) {
 		cli_fail("import", rc, NULL);
-		return -1;
-	}
-	char text[64 + HASH_HEX + 64 + MARKER_FILE_MAX + 1];
-	int n = snprintf(text, sizeof text, "audit_seq %lld\nsha256 %s\nstarted %lld\nfile %.*s\n",
-	                 (long long)(cp.seq ? cp.seq : 1), hash, (long long)timeutil_now(), MARKER_FILE_MAX - 1,
-	                 file);
-	if (n < 0 || (size_t)n >= sizeof text)
-		n = (int)strlen(text);
-	if (ftruncate(fd, 0) || pwrite(fd, text, (size_t)n, 0) != n || fsync(fd)) {
+	} else if ((n = snprintf(text, sizeof text, "audit_seq %lld\nsha256 %s\nstarted %lld\nfile %.*s\n",
+	                         (long long)(cp.seq ? cp.seq : 1), hash, (long long)timeutil_now(),
+	                         MARKER_FILE_MAX - 1, file)) < 0 || (size_t)n >= sizeof text ||
+	           ftruncate(fd, 0) || pwrite(fd, text, (size_t)n, 0) != n || fsync(fd)) {
 		fprintf(stderr, "privreg: cannot write %s: %s\n", path, strerror(errno));
-		close(fd);
-		return -1;
+	} else {
+		return fd;
 	}
-	return fd;
+	if (fd >= 0)
+		close(fd);
+	return ret;
 }
 
 /* ---- the import ---- */
@@ -1728,6 +1720,7 @@ static void stopped(const struct cli_opts *co, const char *kind, const char *pat
  * - a plain run of content with a marker refuses and says --resume;
  * - a plain run while another import of the tenant was cut off refuses,
  *   saying what that import brought in: this may be its file, edited.
+ * (A marker whose import committed nothing refuses nothing.)
  * - --again imports anyway and clears those markers.
  * CLI_OK (skip_to set), or CLI_USAGE and the reasons.
  */
@@ -1741,7 +1734,7 @@ static int resume_checks(const struct core_ctx *c, const struct cli_opts *co, co
 	int64_t at = 0;
 	int ret = markers_list(c, statedir, c->tenant->name, own, others, &nothers);
 	for (size_t i = 0; i < nothers; i++)
-		cut += !others[i].running;
+		cut += !others[i].running && others[i].line; /* one that imported nothing cannot be imported twice */
 	if (!ret && have && !mine->running)
 		ret = resume_point(c, o->hash, mine->seq, &mine->line, &mine->at);
 	if (ret)
@@ -1784,25 +1777,23 @@ static int resume_checks(const struct core_ctx *c, const struct cli_opts *co, co
 				        others[i].file[0] ? others[i].file : others[i].path);
 		return CLI_OK;
 	}
-	if (have) {
+	if (have && mine->line) {
+		/* (Cut off before its first commit, it imported nothing: the
+		 * plain run goes on from line 1.) */
 		char when[TIMEUTIL_DATETIME_LEN];
 		timeutil_format_datetime(mine->at, when);
-		if (mine->line)
-			fprintf(stderr, "privreg: %s: an import of this file's content was cut off: lines up to %zu were "
-			        "imported (the last at %s); importing it from line 1 would import those rows twice, so "
-			        "nothing is imported.\nprivreg: to go on after line %zu: %s --resume\n"
-			        "privreg: to import every row again anyway: %s --again\n",
-			        path, mine->line, when, mine->line, cmd, cmd);
-		else
-			fprintf(stderr, "privreg: %s: an import of this file's content was cut off before its first commit "
-			        "(nothing of it was imported); to go on: %s --resume\n", path, cmd);
+		fprintf(stderr, "privreg: %s: an import of this file's content was cut off: lines up to %zu were "
+		        "imported (the last at %s); importing it from line 1 would import those rows twice, so "
+		        "nothing is imported.\nprivreg: to go on after line %zu: %s --resume\n"
+		        "privreg: to import every row again anyway: %s --again\n",
+		        path, mine->line, when, mine->line, cmd, cmd);
 		return CLI_USAGE;
 	}
 	if (cut) {
 		fprintf(stderr, "privreg: %s: an import of tenant %s was cut off and has not ended; nothing is imported:\n",
 		        path, c->tenant->name);
 		for (size_t i = 0; i < nothers; i++)
-			if (!others[i].running)
+			if (!others[i].running && others[i].line)
 				marker_describe(&others[i]);
 		fprintf(stderr, "privreg: if %s is that file, changed since (its content is not the same, so --resume "
 		        "cannot go on): remove from it the lines already imported, then import it with --again, which "
@@ -1922,7 +1913,7 @@ int cli_import(int argc, char **argv)
 	}
 	if (!ret && !o.dry_run && !o.all_or_nothing) {
 		marker = marker_take(&c, mine.path, o.hash, path, o.again);
-		ret = marker == -1 ? CLI_USAGE : marker < 0 ? CLI_FAILED : CLI_OK;
+		ret = marker == -1 ? CLI_USAGE : marker == -2 ? CLI_FAILED : CLI_OK;
 		if (!ret && skip_to)
 			fprintf(stderr, "privreg: %s: lines up to %zu are imported already; going on after them\n", path,
 			        skip_to);
