@@ -1761,7 +1761,8 @@ static int resume_checks(const struct core_ctx *c, const struct cli_opts *co, co
 			for (size_t i = 0; i < nothers; i++)
 				marker_describe(&others[i]);
 			fprintf(stderr, "privreg: --resume goes on only with the content an import started with. If %s "
-			        "is such a file changed since, remove from it the lines that import brought in, then: %s "
+			        "is such a file changed since, remove from it the lines that import brought in (a CSV file keeps "
+			        "its header row), then: %s "
 			        "--again (which also clears its marker)\n", path, cmd);
 		} else {
 			fprintf(stderr, "privreg: tenant %s has no unfinished import; a file never imported: %s\n",
@@ -1796,7 +1797,8 @@ static int resume_checks(const struct core_ctx *c, const struct cli_opts *co, co
 			if (!others[i].running && others[i].line)
 				marker_describe(&others[i]);
 		fprintf(stderr, "privreg: if %s is that file, changed since (its content is not the same, so --resume "
-		        "cannot go on): remove from it the lines already imported, then import it with --again, which "
+		        "cannot go on): remove from it the lines already imported (a CSV file keeps its header row), then "
+		        "import it with --again, which "
 		        "also clears the marker. If it is another file: %s --again (the cut-off import can still be "
 		        "resumed with its file as it was), or remove the marker with rm\n", path, cmd);
 		return CLI_USAGE;
@@ -1960,11 +1962,10 @@ int cli_import(int argc, char **argv)
 		fprintf(stderr, "privreg: nothing imported (--all-or-nothing; %zu of %zu rows refused%s%s)\n", n.refused,
 		        n.rows, o.rejects ? ", see " : "", o.rejects ? o.rejects->path : "");
 	else if (counted)
-		printf("imported %zu %s records from %s (%zu new subjects, %zu added to existing ones), %zu rows refused%s%s\n",
+		printf("imported %zu %s records from %s (%zu new subjects, %zu added to existing ones), %zu rows refused%s%s%s%s\n",
 		       done, kind, path, n.created, n.attached, n.refused, n.refused ? ": see " : "",
-		       n.refused ? rejects : "");
-	if (counted && n.refused)
-		fprintf(stderr, "privreg: the refused rows alone, to fix and import again: %s\n", refused);
+		       n.refused ? rejects : "", n.refused ? "; the rows alone, to fix and import again: " : "",
+		       n.refused ? refused : "");
 	else if (n.read && (o.dry_run || o.all_or_nothing))
 		fprintf(stderr, "privreg: %s: nothing imported (%s: one transaction, rolled back)\n", path,
 		        o.dry_run ? "--dry-run" : "--all-or-nothing");

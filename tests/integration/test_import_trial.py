@@ -67,7 +67,7 @@ def test_no_rerun_or_resume_imports_rows_twice(privreg, register, tmp_path):
     # A plain run of the edited file: refused too, naming the lines.
     r = privreg("import", "account", src, "--dir", register, check=2)
     assert "was cut off and has not ended" in r.stderr and f"{src}: cut off; lines up to " in r.stderr, r.stderr
-    assert "--again" in r.stderr and "remove from it the lines already imported" in r.stderr, r.stderr
+    assert "--again" in r.stderr and "remove from it the lines already imported (a CSV file keeps its header row)" in r.stderr, r.stderr
     assert count(privreg, register)[0] == before
     # Remove the lines imported, then --again: imported, marker cleared.
     line = int(r.stderr.split("lines up to ")[1].split()[0])
@@ -256,13 +256,14 @@ def test_refused_rows_come_back_as_a_file_to_fix_and_import(privreg, register, t
     src.write_bytes(b"\xef\xbb\xbfemail,name\r\na@example.ee,A\r\nbad,\"B, the\nsecond\"\r\nc@example.ee,C\r\n"
                     b"worse,D")
     r = privreg("import", "account", src, "--dir", register, check=1)
-    assert f"{src}.refused.csv" in r.stderr
+    assert f"rows refused: see {src}.rejects.csv; the rows alone, to fix and import again: {src}.refused.csv" in \
+        r.stdout, r.stdout
     refused = tmp_path / "p.csv.refused.csv"
     assert refused.read_bytes() == b"email,name\r\nbad,\"B, the\nsecond\"\r\nworse,D\n"
     assert os.stat(refused).st_mode & 0o777 == 0o600
     refused.write_bytes(refused.read_bytes().replace(b"bad,", b"b@example.ee,").replace(b"worse", b"d@example.ee"))
     r = privreg("import", "account", refused, "--dir", register, check=0)
-    assert "imported 2 account records" in r.stdout
+    assert "imported 2 account records" in r.stdout and r.stderr == "", r.stderr
     assert count(privreg, register) == (4, 4)
     assert not os.path.exists(f"{refused}.refused.csv") and not os.path.exists(f"{refused}.rejects.csv")
     jl = tmp_path / "q.jsonl"
