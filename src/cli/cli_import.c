@@ -13,19 +13,25 @@
  * batches are in memory (one read, one waiting, one written), each capped
  * in rows and bytes: memory does not grow with the file.
  *
- * A refused row goes to FILE.rejects.csv with its line and reason (mode
- * 0600: the rows are personal data), and the good rows are kept (unless --all-or-nothing: one transaction, rolled back
- * at the first refusal's end). --dry-run runs everything in one transaction
+ * A refused row goes to FILE.rejects.csv with its line and reason, and
+ * verbatim to FILE.refused.csv (after the header) or .jsonl, a file to fix
+ * and import (mode 0600, never through a link nor into another user's
+ * file: the rows are personal data), and the good rows are kept (unless
+ * --all-or-nothing: one transaction, rolled back at the first refusal's
+ * end). --dry-run runs everything in one transaction
  * and rolls it back. --resume finds, in the audit log, the last batch of
  * this file (by its hash) that was committed and goes on after its lines:
  * the entry is written in the batch's own transaction, so it is there
- * exactly when the batch is. DIR/imports/ keeps, per file, the audit
- * position the first attempt started from, so that the search is short.
+ * exactly when the batch is. DIR/imports/ keeps, per file, a marker
+ * with the audit position the first attempt started from, so that the
+ * search is short; a marker left by an import that was cut off refuses
+ * any run that could import its rows twice (resume_checks).
  * A failure after some commits says up to which line they reach. Lines are
  * counted from the file's start, a byte-order mark before the first one
  * skipped.
  */
 #include <csv.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -36,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,36 +63,48 @@
 #define IMPORT_CHUNK_ROWS 5000               /* rows the reader hands over at once */
 #define IMPORT_BATCH_BYTES (8 * 1024 * 1024) /* input bytes per batch */
 #define IMPORT_COLUMNS_MAX 512
+#define ROW_TOO_LONG "a row longer than 1 MiB (1048576 bytes)"
 #define IMPORT_SHOW_REFUSED 20               /* refusals also printed on stderr */
 #define HASH_HEX (2 * crypto_hash_sha256_BYTES + 1)
 
 static const char import_help[] =
 	"usage: privreg import KIND FILE [--format csv|jsonl] [--dry-run] [--resume]\n"
-	"                      [--all-or-nothing] [--batch N] [--tenant T] [--dir D]\n\n"
+	"                      [--again] [--all-or-nothing] [--batch N] [--tenant T] [--dir D]\n\n"
 	"Each row of FILE becomes one KIND record: of a new subject, or of the\n"
 	"existing subject its `subject` names (a subject id, or the value of a\n"
 	"lookup field, such as an e-mail address, that one subject holds).\n\n"
-	"CSV (FILE.csv): a header row naming the policy's fields, and optionally\n"
-	"created_at, the kind's events, subject, and consent.PURPOSE columns\n"
-	"(value `granted`), which need the evidence columns consent_source (a\n"
-	"collection point) and consent_at (when it was given).\n"
+	"CSV (FILE.csv; UTF-8, cells separated by commas): a header row naming the\n"
+	"policy's fields, and optionally created_at, the kind's events, subject,\n"
+	"and consent.PURPOSE columns (value `granted`), which need the evidence\n"
+	"columns consent_source (a collection point) and consent_at (when it was\n"
+	"given).\n"
 	"JSON Lines (any other name): {\"fields\": {...}, \"created_at\"?: ISO,\n"
 	"\"events\"?: {NAME: ISO}, \"subject\"?: S, \"consents\"?: [PURPOSE...],\n"
 	"\"consent_source\"?: S, \"consent_at\"?: ISO} per line.\n\n"
 	"Every row is validated against the policy. Refused rows are written, with\n"
-	"their line and the reason, to FILE.rejects.csv, and the others imported.\n"
+	"their line and the reason, to FILE.rejects.csv, and alone (CSV: after the\n"
+	"header) to FILE.refused.csv or FILE.refused.jsonl: fix that file and\n"
+	"import it. The others are imported.\n"
 	"  --all-or-nothing  import nothing if any row is refused\n"
 	"  --dry-run         validate only: nothing is kept\n"
 	"  --resume          go on after the last batch an interrupted import of\n"
-	"                    the same file committed\n"
+	"                    the same file (the same bytes) committed\n"
+	"  --again           import although an import of the tenant was cut off\n"
+	"                    (of this file: its rows already imported are imported\n"
+	"                    twice); clears the markers of those imports\n"
 	"  --batch N         rows per transaction, in whole chunks of up to 5000\n"
 	"                    (default 50000)\n\n"
+	"An import cut off (a crash, a kill) leaves DIR/imports/TENANT-HASH: until\n"
+	"it is resumed (or --again given, or the marker removed), a plain import\n"
+	"of the tenant is refused, and so is a --resume that finds nothing.\n\n"
 	"--dry-run and --all-or-nothing hold the whole file in one transaction:\n"
 	"every server's writes to the register wait until it ends.\n\n"
 	"Exit status: 0 every row imported, 1 a row or the whole file refused (or\n"
-	"no such tenant or record kind), 2 a usage error, 3 the register could not\n"
-	"be opened or written (an import stopped by it keeps what it committed:\n"
-	"--resume goes on after that).\n";
+	"no such tenant or record kind), 2 a usage error, or refused before\n"
+	"anything is done (FILE cannot be read, a re-run or --resume that could\n"
+	"import rows twice, a rejects file that is not the user's own), 3 the\n"
+	"register could not be opened or written (an import stopped by it keeps\n"
+	"what it committed: --resume goes on after that).\n";
 
 /* ---- rows ---- */
 
@@ -107,6 +126,7 @@ struct row {
 	                            * of a batch's memory */
 	char *raw;                 /* the row as read, for the rejects file */
 	size_t rawlen;
+	bool partial;              /* raw is only the row's start (a row too long) */
 	json_t *json;              /* JSON Lines: the parsed line */
 	struct value_json_holder holder;
 	char **cells;              /* CSV: the cells (NULL: empty) */
@@ -215,6 +235,8 @@ struct reader {
 	size_t skip_to;            /* --resume: rows up to this line are in already */
 	size_t batch;              /* rows per batch */
 	size_t lineno;
+	bool guessed;              /* the format follows the file's name (no --format) */
+	bool seen;                 /* JSON Lines: a non-blank line was read */
 	uint64_t bytes;            /* read so far (the progress bar's measure; atomic:
 	                            * the writer reads it) */
 	char *line;
@@ -223,6 +245,7 @@ struct reader {
 	struct column *cols;
 	size_t ncols;
 	bool header_done;
+	char *header_raw;          /* the header row as read (for the refused rows' file) */
 	char **cells;
 	size_t ncells, cellbytes;
 	struct buf raw;
@@ -231,7 +254,7 @@ struct reader {
 	struct batch *out;         /* where finished rows go */
 	/* a problem that stops the whole file (a bad header), else 0 */
 	int fatal;
-	char fatal_msg[512];
+	char fatal_msg[1024];
 };
 
 static void reader_fatal(struct reader *rd, int code, const char *fmt, ...) PRINTF(3, 4);
@@ -356,6 +379,10 @@ static void jsonl_row(struct reader *rd, struct row *r, const char *line, size_t
 	}
 	r->json = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!r->json) {
+		/* jansson reads the line as a whole text: its end is the line's. */
+		char *eof = strstr(jerr.text, "end of file");
+		if (eof)
+			memcpy(eof, "end of line", 11);
 		row_refuse(r, RC_UNPROCESSABLE, "not JSON: %s", jerr.text);
 		return;
 	}
@@ -402,6 +429,10 @@ static void jsonl_row(struct reader *rd, struct row *r, const char *line, size_t
 	json_object_set_new(r->json, "kind", json_string(rd->kind));
 	if (!r->rc)
 		row_set(r, record_input_from_json(r->json, true, &r->rec, &r->holder, &eb), &eb);
+	/* The row's consents are recorded with it: a field kept only on one
+	 * of them may be stored. */
+	r->rec.granted = r->grants;
+	r->rec.ngranted = r->ngrants;
 	json_object_set_new(r->json, "_import", keep);
 	check_grants(rd, r, at ? json_string_value(at) : NULL);
 }
@@ -482,6 +513,17 @@ static void csv_header(struct reader *rd)
 	bool has_source = false, has_at = false;
 	const char *consent_col = NULL;
 	char sh[SHOWN_MAX], sh2[SHOWN_MAX];
+	const char *one = rd->ncells == 1 && rd->cells[0] ? rd->cells[0] : NULL;
+	if (one && (strchr(one, ';') || strchr(one, '\t'))) {
+		/* A spreadsheet set to a language whose decimal mark is a comma
+		 * saves its "CSV" with semicolons; a "text" export uses tabs. */
+		reader_fatal(rd, CLI_REFUSED, "the header row holds %s but no comma: the columns of a CSV file are "
+		             "separated by commas. Save it as \"CSV UTF-8 (Comma delimited)\", or convert it, e.g. "
+		             "python3 -c 'import csv,sys; csv.writer(sys.stdout).writerows(csv.reader(sys.stdin, "
+		             "delimiter=\"%s\"))' < FILE > FILE-comma.csv", strchr(one, ';') ? "semicolons" : "tabs",
+		             strchr(one, ';') ? ";" : "\\t");
+		return;
+	}
 	rd->cols = xcalloc(rd->ncells ? rd->ncells : 1, sizeof *rd->cols);
 	for (size_t i = 0; i < rd->ncells && !rd->fatal; i++) {
 		const char *name = rd->cells[i] ? rd->cells[i] : "";
@@ -605,6 +647,8 @@ static void csv_record(struct reader *rd, struct row *r)
 			break;
 		}
 	}
+	r->rec.granted = r->grants;
+	r->rec.ngranted = r->ngrants;
 	check_grants(rd, r, at);
 }
 
@@ -614,6 +658,9 @@ static void csv_on_row(int term, void *data)
 	(void)term;
 	if (!rd->header_done) {
 		rd->header_done = true;
+		rd->header_raw = xmalloc(rd->raw.len + 1);
+		memcpy(rd->header_raw, rd->raw.data ? (const char *)rd->raw.data : "", rd->raw.len);
+		rd->header_raw[rd->raw.len] = '\0';
 		if (rd->row_bad)
 			reader_fatal(rd, CLI_REFUSED, "the header row is not usable (a NUL byte or over %d columns)",
 			             IMPORT_COLUMNS_MAX);
@@ -656,7 +703,7 @@ static void csv_reset(struct reader *rd)
 }
 
 /* A row the parser could not finish: refused as it stands. */
-static void csv_refuse_open_row(struct reader *rd, const char *why)
+static void csv_refuse_open_row(struct reader *rd, const char *why, bool partial)
 {
 	if (!rd->header_done) {
 		reader_fatal(rd, CLI_REFUSED, "%s:%zu: the header row: %s", rd->path, rd->row_line, why);
@@ -666,6 +713,7 @@ static void csv_refuse_open_row(struct reader *rd, const char *why)
 		r->raw = xmalloc(r->rawlen + 1);
 		memcpy(r->raw, rd->raw.data ? (const char *)rd->raw.data : "", r->rawlen);
 		r->raw[r->rawlen] = '\0';
+		r->partial = partial;
 		rd->out->bytes += r->rawlen + sizeof *r;
 		row_refuse(r, RC_UNPROCESSABLE, "%s", why);
 	}
@@ -681,11 +729,31 @@ static void csv_feed(struct reader *rd, const char *line, size_t len)
 		rd->row_line = rd->lineno;
 	}
 	if (rd->raw.len + len > IMPORT_LINE_MAX || buf_append(&rd->raw, line, len)) {
-		csv_refuse_open_row(rd, "a row longer than 1 MiB");
+		csv_refuse_open_row(rd, ROW_TOO_LONG, true);
 		return;
 	}
-	if (csv_parse(&rd->p, line, len, csv_on_cell, csv_on_row, rd) != len)
-		csv_refuse_open_row(rd, csv_strerror(csv_error(&rd->p)));
+	if (csv_parse(&rd->p, line, len, csv_on_cell, csv_on_row, rd) == len)
+		return;
+	if (csv_error(&rd->p) != CSV_EPARSE) {
+		csv_refuse_open_row(rd, csv_strerror(csv_error(&rd->p)), false);
+		return;
+	}
+	/* libcsv's strict mode stops at the two things RFC 4180 forbids. */
+	char why[400];
+	snprintf(why, sizeof why, "line %zu: a quote inside a cell that does not begin with one, or text after a "
+	         "cell's closing quote: a cell holding a quote (or a comma or line break) is quoted whole and its "
+	         "quotes doubled, as \"Jaan \"\"Juku\"\" Tamm\"", rd->lineno);
+	csv_refuse_open_row(rd, why, false);
+}
+
+/* A first line that is no JSON value but a list of names separated by
+ * commas, semicolons or tabs: a CSV file given a name of JSON Lines. */
+static bool looks_like_csv_header(const char *line, size_t len)
+{
+	size_t i = strspn(line, " \t");
+	if (i == len || line[i] == '{' || line[i] == '[' || line[i] == '"')
+		return false;
+	return memchr(line, ',', len) || memchr(line, ';', len) || memchr(line, '\t', len);
 }
 
 /* Reads rows into b until it is full or the file ends. */
@@ -699,7 +767,10 @@ static void reader_fill(struct reader *rd, struct batch *b)
 			 * ended the one before it on the same line, and must not be
 			 * lost (nor a NUL in it pass unseen). */
 			if (rd->csv && csv_fini(&rd->p, csv_on_cell, csv_on_row, rd))
-				csv_refuse_open_row(rd, "the file ends inside a quoted cell");
+				csv_refuse_open_row(rd, "the file ends inside a quoted cell", false);
+			if (rd->csv && !rd->header_done)
+				reader_fatal(rd, CLI_REFUSED, "no header row (the file is empty or blank): a CSV file's first "
+				             "row names its columns");
 			b->end = true;
 			break;
 		}
@@ -707,11 +778,13 @@ static void reader_fill(struct reader *rd, struct batch *b)
 		__atomic_fetch_add(&rd->bytes, len, __ATOMIC_RELAXED);
 		if (len > IMPORT_LINE_MAX) {
 			skip_rest_of_line(rd);
+			if (rd->csv && !rd->row_open)
+				rd->row_line = rd->lineno; /* the row begins on this line */
 			if (rd->csv)
-				csv_refuse_open_row(rd, "a line longer than 1 MiB");
+				csv_refuse_open_row(rd, ROW_TOO_LONG, true);
 			if (rd->lineno > rd->skip_to && !rd->csv) {
 				struct row *r = batch_row(b, rd->lineno);
-				row_refuse(r, RC_TOO_LARGE, "line longer than %d bytes", IMPORT_LINE_MAX);
+				row_refuse(r, RC_TOO_LARGE, "a line longer than 1 MiB (%d bytes)", IMPORT_LINE_MAX);
 			}
 			continue;
 		}
@@ -726,7 +799,16 @@ static void reader_fill(struct reader *rd, struct batch *b)
 			csv_feed(rd, rd->line, len);
 			continue;
 		}
-		if (strspn(rd->line, " \t\r\n") == len || rd->lineno <= rd->skip_to)
+		if (strspn(rd->line, " \t\r\n") == len)
+			continue;
+		if (!rd->seen && rd->guessed && looks_like_csv_header(rd->line, len)) {
+			reader_fatal(rd, CLI_REFUSED, "line %zu is not JSON but looks like a CSV header row: the format "
+			             "follows the file's name (.csv; any other name is read as JSON Lines): for CSV, pass "
+			             "--format csv", rd->lineno);
+			break;
+		}
+		rd->seen = true;
+		if (rd->lineno <= rd->skip_to)
 			continue;
 		struct row *r = batch_row(b, rd->lineno);
 		r->raw = xmalloc(len + 1);
@@ -812,13 +894,23 @@ static struct batch *pipe_take(struct pipe *pp)
 
 /* ---- the writer ---- */
 
+/* A file the import writes beside its input, outside DIR: the rejects
+ * file and the file of refused rows. */
+struct private_file {
+	const char *path;
+	FILE *f;
+	bool created;              /* by this run (removed if the run never starts) */
+	off_t kept;                /* its size when the last transaction committed */
+};
+
+
 struct import_opts {
-	bool csv, dry_run, resume, all_or_nothing;
+	bool csv, guessed, dry_run, resume, again, all_or_nothing;
 	bool own_transaction;      /* false: the caller's transaction holds everything */
 	bool progress;
 	size_t batch;              /* rows per transaction (of one or more chunks) */
-	const char *rejects;       /* path of the rejects file, or NULL */
-	const char *state;         /* path of the resume state, or NULL */
+	struct private_file *rejects; /* FILE.rejects.csv (line, reason, row), or NULL */
+	struct private_file *refused; /* the refused rows alone, importable as they are, or NULL */
 	char hash[HASH_HEX];       /* the file's SHA-256 */
 	uint64_t size;
 };
@@ -833,13 +925,84 @@ struct counts {
 	                            * committed transactions hold */
 };
 
+/* A dry run's new subjects, by a 64-bit hash of their id, with the line
+ * each came from (16 bytes a subject, for the run): a refusal naming one
+ * names its line, since the id will never exist. */
+struct made {
+	uint64_t *key;             /* 0: an empty slot */
+	size_t *line;
+	size_t n, cap;
+};
+
+static uint64_t made_key(const char *id)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+	return h ? h : 1;
+}
+
+static void made_add(struct made *m, const char *id, size_t line)
+{
+	if (2 * (m->n + 1) > m->cap) {
+		struct made bigger = {.cap = m->cap ? 2 * m->cap : 1024};
+		bigger.key = xcalloc(bigger.cap, sizeof *bigger.key);
+		bigger.line = xcalloc(bigger.cap, sizeof *bigger.line);
+		for (size_t i = 0; i < m->cap; i++)
+			for (size_t k = m->key[i] % bigger.cap; m->key[i]; k = (k + 1) % bigger.cap)
+				if (!bigger.key[k]) {
+					bigger.key[k] = m->key[i];
+					bigger.line[k] = m->line[i];
+					break;
+				}
+		bigger.n = m->n;
+		free(m->key);
+		free(m->line);
+		*m = bigger;
+	}
+	uint64_t key = made_key(id);
+	size_t k = key % m->cap;
+	while (m->key[k] && m->key[k] != key)
+		k = (k + 1) % m->cap;
+	if (!m->key[k])
+		m->n++;
+	m->key[k] = key;
+	m->line[k] = line;
+}
+
+/* msg, or (into out) msg with the id of a subject the dry run made
+ * replaced by its line: "exists already: sub_... (" names a holder of a
+ * unique value (core/record.c record_unique_held). */
+static const char *made_say(const struct made *m, const char *msg, char out[1024])
+{
+	static const char held[] = "exists already: ";
+	const char *at = m->cap ? strstr(msg, held) : NULL;
+	if (!at)
+		return msg;
+	const char *id = at + strlen(held);
+	size_t len = strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+	char sid[TOKEN_ID_MAX];
+	if (!len || len >= sizeof sid)
+		return msg;
+	memcpy(sid, id, len);
+	sid[len] = '\0';
+	uint64_t key = made_key(sid);
+	for (size_t k = key % m->cap; m->key[k]; k = (k + 1) % m->cap)
+		if (m->key[k] == key) {
+			snprintf(out, 1024, "%.*sthe subject of line %zu of this file%s", (int)(id - msg), msg, m->line[k],
+			         id + len);
+			return out;
+		}
+	return msg;
+}
+
 struct writer {
 	const struct core_ctx *c;
 	const char *kind, *path;
 	const struct import_opts *o;
 	struct reader *rd;
-	FILE *rejects;
-	off_t rejects_kept;        /* its size when the last transaction committed */
+	struct private_file *rejects, *refused;
+	struct made made;          /* --dry-run: the lines of the subjects it made */
 	struct counts n;
 	size_t batch;              /* rows per transaction */
 	bool open;                 /* a transaction of chunks is open */
@@ -847,21 +1010,44 @@ struct writer {
 	struct timespec start, shown;
 };
 
+/* text, and a line end if it has none. */
+static void put_line(FILE *f, const char *text, size_t len)
+{
+	fwrite(text, 1, len, f);
+	if (!len || (text[len - 1] != '\n' && text[len - 1] != '\r'))
+		fputc('\n', f);
+}
+
 static void reject(struct writer *w, const struct row *r, const char *msg)
 {
+	char said[sizeof ((struct errbuf *)0)->msg];
+	msg = made_say(&w->made, msg, said);
 	w->n.refused++;
 	if (w->n.refused <= IMPORT_SHOW_REFUSED)
 		fprintf(stderr, "%s%s:%zu: %s\n", w->o->progress ? "\r\033[K" : "privreg: ", w->path, r->line, msg);
-	if (!w->rejects)
-		return;
-	/* The row as it was read, not made formula-safe like the exports for
-	 * people (base/csv.h): this file is meant to be fixed and fed back to
-	 * privreg import, which would keep a quote put before a value. */
-	fprintf(w->rejects, "%zu,", r->line);
-	csv_fwrite(w->rejects, msg, strlen(msg));
-	fputc(',', w->rejects);
-	csv_fwrite(w->rejects, r->raw ? r->raw : "", r->raw ? r->rawlen : 0);
-	fputc('\n', w->rejects);
+	if (w->rejects) {
+		/* The row as it was read, not made formula-safe like the exports
+		 * for people (base/csv.h): this file is meant to be fixed and fed
+		 * back to privreg import, which would keep a quote put before a
+		 * value. */
+		FILE *f = w->rejects->f;
+		if (!ftello(f))
+			fputs("line,reason,row\n", f);
+		fprintf(f, "%zu,", r->line);
+		csv_fwrite(f, msg, strlen(msg));
+		fputc(',', f);
+		csv_fwrite(f, r->raw ? r->raw : "", r->raw ? r->rawlen : 0);
+		fputc('\n', f);
+	}
+	if (w->refused && r->raw && !r->partial) {
+		/* The row verbatim, after the file's own header row (CSV): a file
+		 * to fix and import as it is. A row cut short (longer than a row
+		 * may be) cannot be given back: the rejects file names its line. */
+		FILE *f = w->refused->f;
+		if (!ftello(f) && w->rd->csv && w->rd->header_raw)
+			put_line(f, w->rd->header_raw, strlen(w->rd->header_raw));
+		put_line(f, r->raw, r->rawlen);
+	}
 }
 
 /* The subject a row names: an id, or the value of a lookup field that
@@ -948,6 +1134,8 @@ static enum rc settle(struct writer *w, struct batch *b, size_t from, size_t to,
 		}
 		eb->msg[0] = '\0';
 		enum rc wrc = subject_batch_result(b->sb, r->index, sid, eb);
+		if (!wrc && w->o->dry_run)
+			made_add(&w->made, sid, r->line);
 		if (!wrc && r->ngrants && (wrc = grant_all(c, r, sid, eb)) && rc_http_status(wrc) < 500) {
 			/* grant_check made this impossible: refusing the row now
 			 * would leave its subject written. */
@@ -1032,10 +1220,12 @@ static int write_batch(struct writer *w, struct batch *b)
 	w->n.kept = w->n.created + w->n.attached;
 	w->n.kept_refused = w->n.refused;
 	w->n.kept_line = last ? last : w->n.kept_line;
-	if (w->rejects && (fflush(w->rejects) || (w->rejects_kept = lseek(fileno(w->rejects), 0, SEEK_END)) < 0)) {
-		fprintf(stderr, "privreg: cannot write %s: %s\n", w->o->rejects, strerror(errno));
-		return CLI_FAILED;
-	}
+	struct private_file *pf[] = {w->rejects, w->refused};
+	for (size_t i = 0; i < 2; i++)
+		if (pf[i] && (fflush(pf[i]->f) || (pf[i]->kept = ftello(pf[i]->f)) < 0)) {
+			fprintf(stderr, "privreg: cannot write %s: %s\n", pf[i]->path, strerror(errno));
+			return CLI_FAILED;
+		}
 	return CLI_OK;
 }
 
@@ -1070,88 +1260,209 @@ static void progress(struct writer *w, bool last)
 
 /* ---- files beside the input ---- */
 
-/* Opens path for writing, readable by its owner only (0600): the rejects
- * file holds refused rows as they were, personal data. A file that exists
- * already is made 0600 before anything is written to it. flags: O_TRUNC or
- * O_APPEND. NULL and errno on failure. */
-static FILE *private_file(const char *path, int flags, const char *mode)
+/* Opens pf->path for writing, readable by its owner only (0600): the file
+ * holds refused rows as they were, personal data. Another local user must
+ * not be able to read them: a symbolic link is not followed (one planted
+ * in a shared directory would send the rows where its owner reads them),
+ * and a file that exists already must be a regular file of the effective
+ * user with no other name; it is made 0600 before anything is written to
+ * it, and emptied only when the run starts (private_start). CLI_OK, or
+ * CLI_USAGE and a message. */
+static int private_open(struct private_file *pf)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0600);
-	if (fd < 0)
-		return NULL;
-	FILE *f = NULL;
-	if (fchmod(fd, 0600) || !(f = fdopen(fd, mode))) {
-		int e = errno;
-		close(fd);
-		errno = e;
+	const int flags = O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC; /* O_NONBLOCK: a FIFO must not hang us */
+	int fd = open(pf->path, flags);
+	pf->created = false;
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(pf->path, flags | O_CREAT | O_EXCL, 0600);
+		pf->created = fd >= 0;
 	}
-	return f;
+	struct stat st;
+	const char *why = NULL;
+	if (fd < 0 && errno == ELOOP)
+		why = "it is a symbolic link";
+	else if (fd < 0 && errno == ENXIO)
+		why = "it is not a regular file"; /* a FIFO nobody reads, a socket */
+	else if (fd < 0 || fstat(fd, &st))
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "it is not a regular file";
+	else if (st.st_uid != geteuid())
+		why = "it belongs to another user";
+	else if (st.st_nlink != 1)
+		why = "it has other names (hard links)";
+	else if (fcntl(fd, F_SETFL, O_WRONLY) || fchmod(fd, 0600) || !(pf->f = fdopen(fd, "a")))
+		why = strerror(errno);
+	if (!why)
+		return CLI_OK;
+	fprintf(stderr, "privreg: refusing to write %s: %s. The refused rows it would hold are personal data, "
+	        "written only to a regular file of your own that nobody else can reach: remove it, or import the "
+	        "file from a directory of your own\n", pf->path, why);
+	if (fd >= 0)
+		close(fd);
+	if (pf->created)
+		unlink(pf->path);
+	pf->created = false;
+	return CLI_USAGE;
+}
+
+/* The run starts: a fresh run empties the file, a resumed one appends. */
+static int private_start(struct private_file *pf, bool append)
+{
+	if (!pf->f || (!append && ftruncate(fileno(pf->f), 0)) || fseeko(pf->f, 0, SEEK_END) ||
+	    (pf->kept = ftello(pf->f)) < 0) {
+		fprintf(stderr, "privreg: cannot write %s: %s\n", pf->path, strerror(errno));
+		return CLI_FAILED;
+	}
+	return CLI_OK;
+}
+
+/* A run that never started: the files are left as they were. */
+static void private_drop(struct private_file *pf)
+{
+	if (pf->f)
+		fclose(pf->f);
+	if (pf->created)
+		unlink(pf->path);
+	pf->f = NULL;
 }
 
 /* ---- the file's hash and the resume position ---- */
 
-static int file_hash(FILE *f, const char *path, char hex[HASH_HEX], uint64_t *size)
+/* What the hash's pass over the file finds of its encoding. */
+struct encoding {
+	bool utf16;                /* a UTF-16 byte-order mark, or a NUL in the first two bytes */
+	size_t bad_line;           /* the first line holding a byte that is not UTF-8 (0: none) */
+	unsigned need;             /* continuation bytes still due */
+	unsigned char lo, hi;      /* the range of the next one */
+	size_t line;
+};
+
+/* UTF-8 as RFC 3629 has it: no overlong forms, no surrogates, nothing
+ * above U+10FFFF; a sequence may straddle two reads. */
+static void encoding_scan(struct encoding *e, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n && !e->bad_line; i++) {
+		unsigned c = p[i];
+		if (e->need) {
+			if (c < e->lo || c > e->hi)
+				e->bad_line = e->line;
+			e->lo = 0x80;
+			e->hi = 0xBF;
+			e->need--;
+			continue;
+		}
+		e->line += c == '\n';
+		if (c < 0x80)
+			continue;
+		e->lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+		e->hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+		if (c >= 0xC2 && c <= 0xDF)
+			e->need = 1;
+		else if (c >= 0xE0 && c <= 0xEF)
+			e->need = 2;
+		else if (c >= 0xF0 && c <= 0xF4)
+			e->need = 3;
+		else
+			e->bad_line = e->line;
+	}
+}
+
+/* The file's SHA-256 and size, and what its bytes say of its encoding.
+ * CLI_OK, or CLI_USAGE and a message: a file that cannot be read is
+ * refused before anything is done. */
+static int file_hash(FILE *f, const char *path, char hex[HASH_HEX], uint64_t *size, struct encoding *enc)
 {
 	crypto_hash_sha256_state st;
 	unsigned char buf[1 << 16], out[crypto_hash_sha256_BYTES];
 	size_t n;
 	*size = 0;
+	*enc = (struct encoding){.line = 1};
 	crypto_hash_sha256_init(&st);
 	while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+		if (!*size)
+			enc->utf16 = (n >= 2 && ((buf[0] == 0xFF && buf[1] == 0xFE) || (buf[0] == 0xFE && buf[1] == 0xFF))) ||
+			             (n >= 2 && (!buf[0] || !buf[1]));
 		crypto_hash_sha256_update(&st, buf, n);
+		encoding_scan(enc, buf, n);
 		*size += n;
 	}
 	if (ferror(f)) {
 		fprintf(stderr, "privreg: cannot read %s: %s\n", path, strerror(errno));
-		return CLI_FAILED;
+		return CLI_USAGE;
 	}
+	if (enc->need && !enc->bad_line)
+		enc->bad_line = enc->line; /* the file ends inside a character */
 	crypto_hash_sha256_final(&st, out);
 	sodium_bin2hex(hex, HASH_HEX, out, sizeof out);
 	rewind(f);
 	return CLI_OK;
 }
 
-/* The audit position to search from: kept in the state file by the first
- * attempt (0: search the whole log). */
-static int64_t state_read(const char *path)
+/*
+ * DIR/imports/TENANT-HASH (HASH: the first 32 hex digits of the file's
+ * SHA-256), the marker of an import that has not ended: written when it
+ * starts, removed when it ends. It holds
+ *   audit_seq N      the audit position the first attempt started from
+ *   sha256 HEX       the file's whole hash
+ *   started T        when (Unix seconds)
+ *   file PATH        the file's name as given (the rest of the file)
+ * (a marker of an older privreg holds only the first line). A running
+ * import holds an exclusive lock (flock) on its marker: a marker nobody
+ * locks is one of an import that was cut off.
+ */
+#define MARKERS_MAX 16
+#define MARKER_FILE_MAX 1024
+
+struct marker {
+	char path[4600];
+	int64_t seq;
+	char hash[HASH_HEX];       /* whole, or an older marker's 32 digits */
+	int64_t started;
+	char file[MARKER_FILE_MAX]; /* "" if not recorded */
+	bool running;              /* another import holds it now */
+	size_t line;               /* the last line a committed chunk holds (0: none) */
+	int64_t at;                /* when that chunk was committed */
+};
+
+/* Reads the marker at m->path; false if there is none. */
+static bool marker_read(struct marker *m)
 {
-	long long seq = 0;
-	FILE *f = path ? fopen(path, "r") : NULL;
+	int fd = open(m->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	char text[64 + HASH_HEX + 64 + MARKER_FILE_MAX + 1];
+	ssize_t n = read(fd, text, sizeof text - 1);
+	m->running = flock(fd, LOCK_SH | LOCK_NB) && errno == EWOULDBLOCK;
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	long long seq = 0, started = 0;
+	char hash[HASH_HEX] = "";
+	if (sscanf(text, "audit_seq %lld", &seq) != 1)
+		seq = 0;
+	const char *h = strstr(text, "\nsha256 "), *t = strstr(text, "\nstarted "), *f = strstr(text, "\nfile ");
+	if (h && sscanf(h, "\nsha256 %64[0-9a-f]", hash) == 1 && strlen(hash) == HASH_HEX - 1)
+		memcpy(m->hash, hash, HASH_HEX);
+	if (t && sscanf(t, "\nstarted %lld", &started) == 1)
+		m->started = started;
 	if (f) {
-		if (fscanf(f, "audit_seq %lld", &seq) != 1)
-			seq = 0;
-		fclose(f);
+		snprintf(m->file, sizeof m->file, "%s", f + 6);
+		m->file[strcspn(m->file, "\n")] = '\0';
 	}
-	return seq;
+	m->seq = seq;
+	return true;
 }
 
-static int state_write(const struct core_ctx *c, const char *path)
-{
-	struct audit_checkpoint cp;
-	char line[AUDIT_CHECKPOINT_LINE_MAX];
-	if (!path || state_read(path))
-		return CLI_OK; /* the first attempt's position stays */
-	enum rc rc = audit_checkpoint_make(c->store, c->tenant, &cp, line);
-	if (rc)
-		return cli_fail("import", rc, NULL);
-	FILE *f = private_file(path, O_TRUNC, "w");
-	if (!f || fprintf(f, "audit_seq %lld\n", (long long)(cp.seq ? cp.seq : 1)) < 0 || fflush(f) ||
-	    fsync(fileno(f))) {
-		fprintf(stderr, "privreg: cannot write %s: %s\n", path, strerror(errno));
-		if (f)
-			fclose(f);
-		return CLI_FAILED;
-	}
-	fclose(f);
-	return CLI_OK;
-}
-
-/* The last line of the file that a committed batch holds (0: none). */
-static int resume_point(const struct core_ctx *c, const char *hash, int64_t from, size_t *line)
+/* The last line of the file whose hash begins with `hash` that a committed
+ * chunk holds (0: none), and when that chunk was committed, from audit
+ * position `from` on (0: the whole log). */
+static int resume_point(const struct core_ctx *c, const char *hash, int64_t from, size_t *line, int64_t *at)
 {
 	char tag[HASH_HEX + 32];
-	snprintf(tag, sizeof tag, "file=sha256:%s lines=", hash);
+	snprintf(tag, sizeof tag, "file=sha256:%s", hash);
+	size_t taglen = strlen(tag);
 	*line = 0;
+	*at = 0;
 	struct store_audit_filter f = {.after_seq = from > 0 ? from - 1 : 0, .limit = AUDIT_PAGE_MAX};
 	for (;;) {
 		struct store_audit *v = NULL;
@@ -1161,10 +1472,13 @@ static int resume_point(const struct core_ctx *c, const char *hash, int64_t from
 			return cli_fail("import", rc, NULL);
 		for (size_t i = 0; i < n; i++) {
 			unsigned long a, b;
-			if (strcmp(v[i].action, "subject.import") || !v[i].detail || strncmp(v[i].detail, tag, strlen(tag)))
+			if (strcmp(v[i].action, "subject.import") || !v[i].detail || strncmp(v[i].detail, tag, taglen))
 				continue;
-			if (sscanf(v[i].detail + strlen(tag), "%lu-%lu", &a, &b) == 2 && b > *line)
+			const char *rest = v[i].detail + taglen + strspn(v[i].detail + taglen, "0123456789abcdef");
+			if (sscanf(rest, " lines=%lu-%lu", &a, &b) == 2 && b > *line) {
 				*line = b;
+				*at = v[i].at;
+			}
 		}
 		if (n)
 			f.after_seq = v[n - 1].seq;
@@ -1174,12 +1488,95 @@ static int resume_point(const struct core_ctx *c, const char *hash, int64_t from
 	}
 }
 
+/* The tenant's markers other than own's (at most MARKERS_MAX), each with
+ * the line its import reached. */
+static int markers_list(const struct core_ctx *c, const char *dir, const char *tenant, const char *own,
+                        struct marker *out, size_t *n)
+{
+	*n = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return CLI_OK;
+	size_t tl = strlen(tenant);
+	struct dirent *e;
+	while (*n < MARKERS_MAX && (e = readdir(d))) {
+		const char *name = e->d_name;
+		if (strncmp(name, tenant, tl) || name[tl] != '-' || strlen(name + tl + 1) != 32 ||
+		    strspn(name + tl + 1, "0123456789abcdef") != 32 || !strcmp(name, own))
+			continue;
+		struct marker *m = &out[*n];
+		memset(m, 0, sizeof *m);
+		snprintf(m->path, sizeof m->path, "%s/%s", dir, name);
+		snprintf(m->hash, sizeof m->hash, "%s", name + tl + 1);
+		if (marker_read(m))
+			(*n)++;
+	}
+	closedir(d);
+	for (size_t i = 0; i < *n; i++) {
+		int ret = resume_point(c, out[i].hash, out[i].seq, &out[i].line, &out[i].at);
+		if (ret)
+			return ret;
+	}
+	return CLI_OK;
+}
+
+/* One line for a marker: what its import reached and when. */
+static void marker_describe(const struct marker *m)
+{
+	char at[TIMEUTIL_DATETIME_LEN], started[TIMEUTIL_DATETIME_LEN];
+	const char *file = m->file[0] ? m->file : "a file (its name is not recorded)";
+	timeutil_format_datetime(m->at, at);
+	timeutil_format_datetime(m->started, started);
+	if (m->running)
+		fprintf(stderr, "privreg:   %s: running now (started %s)\n", file, m->started ? started : "earlier");
+	else if (m->line)
+		fprintf(stderr, "privreg:   %s: cut off; lines up to %zu were imported (the last at %s); marker %s\n",
+		        file, m->line, at, m->path);
+	else
+		fprintf(stderr, "privreg:   %s: cut off before its first commit (started %s): nothing of it was "
+		        "imported; marker %s\n", file, m->started ? started : "earlier", m->path);
+}
+
+/* Opens (creating it) the marker of this run and locks it for the run's
+ * time; writes its content if it is new or `again` (else the first
+ * attempt's position stays). The descriptor, or -1 (another import holds
+ * it) or -2 (it cannot be written), with a message. */
+static int marker_take(const struct core_ctx *c, const char *path, const char *hash, const char *file, bool again)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600), ret = -2;
+	struct stat st;
+	struct audit_checkpoint cp;
+	char line[AUDIT_CHECKPOINT_LINE_MAX], text[64 + HASH_HEX + 64 + MARKER_FILE_MAX + 1];
+	enum rc rc = RC_OK;
+	int n = 0;
+	if (fd < 0 || fstat(fd, &st)) {
+		fprintf(stderr, "privreg: cannot write %s: %s\n", path, strerror(errno));
+	} else if (flock(fd, LOCK_EX | LOCK_NB)) {
+		fprintf(stderr, "privreg: %s: an import of this file's content is running now (marker %s)\n", file, path);
+		ret = -1;
+	} else if (st.st_size && !again) {
+		return fd;
+	} else if ((rc = audit_checkpoint_make(c->store, c->tenant, &cp, line))) {
+		cli_fail("import", rc, NULL);
+	} else if ((n = snprintf(text, sizeof text, "audit_seq %lld\nsha256 %s\nstarted %lld\nfile %.*s\n",
+	                         (long long)(cp.seq ? cp.seq : 1), hash, (long long)timeutil_now(),
+	                         MARKER_FILE_MAX - 1, file)) < 0 || (size_t)n >= sizeof text ||
+	           ftruncate(fd, 0) || pwrite(fd, text, (size_t)n, 0) != n || fsync(fd)) {
+		fprintf(stderr, "privreg: cannot write %s: %s\n", path, strerror(errno));
+	} else {
+		return fd;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 /* ---- the import ---- */
 
 static int run(const struct core_ctx *c, const char *kind, FILE *f, const char *path, const struct import_opts *o,
                size_t skip_to, struct counts *out)
 {
-	struct reader rd = {.f = f, .path = path, .csv = o->csv, .tenant = c->tenant, .kind = kind,
+	struct reader rd = {.f = f, .path = path, .csv = o->csv, .guessed = o->guessed, .tenant = c->tenant, .kind = kind,
 	                    .skip_to = skip_to, .batch = IMPORT_CHUNK_ROWS};
 	rd.c = (struct core_ctx){.tenant = c->tenant, .now = c->now};
 	rd.rk = policy_record(c->tenant->policy, kind);
@@ -1193,17 +1590,12 @@ static int run(const struct core_ctx *c, const char *kind, FILE *f, const char *
 	w.batch = o->batch ? o->batch : IMPORT_BATCH_ROWS;
 	if (w.batch < rd.batch)
 		rd.batch = w.batch;
-	if (o->rejects) {
-		w.rejects = private_file(o->rejects, skip_to ? O_APPEND : O_TRUNC, skip_to ? "a" : "w");
-		if (!w.rejects) {
-			fprintf(stderr, "privreg: cannot write %s: %s\n", o->rejects, strerror(errno));
-			ret = CLI_FAILED;
-		} else if ((!skip_to && fputs("line,reason,row\n", w.rejects) < 0) || fflush(w.rejects) ||
-		           (w.rejects_kept = lseek(fileno(w.rejects), 0, SEEK_END)) < 0) {
-			fprintf(stderr, "privreg: cannot write %s: %s\n", o->rejects, strerror(errno));
-			ret = CLI_FAILED;
-		}
-	}
+	w.rejects = o->rejects;
+	w.refused = o->refused;
+	if (w.rejects && !ret)
+		ret = private_start(w.rejects, skip_to);
+	if (w.refused && !ret)
+		ret = private_start(w.refused, skip_to);
 	struct pipe pp = {.rd = &rd};
 	pthread_t reader;
 	pthread_mutex_init(&pp.lock, NULL);
@@ -1241,15 +1633,21 @@ static int run(const struct core_ctx *c, const char *kind, FILE *f, const char *
 	/* A failure rolled back the open transaction: its refusals go too, so
 	 * that --resume, which reads its rows again, does not list them twice. */
 	bool cut = ret != CLI_OK && ret != CLI_REFUSED && o->own_transaction && !o->all_or_nothing && !o->dry_run;
-	if (cut && w.rejects && (fflush(w.rejects) || ftruncate(fileno(w.rejects), w.rejects_kept)))
-		fprintf(stderr, "privreg: cannot write %s: %s\n", o->rejects, strerror(errno));
-	if (w.rejects && fclose(w.rejects) && !ret) {
-		fprintf(stderr, "privreg: cannot write %s: %s\n", o->rejects, strerror(errno));
-		ret = CLI_FAILED;
-	} else if (w.rejects && !(cut ? w.n.kept_refused : w.n.refused) && !skip_to) {
-		/* Nothing refused: no file of refusals beside the input (a resumed
-		 * import keeps the one its first run wrote). */
-		unlink(o->rejects);
+	struct private_file *pf[] = {w.rejects, w.refused};
+	for (size_t i = 0; i < 2; i++) {
+		if (!pf[i] || !pf[i]->f)
+			continue;
+		if (cut && (fflush(pf[i]->f) || ftruncate(fileno(pf[i]->f), pf[i]->kept)))
+			fprintf(stderr, "privreg: cannot write %s: %s\n", pf[i]->path, strerror(errno));
+		if (fclose(pf[i]->f) && !ret) {
+			fprintf(stderr, "privreg: cannot write %s: %s\n", pf[i]->path, strerror(errno));
+			ret = CLI_FAILED;
+		} else if (!(cut ? w.n.kept_refused : w.n.refused) && !skip_to) {
+			/* Nothing refused: no file of refusals beside the input (a
+			 * resumed import keeps the ones its first run wrote). */
+			unlink(pf[i]->path);
+		}
+		pf[i]->f = NULL;
 	}
 	if (w.n.refused > IMPORT_SHOW_REFUSED)
 		fprintf(stderr, "privreg: ... and %zu more refused rows\n", w.n.refused - IMPORT_SHOW_REFUSED);
@@ -1260,6 +1658,9 @@ static int run(const struct core_ctx *c, const char *kind, FILE *f, const char *
 	for (size_t i = 0; i < rd.ncols; i++)
 		free(rd.cols[i].name);
 	free(rd.cols);
+	free(rd.header_raw);
+	free(w.made.key);
+	free(w.made.line);
 	buf_fini(&rd.raw);
 	free(rd.line);
 	pthread_mutex_destroy(&pp.lock);
@@ -1278,6 +1679,17 @@ int cli_import_file(const struct core_ctx *c, const char *kind, FILE *f, const c
 	return ret;
 }
 
+/* The command that imports path as this one does, for a message. */
+static void command(const struct cli_opts *co, const char *kind, const char *path, const char *format,
+                    char *out, size_t size)
+{
+	snprintf(out, size, "privreg import %s %s%s%s%s%s%s%s", kind, path,
+	         strcmp(co->dir, CLI_DEFAULT_DIR) ? " --dir " : "", strcmp(co->dir, CLI_DEFAULT_DIR) ? co->dir : "",
+	         strcmp(co->tenant, CLI_DEFAULT_TENANT) ? " --tenant " : "",
+	         strcmp(co->tenant, CLI_DEFAULT_TENANT) ? co->tenant : "", format ? " --format " : "",
+	         format ? format : "");
+}
+
 /* What an import cut off by a failure leaves: the transactions committed
  * before it stay, and --resume goes on after them. */
 static void stopped(const struct cli_opts *co, const char *kind, const char *path, const char *format,
@@ -1288,14 +1700,110 @@ static void stopped(const struct cli_opts *co, const char *kind, const char *pat
 		        path);
 		return;
 	}
+	char cmd[9000];
+	command(co, kind, path, format, cmd, sizeof cmd);
 	fprintf(stderr, "privreg: %s: lines up to %zu are imported and stay (this run: %zu records, %zu rows "
 	        "refused); the lines after them are not\n"
-	        "privreg: to go on after line %zu, without duplicates: privreg import %s %s%s%s%s%s%s%s --resume\n",
-	        path, n->kept_line, n->kept, n->kept_refused, n->kept_line, kind, path,
-	        strcmp(co->dir, CLI_DEFAULT_DIR) ? " --dir " : "", strcmp(co->dir, CLI_DEFAULT_DIR) ? co->dir : "",
-	        strcmp(co->tenant, CLI_DEFAULT_TENANT) ? " --tenant " : "",
-	        strcmp(co->tenant, CLI_DEFAULT_TENANT) ? co->tenant : "", format ? " --format " : "",
-	        format ? format : "");
+	        "privreg: to go on after line %zu, without duplicates: %s --resume\n",
+	        path, n->kept_line, n->kept, n->kept_refused, n->kept_line, cmd);
+}
+
+/*
+ * Before a run that writes, what the markers of unfinished imports say
+ * (DIR/imports): rows already imported are never imported again unless
+ * --again says so.
+ * - --resume goes on after the last committed chunk of this content; with
+ *   no marker of it, the whole audit log is searched (a finished import:
+ *   the rest, nothing). Finding no chunk at all, it refuses: the file
+ *   was never imported, or it changed since (an edit after a crash), and
+ *   starting from line 1 would import twice what was imported before.
+ * - a plain run of content with a marker refuses and says --resume;
+ * - a plain run while another import of the tenant was cut off refuses,
+ *   saying what that import brought in: this may be its file, edited.
+ * (A marker whose import committed nothing refuses nothing.)
+ * - --again imports anyway and clears those markers.
+ * CLI_OK (skip_to set), or CLI_USAGE and the reasons.
+ */
+static int resume_checks(const struct core_ctx *c, const struct cli_opts *co, const char *kind, const char *path,
+                         const char *format, const struct import_opts *o, const char *statedir, const char *own,
+                         struct marker *mine, size_t *skip_to)
+{
+	struct marker others[MARKERS_MAX];
+	size_t nothers = 0, cut = 0;
+	bool have = marker_read(mine);
+	int64_t at = 0;
+	int ret = markers_list(c, statedir, c->tenant->name, own, others, &nothers);
+	for (size_t i = 0; i < nothers; i++)
+		cut += !others[i].running && others[i].line; /* one that imported nothing cannot be imported twice */
+	if (!ret && have && !mine->running)
+		ret = resume_point(c, o->hash, mine->seq, &mine->line, &mine->at);
+	if (ret)
+		return ret;
+	char cmd[9000];
+	command(co, kind, path, format, cmd, sizeof cmd);
+	if (have && mine->running) {
+		fprintf(stderr, "privreg: %s: an import of this file's content is running now (marker %s)\n", path,
+		        mine->path);
+		return CLI_USAGE;
+	}
+	if (o->resume && have) {
+		*skip_to = mine->line;
+		return CLI_OK;
+	}
+	if (o->resume) {
+		if ((ret = resume_point(c, o->hash, 0, skip_to, &at)) || *skip_to)
+			return ret;
+		fprintf(stderr, "privreg: %s: --resume found no earlier import of this file's content (SHA-256 %.16s...) "
+		        "in the audit log, so nothing is imported: going on from line 1 could import rows twice (any an "
+		        "import of an earlier version of the file brought in)\n", path, o->hash);
+		if (nothers) {
+			fprintf(stderr, "privreg: imports of tenant %s that have not ended:\n", c->tenant->name);
+			for (size_t i = 0; i < nothers; i++)
+				marker_describe(&others[i]);
+			fprintf(stderr, "privreg: --resume goes on only with the content an import started with. If %s "
+			        "is such a file changed since, remove from it the lines that import brought in (a CSV file keeps "
+			        "its header row), then: %s "
+			        "--again (which also clears its marker)\n", path, cmd);
+		} else {
+			fprintf(stderr, "privreg: tenant %s has no unfinished import; a file never imported: %s\n",
+			        c->tenant->name, cmd);
+		}
+		return CLI_USAGE;
+	}
+	if (o->again) {
+		/* Told to import anyway: the markers named in the refusal go. */
+		for (size_t i = 0; i < nothers; i++)
+			if (!others[i].running && !unlink(others[i].path))
+				fprintf(stderr, "privreg: --again: cleared the marker of the import of %s\n",
+				        others[i].file[0] ? others[i].file : others[i].path);
+		return CLI_OK;
+	}
+	if (have && mine->line) {
+		/* (Cut off before its first commit, it imported nothing: the
+		 * plain run goes on from line 1.) */
+		char when[TIMEUTIL_DATETIME_LEN];
+		timeutil_format_datetime(mine->at, when);
+		fprintf(stderr, "privreg: %s: an import of this file's content was cut off: lines up to %zu were "
+		        "imported (the last at %s); importing it from line 1 would import those rows twice, so "
+		        "nothing is imported.\nprivreg: to go on after line %zu: %s --resume\n"
+		        "privreg: to import every row again anyway: %s --again\n",
+		        path, mine->line, when, mine->line, cmd, cmd);
+		return CLI_USAGE;
+	}
+	if (cut) {
+		fprintf(stderr, "privreg: %s: an import of tenant %s was cut off and has not ended; nothing is imported:\n",
+		        path, c->tenant->name);
+		for (size_t i = 0; i < nothers; i++)
+			if (!others[i].running && others[i].line)
+				marker_describe(&others[i]);
+		fprintf(stderr, "privreg: if %s is that file, changed since (its content is not the same, so --resume "
+		        "cannot go on): remove from it the lines already imported (a CSV file keeps its header row), then "
+		        "import it with --again, which "
+		        "also clears the marker. If it is another file: %s --again (the cut-off import can still be "
+		        "resumed with its file as it was), or remove the marker with rm\n", path, cmd);
+		return CLI_USAGE;
+	}
+	return CLI_OK;
 }
 
 static bool ends_with(const char *s, const char *tail)
@@ -1306,8 +1814,8 @@ static bool ends_with(const char *s, const char *tail)
 
 int cli_import(int argc, char **argv)
 {
-	static const char *const flags[] = {"--dry-run", "--resume", "--all-or-nothing", NULL};
-	bool found[3];
+	static const char *const flags[] = {"--dry-run", "--resume", "--all-or-nothing", "--again", NULL};
+	bool found[4];
 	const char *format = NULL, *batch = NULL;
 	/* --format and --batch take a value: taken out before the shared options. */
 	for (int i = 1; i < argc; i++)
@@ -1326,15 +1834,15 @@ int cli_import(int argc, char **argv)
 		cli_usage_error("import", "expected KIND FILE");
 		return CLI_USAGE;
 	}
-	struct import_opts o = {.dry_run = found[0], .resume = found[1], .all_or_nothing = found[2],
-	                        .own_transaction = true, .progress = isatty(STDERR_FILENO)};
+	struct import_opts o = {.dry_run = found[0], .resume = found[1], .all_or_nothing = found[2], .again = found[3],
+	                        .own_transaction = true, .progress = isatty(STDERR_FILENO), .guessed = !format};
 	const char *kind = co.argv[0], *path = co.argv[1];
 	if (format && strcmp(format, "csv") && strcmp(format, "jsonl")) {
 		cli_usage_error("import", "--format is csv or jsonl");
 		return CLI_USAGE;
 	}
-	if ((o.dry_run || o.all_or_nothing) && o.resume) {
-		cli_usage_error("import", "--resume goes with neither --dry-run nor --all-or-nothing");
+	if ((o.dry_run || o.all_or_nothing || o.again) && o.resume) {
+		cli_usage_error("import", "--resume goes with neither --dry-run, --all-or-nothing nor --again");
 		return CLI_USAGE;
 	}
 	o.csv = format ? !strcmp(format, "csv") : ends_with(path, ".csv");
@@ -1349,10 +1857,30 @@ int cli_import(int argc, char **argv)
 	}
 	FILE *f = fopen(path, "r");
 	if (!f) {
-		fprintf(stderr, "privreg: cannot open %s\n", path);
-		return CLI_FAILED;
+		fprintf(stderr, "privreg: cannot open %s: %s\n", path, strerror(errno));
+		return CLI_USAGE;
 	}
-	ret = file_hash(f, path, o.hash, &o.size);
+	struct encoding enc;
+	ret = file_hash(f, path, o.hash, &o.size, &enc);
+	char converted[4200];
+	const char *ext = strrchr(path, '.');
+	ext = ext && !strchr(ext, '/') ? ext : "";
+	snprintf(converted, sizeof converted, "%.*s-utf8%s", (int)(strlen(path) - strlen(ext)), path, ext);
+	if (!ret && !o.size) {
+		fprintf(stderr, "privreg: %s: the file is empty (0 bytes): %s; nothing was imported\n", path,
+		        o.csv ? "a CSV file's first row names its columns" : "no line to import");
+		ret = CLI_REFUSED;
+	} else if (!ret && enc.utf16) {
+		fprintf(stderr, "privreg: %s: the file is UTF-16 text (as a spreadsheet's \"Unicode text\" is saved), "
+		        "not UTF-8; nothing was imported. Convert it first, e.g. iconv -f UTF-16 -t UTF-8 %s > %s\n", path,
+		        path, converted);
+		ret = CLI_REFUSED;
+	} else if (!ret && enc.bad_line) {
+		fprintf(stderr, "privreg: %s:%zu: not UTF-8 text: the file is probably in another encoding (Windows-1252 "
+		        "or Latin-1, as older spreadsheets save it); nothing was imported. Convert it first, e.g. "
+		        "iconv -f WINDOWS-1252 -t UTF-8 %s > %s\n", path, enc.bad_line, path, converted);
+		ret = CLI_REFUSED;
+	}
 	struct cli_register r = {0};
 	struct tenant *t = NULL;
 	if (!ret)
@@ -1361,26 +1889,40 @@ int cli_import(int argc, char **argv)
 		fprintf(stderr, "privreg: the policy has no record kind '%s'\n", kind);
 		ret = CLI_REFUSED;
 	}
-	char rejects[4200], statedir[4200], state[4400];
+	char rejects[4200], refused[4200], statedir[4200], own[256];
 	snprintf(rejects, sizeof rejects, "%s.rejects.csv", path);
-	o.rejects = rejects;
+	snprintf(refused, sizeof refused, "%s.refused.%s", path, o.csv ? "csv" : "jsonl");
+	struct private_file rj = {.path = rejects}, rf = {.path = refused};
+	struct marker mine = {0};
+	int marker = -1;
 	struct core_ctx c = {.store = r.store, .tenant = t};
 	size_t skip_to = 0;
-	if (!ret && !o.dry_run && !o.all_or_nothing) {
+	if (!ret && !o.dry_run) {
 		snprintf(statedir, sizeof statedir, "%s/imports", r.dir);
-		snprintf(state, sizeof state, "%s/%s-%.32s", statedir, t->name, o.hash);
+		snprintf(own, sizeof own, "%s-%.32s", t->name, o.hash);
+		snprintf(mine.path, sizeof mine.path, "%s/%s", statedir, own);
 		if (mkdir(statedir, 0700) && errno != EEXIST) {
 			fprintf(stderr, "privreg: cannot create %s: %s\n", statedir, strerror(errno));
 			ret = CLI_FAILED;
 		}
-		o.state = state;
-		if (!ret && o.resume)
-			ret = resume_point(&c, o.hash, state_read(state), &skip_to);
-		if (!ret)
-			ret = state_write(&c, state);
+		ret = ret ? ret : resume_checks(&c, &co, kind, path, format, &o, statedir, own, &mine, &skip_to);
+	}
+	if (!ret) {
+		o.rejects = &rj;
+		o.refused = &rf;
+		ret = private_open(&rj);
+		ret = ret ? ret : private_open(&rf);
+	}
+	if (!ret && !o.dry_run && !o.all_or_nothing) {
+		marker = marker_take(&c, mine.path, o.hash, path, o.again);
+		ret = marker == -1 ? CLI_USAGE : marker == -2 ? CLI_FAILED : CLI_OK;
 		if (!ret && skip_to)
 			fprintf(stderr, "privreg: %s: lines up to %zu are imported already; going on after them\n", path,
 			        skip_to);
+	}
+	if (ret) {
+		private_drop(&rj);
+		private_drop(&rf);
 	}
 	struct counts n = {0};
 	if (!ret) {
@@ -1405,8 +1947,11 @@ int cli_import(int argc, char **argv)
 	fclose(f);
 	if (r.store)
 		cli_close(&r, t);
-	if ((ret == CLI_OK || ret == CLI_REFUSED) && o.state)
-		unlink(o.state); /* done: nothing to resume */
+	/* Done, or stopped before anything was committed: nothing to resume. */
+	if (marker >= 0 && (ret == CLI_OK || ret == CLI_REFUSED || !(n.kept_line || skip_to)))
+		unlink(mine.path);
+	if (marker >= 0)
+		close(marker);
 	/* Counts only of a file whose rows were read: a failure before (an
 	 * unknown tenant, a refused header) has said all there is to say. */
 	size_t done = n.created + n.attached;
@@ -1415,11 +1960,12 @@ int cli_import(int argc, char **argv)
 		printf("dry run: %zu of %zu rows valid (%zu refused); nothing was imported\n", done, n.rows, n.refused);
 	else if (counted && o.all_or_nothing && ret)
 		fprintf(stderr, "privreg: nothing imported (--all-or-nothing; %zu of %zu rows refused%s%s)\n", n.refused,
-		        n.rows, o.rejects ? ", see " : "", o.rejects ? o.rejects : "");
+		        n.rows, o.rejects ? ", see " : "", o.rejects ? o.rejects->path : "");
 	else if (counted)
-		printf("imported %zu %s records from %s (%zu new subjects, %zu added to existing ones), %zu rows refused%s%s\n",
+		printf("imported %zu %s records from %s (%zu new subjects, %zu added to existing ones), %zu rows refused%s%s%s%s\n",
 		       done, kind, path, n.created, n.attached, n.refused, n.refused ? ": see " : "",
-		       n.refused ? rejects : "");
+		       n.refused ? rejects : "", n.refused ? "; the rows alone, to fix and import again: " : "",
+		       n.refused ? refused : "");
 	else if (n.read && (o.dry_run || o.all_or_nothing))
 		fprintf(stderr, "privreg: %s: nothing imported (%s: one transaction, rolled back)\n", path,
 		        o.dry_run ? "--dry-run" : "--all-or-nothing");

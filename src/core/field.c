@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,7 +236,17 @@ static enum rc norm_enum(const struct policy_field *f, const struct field_value 
 	for (size_t i = 0; i < f->nvalues; i++)
 		if (strlen(f->values[i]) == in->len && !memcmp(f->values[i], in->text, in->len))
 			return buf_append(out, in->text, in->len);
-	return err_set(eb, RC_UNPROCESSABLE, "field %s: not one of the allowed values", f->name);
+	/* The policy's values (no one's data) are named, so that the refused
+	 * value can be fixed: they are matched exactly, case and all. */
+	char list[512];
+	size_t len = 0;
+	list[0] = '\0';
+	for (size_t i = 0; i < f->nvalues && len < sizeof list; i++)
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", f->values[i]);
+	if (len >= sizeof list)
+		memcpy(list + sizeof list - 4, "...", 4);
+	return err_set(eb, RC_UNPROCESSABLE, "field %s: not one of the allowed values: %s (case matters)",
+	               f->name, list);
 }
 
 /* -?(0|[1-9][0-9]*)(\.[0-9]+)? with at most `maxdigits` digits. */

@@ -464,6 +464,16 @@ static enum rc state_of(const struct core_ctx *c, const char *subject_id, const 
 	return subject_id ? datakey_purpose_state(c, subject_id, u, st) : RC_OK;
 }
 
+/* Whether rec comes with a consent to u, recorded in the same transaction
+ * (rec->granted: an import's row grants it; NULL rec: none). */
+static bool granted_with(const struct record_input *rec, const struct policy_purpose *u)
+{
+	for (size_t i = 0; rec && i < rec->ngranted; i++)
+		if (rec->granted[i] == u)
+			return true;
+	return false;
+}
+
 /*
  * Before a value is stored for subject_id (NULL: a subject being created,
  * who has consented to nothing yet):
@@ -475,7 +485,8 @@ static enum rc state_of(const struct core_ctx *c, const char *subject_id, const 
  * names: the fields given a value.
  */
 static enum rc may_store(const struct core_ctx *c, const char *subject_id, const struct policy_record *kind,
-                         bool fresh, const char *const *names, size_t n, struct errbuf *eb)
+                         bool fresh, const char *const *names, size_t n, const struct record_input *rec,
+                         struct errbuf *eb)
 {
 	const struct policy *p = c->tenant->policy;
 	enum consent_state st;
@@ -518,7 +529,7 @@ static enum rc may_store(const struct core_ctx *c, const char *subject_id, const
 		bool allowed = false;
 		for (size_t j = 0; !rc && !allowed && j < kind->npurposes; j++) {
 			rc = state_of(c, subject_id, kind->purposes[j], &st);
-			allowed = !rc && consent_allows(kind->purposes[j], st);
+			allowed = !rc && (consent_allows(kind->purposes[j], st) || granted_with(rec, kind->purposes[j]));
 		}
 		if (rc)
 			return rc;
@@ -548,7 +559,7 @@ enum rc record_may_store(const struct core_ctx *c, const char *subject_id, const
 	const char *names[RECORD_MAX_FIELDS];
 	const struct policy_record *kind = rec->kind ? policy_record(c->tenant->policy, rec->kind) : NULL;
 	size_t n = given_names(rec->fields, rec->nfields, names, RECORD_MAX_FIELDS);
-	return may_store(c, subject_id, kind, true, names, n, eb);
+	return may_store(c, subject_id, kind, true, names, n, rec, eb);
 }
 
 enum rc record_add(const struct core_ctx *c, const char *subject_id, const struct record_input *rec,
@@ -767,7 +778,7 @@ enum rc record_rectify(const struct core_ctx *c, const char *record_id,
 	if (!rc) {
 		const char *names[RECORD_MAX_FIELDS];
 		size_t n = given_names(changes, nchanges, names, RECORD_MAX_FIELDS);
-		rc = may_store(c, row.subject_id, r->kind, false, names, n, eb);
+		rc = may_store(c, row.subject_id, r->kind, false, names, n, NULL, eb);
 	}
 	if (rc)
 		goto out;

@@ -61,6 +61,11 @@ struct record_input {
 	const char *created_at;    /* ISO 8601, or NULL for now */
 	const struct event_input *events;
 	size_t nevents;
+	/* Consents given with the record, which the caller records in the same
+	 * transaction (an import's row with consent columns): they count as in
+	 * force when a field kept only on consent is checked. */
+	const struct policy_purpose *const *granted;
+	size_t ngranted;
 };
 
 struct field_output {

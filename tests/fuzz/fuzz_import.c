@@ -12,7 +12,9 @@
  * non-blank line imported, one subject each (a UTF-8 byte-order mark at
  * the file's start is no part of its first line), and held no NUL byte (a
  * NUL cannot be part of a JSON text, so a line holding one must be
- * refused, not cut); a CSV file it takes held no NUL byte either.
+ * refused, not cut); a CSV file it takes held no NUL byte either, and
+ * had a header row (a file of blank lines, or a byte-order mark alone, has
+ * none: refused).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,5 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_fail("import took %zu subjects from %zu non-blank lines", count, lines);
 	if (ret == CLI_OK && memchr(text, '\0', len))
 		fuzz_fail("import took a file holding a NUL byte");
+	if (ret == CLI_OK && csv && !lines)
+		fuzz_fail("import took a CSV file with no header row");
 	return 0;
 }

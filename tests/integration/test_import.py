@@ -439,11 +439,14 @@ def test_a_byte_order_mark_starts_a_file_unseen(privreg, register, tmp_path):
     assert len(find(privreg, register, "email", "jl@example.ee")) == 1
     for head, shown in [(b"\xef\xbb\xbf\xef\xbb\xbfemail", "column '\\uFEFFemail'"),
                         (b"email,\xe2\x80\x8bname", "column '\\u200Bname'"),
-                        (b"email,na\x01me", "column 'na\\x01me'"),
-                        (b"email,na\xffme", "column 'na\\xFFme'")]:
+                        (b"email,na\x01me", "column 'na\\x01me'")]:
         src.write_bytes(head + b"\na@example.ee,A\n")
         r = privreg("import", "account", src, "--dir", register, check=1)
         assert shown + ": not a field" in r.stderr, r.stderr
+    # A byte that is not UTF-8 refuses the whole file (test_encodings).
+    src.write_bytes(b"email,na\xffme\na@example.ee,A\n")
+    r = privreg("import", "account", src, "--dir", register, check=1)
+    assert f"{src}:1: not UTF-8 text" in r.stderr, r.stderr
     assert count(privreg, register) == (2, 2)
 
 
@@ -461,7 +464,8 @@ def test_a_setup_failure_prints_no_summary(privreg, register, tmp_path):
             (["account", bad], 1, "column 'iban'"),
             (["account", bad, "--dry-run"], 1, "column 'iban'"),
             (["account", bad, "--all-or-nothing"], 1, "column 'iban'"),
-            (["account", tmp_path / "missing.csv"], 3, "cannot open")]:
+            (["account", tmp_path / "missing.csv"], 2, "cannot open"),
+            (["account", tmp_path], 2, "cannot read")]:
         r = privreg("import", *args, "--dir", register, check=code)
         assert r.stdout == "", (args, r.stdout)
         assert message in r.stderr, (args, r.stderr)

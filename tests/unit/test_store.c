@@ -211,7 +211,7 @@ static void test_refused_writes(void **state)
 		"records[1]: field 'items' is not kept in 'account' records",
 		"records[1]: the subject is younger than 14, the policy's min_age",
 		"records[1]: field 'email' is given twice",
-		"records[1]: field gender: not one of the allowed values",
+		"records[1]: field gender: not one of the allowed values: female, male, other (case matters)",
 		"records[1]: field 'email' is required in 'account' records",
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
