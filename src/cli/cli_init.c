@@ -20,7 +20,11 @@ static const char init_help[] =
 	"NAME (default: default) running under the policy FILE, after checking it.\n"
 	"--store is sqlite:PATH (default: sqlite:privreg.db inside D) or a PostgreSQL\n"
 	"URL, postgresql://USER@HOST:PORT/DB (its password from PGPASSWORD, PGPASSFILE\n"
-	"or ~/.pgpass, never in the URL).\n\n"
+	"or ~/.pgpass, never in the URL). A database that holds a register already\n"
+	"is refused (exit 2), with nothing written: init never joins a register\n"
+	"(another server of it serves the same directory D; another tenant is\n"
+	"'privreg tenant add'). Only init creates a store: every other command\n"
+	"refuses one that holds no register.\n\n"
 	"Back up D/keys: without its key file a tenant's data cannot be read.\n";
 
 /* Makes path (mode 0700) unless it exists; *made says whether it did, so

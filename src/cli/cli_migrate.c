@@ -38,8 +38,10 @@ static const char migrate_help[] =
 	"sqlite:PATH (a new file; a relative PATH is inside D, not the working\n"
 	"directory). Every server of the register must be stopped: migrate\n"
 	"takes DIR/privreg.lock, and on PostgreSQL refuses while another client\n"
-	"is connected to either database. The key directory and the erasure\n"
-	"ledger stay where they are.\n";
+	"is connected to either database, and refuses the database it lives in\n"
+	"under any spelling of its URL. The key directory and the erasure\n"
+	"ledger stay where they are. Interrupted (Ctrl-C, SIGTERM) during a copy\n"
+	"into a new SQLite file, it removes the file and says so.\n";
 
 /* Takes --to URL (or --to=URL) out of argv. */
 static const char *take_to(int *argc, char **argv, bool *twice)
