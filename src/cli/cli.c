@@ -132,7 +132,9 @@ int cli_conf_read(const char *dir, struct cli_config *c, char *store_url, size_t
 	return ret;
 }
 
-int cli_register_open(struct cli_register *r, const char *dir)
+/* create: a missing SQLite file or an empty database is made (restore
+ * FILE's, which replaces it); else it must hold a register. */
+static int register_open(struct cli_register *r, const char *dir, bool create)
 {
 	memset(r, 0, sizeof *r);
 	if (snprintf(r->dir, sizeof r->dir, "%s", dir) >= (int)sizeof r->dir ||
@@ -158,7 +160,7 @@ int cli_register_open(struct cli_register *r, const char *dir)
 		memcpy(r->store_url, abs, sizeof abs);
 	}
 	struct errbuf eb = {""};
-	enum rc rc = store_open_mode(r->store_url, STORE_EXISTING, &r->store, &eb);
+	enum rc rc = store_open_mode(r->store_url, create ? STORE_CREATE : STORE_EXISTING, &r->store, &eb);
 	if (rc) {
 		cli_fail("cannot open the store", rc, &eb);
 		/* Only `init` makes a register: a store that holds none is most
@@ -170,6 +172,16 @@ int cli_register_open(struct cli_register *r, const char *dir)
 		return CLI_FAILED;
 	}
 	return CLI_OK;
+}
+
+int cli_register_open(struct cli_register *r, const char *dir)
+{
+	return register_open(r, dir, false);
+}
+
+int cli_register_open_to_replace(struct cli_register *r, const char *dir)
+{
+	return register_open(r, dir, true);
 }
 
 void cli_register_close(struct cli_register *r)

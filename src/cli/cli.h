@@ -66,6 +66,10 @@ int cli_conf_read(const char *dir, struct cli_config *c, char *store_url, size_t
  * is refused (nothing is created), with a hint at the `store` line. Prints
  * the error itself. */
 int cli_register_open(struct cli_register *r, const char *dir);
+/* cli_register_open for `restore FILE`, which replaces the database: a
+ * missing SQLite file (the disk that held it lost) is made, to be
+ * replaced. */
+int cli_register_open_to_replace(struct cli_register *r, const char *dir);
 void cli_register_close(struct cli_register *r);
 /* Opens tenant `name` of an open register. Prints the error itself. */
 int cli_tenant_open(struct cli_register *r, const char *name, struct tenant **out);

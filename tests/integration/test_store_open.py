@@ -269,3 +269,18 @@ def test_key_rotate_all_rotates_every_tenant(privreg, register):
     assert r.returncode == 2, r.stderr
     r = privreg("key", "list", "--all", "--dir", register)
     assert r.returncode == 2, r.stderr
+
+
+@pytest.mark.sqlite_only("restore FILE copies a SQLite file")
+def test_restore_file_replaces_a_lost_database(privreg, tmp_path):
+    """restore FILE is what a lost database file is put back with: it may
+    make the file that the other commands refuse to."""
+    d = tmp_path / "reg"
+    privreg("init", "--dir", d, "--policy", WEBSHOP, check=0)
+    privreg("backup", tmp_path / "copy.db", "--dir", d, check=0)
+    for f in d.glob("privreg.db*"):
+        f.unlink()
+    assert privreg("status", "--dir", d).returncode == 3
+    assert not (d / "privreg.db").exists()
+    privreg("restore", tmp_path / "copy.db", "--dir", d, check=0)
+    assert privreg("tenant", "list", "--dir", d, check=0).stdout.split() == ["default"]
