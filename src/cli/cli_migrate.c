@@ -159,29 +159,34 @@ static void on_progress(void *arg, const char *stage, const char *table, int64_t
 	fflush(stderr);
 }
 
-/* A SQLite target's file, made by the failed attempt, goes again. */
-static void remove_sqlite(const char *path)
-{
-	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-	char p[4400];
-	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
-		if (snprintf(p, sizeof p, "%s%s", path, suffixes[i]) < (int)sizeof p)
-			unlink(p);
-}
-
-/* What a signal during a copy into a new SQLite file does: the file it is
- * writing (and its -wal, -shm) goes, a line says so, and the process ends
- * by the signal. Set up before the copy from this process's memory only:
- * the handler calls nothing but unlink, write and raise. */
+/* A SQLite target's files: made by this attempt, they go again if it
+ * fails or is interrupted. Filled in before the copy, from this process's
+ * memory only, so that the signal handler below calls nothing but unlink,
+ * write and raise. */
 static char partial[4][4400];
 static char interrupted[9100];
 static size_t interrupted_len;
 
-static void on_interrupt(int sig)
+static void partial_set(const char *path)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+	for (size_t i = 0; i < sizeof partial / sizeof partial[0]; i++)
+		if (snprintf(partial[i], sizeof partial[i], "%s%s", path, suffixes[i]) >= (int)sizeof partial[i])
+			partial[i][0] = '\0';
+}
+
+static void partial_remove(void)
 {
 	for (size_t i = 0; i < sizeof partial / sizeof partial[0]; i++)
 		if (partial[i][0])
 			unlink(partial[i]);
+}
+
+/* A signal during a copy into a new SQLite file: the file goes, a line says
+ * so, and the process ends by the signal. */
+static void on_interrupt(int sig)
+{
+	partial_remove();
 	ssize_t w = write(STDERR_FILENO, interrupted, interrupted_len);
 	(void)w;
 	signal(sig, SIG_DFL);
@@ -291,9 +296,7 @@ int cli_migrate(int argc, char **argv)
 	struct store *dst = NULL;
 	struct timespec t0, t1;
 	if (sqlite_path[0]) {
-		static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-		for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
-			snprintf(partial[i], sizeof partial[i], "%s%s", sqlite_path, suffixes[i]);
+		partial_set(sqlite_path);
 		int len = snprintf(interrupted, sizeof interrupted, "\nprivreg: migrate: interrupted: the partial copy %s "
 		                   "is removed; nothing changed: the register still lives in %s\n", sqlite_path,
 		                   r.conf_store);
@@ -323,7 +326,7 @@ int cli_migrate(int argc, char **argv)
 	cli_register_close(&r);
 	if (rc) {
 		if (sqlite_path[0])
-			remove_sqlite(sqlite_path);
+			partial_remove();
 		close(lock);
 		cli_fail("migrate", rc, &eb);
 		fprintf(stderr, "privreg: migrate: nothing changed: the register still lives in %s\n", source);
