@@ -19,8 +19,12 @@ from test_consent import free_port, grant, new_subject
 PASSWORD = "s3cret-Pa55word"
 
 
-def write_conf(register, *lines):
-    (register / "privreg.conf").write_text("store = sqlite:privreg.db\n" + "".join(l + "\n" for l in lines))
+def write_conf(register, *lines, store=None):
+    """privreg.conf with the register's own store (only init makes one:
+    another would be refused) and these lines."""
+    if store is None:
+        store = re.search(r"^store = (\S+)$", (register / "privreg.conf").read_text(), re.M).group(1)
+    (register / "privreg.conf").write_text(f"store = {store}\n" + "".join(l + "\n" for l in lines))
 
 
 def env_without_privreg(**extra):
@@ -187,7 +191,7 @@ def test_config_show_prints_the_store(privreg, register):
     where = f": the file {register.resolve()}/{store[7:]}" if store.startswith("sqlite:") else ""
     out = show(privreg, register).stdout
     assert re.match(rf"store = {re.escape(store)}  # conf privreg\.conf line \d+{re.escape(where)}\n", out), out
-    write_conf(register)
+    write_conf(register, store="sqlite:privreg.db")
     out = show(privreg, register).stdout
     assert out.startswith(f"store = sqlite:privreg.db  # conf privreg.conf line 1: the file "
                           f"{register.resolve()}/privreg.db\n"), out
