@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -130,7 +132,9 @@ int cli_conf_read(const char *dir, struct cli_config *c, char *store_url, size_t
 	return ret;
 }
 
-int cli_register_open(struct cli_register *r, const char *dir)
+/* create: a missing SQLite file or an empty database is made (restore
+ * FILE's, which replaces it); else it must hold a register. */
+static int register_open(struct cli_register *r, const char *dir, bool create)
 {
 	memset(r, 0, sizeof *r);
 	if (snprintf(r->dir, sizeof r->dir, "%s", dir) >= (int)sizeof r->dir ||
@@ -145,6 +149,7 @@ int cli_register_open(struct cli_register *r, const char *dir)
 	cli_config_fini(&c);
 	if (ret)
 		return ret;
+	memcpy(r->conf_store, r->store_url, sizeof r->conf_store);
 	/* A relative sqlite path is relative to the register directory. */
 	if (!strncmp(r->store_url, "sqlite:", 7) && r->store_url[7] != '/') {
 		char abs[sizeof r->store_url];
@@ -155,12 +160,28 @@ int cli_register_open(struct cli_register *r, const char *dir)
 		memcpy(r->store_url, abs, sizeof abs);
 	}
 	struct errbuf eb = {""};
-	enum rc rc = store_open(r->store_url, &r->store, &eb);
+	enum rc rc = store_open_mode(r->store_url, create ? STORE_CREATE : STORE_EXISTING, &r->store, &eb);
 	if (rc) {
 		cli_fail("cannot open the store", rc, &eb);
+		/* Only `init` makes a register: a store that holds none is most
+		 * likely a mistake in privreg.conf, and is left as it was. */
+		if (rc == RC_NOT_FOUND || rc == RC_GONE)
+			fprintf(stderr, "privreg: %s/%s names 'store = %s', which holds no register: is the store line "
+			        "wrong? Nothing was created (a new register is made with 'privreg init')\n", dir, CLI_CONF,
+			        r->conf_store);
 		return CLI_FAILED;
 	}
 	return CLI_OK;
+}
+
+int cli_register_open(struct cli_register *r, const char *dir)
+{
+	return register_open(r, dir, false);
+}
+
+int cli_register_open_to_replace(struct cli_register *r, const char *dir)
+{
+	return register_open(r, dir, true);
 }
 
 void cli_register_close(struct cli_register *r)
@@ -201,7 +222,14 @@ int cli_register_lock(const char *dir, const char *cmd, int *fd)
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
 		close(f);
-		/* Servers of a PostgreSQL register share the lock and write no pid. */
+		/* Servers of a PostgreSQL register share the lock and write no pid;
+		 * a pid left by a SQLite server before the register moved to
+		 * PostgreSQL (migrate) names a process that is gone, which holds
+		 * no lock: not the one to stop. */
+		char *end = NULL;
+		long holder = strtol(pid, &end, 10);
+		if (pid[0] && (*end || holder <= 0 || (kill((pid_t)holder, 0) != 0 && errno == ESRCH)))
+			pid[0] = '\0';
 		if (e == EWOULDBLOCK && !pid[0])
 			fprintf(stderr, "privreg: %s: the register %s is being served (its servers hold %s): stop every "
 			        "server of it first\n", cmd, dir, path);

@@ -31,7 +31,8 @@
 struct cli_register {
 	char dir[4096];
 	char keydir[4200];
-	char store_url[4300];
+	char store_url[4300];      /* as opened: a relative SQLite path joined to dir */
+	char conf_store[4300];     /* as privreg.conf has it (relative to dir): what to write back there */
 	struct store *store;
 };
 
@@ -60,8 +61,15 @@ struct cli_config;
  * serve settings into c (cli_config.h). Prints the error itself. */
 int cli_conf_read(const char *dir, struct cli_config *c, char *store_url, size_t store_size);
 /* Reads DIR/privreg.conf (an unknown key or a malformed line is refused,
- * as FILE:LINE: message) and opens the store. Prints the error itself. */
+ * as FILE:LINE: message) and opens the store, which must hold a register:
+ * a missing SQLite file or a database without privreg's schema or tenants
+ * is refused (nothing is created), with a hint at the `store` line. Prints
+ * the error itself. */
 int cli_register_open(struct cli_register *r, const char *dir);
+/* cli_register_open for `restore FILE`, which replaces the database: a
+ * missing SQLite file (the disk that held it lost) is made, to be
+ * replaced. */
+int cli_register_open_to_replace(struct cli_register *r, const char *dir);
 void cli_register_close(struct cli_register *r);
 /* Opens tenant `name` of an open register. Prints the error itself. */
 int cli_tenant_open(struct cli_register *r, const char *name, struct tenant **out);

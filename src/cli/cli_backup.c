@@ -128,7 +128,9 @@ int cli_restore(int argc, char **argv)
 	if (ret)
 		return ret;
 	struct cli_register r;
-	ret = cli_register_open(&r, o.dir);
+	/* restore FILE replaces the database: one that is lost or empty is
+	 * what it is for. */
+	ret = file ? cli_register_open_to_replace(&r, o.dir) : cli_register_open(&r, o.dir);
 	if (ret) {
 		close(lock);
 		return ret;

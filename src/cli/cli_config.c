@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -427,17 +428,19 @@ void cli_config_server(const struct cli_config *c, struct server_config *out)
 	}
 }
 
-/* The store's URL as privreg opens it (a relative SQLite path inside the
- * register directory), a password masked: privreg refuses a URL with one,
- * but config show opens no store, so a hand-written one is not printed. */
+/* The store's URL as privreg.conf has it, so that the line can be written
+ * back there as shown (a relative SQLite path is inside the register
+ * directory: the file it names follows, absolute, in the comment; joined to
+ * DIR it would be relative to the working directory instead), a password
+ * masked: privreg refuses a URL with one, but config show opens no store, so
+ * a hand-written one is not printed. */
 static void show_store(const struct cli_config *c, FILE *out)
 {
-	char url[sizeof c->store + 4300];
+	char url[sizeof c->store + 4300], where[PATH_MAX + sizeof c->store + 32] = "", dir[PATH_MAX];
 	const char *s = c->store;
-	if (!strncmp(s, "sqlite:", 7) && s[7] != '/')
-		snprintf(url, sizeof url, "sqlite:%s/%s", c->dir, s + 7);
-	else
-		snprintf(url, sizeof url, "%s", s);
+	if (!strncmp(s, "sqlite:", 7) && s[7] != '/' && realpath(c->dir, dir))
+		snprintf(where, sizeof where, ": the file %s/%s", dir, s + 7);
+	snprintf(url, sizeof url, "%s", s);
 	size_t at = 0, len = 0;
 	fputs("store = ", out);
 	if (url_password(url, &at, &len)) {
@@ -451,7 +454,7 @@ static void show_store(const struct cli_config *c, FILE *out)
 		fprintf(out, "%.*s********", (int)(k + 10 - p), p);
 		p = k + 10 + strcspn(k + 10, "&#");
 	}
-	fprintf(out, "%s  # conf %s line %d\n", p, CLI_CONF, c->store_line);
+	fprintf(out, "%s  # conf %s line %d%s\n", p, CLI_CONF, c->store_line, where);
 }
 
 void cli_config_show(const struct cli_config *c, FILE *out)
@@ -527,7 +530,8 @@ static const char config_help[] =
 	"per line, each with where it came from: default, conf (DIR/" CLI_CONF "),\n"
 	"env (PRIVREG_KEY) or flag; a later one wins. Secrets are masked. The\n"
 	"first line is 'store', the database the register lives in (from\n"
-	"DIR/" CLI_CONF " only; a relative SQLite path is inside DIR).\n"
+	"DIR/" CLI_CONF " only, as written there; a relative SQLite path is inside\n"
+	"DIR, and the comment names its file).\n"
 	"See 'privreg serve --help' for the settings.\n";
 
 int cli_config_command(int argc, char **argv)

@@ -1,4 +1,5 @@
 /* cli_init: `privreg init` and `privreg tenant add|list`. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,15 +20,53 @@ static const char init_help[] =
 	"NAME (default: default) running under the policy FILE, after checking it.\n"
 	"--store is sqlite:PATH (default: sqlite:privreg.db inside D) or a PostgreSQL\n"
 	"URL, postgresql://USER@HOST:PORT/DB (its password from PGPASSWORD, PGPASSFILE\n"
-	"or ~/.pgpass, never in the URL).\n\n"
+	"or ~/.pgpass, never in the URL). A database that holds a register already\n"
+	"is refused (exit 2), with nothing written: init never joins a register\n"
+	"(another server of it serves the same directory D; another tenant is\n"
+	"'privreg tenant add'). Only init creates a store: every other command\n"
+	"refuses one that holds no register.\n\n"
 	"Back up D/keys: without its key file a tenant's data cannot be read.\n";
 
-static int mkdir_private(const char *path)
+/* Makes path (mode 0700) unless it exists; *made says whether it did, so
+ * that a failed init takes away only what it made. */
+static int mkdir_private(const char *path, bool *made)
 {
-	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+	*made = false;
+	if (mkdir(path, 0700) == 0) {
+		*made = true;
+		return 0;
+	}
+	if (errno == EEXIST)
 		return 0;
 	fprintf(stderr, "privreg: cannot create directory %s: %s\n", path, strerror(errno));
 	return -1;
+}
+
+/* A failed init leaves nothing behind of what it made: the key directory
+ * it created (with the key and note files written into it: nobody else's
+ * files are there), the SQLite file it created, the directory. */
+static void undo_init(const char *dir, bool made_dir, const char *keydir, bool made_keydir, const char *sqlite_path)
+{
+	if (made_keydir) {
+		DIR *d = opendir(keydir);
+		struct dirent *e;
+		char p[4400];
+		while (d && (e = readdir(d)))
+			if (e->d_name[0] != '.' && snprintf(p, sizeof p, "%s/%s", keydir, e->d_name) < (int)sizeof p)
+				unlink(p);
+		if (d)
+			closedir(d);
+		rmdir(keydir);
+	}
+	if (sqlite_path) {
+		static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+		char p[4400];
+		for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
+			if (snprintf(p, sizeof p, "%s%s", sqlite_path, suffixes[i]) < (int)sizeof p)
+				unlink(p);
+	}
+	if (made_dir)
+		rmdir(dir);
 }
 
 static int write_conf(const char *dir, const char *store_url)
@@ -100,7 +139,9 @@ int cli_init(int argc, char **argv)
 	struct cli_register r = {0};
 	snprintf(r.dir, sizeof r.dir, "%s", dir);
 	snprintf(r.keydir, sizeof r.keydir, "%s/keys", dir);
-	if (mkdir_private(dir) || mkdir_private(r.keydir)) {
+	bool made_dir = false, made_keydir = false;
+	if (mkdir_private(dir, &made_dir) || mkdir_private(r.keydir, &made_keydir)) {
+		undo_init(dir, made_dir, r.keydir, false, NULL);
 		free(source);
 		mail_templates_free(mail);
 		return CLI_FAILED;
@@ -112,22 +153,43 @@ int cli_init(int argc, char **argv)
 		snprintf(url, sizeof url, "sqlite:%s/%s", dir, store_url + 7);
 	else
 		snprintf(url, sizeof url, "%s", store_url);
+	/* A SQLite file this init makes goes again if it fails. */
+	bool made_file = !pg && access(url + 7, F_OK) != 0 && errno == ENOENT;
 	struct errbuf eb = {""};
-	enum rc rc = store_open(url, &r.store, &eb);
+	/* STORE_NEW: a database that holds a register already is refused
+	 * before anything is written to it. */
+	enum rc rc = store_open_mode(url, STORE_NEW, &r.store, &eb);
 	if (rc) {
+		undo_init(dir, made_dir, r.keydir, made_keydir, made_file ? url + 7 : NULL);
 		free(source);
 		mail_templates_free(mail);
-		return cli_fail("cannot create the store", rc, &eb);
+		if (rc != RC_EXISTS)
+			return cli_fail("cannot create the store", rc, &eb);
+		/* init makes a register; a second one in the same database would
+		 * share its tables (and block its restore and migrate). */
+		fprintf(stderr, "privreg: init: %s\n", err_msg(&eb, rc));
+		fprintf(stderr, "privreg: init: nothing was written. init makes a new register in an empty database: "
+		        "to add a tenant to that register, run 'privreg tenant add NAME --policy FILE --dir DIR' with its "
+		        "register directory; to run another server of it, serve that same directory (its privreg.conf, "
+		        "keys/ and ledger/: docs/scaling.md, \"What runs where\")\n");
+		return CLI_USAGE;
 	}
 	int64_t id;
 	rc = tenant_create_with_mail(r.store, r.keydir, tenant, source, mail, &id, &eb);
 	free(source);
+	/* A tenant that was not created leaves nothing of it (its transaction
+	 * rolled back): what this init made goes. Once it exists, its key file
+	 * is all that reads it, and stays. */
+	bool created = !rc;
 	if (!rc)
 		rc = tenant_note_policy_dir(r.keydir, tenant, policy_path, &eb);
 	mail_templates_free(mail);
 	cli_register_close(&r);
-	if (rc)
+	if (rc) {
+		if (!created)
+			undo_init(dir, made_dir, r.keydir, made_keydir, made_file ? url + 7 : NULL);
 		return cli_fail("init", rc, &eb);
+	}
 	if (write_conf(dir, store_url) != 0) {
 		fprintf(stderr, "privreg: cannot write %s: %s\n", conf, strerror(errno));
 		return CLI_FAILED;

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "core/apikey.h"
 #include "core/backup.h"
+#include "core/tenant.h"
 #include "crypto/token.h"
 #include "store/store.h"
 
@@ -17,10 +18,12 @@ static const char key_help[] =
 	"usage: privreg key add --role ROLE [--tenant T] [--dir D]\n"
 	"       privreg key list [--tenant T] [--dir D]\n"
 	"       privreg key revoke KEY_ID [--tenant T] [--dir D]\n"
-	"       privreg key rotate [--resume] [--tenant T] [--dir D]\n\n"
+	"       privreg key rotate [--resume] [--tenant T | --all] [--dir D]\n\n"
 	"Roles: admin, dpo, support, marketing, auditor. 'add' prints the new key\n"
 	"once, as the last word of its last line; only its hash is stored.\n"
-	"'rotate' starts a new epoch of the tenant's wrapping key (a new key file\n"
+	"'rotate' rotates one tenant: T, or 'default' without --tenant; --all\n"
+	"rotates every tenant of the register, one after the other. For each it\n"
+	"starts a new epoch of the tenant's wrapping key (a new key file\n"
 	"DIR/keys/T.epoch-N.key), wraps every subject key again under it, and\n"
 	"destroys the key of each older epoch once the epoch after it is older\n"
 	"than the policy's backups.keep: database copies from that epoch can then\n"
@@ -28,28 +31,19 @@ static const char key_help[] =
 	"starting an epoch. The server must be stopped (it holds the keys it\n"
 	"loaded); with backups.keep in the policy the server rotates by itself.\n";
 
-static int rotate(const struct cli_opts *o, bool resume)
+static int rotate_one(struct cli_register *r, const char *tenant, bool resume)
 {
-	int lock = -1;
-	int ret = cli_register_lock(o->dir, "key rotate", &lock);
+	struct tenant *t = NULL;
+	int ret = cli_tenant_open(r, tenant, &t); /* checks the register and the tenant first */
+	tenant_free(t);
 	if (ret)
 		return ret;
-	struct cli_register r;
-	struct tenant *t = NULL;
-	ret = cli_open(o, &r, &t); /* checks the register and the tenant first */
-	tenant_free(t);
-	if (ret) {
-		close(lock);
-		return ret;
-	}
 	struct backup_rotation rot;
 	struct errbuf eb = {""};
-	enum rc rc = backup_rotate(r.store, r.keydir, o->tenant, !resume, 0, &rot, &eb);
-	cli_register_close(&r);
-	close(lock);
+	enum rc rc = backup_rotate(r->store, r->keydir, tenant, !resume, 0, &rot, &eb);
 	if (rc)
 		return cli_fail("key rotate", rc, &eb);
-	printf("tenant %s: epoch %" PRIu32 "%s; %zu subject key%s wrapped again", o->tenant, rot.epoch,
+	printf("tenant %s: epoch %" PRIu32 "%s; %zu subject key%s wrapped again", tenant, rot.epoch,
 	       rot.rotated ? " started" : " is current", rot.rewrapped, rot.rewrapped == 1 ? "" : "s");
 	if (rot.unreadable)
 		printf(", %zu under an expired epoch", rot.unreadable);
@@ -59,12 +53,44 @@ static int rotate(const struct cli_opts *o, bool resume)
 	return CLI_OK;
 }
 
+/* One tenant (o->tenant), or with all every tenant in turn: a rotation
+ * is per tenant, each under its own key file, and one that fails stops
+ * the rest (each is whole: the ones before it stay rotated). */
+static int rotate(const struct cli_opts *o, bool resume, bool all)
+{
+	int lock = -1;
+	int ret = cli_register_lock(o->dir, "key rotate", &lock);
+	if (ret)
+		return ret;
+	struct cli_register r;
+	ret = cli_register_open(&r, o->dir);
+	if (ret) {
+		close(lock);
+		return ret;
+	}
+	if (!all) {
+		ret = rotate_one(&r, o->tenant, resume);
+	} else {
+		struct store_tenant *v = NULL;
+		size_t n = 0;
+		enum rc rc = tenant_list(r.store, &v, &n);
+		ret = rc ? cli_fail("key rotate", rc, NULL) : CLI_OK;
+		for (size_t i = 0; !ret && i < n; i++)
+			ret = rotate_one(&r, v[i].name, resume);
+		store_tenants_free(v, n);
+	}
+	cli_register_close(&r);
+	close(lock);
+	return ret;
+}
+
 int cli_key(int argc, char **argv)
 {
 	struct cli_opts o;
-	static const char *const flags[] = {"--resume", NULL};
-	bool resume;
-	cli_take_flags(&argc, argv, flags, &resume);
+	static const char *const flags[] = {"--resume", "--all", NULL};
+	bool found[2];
+	cli_take_flags(&argc, argv, flags, found);
+	bool resume = found[0], all = found[1];
 	int ret = cli_parse(argc, argv, "key", key_help, CLI_OPT_DIR | CLI_OPT_TENANT | CLI_OPT_ROLE, &o);
 	if (ret >= 0)
 		return ret;
@@ -74,8 +100,15 @@ int cli_key(int argc, char **argv)
 	bool add = !strcmp(sub, "add") && o.argc == 1;
 	bool list = !strcmp(sub, "list") && o.argc == 1;
 	bool revoke = !strcmp(sub, "revoke") && o.argc == 2;
+	bool tenant_given = false;
+	for (int i = 1; i < argc; i++)
+		tenant_given = tenant_given || !strcmp(argv[i], "--tenant") || !strncmp(argv[i], "--tenant=", 9);
+	if (all && (strcmp(sub, "rotate") || tenant_given)) {
+		cli_usage_error("key", "--all goes with 'key rotate', without --tenant");
+		return CLI_USAGE;
+	}
 	if (!strcmp(sub, "rotate") && o.argc == 1)
-		return rotate(&o, resume);
+		return rotate(&o, resume, all);
 	if (!add && !list && !revoke) {
 		cli_usage_error("key", "expected 'key add --role R', 'key list', 'key revoke KEY_ID' or 'key rotate'");
 		return CLI_USAGE;

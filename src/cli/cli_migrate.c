@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,10 @@ static const char migrate_help[] =
 	"sqlite:PATH (a new file; a relative PATH is inside D, not the working\n"
 	"directory). Every server of the register must be stopped: migrate\n"
 	"takes DIR/privreg.lock, and on PostgreSQL refuses while another client\n"
-	"is connected to either database. The key directory and the erasure\n"
-	"ledger stay where they are.\n";
+	"is connected to either database, and refuses the database it lives in\n"
+	"under any spelling of its URL. The key directory and the erasure\n"
+	"ledger stay where they are. Interrupted (Ctrl-C, SIGTERM) during a copy\n"
+	"into a new SQLite file, it removes the file and says so.\n";
 
 /* Takes --to URL (or --to=URL) out of argv. */
 static const char *take_to(int *argc, char **argv, bool *twice)
@@ -156,14 +159,77 @@ static void on_progress(void *arg, const char *stage, const char *table, int64_t
 	fflush(stderr);
 }
 
-/* A SQLite target's file, made by the failed attempt, goes again. */
-static void remove_sqlite(const char *path)
+/* A SQLite target's files: made by this attempt, they go again if it
+ * fails or is interrupted. Filled in before the copy, from this process's
+ * memory only, so that the signal handler below calls nothing but unlink,
+ * write and raise. */
+static char partial[4][4400];
+static char interrupted[9100];
+static size_t interrupted_len;
+
+static void partial_set(const char *path)
 {
 	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-	char p[4400];
-	for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
-		if (snprintf(p, sizeof p, "%s%s", path, suffixes[i]) < (int)sizeof p)
-			unlink(p);
+	for (size_t i = 0; i < sizeof partial / sizeof partial[0]; i++)
+		if (snprintf(partial[i], sizeof partial[i], "%s%s", path, suffixes[i]) >= (int)sizeof partial[i])
+			partial[i][0] = '\0';
+}
+
+static void partial_remove(void)
+{
+	for (size_t i = 0; i < sizeof partial / sizeof partial[0]; i++)
+		if (partial[i][0])
+			unlink(partial[i]);
+}
+
+/* A signal during a copy into a new SQLite file: the file goes, a line says
+ * so, and the process ends by the signal. */
+static void on_interrupt(int sig)
+{
+	partial_remove();
+	ssize_t w = write(STDERR_FILENO, interrupted, interrupted_len);
+	(void)w;
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* sigs: SIGINT, SIGTERM and SIGHUP; handler NULL puts back the default. */
+static void catch_interrupts(void (*handler)(int))
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	struct sigaction sa = {.sa_handler = handler ? handler : SIG_DFL};
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaddset(&sa.sa_mask, sigs[i]);
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+static void block_interrupts(int how)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(how, &set, NULL);
+}
+
+/* A SQLite target that exists: what it holds, for the refusal. An empty
+ * register (the schema, no tenant) is what a migration killed where no
+ * handler runs (SIGKILL, a power cut) leaves behind. */
+static void explain_existing(const char *path, const char *target)
+{
+	struct store *s = NULL;
+	struct errbuf eb = {""};
+	enum rc rc = store_open_mode(target, STORE_EXISTING, &s, &eb);
+	store_close(s);
+	if (rc == RC_GONE)
+		fprintf(stderr, "privreg: migrate: %s exists and holds an empty register (a privreg schema, no tenant): the "
+		        "leftover of an interrupted migration. Remove it (rm -f '%s' '%s-wal' '%s-shm') and migrate again\n",
+		        path, path, path, path);
+	else
+		fprintf(stderr, "privreg: migrate: %s exists: a migration to SQLite writes a new file\n", path);
 }
 
 int cli_migrate(int argc, char **argv)
@@ -204,7 +270,7 @@ int cli_migrate(int argc, char **argv)
 		}
 		struct stat st;
 		if (stat(sqlite_path, &st) == 0 || errno != ENOENT) {
-			fprintf(stderr, "privreg: migrate: %s exists: a migration to SQLite writes a new file\n", sqlite_path);
+			explain_existing(sqlite_path, target);
 			return CLI_REFUSED;
 		}
 	}
@@ -229,6 +295,14 @@ int cli_migrate(int argc, char **argv)
 	}
 	struct store *dst = NULL;
 	struct timespec t0, t1;
+	if (sqlite_path[0]) {
+		partial_set(sqlite_path);
+		int len = snprintf(interrupted, sizeof interrupted, "\nprivreg: migrate: interrupted: the partial copy %s "
+		                   "is removed; nothing changed: the register still lives in %s\n", sqlite_path,
+		                   r.conf_store);
+		interrupted_len = len < 0 ? 0 : (size_t)len < sizeof interrupted ? (size_t)len : sizeof interrupted - 1;
+		catch_interrupts(on_interrupt);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = store_open(target, &dst, &eb);
 	struct progress pr = {.tty = isatty(STDERR_FILENO) == 1};
@@ -236,26 +310,43 @@ int cli_migrate(int argc, char **argv)
 	if (!rc)
 		rc = migrate_copy(r.store, dst, r.keydir, &rep, &eb);
 	store_close(dst);
+	/* From here a signal waits until the command has finished: the copy is
+	 * complete (and privreg.conf about to name it), or removed below. */
+	if (sqlite_path[0]) {
+		block_interrupts(SIG_BLOCK);
+		catch_interrupts(NULL);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (pr.stage)
 		fputc('\n', stderr);
-	char source[sizeof r.store_url];
-	memcpy(source, r.store_url, sizeof source);
+	/* As privreg.conf has it (a relative SQLite path is inside DIR): the
+	 * advice below tells to write it back there. */
+	char source[sizeof r.conf_store];
+	memcpy(source, r.conf_store, sizeof source);
 	cli_register_close(&r);
 	if (rc) {
 		if (sqlite_path[0])
-			remove_sqlite(sqlite_path);
+			partial_remove();
 		close(lock);
 		cli_fail("migrate", rc, &eb);
 		fprintf(stderr, "privreg: migrate: nothing changed: the register still lives in %s\n", source);
+		if (sqlite_path[0])
+			block_interrupts(SIG_UNBLOCK);
 		return rc_http_status(rc) >= 500 ? CLI_FAILED : CLI_REFUSED;
 	}
 	if (conf_set_store(o.dir, to) != 0) {
 		fprintf(stderr, "privreg: migrate: the copy in %s is complete and verified, but %s/%s could not be "
 		        "rewritten (%s): set 'store = %s' there by hand\n", to, o.dir, CLI_CONF, strerror(errno), to);
 		close(lock);
+		if (sqlite_path[0])
+			block_interrupts(SIG_UNBLOCK);
 		return CLI_FAILED;
 	}
+	/* The lock file keeps the pid of the register's last SQLite server; a
+	 * PostgreSQL register's servers write none, and a refusal must not
+	 * name a process long gone (we hold the lock: no server runs). */
+	if (ftruncate(lock, 0) != 0)
+		fprintf(stderr, "privreg: migrate: warning: cannot empty %s/privreg.lock: %s\n", o.dir, strerror(errno));
 	close(lock);
 	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	printf("migrated %" PRId64 " rows of %zu tables in %.1f s; %zu tenant%s, audit chains intact (%" PRId64
@@ -263,5 +354,9 @@ int cli_migrate(int argc, char **argv)
 	printf("the register now lives in %s (%s/%s updated)\n", to, o.dir, CLI_CONF);
 	printf("%s is left as it was: to go back, set 'store' in %s/%s to it again (changes made since are not in it)"
 	       ", or migrate them back with 'privreg migrate --to'\n", source, o.dir, CLI_CONF);
+	if (sqlite_path[0]) {
+		fflush(stdout);
+		block_interrupts(SIG_UNBLOCK);
+	}
 	return CLI_OK;
 }

@@ -128,6 +128,10 @@ static int lock_register(const char *dir, bool shared, int *out)
 		return CLI_FAILED;
 	}
 	if (shared) {
+		/* No pid: several servers hold it. One a SQLite server left before
+		 * the register moved here would name a process long gone. */
+		if (ftruncate(fd, 0) != 0)
+			fprintf(stderr, "privreg: serve: warning: cannot empty %s: %s\n", path, strerror(errno));
 		*out = fd;
 		return CLI_OK;
 	}

@@ -99,7 +99,19 @@ static enum rc about(struct errbuf *eb, enum rc rc, const char *which)
  * target is empty; the source is not behind its erasure ledger. */
 static enum rc preflight(struct store *from, struct store *to, const char *keydir, struct errbuf *eb)
 {
-	enum rc rc = about(eb, store_copy_check(from, eb), "the source");
+	/* The target's URL may be the source's in another spelling (query
+	 * parameters, host forms): the source's connection is then one of the
+	 * target's clients, and is named for what it is. */
+	char session[STORE_SESSION_MAX];
+	bool same = false;
+	enum rc rc = about(eb, store_copy_session(from, session, sizeof session), "the source");
+	if (!rc && session[0])
+		rc = about(eb, store_copy_sees(to, session, &same), "the target");
+	if (!rc && same)
+		return err_set(eb, RC_EXISTS, "the register lives in that database already (the target is its store, "
+		               "under another spelling of the URL): nothing to migrate");
+	if (!rc)
+		rc = about(eb, store_copy_check(from, eb), "the source");
 	if (!rc)
 		rc = about(eb, store_copy_check(to, eb), "the target");
 	for (size_t t = 0; !rc && t < STORE_COPY_TABLES; t++) {

@@ -18,6 +18,7 @@ struct store_pool {
 	const struct store_ops *ops;
 	char *location;
 	struct store_shared *shared;
+	enum store_mode mode;
 };
 
 enum rc store_library_init(void)
@@ -92,18 +93,30 @@ void store_pool_cache(struct store_pool *p, unsigned mib)
 		p->ops->shared_cache(p->shared, mib > STORE_CACHE_MIB_MAX ? STORE_CACHE_MIB_MAX : mib);
 }
 
+void store_pool_mode(struct store_pool *p, enum store_mode mode)
+{
+	p->mode = mode;
+}
+
 enum rc store_pool_open(struct store_pool *p, struct store **out, struct errbuf *eb)
 {
 	*out = NULL;
-	return p->ops->open(p->location, p->shared, out, eb);
+	return p->ops->open(p->location, p->shared, p->mode, out, eb);
 }
 
 enum rc store_open(const char *url, struct store **out, struct errbuf *eb)
 {
+	return store_open_mode(url, STORE_CREATE, out, eb);
+}
+
+enum rc store_open_mode(const char *url, enum store_mode mode, struct store **out, struct errbuf *eb)
+{
 	struct store_pool *p = NULL;
 	enum rc rc = store_pool_new(url, &p, eb);
-	if (!rc)
+	if (!rc) {
+		p->mode = mode;
 		rc = store_pool_open(p, out, eb);
+	}
 	if (rc) {
 		store_pool_free(p);
 		return rc;

@@ -342,6 +342,9 @@ struct store_copy_info {
 };
 /* The tables of store/copy.def, in copy order. */
 extern const struct store_copy_info store_copy_tables[STORE_COPY_TABLES];
+/* Room for a connection's name (store_copy_session), NUL included. */
+#define STORE_SESSION_MAX 96
+
 /* The place of a column in table t's list (from 0), or -1 if it has none. */
 int store_copy_column(enum store_copy_table t, const char *column);
 
@@ -379,6 +382,17 @@ void store_copy_schema_column(struct store_copy_schema *sc, const char *table, c
                               struct errbuf *eb);
 enum rc store_copy_schema_end(struct store_copy_schema *sc, struct errbuf *eb) WUR;
 
+/* What an open expects to find in the database, checked before anything
+ * is written to it (the schema's migrations included): a command that
+ * names a register's store by mistake must not make an empty register
+ * there and serve it. */
+enum store_mode {
+	STORE_CREATE,   /* anything: a missing SQLite file or an empty database gets the schema (tests, migrate's target) */
+	STORE_EXISTING, /* a register: a missing SQLite file or a database without the schema is RC_NOT_FOUND, one
+	                 * with the schema but no tenant (nor a deleted one's tombstone) RC_GONE; nothing is created */
+	STORE_NEW,      /* no register: a database that holds a tenant is RC_EXISTS (`privreg init`) */
+};
+
 /* The backend's table. Its operations are listed once, in store/ops.def;
  * what is not a plain operation is written out here. */
 struct store_ops {
@@ -393,7 +407,8 @@ struct store_ops {
 	/* Bounds the page cache of each connection opened afterwards (MiB; 0:
 	 * STORE_CACHE_MIB_DEFAULT); NULL where the backend keeps none. */
 	void (*shared_cache)(struct store_shared *sh, unsigned mib);
-	enum rc (*open)(const char *location, struct store_shared *sh, struct store **out, struct errbuf *eb);
+	enum rc (*open)(const char *location, struct store_shared *sh, enum store_mode mode, struct store **out,
+	                struct errbuf *eb);
 	void (*close)(struct store *s);
 	void (*rollback)(struct store *s);
 #define STORE_OP(ret, name, params, args) ret(*name) params;
@@ -440,6 +455,9 @@ enum rc store_pool_open(struct store_pool *p, struct store **out, struct errbuf 
 #define STORE_CACHE_MIB_DEFAULT 32
 #define STORE_CACHE_MIB_MAX 1024
 void store_pool_cache(struct store_pool *p, unsigned mib);
+/* What each connection opened from p afterwards expects (STORE_CREATE until
+ * set). */
+void store_pool_mode(struct store_pool *p, enum store_mode mode);
 
 /* Whether several processes may serve the store at url at once: PostgreSQL
  * (postgresql:// or postgres://) coordinates them itself; a SQLite register
@@ -449,6 +467,8 @@ bool store_url_shared(const char *url);
 /* A pool of one: for programs with one connection (the CLI, tests).
  * "sqlite:PATH", a bare path, or "postgresql://USER@HOST:PORT/DB". */
 enum rc store_open(const char *url, struct store **out, struct errbuf *eb) WUR;
+/* store_open expecting `mode` (STORE_CREATE is store_open). */
+enum rc store_open_mode(const char *url, enum store_mode mode, struct store **out, struct errbuf *eb) WUR;
 void store_close(struct store *s);
 
 void store_tenant_fini(struct store_tenant *t);

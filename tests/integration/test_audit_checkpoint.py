@@ -156,9 +156,14 @@ def test_forged_and_foreign_lines(privreg, register):
     assert f"{cps}:4: not a checkpoint line" in r.stdout and f"{cps}:5: not a checkpoint line" in r.stdout
     assert "2 problems, 1 checkpoint held" in r.stdout
     # A file without a checkpoint of the tenant proves nothing: refused.
+    others = register.parent / "others.jsonl"
+    others.write_text("".join(l + "\n" for l in good.splitlines() if '"tenant":"other"' in l))
+    assert f"{others} holds no checkpoint of tenant default" in verify(privreg, register, others, check=1).stdout
+    # An empty file is what serve makes before its first checkpoint (after
+    # --checkpoint-every): no checkpoint yet, said as such, not a mismatch.
     empty = register.parent / "empty.jsonl"
     empty.write_text("")
-    assert f"{empty} holds no checkpoint of tenant default" in verify(privreg, register, empty, check=1).stdout
+    assert f"{empty} holds no checkpoint yet" in verify(privreg, register, empty, check=0).stdout
     r = verify(privreg, register, register.parent / "missing.jsonl", check=3)
     assert "cannot read" in r.stderr
 

@@ -19,8 +19,12 @@ from test_consent import free_port, grant, new_subject
 PASSWORD = "s3cret-Pa55word"
 
 
-def write_conf(register, *lines):
-    (register / "privreg.conf").write_text("store = sqlite:privreg.db\n" + "".join(l + "\n" for l in lines))
+def write_conf(register, *lines, store=None):
+    """privreg.conf with the register's own store (only init makes one:
+    another would be refused) and these lines."""
+    if store is None:
+        store = re.search(r"^store = (\S+)$", (register / "privreg.conf").read_text(), re.M).group(1)
+    (register / "privreg.conf").write_text(f"store = {store}\n" + "".join(l + "\n" for l in lines))
 
 
 def env_without_privreg(**extra):
@@ -179,14 +183,18 @@ def test_config_show_masks_secrets(privreg, register):
 
 def test_config_show_prints_the_store(privreg, register):
     """The first line is the database the register lives in: on PostgreSQL
-    the URL every server and command of it uses."""
+    the URL every server and command of it uses. A SQLite store is shown as
+    privreg.conf has it (so that it can be written back there as shown: a
+    relative path is inside the register directory), its file in the
+    comment."""
     store = re.search(r"^store = (\S+)$", (register / "privreg.conf").read_text(), re.M).group(1)
-    want = f"sqlite:{register}/{store[7:]}" if store.startswith("sqlite:") else store
+    where = f": the file {register.resolve()}/{store[7:]}" if store.startswith("sqlite:") else ""
     out = show(privreg, register).stdout
-    assert re.match(rf"store = {re.escape(want)}  # conf privreg\.conf line \d+\n", out), out
-    write_conf(register)
+    assert re.match(rf"store = {re.escape(store)}  # conf privreg\.conf line \d+{re.escape(where)}\n", out), out
+    write_conf(register, store="sqlite:privreg.db")
     out = show(privreg, register).stdout
-    assert out.startswith(f"store = sqlite:{register}/privreg.db  # conf privreg.conf line 1\n"), out
+    assert out.startswith(f"store = sqlite:privreg.db  # conf privreg.conf line 1: the file "
+                          f"{register.resolve()}/privreg.db\n"), out
     # Every command that opens the store refuses a password in its URL; config
     # show opens none, and masks it.
     (register / "privreg.conf").write_text(

@@ -804,7 +804,42 @@ static enum rc pg_check(const char *url, struct errbuf *eb)
 	return rc;
 }
 
-static enum rc pg_open(const char *url, struct store_shared *shared, struct store **out, struct errbuf *eb)
+/* 1 if the one-value query's answer is true, 0 if false, -1 on error. */
+static int query_bool(struct pg_store *q, const char *sql)
+{
+	PGresult *res = PQexec(q->conn, sql);
+	int v = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ? !strcmp(PQgetvalue(res, 0, 0), "t") : -1;
+	PQclear(res);
+	return v;
+}
+
+/* What the database holds, as mode expects it (store.h), read before the
+ * migrations write anything. The URL carries no password (pg_check). */
+static enum rc check_mode(struct pg_store *q, const char *url, enum store_mode mode, struct errbuf *eb)
+{
+	if (mode == STORE_CREATE)
+		return RC_OK;
+	int schema = query_bool(q, "SELECT to_regclass('schema_migrations') IS NOT NULL");
+	int tenants = schema == 1 ? query_bool(q, "SELECT EXISTS (SELECT 1 FROM tenants)") : 0;
+	int tombs = schema == 1 ? query_bool(q, "SELECT to_regclass('tenant_tombstones') IS NOT NULL") : 0;
+	if (tombs == 1)
+		tombs = query_bool(q, "SELECT EXISTS (SELECT 1 FROM tenant_tombstones)");
+	if (schema < 0 || tenants < 0 || tombs < 0) {
+		const char *m = PQerrorMessage(q->conn);
+		return err_set(eb, RC_DB, "cannot read the database %s: %.*s", url, (int)strcspn(m, "\n"), m);
+	}
+	if (mode == STORE_NEW)
+		return tenants ? err_set(eb, RC_EXISTS, "the database %s holds a privreg register already (it has tenants)",
+		                         url) : RC_OK;
+	if (!schema)
+		return err_set(eb, RC_NOT_FOUND, "the database %s holds no privreg register (no privreg schema)", url);
+	if (!tenants && !tombs)
+		return err_set(eb, RC_GONE, "the database %s holds a privreg schema but no tenant", url);
+	return RC_OK;
+}
+
+static enum rc pg_open(const char *url, struct store_shared *shared, enum store_mode mode, struct store **out,
+                       struct errbuf *eb)
 {
 	*out = NULL;
 	enum rc rc = pg_check(url, eb);
@@ -833,7 +868,9 @@ static enum rc pg_open(const char *url, struct store_shared *shared, struct stor
 		pg_close(&q->base);
 		return rc;
 	}
-	rc = migrate(q, eb);
+	rc = check_mode(q, url, mode, eb);
+	if (!rc)
+		rc = migrate(q, eb);
 	if (rc) {
 		pg_close(&q->base);
 		return rc;

@@ -87,6 +87,48 @@ enum rc pg_copy_check(struct store *s, struct errbuf *eb)
 	return rc;
 }
 
+/* "pg PID START": the backend's pid and start (seconds, as text), which
+ * one database's pg_stat_activity shows for it. */
+enum rc pg_copy_session(struct store *s, char *out, size_t n)
+{
+	static const char sql[] =
+		"SELECT 'pg ' || pid || ' ' || extract(epoch FROM backend_start)::text FROM pg_stat_activity "
+		"WHERE pid = pg_backend_pid()";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	if (n)
+		out[0] = '\0';
+	enum rc rc = pq_stmt_get(q, sql, &st);
+	if (rc)
+		return rc;
+	int r = pq_step(st);
+	if (r == PQ_ROW && n)
+		col_copy(st, 0, out, n);
+	rc = r == PQ_ERROR ? pq_map_rc(q, "copy_session") : RC_OK;
+	done(st);
+	return rc;
+}
+
+enum rc pg_copy_sees(struct store *s, const char *session, bool *seen)
+{
+	static const char sql[] =
+		"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+		"AND 'pg ' || pid || ' ' || extract(epoch FROM backend_start)::text = $1::text";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	*seen = false;
+	if (strncmp(session, "pg ", 3))
+		return RC_OK; /* another backend's */
+	enum rc rc = pq_stmt_get(q, sql, &st);
+	if (rc)
+		return rc;
+	bind_text(st, 1, session);
+	int64_t n = 0;
+	rc = pq_fetch_one(q, st, read_count, &n, "copy_sees");
+	*seen = !rc && n > 0;
+	return rc;
+}
+
 enum rc pg_copy_count(struct store *s, enum store_copy_table table, int64_t *n)
 {
 	struct pg_store *q = pq(s);

@@ -368,7 +368,44 @@ static void sqlite_close(struct store *s)
 	free(q);
 }
 
-static enum rc sqlite_open(const char *path, struct store_shared *shared, struct store **out, struct errbuf *eb)
+/* 1 if the one-value query's answer is non-zero, 0 if zero, -1 on error. */
+static int query_bool(struct sqlite_store *q, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+	if (sqlite3_prepare_v2(q->db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0) != 0;
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* What the database holds, as mode expects it (store.h), read before the
+ * migrations write anything. */
+static enum rc check_mode(struct sqlite_store *q, const char *path, enum store_mode mode, struct errbuf *eb)
+{
+	if (mode == STORE_CREATE)
+		return RC_OK;
+	int schema = query_bool(q, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'");
+	int tenants = schema == 1 ? query_bool(q, "SELECT EXISTS (SELECT 1 FROM tenants)") : 0;
+	int tombs = schema == 1 ? query_bool(q, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+	                                        "'tenant_tombstones'") : 0;
+	if (tombs == 1)
+		tombs = query_bool(q, "SELECT EXISTS (SELECT 1 FROM tenant_tombstones)");
+	if (schema < 0 || tenants < 0 || tombs < 0)
+		return err_set(eb, RC_DB, "cannot read database %s: %s (is it a privreg register?)", path,
+		               sqlite3_errmsg(q->db));
+	if (mode == STORE_NEW)
+		return tenants ? err_set(eb, RC_EXISTS, "database %s holds a privreg register already (it has tenants)", path)
+		               : RC_OK;
+	if (!schema)
+		return err_set(eb, RC_NOT_FOUND, "database %s holds no privreg register (no privreg schema)", path);
+	if (!tenants && !tombs)
+		return err_set(eb, RC_GONE, "database %s holds a privreg schema but no tenant", path);
+	return RC_OK;
+}
+
+static enum rc sqlite_open(const char *path, struct store_shared *shared, enum store_mode mode, struct store **out,
+                           struct errbuf *eb)
 {
 	*out = NULL;
 	if (!*path)
@@ -376,12 +413,19 @@ static enum rc sqlite_open(const char *path, struct store_shared *shared, struct
 	/* Create the file ourselves so it is private from its first byte. Only
 	 * when it does not exist yet: closing any descriptor of an open database
 	 * file would drop every POSIX lock this process holds on it, and with
-	 * them the other connections' protection against other processes. */
-	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		close(fd);
-	else if (errno != EEXIST)
-		return err_set(eb, RC_IO, "cannot create database %s: %s", path, strerror(errno));
+	 * them the other connections' protection against other processes. A
+	 * register's file is never created. */
+	if (mode == STORE_EXISTING) {
+		if (access(path, F_OK) != 0)
+			return err_set(eb, errno == ENOENT ? RC_NOT_FOUND : RC_IO, "database %s: %s", path,
+			               errno == ENOENT ? "no such file" : strerror(errno));
+	} else {
+		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+		else if (errno != EEXIST)
+			return err_set(eb, RC_IO, "cannot create database %s: %s", path, strerror(errno));
+	}
 	struct sqlite_store *q = xcalloc(1, sizeof *q);
 	q->base.ops = &store_sqlite_ops;
 	q->shared = shared;
@@ -396,6 +440,11 @@ static enum rc sqlite_open(const char *path, struct store_shared *shared, struct
 	sqlite3_extended_result_codes(q->db, 1);
 	sqlite3_randomness((int)sizeof q->serial, &q->serial);
 	sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
+	enum rc mrc = check_mode(q, path, mode, eb);
+	if (mrc) {
+		sqlite_close(&q->base);
+		return mrc;
+	}
 	/* synchronous is NORMAL between transactions; store_begin raises it to
 	 * FULL for its transaction (see begin), so only relaxed transactions of
 	 * reads commit without waiting for the disk. */

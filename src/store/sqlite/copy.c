@@ -8,6 +8,10 @@
  * transaction for the whole copy is the cheapest SQLite can do); the
  * statements are kept like every other, keyed by their static text.
  */
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
 #include "store/sqlite/internal.h"
 
 static const char *const select_sql[STORE_COPY_TABLES] = {
@@ -54,6 +58,29 @@ enum rc sqlite_copy_check(struct store *s, struct errbuf *eb)
 	rc = src == SQLITE_DONE ? RC_OK : sq_map_rc(q, src, "copy_check");
 	done(st);
 	return rc ? rc : store_copy_schema_end(&sc, eb);
+}
+
+/* "sqlite DEV INO": the database file, whichever path named it. */
+enum rc sqlite_copy_session(struct store *s, char *out, size_t n)
+{
+	struct sqlite_store *q = sq(s);
+	const char *path = sqlite3_db_filename(q->db, "main");
+	struct stat st;
+	if (n)
+		out[0] = '\0';
+	if (!path || !*path || stat(path, &st) != 0)
+		return RC_OK; /* nothing another connection could reach */
+	if (n)
+		snprintf(out, n, "sqlite %ju %ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+	return RC_OK;
+}
+
+enum rc sqlite_copy_sees(struct store *s, const char *session, bool *seen)
+{
+	char mine[STORE_SESSION_MAX];
+	enum rc rc = sqlite_copy_session(s, mine, sizeof mine);
+	*seen = !rc && mine[0] && !strcmp(mine, session);
+	return rc;
 }
 
 static void read_count_col(sqlite3_stmt *st, void *out)
