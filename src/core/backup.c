@@ -79,52 +79,46 @@ static enum rc has_ledger(struct store *s, const char *keydir, const struct stor
 	return rc;
 }
 
-/* Whether line seq is in one of the n ranges. */
-static bool in_ranges(int64_t (*ranges)[2], size_t n, int64_t seq)
+/* The ranges of lines this database's position passed without applying
+ * them (core/ledger.h), each applied and deleted in one transaction, so
+ * that none is applied twice in this database, nor lost from it. Retention
+ * lines are not applied again: the record may have come under a hold since,
+ * or its retention changed, and the sweep decides again what is due (and
+ * writes its own line). */
+static enum rc replay_skipped(struct store *s, struct tenant *t, struct backup_reconcile_report *r,
+                              struct errbuf *eb)
 {
-	for (size_t i = 0; i < n; i++)
-		if (ranges[i][0] <= seq && seq <= ranges[i][1])
-			return true;
-	return false;
-}
-
-/* The lines set down as unapplied (core/ledger.h) that the database's
- * position pos has passed, each in a transaction of its own; those beyond
- * pos are the caller's. The list is emptied once all are applied. */
-static enum rc replay_unapplied(struct store *s, struct tenant *t, int64_t pos, struct backup_reconcile_report *r,
-                                struct errbuf *eb)
-{
-	int64_t(*ranges)[2] = NULL, last = 0, from = INT64_MAX;
-	size_t nr = 0, n = 0;
+	struct store_ledger_range *ranges = NULL;
 	struct ledger_entry *v = NULL;
-	enum rc rc = ledger_unapplied(t, &ranges, &nr);
-	if (rc)
-		return err_set(eb, rc, "tenant %s: the list of unapplied erasure ledger entries is unreadable", t->name);
-	for (size_t i = 0; i < nr; i++)
-		if (ranges[i][0] < from)
-			from = ranges[i][0];
-	if (nr)
-		rc = ledger_read(t, from - 1, &v, &n, &last, eb);
+	size_t nr = 0, n = 0;
+	int64_t last = 0;
+	enum rc rc = store_ledger_skipped_list(s, t->id, &ranges, &nr);
+	if (!rc && nr)
+		rc = ledger_read(t, ranges[0].first - 1, &v, &n, &last, eb);
 	struct core_ctx c = {.store = s, .tenant = t, .replay = true};
-	for (size_t i = 0; !rc && i < n && v[i].seq <= pos; i++) {
-		if (!in_ranges(ranges, nr, v[i].seq))
-			continue;
+	for (size_t k = 0; !rc && k < nr; k++) {
+		size_t applied = 0;
 		rc = store_begin(s);
-		if (!rc)
+		if (rc)
+			break;
+		for (size_t i = 0; !rc && i < n; i++) {
+			if (v[i].seq < ranges[k].first || v[i].seq > ranges[k].last || v[i].kind == LEDGER_RECORD_DELETE ||
+			    v[i].kind == LEDGER_RECORD_ANONYMIZE)
+				continue;
 			rc = replay_one(&c, &v[i], eb);
-		rc = core_end(&c, rc);
-		if (rc) {
-			if (eb && !eb->msg[0])
+			if (rc && eb && !eb->msg[0])
 				err_set(eb, rc, "tenant %s: ledger entry %" PRId64 " (%s %s) could not be applied", t->name,
 				        v[i].seq, ledger_kind_name(v[i].kind), v[i].subject);
-			break;
+			if (!rc && r->replayed)
+				r->replayed(r->arg, t->name, &v[i]);
+			applied += !rc;
 		}
-		r->replayed_n++;
-		if (r->replayed)
-			r->replayed(r->arg, t->name, &v[i]);
+		if (!rc)
+			rc = store_ledger_skipped_delete(s, t->id, ranges[k].first);
+		rc = core_end(&c, rc);
+		if (!rc)
+			r->replayed_n += applied;
 	}
-	if (!rc && nr)
-		ledger_unapplied_clear(t);
 	free(v);
 	free(ranges);
 	return rc;
@@ -175,7 +169,7 @@ static enum rc reconcile_tenant(struct store *s, const char *keydir, const char 
 			r->replayed(r->arg, t->name, &v[i]);
 	}
 	if (!rc)
-		rc = replay_unapplied(s, t, pos, r, eb);
+		rc = replay_skipped(s, t, r, eb);
 	if (!rc)
 		ledger_pending_clear(t); /* whatever was in flight is applied now */
 	free(v);
@@ -218,19 +212,14 @@ enum rc backup_check(struct store *s, const char *keydir, struct errbuf *eb)
 		}
 		/* Lines of a transaction that never committed (a crash between the
 		 * ledger and the commit) are not erasures this database lacks. */
-		int64_t(*gaps)[2] = NULL;
-		size_t ngaps = 0;
-		if (!rc && !ledger_unapplied(t, &gaps, &ngaps))
-			for (size_t g = 0; g < ngaps; g++)
+		struct store_ledger_range *skipped = NULL;
+		size_t nskipped = 0;
+		if (!rc && !store_ledger_skipped_list(s, v[i].id, &skipped, &nskipped))
+			for (size_t k = 0; k < nskipped; k++)
 				log_warn("tenant=%lld: erasure ledger entries %lld..%lld never committed (a failed erasure): "
 				         "'privreg restore --reconcile' applies them",
-				         (long long)v[i].id, (long long)gaps[g][0], (long long)gaps[g][1]);
-		/* Lines set down as unapplied just before the marker's are of
-		 * transactions that never committed too (a crash after a crash). */
-		if (!rc && first)
-			while (first - 1 > pos && in_ranges(gaps, ngaps, first - 1))
-				first--;
-		free(gaps);
+				         (long long)v[i].id, (long long)skipped[k].first, (long long)skipped[k].last);
+		free(skipped);
 		if (!rc && pos < last && first == pos + 1)
 			log_warn("tenant=%lld: erasure ledger entries %lld..%lld never committed (a crash): applied by the next "
 			         "restore", (long long)v[i].id, (long long)first, (long long)last);

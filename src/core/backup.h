@@ -7,7 +7,9 @@
  * database with a copy and then reconciles it: for every tenant the audit
  * chain is verified and every ledger entry newer than the copy is applied
  * again, in order, so that nobody erased since the copy was taken comes
- * back. A database that is behind its ledger is refused by backup_check,
+ * back; then the entries the copy's position passed without applying them
+ * (table ledger_skipped: erasures whose transaction failed, core/ledger.h).
+ * A database that is behind its ledger is refused by backup_check,
  * which `privreg serve` and the CLI's commands run before they write.
  *
  * Key rotation: the tenant's wrapping key goes in epochs (crypto/vault.h).
@@ -51,13 +53,15 @@ struct backup_reconcile_report {
 
 /* For every tenant: verifies the audit chain, then re-applies the ledger's
  * entries newer than the database, each in its own transaction with the
- * database's position. A broken audit chain does not stop the erasures
+ * database's position, then the subject entries of each range it skipped,
+ * in one transaction with the range's deletion (retention entries the
+ * sweep decides again). A broken audit chain does not stop the erasures
  * (they come first) but is reported. */
 enum rc backup_reconcile(struct store *s, const char *keydir, struct backup_reconcile_report *r,
                          struct errbuf *eb) WUR;
 /* RC_CONFLICT, naming the tenant and `privreg restore --reconcile`, when the
  * database is behind its erasure ledger (or ahead of it: a ledger lost or
- * from another register). */
+ * from another register). Skipped ranges are logged as warnings. */
 enum rc backup_check(struct store *s, const char *keydir, struct errbuf *eb) WUR;
 
 struct backup_rotation {

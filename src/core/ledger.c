@@ -335,112 +335,42 @@ static enum rc write_pending(const char *marker, int64_t first, uint64_t serial,
 }
 
 /* The marker's number for a transaction whose lines will follow line
- * `seq`, the database's position being floor. A marker at or below floor
- * from this transaction (serial) names its earlier lines, whose position
- * it set itself: it keeps its number. One above floor names lines of a
- * transaction that never committed (failed, or cut short by a crash):
- * floor is the committed position, read in this transaction under the
- * writer lock, so no commit of them can still come. This transaction's
- * position will pass them, so they are set down as unapplied first
- * (*unapplied, from; `privreg restore` applies them, as it would have
- * had the position stayed below them). Otherwise it is stale. */
-static int64_t marker_decide(const char *marker, int64_t seq, int64_t floor, uint64_t serial, int64_t *unapplied)
+ * `seq`, the database's position being floor. A marker above floor names
+ * lines of a transaction that never committed (failed, or cut short by a
+ * crash): floor is the committed position, read in this transaction under
+ * the writer lock, so no commit of them can still come. It keeps its
+ * number, so that a crash of this transaction too leaves all of them
+ * named, and *skipped gets it: this transaction's position will pass
+ * those lines, so it sets them down as skipped (store_ledger_skipped_add)
+ * in the same commit. A marker at or below floor from this transaction
+ * (serial) names its earlier lines, whose position it set itself: it keeps
+ * its number too. Otherwise it is stale, or names no line (a cut before
+ * the lines). RC_IO if it cannot be read: passing lines over unnamed is
+ * what this is for. */
+static enum rc marker_decide(const char *marker, int64_t seq, int64_t floor, uint64_t serial, int64_t *first,
+                             int64_t *skipped)
 {
 	char old[48] = "";
 	long long earlier = 0;
 	unsigned long long by = 0;
-	*unapplied = 0;
+	*first = seq + 1;
+	*skipped = 0;
 	int fd = open(marker, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0) {
-		if (pread(fd, old, sizeof old - 1, 0) <= 0 || sscanf(old, "%lld %llu", &earlier, &by) < 1)
-			earlier = 0;
-		close(fd);
-	}
-	if (earlier < 1 || earlier > seq)
-		return seq + 1;
-	if (earlier > floor) {
-		*unapplied = earlier;
-		return seq + 1;
-	}
-	return by == serial ? earlier : seq + 1;
-}
-
-/* DIR/ledger/TENANT.unapplied beside DIR/ledger/TENANT.log. */
-static void unapplied_path(const char *ledger, char *out, size_t size)
-{
-	size_t n = strlen(ledger);
-	snprintf(out, size, "%.*s.unapplied", (int)(n > 4 ? n - 4 : n), ledger);
-}
-
-/* Appends "FROM TO" (lines of a transaction that never committed) and
- * syncs it, before the marker that named them is overwritten. */
-static enum rc unapplied_add(const char *ledger, int64_t from, int64_t to)
-{
-	char path[4200], line[64], dir[4096];
-	unapplied_path(ledger, path, sizeof path);
-	struct stat st;
-	bool created = lstat(path, &st) != 0;
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return RC_IO;
-	int len = snprintf(line, sizeof line, "%" PRId64 " %" PRId64 "\n", from, to);
-	bool ok = write(fd, line, (size_t)len) == len && fdatasync(fd) == 0;
-	close(fd);
-	dir_of(path, dir, sizeof dir);
-	return ok && (!created || !sync_dir(dir)) ? RC_OK : RC_IO;
-}
-
-enum rc ledger_unapplied(const struct tenant *t, int64_t (**out)[2], size_t *n)
-{
-	char path[4200], line[64];
-	*out = NULL;
-	*n = 0;
-	if (!t->ledger)
-		return RC_OK;
-	unapplied_path(t->ledger, path, sizeof path);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errno == ENOENT ? RC_OK : RC_IO;
-	FILE *f = fdopen(fd, "r");
-	if (!f) {
-		close(fd);
+	ssize_t got = pread(fd, old, sizeof old - 1, 0);
+	close(fd);
+	if (got < 0)
 		return RC_IO;
+	if (sscanf(old, "%lld %llu", &earlier, &by) < 1 || earlier < 1 || earlier > seq)
+		return RC_OK;
+	if (earlier > floor) {
+		*first = earlier;
+		*skipped = earlier;
+	} else if (by == serial) {
+		*first = earlier;
 	}
-	size_t alloc = 0;
-	enum rc rc = RC_OK;
-	while (!rc && fgets(line, sizeof line, f)) {
-		long long a = 0, b = 0;
-		if (sscanf(line, "%lld %lld", &a, &b) != 2 || a < 1 || b < a) {
-			rc = RC_INVALID;
-			break;
-		}
-		if (*n == alloc) {
-			alloc = alloc ? 2 * alloc : 8;
-			*out = xrealloc(*out, alloc * sizeof **out);
-		}
-		(*out)[*n][0] = a;
-		(*out)[(*n)++][1] = b;
-	}
-	fclose(f);
-	if (rc) {
-		free(*out);
-		*out = NULL;
-		*n = 0;
-	}
-	return rc;
-}
-
-void ledger_unapplied_clear(const struct tenant *t)
-{
-	char path[4200];
-	if (!t->ledger)
-		return;
-	unapplied_path(t->ledger, path, sizeof path);
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0) {
-		(void)fdatasync(fd);
-		close(fd);
-	}
+	return RC_OK;
 }
 
 enum rc ledger_remove(const char *keydir, const char *name)
@@ -449,9 +379,6 @@ enum rc ledger_remove(const char *keydir, const char *name)
 	enum rc rc = RC_OK;
 	ledger_path(keydir, name, path, sizeof path);
 	pending_path(path, other, sizeof other);
-	if (unlink(other) != 0 && errno != ENOENT)
-		rc = RC_IO;
-	unapplied_path(path, other, sizeof other);
 	if (unlink(other) != 0 && errno != ENOENT)
 		rc = RC_IO;
 	if (unlink(path) != 0 && errno != ENOENT)
@@ -529,7 +456,8 @@ void ledger_settle(const struct core_ctx *c, enum rc rc)
 }
 
 static enum rc append_lines(const char *path, const unsigned char key[VAULT_KEY_LEN], struct ledger_entry *v,
-                            size_t n, int64_t floor, uint64_t serial, int64_t *last)
+                            size_t n, int64_t floor, uint64_t serial, int64_t *last, int64_t *skipped,
+                            int64_t *skipped_to)
 {
 	unsigned char mac[LEDGER_MAC_LEN];
 	char marker[4200];
@@ -551,16 +479,11 @@ static enum rc append_lines(const char *path, const unsigned char key[VAULT_KEY_
 		rc = RC_CONFLICT;
 	if (!rc && fd < 0)
 		rc = make_dir(path);
-	int64_t first = seq + 1, unapplied = 0;
+	int64_t first = seq + 1;
+	*skipped = 0;
 	if (!rc)
-		first = marker_decide(marker, seq, floor, serial, &unapplied);
-	if (!rc && unapplied) {
-		rc = unapplied_add(path, unapplied, seq);
-		if (!rc)
-			log_warn("erasure ledger %s: entries %lld..%lld never committed (a failed or cut-short erasure): "
-			         "'privreg restore --reconcile' applies them",
-			         path, (long long)unapplied, (long long)seq);
-	}
+		rc = marker_decide(marker, seq, floor, serial, &first, skipped);
+	*skipped_to = seq;
 	if (!rc)
 		rc = write_pending(marker, first, serial, &u);
 	char *text = NULL;
@@ -598,7 +521,7 @@ enum rc ledger_append(const struct core_ctx *c, struct ledger_entry *v, size_t n
 {
 	if (c->replay || !c->tenant->ledger || n == 0)
 		return RC_OK;
-	int64_t now = core_now(c), last = 0, floor = 0;
+	int64_t now = core_now(c), last = 0, floor = 0, skipped = 0, skipped_to = 0;
 	for (size_t i = 0; i < n; i++) {
 		v[i].at = now;
 		v[i].tenant_id = c->tenant->id;
@@ -608,13 +531,20 @@ enum rc ledger_append(const struct core_ctx *c, struct ledger_entry *v, size_t n
 	if (!rc)
 		rc = store_transaction(c->store, &serial);
 	if (!rc)
-		rc = append_lines(c->tenant->ledger, c->tenant->vault.ledger_key, v, n, floor, serial, &last);
+		rc = append_lines(c->tenant->ledger, c->tenant->vault.ledger_key, v, n, floor, serial, &last, &skipped,
+		                  &skipped_to);
 	if (rc == RC_CONFLICT)
 		log_error("erasure ledger tenant=%lld ends before the database's position %lld: refused",
 		          (long long)c->tenant->id, (long long)floor);
 	if (rc)
 		return rc; /* the caller rolls back: no erasure without its line */
-	return store_ledger_position_set(c->store, c->tenant->id, last, now);
+	if (skipped) {
+		log_warn("erasure ledger tenant=%lld: entries %lld..%lld never committed (a failed or cut-short erasure): "
+		         "'privreg restore --reconcile' applies them",
+		         (long long)c->tenant->id, (long long)skipped, (long long)skipped_to);
+		rc = store_ledger_skipped_add(c->store, c->tenant->id, skipped, skipped_to);
+	}
+	return rc ? rc : store_ledger_position_set(c->store, c->tenant->id, last, now);
 }
 
 enum rc ledger_note(const struct core_ctx *c, enum ledger_kind kind, const char *subject, const char *record,

@@ -30,11 +30,13 @@
  * `privreg restore` applies them, since they were asked for). A marker at
  * or below the database's position is stale (a crash after the commit) and
  * is emptied. A marker still set when an append begins keeps its number if
- * it names this transaction's earlier lines; if it names lines beyond the
- * database's position, they never committed, and this transaction's
- * position will pass them: they are first set down in
- * DIR/ledger/TENANT.unapplied ("FROM TO" a line, synced), which `privreg
- * restore` applies too (ledger_unapplied), and the server warns of at start.
+ * it names this transaction's earlier lines, or lines beyond the database's
+ * position: those never committed, and this transaction's position will
+ * pass them, so it sets them down as skipped in the database
+ * (store_ledger_skipped_add) in its own commit. Every copy of the database
+ * thus says which lines it passed without applying; `privreg restore`
+ * applies them too and deletes each range in the transaction that does,
+ * and the server warns of them at start.
  * Writes to the register are serialised (SQLite BEGIN IMMEDIATE), so lines
  * are appended in commit order; an flock on the file guards it besides.
  * The file is created by writing a temporary file, fsync, link and fsync
@@ -49,8 +51,8 @@
  * truncated, replaced): it is not appended to (RC_CONFLICT), since numbering
  * it anew would hide the loss; the erasure is refused until it is found.
  *
- * A copy of the database carries its position, so a restore replays exactly
- * the lines after it (core/backup.h).
+ * A copy of the database carries its position and the ranges it skipped,
+ * so a restore replays exactly the lines after it and those (core/backup.h).
  */
 #ifndef PRIVREG_LEDGER_H
 #define PRIVREG_LEDGER_H
@@ -124,14 +126,7 @@ int64_t ledger_pending(const struct tenant *t);
 /* Removes the marker (its lines applied, or shown stale). */
 void ledger_pending_clear(const struct tenant *t);
 
-/* The ranges of lines set down as unapplied (see above): *out holds *n
- * pairs FROM, TO (free it); none when the file does not exist. */
-enum rc ledger_unapplied(const struct tenant *t, int64_t (**out)[2], size_t *n) WUR;
-/* Empties the list once restore has applied them. */
-void ledger_unapplied_clear(const struct tenant *t);
-
-/* Removes tenant `name`'s ledger with its marker and its list of unapplied
- * lines (the tenant is deleted). RC_IO if one exists and cannot go. */
+/* Removes tenant `name`'s ledger with its marker (the tenant is deleted). RC_IO if one exists and cannot go. */
 enum rc ledger_remove(const char *keydir, const char *name) WUR;
 
 /* Reads and checks the whole ledger of t: the chain, the numbering and the

@@ -35,6 +35,11 @@ struct store_pool;
 /* What the connections of one pool share (a backend's own type). */
 struct store_shared;
 
+/* A range of erasure ledger lines, first to last (ledger_skipped). */
+struct store_ledger_range {
+	int64_t first, last;
+};
+
 struct store_tenant {
 	int64_t id;
 	char *name;

@@ -1,5 +1,6 @@
 /*
- * postgres/backup.c: the erasure ledger's position in this database, and
+ * postgres/backup.c: the erasure ledger's position in this database (and
+ * the lines it passed without applying them), and
  * what stands for the SQLite backend's whole-file copies. A PostgreSQL
  * register is copied with PostgreSQL's own tools (pg_dump, or a base backup
  * with WAL archiving: docs/scaling.md), which take a consistent snapshot
@@ -37,6 +38,56 @@ enum rc pg_ledger_position_set(struct store *s, int64_t tenant, int64_t seq, int
 	bind_int(st, 2, seq);
 	bind_int(st, 3, at);
 	return pq_run(q, st, "ledger_position_set");
+}
+
+static void read_range(struct pq_stmt *st, void *out)
+{
+	struct store_ledger_range *r = out;
+	r->first = col_int(st, 0);
+	r->last = col_int(st, 1);
+}
+
+enum rc pg_ledger_skipped_add(struct store *s, int64_t tenant, int64_t first, int64_t last)
+{
+	static const char sql[] =
+		"INSERT INTO ledger_skipped (tenant_id, first_seq, last_seq) VALUES ($1, $2, $3) "
+		"ON CONFLICT (tenant_id, first_seq) DO UPDATE SET last_seq = GREATEST(ledger_skipped.last_seq, "
+		"excluded.last_seq)";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	enum rc rc = pq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	/* As ledger_position_set: its one conflict is the update, and its
+	 * caller ends the transaction when it fails. */
+	st->unguarded = true;
+	bind_int(st, 2, first);
+	bind_int(st, 3, last);
+	return pq_run(q, st, "ledger_skipped_add");
+}
+
+enum rc pg_ledger_skipped_list(struct store *s, int64_t tenant, struct store_ledger_range **out, size_t *n)
+{
+	static const char sql[] =
+		"SELECT first_seq, last_seq FROM ledger_skipped WHERE tenant_id = $1 ORDER BY first_seq";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = pq_tenant(q, sql, tenant, &st);
+	return rc ? rc : pq_fetch_all(q, st, read_range, sizeof **out, (void **)out, n, "ledger_skipped_list");
+}
+
+enum rc pg_ledger_skipped_delete(struct store *s, int64_t tenant, int64_t first)
+{
+	static const char sql[] = "DELETE FROM ledger_skipped WHERE tenant_id = $1 AND first_seq = $2";
+	struct pg_store *q = pq(s);
+	struct pq_stmt *st = NULL;
+	enum rc rc = pq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	bind_int(st, 2, first);
+	return pq_run(q, st, "ledger_skipped_delete");
 }
 
 enum rc pg_backup_to(struct store *s, const char *path, struct errbuf *eb)

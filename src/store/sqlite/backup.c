@@ -1,5 +1,6 @@
 /*
- * sqlite/backup.c: the erasure ledger's position in this database, and
+ * sqlite/backup.c: the erasure ledger's position in this database (and the
+ * lines it passed without applying them), and
  * whole-database copies: an online backup to a new file and a restore from
  * one, both through SQLite's backup API (sqlite3_backup_*), so that a copy
  * is one consistent snapshot even while other connections write.
@@ -43,6 +44,52 @@ enum rc sqlite_ledger_position_set(struct store *s, int64_t tenant, int64_t seq,
 	sqlite3_bind_int64(st, 2, seq);
 	sqlite3_bind_int64(st, 3, at);
 	return sq_run(q, st, "ledger_position_set");
+}
+
+static void read_range(sqlite3_stmt *st, void *out)
+{
+	struct store_ledger_range *r = out;
+	r->first = sqlite3_column_int64(st, 0);
+	r->last = sqlite3_column_int64(st, 1);
+}
+
+enum rc sqlite_ledger_skipped_add(struct store *s, int64_t tenant, int64_t first, int64_t last)
+{
+	static const char sql[] =
+		"INSERT INTO ledger_skipped (tenant_id, first_seq, last_seq) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT (tenant_id, first_seq) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 2, first);
+	sqlite3_bind_int64(st, 3, last);
+	return sq_run(q, st, "ledger_skipped_add");
+}
+
+enum rc sqlite_ledger_skipped_list(struct store *s, int64_t tenant, struct store_ledger_range **out, size_t *n)
+{
+	static const char sql[] =
+		"SELECT first_seq, last_seq FROM ledger_skipped WHERE tenant_id = ?1 ORDER BY first_seq";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	*out = NULL;
+	*n = 0;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	return rc ? rc : sq_fetch_all(q, st, read_range, sizeof **out, (void **)out, n, "ledger_skipped_list");
+}
+
+enum rc sqlite_ledger_skipped_delete(struct store *s, int64_t tenant, int64_t first)
+{
+	static const char sql[] = "DELETE FROM ledger_skipped WHERE tenant_id = ?1 AND first_seq = ?2";
+	struct sqlite_store *q = sq(s);
+	sqlite3_stmt *st = NULL;
+	enum rc rc = sq_tenant(q, sql, tenant, &st);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(st, 2, first);
+	return sq_run(q, st, "ledger_skipped_delete");
 }
 
 /* Copies database main of src into main of dst in one step. */

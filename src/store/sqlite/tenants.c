@@ -66,7 +66,7 @@ enum rc sqlite_tenant_list(struct store *s, struct store_tenant **out, size_t *n
 static const char *const tenant_tables[] = {
 	"record_events", "lookups", "records", "consent_events", "consent_state", "used_tokens", "outbox",
 	"idempotency", "request_requesters", "seal_queue", "requests", "suppressions", "holds", "disclosures", "id_legacy", "audit", "api_keys", "policies",
-	"subjects", "ledger_position", "attestations", "last_sweep", "staff_sessions", "staff_users", "banner_consents",
+	"subjects", "ledger_position", "ledger_skipped", "attestations", "last_sweep", "staff_sessions", "staff_users", "banner_consents",
 	"portal_sessions",
 };
 
@@ -82,6 +82,7 @@ static const char *const tenant_deletes[] = {
 	"DELETE FROM audit WHERE tenant_id = ?1", "DELETE FROM api_keys WHERE tenant_id = ?1",
 	"DELETE FROM policies WHERE tenant_id = ?1", "DELETE FROM subjects WHERE tenant_id = ?1",
 	"DELETE FROM ledger_position WHERE tenant_id = ?1",
+	"DELETE FROM ledger_skipped WHERE tenant_id = ?1",
 	"DELETE FROM attestations WHERE tenant_id = ?1", "DELETE FROM last_sweep WHERE tenant_id = ?1",
 	"DELETE FROM staff_sessions WHERE tenant_id = ?1", "DELETE FROM staff_users WHERE tenant_id = ?1",
 	"DELETE FROM banner_consents WHERE tenant_id = ?1",
