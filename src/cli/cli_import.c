@@ -926,8 +926,11 @@ struct counts {
 };
 
 /* A dry run's new subjects, by a 64-bit hash of their id, with the line
- * each came from (16 bytes a subject, for the run): a refusal naming one
- * names its line, since the id will never exist. */
+ * each came from (16 bytes a subject, 32 with the table's slack): a
+ * refusal naming one names its line, since the id will never exist. At
+ * most MADE_MAX of them (32 MiB), so that the import's memory stays
+ * bounded whatever the file's size: past them, a refusal names the id. */
+#define MADE_MAX ((size_t)1 << 20)
 struct made {
 	uint64_t *key;             /* 0: an empty slot */
 	size_t *line;
@@ -944,6 +947,8 @@ static uint64_t made_key(const char *id)
 
 static void made_add(struct made *m, const char *id, size_t line)
 {
+	if (m->n >= MADE_MAX)
+		return;
 	if (2 * (m->n + 1) > m->cap) {
 		struct made bigger = {.cap = m->cap ? 2 * m->cap : 1024};
 		bigger.key = xcalloc(bigger.cap, sizeof *bigger.key);
