@@ -367,11 +367,10 @@ enum rc server_start(const struct server_config *cfg, struct server **out, struc
 	}
 	/* Open the store once here so that a bad store fails at start-up. */
 	struct store *probe = NULL;
-	rc = store_pool_new(s->store_url, &s->pool, eb);
+	/* A server serves a register, never makes one (`privreg init` does). */
+	rc = core_register_pool_new(s->store_url, &s->pool, eb);
 	if (!rc) {
 		store_pool_cache(s->pool, cfg->sqlite_cache_mb ? cfg->sqlite_cache_mb : SERVER_SQLITE_CACHE_MB_DEFAULT);
-		/* A server serves a register, never makes one (`privreg init` does). */
-		store_pool_mode(s->pool, STORE_EXISTING);
 		rc = store_pool_open(s->pool, &probe, eb);
 	}
 	store_close(probe);

@@ -160,7 +160,7 @@ static int register_open(struct cli_register *r, const char *dir, bool create)
 		memcpy(r->store_url, abs, sizeof abs);
 	}
 	struct errbuf eb = {""};
-	enum rc rc = store_open_mode(r->store_url, create ? STORE_CREATE : STORE_EXISTING, &r->store, &eb);
+	enum rc rc = create ? store_open(r->store_url, &r->store, &eb) : core_register_open(r->store_url, &r->store, &eb);
 	if (rc) {
 		cli_fail("cannot open the store", rc, &eb);
 		/* Only `init` makes a register: a store that holds none is most

@@ -156,9 +156,9 @@ int cli_init(int argc, char **argv)
 	/* A SQLite file this init makes goes again if it fails. */
 	bool made_file = !pg && access(url + 7, F_OK) != 0 && errno == ENOENT;
 	struct errbuf eb = {""};
-	/* STORE_NEW: a database that holds a register already is refused
-	 * before anything is written to it. */
-	enum rc rc = store_open_mode(url, STORE_NEW, &r.store, &eb);
+	/* A database that holds a register already is refused before anything
+	 * is written to it. */
+	enum rc rc = core_register_create(url, &r.store, &eb);
 	if (rc) {
 		undo_init(dir, made_dir, r.keydir, made_keydir, made_file ? url + 7 : NULL);
 		free(source);

@@ -222,7 +222,7 @@ static void explain_existing(const char *path, const char *target)
 {
 	struct store *s = NULL;
 	struct errbuf eb = {""};
-	enum rc rc = store_open_mode(target, STORE_EXISTING, &s, &eb);
+	enum rc rc = core_register_open(target, &s, &eb);
 	store_close(s);
 	if (rc == RC_GONE)
 		fprintf(stderr, "privreg: migrate: %s exists and holds an empty register (a privreg schema, no tenant): the "

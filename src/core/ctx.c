@@ -47,6 +47,24 @@ bool core_store_shared(const char *url)
 	return store_url_shared(url);
 }
 
+enum rc core_register_open(const char *url, struct store **out, struct errbuf *eb)
+{
+	return store_open_mode(url, STORE_EXISTING, out, eb);
+}
+
+enum rc core_register_create(const char *url, struct store **out, struct errbuf *eb)
+{
+	return store_open_mode(url, STORE_NEW, out, eb);
+}
+
+enum rc core_register_pool_new(const char *url, struct store_pool **out, struct errbuf *eb)
+{
+	enum rc rc = store_pool_new(url, out, eb);
+	if (!rc)
+		store_pool_mode(*out, STORE_EXISTING);
+	return rc;
+}
+
 int64_t core_store_memory(void)
 {
 	return store_library_memory();

@@ -51,6 +51,7 @@
 #include "crypto/vault.h"
 
 struct store;
+struct store_pool;
 struct policy;
 struct audit_sink;
 struct audit_waiter;
@@ -116,6 +117,19 @@ enum rc core_end(const struct core_ctx *c, enum rc rc) WUR;
  * that no single-server rule applies: servers share the register lock, and
  * a sender does not take every outbox claim for itself. */
 bool core_store_shared(const char *url);
+/* Opening a register's store, the doors api/ and cli/ have besides
+ * store_open (which makes whatever is missing: restore FILE's, tests'):
+ * each checks what the database holds before anything, migrations
+ * included, is written to it, so that a command naming a register's store
+ * by mistake never makes an empty register there and serves it.
+ * core_register_open: a register must be there (RC_NOT_FOUND: no file or no
+ * schema; RC_GONE: the schema and no tenant). core_register_create: none
+ * may be (RC_EXISTS: the database holds a tenant; `privreg init`).
+ * core_register_pool_new: a pool whose connections open as
+ * core_register_open does (the server's). */
+enum rc core_register_open(const char *url, struct store **out, struct errbuf *eb) WUR;
+enum rc core_register_create(const char *url, struct store **out, struct errbuf *eb) WUR;
+enum rc core_register_pool_new(const char *url, struct store_pool **out, struct errbuf *eb) WUR;
 /* Bytes of heap the database libraries hold, where they count it (the soak's
  * memory gauge). */
 int64_t core_store_memory(void);
