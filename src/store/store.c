@@ -93,6 +93,22 @@ void store_pool_cache(struct store_pool *p, unsigned mib)
 		p->ops->shared_cache(p->shared, mib > STORE_CACHE_MIB_MAX ? STORE_CACHE_MIB_MAX : mib);
 }
 
+enum rc store_mode_check(enum store_mode mode, int schema, int tenants, int tombs, const char *where,
+                         const char *why, struct errbuf *eb)
+{
+	if (schema < 0 || tenants < 0 || tombs < 0)
+		return err_set(eb, RC_DB, "cannot read the database %s: %s (is it a privreg register?)", where, why);
+	if (mode == STORE_NEW && tenants)
+		return err_set(eb, RC_EXISTS, "the database %s holds a privreg register already (it has tenants)", where);
+	if (mode != STORE_EXISTING)
+		return RC_OK;
+	if (!schema)
+		return err_set(eb, RC_NOT_FOUND, "the database %s holds no privreg register (no privreg schema)", where);
+	if (!tenants && !tombs)
+		return err_set(eb, RC_GONE, "the database %s holds a privreg schema but no tenant", where);
+	return RC_OK;
+}
+
 void store_pool_mode(struct store_pool *p, enum store_mode mode)
 {
 	p->mode = mode;

@@ -398,6 +398,13 @@ enum store_mode {
 	STORE_NEW,      /* no register: a database that holds a tenant is RC_EXISTS (`privreg init`) */
 };
 
+/* For the backends' open: what mode makes of what the database holds
+ * (schema: privreg's migrations table; tenants, tombs: a tenant row, a
+ * deleted tenant's tombstone; each 1, 0, or -1 when it could not be read,
+ * which is RC_DB with `why`). where names the database in the message. */
+enum rc store_mode_check(enum store_mode mode, int schema, int tenants, int tombs, const char *where,
+                         const char *why, struct errbuf *eb) WUR;
+
 /* The backend's table. Its operations are listed once, in store/ops.def;
  * what is not a plain operation is written out here. */
 struct store_ops {

@@ -824,18 +824,10 @@ static enum rc check_mode(struct pg_store *q, const char *url, enum store_mode m
 	int tombs = schema == 1 ? query_bool(q, "SELECT to_regclass('tenant_tombstones') IS NOT NULL") : 0;
 	if (tombs == 1)
 		tombs = query_bool(q, "SELECT EXISTS (SELECT 1 FROM tenant_tombstones)");
-	if (schema < 0 || tenants < 0 || tombs < 0) {
-		const char *m = PQerrorMessage(q->conn);
-		return err_set(eb, RC_DB, "cannot read the database %s: %.*s", url, (int)strcspn(m, "\n"), m);
-	}
-	if (mode == STORE_NEW)
-		return tenants ? err_set(eb, RC_EXISTS, "the database %s holds a privreg register already (it has tenants)",
-		                         url) : RC_OK;
-	if (!schema)
-		return err_set(eb, RC_NOT_FOUND, "the database %s holds no privreg register (no privreg schema)", url);
-	if (!tenants && !tombs)
-		return err_set(eb, RC_GONE, "the database %s holds a privreg schema but no tenant", url);
-	return RC_OK;
+	const char *m = PQerrorMessage(q->conn);
+	char why[256];
+	snprintf(why, sizeof why, "%.*s", (int)strcspn(m, "\n"), m);
+	return store_mode_check(mode, schema, tenants, tombs, url, why, eb);
 }
 
 static enum rc pg_open(const char *url, struct store_shared *shared, enum store_mode mode, struct store **out,

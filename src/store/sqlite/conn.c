@@ -391,17 +391,7 @@ static enum rc check_mode(struct sqlite_store *q, const char *path, enum store_m
 	                                        "'tenant_tombstones'") : 0;
 	if (tombs == 1)
 		tombs = query_bool(q, "SELECT EXISTS (SELECT 1 FROM tenant_tombstones)");
-	if (schema < 0 || tenants < 0 || tombs < 0)
-		return err_set(eb, RC_DB, "cannot read database %s: %s (is it a privreg register?)", path,
-		               sqlite3_errmsg(q->db));
-	if (mode == STORE_NEW)
-		return tenants ? err_set(eb, RC_EXISTS, "database %s holds a privreg register already (it has tenants)", path)
-		               : RC_OK;
-	if (!schema)
-		return err_set(eb, RC_NOT_FOUND, "database %s holds no privreg register (no privreg schema)", path);
-	if (!tenants && !tombs)
-		return err_set(eb, RC_GONE, "database %s holds a privreg schema but no tenant", path);
-	return RC_OK;
+	return store_mode_check(mode, schema, tenants, tombs, path, sqlite3_errmsg(q->db), eb);
 }
 
 static enum rc sqlite_open(const char *path, struct store_shared *shared, enum store_mode mode, struct store **out,
